@@ -1,0 +1,30 @@
+# Switchboard's developer commands. `make test` is the test command CI runs.
+GO ?= go
+# PostgreSQL for the test suite; unset it to test on SQLite only.
+TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable
+
+.PHONY: run test generate css check-generated bench
+
+run:
+	$(GO) run ./cmd/switchboard
+
+# Runs every test on SQLite and, when TEST_DATABASE_URL answers, PostgreSQL.
+test:
+	TEST_DATABASE_URL="$(TEST_DATABASE_URL)" $(GO) test -count=1 ./...
+
+generate:
+	$(GO) tool templ generate
+
+css: node_modules
+	npx tailwindcss -c tailwind.config.js -i static/src/app.css -o static/css/app.css --minify
+
+node_modules: package.json package-lock.json
+	npm ci --no-audit --no-fund
+	touch node_modules
+
+# Fails when the committed templ output or stylesheet is out of date.
+check-generated: generate css
+	git diff --exit-code -- views static/css
+
+bench:
+	TEST_DATABASE_URL="$(TEST_DATABASE_URL)" $(GO) test -run '^$$' -bench . -benchtime 200x ./handlers/

@@ -1,0 +1,292 @@
+// Command switchboard runs the Switchboard dashboard.
+//
+//	switchboard [serve] [flags]   run the dashboard (the default)
+//	switchboard migrate           apply database migrations and exit
+//
+// Configuration comes from the environment; every variable is also a flag of
+// serve (flags win). See README.md.
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"gorm.io/gorm"
+
+	"switchboard/handlers"
+	"switchboard/models"
+)
+
+// config is everything the process reads from its environment and flags.
+type config struct {
+	DatabaseURL string
+	DataDir     string
+	Addr        string
+	BaseURL     string
+	SessionKey  string
+	Demo        string // "true", "false" or "" (on for the embedded default)
+	SMTPURL     string
+	MailFrom    string
+	Dev         bool
+}
+
+func main() {
+	log := slog.New(slog.NewTextHandler(os.Stdout, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	slog.SetDefault(log)
+	if err := run(context.Background(), os.Args[1:], log); err != nil {
+		log.Error("switchboard stopped", "err", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, args []string, log *slog.Logger) error {
+	cmd := "serve"
+	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+		cmd, args = args[0], args[1:]
+	}
+	cfg, err := parseConfig(cmd, args)
+	if err != nil {
+		return err
+	}
+	switch cmd {
+	case "serve":
+		return serve(ctx, cfg, log)
+	case "migrate":
+		db, err := openDB(ctx, cfg, log)
+		if err != nil {
+			return err
+		}
+		log.Info("migrations applied")
+		return closeDB(db)
+	default:
+		return fmt.Errorf("unknown command %q (want serve or migrate)", cmd)
+	}
+}
+
+func env(name, def string) string {
+	if v, ok := os.LookupEnv(name); ok {
+		return v
+	}
+	return def
+}
+
+// parseConfig reads the environment, then the command's flags over it.
+func parseConfig(cmd string, args []string) (config, error) {
+	cfg := config{
+		DatabaseURL: env("DATABASE_URL", ""),
+		DataDir:     env("SWITCHBOARD_DATA_DIR", "./data"),
+		Addr:        env("SWITCHBOARD_ADDR", "127.0.0.1:8080"),
+		BaseURL:     env("SWITCHBOARD_BASE_URL", ""),
+		SessionKey:  env("SWITCHBOARD_SESSION_KEY", ""),
+		Demo:        env("SWITCHBOARD_DEMO", ""),
+		SMTPURL:     env("SMTP_URL", ""),
+		MailFrom:    env("SWITCHBOARD_MAIL_FROM", "Switchboard <no-reply@switchboard.localhost>"),
+	}
+	cfg.Dev, _ = strconv.ParseBool(env("SWITCHBOARD_DEV", "false"))
+	fs := flag.NewFlagSet(cmd, flag.ContinueOnError)
+	fs.StringVar(&cfg.DatabaseURL, "database-url", cfg.DatabaseURL, "postgres:// URL or SQLite file (DATABASE_URL; default switchboard.db in the data folder)")
+	fs.StringVar(&cfg.DataDir, "data-dir", cfg.DataDir, "folder for the SQLite database and generated keys (SWITCHBOARD_DATA_DIR)")
+	if cmd == "serve" {
+		fs.StringVar(&cfg.Addr, "addr", cfg.Addr, "address to listen on (SWITCHBOARD_ADDR)")
+		fs.StringVar(&cfg.BaseURL, "base-url", cfg.BaseURL, "public URL of the dashboard (SWITCHBOARD_BASE_URL; default http://ADDR)")
+		fs.StringVar(&cfg.SessionKey, "session-key", cfg.SessionKey, "secret that signs session cookies, 32+ characters (SWITCHBOARD_SESSION_KEY; generated in the data folder on SQLite)")
+		fs.StringVar(&cfg.Demo, "demo", cfg.Demo, "seed a demo into an empty database: true or false (SWITCHBOARD_DEMO; default true on SQLite)")
+		fs.StringVar(&cfg.SMTPURL, "smtp-url", cfg.SMTPURL, "smtp://user:pass@host:587 to send email; unset writes links to the log (SMTP_URL)")
+		fs.StringVar(&cfg.MailFrom, "mail-from", cfg.MailFrom, "From address of emails (SWITCHBOARD_MAIL_FROM)")
+		fs.BoolVar(&cfg.Dev, "dev", cfg.Dev, "show error details on error pages (SWITCHBOARD_DEV)")
+	}
+	if err := fs.Parse(args); err != nil {
+		return cfg, err
+	}
+	if cfg.DatabaseURL == "" {
+		cfg.DatabaseURL = filepath.Join(cfg.DataDir, "switchboard.db")
+	}
+	if cfg.BaseURL == "" {
+		cfg.BaseURL = "http://" + cfg.Addr
+	}
+	cfg.BaseURL = strings.TrimRight(cfg.BaseURL, "/")
+	return cfg, nil
+}
+
+func embedded(cfg config) bool { return models.DialectOf(cfg.DatabaseURL) == models.SQLite }
+
+// openDB connects and migrates.
+func openDB(ctx context.Context, cfg config, log *slog.Logger) (*gorm.DB, error) {
+	if embedded(cfg) {
+		if err := os.MkdirAll(filepath.Dir(cfg.DatabaseURL), 0o700); err != nil {
+			return nil, err
+		}
+	}
+	db, err := models.Open(cfg.DatabaseURL)
+	if err != nil {
+		return nil, err
+	}
+	if err := models.Migrate(ctx, db); err != nil {
+		_ = closeDB(db)
+		return nil, err
+	}
+	return db, nil
+}
+
+func closeDB(db *gorm.DB) error {
+	sqlDB, err := db.DB()
+	if err != nil {
+		return err
+	}
+	return sqlDB.Close()
+}
+
+// describeDB names the database for the log without its password.
+func describeDB(cfg config) string {
+	if !embedded(cfg) {
+		return "postgres " + redact(cfg.DatabaseURL)
+	}
+	abs, err := filepath.Abs(cfg.DatabaseURL)
+	if err != nil {
+		abs = cfg.DatabaseURL
+	}
+	return "sqlite " + abs
+}
+
+func redact(dsn string) string {
+	at := strings.LastIndex(dsn, "@")
+	scheme := strings.Index(dsn, "://")
+	if at < 0 || scheme < 0 {
+		return dsn
+	}
+	creds := dsn[scheme+3 : at]
+	if i := strings.IndexByte(creds, ':'); i >= 0 {
+		return dsn[:scheme+3] + creds[:i] + ":***" + dsn[at:]
+	}
+	return dsn
+}
+
+// sessionKey returns the configured key, or on the embedded default one
+// generated once and kept in the data folder.
+func sessionKey(cfg config) ([]byte, error) {
+	if cfg.SessionKey != "" {
+		if len(cfg.SessionKey) < 32 {
+			return nil, errors.New("SWITCHBOARD_SESSION_KEY must be at least 32 characters")
+		}
+		return []byte(cfg.SessionKey), nil
+	}
+	if !embedded(cfg) {
+		return nil, errors.New("SWITCHBOARD_SESSION_KEY is required with PostgreSQL (32+ random characters, the same on every server)")
+	}
+	path := filepath.Join(cfg.DataDir, "session.key")
+	if b, err := os.ReadFile(path); err == nil && len(strings.TrimSpace(string(b))) >= 32 {
+		return []byte(strings.TrimSpace(string(b))), nil
+	}
+	raw := make([]byte, 32)
+	if _, err := rand.Read(raw); err != nil {
+		return nil, err
+	}
+	key := hex.EncodeToString(raw)
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return nil, err
+	}
+	if err := os.WriteFile(path, []byte(key+"\n"), 0o600); err != nil {
+		return nil, err
+	}
+	return []byte(key), nil
+}
+
+func serve(ctx context.Context, cfg config, log *slog.Logger) error {
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	log.Info("Switchboard starting", "url", cfg.BaseURL, "database", describeDB(cfg))
+	key, err := sessionKey(cfg)
+	if err != nil {
+		return err
+	}
+	db, err := openDB(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	defer closeDB(db)
+
+	demo := cfg.Demo == "true" || (cfg.Demo == "" && embedded(cfg))
+	if demo {
+		d, seeded, err := models.SeedDemo(ctx, db)
+		if err != nil {
+			return fmt.Errorf("seed demo: %w", err)
+		}
+		if seeded {
+			log.Info("Demo sign-in: " + d.Email + " / " + d.Password)
+		} else {
+			log.Info("demo not seeded: the database already has users (a demo password was printed at its first start; use \"Forgot your password?\" to set a new one)")
+		}
+	}
+
+	mailer, err := handlers.NewMailer(cfg.SMTPURL, cfg.MailFrom, log)
+	if err != nil {
+		return err
+	}
+	router := handlers.New(handlers.Config{
+		BaseURL:    cfg.BaseURL,
+		SessionKey: key,
+		Sessions:   handlers.DefaultSessionLifetime,
+		Dev:        cfg.Dev,
+	}, db, log, mailer)
+
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{
+		Handler:           router,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      60 * time.Second,
+		IdleTimeout:       120 * time.Second,
+	}
+	go sweepSessions(ctx, db, log)
+	log.Info("Switchboard is ready: open "+cfg.BaseURL, "addr", ln.Addr().String())
+
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	log.Info("shutting down")
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	return srv.Shutdown(shutdownCtx)
+}
+
+// sweepSessions deletes expired sessions every hour.
+func sweepSessions(ctx context.Context, db *gorm.DB, log *slog.Logger) {
+	t := time.NewTicker(time.Hour)
+	defer t.Stop()
+	for {
+		if n, err := models.DeleteExpiredSessions(ctx, db, handlers.DefaultSessionLifetime); err != nil {
+			if ctx.Err() == nil {
+				log.Warn("sweeping expired sessions failed", "err", err)
+			}
+		} else if n > 0 {
+			log.Info("expired sessions deleted", "count", n)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}

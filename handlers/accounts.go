@@ -1,0 +1,128 @@
+package handlers
+
+import (
+	"net/http"
+
+	"github.com/labstack/echo/v4"
+
+	"switchboard/models"
+	"switchboard/views"
+)
+
+// Accounts handles creating organizations and switching between accounts.
+type Accounts struct{ *deps }
+
+type switchForm struct {
+	AccountID string `form:"account_id"`
+	ReturnTo  string `form:"return_to"`
+}
+
+// SwitchSubmit makes another account of the user's the active one and lands
+// on the same section there. An account they do not belong to is a 404 and
+// changes nothing.
+func (h *Accounts) SwitchSubmit(c echo.Context) error {
+	var f switchForm
+	if err := bindForm(c, &f); err != nil {
+		return err
+	}
+	user, _ := UserFrom(c)
+	scope, err := models.LoadScope(c.Request().Context(), h.db, user.ID, f.AccountID)
+	if err != nil {
+		return err // ErrNotMember: 404
+	}
+	s := SessionFrom(c)
+	s.Values[valAccountID] = scope.AccountID()
+	if err := s.Save(c.Request(), c.Response()); err != nil {
+		return err
+	}
+	LoggerFrom(c).Info("switched account", "to", scope.Account().PublicID)
+	return redirect(c, landingFor(f.ReturnTo, scope))
+}
+
+type organizationForm struct {
+	Name string `form:"name"`
+}
+
+// OrganizationNewPage shows the create-organization form, or says why the
+// user cannot create another.
+func (h *Accounts) OrganizationNewPage(c echo.Context) error {
+	shell, err := h.shell(c, "Create organization", "")
+	if err != nil {
+		return err
+	}
+	return render(c, http.StatusOK, views.OrganizationNewPage(views.OrganizationNewPageProps{Shell: shell, Allowed: shell.CanCreateOrg}))
+}
+
+// OrganizationNewSubmit creates the organization and makes it the active
+// account.
+func (h *Accounts) OrganizationNewSubmit(c echo.Context) error {
+	var f organizationForm
+	if err := bindForm(c, &f); err != nil {
+		return err
+	}
+	user, _ := UserFrom(c)
+	acct, err := models.CreateOrganization(c.Request().Context(), h.db, user.ID, f.Name)
+	if fe, ok := models.AsFieldErrors(err); ok {
+		shell, err := h.shell(c, "Create organization", "")
+		if err != nil {
+			return err
+		}
+		return render(c, http.StatusUnprocessableEntity, views.OrganizationNewPage(views.OrganizationNewPageProps{
+			Shell: shell, Name: f.Name, Errors: fe, Allowed: shell.CanCreateOrg,
+		}))
+	}
+	if err != nil {
+		return err
+	}
+	LoggerFrom(c).Info("organization created", "organization", acct.PublicID)
+	s := SessionFrom(c)
+	s.Values[valAccountID] = acct.ID
+	if err := h.setFlash(c, flashSuccess, "Created "+acct.Name+". You are its administrator, and it is now your active account."); err != nil {
+		return err
+	}
+	return redirect(c, "/")
+}
+
+// Home shows the active account's overview.
+type Home struct{ *deps }
+
+// HomePage shows the active account's name, kind, plan, creation date,
+// member count and the user's role.
+func (h *Home) HomePage(c echo.Context) error {
+	scope := ScopeFrom(c)
+	members, err := models.MemberCount(c.Request().Context(), h.db, scope)
+	if err != nil {
+		return err
+	}
+	shell, err := h.shell(c, scope.Account().Name, "home")
+	if err != nil {
+		return err
+	}
+	acct := scope.Account()
+	return render(c, http.StatusOK, views.HomePage(views.HomePageProps{
+		Shell:       shell,
+		Name:        acct.Name,
+		Kind:        acct.Kind.Label(),
+		Plan:        acct.Plan.Label(),
+		CreatedOn:   dateOnly(acct.CreatedAt),
+		MemberCount: members,
+		Role:        roleLabel(scope),
+		IsPersonal:  scope.IsPersonal(),
+	}))
+}
+
+// Health answers 200 while the database does, 503 otherwise.
+func (d *deps) Health(c echo.Context) error {
+	if err := models.Ping(c.Request().Context(), d.db); err != nil {
+		return c.String(http.StatusServiceUnavailable, "database unavailable\n")
+	}
+	return c.String(http.StatusOK, "ok\n")
+}
+
+// roleLabel is the user's role as pages show it; a personal account has an owner.
+func roleLabel(scope models.Scope) string {
+	if scope.IsPersonal() {
+		return "Owner"
+	}
+	return scope.Role().Label()
+}

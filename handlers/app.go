@@ -1,0 +1,44 @@
+// Package handlers holds Switchboard's echo handlers and middleware: parse
+// the request, call models, render views. router.go lists every route and
+// the middleware order.
+package handlers
+
+import (
+	"log/slog"
+	"strings"
+	"time"
+
+	"gorm.io/gorm"
+
+	"switchboard/models"
+)
+
+// Config is what the handlers need to know about their deployment.
+type Config struct {
+	// BaseURL is the dashboard's public URL, e.g. https://switchboard.example.com;
+	// links in emails start with it and cookies are Secure when it is https.
+	BaseURL string
+	// SessionKey signs session cookies (at least 32 bytes).
+	SessionKey []byte
+	// Sessions bounds how long a sign-in lasts.
+	Sessions models.SessionLifetime
+	// Dev shows error internals on error pages.
+	Dev bool
+}
+
+// DefaultSessionLifetime: a week without activity, or 30 days in all.
+var DefaultSessionLifetime = models.SessionLifetime{Idle: 7 * 24 * time.Hour, Absolute: 30 * 24 * time.Hour}
+
+func (c Config) secure() bool { return strings.HasPrefix(c.BaseURL, "https://") }
+
+// link makes an absolute URL of a path for emails and logs.
+func (c Config) link(path string) string { return strings.TrimRight(c.BaseURL, "/") + path }
+
+// deps are what every area's handlers share.
+type deps struct {
+	db    *gorm.DB
+	cfg   Config
+	store *dbStore
+	mail  Mailer
+	log   *slog.Logger
+}

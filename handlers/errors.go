@@ -1,0 +1,82 @@
+package handlers
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+
+	"github.com/labstack/echo/v4"
+
+	"switchboard/models"
+	"switchboard/views"
+)
+
+// handleError is the one place errors become responses: a foreign or missing
+// ID is 404, a role that may not act 403, a database that does not answer
+// 503, anything unexpected 500. It logs once and renders a styled page.
+func (d *deps) handleError(err error, c echo.Context) {
+	if c.Response().Committed || errors.Is(err, context.Canceled) {
+		return
+	}
+	status, title, message := d.classify(c, err)
+	log := LoggerFrom(c)
+	if status >= 500 {
+		log.Error("request failed", "status", status, "err", err)
+	} else {
+		log.Warn("request refused", "status", status, "err", err)
+	}
+	if c.Request().Method == http.MethodHead {
+		_ = c.NoContent(status)
+		return
+	}
+	props := views.ErrorPageProps{Status: status, Title: title, Message: message}
+	if d.cfg.Dev && status >= 500 {
+		props.Detail = err.Error()
+	}
+	// Keep the dashboard's frame for signed-in users, unless the database is
+	// what failed.
+	if !ScopeFrom(c).IsZero() && status != http.StatusServiceUnavailable {
+		if shell, serr := d.shell(c, title, ""); serr == nil {
+			props.Shell = &shell
+		}
+	}
+	if rerr := render(c, status, views.ErrorPage(props)); rerr != nil {
+		log.Error("rendering the error page failed", "err", rerr)
+		_ = c.String(status, message)
+	}
+}
+
+func (d *deps) classify(c echo.Context, err error) (int, string, string) {
+	var he *echo.HTTPError
+	switch {
+	case errors.Is(err, models.ErrNotFound), errors.Is(err, models.ErrNotMember):
+		return http.StatusNotFound, "Page not found", "There is nothing here, or it belongs to an account you are not in."
+	case errors.Is(err, models.ErrForbidden):
+		return http.StatusForbidden, "Not allowed", "Your role in this account does not allow this. Ask an administrator."
+	case errors.Is(err, models.ErrUnavailable):
+		return unavailable()
+	case errors.As(err, &he):
+		switch he.Code {
+		case http.StatusNotFound:
+			return http.StatusNotFound, "Page not found", "There is nothing here, or it belongs to an account you are not in."
+		case http.StatusMethodNotAllowed:
+			return http.StatusMethodNotAllowed, "Method not allowed", "This address does not accept that kind of request."
+		}
+		msg, ok := he.Message.(string)
+		if !ok {
+			msg = fmt.Sprint(he.Message)
+		}
+		return he.Code, http.StatusText(he.Code), msg
+	}
+	// An unexpected error: if the database is down, say so (503) rather
+	// than blame the server.
+	if models.Ping(c.Request().Context(), d.db) != nil {
+		return unavailable()
+	}
+	return http.StatusInternalServerError, "Something went wrong", "The error was logged. Try again in a moment."
+}
+
+func unavailable() (int, string, string) {
+	return http.StatusServiceUnavailable, "Temporarily unavailable", "Switchboard cannot reach its database right now. It will recover by itself; try again in a moment."
+}

@@ -1,0 +1,292 @@
+package handlers_test
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/cookiejar"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/PuerkitoBio/goquery"
+	"gorm.io/gorm"
+
+	"switchboard/handlers"
+	"switchboard/models"
+	"switchboard/models/dbtest"
+)
+
+// testApp is the real router on a real database behind httptest.
+type testApp struct {
+	t    testing.TB
+	db   *gorm.DB
+	srv  *httptest.Server
+	mail *captureMailer
+	logs *syncBuffer
+}
+
+func newApp(t testing.TB, db *gorm.DB) *testApp {
+	t.Helper()
+	logs := &syncBuffer{}
+	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	mail := &captureMailer{}
+	app := &testApp{t: t, db: db, mail: mail, logs: logs}
+	app.srv = httptest.NewUnstartedServer(nil)
+	app.srv.Start()
+	app.srv.Config.Handler = handlers.New(handlers.Config{
+		BaseURL:    app.srv.URL,
+		SessionKey: []byte("test-session-key-0123456789abcdef0123456789"),
+		Sessions:   handlers.DefaultSessionLifetime,
+	}, db, log, mail)
+	t.Cleanup(app.srv.Close)
+	return app
+}
+
+// syncBuffer collects the server's log.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// captureMailer keeps every message instead of sending it.
+type captureMailer struct {
+	mu   sync.Mutex
+	sent []handlers.Message
+}
+
+func (m *captureMailer) Send(_ context.Context, msg handlers.Message) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.sent = append(m.sent, msg)
+	return nil
+}
+
+// last is the newest message to an address whose subject contains subject.
+func (m *captureMailer) last(t testing.TB, to, subject string) handlers.Message {
+	t.Helper()
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for i := len(m.sent) - 1; i >= 0; i-- {
+		if m.sent[i].To == to && strings.Contains(m.sent[i].Subject, subject) {
+			return m.sent[i]
+		}
+	}
+	t.Fatalf("no message to %s about %q (sent: %d)", to, subject, len(m.sent))
+	return handlers.Message{}
+}
+
+// client is one browser: its own cookie jar, redirects not followed so each
+// hop can be asserted.
+type client struct {
+	t    testing.TB
+	app  *testApp
+	http *http.Client
+}
+
+func (a *testApp) client() *client {
+	jar, _ := cookiejar.New(nil)
+	return &client{t: a.t, app: a, http: &http.Client{
+		Jar:           jar,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}}
+}
+
+// response is an answer with its body read.
+type response struct {
+	t      testing.TB
+	Code   int
+	Header http.Header
+	Body   string
+}
+
+// Location is the redirect target's path and query.
+func (r *response) Location() string {
+	loc := r.Header.Get("Location")
+	if u, err := url.Parse(loc); err == nil {
+		return u.RequestURI()
+	}
+	return loc
+}
+
+// status fails the test, showing the body, unless the code is want.
+func (r *response) status(want int) *response {
+	r.t.Helper()
+	if r.Code != want {
+		body := r.Body
+		if len(body) > 3000 {
+			body = body[:3000] + "…"
+		}
+		r.t.Fatalf("status %d, want %d; body:\n%s", r.Code, want, body)
+	}
+	return r
+}
+
+// redirectsTo asserts a 303 to path.
+func (r *response) redirectsTo(path string) *response {
+	r.t.Helper()
+	r.status(http.StatusSeeOther)
+	if got := r.Location(); got != path {
+		r.t.Fatalf("redirect to %q, want %q", got, path)
+	}
+	return r
+}
+
+// doc parses the body.
+func (r *response) doc() *goquery.Document {
+	r.t.Helper()
+	d, err := goquery.NewDocumentFromReader(strings.NewReader(r.Body))
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	return d
+}
+
+// contains asserts the body mentions s.
+func (r *response) contains(s string) *response {
+	r.t.Helper()
+	if !strings.Contains(r.Body, s) {
+		r.t.Fatalf("body lacks %q:\n%s", s, r.Body)
+	}
+	return r
+}
+
+// lacks asserts the body does not mention s.
+func (r *response) lacks(s string) *response {
+	r.t.Helper()
+	if strings.Contains(r.Body, s) {
+		r.t.Fatalf("body mentions %q", s)
+	}
+	return r
+}
+
+func (c *client) do(req *http.Request) *response {
+	c.t.Helper()
+	res, err := c.http.Do(req)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	defer res.Body.Close()
+	b, err := io.ReadAll(res.Body)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	return &response{t: c.t, Code: res.StatusCode, Header: res.Header, Body: string(b)}
+}
+
+func (c *client) get(path string) *response {
+	c.t.Helper()
+	req, err := http.NewRequest(http.MethodGet, c.app.srv.URL+path, nil)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	return c.do(req)
+}
+
+// follow GETs path and follows redirects, returning the last answer.
+func (c *client) follow(path string) *response {
+	c.t.Helper()
+	r := c.get(path)
+	for i := 0; i < 10 && r.Code >= 300 && r.Code < 400; i++ {
+		r = c.get(r.Location())
+	}
+	return r
+}
+
+// guard reads the hidden _csrf and _account fields a page's forms carry.
+func (c *client) guard(from string) url.Values {
+	c.t.Helper()
+	page := c.follow(from)
+	d := page.doc()
+	v := url.Values{}
+	if tok, ok := d.Find(`input[name="_csrf"]`).First().Attr("value"); ok {
+		v.Set("_csrf", tok)
+	} else {
+		c.t.Fatalf("no _csrf field on %s (status %d)", from, page.Code)
+	}
+	if acct, ok := d.Find(`input[name="_account"]`).First().Attr("value"); ok {
+		v.Set("_account", acct)
+	}
+	return v
+}
+
+// post submits form as the page at from (default: path) would, with its
+// _csrf and _account; fields in form win.
+func (c *client) post(path string, form url.Values, from ...string) *response {
+	c.t.Helper()
+	src := path
+	if len(from) > 0 {
+		src = from[0]
+	}
+	body := c.guard(src)
+	for k, vs := range form {
+		body[k] = vs
+	}
+	return c.postRaw(path, body)
+}
+
+// postRaw submits exactly form, with no guard fields added.
+func (c *client) postRaw(path string, form url.Values) *response {
+	c.t.Helper()
+	req, err := http.NewRequest(http.MethodPost, c.app.srv.URL+path, strings.NewReader(form.Encode()))
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	return c.do(req)
+}
+
+// signUp creates an account through the form and leaves the client signed in.
+func (c *client) signUp(name, email string) *response {
+	c.t.Helper()
+	r := c.post("/signup", url.Values{"name": {name}, "email": {email}, "password": {dbtest.Password}})
+	return r.redirectsTo("/")
+}
+
+// signIn signs in with the factories' password.
+func (c *client) signIn(email string) {
+	c.t.Helper()
+	c.post("/signin", url.Values{"email": {email}, "password": {dbtest.Password}}).redirectsTo("/")
+}
+
+// switchTo makes the account active through the profile menu's form.
+func (c *client) switchTo(accountPublicID string) *response {
+	c.t.Helper()
+	return c.post("/accounts/switch", url.Values{"account_id": {accountPublicID}}, "/")
+}
+
+// activeAccount is the name on the switcher's row marked aria-current.
+func activeAccount(t testing.TB, r *response) string {
+	t.Helper()
+	sel := r.doc().Find(`[data-testid="account-switcher"] button[aria-current="true"]`)
+	if sel.Length() != 1 {
+		t.Fatalf("%d switcher rows are marked active, want 1", sel.Length())
+	}
+	return strings.TrimSpace(sel.Find("span.min-w-0 span").First().Text())
+}
+
+// userScope signs up a user through the models and returns a signed-in
+// client for them.
+func (a *testApp) user(t testing.TB) (models.User, models.Scope, *client) {
+	t.Helper()
+	u, scope := dbtest.User(t, a.db)
+	c := a.client()
+	c.signIn(u.Email)
+	return u, scope, c
+}

@@ -1,0 +1,134 @@
+package handlers
+
+import (
+	"context"
+	"crypto/tls"
+	"fmt"
+	"log/slog"
+	"mime"
+	"net"
+	"net/smtp"
+	"net/url"
+	"strings"
+	"time"
+)
+
+// Message is a plain-text email with the one link it is about.
+type Message struct {
+	To      string
+	Subject string
+	Body    string
+	Link    string
+}
+
+// Mailer sends messages.
+type Mailer interface {
+	Send(ctx context.Context, m Message) error
+}
+
+// NewMailer sends over SMTP when smtpURL is set (smtp://user:pass@host:587
+// with STARTTLS when offered, smtps://… for TLS from the start), and
+// otherwise writes each message's link to the log.
+func NewMailer(smtpURL, from string, log *slog.Logger) (Mailer, error) {
+	if smtpURL == "" {
+		return logMailer{log: log}, nil
+	}
+	u, err := url.Parse(smtpURL)
+	if err != nil || (u.Scheme != "smtp" && u.Scheme != "smtps") || u.Hostname() == "" {
+		return nil, fmt.Errorf("SMTP_URL must look like smtp://user:password@host:587, got %q", smtpURL)
+	}
+	return &smtpMailer{u: u, from: from}, nil
+}
+
+// logMailer is the embedded default: no mail leaves the machine; the link is
+// in the log for whoever runs the server.
+type logMailer struct{ log *slog.Logger }
+
+func (m logMailer) Send(_ context.Context, msg Message) error {
+	m.log.Info("email not sent (no SMTP_URL configured); its link follows", "to", msg.To, "subject", msg.Subject, "link", msg.Link)
+	return nil
+}
+
+type smtpMailer struct {
+	u    *url.URL
+	from string
+}
+
+func (m *smtpMailer) Send(ctx context.Context, msg Message) error {
+	ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	defer cancel()
+	host := m.u.Hostname()
+	port := m.u.Port()
+	if port == "" {
+		port = map[string]string{"smtp": "587", "smtps": "465"}[m.u.Scheme]
+	}
+	addr := net.JoinHostPort(host, port)
+	var conn net.Conn
+	var err error
+	dialer := &net.Dialer{}
+	if m.u.Scheme == "smtps" {
+		conn, err = (&tls.Dialer{NetDialer: dialer, Config: &tls.Config{ServerName: host}}).DialContext(ctx, "tcp", addr)
+	} else {
+		conn, err = dialer.DialContext(ctx, "tcp", addr)
+	}
+	if err != nil {
+		return fmt.Errorf("smtp dial: %w", err)
+	}
+	if deadline, ok := ctx.Deadline(); ok {
+		_ = conn.SetDeadline(deadline)
+	}
+	c, err := smtp.NewClient(conn, host)
+	if err != nil {
+		conn.Close()
+		return fmt.Errorf("smtp hello: %w", err)
+	}
+	defer c.Close()
+	if ok, _ := c.Extension("STARTTLS"); ok && m.u.Scheme == "smtp" {
+		if err := c.StartTLS(&tls.Config{ServerName: host}); err != nil {
+			return fmt.Errorf("smtp starttls: %w", err)
+		}
+	}
+	if user := m.u.User; user != nil {
+		pass, _ := user.Password()
+		if err := c.Auth(smtp.PlainAuth("", user.Username(), pass, host)); err != nil {
+			return fmt.Errorf("smtp auth: %w", err)
+		}
+	}
+	if err := c.Mail(m.from); err != nil {
+		return fmt.Errorf("smtp MAIL FROM: %w", err)
+	}
+	if err := c.Rcpt(msg.To); err != nil {
+		return fmt.Errorf("smtp RCPT TO: %w", err)
+	}
+	w, err := c.Data()
+	if err != nil {
+		return fmt.Errorf("smtp DATA: %w", err)
+	}
+	if _, err := w.Write(formatMessage(m.from, msg)); err != nil {
+		return fmt.Errorf("smtp write: %w", err)
+	}
+	if err := w.Close(); err != nil {
+		return fmt.Errorf("smtp end of data: %w", err)
+	}
+	return c.Quit()
+}
+
+// formatMessage renders RFC 5322 headers and a plain-text body with CRLF
+// line ends.
+func formatMessage(from string, msg Message) []byte {
+	var b strings.Builder
+	header := func(k, v string) { b.WriteString(k + ": " + v + "\r\n") }
+	header("From", from)
+	header("To", msg.To)
+	header("Subject", mime.QEncoding.Encode("utf-8", msg.Subject))
+	header("Date", time.Now().UTC().Format(time.RFC1123Z))
+	header("MIME-Version", "1.0")
+	header("Content-Type", "text/plain; charset=utf-8")
+	header("Content-Transfer-Encoding", "8bit")
+	b.WriteString("\r\n")
+	body := strings.ReplaceAll(msg.Body, "\r\n", "\n")
+	for _, line := range strings.Split(body, "\n") {
+		b.WriteString(line + "\r\n") // net/smtp's data writer does the dot-stuffing
+	}
+	return []byte(b.String())
+}

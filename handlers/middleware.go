@@ -1,0 +1,220 @@
+package handlers
+
+import (
+	"errors"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/labstack/echo/v4"
+	"github.com/labstack/echo/v4/middleware"
+
+	"switchboard/models"
+	"switchboard/views"
+)
+
+// touchEvery is how stale a session's last-seen time may get before a
+// request rewrites it: often enough for the idle timeout, rarely enough that
+// reads stay reads.
+const touchEvery = 5 * time.Minute
+
+// requestLogger logs each request once, with its request, user and account
+// IDs, and gives handlers a logger carrying the same fields.
+func (d *deps) requestLogger(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		start := time.Now()
+		reqID := c.Response().Header().Get(echo.HeaderXRequestID)
+		c.Set(ctxLogger, d.log.With("request_id", reqID))
+		err := next(c)
+		if err != nil {
+			// The error handler writes the response; let it run first so the
+			// status logged is the one sent.
+			c.Error(err)
+		}
+		attrs := []any{
+			"method", c.Request().Method,
+			"path", c.Request().URL.Path,
+			"status", c.Response().Status,
+			"duration_ms", float64(time.Since(start).Microseconds()) / 1000,
+			"request_id", reqID,
+		}
+		if u, ok := UserFrom(c); ok {
+			attrs = append(attrs, "user_id", u.PublicID)
+		}
+		if s := ScopeFrom(c); !s.IsZero() {
+			attrs = append(attrs, "account_id", s.Account().PublicID)
+		}
+		d.log.Info("request", attrs...)
+		return nil
+	}
+}
+
+// secureHeaders sets the security headers of every response: a CSP with no
+// inline script, no framing, no MIME sniffing, a strict referrer policy.
+func secureHeaders(secure bool) echo.MiddlewareFunc {
+	cfg := middleware.SecureConfig{
+		XSSProtection:         "0",
+		ContentTypeNosniff:    "nosniff",
+		XFrameOptions:         "DENY",
+		ReferrerPolicy:        "strict-origin-when-cross-origin",
+		ContentSecurityPolicy: "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; font-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'",
+	}
+	if secure {
+		cfg.HSTSMaxAge = 63072000
+	}
+	return middleware.SecureWithConfig(cfg)
+}
+
+// csrf protects every state-changing request with the token forms carry as
+// _csrf (echo's middleware also accepts same-origin Sec-Fetch-Site). The
+// public API authenticates by header, not cookie, and is exempt.
+func csrf(secure bool) echo.MiddlewareFunc {
+	return middleware.CSRFWithConfig(middleware.CSRFConfig{
+		Skipper:        func(c echo.Context) bool { return strings.HasPrefix(c.Request().URL.Path, "/v1.3/") },
+		TokenLookup:    "form:_csrf",
+		ContextKey:     ctxCSRF,
+		CookieName:     "_csrf",
+		CookiePath:     "/",
+		CookieHTTPOnly: true,
+		CookieSecure:   secure,
+		CookieSameSite: http.SameSiteLaxMode,
+		ErrorHandler: func(err error, c echo.Context) error {
+			return echo.NewHTTPError(http.StatusForbidden, "This form has expired or did not come from Switchboard. Reload the page and try again.").SetInternal(err)
+		},
+	})
+}
+
+// session loads the request's session and, with it, the signed-in user (one
+// query for both).
+func (d *deps) session(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		s, err := d.store.Get(c.Request(), sessionCookie)
+		if err != nil {
+			return err
+		}
+		c.Set(ctxSession, s)
+		if rec, ok := s.Values[valRecord].(*models.Session); ok {
+			c.Set(ctxUser, rec.User)
+			c.Set(ctxLogger, LoggerFrom(c).With("user_id", rec.User.PublicID))
+			if t := time.Now().UTC(); t.Sub(rec.LastSeenAt) > touchEvery {
+				if err := models.TouchSession(c.Request().Context(), d.db, rec.ID, t); err != nil {
+					return err
+				}
+				rec.LastSeenAt = t
+			}
+		}
+		return next(c)
+	}
+}
+
+// requireUser sends visitors to the sign-in page, remembering where they
+// were going when that was a page.
+func requireUser(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		if _, ok := UserFrom(c); ok {
+			return next(c)
+		}
+		target := "/signin"
+		if r := c.Request(); r.Method == http.MethodGet && r.URL.Path != "/" {
+			target += "?next=" + url.QueryEscape(r.URL.RequestURI())
+		}
+		return redirect(c, target)
+	}
+}
+
+// loadScope re-checks, on every request, that the user still belongs to the
+// session's active account, and puts the scope in the context. A membership
+// that is gone falls back to the personal account with a notice.
+func (d *deps) loadScope(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		user, ok := UserFrom(c)
+		if !ok {
+			return next(c)
+		}
+		ctx := c.Request().Context()
+		sess := SessionFrom(c)
+		accountID, _ := sess.Values[valAccountID].(int64)
+		scope, err := models.ScopeForSession(ctx, d.db, user.ID, accountID)
+		if errors.Is(err, models.ErrNotMember) {
+			if scope, err = models.PersonalScope(ctx, d.db, user.ID); err != nil {
+				return err
+			}
+			sess.Values[valAccountID] = scope.AccountID()
+			if accountID != 0 {
+				name, err := models.AccountName(ctx, d.db, accountID)
+				if err != nil {
+					return err
+				}
+				msg := "You are no longer a member of " + name + "; you're in your personal account."
+				if name == "" {
+					msg = "That organization no longer exists; you're in your personal account."
+				}
+				sess.Values["flash_kind"] = flashNotice
+				sess.Values["flash"] = msg
+			}
+			if err := sess.Save(c.Request(), c.Response()); err != nil {
+				return err
+			}
+		}
+		if err != nil {
+			return err
+		}
+		c.Set(ctxScope, scope)
+		c.Set(ctxLogger, LoggerFrom(c).With("account_id", scope.Account().PublicID))
+		return next(c)
+	}
+}
+
+// guardAccount refuses a state-changing form rendered in another account
+// than the active one (another tab switched accounts in between): 409,
+// nothing written. Forms say where they were rendered in _account.
+func (d *deps) guardAccount(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		switch c.Request().Method {
+		case http.MethodGet, http.MethodHead, http.MethodOptions:
+			return next(c)
+		}
+		scope := ScopeFrom(c)
+		sent := c.FormValue("_account")
+		if sent == scope.Account().PublicID {
+			return next(c)
+		}
+		user, _ := UserFrom(c)
+		props := views.StaleAccountPageProps{ReturnTo: landingFor(c.Request().URL.Path, scope)}
+		if formScope, err := models.LoadScope(c.Request().Context(), d.db, user.ID, sent); err == nil {
+			props.FormAccount = formScope.Account().Name
+			props.FormPublicID = formScope.Account().PublicID
+			props.ReturnTo = landingFor(c.Request().URL.Path, formScope)
+		}
+		shell, err := d.shell(c, "Nothing was saved", "")
+		if err != nil {
+			return err
+		}
+		props.Shell = shell
+		LoggerFrom(c).Warn("form from another account refused", "form_account", sent)
+		return render(c, http.StatusConflict, views.StaleAccountPage(props))
+	}
+}
+
+// requireCapability answers 403 to members whose role lacks c.
+func requireCapability(capability models.Capability) echo.MiddlewareFunc {
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error {
+			if !ScopeFrom(c).Can(capability) {
+				return models.ErrForbidden
+			}
+			return next(c)
+		}
+	}
+}
+
+// orgOnly answers 404 for pages that a personal account does not have.
+func orgOnly(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		if !ScopeFrom(c).IsOrganization() {
+			return models.ErrNotFound
+		}
+		return next(c)
+	}
+}

@@ -1,0 +1,203 @@
+package handlers
+
+import (
+	"bytes"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+
+	"github.com/a-h/templ"
+	"github.com/labstack/echo/v4"
+
+	"switchboard/models"
+	"switchboard/static"
+	"switchboard/views"
+)
+
+// render buffers the component before writing, so that a failed render is a
+// clean error page rather than half a page.
+func render(c echo.Context, status int, comp templ.Component) error {
+	var buf bytes.Buffer
+	if err := comp.Render(c.Request().Context(), &buf); err != nil {
+		return err
+	}
+	c.Response().Header().Set("Cache-Control", "no-store")
+	return c.HTMLBlob(status, buf.Bytes())
+}
+
+// staticFiles serves the embedded assets; a ?v= content hash in the URL
+// (static.Path) lets browsers keep them for a year.
+func staticFiles() echo.HandlerFunc {
+	server := http.StripPrefix("/static/", http.FileServer(http.FS(static.FS)))
+	return func(c echo.Context) error {
+		if strings.HasSuffix(c.Request().URL.Path, "/") {
+			return echo.ErrNotFound // no directory listings
+		}
+		if c.QueryParam("v") != "" {
+			c.Response().Header().Set("Cache-Control", "public, max-age=31536000, immutable")
+		} else {
+			c.Response().Header().Set("Cache-Control", "public, max-age=300")
+		}
+		server.ServeHTTP(c.Response(), c.Request())
+		return nil
+	}
+}
+
+// redirect answers a form with 303 See Other.
+func redirect(c echo.Context, path string) error {
+	return c.Redirect(http.StatusSeeOther, path)
+}
+
+// Flash kinds.
+const (
+	flashSuccess = "success"
+	flashNotice  = "notice"
+	flashError   = "error"
+)
+
+// setFlash stores a message for the next page the user sees.
+func (d *deps) setFlash(c echo.Context, kind, message string) error {
+	s := SessionFrom(c)
+	s.Values["flash_kind"] = kind
+	s.Values["flash"] = message
+	return s.Save(c.Request(), c.Response())
+}
+
+// takeFlash removes and returns the pending message, if any.
+func (d *deps) takeFlash(c echo.Context) (*views.Flash, error) {
+	s := SessionFrom(c)
+	msg, _ := s.Values["flash"].(string)
+	if msg == "" {
+		return nil, nil
+	}
+	kind, _ := s.Values["flash_kind"].(string)
+	delete(s.Values, "flash")
+	delete(s.Values, "flash_kind")
+	return &views.Flash{Kind: kind, Message: msg}, s.Save(c.Request(), c.Response())
+}
+
+// shell builds the frame of a signed-in page: one query for the user's
+// accounts, one for whether they may still create an organization.
+func (d *deps) shell(c echo.Context, title, section string) (views.Shell, error) {
+	ctx := c.Request().Context()
+	user, _ := UserFrom(c)
+	scope := ScopeFrom(c)
+	choices, err := models.ListAccountsForUser(ctx, d.db, user.ID)
+	if err != nil {
+		return views.Shell{}, err
+	}
+	canCreate, err := models.CanCreateOrganization(ctx, d.db, user.ID)
+	if err != nil {
+		return views.Shell{}, err
+	}
+	flash, err := d.takeFlash(c)
+	if err != nil {
+		return views.Shell{}, err
+	}
+	active := scope.Account()
+	s := views.Shell{
+		Title:        title,
+		Section:      section,
+		CSRF:         csrfToken(c),
+		AccountID:    active.PublicID,
+		User:         views.UserInfo{Name: user.Name, Email: user.Email, Initials: models.Initials(user.Name)},
+		Active:       accountOption(active, true),
+		CanCreateOrg: canCreate,
+		Nav:          navFor(scope),
+		Flash:        flash,
+		Unverified:   !user.Verified(),
+		ReturnTo:     c.Request().URL.Path,
+	}
+	for _, ch := range choices {
+		s.Accounts = append(s.Accounts, accountOption(ch.Account, ch.ID == active.ID))
+	}
+	return s, nil
+}
+
+func accountOption(a models.Account, active bool) views.AccountOption {
+	return views.AccountOption{
+		PublicID: a.PublicID,
+		Name:     a.Name,
+		Kind:     a.Kind.Label(),
+		Initials: models.Initials(a.Name),
+		Active:   active,
+	}
+}
+
+// section is one area of the dashboard: a sidebar entry and a place the
+// account switcher can land on.
+type section struct {
+	key, label, href, group string
+	orgOnly                 bool // not offered in a personal account
+	navInPersonalOnly       bool // reachable everywhere, listed in the sidebar only in a personal account
+	capability              models.Capability
+}
+
+// sections lists the dashboard's areas in sidebar order.
+var sections = []section{
+	{key: "home", label: "Home", href: "/", capability: models.CapViewAccount},
+	{key: "organization", label: "Organization", href: "/settings/organization", group: "Settings", orgOnly: true, capability: models.CapViewAccount},
+	{key: "profile", label: "Profile", href: "/settings/profile", group: "Settings", navInPersonalOnly: true, capability: models.CapViewAccount},
+}
+
+func (s section) allowed(scope models.Scope) bool {
+	if s.orgOnly && !scope.IsOrganization() {
+		return false
+	}
+	return scope.Can(s.capability)
+}
+
+// navFor groups the sections the scope may open.
+func navFor(scope models.Scope) []views.NavGroup {
+	var groups []views.NavGroup
+	for _, s := range sections {
+		if !s.allowed(scope) || s.navInPersonalOnly && !scope.IsPersonal() {
+			continue
+		}
+		if len(groups) == 0 || groups[len(groups)-1].Title != s.group {
+			groups = append(groups, views.NavGroup{Title: s.group})
+		}
+		g := &groups[len(groups)-1]
+		g.Items = append(g.Items, views.NavItem{Key: s.key, Label: s.label, Href: s.href})
+	}
+	return groups
+}
+
+// landingFor is where switching accounts from path leads: the list page of
+// the same section when the new scope may open it (never a detail page, which
+// belonged to the old account), else the home page.
+func landingFor(path string, scope models.Scope) string {
+	u, err := url.Parse(path)
+	if err != nil || !strings.HasPrefix(u.Path, "/") || strings.HasPrefix(u.Path, "//") {
+		return "/"
+	}
+	best := -1
+	for i, s := range sections {
+		if s.href == "/" {
+			continue
+		}
+		if (u.Path == s.href || strings.HasPrefix(u.Path, s.href+"/")) && (best < 0 || len(s.href) > len(sections[best].href)) {
+			best = i
+		}
+	}
+	if best < 0 {
+		return "/"
+	}
+	if s := sections[best]; s.allowed(scope) {
+		return s.href
+	}
+	return "/"
+}
+
+// pageOf reads ?page= (from 1) for dashboard lists.
+func pageOf(c echo.Context) models.Page {
+	n, err := strconv.Atoi(c.QueryParam("page"))
+	if err != nil || n < 1 {
+		n = 1
+	}
+	return models.Page{Number: n, Size: models.DefaultPageSize}
+}
+
+// dateOnly formats a time the way lists and detail pages show dates.
+func dateOnly(t interface{ Format(string) string }) string { return t.Format("Jan 2, 2006") }

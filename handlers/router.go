@@ -1,0 +1,67 @@
+package handlers
+
+import (
+	"log/slog"
+
+	"github.com/labstack/echo/v4"
+	"github.com/labstack/echo/v4/middleware"
+	"gorm.io/gorm"
+
+	"switchboard/models"
+)
+
+// New builds the dashboard's router: every route and the middleware order.
+//
+// Order: Recover → RequestID → Logger → Secure → BodyLimit (global), then
+// per route Session (which loads the user) → CSRF → RequireUser → LoadScope →
+// GuardAccount → RequireCapability → handler. Static files and the health
+// check skip the session, so they cost no query.
+func New(cfg Config, db *gorm.DB, log *slog.Logger, mailer Mailer) *echo.Echo {
+	d := &deps{db: db, cfg: cfg, log: log, mail: mailer,
+		store: newDBStore(db, cfg.SessionKey, cfg.Sessions, cfg.secure())}
+	e := echo.New()
+	e.HideBanner, e.HidePort = true, true
+	e.HTTPErrorHandler = d.handleError
+	e.Use(middleware.Recover(), middleware.RequestID(), d.requestLogger, secureHeaders(cfg.secure()), middleware.BodyLimit("1M"))
+
+	e.GET("/healthz", d.Health).Name = "health"
+	e.GET("/static/*", staticFiles()).Name = "static"
+
+	page := []echo.MiddlewareFunc{d.session, csrf(cfg.secure())}
+	signedIn := append(page[:len(page):len(page)], requireUser, d.loadScope, d.guardAccount)
+	with := func(base []echo.MiddlewareFunc, extra ...echo.MiddlewareFunc) []echo.MiddlewareFunc {
+		return append(base[:len(base):len(base)], extra...)
+	}
+
+	auth := &Auth{deps: d, throttle: newThrottle()}
+	e.GET("/signin", auth.SignInPage, page...).Name = "signin"
+	e.POST("/signin", auth.SignInSubmit, page...).Name = "signin.submit"
+	e.GET("/signup", auth.SignUpPage, page...).Name = "signup"
+	e.POST("/signup", auth.SignUpSubmit, page...).Name = "signup.submit"
+	e.GET("/verify/:token", auth.VerifyEmail, page...).Name = "verify"
+	e.GET("/password/forgot", auth.ForgotPasswordPage, page...).Name = "password.forgot"
+	e.POST("/password/forgot", auth.ForgotPasswordSubmit, page...).Name = "password.forgot.submit"
+	e.GET("/password/reset/:token", auth.ResetPasswordPage, page...).Name = "password.reset"
+	e.POST("/password/reset/:token", auth.ResetPasswordSubmit, page...).Name = "password.reset.submit"
+	// Signing out and switching are exempt from the account guard: they are
+	// how a user leaves a stale account.
+	e.POST("/signout", auth.SignOutSubmit, with(page, requireUser)...).Name = "signout"
+	accounts := &Accounts{d}
+	e.POST("/accounts/switch", accounts.SwitchSubmit, with(page, requireUser, d.loadScope)...).Name = "account.switch"
+
+	e.POST("/verify/resend", auth.ResendVerification, signedIn...).Name = "verify.resend"
+	home := &Home{d}
+	e.GET("/", home.HomePage, signedIn...).Name = "home"
+	e.GET("/organizations/new", accounts.OrganizationNewPage, signedIn...).Name = "organization.new"
+	e.POST("/organizations/new", accounts.OrganizationNewSubmit, signedIn...).Name = "organization.new.submit"
+
+	settings := &Settings{d}
+	e.GET("/settings/organization", settings.OrganizationPage, with(signedIn, orgOnly)...).Name = "settings.organization"
+	e.POST("/settings/organization", settings.OrganizationSubmit, with(signedIn, orgOnly, requireCapability(models.CapManageAccount))...).Name = "settings.organization.submit"
+	e.GET("/settings/profile", settings.ProfilePage, signedIn...).Name = "settings.profile"
+	e.POST("/settings/profile", settings.ProfileSubmit, signedIn...).Name = "settings.profile.submit"
+
+	// Unknown paths: a styled 404, in the dashboard's frame when signed in.
+	e.RouteNotFound("/*", func(echo.Context) error { return echo.ErrNotFound }, d.session, csrf(cfg.secure()), d.loadScope)
+	return e
+}

@@ -1,0 +1,167 @@
+package handlers
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gorilla/securecookie"
+	"github.com/gorilla/sessions"
+	"gorm.io/gorm"
+
+	"switchboard/models"
+)
+
+// sessionCookie is the name of the session cookie.
+const sessionCookie = "switchboard_session"
+
+// Session values with a meaning of their own: the user and active account
+// live in columns of the sessions table; every other key is a string kept in
+// its data column. Keys starting with "_" are never written.
+const (
+	valUserID    = "user_id"
+	valAccountID = "account_id"
+	valRecord    = "_record" // the *models.Session loaded with the request
+)
+
+// dbStore is a gorilla/sessions store backed by the database: the cookie
+// carries only a signed random token (256 bits); the database keeps its hash.
+type dbStore struct {
+	db     *gorm.DB
+	codec  *securecookie.SecureCookie
+	life   models.SessionLifetime
+	secure bool
+}
+
+func newDBStore(db *gorm.DB, key []byte, life models.SessionLifetime, secure bool) *dbStore {
+	codec := securecookie.New(key, nil)
+	codec.MaxAge(int(life.Absolute / time.Second))
+	codec.SetSerializer(securecookie.JSONEncoder{})
+	return &dbStore{db: db, codec: codec, life: life, secure: secure}
+}
+
+func (st *dbStore) options() *sessions.Options {
+	return &sessions.Options{
+		Path:     "/",
+		MaxAge:   int(st.life.Absolute / time.Second),
+		HttpOnly: true,
+		Secure:   st.secure,
+		SameSite: http.SameSiteLaxMode,
+	}
+}
+
+// Get returns the request's session, loading it once per request.
+func (st *dbStore) Get(r *http.Request, name string) (*sessions.Session, error) {
+	return sessions.GetRegistry(r).Get(st, name)
+}
+
+// New loads the session named by the request's cookie. A missing, forged,
+// expired or idle cookie yields a new, empty session; only a database
+// failure is an error.
+func (st *dbStore) New(r *http.Request, name string) (*sessions.Session, error) {
+	s := sessions.NewSession(st, name)
+	s.Options = st.options()
+	s.IsNew = true
+	c, err := r.Cookie(name)
+	if err != nil {
+		return s, nil
+	}
+	var token string
+	if err := st.codec.Decode(name, c.Value, &token); err != nil {
+		return s, nil
+	}
+	rec, err := models.LoadSession(r.Context(), st.db, token, st.life)
+	if errors.Is(err, models.ErrNotFound) {
+		return s, nil
+	}
+	if err != nil {
+		return s, err
+	}
+	var data map[string]string
+	if err := json.Unmarshal([]byte(rec.Data), &data); err != nil {
+		data = nil // a damaged data column loses flashes, not the session
+	}
+	for k, v := range data {
+		s.Values[k] = v
+	}
+	s.ID = strconv.FormatInt(rec.ID, 10)
+	s.IsNew = false
+	s.Values[valUserID] = rec.UserID
+	if rec.ActiveAccountID != nil {
+		s.Values[valAccountID] = *rec.ActiveAccountID
+	}
+	s.Values[valRecord] = &rec
+	return s, nil
+}
+
+// Save writes the session. MaxAge < 0 deletes it; a session without an ID
+// but with a user becomes a new row with a new token (sign-in); a session
+// without a user is not stored at all.
+func (st *dbStore) Save(r *http.Request, w http.ResponseWriter, s *sessions.Session) error {
+	ctx := r.Context()
+	rec, _ := s.Values[valRecord].(*models.Session)
+	if s.Options != nil && s.Options.MaxAge < 0 {
+		if rec != nil {
+			if err := models.DeleteSession(ctx, st.db, rec.ID); err != nil {
+				return err
+			}
+		}
+		http.SetCookie(w, sessions.NewCookie(s.Name(), "", &sessions.Options{Path: "/", MaxAge: -1, HttpOnly: true, Secure: st.secure, SameSite: http.SameSiteLaxMode}))
+		return nil
+	}
+	userID, _ := s.Values[valUserID].(int64)
+	if userID == 0 {
+		return nil
+	}
+	accountID, _ := s.Values[valAccountID].(int64)
+	data, err := encodeData(s.Values)
+	if err != nil {
+		return err
+	}
+	if rec == nil || s.ID == "" {
+		token, created, err := models.CreateSession(ctx, st.db, userID, accountID, clientIP(r), r.UserAgent(), st.life)
+		if err != nil {
+			return err
+		}
+		created.Data = data
+		if data != "{}" {
+			if err := models.SaveSession(ctx, st.db, created); err != nil {
+				return err
+			}
+		}
+		encoded, err := st.codec.Encode(s.Name(), token)
+		if err != nil {
+			return err
+		}
+		s.ID = strconv.FormatInt(created.ID, 10)
+		s.Values[valRecord] = &created
+		http.SetCookie(w, sessions.NewCookie(s.Name(), encoded, st.options()))
+		return nil
+	}
+	rec.ActiveAccountID = &accountID
+	rec.Data = data
+	rec.LastSeenAt = time.Now().UTC()
+	return models.SaveSession(ctx, st.db, *rec)
+}
+
+// encodeData keeps the session's string values for the data column.
+func encodeData(values map[any]any) (string, error) {
+	out := map[string]string{}
+	for k, v := range values {
+		key, ok := k.(string)
+		if !ok || key == valUserID || key == valAccountID || strings.HasPrefix(key, "_") {
+			continue
+		}
+		str, ok := v.(string)
+		if !ok {
+			return "", fmt.Errorf("session value %q is %T, not a string", key, v)
+		}
+		out[key] = str
+	}
+	b, err := json.Marshal(out)
+	return string(b), err
+}

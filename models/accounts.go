@@ -1,0 +1,300 @@
+package models
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
+
+	"gorm.io/gorm"
+)
+
+// AccountKind tells a personal account from an organization.
+type AccountKind string
+
+const (
+	KindPersonal     AccountKind = "personal"
+	KindOrganization AccountKind = "organization"
+)
+
+// Label is the kind as the profile menu shows it.
+func (k AccountKind) Label() string {
+	if k == KindOrganization {
+		return "Organization"
+	}
+	return "Personal"
+}
+
+// Plan decides an account's rate limits and prices.
+type Plan string
+
+const (
+	PlanFree       Plan = "free"
+	PlanDeveloper  Plan = "developer"
+	PlanEnterprise Plan = "enterprise"
+)
+
+// Label is the plan's name as people read it.
+func (p Plan) Label() string {
+	switch p {
+	case PlanDeveloper:
+		return "Developer"
+	case PlanEnterprise:
+		return "Enterprise"
+	}
+	return "Free"
+}
+
+// Account is a personal account or an organization.
+type Account struct {
+	ID          int64
+	PublicID    string
+	Kind        AccountKind
+	Name        string
+	Slug        *string
+	Plan        Plan
+	CreatedByID int64
+	CreatedAt   time.Time
+	UpdatedAt   time.Time
+}
+
+// SlugOrEmpty is the organization's slug; personal accounts have none.
+func (a Account) SlugOrEmpty() string {
+	if a.Slug == nil {
+		return ""
+	}
+	return *a.Slug
+}
+
+// Membership ties a user to an account with a role.
+type Membership struct {
+	AccountID int64 `gorm:"primaryKey"`
+	UserID    int64 `gorm:"primaryKey"`
+	Role      Role
+	CreatedAt time.Time
+}
+
+// AccountChoice is one account the user belongs to, as the switcher lists it.
+type AccountChoice struct {
+	Account
+	Role Role
+}
+
+// ListAccountsForUser returns every account the user belongs to: the personal
+// account first, then organizations by name. One query, whatever the count.
+func ListAccountsForUser(ctx context.Context, db *gorm.DB, userID int64) ([]AccountChoice, error) {
+	var rows []AccountChoice
+	err := db.WithContext(ctx).Table("accounts").
+		Select("accounts.*, memberships.role").
+		Joins("JOIN memberships ON memberships.account_id = accounts.id").
+		Where("memberships.user_id = ?", userID).
+		Order("CASE WHEN accounts.kind = 'personal' THEN 0 ELSE 1 END, LOWER(accounts.name), accounts.id").
+		Find(&rows).Error
+	return rows, err
+}
+
+// Organization names: 2–64 characters once trimmed.
+const (
+	OrgNameMin = 2
+	OrgNameMax = 64
+)
+
+// ErrOrganizationLimit: the user already created their one organization.
+var ErrOrganizationLimit = errors.New("you have already created an organization; you can create one organization, and join any number by invitation")
+
+func validateOrgName(name string) (string, FieldErrors) {
+	name = strings.Join(strings.Fields(name), " ")
+	n := utf8.RuneCountInString(name)
+	switch {
+	case n == 0:
+		return name, FieldErrors{"name": "Enter a name for the organization."}
+	case n < OrgNameMin:
+		return name, FieldErrors{"name": fmt.Sprintf("The name must be at least %d characters.", OrgNameMin)}
+	case n > OrgNameMax:
+		return name, FieldErrors{"name": fmt.Sprintf("The name must be at most %d characters.", OrgNameMax)}
+	}
+	for _, r := range name {
+		if unicode.IsControl(r) {
+			return name, FieldErrors{"name": "The name cannot contain control characters."}
+		}
+	}
+	return name, nil
+}
+
+// CanCreateOrganization reports whether the user may still create their one
+// organization.
+func CanCreateOrganization(ctx context.Context, db *gorm.DB, userID int64) (bool, error) {
+	var n int64
+	err := db.WithContext(ctx).Model(&Account{}).
+		Where("created_by_id = ? AND kind = ?", userID, KindOrganization).Count(&n).Error
+	return n == 0, err
+}
+
+// CreateOrganization creates an organization on the Free plan with the user
+// as its administrator. A second organization by the same creator is a
+// FieldErrors on "name" wrapping nothing written; the database's partial
+// unique index settles races.
+func CreateOrganization(ctx context.Context, db *gorm.DB, userID int64, name string) (Account, error) {
+	name, fe := validateOrgName(name)
+	if fe != nil {
+		return Account{}, fe
+	}
+	var acct Account
+	err := inTx(ctx, db, func(tx *gorm.DB) error {
+		ok, err := CanCreateOrganization(ctx, tx, userID)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return FieldErrors{"name": ErrOrganizationLimit.Error()}
+		}
+		slug, err := freeSlug(tx, slugify(name))
+		if err != nil {
+			return err
+		}
+		acct = Account{PublicID: newUUID(), Kind: KindOrganization, Name: name, Slug: &slug, Plan: PlanFree, CreatedByID: userID}
+		if err := tx.Create(&acct).Error; err != nil {
+			if errors.Is(err, gorm.ErrDuplicatedKey) {
+				return FieldErrors{"name": ErrOrganizationLimit.Error()}
+			}
+			return err
+		}
+		return tx.Create(&Membership{AccountID: acct.ID, UserID: userID, Role: RoleAdmin}).Error
+	})
+	return acct, err
+}
+
+// slugify turns a name into a URL slug: lower-case ASCII letters and digits
+// separated by single hyphens, at most 40 characters. Names with no ASCII
+// letters or digits get "org".
+func slugify(name string) string {
+	var b strings.Builder
+	hyphen := false
+	for _, r := range strings.ToLower(name) {
+		if b.Len() >= 40 {
+			break
+		}
+		switch {
+		case r < utf8.RuneSelf && (unicode.IsLetter(r) || unicode.IsDigit(r)):
+			if hyphen && b.Len() > 0 {
+				b.WriteByte('-')
+			}
+			hyphen = false
+			b.WriteRune(r)
+		default:
+			hyphen = true
+		}
+	}
+	s := strings.Trim(b.String(), "-")
+	if s == "" {
+		return "org"
+	}
+	return s
+}
+
+// freeSlug returns base, or base-2, base-3, … whichever no account holds.
+// One query reads every taken candidate.
+func freeSlug(tx *gorm.DB, base string) (string, error) {
+	var taken []string
+	err := tx.Model(&Account{}).Where("slug = ? OR slug LIKE ?", base, base+"-%").Pluck("slug", &taken).Error
+	if err != nil {
+		return "", err
+	}
+	used := make(map[string]bool, len(taken))
+	for _, s := range taken {
+		used[s] = true
+	}
+	if !used[base] {
+		return base, nil
+	}
+	for i := 2; ; i++ {
+		if s := fmt.Sprintf("%s-%d", base, i); !used[s] {
+			return s, nil
+		}
+	}
+}
+
+// RenameOrganization renames the scope's organization; administrators only.
+func RenameOrganization(ctx context.Context, db *gorm.DB, s Scope, name string, actor Actor) (Account, error) {
+	if err := s.require(CapManageAccount); err != nil {
+		return Account{}, err
+	}
+	if !s.IsOrganization() {
+		return Account{}, ErrNotFound
+	}
+	name, fe := validateOrgName(name)
+	if fe != nil {
+		return Account{}, fe
+	}
+	acct := s.account
+	if name == acct.Name {
+		return acct, nil
+	}
+	err := inTx(ctx, db, func(tx *gorm.DB) error {
+		res := tx.Model(&Account{}).Where("id = ?", acct.ID).Updates(map[string]any{"name": name, "updated_at": now()})
+		if res.Error != nil {
+			return res.Error
+		}
+		if res.RowsAffected == 0 {
+			return ErrNotFound
+		}
+		return recordAudit(tx, s, actor, AuditRenamed, acct.Name, "renamed to "+name)
+	})
+	acct.Name = name
+	return acct, err
+}
+
+// MemberCount is the number of members of the scope's account.
+func MemberCount(ctx context.Context, db *gorm.DB, s Scope) (int64, error) {
+	if s.IsZero() {
+		return 0, ErrUnscoped
+	}
+	var n int64
+	err := db.WithContext(ctx).Model(&Membership{}).Where("account_id = ?", s.AccountID()).Count(&n).Error
+	return n, err
+}
+
+// Initials are what an avatar shows: the first letters of the first and last
+// words ("Ada Lovelace" → "AL"), or the first two letters of a single word
+// ("Plato" → "PL"), upper-cased in any script; "?" when there are no letters.
+func Initials(name string) string {
+	var words [][]rune
+	for _, w := range strings.Fields(name) {
+		var letters []rune
+		for _, r := range w {
+			if unicode.IsLetter(r) || unicode.IsDigit(r) {
+				letters = append(letters, r)
+			}
+		}
+		if len(letters) > 0 {
+			words = append(words, letters)
+		}
+	}
+	var out []rune
+	switch {
+	case len(words) == 0:
+		return "?"
+	case len(words) == 1:
+		out = words[0]
+		if len(out) > 2 {
+			out = out[:2]
+		}
+	default:
+		out = []rune{words[0][0], words[len(words)-1][0]}
+	}
+	return strings.ToUpper(string(out))
+}
+
+// AccountName is the name of the account with the internal ID, or "" when it
+// no longer exists. It checks no membership: it names what a user just lost.
+func AccountName(ctx context.Context, db *gorm.DB, id int64) (string, error) {
+	var names []string
+	err := db.WithContext(ctx).Model(&Account{}).Where("id = ?", id).Limit(1).Pluck("name", &names).Error
+	if err != nil || len(names) == 0 {
+		return "", err
+	}
+	return names[0], nil
+}

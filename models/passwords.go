@@ -1,0 +1,75 @@
+package models
+
+import (
+	"crypto/subtle"
+	"encoding/base64"
+	"fmt"
+	"strings"
+
+	"golang.org/x/crypto/argon2"
+)
+
+// argon2id parameters: OWASP's recommended minimum (19 MiB, 2 passes).
+const (
+	argonMemory  = 19 * 1024
+	argonTime    = 2
+	argonThreads = 1
+	argonKeyLen  = 32
+)
+
+// PasswordMin is the shortest password accepted.
+const PasswordMin = 10
+
+// PasswordMax bounds the work a single sign-in can cause.
+const PasswordMax = 256
+
+// hashPassword returns an argon2id hash in the PHC string format.
+func hashPassword(password string) string {
+	salt := randomBytes(16)
+	key := argon2.IDKey([]byte(password), salt, argonTime, argonMemory, argonThreads, argonKeyLen)
+	b64 := base64.RawStdEncoding
+	return fmt.Sprintf("$argon2id$v=%d$m=%d,t=%d,p=%d$%s$%s",
+		argon2.Version, argonMemory, argonTime, argonThreads, b64.EncodeToString(salt), b64.EncodeToString(key))
+}
+
+// checkPassword reports whether password matches a hash from hashPassword.
+// An empty or malformed hash matches nothing (users created by SSO have none).
+func checkPassword(hash, password string) bool {
+	parts := strings.Split(hash, "$")
+	if len(parts) != 6 || parts[1] != "argon2id" {
+		return false
+	}
+	var version int
+	var memory, iterations uint32
+	var threads uint8
+	if _, err := fmt.Sscanf(parts[2], "v=%d", &version); err != nil || version != argon2.Version {
+		return false
+	}
+	if _, err := fmt.Sscanf(parts[3], "m=%d,t=%d,p=%d", &memory, &iterations, &threads); err != nil {
+		return false
+	}
+	b64 := base64.RawStdEncoding
+	salt, err1 := b64.DecodeString(parts[4])
+	want, err2 := b64.DecodeString(parts[5])
+	if err1 != nil || err2 != nil || len(want) == 0 {
+		return false
+	}
+	got := argon2.IDKey([]byte(password), salt, iterations, memory, threads, uint32(len(want)))
+	return subtle.ConstantTimeCompare(got, want) == 1
+}
+
+// dummyHash is checked against when the email is unknown, so that a wrong
+// email costs as much time as a wrong password.
+var dummyHash = hashPassword("switchboard-timing-equaliser")
+
+func validatePassword(field, password string) FieldErrors {
+	switch n := len([]rune(password)); {
+	case n == 0:
+		return FieldErrors{field: "Enter a password."}
+	case n < PasswordMin:
+		return FieldErrors{field: fmt.Sprintf("Use at least %d characters.", PasswordMin)}
+	case len(password) > PasswordMax:
+		return FieldErrors{field: fmt.Sprintf("Use at most %d characters.", PasswordMax)}
+	}
+	return nil
+}

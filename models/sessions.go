@@ -1,0 +1,98 @@
+package models
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"gorm.io/gorm"
+)
+
+// Session is a signed-in browser. The cookie carries a random token; the
+// database keeps only its hash.
+type Session struct {
+	ID              int64
+	TokenHash       string
+	UserID          int64
+	User            User
+	ActiveAccountID *int64
+	Data            string
+	IP              string
+	UserAgent       string
+	CreatedAt       time.Time
+	LastSeenAt      time.Time
+	ExpiresAt       time.Time
+}
+
+// SessionLifetime bounds a session: Idle without a request ends it, and so
+// does Absolute after sign-in, whatever the activity.
+type SessionLifetime struct {
+	Idle     time.Duration
+	Absolute time.Duration
+}
+
+// CreateSession starts a session for the user in the given account and
+// returns the token for the cookie.
+func CreateSession(ctx context.Context, db *gorm.DB, userID, accountID int64, ip, userAgent string, life SessionLifetime) (string, Session, error) {
+	token := NewToken()
+	t := now()
+	s := Session{
+		TokenHash: HashToken(token), UserID: userID, ActiveAccountID: &accountID, Data: "{}",
+		IP: truncate(ip, 64), UserAgent: truncate(userAgent, 255),
+		CreatedAt: t, LastSeenAt: t, ExpiresAt: t.Add(life.Absolute),
+	}
+	err := db.WithContext(ctx).Omit("User").Create(&s).Error
+	return token, s, err
+}
+
+// LoadSession returns the live session for a cookie token, with its user, in
+// one query. Unknown, expired and idle sessions are ErrNotFound.
+func LoadSession(ctx context.Context, db *gorm.DB, token string, life SessionLifetime) (Session, error) {
+	var s Session
+	t := now()
+	err := db.WithContext(ctx).Joins("User").
+		Where("sessions.token_hash = ? AND sessions.expires_at > ? AND sessions.last_seen_at > ?", HashToken(token), t, t.Add(-life.Idle)).
+		Take(&s).Error
+	if errors.Is(err, gorm.ErrRecordNotFound) {
+		return Session{}, ErrNotFound
+	}
+	return s, err
+}
+
+// SaveSession writes the session's active account, data and last-seen time.
+func SaveSession(ctx context.Context, db *gorm.DB, s Session) error {
+	return db.WithContext(ctx).Model(&Session{}).Where("id = ?", s.ID).Updates(map[string]any{
+		"active_account_id": s.ActiveAccountID,
+		"data":              s.Data,
+		"last_seen_at":      s.LastSeenAt,
+	}).Error
+}
+
+// TouchSession records activity so that the idle timeout restarts.
+func TouchSession(ctx context.Context, db *gorm.DB, id int64, at time.Time) error {
+	return db.WithContext(ctx).Model(&Session{}).Where("id = ?", id).Update("last_seen_at", at).Error
+}
+
+// DeleteSession ends a session.
+func DeleteSession(ctx context.Context, db *gorm.DB, id int64) error {
+	return db.WithContext(ctx).Where("id = ?", id).Delete(&Session{}).Error
+}
+
+// DeleteExpiredSessions removes sessions past their absolute or idle expiry.
+func DeleteExpiredSessions(ctx context.Context, db *gorm.DB, life SessionLifetime) (int64, error) {
+	t := now()
+	res := db.WithContext(ctx).Where("expires_at <= ? OR last_seen_at <= ?", t, t.Add(-life.Idle)).Delete(&Session{})
+	return res.RowsAffected, res.Error
+}
+
+// deleteUserSessions ends every session of the user except keepID (0 keeps none).
+func deleteUserSessions(tx *gorm.DB, userID, keepID int64) error {
+	return tx.Where("user_id = ? AND id <> ?", userID, keepID).Delete(&Session{}).Error
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n]
+}

@@ -1,0 +1,198 @@
+package models
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/mail"
+	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
+
+	"gorm.io/gorm"
+)
+
+// User is a person who signs in. Email is stored normalised (NormalizeEmail).
+type User struct {
+	ID              int64
+	PublicID        string
+	Name            string
+	Email           string
+	PasswordHash    string
+	EmailVerifiedAt *time.Time
+	CreatedAt       time.Time
+	UpdatedAt       time.Time
+}
+
+// Verified reports whether the user proved their email address.
+func (u User) Verified() bool { return u.EmailVerifiedAt != nil }
+
+// NormalizeEmail trims and lower-cases an email address; addresses are
+// compared in this form everywhere.
+func NormalizeEmail(s string) string { return strings.ToLower(strings.TrimSpace(s)) }
+
+// ValidEmail reports whether s (normalised) is a plain address like
+// name@example.com: no display name, a dot in the domain, at most 254 bytes.
+func ValidEmail(s string) bool {
+	if s == "" || len(s) > 254 || strings.ContainsAny(s, " <>\"(),;:\\[]") {
+		return false
+	}
+	addr, err := mail.ParseAddress(s)
+	if err != nil || addr.Address != s {
+		return false
+	}
+	at := strings.LastIndexByte(s, '@')
+	domain := s[at+1:]
+	return at > 0 && strings.Contains(domain, ".") && !strings.HasPrefix(domain, ".") && !strings.HasSuffix(domain, ".")
+}
+
+// User names: 1–100 characters once trimmed.
+const UserNameMax = 100
+
+func validateUserName(name string) (string, FieldErrors) {
+	name = strings.Join(strings.Fields(name), " ")
+	switch n := utf8.RuneCountInString(name); {
+	case n == 0:
+		return name, FieldErrors{"name": "Enter your name."}
+	case n > UserNameMax:
+		return name, FieldErrors{"name": fmt.Sprintf("The name must be at most %d characters.", UserNameMax)}
+	}
+	for _, r := range name {
+		if unicode.IsControl(r) {
+			return name, FieldErrors{"name": "The name cannot contain control characters."}
+		}
+	}
+	return name, nil
+}
+
+// SignUpInput is what the sign-up form asks for.
+type SignUpInput struct {
+	Name     string
+	Email    string
+	Password string
+}
+
+// ErrEmailTaken: an account with this email exists.
+const emailTakenMessage = "An account with this email already exists. Sign in, or reset your password."
+
+// SignUp creates the user and their personal account (named after them, with
+// them as its administrator) in one transaction.
+func SignUp(ctx context.Context, db *gorm.DB, in SignUpInput) (User, Account, error) {
+	name, fe := validateUserName(in.Name)
+	if fe == nil {
+		fe = FieldErrors{}
+	}
+	email := NormalizeEmail(in.Email)
+	if !ValidEmail(email) {
+		fe["email"] = "Enter an email address like name@example.com."
+	}
+	for k, v := range validatePassword("password", in.Password) {
+		fe[k] = v
+	}
+	if err := fe.orNil(); err != nil {
+		return User{}, Account{}, err
+	}
+	return createUser(ctx, db, name, email, hashPassword(in.Password), nil)
+}
+
+// createUser inserts a user with their personal account and membership.
+func createUser(ctx context.Context, db *gorm.DB, name, email, passwordHash string, verifiedAt *time.Time) (User, Account, error) {
+	user := User{PublicID: newUUID(), Name: name, Email: email, PasswordHash: passwordHash, EmailVerifiedAt: verifiedAt}
+	var acct Account
+	err := inTx(ctx, db, func(tx *gorm.DB) error {
+		var n int64
+		if err := tx.Model(&User{}).Where("email = ?", email).Count(&n).Error; err != nil {
+			return err
+		}
+		if n > 0 {
+			return FieldErrors{"email": emailTakenMessage}
+		}
+		if err := tx.Create(&user).Error; err != nil {
+			if errors.Is(err, gorm.ErrDuplicatedKey) {
+				return FieldErrors{"email": emailTakenMessage}
+			}
+			return err
+		}
+		acct = Account{PublicID: newUUID(), Kind: KindPersonal, Name: name, Plan: PlanFree, CreatedByID: user.ID}
+		if err := tx.Create(&acct).Error; err != nil {
+			return err
+		}
+		return tx.Create(&Membership{AccountID: acct.ID, UserID: user.ID, Role: RoleAdmin}).Error
+	})
+	return user, acct, err
+}
+
+// Authenticate returns the user whose email and password match, or
+// ErrBadCredentials whichever of the two is wrong.
+func Authenticate(ctx context.Context, db *gorm.DB, email, password string) (User, error) {
+	var user User
+	err := db.WithContext(ctx).Where("email = ?", NormalizeEmail(email)).Take(&user).Error
+	if errors.Is(err, gorm.ErrRecordNotFound) {
+		checkPassword(dummyHash, password)
+		return User{}, ErrBadCredentials
+	}
+	if err != nil {
+		return User{}, err
+	}
+	if len(password) > PasswordMax || !checkPassword(user.PasswordHash, password) {
+		return User{}, ErrBadCredentials
+	}
+	return user, nil
+}
+
+// GetUser returns the user with the given internal ID.
+func GetUser(ctx context.Context, db *gorm.DB, id int64) (User, error) {
+	var u User
+	err := db.WithContext(ctx).Take(&u, id).Error
+	return u, notFound(err)
+}
+
+// FindUserByEmail returns the user with that (normalised) email.
+func FindUserByEmail(ctx context.Context, db *gorm.DB, email string) (User, error) {
+	var u User
+	err := db.WithContext(ctx).Where("email = ?", NormalizeEmail(email)).Take(&u).Error
+	return u, notFound(err)
+}
+
+// RenameUser changes the user's name and, with it, their personal account's.
+func RenameUser(ctx context.Context, db *gorm.DB, userID int64, name string) error {
+	name, fe := validateUserName(name)
+	if fe != nil {
+		return fe
+	}
+	return inTx(ctx, db, func(tx *gorm.DB) error {
+		t := now()
+		if err := tx.Model(&User{}).Where("id = ?", userID).Updates(map[string]any{"name": name, "updated_at": t}).Error; err != nil {
+			return err
+		}
+		return tx.Model(&Account{}).Where("created_by_id = ? AND kind = ?", userID, KindPersonal).
+			Updates(map[string]any{"name": name, "updated_at": t}).Error
+	})
+}
+
+// ChangePassword replaces the user's password after checking the current
+// one, and ends every other session of theirs.
+func ChangePassword(ctx context.Context, db *gorm.DB, userID int64, current, next string, keepSessionID int64) error {
+	user, err := GetUser(ctx, db, userID)
+	if err != nil {
+		return err
+	}
+	fe := validatePassword("new_password", next)
+	if fe == nil {
+		fe = FieldErrors{}
+	}
+	if !checkPassword(user.PasswordHash, current) {
+		fe["current_password"] = "That is not your current password."
+	}
+	if err := fe.orNil(); err != nil {
+		return err
+	}
+	return inTx(ctx, db, func(tx *gorm.DB) error {
+		if err := tx.Model(&User{}).Where("id = ?", userID).
+			Updates(map[string]any{"password_hash": hashPassword(next), "updated_at": now()}).Error; err != nil {
+			return err
+		}
+		return deleteUserSessions(tx, userID, keepSessionID)
+	})
+}
