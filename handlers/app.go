@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/labstack/echo/v4"
 	"gorm.io/gorm"
 
 	"switchboard/models"
@@ -41,4 +42,5 @@ type deps struct {
 	store *dbStore
 	mail  Mailer
 	log   *slog.Logger
+	csrf  echo.MiddlewareFunc
 }

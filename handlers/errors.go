@@ -30,18 +30,26 @@ func (d *deps) handleError(err error, c echo.Context) {
 		_ = c.NoContent(status)
 		return
 	}
-	props := views.ErrorPageProps{Status: status, Title: title, Message: message}
-	if d.cfg.Dev && status >= 500 {
-		props.Detail = err.Error()
-	}
-	// Keep the dashboard's frame for signed-in users, unless the database is
-	// what failed.
-	if !ScopeFrom(c).IsZero() && status != http.StatusServiceUnavailable {
-		if shell, serr := d.shell(c, title, ""); serr == nil {
-			props.Shell = &shell
+	page := func(c echo.Context) error {
+		props := views.ErrorPageProps{Status: status, Title: title, Message: message}
+		if d.cfg.Dev && status >= 500 {
+			props.Detail = err.Error()
 		}
+		// Keep the dashboard's frame for signed-in users, unless the
+		// database is what failed.
+		if !ScopeFrom(c).IsZero() && status != http.StatusServiceUnavailable {
+			if shell, serr := d.shell(c, title, ""); serr == nil {
+				props.Shell = &shell
+			}
+		}
+		return render(c, status, views.ErrorPage(props))
 	}
-	if rerr := render(c, status, views.ErrorPage(props)); rerr != nil {
+	// An unknown page never ran the page middleware; run it now so that a
+	// signed-in user keeps their menu.
+	if status == http.StatusNotFound && c.Request().Method == http.MethodGet && ScopeFrom(c).IsZero() {
+		page = d.session(d.csrf(d.loadScope(page)))
+	}
+	if rerr := page(c); rerr != nil {
 		log.Error("rendering the error page failed", "err", rerr)
 		_ = c.String(status, message)
 	}

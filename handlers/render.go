@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"net/http"
 	"net/url"
+	pathpkg "path"
 	"strconv"
 	"strings"
 
@@ -172,6 +173,7 @@ func landingFor(path string, scope models.Scope) string {
 	if err != nil || !strings.HasPrefix(u.Path, "/") || strings.HasPrefix(u.Path, "//") {
 		return "/"
 	}
+	u.Path = pathpkg.Clean(u.Path)
 	best := -1
 	for i, s := range sections {
 		if s.href == "/" {

@@ -18,7 +18,8 @@ import (
 // check skip the session, so they cost no query.
 func New(cfg Config, db *gorm.DB, log *slog.Logger, mailer Mailer) *echo.Echo {
 	d := &deps{db: db, cfg: cfg, log: log, mail: mailer,
-		store: newDBStore(db, cfg.SessionKey, cfg.Sessions, cfg.secure())}
+		store: newDBStore(db, cfg.SessionKey, cfg.Sessions, cfg.secure()),
+		csrf:  csrf(cfg.secure())}
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = d.handleError
@@ -27,7 +28,7 @@ func New(cfg Config, db *gorm.DB, log *slog.Logger, mailer Mailer) *echo.Echo {
 	e.GET("/healthz", d.Health).Name = "health"
 	e.GET("/static/*", staticFiles()).Name = "static"
 
-	page := []echo.MiddlewareFunc{d.session, csrf(cfg.secure())}
+	page := []echo.MiddlewareFunc{d.session, d.csrf}
 	signedIn := append(page[:len(page):len(page)], requireUser, d.loadScope, d.guardAccount)
 	with := func(base []echo.MiddlewareFunc, extra ...echo.MiddlewareFunc) []echo.MiddlewareFunc {
 		return append(base[:len(base):len(base)], extra...)
@@ -60,8 +61,5 @@ func New(cfg Config, db *gorm.DB, log *slog.Logger, mailer Mailer) *echo.Echo {
 	e.POST("/settings/organization", settings.OrganizationSubmit, with(signedIn, orgOnly, requireCapability(models.CapManageAccount))...).Name = "settings.organization.submit"
 	e.GET("/settings/profile", settings.ProfilePage, signedIn...).Name = "settings.profile"
 	e.POST("/settings/profile", settings.ProfileSubmit, signedIn...).Name = "settings.profile.submit"
-
-	// Unknown paths: a styled 404, in the dashboard's frame when signed in.
-	e.RouteNotFound("/*", func(echo.Context) error { return echo.ErrNotFound }, d.session, csrf(cfg.secure()), d.loadScope)
 	return e
 }

@@ -144,25 +144,38 @@ func CreateOrganization(ctx context.Context, db *gorm.DB, userID int64, name str
 	}
 	var acct Account
 	err := inTx(ctx, db, func(tx *gorm.DB) error {
-		ok, err := CanCreateOrganization(ctx, tx, userID)
-		if err != nil {
-			return err
-		}
-		if !ok {
-			return FieldErrors{"name": ErrOrganizationLimit.Error()}
-		}
-		slug, err := freeSlug(tx, slugify(name))
-		if err != nil {
-			return err
-		}
-		acct = Account{PublicID: newUUID(), Kind: KindOrganization, Name: name, Slug: &slug, Plan: PlanFree, CreatedByID: userID}
-		if err := tx.Create(&acct).Error; err != nil {
-			if errors.Is(err, gorm.ErrDuplicatedKey) {
+		base := slugify(name)
+		for attempt := 0; ; attempt++ {
+			ok, err := CanCreateOrganization(ctx, tx, userID)
+			if err != nil {
+				return err
+			}
+			if !ok {
 				return FieldErrors{"name": ErrOrganizationLimit.Error()}
 			}
-			return err
+			slug, err := freeSlug(tx, base)
+			if err != nil {
+				return err
+			}
+			if attempt >= 2 {
+				// Many people creating the same name at once: stop racing
+				// for the next number.
+				slug += "-" + newObjectID()[:6]
+			}
+			acct = Account{PublicID: newUUID(), Kind: KindOrganization, Name: name, Slug: &slug, Plan: PlanFree, CreatedByID: userID}
+			// A savepoint, so that a unique-index clash leaves the
+			// transaction usable for the retry.
+			err = tx.Transaction(func(sp *gorm.DB) error { return sp.Create(&acct).Error })
+			if errors.Is(err, gorm.ErrDuplicatedKey) && attempt < 5 {
+				// Someone took the slug, or created this user's organization,
+				// between our reads and our insert: read again.
+				continue
+			}
+			if err != nil {
+				return err
+			}
+			return tx.Create(&Membership{AccountID: acct.ID, UserID: userID, Role: RoleAdmin}).Error
 		}
-		return tx.Create(&Membership{AccountID: acct.ID, UserID: userID, Role: RoleAdmin}).Error
 	})
 	return acct, err
 }
@@ -230,21 +243,26 @@ func RenameOrganization(ctx context.Context, db *gorm.DB, s Scope, name string, 
 		return Account{}, fe
 	}
 	acct := s.account
-	if name == acct.Name {
-		return acct, nil
-	}
 	err := inTx(ctx, db, func(tx *gorm.DB) error {
-		res := tx.Model(&Account{}).Where("id = ?", acct.ID).Updates(map[string]any{"name": name, "updated_at": now()})
-		if res.Error != nil {
-			return res.Error
+		// Compare with the row as it is now, not as the scope saw it.
+		if err := forUpdate(tx).Take(&acct, s.AccountID()).Error; err != nil {
+			return notFound(err)
 		}
-		if res.RowsAffected == 0 {
-			return ErrNotFound
+		if name == acct.Name {
+			return nil
 		}
-		return recordAudit(tx, s, actor, AuditRenamed, acct.Name, "renamed to "+name)
+		old := acct.Name
+		acct.Name, acct.UpdatedAt = name, now()
+		if err := tx.Model(&Account{}).Where("id = ?", acct.ID).
+			Updates(map[string]any{"name": acct.Name, "updated_at": acct.UpdatedAt}).Error; err != nil {
+			return err
+		}
+		return recordAudit(tx, s, actor, AuditRenamed, old, "renamed to "+name)
 	})
-	acct.Name = name
-	return acct, err
+	if err != nil {
+		return s.account, err
+	}
+	return acct, nil
 }
 
 // MemberCount is the number of members of the scope's account.

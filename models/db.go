@@ -16,6 +16,7 @@ import (
 	"github.com/pressly/goose/v3"
 	"gorm.io/driver/postgres"
 	"gorm.io/gorm"
+	"gorm.io/gorm/clause"
 	"gorm.io/gorm/logger"
 
 	"switchboard/migrations"
@@ -184,4 +185,14 @@ func notFound(err error) error {
 		return ErrNotFound
 	}
 	return err
+}
+
+// forUpdate locks the rows a query reads until the transaction ends. SQLite
+// has no row locks and needs none: its write transactions (IMMEDIATE, see
+// sqliteDSN) already exclude each other.
+func forUpdate(tx *gorm.DB) *gorm.DB {
+	if DialectOfDB(tx) == Postgres {
+		return tx.Clauses(clause.Locking{Strength: "UPDATE"})
+	}
+	return tx
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 
 	"gorm.io/gorm"
 	"gorm.io/gorm/clause"
@@ -76,20 +77,58 @@ func (s Scope) apply(db *gorm.DB) *gorm.DB {
 }
 
 // guardScope fails a statement on an account-owned table that was not built
-// through Scope.apply: an unscoped query is an error, never "all rows".
+// through Scope.apply: an unscoped query is an error, never "all rows". It
+// looks at every table the statement names — its table, a raw table
+// expression with aliases or quotes, and its joins — and refuses when any
+// of them is account-owned.
 func guardScope(db *gorm.DB) {
-	if db.Error != nil || !accountOwned[db.Statement.Table] {
+	if db.Error != nil {
 		return
 	}
-	if _, ok := db.Statement.Get(scopeKey); !ok {
-		_ = db.AddError(fmt.Errorf("%w: %s", ErrUnscoped, db.Statement.Table))
+	if _, ok := db.Statement.Get(scopeKey); ok {
+		return
 	}
+	if table, ok := namesAccountOwned(db.Statement); ok {
+		_ = db.AddError(fmt.Errorf("%w: %s", ErrUnscoped, table))
+	}
+}
+
+// namesAccountOwned reports the first account-owned table a statement
+// mentions anywhere in its FROM or JOIN text.
+func namesAccountOwned(stmt *gorm.Statement) (string, bool) {
+	texts := []string{stmt.Table}
+	if stmt.TableExpr != nil {
+		texts = append(texts, stmt.TableExpr.SQL)
+	}
+	for _, j := range stmt.Joins {
+		texts = append(texts, j.Name)
+		if j.Expression != nil {
+			if e, ok := j.Expression.(clause.Expr); ok {
+				texts = append(texts, e.SQL)
+			}
+		}
+	}
+	for _, text := range texts {
+		for _, word := range strings.FieldsFunc(strings.ToLower(text), notIdentifier) {
+			if accountOwned[word] {
+				return word, true
+			}
+		}
+	}
+	return "", false
+}
+
+func notIdentifier(r rune) bool {
+	return !(r == '_' || r >= 'a' && r <= 'z' || r >= '0' && r <= '9')
 }
 
 // guardCreate makes every insert into an account-owned table take its
 // account_id from the scope, whatever the struct held.
 func guardCreate(db *gorm.DB) {
-	if db.Error != nil || !accountOwned[db.Statement.Table] {
+	if db.Error != nil {
+		return
+	}
+	if _, owned := namesAccountOwned(db.Statement); !owned {
 		return
 	}
 	id, ok := db.Statement.Get(scopeKey)

@@ -3,7 +3,9 @@ package models
 import (
 	"context"
 	"errors"
+	"strings"
 	"time"
+	"unicode/utf8"
 
 	"gorm.io/gorm"
 )
@@ -90,9 +92,15 @@ func deleteUserSessions(tx *gorm.DB, userID, keepID int64) error {
 	return tx.Where("user_id = ? AND id <> ?", userID, keepID).Delete(&Session{}).Error
 }
 
+// truncate keeps at most n bytes of valid UTF-8 (PostgreSQL refuses
+// anything else), cutting on a character boundary.
 func truncate(s string, n int) string {
+	s = strings.ToValidUTF8(s, "")
 	if len(s) <= n {
 		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
 	}
 	return s[:n]
 }

@@ -163,8 +163,12 @@ func RenameUser(ctx context.Context, db *gorm.DB, userID int64, name string) err
 	}
 	return inTx(ctx, db, func(tx *gorm.DB) error {
 		t := now()
-		if err := tx.Model(&User{}).Where("id = ?", userID).Updates(map[string]any{"name": name, "updated_at": t}).Error; err != nil {
-			return err
+		res := tx.Model(&User{}).Where("id = ?", userID).Updates(map[string]any{"name": name, "updated_at": t})
+		if res.Error != nil {
+			return res.Error
+		}
+		if res.RowsAffected == 0 {
+			return ErrNotFound
 		}
 		return tx.Model(&Account{}).Where("created_by_id = ? AND kind = ?", userID, KindPersonal).
 			Updates(map[string]any{"name": name, "updated_at": t}).Error

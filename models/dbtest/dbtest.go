@@ -43,6 +43,18 @@ var schemaSeq atomic.Int64
 // dropped when the test ends.
 func Postgres(t testing.TB) *gorm.DB {
 	t.Helper()
+	db, err := models.Open(PostgresURL(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return migrated(t, db)
+}
+
+// PostgresURL creates a new, empty schema in TEST_DATABASE_URL (dropped when
+// the test ends) and returns a connection string that uses it, for tests
+// that open their own connections.
+func PostgresURL(t testing.TB) string {
+	t.Helper()
 	base := os.Getenv("TEST_DATABASE_URL")
 	if base == "" {
 		t.Fatal("CI is set but TEST_DATABASE_URL is not: the PostgreSQL tests must run in CI")
@@ -74,11 +86,7 @@ func Postgres(t testing.TB) *gorm.DB {
 	q := u.Query()
 	q.Set("search_path", schema)
 	u.RawQuery = q.Encode()
-	db, err := models.Open(u.String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	return migrated(t, db)
+	return u.String()
 }
 
 func migrated(t testing.TB, db *gorm.DB) *gorm.DB {

@@ -1,0 +1,128 @@
+package handlers_test
+
+import (
+	"fmt"
+	"net/http"
+	"os"
+	"testing"
+
+	"gorm.io/gorm"
+
+	"switchboard/models"
+	"switchboard/models/dbtest"
+)
+
+// orgCounts are the sizes the home page is measured at: a user in one
+// organization and a user in many.
+var orgCounts = []int{1, 50}
+
+// BenchmarkHomePage measures one signed-in GET / through the whole stack
+// (HTTP, middleware, queries, rendering) for a user in 1 and in 50
+// organizations, reporting the SQL queries each request makes.
+func BenchmarkHomePage(b *testing.B) {
+	benchEachDB(b, func(b *testing.B, db *gorm.DB) {
+		app := newApp(b, db)
+		for _, n := range orgCounts {
+			// The fixtures are built once, outside the timed runs.
+			member := memberOfOrgs(b, db, n)
+			b.Run(fmt.Sprintf("orgs=%d", n), func(b *testing.B) {
+				c := member.signedIn(b, app)
+				c.get("/").status(http.StatusOK) // warm up: the first page may write the session
+				before := models.QueryCount()
+				b.ResetTimer()
+				for i := 0; i < b.N; i++ {
+					c.get("/").status(http.StatusOK)
+				}
+				b.StopTimer()
+				b.ReportMetric(float64(models.QueryCount()-before)/float64(b.N), "queries/op")
+			})
+		}
+	})
+}
+
+// TestHomePageQueryCountIsConstant: the home page makes as many queries for
+// a user in 50 organizations as for a user in one, in the personal account
+// and in an organization.
+func TestHomePageQueryCountIsConstant(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
+		app := newApp(t, db)
+		type key struct {
+			orgs     int
+			inPerson bool
+		}
+		got := map[key]int64{}
+		for _, n := range orgCounts {
+			member := memberOfOrgs(t, db, n)
+			c := member.signedIn(t, app)
+			got[key{n, false}] = homePageQueries(c)
+			c.switchTo(member.personal).redirectsTo("/")
+			got[key{n, true}] = homePageQueries(c)
+		}
+		for _, personal := range []bool{false, true} {
+			where := "an organization"
+			if personal {
+				where = "the personal account"
+			}
+			few, many := got[key{orgCounts[0], personal}], got[key{orgCounts[1], personal}]
+			t.Logf("GET / in %s: %d queries with %d organization(s), %d with %d", where, few, orgCounts[0], many, orgCounts[1])
+			if few != many {
+				t.Errorf("GET / in %s makes %d queries for a user in %d organization(s) but %d for a user in %d: the count must not grow with the data",
+					where, few, orgCounts[0], many, orgCounts[1])
+			}
+		}
+	})
+}
+
+// homePageQueries is the number of SQL statements of one GET /, after a
+// first request that may still write the session.
+func homePageQueries(c *client) int64 {
+	c.t.Helper()
+	c.get("/").status(http.StatusOK)
+	before := models.QueryCount()
+	c.get("/").status(http.StatusOK)
+	return models.QueryCount() - before
+}
+
+// orgMember is a user who belongs to n organizations, each created by
+// another user.
+type orgMember struct {
+	email    string
+	personal string // public ID of their personal account
+	firstOrg string // public ID of the organization they land in
+}
+
+func memberOfOrgs(tb testing.TB, db *gorm.DB, n int) orgMember {
+	tb.Helper()
+	u, personal := dbtest.User(tb, db)
+	m := orgMember{email: u.Email, personal: personal.Account().PublicID}
+	for i := 0; i < n; i++ {
+		owner, _ := dbtest.User(tb, db)
+		in := dbtest.AddMember(tb, db, dbtest.Org(tb, db, owner), u, models.RoleMember)
+		if i == 0 {
+			m.firstOrg = in.Account().PublicID
+		}
+	}
+	return m
+}
+
+// signedIn is a new browser for tb, signed in as the member with their first
+// organization active.
+func (m orgMember) signedIn(tb testing.TB, app *testApp) *client {
+	tb.Helper()
+	bound := *app // the same server, failing tb rather than the test that built it
+	bound.t = tb
+	c := bound.client()
+	c.signIn(m.email)
+	c.switchTo(m.firstOrg).redirectsTo("/")
+	return c
+}
+
+// benchEachDB runs fn as sub-benchmarks on SQLite and, when
+// TEST_DATABASE_URL is set (required in CI), PostgreSQL, as dbtest.Each
+// does for tests.
+func benchEachDB(b *testing.B, fn func(b *testing.B, db *gorm.DB)) {
+	b.Run("sqlite", func(b *testing.B) { fn(b, dbtest.SQLite(b)) })
+	if os.Getenv("TEST_DATABASE_URL") != "" || os.Getenv("CI") != "" {
+		b.Run("postgres", func(b *testing.B) { fn(b, dbtest.Postgres(b)) })
+	}
+}

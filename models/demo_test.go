@@ -1,0 +1,97 @@
+package models_test
+
+import (
+	"testing"
+
+	"gorm.io/gorm"
+
+	"switchboard/models"
+	"switchboard/models/dbtest"
+)
+
+func TestSeedDemo(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
+		demo, ok, err := models.SeedDemo(t.Context(), db)
+		must(t, err)
+		if !ok {
+			t.Fatal("SeedDemo did nothing on an empty database")
+		}
+		if demo.Email != models.DemoEmail || len(demo.Password) < models.PasswordMin {
+			t.Fatalf("demo %+v", demo)
+		}
+		owner, err := models.Authenticate(t.Context(), db, demo.Email, demo.Password)
+		if err != nil {
+			t.Fatalf("the demo password does not sign in: %v", err)
+		}
+		if !owner.Verified() {
+			t.Error("the demo user is not verified")
+		}
+		_, err = models.Authenticate(t.Context(), db, demo.Email, demo.Password+"x")
+		wantIs(t, err, models.ErrBadCredentials)
+
+		want := map[string]int64{"users": 2, "accounts": 3, "memberships": 4}
+		for table, n := range want {
+			if got := countRows(t, db, table, ""); got != n {
+				t.Errorf("%s: %d rows, want %d", table, got, n)
+			}
+		}
+
+		var users []models.User
+		must(t, db.Where("id <> ?", owner.ID).Find(&users).Error)
+		if len(users) != 1 {
+			t.Fatalf("%d other users, want 1", len(users))
+		}
+		member := users[0]
+		if !member.Verified() || member.Email == owner.Email {
+			t.Errorf("second user %+v", member)
+		}
+
+		ownerAccounts, err := models.ListAccountsForUser(t.Context(), db, owner.ID)
+		must(t, err)
+		if len(ownerAccounts) != 2 || ownerAccounts[0].Kind != models.KindPersonal || ownerAccounts[0].Role != models.RoleAdmin {
+			t.Fatalf("demo user's accounts %+v, want personal then the organization", ownerAccounts)
+		}
+		org := ownerAccounts[1]
+		if org.Kind != models.KindOrganization || org.Role != models.RoleAdmin || org.Plan != models.PlanFree ||
+			org.CreatedByID != owner.ID || org.Name != "Acme Video Labs" || org.SlugOrEmpty() != "acme-video-labs" {
+			t.Errorf("demo organization %+v, want Acme Video Labs on Free, administered by the demo user", org)
+		}
+		memberAccounts, err := models.ListAccountsForUser(t.Context(), db, member.ID)
+		must(t, err)
+		if len(memberAccounts) != 2 || memberAccounts[1].ID != org.ID || memberAccounts[1].Role != models.RoleMember {
+			t.Fatalf("second user's accounts %+v, want personal then the organization as a member", memberAccounts)
+		}
+		scope, err := models.LoadScope(t.Context(), db, owner.ID, org.PublicID)
+		must(t, err)
+		if n, err := models.MemberCount(t.Context(), db, scope); err != nil || n != 2 {
+			t.Errorf("demo organization has %d members (%v), want 2", n, err)
+		}
+
+		// A second call does nothing.
+		before := countAll(t, db)
+		again, ok, err := models.SeedDemo(t.Context(), db)
+		must(t, err)
+		if ok || again != (models.Demo{}) {
+			t.Fatalf("second SeedDemo: ok %v, %+v; want ok false and nothing", ok, again)
+		}
+		wantNothingWritten(t, db, before)
+		if _, err := models.Authenticate(t.Context(), db, demo.Email, demo.Password); err != nil {
+			t.Fatalf("the second call changed the demo password: %v", err)
+		}
+	})
+}
+
+func TestSeedDemoLeavesAnyExistingUserAlone(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
+		dbtest.User(t, db)
+		before := countAll(t, db)
+		demo, ok, err := models.SeedDemo(t.Context(), db)
+		must(t, err)
+		if ok || demo != (models.Demo{}) {
+			t.Fatalf("SeedDemo on a used database: ok %v, %+v", ok, demo)
+		}
+		wantNothingWritten(t, db, before)
+		_, err = models.FindUserByEmail(t.Context(), db, models.DemoEmail)
+		wantIs(t, err, models.ErrNotFound)
+	})
+}
