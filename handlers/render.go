@@ -2,6 +2,7 @@ package handlers
 
 import (
 	"bytes"
+	"fmt"
 	"net/http"
 	"net/url"
 	pathpkg "path"
@@ -138,6 +139,8 @@ type section struct {
 // sections lists the dashboard's areas in sidebar order.
 var sections = []section{
 	{key: "home", label: "Home", href: "/", capability: models.CapViewAccount},
+	{key: "indexes", label: "Indexes", href: "/indexes", capability: models.CapUseResources},
+	{key: "integrations", label: "Integrations", href: "/integrations", capability: models.CapUseResources},
 	{key: "organization", label: "Organization", href: "/settings/organization", group: "Settings", orgOnly: true, capability: models.CapViewAccount},
 	{key: "profile", label: "Profile", href: "/settings/profile", group: "Settings", navInPersonalOnly: true, capability: models.CapViewAccount},
 }
@@ -203,3 +206,52 @@ func pageOf(c echo.Context) models.Page {
 
 // dateOnly formats a time the way lists and detail pages show dates.
 func dateOnly(t interface{ Format(string) string }) string { return t.Format("Jan 2, 2006") }
+
+// pagination builds the pager of a list at base, keeping its query.
+func pagination(page models.Page, total int64, capped bool, base string, query url.Values) views.PaginationProps {
+	return views.PaginationProps{
+		Page:   page.Number,
+		Pages:  page.Pages(total),
+		Capped: capped,
+		Href: func(n int) string {
+			q := url.Values{}
+			for k, vs := range query {
+				for _, v := range vs {
+					if v != "" {
+						q.Add(k, v)
+					}
+				}
+			}
+			q.Set("page", strconv.Itoa(n))
+			return base + "?" + q.Encode()
+		},
+	}
+}
+
+// plural says "1 video", "3 videos".
+func plural(n int64, one, many string) string {
+	if n == 1 {
+		return "1 " + one
+	}
+	return strconv.FormatInt(n, 10) + " " + many
+}
+
+// countLabel says how many rows a list has, "10,000+ indexes" past the count's cap.
+func countLabel(n int64, capped bool, one, many string) string {
+	if capped {
+		return strconv.FormatInt(n, 10) + "+ " + many
+	}
+	return plural(n, one, many)
+}
+
+// formatDuration says a number of seconds as "45s", "12m 05s" or "3h 20m".
+func formatDuration(seconds int64) string {
+	h, m, s := seconds/3600, seconds%3600/60, seconds%60
+	switch {
+	case h > 0:
+		return fmt.Sprintf("%dh %02dm", h, m)
+	case m > 0:
+		return fmt.Sprintf("%dm %02ds", m, s)
+	}
+	return fmt.Sprintf("%ds", s)
+}

@@ -56,6 +56,26 @@ func New(cfg Config, db *gorm.DB, log *slog.Logger, mailer Mailer) *echo.Echo {
 	e.GET("/organizations/new", accounts.OrganizationNewPage, signedIn...).Name = "organization.new"
 	e.POST("/organizations/new", accounts.OrganizationNewSubmit, signedIn...).Name = "organization.new.submit"
 
+	indexes := &Indexes{d}
+	e.GET("/indexes", indexes.IndexesPage, signedIn...).Name = "index.list"
+	e.GET("/indexes/new", indexes.IndexNewPage, signedIn...).Name = "index.new"
+	e.POST("/indexes/new", indexes.IndexNewSubmit, signedIn...).Name = "index.new.submit"
+	e.GET("/indexes/:id", indexes.IndexPage, signedIn...).Name = "index"
+	e.POST("/indexes/:id", indexes.IndexSubmit, signedIn...).Name = "index.submit"
+	e.GET("/indexes/:id/delete", indexes.IndexDeletePage, signedIn...).Name = "index.delete"
+	e.POST("/indexes/:id/delete", indexes.IndexDeleteSubmit, signedIn...).Name = "index.delete.submit"
+	e.POST("/indexes/:id/videos", indexes.VideoSubmit, signedIn...).Name = "video.new.submit"
+	e.POST("/indexes/:id/videos/:video_id/delete", indexes.VideoDeleteSubmit, signedIn...).Name = "video.delete.submit"
+
+	integrations := &Integrations{d}
+	e.GET("/integrations", integrations.IntegrationsPage, signedIn...).Name = "integration.list"
+	e.GET("/integrations/new", integrations.IntegrationNewPage, signedIn...).Name = "integration.new"
+	e.POST("/integrations/new", integrations.IntegrationNewSubmit, signedIn...).Name = "integration.new.submit"
+	e.GET("/integrations/:id", integrations.IntegrationPage, signedIn...).Name = "integration"
+	e.POST("/integrations/:id", integrations.IntegrationSubmit, signedIn...).Name = "integration.submit"
+	e.GET("/integrations/:id/delete", integrations.IntegrationDeletePage, signedIn...).Name = "integration.delete"
+	e.POST("/integrations/:id/delete", integrations.IntegrationDeleteSubmit, signedIn...).Name = "integration.delete.submit"
+
 	settings := &Settings{d}
 	e.GET("/settings/organization", settings.OrganizationPage, with(signedIn, orgOnly)...).Name = "settings.organization"
 	e.POST("/settings/organization", settings.OrganizationSubmit, with(signedIn, orgOnly, requireCapability(models.CapManageAccount))...).Name = "settings.organization.submit"

@@ -60,7 +60,10 @@ const scopeKey = "switchboard:account_scope"
 // accountOwned lists the tables whose rows belong to one account. Every
 // query, update or delete on them must go through Scope.apply.
 var accountOwned = map[string]bool{
-	"audit_events": true,
+	"audit_events":    true,
+	"indexes":         true,
+	"videos":          true,
+	"s3_integrations": true,
 }
 
 // apply restricts db to the scope's account (on the statement's own table)

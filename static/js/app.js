@@ -39,6 +39,13 @@
     });
   });
 
+  // Forms marked data-confirm ask first (the server does not depend on it).
+  document.querySelectorAll("form[data-confirm]").forEach(function (f) {
+    f.addEventListener("submit", function (e) {
+      if (!window.confirm(f.getAttribute("data-confirm"))) e.preventDefault();
+    });
+  });
+
   // Copy buttons copy the text of the element their data-copy names.
   document.querySelectorAll("[data-copy]").forEach(function (b) {
     b.classList.remove("hidden");
