@@ -42,13 +42,20 @@ const (
 // sign up, create an organization, and switch between the personal account
 // and the organization from the profile menu, by mouse and by keyboard.
 func TestBrowserAccountSwitcher(t *testing.T) {
+	browserTest(t, testTimeout, accountSwitcherFlow)
+}
+
+// browserTest runs flow once per database (dbtest.Each), each time on a new
+// site in a new browser, all of it within timeout.
+func browserTest(t *testing.T, timeout time.Duration, flow func(t *testing.T, b *browser, s *site, dbName string)) {
+	t.Helper()
 	chromium := chromiumPath(t)
-	ctx, cancel := context.WithTimeout(t.Context(), testTimeout)
+	ctx, cancel := context.WithTimeout(t.Context(), timeout)
 	defer cancel()
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		s := newSite(t, db)
 		b := newBrowser(ctx, t, chromium)
-		accountSwitcherFlow(t, b, s, filepath.Base(t.Name()))
+		flow(t, b, s, filepath.Base(t.Name()))
 	})
 }
 
@@ -60,12 +67,7 @@ func accountSwitcherFlow(t *testing.T, b *browser, s *site, dbName string) {
 	email := dbtest.Unique("ada.lovelace") + "@example.com"
 
 	// Sign up through the form: the home page of the personal account.
-	b.navigate(s.url("/signup"))
-	b.do(chromedp.WaitVisible(chromedp.CSS(`#field-name`)),
-		chromedp.SendKeys(chromedp.CSS(`#field-name`), userName),
-		chromedp.SendKeys(chromedp.CSS(`#field-email`), email),
-		chromedp.SendKeys(chromedp.CSS(`#field-password`), "difference engine no. 2"))
-	b.submit(`[data-testid="signup-form"] button[type="submit"]`, "/")
+	b.signUp(s, userName, email)
 	b.wantText(avatarSel, "AL")
 	b.wantText(nameSel, userName)
 	b.wantTextContains(`[data-testid="flash"]`, "Welcome to Switchboard")
@@ -74,12 +76,7 @@ func accountSwitcherFlow(t *testing.T, b *browser, s *site, dbName string) {
 	}
 
 	// The menu offers "Create organization" while the user has none.
-	b.openMenuByClick()
-	b.wantVisible(`[data-testid="profile-menu"] a[href="/organizations/new"]`)
-	b.submit(`[data-testid="profile-menu"] a[href="/organizations/new"]`, "/organizations/new")
-	b.do(chromedp.WaitVisible(chromedp.CSS(`#field-name`)),
-		chromedp.SendKeys(chromedp.CSS(`#field-name`), orgName))
-	b.submit(`form[action="/organizations/new"] button[type="submit"]`, "/")
+	b.createOrganization(orgName)
 
 	// The organization is the active account now.
 	b.wantText(avatarSel, "AE")
@@ -109,15 +106,14 @@ func accountSwitcherFlow(t *testing.T, b *browser, s *site, dbName string) {
 	b.waitMenuOpen(false)
 
 	// Switch to the personal account from the menu.
-	b.openMenuByClick()
-	b.submit(switcherSel+` li[data-account-name="`+userName+`"] button[name="account_id"]`, "/")
+	b.switchTo(userName, "/")
 	b.wantText(avatarSel, "AL")
 	b.wantText(nameSel, userName)
 	b.openMenuByClick()
 	b.wantSwitcher(userName, orgName, userName)
 
 	// And back to the organization.
-	b.submit(switcherSel+` li[data-account-name="`+orgName+`"] button[name="account_id"]`, "/")
+	b.submit(switcherRowSel(orgName), "/")
 	b.wantText(avatarSel, "AE")
 	b.wantText(nameSel, orgName)
 	b.openMenuByClick()
@@ -264,6 +260,15 @@ func (b *browser) navigate(u string) {
 // causes and expects it to end, after any redirects, on wantPath with a 200.
 func (b *browser) submit(sel, wantPath string) {
 	b.t.Helper()
+	if u := b.click(sel); u.Path != wantPath {
+		b.t.Fatalf("click %s: landed on %s, want %s", sel, u, wantPath)
+	}
+}
+
+// click clicks sel, waits for the navigation it causes and expects it to end,
+// after any redirects, with a 200; it returns where it landed.
+func (b *browser) click(sel string) *url.URL {
+	b.t.Helper()
 	resp, err := chromedp.RunResponse(b.ctx, chromedp.Click(chromedp.CSS(sel)))
 	if err != nil {
 		b.t.Fatalf("click %s: %v (at %s)", sel, err, b.location())
@@ -272,9 +277,71 @@ func (b *browser) submit(sel, wantPath string) {
 	if err != nil {
 		b.t.Fatal(err)
 	}
-	if resp.Status != 200 || u.Path != wantPath {
-		b.t.Fatalf("click %s: landed on %s with status %d, want %s with 200", sel, resp.URL, resp.Status, wantPath)
+	if resp.Status != 200 {
+		b.t.Fatalf("click %s: landed on %s with status %d, want 200", sel, resp.URL, resp.Status)
 	}
+	return u
+}
+
+// fill types text into the empty field sel once it shows.
+func (b *browser) fill(sel, text string) {
+	b.t.Helper()
+	b.do(chromedp.WaitVisible(chromedp.CSS(sel)), chromedp.SendKeys(chromedp.CSS(sel), text))
+}
+
+// setChecked clicks the checkbox or radio sel unless it is checked already
+// (or, with checked false, unless it is unchecked already).
+func (b *browser) setChecked(sel string, checked bool) {
+	b.t.Helper()
+	if b.evalBool(fmt.Sprintf(`document.querySelector(%q).checked`, sel)) != checked {
+		b.do(chromedp.Click(chromedp.CSS(sel)))
+	}
+	if got := b.evalBool(fmt.Sprintf(`document.querySelector(%q).checked`, sel)); got != checked {
+		b.t.Fatalf("%s: checked=%t after a click, want %t", sel, got, checked)
+	}
+}
+
+// texts is the trimmed text of every element matching sel, in page order.
+func (b *browser) texts(sel string) []string {
+	b.t.Helper()
+	return run(b, "texts of "+sel, chromedp.Evaluate[[]string](
+		fmt.Sprintf(`[...document.querySelectorAll(%q)].map(e => e.textContent.trim())`, sel)))
+}
+
+// signUp creates a user through the sign-up form; it lands on the home page
+// of their personal account.
+func (b *browser) signUp(s *site, name, email string) {
+	b.t.Helper()
+	b.navigate(s.url("/signup"))
+	b.fill(`#field-name`, name)
+	b.fill(`#field-email`, email)
+	b.fill(`#field-password`, "difference engine no. 2")
+	b.submit(`[data-testid="signup-form"] button[type="submit"]`, "/")
+}
+
+// createOrganization follows the profile menu's "Create organization" link
+// and submits the form; the organization becomes the active account.
+func (b *browser) createOrganization(name string) {
+	b.t.Helper()
+	b.openMenuByClick()
+	b.wantVisible(`[data-testid="profile-menu"] a[href="/organizations/new"]`)
+	b.submit(`[data-testid="profile-menu"] a[href="/organizations/new"]`, "/organizations/new")
+	b.fill(`#field-name`, name)
+	b.submit(`form[action="/organizations/new"] button[type="submit"]`, "/")
+}
+
+// switcherRowSel is the switcher's button for the account named name.
+func switcherRowSel(name string) string {
+	return switcherSel + ` li[data-account-name="` + name + `"] button[name="account_id"]`
+}
+
+// switchTo opens the profile menu and switches to the account named name,
+// expecting to land on wantPath.
+func (b *browser) switchTo(name, wantPath string) {
+	b.t.Helper()
+	b.openMenuByClick()
+	b.submit(switcherRowSel(name), wantPath)
+	b.wantText(nameSel, name)
 }
 
 func (b *browser) wantVisible(sel string) {

@@ -142,6 +142,8 @@ var sections = []section{
 	{key: "indexes", label: "Indexes", href: "/indexes", capability: models.CapUseResources},
 	{key: "integrations", label: "Integrations", href: "/integrations", capability: models.CapUseResources},
 	{key: "organization", label: "Organization", href: "/settings/organization", group: "Settings", orgOnly: true, capability: models.CapViewAccount},
+	{key: "members", label: "Members", href: "/settings/members", group: "Settings", orgOnly: true, capability: models.CapViewAccount},
+	{key: "audit-log", label: "Audit log", href: "/settings/audit-log", group: "Settings", orgOnly: true, capability: models.CapViewAuditLog},
 	{key: "profile", label: "Profile", href: "/settings/profile", group: "Settings", navInPersonalOnly: true, capability: models.CapViewAccount},
 }
 
@@ -233,15 +235,24 @@ func plural(n int64, one, many string) string {
 	if n == 1 {
 		return "1 " + one
 	}
-	return strconv.FormatInt(n, 10) + " " + many
+	return thousands(n) + " " + many
 }
 
 // countLabel says how many rows a list has, "10,000+ indexes" past the count's cap.
 func countLabel(n int64, capped bool, one, many string) string {
 	if capped {
-		return strconv.FormatInt(n, 10) + "+ " + many
+		return thousands(n) + "+ " + many
 	}
 	return plural(n, one, many)
+}
+
+// thousands writes n with comma separators: 12,345.
+func thousands(n int64) string {
+	s := strconv.FormatInt(n, 10)
+	for i := len(s) - 3; i > 0 && s[i-1] != '-'; i -= 3 {
+		s = s[:i] + "," + s[i:]
+	}
+	return s
 }
 
 // formatDuration says a number of seconds as "45s", "12m 05s" or "3h 20m".

@@ -116,10 +116,8 @@ func validateOrgName(name string) (string, FieldErrors) {
 	case n > OrgNameMax:
 		return name, FieldErrors{"name": fmt.Sprintf("The name must be at most %d characters.", OrgNameMax)}
 	}
-	for _, r := range name {
-		if unicode.IsControl(r) {
-			return name, FieldErrors{"name": "The name cannot contain control characters."}
-		}
+	if !plainText(name) {
+		return name, FieldErrors{"name": "The name cannot contain control characters."}
 	}
 	return name, nil
 }

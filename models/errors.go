@@ -4,6 +4,8 @@ import (
 	"errors"
 	"sort"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 )
 
 // Sentinel errors; callers match them with errors.Is.
@@ -56,4 +58,11 @@ func AsFieldErrors(err error) (FieldErrors, bool) {
 	var fe FieldErrors
 	ok := errors.As(err, &fe)
 	return fe, ok
+}
+
+// plainText reports whether s is valid UTF-8 without control characters
+// (which PostgreSQL may refuse outright, as it does NUL, and which no name,
+// title or path needs).
+func plainText(s string) bool {
+	return utf8.ValidString(s) && strings.IndexFunc(s, unicode.IsControl) < 0
 }

@@ -7,7 +7,6 @@ import (
 	"slices"
 	"strings"
 	"time"
-	"unicode"
 	"unicode/utf8"
 
 	"gorm.io/gorm"
@@ -116,10 +115,8 @@ func validateIndexName(name string) (string, FieldErrors) {
 	case n > IndexNameMax:
 		return name, FieldErrors{"name": fmt.Sprintf("The name must be at most %d characters.", IndexNameMax)}
 	}
-	for _, r := range name {
-		if unicode.IsControl(r) {
-			return name, FieldErrors{"name": "The name cannot contain control characters."}
-		}
+	if !plainText(name) {
+		return name, FieldErrors{"name": "The name cannot contain control characters."}
 	}
 	return name, nil
 }
@@ -294,7 +291,7 @@ type IndexQuery struct {
 // countCap bounds how far lists count: beyond it a list says "more than",
 // so that a page of an account with a million rows costs what a page of a
 // small one does.
-const countCap = 10_000
+const countCap = 1_000
 
 // IndexList is one page of indexes and how many there are in all.
 type IndexList struct {

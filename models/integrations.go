@@ -9,7 +9,6 @@ import (
 	"slices"
 	"strings"
 	"time"
-	"unicode"
 	"unicode/utf8"
 
 	"gorm.io/gorm"
@@ -19,16 +18,16 @@ import (
 // read their buckets; trust policies name it.
 const PlatformAWSAccountID = "471112652283"
 
-// AWSRegions are the regions an S3 integration may name (AWS's commercial,
-// China and GovCloud partitions).
+// AWSRegions are the regions an S3 integration may name: AWS's commercial
+// partition, the one whose roles (arn:aws:…) can trust the platform's
+// account. China and GovCloud are separate partitions.
 var AWSRegions = []string{
 	"af-south-1", "ap-east-1", "ap-east-2", "ap-northeast-1", "ap-northeast-2", "ap-northeast-3",
 	"ap-south-1", "ap-south-2", "ap-southeast-1", "ap-southeast-2", "ap-southeast-3",
 	"ap-southeast-4", "ap-southeast-5", "ap-southeast-7", "ca-central-1", "ca-west-1",
-	"cn-north-1", "cn-northwest-1", "eu-central-1", "eu-central-2", "eu-north-1", "eu-south-1",
+	"eu-central-1", "eu-central-2", "eu-north-1", "eu-south-1",
 	"eu-south-2", "eu-west-1", "eu-west-2", "eu-west-3", "il-central-1", "me-central-1",
-	"me-south-1", "mx-central-1", "sa-east-1", "us-east-1", "us-east-2", "us-gov-east-1",
-	"us-gov-west-1", "us-west-1", "us-west-2",
+	"me-south-1", "mx-central-1", "sa-east-1", "us-east-1", "us-east-2", "us-west-1", "us-west-2",
 }
 
 // S3Integration lets the platform read videos from a customer's bucket by
@@ -112,6 +111,8 @@ func validateIntegration(in IntegrationInput) (IntegrationInput, FieldErrors) {
 		fe["name"] = "Enter a display name."
 	case n > 100:
 		fe["name"] = "The name must be at most 100 characters."
+	case !plainText(out.Name):
+		fe["name"] = "The name cannot contain control characters."
 	}
 	if msg := validBucket(out.Bucket); msg != "" {
 		fe["bucket"] = msg
@@ -130,7 +131,7 @@ func validateIntegration(in IntegrationInput) (IntegrationInput, FieldErrors) {
 		fe["prefix"] = "The prefix must be at most 1,024 bytes."
 	case strings.HasPrefix(out.Prefix, "/"):
 		fe["prefix"] = "The prefix starts inside the bucket: leave out the leading slash."
-	case strings.IndexFunc(out.Prefix, unicode.IsControl) >= 0:
+	case !plainText(out.Prefix):
 		fe["prefix"] = "The prefix cannot contain control characters."
 	}
 	return out, fe

@@ -7,7 +7,6 @@ import (
 	"net/mail"
 	"strings"
 	"time"
-	"unicode"
 	"unicode/utf8"
 
 	"gorm.io/gorm"
@@ -58,10 +57,8 @@ func validateUserName(name string) (string, FieldErrors) {
 	case n > UserNameMax:
 		return name, FieldErrors{"name": fmt.Sprintf("The name must be at most %d characters.", UserNameMax)}
 	}
-	for _, r := range name {
-		if unicode.IsControl(r) {
-			return name, FieldErrors{"name": "The name cannot contain control characters."}
-		}
+	if !plainText(name) {
+		return name, FieldErrors{"name": "The name cannot contain control characters."}
 	}
 	return name, nil
 }

@@ -53,6 +53,8 @@ func validateVideo(in VideoInput) (title, source string, seconds int64, fe Field
 		fe["title"] = "Enter a title."
 	case n > VideoTitleMax:
 		fe["title"] = fmt.Sprintf("The title must be at most %d characters.", VideoTitleMax)
+	case !plainText(title):
+		fe["title"] = "The title cannot contain control characters."
 	}
 	source = strings.TrimSpace(in.URL)
 	u, err := url.Parse(source)
@@ -117,10 +119,13 @@ type VideoRow struct {
 // query; the index itself carries their number and total duration.
 func ListVideos(ctx context.Context, db *gorm.DB, s Scope, idx Index, page Page) ([]VideoRow, error) {
 	var rows []VideoRow
+	// The index must be one the scope sees: the visibility rule applies
+	// here too, in the same query.
+	visible := s.indexes(db.WithContext(ctx)).Select("indexes.id").Where("indexes.id = ?", idx.ID)
 	err := s.apply(db.WithContext(ctx).Model(&Video{})).
 		Select("videos.*, users.name AS created_by_name").
 		Joins("LEFT JOIN users ON users.id = videos.created_by_id").
-		Where("videos.index_id = ?", idx.ID).
+		Where("videos.index_id IN (?)", visible).
 		Order("videos.created_at DESC, videos.id DESC").
 		Limit(page.Size).Offset(page.Offset()).
 		Find(&rows).Error
@@ -141,8 +146,12 @@ func DeleteVideo(ctx context.Context, db *gorm.DB, s Scope, indexPublicID, video
 		if err := s.apply(tx).Where("index_id = ? AND public_id = ?", idx.ID, videoPublicID).Take(&v).Error; err != nil {
 			return notFound(err)
 		}
-		if err := s.apply(tx).Where("id = ?", v.ID).Delete(&Video{}).Error; err != nil {
-			return err
+		res := s.apply(tx).Where("id = ?", v.ID).Delete(&Video{})
+		if res.Error != nil {
+			return res.Error
+		}
+		if res.RowsAffected == 0 {
+			return ErrNotFound // deleted by a concurrent request: count it once
 		}
 		return s.apply(tx.Model(&Index{})).Where("id = ?", idx.ID).Updates(map[string]any{
 			"video_count":    gorm.Expr("video_count - 1"),

@@ -1,0 +1,238 @@
+package handlers_test
+
+import (
+	"net/http"
+	"net/url"
+	"sort"
+	"strings"
+	"testing"
+
+	"gorm.io/gorm"
+
+	"switchboard/models"
+	"switchboard/models/dbtest"
+)
+
+// resources are one account's resources, by the kind of ID a route takes.
+type resources struct {
+	label       string
+	index       string
+	video       string
+	integration string
+	member      string // a user's public ID: a member of the account other than the attacker
+	invitation  string
+}
+
+// seedResources gives a scope an index with a video and an integration.
+func seedResources(t testing.TB, db *gorm.DB, label string, s models.Scope, visibility string) resources {
+	t.Helper()
+	ctx := t.Context()
+	idx, err := models.CreateIndex(ctx, db, s, models.IndexInput{Name: label + " index", Models: []string{"marengo"}, MarengoOptions: []string{"visual"}, Visibility: visibility})
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := models.AddVideo(ctx, db, s, idx.PublicID, models.VideoInput{Title: label + " video", URL: "https://e.com/v.mp4", DurationSeconds: "60"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	it, err := models.CreateIntegration(ctx, db, s, models.IntegrationInput{Name: label + " bucket", Bucket: "bucket-" + strings.ToLower(strings.ReplaceAll(label, " ", "-")),
+		Region: "us-east-1", RoleARN: "arn:aws:iam::123456789012:role/r"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := resources{label: label, index: idx.PublicID, video: v.PublicID, integration: it.PublicID, member: missingID, invitation: missingID}
+	if s.IsOrganization() && s.Role() == models.RoleAdmin {
+		m, _ := dbtest.User(t, db)
+		dbtest.AddMember(t, db, s, m, models.RoleMember)
+		r.member = m.PublicID
+		res, err := models.Invite(ctx, db, s, dbtest.Unique("invitee")+"@example.com", models.RoleMember, models.Actor{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		r.invitation = res.Invited[0].PublicID
+	}
+	return r
+}
+
+// missingID stands in for a resource a target does not have.
+var missingID = strings.Repeat("f", 24)
+
+// snapshot is what must not change when another account's user tries.
+func snapshot(t testing.TB, db *gorm.DB, s models.Scope, r resources) string {
+	t.Helper()
+	ctx := t.Context()
+	idx, err := models.GetIndex(ctx, db, s, r.index)
+	if err != nil {
+		t.Fatalf("%s: index gone: %v", r.label, err)
+	}
+	videos, err := models.ListVideos(ctx, db, s, idx.Index, models.Page{Number: 1, Size: 10})
+	if err != nil || len(videos) != 1 {
+		t.Fatalf("%s: videos %v, %v", r.label, videos, err)
+	}
+	it, err := models.GetIntegration(ctx, db, s, r.integration)
+	if err != nil {
+		t.Fatalf("%s: integration gone: %v", r.label, err)
+	}
+	members, _, err := models.ListMembers(ctx, db, s, models.Page{Number: 1, Size: 100})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var who []string
+	for _, m := range members {
+		who = append(who, m.UserPublicID+":"+string(m.Role))
+	}
+	var invitations []string
+	if s.Role() == models.RoleAdmin && s.IsOrganization() {
+		rows, _, err := models.ListInvitations(ctx, db, s, models.Page{Number: 1, Size: 100})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, inv := range rows {
+			invitations = append(invitations, inv.PublicID+":"+inv.TokenHash)
+		}
+	}
+	return strings.Join([]string{idx.Name, string(idx.Visibility), idx.UpdatedAt.String(), videos[0].Title, it.Name, it.Bucket,
+		it.UpdatedAt.String(), strings.Join(who, ","), strings.Join(invitations, ",")}, "|")
+}
+
+// fillRoute puts a target's IDs into a route's parameters, choosing by the
+// path segment before each parameter. A parameter it does not know fails
+// the test, so a new route is never left out by accident.
+func fillRoute(t testing.TB, path string, r resources) (string, bool) {
+	t.Helper()
+	segs := strings.Split(path, "/")
+	for i, seg := range segs {
+		if !strings.HasPrefix(seg, ":") {
+			continue
+		}
+		prev := ""
+		if i > 0 {
+			prev = segs[i-1]
+		}
+		switch {
+		case prev == "indexes":
+			segs[i] = r.index
+		case prev == "videos":
+			segs[i] = r.video
+		case prev == "integrations":
+			segs[i] = r.integration
+		case prev == "members":
+			segs[i] = r.member
+		case prev == "invitations" && seg == ":id":
+			segs[i] = r.invitation
+		case seg == ":token":
+			return "", false // emailed links carry secrets, not resource IDs
+		default:
+			t.Fatalf("the isolation test does not know what %s in %s refers to: add it to fillRoute", seg, path)
+		}
+	}
+	return strings.Join(segs, "/"), true
+}
+
+// plausibleForm fills every field a form of the dashboard might take, so a
+// refusal is the scope's doing, not a validation error's.
+var plausibleForm = url.Values{
+	"name": {"Hijacked"}, "model": {"marengo"}, "marengo_options": {"visual"}, "visibility": {"account"},
+	"title": {"Hijacked"}, "url": {"https://e.com/h.mp4"}, "duration_seconds": {"60"},
+	"bucket": {"hijacked-bucket"}, "region": {"us-east-1"}, "role_arn": {"arn:aws:iam::123456789012:role/h"},
+	"role": {"admin"}, "emails": {"hijack@example.com"},
+}
+
+// TestIsolationMatrix has a member of one account request, change and delete
+// the resources of others through every registered route that takes a
+// resource ID: another organization, another user's personal account, and a
+// private index of another member of the same organization. Every attempt is
+// a 404 and changes nothing.
+func TestIsolationMatrix(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
+		app := newApp(t, db)
+		// The attacker: an administrator of their own organization, with resources of their own.
+		attacker, _, c := app.user(t)
+		home := dbtest.Org(t, db, attacker)
+		own := seedResources(t, db, "Own", home, "account")
+		c.switchTo(home.Account().PublicID)
+
+		otherOwner, otherPersonal := dbtest.User(t, db)
+		otherOrg := dbtest.Org(t, db, otherOwner)
+		colleague, _ := dbtest.User(t, db)
+		colleagueScope := dbtest.AddMember(t, db, home, colleague, models.RoleMember)
+		targets := []struct {
+			scope models.Scope
+			res   resources
+		}{
+			{otherOrg, seedResources(t, db, "Other Org", otherOrg, "account")},
+			{otherPersonal, seedResources(t, db, "Other Personal", otherPersonal, "")},
+			{colleagueScope, seedResources(t, db, "Colleague Private", colleagueScope, "private")},
+		}
+		// The colleague's integration and membership are shared with the
+		// attacker by design; only the private index is theirs alone.
+		targets[2].res.integration, targets[2].res.member, targets[2].res.invitation = "", missingID, missingID
+
+		before := map[string]string{}
+		for _, tg := range targets {
+			before[tg.res.label] = snapshot(t, db, tg.scope, withIntegration(tg.res, own))
+		}
+
+		routes := app.e.Routes()
+		sort.Slice(routes, func(i, j int) bool { return routes[i].Method+routes[i].Path < routes[j].Method+routes[j].Path })
+		tried := 0
+		for _, rt := range routes {
+			if !strings.Contains(rt.Path, ":") {
+				continue
+			}
+			for _, tg := range targets {
+				foreign := tg.res
+				variants := []resources{foreign}
+				if strings.Contains(rt.Path, ":video_id") {
+					// The attacker's own index with a foreign video.
+					variants = append(variants, resources{label: foreign.label, index: own.index, video: foreign.video, integration: own.integration})
+				}
+				for _, v := range variants {
+					if v.integration == "" {
+						v.integration = strings.Repeat("f", 24) // no foreign integration: a missing one
+					}
+					path, ok := fillRoute(t, rt.Path, v)
+					if !ok {
+						continue
+					}
+					tried++
+					var r *response
+					switch rt.Method {
+					case http.MethodGet:
+						r = c.get(path)
+					case http.MethodPost:
+						r = c.post(path, plausibleForm, "/indexes/new")
+					default:
+						t.Fatalf("the isolation test does not try %s routes (%s)", rt.Method, rt.Path)
+					}
+					if r.Code != http.StatusNotFound {
+						t.Errorf("%s %s (%s): %d, want 404", rt.Method, path, tg.res.label, r.Code)
+					}
+					if strings.Contains(r.Body, tg.res.label) {
+						t.Errorf("%s %s: the answer names %q", rt.Method, path, tg.res.label)
+					}
+				}
+			}
+		}
+		if tried < 20 {
+			t.Fatalf("only %d attempts: are the resource routes registered?", tried)
+		}
+		for _, tg := range targets {
+			if after := snapshot(t, db, tg.scope, withIntegration(tg.res, own)); after != before[tg.res.label] {
+				t.Errorf("%s changed:\n before %s\n after  %s", tg.res.label, before[tg.res.label], after)
+			}
+		}
+		// The attacker's own resources still work through the same routes.
+		c.get("/indexes/" + own.index).status(http.StatusOK)
+		c.get("/integrations/" + own.integration).status(http.StatusOK)
+	})
+}
+
+// withIntegration fills in an integration to snapshot for targets that have
+// none of their own.
+func withIntegration(r, fallback resources) resources {
+	if r.integration == "" {
+		r.integration = fallback.integration
+	}
+	return r
+}
