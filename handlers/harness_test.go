@@ -14,6 +14,7 @@ import (
 	"testing"
 
 	"github.com/PuerkitoBio/goquery"
+	"github.com/labstack/echo/v4"
 	"gorm.io/gorm"
 
 	"switchboard/handlers"
@@ -24,6 +25,7 @@ import (
 // testApp is the real router on a real database behind httptest.
 type testApp struct {
 	t    testing.TB
+	e    *echo.Echo
 	db   *gorm.DB
 	srv  *httptest.Server
 	mail *captureMailer
@@ -32,17 +34,26 @@ type testApp struct {
 
 func newApp(t testing.TB, db *gorm.DB) *testApp {
 	t.Helper()
+	mail := &captureMailer{}
+	app := newAppWith(t, db, mail)
+	app.mail = mail
+	return app
+}
+
+// newAppWith runs the router with another mailer (app.mail stays nil).
+func newAppWith(t testing.TB, db *gorm.DB, mail handlers.Mailer) *testApp {
+	t.Helper()
 	logs := &syncBuffer{}
 	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelInfo}))
-	mail := &captureMailer{}
-	app := &testApp{t: t, db: db, mail: mail, logs: logs}
+	app := &testApp{t: t, db: db, logs: logs}
 	app.srv = httptest.NewUnstartedServer(nil)
 	app.srv.Start()
-	app.srv.Config.Handler = handlers.New(handlers.Config{
+	app.e = handlers.New(handlers.Config{
 		BaseURL:    app.srv.URL,
 		SessionKey: []byte("test-session-key-0123456789abcdef0123456789"),
 		Sessions:   handlers.DefaultSessionLifetime,
 	}, db, log, mail)
+	app.srv.Config.Handler = app.e
 	t.Cleanup(app.srv.Close)
 	return app
 }
@@ -129,11 +140,7 @@ func (r *response) Location() string {
 func (r *response) status(want int) *response {
 	r.t.Helper()
 	if r.Code != want {
-		body := r.Body
-		if len(body) > 3000 {
-			body = body[:3000] + "…"
-		}
-		r.t.Fatalf("status %d, want %d; body:\n%s", r.Code, want, body)
+		r.t.Fatalf("status %d, want %d; body:\n%s", r.Code, want, r.excerpt())
 	}
 	return r
 }
@@ -146,6 +153,18 @@ func (r *response) redirectsTo(path string) *response {
 		r.t.Fatalf("redirect to %q, want %q", got, path)
 	}
 	return r
+}
+
+// excerpt is the page's main content (or its start), for failure messages.
+func (r *response) excerpt() string {
+	body := r.Body
+	if i := strings.Index(body, `<main`); i >= 0 {
+		body = body[i:]
+	}
+	if len(body) > 4000 {
+		body = body[:4000] + "…"
+	}
+	return body
 }
 
 // doc parses the body.
@@ -162,7 +181,7 @@ func (r *response) doc() *goquery.Document {
 func (r *response) contains(s string) *response {
 	r.t.Helper()
 	if !strings.Contains(r.Body, s) {
-		r.t.Fatalf("body lacks %q:\n%s", s, r.Body)
+		r.t.Fatalf("body lacks %q:\n%s", s, r.excerpt())
 	}
 	return r
 }

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"mime"
 	"net"
+	"net/mail"
 	"net/smtp"
 	"net/url"
 	"strings"
@@ -32,6 +33,9 @@ type Mailer interface {
 func NewMailer(smtpURL, from string, log *slog.Logger) (Mailer, error) {
 	if smtpURL == "" {
 		return logMailer{log: log}, nil
+	}
+	if _, err := mail.ParseAddress(from); err != nil {
+		return nil, fmt.Errorf("the mail From address %q is not an email address: %w", from, err)
 	}
 	u, err := url.Parse(smtpURL)
 	if err != nil || (u.Scheme != "smtp" && u.Scheme != "smtps") || u.Hostname() == "" {
@@ -94,7 +98,11 @@ func (m *smtpMailer) Send(ctx context.Context, msg Message) error {
 			return fmt.Errorf("smtp auth: %w", err)
 		}
 	}
-	if err := c.Mail(m.from); err != nil {
+	envelopeFrom := m.from
+	if a, err := mail.ParseAddress(m.from); err == nil {
+		envelopeFrom = a.Address // MAIL FROM takes the bare address, not "Name <address>"
+	}
+	if err := c.Mail(envelopeFrom); err != nil {
 		return fmt.Errorf("smtp MAIL FROM: %w", err)
 	}
 	if err := c.Rcpt(msg.To); err != nil {

@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/labstack/echo/v4"
 	"github.com/labstack/echo/v4/middleware"
@@ -214,6 +215,26 @@ func orgOnly(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		if !ScopeFrom(c).IsOrganization() {
 			return models.ErrNotFound
+		}
+		return next(c)
+	}
+}
+
+// textOnly refuses forms and query strings that are not text (invalid UTF-8
+// or NUL bytes): no field of the dashboard takes them, and PostgreSQL would
+// refuse them with an error rather than a message.
+func textOnly(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		values, err := c.FormParams() // the query string, and the body of a form
+		if err != nil {
+			return echo.NewHTTPError(http.StatusBadRequest, "The form could not be read.").SetInternal(err)
+		}
+		for _, vs := range values {
+			for _, v := range vs {
+				if !utf8.ValidString(v) || strings.ContainsRune(v, 0) {
+					return echo.NewHTTPError(http.StatusBadRequest, "The form contains characters that are not text.")
+				}
+			}
 		}
 		return next(c)
 	}

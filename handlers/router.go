@@ -13,7 +13,7 @@ import (
 // New builds the dashboard's router: every route and the middleware order.
 //
 // Order: Recover → RequestID → Logger → Secure → BodyLimit (global), then
-// per route Session (which loads the user) → CSRF → RequireUser → LoadScope →
+// per route TextOnly → Session (which loads the user) → CSRF → RequireUser → LoadScope →
 // GuardAccount → RequireCapability → handler. Static files and the health
 // check skip the session, so they cost no query.
 func New(cfg Config, db *gorm.DB, log *slog.Logger, mailer Mailer) *echo.Echo {
@@ -28,7 +28,7 @@ func New(cfg Config, db *gorm.DB, log *slog.Logger, mailer Mailer) *echo.Echo {
 	e.GET("/healthz", d.Health).Name = "health"
 	e.GET("/static/*", staticFiles()).Name = "static"
 
-	page := []echo.MiddlewareFunc{d.session, d.csrf}
+	page := []echo.MiddlewareFunc{textOnly, d.session, d.csrf}
 	signedIn := append(page[:len(page):len(page)], requireUser, d.loadScope, d.guardAccount)
 	with := func(base []echo.MiddlewareFunc, extra ...echo.MiddlewareFunc) []echo.MiddlewareFunc {
 		return append(base[:len(base):len(base)], extra...)
@@ -79,6 +79,24 @@ func New(cfg Config, db *gorm.DB, log *slog.Logger, mailer Mailer) *echo.Echo {
 	settings := &Settings{d}
 	e.GET("/settings/organization", settings.OrganizationPage, with(signedIn, orgOnly)...).Name = "settings.organization"
 	e.POST("/settings/organization", settings.OrganizationSubmit, with(signedIn, orgOnly, requireCapability(models.CapManageAccount))...).Name = "settings.organization.submit"
+	e.GET("/settings/organization/leave", settings.LeavePage, with(signedIn, orgOnly)...).Name = "settings.organization.leave"
+	e.POST("/settings/organization/leave", settings.LeaveSubmit, with(signedIn, orgOnly)...).Name = "settings.organization.leave.submit"
+	e.POST("/settings/organization/delete", settings.DeleteSubmit, with(signedIn, orgOnly, requireCapability(models.CapManageAccount))...).Name = "settings.organization.delete.submit"
+
+	members := &Members{d}
+	asAdmin := with(signedIn, orgOnly, requireCapability(models.CapManageMembers))
+	e.GET("/settings/members", members.MembersPage, with(signedIn, orgOnly)...).Name = "members"
+	e.POST("/settings/members/invite", members.InviteSubmit, asAdmin...).Name = "members.invite.submit"
+	e.POST("/settings/members/:user_id/role", members.RoleSubmit, asAdmin...).Name = "member.role.submit"
+	e.GET("/settings/members/:user_id/remove", members.RemovePage, asAdmin...).Name = "member.remove"
+	e.POST("/settings/members/:user_id/remove", members.RemoveSubmit, asAdmin...).Name = "member.remove.submit"
+	e.POST("/settings/invitations/:id/resend", members.ResendSubmit, asAdmin...).Name = "invitation.resend.submit"
+	e.POST("/settings/invitations/:id/revoke", members.RevokeSubmit, asAdmin...).Name = "invitation.revoke.submit"
+	e.GET("/settings/audit-log", members.AuditLogPage, with(signedIn, orgOnly, requireCapability(models.CapViewAuditLog))...).Name = "audit-log"
+	// The invitation link is for visitors too; accepting needs a user.
+	e.GET("/invitations/:token", members.InvitationPage, with(page, d.loadScope)...).Name = "invitation"
+	e.POST("/invitations/:token", members.InvitationAcceptSubmit, signedIn...).Name = "invitation.accept.submit"
+
 	e.GET("/settings/profile", settings.ProfilePage, signedIn...).Name = "settings.profile"
 	e.POST("/settings/profile", settings.ProfileSubmit, signedIn...).Name = "settings.profile.submit"
 	return e

@@ -234,3 +234,15 @@ func TestDatabaseOutageIs503AndRecovers(t *testing.T) {
 	}
 	c.get("/healthz").status(http.StatusOK)
 }
+
+func TestFormsMustBeText(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
+		app := newApp(t, db)
+		_, _, c := app.user(t)
+		c.post("/indexes/new", url.Values{"name": {"bad\x00name"}, "model": {"marengo"}, "marengo_options": {"visual"}}).status(http.StatusBadRequest)
+		c.post("/settings/profile", url.Values{"name": {"bad\xffname"}}).status(http.StatusBadRequest)
+		c.get("/indexes?q=%00").status(http.StatusBadRequest)
+		c.get("/indexes?q=%FF").status(http.StatusBadRequest)
+		c.get("/indexes?q=caf%C3%A9").status(http.StatusOK)
+	})
+}

@@ -12,31 +12,47 @@ import (
 // Settings handles Settings › Organization and Settings › Profile.
 type Settings struct{ *deps }
 
-func (h *Settings) organizationPage(c echo.Context, status int, formName string, errs models.FieldErrors) error {
+// orgPageState carries a refused form's values back to the organization page.
+type orgPageState struct {
+	formName     string
+	errs         models.FieldErrors
+	confirmName  string
+	deleteErrors models.FieldErrors
+}
+
+func (h *Settings) organizationPage(c echo.Context, status int, st orgPageState) error {
 	scope := ScopeFrom(c)
+	canLeave, err := models.CanLeave(c.Request().Context(), h.db, scope)
+	if err != nil {
+		return err
+	}
 	shell, err := h.shell(c, "Organization", "organization")
 	if err != nil {
 		return err
 	}
 	acct := scope.Account()
-	if formName == "" && errs == nil {
-		formName = acct.Name
+	if st.errs == nil {
+		st.formName = acct.Name
 	}
 	return render(c, status, views.OrganizationSettingsPage(views.OrganizationSettingsPageProps{
-		Shell:     shell,
-		Name:      acct.Name,
-		FormName:  formName,
-		Slug:      acct.SlugOrEmpty(),
-		Plan:      acct.Plan.Label(),
-		CreatedOn: dateOnly(acct.CreatedAt),
-		CanRename: scope.Can(models.CapManageAccount),
-		Errors:    errs,
+		Shell:        shell,
+		Name:         acct.Name,
+		FormName:     st.formName,
+		Slug:         acct.SlugOrEmpty(),
+		Plan:         acct.Plan.Label(),
+		CreatedOn:    dateOnly(acct.CreatedAt),
+		CanRename:    scope.Can(models.CapManageAccount),
+		Errors:       st.errs,
+		CanLeave:     canLeave,
+		CanDelete:    scope.Can(models.CapManageAccount),
+		ConfirmName:  st.confirmName,
+		DeleteErrors: st.deleteErrors,
 	}))
 }
 
 // OrganizationPage shows the organization's name, slug, plan and creation date.
 func (h *Settings) OrganizationPage(c echo.Context) error {
-	return h.organizationPage(c, http.StatusOK, "", nil)
+	return h.organizationPage(c, http.StatusOK, orgPageState{})
 }
 
 // OrganizationSubmit renames the organization (administrators).
@@ -47,7 +63,7 @@ func (h *Settings) OrganizationSubmit(c echo.Context) error {
 	}
 	acct, err := models.RenameOrganization(c.Request().Context(), h.db, ScopeFrom(c), f.Name, actor(c))
 	if fe, ok := models.AsFieldErrors(err); ok {
-		return h.organizationPage(c, http.StatusUnprocessableEntity, f.Name, fe)
+		return h.organizationPage(c, http.StatusUnprocessableEntity, orgPageState{formName: f.Name, errs: fe})
 	}
 	if err != nil {
 		return err
@@ -56,6 +72,67 @@ func (h *Settings) OrganizationSubmit(c echo.Context) error {
 		return err
 	}
 	return redirect(c, "/settings/organization")
+}
+
+// LeavePage asks to confirm leaving the organization.
+func (h *Settings) LeavePage(c echo.Context) error {
+	scope := ScopeFrom(c)
+	shell, err := h.shell(c, "Leave "+scope.Account().Name, "organization")
+	if err != nil {
+		return err
+	}
+	return render(c, http.StatusOK, views.ConfirmPage(views.ConfirmPageProps{
+		Shell: shell,
+		Title: "Leave " + scope.Account().Name + "?",
+		Consequence: "You lose access to its indexes, videos and integrations at once, and your API keys for it stop working. " +
+			"Your private indexes pass to an administrator. To come back, you need a new invitation.",
+		Action:     "/settings/organization/leave",
+		Button:     "Leave organization",
+		CancelHref: "/settings/organization",
+	}))
+}
+
+// LeaveSubmit takes the user out of the organization, into their personal account.
+func (h *Settings) LeaveSubmit(c echo.Context) error {
+	scope := ScopeFrom(c)
+	err := models.LeaveOrganization(c.Request().Context(), h.db, scope, actor(c))
+	if done, err := h.refusedLastAdmin(c, err, "/settings/organization"); done || err != nil {
+		return err
+	}
+	return h.toPersonal(c, "You left "+scope.Account().Name+"; you're in your personal account.")
+}
+
+type deleteOrgForm struct {
+	ConfirmName string `form:"confirm_name"`
+}
+
+// DeleteSubmit deletes the organization once its name is typed.
+func (h *Settings) DeleteSubmit(c echo.Context) error {
+	var f deleteOrgForm
+	if err := bindForm(c, &f); err != nil {
+		return err
+	}
+	scope := ScopeFrom(c)
+	err := models.DeleteOrganization(c.Request().Context(), h.db, scope, f.ConfirmName, actor(c))
+	if fe, ok := models.AsFieldErrors(err); ok {
+		return h.organizationPage(c, http.StatusUnprocessableEntity, orgPageState{confirmName: f.ConfirmName, deleteErrors: fe})
+	}
+	if err != nil {
+		return err
+	}
+	LoggerFrom(c).Warn("organization deleted", "organization", scope.Account().PublicID, "name", scope.Account().Name)
+	return h.toPersonal(c, "Deleted "+scope.Account().Name+" and everything in it; you're in your personal account.")
+}
+
+// toPersonal makes the personal account active and shows a message there.
+func (h *Settings) toPersonal(c echo.Context, msg string) error {
+	user, _ := UserFrom(c)
+	personal, err := models.PersonalScope(c.Request().Context(), h.db, user.ID)
+	if err != nil {
+		return err
+	}
+	SessionFrom(c).Values[valAccountID] = personal.AccountID()
+	return h.flashAndBack(c, flashSuccess, msg, "/")
 }
 
 type profileForm struct {

@@ -11,6 +11,7 @@ const (
 	CapManageAccount    Capability = "rename or delete the organization, configure SSO"
 	CapManageBilling    Capability = "change the plan, view and change billing"
 	CapViewAccountUsage Capability = "monitor account-wide usage"
+	CapViewAuditLog     Capability = "read the audit log"
 )
 
 // Policy is the capability × role table of the product (DESIGN.md): the
@@ -23,6 +24,7 @@ var Policy = map[Capability]map[Role]bool{
 	CapManageAccount:    {RoleAdmin: true},
 	CapManageBilling:    {RoleAdmin: true},
 	CapViewAccountUsage: {RoleAdmin: true},
+	CapViewAuditLog:     {RoleAdmin: true},
 }
 
 // Can reports whether the scope's role holds the capability. A zero scope can

@@ -62,6 +62,7 @@ const scopeKey = "switchboard:account_scope"
 var accountOwned = map[string]bool{
 	"audit_events":    true,
 	"indexes":         true,
+	"invitations":     true,
 	"videos":          true,
 	"s3_integrations": true,
 }

@@ -166,7 +166,7 @@ func TestPolicy(t *testing.T) {
 	}
 	all := []models.Capability{
 		models.CapViewAccount, models.CapUseResources, models.CapManageOwnKeys, models.CapManageMembers,
-		models.CapManageAccount, models.CapManageBilling, models.CapViewAccountUsage,
+		models.CapManageAccount, models.CapManageBilling, models.CapViewAccountUsage, models.CapViewAuditLog,
 	}
 	if len(models.Policy) != len(all) {
 		t.Fatalf("Policy has %d capabilities, want %d", len(models.Policy), len(all))

@@ -1,0 +1,322 @@
+package handlers
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+
+	"github.com/labstack/echo/v4"
+
+	"switchboard/models"
+	"switchboard/views"
+)
+
+// Members handles Settings › Members, invitations and the audit log.
+type Members struct{ *deps }
+
+type inviteForm struct {
+	Emails string `form:"emails"`
+	Role   string `form:"role"`
+}
+
+func (h *Members) page(c echo.Context, status int, f inviteForm, errs models.FieldErrors) error {
+	ctx := c.Request().Context()
+	scope := ScopeFrom(c)
+	page := pageOf(c)
+	members, total, err := models.ListMembers(ctx, h.db, scope, page)
+	if err != nil {
+		return err
+	}
+	p := views.MembersPageProps{
+		CanManage:   scope.Can(models.CapManageMembers),
+		MemberTotal: plural(total, "member", "members"),
+		MemberPages: pagination(page, total, false, "/settings/members", nil),
+		Emails:      f.Emails, Role: f.Role, Errors: errs,
+	}
+	for _, m := range members {
+		p.Members = append(p.Members, views.MemberListRow{
+			UserID: m.UserPublicID, Name: m.Name, Email: m.Email, Role: string(m.Role), RoleLabel: m.Role.Label(),
+			Joined: dateOnly(m.JoinedAt), SignIn: signInMethod(m), IsYou: m.UserID == scope.UserID(),
+		})
+	}
+	if p.CanManage {
+		invitations, n, err := models.ListInvitations(ctx, h.db, scope, models.Page{Number: 1, Size: 100})
+		if err != nil {
+			return err
+		}
+		p.InviteTotal = plural(n, "invitation", "invitations")
+		for _, inv := range invitations {
+			p.Invitations = append(p.Invitations, views.InvitationListRow{
+				ID: inv.PublicID, Email: inv.Email, RoleLabel: inv.Role.Label(), InvitedBy: creatorName(inv.InvitedByName),
+				Expires: dateOnly(inv.ExpiresAt), Expired: inv.State() == models.InvitationExpired,
+			})
+		}
+	}
+	if p.Shell, err = h.shell(c, "Members", "members"); err != nil {
+		return err
+	}
+	return render(c, status, views.MembersPage(p))
+}
+
+func signInMethod(m models.MemberRow) string {
+	if m.HasPassword {
+		return "Password"
+	}
+	return "Single sign-on"
+}
+
+// MembersPage lists the organization's members (and, for administrators,
+// the invite form and pending invitations).
+func (h *Members) MembersPage(c echo.Context) error {
+	return h.page(c, http.StatusOK, inviteForm{Role: string(models.RoleMember)}, nil)
+}
+
+// InviteSubmit invites the valid addresses and says what became of each.
+func (h *Members) InviteSubmit(c echo.Context) error {
+	var f inviteForm
+	if err := bindForm(c, &f); err != nil {
+		return err
+	}
+	scope := ScopeFrom(c)
+	res, err := models.Invite(c.Request().Context(), h.db, scope, f.Emails, models.Role(f.Role), actor(c))
+	if fe, ok := models.AsFieldErrors(err); ok {
+		return h.page(c, http.StatusUnprocessableEntity, f, fe)
+	}
+	if err != nil {
+		return err
+	}
+	failed := 0
+	for _, inv := range res.Invited {
+		if err := h.sendInvitation(c, inv); err != nil {
+			failed++
+		}
+	}
+	kind := flashSuccess
+	if len(res.Invalid)+len(res.AlreadyInvited)+len(res.AlreadyMembers)+failed > 0 {
+		kind = flashNotice
+	}
+	return h.flashAndBack(c, kind, inviteSummary(res, failed), "/settings/members")
+}
+
+// inviteSummary says, in one message, what became of every address.
+func inviteSummary(res models.InviteResult, failed int) string {
+	var parts []string
+	add := func(label string, emails []string) {
+		if len(emails) > 0 {
+			parts = append(parts, label+" "+strings.Join(emails, ", ")+".")
+		}
+	}
+	var invited []string
+	for _, inv := range res.Invited {
+		invited = append(invited, inv.Email)
+	}
+	add("Invited", invited)
+	add("Already members:", res.AlreadyMembers)
+	add("Already invited (use Resend below):", res.AlreadyInvited)
+	add("Not valid email addresses:", res.Invalid)
+	if failed > 0 {
+		parts = append(parts, fmt.Sprintf("%d invitation emails could not be sent; use Resend to try again.", failed))
+	}
+	return strings.Join(parts, " ")
+}
+
+func (h *Members) sendInvitation(c echo.Context, inv models.SentInvitation) error {
+	scope := ScopeFrom(c)
+	inviter, _ := UserFrom(c)
+	org := scope.Account().Name
+	link := h.cfg.link("/invitations/" + inv.Token)
+	err := h.mail.Send(c.Request().Context(), Message{
+		To:      inv.Email,
+		Subject: inviter.Name + " invited you to join " + org + " on Switchboard",
+		Body: inviter.Name + " (" + inviter.Email + ") invited you to join the organization " + org + " on Switchboard as " +
+			inv.Role.Label() + ".\n\nOpen this link to accept:\n\n" + link +
+			"\n\nThe invitation expires on " + inv.ExpiresAt.Format("January 2, 2006") + ". If you were not expecting it, ignore this email.\n",
+		Link: link,
+	})
+	if err != nil {
+		LoggerFrom(c).Error("invitation email failed", "to", inv.Email, "err", err)
+	}
+	return err
+}
+
+// flashAndBack stores a message and sends the user to path.
+func (d *deps) flashAndBack(c echo.Context, kind, msg, path string) error {
+	if err := d.setFlash(c, kind, msg); err != nil {
+		return err
+	}
+	return redirect(c, path)
+}
+
+// refusedLastAdmin turns ErrLastAdmin into a message on the members page.
+func (d *deps) refusedLastAdmin(c echo.Context, err error, back string) (bool, error) {
+	if !errors.Is(err, models.ErrLastAdmin) {
+		return false, err
+	}
+	return true, d.flashAndBack(c, flashError, "An organization must keep at least one administrator: make someone else an administrator first.", back)
+}
+
+type roleForm struct {
+	Role string `form:"role"`
+}
+
+// RoleSubmit changes a member's role.
+func (h *Members) RoleSubmit(c echo.Context) error {
+	var f roleForm
+	if err := bindForm(c, &f); err != nil {
+		return err
+	}
+	u, err := models.ChangeRole(c.Request().Context(), h.db, ScopeFrom(c), c.Param("user_id"), models.Role(f.Role), actor(c))
+	if fe, ok := models.AsFieldErrors(err); ok {
+		return h.flashAndBack(c, flashError, fe["role"], "/settings/members")
+	}
+	if done, err := h.refusedLastAdmin(c, err, "/settings/members"); done || err != nil {
+		return err
+	}
+	return h.flashAndBack(c, flashSuccess, u.Name+" is now "+strings.ToLower(models.Role(f.Role).Label())+".", "/settings/members")
+}
+
+// RemovePage asks to confirm a member's removal, naming its effects.
+func (h *Members) RemovePage(c echo.Context) error {
+	scope := ScopeFrom(c)
+	m, err := models.GetMember(c.Request().Context(), h.db, scope, c.Param("user_id"))
+	if err != nil {
+		return err
+	}
+	shell, err := h.shell(c, "Remove "+m.Name, "members")
+	if err != nil {
+		return err
+	}
+	shell.ReturnTo = "/settings/members"
+	return render(c, http.StatusOK, views.ConfirmPage(views.ConfirmPageProps{
+		Shell: shell,
+		Title: "Remove " + m.Name + " from " + scope.Account().Name + "?",
+		Consequence: m.Name + " (" + m.Email + ") loses access at once: their next page is in their personal account, " +
+			"their API keys for this organization stop working, and their private indexes pass to you and stay private.",
+		Action:     "/settings/members/" + m.UserPublicID + "/remove",
+		Button:     "Remove " + m.Name,
+		CancelHref: "/settings/members",
+	}))
+}
+
+// RemoveSubmit removes a member.
+func (h *Members) RemoveSubmit(c echo.Context) error {
+	u, err := models.RemoveMember(c.Request().Context(), h.db, ScopeFrom(c), c.Param("user_id"), actor(c))
+	if done, err := h.refusedLastAdmin(c, err, "/settings/members"); done || err != nil {
+		return err
+	}
+	LoggerFrom(c).Info("member removed", "member", u.PublicID)
+	return h.flashAndBack(c, flashSuccess, "Removed "+u.Name+" from the organization.", "/settings/members")
+}
+
+// ResendSubmit sends an invitation again with a new link.
+func (h *Members) ResendSubmit(c echo.Context) error {
+	inv, err := models.ResendInvitation(c.Request().Context(), h.db, ScopeFrom(c), c.Param("id"), actor(c))
+	if err != nil {
+		return err
+	}
+	if err := h.sendInvitation(c, inv); err != nil {
+		return h.flashAndBack(c, flashError, "The invitation to "+inv.Email+" could not be sent. Try again in a moment.", "/settings/members")
+	}
+	return h.flashAndBack(c, flashSuccess, "Sent the invitation to "+inv.Email+" again; the new link is valid for 7 days.", "/settings/members")
+}
+
+// RevokeSubmit withdraws an invitation.
+func (h *Members) RevokeSubmit(c echo.Context) error {
+	inv, err := models.RevokeInvitation(c.Request().Context(), h.db, ScopeFrom(c), c.Param("id"), actor(c))
+	if err != nil {
+		return err
+	}
+	return h.flashAndBack(c, flashSuccess, "Revoked the invitation of "+inv.Email+".", "/settings/members")
+}
+
+// InvitationPage shows what an invitation link offers, changing nothing:
+// mail scanners open links.
+func (h *Members) InvitationPage(c echo.Context) error {
+	ctx := c.Request().Context()
+	token := c.Param("token")
+	p := views.InvitationPageProps{Token: token, AuthShell: views.AuthShell{Title: "Invitation", CSRF: csrfToken(c)}}
+	status := http.StatusOK
+	v, err := models.LookupInvitation(ctx, h.db, token)
+	switch {
+	case errors.Is(err, models.ErrInvitationNotFound):
+		p.State, status = "invalid", http.StatusNotFound
+	case err != nil:
+		return err
+	default:
+		p.State = string(v.State())
+		p.OrgName, p.InviterName, p.RoleLabel, p.Email = v.AccountName, creatorName(v.InviterName), v.Role.Label(), v.Email
+		if p.State != string(models.InvitationPending) {
+			status = http.StatusGone
+		}
+	}
+	if user, ok := UserFrom(c); ok {
+		p.SignedInAs = user.Email
+		shell, err := h.shell(c, "Invitation to "+p.OrgName, "")
+		if err != nil {
+			return err
+		}
+		p.Shell = &shell
+	} else if p.State == string(models.InvitationPending) {
+		_, err := models.FindUserByEmail(ctx, h.db, v.Email)
+		p.HasAccount = err == nil
+	}
+	return render(c, status, views.InvitationPage(p))
+}
+
+// InvitationAcceptSubmit joins the organization and makes it the active
+// account.
+func (h *Members) InvitationAcceptSubmit(c echo.Context) error {
+	user, _ := UserFrom(c)
+	scope, err := models.AcceptInvitation(c.Request().Context(), h.db, c.Param("token"), user, clientIP(c.Request()))
+	if errors.Is(err, models.ErrInvitationNotFound) || errors.Is(err, models.ErrInvitationClosed) || errors.Is(err, models.ErrInvitationForSomeoneElse) {
+		// The page explains; nothing changed.
+		return h.InvitationPage(c)
+	}
+	if err != nil {
+		return err
+	}
+	s := SessionFrom(c)
+	s.Values[valAccountID] = scope.AccountID()
+	LoggerFrom(c).Info("invitation accepted", "organization", scope.Account().PublicID)
+	return h.flashAndBack(c, flashSuccess, "Welcome to "+scope.Account().Name+". You joined as "+strings.ToLower(scope.Role().Label())+".", "/")
+}
+
+// AuditLogPage lists the organization's audit events, newest first.
+func (h *Members) AuditLogPage(c echo.Context) error {
+	page := pageOf(c)
+	events, total, err := models.ListAuditEvents(c.Request().Context(), h.db, ScopeFrom(c), page)
+	if err != nil {
+		return err
+	}
+	shell, err := h.shell(c, "Audit log", "audit-log")
+	if err != nil {
+		return err
+	}
+	p := views.AuditLogPageProps{Shell: shell, Pages: pagination(page, total, false, "/settings/audit-log", nil)}
+	for _, ev := range events {
+		p.Rows = append(p.Rows, views.AuditRow{
+			When: ev.CreatedAt.UTC().Format("Jan 2, 2006 15:04") + " UTC", Actor: creatorName(ev.ActorName),
+			Action: auditLabel(ev.Action), Target: ev.Target, Details: ev.Details, IP: ev.IP,
+		})
+	}
+	return render(c, http.StatusOK, views.AuditLogPage(p))
+}
+
+// auditLabel says an audit action the way the log shows it.
+func auditLabel(a models.AuditAction) string {
+	labels := map[models.AuditAction]string{
+		models.AuditRenamed:           "Renamed the organization",
+		models.AuditInvited:           "Invited a member",
+		models.AuditInvitationResent:  "Resent an invitation",
+		models.AuditInvitationRevoked: "Revoked an invitation",
+		models.AuditJoined:            "Joined",
+		models.AuditRoleChanged:       "Changed a role",
+		models.AuditRemoved:           "Removed a member",
+		models.AuditLeft:              "Left the organization",
+	}
+	if l, ok := labels[a]; ok {
+		return l
+	}
+	return string(a)
+}

@@ -1,0 +1,344 @@
+package models
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"gorm.io/gorm"
+)
+
+// ErrLastAdmin: the change would leave an organization without an
+// administrator.
+var ErrLastAdmin = errors.New("an organization must keep at least one administrator")
+
+// Audit actions of membership changes.
+const (
+	AuditInvited           AuditAction = "member.invited"
+	AuditInvitationResent  AuditAction = "invitation.resent"
+	AuditInvitationRevoked AuditAction = "invitation.revoked"
+	AuditJoined            AuditAction = "member.joined"
+	AuditRoleChanged       AuditAction = "member.role_changed"
+	AuditRemoved           AuditAction = "member.removed"
+	AuditLeft              AuditAction = "member.left"
+)
+
+// MemberRow is a member as the member list shows them.
+type MemberRow struct {
+	UserID       int64
+	UserPublicID string
+	Name         string
+	Email        string
+	Role         Role
+	JoinedAt     time.Time
+	HasPassword  bool
+}
+
+// ListMembers returns a page of the scope's members, administrators first,
+// then by name, and how many there are.
+func ListMembers(ctx context.Context, db *gorm.DB, s Scope, page Page) ([]MemberRow, int64, error) {
+	if err := s.require(CapViewAccount); err != nil {
+		return nil, 0, err
+	}
+	var total int64
+	if err := db.WithContext(ctx).Model(&Membership{}).Where("account_id = ?", s.AccountID()).Count(&total).Error; err != nil {
+		return nil, 0, err
+	}
+	var rows []MemberRow
+	err := memberRows(db.WithContext(ctx), s).
+		Order("CASE WHEN memberships.role = 'admin' THEN 0 ELSE 1 END, LOWER(users.name), users.id").
+		Limit(page.Size).Offset(page.Offset()).
+		Scan(&rows).Error
+	return rows, total, err
+}
+
+// GetMember returns one member of the scope's account by their user's public ID.
+func GetMember(ctx context.Context, db *gorm.DB, s Scope, userPublicID string) (MemberRow, error) {
+	if err := s.require(CapViewAccount); err != nil {
+		return MemberRow{}, err
+	}
+	var row MemberRow
+	err := memberRows(db.WithContext(ctx), s).Where("users.public_id = ?", userPublicID).Take(&row).Error
+	return row, notFound(err)
+}
+
+func memberRows(db *gorm.DB, s Scope) *gorm.DB {
+	return db.Table("memberships").
+		Select("users.id AS user_id, users.public_id AS user_public_id, users.name, users.email, memberships.role, "+
+			"memberships.created_at AS joined_at, users.password_hash <> '' AS has_password").
+		Joins("JOIN users ON users.id = memberships.user_id").
+		Where("memberships.account_id = ?", s.AccountID())
+}
+
+// lockAccount serialises membership changes of one account, so that two
+// administrators demoting each other at once cannot both succeed.
+func lockAccount(tx *gorm.DB, accountID int64) (Account, error) {
+	var a Account
+	err := forUpdate(tx).Take(&a, accountID).Error
+	return a, notFound(err)
+}
+
+// memberOf reads a member of the account by their user's public ID.
+func memberOf(tx *gorm.DB, accountID int64, userPublicID string) (User, Membership, error) {
+	var row struct {
+		User
+		Role Role
+	}
+	err := tx.Table("users").Select("users.*, memberships.role").
+		Joins("JOIN memberships ON memberships.user_id = users.id AND memberships.account_id = ?", accountID).
+		Where("users.public_id = ?", userPublicID).Take(&row).Error
+	if err != nil {
+		return User{}, Membership{}, notFound(err)
+	}
+	return row.User, Membership{AccountID: accountID, UserID: row.User.ID, Role: row.Role}, nil
+}
+
+func countAdmins(tx *gorm.DB, accountID int64) (int64, error) {
+	var n int64
+	err := tx.Model(&Membership{}).Where("account_id = ? AND role = ?", accountID, RoleAdmin).Count(&n).Error
+	return n, err
+}
+
+// ChangeRole gives a member another role; administrators only. The last
+// administrator cannot be demoted.
+func ChangeRole(ctx context.Context, db *gorm.DB, s Scope, userPublicID string, role Role, actor Actor) (User, error) {
+	if err := s.require(CapManageMembers); err != nil {
+		return User{}, err
+	}
+	if !s.IsOrganization() {
+		return User{}, ErrNotFound
+	}
+	if _, ok := ParseRole(string(role)); !ok {
+		return User{}, FieldErrors{"role": "Choose Administrator or Regular user."}
+	}
+	var user User
+	err := inTx(ctx, db, func(tx *gorm.DB) error {
+		if _, err := lockAccount(tx, s.AccountID()); err != nil {
+			return err
+		}
+		u, m, err := memberOf(tx, s.AccountID(), userPublicID)
+		if err != nil {
+			return err
+		}
+		user = u
+		if m.Role == role {
+			return nil
+		}
+		if m.Role == RoleAdmin {
+			n, err := countAdmins(tx, s.AccountID())
+			if err != nil {
+				return err
+			}
+			if n <= 1 {
+				return ErrLastAdmin
+			}
+		}
+		if err := tx.Model(&Membership{}).Where("account_id = ? AND user_id = ?", s.AccountID(), u.ID).Update("role", role).Error; err != nil {
+			return err
+		}
+		return recordAudit(tx, s, actor, AuditRoleChanged, u.Email, string(m.Role)+" → "+string(role))
+	})
+	return user, err
+}
+
+// RemoveMember takes a member out of the organization; administrators only.
+// Their access ends with their next request; their private indexes pass to
+// the administrator who removed them.
+func RemoveMember(ctx context.Context, db *gorm.DB, s Scope, userPublicID string, actor Actor) (User, error) {
+	if err := s.require(CapManageMembers); err != nil {
+		return User{}, err
+	}
+	if !s.IsOrganization() {
+		return User{}, ErrNotFound
+	}
+	var user User
+	err := inTx(ctx, db, func(tx *gorm.DB) error {
+		if _, err := lockAccount(tx, s.AccountID()); err != nil {
+			return err
+		}
+		u, m, err := memberOf(tx, s.AccountID(), userPublicID)
+		if err != nil {
+			return err
+		}
+		user = u
+		heir := s.UserID()
+		if u.ID == s.UserID() {
+			if heir, err = oldestAdminBut(tx, s.AccountID(), u.ID); err != nil {
+				return err
+			}
+		}
+		if err := removeMembership(tx, s, u, m, heir); err != nil {
+			return err
+		}
+		return recordAudit(tx, s, actor, AuditRemoved, u.Email, "")
+	})
+	return user, err
+}
+
+// LeaveOrganization takes the scope's user out of their organization. The
+// last administrator cannot leave; their private indexes pass to the
+// longest-serving administrator.
+func LeaveOrganization(ctx context.Context, db *gorm.DB, s Scope, actor Actor) error {
+	if s.IsZero() {
+		return ErrUnscoped
+	}
+	if !s.IsOrganization() {
+		return ErrNotFound
+	}
+	return inTx(ctx, db, func(tx *gorm.DB) error {
+		if _, err := lockAccount(tx, s.AccountID()); err != nil {
+			return err
+		}
+		var u User
+		if err := tx.Take(&u, s.UserID()).Error; err != nil {
+			return notFound(err)
+		}
+		var m Membership
+		if err := tx.Where("account_id = ? AND user_id = ?", s.AccountID(), u.ID).Take(&m).Error; err != nil {
+			return ErrNotMember
+		}
+		heir, err := oldestAdminBut(tx, s.AccountID(), u.ID)
+		if err != nil {
+			return err
+		}
+		if err := removeMembership(tx, s, u, m, heir); err != nil {
+			return err
+		}
+		return recordAudit(tx, s, actor, AuditLeft, u.Email, "")
+	})
+}
+
+// CanLeave reports whether the scope's user may leave its organization: not
+// as its last administrator.
+func CanLeave(ctx context.Context, db *gorm.DB, s Scope) (bool, error) {
+	if !s.IsOrganization() || s.Role() != RoleAdmin {
+		return s.IsOrganization(), nil
+	}
+	n, err := countAdmins(db.WithContext(ctx), s.AccountID())
+	return n > 1, err
+}
+
+// oldestAdminBut is the administrator, other than userID, who joined first;
+// ErrLastAdmin when there is none.
+func oldestAdminBut(tx *gorm.DB, accountID, userID int64) (int64, error) {
+	var ids []int64
+	err := tx.Model(&Membership{}).Where("account_id = ? AND role = ? AND user_id <> ?", accountID, RoleAdmin, userID).
+		Order("created_at, user_id").Limit(1).Pluck("user_id", &ids).Error
+	if err != nil {
+		return 0, err
+	}
+	if len(ids) == 0 {
+		return 0, ErrLastAdmin
+	}
+	return ids[0], nil
+}
+
+// removeMembership ends a membership inside a transaction holding the
+// account's lock: the last administrator stays, the member's private indexes
+// pass to heir, and their credentials for the account are revoked.
+func removeMembership(tx *gorm.DB, s Scope, u User, m Membership, heir int64) error {
+	if m.Role == RoleAdmin {
+		n, err := countAdmins(tx, s.AccountID())
+		if err != nil {
+			return err
+		}
+		if n <= 1 {
+			return ErrLastAdmin
+		}
+	}
+	if err := tx.Where("account_id = ? AND user_id = ?", s.AccountID(), u.ID).Delete(&Membership{}).Error; err != nil {
+		return err
+	}
+	if err := revokeMemberCredentials(tx, s.AccountID(), u.ID); err != nil {
+		return err
+	}
+	return handOverPrivateIndexes(tx, s, u, heir)
+}
+
+// handOverPrivateIndexes gives a departing member's private indexes to heir;
+// they stay private. A name heir already sees gets " (from <name>)".
+func handOverPrivateIndexes(tx *gorm.DB, s Scope, from User, heir int64) error {
+	var idxs []Index
+	if err := s.apply(tx).Where("visibility = ? AND created_by_id = ?", VisibilityPrivate, from.ID).Find(&idxs).Error; err != nil {
+		return err
+	}
+	heirScope := Scope{account: s.account, userID: heir, role: RoleAdmin}
+	for _, idx := range idxs {
+		name := idx.Name
+		for n := 1; ; n++ {
+			taken, err := nameTaken(tx, heirScope, strings.ToLower(name), idx.ID)
+			if err != nil {
+				return err
+			}
+			if !taken {
+				break
+			}
+			suffix := " (from " + from.Name + ")"
+			if n > 1 {
+				suffix = fmt.Sprintf(" (from %s, %d)", from.Name, n)
+			}
+			name = truncateRunes(idx.Name, IndexNameMax-utf8.RuneCountInString(suffix)) + suffix
+		}
+		err := s.apply(tx.Model(&Index{})).Where("id = ?", idx.ID).Updates(map[string]any{
+			"created_by_id": heir, "name_scope": heir, "name": name, "name_key": strings.ToLower(name), "updated_at": now(),
+		}).Error
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func truncateRunes(s string, n int) string {
+	if n < 0 {
+		n = 0
+	}
+	r := []rune(s)
+	if len(r) <= n {
+		return s
+	}
+	return string(r[:n])
+}
+
+// DeleteOrganization deletes the scope's organization with everything in it;
+// administrators only, confirming with the organization's exact name.
+// Members land in their personal accounts on their next request.
+func DeleteOrganization(ctx context.Context, db *gorm.DB, s Scope, confirmName string, actor Actor) error {
+	if err := s.require(CapManageAccount); err != nil {
+		return err
+	}
+	if !s.IsOrganization() {
+		return ErrNotFound
+	}
+	return inTx(ctx, db, func(tx *gorm.DB) error {
+		acct, err := lockAccount(tx, s.AccountID())
+		if err != nil {
+			return err
+		}
+		if strings.TrimSpace(confirmName) != acct.Name {
+			return FieldErrors{"confirm_name": "Type the organization's name, " + acct.Name + ", exactly."}
+		}
+		var members []int64
+		if err := tx.Model(&Membership{}).Where("account_id = ?", acct.ID).Pluck("user_id", &members).Error; err != nil {
+			return err
+		}
+		for _, id := range members {
+			if err := revokeMemberCredentials(tx, acct.ID, id); err != nil {
+				return err
+			}
+		}
+		// Resources, invitations, memberships and the audit trail go with the
+		// account (ON DELETE CASCADE).
+		return tx.Where("id = ?", acct.ID).Delete(&Account{}).Error
+	})
+}
+
+// revokeMemberCredentials ends every credential a departing member holds for
+// the account, in the transaction that removes them. Sessions are not
+// per-account (the next request re-checks the membership); API keys are.
+func revokeMemberCredentials(tx *gorm.DB, accountID, userID int64) error {
+	return nil // API keys hook in here.
+}
