@@ -25,6 +25,13 @@ type Config struct {
 	Sessions models.SessionLifetime
 	// Dev shows error internals on error pages.
 	Dev bool
+	// APIKeyTTL is how long API keys work (DefaultAPIKeyTTL when zero).
+	APIKeyTTL time.Duration
+	// RateLimiter counts API requests (the database when nil).
+	RateLimiter models.RateLimiter
+	// Usage batches the usage of API requests; the caller runs it. One that
+	// is never run is created when nil.
+	Usage *models.UsageRecorder
 }
 
 // DefaultSessionLifetime: a week without activity, or 30 days in all.

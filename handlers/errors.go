@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strings"
 
 	"github.com/labstack/echo/v4"
 
@@ -17,6 +18,10 @@ import (
 // 503, anything unexpected 500. It logs once and renders a styled page.
 func (d *deps) handleError(err error, c echo.Context) {
 	if c.Response().Committed || errors.Is(err, context.Canceled) {
+		return
+	}
+	if isAPI(c) {
+		d.writeAPIError(c, err)
 		return
 	}
 	status, title, message := d.classify(c, err)
@@ -87,4 +92,11 @@ func (d *deps) classify(c echo.Context, err error) (int, string, string) {
 
 func unavailable() (int, string, string) {
 	return http.StatusServiceUnavailable, "Temporarily unavailable", "Switchboard cannot reach its database right now. It will recover by itself; try again in a moment."
+}
+
+// isAPI reports whether the request is for the platform API, which answers
+// in JSON.
+func isAPI(c echo.Context) bool {
+	p := c.Request().URL.Path
+	return p == "/v1.3" || strings.HasPrefix(p, "/v1.3/")
 }

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/PuerkitoBio/goquery"
 	"github.com/labstack/echo/v4"
@@ -24,12 +25,13 @@ import (
 
 // testApp is the real router on a real database behind httptest.
 type testApp struct {
-	t    testing.TB
-	e    *echo.Echo
-	db   *gorm.DB
-	srv  *httptest.Server
-	mail *captureMailer
-	logs *syncBuffer
+	t     testing.TB
+	usage *models.UsageRecorder
+	e     *echo.Echo
+	db    *gorm.DB
+	srv   *httptest.Server
+	mail  *captureMailer
+	logs  *syncBuffer
 }
 
 func newApp(t testing.TB, db *gorm.DB) *testApp {
@@ -48,10 +50,12 @@ func newAppWith(t testing.TB, db *gorm.DB, mail handlers.Mailer) *testApp {
 	app := &testApp{t: t, db: db, logs: logs}
 	app.srv = httptest.NewUnstartedServer(nil)
 	app.srv.Start()
+	app.usage = models.NewUsageRecorder(db, log, time.Hour) // tests flush it themselves
 	app.e = handlers.New(handlers.Config{
 		BaseURL:    app.srv.URL,
 		SessionKey: []byte("test-session-key-0123456789abcdef0123456789"),
 		Sessions:   handlers.DefaultSessionLifetime,
+		Usage:      app.usage,
 	}, db, log, mail)
 	app.srv.Config.Handler = app.e
 	t.Cleanup(app.srv.Close)

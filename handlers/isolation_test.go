@@ -21,6 +21,7 @@ type resources struct {
 	integration string
 	member      string // a user's public ID: a member of the account other than the attacker
 	invitation  string
+	apiKey      string // the public ID of an API key of the account's owner
 }
 
 // seedResources gives a scope an index with a video and an integration.
@@ -40,7 +41,11 @@ func seedResources(t testing.TB, db *gorm.DB, label string, s models.Scope, visi
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := resources{label: label, index: idx.PublicID, video: v.PublicID, integration: it.PublicID, member: missingID, invitation: missingID}
+	key, err := models.CreateAPIKey(ctx, db, s, label+" key", models.DefaultAPIKeyTTL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := resources{label: label, index: idx.PublicID, video: v.PublicID, integration: it.PublicID, member: missingID, invitation: missingID, apiKey: key.PublicID}
 	if s.IsOrganization() && s.Role() == models.RoleAdmin {
 		m, _ := dbtest.User(t, db)
 		dbtest.AddMember(t, db, s, m, models.RoleMember)
@@ -91,8 +96,16 @@ func snapshot(t testing.TB, db *gorm.DB, s models.Scope, r resources) string {
 			invitations = append(invitations, inv.PublicID+":"+inv.TokenHash)
 		}
 	}
+	keys, err := models.ListAPIKeys(ctx, db, s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var keyState []string
+	for _, k := range keys {
+		keyState = append(keyState, k.PublicID+":"+k.KeyHash+":"+string(k.Status()))
+	}
 	return strings.Join([]string{idx.Name, string(idx.Visibility), idx.UpdatedAt.String(), videos[0].Title, it.Name, it.Bucket,
-		it.UpdatedAt.String(), strings.Join(who, ","), strings.Join(invitations, ",")}, "|")
+		it.UpdatedAt.String(), strings.Join(who, ","), strings.Join(invitations, ","), strings.Join(keyState, ",")}, "|")
 }
 
 // fillRoute puts a target's IDs into a route's parameters, choosing by the
@@ -112,6 +125,8 @@ func fillRoute(t testing.TB, path string, r resources) (string, bool) {
 		switch {
 		case prev == "indexes":
 			segs[i] = r.index
+		case prev == "api-keys":
+			segs[i] = r.apiKey
 		case prev == "videos":
 			segs[i] = r.video
 		case prev == "integrations":
@@ -151,6 +166,7 @@ func TestIsolationMatrix(t *testing.T) {
 		home := dbtest.Org(t, db, attacker)
 		own := seedResources(t, db, "Own", home, "account")
 		c.switchTo(home.Account().PublicID)
+		attackerKey := newKey(t, db, home)
 
 		otherOwner, otherPersonal := dbtest.User(t, db)
 		otherOrg := dbtest.Org(t, db, otherOwner)
@@ -197,10 +213,12 @@ func TestIsolationMatrix(t *testing.T) {
 					}
 					tried++
 					var r *response
-					switch rt.Method {
-					case http.MethodGet:
+					switch {
+					case strings.HasPrefix(rt.Path, "/v1.3/"):
+						r = apiCall(t, app, attackerKey, rt.Method, path, `{"index_name":"Hijacked"}`)
+					case rt.Method == http.MethodGet:
 						r = c.get(path)
-					case http.MethodPost:
+					case rt.Method == http.MethodPost:
 						r = c.post(path, plausibleForm, "/indexes/new")
 					default:
 						t.Fatalf("the isolation test does not try %s routes (%s)", rt.Method, rt.Path)

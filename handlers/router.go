@@ -2,6 +2,7 @@ package handlers
 
 import (
 	"log/slog"
+	"time"
 
 	"github.com/labstack/echo/v4"
 	"github.com/labstack/echo/v4/middleware"
@@ -20,6 +21,16 @@ func New(cfg Config, db *gorm.DB, log *slog.Logger, mailer Mailer) *echo.Echo {
 	d := &deps{db: db, cfg: cfg, log: log, mail: mailer,
 		store: newDBStore(db, cfg.SessionKey, cfg.Sessions, cfg.secure()),
 		csrf:  csrf(cfg.secure())}
+	if cfg.APIKeyTTL == 0 {
+		cfg.APIKeyTTL = models.DefaultAPIKeyTTL
+	}
+	if cfg.RateLimiter == nil {
+		cfg.RateLimiter = models.DBRateLimiter{DB: db}
+	}
+	if cfg.Usage == nil {
+		cfg.Usage = models.NewUsageRecorder(db, log, time.Second)
+	}
+	d.cfg = cfg
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = d.handleError
@@ -75,6 +86,22 @@ func New(cfg Config, db *gorm.DB, log *slog.Logger, mailer Mailer) *echo.Echo {
 	e.POST("/integrations/:id", integrations.IntegrationSubmit, signedIn...).Name = "integration.submit"
 	e.GET("/integrations/:id/delete", integrations.IntegrationDeletePage, signedIn...).Name = "integration.delete"
 	e.POST("/integrations/:id/delete", integrations.IntegrationDeleteSubmit, signedIn...).Name = "integration.delete.submit"
+
+	// The platform API: the key, then the account's rate limit, then the
+	// endpoint. No session, no CSRF (no cookies are read).
+	api := &API{deps: d, limiter: cfg.RateLimiter, usage: cfg.Usage}
+	e.GET("/v1.3/indexes", api.ListIndexes, api.authenticate, api.limit(catIndexRead)).Name = "api.indexes.list"
+	e.POST("/v1.3/indexes", api.CreateIndex, api.authenticate, api.limit(catIndexWrite)).Name = "api.indexes.create"
+	e.GET("/v1.3/indexes/:index_id", api.RetrieveIndex, api.authenticate, api.limit(catIndexRead)).Name = "api.indexes.retrieve"
+	e.PUT("/v1.3/indexes/:index_id", api.UpdateIndex, api.authenticate, api.limit(catIndexWrite)).Name = "api.indexes.update"
+	e.DELETE("/v1.3/indexes/:index_id", api.DeleteIndex, api.authenticate, api.limit(catIndexWrite)).Name = "api.indexes.delete"
+	e.GET("/v1.3/indexes/:index_id/videos", api.ListVideos, api.authenticate, api.limit(catVideoRead)).Name = "api.videos.list"
+
+	keys := &APIKeys{d}
+	e.GET("/settings/api-keys", keys.KeysPage, signedIn...).Name = "api-keys"
+	e.POST("/settings/api-keys", keys.CreateSubmit, signedIn...).Name = "api-keys.submit"
+	e.POST("/settings/api-keys/:id/regenerate", keys.RegenerateSubmit, signedIn...).Name = "api-key.regenerate.submit"
+	e.POST("/settings/api-keys/:id/revoke", keys.RevokeSubmit, signedIn...).Name = "api-key.revoke.submit"
 
 	settings := &Settings{d}
 	e.GET("/settings/organization", settings.OrganizationPage, with(signedIn, orgOnly)...).Name = "settings.organization"

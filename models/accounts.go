@@ -50,15 +50,19 @@ func (p Plan) Label() string {
 
 // Account is a personal account or an organization.
 type Account struct {
-	ID          int64
-	PublicID    string
-	Kind        AccountKind
-	Name        string
-	Slug        *string
-	Plan        Plan
-	CreatedByID int64
-	CreatedAt   time.Time
-	UpdatedAt   time.Time
+	ID       int64
+	PublicID string
+	Kind     AccountKind
+	Name     string
+	Slug     *string
+	Plan     Plan
+	// RatePerMinute and RatePerDay override the plan's API limits
+	// (Enterprise); nil keeps the plan's.
+	RatePerMinute *int64
+	RatePerDay    *int64
+	CreatedByID   int64
+	CreatedAt     time.Time
+	UpdatedAt     time.Time
 }
 
 // SlugOrEmpty is the organization's slug; personal accounts have none.

@@ -271,10 +271,11 @@ type InvitationView struct {
 	InviterName     string
 }
 
-// byToken marks a statement on an account-owned table as scoped by a secret
-// token: whoever holds an invitation's token may read that one invitation,
-// whatever their account.
-func byToken(db *gorm.DB) *gorm.DB { return db.Set(scopeKey, int64(0)) }
+// bySecret marks a statement on an account-owned table whose authority is a
+// secret rather than a scope: whoever holds an invitation's token may read
+// that one invitation, whatever their account; a verified API key's own row
+// may be touched.
+func bySecret(db *gorm.DB) *gorm.DB { return db.Set(scopeKey, trusted{}) }
 
 // ErrInvitationNotFound: no invitation has this token.
 var ErrInvitationNotFound = errors.New("this invitation link is not valid")
@@ -282,7 +283,7 @@ var ErrInvitationNotFound = errors.New("this invitation link is not valid")
 // LookupInvitation finds the invitation of a link, in whatever state.
 func LookupInvitation(ctx context.Context, db *gorm.DB, token string) (InvitationView, error) {
 	var v InvitationView
-	err := byToken(db.WithContext(ctx).Model(&Invitation{})).
+	err := bySecret(db.WithContext(ctx).Model(&Invitation{})).
 		Select("invitations.*, accounts.name AS account_name, accounts.public_id AS account_public_id, users.name AS inviter_name").
 		Joins("JOIN accounts ON accounts.id = invitations.account_id").
 		Joins("LEFT JOIN users ON users.id = invitations.invited_by_id").
@@ -308,7 +309,7 @@ func AcceptInvitation(ctx context.Context, db *gorm.DB, token string, user User,
 	var scope Scope
 	err := inTx(ctx, db, func(tx *gorm.DB) error {
 		var inv Invitation
-		if err := byToken(tx).Where("token_hash = ?", HashToken(token)).Take(&inv).Error; err != nil {
+		if err := bySecret(tx).Where("token_hash = ?", HashToken(token)).Take(&inv).Error; err != nil {
 			if errors.Is(err, gorm.ErrRecordNotFound) {
 				return ErrInvitationNotFound
 			}
@@ -325,7 +326,7 @@ func AcceptInvitation(ctx context.Context, db *gorm.DB, token string, user User,
 			return ErrInvitationForSomeoneElse
 		}
 		t := now()
-		res := byToken(tx.Model(&Invitation{})).Where("id = ? AND accepted_at IS NULL AND revoked_at IS NULL", inv.ID).
+		res := bySecret(tx.Model(&Invitation{})).Where("id = ? AND accepted_at IS NULL AND revoked_at IS NULL", inv.ID).
 			Updates(map[string]any{"accepted_at": t, "accepted_by_id": user.ID})
 		if res.Error != nil {
 			return res.Error

@@ -335,10 +335,3 @@ func DeleteOrganization(ctx context.Context, db *gorm.DB, s Scope, confirmName s
 		return tx.Where("id = ?", acct.ID).Delete(&Account{}).Error
 	})
 }
-
-// revokeMemberCredentials ends every credential a departing member holds for
-// the account, in the transaction that removes them. Sessions are not
-// per-account (the next request re-checks the membership); API keys are.
-func revokeMemberCredentials(tx *gorm.DB, accountID, userID int64) error {
-	return nil // API keys hook in here.
-}

@@ -53,6 +53,11 @@ func (s Scope) IsZero() bool         { return s.account.ID == 0 || s.userID == 0
 func (s Scope) IsPersonal() bool     { return s.account.Kind == KindPersonal }
 func (s Scope) IsOrganization() bool { return s.account.Kind == KindOrganization }
 
+// trusted is the scopeKey value of statements whose authority is not a
+// scope (see bySecret and systemWrite): the guard lets them through and
+// inserts keep the account IDs they carry.
+type trusted struct{}
+
 // scopeKey marks a GORM statement as scoped to an account; the guard
 // callbacks refuse statements on account-owned tables without it.
 const scopeKey = "switchboard:account_scope"
@@ -60,11 +65,14 @@ const scopeKey = "switchboard:account_scope"
 // accountOwned lists the tables whose rows belong to one account. Every
 // query, update or delete on them must go through Scope.apply.
 var accountOwned = map[string]bool{
+	"api_keys":        true,
 	"audit_events":    true,
 	"indexes":         true,
 	"invitations":     true,
 	"videos":          true,
 	"s3_integrations": true,
+	"usage_events":    true,
+	"usage_daily":     true,
 }
 
 // apply restricts db to the scope's account (on the statement's own table)
@@ -140,7 +148,9 @@ func guardCreate(db *gorm.DB) {
 		_ = db.AddError(fmt.Errorf("%w: insert into %s", ErrUnscoped, db.Statement.Table))
 		return
 	}
-	db.Statement.SetColumn("account_id", id)
+	if _, isTrusted := id.(trusted); !isTrusted {
+		db.Statement.SetColumn("account_id", id)
+	}
 }
 
 // membershipRow is a membership joined with its account, as one query reads it.

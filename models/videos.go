@@ -100,11 +100,14 @@ func AddVideo(ctx context.Context, db *gorm.DB, s Scope, indexPublicID string, i
 		if err := s.apply(tx).Create(&v).Error; err != nil {
 			return err
 		}
-		return s.apply(tx.Model(&Index{})).Where("id = ?", idx.ID).Updates(map[string]any{
+		if err := s.apply(tx.Model(&Index{})).Where("id = ?", idx.ID).Updates(map[string]any{
 			"video_count":    gorm.Expr("video_count + 1"),
 			"total_duration": gorm.Expr("total_duration + ?", seconds),
 			"updated_at":     now(),
-		}).Error
+		}).Error; err != nil {
+			return err
+		}
+		return recordUsage(tx, s, MetricIndexingSeconds, "", seconds)
 	})
 	return v, err
 }

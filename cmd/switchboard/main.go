@@ -2,6 +2,8 @@
 //
 //	switchboard [serve] [flags]   run the dashboard (the default)
 //	switchboard migrate           apply database migrations and exit
+//	switchboard limits set -account ID|SLUG [-per-minute N] [-per-day N]
+//	                              give an account its own API limits (Enterprise)
 //
 // Configuration comes from the environment; every variable is also a flag of
 // serve (flags win). See README.md.
@@ -42,6 +44,8 @@ type config struct {
 	SMTPURL     string
 	MailFrom    string
 	Dev         bool
+	RedisURL    string
+	APIKeyDays  int
 }
 
 func main() {
@@ -72,6 +76,8 @@ func run(ctx context.Context, args []string, log *slog.Logger) error {
 		}
 		log.Info("migrations applied")
 		return closeDB(db)
+	case "limits":
+		return setLimits(ctx, cfg, args, log)
 	default:
 		return fmt.Errorf("unknown command %q (want serve or migrate)", cmd)
 	}
@@ -97,6 +103,12 @@ func parseConfig(cmd string, args []string) (config, error) {
 		MailFrom:    env("SWITCHBOARD_MAIL_FROM", "Switchboard <no-reply@switchboard.localhost>"),
 	}
 	cfg.Dev, _ = strconv.ParseBool(env("SWITCHBOARD_DEV", "false"))
+	cfg.RedisURL = env("REDIS_URL", "")
+	days, err := strconv.Atoi(env("SWITCHBOARD_API_KEY_DAYS", "90"))
+	if err != nil || days < 1 {
+		return cfg, fmt.Errorf("SWITCHBOARD_API_KEY_DAYS must be a number of days, got %q", env("SWITCHBOARD_API_KEY_DAYS", ""))
+	}
+	cfg.APIKeyDays = days
 	fs := flag.NewFlagSet(cmd, flag.ContinueOnError)
 	fs.StringVar(&cfg.DatabaseURL, "database-url", cfg.DatabaseURL, "postgres:// URL or SQLite file (DATABASE_URL; default switchboard.db in the data folder)")
 	fs.StringVar(&cfg.DataDir, "data-dir", cfg.DataDir, "folder for the SQLite database and generated keys (SWITCHBOARD_DATA_DIR)")
@@ -108,9 +120,13 @@ func parseConfig(cmd string, args []string) (config, error) {
 		fs.StringVar(&cfg.SMTPURL, "smtp-url", cfg.SMTPURL, "smtp://user:pass@host:587 to send email; unset writes links to the log (SMTP_URL)")
 		fs.StringVar(&cfg.MailFrom, "mail-from", cfg.MailFrom, "From address of emails (SWITCHBOARD_MAIL_FROM)")
 		fs.BoolVar(&cfg.Dev, "dev", cfg.Dev, "show error details on error pages (SWITCHBOARD_DEV)")
+		fs.StringVar(&cfg.RedisURL, "redis-url", cfg.RedisURL, "redis:// URL to keep API rate-limit counters in Redis instead of the database (REDIS_URL)")
+		fs.IntVar(&cfg.APIKeyDays, "api-key-days", cfg.APIKeyDays, "days an API key works after it is created or regenerated (SWITCHBOARD_API_KEY_DAYS)")
 	}
-	if err := fs.Parse(args); err != nil {
-		return cfg, err
+	if cmd != "limits" { // limits has a verb and flags of its own
+		if err := fs.Parse(args); err != nil {
+			return cfg, err
+		}
 	}
 	if cfg.DatabaseURL == "" {
 		cfg.DatabaseURL = filepath.Join(cfg.DataDir, "switchboard.db")
@@ -237,11 +253,29 @@ func serve(ctx context.Context, cfg config, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
+	var limiter models.RateLimiter = models.DBRateLimiter{DB: db}
+	if cfg.RedisURL != "" {
+		redisLimiter, err := models.NewRedisRateLimiter(ctx, cfg.RedisURL)
+		if err != nil {
+			return err
+		}
+		defer redisLimiter.Client.Close()
+		limiter = redisLimiter
+		log.Info("API rate limits are counted in Redis")
+	}
+	usage := models.NewUsageRecorder(db, log, 2*time.Second)
+	usageCtx, stopUsage := context.WithCancel(ctx)
+	usageDone := make(chan struct{})
+	go func() { usage.Run(usageCtx); close(usageDone) }()
+	defer func() { stopUsage(); <-usageDone }() // the last batch is written before the database closes
 	router := handlers.New(handlers.Config{
-		BaseURL:    cfg.BaseURL,
-		SessionKey: key,
-		Sessions:   handlers.DefaultSessionLifetime,
-		Dev:        cfg.Dev,
+		BaseURL:     cfg.BaseURL,
+		SessionKey:  key,
+		Sessions:    handlers.DefaultSessionLifetime,
+		Dev:         cfg.Dev,
+		APIKeyTTL:   time.Duration(cfg.APIKeyDays) * 24 * time.Hour,
+		RateLimiter: limiter,
+		Usage:       usage,
 	}, db, log, mailer)
 
 	ln, err := net.Listen("tcp", cfg.Addr)
@@ -289,4 +323,41 @@ func sweepSessions(ctx context.Context, db *gorm.DB, log *slog.Logger) {
 		case <-t.C:
 		}
 	}
+}
+
+// setLimits is `switchboard limits set`: an operator gives an account its
+// own API limits, as Enterprise agreements do. A limit left out (or -1)
+// goes back to the plan's.
+func setLimits(ctx context.Context, cfg config, args []string, log *slog.Logger) error {
+	if len(args) == 0 || args[0] != "set" {
+		return errors.New("usage: switchboard limits set -account ID|SLUG [-per-minute N] [-per-day N]")
+	}
+	fs := flag.NewFlagSet("limits set", flag.ContinueOnError)
+	account := fs.String("account", "", "the account's public ID or slug")
+	perMinute := fs.Int64("per-minute", -1, "requests per minute (-1: the plan's)")
+	perDay := fs.Int64("per-day", -1, "requests per day (-1: the plan's)")
+	if err := fs.Parse(args[1:]); err != nil {
+		return err
+	}
+	if *account == "" {
+		return errors.New("-account is required")
+	}
+	opt := func(v int64) *int64 {
+		if v < 0 {
+			return nil
+		}
+		return &v
+	}
+	db, err := openDB(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	defer closeDB(db)
+	acct, err := models.SetAccountLimits(ctx, db, *account, opt(*perMinute), opt(*perDay))
+	if err != nil {
+		return fmt.Errorf("account %q: %w", *account, err)
+	}
+	l := models.LimitsOf(acct)
+	log.Info("limits set", "account", acct.PublicID, "name", acct.Name, "per_minute", l.PerMinute, "per_day", l.PerDay)
+	return nil
 }

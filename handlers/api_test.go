@@ -1,0 +1,365 @@
+package handlers_test
+
+import (
+	"encoding/json"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"testing"
+
+	"gorm.io/gorm"
+
+	"switchboard/models"
+	"switchboard/models/dbtest"
+)
+
+// newKey creates an API key for the scope's user and returns its secret.
+func newKey(t testing.TB, db *gorm.DB, s models.Scope) string {
+	t.Helper()
+	k, err := models.CreateAPIKey(t.Context(), db, s, "test key", models.DefaultAPIKeyTTL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k.Secret
+}
+
+// apiCall makes one platform API request with a key ("" sends none).
+func apiCall(t testing.TB, app *testApp, key, method, path, body string) *response {
+	t.Helper()
+	var rdr *strings.Reader
+	if body != "" {
+		rdr = strings.NewReader(body)
+	} else {
+		rdr = strings.NewReader("")
+	}
+	req, err := http.NewRequest(method, app.srv.URL+path, rdr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if key != "" {
+		req.Header.Set("x-api-key", key)
+	}
+	return app.client().do(req)
+}
+
+func decodeJSON(t testing.TB, r *response, v any) {
+	t.Helper()
+	if err := json.Unmarshal([]byte(r.Body), v); err != nil {
+		t.Fatalf("not JSON (%v): %s", err, r.Body)
+	}
+}
+
+// apiErrorIs asserts an API error's status and code.
+func apiErrorIs(t testing.TB, r *response, status int, code string) {
+	t.Helper()
+	var body struct{ Code, Message string }
+	if r.Code != status {
+		t.Fatalf("status %d, want %d: %s", r.Code, status, r.Body)
+	}
+	decodeJSON(t, r, &body)
+	if body.Code != code || body.Message == "" {
+		t.Fatalf("error %+v, want code %s with a message", body, code)
+	}
+}
+
+func TestAPIIndexLifecycle(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
+		app := newApp(t, db)
+		u, _ := dbtest.User(t, db)
+		org := dbtest.Org(t, db, u)
+		key := newKey(t, db, org)
+
+		r := apiCall(t, app, key, http.MethodPost, "/v1.3/indexes",
+			`{"index_name":"lectures","models":[{"model_name":"marengo3.0","model_options":["visual","audio"]},{"model_name":"pegasus1.2","model_options":["visual"]}],"addons":["thumbnail"]}`)
+		if r.Code != http.StatusCreated {
+			t.Fatalf("create: %d %s", r.Code, r.Body)
+		}
+		var created struct {
+			ID string `json:"_id"`
+		}
+		decodeJSON(t, r, &created)
+		if len(created.ID) != 24 || strings.Trim(created.ID, "0123456789abcdef") != "" {
+			t.Fatalf("_id %q is not 24 lower-case hex", created.ID)
+		}
+		for _, h := range []string{"X-Ratelimit-Limit", "X-Ratelimit-Remaining", "X-Ratelimit-Used", "X-Ratelimit-Reset"} {
+			if r.Header.Get(h) == "" {
+				t.Errorf("no %s header", h)
+			}
+		}
+
+		r = apiCall(t, app, key, http.MethodGet, "/v1.3/indexes/"+created.ID, "").status(http.StatusOK)
+		var idx map[string]any
+		decodeJSON(t, r, &idx)
+		for _, k := range []string{"_id", "index_name", "models", "video_count", "total_duration", "created_at", "updated_at"} {
+			if _, ok := idx[k]; !ok {
+				t.Errorf("index lacks %s: %s", k, r.Body)
+			}
+		}
+		if !strings.Contains(r.Body, `{"model_name":"marengo3.0","model_options":["visual","audio"]}`) ||
+			!strings.Contains(r.Body, `{"model_name":"pegasus1.2","model_options":["visual"]}`) {
+			t.Errorf("models: %s", r.Body)
+		}
+		// The dashboard shows the same index.
+		got, err := models.GetIndex(t.Context(), db, org, created.ID)
+		if err != nil || got.Name != "lectures" {
+			t.Fatalf("the dashboard does not see it: %v", err)
+		}
+
+		apiCall(t, app, key, http.MethodPut, "/v1.3/indexes/"+created.ID, `{"index_name":"lectures 2026"}`).status(http.StatusNoContent)
+		apiErrorIs(t, apiCall(t, app, key, http.MethodPut, "/v1.3/indexes/"+created.ID,
+			`{"index_name":"x","models":[{"model_name":"marengo3.0","model_options":["visual"]}]}`), http.StatusBadRequest, "index_option_cannot_be_changed")
+		r = apiCall(t, app, key, http.MethodGet, "/v1.3/indexes/"+created.ID, "")
+		if !strings.Contains(r.Body, `"index_name":"lectures 2026"`) {
+			t.Fatalf("rename did not take: %s", r.Body)
+		}
+		if _, err := models.AddVideo(t.Context(), db, org, created.ID, models.VideoInput{Title: "Note G", URL: "https://e.com/g.mp4", DurationSeconds: "600"}); err != nil {
+			t.Fatal(err)
+		}
+		r = apiCall(t, app, key, http.MethodGet, "/v1.3/indexes/"+created.ID+"/videos", "").status(http.StatusOK)
+		if !strings.Contains(r.Body, `"filename":"Note G"`) || !strings.Contains(r.Body, `"duration":600`) || !strings.Contains(r.Body, `"total_results":1`) {
+			t.Fatalf("videos: %s", r.Body)
+		}
+		r = apiCall(t, app, key, http.MethodDelete, "/v1.3/indexes/"+created.ID, "").status(http.StatusNoContent)
+		if r.Body != "" {
+			t.Errorf("delete answered a body: %q", r.Body)
+		}
+		apiErrorIs(t, apiCall(t, app, key, http.MethodGet, "/v1.3/indexes/"+created.ID, ""), http.StatusNotFound, "resource_not_exists")
+		apiErrorIs(t, apiCall(t, app, key, http.MethodDelete, "/v1.3/indexes/"+created.ID, ""), http.StatusNotFound, "resource_not_exists")
+	})
+}
+
+func TestAPIListPaging(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
+		app := newApp(t, db)
+		_, personal := dbtest.User(t, db)
+		key := newKey(t, db, personal)
+		for i := 0; i < 12; i++ {
+			apiCall(t, app, key, http.MethodPost, "/v1.3/indexes", `{"index_name":"ix-`+strconv.Itoa(i)+`","models":[{"model_name":"marengo3.0","model_options":["visual"]}]}`).status(http.StatusCreated)
+		}
+		type page struct {
+			Data []struct {
+				Name string `json:"index_name"`
+			} `json:"data"`
+			PageInfo struct {
+				LimitPerPage int `json:"limit_per_page"`
+				Page         int `json:"page"`
+				TotalPage    int `json:"total_page"`
+				TotalResults int `json:"total_results"`
+			} `json:"page_info"`
+		}
+		var p page
+		decodeJSON(t, apiCall(t, app, key, http.MethodGet, "/v1.3/indexes", "").status(http.StatusOK), &p)
+		if len(p.Data) != 10 || p.PageInfo.LimitPerPage != 10 || p.PageInfo.TotalResults != 12 || p.PageInfo.TotalPage != 2 || p.Data[0].Name != "ix-11" {
+			t.Fatalf("first page: %+v", p)
+		}
+		decodeJSON(t, apiCall(t, app, key, http.MethodGet, "/v1.3/indexes?page=3&page_limit=5&sort_option=asc", "").status(http.StatusOK), &p)
+		if len(p.Data) != 2 || p.Data[0].Name != "ix-10" || p.PageInfo.Page != 3 {
+			t.Fatalf("ascending page 3: %+v", p)
+		}
+		// Past the end: 200 with no data, so a client paging until empty stops.
+		p = page{}
+		decodeJSON(t, apiCall(t, app, key, http.MethodGet, "/v1.3/indexes?page=9", "").status(http.StatusOK), &p)
+		if len(p.Data) != 0 || p.PageInfo.TotalResults != 12 || !strings.Contains(apiCall(t, app, key, http.MethodGet, "/v1.3/indexes?page=9", "").Body, `"data":[]`) {
+			t.Fatalf("past the end: %+v", p)
+		}
+		decodeJSON(t, apiCall(t, app, key, http.MethodGet, "/v1.3/indexes?index_name=IX-1", "").status(http.StatusOK), &p)
+		if p.PageInfo.TotalResults != 3 { // ix-1, ix-10, ix-11
+			t.Fatalf("name filter: %+v", p)
+		}
+		for q, param := range map[string]string{
+			"page=0": "page", "page=x": "page", "page_limit=51": "page_limit", "page_limit=0": "page_limit",
+			"sort_by=name": "sort_by", "sort_option=up": "sort_option", "model_family=whisper": "model_family",
+			"model_options=smell": "model_options", "created_at=yesterday": "created_at",
+		} {
+			r := apiCall(t, app, key, http.MethodGet, "/v1.3/indexes?"+q, "")
+			apiErrorIs(t, r, http.StatusBadRequest, "parameter_invalid")
+			if !strings.Contains(r.Body, param) {
+				t.Errorf("%s: the message does not name %s: %s", q, param, r.Body)
+			}
+		}
+		apiErrorIs(t, apiCall(t, app, key, http.MethodGet, "/v1.3/indexes?colour=red", ""), http.StatusBadRequest, "parameter_unknown")
+	})
+}
+
+func TestAPIRefusesBadInputAndWritesNothing(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
+		app := newApp(t, db)
+		_, personal := dbtest.User(t, db)
+		key := newKey(t, db, personal)
+		apiCall(t, app, key, http.MethodPost, "/v1.3/indexes", `{"index_name":"taken","models":[{"model_name":"marengo3.0","model_options":["visual"]}]}`).status(http.StatusCreated)
+		cases := []struct{ body, code, mentions string }{
+			{`{"index_name":"x","models":[{"model_name":"marengo3.0","model_options":["visual"]}],`, "parameter_invalid", "JSON"},
+			{`[1,2]`, "parameter_invalid", "JSON object"},
+			{`"text"`, "parameter_invalid", "JSON object"},
+			{``, "parameter_not_provided", "body"},
+			{`{"index_name":"x","models":[{"model_name":"marengo3.0","model_options":["visual"]}],"colour":"red"}`, "parameter_unknown", "colour"},
+			{`{"index_name":42,"models":[{"model_name":"marengo3.0","model_options":["visual"]}]}`, "parameter_invalid", "index_name"},
+			{`{"models":[{"model_name":"marengo3.0","model_options":["visual"]}]}`, "parameter_not_provided", "index_name"},
+			{`{"index_name":"x"}`, "parameter_not_provided", "models"},
+			{`{"index_name":"x","models":[]}`, "parameter_not_provided", "models"},
+			{`{"index_name":"x","models":"marengo"}`, "parameter_invalid", "models"},
+			{`{"index_name":"x","models":[{"model_name":"marengo2.7","model_options":["visual"]}]}`, "parameter_invalid", "model_name"},
+			{`{"index_name":"x","models":[{"model_name":"marengo3.0","model_options":["smell"]}]}`, "parameter_invalid", "model_options"},
+			{`{"index_name":"x","models":[{"model_name":"marengo3.0","model_options":[]}]}`, "parameter_invalid", "model_options"},
+			{`{"index_name":"x","models":[{"model_name":"marengo3.0"}]}`, "parameter_not_provided", "model_options"},
+			{`{"index_name":"x","models":[{"model_name":"marengo3.0","model_options":["visual"]},{"model_name":"marengo3.0","model_options":["audio"]}]}`, "parameter_invalid", "twice"},
+			{`{"index_name":"","models":[{"model_name":"marengo3.0","model_options":["visual"]}]}`, "parameter_invalid", "index_name"},
+			{`{"index_name":"x","models":[{"model_name":"marengo3.0","model_options":["visual"]}],"addons":["confetti"]}`, "parameter_invalid", "addons"},
+			{`{"index_name":"TAKEN","models":[{"model_name":"marengo3.0","model_options":["visual"]}]}`, "index_name_already_exists", "TAKEN"},
+			{`{"index_name":"` + strings.Repeat("x", 70<<10) + `"}`, "parameter_invalid", "larger than"},
+		}
+		for _, tc := range cases {
+			r := apiCall(t, app, key, http.MethodPost, "/v1.3/indexes", tc.body)
+			apiErrorIs(t, r, http.StatusBadRequest, tc.code)
+			if !strings.Contains(r.Body, tc.mentions) {
+				t.Errorf("%.60s: message lacks %q: %s", tc.body, tc.mentions, r.Body)
+			}
+		}
+		list, _, err := models.ListIndexesForAPI(t.Context(), db, personal, models.APIIndexQuery{Page: 1, Limit: 50})
+		if err != nil || len(list) != 1 {
+			t.Fatalf("refused requests wrote indexes: %d %v", len(list), err)
+		}
+		apiErrorIs(t, apiCall(t, app, key, http.MethodGet, "/v1.3/indexes/not-an-id", ""), http.StatusBadRequest, "parameter_invalid")
+		apiErrorIs(t, apiCall(t, app, key, http.MethodPut, "/v1.3/indexes/"+list[0].PublicID, `{}`), http.StatusBadRequest, "parameter_not_provided")
+		apiErrorIs(t, apiCall(t, app, key, http.MethodPut, "/v1.3/indexes/"+list[0].PublicID, `{"index_name":"y","colour":1}`), http.StatusBadRequest, "parameter_unknown")
+		apiErrorIs(t, apiCall(t, app, key, http.MethodGet, "/v1.3/nope", ""), http.StatusNotFound, "endpoint_not_exists")
+		apiErrorIs(t, apiCall(t, app, key, http.MethodPatch, "/v1.3/indexes", ""), http.StatusMethodNotAllowed, "method_not_allowed")
+	})
+}
+
+func TestAPIKeysAreCheckedOnEveryRequest(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
+		app := newApp(t, db)
+		for _, k := range []string{"", "nope", models.APIKeyPrefix + "wrong"} {
+			apiErrorIs(t, apiCall(t, app, k, http.MethodGet, "/v1.3/indexes", ""), http.StatusUnauthorized, "api_key_invalid")
+		}
+		admin, _, ac := orgAdmin(t, app)
+		org, _ := models.LoadScope(t.Context(), db, admin.ID, activeAccountID(t, ac))
+		m, mc := app.member(t, org, models.RoleMember)
+		// Keys through the dashboard: shown once, then only their prefix.
+		page := mc.post("/settings/api-keys", url.Values{"name": {"Build robot"}}).status(http.StatusOK)
+		secret := strings.TrimSpace(page.doc().Find("#new-api-key").Text())
+		if !strings.HasPrefix(secret, models.APIKeyPrefix) || len(secret) < 40 {
+			t.Fatalf("new key %q", secret)
+		}
+		if strings.Contains(mc.get("/settings/api-keys").Body, secret) {
+			t.Fatal("the secret is shown again")
+		}
+		apiCall(t, app, secret, http.MethodGet, "/v1.3/indexes", "").status(http.StatusOK)
+		// Keys belong to their owner: the administrator does not see or touch them.
+		ac.get("/settings/api-keys").lacks("Build robot")
+		keys, _ := models.ListAPIKeys(t.Context(), db, mustScope(t, db, m, org))
+		ac.post("/settings/api-keys/"+keys[0].PublicID+"/revoke", nil, "/settings/api-keys").status(http.StatusNotFound)
+		apiCall(t, app, secret, http.MethodGet, "/v1.3/indexes", "").status(http.StatusOK)
+		// Regenerate: the old secret stops at once.
+		regen := mc.post("/settings/api-keys/"+keys[0].PublicID+"/regenerate", nil, "/settings/api-keys").status(http.StatusOK)
+		fresh := strings.TrimSpace(regen.doc().Find("#new-api-key").Text())
+		apiErrorIs(t, apiCall(t, app, secret, http.MethodGet, "/v1.3/indexes", ""), http.StatusUnauthorized, "api_key_invalid")
+		apiCall(t, app, fresh, http.MethodGet, "/v1.3/indexes", "").status(http.StatusOK)
+		// Removal revokes the member's keys for the organization.
+		ac.post("/settings/members/"+m.PublicID+"/remove", nil, "/settings/members").redirectsTo("/settings/members")
+		apiErrorIs(t, apiCall(t, app, fresh, http.MethodGet, "/v1.3/indexes", ""), http.StatusUnauthorized, "api_key_invalid")
+		// Revoking through the dashboard works on the next request; expired keys are refused and listed as such.
+		own := ac.post("/settings/api-keys", url.Values{"name": {"Mine"}}).status(http.StatusOK)
+		mine := strings.TrimSpace(own.doc().Find("#new-api-key").Text())
+		adminKeys, _ := models.ListAPIKeys(t.Context(), db, org)
+		db.Exec("UPDATE api_keys SET expires_at = created_at WHERE id = ?", adminKeys[0].ID)
+		apiErrorIs(t, apiCall(t, app, mine, http.MethodGet, "/v1.3/indexes", ""), http.StatusUnauthorized, "api_key_invalid")
+		ac.get("/settings/api-keys").contains("Expired")
+		ac.post("/settings/api-keys/"+adminKeys[0].PublicID+"/revoke", nil, "/settings/api-keys").redirectsTo("/settings/api-keys")
+		ac.get("/settings/api-keys").contains("Revoked")
+		ac.post("/settings/api-keys", url.Values{"name": {""}}).status(http.StatusUnprocessableEntity)
+	})
+}
+
+func TestAPIPrivateIndexesOnlyForTheirCreatorsKeys(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
+		app := newApp(t, db)
+		admin, _ := dbtest.User(t, db)
+		org := dbtest.Org(t, db, admin)
+		m, _ := dbtest.User(t, db)
+		ms := dbtest.AddMember(t, db, org, m, models.RoleMember)
+		priv, err := models.CreateIndex(t.Context(), db, ms, models.IndexInput{Name: "secret", Models: []string{"marengo"}, MarengoOptions: []string{"visual"}, Visibility: "private"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		adminKey, memberKey := newKey(t, db, org), newKey(t, db, ms)
+		apiCall(t, app, memberKey, http.MethodGet, "/v1.3/indexes/"+priv.PublicID, "").status(http.StatusOK)
+		apiErrorIs(t, apiCall(t, app, adminKey, http.MethodGet, "/v1.3/indexes/"+priv.PublicID, ""), http.StatusNotFound, "resource_not_exists")
+		apiErrorIs(t, apiCall(t, app, adminKey, http.MethodDelete, "/v1.3/indexes/"+priv.PublicID, ""), http.StatusNotFound, "resource_not_exists")
+		apiErrorIs(t, apiCall(t, app, adminKey, http.MethodGet, "/v1.3/indexes/"+priv.PublicID+"/videos", ""), http.StatusNotFound, "resource_not_exists")
+		if strings.Contains(apiCall(t, app, adminKey, http.MethodGet, "/v1.3/indexes", "").Body, "secret") {
+			t.Fatal("the administrator's key lists another member's private index")
+		}
+	})
+}
+
+func TestAPIRateLimitIsSharedByTheOrganization(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
+		app := newApp(t, db)
+		admin, _ := dbtest.User(t, db)
+		org := dbtest.Org(t, db, admin)
+		m, _ := dbtest.User(t, db)
+		ms := dbtest.AddMember(t, db, org, m, models.RoleMember)
+		five := int64(5)
+		if _, err := models.SetAccountLimits(t.Context(), db, org.Account().PublicID, &five, nil); err != nil {
+			t.Fatal(err)
+		}
+		keys := []string{newKey(t, db, org), newKey(t, db, ms), newKey(t, db, ms)}
+		for i := 0; i < 5; i++ {
+			r := apiCall(t, app, keys[i%3], http.MethodGet, "/v1.3/indexes", "").status(http.StatusOK)
+			if got := r.Header.Get("X-Ratelimit-Remaining"); got != strconv.Itoa(4-i) {
+				t.Errorf("request %d: remaining %s", i, got)
+			}
+		}
+		r := apiCall(t, app, keys[1], http.MethodPost, "/v1.3/indexes", `{"index_name":"late","models":[{"model_name":"marengo3.0","model_options":["visual"]}]}`)
+		apiErrorIs(t, r, http.StatusTooManyRequests, "too_many_requests")
+		retry, err := strconv.Atoi(r.Header.Get("Retry-After"))
+		if err != nil || retry < 1 || retry > 61 || r.Header.Get("X-Ratelimit-Remaining") != "0" || r.Header.Get("X-Ratelimit-Limit") != "5" {
+			t.Fatalf("429 headers: %v", r.Header)
+		}
+		if list, _, _ := models.ListIndexesForAPI(t.Context(), db, ms, models.APIIndexQuery{Page: 1, Limit: 10}); len(list) != 0 {
+			t.Fatal("a refused request created an index")
+		}
+		// The member's personal account has its own budget.
+		_, personal := dbtest.User(t, db)
+		apiCall(t, app, newKey(t, db, personal), http.MethodGet, "/v1.3/indexes", "").status(http.StatusOK)
+		// The dashboard shows the budget and today's use.
+		c := app.client()
+		c.signIn(admin.Email)
+		c.switchTo(org.Account().PublicID)
+		limits := c.get("/settings/api-keys").status(http.StatusOK).doc().Find(`[data-testid="rate-limits"]`)
+		if got := strings.TrimSpace(limits.Find(`[data-testid="used-today"]`).Text()); got != "5" {
+			t.Errorf("used today %q, want 5", got)
+		}
+		// Usage was recorded per member and category, in batches.
+		if err := app.usage.Flush(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		var n int64
+		db.Raw("SELECT COALESCE(SUM(quantity), 0) FROM usage_daily WHERE account_id = ? AND metric = ?", org.AccountID(), models.MetricAPIRequests).Scan(&n)
+		if n != 5 {
+			t.Fatalf("%d API requests recorded, want 5 (refused ones are not)", n)
+		}
+	})
+}
+
+// activeAccountID is the public ID of the client's active account.
+func activeAccountID(t testing.TB, c *client) string {
+	t.Helper()
+	id, _ := c.get("/").doc().Find(`input[name="_account"]`).First().Attr("value")
+	return id
+}
+
+func mustScope(t testing.TB, db *gorm.DB, u models.User, in models.Scope) models.Scope {
+	t.Helper()
+	s, err := models.LoadScope(t.Context(), db, u.ID, in.Account().PublicID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}

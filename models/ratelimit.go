@@ -1,0 +1,161 @@
+package models
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"gorm.io/gorm"
+)
+
+// Limits are an account's API request budgets: per minute and per day. All
+// keys of all members of the account draw from them.
+type Limits struct {
+	PerMinute int64
+	PerDay    int64
+}
+
+// PlanLimits is the rate card of limits; Enterprise accounts have theirs set
+// by an operator (RatePerMinute, RatePerDay) and fall back to Developer's.
+var PlanLimits = map[Plan]Limits{
+	PlanFree:       {PerMinute: 60, PerDay: 1_000},
+	PlanDeveloper:  {PerMinute: 600, PerDay: 50_000},
+	PlanEnterprise: {PerMinute: 600, PerDay: 50_000},
+}
+
+// LimitsOf are the limits in force for an account.
+func LimitsOf(a Account) Limits {
+	l, ok := PlanLimits[a.Plan]
+	if !ok {
+		l = PlanLimits[PlanFree]
+	}
+	if a.RatePerMinute != nil {
+		l.PerMinute = *a.RatePerMinute
+	}
+	if a.RatePerDay != nil {
+		l.PerDay = *a.RatePerDay
+	}
+	return l
+}
+
+// RateDecision is the answer to one request: whether it may proceed, and
+// the window that constrains it most, for the X-Ratelimit headers.
+type RateDecision struct {
+	Allowed bool
+	Limit   int64
+	Used    int64
+	Reset   time.Time // when the constraining window starts over
+}
+
+// Remaining is what is left of the constraining window.
+func (d RateDecision) Remaining() int64 { return max(0, d.Limit-d.Used) }
+
+// RateLimiter takes one request from an account's budgets, atomically across
+// goroutines and server processes: with a budget of N, exactly N concurrent
+// requests pass. A refused request takes nothing.
+type RateLimiter interface {
+	Take(ctx context.Context, accountID int64, limits Limits, at time.Time) (RateDecision, error)
+	// Used reads what the account consumed in the current minute and day
+	// without taking anything.
+	Used(ctx context.Context, accountID int64, at time.Time) (minute, day int64, err error)
+}
+
+// windows are the starts (Unix seconds) of the minute and the UTC day of at.
+func windows(at time.Time) (minute, day int64) {
+	u := at.UTC()
+	return u.Truncate(time.Minute).Unix(), time.Date(u.Year(), u.Month(), u.Day(), 0, 0, 0, 0, time.UTC).Unix()
+}
+
+// decide picks the window to report: the one with less left.
+func decide(allowed bool, l Limits, minuteStart, minuteCount, dayStart, dayCount int64) RateDecision {
+	m := RateDecision{Allowed: allowed, Limit: l.PerMinute, Used: minuteCount, Reset: time.Unix(minuteStart+60, 0).UTC()}
+	d := RateDecision{Allowed: allowed, Limit: l.PerDay, Used: dayCount, Reset: time.Unix(dayStart+86400, 0).UTC()}
+	if !allowed {
+		// Refused: report the window that refused.
+		if dayCount >= l.PerDay {
+			return d
+		}
+		return m
+	}
+	if d.Remaining() < m.Remaining() {
+		return d
+	}
+	return m
+}
+
+// DBRateLimiter keeps the counters in the main database: one row per
+// account, taken with one conditional upsert, so counting is exact under
+// concurrency and across processes sharing the database.
+type DBRateLimiter struct{ DB *gorm.DB }
+
+// Take implements RateLimiter in one round trip (two when refused, to read
+// the counts for the headers).
+func (r DBRateLimiter) Take(ctx context.Context, accountID int64, l Limits, at time.Time) (RateDecision, error) {
+	minute, day := windows(at)
+	var got struct {
+		MinuteCount int64
+		DayCount    int64
+	}
+	// The counts a window had are 0 once it has moved on; the update only
+	// happens while both windows have room.
+	res := r.DB.WithContext(ctx).Raw(`INSERT INTO rate_windows (account_id, minute_start, minute_count, day_start, day_count)
+		VALUES (@a, @m, 1, @d, 1)
+		ON CONFLICT (account_id) DO UPDATE SET
+			minute_count = CASE WHEN rate_windows.minute_start = @m THEN rate_windows.minute_count + 1 ELSE 1 END,
+			day_count = CASE WHEN rate_windows.day_start = @d THEN rate_windows.day_count + 1 ELSE 1 END,
+			minute_start = @m,
+			day_start = @d
+		WHERE (CASE WHEN rate_windows.minute_start = @m THEN rate_windows.minute_count ELSE 0 END) < @ml
+		  AND (CASE WHEN rate_windows.day_start = @d THEN rate_windows.day_count ELSE 0 END) < @dl
+		RETURNING minute_count, day_count`,
+		map[string]any{"a": accountID, "m": minute, "d": day, "ml": l.PerMinute, "dl": l.PerDay}).Scan(&got)
+	if res.Error != nil {
+		return RateDecision{}, fmt.Errorf("rate limit: %w", res.Error)
+	}
+	if res.RowsAffected == 1 && got.MinuteCount > 0 {
+		return decide(true, l, minute, got.MinuteCount, day, got.DayCount), nil
+	}
+	// Refused (or a limit of zero): read where the windows stand.
+	mc, dc, err := r.Used(ctx, accountID, at)
+	if err != nil {
+		return RateDecision{}, fmt.Errorf("rate limit: %w", err)
+	}
+	return decide(false, l, minute, mc, day, dc), nil
+}
+
+// SetAccountLimits gives an account its own limits (Enterprise agreements);
+// nil keeps the plan's.
+func SetAccountLimits(ctx context.Context, db *gorm.DB, accountPublicIDOrSlug string, perMinute, perDay *int64) (Account, error) {
+	var a Account
+	err := inTx(ctx, db, func(tx *gorm.DB) error {
+		if err := tx.Where("public_id = ? OR slug = ?", accountPublicIDOrSlug, accountPublicIDOrSlug).Take(&a).Error; err != nil {
+			return notFound(err)
+		}
+		for _, v := range []*int64{perMinute, perDay} {
+			if v != nil && *v < 0 {
+				return fmt.Errorf("limits cannot be negative")
+			}
+		}
+		a.RatePerMinute, a.RatePerDay = perMinute, perDay
+		return tx.Model(&Account{}).Where("id = ?", a.ID).
+			Updates(map[string]any{"rate_per_minute": perMinute, "rate_per_day": perDay, "updated_at": now()}).Error
+	})
+	return a, err
+}
+
+// Used implements RateLimiter.
+func (r DBRateLimiter) Used(ctx context.Context, accountID int64, at time.Time) (minuteUsed, dayUsed int64, err error) {
+	minute, day := windows(at)
+	var cur struct {
+		MinuteStart, MinuteCount, DayStart, DayCount int64
+	}
+	err = r.DB.WithContext(ctx).Raw(`SELECT minute_start, minute_count, day_start, day_count FROM rate_windows WHERE account_id = ?`, accountID).
+		Scan(&cur).Error
+	if cur.MinuteStart == minute {
+		minuteUsed = cur.MinuteCount
+	}
+	if cur.DayStart == day {
+		dayUsed = cur.DayCount
+	}
+	return minuteUsed, dayUsed, err
+}

@@ -1,0 +1,190 @@
+package models
+
+import (
+	"context"
+	"log/slog"
+	"sync"
+	"time"
+
+	"gorm.io/gorm"
+	"gorm.io/gorm/clause"
+)
+
+// Usage metrics.
+const (
+	// MetricAPIRequests counts API requests, by endpoint category.
+	MetricAPIRequests = "api_requests"
+	// MetricIndexingSeconds adds up the durations of videos added.
+	MetricIndexingSeconds = "indexing_seconds"
+)
+
+// UsageEvent is one thing an account used.
+type UsageEvent struct {
+	ID         int64
+	AccountID  int64
+	UserID     *int64
+	APIKeyID   *int64
+	Metric     string
+	Category   string
+	Quantity   int64
+	OccurredAt time.Time
+}
+
+// UsageDaily is the rollup pages read: one row per account, UTC day, user,
+// metric and category.
+type UsageDaily struct {
+	AccountID int64  `gorm:"primaryKey"`
+	Day       string `gorm:"primaryKey"` // YYYY-MM-DD, UTC
+	UserID    int64  `gorm:"primaryKey"`
+	Metric    string `gorm:"primaryKey"`
+	Category  string `gorm:"primaryKey"`
+	Quantity  int64
+}
+
+// TableName is usage_daily.
+func (UsageDaily) TableName() string { return "usage_daily" }
+
+// systemWrite marks a write to account-owned tables that the system makes on
+// behalf of scopes it already checked (batched usage of authenticated
+// requests), with account IDs taken from those scopes.
+func systemWrite(db *gorm.DB) *gorm.DB { return db.Set(scopeKey, trusted{}) }
+
+// dayOf is the UTC day of t, as rollups key it.
+func dayOf(t time.Time) string { return t.UTC().Format(time.DateOnly) }
+
+// storeUsage writes events and adds them to the daily rollup, in tx.
+func storeUsage(tx *gorm.DB, events []UsageEvent) error {
+	if len(events) == 0 {
+		return nil
+	}
+	type key struct {
+		account int64
+		day     string
+		user    int64
+		metric  string
+		cat     string
+	}
+	sums := map[key]int64{}
+	var order []key
+	for _, ev := range events {
+		var user int64
+		if ev.UserID != nil {
+			user = *ev.UserID
+		}
+		k := key{ev.AccountID, dayOf(ev.OccurredAt), user, ev.Metric, ev.Category}
+		if _, ok := sums[k]; !ok {
+			order = append(order, k)
+		}
+		sums[k] += ev.Quantity
+	}
+	// Events keep their own account IDs: a batch holds many accounts.
+	for i := range events {
+		events[i].ID = 0
+	}
+	if err := tx.Session(&gorm.Session{CreateBatchSize: 500}).Create(&events).Error; err != nil {
+		return err
+	}
+	rows := make([]UsageDaily, 0, len(order))
+	for _, k := range order {
+		rows = append(rows, UsageDaily{AccountID: k.account, Day: k.day, UserID: k.user, Metric: k.metric, Category: k.cat, Quantity: sums[k]})
+	}
+	return tx.Clauses(clause.OnConflict{
+		Columns:   []clause.Column{{Name: "account_id"}, {Name: "day"}, {Name: "user_id"}, {Name: "metric"}, {Name: "category"}},
+		DoUpdates: clause.Assignments(map[string]any{"quantity": gorm.Expr("usage_daily.quantity + excluded.quantity")}),
+	}).Session(&gorm.Session{CreateBatchSize: 500}).Create(&rows).Error
+}
+
+// recordUsage stores one event of the scope, now, in tx (for actions that
+// write anyway, like adding a video).
+func recordUsage(tx *gorm.DB, s Scope, metric, category string, quantity int64) error {
+	user := s.userID
+	return storeUsage(systemWrite(tx), []UsageEvent{{AccountID: s.AccountID(), UserID: &user, Metric: metric, Category: category, Quantity: quantity, OccurredAt: now()}})
+}
+
+// maxPendingUsage bounds the events kept in memory while the database is
+// unreachable.
+const maxPendingUsage = 1_000_000
+
+// UsageRecorder batches the usage of API requests in memory and writes it
+// every few seconds, so that a request costs no write of its own beyond the
+// rate-limit counter. Events still in memory when a process dies are lost;
+// the rate-limit counters, which decide what passes, are not.
+type UsageRecorder struct {
+	db    *gorm.DB
+	log   *slog.Logger
+	every time.Duration
+
+	mu      sync.Mutex
+	pending []UsageEvent
+	keys    map[int64]time.Time // API keys' last use
+}
+
+// NewUsageRecorder writes batches to db every interval once Run is called.
+func NewUsageRecorder(db *gorm.DB, log *slog.Logger, every time.Duration) *UsageRecorder {
+	return &UsageRecorder{db: db, log: log, every: every, keys: map[int64]time.Time{}}
+}
+
+// RecordRequest notes one API request of a key.
+func (r *UsageRecorder) RecordRequest(k KeyScope, category string, at time.Time) {
+	user, key := k.UserID(), k.KeyID
+	r.mu.Lock()
+	r.pending = append(r.pending, UsageEvent{AccountID: k.AccountID(), UserID: &user, APIKeyID: &key,
+		Metric: MetricAPIRequests, Category: category, Quantity: 1, OccurredAt: at.UTC().Truncate(time.Microsecond)})
+	r.keys[key] = at.UTC().Truncate(time.Microsecond)
+	r.mu.Unlock()
+}
+
+// Flush writes what is pending in one transaction.
+func (r *UsageRecorder) Flush(ctx context.Context) error {
+	r.mu.Lock()
+	events, keys := r.pending, r.keys
+	r.pending, r.keys = nil, map[int64]time.Time{}
+	r.mu.Unlock()
+	if len(events) == 0 && len(keys) == 0 {
+		return nil
+	}
+	err := inTx(ctx, r.db, func(tx *gorm.DB) error {
+		if err := storeUsage(systemWrite(tx), events); err != nil {
+			return err
+		}
+		return touchAPIKeys(tx, keys)
+	})
+	if err != nil {
+		// Keep them for the next try rather than lose them, up to a bound
+		// that an outage cannot turn into an out-of-memory crash.
+		r.mu.Lock()
+		if len(events)+len(r.pending) <= maxPendingUsage {
+			r.pending = append(events, r.pending...)
+		} else {
+			r.log.Error("usage events dropped: the database has been unavailable too long", "count", len(events))
+		}
+		for id, at := range keys {
+			if at.After(r.keys[id]) {
+				r.keys[id] = at
+			}
+		}
+		r.mu.Unlock()
+	}
+	return err
+}
+
+// Run flushes every interval until ctx ends, then once more.
+func (r *UsageRecorder) Run(ctx context.Context) {
+	t := time.NewTicker(r.every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			flushCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			if err := r.Flush(flushCtx); err != nil {
+				r.log.Error("writing usage at shutdown failed", "err", err)
+			}
+			cancel()
+			return
+		case <-t.C:
+			if err := r.Flush(ctx); err != nil && ctx.Err() == nil {
+				r.log.Warn("writing usage failed; will retry", "err", err)
+			}
+		}
+	}
+}
