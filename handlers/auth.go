@@ -168,14 +168,34 @@ func (d *deps) sendVerification(c echo.Context, user models.User) error {
 	return err
 }
 
-// SignOutSubmit ends the session.
+type signOutForm struct {
+	Next  string `form:"next"`
+	Email string `form:"email"`
+}
+
+// SignOutSubmit ends the session. A form may ask to sign in again as
+// someone else and continue where it was (an invitation for another email).
 func (h *Auth) SignOutSubmit(c echo.Context) error {
+	var f signOutForm
+	if err := bindForm(c, &f); err != nil {
+		return err
+	}
 	s := SessionFrom(c)
 	s.Options.MaxAge = -1
 	if err := s.Save(c.Request(), c.Response()); err != nil {
 		return err
 	}
-	return redirect(c, "/signin")
+	q := url.Values{}
+	if next := localPath(f.Next); next != "" {
+		q.Set("next", next)
+	}
+	if email := models.NormalizeEmail(f.Email); models.ValidEmail(email) {
+		q.Set("email", email)
+	}
+	if len(q) == 0 {
+		return redirect(c, "/signin")
+	}
+	return redirect(c, "/signin?"+q.Encode())
 }
 
 // VerifyEmail uses a verification link.

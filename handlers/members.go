@@ -28,6 +28,10 @@ func (h *Members) page(c echo.Context, status int, f inviteForm, errs models.Fie
 	if err != nil {
 		return err
 	}
+	admins, err := models.AdminCount(ctx, h.db, scope)
+	if err != nil {
+		return err
+	}
 	p := views.MembersPageProps{
 		CanManage:   scope.Can(models.CapManageMembers),
 		MemberTotal: plural(total, "member", "members"),
@@ -38,6 +42,7 @@ func (h *Members) page(c echo.Context, status int, f inviteForm, errs models.Fie
 		p.Members = append(p.Members, views.MemberListRow{
 			UserID: m.UserPublicID, Name: m.Name, Email: m.Email, Role: string(m.Role), RoleLabel: m.Role.Label(),
 			Joined: dateOnly(m.JoinedAt), SignIn: signInMethod(m), IsYou: m.UserID == scope.UserID(),
+			Locked: m.Role == models.RoleAdmin && admins <= 1,
 		})
 	}
 	if p.CanManage {
@@ -48,7 +53,7 @@ func (h *Members) page(c echo.Context, status int, f inviteForm, errs models.Fie
 		p.InviteTotal = plural(n, "invitation", "invitations")
 		for _, inv := range invitations {
 			p.Invitations = append(p.Invitations, views.InvitationListRow{
-				ID: inv.PublicID, Email: inv.Email, RoleLabel: inv.Role.Label(), InvitedBy: creatorName(inv.InvitedByName),
+				ID: inv.PublicID, Email: inv.Email, Role: string(inv.Role), RoleLabel: inv.Role.Label(), InvitedBy: creatorName(inv.InvitedByName),
 				Expires: dateOnly(inv.ExpiresAt), Expired: inv.State() == models.InvitationExpired,
 			})
 		}
@@ -196,6 +201,7 @@ func (h *Members) RemovePage(c echo.Context) error {
 		Action:     "/settings/members/" + m.UserPublicID + "/remove",
 		Button:     "Remove " + m.Name,
 		CancelHref: "/settings/members",
+		Warning:    "Removal takes effect at once",
 	}))
 }
 

@@ -77,7 +77,7 @@ func TestInviteAndAccept(t *testing.T) {
 		visitor := app.client()
 		for i := 0; i < 2; i++ {
 			v := visitor.get(link).status(http.StatusOK)
-			v.contains(org.Account().Name).contains(admin.Name).contains("Administrator")
+			v.contains(org.Account().Name).contains(admin.Name).contains("an administrator")
 			href, _ := v.doc().Find(`a[href^="/signup"]`).First().Attr("href")
 			if !strings.Contains(href, "email=grace%40example.com") || !strings.Contains(href, "next=%2Finvitations%2F") {
 				t.Fatalf("sign-up link %q does not carry the email and the way back", href)

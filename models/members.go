@@ -73,6 +73,17 @@ func memberRows(db *gorm.DB, s Scope) *gorm.DB {
 		Where("memberships.account_id = ?", s.AccountID())
 }
 
+// AdminCount is the number of administrators of the scope's account.
+func AdminCount(ctx context.Context, db *gorm.DB, s Scope) (int64, error) {
+	if err := s.require(CapViewAccount); err != nil {
+		return 0, err
+	}
+	return countAdmins(db.WithContext(ctx), s.AccountID())
+}
+
+// who names a member in the audit log: "Ada Lovelace (ada@example.com)".
+func who(u User) string { return u.Name + " (" + u.Email + ")" }
+
 // lockAccount serialises membership changes of one account, so that two
 // administrators demoting each other at once cannot both succeed.
 func lockAccount(tx *gorm.DB, accountID int64) (Account, error) {
@@ -139,7 +150,7 @@ func ChangeRole(ctx context.Context, db *gorm.DB, s Scope, userPublicID string, 
 		if err := tx.Model(&Membership{}).Where("account_id = ? AND user_id = ?", s.AccountID(), u.ID).Update("role", role).Error; err != nil {
 			return err
 		}
-		return recordAudit(tx, s, actor, AuditRoleChanged, u.Email, string(m.Role)+" → "+string(role))
+		return recordAudit(tx, s, actor, AuditRoleChanged, who(u), m.Role.Label()+" → "+role.Label())
 	})
 	return user, err
 }
@@ -173,7 +184,7 @@ func RemoveMember(ctx context.Context, db *gorm.DB, s Scope, userPublicID string
 		if err := removeMembership(tx, s, u, m, heir); err != nil {
 			return err
 		}
-		return recordAudit(tx, s, actor, AuditRemoved, u.Email, "")
+		return recordAudit(tx, s, actor, AuditRemoved, who(u), "was "+m.Role.Label())
 	})
 	return user, err
 }
@@ -207,7 +218,7 @@ func LeaveOrganization(ctx context.Context, db *gorm.DB, s Scope, actor Actor) e
 		if err := removeMembership(tx, s, u, m, heir); err != nil {
 			return err
 		}
-		return recordAudit(tx, s, actor, AuditLeft, u.Email, "")
+		return recordAudit(tx, s, actor, AuditLeft, who(u), "was "+m.Role.Label())
 	})
 }
 

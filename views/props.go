@@ -115,3 +115,10 @@ func withQuery(path, next, email string) string {
 	}
 	return path + "?" + q.Encode()
 }
+
+func orDefault(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
+}

@@ -55,7 +55,7 @@ func OrganizationSettingsPage(p OrganizationSettingsPageProps) templ.Component {
 				}()
 			}
 			ctx = templ.InitializeContext(ctx)
-			templ_7745c5c3_Err = PageHeader(PageHeaderProps{Title: "Organization", Description: "The organization's name, address and plan."}).Render(ctx, templ_7745c5c3_Buffer)
+			templ_7745c5c3_Err = PageHeader(PageHeaderProps{Title: "Organization", Description: "The organization's name, slug and plan."}).Render(ctx, templ_7745c5c3_Buffer)
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
@@ -327,7 +327,7 @@ func OrganizationSettingsPage(p OrganizationSettingsPageProps) templ.Component {
 					if templ_7745c5c3_Err != nil {
 						return templ_7745c5c3_Err
 					}
-					templ_7745c5c3_Err = Field(FieldProps{Label: "Type " + p.Name + " to confirm", Name: "confirm_name", Value: p.ConfirmName, Error: p.DeleteErrors["confirm_name"], Autocomplete: "off", Required: true}).Render(ctx, templ_7745c5c3_Buffer)
+					templ_7745c5c3_Err = Field(FieldProps{Label: "Type “" + p.Name + "” to confirm", Name: "confirm_name", Value: p.ConfirmName, Error: p.DeleteErrors["confirm_name"], Autocomplete: "off", Required: true}).Render(ctx, templ_7745c5c3_Buffer)
 					if templ_7745c5c3_Err != nil {
 						return templ_7745c5c3_Err
 					}
