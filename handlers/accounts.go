@@ -2,6 +2,7 @@ package handlers
 
 import (
 	"net/http"
+	"net/url"
 
 	"github.com/labstack/echo/v4"
 
@@ -31,6 +32,10 @@ func (h *Accounts) SwitchSubmit(c echo.Context) error {
 		return err // ErrNotMember: 404
 	}
 	s := SessionFrom(c)
+	if via, _ := s.Values[valSSOAccount].(int64); scope.RequiresSSO() && via != scope.AccountID() {
+		// The organization admits its members only through its IdP.
+		return redirect(c, "/sso/"+url.PathEscape(scope.Account().SlugOrEmpty())+"/login")
+	}
 	s.Values[valAccountID] = scope.AccountID()
 	if err := s.Save(c.Request(), c.Response()); err != nil {
 		return err

@@ -32,6 +32,9 @@ type Config struct {
 	// Usage batches the usage of API requests; the caller runs it. One that
 	// is never run is created when nil.
 	Usage *models.UsageRecorder
+	// AllowPrivateMetadataHosts lets SSO metadata be fetched from private
+	// addresses and over http: for tests only.
+	AllowPrivateMetadataHosts bool
 }
 
 // DefaultSessionLifetime: a week without activity, or 30 days in all.

@@ -91,6 +91,12 @@ func (h *Auth) SignInSubmit(c echo.Context) error {
 // startSession replaces whatever session the browser had with a new one
 // (new ID, so a planted cookie cannot be fixed on the user).
 func (d *deps) startSession(c echo.Context, userID, accountID int64) error {
+	return d.startSessionVia(c, userID, accountID, nil)
+}
+
+// startSessionVia starts a session; ssoAccount is the organization whose
+// identity provider signed the user in, if one did.
+func (d *deps) startSessionVia(c echo.Context, userID, accountID int64, ssoAccount *int64) error {
 	s := SessionFrom(c)
 	if rec := sessionRecord(c); rec != nil {
 		if err := models.DeleteSession(c.Request().Context(), d.db, rec.ID); err != nil {
@@ -103,6 +109,9 @@ func (d *deps) startSession(c echo.Context, userID, accountID int64) error {
 	s.ID = ""
 	s.Values[valUserID] = userID
 	s.Values[valAccountID] = accountID
+	if ssoAccount != nil {
+		s.Values[valSSOAccount] = *ssoAccount
+	}
 	return s.Save(c.Request(), c.Response())
 }
 

@@ -65,10 +65,13 @@ func (h *Members) page(c echo.Context, status int, f inviteForm, errs models.Fie
 }
 
 func signInMethod(m models.MemberRow) string {
-	if m.HasPassword {
-		return "Password"
+	switch {
+	case m.SSOSignedInAt != nil && m.HasPassword:
+		return "Single sign-on and password"
+	case m.SSOSignedInAt != nil || !m.HasPassword:
+		return "Single sign-on"
 	}
-	return "Single sign-on"
+	return "Password"
 }
 
 // MembersPage lists the organization's members (and, for administrators,

@@ -72,7 +72,7 @@ func secureHeaders(secure bool) echo.MiddlewareFunc {
 // public API authenticates by header, not cookie, and is exempt.
 func csrf(secure bool) echo.MiddlewareFunc {
 	return middleware.CSRFWithConfig(middleware.CSRFConfig{
-		Skipper:        func(c echo.Context) bool { return strings.HasPrefix(c.Request().URL.Path, "/v1.3/") },
+		Skipper:        func(c echo.Context) bool { return isAPI(c) },
 		TokenLookup:    "form:_csrf",
 		ContextKey:     ctxCSRF,
 		CookieName:     "_csrf",
@@ -160,6 +160,20 @@ func (d *deps) loadScope(next echo.HandlerFunc) echo.HandlerFunc {
 		}
 		if err != nil {
 			return err
+		}
+		if scope.RequiresSSO() {
+			if via, _ := sess.Values[valSSOAccount].(int64); via != scope.AccountID() {
+				org := scope.Account()
+				if scope, err = models.PersonalScope(ctx, d.db, user.ID); err != nil {
+					return err
+				}
+				sess.Values[valAccountID] = scope.AccountID()
+				sess.Values["flash_kind"] = flashNotice
+				sess.Values["flash"] = org.Name + " requires single sign-on: sign in through its identity provider (Sign in with SSO) to enter it. You're in your personal account."
+				if err := sess.Save(c.Request(), c.Response()); err != nil {
+					return err
+				}
+			}
 		}
 		c.Set(ctxScope, scope)
 		c.Set(ctxLogger, LoggerFrom(c).With("account_id", scope.Account().PublicID))

@@ -142,10 +142,11 @@ var sections = []section{
 	{key: "indexes", label: "Indexes", href: "/indexes", capability: models.CapUseResources},
 	{key: "integrations", label: "Integrations", href: "/integrations", capability: models.CapUseResources},
 	{key: "organization", label: "Organization", href: "/settings/organization", group: "Settings", orgOnly: true, capability: models.CapViewAccount},
+	{key: "profile", label: "Profile", href: "/settings/profile", group: "Settings", navInPersonalOnly: true, capability: models.CapViewAccount},
 	{key: "members", label: "Members", href: "/settings/members", group: "Settings", orgOnly: true, capability: models.CapViewAccount},
 	{key: "api-keys", label: "API Keys", href: "/settings/api-keys", group: "Settings", capability: models.CapManageOwnKeys},
+	{key: "sso", label: "Single sign-on", href: "/settings/sso", group: "Settings", orgOnly: true, capability: models.CapManageAccount},
 	{key: "audit-log", label: "Audit log", href: "/settings/audit-log", group: "Settings", orgOnly: true, capability: models.CapViewAuditLog},
-	{key: "profile", label: "Profile", href: "/settings/profile", group: "Settings", navInPersonalOnly: true, capability: models.CapViewAccount},
 }
 
 func (s section) allowed(scope models.Scope) bool {

@@ -103,6 +103,19 @@ func New(cfg Config, db *gorm.DB, log *slog.Logger, mailer Mailer) *echo.Echo {
 	e.POST("/settings/api-keys/:id/regenerate", keys.RegenerateSubmit, signedIn...).Name = "api-key.regenerate.submit"
 	e.POST("/settings/api-keys/:id/revoke", keys.RevokeSubmit, signedIn...).Name = "api-key.revoke.submit"
 
+	sso := &SSO{deps: d, allowPrivateMetadataHosts: cfg.AllowPrivateMetadataHosts}
+	e.GET("/settings/sso", sso.SettingsPage, with(signedIn, orgOnly, requireCapability(models.CapManageAccount))...).Name = "sso"
+	e.POST("/settings/sso", sso.SettingsSubmit, with(signedIn, orgOnly, requireCapability(models.CapManageAccount))...).Name = "sso.submit"
+	e.POST("/settings/sso/test", sso.TestSubmit, with(signedIn, orgOnly, requireCapability(models.CapManageAccount))...).Name = "sso.test.submit"
+	e.GET("/settings/sso/test/:id", sso.TestResultPage, with(signedIn, orgOnly, requireCapability(models.CapManageAccount))...).Name = "sso.test"
+	e.GET("/signin/sso", sso.DiscoveryPage, page...).Name = "signin.sso"
+	e.POST("/signin/sso", sso.DiscoverySubmit, page...).Name = "signin.sso.submit"
+	e.GET("/sso/:slug/metadata", sso.Metadata).Name = "sso.metadata"
+	e.GET("/sso/:slug/login", sso.Login, page...).Name = "sso.login"
+	// The IdP posts the response from its own site: no CSRF token can come
+	// with it; the signed response is the proof.
+	e.POST("/sso/:slug/acs", sso.ACS, d.session).Name = "sso.acs"
+
 	settings := &Settings{d}
 	e.GET("/settings/organization", settings.OrganizationPage, with(signedIn, orgOnly)...).Name = "settings.organization"
 	e.POST("/settings/organization", settings.OrganizationSubmit, with(signedIn, orgOnly, requireCapability(models.CapManageAccount))...).Name = "settings.organization.submit"

@@ -23,9 +23,10 @@ const sessionCookie = "switchboard_session"
 // live in columns of the sessions table; every other key is a string kept in
 // its data column. Keys starting with "_" are never written.
 const (
-	valUserID    = "user_id"
-	valAccountID = "account_id"
-	valRecord    = "_record" // the *models.Session loaded with the request
+	valUserID     = "user_id"
+	valAccountID  = "account_id"
+	valSSOAccount = "sso_account_id" // the organization whose IdP signed the session in
+	valRecord     = "_record"        // the *models.Session loaded with the request
 )
 
 // dbStore is a gorilla/sessions store backed by the database: the cookie
@@ -94,6 +95,9 @@ func (st *dbStore) New(r *http.Request, name string) (*sessions.Session, error) 
 	if rec.ActiveAccountID != nil {
 		s.Values[valAccountID] = *rec.ActiveAccountID
 	}
+	if rec.SSOAccountID != nil {
+		s.Values[valSSOAccount] = *rec.SSOAccountID
+	}
 	s.Values[valRecord] = &rec
 	return s, nil
 }
@@ -118,6 +122,10 @@ func (st *dbStore) Save(r *http.Request, w http.ResponseWriter, s *sessions.Sess
 		return nil
 	}
 	accountID, _ := s.Values[valAccountID].(int64)
+	var ssoAccount *int64
+	if id, ok := s.Values[valSSOAccount].(int64); ok {
+		ssoAccount = &id
+	}
 	data, err := encodeData(s.Values)
 	if err != nil {
 		return err
@@ -127,8 +135,8 @@ func (st *dbStore) Save(r *http.Request, w http.ResponseWriter, s *sessions.Sess
 		if err != nil {
 			return err
 		}
-		created.Data = data
-		if data != "{}" {
+		created.Data, created.SSOAccountID = data, ssoAccount
+		if data != "{}" || ssoAccount != nil {
 			if err := models.SaveSession(ctx, st.db, created); err != nil {
 				return err
 			}
@@ -143,6 +151,7 @@ func (st *dbStore) Save(r *http.Request, w http.ResponseWriter, s *sessions.Sess
 		return nil
 	}
 	rec.ActiveAccountID = &accountID
+	rec.SSOAccountID = ssoAccount
 	rec.Data = data
 	rec.LastSeenAt = time.Now().UTC()
 	return models.SaveSession(ctx, st.db, *rec)
@@ -153,7 +162,7 @@ func encodeData(values map[any]any) (string, error) {
 	out := map[string]string{}
 	for k, v := range values {
 		key, ok := k.(string)
-		if !ok || key == valUserID || key == valAccountID || strings.HasPrefix(key, "_") {
+		if !ok || key == valUserID || key == valAccountID || key == valSSOAccount || strings.HasPrefix(key, "_") {
 			continue
 		}
 		str, ok := v.(string)

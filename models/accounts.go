@@ -60,9 +60,12 @@ type Account struct {
 	// (Enterprise); nil keeps the plan's.
 	RatePerMinute *int64
 	RatePerDay    *int64
-	CreatedByID   int64
-	CreatedAt     time.Time
-	UpdatedAt     time.Time
+	// SSOEnforced: members other than administrators enter only from a
+	// session that signed in through the organization's IdP.
+	SSOEnforced bool `gorm:"column:sso_enforced"`
+	CreatedByID int64
+	CreatedAt   time.Time
+	UpdatedAt   time.Time
 }
 
 // SlugOrEmpty is the organization's slug; personal accounts have none.
@@ -75,10 +78,11 @@ func (a Account) SlugOrEmpty() string {
 
 // Membership ties a user to an account with a role.
 type Membership struct {
-	AccountID int64 `gorm:"primaryKey"`
-	UserID    int64 `gorm:"primaryKey"`
-	Role      Role
-	CreatedAt time.Time
+	AccountID     int64 `gorm:"primaryKey"`
+	UserID        int64 `gorm:"primaryKey"`
+	Role          Role
+	CreatedAt     time.Time
+	SSOSignedInAt *time.Time `gorm:"column:sso_signed_in_at"`
 }
 
 // AccountChoice is one account the user belongs to, as the switcher lists it.

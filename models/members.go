@@ -35,6 +35,8 @@ type MemberRow struct {
 	Role         Role
 	JoinedAt     time.Time
 	HasPassword  bool
+	// SSOSignedInAt is when they last signed in through the organization's IdP.
+	SSOSignedInAt *time.Time
 }
 
 // ListMembers returns a page of the scope's members, administrators first,
@@ -68,7 +70,7 @@ func GetMember(ctx context.Context, db *gorm.DB, s Scope, userPublicID string) (
 func memberRows(db *gorm.DB, s Scope) *gorm.DB {
 	return db.Table("memberships").
 		Select("users.id AS user_id, users.public_id AS user_public_id, users.name, users.email, memberships.role, "+
-			"memberships.created_at AS joined_at, users.password_hash <> '' AS has_password").
+			"memberships.created_at AS joined_at, users.password_hash <> '' AS has_password, memberships.sso_signed_in_at").
 		Joins("JOIN users ON users.id = memberships.user_id").
 		Where("memberships.account_id = ?", s.AccountID())
 }

@@ -71,6 +71,9 @@ var accountOwned = map[string]bool{
 	"invitations":     true,
 	"videos":          true,
 	"s3_integrations": true,
+	"sso_connections": true,
+	"sso_domains":     true,
+	"sso_requests":    true,
 	"usage_events":    true,
 	"usage_daily":     true,
 }

@@ -18,12 +18,14 @@ type Session struct {
 	UserID          int64
 	User            User
 	ActiveAccountID *int64
-	Data            string
-	IP              string
-	UserAgent       string
-	CreatedAt       time.Time
-	LastSeenAt      time.Time
-	ExpiresAt       time.Time
+	// SSOAccountID is the organization whose IdP signed this session in.
+	SSOAccountID *int64 `gorm:"column:sso_account_id"`
+	Data         string
+	IP           string
+	UserAgent    string
+	CreatedAt    time.Time
+	LastSeenAt   time.Time
+	ExpiresAt    time.Time
 }
 
 // SessionLifetime bounds a session: Idle without a request ends it, and so
@@ -65,6 +67,7 @@ func LoadSession(ctx context.Context, db *gorm.DB, token string, life SessionLif
 func SaveSession(ctx context.Context, db *gorm.DB, s Session) error {
 	return db.WithContext(ctx).Model(&Session{}).Where("id = ?", s.ID).Updates(map[string]any{
 		"active_account_id": s.ActiveAccountID,
+		"sso_account_id":    s.SSOAccountID,
 		"data":              s.Data,
 		"last_seen_at":      s.LastSeenAt,
 	}).Error

@@ -1,0 +1,571 @@
+package handlers
+
+import (
+	"bytes"
+	"context"
+	"crypto/rsa"
+	"crypto/x509"
+	"encoding/base64"
+	"encoding/json"
+	"encoding/xml"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"sort"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/beevik/etree"
+	"github.com/crewjam/saml"
+	dsig "github.com/russellhaering/goxmldsig"
+	"github.com/labstack/echo/v4"
+
+	"switchboard/models"
+	"switchboard/views"
+)
+
+func init() {
+	// Allow at most 90 seconds of clock skew between an IdP and us.
+	saml.MaxClockSkew = 90 * time.Second
+}
+
+// SSO handles SAML single sign-on: Switchboard is the service provider, one
+// per organization, at /sso/{slug}/….
+type SSO struct {
+	*deps
+	keyOnce sync.Once
+	key     *rsa.PrivateKey
+	cert    *x509.Certificate
+	keyErr  error
+	// allowPrivateMetadataHosts lets tests fetch metadata from loopback.
+	allowPrivateMetadataHosts bool
+}
+
+func (h *SSO) spKey(ctx context.Context) (*rsa.PrivateKey, *x509.Certificate, error) {
+	h.keyOnce.Do(func() { h.key, h.cert, h.keyErr = models.LoadSPKey(ctx, h.db) })
+	if h.keyErr != nil {
+		// Try again next time rather than remember a database hiccup.
+		err := h.keyErr
+		h.keyOnce = sync.Once{}
+		return nil, nil, err
+	}
+	return h.key, h.cert, nil
+}
+
+// spURLs are the organization's service provider addresses.
+func (h *SSO) spURLs(slug string) (entityID, acs, metadata string) {
+	base := strings.TrimRight(h.cfg.BaseURL, "/") + "/sso/" + url.PathEscape(slug)
+	return base + "/metadata", base + "/acs", base + "/metadata"
+}
+
+// serviceProvider builds the organization's service provider.
+func (h *SSO) serviceProvider(ctx context.Context, sa models.SSOAccount) (*saml.ServiceProvider, error) {
+	key, cert, err := h.spKey(ctx)
+	if err != nil {
+		return nil, err
+	}
+	entityID, acs, metadata := h.spURLs(sa.Account.SlugOrEmpty())
+	acsURL, _ := url.Parse(acs)
+	metadataURL, _ := url.Parse(metadata)
+	sp := &saml.ServiceProvider{
+		EntityID:                         entityID,
+		Key:                              key,
+		Certificate:                      cert,
+		AcsURL:                           *acsURL,
+		MetadataURL:                      *metadataURL,
+		AllowIDPInitiated:                sa.Connection.AllowIDPInitiated,
+		SignatureMethod:                  dsig.RSASHA256SignatureMethod,
+		AssertionConsumerServiceBindings: []string{saml.HTTPPostBinding},
+		AuthnNameIDFormat:                saml.UnspecifiedNameIDFormat,
+		ReplayCache:                      models.ReplayCache{DB: h.db},
+		MetadataValidDuration:            7 * 24 * time.Hour,
+	}
+	if sa.Connection.IDPMetadataXML != "" {
+		if sp.IDPMetadata, err = sa.Connection.IDPMetadata(); err != nil {
+			return nil, err
+		}
+	}
+	return sp, nil
+}
+
+// orgFromSlug finds the organization of an /sso/{slug}/… address.
+func (h *SSO) orgFromSlug(c echo.Context) (models.SSOAccount, error) {
+	sa, err := models.FindSSOBySlug(c.Request().Context(), h.db, c.Param("slug"))
+	if errors.Is(err, models.ErrNotFound) && sa.Account.ID != 0 {
+		// The organization exists but has no connection: only its metadata
+		// can be served (to set the IdP up first).
+		return sa, nil
+	}
+	return sa, err
+}
+
+// Metadata serves the organization's service provider metadata, to paste
+// into (or fetch from) the identity provider.
+func (h *SSO) Metadata(c echo.Context) error {
+	sa, err := h.orgFromSlug(c)
+	if err != nil {
+		return err
+	}
+	sp, err := h.serviceProvider(c.Request().Context(), sa)
+	if err != nil {
+		return err
+	}
+	buf, err := xml.MarshalIndent(sp.Metadata(), "", "  ")
+	if err != nil {
+		return err
+	}
+	if c.QueryParam("download") != "" {
+		c.Response().Header().Set("Content-Disposition", `attachment; filename="switchboard-`+sa.Account.SlugOrEmpty()+`-sp-metadata.xml"`)
+	}
+	return c.Blob(http.StatusOK, "application/samlmetadata+xml", append([]byte(xml.Header), buf...))
+}
+
+// startSSO sends the browser to the IdP with an AuthnRequest it remembers.
+func (h *SSO) startSSO(c echo.Context, sa models.SSOAccount, purpose string, userID *int64) error {
+	if sa.Connection.IDPMetadataXML == "" {
+		return h.refuse(c, http.StatusNotFound, "Single sign-on is not set up for this organization.", "no connection", nil)
+	}
+	ctx := c.Request().Context()
+	sp, err := h.serviceProvider(ctx, sa)
+	if err != nil {
+		return err
+	}
+	req, err := sp.MakeAuthenticationRequest(sp.GetSSOBindingLocation(saml.HTTPRedirectBinding), saml.HTTPRedirectBinding, saml.HTTPPostBinding)
+	if err != nil {
+		return err
+	}
+	if err := models.RecordSSORequest(ctx, h.db, sa.Account.ID, req.ID, purpose, userID); err != nil {
+		return err
+	}
+	u, err := req.Redirect("", sp)
+	if err != nil {
+		return err
+	}
+	return c.Redirect(http.StatusFound, u.String())
+}
+
+// Login starts an SP-initiated sign-in to the organization.
+func (h *SSO) Login(c echo.Context) error {
+	sa, err := h.orgFromSlug(c)
+	if err != nil {
+		return err
+	}
+	return h.startSSO(c, sa, models.SSOLogin, nil)
+}
+
+// maxSAMLResponse bounds the SAMLResponse the ACS reads.
+const maxSAMLResponse = 256 << 10
+
+// inResponseTo reads, without trusting it, which request a response claims
+// to answer, to know which request ID to accept. The signature check that
+// follows decides whether the response is genuine.
+func inResponseTo(encoded string) string {
+	raw, err := base64.StdEncoding.DecodeString(strings.TrimSpace(encoded))
+	if err != nil {
+		return ""
+	}
+	doc := etree.NewDocument()
+	if err := doc.ReadFromBytes(raw); err != nil || doc.Root() == nil {
+		return ""
+	}
+	return doc.Root().SelectAttrValue("InResponseTo", "")
+}
+
+// ACS receives the IdP's response (HTTP-POST, cross-site by design: this
+// route has no CSRF check and reads no session). Anything wrong refuses the
+// response with a logged reason and creates no session.
+func (h *SSO) ACS(c echo.Context) error {
+	ctx := c.Request().Context()
+	sa, err := h.orgFromSlug(c)
+	if err != nil {
+		return err
+	}
+	if sa.Connection.IDPMetadataXML == "" {
+		return h.refuse(c, http.StatusNotFound, "Single sign-on is not set up for this organization.", "no connection", nil)
+	}
+	r := c.Request()
+	r.Body = http.MaxBytesReader(c.Response(), r.Body, maxSAMLResponse+4096)
+	if err := r.ParseForm(); err != nil {
+		return h.refuse(c, http.StatusBadRequest, "The sign-in response could not be read.", "unreadable form: "+err.Error(), nil)
+	}
+	encoded := r.PostForm.Get("SAMLResponse")
+	if encoded == "" || len(encoded) > maxSAMLResponse || r.PostForm.Get("SAMLart") != "" {
+		return h.refuse(c, http.StatusBadRequest, "The sign-in response is missing or too large.", "no usable SAMLResponse", nil)
+	}
+	// Only the HTTP-POST binding: no artifact resolution from the query.
+	r.Form = r.PostForm
+	var possible []string
+	var request *models.SSORequest
+	if id := inResponseTo(encoded); id != "" {
+		open, err := models.OpenSSORequest(ctx, h.db, sa.Account.ID, id)
+		if errors.Is(err, models.ErrNotFound) {
+			return h.refuse(c, http.StatusForbidden, "This sign-in response does not answer a sign-in we started, or was already used. Start again.",
+				"InResponseTo "+id+" was never issued by this organization's SP, expired or was already consumed", nil)
+		}
+		if err != nil {
+			return err
+		}
+		request, possible = &open, []string{id}
+	} else if !sa.Connection.AllowIDPInitiated {
+		return h.refuse(c, http.StatusForbidden, "Sign-ins started at the identity provider are turned off for this organization. Start from Switchboard's sign-in page.",
+			"unsolicited response while IdP-initiated sign-in is off", nil)
+	}
+	sp, err := h.serviceProvider(ctx, sa)
+	if err != nil {
+		return err
+	}
+	assertion, err := sp.ParseResponse(r, possible)
+	if err != nil {
+		reason := err.Error()
+		var ire *saml.InvalidResponseError
+		if errors.As(err, &ire) && ire.PrivateErr != nil {
+			reason = ire.PrivateErr.Error()
+		}
+		return h.refuse(c, http.StatusForbidden, "The identity provider's response was refused.", reason, request)
+	}
+	identity := identityOf(assertion)
+	if request != nil && request.Purpose == models.SSOTest {
+		return h.finishTest(c, sa, *request, identity, "")
+	}
+	if request != nil {
+		if err := models.ConsumeSSORequest(ctx, h.db, sa.Account.ID, request.ID, ""); err != nil {
+			return h.refuse(c, http.StatusForbidden, "This sign-in response was already used. Start again.", "request consumed concurrently", nil)
+		}
+	}
+	email, name, err := sa.Connection.MapIdentity(identity)
+	if err != nil {
+		return h.refuse(c, http.StatusForbidden, "The identity provider did not say who you are in a way Switchboard understands.", err.Error(), nil)
+	}
+	scope, err := models.SSOSignIn(ctx, h.db, sa, email, name, identity.NameID, clientIP(r))
+	switch {
+	case errors.Is(err, models.ErrSSODomain):
+		return h.refuse(c, http.StatusForbidden, email+" is not an address of "+sa.Account.Name+".", "email outside the organization's domains: "+email, nil)
+	case errors.Is(err, models.ErrSSONotMember):
+		return h.refuse(c, http.StatusForbidden, email+" is not a member of "+sa.Account.Name+". Ask an administrator for an invitation.", "not a member and JIT off: "+email, nil)
+	case err != nil:
+		return err
+	}
+	// The browser sends no cookie with this cross-site POST: the session
+	// starts afresh, marked as signed in through this organization's IdP.
+	ssoAccount := scope.AccountID()
+	if err := h.startSessionVia(c, scope.UserID(), scope.AccountID(), &ssoAccount); err != nil {
+		return err
+	}
+	LoggerFrom(c).Info("signed in through SSO", "organization", sa.Account.PublicID, "email", email)
+	return c.Redirect(http.StatusSeeOther, "/")
+}
+
+// identityOf collects the NameID and attributes of an accepted assertion,
+// attributes under both their Name and FriendlyName.
+func identityOf(a *saml.Assertion) models.SSOIdentity {
+	id := models.SSOIdentity{Attributes: map[string][]string{}}
+	if a.Subject != nil && a.Subject.NameID != nil {
+		id.NameID = a.Subject.NameID.Value
+	}
+	for _, st := range a.AttributeStatements {
+		for _, attr := range st.Attributes {
+			for _, v := range attr.Values {
+				id.Attributes[attr.Name] = append(id.Attributes[attr.Name], v.Value)
+				if attr.FriendlyName != "" && attr.FriendlyName != attr.Name {
+					id.Attributes[attr.FriendlyName] = append(id.Attributes[attr.FriendlyName], v.Value)
+				}
+			}
+		}
+	}
+	return id
+}
+
+// testOutcome is what a connection test shows.
+type testOutcome struct {
+	NameID     string              `json:"name_id,omitempty"`
+	Attributes map[string][]string `json:"attributes,omitempty"`
+	Email      string              `json:"email,omitempty"`
+	Name       string              `json:"name,omitempty"`
+	Refusal    string              `json:"refusal,omitempty"`
+}
+
+// finishTest records what a test sign-in brought back and shows it to the
+// administrator who ran it, changing no setting and no session.
+func (h *SSO) finishTest(c echo.Context, sa models.SSOAccount, req models.SSORequest, id models.SSOIdentity, refusal string) error {
+	out := testOutcome{NameID: id.NameID, Attributes: id.Attributes, Refusal: refusal}
+	if refusal == "" {
+		email, name, err := sa.Connection.MapIdentity(id)
+		switch {
+		case err != nil:
+			out.Refusal = err.Error()
+		case !sa.Connection.OwnsEmail(email):
+			out.Email, out.Name, out.Refusal = email, name, email+" is outside the organization's domains ("+strings.Join(sa.Connection.Domains, ", ")+")"
+		default:
+			out.Email, out.Name = email, name
+		}
+	}
+	b, _ := json.Marshal(out)
+	if err := models.ConsumeSSORequest(c.Request().Context(), h.db, sa.Account.ID, req.ID, string(b)); err != nil {
+		return h.refuse(c, http.StatusForbidden, "This test response was already used.", "test request consumed concurrently", nil)
+	}
+	return c.Redirect(http.StatusSeeOther, "/settings/sso/test/"+url.PathEscape(req.ID))
+}
+
+// refuse answers a refused sign-in with a plain page, logging the reason;
+// a connection test records it for the administrator instead.
+func (h *SSO) refuse(c echo.Context, status int, message, reason string, req *models.SSORequest) error {
+	LoggerFrom(c).Warn("SSO sign-in refused", "slug", c.Param("slug"), "reason", reason)
+	if req != nil && req.Purpose == models.SSOTest {
+		sa, err := h.orgFromSlug(c)
+		if err == nil {
+			return h.finishTest(c, sa, *req, models.SSOIdentity{}, reason)
+		}
+	}
+	return render(c, status, views.MessagePage(views.MessagePageProps{
+		Shell:   views.AuthShell{Title: "Single sign-on failed"},
+		Message: message + " Nothing was changed, and you are not signed in.",
+		LinkLabel: "Back to sign in", LinkHref: "/signin",
+	}))
+}
+
+// Discovery --------------------------------------------------------------
+
+type discoveryForm struct {
+	Email string `form:"email"`
+}
+
+// DiscoveryPage asks for a work email (or the organization's slug).
+func (h *SSO) DiscoveryPage(c echo.Context) error {
+	return render(c, http.StatusOK, views.SSODiscoveryPage(views.SSODiscoveryPageProps{
+		Shell: views.AuthShell{Title: "Sign in with SSO", CSRF: csrfToken(c)}, Email: c.QueryParam("email"),
+	}))
+}
+
+// DiscoverySubmit finds the organization by email domain or slug and starts
+// its sign-in.
+func (h *SSO) DiscoverySubmit(c echo.Context) error {
+	var f discoveryForm
+	if err := bindForm(c, &f); err != nil {
+		return err
+	}
+	ctx := c.Request().Context()
+	in := strings.TrimSpace(f.Email)
+	var sa models.SSOAccount
+	var err error
+	if strings.Contains(in, "@") {
+		sa, err = models.FindSSOByEmail(ctx, h.db, in)
+	} else {
+		sa, err = models.FindSSOBySlug(ctx, h.db, strings.ToLower(in))
+	}
+	if errors.Is(err, models.ErrNotFound) || (err == nil && sa.Connection.IDPMetadataXML == "") {
+		return render(c, http.StatusUnprocessableEntity, views.SSODiscoveryPage(views.SSODiscoveryPageProps{
+			Shell: views.AuthShell{Title: "Sign in with SSO", CSRF: csrfToken(c)}, Email: in,
+			Error: "No organization signs in with single sign-on for “" + in + "”. Check the address, or sign in with your password.",
+		}))
+	}
+	if err != nil {
+		return err
+	}
+	return redirect(c, "/sso/"+url.PathEscape(sa.Account.SlugOrEmpty())+"/login")
+}
+
+// Settings ---------------------------------------------------------------
+
+type ssoForm struct {
+	MetadataXML       string `form:"metadata_xml"`
+	MetadataURL       string `form:"metadata_url"`
+	Domains           string `form:"domains"`
+	JIT               string `form:"jit"`
+	DefaultRole       string `form:"default_role"`
+	Enforce           string `form:"enforce"`
+	AllowIDPInitiated string `form:"allow_idp_initiated"`
+	EmailAttribute    string `form:"email_attribute"`
+	NameAttribute     string `form:"name_attribute"`
+}
+
+func checked(v string) bool { return v == "on" || v == "true" || v == "1" }
+
+func (h *SSO) settingsPage(c echo.Context, status int, f *ssoForm, errs models.FieldErrors) error {
+	ctx := c.Request().Context()
+	scope := ScopeFrom(c)
+	conn, err := models.GetSSOConnection(ctx, h.db, scope)
+	configured := err == nil
+	if err != nil && !errors.Is(err, models.ErrNotFound) {
+		return err
+	}
+	shell, err := h.shell(c, "Single sign-on", "sso")
+	if err != nil {
+		return err
+	}
+	slug := scope.Account().SlugOrEmpty()
+	entityID, acs, metadata := h.spURLs(slug)
+	p := views.SSOSettingsPageProps{
+		Shell: shell, EntityID: entityID, ACSURL: acs, MetadataURL: metadata, LoginURL: strings.TrimRight(h.cfg.BaseURL, "/") + "/sso/" + slug + "/login",
+		Configured: configured, IDPEntityID: conn.IDPEntityID, Errors: errs,
+	}
+	if f == nil {
+		f = &ssoForm{MetadataXML: conn.IDPMetadataXML, MetadataURL: conn.IDPMetadataURL, Domains: strings.Join(conn.Domains, ", "),
+			DefaultRole: string(conn.DefaultRole), EmailAttribute: conn.EmailAttribute, NameAttribute: conn.NameAttribute}
+		if !configured {
+			f.DefaultRole, f.JIT = string(models.RoleMember), "on"
+		}
+		for _, b := range []struct {
+			v   bool
+			dst *string
+		}{{conn.JIT, &f.JIT}, {conn.Enforce, &f.Enforce}, {conn.AllowIDPInitiated, &f.AllowIDPInitiated}} {
+			if b.v {
+				*b.dst = "on"
+			}
+		}
+	}
+	p.MetadataXML, p.MetadataURLInput, p.Domains, p.JIT, p.DefaultRole = f.MetadataXML, f.MetadataURL, f.Domains, checked(f.JIT), f.DefaultRole
+	p.Enforce, p.AllowIDPInitiated, p.EmailAttribute, p.NameAttribute = checked(f.Enforce), checked(f.AllowIDPInitiated), f.EmailAttribute, f.NameAttribute
+	return render(c, status, views.SSOSettingsPage(p))
+}
+
+// SettingsPage shows the service provider's details and the connection.
+func (h *SSO) SettingsPage(c echo.Context) error { return h.settingsPage(c, http.StatusOK, nil, nil) }
+
+// SettingsSubmit saves the connection; metadata given by URL is fetched.
+func (h *SSO) SettingsSubmit(c echo.Context) error {
+	var f ssoForm
+	if err := bindForm(c, &f); err != nil {
+		return err
+	}
+	f.MetadataURL = strings.TrimSpace(f.MetadataURL)
+	metadata := f.MetadataXML
+	if strings.TrimSpace(metadata) == "" && f.MetadataURL != "" {
+		fetched, err := h.fetchMetadata(c.Request().Context(), f.MetadataURL)
+		if err != nil {
+			return h.settingsPage(c, http.StatusUnprocessableEntity, &f, models.FieldErrors{"metadata_url": err.Error()})
+		}
+		metadata = fetched
+	}
+	_, err := models.SaveSSOConnection(c.Request().Context(), h.db, ScopeFrom(c), models.SSOSettingsInput{
+		MetadataXML: metadata, MetadataURL: f.MetadataURL, Domains: f.Domains, JIT: checked(f.JIT), DefaultRole: f.DefaultRole,
+		Enforce: checked(f.Enforce), AllowIDPInitiated: checked(f.AllowIDPInitiated), EmailAttribute: f.EmailAttribute, NameAttribute: f.NameAttribute,
+	}, actor(c))
+	if fe, ok := models.AsFieldErrors(err); ok {
+		if msg, ok := fe["metadata_xml"]; ok && f.MetadataXML == "" && f.MetadataURL != "" {
+			fe["metadata_url"] = msg // the fetched document was the problem
+			delete(fe, "metadata_xml")
+		}
+		return h.settingsPage(c, http.StatusUnprocessableEntity, &f, fe)
+	}
+	if err != nil {
+		return err
+	}
+	return h.flashAndBack(c, flashSuccess, "Saved the single sign-on settings. Use “Test the connection” to try them.", "/settings/sso")
+}
+
+// TestSubmit runs a real sign-in through the IdP whose outcome is only
+// shown, never acted on.
+func (h *SSO) TestSubmit(c echo.Context) error {
+	scope := ScopeFrom(c)
+	sa, err := models.FindSSOBySlug(c.Request().Context(), h.db, scope.Account().SlugOrEmpty())
+	if errors.Is(err, models.ErrNotFound) {
+		return h.flashAndBack(c, flashError, "Save the identity provider's metadata first.", "/settings/sso")
+	}
+	if err != nil {
+		return err
+	}
+	uid := scope.UserID()
+	return h.startSSO(c, sa, models.SSOTest, &uid)
+}
+
+// TestResultPage shows what a test sign-in brought back.
+func (h *SSO) TestResultPage(c echo.Context) error {
+	req, err := models.SSOTestResult(c.Request().Context(), h.db, ScopeFrom(c), c.Param("id"))
+	if err != nil {
+		return err
+	}
+	var out testOutcome
+	if req.Result == "" {
+		out.Refusal = "No answer from the identity provider yet: finish signing in there, or start the test again."
+	} else if err := json.Unmarshal([]byte(req.Result), &out); err != nil {
+		return err
+	}
+	shell, err := h.shell(c, "Connection test", "sso")
+	if err != nil {
+		return err
+	}
+	p := views.SSOTestPageProps{Shell: shell, NameID: out.NameID, Email: out.Email, Name: out.Name, Refusal: out.Refusal}
+	keys := make([]string, 0, len(out.Attributes))
+	for k := range out.Attributes {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		p.Attributes = append(p.Attributes, views.SSOAttribute{Name: k, Values: strings.Join(out.Attributes[k], ", ")})
+	}
+	return render(c, http.StatusOK, views.SSOTestPage(p))
+}
+
+// fetchMetadata reads an IdP's metadata over https: at most 1 MiB, within
+// 10 seconds, and never from (or redirected to) a private address, so an
+// administrator cannot make the server probe its own network.
+func (h *SSO) fetchMetadata(ctx context.Context, raw string) (string, error) {
+	u, err := url.Parse(raw)
+	if err != nil || u.Host == "" {
+		return "", errors.New("Enter the metadata's full https:// URL.")
+	}
+	if u.Scheme != "https" && !(h.allowPrivateMetadataHosts && u.Scheme == "http") {
+		return "", errors.New("The metadata URL must start with https://.")
+	}
+	guard := func(network, address string, _ syscall.RawConn) error {
+		host, _, err := net.SplitHostPort(address)
+		if err != nil {
+			return err
+		}
+		ip := net.ParseIP(host)
+		if ip == nil || (!h.allowPrivateMetadataHosts && (ip.IsLoopback() || ip.IsPrivate() || ip.IsLinkLocalUnicast() || ip.IsLinkLocalMulticast() || ip.IsUnspecified() || ip.IsMulticast())) {
+			return fmt.Errorf("refusing to connect to the private address %s", host)
+		}
+		return nil
+	}
+	client := &http.Client{
+		Timeout: 10 * time.Second,
+		Transport: &http.Transport{
+			DialContext:         (&net.Dialer{Timeout: 5 * time.Second, Control: guard}).DialContext,
+			TLSHandshakeTimeout: 5 * time.Second,
+			Proxy:               nil,
+		},
+		CheckRedirect: func(req *http.Request, via []*http.Request) error {
+			if len(via) >= 3 {
+				return errors.New("too many redirects")
+			}
+			if req.URL.Scheme != "https" && !h.allowPrivateMetadataHosts {
+				return errors.New("redirected away from https")
+			}
+			return nil
+		},
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
+	if err != nil {
+		return "", err
+	}
+	res, err := client.Do(req)
+	if err != nil {
+		return "", fmt.Errorf("The metadata could not be fetched: %v.", unwrapURLError(err))
+	}
+	defer res.Body.Close()
+	if res.StatusCode != http.StatusOK {
+		return "", fmt.Errorf("The metadata URL answered %s.", res.Status)
+	}
+	body, err := io.ReadAll(io.LimitReader(res.Body, models.MaxMetadataSize+1))
+	if err != nil {
+		return "", fmt.Errorf("The metadata could not be read: %v.", err)
+	}
+	if len(body) > models.MaxMetadataSize {
+		return "", errors.New("The metadata is larger than 1 MiB.")
+	}
+	return string(bytes.TrimSpace(body)), nil
+}
+
+func unwrapURLError(err error) error {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		return ue.Err
+	}
+	return err
+}

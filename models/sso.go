@@ -1,0 +1,457 @@
+package models
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"math/big"
+	"regexp"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/crewjam/saml"
+	"github.com/crewjam/saml/samlsp"
+	"gorm.io/gorm"
+	"gorm.io/gorm/clause"
+)
+
+// Audit actions of single sign-on.
+const (
+	AuditSSOConfigured AuditAction = "sso.configured"
+	AuditSSOSignedIn   AuditAction = "sso.signed_in"
+)
+
+// SSOConnection is an organization's SAML identity provider and the rules
+// for signing its members in through it.
+type SSOConnection struct {
+	AccountID         int64  `gorm:"primaryKey"`
+	IDPMetadataXML    string `gorm:"column:idp_metadata_xml"`
+	IDPMetadataURL    string `gorm:"column:idp_metadata_url"`
+	IDPEntityID       string `gorm:"column:idp_entity_id"`
+	JIT               bool   `gorm:"column:jit"`
+	DefaultRole       Role
+	Enforce           bool
+	AllowIDPInitiated bool   `gorm:"column:allow_idp_initiated"`
+	EmailAttribute    string // "" picks the usual attributes, "nameid" the NameID
+	NameAttribute     string // "" picks the usual attributes
+	CreatedAt         time.Time
+	UpdatedAt         time.Time
+	Domains           []string `gorm:"-"`
+}
+
+// TableName is sso_connections.
+func (SSOConnection) TableName() string { return "sso_connections" }
+
+// SSODomain ties an email domain to the one organization that owns it.
+type SSODomain struct {
+	Domain    string `gorm:"primaryKey"`
+	AccountID int64
+}
+
+// TableName is sso_domains.
+func (SSODomain) TableName() string { return "sso_domains" }
+
+// signInLookup marks a read of SSO settings made before any scope exists:
+// a sign-in names the organization by slug or email domain, which is public.
+func signInLookup(db *gorm.DB) *gorm.DB { return db.Set(scopeKey, trusted{}) }
+
+// IDPMetadata parses the stored identity provider metadata.
+func (c SSOConnection) IDPMetadata() (*saml.EntityDescriptor, error) {
+	return samlsp.ParseMetadata([]byte(c.IDPMetadataXML))
+}
+
+// SSOSettingsInput is the Single sign-on form. MetadataXML is the IdP's
+// metadata, pasted or fetched from MetadataURL by the caller.
+type SSOSettingsInput struct {
+	MetadataXML       string
+	MetadataURL       string
+	Domains           string
+	JIT               bool
+	DefaultRole       string
+	Enforce           bool
+	AllowIDPInitiated bool
+	EmailAttribute    string
+	NameAttribute     string
+}
+
+var domainSyntax = regexp.MustCompile(`^(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$`)
+
+// publicEmailDomains cannot belong to an organization: anyone can have an
+// address there.
+var publicEmailDomains = []string{"gmail.com", "googlemail.com", "outlook.com", "hotmail.com", "live.com", "yahoo.com",
+	"icloud.com", "me.com", "aol.com", "proton.me", "protonmail.com", "gmx.com", "mail.com", "yandex.com"}
+
+// ParseDomains splits a form's domains on commas and spaces, lower-cased,
+// without duplicates.
+func ParseDomains(raw string) []string {
+	var out []string
+	for _, f := range strings.FieldsFunc(strings.ToLower(raw), func(r rune) bool { return r == ',' || r == ';' || r == ' ' || r == '\n' || r == '\r' || r == '\t' }) {
+		f = strings.TrimPrefix(strings.TrimSpace(f), "@")
+		if f != "" && !slices.Contains(out, f) {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+// validateIDPMetadata checks that metadata describes an identity provider
+// Switchboard can use: SSO over HTTP-Redirect, and a signing certificate.
+func validateIDPMetadata(xml string) (*saml.EntityDescriptor, string) {
+	if strings.TrimSpace(xml) == "" {
+		return nil, "Paste the identity provider's metadata XML, or give its https URL."
+	}
+	if len(xml) > MaxMetadataSize {
+		return nil, "The metadata is larger than 1 MiB."
+	}
+	ed, err := samlsp.ParseMetadata([]byte(xml))
+	if err != nil {
+		return nil, "This is not SAML metadata an identity provider publishes: " + err.Error()
+	}
+	if len(ed.IDPSSODescriptors) == 0 {
+		return nil, "The metadata describes no identity provider (no IDPSSODescriptor)."
+	}
+	hasRedirect, hasCert := false, false
+	for _, d := range ed.IDPSSODescriptors {
+		for _, s := range d.SingleSignOnServices {
+			if s.Binding == saml.HTTPRedirectBinding {
+				hasRedirect = true
+			}
+		}
+		for _, k := range d.KeyDescriptors {
+			if (k.Use == "" || k.Use == "signing") && len(k.KeyInfo.X509Data.X509Certificates) > 0 {
+				hasCert = true
+			}
+		}
+	}
+	switch {
+	case !hasRedirect:
+		return nil, "The identity provider offers no SingleSignOnService with the HTTP-Redirect binding."
+	case !hasCert:
+		return nil, "The metadata has no signing certificate, so responses could not be verified."
+	}
+	return ed, ""
+}
+
+// MaxMetadataSize bounds pasted and fetched metadata.
+const MaxMetadataSize = 1 << 20
+
+// GetSSOConnection returns the organization's connection; ErrNotFound when
+// none is configured.
+func GetSSOConnection(ctx context.Context, db *gorm.DB, s Scope) (SSOConnection, error) {
+	if err := s.require(CapViewAccount); err != nil {
+		return SSOConnection{}, err
+	}
+	return loadSSOConnection(s.apply(db.WithContext(ctx)), s.AccountID())
+}
+
+func loadSSOConnection(tx *gorm.DB, accountID int64) (SSOConnection, error) {
+	var c SSOConnection
+	if err := tx.Where("account_id = ?", accountID).Take(&c).Error; err != nil {
+		return c, notFound(err)
+	}
+	err := signInLookup(tx.Session(&gorm.Session{NewDB: true})).Model(&SSODomain{}).Where("account_id = ?", accountID).
+		Order("domain").Pluck("domain", &c.Domains).Error
+	return c, err
+}
+
+// SaveSSOConnection creates or replaces the organization's connection;
+// administrators only. Enforcement is copied onto the account, where every
+// request's scope check reads it.
+func SaveSSOConnection(ctx context.Context, db *gorm.DB, s Scope, in SSOSettingsInput, actor Actor) (SSOConnection, error) {
+	if err := s.require(CapManageAccount); err != nil {
+		return SSOConnection{}, err
+	}
+	if !s.IsOrganization() {
+		return SSOConnection{}, ErrNotFound
+	}
+	fe := FieldErrors{}
+	ed, msg := validateIDPMetadata(in.MetadataXML)
+	if msg != "" {
+		fe["metadata_xml"] = msg
+	}
+	domains := ParseDomains(in.Domains)
+	switch {
+	case len(domains) == 0:
+		fe["domains"] = "Enter the email domains of the organization, e.g. example.com."
+	case len(domains) > 50:
+		fe["domains"] = "At most 50 domains."
+	}
+	for _, d := range domains {
+		if !domainSyntax.MatchString(d) {
+			fe["domains"] = "“" + d + "” is not a domain name like example.com."
+			break
+		}
+		if slices.Contains(publicEmailDomains, d) {
+			fe["domains"] = "“" + d + "” is a public email service: anyone can have an address there."
+			break
+		}
+	}
+	role, ok := ParseRole(in.DefaultRole)
+	if !ok {
+		fe["default_role"] = "Choose Administrator or Regular user."
+	}
+	if !validAttributeChoice(in.EmailAttribute) {
+		fe["email_attribute"] = "Choose where the email comes from."
+	}
+	if !plainText(in.NameAttribute) || len(in.NameAttribute) > 200 {
+		fe["name_attribute"] = "Give an attribute name, or leave it empty."
+	}
+	if err := fe.orNil(); err != nil {
+		return SSOConnection{}, err
+	}
+	conn := SSOConnection{
+		AccountID: s.AccountID(), IDPMetadataXML: in.MetadataXML, IDPMetadataURL: in.MetadataURL, IDPEntityID: ed.EntityID,
+		JIT: in.JIT, DefaultRole: role, Enforce: in.Enforce, AllowIDPInitiated: in.AllowIDPInitiated,
+		EmailAttribute: strings.TrimSpace(in.EmailAttribute), NameAttribute: strings.TrimSpace(in.NameAttribute), Domains: domains,
+	}
+	err := inTx(ctx, db, func(tx *gorm.DB) error {
+		var taken []string
+		if err := signInLookup(tx.Model(&SSODomain{})).Where("domain IN ? AND account_id <> ?", domains, s.AccountID()).
+			Pluck("domain", &taken).Error; err != nil {
+			return err
+		}
+		if len(taken) > 0 {
+			return FieldErrors{"domains": "Another organization already uses " + strings.Join(taken, ", ") + " for single sign-on."}
+		}
+		t := now()
+		conn.CreatedAt, conn.UpdatedAt = t, t
+		if err := s.apply(tx).Clauses(clause.OnConflict{
+			Columns:   []clause.Column{{Name: "account_id"}},
+			DoUpdates: clause.AssignmentColumns([]string{"idp_metadata_xml", "idp_metadata_url", "idp_entity_id", "jit", "default_role", "enforce", "allow_idp_initiated", "email_attribute", "name_attribute", "updated_at"}),
+		}).Create(&conn).Error; err != nil {
+			return err
+		}
+		if err := s.apply(tx).Where("1 = 1").Delete(&SSODomain{}).Error; err != nil {
+			return err
+		}
+		for _, d := range domains {
+			if err := s.apply(tx).Create(&SSODomain{Domain: d}).Error; err != nil {
+				if errors.Is(err, gorm.ErrDuplicatedKey) {
+					return FieldErrors{"domains": "Another organization already uses " + d + " for single sign-on."}
+				}
+				return err
+			}
+		}
+		if err := tx.Model(&Account{}).Where("id = ?", s.AccountID()).Update("sso_enforced", conn.Enforce).Error; err != nil {
+			return err
+		}
+		return recordAudit(tx, s, actor, AuditSSOConfigured, ed.EntityID, fmt.Sprintf("domains %s; JIT %s as %s; enforce %s; IdP-initiated %s",
+			strings.Join(domains, ", "), onOff(conn.JIT), role.Label(), onOff(conn.Enforce), onOff(conn.AllowIDPInitiated)))
+	})
+	return conn, err
+}
+
+func onOff(b bool) string {
+	if b {
+		return "on"
+	}
+	return "off"
+}
+
+// SSOAccount is an organization that signs in through SSO, found by a
+// sign-in before any scope exists.
+type SSOAccount struct {
+	Account    Account
+	Connection SSOConnection
+}
+
+// FindSSOBySlug returns the organization with the slug and its connection;
+// ErrNotFound when either is missing.
+func FindSSOBySlug(ctx context.Context, db *gorm.DB, slug string) (SSOAccount, error) {
+	var a Account
+	if err := db.WithContext(ctx).Where("slug = ? AND kind = ?", slug, KindOrganization).Take(&a).Error; err != nil {
+		return SSOAccount{}, notFound(err)
+	}
+	conn, err := loadSSOConnection(signInLookup(db.WithContext(ctx)), a.ID)
+	return SSOAccount{Account: a, Connection: conn}, err
+}
+
+// FindSSOByEmail returns the organization that owns the email's domain.
+func FindSSOByEmail(ctx context.Context, db *gorm.DB, email string) (SSOAccount, error) {
+	at := strings.LastIndexByte(email, '@')
+	if at < 0 {
+		return SSOAccount{}, ErrNotFound
+	}
+	var d SSODomain
+	if err := signInLookup(db.WithContext(ctx)).Where("domain = ?", NormalizeEmail(email[at+1:])).Take(&d).Error; err != nil {
+		return SSOAccount{}, notFound(err)
+	}
+	var a Account
+	if err := db.WithContext(ctx).Take(&a, d.AccountID).Error; err != nil {
+		return SSOAccount{}, notFound(err)
+	}
+	conn, err := loadSSOConnection(signInLookup(db.WithContext(ctx)), a.ID)
+	return SSOAccount{Account: a, Connection: conn}, err
+}
+
+// SP key ----------------------------------------------------------------
+
+// SPKey is the service provider's signing key and certificate, generated
+// once per deployment and shared by every server through the database.
+type SPKey struct {
+	ID        int64
+	KeyPEM    string `gorm:"column:key_pem"`
+	CertPEM   string `gorm:"column:cert_pem"`
+	CreatedAt time.Time
+}
+
+// TableName is sp_keys.
+func (SPKey) TableName() string { return "sp_keys" }
+
+// LoadSPKey returns the service provider's key pair, creating it on first use.
+func LoadSPKey(ctx context.Context, db *gorm.DB) (*rsa.PrivateKey, *x509.Certificate, error) {
+	var k SPKey
+	err := db.WithContext(ctx).Take(&k, 1).Error
+	if errors.Is(err, gorm.ErrRecordNotFound) {
+		created, cerr := newSPKey()
+		if cerr != nil {
+			return nil, nil, cerr
+		}
+		// Two servers may race to create it: the first one wins, both read it.
+		if err := db.WithContext(ctx).Clauses(clause.OnConflict{DoNothing: true}).Create(&created).Error; err != nil {
+			return nil, nil, err
+		}
+		err = db.WithContext(ctx).Take(&k, 1).Error
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	return parseSPKey(k)
+}
+
+func newSPKey() (SPKey, error) {
+	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		return SPKey{}, err
+	}
+	serial, err := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 62))
+	if err != nil {
+		return SPKey{}, err
+	}
+	t := now()
+	tmpl := &x509.Certificate{
+		SerialNumber: serial,
+		Subject:      pkix.Name{CommonName: "Switchboard SAML service provider"},
+		NotBefore:    t.Add(-time.Hour),
+		NotAfter:     t.AddDate(20, 0, 0),
+		KeyUsage:     x509.KeyUsageDigitalSignature | x509.KeyUsageKeyEncipherment,
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		return SPKey{}, err
+	}
+	return SPKey{
+		ID:        1,
+		KeyPEM:    string(pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(key)})),
+		CertPEM:   string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})),
+		CreatedAt: t,
+	}, nil
+}
+
+func parseSPKey(k SPKey) (*rsa.PrivateKey, *x509.Certificate, error) {
+	kb, _ := pem.Decode([]byte(k.KeyPEM))
+	cb, _ := pem.Decode([]byte(k.CertPEM))
+	if kb == nil || cb == nil {
+		return nil, nil, errors.New("the stored SAML service provider key is damaged")
+	}
+	key, err := x509.ParsePKCS1PrivateKey(kb.Bytes)
+	if err != nil {
+		return nil, nil, err
+	}
+	cert, err := x509.ParseCertificate(cb.Bytes)
+	return key, cert, err
+}
+
+// Requests and replays --------------------------------------------------
+
+// SSO request purposes.
+const (
+	SSOLogin = "login"
+	SSOTest  = "test"
+)
+
+// SSORequestTTL is how long an IdP has to answer an AuthnRequest.
+const SSORequestTTL = 10 * time.Minute
+
+// SSORequest is an AuthnRequest this service provider issued.
+type SSORequest struct {
+	ID         string `gorm:"primaryKey"`
+	AccountID  int64
+	Purpose    string
+	UserID     *int64
+	Result     string
+	CreatedAt  time.Time
+	ExpiresAt  time.Time
+	ConsumedAt *time.Time
+}
+
+// TableName is sso_requests.
+func (SSORequest) TableName() string { return "sso_requests" }
+
+// RecordSSORequest remembers an AuthnRequest so that only responses to it
+// are accepted. userID is the administrator running a connection test.
+func RecordSSORequest(ctx context.Context, db *gorm.DB, accountID int64, id, purpose string, userID *int64) error {
+	t := now()
+	return signInLookup(db.WithContext(ctx)).Create(&SSORequest{ID: id, AccountID: accountID, Purpose: purpose, UserID: userID,
+		CreatedAt: t, ExpiresAt: t.Add(SSORequestTTL)}).Error
+}
+
+// OpenSSORequest returns an unanswered, unexpired request of the account;
+// ErrNotFound for one this SP never issued, for another organization, or
+// already answered.
+func OpenSSORequest(ctx context.Context, db *gorm.DB, accountID int64, id string) (SSORequest, error) {
+	var r SSORequest
+	err := signInLookup(db.WithContext(ctx)).Where("id = ? AND account_id = ? AND consumed_at IS NULL AND expires_at > ?", id, accountID, now()).Take(&r).Error
+	return r, notFound(err)
+}
+
+// ConsumeSSORequest marks a request answered, with the outcome of a
+// connection test; a request answered concurrently is ErrNotFound.
+func ConsumeSSORequest(ctx context.Context, db *gorm.DB, accountID int64, id, result string) error {
+	res := signInLookup(db.WithContext(ctx).Model(&SSORequest{})).
+		Where("id = ? AND account_id = ? AND consumed_at IS NULL AND expires_at > ?", id, accountID, now()).
+		Updates(map[string]any{"consumed_at": now(), "result": result})
+	if res.Error == nil && res.RowsAffected != 1 {
+		return ErrNotFound
+	}
+	return res.Error
+}
+
+// SSOTestResult returns the outcome of a connection test run by the user.
+func SSOTestResult(ctx context.Context, db *gorm.DB, s Scope, id string) (SSORequest, error) {
+	if err := s.require(CapManageAccount); err != nil {
+		return SSORequest{}, err
+	}
+	var r SSORequest
+	err := s.apply(db.WithContext(ctx)).Where("id = ? AND purpose = ? AND user_id = ?", id, SSOTest, s.UserID()).Take(&r).Error
+	return r, notFound(err)
+}
+
+// ReplayCache records the assertions accepted, shared by every server
+// through the database, and refuses one seen before.
+type ReplayCache struct{ DB *gorm.DB }
+
+// Consume implements saml.AssertionReplayCache.
+func (c ReplayCache) Consume(assertionID string, expiresAt time.Time) error {
+	err := c.DB.Exec("INSERT INTO sso_replays (assertion_id, expires_at) VALUES (?, ?)", assertionID, expiresAt.UTC()).Error
+	if errors.Is(err, gorm.ErrDuplicatedKey) || (err != nil && strings.Contains(strings.ToLower(err.Error()), "unique")) {
+		return saml.ErrAssertionReplayed
+	}
+	return err
+}
+
+// DeleteExpiredSSOState drops answered or expired requests and replay
+// records past their assertions' lifetime.
+func DeleteExpiredSSOState(ctx context.Context, db *gorm.DB) error {
+	t := now()
+	if err := db.WithContext(ctx).Exec("DELETE FROM sso_replays WHERE expires_at < ?", t).Error; err != nil {
+		return err
+	}
+	return db.WithContext(ctx).Exec("DELETE FROM sso_requests WHERE expires_at < ?", t.Add(-24*time.Hour)).Error
+}
