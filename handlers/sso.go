@@ -22,8 +22,8 @@ import (
 
 	"github.com/beevik/etree"
 	"github.com/crewjam/saml"
-	dsig "github.com/russellhaering/goxmldsig"
 	"github.com/labstack/echo/v4"
+	dsig "github.com/russellhaering/goxmldsig"
 
 	"switchboard/models"
 	"switchboard/views"
@@ -322,8 +322,8 @@ func (h *SSO) refuse(c echo.Context, status int, message, reason string, req *mo
 		}
 	}
 	return render(c, status, views.MessagePage(views.MessagePageProps{
-		Shell:   views.AuthShell{Title: "Single sign-on failed"},
-		Message: message + " Nothing was changed, and you are not signed in.",
+		Shell:     views.AuthShell{Title: "Single sign-on failed"},
+		Message:   message + " Nothing was changed, and you are not signed in.",
 		LinkLabel: "Back to sign in", LinkHref: "/signin",
 	}))
 }

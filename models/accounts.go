@@ -251,8 +251,9 @@ func RenameOrganization(ctx context.Context, db *gorm.DB, s Scope, name string, 
 	acct := s.account
 	err := inTx(ctx, db, func(tx *gorm.DB) error {
 		// Compare with the row as it is now, not as the scope saw it.
-		if err := forUpdate(tx).Take(&acct, s.AccountID()).Error; err != nil {
-			return notFound(err)
+		var err error
+		if acct, err = s.lockAs(tx, CapManageAccount); err != nil {
+			return err
 		}
 		if name == acct.Name {
 			return nil

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode"
 
 	"gorm.io/gorm"
 )
@@ -76,7 +77,8 @@ type InviteResult struct {
 // parseEmails splits a form's addresses on commas, semicolons and new lines,
 // trims, lower-cases and de-duplicates them, keeping their order.
 func parseEmails(raw string) []string {
-	fields := strings.FieldsFunc(raw, func(r rune) bool { return r == ',' || r == ';' || r == '\n' || r == '\r' })
+	// Spaces separate too: no valid address contains one.
+	fields := strings.FieldsFunc(raw, func(r rune) bool { return r == ',' || r == ';' || unicode.IsSpace(r) })
 	var out []string
 	for _, f := range fields {
 		e := NormalizeEmail(f)
@@ -125,6 +127,11 @@ func Invite(ctx context.Context, db *gorm.DB, s Scope, raw string, role Role, ac
 		return res, FieldErrors{"emails": "None of these is a valid email address: " + strings.Join(res.Invalid, ", ") + "."}
 	}
 	err := inTx(ctx, db, func(tx *gorm.DB) error {
+		// Concurrent invitations of one address wait for each other here
+		// instead of failing on the unique index.
+		if _, err := s.lockAs(tx, CapManageMembers); err != nil {
+			return err
+		}
 		var members []string
 		if err := tx.Table("users").Joins("JOIN memberships ON memberships.user_id = users.id AND memberships.account_id = ?", s.AccountID()).
 			Where("users.email IN ?", valid).Pluck("users.email", &members).Error; err != nil {
@@ -230,6 +237,9 @@ func ResendInvitation(ctx context.Context, db *gorm.DB, s Scope, publicID string
 	}
 	var sent SentInvitation
 	err := inTx(ctx, db, func(tx *gorm.DB) error {
+		if _, err := s.lockAs(tx, CapManageMembers); err != nil {
+			return err
+		}
 		inv, err := openInvitation(tx, s, publicID)
 		if err != nil {
 			return err
@@ -250,6 +260,9 @@ func RevokeInvitation(ctx context.Context, db *gorm.DB, s Scope, publicID string
 	}
 	var inv Invitation
 	err := inTx(ctx, db, func(tx *gorm.DB) error {
+		if _, err := s.lockAs(tx, CapManageMembers); err != nil {
+			return err
+		}
 		var err error
 		if inv, err = openInvitation(tx, s, publicID); err != nil {
 			return err

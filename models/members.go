@@ -109,6 +109,27 @@ func memberOf(tx *gorm.DB, accountID int64, userPublicID string) (User, Membersh
 	return row.User, Membership{AccountID: accountID, UserID: row.User.ID, Role: row.Role}, nil
 }
 
+// lockAs locks the scope's account and checks, under the lock, that its user
+// still holds the capability: a request whose scope was loaded before its
+// user was demoted or removed must not act with the old role.
+func (s Scope) lockAs(tx *gorm.DB, c Capability) (Account, error) {
+	a, err := lockAccount(tx, s.AccountID())
+	if err != nil {
+		return a, err
+	}
+	var m Membership
+	if err := tx.Where("account_id = ? AND user_id = ?", s.AccountID(), s.UserID()).Take(&m).Error; err != nil {
+		if errors.Is(err, gorm.ErrRecordNotFound) {
+			return a, ErrNotMember
+		}
+		return a, err
+	}
+	if !Policy[c][m.Role] {
+		return a, ErrForbidden
+	}
+	return a, nil
+}
+
 func countAdmins(tx *gorm.DB, accountID int64) (int64, error) {
 	var n int64
 	err := tx.Model(&Membership{}).Where("account_id = ? AND role = ?", accountID, RoleAdmin).Count(&n).Error
@@ -129,7 +150,7 @@ func ChangeRole(ctx context.Context, db *gorm.DB, s Scope, userPublicID string, 
 	}
 	var user User
 	err := inTx(ctx, db, func(tx *gorm.DB) error {
-		if _, err := lockAccount(tx, s.AccountID()); err != nil {
+		if _, err := s.lockAs(tx, CapManageMembers); err != nil {
 			return err
 		}
 		u, m, err := memberOf(tx, s.AccountID(), userPublicID)
@@ -169,7 +190,7 @@ func RemoveMember(ctx context.Context, db *gorm.DB, s Scope, userPublicID string
 	}
 	var user User
 	err := inTx(ctx, db, func(tx *gorm.DB) error {
-		if _, err := lockAccount(tx, s.AccountID()); err != nil {
+		if _, err := s.lockAs(tx, CapManageMembers); err != nil {
 			return err
 		}
 		u, m, err := memberOf(tx, s.AccountID(), userPublicID)
@@ -281,6 +302,10 @@ func handOverPrivateIndexes(tx *gorm.DB, s Scope, from User, heir int64) error {
 	heirScope := Scope{account: s.account, userID: heir, role: RoleAdmin}
 	for _, idx := range idxs {
 		name := idx.Name
+		who := truncateRunes(from.Name, 40)
+		if who != from.Name {
+			who += "…"
+		}
 		for n := 1; ; n++ {
 			taken, err := nameTaken(tx, heirScope, strings.ToLower(name), idx.ID)
 			if err != nil {
@@ -289,11 +314,13 @@ func handOverPrivateIndexes(tx *gorm.DB, s Scope, from User, heir int64) error {
 			if !taken {
 				break
 			}
-			suffix := " (from " + from.Name + ")"
+			suffix := " (from " + who + ")"
 			if n > 1 {
-				suffix = fmt.Sprintf(" (from %s, %d)", from.Name, n)
+				suffix = fmt.Sprintf(" (from %s, %d)", who, n)
 			}
-			name = truncateRunes(idx.Name, IndexNameMax-utf8.RuneCountInString(suffix)) + suffix
+			// The suffix is at most 56 characters: the original name keeps
+			// at least 44, and the whole stays within IndexNameMax.
+			name = strings.TrimSpace(truncateRunes(idx.Name, IndexNameMax-utf8.RuneCountInString(suffix))) + suffix
 		}
 		err := s.apply(tx.Model(&Index{})).Where("id = ?", idx.ID).Updates(map[string]any{
 			"created_by_id": heir, "name_scope": heir, "name": name, "name_key": strings.ToLower(name), "updated_at": now(),
@@ -327,7 +354,7 @@ func DeleteOrganization(ctx context.Context, db *gorm.DB, s Scope, confirmName s
 		return ErrNotFound
 	}
 	return inTx(ctx, db, func(tx *gorm.DB) error {
-		acct, err := lockAccount(tx, s.AccountID())
+		acct, err := s.lockAs(tx, CapManageAccount)
 		if err != nil {
 			return err
 		}

@@ -144,7 +144,21 @@ func (r *UsageRecorder) Flush(ctx context.Context) error {
 		return nil
 	}
 	err := inTx(ctx, r.db, func(tx *gorm.DB) error {
-		if err := storeUsage(systemWrite(tx), events); err != nil {
+		live, err := existingAccounts(tx, events)
+		if err != nil {
+			return err
+		}
+		kept := events[:0:0]
+		for _, ev := range events {
+			if live[ev.AccountID] {
+				kept = append(kept, ev)
+			}
+		}
+		if dropped := len(events) - len(kept); dropped > 0 {
+			// Their accounts were deleted since: the usage goes with them.
+			r.log.Info("usage of deleted accounts dropped", "events", dropped)
+		}
+		if err := storeUsage(systemWrite(tx), kept); err != nil {
 			return err
 		}
 		return touchAPIKeys(tx, keys)
@@ -187,4 +201,28 @@ func (r *UsageRecorder) Run(ctx context.Context) {
 			}
 		}
 	}
+}
+
+// existingAccounts says which of the events' accounts still exist.
+func existingAccounts(tx *gorm.DB, events []UsageEvent) (map[int64]bool, error) {
+	ids := map[int64]bool{}
+	var list []int64
+	for _, ev := range events {
+		if !ids[ev.AccountID] {
+			ids[ev.AccountID] = true
+			list = append(list, ev.AccountID)
+		}
+	}
+	live := map[int64]bool{}
+	if len(list) == 0 {
+		return live, nil
+	}
+	var found []int64
+	if err := tx.Model(&Account{}).Where("id IN ?", list).Pluck("id", &found).Error; err != nil {
+		return nil, err
+	}
+	for _, id := range found {
+		live[id] = true
+	}
+	return live, nil
 }
