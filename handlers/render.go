@@ -145,6 +145,8 @@ var sections = []section{
 	{key: "profile", label: "Profile", href: "/settings/profile", group: "Settings", navInPersonalOnly: true, capability: models.CapViewAccount},
 	{key: "members", label: "Members", href: "/settings/members", group: "Settings", orgOnly: true, capability: models.CapViewAccount},
 	{key: "api-keys", label: "API Keys", href: "/settings/api-keys", group: "Settings", capability: models.CapManageOwnKeys},
+	{key: "usage", label: "Usage", href: "/settings/usage", group: "Settings", capability: models.CapViewAccount},
+	{key: "billing", label: "Billing & Plan", href: "/settings/billing", group: "Settings", capability: models.CapManageBilling},
 	{key: "sso", label: "Single sign-on", href: "/settings/sso", group: "Settings", orgOnly: true, capability: models.CapManageAccount},
 	{key: "audit-log", label: "Audit log", href: "/settings/audit-log", group: "Settings", orgOnly: true, capability: models.CapViewAuditLog},
 }

@@ -116,6 +116,17 @@ func New(cfg Config, db *gorm.DB, log *slog.Logger, mailer Mailer) *echo.Echo {
 	// with it; the signed response is the proof.
 	e.POST("/sso/:slug/acs", sso.ACS, d.session).Name = "sso.acs"
 
+	billing := &Billing{d}
+	asBiller := with(signedIn, requireCapability(models.CapManageBilling))
+	e.GET("/settings/usage", billing.UsagePage, signedIn...).Name = "usage"
+	e.GET("/settings/usage.csv", billing.UsageCSV, signedIn...).Name = "usage.csv"
+	e.GET("/settings/billing", billing.BillingPage, asBiller...).Name = "billing"
+	e.POST("/settings/billing/plan", billing.PlanSubmit, asBiller...).Name = "billing.plan.submit"
+	e.POST("/settings/billing/contact", billing.ContactSubmit, asBiller...).Name = "billing.contact.submit"
+	e.POST("/settings/billing/enterprise", billing.EnterpriseSubmit, asBiller...).Name = "billing.enterprise.submit"
+	e.GET("/settings/billing/invoices/:id", billing.InvoicePage, asBiller...).Name = "invoice"
+	e.GET("/settings/billing/invoices/:id/print", billing.InvoicePrintPage, asBiller...).Name = "invoice.print"
+
 	settings := &Settings{d}
 	e.GET("/settings/organization", settings.OrganizationPage, with(signedIn, orgOnly)...).Name = "settings.organization"
 	e.POST("/settings/organization", settings.OrganizationSubmit, with(signedIn, orgOnly, requireCapability(models.CapManageAccount))...).Name = "settings.organization.submit"

@@ -34,7 +34,7 @@ func SeedDemo(ctx context.Context, db *gorm.DB) (demo Demo, ok bool, err error) 
 	password := NewToken()[:20]
 	verified := now()
 	err = inTx(ctx, db, func(tx *gorm.DB) error {
-		owner, _, err := createUser(ctx, tx, demoName, DemoEmail, hashPassword(password), &verified)
+		owner, personal, err := createUser(ctx, tx, demoName, DemoEmail, hashPassword(password), &verified)
 		if err != nil {
 			return err
 		}
@@ -49,7 +49,10 @@ func SeedDemo(ctx context.Context, db *gorm.DB) (demo Demo, ok bool, err error) 
 		if err := tx.Create(&Membership{AccountID: org.ID, UserID: member.ID, Role: RoleMember}).Error; err != nil {
 			return err
 		}
-		return seedDemoResources(ctx, tx, owner, member, org)
+		if err := seedDemoResources(ctx, tx, owner, member, org); err != nil {
+			return err
+		}
+		return seedDemoUsage(ctx, tx, owner, member, org, personal, now())
 	})
 	if err != nil {
 		return Demo{}, false, err

@@ -65,17 +65,21 @@ const scopeKey = "switchboard:account_scope"
 // accountOwned lists the tables whose rows belong to one account. Every
 // query, update or delete on them must go through Scope.apply.
 var accountOwned = map[string]bool{
-	"api_keys":        true,
-	"audit_events":    true,
-	"indexes":         true,
-	"invitations":     true,
-	"videos":          true,
-	"s3_integrations": true,
-	"sso_connections": true,
-	"sso_domains":     true,
-	"sso_requests":    true,
-	"usage_events":    true,
-	"usage_daily":     true,
+	"api_keys":            true,
+	"audit_events":        true,
+	"billing_contacts":    true,
+	"enterprise_requests": true,
+	"invoices":            true,
+	"invoice_lines":       true,
+	"indexes":             true,
+	"invitations":         true,
+	"videos":              true,
+	"s3_integrations":     true,
+	"sso_connections":     true,
+	"sso_domains":         true,
+	"sso_requests":        true,
+	"usage_events":        true,
+	"usage_daily":         true,
 }
 
 // apply restricts db to the scope's account (on the statement's own table)

@@ -4,6 +4,8 @@
 //	switchboard migrate           apply database migrations and exit
 //	switchboard limits set -account ID|SLUG [-per-minute N] [-per-day N]
 //	                              give an account its own API limits (Enterprise)
+//	switchboard billing close -month YYYY-MM
+//	                              close a month that has ended into invoices
 //
 // Configuration comes from the environment; every variable is also a flag of
 // serve (flags win). See README.md.
@@ -78,6 +80,8 @@ func run(ctx context.Context, args []string, log *slog.Logger) error {
 		return closeDB(db)
 	case "limits":
 		return setLimits(ctx, cfg, args, log)
+	case "billing":
+		return billingCommand(ctx, cfg, args, log)
 	default:
 		return fmt.Errorf("unknown command %q (want serve or migrate)", cmd)
 	}
@@ -123,7 +127,7 @@ func parseConfig(cmd string, args []string) (config, error) {
 		fs.StringVar(&cfg.RedisURL, "redis-url", cfg.RedisURL, "redis:// URL to keep API rate-limit counters in Redis instead of the database (REDIS_URL)")
 		fs.IntVar(&cfg.APIKeyDays, "api-key-days", cfg.APIKeyDays, "days an API key works after it is created or regenerated (SWITCHBOARD_API_KEY_DAYS)")
 	}
-	if cmd != "limits" { // limits has a verb and flags of its own
+	if cmd != "limits" && cmd != "billing" { // these have a verb and flags of their own
 		if err := fs.Parse(args); err != nil {
 			return cfg, err
 		}
@@ -290,6 +294,7 @@ func serve(ctx context.Context, cfg config, log *slog.Logger) error {
 		IdleTimeout:       120 * time.Second,
 	}
 	go sweepSessions(ctx, db, log)
+	go billingLoop(ctx, db, log)
 	log.Info("Switchboard is ready: open "+cfg.BaseURL, "addr", ln.Addr().String())
 
 	errc := make(chan error, 1)
@@ -360,4 +365,72 @@ func setLimits(ctx context.Context, cfg config, args []string, log *slog.Logger)
 	l := models.LimitsOf(acct)
 	log.Info("limits set", "account", acct.PublicID, "name", acct.Name, "per_minute", l.PerMinute, "per_day", l.PerDay)
 	return nil
+}
+
+// billingCommand is `switchboard billing close -month YYYY-MM`.
+func billingCommand(ctx context.Context, cfg config, args []string, log *slog.Logger) error {
+	if len(args) == 0 || args[0] != "close" {
+		return errors.New("usage: switchboard billing close -month YYYY-MM")
+	}
+	fs := flag.NewFlagSet("billing close", flag.ContinueOnError)
+	month := fs.String("month", "", "the month to close, e.g. 2026-10 (it must have ended)")
+	if err := fs.Parse(args[1:]); err != nil {
+		return err
+	}
+	m, err := models.ParseMonth(*month)
+	if err != nil {
+		return err
+	}
+	db, err := openDB(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	defer closeDB(db)
+	if err := models.SnapshotStorage(ctx, db, time.Now()); err != nil {
+		return err
+	}
+	created, err := models.CloseMonth(ctx, db, m, time.Now())
+	if err != nil {
+		return err
+	}
+	log.Info("month closed", "month", m.String(), "invoices_created", created)
+	return nil
+}
+
+// billingLoop snapshots the video each member holds every hour (the day's
+// last snapshot is what storage bills), and closes every ended month of the
+// last year into invoices at start-up and then daily. Closing is
+// idempotent, so several servers may all do it.
+func billingLoop(ctx context.Context, db *gorm.DB, log *slog.Logger) {
+	lastClose := time.Time{}
+	t := time.NewTicker(time.Hour)
+	defer t.Stop()
+	for {
+		now := time.Now().UTC()
+		if err := models.SnapshotStorage(ctx, db, now); err != nil && ctx.Err() == nil {
+			log.Warn("storage snapshot failed", "err", err)
+		}
+		if now.Sub(lastClose) >= 24*time.Hour {
+			total := 0
+			for m, i := models.MonthOf(now).Prev(), 0; i < 12; m, i = m.Prev(), i+1 {
+				n, err := models.CloseMonth(ctx, db, m, now)
+				if err != nil {
+					if ctx.Err() == nil {
+						log.Warn("closing a month failed; will retry", "month", m.String(), "err", err)
+					}
+					break
+				}
+				total += n
+			}
+			lastClose = now
+			if total > 0 {
+				log.Info("past months closed into invoices", "invoices_created", total)
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
 }

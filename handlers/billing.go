@@ -1,0 +1,461 @@
+package handlers
+
+import (
+	"encoding/csv"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"switchboard/models"
+	"switchboard/views"
+)
+
+// Billing handles Settings › Usage and Settings › Billing & Plan.
+type Billing struct{ *deps }
+
+// money writes minor units as "$1,234.56".
+func money(minor int64) string {
+	sign := ""
+	if minor < 0 {
+		sign, minor = "-", -minor
+	}
+	return fmt.Sprintf("%s$%s.%02d", sign, thousands(minor/100), minor%100)
+}
+
+// decimal writes minor units as a plain number of dollars, "1234.56", for CSV.
+func decimal(minor int64) string {
+	sign := ""
+	if minor < 0 {
+		sign, minor = "-", -minor
+	}
+	return fmt.Sprintf("%s%d.%02d", sign, minor/100, minor%100)
+}
+
+func capitalize(s string) string {
+	if s == "" {
+		return s
+	}
+	return strings.ToUpper(s[:1]) + s[1:]
+}
+
+// unitPrice writes a price per unit in millionths of a cent as dollars,
+// with as many decimals as it needs (up to 6).
+func unitPrice(p models.Price) string {
+	dollars := float64(p) / 1e8
+	s := strconv.FormatFloat(dollars, 'f', 6, 64)
+	s = strings.TrimRight(strings.TrimRight(s, "0"), ".")
+	if !strings.Contains(s, ".") {
+		s += ".00"
+	} else if len(s)-strings.Index(s, ".") == 2 {
+		s += "0"
+	}
+	return "$" + s
+}
+
+// usagePeriod reads ?range=7d|30d|90d or ?month=YYYY-MM (default 30 days).
+func usagePeriod(c echo.Context, now time.Time) (from, to time.Time, label, key string, err error) {
+	today := time.Date(now.Year(), now.Month(), now.Day(), 0, 0, 0, 0, time.UTC)
+	if m := c.QueryParam("month"); m != "" {
+		month, err := models.ParseMonth(m)
+		if err != nil || month.Start().After(now) || month.Start().Before(today.AddDate(-2, 0, 0)) {
+			return from, to, "", "", echo.NewHTTPError(http.StatusBadRequest, "Choose a month of the last two years, like "+models.MonthOf(now).String()+".")
+		}
+		return month.Start(), month.End(), month.Label(), "month=" + month.String(), nil
+	}
+	days := map[string]int{"": 30, "7d": 7, "30d": 30, "90d": 90}
+	n, ok := days[c.QueryParam("range")]
+	if !ok {
+		return from, to, "", "", echo.NewHTTPError(http.StatusBadRequest, "The range is 7d, 30d or 90d.")
+	}
+	return today.AddDate(0, 0, 1-n), today.AddDate(0, 0, 1), fmt.Sprintf("Last %d days", n), fmt.Sprintf("range=%dd", n), nil
+}
+
+func (h *Billing) usageQuery(c echo.Context) (models.UsageQuery, string, string, error) {
+	from, to, label, key, err := usagePeriod(c, time.Now().UTC())
+	if err != nil {
+		return models.UsageQuery{}, "", "", err
+	}
+	return models.UsageQuery{From: from, To: to, Everyone: ScopeFrom(c).Can(models.CapViewAccountUsage)}, label, key, nil
+}
+
+// UsagePage shows the account's usage (administrators) or the user's own
+// (regular members of an organization).
+func (h *Billing) UsagePage(c echo.Context) error {
+	q, label, key, err := h.usageQuery(c)
+	if err != nil {
+		return err
+	}
+	scope := ScopeFrom(c)
+	rep, err := models.UsageFor(c.Request().Context(), h.db, scope, q)
+	if err != nil {
+		return err
+	}
+	shell, err := h.shell(c, "Usage", "usage")
+	if err != nil {
+		return err
+	}
+	p := views.UsagePageProps{
+		Shell: shell, Period: label, Everyone: q.Everyone, OrgNotice: !q.Everyone && scope.IsOrganization(),
+		CSVHref: "/settings/usage.csv?" + key,
+	}
+	for _, r := range []struct{ label, key string }{{"7 days", "range=7d"}, {"30 days", "range=30d"}, {"90 days", "range=90d"}} {
+		p.Ranges = append(p.Ranges, views.RangeOption{Label: r.label, Href: "/settings/usage?" + r.key, Active: r.key == key})
+	}
+	for m, i := models.MonthOf(time.Now()), 0; i < 3; m, i = m.Prev(), i+1 {
+		p.Months = append(p.Months, views.RangeOption{Label: m.Start().Format("Jan 2006"), Href: "/settings/usage?month=" + m.String(), Active: key == "month="+m.String()})
+	}
+	requests, indexing, storage := models.Total(rep.APIRequests), models.Total(rep.IndexingSeconds), models.Total(rep.StorageSeconds)
+	latestStorage := int64(0)
+	for i := len(rep.StorageSeconds) - 1; i >= 0; i-- {
+		if rep.StorageSeconds[i] > 0 {
+			latestStorage = rep.StorageSeconds[i]
+			break
+		}
+	}
+	p.TotalCards = []views.StatCard{
+		{Label: "API requests", Value: thousands(requests)},
+		{Label: "Indexing", Value: minutes(indexing)},
+		{Label: "Storage held now", Value: hours(latestStorage)},
+	}
+	p.Charts = []views.BarChartProps{
+		chart("requests", "API requests per day", "requests", rep.Days, rep.APIRequests, thousands,
+			fmt.Sprintf("%s API requests in %s.", thousands(requests), strings.ToLower(label))),
+		chart("indexing", "Indexing per day", "minutes", rep.Days, rep.IndexingSeconds, minutes,
+			fmt.Sprintf("%s of video indexed in %s.", minutes(indexing), strings.ToLower(label))),
+		chart("storage", "Storage held per day", "hours", rep.Days, rep.StorageSeconds, hours,
+			fmt.Sprintf("Video held each day; %s held now (%s hour-days in the period).", hours(latestStorage), thousands(storage/3600))),
+	}
+	for cat, n := range rep.Categories {
+		p.Categories = append(p.Categories, views.CategoryRow{Category: cat, Requests: thousands(n)})
+	}
+	sortCategories(p.Categories)
+	for _, m := range rep.Members {
+		p.Members = append(p.Members, views.MemberUsageRow{Name: m.Name, Email: m.Email, Requests: thousands(m.APIRequests),
+			Indexing: minutes(m.IndexingSeconds), Storage: thousands(m.StorageSecDays/3600) + " hour-days"})
+	}
+	return render(c, http.StatusOK, views.UsagePage(p))
+}
+
+func sortCategories(rows []views.CategoryRow) {
+	for i := 1; i < len(rows); i++ {
+		for j := i; j > 0 && rows[j].Category < rows[j-1].Category; j-- {
+			rows[j], rows[j-1] = rows[j-1], rows[j]
+		}
+	}
+}
+
+func minutes(seconds int64) string {
+	if seconds > 0 && seconds < 60 {
+		return "<1 min"
+	}
+	return thousands((seconds+30)/60) + " min"
+}
+
+func hours(seconds int64) string {
+	return strconv.FormatFloat(float64(seconds)/3600, 'f', 1, 64) + " h"
+}
+
+func chart(id, title, unit string, days []string, values []int64, format func(int64) string, summary string) views.BarChartProps {
+	p := views.BarChartProps{ID: id, Title: title, Unit: unit, Summary: summary}
+	var max int64
+	for i, d := range days {
+		t, _ := time.Parse(time.DateOnly, d)
+		p.Bars = append(p.Bars, views.Bar{Label: t.Format("Jan 2"), Value: float64(values[i]), Display: format(values[i])})
+		if values[i] > max {
+			max = values[i]
+		}
+	}
+	p.MaxText = format(max)
+	return p
+}
+
+// UsageCSV exports the period's usage, line by line.
+func (h *Billing) UsageCSV(c echo.Context) error {
+	q, _, key, err := h.usageQuery(c)
+	if err != nil {
+		return err
+	}
+	rows, err := models.UsageRows(c.Request().Context(), h.db, ScopeFrom(c), q)
+	if err != nil {
+		return err
+	}
+	h.csvHeaders(c, "usage-"+strings.NewReplacer("range=", "", "month=", "").Replace(key)+".csv")
+	w := csv.NewWriter(c.Response())
+	_ = w.Write([]string{"day", "member", "email", "metric", "category", "quantity", "unit"})
+	for _, r := range rows {
+		_ = w.Write([]string{r.Day, r.Name, r.Email, r.Metric, r.Category, strconv.FormatInt(r.Quantity, 10), metricUnitName(r.Metric)})
+	}
+	w.Flush()
+	return w.Error()
+}
+
+func metricUnitName(metric string) string {
+	switch metric {
+	case models.MetricAPIRequests:
+		return "requests"
+	case models.MetricIndexingSeconds:
+		return "seconds"
+	case models.MetricStorageSeconds:
+		return "second-days"
+	}
+	return ""
+}
+
+func (h *Billing) csvHeaders(c echo.Context, filename string) {
+	hd := c.Response().Header()
+	hd.Set("Content-Type", "text/csv; charset=utf-8")
+	hd.Set("Content-Disposition", `attachment; filename="`+filename+`"`)
+	hd.Set("Cache-Control", "no-store")
+	c.Response().WriteHeader(http.StatusOK)
+}
+
+// billingState carries refused forms back to the billing page.
+type billingState struct {
+	contact       *contactForm
+	contactErrors models.FieldErrors
+	planError     string
+	enterprise    *enterpriseForm
+	enterpriseErr models.FieldErrors
+}
+
+func (h *Billing) billingPage(c echo.Context, status int, st billingState) error {
+	ctx := c.Request().Context()
+	scope := ScopeFrom(c)
+	contact, err := models.GetBillingContact(ctx, h.db, scope)
+	hasContact := err == nil
+	if err != nil && !errors.Is(err, models.ErrNotFound) {
+		return err
+	}
+	bill, err := models.CurrentBill(ctx, h.db, scope, time.Now().UTC())
+	if err != nil {
+		return err
+	}
+	invoices, _, err := models.ListInvoices(ctx, h.db, scope, models.Page{Number: 1, Size: 36})
+	if err != nil {
+		return err
+	}
+	since, err := models.PendingEnterpriseRequest(ctx, h.db, scope)
+	if err != nil {
+		return err
+	}
+	shell, err := h.shell(c, "Billing & Plan", "billing")
+	if err != nil {
+		return err
+	}
+	current := scope.Account().Plan
+	p := views.BillingPageProps{
+		Shell: shell, Plan: current.Label(), HasContact: hasContact, ContactErrors: st.contactErrors, PlanError: st.planError,
+		EnterpriseErrs: st.enterpriseErr, BillPeriod: bill.Period.Label(), BillTotal: money(bill.Total),
+	}
+	if since != nil {
+		p.EnterpriseSince = dateOnly(*since)
+	}
+	if st.contact != nil {
+		p.ContactEmail, p.Company, p.Address, p.VATID = st.contact.Email, st.contact.Company, st.contact.Address, st.contact.VATID
+	} else if hasContact {
+		p.ContactEmail, p.Company, p.Address, p.VATID = contact.Email, contact.Company, contact.Address, contact.VATID
+	}
+	if st.enterprise != nil {
+		p.Seats, p.Message = st.enterprise.Seats, st.enterprise.Message
+	}
+	order := map[models.Plan]int{models.PlanFree: 0, models.PlanDeveloper: 1, models.PlanEnterprise: 2}
+	for _, plan := range []models.Plan{models.PlanFree, models.PlanDeveloper, models.PlanEnterprise} {
+		rc, l := models.RateCards[plan], models.PlanLimits[plan]
+		col := views.PlanColumn{
+			Key: string(plan), Name: plan.Label(), Price: money(rc.MonthlyFee) + " / month",
+			PerMinute: thousands(l.PerMinute), PerDay: thousands(l.PerDay),
+			APIPrice: unitPrice(rc.APIRequest * 1000), Indexing: unitPrice(rc.IndexingSec * 60), Storage: unitPrice(rc.StorageSecDy * 3600 * 30),
+			Current: plan == current,
+		}
+		if plan == models.PlanEnterprise {
+			col.Price, col.PerMinute, col.PerDay = "Custom", "Custom", "Custom"
+			col.APIPrice, col.Indexing, col.Storage = "From "+col.APIPrice, "From "+col.Indexing, "From "+col.Storage
+		}
+		col.CanSwitch = !col.Current && plan != models.PlanEnterprise && current != models.PlanEnterprise
+		col.IsUpgrade = order[plan] > order[current]
+		p.Plans = append(p.Plans, col)
+	}
+	for _, l := range bill.Lines {
+		p.BillLines = append(p.BillLines, billLineRow(l.Member, l.Description, l.Quantity, l.Unit, l.UnitPriceMicros, l.AmountMinor))
+	}
+	for _, inv := range invoices {
+		month, _ := models.ParseMonth(inv.Period)
+		p.Invoices = append(p.Invoices, views.InvoiceRow{ID: inv.PublicID, Number: inv.Number, Period: month.Label(), Total: money(inv.TotalMinor), Status: capitalize(inv.Status)})
+	}
+	return render(c, status, views.BillingPage(p))
+}
+
+// billLineRow shows a line in the units people read: indexing in minutes,
+// storage in hour-days. The amount is the line's own, computed exactly on
+// seconds.
+func billLineRow(member, description string, quantity int64, unit string, price models.Price, amount int64) views.BillLineRow {
+	if member == "" {
+		member = "Organization"
+	}
+	if i := strings.Index(member, " <"); i > 0 {
+		member = member[:i]
+	}
+	row := views.BillLineRow{Member: member, Description: description, Amount: money(amount)}
+	switch unit {
+	case "second":
+		row.Quantity = strconv.FormatFloat(float64(quantity)/60, 'f', 1, 64) + " min"
+		row.UnitPrice = unitPrice(price*60) + " / min"
+	case "second-day":
+		row.Quantity = strconv.FormatFloat(float64(quantity)/3600, 'f', 1, 64) + " hour-days"
+		row.UnitPrice = unitPrice(price*3600) + " / hour-day"
+	default:
+		row.Quantity = thousands(quantity) + " " + unit + plural1(quantity)
+		row.UnitPrice = unitPrice(price) + " / " + unit
+	}
+	return row
+}
+
+func plural1(n int64) string {
+	if n == 1 {
+		return ""
+	}
+	return "s"
+}
+
+// BillingPage shows the plan, the current bill, invoices and the billing
+// contact.
+func (h *Billing) BillingPage(c echo.Context) error {
+	return h.billingPage(c, http.StatusOK, billingState{})
+}
+
+type planForm struct {
+	Plan string `form:"plan"`
+}
+
+// PlanSubmit upgrades or downgrades between Free and Developer.
+func (h *Billing) PlanSubmit(c echo.Context) error {
+	var f planForm
+	if err := bindForm(c, &f); err != nil {
+		return err
+	}
+	plan := models.Plan(f.Plan)
+	err := models.ChangePlan(c.Request().Context(), h.db, ScopeFrom(c), plan, actor(c))
+	if fe, ok := models.AsFieldErrors(err); ok {
+		return h.billingPage(c, http.StatusUnprocessableEntity, billingState{planError: fe["plan"]})
+	}
+	if errors.Is(err, models.ErrNeedsBillingContact) {
+		return h.billingPage(c, http.StatusUnprocessableEntity, billingState{planError: "Add a billing email and address below before upgrading."})
+	}
+	if err != nil {
+		return err
+	}
+	l := models.PlanLimits[plan]
+	return h.flashAndBack(c, flashSuccess, fmt.Sprintf("You're on the %s plan. From the next API request the limits are %s per minute and %s per day.",
+		plan.Label(), thousands(l.PerMinute), thousands(l.PerDay)), "/settings/billing")
+}
+
+type contactForm struct {
+	Email   string `form:"email"`
+	Company string `form:"company"`
+	Address string `form:"address"`
+	VATID   string `form:"vat_id"`
+}
+
+// ContactSubmit saves the billing contact.
+func (h *Billing) ContactSubmit(c echo.Context) error {
+	var f contactForm
+	if err := bindForm(c, &f); err != nil {
+		return err
+	}
+	_, err := models.SaveBillingContact(c.Request().Context(), h.db, ScopeFrom(c), models.BillingContactInput(f), actor(c))
+	if fe, ok := models.AsFieldErrors(err); ok {
+		return h.billingPage(c, http.StatusUnprocessableEntity, billingState{contact: &f, contactErrors: fe})
+	}
+	if err != nil {
+		return err
+	}
+	return h.flashAndBack(c, flashSuccess, "Saved the billing contact.", "/settings/billing")
+}
+
+type enterpriseForm struct {
+	Seats   string `form:"seats"`
+	Message string `form:"message"`
+}
+
+// EnterpriseSubmit records a request for the Enterprise plan.
+func (h *Billing) EnterpriseSubmit(c echo.Context) error {
+	var f enterpriseForm
+	if err := bindForm(c, &f); err != nil {
+		return err
+	}
+	seats, perr := strconv.ParseInt(strings.TrimSpace(f.Seats), 10, 64)
+	if perr != nil {
+		seats = 0
+	}
+	err := models.RequestEnterprise(c.Request().Context(), h.db, ScopeFrom(c), seats, f.Message, actor(c))
+	if fe, ok := models.AsFieldErrors(err); ok {
+		return h.billingPage(c, http.StatusUnprocessableEntity, billingState{enterprise: &f, enterpriseErr: fe})
+	}
+	if err != nil {
+		return err
+	}
+	return h.flashAndBack(c, flashSuccess, "Thanks: we recorded your request for Enterprise and will be in touch.", "/settings/billing")
+}
+
+func (h *Billing) invoiceProps(c echo.Context, id string) (views.InvoicePageProps, []models.InvoiceLine, models.Invoice, error) {
+	inv, lines, err := models.GetInvoice(c.Request().Context(), h.db, ScopeFrom(c), id)
+	if err != nil {
+		return views.InvoicePageProps{}, nil, inv, err
+	}
+	month, _ := models.ParseMonth(inv.Period)
+	p := views.InvoicePageProps{ID: inv.PublicID, Number: inv.Number, Period: month.Label(), Issued: dateOnly(inv.CreatedAt),
+		Status: capitalize(inv.Status), BillTo: strings.Split(inv.BillTo, "\n"), From: "Switchboard", Total: money(inv.TotalMinor)}
+	for _, l := range lines {
+		p.Lines = append(p.Lines, billLineRow(l.Member, l.Description, l.Quantity, l.Unit, l.UnitPriceMicros, l.AmountMinor))
+	}
+	return p, lines, inv, nil
+}
+
+// InvoicePage shows a closed invoice, or its CSV when the ID ends in .csv.
+func (h *Billing) InvoicePage(c echo.Context) error {
+	id := c.Param("id")
+	if strings.HasSuffix(id, ".csv") {
+		return h.invoiceCSV(c, strings.TrimSuffix(id, ".csv"))
+	}
+	p, _, _, err := h.invoiceProps(c, id)
+	if err != nil {
+		return err
+	}
+	if p.Shell, err = h.shell(c, "Invoice "+p.Number, "billing"); err != nil {
+		return err
+	}
+	p.Shell.ReturnTo = "/settings/billing"
+	return render(c, http.StatusOK, views.InvoicePage(p))
+}
+
+// InvoicePrintPage shows the invoice alone, for printing.
+func (h *Billing) InvoicePrintPage(c echo.Context) error {
+	p, _, _, err := h.invoiceProps(c, c.Param("id"))
+	if err != nil {
+		return err
+	}
+	return render(c, http.StatusOK, views.InvoicePrintPage(p))
+}
+
+func (h *Billing) invoiceCSV(c echo.Context, id string) error {
+	_, lines, inv, err := h.invoiceProps(c, id)
+	if err != nil {
+		return err
+	}
+	h.csvHeaders(c, url.PathEscape(inv.Number)+".csv")
+	w := csv.NewWriter(c.Response())
+	_ = w.Write([]string{"invoice", "period", "member", "plan", "metric", "category", "description", "quantity", "unit", "unit_price_usd", "amount_usd"})
+	for _, l := range lines {
+		_ = w.Write([]string{inv.Number, inv.Period, l.Member, string(l.Plan), l.Metric, l.Category, l.Description,
+			strconv.FormatInt(l.Quantity, 10), l.Unit, strings.TrimPrefix(unitPrice(l.UnitPriceMicros), "$"), decimal(l.AmountMinor)})
+	}
+	_ = w.Write([]string{inv.Number, inv.Period, "", "", "", "", "Total", "", "", "", decimal(inv.TotalMinor)})
+	w.Flush()
+	return w.Error()
+}

@@ -1,0 +1,173 @@
+package models
+
+import (
+	"context"
+	"sort"
+	"time"
+
+	"gorm.io/gorm"
+)
+
+// UsageQuery asks for an account's usage over [From, To) (whole UTC days).
+// Everyone may read their own usage; the whole account's needs
+// CapViewAccountUsage.
+type UsageQuery struct {
+	From, To time.Time
+	// Everyone: the whole account, per member. Otherwise the scope's user only.
+	Everyone bool
+}
+
+// MemberUsage is one member's totals over the range.
+type MemberUsage struct {
+	UserID          int64
+	Name            string
+	Email           string
+	APIRequests     int64
+	IndexingSeconds int64
+	StorageSecDays  int64
+}
+
+// UsageReport is what the usage page shows: a value per day for each chart,
+// totals, API requests by category and, for the whole account, per member.
+type UsageReport struct {
+	Days            []string // YYYY-MM-DD, oldest first
+	APIRequests     []int64  // per day
+	IndexingSeconds []int64  // per day
+	StorageSeconds  []int64  // per day: video held at the day's last snapshot
+	Categories      map[string]int64
+	Members         []MemberUsage
+}
+
+// Total adds up a series.
+func Total(series []int64) int64 {
+	var t int64
+	for _, v := range series {
+		t += v
+	}
+	return t
+}
+
+// UsageFor reads the rollups of the range in two queries (one for a single
+// member), whatever the number of members or events.
+func UsageFor(ctx context.Context, db *gorm.DB, s Scope, q UsageQuery) (UsageReport, error) {
+	capability := CapViewAccount
+	if q.Everyone {
+		capability = CapViewAccountUsage
+	}
+	if err := s.require(capability); err != nil {
+		return UsageReport{}, err
+	}
+	rep := UsageReport{Categories: map[string]int64{}}
+	index := map[string]int{}
+	for d := q.From; d.Before(q.To); d = d.AddDate(0, 0, 1) {
+		index[dayOf(d)] = len(rep.Days)
+		rep.Days = append(rep.Days, dayOf(d))
+	}
+	rep.APIRequests = make([]int64, len(rep.Days))
+	rep.IndexingSeconds = make([]int64, len(rep.Days))
+	rep.StorageSeconds = make([]int64, len(rep.Days))
+	filter := func(tx *gorm.DB) *gorm.DB {
+		tx = s.apply(tx.Model(&UsageDaily{})).Where("usage_daily.day >= ? AND usage_daily.day < ?", dayOf(q.From), dayOf(q.To))
+		if !q.Everyone {
+			tx = tx.Where("usage_daily.user_id = ?", s.UserID())
+		}
+		return tx
+	}
+	var daily []rollupRow
+	if err := filter(db.WithContext(ctx)).Select("day, metric, category, SUM(quantity) AS quantity").
+		Group("day, metric, category").Scan(&daily).Error; err != nil {
+		return rep, err
+	}
+	for _, r := range daily {
+		i, ok := index[r.Day]
+		if !ok {
+			continue
+		}
+		switch r.Metric {
+		case MetricAPIRequests:
+			rep.APIRequests[i] += r.Quantity
+			rep.Categories[r.Category] += r.Quantity
+		case MetricIndexingSeconds:
+			rep.IndexingSeconds[i] += r.Quantity
+		case MetricStorageSeconds:
+			rep.StorageSeconds[i] += r.Quantity
+		}
+	}
+	if !q.Everyone {
+		return rep, nil
+	}
+	var per []struct {
+		UserID   int64
+		Name     string
+		Email    string
+		Metric   string
+		Quantity int64
+	}
+	if err := filter(db.WithContext(ctx)).
+		Select("usage_daily.user_id, users.name, users.email, usage_daily.metric, SUM(usage_daily.quantity) AS quantity").
+		Joins("LEFT JOIN users ON users.id = usage_daily.user_id").
+		Group("usage_daily.user_id, users.name, users.email, usage_daily.metric").Scan(&per).Error; err != nil {
+		return rep, err
+	}
+	byUser := map[int64]*MemberUsage{}
+	for _, r := range per {
+		m := byUser[r.UserID]
+		if m == nil {
+			m = &MemberUsage{UserID: r.UserID, Name: r.Name, Email: r.Email}
+			if m.Name == "" {
+				m.Name = "a former user"
+			}
+			byUser[r.UserID] = m
+		}
+		switch r.Metric {
+		case MetricAPIRequests:
+			m.APIRequests += r.Quantity
+		case MetricIndexingSeconds:
+			m.IndexingSeconds += r.Quantity
+		case MetricStorageSeconds:
+			m.StorageSecDays += r.Quantity
+		}
+	}
+	for _, m := range byUser {
+		rep.Members = append(rep.Members, *m)
+	}
+	sort.Slice(rep.Members, func(i, j int) bool {
+		a, b := rep.Members[i], rep.Members[j]
+		if a.APIRequests != b.APIRequests {
+			return a.APIRequests > b.APIRequests
+		}
+		return a.Name < b.Name
+	})
+	return rep, nil
+}
+
+// UsageCSVRow is one line of the usage export.
+type UsageCSVRow struct {
+	Day      string
+	Name     string
+	Email    string
+	Metric   string
+	Category string
+	Quantity int64
+}
+
+// UsageRows returns the rollups of the range line by line, for the CSV
+// export: the scope's own, or everyone's with CapViewAccountUsage.
+func UsageRows(ctx context.Context, db *gorm.DB, s Scope, q UsageQuery) ([]UsageCSVRow, error) {
+	capability := CapViewAccount
+	if q.Everyone {
+		capability = CapViewAccountUsage
+	}
+	if err := s.require(capability); err != nil {
+		return nil, err
+	}
+	tx := s.apply(db.WithContext(ctx).Model(&UsageDaily{})).Where("usage_daily.day >= ? AND usage_daily.day < ?", dayOf(q.From), dayOf(q.To))
+	if !q.Everyone {
+		tx = tx.Where("usage_daily.user_id = ?", s.UserID())
+	}
+	var rows []UsageCSVRow
+	err := tx.Select("usage_daily.day, COALESCE(users.name, '') AS name, COALESCE(users.email, '') AS email, usage_daily.metric, usage_daily.category, usage_daily.quantity").
+		Joins("LEFT JOIN users ON users.id = usage_daily.user_id").
+		Order("usage_daily.day, users.name, usage_daily.metric, usage_daily.category").Scan(&rows).Error
+	return rows, err
+}
