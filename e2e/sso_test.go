@@ -1,0 +1,256 @@
+package e2e
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"fmt"
+	"io"
+	"math/big"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/chromedp/cdproto/network"
+	"github.com/chromedp/cdproto/page"
+	"github.com/chromedp/chromedp"
+	"github.com/crewjam/saml/samlidp"
+	"gorm.io/gorm"
+
+	"switchboard/models"
+	"switchboard/models/dbtest"
+)
+
+// ssoTestTimeout bounds TestBrowserSSOSignIn, both databases included.
+const ssoTestTimeout = 60 * time.Second
+
+// TestBrowserSSOSignIn: an organization signs its members in through its
+// SAML identity provider (an in-process crewjam samlidp). A person who has
+// never used Switchboard, already signed in at the IdP, opens the sign-in
+// page, chooses "Sign in with SSO" and types their work email; the browser
+// follows the redirect with the AuthnRequest to the IdP and the IdP's
+// auto-posted response back to the ACS, and lands in the organization: its
+// name and initials in the profile menu, the checkmark on its row of the
+// switcher, the personal account beside it.
+//
+// The IdP runs at http://localhost:port and Switchboard at
+// http://127.0.0.1:port: two sites, so the response comes back in a
+// cross-site POST, without Switchboard's SameSite=Lax cookies, as in
+// production.
+func TestBrowserSSOSignIn(t *testing.T) {
+	chromium := chromiumPath(t)
+	ctx, cancel := context.WithTimeout(t.Context(), ssoTestTimeout)
+	defer cancel()
+	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
+		s := newSite(t, db)
+		b := newBrowser(ctx, t, chromium)
+		ssoSignInFlow(t, b, s, db, filepath.Base(t.Name()))
+	})
+}
+
+func ssoSignInFlow(t *testing.T, b *browser, s *site, db *gorm.DB, dbName string) {
+	const (
+		orgName  = "Analytical Engines"
+		userName = "Ada Lovelace"
+		email    = "ada.lovelace@example.com"
+	)
+	// The organization, administered by someone else, connected to its IdP
+	// with just-in-time provisioning.
+	owner, _ := dbtest.UserNamed(t, db, "Charles Babbage", "charles.babbage@example.com")
+	acct, err := models.CreateOrganization(t.Context(), db, owner.ID, orgName)
+	if err != nil {
+		t.Fatal(err)
+	}
+	org, err := models.LoadScope(t.Context(), db, owner.ID, acct.PublicID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	idp := newTestIdP(t)
+	if _, err := models.SaveSSOConnection(t.Context(), db, org, models.SSOSettingsInput{
+		MetadataXML: idp.metadata(), Domains: "example.com", JIT: true, DefaultRole: string(models.RoleMember),
+	}, models.Actor{UserID: owner.ID, Name: owner.Name}); err != nil {
+		t.Fatalf("save the SSO connection: %v", err)
+	}
+	idp.registerSP(s, acct.SlugOrEmpty())
+	idp.addUser("ada", email, "Ada", "Lovelace")
+
+	// Every document the browser loads or posts, redirects included.
+	var mu sync.Mutex
+	var documents []string
+	if err := chromedp.Listen(b.ctx, func(ev any) {
+		if ev, ok := ev.(*network.EventRequestWillBeSent); ok && ev.Type == network.ResourceTypeDocument {
+			mu.Lock()
+			documents = append(documents, ev.Request.Method+" "+ev.Request.URL)
+			mu.Unlock()
+		}
+	}); err != nil {
+		t.Fatal(err)
+	}
+
+	// Ada is signed in at her IdP already, from its own login form. (The
+	// AuthnRequest is signed for the HTTP-Redirect binding; samlidp's login
+	// form in the middle of a flow re-posts it without the signature, which
+	// samlidp itself then refuses.)
+	b.navigate(idp.url("/login"))
+	b.fill(`input[name="user"]`, "ada")
+	b.fill(`input[name="password"]`, testIdPPassword)
+	if u := b.click(`form input[type="submit"]`); u.Path != "/login" {
+		t.Fatalf("the IdP's login form landed on %s", u)
+	}
+	b.wantTextContains(`body`, email) // samlidp answers with the session
+
+	// Sign in with SSO from Switchboard's sign-in page.
+	b.navigate(s.url("/signin"))
+	b.submit(`a[data-testid="sso-link"]`, "/signin/sso")
+	b.wantText(`main h1, h1`, "Sign in with SSO")
+	b.fill(`#field-email`, email)
+	b.shots("sso-discovery-" + dbName)
+	mu.Lock()
+	documents = nil
+	mu.Unlock()
+	// Continue: the browser goes to the IdP and comes back by the IdP's
+	// auto-submitted form; wait for the first page of Switchboard's after it.
+	landed := run(b, "Continue to the IdP and back", chromedp.WaitEvent(page.FrameNavigated, func(ev page.EventFrameNavigated) bool {
+		return ev.Frame.ParentID == "" && strings.HasPrefix(ev.Frame.URL, s.base+"/")
+	}, chromedp.Click(chromedp.CSS(`[data-testid="sso-discovery"] button[type="submit"]`))))
+	b.do(chromedp.WaitReady(chromedp.CSS(`body`)))
+	mu.Lock()
+	trail := append([]string(nil), documents...)
+	mu.Unlock()
+	if landed.Frame.URL != s.url("/") {
+		t.Fatalf("SSO sign-in landed on %s, want %s; documents: %q\npage: %s", landed.Frame.URL, s.url("/"), trail, b.evalString(`document.body.innerText`))
+	}
+	slug := acct.SlugOrEmpty()
+	want := []string{
+		"POST " + s.url("/signin/sso"),
+		"GET " + s.url("/sso/"+slug+"/login"),
+		"GET " + idp.url("/sso?SAMLRequest="),
+		"POST " + s.url("/sso/"+slug+"/acs"),
+		"GET " + s.url("/"),
+	}
+	if len(trail) != len(want) {
+		t.Errorf("the browser loaded %q, want %q (the IdP's page by its query)", trail, want)
+	} else {
+		for i := range want {
+			if !strings.HasPrefix(trail[i], want[i]) {
+				t.Errorf("document %d of the sign-in is %q, want %q…", i+1, trail[i], want[i])
+			}
+		}
+	}
+
+	// The organization is the active account: name, initials, checkmark.
+	b.wantText(avatarSel, initials(orgName))
+	b.wantText(nameSel, orgName)
+	b.shots("sso-landed-" + dbName)
+	b.openMenuByClick()
+	b.wantSwitcher(userName, orgName, orgName)
+	b.shots("sso-switcher-" + dbName)
+
+	// Just-in-time provisioning made Ada a verified user and a member.
+	ada, err := models.FindUserByEmail(t.Context(), db, email)
+	if err != nil || ada.Name != userName || !ada.Verified() {
+		t.Errorf("the SSO sign-in provisioned %+v (%v), want %s, verified", ada, err, userName)
+	}
+	b.wantNoConsoleErrors()
+}
+
+// An in-process SAML identity provider ---------------------------------
+
+// testIdPPassword is every test IdP user's password.
+const testIdPPassword = "hunter2hunter2"
+
+// testIdP is crewjam's samlidp behind httptest, known to browsers as
+// http://localhost:port (another site than Switchboard's 127.0.0.1).
+type testIdP struct {
+	t    testing.TB
+	srv  *httptest.Server
+	base string // http://localhost:port
+	idp  *samlidp.Server
+}
+
+func newTestIdP(t testing.TB) *testIdP {
+	t.Helper()
+	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(time.Now().UnixNano()), Subject: pkix.Name{CommonName: "test idp"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour)}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, err := x509.ParseCertificate(der)
+	if err != nil {
+		t.Fatal(err)
+	}
+	i := &testIdP{t: t}
+	i.srv = httptest.NewUnstartedServer(nil)
+	i.srv.Start()
+	t.Cleanup(i.srv.Close)
+	u, _ := url.Parse(i.srv.URL)
+	u.Host = "localhost:" + u.Port()
+	i.base = u.String()
+	i.idp, err = samlidp.New(samlidp.Options{URL: *u, Key: key, Certificate: cert, Store: &samlidp.MemoryStore{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	i.srv.Config.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/favicon.ico" { // as a real IdP's site has one: no 404 in the console
+			w.WriteHeader(http.StatusNoContent)
+			return
+		}
+		i.idp.ServeHTTP(w, r)
+	})
+	return i
+}
+
+// url is a page of the IdP as browsers reach it.
+func (i *testIdP) url(path string) string { return i.base + path }
+
+// do calls the IdP's API (over 127.0.0.1, where it listens).
+func (i *testIdP) do(method, path, body string) string {
+	i.t.Helper()
+	req, _ := http.NewRequest(method, i.srv.URL+path, strings.NewReader(body))
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		i.t.Fatal(err)
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	if res.StatusCode >= 300 {
+		i.t.Fatalf("IdP %s %s: %d %s", method, path, res.StatusCode, b)
+	}
+	return string(b)
+}
+
+func (i *testIdP) metadata() string { return i.do(http.MethodGet, "/metadata", "") }
+
+func (i *testIdP) addUser(name, email, given, surname string) {
+	i.t.Helper()
+	i.do(http.MethodPut, "/users/"+name, fmt.Sprintf(`{"name":%q,"password":%q,"email":%q,"given_name":%q,"surname":%q}`,
+		name, testIdPPassword, email, given, surname))
+}
+
+// registerSP gives the IdP the organization's SP metadata, as its
+// administrator would.
+func (i *testIdP) registerSP(s *site, slug string) {
+	i.t.Helper()
+	res, err := http.Get(s.url("/sso/" + slug + "/metadata"))
+	if err != nil {
+		i.t.Fatal(err)
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	if res.StatusCode != http.StatusOK {
+		i.t.Fatalf("SP metadata: %d %s", res.StatusCode, b)
+	}
+	i.do(http.MethodPut, "/services/"+slug, string(b))
+}
