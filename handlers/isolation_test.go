@@ -1,11 +1,13 @@
 package handlers_test
 
 import (
+	"fmt"
 	"net/http"
 	"net/url"
 	"sort"
 	"strings"
 	"testing"
+	"time"
 
 	"gorm.io/gorm"
 
@@ -22,6 +24,8 @@ type resources struct {
 	member      string // a user's public ID: a member of the account other than the attacker
 	invitation  string
 	apiKey      string // the public ID of an API key of the account's owner
+	invoice     string
+	ssoTest     string // a connection test's request ID
 }
 
 // seedResources gives a scope an index with a video and an integration.
@@ -45,7 +49,19 @@ func seedResources(t testing.TB, db *gorm.DB, label string, s models.Scope, visi
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := resources{label: label, index: idx.PublicID, video: v.PublicID, integration: it.PublicID, member: missingID, invitation: missingID, apiKey: key.PublicID}
+	invoiceSeq++
+	invoice := fmt.Sprintf("%024x", invoiceSeq)
+	if err := db.Exec(`INSERT INTO invoices (public_id, account_id, number, period, currency, total_minor, status, bill_to, created_at)
+		VALUES (?, ?, ?, ?, 'USD', 4900, 'issued', ?, ?)`, invoice, s.AccountID(), "SB-TEST-"+invoice, fmt.Sprintf("2020-%02d", invoiceSeq%12+1), label, time.Now()).Error; err != nil {
+		t.Fatal(err)
+	}
+	ssoTest := fmt.Sprintf("id-test-%d", invoiceSeq)
+	uid := s.UserID()
+	if err := models.RecordSSORequest(ctx, db, s.AccountID(), ssoTest, models.SSOTest, &uid); err != nil {
+		t.Fatal(err)
+	}
+	r := resources{label: label, index: idx.PublicID, video: v.PublicID, integration: it.PublicID, member: missingID, invitation: missingID,
+		apiKey: key.PublicID, invoice: invoice, ssoTest: ssoTest}
 	if s.IsOrganization() && s.Role() == models.RoleAdmin {
 		m, _ := dbtest.User(t, db)
 		dbtest.AddMember(t, db, s, m, models.RoleMember)
@@ -58,6 +74,8 @@ func seedResources(t testing.TB, db *gorm.DB, label string, s models.Scope, visi
 	}
 	return r
 }
+
+var invoiceSeq int
 
 // missingID stands in for a resource a target does not have.
 var missingID = strings.Repeat("f", 24)
@@ -127,6 +145,10 @@ func fillRoute(t testing.TB, path string, r resources) (string, bool) {
 			segs[i] = r.index
 		case prev == "api-keys":
 			segs[i] = r.apiKey
+		case prev == "invoices":
+			segs[i] = r.invoice
+		case prev == "test" && strings.Contains(path, "/sso/"):
+			segs[i] = r.ssoTest
 		case prev == "videos":
 			segs[i] = r.video
 		case prev == "integrations":
@@ -137,6 +159,8 @@ func fillRoute(t testing.TB, path string, r resources) (string, bool) {
 			segs[i] = r.invitation
 		case seg == ":token":
 			return "", false // emailed links carry secrets, not resource IDs
+		case seg == ":slug":
+			return "", false // an organization's public SAML endpoints (metadata, login, ACS)
 		default:
 			t.Fatalf("the isolation test does not know what %s in %s refers to: add it to fillRoute", seg, path)
 		}
@@ -182,7 +206,7 @@ func TestIsolationMatrix(t *testing.T) {
 		}
 		// The colleague's integration and membership are shared with the
 		// attacker by design; only the private index is theirs alone.
-		targets[2].res.integration, targets[2].res.member, targets[2].res.invitation = "", missingID, missingID
+		targets[2].res.integration, targets[2].res.member, targets[2].res.invitation, targets[2].res.invoice = "", missingID, missingID, missingID
 
 		before := map[string]string{}
 		for _, tg := range targets {

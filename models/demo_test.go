@@ -52,9 +52,9 @@ func TestSeedDemo(t *testing.T) {
 			t.Fatalf("demo user's accounts %+v, want personal then the organization", ownerAccounts)
 		}
 		org := ownerAccounts[1]
-		if org.Kind != models.KindOrganization || org.Role != models.RoleAdmin || org.Plan != models.PlanFree ||
+		if org.Kind != models.KindOrganization || org.Role != models.RoleAdmin || org.Plan != models.PlanDeveloper ||
 			org.CreatedByID != owner.ID || org.Name != "Acme Video Labs" || org.SlugOrEmpty() != "acme-video-labs" {
-			t.Errorf("demo organization %+v, want Acme Video Labs on Free, administered by the demo user", org)
+			t.Errorf("demo organization %+v, want Acme Video Labs on Developer (upgraded in the demo's history), administered by the demo user", org)
 		}
 		memberAccounts, err := models.ListAccountsForUser(t.Context(), db, member.ID)
 		must(t, err)
