@@ -145,7 +145,9 @@ func RevokeAPIKey(ctx context.Context, db *gorm.DB, s Scope, publicID string) (A
 	if err := s.ownKeys(db.WithContext(ctx)).Where("public_id = ? AND revoked_at IS NULL", publicID).Take(&k).Error; err != nil {
 		return APIKey{}, notFound(err)
 	}
-	err := s.ownKeys(db.WithContext(ctx)).Where("id = ?", k.ID).Update("revoked_at", now()).Error
+	t := now()
+	err := s.ownKeys(db.WithContext(ctx)).Where("id = ?", k.ID).Update("revoked_at", t).Error
+	k.RevokedAt = &t
 	return k, err
 }
 

@@ -2,6 +2,7 @@ package models
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -92,21 +93,32 @@ type DBRateLimiter struct{ DB *gorm.DB }
 // the counts for the headers).
 func (r DBRateLimiter) Take(ctx context.Context, accountID int64, l Limits, at time.Time) (RateDecision, error) {
 	minute, day := windows(at)
+	if l.PerMinute <= 0 || l.PerDay <= 0 {
+		// A budget of nothing: refuse without taking (the insert below
+		// would let a first request through).
+		mc, dc, err := r.Used(ctx, accountID, at)
+		if err != nil {
+			return RateDecision{}, fmt.Errorf("rate limit: %w", err)
+		}
+		return decide(false, l, minute, mc, day, dc), nil
+	}
 	var got struct {
 		MinuteCount int64
 		DayCount    int64
 	}
 	// The counts a window had are 0 once it has moved on; the update only
-	// happens while both windows have room.
+	// happens while both windows have room. A server whose clock lags
+	// counts into the newer window the row already holds, never resetting
+	// it backwards.
 	res := r.DB.WithContext(ctx).Raw(`INSERT INTO rate_windows (account_id, minute_start, minute_count, day_start, day_count)
 		VALUES (@a, @m, 1, @d, 1)
 		ON CONFLICT (account_id) DO UPDATE SET
-			minute_count = CASE WHEN rate_windows.minute_start = @m THEN rate_windows.minute_count + 1 ELSE 1 END,
-			day_count = CASE WHEN rate_windows.day_start = @d THEN rate_windows.day_count + 1 ELSE 1 END,
-			minute_start = @m,
-			day_start = @d
-		WHERE (CASE WHEN rate_windows.minute_start = @m THEN rate_windows.minute_count ELSE 0 END) < @ml
-		  AND (CASE WHEN rate_windows.day_start = @d THEN rate_windows.day_count ELSE 0 END) < @dl
+			minute_count = CASE WHEN rate_windows.minute_start >= @m THEN rate_windows.minute_count + 1 ELSE 1 END,
+			day_count = CASE WHEN rate_windows.day_start >= @d THEN rate_windows.day_count + 1 ELSE 1 END,
+			minute_start = CASE WHEN rate_windows.minute_start > @m THEN rate_windows.minute_start ELSE @m END,
+			day_start = CASE WHEN rate_windows.day_start > @d THEN rate_windows.day_start ELSE @d END
+		WHERE (CASE WHEN rate_windows.minute_start >= @m THEN rate_windows.minute_count ELSE 0 END) < @ml
+		  AND (CASE WHEN rate_windows.day_start >= @d THEN rate_windows.day_count ELSE 0 END) < @dl
 		RETURNING minute_count, day_count`,
 		map[string]any{"a": accountID, "m": minute, "d": day, "ml": l.PerMinute, "dl": l.PerDay}).Scan(&got)
 	if res.Error != nil {
@@ -128,7 +140,12 @@ func (r DBRateLimiter) Take(ctx context.Context, accountID int64, l Limits, at t
 func SetAccountLimits(ctx context.Context, db *gorm.DB, accountPublicIDOrSlug string, perMinute, perDay *int64) (Account, error) {
 	var a Account
 	err := inTx(ctx, db, func(tx *gorm.DB) error {
-		if err := tx.Where("public_id = ? OR slug = ?", accountPublicIDOrSlug, accountPublicIDOrSlug).Take(&a).Error; err != nil {
+		// A public ID wins over a slug that happens to spell it.
+		err := tx.Where("public_id = ?", accountPublicIDOrSlug).Take(&a).Error
+		if errors.Is(err, gorm.ErrRecordNotFound) {
+			err = tx.Where("slug = ?", accountPublicIDOrSlug).Take(&a).Error
+		}
+		if err != nil {
 			return notFound(err)
 		}
 		for _, v := range []*int64{perMinute, perDay} {
@@ -151,10 +168,10 @@ func (r DBRateLimiter) Used(ctx context.Context, accountID int64, at time.Time) 
 	}
 	err = r.DB.WithContext(ctx).Raw(`SELECT minute_start, minute_count, day_start, day_count FROM rate_windows WHERE account_id = ?`, accountID).
 		Scan(&cur).Error
-	if cur.MinuteStart == minute {
+	if cur.MinuteStart >= minute {
 		minuteUsed = cur.MinuteCount
 	}
-	if cur.DayStart == day {
+	if cur.DayStart >= day {
 		dayUsed = cur.DayCount
 	}
 	return minuteUsed, dayUsed, err

@@ -54,8 +54,11 @@ func redisKeys(accountID int64, at time.Time) (minuteKey, dayKey string, minute,
 func (r *RedisRateLimiter) Take(ctx context.Context, accountID int64, l Limits, at time.Time) (RateDecision, error) {
 	mk, dk, minute, day := redisKeys(accountID, at)
 	res, err := takeScript.Run(ctx, r.Client, []string{mk, dk}, l.PerMinute, l.PerDay, 120, 2*86400).Int64Slice()
-	if err != nil || len(res) != 3 {
-		return RateDecision{}, fmt.Errorf("rate limit: %v", err)
+	if err != nil {
+		return RateDecision{}, fmt.Errorf("rate limit: %w", err)
+	}
+	if len(res) != 3 {
+		return RateDecision{}, fmt.Errorf("rate limit: unexpected answer %v", res)
 	}
 	return decide(res[0] == 1, l, minute, res[1], day, res[2]), nil
 }

@@ -1,0 +1,498 @@
+package models_test
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"gorm.io/gorm"
+
+	"switchboard/models"
+	"switchboard/models/dbtest"
+)
+
+// limiterEnv is one counter store as two server instances see it: two
+// limiters on separate connection pools (or Redis clients) over the same
+// store, and a way to make accounts to count for.
+type limiterEnv struct {
+	one, two models.RateLimiter
+	account  func(t *testing.T) int64
+}
+
+// eachLimiter runs fn against the database limiter on SQLite and PostgreSQL
+// and against the Redis limiter, as subtests.
+func eachLimiter(t *testing.T, fn func(t *testing.T, env limiterEnv)) {
+	t.Helper()
+	t.Run("sqlite", func(t *testing.T) {
+		path := filepath.Join(t.TempDir(), "limits.db")
+		fn(t, dbLimiterEnv(t, path))
+	})
+	if os.Getenv("TEST_DATABASE_URL") != "" || os.Getenv("CI") != "" {
+		t.Run("postgres", func(t *testing.T) { fn(t, dbLimiterEnv(t, dbtest.PostgresURL(t))) })
+	}
+	t.Run("redis", func(t *testing.T) { fn(t, redisLimiterEnv(t)) })
+}
+
+// openTwice opens dsn as two separate pools, migrated once.
+func openTwice(t *testing.T, dsn string) (*gorm.DB, *gorm.DB) {
+	t.Helper()
+	var dbs [2]*gorm.DB
+	for i := range dbs {
+		db, err := models.Open(dsn)
+		must(t, err)
+		t.Cleanup(func() {
+			if sqlDB, err := db.DB(); err == nil {
+				_ = sqlDB.Close()
+			}
+		})
+		dbs[i] = db
+	}
+	must(t, models.Migrate(t.Context(), dbs[0]))
+	return dbs[0], dbs[1]
+}
+
+func dbLimiterEnv(t *testing.T, dsn string) limiterEnv {
+	t.Helper()
+	one, two := openTwice(t, dsn)
+	return limiterEnv{
+		one: models.DBRateLimiter{DB: one},
+		two: models.DBRateLimiter{DB: two},
+		// rate_windows rows reference real accounts.
+		account: func(t *testing.T) int64 {
+			_, s := dbtest.User(t, one)
+			return s.AccountID()
+		},
+	}
+}
+
+// redisURL is REDIS_URL, or a database of its own on the local server.
+func redisURL() string {
+	if u := os.Getenv("REDIS_URL"); u != "" {
+		return u
+	}
+	return "redis://127.0.0.1:6379/9"
+}
+
+// redisLimiter connects to Redis: outside CI a server that does not answer
+// skips the test, in CI it fails it.
+func redisLimiter(t *testing.T) *models.RedisRateLimiter {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Second)
+	defer cancel()
+	r, err := models.NewRedisRateLimiter(ctx, redisURL())
+	if err != nil {
+		if os.Getenv("CI") != "" || os.Getenv("REDIS_URL") != "" {
+			t.Fatalf("Redis at %s does not answer: %v", redisURL(), err)
+		}
+		t.Skipf("Redis at %s does not answer (%v); skipping outside CI", redisURL(), err)
+	}
+	t.Cleanup(func() { _ = r.Client.Close() })
+	return r
+}
+
+func redisLimiterEnv(t *testing.T) limiterEnv {
+	t.Helper()
+	one, two := redisLimiter(t), redisLimiter(t)
+	return limiterEnv{
+		one: one,
+		two: two,
+		// Account IDs no other test (or concurrent run) uses, so that no
+		// test needs to flush the database; their keys go at the end.
+		account: func(t *testing.T) int64 {
+			id := 1<<40 + rand.Int64N(1<<40)
+			t.Cleanup(func() { deleteRedisKeys(one.Client, id) })
+			return id
+		},
+	}
+}
+
+func deleteRedisKeys(c *redis.Client, accountID int64) {
+	ctx := context.Background()
+	iter := c.Scan(ctx, 0, fmt.Sprintf("sb:rl:{%d}:*", accountID), 100).Iterator()
+	for iter.Next(ctx) {
+		c.Del(ctx, iter.Val())
+	}
+}
+
+// testMinute is the start of a fixed minute in the middle of a UTC day, so
+// that "a minute later" is the same day.
+var testMinute = time.Date(2031, 3, 14, 15, 9, 0, 0, time.UTC)
+
+func take(t *testing.T, l models.RateLimiter, account int64, limits models.Limits, at time.Time) models.RateDecision {
+	t.Helper()
+	d, err := l.Take(t.Context(), account, limits, at)
+	if err != nil {
+		t.Fatalf("take: %v", err)
+	}
+	return d
+}
+
+func wantDecision(t *testing.T, what string, d models.RateDecision, allowed bool, limit, used int64, reset time.Time) {
+	t.Helper()
+	if d.Allowed != allowed || d.Limit != limit || d.Used != used || !d.Reset.Equal(reset) || d.Remaining() != max(0, limit-used) {
+		t.Fatalf("%s: %+v (remaining %d); want allowed %v, limit %d, used %d, reset %v",
+			what, d, d.Remaining(), allowed, limit, used, reset)
+	}
+}
+
+func wantUsed(t *testing.T, l models.RateLimiter, account int64, at time.Time, minute, day int64) {
+	t.Helper()
+	m, d, err := l.Used(t.Context(), account, at)
+	must(t, err)
+	if m != minute || d != day {
+		t.Fatalf("used at %v: %d this minute, %d today; want %d, %d", at.Format(time.TimeOnly), m, d, minute, day)
+	}
+}
+
+func TestRateLimitMinuteWindow(t *testing.T) {
+	eachLimiter(t, func(t *testing.T, env limiterEnv) {
+		acct := env.account(t)
+		limits := models.Limits{PerMinute: 5, PerDay: 100}
+		at := testMinute.Add(17 * time.Second)
+		nextMinute := testMinute.Add(time.Minute)
+
+		wantUsed(t, env.one, acct, at, 0, 0)
+		for i := int64(1); i <= 5; i++ {
+			// Alternate instances: they share the account's window.
+			l := env.one
+			if i%2 == 0 {
+				l = env.two
+			}
+			wantDecision(t, fmt.Sprintf("take %d", i), take(t, l, acct, limits, at.Add(time.Duration(i)*time.Second)),
+				true, 5, i, nextMinute)
+		}
+		for i := range 3 {
+			wantDecision(t, fmt.Sprintf("take %d", 6+i), take(t, env.two, acct, limits, at.Add(30*time.Second)),
+				false, 5, 5, nextMinute)
+		}
+		// Refusals took nothing, from either window.
+		wantUsed(t, env.one, acct, at, 5, 5)
+		wantUsed(t, env.two, acct, testMinute.Add(59*time.Second), 5, 5)
+
+		// The next minute starts over; the day goes on.
+		later := nextMinute.Add(3 * time.Second)
+		wantDecision(t, "next minute", take(t, env.one, acct, limits, later), true, 5, 1, nextMinute.Add(time.Minute))
+		wantUsed(t, env.two, acct, later, 1, 6)
+		for i := int64(2); i <= 5; i++ {
+			take(t, env.two, acct, limits, later)
+		}
+		wantDecision(t, "over again", take(t, env.one, acct, limits, later), false, 5, 5, nextMinute.Add(time.Minute))
+		wantUsed(t, env.one, acct, later, 5, 10)
+	})
+}
+
+func TestRateLimitDayWindow(t *testing.T) {
+	eachLimiter(t, func(t *testing.T, env limiterEnv) {
+		acct := env.account(t)
+		limits := models.Limits{PerMinute: 10, PerDay: 3}
+		midnight := time.Date(2031, 3, 15, 0, 0, 0, 0, time.UTC)
+		at := testMinute.Add(5 * time.Second)
+
+		// The day window has less left: it is the one reported.
+		wantDecision(t, "take 1", take(t, env.one, acct, limits, at), true, 3, 1, midnight)
+		wantDecision(t, "take 2", take(t, env.two, acct, limits, at), true, 3, 2, midnight)
+		wantDecision(t, "take 3", take(t, env.one, acct, limits, at.Add(2*time.Minute)), true, 3, 3, midnight)
+		wantDecision(t, "take 4", take(t, env.two, acct, limits, at.Add(2*time.Minute)), false, 3, 3, midnight)
+		wantDecision(t, "an hour later", take(t, env.one, acct, limits, at.Add(time.Hour)), false, 3, 3, midnight)
+		wantUsed(t, env.one, acct, at.Add(2*time.Minute), 1, 3)
+
+		// The next UTC day starts over.
+		tomorrow := midnight.Add(30 * time.Second)
+		wantDecision(t, "tomorrow", take(t, env.two, acct, limits, tomorrow), true, 3, 1, midnight.Add(24*time.Hour))
+		wantUsed(t, env.one, acct, tomorrow, 1, 1)
+	})
+}
+
+func TestRateLimitWindowsArePerAccount(t *testing.T) {
+	eachLimiter(t, func(t *testing.T, env limiterEnv) {
+		a, b := env.account(t), env.account(t)
+		limits := models.Limits{PerMinute: 3, PerDay: 100}
+		at := testMinute.Add(time.Second)
+		for range 3 {
+			take(t, env.one, a, limits, at)
+		}
+		if d := take(t, env.one, a, limits, at); d.Allowed {
+			t.Fatalf("account A over its limit: %+v", d)
+		}
+		for i := int64(1); i <= 3; i++ {
+			wantDecision(t, "account B", take(t, env.two, b, limits, at), true, 3, i, testMinute.Add(time.Minute))
+		}
+		wantUsed(t, env.one, a, at, 3, 3)
+		wantUsed(t, env.one, b, at, 3, 3)
+	})
+}
+
+func TestRateLimitUsedDoesNotConsume(t *testing.T) {
+	eachLimiter(t, func(t *testing.T, env limiterEnv) {
+		acct := env.account(t)
+		limits := models.Limits{PerMinute: 2, PerDay: 100}
+		at := testMinute.Add(time.Second)
+		for range 10 {
+			wantUsed(t, env.one, acct, at, 0, 0)
+		}
+		take(t, env.one, acct, limits, at)
+		for range 10 {
+			wantUsed(t, env.two, acct, at, 1, 1)
+		}
+		wantDecision(t, "second take", take(t, env.two, acct, limits, at), true, 2, 2, testMinute.Add(time.Minute))
+		// Another minute reads as empty for the minute, not for the day.
+		wantUsed(t, env.one, acct, at.Add(time.Minute), 0, 2)
+		wantUsed(t, env.one, acct, at.Add(24*time.Hour), 0, 0)
+	})
+}
+
+// With a budget of 100 and 300 concurrent requests from two server
+// instances, exactly 100 pass.
+func TestRateLimitIsExactUnderConcurrency(t *testing.T) {
+	eachLimiter(t, func(t *testing.T, env limiterEnv) {
+		acct := env.account(t)
+		limits := models.Limits{PerMinute: 100, PerDay: 100_000}
+		at := testMinute.Add(20 * time.Second)
+		var allowed, refused atomic.Int64
+		var wg sync.WaitGroup
+		start := make(chan struct{})
+		errs := make(chan error, 300)
+		for i := range 300 {
+			l := env.one
+			if i%2 == 1 {
+				l = env.two
+			}
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				<-start
+				d, err := l.Take(context.Background(), acct, limits, at)
+				switch {
+				case err != nil:
+					errs <- err
+				case d.Allowed:
+					allowed.Add(1)
+					if d.Used < 1 || d.Used > 100 || d.Limit != 100 {
+						errs <- fmt.Errorf("allowed decision %+v", d)
+					}
+				default:
+					refused.Add(1)
+					if d.Used != 100 || d.Limit != 100 || d.Remaining() != 0 {
+						errs <- fmt.Errorf("refused decision %+v", d)
+					}
+				}
+			}()
+		}
+		close(start)
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			t.Error(err)
+		}
+		if allowed.Load() != 100 || refused.Load() != 200 {
+			t.Fatalf("%d allowed, %d refused; want exactly 100 and 200", allowed.Load(), refused.Load())
+		}
+		wantUsed(t, env.one, acct, at, 100, 100)
+	})
+}
+
+// A server whose clock lags (still in the previous minute) must neither get
+// past a full window nor wipe the count of the newer one.
+func TestRateLimitLaggingClockDoesNotResetTheWindow(t *testing.T) {
+	eachLimiter(t, func(t *testing.T, env limiterEnv) {
+		acct := env.account(t)
+		limits := models.Limits{PerMinute: 5, PerDay: 100}
+		m0 := testMinute.Add(50 * time.Second)
+		m1 := testMinute.Add(time.Minute + time.Second)
+		for range 5 {
+			take(t, env.one, acct, limits, m0)
+		}
+		for range 5 {
+			take(t, env.one, acct, limits, m1) // the instance with the right clock moved on
+		}
+		if d := take(t, env.two, acct, limits, m0); d.Allowed {
+			t.Errorf("lagging instance: %+v; want refused, its minute is full", d)
+		}
+		if d := take(t, env.one, acct, limits, m1); d.Allowed {
+			t.Errorf("after the lagging instance's request: %+v; want refused, the minute already had 5", d)
+		}
+		wantUsed(t, env.one, acct, m1, 5, 10)
+	})
+}
+
+// A limit of zero blocks the account, from its first request on.
+func TestRateLimitOfZeroRefusesEverything(t *testing.T) {
+	eachLimiter(t, func(t *testing.T, env limiterEnv) {
+		at := testMinute.Add(time.Second)
+		for _, limits := range []models.Limits{{PerMinute: 0, PerDay: 100}, {PerMinute: 10, PerDay: 0}} {
+			t.Run(fmt.Sprintf("%d per minute, %d per day", limits.PerMinute, limits.PerDay), func(t *testing.T) {
+				acct := env.account(t) // a fresh account: no counters yet
+				for i := range 3 {
+					if d := take(t, env.one, acct, limits, at); d.Allowed || d.Limit != 0 || d.Remaining() != 0 {
+						t.Errorf("take %d: %+v; want refused", i+1, d)
+					}
+				}
+				wantUsed(t, env.one, acct, at, 0, 0)
+			})
+		}
+	})
+}
+
+func TestDBRateLimiterTakesOneRoundTrip(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
+		_, s := dbtest.User(t, db)
+		l := models.DBRateLimiter{DB: db}
+		limits := models.Limits{PerMinute: 1, PerDay: 10}
+		for i, want := range []int64{1, 1, 2} { // first row, update, refusal
+			before := models.QueryCount()
+			d := take(t, l, s.AccountID(), limits, testMinute.Add(time.Duration(min(i, 1))*time.Minute))
+			if n := models.QueryCount() - before; n != want {
+				t.Errorf("take %d (%+v): %d statements, want %d", i+1, d, n, want)
+			}
+		}
+	})
+}
+
+func TestRateLimitRowGoesWithTheAccount(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
+		owner, _ := dbtest.User(t, db)
+		org := dbtest.Org(t, db, owner)
+		take(t, models.DBRateLimiter{DB: db}, org.AccountID(), models.Limits{PerMinute: 5, PerDay: 5}, testMinute)
+		must(t, models.DeleteOrganization(t.Context(), db, org, org.Account().Name, actorOf(owner)))
+		if n := countRows(t, db, "rate_windows", "account_id = ?", org.AccountID()); n != 0 {
+			t.Errorf("%d rate_windows rows left for a deleted account", n)
+		}
+	})
+}
+
+func TestLimitsOf(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
+		owner, personal := dbtest.User(t, db)
+		org := dbtest.Org(t, db, owner)
+		ctx := t.Context()
+
+		for plan, want := range map[models.Plan]models.Limits{
+			models.PlanFree:       {PerMinute: 60, PerDay: 1_000},
+			models.PlanDeveloper:  {PerMinute: 600, PerDay: 50_000},
+			models.PlanEnterprise: models.PlanLimits[models.PlanEnterprise],
+			"unknown":             {PerMinute: 60, PerDay: 1_000},
+		} {
+			must(t, db.Exec("UPDATE accounts SET plan = ? WHERE id = ?", plan, org.AccountID()).Error)
+			if got := models.LimitsOf(reloadAccount(t, db, org.AccountID())); got != want {
+				t.Errorf("plan %s: limits %+v, want %+v", plan, got, want)
+			}
+		}
+		if got := models.LimitsOf(reloadAccount(t, db, personal.AccountID())); got != models.PlanLimits[models.PlanFree] {
+			t.Errorf("a new personal account: %+v, want Free's", got)
+		}
+
+		must(t, db.Exec("UPDATE accounts SET plan = ? WHERE id = ?", models.PlanEnterprise, org.AccountID()).Error)
+		perMinute, perDay := int64(5_000), int64(2_000_000)
+		a, err := models.SetAccountLimits(ctx, db, org.Account().SlugOrEmpty(), &perMinute, &perDay)
+		must(t, err)
+		if a.ID != org.AccountID() || models.LimitsOf(a) != (models.Limits{PerMinute: 5_000, PerDay: 2_000_000}) {
+			t.Errorf("by slug: account %d, limits %+v", a.ID, models.LimitsOf(a))
+		}
+		if got := models.LimitsOf(reloadAccount(t, db, org.AccountID())); got != (models.Limits{PerMinute: 5_000, PerDay: 2_000_000}) {
+			t.Errorf("stored limits %+v", got)
+		}
+		// Only one window overridden: the other is the plan's.
+		a, err = models.SetAccountLimits(ctx, db, org.Account().PublicID, nil, &perDay)
+		must(t, err)
+		want := models.Limits{PerMinute: models.PlanLimits[models.PlanEnterprise].PerMinute, PerDay: 2_000_000}
+		if got := models.LimitsOf(reloadAccount(t, db, org.AccountID())); a.ID != org.AccountID() || got != want {
+			t.Errorf("by public ID, day only: %+v, want %+v", got, want)
+		}
+		// nil restores the plan's.
+		_, err = models.SetAccountLimits(ctx, db, org.Account().PublicID, nil, nil)
+		must(t, err)
+		if got := models.LimitsOf(reloadAccount(t, db, org.AccountID())); got != models.PlanLimits[models.PlanEnterprise] {
+			t.Errorf("after clearing: %+v, want the plan's", got)
+		}
+		if got := models.LimitsOf(reloadAccount(t, db, personal.AccountID())); got != models.PlanLimits[models.PlanFree] {
+			t.Errorf("another account changed: %+v", got)
+		}
+
+		negative := int64(-1)
+		_, err = models.SetAccountLimits(ctx, db, org.Account().PublicID, &negative, nil)
+		if err == nil {
+			t.Error("a negative limit was accepted")
+		}
+		if got := models.LimitsOf(reloadAccount(t, db, org.AccountID())); got != models.PlanLimits[models.PlanEnterprise] {
+			t.Errorf("a refused change changed the limits: %+v", got)
+		}
+		_, err = models.SetAccountLimits(ctx, db, "no-such-account", &perMinute, nil)
+		wantIs(t, err, models.ErrNotFound)
+		_, err = models.SetAccountLimits(ctx, db, "", &perMinute, nil)
+		wantIs(t, err, models.ErrNotFound)
+	})
+}
+
+// An organization can be named after another account's public ID (its slug
+// then equals that ID): the operator's command must still reach the account
+// with that public ID, never the look-alike.
+func TestSetAccountLimitsPrefersThePublicID(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
+		_, victim := dbtest.User(t, db)
+		mallory, _ := dbtest.User(t, db)
+		lookAlike, err := models.CreateOrganization(t.Context(), db, mallory.ID, victim.Account().PublicID)
+		must(t, err)
+		if lookAlike.SlugOrEmpty() != victim.Account().PublicID {
+			t.Skipf("slug %q differs from the public ID %q: no ambiguity", lookAlike.SlugOrEmpty(), victim.Account().PublicID)
+		}
+		// The victim's account row changes after the look-alike exists (a
+		// plan change, say): its row is now the newer one.
+		must(t, db.Exec("UPDATE accounts SET plan = ? WHERE id = ?", models.PlanDeveloper, victim.AccountID()).Error)
+		perMinute := int64(10_000)
+		a, err := models.SetAccountLimits(t.Context(), db, victim.Account().PublicID, &perMinute, nil)
+		must(t, err)
+		if a.ID != victim.AccountID() {
+			t.Errorf("limits set on account %d (slug %q), want %d (public ID)", a.ID, a.SlugOrEmpty(), victim.AccountID())
+		}
+		if got := reloadAccount(t, db, lookAlike.ID).RatePerMinute; got != nil {
+			t.Errorf("the look-alike organization got %d per minute", *got)
+		}
+	})
+}
+
+// Redis counters expire on their own once their window has passed, so that
+// the store does not grow with every minute of every account.
+func TestRedisCountersExpire(t *testing.T) {
+	r := redisLimiter(t)
+	acct := 1<<40 + rand.Int64N(1<<40)
+	t.Cleanup(func() { deleteRedisKeys(r.Client, acct) })
+	take(t, r, acct, models.Limits{PerMinute: 5, PerDay: 5}, time.Now())
+	ctx := t.Context()
+	keys, err := r.Client.Keys(ctx, fmt.Sprintf("sb:rl:{%d}:*", acct)).Result()
+	must(t, err)
+	if len(keys) != 2 {
+		t.Fatalf("keys %v, want a minute and a day counter", keys)
+	}
+	for _, k := range keys {
+		ttl, err := r.Client.TTL(ctx, k).Result()
+		must(t, err)
+		if ttl <= 0 || ttl > 2*24*time.Hour {
+			t.Errorf("%s expires in %v, want within two days", k, ttl)
+		}
+	}
+}
+
+// A Redis that does not answer is an error, never a pass.
+func TestRedisRateLimiterUnreachable(t *testing.T) {
+	c := redis.NewClient(&redis.Options{Addr: "127.0.0.1:1", DialTimeout: 200 * time.Millisecond, MaxRetries: -1})
+	defer c.Close()
+	d, err := (&models.RedisRateLimiter{Client: c}).Take(t.Context(), 1, models.Limits{PerMinute: 5, PerDay: 5}, time.Now())
+	if err == nil || d.Allowed {
+		t.Fatalf("decision %+v, error %v; want an error", d, err)
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), time.Second)
+	defer cancel()
+	if _, err := models.NewRedisRateLimiter(ctx, "redis://127.0.0.1:1/0"); err == nil {
+		t.Error("NewRedisRateLimiter connected to nothing")
+	}
+	if _, err := models.NewRedisRateLimiter(t.Context(), "http://not-redis"); err == nil {
+		t.Error("NewRedisRateLimiter accepted a URL that is not redis://")
+	}
+}
