@@ -4,8 +4,11 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/url"
+	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 
 	"gorm.io/gorm"
@@ -362,4 +365,95 @@ func mustScope(t testing.TB, db *gorm.DB, u models.User, in models.Scope) models
 		t.Fatal(err)
 	}
 	return s
+}
+
+// TestAPIRateLimitIsExactAcrossServers sends 300 concurrent requests from
+// several keys of one organization to two server instances sharing the
+// database, with a budget of 100: exactly 100 pass.
+func TestAPIRateLimitIsExactAcrossServers(t *testing.T) {
+	run := func(t *testing.T, dbA, dbB *gorm.DB) {
+		appA, appB := newAppWith(t, dbA, &captureMailer{}), newAppWith(t, dbB, &captureMailer{})
+		admin, _ := dbtest.User(t, dbA)
+		org := dbtest.Org(t, dbA, admin)
+		hundred := int64(100)
+		if _, err := models.SetAccountLimits(t.Context(), dbA, org.Account().PublicID, &hundred, nil); err != nil {
+			t.Fatal(err)
+		}
+		var keys []string
+		for i := 0; i < 3; i++ {
+			m, _ := dbtest.User(t, dbA)
+			keys = append(keys, newKey(t, dbA, dbtest.AddMember(t, dbA, org, m, models.RoleMember)))
+		}
+		keys = append(keys, newKey(t, dbA, org))
+		var wg sync.WaitGroup
+		var ok, limited, other atomic.Int64
+		start := make(chan struct{})
+		for i := 0; i < 300; i++ {
+			wg.Add(1)
+			go func(i int) {
+				defer wg.Done()
+				app := appA
+				if i%2 == 1 {
+					app = appB
+				}
+				<-start
+				req, _ := http.NewRequest(http.MethodGet, app.srv.URL+"/v1.3/indexes", nil)
+				req.Header.Set("x-api-key", keys[i%len(keys)])
+				res, err := http.DefaultClient.Do(req)
+				if err != nil {
+					other.Add(1)
+					return
+				}
+				res.Body.Close()
+				switch res.StatusCode {
+				case http.StatusOK:
+					ok.Add(1)
+				case http.StatusTooManyRequests:
+					limited.Add(1)
+				default:
+					other.Add(1)
+				}
+			}(i)
+		}
+		close(start)
+		wg.Wait()
+		if ok.Load() != 100 || limited.Load() != 200 || other.Load() != 0 {
+			t.Fatalf("%d passed, %d limited, %d failed; want exactly 100 passed and 200 limited", ok.Load(), limited.Load(), other.Load())
+		}
+	}
+	t.Run("postgres", func(t *testing.T) {
+		dsn := dbtest.PostgresURL(t)
+		dbA, err := models.Open(dsn)
+		if err != nil {
+			t.Fatal(err)
+		}
+		dbB, err := models.Open(dsn)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { closeGorm(dbA); closeGorm(dbB) })
+		run(t, dbA, dbB)
+	})
+	t.Run("sqlite", func(t *testing.T) {
+		path := filepath.Join(t.TempDir(), "shared.db")
+		dbA, err := models.Open(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := models.Migrate(t.Context(), dbA); err != nil {
+			t.Fatal(err)
+		}
+		dbB, err := models.Open(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { closeGorm(dbA); closeGorm(dbB) })
+		run(t, dbA, dbB)
+	})
+}
+
+func closeGorm(db *gorm.DB) {
+	if s, err := db.DB(); err == nil {
+		_ = s.Close()
+	}
 }
