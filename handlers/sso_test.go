@@ -102,16 +102,27 @@ func (i *testIdP) registerSP(app *testApp, slug string) {
 // returns the ACS's answer.
 func ssoSignIn(t testing.TB, c *client, idp *testIdP, start, user string) *response {
 	t.Helper()
+	action, samlResponse, relay := idpAnswer(t, idp, startSSO(t, c, idp, start), user)
+	return postACS(t, c, action, samlResponse, relay)
+}
+
+// startSSO GETs start (a /sso/{slug}/login or another way in) and returns
+// where Switchboard sends the browser: the IdP, with the AuthnRequest.
+func startSSO(t testing.TB, c *client, idp *testIdP, start string) string {
+	t.Helper()
 	r := c.get(start)
 	if r.Code != http.StatusFound || !strings.HasPrefix(r.Header.Get("Location"), idp.srv.URL) {
 		t.Fatalf("%s did not redirect to the IdP: %d %s", start, r.Code, r.Header.Get("Location"))
 	}
+	return r.Header.Get("Location")
+}
+
+// browser is a browser signed in at the IdP as user.
+func (i *testIdP) browser(t testing.TB, user string) *http.Client {
+	t.Helper()
 	jar, _ := cookiejar.New(nil)
 	browser := &http.Client{Jar: jar}
-	// Log in at the IdP first, then follow the AuthnRequest: the request is
-	// signed for the HTTP-Redirect binding, which the IdP's own login form
-	// (re-posting it) would not carry.
-	res, err := browser.PostForm(idp.srv.URL+"/login", url.Values{"user": {user}, "password": {"hunter2hunter2"}})
+	res, err := browser.PostForm(i.srv.URL+"/login", url.Values{"user": {user}, "password": {"hunter2hunter2"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -119,7 +130,25 @@ func ssoSignIn(t testing.TB, c *client, idp *testIdP, start, user string) *respo
 	if res.StatusCode != http.StatusOK {
 		t.Fatalf("IdP login as %s: %d", user, res.StatusCode)
 	}
-	res, err = browser.Get(r.Header.Get("Location"))
+	return browser
+}
+
+// idpAnswer has user answer the AuthnRequest at location (the IdP address
+// Switchboard redirected to) and returns the IdP's auto-posting form: the
+// ACS address, the SAMLResponse and the RelayState. It logs in at the IdP
+// first, then follows the AuthnRequest: the request is signed for the
+// HTTP-Redirect binding, which the IdP's own login form (re-posting it)
+// would not carry.
+func idpAnswer(t testing.TB, idp *testIdP, location, user string) (action, samlResponse, relay string) {
+	t.Helper()
+	return idpForm(t, idp.browser(t, user), location)
+}
+
+// idpForm GETs an IdP address that answers with the auto-posting response
+// form and reads the form.
+func idpForm(t testing.TB, browser *http.Client, location string) (action, samlResponse, relay string) {
+	t.Helper()
+	res, err := browser.Get(location)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -128,14 +157,14 @@ func ssoSignIn(t testing.TB, c *client, idp *testIdP, start, user string) *respo
 	if err != nil {
 		t.Fatal(err)
 	}
-	action, _ := post.Find("form").Attr("action")
-	samlResponse, _ := post.Find(`input[name="SAMLResponse"]`).Attr("value")
-	relay, _ := post.Find(`input[name="RelayState"]`).Attr("value")
+	action, _ = post.Find("form").Attr("action")
+	samlResponse, _ = post.Find(`input[name="SAMLResponse"]`).Attr("value")
+	relay, _ = post.Find(`input[name="RelayState"]`).Attr("value")
 	if samlResponse == "" {
 		h, _ := post.Html()
-		t.Fatalf("the IdP answered no SAMLResponse: %s", h)
+		t.Fatalf("the IdP answered no SAMLResponse (%d): %s", res.StatusCode, h)
 	}
-	return postACS(t, c, action, samlResponse, relay)
+	return action, samlResponse, relay
 }
 
 // postACS posts a response to the ACS as the IdP's auto-submitting form

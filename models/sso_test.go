@@ -1,0 +1,471 @@
+package models_test
+
+import (
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/xml"
+	"errors"
+	"math/big"
+	"net/url"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/crewjam/saml"
+	"gorm.io/gorm"
+
+	"switchboard/models"
+	"switchboard/models/dbtest"
+)
+
+// ---------------------------------------------------------------------
+// Attribute mapping.
+
+func TestSSOMapIdentity(t *testing.T) {
+	const (
+		claims  = "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/"
+		display = "http://schemas.microsoft.com/identity/claims/displayname"
+	)
+	type attrs = map[string][]string
+	for _, tc := range []struct {
+		name                string
+		conn                models.SSOConnection
+		id                  models.SSOIdentity
+		wantEmail, wantName string
+		wantErr             string
+	}{
+		{name: "Okta", id: models.SSOIdentity{NameID: "ada@example.com", Attributes: attrs{"email": {"ada@example.com"}, "firstName": {"Ada"}, "lastName": {"Lovelace"}}},
+			wantEmail: "ada@example.com", wantName: "Ada Lovelace"},
+		{name: "Entra ID, display name", id: models.SSOIdentity{NameID: "Xk2-opaque-persistent-id", Attributes: attrs{
+			claims + "emailaddress": {"Ada@Example.com"}, claims + "givenname": {"Ada"}, claims + "surname": {"Lovelace"}, display: {"Ada L."},
+			claims + "name": {"ada@example.onmicrosoft.com"}}},
+			wantEmail: "ada@example.com", wantName: "Ada L."},
+		{name: "Entra ID, given name and surname", id: models.SSOIdentity{NameID: "Xk2-opaque", Attributes: attrs{
+			claims + "emailaddress": {"ada@example.com"}, claims + "givenname": {"Ada"}, claims + "surname": {"Lovelace"}}},
+			wantEmail: "ada@example.com", wantName: "Ada Lovelace"},
+		{name: "Google Workspace, NameID only", id: models.SSOIdentity{NameID: "Ada@Example.com"},
+			wantEmail: "ada@example.com", wantName: "ada"},
+		{name: "Keycloak, default mappers", id: models.SSOIdentity{NameID: "ada", Attributes: attrs{
+			"urn:oid:1.2.840.113549.1.9.1": {"ada@example.com"}, "email": {"ada@example.com"}, "urn:oid:2.5.4.42": {"Ada"}, "givenName": {"Ada"}, "urn:oid:2.5.4.4": {"Lovelace"}, "surname": {"Lovelace"}}},
+			wantEmail: "ada@example.com", wantName: "Ada Lovelace"},
+		{name: "Keycloak, X.500 OIDs only", id: models.SSOIdentity{NameID: "G-1234", Attributes: attrs{
+			"urn:oid:1.2.840.113549.1.9.1": {"ada@example.com"}, "urn:oid:2.5.4.42": {"Ada"}, "urn:oid:2.5.4.4": {"Lovelace"}}},
+			wantEmail: "ada@example.com", wantName: "Ada Lovelace"},
+		{name: "ADFS", id: models.SSOIdentity{NameID: "EXAMPLE\\ada", Attributes: attrs{
+			claims + "emailaddress": {"ada@example.com"}, claims + "givenname": {"Ada"}, claims + "surname": {"Lovelace"}, claims + "upn": {"ada@corp.example.com"}}},
+			wantEmail: "ada@example.com", wantName: "Ada Lovelace"},
+		{name: "ADFS, EmailAddress claim", id: models.SSOIdentity{NameID: "EXAMPLE\\ada", Attributes: attrs{"http://schemas.xmlsoap.org/claims/EmailAddress": {"ada@example.com"}}},
+			wantEmail: "ada@example.com", wantName: "ada"},
+		{name: "SimpleSAMLphp, OIDs", id: models.SSOIdentity{NameID: "_9f8e7d", Attributes: attrs{
+			"urn:oid:0.9.2342.19200300.100.1.3": {"ada@example.com"}, "urn:oid:2.16.840.1.113730.3.1.241": {"Countess Ada"}, "urn:oid:2.5.4.3": {"Ada Lovelace"}}},
+			wantEmail: "ada@example.com", wantName: "Countess Ada"},
+		{name: "SimpleSAMLphp, cn only", id: models.SSOIdentity{NameID: "_9f8e7d", Attributes: attrs{
+			"urn:oid:0.9.2342.19200300.100.1.3": {"ada@example.com"}, "urn:oid:2.5.4.3": {"Ada Lovelace"}}},
+			wantEmail: "ada@example.com", wantName: "Ada Lovelace"},
+		{name: "SimpleSAMLphp, friendly names", id: models.SSOIdentity{NameID: "_9f8e7d", Attributes: attrs{
+			"mail": {"ada@example.com"}, "cn": {"Ada Lovelace"}, "givenName": {"A"}, "sn": {"L"}}},
+			wantEmail: "ada@example.com", wantName: "Ada Lovelace"},
+		{name: "displayName before cn", id: models.SSOIdentity{Attributes: attrs{"mail": {"ada@example.com"}, "cn": {"Lovelace, Ada"}, "displayName": {"Ada"}}},
+			wantEmail: "ada@example.com", wantName: "Ada"},
+		{name: "givenName and sn", id: models.SSOIdentity{Attributes: attrs{"email": {"ada@example.com"}, "givenName": {"Ada"}, "sn": {"Lovelace"}}},
+			wantEmail: "ada@example.com", wantName: "Ada Lovelace"},
+		{name: "surname claim alone", id: models.SSOIdentity{Attributes: attrs{"email": {"ada@example.com"}, claims + "surname": {"Lovelace"}}},
+			wantEmail: "ada@example.com", wantName: "Lovelace"},
+		{name: "an attribute before the NameID", id: models.SSOIdentity{NameID: "other@example.com", Attributes: attrs{"email": {"ada@example.com"}}},
+			wantEmail: "ada@example.com", wantName: "ada"},
+		{name: "blank values skipped, values trimmed", id: models.SSOIdentity{Attributes: attrs{"email": {"", "  "}, "mail": {" ADA@example.com "}, "displayName": {"  "}, "cn": {"  Ada  "}}},
+			wantEmail: "ada@example.com", wantName: "Ada"},
+		{name: "a name that is not text", id: models.SSOIdentity{Attributes: attrs{"email": {"ada@example.com"}, "displayName": {"Ada\x07"}}},
+			wantEmail: "ada@example.com", wantName: "ada"},
+		{name: "a name too long", id: models.SSOIdentity{Attributes: attrs{"email": {"ada@example.com"}, "displayName": {strings.Repeat("A", 300)}}},
+			wantEmail: "ada@example.com", wantName: "ada"},
+		{name: "no email anywhere", id: models.SSOIdentity{NameID: "opaque-id", Attributes: attrs{"cn": {"Ada"}}}, wantErr: "carries no email"},
+		{name: "an email attribute that is no email", id: models.SSOIdentity{NameID: "ada@example.com", Attributes: attrs{"email": {"Ada Lovelace"}}}, wantErr: "is not a valid address"},
+		{name: "explicit: the NameID", conn: models.SSOConnection{EmailAttribute: models.EmailFromNameID},
+			id:        models.SSOIdentity{NameID: "Ada@Example.com", Attributes: attrs{"email": {"other@example.com"}}},
+			wantEmail: "ada@example.com", wantName: "ada"},
+		{name: "explicit: the NameID, not an email", conn: models.SSOConnection{EmailAttribute: models.EmailFromNameID},
+			id: models.SSOIdentity{NameID: "opaque", Attributes: attrs{"email": {"ada@example.com"}}}, wantErr: "is not a valid address"},
+		{name: "explicit: an attribute", conn: models.SSOConnection{EmailAttribute: "upn", NameAttribute: "nickname"},
+			id:        models.SSOIdentity{NameID: "n@example.com", Attributes: attrs{"upn": {"ada@example.com"}, "email": {"x@example.com"}, "nickname": {"Countess"}, "displayName": {"Ada"}}},
+			wantEmail: "ada@example.com", wantName: "Countess"},
+		{name: "explicit: an attribute that is missing", conn: models.SSOConnection{EmailAttribute: "upn"},
+			id: models.SSOIdentity{NameID: "ada@example.com", Attributes: attrs{"email": {"ada@example.com"}}}, wantErr: "carries no email"},
+		{name: "explicit: a name attribute that is missing", conn: models.SSOConnection{NameAttribute: "nickname"},
+			id:        models.SSOIdentity{Attributes: attrs{"email": {"ada@example.com"}, "displayName": {"Ada"}}},
+			wantEmail: "ada@example.com", wantName: "Ada"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			email, name, err := tc.conn.MapIdentity(tc.id)
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Fatalf("error %v, want one saying %q (got %q, %q)", err, tc.wantErr, email, name)
+				}
+				return
+			}
+			if err != nil || email != tc.wantEmail || name != tc.wantName {
+				t.Fatalf("got %q, %q, %v; want %q, %q", email, name, err, tc.wantEmail, tc.wantName)
+			}
+		})
+	}
+}
+
+func TestSSOParseDomains(t *testing.T) {
+	for in, want := range map[string][]string{
+		"":            nil,
+		" ,":          nil,
+		"example.com": {"example.com"},
+		" Example.COM, @example.org;example.com\n foo.test\tbar.test\r\n": {"example.com", "example.org", "foo.test", "bar.test"},
+		"@@example.com": {"@example.com"},
+	} {
+		if got := models.ParseDomains(in); !slices.Equal(got, want) {
+			t.Errorf("ParseDomains(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+func TestSSOOwnsEmail(t *testing.T) {
+	c := models.SSOConnection{Domains: []string{"example.com", "example.org"}}
+	for email, want := range map[string]bool{
+		"ada@example.com": true, "ada@example.org": true, "ada@eu.example.com": false, "ada@example.com.evil.test": false,
+		"ada@evilexample.com": false, "example.com": false, "@example.com": false, "ada@": false,
+	} {
+		if got := c.OwnsEmail(email); got != want {
+			t.Errorf("OwnsEmail(%q) = %v", email, got)
+		}
+	}
+}
+
+// ---------------------------------------------------------------------
+// Saving a connection.
+
+var (
+	idpKeyOnce sync.Once
+	idpKey     *rsa.PrivateKey
+	idpCert    *x509.Certificate
+)
+
+// idpMetadataXML is the metadata of an IdP at entityID, as crewjam's IdP
+// publishes it, changed by edit.
+func idpMetadataXML(t *testing.T, entityID string, edit func(*saml.EntityDescriptor)) string {
+	t.Helper()
+	idpKeyOnce.Do(func() {
+		var err error
+		if idpKey, err = rsa.GenerateKey(rand.Reader, 2048); err != nil {
+			panic(err)
+		}
+		tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "idp"}, NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour)}
+		der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &idpKey.PublicKey, idpKey)
+		if err != nil {
+			panic(err)
+		}
+		idpCert, _ = x509.ParseCertificate(der)
+	})
+	mdURL, _ := url.Parse(entityID)
+	ssoURL, _ := url.Parse(strings.TrimSuffix(entityID, "/metadata") + "/sso")
+	idp := saml.IdentityProvider{Key: idpKey, Certificate: idpCert, MetadataURL: *mdURL, SSOURL: *ssoURL}
+	ed := idp.Metadata()
+	if edit != nil {
+		edit(ed)
+	}
+	b, err := xml.Marshal(ed)
+	must(t, err)
+	return string(b)
+}
+
+func ssoRows(t *testing.T, db *gorm.DB, table string, accountID int64) int64 {
+	t.Helper()
+	var n int64
+	must(t, db.Raw("SELECT COUNT(*) FROM "+table+" WHERE account_id = ?", accountID).Scan(&n).Error)
+	return n
+}
+
+func TestSaveSSOConnection(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
+		ctx := t.Context()
+		owner, personal := dbtest.User(t, db)
+		org := dbtest.Org(t, db, owner)
+		actor := models.Actor{UserID: owner.ID, Name: owner.Name}
+		md := idpMetadataXML(t, "https://idp.example.test/metadata", nil)
+		in := models.SSOSettingsInput{MetadataXML: md, Domains: "Example.com, example.org", JIT: true, DefaultRole: "member", Enforce: true}
+
+		// Who may.
+		member, _ := dbtest.User(t, db)
+		memberScope := dbtest.AddMember(t, db, org, member, models.RoleMember)
+		_, err := models.SaveSSOConnection(ctx, db, memberScope, in, actor)
+		wantIs(t, err, models.ErrForbidden)
+		_, err = models.SaveSSOConnection(ctx, db, personal, in, actor)
+		wantIs(t, err, models.ErrNotFound)
+
+		// What is refused, writing nothing.
+		with := func(edit func(*models.SSOSettingsInput)) models.SSOSettingsInput {
+			c := in
+			edit(&c)
+			return c
+		}
+		noRedirect := idpMetadataXML(t, "https://idp.example.test/metadata", func(ed *saml.EntityDescriptor) {
+			ed.IDPSSODescriptors[0].SingleSignOnServices = slices.DeleteFunc(ed.IDPSSODescriptors[0].SingleSignOnServices,
+				func(s saml.Endpoint) bool { return s.Binding == saml.HTTPRedirectBinding })
+		})
+		noCert := idpMetadataXML(t, "https://idp.example.test/metadata", func(ed *saml.EntityDescriptor) {
+			ed.IDPSSODescriptors[0].KeyDescriptors = nil
+		})
+		encryptionOnly := idpMetadataXML(t, "https://idp.example.test/metadata", func(ed *saml.EntityDescriptor) {
+			kds := ed.IDPSSODescriptors[0].KeyDescriptors
+			for i := range kds {
+				kds[i].Use = "encryption"
+			}
+		})
+		many := make([]string, 51)
+		for i := range many {
+			many[i] = "d" + strings.Repeat("x", i%5) + string(rune('a'+i%26)) + ".example"
+		}
+		for name, tc := range map[string]struct {
+			in     models.SSOSettingsInput
+			fields []string
+		}{
+			"no metadata":          {with(func(c *models.SSOSettingsInput) { c.MetadataXML = " " }), []string{"metadata_xml"}},
+			"not metadata":         {with(func(c *models.SSOSettingsInput) { c.MetadataXML = "<html/>" }), []string{"metadata_xml"}},
+			"SP metadata":          {with(func(c *models.SSOSettingsInput) { c.MetadataXML = spMetadataXML() }), []string{"metadata_xml"}},
+			"no redirect binding":  {with(func(c *models.SSOSettingsInput) { c.MetadataXML = noRedirect }), []string{"metadata_xml"}},
+			"no certificate":       {with(func(c *models.SSOSettingsInput) { c.MetadataXML = noCert }), []string{"metadata_xml"}},
+			"encryption key only":  {with(func(c *models.SSOSettingsInput) { c.MetadataXML = encryptionOnly }), []string{"metadata_xml"}},
+			"too large":            {with(func(c *models.SSOSettingsInput) { c.MetadataXML = md + strings.Repeat(" ", models.MaxMetadataSize) }), []string{"metadata_xml"}},
+			"no domain":            {with(func(c *models.SSOSettingsInput) { c.Domains = "" }), []string{"domains"}},
+			"not a domain":         {with(func(c *models.SSOSettingsInput) { c.Domains = "example.com, under_score.com" }), []string{"domains"}},
+			"no TLD":               {with(func(c *models.SSOSettingsInput) { c.Domains = "intranet" }), []string{"domains"}},
+			"an IP":                {with(func(c *models.SSOSettingsInput) { c.Domains = "10.0.0.1" }), []string{"domains"}},
+			"public":               {with(func(c *models.SSOSettingsInput) { c.Domains = "example.com, Gmail.com" }), []string{"domains"}},
+			"more than 50":         {with(func(c *models.SSOSettingsInput) { c.Domains = strings.Join(many, ",") }), []string{"domains"}},
+			"no such role":         {with(func(c *models.SSOSettingsInput) { c.DefaultRole = "owner" }), []string{"default_role"}},
+			"email attribute":      {with(func(c *models.SSOSettingsInput) { c.EmailAttribute = "mail\n" }), []string{"email_attribute"}},
+			"name attribute":       {with(func(c *models.SSOSettingsInput) { c.NameAttribute = strings.Repeat("n", 201) }), []string{"name_attribute"}},
+			"everything at once":   {models.SSOSettingsInput{DefaultRole: "x", EmailAttribute: "\x00"}, []string{"metadata_xml", "domains", "default_role", "email_attribute"}},
+			"name attribute ctrls": {with(func(c *models.SSOSettingsInput) { c.NameAttribute = "cn\t" }), []string{"name_attribute"}},
+		} {
+			_, err := models.SaveSSOConnection(ctx, db, org, tc.in, actor)
+			if _, ok := models.AsFieldErrors(err); !ok {
+				t.Fatalf("%s: error %v, want field errors", name, err)
+			}
+			wantFields(t, err, tc.fields...)
+		}
+		if ssoRows(t, db, "sso_connections", org.AccountID())+ssoRows(t, db, "sso_domains", org.AccountID())+ssoRows(t, db, "audit_events", org.AccountID()) != 0 {
+			t.Fatal("a refused connection wrote something")
+		}
+
+		// Saved.
+		conn, err := models.SaveSSOConnection(ctx, db, org, in, actor)
+		must(t, err)
+		if conn.IDPEntityID != "https://idp.example.test/metadata" || !slices.Equal(conn.Domains, []string{"example.com", "example.org"}) || conn.DefaultRole != models.RoleMember {
+			t.Fatalf("saved %+v", conn)
+		}
+		if !reloadAccount(t, db, org.AccountID()).SSOEnforced {
+			t.Fatal("enforcement is not on the account")
+		}
+		got, err := models.GetSSOConnection(ctx, db, org)
+		must(t, err)
+		if !got.JIT || !got.Enforce || got.AllowIDPInitiated || !slices.Equal(got.Domains, conn.Domains) {
+			t.Fatalf("read back %+v", got)
+		}
+		var ev models.AuditEvent
+		must(t, db.Raw("SELECT * FROM audit_events WHERE account_id = ? AND action = ?", org.AccountID(), models.AuditSSOConfigured).Scan(&ev).Error)
+		if ev.Target != conn.IDPEntityID || !strings.Contains(ev.Details, "example.com, example.org") || !strings.Contains(ev.Details, "enforce on") {
+			t.Fatalf("audit %+v", ev)
+		}
+		for _, email := range []string{"someone@example.org", "Someone@EXAMPLE.COM"} {
+			sa, err := models.FindSSOByEmail(ctx, db, email)
+			if err != nil || sa.Account.ID != org.AccountID() {
+				t.Fatalf("FindSSOByEmail(%s): %v", email, err)
+			}
+		}
+		sa, err := models.FindSSOBySlug(ctx, db, org.Account().SlugOrEmpty())
+		if err != nil || sa.Connection.IDPMetadataXML != md {
+			t.Fatalf("FindSSOBySlug: %v", err)
+		}
+		for _, email := range []string{"someone@eu.example.com", "no-at-sign", "someone@example.net"} {
+			_, err := models.FindSSOByEmail(ctx, db, email)
+			wantIs(t, err, models.ErrNotFound)
+		}
+
+		// Another organization cannot take its domains, and may have others.
+		owner2, _ := dbtest.User(t, db)
+		other := dbtest.Org(t, db, owner2)
+		actor2 := models.Actor{UserID: owner2.ID, Name: owner2.Name}
+		_, err = models.SaveSSOConnection(ctx, db, other, with(func(c *models.SSOSettingsInput) { c.Domains = "example.net, example.org" }), actor2)
+		wantFields(t, err, "domains")
+		if ssoRows(t, db, "sso_connections", other.AccountID()) != 0 {
+			t.Fatal("the refused organization got a connection")
+		}
+		_, err = models.SaveSSOConnection(ctx, db, other, with(func(c *models.SSOSettingsInput) { c.Domains = "example.net"; c.Enforce = false }), actor2)
+		must(t, err)
+		if reloadAccount(t, db, other.AccountID()).SSOEnforced {
+			t.Fatal("enforcement on without being asked")
+		}
+
+		// Saving again replaces: domains, switches, enforcement.
+		_, err = models.SaveSSOConnection(ctx, db, org, with(func(c *models.SSOSettingsInput) {
+			c.Domains, c.Enforce, c.JIT, c.AllowIDPInitiated, c.DefaultRole = "example.com", false, false, true, "admin"
+		}), actor)
+		must(t, err)
+		got, _ = models.GetSSOConnection(ctx, db, org)
+		if got.JIT || got.Enforce || !got.AllowIDPInitiated || got.DefaultRole != models.RoleAdmin || !slices.Equal(got.Domains, []string{"example.com"}) {
+			t.Fatalf("after saving again %+v", got)
+		}
+		if reloadAccount(t, db, org.AccountID()).SSOEnforced {
+			t.Fatal("enforcement stayed on")
+		}
+		_, err = models.FindSSOByEmail(ctx, db, "someone@example.org")
+		wantIs(t, err, models.ErrNotFound)
+		if n := ssoRows(t, db, "audit_events", org.AccountID()); n != 2 {
+			t.Fatalf("%d audit events, want one per save", n)
+		}
+		// Now example.org is free for the other organization.
+		_, err = models.SaveSSOConnection(ctx, db, other, with(func(c *models.SSOSettingsInput) { c.Domains = "example.net, example.org" }), actor2)
+		must(t, err)
+	})
+}
+
+// spMetadataXML is a service provider's metadata: no IDPSSODescriptor.
+func spMetadataXML() string {
+	acs, _ := url.Parse("https://sp.example.test/acs")
+	md, _ := url.Parse("https://sp.example.test/metadata")
+	sp := saml.ServiceProvider{EntityID: md.String(), AcsURL: *acs, MetadataURL: *md}
+	b, _ := xml.Marshal(sp.Metadata())
+	return string(b)
+}
+
+// ---------------------------------------------------------------------
+// Requests and replays.
+
+func TestSSORequestsAreSingleUseAndPerAccount(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
+		ctx := t.Context()
+		owner, _ := dbtest.User(t, db)
+		owner2, _ := dbtest.User(t, db)
+		a := dbtest.Org(t, db, owner)
+		b := dbtest.AddMember(t, db, dbtest.Org(t, db, owner2), owner, models.RoleAdmin)
+
+		must(t, models.RecordSSORequest(ctx, db, a.AccountID(), "id-login", models.SSOLogin, nil))
+		r, err := models.OpenSSORequest(ctx, db, a.AccountID(), "id-login")
+		if err != nil || r.Purpose != models.SSOLogin || r.AccountID != a.AccountID() || r.ConsumedAt != nil {
+			t.Fatalf("open request %+v %v", r, err)
+		}
+		if d := r.ExpiresAt.Sub(r.CreatedAt); d != models.SSORequestTTL {
+			t.Fatalf("the request lives %v", d)
+		}
+		// Another organization's, or one never issued.
+		_, err = models.OpenSSORequest(ctx, db, b.AccountID(), "id-login")
+		wantIs(t, err, models.ErrNotFound)
+		_, err = models.OpenSSORequest(ctx, db, a.AccountID(), "id-never")
+		wantIs(t, err, models.ErrNotFound)
+		wantIs(t, models.ConsumeSSORequest(ctx, db, b.AccountID(), "id-login", ""), models.ErrNotFound)
+		wantIs(t, models.ConsumeSSORequest(ctx, db, a.AccountID(), "id-never", ""), models.ErrNotFound)
+		// Once only.
+		must(t, models.ConsumeSSORequest(ctx, db, a.AccountID(), "id-login", ""))
+		wantIs(t, models.ConsumeSSORequest(ctx, db, a.AccountID(), "id-login", ""), models.ErrNotFound)
+		_, err = models.OpenSSORequest(ctx, db, a.AccountID(), "id-login")
+		wantIs(t, err, models.ErrNotFound)
+		// An ID is issued once.
+		if err := models.RecordSSORequest(ctx, db, b.AccountID(), "id-login", models.SSOLogin, nil); err == nil {
+			t.Fatal("the same request ID was recorded twice")
+		}
+
+		// Expired.
+		must(t, models.RecordSSORequest(ctx, db, a.AccountID(), "id-old", models.SSOLogin, nil))
+		must(t, db.Exec("UPDATE sso_requests SET expires_at = ? WHERE id = ?", utc().Add(-time.Second), "id-old").Error)
+		_, err = models.OpenSSORequest(ctx, db, a.AccountID(), "id-old")
+		wantIs(t, err, models.ErrNotFound)
+		wantIs(t, models.ConsumeSSORequest(ctx, db, a.AccountID(), "id-old", ""), models.ErrNotFound)
+
+		// A connection test keeps its outcome, for the administrator who ran it.
+		uid := owner.ID
+		must(t, models.RecordSSORequest(ctx, db, a.AccountID(), "id-test", models.SSOTest, &uid))
+		must(t, models.ConsumeSSORequest(ctx, db, a.AccountID(), "id-test", `{"email":"ada@example.com"}`))
+		res, err := models.SSOTestResult(ctx, db, a, "id-test")
+		if err != nil || res.Result != `{"email":"ada@example.com"}` || res.ConsumedAt == nil {
+			t.Fatalf("test result %+v %v", res, err)
+		}
+		_, err = models.SSOTestResult(ctx, db, b, "id-test") // the same admin, another organization
+		wantIs(t, err, models.ErrNotFound)
+		_, err = models.SSOTestResult(ctx, db, a, "id-login") // not a test
+		wantIs(t, err, models.ErrNotFound)
+		admin2, _ := dbtest.User(t, db)
+		_, err = models.SSOTestResult(ctx, db, dbtest.AddMember(t, db, a, admin2, models.RoleAdmin), "id-test")
+		wantIs(t, err, models.ErrNotFound)
+		member, _ := dbtest.User(t, db)
+		_, err = models.SSOTestResult(ctx, db, dbtest.AddMember(t, db, a, member, models.RoleMember), "id-test")
+		wantIs(t, err, models.ErrForbidden)
+
+		// Concurrent answers: exactly one wins.
+		must(t, models.RecordSSORequest(ctx, db, a.AccountID(), "id-race", models.SSOLogin, nil))
+		var wg sync.WaitGroup
+		errs := make([]error, 8)
+		for i := range errs {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				errs[i] = models.ConsumeSSORequest(ctx, db, a.AccountID(), "id-race", "")
+			}()
+		}
+		wg.Wait()
+		won := 0
+		for _, err := range errs {
+			switch {
+			case err == nil:
+				won++
+			case errors.Is(err, models.ErrNotFound):
+			default:
+				if !strings.Contains(err.Error(), "locked") && !strings.Contains(err.Error(), "busy") {
+					t.Errorf("consume: %v", err)
+				}
+			}
+		}
+		if won != 1 {
+			t.Fatalf("%d concurrent consumptions succeeded", won)
+		}
+	})
+}
+
+func TestSSOReplayCache(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
+		cache := models.ReplayCache{DB: db}
+		until := time.Now().Add(3 * time.Minute)
+		must(t, cache.Consume("id-a", until))
+		if err := cache.Consume("id-a", until); !errors.Is(err, saml.ErrAssertionReplayed) {
+			t.Fatalf("second use: %v, want ErrAssertionReplayed", err)
+		}
+		must(t, cache.Consume("id-b", until))
+		// A time in another zone is stored as the same instant.
+		must(t, cache.Consume("id-zone", until.In(time.FixedZone("X", 5*3600))))
+
+		// Sweeping drops the records of assertions past their lifetime only:
+		// those can no longer be accepted anyway.
+		must(t, cache.Consume("id-expired", time.Now().Add(-time.Minute)))
+		must(t, models.DeleteExpiredSSOState(t.Context(), db))
+		var ids []string
+		must(t, db.Raw("SELECT assertion_id FROM sso_replays ORDER BY assertion_id").Scan(&ids).Error)
+		if !slices.Equal(ids, []string{"id-a", "id-b", "id-zone"}) {
+			t.Fatalf("after the sweep: %v", ids)
+		}
+		if err := cache.Consume("id-a", until); !errors.Is(err, saml.ErrAssertionReplayed) {
+			t.Fatalf("after the sweep: %v", err)
+		}
+
+		// The sweep also drops requests a day past their expiry.
+		owner, _ := dbtest.User(t, db)
+		org := dbtest.Org(t, db, owner)
+		must(t, models.RecordSSORequest(t.Context(), db, org.AccountID(), "id-fresh", models.SSOLogin, nil))
+		must(t, models.RecordSSORequest(t.Context(), db, org.AccountID(), "id-stale", models.SSOLogin, nil))
+		must(t, db.Exec("UPDATE sso_requests SET expires_at = ? WHERE id = ?", utc().Add(-25*time.Hour), "id-stale").Error)
+		must(t, models.DeleteExpiredSSOState(t.Context(), db))
+		var reqs []string
+		must(t, db.Raw("SELECT id FROM sso_requests ORDER BY id").Scan(&reqs).Error)
+		if !slices.Equal(reqs, []string{"id-fresh"}) {
+			t.Fatalf("requests after the sweep: %v", reqs)
+		}
+	})
+}
