@@ -4,6 +4,7 @@
 package handlers
 
 import (
+	"context"
 	"log/slog"
 	"strings"
 	"time"
@@ -35,6 +36,9 @@ type Config struct {
 	// AllowPrivateMetadataHosts lets SSO metadata be fetched from private
 	// addresses and over http: for tests only.
 	AllowPrivateMetadataHosts bool
+	// LookupTXT resolves DNS TXT records to verify SSO domains (the system
+	// resolver when nil).
+	LookupTXT func(ctx context.Context, name string) ([]string, error)
 }
 
 // DefaultSessionLifetime: a week without activity, or 30 days in all.

@@ -323,6 +323,12 @@ func auditLabel(a models.AuditAction) string {
 		models.AuditRoleChanged:       "Changed a role",
 		models.AuditRemoved:           "Removed a member",
 		models.AuditLeft:              "Left the organization",
+		models.AuditSSOConfigured:     "Changed single sign-on",
+		models.AuditSSODomainVerified: "Verified a domain",
+		models.AuditSSOSignedIn:       "Signed in with SSO",
+		models.AuditPlanChanged:       "Changed the plan",
+		models.AuditBillingContact:    "Changed the billing contact",
+		models.AuditEnterprise:        "Requested Enterprise",
 	}
 	if l, ok := labels[a]; ok {
 		return l

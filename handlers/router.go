@@ -2,6 +2,7 @@ package handlers
 
 import (
 	"log/slog"
+	"net"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -26,6 +27,9 @@ func New(cfg Config, db *gorm.DB, log *slog.Logger, mailer Mailer) *echo.Echo {
 	}
 	if cfg.RateLimiter == nil {
 		cfg.RateLimiter = models.DBRateLimiter{DB: db}
+	}
+	if cfg.LookupTXT == nil {
+		cfg.LookupTXT = net.DefaultResolver.LookupTXT
 	}
 	if cfg.Usage == nil {
 		cfg.Usage = models.NewUsageRecorder(db, log, time.Second)
@@ -107,6 +111,7 @@ func New(cfg Config, db *gorm.DB, log *slog.Logger, mailer Mailer) *echo.Echo {
 	e.GET("/settings/sso", sso.SettingsPage, with(signedIn, orgOnly, requireCapability(models.CapManageAccount))...).Name = "sso"
 	e.POST("/settings/sso", sso.SettingsSubmit, with(signedIn, orgOnly, requireCapability(models.CapManageAccount))...).Name = "sso.submit"
 	e.POST("/settings/sso/test", sso.TestSubmit, with(signedIn, orgOnly, requireCapability(models.CapManageAccount))...).Name = "sso.test.submit"
+	e.POST("/settings/sso/domains/verify", sso.VerifyDomainSubmit, with(signedIn, orgOnly, requireCapability(models.CapManageAccount))...).Name = "sso.domain.verify.submit"
 	e.GET("/settings/sso/test/:id", sso.TestResultPage, with(signedIn, orgOnly, requireCapability(models.CapManageAccount))...).Name = "sso.test"
 	e.GET("/signin/sso", sso.DiscoveryPage, page...).Name = "signin.sso"
 	e.POST("/signin/sso", sso.DiscoverySubmit, page...).Name = "signin.sso.submit"
@@ -115,6 +120,7 @@ func New(cfg Config, db *gorm.DB, log *slog.Logger, mailer Mailer) *echo.Echo {
 	// The IdP posts the response from its own site: no CSRF token can come
 	// with it; the signed response is the proof.
 	e.POST("/sso/:slug/acs", sso.ACS, d.session).Name = "sso.acs"
+	e.GET("/sso/:slug/complete", sso.Complete, page...).Name = "sso.complete"
 
 	billing := &Billing{d}
 	asBiller := with(signedIn, requireCapability(models.CapManageBilling))

@@ -142,6 +142,15 @@ func (h *SSO) startSSO(c echo.Context, sa models.SSOAccount, purpose string, use
 	if err := models.RecordSSORequest(ctx, h.db, sa.Account.ID, req.ID, purpose, userID); err != nil {
 		return err
 	}
+	if purpose == models.SSOLogin {
+		// Only this browser may finish the sign-in: it carries the nonce.
+		nonce := models.NewToken()
+		if err := models.BindSSOLogin(ctx, h.db, sa.Account.ID, req.ID, models.HashToken(nonce)); err != nil {
+			return err
+		}
+		http.SetCookie(c.Response(), &http.Cookie{Name: ssoCookie, Value: nonce, Path: "/sso/", MaxAge: int(models.SSORequestTTL / time.Second),
+			HttpOnly: true, Secure: h.cfg.secure(), SameSite: http.SameSiteLaxMode})
+	}
 	u, err := req.Redirect("", sp)
 	if err != nil {
 		return err
@@ -157,6 +166,9 @@ func (h *SSO) Login(c echo.Context) error {
 	}
 	return h.startSSO(c, sa, models.SSOLogin, nil)
 }
+
+// ssoCookie carries the nonce of the sign-in this browser started.
+const ssoCookie = "switchboard_sso"
 
 // maxSAMLResponse bounds the SAMLResponse the ACS reads.
 const maxSAMLResponse = 256 << 10
@@ -232,11 +244,6 @@ func (h *SSO) ACS(c echo.Context) error {
 	if request != nil && request.Purpose == models.SSOTest {
 		return h.finishTest(c, sa, *request, identity, "")
 	}
-	if request != nil {
-		if err := models.ConsumeSSORequest(ctx, h.db, sa.Account.ID, request.ID, ""); err != nil {
-			return h.refuse(c, http.StatusForbidden, "This sign-in response was already used. Start again.", "request consumed concurrently", nil)
-		}
-	}
 	email, name, err := sa.Connection.MapIdentity(identity)
 	if err != nil {
 		return h.refuse(c, http.StatusForbidden, "The identity provider did not say who you are in a way Switchboard understands.", err.Error(), nil)
@@ -247,13 +254,53 @@ func (h *SSO) ACS(c echo.Context) error {
 		return h.refuse(c, http.StatusForbidden, email+" is not an address of "+sa.Account.Name+".", "email outside the organization's domains: "+email, nil)
 	case errors.Is(err, models.ErrSSONotMember):
 		return h.refuse(c, http.StatusForbidden, email+" is not a member of "+sa.Account.Name+". Ask an administrator for an invitation.", "not a member and JIT off: "+email, nil)
+	case errors.Is(err, models.ErrSSOUnprovedDomain):
+		return h.refuse(c, http.StatusForbidden, email+" already has a Switchboard account, and "+sa.Account.Name+
+			" has not proved it owns its domain yet. Sign in with your password, or ask an administrator to verify the domain.",
+			"existing account at an unproved domain: "+email, nil)
 	case err != nil:
 		return err
 	}
-	// The browser sends no cookie with this cross-site POST: the session
-	// starts afresh, marked as signed in through this organization's IdP.
-	ssoAccount := scope.AccountID()
-	if err := h.startSessionVia(c, scope.UserID(), scope.AccountID(), &ssoAccount); err != nil {
+	if request != nil {
+		// SP-initiated: the browser that started the sign-in finishes it,
+		// so a response cannot be planted in someone else's browser.
+		if err := models.FinishSSOLogin(ctx, h.db, sa.Account.ID, request.ID, scope.UserID()); err != nil {
+			return h.refuse(c, http.StatusForbidden, "This sign-in response was already used. Start again.", "request consumed concurrently", nil)
+		}
+		return c.Redirect(http.StatusSeeOther, "/sso/"+url.PathEscape(sa.Account.SlugOrEmpty())+"/complete?request="+url.QueryEscape(request.ID))
+	}
+	// IdP-initiated (which an administrator turned on): no browser to check.
+	return h.signIn(c, sa, scope.UserID(), email)
+}
+
+// Complete finishes an SP-initiated sign-in in the browser that started it
+// (its cookie carries the nonce), and starts the session.
+func (h *SSO) Complete(c echo.Context) error {
+	sa, err := h.orgFromSlug(c)
+	if err != nil {
+		return err
+	}
+	var hash string
+	if ck, err := c.Cookie(ssoCookie); err == nil && ck.Value != "" {
+		hash = models.HashToken(ck.Value)
+	}
+	userID, err := models.TakeSSOLogin(c.Request().Context(), h.db, sa.Account.ID, c.QueryParam("request"), hash)
+	if errors.Is(err, models.ErrSSOOtherBrowser) {
+		return h.refuse(c, http.StatusForbidden, "This sign-in was started in another browser, or already finished. Start again from the sign-in page.",
+			"sign-in finished without the starting browser's nonce (login CSRF?) or twice", nil)
+	}
+	if err != nil {
+		return err
+	}
+	http.SetCookie(c.Response(), &http.Cookie{Name: ssoCookie, Value: "", Path: "/sso/", MaxAge: -1, HttpOnly: true, Secure: h.cfg.secure(), SameSite: http.SameSiteLaxMode})
+	return h.signIn(c, sa, userID, "")
+}
+
+// signIn starts a session in the organization, marked as signed in through
+// its IdP.
+func (h *SSO) signIn(c echo.Context, sa models.SSOAccount, userID int64, email string) error {
+	ssoAccount := sa.Account.ID
+	if err := h.startSessionVia(c, userID, sa.Account.ID, &ssoAccount); err != nil {
 		return err
 	}
 	LoggerFrom(c).Info("signed in through SSO", "organization", sa.Account.PublicID, "email", email)
@@ -399,8 +446,13 @@ func (h *SSO) settingsPage(c echo.Context, status int, f *ssoForm, errs models.F
 	}
 	slug := scope.Account().SlugOrEmpty()
 	entityID, acs, metadata := h.spURLs(slug)
+	var domains []views.SSODomainRow
+	for _, d := range conn.DomainRecords {
+		name, value := d.VerificationRecord()
+		domains = append(domains, views.SSODomainRow{Domain: d.Domain, Verified: d.VerifiedAt != nil, RecordName: name, RecordValue: value})
+	}
 	p := views.SSOSettingsPageProps{
-		Shell: shell, EntityID: entityID, ACSURL: acs, MetadataURL: metadata, LoginURL: strings.TrimRight(h.cfg.BaseURL, "/") + "/sso/" + slug + "/login",
+		Shell: shell, DomainRows: domains, EntityID: entityID, ACSURL: acs, MetadataURL: metadata, LoginURL: strings.TrimRight(h.cfg.BaseURL, "/") + "/sso/" + slug + "/login",
 		Configured: configured, IDPEntityID: conn.IDPEntityID, Errors: errs,
 	}
 	if f == nil {
@@ -456,6 +508,26 @@ func (h *SSO) SettingsSubmit(c echo.Context) error {
 		return err
 	}
 	return h.flashAndBack(c, flashSuccess, "Saved the single sign-on settings. Use “Test the connection” to try them.", "/settings/sso")
+}
+
+type verifyDomainForm struct {
+	Domain string `form:"domain"`
+}
+
+// VerifyDomainSubmit checks a domain's DNS TXT record.
+func (h *SSO) VerifyDomainSubmit(c echo.Context) error {
+	var f verifyDomainForm
+	if err := bindForm(c, &f); err != nil {
+		return err
+	}
+	err := models.VerifySSODomain(c.Request().Context(), h.db, ScopeFrom(c), f.Domain, h.cfg.LookupTXT, actor(c))
+	if errors.Is(err, models.ErrDomainNotProved) {
+		return h.flashAndBack(c, flashError, "Could not verify "+f.Domain+": "+err.Error()+". DNS changes can take a while to appear; try again later.", "/settings/sso")
+	}
+	if err != nil {
+		return err
+	}
+	return h.flashAndBack(c, flashSuccess, f.Domain+" is verified: its people's existing accounts can now sign in through your IdP.", "/settings/sso")
 }
 
 // TestSubmit runs a real sign-in through the IdP whose outcome is only

@@ -3,6 +3,7 @@ package handlers_test
 import (
 	"bytes"
 	"compress/flate"
+	"context"
 	"crypto/rsa"
 	"crypto/tls"
 	"crypto/x509"
@@ -11,6 +12,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -46,6 +48,9 @@ type ssoSetup struct {
 	// IdP's (genuine, signed) assertions come in clear and a test can take
 	// them apart.
 	inClear bool
+	// unproved leaves the domains unverified (connectSSO marks them proved,
+	// as an organization whose IdP speaks for existing users has them).
+	unproved bool
 }
 
 func (s ssoSetup) form(metadata string) url.Values {
@@ -89,6 +94,11 @@ func connectSSO(t testing.TB, app *testApp, idp *testIdP, setup ssoSetup) *ssoEn
 	env := &ssoEnv{app: app, admin: admin, ac: ac, idp: idp, slug: org.Account().SlugOrEmpty()}
 	env.register(t, idp, setup.inClear)
 	env.org, _ = models.LoadScope(t.Context(), app.db, admin.ID, org.Account().PublicID)
+	if !setup.unproved {
+		if err := app.db.Exec("UPDATE sso_domains SET verified_at = ? WHERE account_id = ?", time.Now().UTC(), org.AccountID()).Error; err != nil {
+			t.Fatal(err)
+		}
+	}
 	return env
 }
 
@@ -1331,7 +1341,7 @@ func TestSSOTestTheConnection(t *testing.T) {
 		if n := countRows(t, db, "users", ""); n != users {
 			t.Fatalf("%d users after tests, %d before", n, users)
 		}
-		if n := countRows(t, db, "audit_events", "action = ?", "sso.signed_in"); n != 0 {
+		if n := countRows(t, db, "audit_events", "action = ?", "Signed in with SSO"); n != 0 {
 			t.Fatalf("tests recorded %d sign-ins", n)
 		}
 		_ = audit
@@ -1448,7 +1458,7 @@ func TestSSOSettingsForm(t *testing.T) {
 		if n := countRows(t, db, "audit_events", "account_id = ? AND action = ?", org.AccountID(), "sso.configured"); n != 1 {
 			t.Fatalf("%d sso.configured events", n)
 		}
-		ac.get("/settings/audit-log").status(http.StatusOK).contains("sso.configured").contains("domains example.com")
+		ac.get("/settings/audit-log").status(http.StatusOK).contains("Changed single sign-on").contains("domains example.com")
 		app.client().get("/sso/" + slug + "/metadata?download=1").status(http.StatusOK).contains(app.srv.URL + "/sso/" + slug + "/acs")
 
 		// Not for regular members, nor in a personal account.
@@ -1507,7 +1517,7 @@ func TestSSOAuditLogAndMembersList(t *testing.T) {
 		if n := countRows(t, db, "audit_events", "account_id = ? AND action = ?", env.org.AccountID(), "sso.signed_in"); n != 1 {
 			t.Fatalf("%d sso.signed_in events", n)
 		}
-		env.ac.get("/settings/audit-log").status(http.StatusOK).contains("sso.signed_in").contains("sso.configured").contains("NameID alice@example.com")
+		env.ac.get("/settings/audit-log").status(http.StatusOK).contains("Signed in with SSO").contains("Changed single sign-on").contains("NameID alice@example.com")
 		alice, _ := models.FindUserByEmail(t.Context(), db, "alice@example.com")
 		row := env.ac.get("/settings/members").status(http.StatusOK).doc().Find(`[data-testid="member-table"] tr[data-member="` + alice.PublicID + `"]`)
 		if row.Length() != 1 || !strings.Contains(row.Text(), "Single sign-on") {
@@ -1596,13 +1606,17 @@ func TestSSOResponseOnlyForTheBrowserThatStartedTheSignIn(t *testing.T) {
 
 		victim := app.client()
 		w := watchACS(t, app)
-		r := postACS(t, victim, env.acs(), samlResponse, "")
+		posted := postACSOnly(t, victim, env.acs(), samlResponse, "")
+		r := posted
+		if posted.Code == http.StatusSeeOther && strings.Contains(posted.Location(), "/complete?") {
+			r = victim.get(posted.Location())
+		}
 		if r.Code == http.StatusSeeOther && signedInAs(t, victim, "mallory@example.com") {
 			t.Fatal("a browser that never started a sign-in was signed in as the attacker with the attacker's response")
 		}
 		w.refused(r, http.StatusForbidden)
-		// The browser that started it still can.
-		watchACS(t, app).accepted(postACS(t, attacker, env.acs(), samlResponse, ""))
+		// The browser that started it (holding its nonce cookie) finishes it.
+		watchACS(t, app).accepted(attacker.get(posted.Location()))
 	})
 }
 
@@ -1633,5 +1647,52 @@ func TestSSOCannotTakeOverExistingUsersOfAnUnprovenDomain(t *testing.T) {
 		if signedInAs(t, c, "victor@victim.example") {
 			t.Fatal("an organization's own IdP signed a browser in as an existing user of a domain the organization merely typed in")
 		}
+	})
+}
+
+func TestSSODomainVerificationByDNS(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
+		records := map[string][]string{}
+		app := newAppConfig(t, db, func(cfg *handlers.Config) {
+			cfg.LookupTXT = func(_ context.Context, name string) ([]string, error) {
+				if r, ok := records[name]; ok {
+					return r, nil
+				}
+				return nil, &net.DNSError{Err: "no such host", Name: name, IsNotFound: true}
+			}
+		})
+		env := connectSSO(t, app, nil, ssoSetup{jit: true, unproved: true})
+		page := env.ac.get("/settings/sso").status(http.StatusOK)
+		name := strings.TrimSpace(page.doc().Find(`[data-testid="sso-domains"] code`).First().Text())
+		value := strings.TrimSpace(page.doc().Find(`[data-testid="sso-domains"] code`).Eq(1).Text())
+		if name != "_switchboard.example.com" || !strings.HasPrefix(value, "switchboard-domain-verification=") {
+			t.Fatalf("record %q = %q", name, value)
+		}
+		// An existing user of the unproved domain is refused.
+		dave, _ := dbtest.UserNamed(t, db, "Dave Null", "dave@example.com")
+		env.idp.addUser("dave", "dave@example.com", "Dave", "Null")
+		w := watchACS(t, app)
+		w.refused(ssoSignIn(t, app.client(), env.idp, env.login(), "dave"), http.StatusForbidden, "unproved domain")
+		if isMember(t, db, env.org, dave) {
+			t.Fatal("an unproved domain's IdP joined an existing user")
+		}
+		// No record yet: verification fails and says so.
+		env.ac.post("/settings/sso/domains/verify", url.Values{"domain": {"example.com"}}, "/settings/sso").redirectsTo("/settings/sso")
+		env.ac.get("/settings/sso").contains("Could not verify example.com")
+		// A wrong value fails too; the right one proves the domain.
+		records[name] = []string{"switchboard-domain-verification=wrong"}
+		env.ac.post("/settings/sso/domains/verify", url.Values{"domain": {"example.com"}}, "/settings/sso").redirectsTo("/settings/sso")
+		records[name] = []string{"v=spf1 -all", value}
+		env.ac.post("/settings/sso/domains/verify", url.Values{"domain": {"example.com"}}, "/settings/sso").redirectsTo("/settings/sso")
+		env.ac.get("/settings/sso").contains("is verified")
+		// Now the IdP speaks for the existing user.
+		watchACS(t, app).accepted(ssoSignIn(t, app.client(), env.idp, env.login(), "dave"))
+		if !isMember(t, db, env.org, dave) {
+			t.Fatal("the proved domain's existing user did not join")
+		}
+		// Someone else's domain is 404; a regular member may not verify.
+		env.ac.post("/settings/sso/domains/verify", url.Values{"domain": {"other.example"}}, "/settings/sso").status(http.StatusNotFound)
+		_, mc := app.member(t, env.org, models.RoleMember)
+		mc.post("/settings/sso/domains/verify", url.Values{"domain": {"example.com"}}, "/indexes/new").status(http.StatusForbidden)
 	})
 }

@@ -168,8 +168,20 @@ func idpForm(t testing.TB, browser *http.Client, location string) (action, samlR
 }
 
 // postACS posts a response to the ACS as the IdP's auto-submitting form
-// would: cross-site, with no CSRF token.
+// would: cross-site, with no CSRF token. Like a browser, it follows the
+// ACS's redirect to finish an SP-initiated sign-in (where the starting
+// browser's nonce cookie is checked) and returns that answer.
 func postACS(t testing.TB, c *client, action, samlResponse, relay string) *response {
+	t.Helper()
+	r := postACSOnly(t, c, action, samlResponse, relay)
+	if r.Code == http.StatusSeeOther && strings.Contains(r.Location(), "/complete?") {
+		return c.get(r.Location())
+	}
+	return r
+}
+
+// postACSOnly posts to the ACS and returns its own answer.
+func postACSOnly(t testing.TB, c *client, action, samlResponse, relay string) *response {
 	t.Helper()
 	u, err := url.Parse(action)
 	if err != nil {

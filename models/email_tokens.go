@@ -131,12 +131,20 @@ func ResetPassword(ctx context.Context, db *gorm.DB, token, password string) (Us
 		}
 		t := now()
 		updates := map[string]any{"password_hash": hashPassword(password), "updated_at": t}
-		if user.EmailVerifiedAt == nil && user.Email == tok.Email {
+		tookOver := user.EmailVerifiedAt == nil && user.Email == tok.Email
+		if tookOver {
 			updates["email_verified_at"] = t
 			user.EmailVerifiedAt = &t
 		}
 		if err := tx.Model(&User{}).Where("id = ?", user.ID).Updates(updates).Error; err != nil {
 			return err
+		}
+		if tookOver {
+			// Whoever registered the address before its owner proved it
+			// loses every credential they made.
+			if err := revokeAllAPIKeys(tx, user.ID); err != nil {
+				return err
+			}
 		}
 		return deleteUserSessions(tx, user.ID, 0)
 	})

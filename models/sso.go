@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/rsa"
+	"crypto/subtle"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
@@ -42,7 +43,20 @@ type SSOConnection struct {
 	NameAttribute     string // "" picks the usual attributes
 	CreatedAt         time.Time
 	UpdatedAt         time.Time
-	Domains           []string `gorm:"-"`
+	Domains           []string    `gorm:"-"`
+	DomainRecords     []SSODomain `gorm:"-"`
+}
+
+// VerifiedDomain reports whether the email's domain is one the organization
+// proved it owns.
+func (c SSOConnection) VerifiedDomain(email string) bool {
+	at := strings.LastIndexByte(email, '@')
+	for _, d := range c.DomainRecords {
+		if at > 0 && d.Domain == email[at+1:] && d.VerifiedAt != nil {
+			return true
+		}
+	}
+	return false
 }
 
 // TableName is sso_connections.
@@ -50,8 +64,16 @@ func (SSOConnection) TableName() string { return "sso_connections" }
 
 // SSODomain ties an email domain to the one organization that owns it.
 type SSODomain struct {
-	Domain    string `gorm:"primaryKey"`
-	AccountID int64
+	Domain            string `gorm:"primaryKey"`
+	AccountID         int64
+	VerificationToken string
+	VerifiedAt        *time.Time
+}
+
+// VerificationRecord is the DNS TXT record that proves the domain: its
+// name and value.
+func (d SSODomain) VerificationRecord() (name, value string) {
+	return "_switchboard." + d.Domain, "switchboard-domain-verification=" + d.VerificationToken
 }
 
 // TableName is sso_domains.
@@ -155,8 +177,11 @@ func loadSSOConnection(tx *gorm.DB, accountID int64) (SSOConnection, error) {
 	if err := tx.Where("account_id = ?", accountID).Take(&c).Error; err != nil {
 		return c, notFound(err)
 	}
-	err := signInLookup(tx.Session(&gorm.Session{NewDB: true})).Model(&SSODomain{}).Where("account_id = ?", accountID).
-		Order("domain").Pluck("domain", &c.Domains).Error
+	err := signInLookup(tx.Session(&gorm.Session{NewDB: true})).Where("account_id = ?", accountID).
+		Order("domain").Find(&c.DomainRecords).Error
+	for _, d := range c.DomainRecords {
+		c.Domains = append(c.Domains, d.Domain)
+	}
 	return c, err
 }
 
@@ -227,11 +252,25 @@ func SaveSSOConnection(ctx context.Context, db *gorm.DB, s Scope, in SSOSettings
 		}).Create(&conn).Error; err != nil {
 			return err
 		}
+		// Domains kept keep their token and proof; new ones get a token.
+		var before []SSODomain
+		if err := s.apply(tx).Find(&before).Error; err != nil {
+			return err
+		}
+		kept := map[string]SSODomain{}
+		for _, d := range before {
+			kept[d.Domain] = d
+		}
 		if err := s.apply(tx).Where("1 = 1").Delete(&SSODomain{}).Error; err != nil {
 			return err
 		}
 		for _, d := range domains {
-			if err := s.apply(tx).Create(&SSODomain{Domain: d}).Error; err != nil {
+			rec, ok := kept[d]
+			if !ok {
+				rec = SSODomain{Domain: d, VerificationToken: newObjectID()}
+			}
+			rec.AccountID = 0 // set from the scope
+			if err := s.apply(tx).Create(&rec).Error; err != nil {
 				if errors.Is(err, gorm.ErrDuplicatedKey) {
 					return FieldErrors{"domains": "Another organization already uses " + d + " for single sign-on."}
 				}
@@ -454,4 +493,84 @@ func DeleteExpiredSSOState(ctx context.Context, db *gorm.DB) error {
 		return err
 	}
 	return db.WithContext(ctx).Exec("DELETE FROM sso_requests WHERE expires_at < ?", t.Add(-24*time.Hour)).Error
+}
+
+// AuditSSODomainVerified records a domain proved by DNS.
+const AuditSSODomainVerified AuditAction = "sso.domain_verified"
+
+// ErrDomainNotProved: the DNS TXT record was not found.
+var ErrDomainNotProved = errors.New("the verification record was not found")
+
+// VerifySSODomain looks up the domain's TXT record and, when it carries the
+// token, marks the domain proved; administrators only. lookup is the DNS
+// resolver's LookupTXT.
+func VerifySSODomain(ctx context.Context, db *gorm.DB, s Scope, domain string, lookup func(context.Context, string) ([]string, error), actor Actor) error {
+	if err := s.require(CapManageAccount); err != nil {
+		return err
+	}
+	var d SSODomain
+	if err := s.apply(db.WithContext(ctx)).Where("domain = ?", strings.ToLower(strings.TrimSpace(domain))).Take(&d).Error; err != nil {
+		return notFound(err)
+	}
+	if d.VerifiedAt != nil {
+		return nil
+	}
+	name, want := d.VerificationRecord()
+	records, err := lookup(ctx, name)
+	if err != nil || !slices.Contains(records, want) {
+		return fmt.Errorf("%w at %s", ErrDomainNotProved, name)
+	}
+	return inTx(ctx, db, func(tx *gorm.DB) error {
+		if err := s.apply(tx.Model(&SSODomain{})).Where("domain = ?", d.Domain).Update("verified_at", now()).Error; err != nil {
+			return err
+		}
+		return recordAudit(tx, s, actor, AuditSSODomainVerified, d.Domain, "TXT "+name)
+	})
+}
+
+// BindSSOLogin remembers which browser started a sign-in: the hash of a
+// nonce its cookie carries.
+func BindSSOLogin(ctx context.Context, db *gorm.DB, accountID int64, requestID, browserHash string) error {
+	return signInLookup(db.WithContext(ctx).Model(&SSORequest{})).Where("id = ? AND account_id = ?", requestID, accountID).
+		Update("browser_hash", browserHash).Error
+}
+
+// FinishSSOLogin records, with the request answered, who the IdP signed in;
+// the browser that started the sign-in takes the session next.
+func FinishSSOLogin(ctx context.Context, db *gorm.DB, accountID int64, requestID string, userID int64) error {
+	res := signInLookup(db.WithContext(ctx).Model(&SSORequest{})).
+		Where("id = ? AND account_id = ? AND consumed_at IS NULL AND expires_at > ?", requestID, accountID, now()).
+		Updates(map[string]any{"consumed_at": now(), "outcome_user_id": userID})
+	if res.Error == nil && res.RowsAffected != 1 {
+		return ErrNotFound
+	}
+	return res.Error
+}
+
+// ErrSSOOtherBrowser: the sign-in was finished in a browser that did not
+// start it (a login CSRF), or was already taken.
+var ErrSSOOtherBrowser = errors.New("this sign-in was started in another browser or already finished")
+
+// TakeSSOLogin hands a finished sign-in to the browser that started it,
+// once: it returns who to sign in.
+func TakeSSOLogin(ctx context.Context, db *gorm.DB, accountID int64, requestID, browserHash string) (int64, error) {
+	var r struct {
+		OutcomeUserID *int64
+		BrowserHash   string
+	}
+	err := signInLookup(db.WithContext(ctx).Model(&SSORequest{})).Select("outcome_user_id, browser_hash").
+		Where("id = ? AND account_id = ? AND purpose = ? AND consumed_at > ? AND taken_at IS NULL", requestID, accountID, SSOLogin, now().Add(-5*time.Minute)).
+		Take(&r).Error
+	if errors.Is(err, gorm.ErrRecordNotFound) || (err == nil && (r.OutcomeUserID == nil || r.BrowserHash == "" || browserHash == "" ||
+		subtle.ConstantTimeCompare([]byte(r.BrowserHash), []byte(browserHash)) != 1)) {
+		return 0, ErrSSOOtherBrowser
+	}
+	if err != nil {
+		return 0, err
+	}
+	res := signInLookup(db.WithContext(ctx).Model(&SSORequest{})).Where("id = ? AND taken_at IS NULL", requestID).Update("taken_at", now())
+	if res.Error == nil && res.RowsAffected != 1 {
+		return 0, ErrSSOOtherBrowser
+	}
+	return *r.OutcomeUserID, res.Error
 }

@@ -108,7 +108,18 @@ func (c SSOConnection) MapIdentity(id SSOIdentity) (email, name string, err erro
 var (
 	ErrSSODomain    = errors.New("the email's domain does not belong to the organization")
 	ErrSSONotMember = errors.New("the person is not a member of the organization and just-in-time provisioning is off")
+	// ErrSSOUnprovedDomain: the email belongs to someone who already had an
+	// account, and the organization has not proved (by DNS) that it owns the
+	// domain, so its IdP may not speak for them.
+	ErrSSOUnprovedDomain = errors.New("the address belongs to an existing account and the organization has not proved it owns the domain")
 )
+
+// revokeAllAPIKeys stops every key of a user, in every account: their
+// address changed hands (an unverified registration was taken over by its
+// real owner).
+func revokeAllAPIKeys(tx *gorm.DB, userID int64) error {
+	return systemWrite(tx.Model(&APIKey{})).Where("user_id = ? AND revoked_at IS NULL", userID).Update("revoked_at", now()).Error
+}
 
 // OwnsEmail reports whether the email is in one of the connection's domains.
 func (c SSOConnection) OwnsEmail(email string) bool {
@@ -120,8 +131,13 @@ func (c SSOConnection) OwnsEmail(email string) bool {
 // organization: an unknown email in its domains becomes a user and a member
 // (just-in-time provisioning), a known user becomes a member if not one yet
 // (also only with JIT on). Linking an address nobody proved (someone may have
-// registered it first) proves it, removes the password and ends every
-// session, so a squatter's password opens nothing.
+// registered it first) proves it, removes the password, ends every session
+// and revokes every API key, so a squatter's credentials open nothing.
+//
+// An IdP speaks for people who already had an account here only once the
+// organization proved by DNS that it owns their domain; before that it may
+// sign in only the users it created itself. Otherwise any administrator
+// could claim a victim's domain and sign in as them.
 func SSOSignIn(ctx context.Context, db *gorm.DB, sa SSOAccount, email, name, nameID, ip string) (Scope, error) {
 	conn := sa.Connection
 	if !conn.OwnsEmail(email) {
@@ -143,14 +159,22 @@ func SSOSignIn(ctx context.Context, db *gorm.DB, sa SSOAccount, email, name, nam
 			if user, _, err = createUser(ctx, tx, name, email, "", &t); err != nil {
 				return err
 			}
+			if err := tx.Model(&User{}).Where("id = ?", user.ID).Update("sso_origin_account_id", sa.Account.ID).Error; err != nil {
+				return err
+			}
 		case err != nil:
 			return err
+		case !conn.VerifiedDomain(email) && (user.SSOOriginAccountID == nil || *user.SSOOriginAccountID != sa.Account.ID):
+			return ErrSSOUnprovedDomain
 		case user.EmailVerifiedAt == nil:
 			t := now()
 			if err := tx.Model(&User{}).Where("id = ?", user.ID).Updates(map[string]any{"email_verified_at": t, "password_hash": "", "updated_at": t}).Error; err != nil {
 				return err
 			}
 			if err := deleteUserSessions(tx, user.ID, 0); err != nil {
+				return err
+			}
+			if err := revokeAllAPIKeys(tx, user.ID); err != nil {
 				return err
 			}
 		}

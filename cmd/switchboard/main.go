@@ -315,6 +315,9 @@ func sweepSessions(ctx context.Context, db *gorm.DB, log *slog.Logger) {
 	t := time.NewTicker(time.Hour)
 	defer t.Stop()
 	for {
+		if err := models.DeleteExpiredSSOState(ctx, db); err != nil && ctx.Err() == nil {
+			log.Warn("sweeping expired SSO requests failed", "err", err)
+		}
 		if n, err := models.DeleteExpiredSessions(ctx, db, handlers.DefaultSessionLifetime); err != nil {
 			if ctx.Err() == nil {
 				log.Warn("sweeping expired sessions failed", "err", err)
