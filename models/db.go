@@ -187,6 +187,19 @@ func notFound(err error) error {
 	return err
 }
 
+// jobSnapshotStorage is SnapshotStorage's key for lockJob.
+const jobSnapshotStorage int64 = 1
+
+// lockJob makes a background job's transaction wait for any other running
+// the same job, across processes, until tx ends: PostgreSQL's transaction
+// advisory lock. SQLite's write transactions already exclude each other.
+func lockJob(tx *gorm.DB, job int64) error {
+	if DialectOfDB(tx) != Postgres {
+		return nil
+	}
+	return tx.Exec("SELECT pg_advisory_xact_lock(?)", job).Error
+}
+
 // forUpdate locks the rows a query reads until the transaction ends. SQLite
 // has no row locks and needs none: its write transactions (IMMEDIATE, see
 // sqliteDSN) already exclude each other.
