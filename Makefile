@@ -9,8 +9,13 @@ run:
 	$(GO) run ./cmd/switchboard
 
 # Runs every test on SQLite and, when TEST_DATABASE_URL answers, PostgreSQL.
-test:
+# The SDK conformance test drives the JavaScript SDK pinned in e2e/sdk.
+test: e2e/sdk/node_modules
 	TEST_DATABASE_URL="$(TEST_DATABASE_URL)" $(GO) test -count=1 ./...
+
+e2e/sdk/node_modules: e2e/sdk/package.json e2e/sdk/package-lock.json
+	npm ci --no-audit --no-fund --prefix e2e/sdk
+	touch e2e/sdk/node_modules
 
 generate:
 	$(GO) tool templ generate
