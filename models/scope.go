@@ -80,6 +80,7 @@ var accountOwned = map[string]bool{
 	"sso_requests":        true,
 	"usage_events":        true,
 	"usage_daily":         true,
+	"usage_daily_account": true,
 }
 
 // apply restricts db to the scope's account (on the statement's own table)

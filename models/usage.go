@@ -44,6 +44,18 @@ type UsageDaily struct {
 // TableName is usage_daily.
 func (UsageDaily) TableName() string { return "usage_daily" }
 
+// accountUsageDaily is usage_daily summed over members, kept by triggers
+// (see migration 00009): what the whole account used per day.
+type accountUsageDaily struct {
+	AccountID int64
+	Day       string
+	Metric    string
+	Category  string
+	Quantity  int64
+}
+
+func (accountUsageDaily) TableName() string { return "usage_daily_account" }
+
 // systemWrite marks a write to account-owned tables that the system makes on
 // behalf of scopes it already checked (batched usage of authenticated
 // requests), with account IDs taken from those scopes.

@@ -48,7 +48,9 @@ func Total(series []int64) int64 {
 }
 
 // UsageFor reads the rollups of the range in two queries (one for a single
-// member), whatever the number of members or events.
+// member), whatever the number of members or events: the charts come from
+// the account's daily totals (usage_daily_account, a few rows a day), the
+// member breakdown from summing each member's rows.
 func UsageFor(ctx context.Context, db *gorm.DB, s Scope, q UsageQuery) (UsageReport, error) {
 	capability := CapViewAccount
 	if q.Everyone {
@@ -66,16 +68,19 @@ func UsageFor(ctx context.Context, db *gorm.DB, s Scope, q UsageQuery) (UsageRep
 	rep.APIRequests = make([]int64, len(rep.Days))
 	rep.IndexingSeconds = make([]int64, len(rep.Days))
 	rep.StorageSeconds = make([]int64, len(rep.Days))
-	filter := func(tx *gorm.DB) *gorm.DB {
-		tx = s.apply(tx.Model(&UsageDaily{})).Where("usage_daily.day >= ? AND usage_daily.day < ?", dayOf(q.From), dayOf(q.To))
-		if !q.Everyone {
-			tx = tx.Where("usage_daily.user_id = ?", s.UserID())
-		}
-		return tx
+	days := func(tx *gorm.DB, table string) *gorm.DB {
+		return tx.Where(table+".day >= ? AND "+table+".day < ?", dayOf(q.From), dayOf(q.To))
 	}
 	var daily []rollupRow
-	if err := filter(db.WithContext(ctx)).Select("day, metric, category, SUM(quantity) AS quantity").
-		Group("day, metric, category").Scan(&daily).Error; err != nil {
+	var err error
+	if q.Everyone {
+		err = days(s.apply(db.WithContext(ctx).Model(&accountUsageDaily{})), "usage_daily_account").
+			Select("day, metric, category, quantity").Scan(&daily).Error
+	} else {
+		err = days(s.apply(db.WithContext(ctx).Model(&UsageDaily{})), "usage_daily").Where("usage_daily.user_id = ?", s.UserID()).
+			Select("day, metric, category, quantity").Scan(&daily).Error
+	}
+	if err != nil {
 		return rep, err
 	}
 	for _, r := range daily {
@@ -103,10 +108,20 @@ func UsageFor(ctx context.Context, db *gorm.DB, s Scope, q UsageQuery) (UsageRep
 		Metric   string
 		Quantity int64
 	}
-	if err := filter(db.WithContext(ctx)).
-		Select("usage_daily.user_id, users.name, users.email, usage_daily.metric, SUM(usage_daily.quantity) AS quantity").
-		Joins("LEFT JOIN users ON users.id = usage_daily.user_id").
-		Group("usage_daily.user_id, users.name, users.email, usage_daily.metric").Scan(&per).Error; err != nil {
+	// Sum first, then name the few hundred sums: joining users before
+	// grouping would carry their names through every row.
+	err = inTx(ctx, db, func(tx *gorm.DB) error {
+		if err := planForTheseValues(tx); err != nil {
+			return err
+		}
+		sums := days(s.apply(tx.Model(&UsageDaily{})), "usage_daily").
+			Select("usage_daily.user_id, usage_daily.metric, SUM(usage_daily.quantity) AS quantity").
+			Group("usage_daily.user_id, usage_daily.metric")
+		return tx.Table("(?) AS sums", sums).
+			Select("sums.user_id, COALESCE(users.name, '') AS name, COALESCE(users.email, '') AS email, sums.metric, sums.quantity").
+			Joins("LEFT JOIN users ON users.id = sums.user_id").Scan(&per).Error
+	})
+	if err != nil {
 		return rep, err
 	}
 	byUser := map[int64]*MemberUsage{}

@@ -180,3 +180,80 @@ func TestUsageRows(t *testing.T) {
 		}
 	})
 }
+
+// accountTotals reads usage_daily summed over members and the account
+// rollup the usage page's charts read, leaving out rows that came to zero.
+func accountTotals(t *testing.T, db *gorm.DB) (fromMembers, rollup map[string]int64) {
+	t.Helper()
+	read := func(sql string) map[string]int64 {
+		var rows []struct {
+			AccountID             int64
+			Day, Metric, Category string
+			Quantity              int64
+		}
+		must(t, db.Raw(sql).Scan(&rows).Error)
+		out := map[string]int64{}
+		for _, r := range rows {
+			if r.Quantity != 0 {
+				out[fmt.Sprintf("%d %s %s %s", r.AccountID, r.Day, r.Metric, r.Category)] = r.Quantity
+			}
+		}
+		return out
+	}
+	return read(`SELECT account_id, day, metric, category, SUM(quantity) AS quantity FROM usage_daily GROUP BY account_id, day, metric, category`),
+		read(`SELECT account_id, day, metric, category, quantity FROM usage_daily_account`)
+}
+
+// TestAccountRollupFollowsMemberRollups: whatever writes usage_daily — raw
+// inserts, the recorder's upserts, videos added, storage snapshots replacing
+// a day, updates, deletes, a deleted organization — the account rollup
+// stays its sum over members.
+func TestAccountRollupFollowsMemberRollups(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
+		f := newUsageFixture(t, db)
+		check := func(step string) {
+			t.Helper()
+			members, rollup := accountTotals(t, db)
+			if len(members) == 0 || fmt.Sprint(members) != fmt.Sprint(rollup) {
+				t.Fatalf("after %s:\nusage_daily summed: %v\naccount rollup:     %v", step, members, rollup)
+			}
+		}
+		check("inserting rollups")
+
+		rec := models.NewUsageRecorder(db, quietLog, time.Hour)
+		adminKey := keyScope(t, db, newAPIKey(t, db, f.admin, "admin"))
+		memberKey := keyScope(t, db, newAPIKey(t, db, f.member, "member"))
+		at := time.Date(2030, 5, 1, 12, 0, 0, 0, time.UTC)
+		for i := range 5 {
+			rec.RecordRequest(adminKey, "indexes.read", at.Add(time.Duration(i)*time.Second))
+			rec.RecordRequest(memberKey, "indexes.read", at)
+		}
+		must(t, rec.Flush(t.Context()))
+		check("the recorder adding to existing rows")
+
+		idx := newIndex(t, db, f.admin, "rollup", "account")
+		addVideoOf(t, db, f.admin, idx.PublicID, 90)
+		addVideoOf(t, db, f.member, idx.PublicID, 30)
+		check("adding videos")
+		snapshot := time.Date(2030, 5, 1, 18, 0, 0, 0, time.UTC)
+		must(t, models.SnapshotStorage(t.Context(), db, snapshot))
+		must(t, models.SnapshotStorage(t.Context(), db, snapshot.Add(time.Hour)))
+		check("snapshotting storage twice on a day that had storage")
+
+		must(t, db.Exec("UPDATE usage_daily SET quantity = quantity * 3 WHERE metric = ?", models.MetricAPIRequests).Error)
+		check("updating rows")
+		must(t, db.Exec("DELETE FROM usage_daily WHERE user_id = ?", f.memberUser.ID).Error)
+		check("deleting a member's rows")
+
+		must(t, models.DeleteOrganization(t.Context(), db, f.admin, f.admin.Account().Name, actorOfUser(f.adminUser)))
+		members, rollup := accountTotals(t, db)
+		if fmt.Sprint(members) != fmt.Sprint(rollup) {
+			t.Fatalf("after deleting the organization:\nusage_daily summed: %v\naccount rollup:     %v", members, rollup)
+		}
+		var left int64
+		must(t, db.Raw("SELECT COUNT(*) FROM usage_daily_account WHERE account_id = ?", f.admin.AccountID()).Scan(&left).Error)
+		if left != 0 {
+			t.Errorf("%d account rollup rows outlive their organization", left)
+		}
+	})
+}
