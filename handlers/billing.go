@@ -130,7 +130,7 @@ func (h *Billing) UsagePage(c echo.Context) error {
 		chart("indexing", "Indexing per day", "minutes", rep.Days, rep.IndexingSeconds, minutes,
 			fmt.Sprintf("%s of video indexed in %s.", minutes(indexing), strings.ToLower(label))),
 		chart("storage", "Storage held per day", "hours", rep.Days, rep.StorageSeconds, hours,
-			fmt.Sprintf("Video held each day; %s held now (%s hour-days in the period).", hours(latestStorage), thousands(storage/3600))),
+			fmt.Sprintf("Video held each day; %s held now (%s hour-days in the period).", hours(latestStorage), hourDays(storage))),
 	}
 	for cat, n := range rep.Categories {
 		p.Categories = append(p.Categories, views.CategoryRow{Category: cat, Requests: thousands(n)})
@@ -138,7 +138,7 @@ func (h *Billing) UsagePage(c echo.Context) error {
 	sortCategories(p.Categories)
 	for _, m := range rep.Members {
 		p.Members = append(p.Members, views.MemberUsageRow{Name: m.Name, Email: m.Email, Requests: thousands(m.APIRequests),
-			Indexing: minutes(m.IndexingSeconds), Storage: thousands(m.StorageSecDays/3600) + " hour-days"})
+			Indexing: minutes(m.IndexingSeconds), Storage: hourDays(m.StorageSecDays)})
 	}
 	return render(c, http.StatusOK, views.UsagePage(p))
 }
@@ -160,6 +160,15 @@ func minutes(seconds int64) string {
 
 func hours(seconds int64) string {
 	return strconv.FormatFloat(float64(seconds)/3600, 'f', 1, 64) + " h"
+}
+
+// hourDays shows second-days of storage held as hour-days: with a decimal
+// while small, so that a few minutes of video held show as more than 0.
+func hourDays(secondDays int64) string {
+	if secondDays < 100*3600 {
+		return strconv.FormatFloat(float64(secondDays)/3600, 'f', 1, 64) + " hour-days"
+	}
+	return thousands((secondDays+1800)/3600) + " hour-days"
 }
 
 func chart(id, title, unit string, days []string, values []int64, format func(int64) string, summary string) views.BarChartProps {

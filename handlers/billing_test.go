@@ -118,7 +118,7 @@ func TestUsagePageForAdministrator(t *testing.T) {
 		}
 		first, second := members.Eq(0).Text(), members.Eq(1).Text()
 		if !strings.Contains(first, f.admin.Name) || !strings.Contains(first, f.admin.Email) || !strings.Contains(first, "1,234") ||
-			!strings.Contains(second, f.member.Name) || !strings.Contains(second, f.member.Email) || !strings.Contains(second, "10 min") {
+			!strings.Contains(first, "2.0 hour-days") || !strings.Contains(second, f.member.Name) || !strings.Contains(second, f.member.Email) || !strings.Contains(second, "10 min") {
 			t.Errorf("member breakdown:\n%s\n%s", strings.Join(strings.Fields(first), " "), strings.Join(strings.Fields(second), " "))
 		}
 		if href, _ := d.Find(`a[href^="/settings/usage.csv"]`).Attr("href"); href != "/settings/usage.csv?range=30d" {
