@@ -133,6 +133,7 @@ func ssoSignInFlow(t *testing.T, b *browser, s *site, db *gorm.DB, dbName string
 		"GET " + s.url("/sso/"+slug+"/login"),
 		"GET " + idp.url("/sso?SAMLRequest="),
 		"POST " + s.url("/sso/"+slug+"/acs"),
+		"GET " + s.url("/sso/"+slug+"/complete?request="),
 		"GET " + s.url("/"),
 	}
 	if len(trail) != len(want) {

@@ -270,7 +270,7 @@ func (h *SSO) ACS(c echo.Context) error {
 		return c.Redirect(http.StatusSeeOther, "/sso/"+url.PathEscape(sa.Account.SlugOrEmpty())+"/complete?request="+url.QueryEscape(request.ID))
 	}
 	// IdP-initiated (which an administrator turned on): no browser to check.
-	return h.signIn(c, sa, scope.UserID(), email)
+	return h.signIn(c, sa, scope.UserID())
 }
 
 // Complete finishes an SP-initiated sign-in in the browser that started it
@@ -293,17 +293,17 @@ func (h *SSO) Complete(c echo.Context) error {
 		return err
 	}
 	http.SetCookie(c.Response(), &http.Cookie{Name: ssoCookie, Value: "", Path: "/sso/", MaxAge: -1, HttpOnly: true, Secure: h.cfg.secure(), SameSite: http.SameSiteLaxMode})
-	return h.signIn(c, sa, userID, "")
+	return h.signIn(c, sa, userID)
 }
 
 // signIn starts a session in the organization, marked as signed in through
 // its IdP.
-func (h *SSO) signIn(c echo.Context, sa models.SSOAccount, userID int64, email string) error {
+func (h *SSO) signIn(c echo.Context, sa models.SSOAccount, userID int64) error {
 	ssoAccount := sa.Account.ID
 	if err := h.startSessionVia(c, userID, sa.Account.ID, &ssoAccount); err != nil {
 		return err
 	}
-	LoggerFrom(c).Info("signed in through SSO", "organization", sa.Account.PublicID, "email", email)
+	LoggerFrom(c).Info("signed in through SSO", "organization", sa.Account.PublicID)
 	return c.Redirect(http.StatusSeeOther, "/")
 }
 
