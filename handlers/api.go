@@ -232,14 +232,16 @@ type apiIndex struct {
 	TotalDuration int64      `json:"total_duration"`
 	CreatedAt     string     `json:"created_at"`
 	UpdatedAt     string     `json:"updated_at"`
-	Addons        []string   `json:"addons"`
+	// ExpiresAt is always null: indexes here do not expire.
+	ExpiresAt *string  `json:"expires_at"`
+	Addons    []string `json:"addons"`
 }
 
 func apiTime(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05.000Z") }
 
 func toAPIIndex(idx models.Index) apiIndex {
 	out := apiIndex{ID: idx.PublicID, IndexName: idx.Name, VideoCount: idx.VideoCount, TotalDuration: idx.TotalDuration,
-		CreatedAt: apiTime(idx.CreatedAt), UpdatedAt: apiTime(idx.UpdatedAt), Addons: []string{}, Models: []apiModel{}}
+		CreatedAt: apiTime(idx.CreatedAt), UpdatedAt: apiTime(idx.UpdatedAt), Addons: idx.AddonList(), Models: []apiModel{}}
 	for _, m := range idx.Models() {
 		out.Models = append(out.Models, apiModel{ModelName: apiModelName(m.Name), ModelOptions: m.Options})
 	}
@@ -310,6 +312,10 @@ func readListParams(c echo.Context, extra ...string) (listParams, error) {
 	return p, nil
 }
 
+// readDay reads a created_at or updated_at filter: the list keeps what
+// happened on the given date at or after the given time. A date alone is
+// its whole UTC day (from midnight); a date and time keeps the rest of its
+// UTC day from that instant.
 func readDay(c echo.Context, name string) (*time.Time, error) {
 	v := c.QueryParam(name)
 	if v == "" {
@@ -346,21 +352,26 @@ func (a *API) ListIndexes(c echo.Context) error {
 			q.ModelOptions = append(q.ModelOptions, strings.TrimSpace(o))
 		}
 	}
-	if q.CreatedOn, err = readDay(c, "created_at"); err != nil {
+	if q.CreatedAt, err = readDay(c, "created_at"); err != nil {
 		return err
 	}
-	if q.UpdatedOn, err = readDay(c, "updated_at"); err != nil {
+	if q.UpdatedAt, err = readDay(c, "updated_at"); err != nil {
 		return err
 	}
 	rows, total, err := models.ListIndexesForAPI(c.Request().Context(), a.db, ScopeFrom(c), q)
 	if err != nil {
 		return err
 	}
-	data := make([]apiIndex, 0, len(rows))
+	out := apiIndexPage{Data: make([]apiIndex, 0, len(rows)), PageInfo: newPageInfo(p.page, p.limit, total)}
 	for _, r := range rows {
-		data = append(data, toAPIIndex(r))
+		out.Data = append(out.Data, toAPIIndex(r))
 	}
-	return c.JSON(http.StatusOK, map[string]any{"data": data, "page_info": newPageInfo(p.page, p.limit, total)})
+	return c.JSON(http.StatusOK, out)
+}
+
+type apiIndexPage struct {
+	Data     []apiIndex `json:"data"`
+	PageInfo pageInfo   `json:"page_info"`
 }
 
 var objectID = regexp.MustCompile(`^[0-9a-f]{24}$`)
@@ -393,9 +404,9 @@ func indexFailure(err error, name string) error {
 		return &apiError{http.StatusBadRequest, "index_name_already_exists", "Index name " + strings.TrimSpace(name) + " already exists. Please use another unique name and try again."}
 	}
 	if fe, ok := models.AsFieldErrors(err); ok {
-		for _, k := range []string{"name", "model", "marengo_options", "pegasus_options"} {
+		for _, k := range []string{"name", "model", "marengo_options", "pegasus_options", "addons"} {
 			if msg, ok := fe[k]; ok {
-				param := map[string]string{"name": "index_name"}[k]
+				param := map[string]string{"name": "index_name", "addons": "addons"}[k]
 				if param == "" {
 					param = "models"
 				}
@@ -436,7 +447,7 @@ func (a *API) CreateIndex(c echo.Context) error {
 			return invalid("addons", "the only add-on is thumbnail")
 		}
 	}
-	in := models.IndexInput{Name: name}
+	in := models.IndexInput{Name: name, Addons: addons}
 	for i, m := range ms {
 		if m.ModelName == nil {
 			return notProvided(fmt.Sprintf("models[%d].model_name", i))

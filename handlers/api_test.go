@@ -2,17 +2,22 @@ package handlers_test
 
 import (
 	"encoding/json"
+	"log/slog"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"gorm.io/gorm"
 
+	"switchboard/handlers"
 	"switchboard/models"
 	"switchboard/models/dbtest"
 )
@@ -367,60 +372,31 @@ func mustScope(t testing.TB, db *gorm.DB, u models.User, in models.Scope) models
 	return s
 }
 
+// apiServer runs the router on db with a rate limiter (the router's default
+// when nil) and returns its URL.
+func apiServer(t *testing.T, db *gorm.DB, limiter models.RateLimiter) string {
+	t.Helper()
+	log := slog.New(slog.DiscardHandler)
+	srv := httptest.NewUnstartedServer(nil)
+	srv.Start()
+	srv.Config.Handler = handlers.New(handlers.Config{
+		BaseURL:     srv.URL,
+		SessionKey:  []byte("test-session-key-0123456789abcdef0123456789"),
+		Sessions:    handlers.DefaultSessionLifetime,
+		Usage:       models.NewUsageRecorder(db, log, time.Hour),
+		RateLimiter: limiter,
+	}, db, log, &captureMailer{})
+	t.Cleanup(srv.Close)
+	return srv.URL
+}
+
 // TestAPIRateLimitIsExactAcrossServers sends 300 concurrent requests from
 // several keys of one organization to two server instances sharing the
-// database, with a budget of 100: exactly 100 pass.
+// database, with a budget of 100: exactly 100 pass. Each instance queues
+// its own requests per account; the two count against each other only
+// through the database.
 func TestAPIRateLimitIsExactAcrossServers(t *testing.T) {
-	run := func(t *testing.T, dbA, dbB *gorm.DB) {
-		appA, appB := newAppWith(t, dbA, &captureMailer{}), newAppWith(t, dbB, &captureMailer{})
-		admin, _ := dbtest.User(t, dbA)
-		org := dbtest.Org(t, dbA, admin)
-		hundred := int64(100)
-		if _, err := models.SetAccountLimits(t.Context(), dbA, org.Account().PublicID, &hundred, nil); err != nil {
-			t.Fatal(err)
-		}
-		var keys []string
-		for i := 0; i < 3; i++ {
-			m, _ := dbtest.User(t, dbA)
-			keys = append(keys, newKey(t, dbA, dbtest.AddMember(t, dbA, org, m, models.RoleMember)))
-		}
-		keys = append(keys, newKey(t, dbA, org))
-		var wg sync.WaitGroup
-		var ok, limited, other atomic.Int64
-		start := make(chan struct{})
-		for i := 0; i < 300; i++ {
-			wg.Add(1)
-			go func(i int) {
-				defer wg.Done()
-				app := appA
-				if i%2 == 1 {
-					app = appB
-				}
-				<-start
-				req, _ := http.NewRequest(http.MethodGet, app.srv.URL+"/v1.3/indexes", nil)
-				req.Header.Set("x-api-key", keys[i%len(keys)])
-				res, err := http.DefaultClient.Do(req)
-				if err != nil {
-					other.Add(1)
-					return
-				}
-				res.Body.Close()
-				switch res.StatusCode {
-				case http.StatusOK:
-					ok.Add(1)
-				case http.StatusTooManyRequests:
-					limited.Add(1)
-				default:
-					other.Add(1)
-				}
-			}(i)
-		}
-		close(start)
-		wg.Wait()
-		if ok.Load() != 100 || limited.Load() != 200 || other.Load() != 0 {
-			t.Fatalf("%d passed, %d limited, %d failed; want exactly 100 passed and 200 limited", ok.Load(), limited.Load(), other.Load())
-		}
-	}
+	run := exactAcrossServers
 	t.Run("postgres", func(t *testing.T) {
 		dsn := dbtest.PostgresURL(t)
 		dbA, err := models.Open(dsn)
@@ -452,8 +428,174 @@ func TestAPIRateLimitIsExactAcrossServers(t *testing.T) {
 	})
 }
 
+func exactAcrossServers(t *testing.T, dbA, dbB *gorm.DB) {
+	urlA, urlB := apiServer(t, dbA, nil), apiServer(t, dbB, nil)
+	admin, _ := dbtest.User(t, dbA)
+	org := dbtest.Org(t, dbA, admin)
+	hundred := int64(100)
+	if _, err := models.SetAccountLimits(t.Context(), dbA, org.Account().PublicID, &hundred, nil); err != nil {
+		t.Fatal(err)
+	}
+	var keys []string
+	for i := 0; i < 3; i++ {
+		m, _ := dbtest.User(t, dbA)
+		keys = append(keys, newKey(t, dbA, dbtest.AddMember(t, dbA, org, m, models.RoleMember)))
+	}
+	keys = append(keys, newKey(t, dbA, org))
+	var wg sync.WaitGroup
+	var ok, limited, other atomic.Int64
+	start := make(chan struct{})
+	for i := 0; i < 300; i++ {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			url := urlA
+			if i%2 == 1 {
+				url = urlB
+			}
+			<-start
+			req, _ := http.NewRequest(http.MethodGet, url+"/v1.3/indexes", nil)
+			req.Header.Set("x-api-key", keys[i%len(keys)])
+			res, err := http.DefaultClient.Do(req)
+			if err != nil {
+				other.Add(1)
+				return
+			}
+			res.Body.Close()
+			switch res.StatusCode {
+			case http.StatusOK:
+				ok.Add(1)
+			case http.StatusTooManyRequests:
+				limited.Add(1)
+			default:
+				other.Add(1)
+			}
+		}(i)
+	}
+	close(start)
+	wg.Wait()
+	if ok.Load() != 100 || limited.Load() != 200 || other.Load() != 0 {
+		t.Fatalf("%d passed, %d limited, %d failed; want exactly 100 passed and 200 limited", ok.Load(), limited.Load(), other.Load())
+	}
+}
+
 func closeGorm(db *gorm.DB) {
 	if s, err := db.DB(); err == nil {
 		_ = s.Close()
 	}
+}
+
+// Add-ons are kept as created and shown on retrieve and list; expires_at is
+// there, null: indexes here do not expire.
+func TestAPIIndexAddonsAndExpiry(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
+		app := newApp(t, db)
+		_, personal := dbtest.User(t, db)
+		key := newKey(t, db, personal)
+		create := func(body string) string {
+			t.Helper()
+			var created struct {
+				ID string `json:"_id"`
+			}
+			decodeJSON(t, apiCall(t, app, key, http.MethodPost, "/v1.3/indexes", body).status(http.StatusCreated), &created)
+			return created.ID
+		}
+		withThumbs := create(`{"index_name":"thumbs","models":[{"model_name":"marengo3.0","model_options":["visual"]}],"addons":["thumbnail","thumbnail"]}`)
+		plain := create(`{"index_name":"plain","models":[{"model_name":"marengo3.0","model_options":["visual"]}]}`)
+		emptyList := create(`{"index_name":"empty","models":[{"model_name":"marengo3.0","model_options":["visual"]}],"addons":[]}`)
+		type index struct {
+			ID        string          `json:"_id"`
+			Addons    []string        `json:"addons"`
+			ExpiresAt json.RawMessage `json:"expires_at"`
+		}
+		want := map[string][]string{withThumbs: {"thumbnail"}, plain: {}, emptyList: {}}
+		for id, addons := range want {
+			var got index
+			r := apiCall(t, app, key, http.MethodGet, "/v1.3/indexes/"+id, "").status(http.StatusOK)
+			decodeJSON(t, r, &got)
+			if !slices.Equal(got.Addons, addons) || got.Addons == nil || string(got.ExpiresAt) != "null" {
+				t.Errorf("retrieve %s: addons %q, expires_at %s; want %q and null: %s", id, got.Addons, got.ExpiresAt, addons, r.Body)
+			}
+		}
+		var page struct {
+			Data []index `json:"data"`
+		}
+		r := apiCall(t, app, key, http.MethodGet, "/v1.3/indexes", "").status(http.StatusOK)
+		decodeJSON(t, r, &page)
+		if len(page.Data) != 3 {
+			t.Fatalf("list: %s", r.Body)
+		}
+		for _, got := range page.Data {
+			if !slices.Equal(got.Addons, want[got.ID]) || got.Addons == nil || string(got.ExpiresAt) != "null" {
+				t.Errorf("list %s: addons %q, expires_at %s; want %q and null", got.ID, got.Addons, got.ExpiresAt, want[got.ID])
+			}
+		}
+	})
+}
+
+// created_at and updated_at filter on "that date, at or after that time": a
+// date alone is its whole UTC day; a date and time runs from that instant to
+// the end of its UTC day.
+func TestAPIListFiltersByDateAndTime(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
+		app := newApp(t, db)
+		_, personal := dbtest.User(t, db)
+		key := newKey(t, db, personal)
+		day := time.Date(2024, 8, 16, 0, 0, 0, 0, time.UTC)
+		stamps := []struct {
+			name             string
+			created, updated time.Time
+		}{
+			{"early", day.Add(1 * time.Hour), day.Add(20 * time.Hour)},
+			{"noon", day.Add(12 * time.Hour), day.Add(24*time.Hour + time.Hour)},
+			{"late", day.Add(23 * time.Hour), day.Add(23 * time.Hour)},
+			{"next day", day.Add(24*time.Hour + 30*time.Minute), day.Add(24*time.Hour + 30*time.Minute)},
+			{"day before", day.Add(-time.Minute), day.Add(-time.Minute)},
+		}
+		for _, st := range stamps {
+			var created struct {
+				ID string `json:"_id"`
+			}
+			decodeJSON(t, apiCall(t, app, key, http.MethodPost, "/v1.3/indexes",
+				`{"index_name":"`+st.name+`","models":[{"model_name":"marengo3.0","model_options":["visual"]}]}`).status(http.StatusCreated), &created)
+			if err := db.Exec("UPDATE indexes SET created_at = ?, updated_at = ? WHERE public_id = ?", st.created, st.updated, created.ID).Error; err != nil {
+				t.Fatal(err)
+			}
+		}
+		for _, tc := range []struct {
+			query string
+			want  []string // oldest first
+		}{
+			{"created_at=2024-08-16", []string{"early", "noon", "late"}},
+			{"created_at=2024-08-16T00:00:00Z", []string{"early", "noon", "late"}},
+			{"created_at=2024-08-16T12:00:00Z", []string{"noon", "late"}},
+			{"created_at=2024-08-16T12:00:00.000001Z", []string{"late"}},
+			{"created_at=2024-08-16T21:00:00%2B09:00", []string{"noon", "late"}}, // 12:00 UTC
+			{"created_at=2024-08-16T22:00:00-02:00", []string{"next day"}},       // 00:00 UTC on the 17th
+			{"created_at=2024-08-16T23:30:00Z", nil},
+			{"created_at=2024-08-17", []string{"next day"}},
+			{"updated_at=2024-08-16", []string{"early", "late"}},
+			{"updated_at=2024-08-16T21:00:00Z", []string{"late"}},
+			{"updated_at=2024-08-17T00:30:00Z", []string{"noon", "next day"}},
+			{"created_at=2024-08-16T10:00:00Z&updated_at=2024-08-17", []string{"noon"}},
+		} {
+			var page struct {
+				Data []struct {
+					Name string `json:"index_name"`
+				} `json:"data"`
+				PageInfo struct {
+					TotalResults int `json:"total_results"`
+				} `json:"page_info"`
+			}
+			r := apiCall(t, app, key, http.MethodGet, "/v1.3/indexes?sort_option=asc&"+tc.query, "").status(http.StatusOK)
+			decodeJSON(t, r, &page)
+			var got []string
+			for _, d := range page.Data {
+				got = append(got, d.Name)
+			}
+			if !slices.Equal(got, tc.want) || page.PageInfo.TotalResults != len(tc.want) {
+				t.Errorf("%s: got %q (total %d), want %q", tc.query, got, page.PageInfo.TotalResults, tc.want)
+			}
+		}
+	})
 }

@@ -21,6 +21,7 @@ type indexForm struct {
 	Models         []string `form:"model"`
 	MarengoOptions []string `form:"marengo_options"`
 	PegasusOptions []string `form:"pegasus_options"`
+	Addons         []string `form:"addons"`
 	Visibility     string   `form:"visibility"`
 }
 

@@ -26,12 +26,15 @@ func New(cfg Config, db *gorm.DB, log *slog.Logger, mailer Mailer) *echo.Echo {
 		cfg.APIKeyTTL = models.DefaultAPIKeyTTL
 	}
 	if cfg.RateLimiter == nil {
-		cfg.RateLimiter = models.DBRateLimiter{DB: db}
+		cfg.RateLimiter = models.NewDBRateLimiter(db)
 	}
 	if cfg.LookupTXT == nil {
 		cfg.LookupTXT = net.DefaultResolver.LookupTXT
 	}
 	if cfg.Usage == nil {
+		// Nothing runs this one, so nothing writes its events: it holds a
+		// bounded number, then drops the rest and says so in the log. The
+		// server command passes one it runs.
 		cfg.Usage = models.NewUsageRecorder(db, log, time.Second)
 	}
 	d.cfg = cfg

@@ -2,10 +2,12 @@ package models
 
 import (
 	"context"
+	"database/sql"
 	"strings"
 	"time"
 
 	"gorm.io/gorm"
+	"gorm.io/gorm/clause"
 )
 
 // APIIndexQuery is the platform API's index listing: page (from 1), page
@@ -18,13 +20,22 @@ type APIIndexQuery struct {
 	Name         string // part of the name, any case
 	ModelFamily  string // "marengo", "pegasus" or ""
 	ModelOptions []string
-	CreatedOn    *time.Time // indexes created on this UTC day
-	UpdatedOn    *time.Time
+	// CreatedAt keeps indexes created on its UTC day at or after it: a
+	// midnight keeps the whole day. Nil keeps all.
+	CreatedAt *time.Time
+	UpdatedAt *time.Time // likewise, for the last update
 }
 
+// apiIndexColumns are the columns of an index the platform API shows.
+const apiIndexColumns = "indexes.id, indexes.public_id, indexes.account_id, indexes.name, indexes.marengo_options, indexes.pegasus_options, " +
+	"indexes.addons, indexes.video_count, indexes.total_duration, indexes.created_at, indexes.updated_at"
+
 // ListIndexesForAPI returns a page of the indexes the scope sees and how
-// many match in all, in one query (the total rides along as a window
-// count); only a page past the end needs a second query to count.
+// many match in all, in one statement whether or not the page is empty: the
+// count is joined to the page, so a page past the end still carries it. The
+// indexes hold what the API shows and their account (ID, PublicID,
+// AccountID, Name, options, Addons, VideoCount, TotalDuration, CreatedAt,
+// UpdatedAt); their other fields are zero.
 func ListIndexesForAPI(ctx context.Context, db *gorm.DB, s Scope, q APIIndexQuery) ([]Index, int64, error) {
 	if s.IsZero() {
 		return nil, 0, ErrUnscoped
@@ -51,42 +62,75 @@ func ListIndexesForAPI(ctx context.Context, db *gorm.DB, s Scope, q APIIndexQuer
 				tx = tx.Where("(indexes.marengo_options LIKE ? ESCAPE '\\' OR indexes.pegasus_options LIKE ? ESCAPE '\\')", like, like)
 			}
 		}
-		for col, day := range map[string]*time.Time{"created_at": q.CreatedOn, "updated_at": q.UpdatedOn} {
-			if day != nil {
-				start := time.Date(day.Year(), day.Month(), day.Day(), 0, 0, 0, 0, time.UTC)
-				tx = tx.Where("indexes."+col+" >= ? AND indexes."+col+" < ?", start, start.Add(24*time.Hour))
-			}
+		// In a fixed order: the statement's text stays the same from one
+		// request to the next, and so does its cached plan.
+		if q.CreatedAt != nil {
+			from, until := restOfDay(*q.CreatedAt)
+			tx = tx.Where("indexes.created_at >= ? AND indexes.created_at < ?", from, until)
+		}
+		if q.UpdatedAt != nil {
+			from, until := restOfDay(*q.UpdatedAt)
+			tx = tx.Where("indexes.updated_at >= ? AND indexes.updated_at < ?", from, until)
 		}
 		return tx
 	}
-	col := "indexes.created_at"
+	col := "created_at"
 	if q.SortBy == "updated_at" {
-		col = "indexes.updated_at"
+		col = "updated_at"
 	}
 	dir := " DESC"
 	if q.Ascending {
 		dir = " ASC"
 	}
-	var rows []struct {
-		Index
-		TotalResults int64
-	}
-	err := filter(db.WithContext(ctx)).Select("indexes.*, COUNT(*) OVER () AS total_results").
-		Order(col + dir + ", indexes.id" + dir).Limit(q.Limit).Offset((q.Page - 1) * q.Limit).
-		Find(&rows).Error
+	// The matches are written once, as a CTE that both the count and the
+	// page read; NOT MATERIALIZED has each read plan it on its own (the
+	// page through the account's index in sort order, with its limit).
+	// Rows: one per index of the page, or a single one of NULLs with the
+	// total when the page is empty. The outer ORDER BY keeps the page's
+	// order, which a join does not promise.
+	matches := filter(db.WithContext(ctx)).Clauses(clause.Select{Expression: clause.Expr{SQL: apiIndexColumns}})
+	rows, err := db.WithContext(ctx).Raw(`WITH m AS NOT MATERIALIZED (?)
+SELECT p.id, p.public_id, p.account_id, p.name, p.marengo_options, p.pegasus_options, p.addons, p.video_count, p.total_duration,
+	p.created_at, p.updated_at, t.total_results
+FROM (SELECT COUNT(*) AS total_results FROM m) AS t
+LEFT JOIN (SELECT * FROM m ORDER BY `+col+dir+`, id`+dir+` LIMIT ? OFFSET ?) AS p ON 1 = 1
+ORDER BY p.`+col+dir+`, p.id`+dir, matches, q.Limit, (q.Page-1)*q.Limit).Rows()
 	if err != nil {
 		return nil, 0, err
 	}
-	if len(rows) == 0 {
-		var total int64
-		err := filter(db.WithContext(ctx)).Count(&total).Error
-		return nil, total, err
+	defer rows.Close()
+	out := make([]Index, 0, q.Limit)
+	var total int64
+	for rows.Next() {
+		var (
+			id, account                         sql.NullInt64
+			publicID, name, marengo, pegasus, a sql.NullString
+			videos, duration                    sql.NullInt64
+			created, updated                    sql.Null[time.Time]
+		)
+		if err := rows.Scan(&id, &publicID, &account, &name, &marengo, &pegasus, &a, &videos, &duration, &created, &updated, &total); err != nil {
+			return nil, 0, err
+		}
+		if !id.Valid {
+			continue // the empty page's row: only the total
+		}
+		out = append(out, Index{ID: id.Int64, PublicID: publicID.String, AccountID: account.Int64, Name: name.String, MarengoOptions: marengo.String,
+			PegasusOptions: pegasus.String, Addons: a.String, VideoCount: videos.Int64, TotalDuration: duration.Int64,
+			CreatedAt: created.V, UpdatedAt: updated.V})
 	}
-	out := make([]Index, len(rows))
-	for i, r := range rows {
-		out[i] = r.Index
+	return out, total, rows.Err()
+}
+
+// restOfDay is the span from t to the end of its UTC day. t is rounded up to
+// the microsecond that rows are stamped with, so that both databases keep
+// the same rows.
+func restOfDay(t time.Time) (from, until time.Time) {
+	u := t.UTC()
+	from = u.Truncate(time.Microsecond)
+	if from.Before(u) {
+		from = from.Add(time.Microsecond)
 	}
-	return out, rows[0].TotalResults, nil
+	return from, time.Date(u.Year(), u.Month(), u.Day(), 0, 0, 0, 0, time.UTC).Add(24 * time.Hour)
 }
 
 // APIVideoQuery is the platform API's video listing of one index.

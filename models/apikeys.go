@@ -2,6 +2,7 @@ package models
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"strings"
@@ -170,6 +171,16 @@ type KeyScope struct {
 	KeyID int64
 }
 
+// keyScopeSQL reads a live key with its owner's membership and the whole
+// account row: every column of Account, in order, then the key's.
+var keyScopeSQL = newHotSQL(`SELECT accounts.id, accounts.public_id, accounts.kind, accounts.name, accounts.slug, accounts.plan,
+	accounts.rate_per_minute, accounts.rate_per_day, accounts.sso_enforced, accounts.created_by_id, accounts.created_at, accounts.updated_at,
+	api_keys.id, api_keys.user_id, memberships.role
+FROM api_keys
+JOIN memberships ON memberships.account_id = api_keys.account_id AND memberships.user_id = api_keys.user_id
+JOIN accounts ON accounts.id = api_keys.account_id
+WHERE api_keys.key_hash = ? AND api_keys.revoked_at IS NULL AND api_keys.expires_at > ?`)
+
 // ScopeForAPIKey authenticates a secret in one indexed query that also
 // re-checks its owner's membership, so a key is refused on the very next
 // request after revocation or removal (nothing is cached).
@@ -177,25 +188,18 @@ func ScopeForAPIKey(ctx context.Context, db *gorm.DB, secret string) (KeyScope, 
 	if !strings.HasPrefix(secret, APIKeyPrefix) || len(secret) > 200 {
 		return KeyScope{}, ErrAPIKeyInvalid
 	}
-	var row struct {
-		Account
-		KeyID  int64
-		UserID int64
-		Role   Role
+	var k KeyScope
+	a := &k.account
+	err := keyScopeSQL.scanRow(ctx, db, []any{HashToken(secret), now()},
+		&a.ID, &a.PublicID, &a.Kind, &a.Name, &a.Slug, &a.Plan, &a.RatePerMinute, &a.RatePerDay, &a.SSOEnforced, &a.CreatedByID,
+		&a.CreatedAt, &a.UpdatedAt, &k.KeyID, &k.userID, &k.role)
+	if errors.Is(err, sql.ErrNoRows) {
+		return KeyScope{}, ErrAPIKeyInvalid
 	}
-	err := db.WithContext(ctx).Raw(`SELECT accounts.*, api_keys.id AS key_id, api_keys.user_id, memberships.role
-		FROM api_keys
-		JOIN memberships ON memberships.account_id = api_keys.account_id AND memberships.user_id = api_keys.user_id
-		JOIN accounts ON accounts.id = api_keys.account_id
-		WHERE api_keys.key_hash = ? AND api_keys.revoked_at IS NULL AND api_keys.expires_at > ?`,
-		HashToken(secret), now()).Scan(&row).Error
 	if err != nil {
 		return KeyScope{}, err
 	}
-	if row.KeyID == 0 {
-		return KeyScope{}, ErrAPIKeyInvalid
-	}
-	return KeyScope{Scope: Scope{account: row.Account, userID: row.UserID, role: row.Role}, KeyID: row.KeyID}, nil
+	return k, nil
 }
 
 // touchAPIKeys records when keys were last used; called in batches.

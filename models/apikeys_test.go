@@ -3,6 +3,7 @@ package models_test
 import (
 	"errors"
 	"fmt"
+	"reflect"
 	"regexp"
 	"slices"
 	"strings"
@@ -55,6 +56,31 @@ func wantKeyWorks(t *testing.T, db *gorm.DB, secret string, want models.Scope, k
 		t.Fatalf("key's account %+v, want %+v", ks.Account(), want.Account())
 	}
 	return ks
+}
+
+// The key's scope carries every column of its account, set ones included:
+// its limits decide the rate limit, its kind what the scope may do.
+func TestScopeForAPIKeyReadsTheWholeAccount(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
+		f := newOrgFixture(t, db)
+		perMinute, perDay := int64(7), int64(70)
+		_, err := models.SetAccountLimits(t.Context(), db, f.admin.Account().PublicID, &perMinute, &perDay)
+		must(t, err)
+		must(t, db.Exec("UPDATE accounts SET sso_enforced = ?, plan = ? WHERE id = ?", true, models.PlanDeveloper, f.admin.AccountID()).Error)
+		k := newAPIKey(t, db, f.admin, "all columns")
+		ks := wantKeyWorks(t, db, k.Secret, f.admin, k.ID)
+		// The whole row, as the dashboard reads it.
+		fresh, err := models.LoadScope(t.Context(), db, f.admin.UserID(), f.admin.Account().PublicID)
+		must(t, err)
+		if !reflect.DeepEqual(ks.Account(), fresh.Account()) {
+			t.Fatalf("key's account %+v, want %+v", ks.Account(), fresh.Account())
+		}
+		a := ks.Account()
+		if a.RatePerMinute == nil || *a.RatePerMinute != 7 || a.RatePerDay == nil || *a.RatePerDay != 70 || !a.SSOEnforced ||
+			a.Plan != models.PlanDeveloper || a.Slug == nil || a.CreatedByID == 0 || a.CreatedAt.IsZero() || a.UpdatedAt.IsZero() || a.Name == "" {
+			t.Fatalf("key's account %+v lacks columns", a)
+		}
+	})
 }
 
 // wantKeyRefused fails unless the secret is refused with ErrAPIKeyInvalid.
@@ -776,14 +802,33 @@ func TestListIndexesForAPI(t *testing.T) {
 		})
 		t.Run("created day", func(t *testing.T) {
 			d1, d2 := f.day1, f.day2
-			check(t, f.admin, models.APIIndexQuery{CreatedOn: &d1}, []string{"Gamma", "beta clips", "Alpha"}, 3)
-			check(t, f.admin, models.APIIndexQuery{CreatedOn: &d2}, newestFirst[:4], 4)
-			noon := d1.Add(12 * time.Hour) // any time of the day names the day
-			check(t, f.admin, models.APIIndexQuery{CreatedOn: &noon}, []string{"Gamma", "beta clips", "Alpha"}, 3)
+			// A midnight keeps the whole UTC day.
+			check(t, f.admin, models.APIIndexQuery{CreatedAt: &d1}, []string{"Gamma", "beta clips", "Alpha"}, 3)
+			check(t, f.admin, models.APIIndexQuery{CreatedAt: &d2}, newestFirst[:4], 4)
 			d3 := d2.AddDate(0, 0, 1)
-			check(t, f.admin, models.APIIndexQuery{CreatedOn: &d3}, []string{}, 0)
-			check(t, f.admin, models.APIIndexQuery{UpdatedOn: &d1}, []string{}, 0)
-			check(t, f.admin, models.APIIndexQuery{UpdatedOn: &d2, Name: "a"}, newestFirst, 7)
+			check(t, f.admin, models.APIIndexQuery{CreatedAt: &d3}, []string{}, 0)
+			check(t, f.admin, models.APIIndexQuery{UpdatedAt: &d1}, []string{}, 0)
+			check(t, f.admin, models.APIIndexQuery{UpdatedAt: &d2, Name: "a"}, newestFirst, 7)
+		})
+		t.Run("created at or after a time of the day", func(t *testing.T) {
+			// From the instant (inclusive) to the end of its UTC day.
+			at := f.day1.Add(2 * time.Hour)
+			check(t, f.admin, models.APIIndexQuery{CreatedAt: &at}, []string{"Gamma", "beta clips"}, 2)
+			// Rows are stamped to the microsecond: a nanosecond later already
+			// leaves out what was created at the instant, on both databases.
+			justAfter := at.Add(time.Nanosecond)
+			check(t, f.admin, models.APIIndexQuery{CreatedAt: &justAfter}, []string{"Gamma"}, 1)
+			noon := f.day1.Add(12 * time.Hour)
+			check(t, f.admin, models.APIIndexQuery{CreatedAt: &noon}, []string{}, 0)
+			// The next day does not count, however late the time.
+			late := f.day1.Add(23*time.Hour + 59*time.Minute)
+			check(t, f.admin, models.APIIndexQuery{CreatedAt: &late}, []string{}, 0)
+			// Another zone's time is the same instant.
+			east := f.day2.Add(2 * time.Hour).In(time.FixedZone("UTC+9", 9*3600))
+			check(t, f.admin, models.APIIndexQuery{CreatedAt: &east}, []string{"admin private", "a_b", "100% real"}, 3)
+			upd := f.day2.Add(5 * time.Hour)
+			check(t, f.admin, models.APIIndexQuery{UpdatedAt: &upd}, []string{"a_b", "Gamma", "Alpha"}, 3)
+			check(t, f.admin, models.APIIndexQuery{CreatedAt: &at, UpdatedAt: &upd}, []string{"Gamma"}, 1)
 		})
 		t.Run("visibility", func(t *testing.T) {
 			// The member sees the shared indexes and their own private one,

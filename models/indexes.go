@@ -26,6 +26,12 @@ var VideoModels = []string{ModelMarengo, ModelPegasus}
 // ModelOptions lists the options of every model in display order.
 var ModelOptions = []string{OptionVisual, OptionAudio}
 
+// AddonThumbnail makes thumbnails of an index's videos.
+const AddonThumbnail = "thumbnail"
+
+// IndexAddons lists the add-ons an index can be created with.
+var IndexAddons = []string{AddonThumbnail}
+
 // Visibility says who in an organization sees an index.
 type Visibility string
 
@@ -47,6 +53,7 @@ type Index struct {
 	NameKey        string
 	MarengoOptions string // comma-separated options; empty when the model is off
 	PegasusOptions string
+	Addons         string // comma-separated add-ons, fixed at creation; empty for none
 	Visibility     Visibility
 	// NameScope is 0 for indexes every member sees and the creator's user
 	// ID for private ones: names are unique within what one member sees.
@@ -85,6 +92,14 @@ func (i Index) optionsOf(model string) string {
 	return i.PegasusOptions
 }
 
+// AddonList lists the index's add-ons; empty, not nil, when it has none.
+func (i Index) AddonList() []string {
+	if i.Addons == "" {
+		return []string{}
+	}
+	return strings.Split(i.Addons, ",")
+}
+
 // Private reports whether only the creator sees the index.
 func (i Index) Private() bool { return i.Visibility == VisibilityPrivate }
 
@@ -101,6 +116,7 @@ type IndexInput struct {
 	Models         []string
 	MarengoOptions []string
 	PegasusOptions []string
+	Addons         []string // of IndexAddons
 	Visibility     string
 }
 
@@ -169,6 +185,23 @@ func validateModels(in IndexInput) (marengo, pegasus string, fe FieldErrors) {
 	return marengo, pegasus, fe
 }
 
+// normalizeAddons keeps known add-ons, once each, in IndexAddons' order; ok
+// is false when an unknown one was sent.
+func normalizeAddons(in []string) (string, bool) {
+	var out []string
+	for _, a := range IndexAddons {
+		if slices.Contains(in, a) {
+			out = append(out, a)
+		}
+	}
+	for _, a := range in {
+		if !slices.Contains(IndexAddons, a) {
+			return "", false
+		}
+	}
+	return strings.Join(out, ","), true
+}
+
 // visibilityFor decides an index's visibility from a form's value. In a
 // personal account everything is private to its owner already: the value
 // is ignored.
@@ -235,13 +268,17 @@ func CreateIndex(ctx context.Context, db *gorm.DB, s Scope, in IndexInput) (Inde
 	for k, v := range vfe {
 		fe[k] = v
 	}
+	addons, ok := normalizeAddons(in.Addons)
+	if !ok {
+		fe["addons"] = "The only add-on is thumbnail."
+	}
 	if err := fe.orNil(); err != nil {
 		return Index{}, err
 	}
 	creator := s.userID
 	idx := Index{
 		PublicID: newObjectID(), Name: name, NameKey: strings.ToLower(name),
-		MarengoOptions: marengo, PegasusOptions: pegasus,
+		MarengoOptions: marengo, PegasusOptions: pegasus, Addons: addons,
 		Visibility: vis, NameScope: nameScope(vis, creator), CreatedByID: &creator,
 	}
 	err := inTx(ctx, db, func(tx *gorm.DB) error {

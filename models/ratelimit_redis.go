@@ -11,11 +11,21 @@ import (
 
 // RedisRateLimiter keeps the counters in Redis, for deployments that would
 // rather not write a row per API request: one Lua script takes a request
-// from both windows atomically.
-type RedisRateLimiter struct{ Client *redis.Client }
+// from both windows atomically. Its counters are keyed by Namespace and the
+// account, so that deployments (or test databases, whose account numbers
+// repeat) sharing a Redis database never share counts.
+type RedisRateLimiter struct {
+	Client    *redis.Client
+	Namespace string // see ValidRedisNamespace
+}
 
-// NewRedisRateLimiter connects to a redis:// URL.
-func NewRedisRateLimiter(ctx context.Context, url string) (*RedisRateLimiter, error) {
+// NewRedisRateLimiter connects to a redis:// URL and counts under namespace,
+// which every server of one deployment must share, and no other deployment
+// may use.
+func NewRedisRateLimiter(ctx context.Context, url, namespace string) (*RedisRateLimiter, error) {
+	if err := ValidRedisNamespace(namespace); err != nil {
+		return nil, err
+	}
 	opts, err := redis.ParseURL(url)
 	if err != nil {
 		return nil, fmt.Errorf("REDIS_URL: %w", err)
@@ -25,7 +35,22 @@ func NewRedisRateLimiter(ctx context.Context, url string) (*RedisRateLimiter, er
 		c.Close()
 		return nil, fmt.Errorf("redis: %w", err)
 	}
-	return &RedisRateLimiter{Client: c}, nil
+	return &RedisRateLimiter{Client: c, Namespace: namespace}, nil
+}
+
+// ValidRedisNamespace accepts a namespace of 1 to 100 printable ASCII
+// characters without braces: the braces of a key name its Redis Cluster hash
+// slot, which must stay the account's.
+func ValidRedisNamespace(ns string) error {
+	if ns == "" || len(ns) > 100 {
+		return fmt.Errorf("redis namespace: must be 1 to 100 characters, got %d", len(ns))
+	}
+	for _, r := range ns {
+		if r <= ' ' || r > '~' || r == '{' || r == '}' {
+			return fmt.Errorf("redis namespace %q: only printable ASCII without spaces or braces", ns)
+		}
+	}
+	return nil
 }
 
 // takeScript: KEYS minute and day counters; ARGV their limits and lifetimes.
@@ -43,16 +68,26 @@ if d == 1 then redis.call('EXPIRE', KEYS[2], ARGV[4]) end
 return {1, m, d}
 `)
 
-func redisKeys(accountID int64, at time.Time) (minuteKey, dayKey string, minute, day int64) {
+// redisKeys are the counters of an account's windows at at:
+// sb:NAMESPACE:rl:{ACCOUNT}:m:MINUTE and …:d:DAY.
+func (r *RedisRateLimiter) redisKeys(accountID int64, at time.Time) (minuteKey, dayKey string, minute, day int64, err error) {
+	// An empty namespace would share counters with every other deployment
+	// that forgot one: refuse rather than count.
+	if err := ValidRedisNamespace(r.Namespace); err != nil {
+		return "", "", 0, 0, fmt.Errorf("rate limit: %w", err)
+	}
 	minute, day = windows(at)
 	// {account} keeps both keys in one hash slot on a Redis Cluster.
-	acct := "{" + strconv.FormatInt(accountID, 10) + "}"
-	return "sb:rl:" + acct + ":m:" + strconv.FormatInt(minute, 10), "sb:rl:" + acct + ":d:" + strconv.FormatInt(day, 10), minute, day
+	prefix := "sb:" + r.Namespace + ":rl:{" + strconv.FormatInt(accountID, 10) + "}:"
+	return prefix + "m:" + strconv.FormatInt(minute, 10), prefix + "d:" + strconv.FormatInt(day, 10), minute, day, nil
 }
 
 // Take implements RateLimiter.
 func (r *RedisRateLimiter) Take(ctx context.Context, accountID int64, l Limits, at time.Time) (RateDecision, error) {
-	mk, dk, minute, day := redisKeys(accountID, at)
+	mk, dk, minute, day, err := r.redisKeys(accountID, at)
+	if err != nil {
+		return RateDecision{}, err
+	}
 	res, err := takeScript.Run(ctx, r.Client, []string{mk, dk}, l.PerMinute, l.PerDay, 120, 2*86400).Int64Slice()
 	if err != nil {
 		return RateDecision{}, fmt.Errorf("rate limit: %w", err)
@@ -65,7 +100,10 @@ func (r *RedisRateLimiter) Take(ctx context.Context, accountID int64, l Limits, 
 
 // Used implements RateLimiter.
 func (r *RedisRateLimiter) Used(ctx context.Context, accountID int64, at time.Time) (int64, int64, error) {
-	mk, dk, _, _ := redisKeys(accountID, at)
+	mk, dk, _, _, err := r.redisKeys(accountID, at)
+	if err != nil {
+		return 0, 0, err
+	}
 	vals, err := r.Client.MGet(ctx, mk, dk).Result()
 	if err != nil {
 		return 0, 0, err

@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -62,8 +63,9 @@ func dbLimiterEnv(t *testing.T, dsn string) limiterEnv {
 	t.Helper()
 	one, two := openTwice(t, dsn)
 	return limiterEnv{
-		one: models.DBRateLimiter{DB: one},
-		two: models.DBRateLimiter{DB: two},
+		// As the server command makes them.
+		one: models.NewDBRateLimiter(one),
+		two: models.NewDBRateLimiter(two),
 		// rate_windows rows reference real accounts.
 		account: func(t *testing.T) int64 {
 			_, s := dbtest.User(t, one)
@@ -80,13 +82,23 @@ func redisURL() string {
 	return "redis://127.0.0.1:6379/9"
 }
 
-// redisLimiter connects to Redis: outside CI a server that does not answer
-// skips the test, in CI it fails it.
-func redisLimiter(t *testing.T) *models.RedisRateLimiter {
+// redisNamespace is a namespace of the test's own, so that tests (and
+// concurrent runs) sharing the Redis database never share counters; its
+// keys go when the test ends.
+func redisNamespace(t *testing.T) string {
+	t.Helper()
+	ns := fmt.Sprintf("test-%016x", rand.Uint64())
+	t.Cleanup(func() { deleteRedisNamespace(t, ns) })
+	return ns
+}
+
+// redisLimiter connects to Redis, counting under namespace: outside CI a
+// server that does not answer skips the test, in CI it fails it.
+func redisLimiter(t *testing.T, namespace string) *models.RedisRateLimiter {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Second)
 	defer cancel()
-	r, err := models.NewRedisRateLimiter(ctx, redisURL())
+	r, err := models.NewRedisRateLimiter(ctx, redisURL(), namespace)
 	if err != nil {
 		if os.Getenv("CI") != "" || os.Getenv("REDIS_URL") != "" {
 			t.Fatalf("Redis at %s does not answer: %v", redisURL(), err)
@@ -99,23 +111,29 @@ func redisLimiter(t *testing.T) *models.RedisRateLimiter {
 
 func redisLimiterEnv(t *testing.T) limiterEnv {
 	t.Helper()
-	one, two := redisLimiter(t), redisLimiter(t)
+	// Two servers of one deployment: one namespace.
+	ns := redisNamespace(t)
+	one, two := redisLimiter(t, ns), redisLimiter(t, ns)
+	// Account IDs 1, 2, ... in every test, as fresh databases number them:
+	// the namespace keeps their counters apart.
+	var last atomic.Int64
 	return limiterEnv{
-		one: one,
-		two: two,
-		// Account IDs no other test (or concurrent run) uses, so that no
-		// test needs to flush the database; their keys go at the end.
-		account: func(t *testing.T) int64 {
-			id := 1<<40 + rand.Int64N(1<<40)
-			t.Cleanup(func() { deleteRedisKeys(one.Client, id) })
-			return id
-		},
+		one:     one,
+		two:     two,
+		account: func(*testing.T) int64 { return last.Add(1) },
 	}
 }
 
-func deleteRedisKeys(c *redis.Client, accountID int64) {
+// deleteRedisNamespace removes the keys of a test's namespace.
+func deleteRedisNamespace(t *testing.T, ns string) {
+	opts, err := redis.ParseURL(redisURL())
+	if err != nil {
+		return
+	}
+	c := redis.NewClient(opts)
+	defer c.Close()
 	ctx := context.Background()
-	iter := c.Scan(ctx, 0, fmt.Sprintf("sb:rl:{%d}:*", accountID), 100).Iterator()
+	iter := c.Scan(ctx, 0, "sb:"+ns+":*", 100).Iterator()
 	for iter.Next(ctx) {
 		c.Del(ctx, iter.Val())
 	}
@@ -343,7 +361,7 @@ func TestRateLimitOfZeroRefusesEverything(t *testing.T) {
 func TestDBRateLimiterTakesOneRoundTrip(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		_, s := dbtest.User(t, db)
-		l := models.DBRateLimiter{DB: db}
+		l := models.NewDBRateLimiter(db)
 		limits := models.Limits{PerMinute: 1, PerDay: 10}
 		for i, want := range []int64{1, 1, 2} { // first row, update, refusal
 			before := models.QueryCount()
@@ -359,7 +377,7 @@ func TestRateLimitRowGoesWithTheAccount(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		owner, _ := dbtest.User(t, db)
 		org := dbtest.Org(t, db, owner)
-		take(t, models.DBRateLimiter{DB: db}, org.AccountID(), models.Limits{PerMinute: 5, PerDay: 5}, testMinute)
+		take(t, models.NewDBRateLimiter(db), org.AccountID(), models.Limits{PerMinute: 5, PerDay: 5}, testMinute)
 		must(t, models.DeleteOrganization(t.Context(), db, org, org.Account().Name, actorOf(owner)))
 		if n := countRows(t, db, "rate_windows", "account_id = ?", org.AccountID()); n != 0 {
 			t.Errorf("%d rate_windows rows left for a deleted account", n)
@@ -460,12 +478,12 @@ func TestSetAccountLimitsPrefersThePublicID(t *testing.T) {
 // Redis counters expire on their own once their window has passed, so that
 // the store does not grow with every minute of every account.
 func TestRedisCountersExpire(t *testing.T) {
-	r := redisLimiter(t)
-	acct := 1<<40 + rand.Int64N(1<<40)
-	t.Cleanup(func() { deleteRedisKeys(r.Client, acct) })
+	ns := redisNamespace(t)
+	r := redisLimiter(t, ns)
+	acct := int64(42)
 	take(t, r, acct, models.Limits{PerMinute: 5, PerDay: 5}, time.Now())
 	ctx := t.Context()
-	keys, err := r.Client.Keys(ctx, fmt.Sprintf("sb:rl:{%d}:*", acct)).Result()
+	keys, err := r.Client.Keys(ctx, fmt.Sprintf("sb:%s:rl:{%d}:*", ns, acct)).Result()
 	must(t, err)
 	if len(keys) != 2 {
 		t.Fatalf("keys %v, want a minute and a day counter", keys)
@@ -483,16 +501,54 @@ func TestRedisCountersExpire(t *testing.T) {
 func TestRedisRateLimiterUnreachable(t *testing.T) {
 	c := redis.NewClient(&redis.Options{Addr: "127.0.0.1:1", DialTimeout: 200 * time.Millisecond, MaxRetries: -1})
 	defer c.Close()
-	d, err := (&models.RedisRateLimiter{Client: c}).Take(t.Context(), 1, models.Limits{PerMinute: 5, PerDay: 5}, time.Now())
+	d, err := (&models.RedisRateLimiter{Client: c, Namespace: "unreachable"}).Take(t.Context(), 1, models.Limits{PerMinute: 5, PerDay: 5}, time.Now())
 	if err == nil || d.Allowed {
 		t.Fatalf("decision %+v, error %v; want an error", d, err)
 	}
 	ctx, cancel := context.WithTimeout(t.Context(), time.Second)
 	defer cancel()
-	if _, err := models.NewRedisRateLimiter(ctx, "redis://127.0.0.1:1/0"); err == nil {
+	if _, err := models.NewRedisRateLimiter(ctx, "redis://127.0.0.1:1/0", "unreachable"); err == nil {
 		t.Error("NewRedisRateLimiter connected to nothing")
 	}
-	if _, err := models.NewRedisRateLimiter(t.Context(), "http://not-redis"); err == nil {
+	if _, err := models.NewRedisRateLimiter(t.Context(), "http://not-redis", "unreachable"); err == nil {
 		t.Error("NewRedisRateLimiter accepted a URL that is not redis://")
+	}
+}
+
+// Two deployments sharing a Redis database, whose account numbers repeat
+// (as test databases' do), count apart: each namespace has its own budget.
+func TestRedisNamespacesDoNotShareCounts(t *testing.T) {
+	nsA, nsB := redisNamespace(t), redisNamespace(t)
+	a, b := redisLimiter(t, nsA), redisLimiter(t, nsB)
+	const acct = 7
+	l := models.Limits{PerMinute: 2, PerDay: 100}
+	at := testMinute.Add(10 * time.Second)
+	reset := testMinute.Add(time.Minute)
+	wantDecision(t, "A 1", take(t, a, acct, l, at), true, 2, 1, reset)
+	wantDecision(t, "A 2", take(t, a, acct, l, at), true, 2, 2, reset)
+	wantDecision(t, "A 3", take(t, a, acct, l, at), false, 2, 2, reset)
+	// B's budget is whole.
+	wantDecision(t, "B 1", take(t, b, acct, l, at), true, 2, 1, reset)
+	mA, dA, err := a.Used(t.Context(), acct, at)
+	must(t, err)
+	mB, dB, err := b.Used(t.Context(), acct, at)
+	must(t, err)
+	if mA != 2 || dA != 2 || mB != 1 || dB != 1 {
+		t.Errorf("used: A %d/%d, B %d/%d; want A 2/2, B 1/1", mA, dA, mB, dB)
+	}
+}
+
+// A namespace is required, and cannot move a key's Redis Cluster hash slot.
+func TestRedisNamespaceIsChecked(t *testing.T) {
+	for _, ns := range []string{"", "a{b", "a}b", "with space", strings.Repeat("x", 101), "tab\tx"} {
+		if _, err := models.NewRedisRateLimiter(t.Context(), redisURL(), ns); err == nil {
+			t.Errorf("namespace %q accepted", ns)
+		}
+	}
+	c := redis.NewClient(&redis.Options{Addr: "127.0.0.1:1"})
+	defer c.Close()
+	d, err := (&models.RedisRateLimiter{Client: c}).Take(t.Context(), 1, models.Limits{PerMinute: 5, PerDay: 5}, time.Now())
+	if err == nil || d.Allowed {
+		t.Errorf("a limiter without a namespace took %+v, %v; want an error", d, err)
 	}
 }

@@ -114,7 +114,7 @@ func recordUsage(tx *gorm.DB, s Scope, metric, category string, quantity int64) 
 }
 
 // maxPendingUsage bounds the events kept in memory while the database is
-// unreachable.
+// unreachable, or while nothing runs the recorder.
 const maxPendingUsage = 1_000_000
 
 // UsageRecorder batches the usage of API requests in memory and writes it
@@ -126,24 +126,54 @@ type UsageRecorder struct {
 	log   *slog.Logger
 	every time.Duration
 
-	mu      sync.Mutex
-	pending []UsageEvent
-	keys    map[int64]time.Time // API keys' last use
+	mu         sync.Mutex
+	pending    []UsageEvent
+	keys       map[int64]time.Time // API keys' last use
+	maxPending int
+	dropped    int64 // events given up since the recorder was made
+	overflow   int64 // events dropped in the current episode of a full queue
 }
 
 // NewUsageRecorder writes batches to db every interval once Run is called.
 func NewUsageRecorder(db *gorm.DB, log *slog.Logger, every time.Duration) *UsageRecorder {
-	return &UsageRecorder{db: db, log: log, every: every, keys: map[int64]time.Time{}}
+	return &UsageRecorder{db: db, log: log, every: every, keys: map[int64]time.Time{}, maxPending: maxPendingUsage}
 }
 
-// RecordRequest notes one API request of a key.
+// RecordRequest notes one API request of a key. With maxPendingUsage events
+// already waiting (nothing writes them: the database is down, or the
+// recorder is not run) the event is dropped and counted, and the first drop
+// of each such episode is logged, so that memory stays bounded.
 func (r *UsageRecorder) RecordRequest(k KeyScope, category string, at time.Time) {
-	user, key := k.UserID(), k.KeyID
+	at = at.UTC().Truncate(time.Microsecond)
 	r.mu.Lock()
+	r.keys[k.KeyID] = at
+	if len(r.pending) >= r.maxPending {
+		r.dropped++
+		r.overflow++
+		first, limit := r.overflow == 1, r.maxPending
+		r.mu.Unlock()
+		if first {
+			r.log.Error("usage events dropped: too many are waiting to be written", "pending", limit)
+		}
+		return
+	}
+	resumed := r.overflow
+	r.overflow = 0
+	user, key := k.UserID(), k.KeyID
 	r.pending = append(r.pending, UsageEvent{AccountID: k.AccountID(), UserID: &user, APIKeyID: &key,
-		Metric: MetricAPIRequests, Category: category, Quantity: 1, OccurredAt: at.UTC().Truncate(time.Microsecond)})
-	r.keys[key] = at.UTC().Truncate(time.Microsecond)
+		Metric: MetricAPIRequests, Category: category, Quantity: 1, OccurredAt: at})
 	r.mu.Unlock()
+	if resumed > 0 {
+		r.log.Warn("usage events are recorded again", "dropped", resumed)
+	}
+}
+
+// Dropped is how many events the recorder gave up on, for want of room,
+// since it was made.
+func (r *UsageRecorder) Dropped() int64 {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.dropped
 }
 
 // Flush writes what is pending in one transaction.
@@ -179,9 +209,10 @@ func (r *UsageRecorder) Flush(ctx context.Context) error {
 		// Keep them for the next try rather than lose them, up to a bound
 		// that an outage cannot turn into an out-of-memory crash.
 		r.mu.Lock()
-		if len(events)+len(r.pending) <= maxPendingUsage {
+		if len(events)+len(r.pending) <= r.maxPending {
 			r.pending = append(events, r.pending...)
 		} else {
+			r.dropped += int64(len(events))
 			r.log.Error("usage events dropped: the database has been unavailable too long", "count", len(events))
 		}
 		for id, at := range keys {

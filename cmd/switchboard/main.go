@@ -21,6 +21,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -47,7 +48,11 @@ type config struct {
 	MailFrom    string
 	Dev         bool
 	RedisURL    string
-	APIKeyDays  int
+	// RedisNamespace separates this deployment's rate-limit counters from
+	// those of others sharing the Redis database (default: the base URL's
+	// host, which every server of a deployment shares).
+	RedisNamespace string
+	APIKeyDays     int
 }
 
 func main() {
@@ -108,6 +113,7 @@ func parseConfig(cmd string, args []string) (config, error) {
 	}
 	cfg.Dev, _ = strconv.ParseBool(env("SWITCHBOARD_DEV", "false"))
 	cfg.RedisURL = env("REDIS_URL", "")
+	cfg.RedisNamespace = env("REDIS_NAMESPACE", "")
 	days, err := strconv.Atoi(env("SWITCHBOARD_API_KEY_DAYS", "90"))
 	if err != nil || days < 1 {
 		return cfg, fmt.Errorf("SWITCHBOARD_API_KEY_DAYS must be a number of days, got %q", env("SWITCHBOARD_API_KEY_DAYS", ""))
@@ -125,6 +131,7 @@ func parseConfig(cmd string, args []string) (config, error) {
 		fs.StringVar(&cfg.MailFrom, "mail-from", cfg.MailFrom, "From address of emails (SWITCHBOARD_MAIL_FROM)")
 		fs.BoolVar(&cfg.Dev, "dev", cfg.Dev, "show error details on error pages (SWITCHBOARD_DEV)")
 		fs.StringVar(&cfg.RedisURL, "redis-url", cfg.RedisURL, "redis:// URL to keep API rate-limit counters in Redis instead of the database (REDIS_URL)")
+		fs.StringVar(&cfg.RedisNamespace, "redis-namespace", cfg.RedisNamespace, "prefix of this deployment's counters in Redis, shared by all its servers (REDIS_NAMESPACE; default the base URL's host)")
 		fs.IntVar(&cfg.APIKeyDays, "api-key-days", cfg.APIKeyDays, "days an API key works after it is created or regenerated (SWITCHBOARD_API_KEY_DAYS)")
 	}
 	if cmd != "limits" && cmd != "billing" { // these have a verb and flags of their own
@@ -139,6 +146,11 @@ func parseConfig(cmd string, args []string) (config, error) {
 		cfg.BaseURL = "http://" + cfg.Addr
 	}
 	cfg.BaseURL = strings.TrimRight(cfg.BaseURL, "/")
+	if cfg.RedisNamespace == "" {
+		if u, err := url.Parse(cfg.BaseURL); err == nil && u.Host != "" {
+			cfg.RedisNamespace = u.Host
+		}
+	}
 	return cfg, nil
 }
 
@@ -257,15 +269,15 @@ func serve(ctx context.Context, cfg config, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	var limiter models.RateLimiter = models.DBRateLimiter{DB: db}
+	var limiter models.RateLimiter = models.NewDBRateLimiter(db)
 	if cfg.RedisURL != "" {
-		redisLimiter, err := models.NewRedisRateLimiter(ctx, cfg.RedisURL)
+		redisLimiter, err := models.NewRedisRateLimiter(ctx, cfg.RedisURL, cfg.RedisNamespace)
 		if err != nil {
 			return err
 		}
 		defer redisLimiter.Client.Close()
 		limiter = redisLimiter
-		log.Info("API rate limits are counted in Redis")
+		log.Info("API rate limits are counted in Redis", "namespace", cfg.RedisNamespace)
 	}
 	usage := models.NewUsageRecorder(db, log, 2*time.Second)
 	usageCtx, stopUsage := context.WithCancel(ctx)
