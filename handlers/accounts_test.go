@@ -292,3 +292,48 @@ func TestProfileSettings(t *testing.T) {
 		app.client().post("/signin", url.Values{"email": {u.Email}, "password": {"a new long password"}}).redirectsTo("/")
 	})
 }
+
+// TestProfileWithoutPassword: a user who signs in only through SSO has no
+// password to confirm, so the profile offers the emailed link instead of a
+// form that could never be accepted; a crafted submission changes nothing.
+func TestProfileWithoutPassword(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
+		app := newApp(t, db)
+		u, _, c := app.user(t)
+		if err := db.Model(&models.User{}).Where("id = ?", u.ID).Update("password_hash", "").Error; err != nil {
+			t.Fatal(err)
+		}
+		page := c.get("/settings/profile").status(http.StatusOK)
+		if n := page.doc().Find(`input[name="new_password"]`).Length(); n != 0 {
+			t.Fatalf("the profile offers %d new-password fields to a user without a password", n)
+		}
+		if page.doc().Find(`[data-testid="no-password"] a[href="/password/forgot"]`).Length() != 1 {
+			t.Fatal("the profile does not point to the emailed link")
+		}
+		c.post("/settings/profile", url.Values{"new_password": {"a new long password"}}).status(http.StatusUnprocessableEntity)
+		var hash string
+		if err := db.Model(&models.User{}).Where("id = ?", u.ID).Pluck("password_hash", &hash).Error; err != nil || hash != "" {
+			t.Fatalf("password hash %q after a refused form (%v)", hash, err)
+		}
+	})
+}
+
+// TestProfilePasswordFormSentEmpty: the password form sent with both fields
+// empty is answered on the password form, not as a nameless rename.
+func TestProfilePasswordFormSentEmpty(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
+		app := newApp(t, db)
+		u, _, c := app.user(t)
+		r := c.post("/settings/profile", url.Values{"current_password": {""}, "new_password": {""}}).status(http.StatusUnprocessableEntity)
+		d := r.doc()
+		if d.Find("#field-new_password-error").Length() != 1 {
+			t.Error("no error under the new password")
+		}
+		if d.Find("#field-name-error").Length() != 0 {
+			t.Error("the name form shows an error for a password form")
+		}
+		if v, _ := d.Find(`input[name="name"]`).Attr("value"); v != u.Name {
+			t.Errorf("the name field shows %q, want the saved %q", v, u.Name)
+		}
+	})
+}

@@ -53,6 +53,10 @@ func unknownParams(params []string) error {
 	return &apiError{http.StatusBadRequest, "parameter_unknown", "The following parameters are unknown: " + strings.Join(params, ", ") + "."}
 }
 
+// errBodyTooLarge answers a body over maxBody, however far over: those over
+// the router's global limit are refused before they reach readJSON.
+var errBodyTooLarge = &apiError{http.StatusBadRequest, "parameter_invalid", fmt.Sprintf("The request body is larger than %d KiB.", maxBody>>10)}
+
 func notExists(id, collection string) error {
 	return &apiError{http.StatusNotFound, "resource_not_exists", "Resource with id " + id + " does not exist in " + collection + "."}
 }
@@ -70,6 +74,8 @@ func (d *deps) writeAPIError(c echo.Context, err error) {
 		ae = &apiError{http.StatusNotFound, "endpoint_not_exists", "No endpoint " + c.Request().Method + " " + c.Request().URL.Path + "."}
 	case errors.As(err, &he) && he.Code == http.StatusMethodNotAllowed:
 		ae = &apiError{http.StatusMethodNotAllowed, "method_not_allowed", "This endpoint does not accept " + c.Request().Method + "."}
+	case errors.As(err, &he) && he.Code == http.StatusRequestEntityTooLarge:
+		ae = errBodyTooLarge
 	case errors.Is(err, models.ErrUnavailable) || models.Ping(c.Request().Context(), d.db) != nil:
 		ae = &apiError{http.StatusServiceUnavailable, "service_unavailable", "The service is temporarily unavailable. Try again in a moment."}
 	default:
@@ -155,7 +161,7 @@ func readJSON(c echo.Context, allowed ...string) (map[string]json.RawMessage, er
 		return nil, &apiError{http.StatusBadRequest, "parameter_invalid", "The request body could not be read."}
 	}
 	if len(body) > maxBody {
-		return nil, &apiError{http.StatusBadRequest, "parameter_invalid", fmt.Sprintf("The request body is larger than %d KiB.", maxBody>>10)}
+		return nil, errBodyTooLarge
 	}
 	if len(bytes.TrimSpace(body)) == 0 {
 		return nil, &apiError{http.StatusBadRequest, "parameter_not_provided", "The request body is empty; send a JSON object."}
@@ -349,7 +355,7 @@ func (a *API) ListIndexes(c echo.Context) error {
 			if o = strings.TrimSpace(o); !slices.Contains(models.ModelOptions, o) {
 				return invalid("model_options", "must be visual, audio or both, separated by a comma")
 			}
-			q.ModelOptions = append(q.ModelOptions, strings.TrimSpace(o))
+			q.ModelOptions = append(q.ModelOptions, o)
 		}
 	}
 	if q.CreatedAt, err = readDay(c, "created_at"); err != nil {

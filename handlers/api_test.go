@@ -2,9 +2,7 @@ package handlers_test
 
 import (
 	"encoding/json"
-	"log/slog"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"path/filepath"
 	"slices"
@@ -174,6 +172,12 @@ func TestAPIListPaging(t *testing.T) {
 		if len(p.Data) != 0 || p.PageInfo.TotalResults != 12 || !strings.Contains(apiCall(t, app, key, http.MethodGet, "/v1.3/indexes?page=9", "").Body, `"data":[]`) {
 			t.Fatalf("past the end: %+v", p)
 		}
+		// So far past the end that its offset does not fit in 64 bits.
+		p = page{}
+		decodeJSON(t, apiCall(t, app, key, http.MethodGet, "/v1.3/indexes?page=9223372036854775807&page_limit=50", "").status(http.StatusOK), &p)
+		if len(p.Data) != 0 || p.PageInfo.TotalResults != 12 {
+			t.Fatalf("far past the end: %+v", p)
+		}
 		decodeJSON(t, apiCall(t, app, key, http.MethodGet, "/v1.3/indexes?index_name=IX-1", "").status(http.StatusOK), &p)
 		if p.PageInfo.TotalResults != 3 { // ix-1, ix-10, ix-11
 			t.Fatalf("name filter: %+v", p)
@@ -219,6 +223,8 @@ func TestAPIRefusesBadInputAndWritesNothing(t *testing.T) {
 			{`{"index_name":"x","models":[{"model_name":"marengo3.0","model_options":["visual"]}],"addons":["confetti"]}`, "parameter_invalid", "addons"},
 			{`{"index_name":"TAKEN","models":[{"model_name":"marengo3.0","model_options":["visual"]}]}`, "index_name_already_exists", "TAKEN"},
 			{`{"index_name":"` + strings.Repeat("x", 70<<10) + `"}`, "parameter_invalid", "larger than"},
+			// Over the router's limit for every request too: the same answer.
+			{`{"index_name":"` + strings.Repeat("x", 2<<20) + `"}`, "parameter_invalid", "larger than 64 KiB"},
 		}
 		for _, tc := range cases {
 			r := apiCall(t, app, key, http.MethodPost, "/v1.3/indexes", tc.body)
@@ -281,6 +287,23 @@ func TestAPIKeysAreCheckedOnEveryRequest(t *testing.T) {
 		ac.post("/settings/api-keys/"+adminKeys[0].PublicID+"/revoke", nil, "/settings/api-keys").redirectsTo("/settings/api-keys")
 		ac.get("/settings/api-keys").contains("Revoked")
 		ac.post("/settings/api-keys", url.Values{"name": {""}}).status(http.StatusUnprocessableEntity)
+	})
+}
+
+// The page states the key lifetime the server is configured with, and the
+// keys it makes carry it.
+func TestAPIKeysPageStatesTheConfiguredLifetime(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
+		app := newAppConfig(t, db, func(cfg *handlers.Config) { cfg.APIKeyTTL = 30 * 24 * time.Hour })
+		_, _, c := app.user(t)
+		in30 := func() string { return time.Now().UTC().Add(30 * 24 * time.Hour).Format("Jan 2, 2006") }
+		before := in30()
+		page := c.post("/settings/api-keys", url.Values{"name": {"Thirty days"}}).status(http.StatusOK)
+		after := in30() // the same day unless midnight passed in between
+		page.contains("Keys expire 30 days after").lacks("90 days")
+		if got := page.doc().Find(`[data-testid="key-table"] tbody tr td`).Eq(3).Text(); got != before && got != after {
+			t.Errorf("the key expires %q, want %q", got, after)
+		}
 	})
 }
 
@@ -376,18 +399,7 @@ func mustScope(t testing.TB, db *gorm.DB, u models.User, in models.Scope) models
 // when nil) and returns its URL.
 func apiServer(t *testing.T, db *gorm.DB, limiter models.RateLimiter) string {
 	t.Helper()
-	log := slog.New(slog.DiscardHandler)
-	srv := httptest.NewUnstartedServer(nil)
-	srv.Start()
-	srv.Config.Handler = handlers.New(handlers.Config{
-		BaseURL:     srv.URL,
-		SessionKey:  []byte("test-session-key-0123456789abcdef0123456789"),
-		Sessions:    handlers.DefaultSessionLifetime,
-		Usage:       models.NewUsageRecorder(db, log, time.Hour),
-		RateLimiter: limiter,
-	}, db, log, &captureMailer{})
-	t.Cleanup(srv.Close)
-	return srv.URL
+	return newAppConfig(t, db, func(cfg *handlers.Config) { cfg.RateLimiter = limiter }).srv.URL
 }
 
 // TestAPIRateLimitIsExactAcrossServers sends 300 concurrent requests from

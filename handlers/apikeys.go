@@ -36,7 +36,7 @@ func (h *APIKeys) page(c echo.Context, status int, created *models.NewAPIKey, f 
 	}
 	limits := models.LimitsOf(scope.Account())
 	p := views.APIKeysPageProps{
-		Shell: shell, BaseURL: strings.TrimRight(h.cfg.BaseURL, "/"), Name: f.Name, Errors: errs,
+		Shell: shell, BaseURL: strings.TrimRight(h.cfg.BaseURL, "/"), KeyLife: plural(int64(h.cfg.APIKeyTTL/(24*time.Hour)), "day", "days"), Name: f.Name, Errors: errs,
 		Limits: views.RateLimitsProps{
 			Plan: scope.Account().Plan.Label(), PerMinute: thousands(limits.PerMinute), PerDay: thousands(limits.PerDay),
 			UsedMinute: thousands(minute), UsedToday: thousands(day), Shared: scope.IsOrganization(),

@@ -37,10 +37,6 @@ type signUpForm struct {
 // badCredentials is the one message for any failed sign-in.
 const badCredentials = "The email or password is incorrect."
 
-func (h *Auth) authShell(c echo.Context, title string) views.AuthShell {
-	return views.AuthShell{Title: title, CSRF: csrfToken(c)}
-}
-
 // SignInPage shows the sign-in form; signed-in users go home.
 func (h *Auth) SignInPage(c echo.Context) error {
 	if _, ok := UserFrom(c); ok {
@@ -207,9 +203,11 @@ func (h *Auth) SignOutSubmit(c echo.Context) error {
 	return redirect(c, "/signin?"+q.Encode())
 }
 
-// VerifyEmail uses a verification link.
+// VerifyEmail uses a verification link. The link may be opened in a browser
+// signed in as someone else; only the link's own user hears about it in
+// their dashboard.
 func (h *Auth) VerifyEmail(c echo.Context) error {
-	_, err := models.VerifyEmail(c.Request().Context(), h.db, c.Param("token"))
+	verified, err := models.VerifyEmail(c.Request().Context(), h.db, c.Param("token"))
 	if errors.Is(err, models.ErrTokenInvalid) {
 		return render(c, http.StatusBadRequest, views.MessagePage(views.MessagePageProps{
 			Shell:     h.authShell(c, "Link not valid"),
@@ -220,7 +218,7 @@ func (h *Auth) VerifyEmail(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	if _, ok := UserFrom(c); ok {
+	if u, ok := UserFrom(c); ok && u.ID == verified.ID {
 		if err := h.setFlash(c, flashSuccess, "Your email address is verified."); err != nil {
 			return err
 		}

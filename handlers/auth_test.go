@@ -216,6 +216,26 @@ func TestEmailVerification(t *testing.T) {
 	})
 }
 
+// TestVerificationLinkOpenedAsSomeoneElse: a link opened in a browser
+// signed in as another user verifies its own user, and tells the signed-in
+// one nothing about their own address.
+func TestVerificationLinkOpenedAsSomeoneElse(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
+		app := newApp(t, db)
+		ada := app.client()
+		ada.signUp("Ada Byron", "ada.byron@example.com")
+		app.client().signUp("Bob Brown", "bob.brown@example.com")
+		path := strings.TrimPrefix(app.mail.last(t, "bob.brown@example.com", "Verify").Link, app.srv.URL)
+
+		ada.get(path).status(http.StatusOK).contains(`data-testid="message"`)
+		ada.get("/").status(http.StatusOK).lacks("Your email address is verified.").contains(`data-testid="verify-banner"`)
+		bob, err := models.FindUserByEmail(t.Context(), db, "bob.brown@example.com")
+		if err != nil || !bob.Verified() {
+			t.Fatalf("the link's user is not verified: %+v, %v", bob, err)
+		}
+	})
+}
+
 func TestPasswordReset(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		app := newApp(t, db)

@@ -5,8 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -102,7 +104,9 @@ func (h *Billing) UsagePage(c echo.Context) error {
 		return err
 	}
 	p := views.UsagePageProps{
-		Shell: shell, Period: label, Everyone: q.Everyone, OrgNotice: !q.Everyone && scope.IsOrganization(),
+		// A personal account's usage is its owner's: no "all members", no
+		// breakdown by member.
+		Shell: shell, Period: label, Everyone: q.Everyone && scope.IsOrganization(), OrgNotice: !q.Everyone && scope.IsOrganization(),
 		CSVHref: "/settings/usage.csv?" + key,
 	}
 	for _, r := range []struct{ label, key string }{{"7 days", "range=7d"}, {"30 days", "range=30d"}, {"90 days", "range=90d"}} {
@@ -132,23 +136,14 @@ func (h *Billing) UsagePage(c echo.Context) error {
 		chart("storage", "Storage held per day", "hours", rep.Days, rep.StorageSeconds, hours,
 			fmt.Sprintf("Video held each day; %s held now (%s hour-days in the period).", hours(latestStorage), hourDays(storage))),
 	}
-	for cat, n := range rep.Categories {
-		p.Categories = append(p.Categories, views.CategoryRow{Category: cat, Requests: thousands(n)})
+	for _, cat := range slices.Sorted(maps.Keys(rep.Categories)) {
+		p.Categories = append(p.Categories, views.CategoryRow{Category: cat, Requests: thousands(rep.Categories[cat])})
 	}
-	sortCategories(p.Categories)
 	for _, m := range rep.Members {
 		p.Members = append(p.Members, views.MemberUsageRow{Name: m.Name, Email: m.Email, Requests: thousands(m.APIRequests),
 			Indexing: minutes(m.IndexingSeconds), Storage: hourDays(m.StorageSecDays)})
 	}
 	return render(c, http.StatusOK, views.UsagePage(p))
-}
-
-func sortCategories(rows []views.CategoryRow) {
-	for i := 1; i < len(rows); i++ {
-		for j := i; j > 0 && rows[j].Category < rows[j-1].Category; j-- {
-			rows[j], rows[j-1] = rows[j-1], rows[j]
-		}
-	}
 }
 
 func minutes(seconds int64) string {
@@ -264,7 +259,8 @@ func (h *Billing) billingPage(c echo.Context, status int, st billingState) error
 	if err != nil {
 		return err
 	}
-	invoices, _, err := models.ListInvoices(ctx, h.db, scope, models.Page{Number: 1, Size: 36})
+	page := pageOf(c)
+	invoices, invoiceCount, err := models.ListInvoices(ctx, h.db, scope, page)
 	if err != nil {
 		return err
 	}
@@ -280,6 +276,7 @@ func (h *Billing) billingPage(c echo.Context, status int, st billingState) error
 	p := views.BillingPageProps{
 		Shell: shell, Plan: current.Label(), HasContact: hasContact, ContactErrors: st.contactErrors, PlanError: st.planError,
 		EnterpriseErrs: st.enterpriseErr, BillPeriod: bill.Period.Label(), BillTotal: money(bill.Total),
+		InvoicePages: pagination(page, invoiceCount, false, "/settings/billing", nil),
 	}
 	if since != nil {
 		p.EnterpriseSince = dateOnly(*since)
@@ -310,7 +307,7 @@ func (h *Billing) billingPage(c echo.Context, status int, st billingState) error
 		p.Plans = append(p.Plans, col)
 	}
 	for _, l := range bill.Lines {
-		p.BillLines = append(p.BillLines, billLineRow(l.Member, l.Description, l.Quantity, l.Unit, l.UnitPriceMicros, l.AmountMinor))
+		p.BillLines = append(p.BillLines, billLineRow(l))
 	}
 	for _, inv := range invoices {
 		month, _ := models.ParseMonth(inv.Period)
@@ -322,33 +319,27 @@ func (h *Billing) billingPage(c echo.Context, status int, st billingState) error
 // billLineRow shows a line in the units people read: indexing in minutes,
 // storage in hour-days. The amount is the line's own, computed exactly on
 // seconds.
-func billLineRow(member, description string, quantity int64, unit string, price models.Price, amount int64) views.BillLineRow {
+func billLineRow(l models.BillLine) views.BillLineRow {
+	member := l.Member
 	if member == "" {
 		member = "Organization"
 	}
 	if i := strings.Index(member, " <"); i > 0 {
 		member = member[:i]
 	}
-	row := views.BillLineRow{Member: member, Description: description, Amount: money(amount)}
-	switch unit {
+	row := views.BillLineRow{Member: member, Description: l.Description, Amount: money(l.AmountMinor)}
+	switch l.Unit {
 	case "second":
-		row.Quantity = strconv.FormatFloat(float64(quantity)/60, 'f', 1, 64) + " min"
-		row.UnitPrice = unitPrice(price*60) + " / min"
+		row.Quantity = strconv.FormatFloat(float64(l.Quantity)/60, 'f', 1, 64) + " min"
+		row.UnitPrice = unitPrice(l.UnitPriceMicros*60) + " / min"
 	case "second-day":
-		row.Quantity = strconv.FormatFloat(float64(quantity)/3600, 'f', 1, 64) + " hour-days"
-		row.UnitPrice = unitPrice(price*3600) + " / hour-day"
+		row.Quantity = strconv.FormatFloat(float64(l.Quantity)/3600, 'f', 1, 64) + " hour-days"
+		row.UnitPrice = unitPrice(l.UnitPriceMicros*3600) + " / hour-day"
 	default:
-		row.Quantity = thousands(quantity) + " " + unit + plural1(quantity)
-		row.UnitPrice = unitPrice(price) + " / " + unit
+		row.Quantity = plural(l.Quantity, l.Unit, l.Unit+"s")
+		row.UnitPrice = unitPrice(l.UnitPriceMicros) + " / " + l.Unit
 	}
 	return row
-}
-
-func plural1(n int64) string {
-	if n == 1 {
-		return ""
-	}
-	return "s"
 }
 
 // BillingPage shows the plan, the current bill, invoices and the billing
@@ -356,6 +347,8 @@ func plural1(n int64) string {
 func (h *Billing) BillingPage(c echo.Context) error {
 	return h.billingPage(c, http.StatusOK, billingState{})
 }
+
+const enterpriseContract = "This account is on an Enterprise contract. To change its plan, contact us."
 
 type planForm struct {
 	Plan string `form:"plan"`
@@ -376,7 +369,7 @@ func (h *Billing) PlanSubmit(c echo.Context) error {
 		return h.billingPage(c, http.StatusUnprocessableEntity, billingState{planError: "Add a billing email and address below before upgrading."})
 	}
 	if errors.Is(err, models.ErrEnterpriseContract) {
-		return h.billingPage(c, http.StatusConflict, billingState{planError: "This account is on an Enterprise contract. To change its plan, contact us."})
+		return h.billingPage(c, http.StatusConflict, billingState{planError: enterpriseContract})
 	}
 	if err != nil {
 		return err
@@ -420,13 +413,15 @@ func (h *Billing) EnterpriseSubmit(c echo.Context) error {
 	if err := bindForm(c, &f); err != nil {
 		return err
 	}
-	seats, perr := strconv.ParseInt(strings.TrimSpace(f.Seats), 10, 64)
-	if perr != nil {
-		seats = 0
-	}
+	// ParseInt gives 0 for what is not a number and the largest int64 for a
+	// number too large: the model refuses both with the field's message.
+	seats, _ := strconv.ParseInt(strings.TrimSpace(f.Seats), 10, 64)
 	err := models.RequestEnterprise(c.Request().Context(), h.db, ScopeFrom(c), seats, f.Message, actor(c))
 	if fe, ok := models.AsFieldErrors(err); ok {
 		return h.billingPage(c, http.StatusUnprocessableEntity, billingState{enterprise: &f, enterpriseErr: fe})
+	}
+	if errors.Is(err, models.ErrEnterpriseContract) {
+		return h.billingPage(c, http.StatusConflict, billingState{planError: enterpriseContract})
 	}
 	if err != nil {
 		return err
@@ -443,7 +438,7 @@ func (h *Billing) invoiceProps(c echo.Context, id string) (views.InvoicePageProp
 	p := views.InvoicePageProps{ID: inv.PublicID, Number: inv.Number, Period: month.Label(), Issued: dateOnly(inv.CreatedAt),
 		Status: capitalize(inv.Status), BillTo: strings.Split(inv.BillTo, "\n"), From: "Switchboard", Total: money(inv.TotalMinor)}
 	for _, l := range lines {
-		p.Lines = append(p.Lines, billLineRow(l.Member, l.Description, l.Quantity, l.Unit, l.UnitPriceMicros, l.AmountMinor))
+		p.Lines = append(p.Lines, billLineRow(l.BillLine))
 	}
 	return p, lines, inv, nil
 }

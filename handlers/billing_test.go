@@ -192,6 +192,10 @@ func TestUsagePageForPersonalAccount(t *testing.T) {
 		if r.doc().Find(`[data-testid="own-usage-notice"]`).Length() != 0 {
 			t.Error("a personal account is told organization-wide usage is for administrators")
 		}
+		if r.doc().Find(`[data-testid="member-usage"]`).Length() != 0 {
+			t.Error("a personal account's usage is broken down by member")
+		}
+		r.lacks("all members")
 		c.get("/settings/billing").status(http.StatusOK)
 		recs := readCSV(t, c.get("/settings/usage.csv").status(http.StatusOK).Body)
 		if len(recs) != 2 || recs[1][5] != "4321" {
@@ -378,6 +382,80 @@ func TestBillingPageRoles(t *testing.T) {
 		f.mc.post("/settings/billing/enterprise", url.Values{"seats": {"5"}}, "/settings/usage").status(http.StatusForbidden)
 		if after := dumpTables(t, db, "accounts", "plan_changes", "billing_contacts", "enterprise_requests"); after != before {
 			t.Error("a regular member's billing posts changed something")
+		}
+	})
+}
+
+// TestBillingPageOnEnterprise: an Enterprise account's terms are an
+// agreement: the page offers no switch, no upgrade advice and no request
+// for Enterprise, and a form from an older tab changes nothing.
+func TestBillingPageOnEnterprise(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
+		f := newUsageOrg(t, db)
+		stale := f.ac.guard("/settings/billing") // a tab opened while on Free
+		if err := db.Exec("UPDATE accounts SET plan = ? WHERE id = ?", models.PlanEnterprise, f.org.AccountID()).Error; err != nil {
+			t.Fatal(err)
+		}
+		r := f.ac.get("/settings/billing").status(http.StatusOK)
+		d := r.doc()
+		if !strings.Contains(d.Find(`[data-plan="enterprise"]`).Text(), "Current plan") {
+			t.Error("Enterprise is not marked as the current plan")
+		}
+		if n := d.Find(`form[action="/settings/billing/plan"], form[action="/settings/billing/enterprise"]`).Length(); n != 0 {
+			t.Errorf("an Enterprise account is offered %d plan or Enterprise forms", n)
+		}
+		if d.Find(`[data-testid="enterprise-current"]`).Length() != 1 {
+			t.Error("the page does not say the account is on Enterprise")
+		}
+		r.lacks("Upgrading needs a billing email")
+
+		before := dumpTables(t, db, "accounts", "plan_changes", "enterprise_requests", "audit_events")
+		post := func(path string, form url.Values) *response {
+			for k, v := range stale {
+				form[k] = v
+			}
+			return f.ac.postRaw(path, form)
+		}
+		r = post("/settings/billing/enterprise", url.Values{"seats": {"5"}}).status(http.StatusConflict)
+		if !strings.Contains(r.doc().Find(`[data-testid="plan-error"]`).Text(), "Enterprise contract") {
+			t.Errorf("a repeated Enterprise request is not explained: %q", r.doc().Find(`[data-testid="plan-error"]`).Text())
+		}
+		post("/settings/billing/plan", url.Values{"plan": {"free"}}).status(http.StatusConflict)
+		if after := dumpTables(t, db, "accounts", "plan_changes", "enterprise_requests", "audit_events"); after != before {
+			t.Error("a stale tab's billing forms changed an Enterprise account")
+		}
+	})
+}
+
+// TestInvoiceHistoryIsPaginated: every closed invoice stays reachable from
+// the billing page, however many months the account has been billed.
+func TestInvoiceHistoryIsPaginated(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
+		f := newUsageOrg(t, db)
+		const n = 37 // more than three years
+		first := models.MonthOf(time.Now()).Prev()
+		m := first
+		for i := range n {
+			if err := db.Exec(`INSERT INTO invoices (public_id, account_id, number, period, currency, total_minor, status, bill_to, created_at)
+				VALUES (?, ?, ?, ?, 'USD', 100, 'issued', 'Acme', ?)`,
+				fmt.Sprintf("%024d", i+1), f.org.AccountID(), "SB-TEST-"+m.String(), m.String(), m.End()).Error; err != nil {
+				t.Fatal(err)
+			}
+			m = m.Prev()
+		}
+		oldest := m.Start().AddDate(0, 1, 0)
+		d := f.ac.get("/settings/billing").status(http.StatusOK).doc()
+		if rows := d.Find(`[data-testid="invoice-table"] tbody tr`).Length(); rows != models.DefaultPageSize {
+			t.Errorf("the first page lists %d invoices, want %d", rows, models.DefaultPageSize)
+		}
+		next, ok := d.Find(`[data-testid="pagination"] a[rel="next"]`).Attr("href")
+		if !ok {
+			t.Fatalf("no link to the older invoices")
+		}
+		older := f.ac.get(next).status(http.StatusOK)
+		older.contains("SB-TEST-" + models.MonthOf(oldest).String()).lacks("SB-TEST-" + first.String())
+		if older.doc().Find(`[data-testid="no-invoices"]`).Length() != 0 {
+			t.Error("the second page says there are no invoices")
 		}
 	})
 }

@@ -96,10 +96,7 @@ func (h *Indexes) IndexNewSubmit(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := h.setFlash(c, flashSuccess, "Created the index "+idx.Name+". Add videos to it below."); err != nil {
-		return err
-	}
-	return redirect(c, "/indexes/"+idx.PublicID)
+	return h.flashAndBack(c, flashSuccess, "Created the index "+idx.Name+". Add videos to it below.", "/indexes/"+idx.PublicID)
 }
 
 // indexPageState is what an index page shows besides the index: the forms'
@@ -127,7 +124,6 @@ func (h *Indexes) indexPage(c echo.Context, status int, st indexPageState) error
 	if err != nil {
 		return err
 	}
-	shell.ReturnTo = "/indexes"
 	p := views.IndexPageProps{
 		Shell: shell, ID: row.PublicID, Name: row.Name, Private: row.Private(),
 		VideoCount: strconv.FormatInt(row.VideoCount, 10), Duration: formatDuration(row.TotalDuration),
@@ -170,10 +166,7 @@ func (h *Indexes) IndexSubmit(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := h.setFlash(c, flashSuccess, "Saved the index "+idx.Name+"."); err != nil {
-		return err
-	}
-	return redirect(c, "/indexes/"+idx.PublicID)
+	return h.flashAndBack(c, flashSuccess, "Saved the index "+idx.Name+".", "/indexes/"+idx.PublicID)
 }
 
 // IndexDeletePage asks to confirm deleting an index, naming what goes.
@@ -186,7 +179,6 @@ func (h *Indexes) IndexDeletePage(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	shell.ReturnTo = "/indexes"
 	return render(c, http.StatusOK, views.ConfirmPage(views.ConfirmPageProps{
 		Shell: shell,
 		Title: "Delete the index " + row.Name + "?",
@@ -204,10 +196,7 @@ func (h *Indexes) IndexDeleteSubmit(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := h.setFlash(c, flashSuccess, "Deleted the index "+idx.Name+"."); err != nil {
-		return err
-	}
-	return redirect(c, "/indexes")
+	return h.flashAndBack(c, flashSuccess, "Deleted the index "+idx.Name+".", "/indexes")
 }
 
 // VideoSubmit adds a video to an index.
@@ -223,10 +212,7 @@ func (h *Indexes) VideoSubmit(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := h.setFlash(c, flashSuccess, "Added the video "+v.Title+"."); err != nil {
-		return err
-	}
-	return redirect(c, "/indexes/"+c.Param("id"))
+	return h.flashAndBack(c, flashSuccess, "Added the video "+v.Title+".", "/indexes/"+c.Param("id"))
 }
 
 // VideoDeleteSubmit removes a video from an index.
@@ -235,10 +221,7 @@ func (h *Indexes) VideoDeleteSubmit(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := h.setFlash(c, flashSuccess, "Deleted the video "+v.Title+"."); err != nil {
-		return err
-	}
-	return redirect(c, "/indexes/"+c.Param("id"))
+	return h.flashAndBack(c, flashSuccess, "Deleted the video "+v.Title+".", "/indexes/"+c.Param("id"))
 }
 
 func modelLabel(m string) string {

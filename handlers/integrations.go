@@ -72,10 +72,7 @@ func (h *Integrations) IntegrationNewSubmit(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := h.setFlash(c, flashSuccess, "Created the integration "+it.Name+". Finish the setup in AWS with the steps below."); err != nil {
-		return err
-	}
-	return redirect(c, "/integrations/"+it.PublicID)
+	return h.flashAndBack(c, flashSuccess, "Created the integration "+it.Name+". Finish the setup in AWS with the steps below.", "/integrations/"+it.PublicID)
 }
 
 func (h *Integrations) page(c echo.Context, status int, form *integrationForm, errs models.FieldErrors) error {
@@ -87,7 +84,6 @@ func (h *Integrations) page(c echo.Context, status int, form *integrationForm, e
 	if err != nil {
 		return err
 	}
-	shell.ReturnTo = "/integrations"
 	f := integrationForm{Name: row.Name, Bucket: row.Bucket, Region: row.Region, RoleARN: row.RoleARN, Prefix: row.Prefix}
 	if form != nil {
 		f = *form
@@ -118,10 +114,7 @@ func (h *Integrations) IntegrationSubmit(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := h.setFlash(c, flashSuccess, "Saved the integration "+it.Name+"."); err != nil {
-		return err
-	}
-	return redirect(c, "/integrations/"+it.PublicID)
+	return h.flashAndBack(c, flashSuccess, "Saved the integration "+it.Name+".", "/integrations/"+it.PublicID)
 }
 
 // IntegrationDeletePage asks to confirm deleting an integration.
@@ -134,7 +127,6 @@ func (h *Integrations) IntegrationDeletePage(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	shell.ReturnTo = "/integrations"
 	return render(c, http.StatusOK, views.ConfirmPage(views.ConfirmPageProps{
 		Shell:       shell,
 		Title:       "Delete the integration " + row.Name + "?",
@@ -151,8 +143,5 @@ func (h *Integrations) IntegrationDeleteSubmit(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := h.setFlash(c, flashSuccess, "Deleted the integration "+it.Name+"."); err != nil {
-		return err
-	}
-	return redirect(c, "/integrations")
+	return h.flashAndBack(c, flashSuccess, "Deleted the integration "+it.Name+".", "/integrations")
 }

@@ -191,11 +191,14 @@ func (h *Members) RemovePage(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	if m.UserID == scope.UserID() {
+		// Removing yourself is leaving: that page names what leaving does.
+		return redirect(c, "/settings/organization/leave")
+	}
 	shell, err := h.shell(c, "Remove "+m.Name, "members")
 	if err != nil {
 		return err
 	}
-	shell.ReturnTo = "/settings/members"
 	return render(c, http.StatusOK, views.ConfirmPage(views.ConfirmPageProps{
 		Shell: shell,
 		Title: "Remove " + m.Name + " from " + scope.Account().Name + "?",
@@ -215,6 +218,11 @@ func (h *Members) RemoveSubmit(c echo.Context) error {
 		return err
 	}
 	LoggerFrom(c).Info("member removed", "member", u.PublicID)
+	if u.ID == ScopeFrom(c).UserID() {
+		// The members page is no longer theirs: the next request puts them
+		// in their personal account with a notice.
+		return redirect(c, "/")
+	}
 	return h.flashAndBack(c, flashSuccess, "Removed "+u.Name+" from the organization.", "/settings/members")
 }
 

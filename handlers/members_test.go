@@ -444,3 +444,31 @@ func TestInvitationEmailOverSMTP(t *testing.T) {
 		}
 	}
 }
+
+// TestRemoveYourself: an administrator who is not the last one is offered to
+// leave on their own row, and removing themselves through the member routes
+// lands them in their personal account, not on an organization page they
+// may no longer open.
+func TestRemoveYourself(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
+		app := newApp(t, db)
+		admin, org, ac := orgAdmin(t, app)
+		other, _ := app.member(t, org, models.RoleAdmin)
+		row := ac.get("/settings/members").status(http.StatusOK).doc().Find(`tr[data-member="` + admin.PublicID + `"]`)
+		if row.Find(`a[href$="/remove"]`).Length() != 0 || row.Find(`a[href="/settings/organization/leave"]`).Length() != 1 {
+			t.Errorf("your own row offers Remove instead of Leave: %s", row.Text())
+		}
+		ac.get("/settings/members/" + admin.PublicID + "/remove").redirectsTo("/settings/organization/leave")
+
+		self := "/settings/members/" + admin.PublicID + "/remove"
+		ac.post(self, nil, "/settings/members").redirectsTo("/")
+		home := ac.get("/").status(http.StatusOK)
+		if activeAccount(t, home) == org.Account().Name {
+			t.Fatal("still in the organization after removing yourself")
+		}
+		home.contains("You are no longer a member of " + org.Account().Name)
+		if isMember(t, db, org, admin) || !isMember(t, db, org, other) {
+			t.Fatal("the wrong membership ended")
+		}
+	})
+}

@@ -133,52 +133,67 @@ func (d *deps) loadScope(next echo.HandlerFunc) echo.HandlerFunc {
 		if !ok {
 			return next(c)
 		}
-		ctx := c.Request().Context()
-		sess := SessionFrom(c)
-		accountID, _ := sess.Values[valAccountID].(int64)
-		scope, err := models.ScopeForSession(ctx, d.db, user.ID, accountID)
-		if errors.Is(err, models.ErrNotMember) {
-			if scope, err = models.PersonalScope(ctx, d.db, user.ID); err != nil {
-				return err
-			}
-			sess.Values[valAccountID] = scope.AccountID()
-			if accountID != 0 {
-				name, err := models.AccountName(ctx, d.db, accountID)
-				if err != nil {
-					return err
-				}
-				msg := "You are no longer a member of " + name + "; you're in your personal account."
-				if name == "" {
-					msg = "That organization no longer exists; you're in your personal account."
-				}
-				sess.Values["flash_kind"] = flashNotice
-				sess.Values["flash"] = msg
-			}
-			if err := sess.Save(c.Request(), c.Response()); err != nil {
-				return err
-			}
-		}
+		scope, err := d.activeScope(c, user)
 		if err != nil {
 			return err
-		}
-		if scope.RequiresSSO() {
-			if via, _ := sess.Values[valSSOAccount].(int64); via != scope.AccountID() {
-				org := scope.Account()
-				if scope, err = models.PersonalScope(ctx, d.db, user.ID); err != nil {
-					return err
-				}
-				sess.Values[valAccountID] = scope.AccountID()
-				sess.Values["flash_kind"] = flashNotice
-				sess.Values["flash"] = org.Name + " requires single sign-on: sign in through its identity provider (Sign in with SSO) to enter it. You're in your personal account."
-				if err := sess.Save(c.Request(), c.Response()); err != nil {
-					return err
-				}
-			}
 		}
 		c.Set(ctxScope, scope)
 		c.Set(ctxLogger, LoggerFrom(c).With("account_id", scope.Account().PublicID))
 		return next(c)
 	}
+}
+
+// activeScope is the user's scope in the session's active account. When
+// they may no longer act there (the membership or the account is gone, or
+// the organization admits them only through its IdP), it is their personal
+// account instead, with a notice for the page saying why.
+func (d *deps) activeScope(c echo.Context, user models.User) (models.Scope, error) {
+	ctx := c.Request().Context()
+	sess := SessionFrom(c)
+	accountID, _ := sess.Values[valAccountID].(int64)
+	scope, err := models.ScopeForSession(ctx, d.db, user.ID, accountID)
+	var notice string
+	switch {
+	case errors.Is(err, models.ErrNotMember):
+		if accountID != 0 {
+			name, err := models.AccountName(ctx, d.db, accountID)
+			if err != nil {
+				return models.Scope{}, err
+			}
+			notice = "You are no longer a member of " + name + "; you're in your personal account."
+			if name == "" {
+				notice = "That organization no longer exists; you're in your personal account."
+			}
+		}
+	case err != nil:
+		return models.Scope{}, err
+	case scope.RequiresSSO():
+		if via, _ := sess.Values[valSSOAccount].(int64); via == scope.AccountID() {
+			return scope, nil
+		}
+		notice = scope.Account().Name + " requires single sign-on: sign in through its identity provider (Sign in with SSO) to enter it. You're in your personal account."
+	default:
+		return scope, nil
+	}
+	if scope, err = d.enterPersonal(c); err != nil {
+		return models.Scope{}, err
+	}
+	if notice == "" {
+		return scope, sess.Save(c.Request(), c.Response())
+	}
+	return scope, d.setFlash(c, flashNotice, notice)
+}
+
+// enterPersonal makes the user's personal account the session's active one;
+// the caller saves the session.
+func (d *deps) enterPersonal(c echo.Context) (models.Scope, error) {
+	user, _ := UserFrom(c)
+	scope, err := models.PersonalScope(c.Request().Context(), d.db, user.ID)
+	if err != nil {
+		return models.Scope{}, err
+	}
+	SessionFrom(c).Values[valAccountID] = scope.AccountID()
+	return scope, nil
 }
 
 // guardAccount refuses a state-changing form rendered in another account

@@ -117,6 +117,12 @@ func (d *deps) shell(c echo.Context, title, section string) (views.Shell, error)
 	return s, nil
 }
 
+// authShell builds the frame of a signed-out page (sign-in, emailed links,
+// invitations).
+func (d *deps) authShell(c echo.Context, title string) views.AuthShell {
+	return views.AuthShell{Title: title, CSRF: csrfToken(c)}
+}
+
 func accountOption(a models.Account, active bool) views.AccountOption {
 	return views.AccountOption{
 		PublicID: a.PublicID,

@@ -286,3 +286,39 @@ func TestIntegrations(t *testing.T) {
 		c.get("/integrations/" + id).status(http.StatusNotFound)
 	})
 }
+
+// TestSwitchingFromAResourcePageLandsOnItsList: the account switcher on an
+// index's or an integration's pages (and on a 422 of their forms) lands on
+// the list of the same section in the other account, never on the detail
+// page, which belonged to the account left.
+func TestSwitchingFromAResourcePageLandsOnItsList(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
+		app := newApp(t, db)
+		u, personal, c := app.user(t)
+		org := dbtest.Org(t, db, u)
+		c.switchTo(org.Account().PublicID)
+		idx := createdID(t, c.post("/indexes/new", indexForm("Switch from here")))
+		it := createdID(t, c.post("/integrations/new", url.Values{"name": {"Bucket"}, "bucket": {"switch-bucket"}, "region": {"us-east-1"},
+			"role_arn": {"arn:aws:iam::123456789012:role/r"}}))
+		ok, invalid := http.StatusOK, http.StatusUnprocessableEntity
+		pages := map[*response]string{
+			c.get("/indexes/" + idx).status(ok):                                   "/indexes",
+			c.get("/indexes/" + idx + "/delete").status(ok):                       "/indexes",
+			c.post("/indexes/"+idx, url.Values{"name": {""}}).status(invalid):     "/indexes",
+			c.get("/integrations/" + it).status(ok):                               "/integrations",
+			c.get("/integrations/" + it + "/delete").status(ok):                   "/integrations",
+			c.post("/integrations/"+it, url.Values{"name": {""}}).status(invalid): "/integrations",
+		}
+		for page, want := range pages {
+			form := page.doc().Find(`form[action="/accounts/switch"]`).First()
+			returnTo, _ := form.Find(`input[name="return_to"]`).Attr("value")
+			body := url.Values{"account_id": {personal.Account().PublicID}, "return_to": {returnTo}}
+			form.Find(`input[name="_csrf"], input[name="_account"]`).Each(func(_ int, s *goquery.Selection) {
+				v, _ := s.Attr("value")
+				body.Set(s.AttrOr("name", ""), v)
+			})
+			c.postRaw("/accounts/switch", body).redirectsTo(want)
+			c.switchTo(org.Account().PublicID)
+		}
+	})
+}

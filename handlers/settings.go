@@ -126,12 +126,9 @@ func (h *Settings) DeleteSubmit(c echo.Context) error {
 
 // toPersonal makes the personal account active and shows a message there.
 func (h *Settings) toPersonal(c echo.Context, msg string) error {
-	user, _ := UserFrom(c)
-	personal, err := models.PersonalScope(c.Request().Context(), h.db, user.ID)
-	if err != nil {
+	if _, err := h.enterPersonal(c); err != nil {
 		return err
 	}
-	SessionFrom(c).Values[valAccountID] = personal.AccountID()
 	return h.flashAndBack(c, flashSuccess, msg, "/")
 }
 
@@ -175,7 +172,9 @@ func (h *Settings) ProfileSubmit(c echo.Context) error {
 	}
 	ctx := c.Request().Context()
 	user, _ := UserFrom(c)
-	if f.NewPassword != "" || f.CurrentPassword != "" {
+	// The password form is told from the name form by its fields being
+	// sent, empty or not: an empty password form is refused as one.
+	if form := c.Request().PostForm; form.Has("new_password") || form.Has("current_password") {
 		var keep int64
 		if rec := sessionRecord(c); rec != nil {
 			keep = rec.ID

@@ -38,21 +38,24 @@ func init() {
 // per organization, at /sso/{slug}/….
 type SSO struct {
 	*deps
-	keyOnce sync.Once
-	key     *rsa.PrivateKey
-	cert    *x509.Certificate
-	keyErr  error
+	// keyMu guards key and cert, read from the database on first use. A
+	// failed read is not remembered: the next request tries again.
+	keyMu sync.Mutex
+	key   *rsa.PrivateKey
+	cert  *x509.Certificate
 	// allowPrivateMetadataHosts lets tests fetch metadata from loopback.
 	allowPrivateMetadataHosts bool
 }
 
 func (h *SSO) spKey(ctx context.Context) (*rsa.PrivateKey, *x509.Certificate, error) {
-	h.keyOnce.Do(func() { h.key, h.cert, h.keyErr = models.LoadSPKey(ctx, h.db) })
-	if h.keyErr != nil {
-		// Try again next time rather than remember a database hiccup.
-		err := h.keyErr
-		h.keyOnce = sync.Once{}
-		return nil, nil, err
+	h.keyMu.Lock()
+	defer h.keyMu.Unlock()
+	if h.key == nil {
+		key, cert, err := models.LoadSPKey(ctx, h.db)
+		if err != nil {
+			return nil, nil, err
+		}
+		h.key, h.cert = key, cert
 	}
 	return h.key, h.cert, nil
 }
@@ -148,8 +151,7 @@ func (h *SSO) startSSO(c echo.Context, sa models.SSOAccount, purpose string, use
 		if err := models.BindSSOLogin(ctx, h.db, sa.Account.ID, req.ID, models.HashToken(nonce)); err != nil {
 			return err
 		}
-		http.SetCookie(c.Response(), &http.Cookie{Name: ssoCookie, Value: nonce, Path: "/sso/", MaxAge: int(models.SSORequestTTL / time.Second),
-			HttpOnly: true, Secure: h.cfg.secure(), SameSite: http.SameSiteLaxMode})
+		http.SetCookie(c.Response(), h.nonceCookie(sa, req.ID, nonce, int(models.SSORequestTTL/time.Second)))
 	}
 	u, err := req.Redirect("", sp)
 	if err != nil {
@@ -167,8 +169,18 @@ func (h *SSO) Login(c echo.Context) error {
 	return h.startSSO(c, sa, models.SSOLogin, nil)
 }
 
-// ssoCookie carries the nonce of the sign-in this browser started.
-const ssoCookie = "switchboard_sso"
+// ssoCookie, followed by a request's ID, names the cookie that carries the
+// nonce of a sign-in this browser started.
+const ssoCookie = "switchboard_sso_"
+
+// nonceCookie carries the nonce of one sign-in, to the page that finishes it
+// only. A cookie per sign-in lets sign-ins started in two tabs both finish:
+// with one cookie, the second would overwrite the first one's nonce.
+// maxAge -1 deletes it.
+func (h *SSO) nonceCookie(sa models.SSOAccount, requestID, nonce string, maxAge int) *http.Cookie {
+	return &http.Cookie{Name: ssoCookie + requestID, Value: nonce, Path: "/sso/" + url.PathEscape(sa.Account.SlugOrEmpty()) + "/complete",
+		MaxAge: maxAge, HttpOnly: true, Secure: h.cfg.secure(), SameSite: http.SameSiteLaxMode}
+}
 
 // maxSAMLResponse bounds the SAMLResponse the ACS reads.
 const maxSAMLResponse = 256 << 10
@@ -280,11 +292,12 @@ func (h *SSO) Complete(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	requestID := c.QueryParam("request")
 	var hash string
-	if ck, err := c.Cookie(ssoCookie); err == nil && ck.Value != "" {
+	if ck, err := c.Cookie(ssoCookie + requestID); err == nil && ck.Value != "" {
 		hash = models.HashToken(ck.Value)
 	}
-	userID, err := models.TakeSSOLogin(c.Request().Context(), h.db, sa.Account.ID, c.QueryParam("request"), hash)
+	userID, err := models.TakeSSOLogin(c.Request().Context(), h.db, sa.Account.ID, requestID, hash)
 	if errors.Is(err, models.ErrSSOOtherBrowser) {
 		return h.refuse(c, http.StatusForbidden, "This sign-in was started in another browser, or already finished. Start again from the sign-in page.",
 			"sign-in finished without the starting browser's nonce (login CSRF?) or twice", nil)
@@ -292,7 +305,7 @@ func (h *SSO) Complete(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	http.SetCookie(c.Response(), &http.Cookie{Name: ssoCookie, Value: "", Path: "/sso/", MaxAge: -1, HttpOnly: true, Secure: h.cfg.secure(), SameSite: http.SameSiteLaxMode})
+	http.SetCookie(c.Response(), h.nonceCookie(sa, requestID, "", -1))
 	return h.signIn(c, sa, userID)
 }
 

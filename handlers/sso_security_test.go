@@ -1475,6 +1475,41 @@ func TestSSOSettingsForm(t *testing.T) {
 	})
 }
 
+// The SP key pair is read once; while the database cannot give it, the
+// requests that need it fail (concurrently, as after a restart under load)
+// and the first one after it recovers reads it. Run with -race.
+func TestSSOSPKeyLoadedOnceTheDatabaseRecovers(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
+		app := newApp(t, db)
+		_, org, _ := orgAdmin(t, app)
+		path := "/sso/" + org.Account().SlugOrEmpty() + "/metadata"
+		if err := db.Exec("ALTER TABLE sp_keys RENAME TO sp_keys_away").Error; err != nil {
+			t.Fatal(err)
+		}
+		codes := make(chan int, 8)
+		for range cap(codes) {
+			go func() {
+				res, err := http.Get(app.srv.URL + path)
+				if err != nil {
+					codes <- 0
+					return
+				}
+				res.Body.Close()
+				codes <- res.StatusCode
+			}()
+		}
+		for range cap(codes) {
+			if code := <-codes; code < 500 {
+				t.Errorf("the SP metadata without its key answered %d", code)
+			}
+		}
+		if err := db.Exec("ALTER TABLE sp_keys_away RENAME TO sp_keys").Error; err != nil {
+			t.Fatal(err)
+		}
+		app.client().get(path).status(http.StatusOK).contains("SPSSODescriptor")
+	})
+}
+
 func TestSSOMetadataURLFetched(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		app := newAppConfig(t, db, func(c *handlers.Config) { c.AllowPrivateMetadataHosts = true })
@@ -1617,6 +1652,34 @@ func TestSSOResponseOnlyForTheBrowserThatStartedTheSignIn(t *testing.T) {
 		w.refused(r, http.StatusForbidden)
 		// The browser that started it (holding its nonce cookie) finishes it.
 		watchACS(t, app).accepted(attacker.get(posted.Location()))
+	})
+}
+
+// Two tabs of one browser start a sign-in each (a double click, or two tabs
+// sent to the IdP by Enforce SSO): each finishes, in either order, once.
+func TestSSOSignInsStartedInTwoTabsBothFinish(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
+		app := newApp(t, db)
+		env := connectSSO(t, app, nil, ssoSetup{jit: true})
+		env.idp.addUser("alice", "alice@example.com", "Alice", "Liddell")
+		c := app.client()
+		first, second := startSSO(t, c, env.idp, env.login()), startSSO(t, c, env.idp, env.login())
+		_, firstResponse, _ := idpAnswer(t, env.idp, first, "alice")
+		_, secondResponse, _ := idpAnswer(t, env.idp, second, "alice")
+
+		// The tab that started first finishes first.
+		posted := postACSOnly(t, c, env.acs(), firstResponse, "")
+		if posted.Code != http.StatusSeeOther || !strings.Contains(posted.Location(), "/complete?") {
+			t.Fatalf("the ACS answered %d %q", posted.Code, posted.Location())
+		}
+		watchACS(t, app).accepted(c.get(posted.Location()))
+		// Finishing it again (the back button, a reload) signs nobody in.
+		watchACS(t, app).refused(c.get(posted.Location()), http.StatusForbidden, "or twice")
+		// The second tab finishes too.
+		watchACS(t, app).accepted(postACS(t, c, env.acs(), secondResponse, ""))
+		if !signedInAs(t, c, "alice@example.com") {
+			t.Fatal("alice is not signed in")
+		}
 	})
 }
 

@@ -110,8 +110,8 @@ const (
 	OrgNameMax = 64
 )
 
-// ErrOrganizationLimit: the user already created their one organization.
-var ErrOrganizationLimit = errors.New("you have already created an organization; you can create one organization, and join any number by invitation")
+// orgLimitMessage refuses a second organization by the same creator.
+const orgLimitMessage = "You have already created an organization. Each person can create one organization and join any number of others by invitation."
 
 func validateOrgName(name string) (string, FieldErrors) {
 	name = strings.Join(strings.Fields(name), " ")
@@ -157,7 +157,7 @@ func CreateOrganization(ctx context.Context, db *gorm.DB, userID int64, name str
 				return err
 			}
 			if !ok {
-				return FieldErrors{"name": ErrOrganizationLimit.Error()}
+				return FieldErrors{"name": orgLimitMessage}
 			}
 			slug, err := freeSlug(tx, base)
 			if err != nil {

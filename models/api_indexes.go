@@ -3,6 +3,7 @@ package models
 import (
 	"context"
 	"database/sql"
+	"math"
 	"strings"
 	"time"
 
@@ -74,14 +75,7 @@ func ListIndexesForAPI(ctx context.Context, db *gorm.DB, s Scope, q APIIndexQuer
 		}
 		return tx
 	}
-	col := "created_at"
-	if q.SortBy == "updated_at" {
-		col = "updated_at"
-	}
-	dir := " DESC"
-	if q.Ascending {
-		dir = " ASC"
-	}
+	col, dir := apiOrder(q.SortBy, q.Ascending)
 	// The matches are written once, as a CTE that both the count and the
 	// page read; NOT MATERIALIZED has each read plan it on its own (the
 	// page through the account's index in sort order, with its limit).
@@ -94,7 +88,7 @@ SELECT p.id, p.public_id, p.account_id, p.name, p.marengo_options, p.pegasus_opt
 	p.created_at, p.updated_at, t.total_results
 FROM (SELECT COUNT(*) AS total_results FROM m) AS t
 LEFT JOIN (SELECT * FROM m ORDER BY `+col+dir+`, id`+dir+` LIMIT ? OFFSET ?) AS p ON 1 = 1
-ORDER BY p.`+col+dir+`, p.id`+dir, matches, q.Limit, (q.Page-1)*q.Limit).Rows()
+ORDER BY p.`+col+dir+`, p.id`+dir, matches, q.Limit, apiOffset(q.Page, q.Limit)).Rows()
 	if err != nil {
 		return nil, 0, err
 	}
@@ -119,6 +113,33 @@ ORDER BY p.`+col+dir+`, p.id`+dir, matches, q.Limit, (q.Page-1)*q.Limit).Rows()
 			CreatedAt: created.V, UpdatedAt: updated.V})
 	}
 	return out, total, rows.Err()
+}
+
+// apiOrder is the sort column ("created_at" unless sortBy is "updated_at")
+// and direction of an API list, written into its SQL: only these two
+// columns and directions can come out.
+func apiOrder(sortBy string, ascending bool) (col, dir string) {
+	col, dir = "created_at", " DESC"
+	if sortBy == "updated_at" {
+		col = "updated_at"
+	}
+	if ascending {
+		dir = " ASC"
+	}
+	return col, dir
+}
+
+// apiOffset is the number of rows before a page (from 1). A page too far
+// for the product to be counted saturates rather than wraps around: a
+// negative offset is an error in PostgreSQL and no offset at all in GORM.
+func apiOffset(page, limit int) int {
+	if page < 1 || limit < 1 {
+		return 0
+	}
+	if page-1 > math.MaxInt/limit {
+		return math.MaxInt
+	}
+	return (page - 1) * limit
 }
 
 // restOfDay is the span from t to the end of its UTC day. t is rounded up to
@@ -155,19 +176,12 @@ func ListVideosForAPI(ctx context.Context, db *gorm.DB, s Scope, indexPublicID s
 		}
 		return tx
 	}
-	col := "videos.created_at"
-	if q.SortBy == "updated_at" {
-		col = "videos.updated_at"
-	}
-	dir := " DESC"
-	if q.Ascending {
-		dir = " ASC"
-	}
+	col, dir := apiOrder(q.SortBy, q.Ascending)
 	var total int64
 	if err := filter(db.WithContext(ctx)).Count(&total).Error; err != nil {
 		return nil, 0, err
 	}
 	var videos []Video
-	err = filter(db.WithContext(ctx)).Order(col + dir + ", videos.id" + dir).Limit(q.Limit).Offset((q.Page - 1) * q.Limit).Find(&videos).Error
+	err = filter(db.WithContext(ctx)).Order("videos." + col + dir + ", videos.id" + dir).Limit(q.Limit).Offset(apiOffset(q.Page, q.Limit)).Find(&videos).Error
 	return videos, total, err
 }

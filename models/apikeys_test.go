@@ -3,6 +3,7 @@ package models_test
 import (
 	"errors"
 	"fmt"
+	"math"
 	"reflect"
 	"regexp"
 	"slices"
@@ -772,6 +773,8 @@ func TestListIndexesForAPI(t *testing.T) {
 			check(t, f.admin, models.APIIndexQuery{Page: 3, Limit: 3}, newestFirst[6:], 7)
 			check(t, f.admin, models.APIIndexQuery{Page: 4, Limit: 3}, []string{}, 7)
 			check(t, f.admin, models.APIIndexQuery{Page: 1000, Limit: 50}, []string{}, 7)
+			// So far past the end that the offset does not fit in an int.
+			check(t, f.admin, models.APIIndexQuery{Page: math.MaxInt, Limit: 50}, []string{}, 7)
 			check(t, f.admin, models.APIIndexQuery{Page: 2, Limit: 2, SortBy: "created_at", Ascending: true}, []string{"Gamma", "Delta clips"}, 7)
 			check(t, f.admin, models.APIIndexQuery{Page: 9, Limit: 2, Name: "clips"}, []string{}, 2)
 		})
@@ -893,6 +896,7 @@ func TestListVideosForAPI(t *testing.T) {
 		check(models.APIVideoQuery{Page: 2, Limit: 2}, newest[2:4], 5)
 		check(models.APIVideoQuery{Page: 3, Limit: 2}, newest[4:], 5)
 		check(models.APIVideoQuery{Page: 4, Limit: 2}, []string{}, 5)
+		check(models.APIVideoQuery{Page: math.MaxInt, Limit: 2}, []string{}, 5)
 		check(models.APIVideoQuery{Ascending: true, Limit: 2}, titles[:2], 5)
 		check(models.APIVideoQuery{SortBy: "updated_at"}, titles, 5)
 		check(models.APIVideoQuery{Filename: "CLIP 3"}, []string{"clip 3"}, 1)

@@ -190,10 +190,11 @@ type rollupRow struct {
 	Quantity int64
 }
 
-// buildBill prices an account's rollups of [period start, until) by the
-// rate card of the plan in force each day: one line per member, metric,
-// category and plan, and a prorated fee line per paid plan.
-func buildBill(tx *gorm.DB, a Account, period Month, until time.Time) (Bill, error) {
+// buildBill prices the scope's account's rollups of [period start, until)
+// by the rate card of the plan in force each day: one line per member,
+// metric, category and plan, and a prorated fee line per paid plan.
+func buildBill(tx *gorm.DB, scope Scope, period Month, until time.Time) (Bill, error) {
+	a := scope.account
 	bill := Bill{Period: period}
 	from, to := period.Start(), period.End()
 	if until.Before(to) {
@@ -206,7 +207,6 @@ func buildBill(tx *gorm.DB, a Account, period Month, until time.Time) (Bill, err
 	if err != nil {
 		return bill, err
 	}
-	scope := Scope{account: a, userID: a.CreatedByID, role: RoleAdmin}
 	var rows []rollupRow
 	if err := scope.apply(tx.Model(&UsageDaily{})).
 		Select("day, user_id, metric, category, SUM(quantity) AS quantity").
@@ -321,7 +321,7 @@ func CurrentBill(ctx context.Context, db *gorm.DB, s Scope, at time.Time) (Bill,
 		return Bill{}, err
 	}
 	day := time.Date(at.Year(), at.Month(), at.Day(), 0, 0, 0, 0, time.UTC).AddDate(0, 0, 1)
-	return buildBill(db.WithContext(ctx), s.account, MonthOf(at), day)
+	return buildBill(db.WithContext(ctx), s, MonthOf(at), day)
 }
 
 // Invoices -----------------------------------------------------------------
@@ -340,22 +340,13 @@ type Invoice struct {
 	CreatedAt  time.Time
 }
 
-// InvoiceLine is a line of an invoice.
+// InvoiceLine is a line of an invoice: the bill's line as it was closed.
 type InvoiceLine struct {
-	ID              int64
-	InvoiceID       int64
-	AccountID       int64
-	Position        int64
-	UserID          *int64
-	Member          string
-	Plan            Plan
-	Metric          string
-	Category        string
-	Description     string
-	Quantity        int64
-	Unit            string
-	UnitPriceMicros Price
-	AmountMinor     int64
+	ID        int64
+	InvoiceID int64
+	AccountID int64
+	Position  int64
+	BillLine
 }
 
 // ErrMonthNotEnded: a month is closed only once it is over.
@@ -369,15 +360,20 @@ func CloseMonth(ctx context.Context, db *gorm.DB, period Month, at time.Time) (i
 	if at.Before(period.End()) {
 		return 0, fmt.Errorf("%s: %w (it ends %s)", period, ErrMonthNotEnded, period.End().Format(time.DateOnly))
 	}
+	// Accounts already invoiced for the month are left out here, not only
+	// in closeAccountMonth: serve closes the last twelve months every day,
+	// and would otherwise lock and re-read every account every time.
 	var ids []int64
-	err := db.WithContext(ctx).Raw(`SELECT DISTINCT account_id FROM usage_daily WHERE day >= ? AND day < ?
-		UNION SELECT DISTINCT account_id FROM plan_changes WHERE effective_at < ? AND plan <> ?
-		UNION SELECT id FROM accounts WHERE plan <> ? AND created_at < ?`,
-		dayOf(period.Start()), dayOf(period.End()), period.End(), PlanFree, PlanFree, period.End()).Scan(&ids).Error
+	err := db.WithContext(ctx).Raw(`SELECT account_id FROM (
+			SELECT account_id FROM usage_daily WHERE day >= ? AND day < ?
+			UNION SELECT account_id FROM plan_changes WHERE effective_at < ? AND plan <> ?
+			UNION SELECT id FROM accounts WHERE plan <> ? AND created_at < ?
+			EXCEPT SELECT account_id FROM invoices WHERE period = ?
+		) candidates ORDER BY account_id`,
+		dayOf(period.Start()), dayOf(period.End()), period.End(), PlanFree, PlanFree, period.End(), period.String()).Scan(&ids).Error
 	if err != nil {
 		return 0, err
 	}
-	sort.Slice(ids, func(i, j int) bool { return ids[i] < ids[j] })
 	created := 0
 	for _, id := range ids {
 		made, err := closeAccountMonth(ctx, db, id, period)
@@ -401,12 +397,13 @@ func closeAccountMonth(ctx context.Context, db *gorm.DB, accountID int64, period
 		if err != nil {
 			return err
 		}
+		// Closing is the system's act on the account, in its creator's name.
 		scope := Scope{account: a, userID: a.CreatedByID, role: RoleAdmin}
 		var n int64
 		if err := scope.apply(tx.Model(&Invoice{})).Where("period = ?", period.String()).Count(&n).Error; err != nil || n > 0 {
 			return err
 		}
-		bill, err := buildBill(tx, a, period, period.End())
+		bill, err := buildBill(tx, scope, period, period.End())
 		if err != nil || !bill.HasCharges() {
 			return err
 		}
@@ -422,9 +419,7 @@ func closeAccountMonth(ctx context.Context, db *gorm.DB, accountID int64, period
 			return res.Error
 		}
 		for i, l := range bill.Lines {
-			line := InvoiceLine{InvoiceID: inv.ID, Position: int64(i + 1), UserID: l.UserID, Member: l.Member, Plan: l.Plan,
-				Metric: l.Metric, Category: l.Category, Description: l.Description, Quantity: l.Quantity, Unit: l.Unit,
-				UnitPriceMicros: l.UnitPriceMicros, AmountMinor: l.AmountMinor}
+			line := InvoiceLine{InvoiceID: inv.ID, Position: int64(i + 1), BillLine: l}
 			if err := scope.apply(tx).Create(&line).Error; err != nil {
 				return err
 			}
@@ -565,7 +560,8 @@ const (
 // ErrNeedsBillingContact: upgrading needs a billing email and address.
 var ErrNeedsBillingContact = errors.New("add a billing email and address before upgrading")
 
-// ErrEnterpriseContract: an Enterprise account cannot change its own plan.
+// ErrEnterpriseContract: an Enterprise account's terms are arranged with us:
+// it neither changes its own plan nor asks for Enterprise again.
 var ErrEnterpriseContract = errors.New("this account is on an Enterprise contract; contact us to change its plan")
 
 // ChangePlan moves the account between Free and Developer. The new rate
@@ -631,10 +627,14 @@ type EnterpriseRequest struct {
 	CreatedAt time.Time
 }
 
-// RequestEnterprise records a request for the Enterprise plan.
+// RequestEnterprise records a request for the Enterprise plan; an account
+// already on it gets ErrEnterpriseContract.
 func RequestEnterprise(ctx context.Context, db *gorm.DB, s Scope, seats int64, message string, actor Actor) error {
 	if err := s.require(CapManageBilling); err != nil {
 		return err
+	}
+	if s.account.Plan == PlanEnterprise {
+		return ErrEnterpriseContract
 	}
 	message = strings.TrimSpace(message)
 	fe := FieldErrors{}

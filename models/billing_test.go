@@ -751,6 +751,34 @@ func TestCloseMonthIsIdempotent(t *testing.T) {
 	})
 }
 
+// TestCloseMonthAgainReadsOnlyTheCandidates: serve closes the last twelve
+// months every day; once a month's invoices are made, closing it again is
+// one query, however many accounts were invoiced.
+func TestCloseMonthAgainReadsOnlyTheCandidates(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
+		f := newBillingAccounts(t, db)
+		if n := closeMonth(t, db, f.period, time.Now()); n != 3 {
+			t.Fatalf("first close created %d invoices, want 3", n)
+		}
+		before := models.QueryCount()
+		if n := closeMonth(t, db, f.period, time.Now()); n != 0 {
+			t.Fatalf("closing again created %d invoices", n)
+		}
+		if n := models.QueryCount() - before; n != 1 {
+			t.Errorf("closing an invoiced month again took %d queries, want 1", n)
+		}
+		// An account with new usage in the month but no invoice yet is
+		// still closed.
+		late, _ := dbtest.User(t, db)
+		lateScope, err := models.PersonalScope(t.Context(), db, late.ID)
+		must(t, err)
+		insertRollups(t, db, []billRollup{{lateScope.AccountID(), f.period.Start().Format(time.DateOnly), late.ID, models.MetricAPIRequests, "videos.read", 5}})
+		if n := closeMonth(t, db, f.period, time.Now()); n != 1 {
+			t.Errorf("a newly used account: closing created %d invoices, want 1", n)
+		}
+	})
+}
+
 // TestCloseMonthConcurrently: several servers closing the same month at
 // once make one invoice per account.
 func TestCloseMonthConcurrently(t *testing.T) {
@@ -918,6 +946,10 @@ func TestChangePlanRefusesToLeaveEnterprise(t *testing.T) {
 			scope, err = models.LoadScope(ctx, db, u.ID, org.Account().PublicID)
 			must(t, err)
 		}
+		// Nor does it ask for Enterprise again.
+		before := countAll(t, db)
+		wantIs(t, models.RequestEnterprise(ctx, db, scope, 5, "", actorOfUser(u)), models.ErrEnterpriseContract)
+		wantNothingWritten(t, db, before)
 	})
 }
 

@@ -11,8 +11,10 @@ import (
 
 // hotSQL is a raw statement that every API request runs, written with ?
 // placeholders and rendered for PostgreSQL ($1, $2, …) once: Raw would
-// render it again, byte by byte, on every call, and Scan would reflect on
-// its destination and format the SQL for the logger.
+// render it again, byte by byte, on every call (some microseconds per
+// statement), and Scan would reflect on its destination. Every ? is a
+// placeholder, even one in a string literal, and each argument binds as one
+// value (no slice expansion as Raw does for IN ?).
 type hotSQL struct {
 	sqlite, postgres string
 }

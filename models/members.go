@@ -130,6 +130,23 @@ func (s Scope) lockAs(tx *gorm.DB, c Capability) (Account, error) {
 	return a, nil
 }
 
+// keepAnAdmin refuses, with ErrLastAdmin, to take the administrator role
+// away from m when they are their account's only administrator. The caller
+// holds the account's lock, so that the count stays true until it commits.
+func keepAnAdmin(tx *gorm.DB, m Membership) error {
+	if m.Role != RoleAdmin {
+		return nil
+	}
+	n, err := countAdmins(tx, m.AccountID)
+	if err != nil {
+		return err
+	}
+	if n <= 1 {
+		return ErrLastAdmin
+	}
+	return nil
+}
+
 func countAdmins(tx *gorm.DB, accountID int64) (int64, error) {
 	var n int64
 	err := tx.Model(&Membership{}).Where("account_id = ? AND role = ?", accountID, RoleAdmin).Count(&n).Error
@@ -161,14 +178,8 @@ func ChangeRole(ctx context.Context, db *gorm.DB, s Scope, userPublicID string, 
 		if m.Role == role {
 			return nil
 		}
-		if m.Role == RoleAdmin {
-			n, err := countAdmins(tx, s.AccountID())
-			if err != nil {
-				return err
-			}
-			if n <= 1 {
-				return ErrLastAdmin
-			}
+		if err := keepAnAdmin(tx, m); err != nil {
+			return err
 		}
 		if err := tx.Model(&Membership{}).Where("account_id = ? AND user_id = ?", s.AccountID(), u.ID).Update("role", role).Error; err != nil {
 			return err
@@ -274,14 +285,8 @@ func oldestAdminBut(tx *gorm.DB, accountID, userID int64) (int64, error) {
 // account's lock: the last administrator stays, the member's private indexes
 // pass to heir, and their credentials for the account are revoked.
 func removeMembership(tx *gorm.DB, s Scope, u User, m Membership, heir int64) error {
-	if m.Role == RoleAdmin {
-		n, err := countAdmins(tx, s.AccountID())
-		if err != nil {
-			return err
-		}
-		if n <= 1 {
-			return ErrLastAdmin
-		}
+	if err := keepAnAdmin(tx, m); err != nil {
+		return err
 	}
 	if err := tx.Where("account_id = ? AND user_id = ?", s.AccountID(), u.ID).Delete(&Membership{}).Error; err != nil {
 		return err

@@ -132,34 +132,48 @@ type accountQueue struct {
 }
 
 type accountSlot struct {
-	turn  sync.Mutex // held by the caller that is in
-	users int        // callers in or waiting, under accountQueue.mu
+	turn  chan struct{} // holds a value while a caller is in
+	users int           // callers in or waiting, under accountQueue.mu
 }
 
-// enter waits for the account's turn (as long as the statements of the
-// callers before take, which their contexts bound); leave must follow.
-func (q *accountQueue) enter(accountID int64) {
+// enter waits for the account's turn, or until ctx ends: a caller whose
+// request was abandoned leaves the queue at once rather than waiting out
+// the statements before it. leave must follow a nil error, and only then.
+func (q *accountQueue) enter(ctx context.Context, accountID int64) error {
 	q.mu.Lock()
 	slot := q.slots[accountID]
 	if slot == nil {
-		slot = &accountSlot{}
+		slot = &accountSlot{turn: make(chan struct{}, 1)}
 		q.slots[accountID] = slot
 	}
 	slot.users++
 	q.mu.Unlock()
-	slot.turn.Lock()
+	select {
+	case slot.turn <- struct{}{}:
+		return nil
+	case <-ctx.Done():
+		q.forget(accountID, slot)
+		return ctx.Err()
+	}
 }
 
-// leave ends the caller's turn, and forgets the account once nobody is in
-// or waiting, so that the queue holds only busy accounts.
+// leave ends the caller's turn.
 func (q *accountQueue) leave(accountID int64) {
 	q.mu.Lock()
 	slot := q.slots[accountID]
+	q.mu.Unlock()
+	<-slot.turn
+	q.forget(accountID, slot)
+}
+
+// forget counts a caller out, and forgets the account once nobody is in or
+// waiting, so that the queue holds only busy accounts.
+func (q *accountQueue) forget(accountID int64, slot *accountSlot) {
+	q.mu.Lock()
 	if slot.users--; slot.users == 0 {
 		delete(q.slots, accountID)
 	}
 	q.mu.Unlock()
-	slot.turn.Unlock()
 }
 
 // Take implements RateLimiter in one round trip (two when refused, to read
@@ -192,7 +206,9 @@ func (r DBRateLimiter) Take(ctx context.Context, accountID int64, l Limits, at t
 
 // take runs takeSQL in the account's turn.
 func (r DBRateLimiter) take(ctx context.Context, accountID, minute, day int64, l Limits) (minuteCount, dayCount int64, err error) {
-	r.queue.enter(accountID)
+	if err := r.queue.enter(ctx, accountID); err != nil {
+		return 0, 0, err
+	}
 	defer r.queue.leave(accountID)
 	err = takeSQL.scanRow(ctx, r.db, []any{accountID, minute, day, l.PerMinute, l.PerDay}, &minuteCount, &dayCount)
 	return minuteCount, dayCount, err

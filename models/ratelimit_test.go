@@ -2,6 +2,7 @@ package models_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"os"
@@ -369,6 +370,61 @@ func TestDBRateLimiterTakesOneRoundTrip(t *testing.T) {
 			if n := models.QueryCount() - before; n != want {
 				t.Errorf("take %d (%+v): %d statements, want %d", i+1, d, n, want)
 			}
+		}
+	})
+}
+
+// A request queued behind another of its account, whose statement hangs
+// (here on a lock the test holds), gives up when its own context ends
+// rather than when the statement ahead of it does.
+func TestDBRateLimiterWaiterGivesUpWithItsContext(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
+		_, s := dbtest.User(t, db)
+		l := models.NewDBRateLimiter(db)
+		limits := models.Limits{PerMinute: 100, PerDay: 100}
+		take(t, l, s.AccountID(), limits, testMinute)
+		// Hold the account's counter row (the whole database on SQLite).
+		hold := db.Begin()
+		must(t, hold.Error)
+		must(t, hold.Exec("UPDATE rate_windows SET minute_count = minute_count WHERE account_id = ?", s.AccountID()).Error)
+		released := false
+		release := func() {
+			if !released {
+				released = true
+				must(t, hold.Rollback().Error)
+			}
+		}
+		defer release()
+
+		ahead := make(chan error, 1)
+		go func() {
+			_, err := l.Take(context.Background(), s.AccountID(), limits, testMinute)
+			ahead <- err
+		}()
+		time.Sleep(200 * time.Millisecond) // the first request is in, waiting on the row
+
+		ctx, cancel := context.WithTimeout(t.Context(), 200*time.Millisecond)
+		defer cancel()
+		behind := make(chan error, 1)
+		go func() {
+			_, err := l.Take(ctx, s.AccountID(), limits, testMinute)
+			behind <- err
+		}()
+		select {
+		case err := <-behind:
+			if !errors.Is(err, context.DeadlineExceeded) {
+				t.Errorf("the queued request answered %v, want its context's end", err)
+			}
+		case <-time.After(3 * time.Second):
+			t.Error("the queued request still waits for the one ahead of it after its context ended")
+		}
+		release()
+		if err := <-ahead; err != nil {
+			t.Logf("the request ahead: %v", err)
+		}
+		// The queue lets the account in again.
+		if d := take(t, l, s.AccountID(), limits, testMinute); !d.Allowed {
+			t.Errorf("after the hang: %+v, want allowed", d)
 		}
 	})
 }

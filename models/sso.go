@@ -7,6 +7,7 @@ import (
 	"crypto/subtle"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"encoding/base64"
 	"encoding/pem"
 	"errors"
 	"fmt"
@@ -138,7 +139,8 @@ func validateIDPMetadata(xml string) (*saml.EntityDescriptor, string) {
 	if len(ed.IDPSSODescriptors) == 0 {
 		return nil, "The metadata describes no identity provider (no IDPSSODescriptor)."
 	}
-	hasRedirect, hasCert := false, false
+	hasRedirect := false
+	var certs []*x509.Certificate
 	for _, d := range ed.IDPSSODescriptors {
 		for _, s := range d.SingleSignOnServices {
 			if s.Binding == saml.HTTPRedirectBinding {
@@ -146,18 +148,53 @@ func validateIDPMetadata(xml string) (*saml.EntityDescriptor, string) {
 			}
 		}
 		for _, k := range d.KeyDescriptors {
-			if (k.Use == "" || k.Use == "signing") && len(k.KeyInfo.X509Data.X509Certificates) > 0 {
-				hasCert = true
+			if k.Use != "" && k.Use != "signing" {
+				continue
+			}
+			for _, xc := range k.KeyInfo.X509Data.X509Certificates {
+				// Read as the response check reads them: one unreadable
+				// certificate there refuses every response.
+				der, err := base64.StdEncoding.DecodeString(strings.Map(dropXMLSpace, xc.Data))
+				if err != nil {
+					return nil, "A signing certificate in the metadata is not base64: " + err.Error()
+				}
+				cert, err := x509.ParseCertificate(der)
+				if err != nil {
+					return nil, "A signing certificate in the metadata could not be read: " + err.Error()
+				}
+				certs = append(certs, cert)
 			}
 		}
 	}
 	switch {
 	case !hasRedirect:
 		return nil, "The identity provider offers no SingleSignOnService with the HTTP-Redirect binding."
-	case !hasCert:
+	case len(certs) == 0:
 		return nil, "The metadata has no signing certificate, so responses could not be verified."
 	}
-	return ed, ""
+	// An expired certificate verifies no response; one beside it (a
+	// rollover) may still be current.
+	t := now()
+	latest := certs[0]
+	for _, c := range certs {
+		if t.Before(c.NotAfter) {
+			return ed, ""
+		}
+		if c.NotAfter.After(latest.NotAfter) {
+			latest = c
+		}
+	}
+	return nil, "The metadata's signing certificates have expired (the latest on " + latest.NotAfter.UTC().Format("2 January 2006") +
+		"): download the identity provider's current metadata."
+}
+
+// dropXMLSpace drops the white space (RE2's \s) that wraps base64 in XML.
+func dropXMLSpace(r rune) rune {
+	switch r {
+	case ' ', '\t', '\n', '\f', '\r':
+		return -1
+	}
+	return r
 }
 
 // MaxMetadataSize bounds pasted and fetched metadata.

@@ -5,6 +5,7 @@ import (
 	"crypto/rsa"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"encoding/base64"
 	"encoding/xml"
 	"errors"
 	"math/big"
@@ -177,6 +178,19 @@ func idpMetadataXML(t *testing.T, entityID string, edit func(*saml.EntityDescrip
 	return string(b)
 }
 
+// expiredCertBase64 is a self-signed certificate that expired yesterday, as
+// metadata carries it.
+func expiredCertBase64(t *testing.T) string {
+	t.Helper()
+	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	must(t, err)
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: "old idp"},
+		NotBefore: time.Now().AddDate(-2, 0, 0), NotAfter: time.Now().AddDate(0, 0, -1)}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	must(t, err)
+	return base64.StdEncoding.EncodeToString(der)
+}
+
 func ssoRows(t *testing.T, db *gorm.DB, table string, accountID int64) int64 {
 	t.Helper()
 	var n int64
@@ -220,6 +234,22 @@ func TestSaveSSOConnection(t *testing.T) {
 				kds[i].Use = "encryption"
 			}
 		})
+		// Metadata whose signing certificates could verify no response: one
+		// that is not a certificate (beside a good one), and one expired.
+		withCerts := func(certs ...string) string {
+			return idpMetadataXML(t, "https://idp.example.test/metadata", func(ed *saml.EntityDescriptor) {
+				kd := ed.IDPSSODescriptors[0].KeyDescriptors[0]
+				kd.Use = "signing"
+				kd.KeyInfo.X509Data.X509Certificates = nil
+				for _, c := range certs {
+					kd.KeyInfo.X509Data.X509Certificates = append(kd.KeyInfo.X509Data.X509Certificates, saml.X509Certificate{Data: c})
+				}
+				ed.IDPSSODescriptors[0].KeyDescriptors = []saml.KeyDescriptor{kd}
+			})
+		}
+		goodCert := base64.StdEncoding.EncodeToString(idpCert.Raw)
+		notACert := withCerts(goodCert, base64.StdEncoding.EncodeToString([]byte("not a certificate")))
+		expired := withCerts(expiredCertBase64(t))
 		many := make([]string, 51)
 		for i := range many {
 			many[i] = "d" + strings.Repeat("x", i%5) + string(rune('a'+i%26)) + ".example"
@@ -234,6 +264,8 @@ func TestSaveSSOConnection(t *testing.T) {
 			"no redirect binding":  {with(func(c *models.SSOSettingsInput) { c.MetadataXML = noRedirect }), []string{"metadata_xml"}},
 			"no certificate":       {with(func(c *models.SSOSettingsInput) { c.MetadataXML = noCert }), []string{"metadata_xml"}},
 			"encryption key only":  {with(func(c *models.SSOSettingsInput) { c.MetadataXML = encryptionOnly }), []string{"metadata_xml"}},
+			"not a certificate":    {with(func(c *models.SSOSettingsInput) { c.MetadataXML = notACert }), []string{"metadata_xml"}},
+			"expired certificate":  {with(func(c *models.SSOSettingsInput) { c.MetadataXML = expired }), []string{"metadata_xml"}},
 			"too large":            {with(func(c *models.SSOSettingsInput) { c.MetadataXML = md + strings.Repeat(" ", models.MaxMetadataSize) }), []string{"metadata_xml"}},
 			"no domain":            {with(func(c *models.SSOSettingsInput) { c.Domains = "" }), []string{"domains"}},
 			"not a domain":         {with(func(c *models.SSOSettingsInput) { c.Domains = "example.com, under_score.com" }), []string{"domains"}},

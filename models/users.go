@@ -73,7 +73,7 @@ type SignUpInput struct {
 	Password string
 }
 
-// ErrEmailTaken: an account with this email exists.
+// emailTakenMessage refuses a sign-up for an email that has an account.
 const emailTakenMessage = "An account with this email already exists. Sign in, or reset your password."
 
 // SignUp creates the user and their personal account (named after them, with

@@ -2,6 +2,7 @@ package views
 
 import (
 	"context"
+	"io"
 	"strings"
 	"testing"
 
@@ -123,5 +124,29 @@ func TestFieldNeverEchoesPasswords(t *testing.T) {
 	}
 	if v, _ := d.Find("input").Attr("aria-describedby"); v != "field-password-error" {
 		t.Errorf("describedby %q", v)
+	}
+}
+
+// withText renders c with text as its children, as `@C() { text }` does.
+func withText(c templ.Component, text string) templ.Component {
+	return templ.ComponentFunc(func(ctx context.Context, w io.Writer) error {
+		return c.Render(templ.WithChildren(ctx, templ.Raw(text)), w)
+	})
+}
+
+func TestEmptyNote(t *testing.T) {
+	d := renderDoc(t, withText(EmptyNote("no-invoices"), "No invoices yet."))
+	if got := strings.TrimSpace(d.Find(`p[data-testid="no-invoices"]`).Text()); got != "No invoices yet." {
+		t.Errorf("note %q", got)
+	}
+	if _, ok := renderDoc(t, withText(EmptyNote(""), "Nothing.")).Find("p").Attr("data-testid"); ok {
+		t.Error("an empty test ID is rendered as an attribute")
+	}
+}
+
+func TestDangerLinkLeadsToTheConfirmation(t *testing.T) {
+	a := renderDoc(t, DangerLink("Delete index…", "/indexes/abc/delete")).Find("a")
+	if href, _ := a.Attr("href"); href != "/indexes/abc/delete" || a.Text() != "Delete index…" {
+		t.Errorf("link %q to %q", a.Text(), href)
 	}
 }

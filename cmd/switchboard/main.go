@@ -88,7 +88,7 @@ func run(ctx context.Context, args []string, log *slog.Logger) error {
 	case "billing":
 		return billingCommand(ctx, cfg, args, log)
 	default:
-		return fmt.Errorf("unknown command %q (want serve or migrate)", cmd)
+		return fmt.Errorf("unknown command %q (want serve, migrate, limits or billing)", cmd)
 	}
 }
 
