@@ -131,6 +131,12 @@ type site struct {
 
 func newSite(t *testing.T, db *gorm.DB) *site {
 	t.Helper()
+	return newSiteWith(t, db, func(*handlers.Config) {})
+}
+
+// newSiteWith runs the site with a configuration edit has changed.
+func newSiteWith(t *testing.T, db *gorm.DB, edit func(*handlers.Config)) *site {
+	t.Helper()
 	logs := &syncBuffer{}
 	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	mail := &recordingMailer{}
@@ -138,11 +144,13 @@ func newSite(t *testing.T, db *gorm.DB) *site {
 	srv := httptest.NewUnstartedServer(nil)
 	srv.Start()
 	t.Cleanup(srv.Close)
-	srv.Config.Handler = handlers.New(handlers.Config{
+	cfg := handlers.Config{
 		BaseURL:    srv.URL,
 		SessionKey: []byte("e2e-session-key-0123456789abcdef0123456789"),
 		Sessions:   handlers.DefaultSessionLifetime,
-	}, db, log, mail)
+	}
+	edit(&cfg)
+	srv.Config.Handler = handlers.New(cfg, db, log, mail)
 	t.Cleanup(func() {
 		if t.Failed() {
 			t.Logf("server log:\n%s", logs.String())

@@ -27,6 +27,8 @@ import (
 	"github.com/PuerkitoBio/goquery"
 	"gorm.io/gorm"
 
+	"switchboard/handlers"
+	"switchboard/handlers/dnstest"
 	"switchboard/models"
 	"switchboard/models/dbtest"
 )
@@ -66,7 +68,8 @@ const (
 )
 
 func simpleSAMLphpFlow(t *testing.T, ssp simpleSAMLphp, db *gorm.DB, attrs string) {
-	s := newSite(t, db)
+	dns := dnstest.New(t)
+	s := newSiteWith(t, db, func(cfg *handlers.Config) { cfg.DNSServer = dns.Addr() })
 
 	// The administrator signs up and creates the organization.
 	admin := newAgent(t)
@@ -103,6 +106,16 @@ func simpleSAMLphpFlow(t *testing.T, ssp simpleSAMLphp, db *gorm.DB, attrs strin
 	p.wantPath("/settings/sso")
 	p.wantContains(`[data-testid="flash"]`, "Saved the single sign-on settings")
 	p.wantContains(`[data-testid="sso-form"]`, idp.base+"/saml2/idp/metadata.php") // "Connected to <entity ID>"
+
+	// The administrator proves the domain: the TXT record the page asks
+	// for, published on a real DNS server, then Verify.
+	record := p.doc.Find(`[data-testid="sso-domain"] code`)
+	if record.Length() != 2 {
+		t.Fatalf("the SSO page asks for no TXT record:\n%s", p.excerpt())
+	}
+	dns.Serve(map[string][]string{record.Eq(0).Text(): {record.Eq(1).Text()}})
+	p = admin.submit(p, `form[action="/settings/sso/domains/verify"]`, nil)
+	p.wantContains(`[data-testid="flash"]`, interopDomain+" is proved")
 
 	// "Test the connection" goes through SimpleSAMLphp and shows what the
 	// default mapping makes of its response.

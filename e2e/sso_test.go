@@ -62,7 +62,7 @@ func ssoSignInFlow(t *testing.T, b *browser, s *site, db *gorm.DB, dbName string
 		email    = "ada.lovelace@example.com"
 	)
 	// The organization, administered by someone else, connected to its IdP
-	// with just-in-time provisioning.
+	// with just-in-time provisioning in its proved domain.
 	owner, _ := dbtest.UserNamed(t, db, "Charles Babbage", "charles.babbage@example.com")
 	acct, err := models.CreateOrganization(t.Context(), db, owner.ID, orgName)
 	if err != nil {
@@ -74,9 +74,13 @@ func ssoSignInFlow(t *testing.T, b *browser, s *site, db *gorm.DB, dbName string
 	}
 	idp := newTestIdP(t)
 	if _, err := models.SaveSSOConnection(t.Context(), db, org, models.SSOSettingsInput{
-		MetadataXML: idp.metadata(), Domains: "example.com", JIT: true, DefaultRole: string(models.RoleMember),
+		MetadataXML: idp.metadata(), Domains: "example.com, engines.example", JIT: true, DefaultRole: string(models.RoleMember),
 	}, models.Actor{UserID: owner.ID, Name: owner.Name}); err != nil {
 		t.Fatalf("save the SSO connection: %v", err)
+	}
+	// The organization owns example.com, as its operator attests.
+	if _, err := models.ProveSSODomainByOperator(t.Context(), db, acct.PublicID, "example.com", "test"); err != nil {
+		t.Fatal(err)
 	}
 	idp.registerSP(s, acct.SlugOrEmpty())
 	idp.addUser("ada", email, "Ada", "Lovelace")
@@ -159,6 +163,21 @@ func ssoSignInFlow(t *testing.T, b *browser, s *site, db *gorm.DB, dbName string
 	if err != nil || ada.Name != userName || !ada.Verified() {
 		t.Errorf("the SSO sign-in provisioned %+v (%v), want %s, verified", ada, err, userName)
 	}
+
+	// The owner's SSO page tells the proved domain from the unproved one.
+	// (The profile menu is still open.)
+	b.submit(`form[action="/signout"] button[type="submit"]`, "/signin")
+	b.fill(`#field-email`, owner.Email)
+	b.fill(`#field-password`, dbtest.Password)
+	b.submit(`form[action="/signin"] button[type="submit"]`, "/")
+	b.switchTo(orgName, "/")
+	b.navigate(s.url("/settings/sso"))
+	if got := b.texts(`[data-testid="sso-domain"] > div`); len(got) != 2 || !strings.Contains(got[0], "engines.example") || !strings.Contains(got[0], "Not proved") ||
+		!strings.Contains(got[1], "example.com") || !strings.Contains(got[1], "Proved") || strings.Contains(got[1], "Not proved") {
+		t.Errorf("the SSO page's domains read %q, want engines.example not proved, then example.com proved", got)
+	}
+	b.wantTextContains(`[data-testid="sso-domain-help"]`, "Only a proved domain")
+	b.shots("sso-domains-" + dbName)
 	b.wantNoConsoleErrors()
 }
 

@@ -36,8 +36,11 @@ type Config struct {
 	// AllowPrivateMetadataHosts lets SSO metadata be fetched from private
 	// addresses and over http: for tests only.
 	AllowPrivateMetadataHosts bool
-	// LookupTXT resolves DNS TXT records to verify SSO domains (the system
-	// resolver when nil).
+	// DNSServer (host:port) answers the DNS TXT look-ups that prove SSO
+	// domains; the system resolver when empty.
+	DNSServer string
+	// LookupTXT resolves DNS TXT records to prove SSO domains; when nil,
+	// the resolver DNSServer names.
 	LookupTXT func(ctx context.Context, name string) ([]string, error)
 }
 

@@ -2,7 +2,6 @@ package handlers
 
 import (
 	"log/slog"
-	"net"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -29,7 +28,7 @@ func New(cfg Config, db *gorm.DB, log *slog.Logger, mailer Mailer) *echo.Echo {
 		cfg.RateLimiter = models.NewDBRateLimiter(db)
 	}
 	if cfg.LookupTXT == nil {
-		cfg.LookupTXT = net.DefaultResolver.LookupTXT
+		cfg.LookupTXT = txtLookup(cfg.DNSServer)
 	}
 	if cfg.Usage == nil {
 		// Nothing runs this one, so nothing writes its events: it holds a
@@ -124,6 +123,9 @@ func New(cfg Config, db *gorm.DB, log *slog.Logger, mailer Mailer) *echo.Echo {
 	// with it; the signed response is the proof.
 	e.POST("/sso/:slug/acs", sso.ACS, d.session).Name = "sso.acs"
 	e.GET("/sso/:slug/complete", sso.Complete, page...).Name = "sso.complete"
+	// Linking acts for the signed-in user, in whatever account is active.
+	e.POST("/sso/:slug/link", sso.LinkSubmit, with(page, requireUser)...).Name = "sso.link.submit"
+	e.POST("/sso/:slug/unlink", sso.UnlinkSubmit, with(page, requireUser)...).Name = "sso.unlink.submit"
 
 	billing := &Billing{d}
 	asBiller := with(signedIn, requireCapability(models.CapManageBilling))

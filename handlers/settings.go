@@ -2,6 +2,7 @@ package handlers
 
 import (
 	"net/http"
+	"net/url"
 
 	"github.com/labstack/echo/v4"
 
@@ -147,7 +148,21 @@ func (h *Settings) profilePage(c echo.Context, status int, name string, nameErrs
 	if nameErrs == nil {
 		name = user.Name
 	}
+	choices, err := models.ListSSOLinkChoices(c.Request().Context(), h.db, user.ID)
+	if err != nil {
+		return err
+	}
+	var links []views.SSOLinkRow
+	for _, ch := range choices {
+		base := "/sso/" + url.PathEscape(ch.Account.SlugOrEmpty())
+		row := views.SSOLinkRow{Name: ch.Account.Name, LinkAction: base + "/link"}
+		if ch.LinkedAt != nil {
+			row.Unlink, row.LinkedOn = base+"/unlink", dateOnly(*ch.LinkedAt)
+		}
+		links = append(links, row)
+	}
 	return render(c, status, views.ProfileSettingsPage(views.ProfileSettingsPageProps{
+		SSOLinks:       links,
 		Shell:          shell,
 		Name:           name,
 		Email:          user.Email,

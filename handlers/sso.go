@@ -145,7 +145,7 @@ func (h *SSO) startSSO(c echo.Context, sa models.SSOAccount, purpose string, use
 	if err := models.RecordSSORequest(ctx, h.db, sa.Account.ID, req.ID, purpose, userID); err != nil {
 		return err
 	}
-	if purpose == models.SSOLogin {
+	if purpose == models.SSOLogin || purpose == models.SSOLinking {
 		// Only this browser may finish the sign-in: it carries the nonce.
 		nonce := models.NewToken()
 		if err := models.BindSSOLogin(ctx, h.db, sa.Account.ID, req.ID, models.HashToken(nonce)); err != nil {
@@ -256,20 +256,23 @@ func (h *SSO) ACS(c echo.Context) error {
 	if request != nil && request.Purpose == models.SSOTest {
 		return h.finishTest(c, sa, *request, identity, "")
 	}
+	if request != nil && request.Purpose == models.SSOLinking {
+		return h.finishLink(c, sa, *request, identity)
+	}
 	email, name, err := sa.Connection.MapIdentity(identity)
 	if err != nil {
 		return h.refuse(c, http.StatusForbidden, "The identity provider did not say who you are in a way Switchboard understands.", err.Error(), nil)
 	}
-	scope, err := models.SSOSignIn(ctx, h.db, sa, email, name, identity.NameID, clientIP(r))
+	scope, err := models.SSOSignIn(ctx, h.db, sa, models.SSOSignInInput{Subject: identity.Subject(), Email: email, Name: name, IP: clientIP(r)})
 	switch {
 	case errors.Is(err, models.ErrSSODomain):
 		return h.refuse(c, http.StatusForbidden, email+" is not an address of "+sa.Account.Name+".", "email outside the organization's domains: "+email, nil)
 	case errors.Is(err, models.ErrSSONotMember):
 		return h.refuse(c, http.StatusForbidden, email+" is not a member of "+sa.Account.Name+". Ask an administrator for an invitation.", "not a member and JIT off: "+email, nil)
 	case errors.Is(err, models.ErrSSOUnprovedDomain):
-		return h.refuse(c, http.StatusForbidden, email+" already has a Switchboard account, and "+sa.Account.Name+
-			" has not proved it owns its domain yet. Sign in with your password, or ask an administrator to verify the domain.",
-			"existing account at an unproved domain: "+email, nil)
+		return h.refuse(c, http.StatusForbidden, sa.Account.Name+" has not proved that it owns the domain of "+email+
+			", so its identity provider cannot sign you in by that address. If you are a member, sign in with your password and link your identity in Settings › Profile.",
+			"unproved domain and no linked identity: "+email, nil)
 	case err != nil:
 		return err
 	}
@@ -320,12 +323,77 @@ func (h *SSO) signIn(c echo.Context, sa models.SSOAccount, userID int64) error {
 	return c.Redirect(http.StatusSeeOther, "/")
 }
 
+// finishLink ties the identity a linking sign-in brought back to the user
+// who started it, then finishes like a sign-in: in the starting browser.
+func (h *SSO) finishLink(c echo.Context, sa models.SSOAccount, req models.SSORequest, id models.SSOIdentity) error {
+	if req.UserID == nil {
+		return h.refuse(c, http.StatusForbidden, "This sign-in response cannot link an identity.", "link request without a user", nil)
+	}
+	ctx := c.Request().Context()
+	scope, err := models.LinkSSOIdentity(ctx, h.db, sa, *req.UserID, id.Subject(), clientIP(c.Request()))
+	switch {
+	case errors.Is(err, models.ErrSSOIdentityTaken):
+		return h.refuse(c, http.StatusConflict, "This identity at "+sa.Account.Name+"'s identity provider is already linked to another Switchboard user.", "subject linked to another user", nil)
+	case errors.Is(err, models.ErrSSONotMember):
+		return h.refuse(c, http.StatusForbidden, "You are not a member of "+sa.Account.Name+" any more.", "linking user is not a member", nil)
+	case errors.Is(err, models.ErrSSOLinkUnverified):
+		return h.refuse(c, http.StatusForbidden, "Verify your email address before linking an identity: open the link we emailed you.", "linking user's address not verified", nil)
+	case errors.Is(err, models.ErrSSONoSubject):
+		return h.refuse(c, http.StatusForbidden, sa.Account.Name+"'s identity provider sends a different name for you at every sign-in, so it cannot be linked. Ask an administrator to send a persistent NameID or your email as the NameID.",
+			"no lasting NameID to link", nil)
+	case err != nil:
+		return err
+	}
+	if err := models.FinishSSOLogin(ctx, h.db, sa.Account.ID, req.ID, scope.UserID()); err != nil {
+		return h.refuse(c, http.StatusForbidden, "This sign-in response was already used. Start again.", "request consumed concurrently", nil)
+	}
+	LoggerFrom(c).Info("SSO identity linked", "organization", sa.Account.PublicID)
+	return c.Redirect(http.StatusSeeOther, "/sso/"+url.PathEscape(sa.Account.SlugOrEmpty())+"/complete?request="+url.QueryEscape(req.ID))
+}
+
+// LinkSubmit starts a sign-in at the organization's IdP that links the
+// identity it brings back to the signed-in user.
+func (h *SSO) LinkSubmit(c echo.Context) error {
+	sa, err := h.orgFromSlug(c)
+	if err != nil {
+		return err
+	}
+	user, _ := UserFrom(c)
+	// Only members link; anyone else learns nothing of the organization.
+	if _, err := models.ScopeForSession(c.Request().Context(), h.db, user.ID, sa.Account.ID); err != nil {
+		return err
+	}
+	if !user.Verified() {
+		return h.flashAndBack(c, flashError, "Verify your email address before linking an identity: open the link we emailed you.", "/settings/profile")
+	}
+	uid := user.ID
+	return h.startSSO(c, sa, models.SSOLinking, &uid)
+}
+
+// UnlinkSubmit forgets the identity the user linked at the organization's
+// IdP.
+func (h *SSO) UnlinkSubmit(c echo.Context) error {
+	sa, err := h.orgFromSlug(c)
+	if err != nil {
+		return err
+	}
+	user, _ := UserFrom(c)
+	scope, err := models.ScopeForSession(c.Request().Context(), h.db, user.ID, sa.Account.ID)
+	if err != nil {
+		return err
+	}
+	if err := models.UnlinkSSOIdentity(c.Request().Context(), h.db, scope, actor(c)); err != nil {
+		return err
+	}
+	return h.flashAndBack(c, flashSuccess, "Your identity at "+sa.Account.Name+"'s identity provider is no longer linked.", "/settings/profile")
+}
+
 // identityOf collects the NameID and attributes of an accepted assertion,
 // attributes under both their Name and FriendlyName.
 func identityOf(a *saml.Assertion) models.SSOIdentity {
 	id := models.SSOIdentity{Attributes: map[string][]string{}}
 	if a.Subject != nil && a.Subject.NameID != nil {
-		id.NameID = a.Subject.NameID.Value
+		id.NameID, id.NameIDFormat = a.Subject.NameID.Value, a.Subject.NameID.Format
 	}
 	for _, st := range a.AttributeStatements {
 		for _, attr := range st.Attributes {
@@ -464,6 +532,10 @@ func (h *SSO) settingsPage(c echo.Context, status int, f *ssoForm, errs models.F
 		name, value := d.VerificationRecord()
 		domains = append(domains, views.SSODomainRow{Domain: d.Domain, Verified: d.VerifiedAt != nil, RecordName: name, RecordValue: value})
 	}
+	lost, err := models.RecentDomainLosses(ctx, h.db, scope)
+	if err != nil {
+		return err
+	}
 	p := views.SSOSettingsPageProps{
 		Shell: shell, DomainRows: domains, EntityID: entityID, ACSURL: acs, MetadataURL: metadata, LoginURL: strings.TrimRight(h.cfg.BaseURL, "/") + "/sso/" + slug + "/login",
 		Configured: configured, IDPEntityID: conn.IDPEntityID, Errors: errs,
@@ -482,6 +554,9 @@ func (h *SSO) settingsPage(c echo.Context, status int, f *ssoForm, errs models.F
 				*b.dst = "on"
 			}
 		}
+	}
+	for _, l := range lost {
+		p.LostDomains = append(p.LostDomains, views.SSOLostDomain{Domain: l.Domain, On: dateOnly(l.At)})
 	}
 	p.MetadataXML, p.MetadataURLInput, p.Domains, p.JIT, p.DefaultRole = f.MetadataXML, f.MetadataURL, f.Domains, checked(f.JIT), f.DefaultRole
 	p.Enforce, p.AllowIDPInitiated, p.EmailAttribute, p.NameAttribute = checked(f.Enforce), checked(f.AllowIDPInitiated), f.EmailAttribute, f.NameAttribute
@@ -534,13 +609,15 @@ func (h *SSO) VerifyDomainSubmit(c echo.Context) error {
 		return err
 	}
 	err := models.VerifySSODomain(c.Request().Context(), h.db, ScopeFrom(c), f.Domain, h.cfg.LookupTXT, actor(c))
-	if errors.Is(err, models.ErrDomainNotProved) {
+	switch {
+	case errors.Is(err, models.ErrDomainNotProved):
 		return h.flashAndBack(c, flashError, "Could not verify "+f.Domain+": "+err.Error()+". DNS changes can take a while to appear; try again later.", "/settings/sso")
-	}
-	if err != nil {
+	case errors.Is(err, models.ErrDomainProvedElsewhere):
+		return h.flashAndBack(c, flashError, "Could not verify "+f.Domain+": another organization has already proved it owns it.", "/settings/sso")
+	case err != nil:
 		return err
 	}
-	return h.flashAndBack(c, flashSuccess, f.Domain+" is verified: its people's existing accounts can now sign in through your IdP.", "/settings/sso")
+	return h.flashAndBack(c, flashSuccess, f.Domain+" is proved: your identity provider can now create accounts and sign people in by their address there.", "/settings/sso")
 }
 
 // TestSubmit runs a real sign-in through the IdP whose outcome is only

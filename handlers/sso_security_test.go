@@ -1389,7 +1389,7 @@ func TestSSOSettingsForm(t *testing.T) {
 		}
 		xmlRemoveAll(noCert.Root(), "KeyDescriptor")
 		noCertXML, _ := noCert.WriteToString()
-		// Another organization already uses example.org.
+		// Another organization proved it owns example.org.
 		connectSSO(t, app, idp, ssoSetup{domains: "example.org"})
 		tls := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, md) }))
 		t.Cleanup(tls.Close)
@@ -1403,11 +1403,10 @@ func TestSSOSettingsForm(t *testing.T) {
 			{"not XML", "metadata_xml", "not SAML metadata", with("metadata_xml", "metadata, honest")},
 			{"no signing certificate", "metadata_xml", "no signing certificate", with("metadata_xml", noCertXML)},
 			{"no metadata", "metadata_xml", "Paste the identity provider", with("metadata_xml", "")},
-			{"no domain", "domains", "Enter the email domains", with("domains", " , ")},
 			{"invalid domain", "domains", "is not a domain name", with("domains", "example.com, exa_mple.com")},
 			{"a bare name", "domains", "is not a domain name", with("domains", "localhost")},
 			{"public domain", "domains", "public email service", with("domains", "example.com, gmail.com")},
-			{"taken domain", "domains", "Another organization already uses example.org", with("domains", "example.com, example.org")},
+			{"domain proved by another", "domains", "Another organization has proved it owns example.org", with("domains", "example.com, example.org")},
 			{"bad role", "default_role", "Choose Administrator or Regular user", with("default_role", "owner")},
 			{"http metadata URL", "metadata_url", "must start with https://", func() url.Values {
 				f := with("metadata_xml", "")
@@ -1747,7 +1746,7 @@ func TestSSODomainVerificationByDNS(t *testing.T) {
 		env.ac.post("/settings/sso/domains/verify", url.Values{"domain": {"example.com"}}, "/settings/sso").redirectsTo("/settings/sso")
 		records[name] = []string{"v=spf1 -all", value}
 		env.ac.post("/settings/sso/domains/verify", url.Values{"domain": {"example.com"}}, "/settings/sso").redirectsTo("/settings/sso")
-		env.ac.get("/settings/sso").contains("is verified")
+		env.ac.get("/settings/sso").contains("example.com is proved")
 		// Now the IdP speaks for the existing user.
 		watchACS(t, app).accepted(ssoSignIn(t, app.client(), env.idp, env.login(), "dave"))
 		if !isMember(t, db, env.org, dave) {

@@ -210,6 +210,11 @@ func ssoOrg(t testing.TB, app *testApp, jit, enforce bool) (models.User, models.
 		t.Fatalf("saving SSO settings: %d\n%s\nlog:\n%s", r.Code, r.excerpt(), app.logs.String())
 	}
 	idp.registerSP(app, org.Account().SlugOrEmpty())
+	// The organization proved it owns example.com, so its IdP speaks for
+	// the people there.
+	if err := app.db.Exec("UPDATE sso_domains SET verified_at = ? WHERE account_id = ?", time.Now().UTC(), org.AccountID()).Error; err != nil {
+		t.Fatal(err)
+	}
 	org, _ = models.LoadScope(t.Context(), app.db, admin.ID, org.Account().PublicID)
 	return admin, org, ac, idp
 }

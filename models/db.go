@@ -102,7 +102,11 @@ func DialectOfDB(db *gorm.DB) Dialect {
 }
 
 // Migrate applies every pending migration of db's dialect.
-func Migrate(ctx context.Context, db *gorm.DB) error {
+func Migrate(ctx context.Context, db *gorm.DB) error { return MigrateTo(ctx, db, 0) }
+
+// MigrateTo applies the pending migrations of db's dialect up to version,
+// as a release that ended there would have (0: all of them).
+func MigrateTo(ctx context.Context, db *gorm.DB, version int64) error {
 	sqlDB, err := db.DB()
 	if err != nil {
 		return err
@@ -119,7 +123,12 @@ func Migrate(ctx context.Context, db *gorm.DB) error {
 	if err != nil {
 		return fmt.Errorf("migrations: %w", err)
 	}
-	if _, err := provider.Up(ctx); err != nil {
+	if version == 0 {
+		_, err = provider.Up(ctx)
+	} else {
+		_, err = provider.UpTo(ctx, version)
+	}
+	if err != nil {
 		return fmt.Errorf("migrate: %w", err)
 	}
 	return nil

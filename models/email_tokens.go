@@ -107,7 +107,12 @@ func VerifyEmail(ctx context.Context, db *gorm.DB, token string) (User, error) {
 		if user.EmailVerifiedAt == nil {
 			t := now()
 			user.EmailVerifiedAt = &t
-			return tx.Model(&User{}).Where("id = ?", user.ID).Update("email_verified_at", t).Error
+			if err := tx.Model(&User{}).Where("id = ?", user.ID).Update("email_verified_at", t).Error; err != nil {
+				return err
+			}
+			// Whoever held the account before its address was proved may
+			// have linked an IdP identity to it.
+			return dropSSOLinks(tx, user.ID)
 		}
 		return nil
 	})
@@ -141,8 +146,12 @@ func ResetPassword(ctx context.Context, db *gorm.DB, token, password string) (Us
 		}
 		if tookOver {
 			// Whoever registered the address before its owner proved it
-			// loses every credential they made.
+			// loses every credential they made, and every identity they
+			// linked.
 			if err := revokeAllAPIKeys(tx, user.ID); err != nil {
+				return err
+			}
+			if err := dropSSOLinks(tx, user.ID); err != nil {
 				return err
 			}
 		}

@@ -283,7 +283,8 @@ func oldestAdminBut(tx *gorm.DB, accountID, userID int64) (int64, error) {
 
 // removeMembership ends a membership inside a transaction holding the
 // account's lock: the last administrator stays, the member's private indexes
-// pass to heir, and their credentials for the account are revoked.
+// pass to heir, and their credentials for the account (API keys, a linked
+// SSO identity) are revoked.
 func removeMembership(tx *gorm.DB, s Scope, u User, m Membership, heir int64) error {
 	if err := keepAnAdmin(tx, m); err != nil {
 		return err
@@ -292,6 +293,11 @@ func removeMembership(tx *gorm.DB, s Scope, u User, m Membership, heir int64) er
 		return err
 	}
 	if err := revokeMemberCredentials(tx, s.AccountID(), u.ID); err != nil {
+		return err
+	}
+	// A link outliving the membership would let the IdP sign them in
+	// again the day they are invited back, before they chose to link.
+	if err := s.apply(tx).Where("user_id = ?", u.ID).Delete(&SSOLink{}).Error; err != nil {
 		return err
 	}
 	return handOverPrivateIndexes(tx, s, u, heir)

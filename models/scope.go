@@ -77,6 +77,7 @@ var accountOwned = map[string]bool{
 	"s3_integrations":     true,
 	"sso_connections":     true,
 	"sso_domains":         true,
+	"sso_links":           true,
 	"sso_requests":        true,
 	"usage_events":        true,
 	"usage_daily":         true,

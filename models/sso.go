@@ -63,10 +63,12 @@ func (c SSOConnection) VerifiedDomain(email string) bool {
 // TableName is sso_connections.
 func (SSOConnection) TableName() string { return "sso_connections" }
 
-// SSODomain ties an email domain to the one organization that owns it.
+// SSODomain is an email domain an organization listed for single sign-on.
+// Any number of organizations may list a domain; the one that proves it
+// (VerifiedAt) owns it, and its claim is the only one left.
 type SSODomain struct {
+	AccountID         int64  `gorm:"primaryKey"`
 	Domain            string `gorm:"primaryKey"`
-	AccountID         int64
 	VerificationToken string
 	VerifiedAt        *time.Time
 }
@@ -238,10 +240,7 @@ func SaveSSOConnection(ctx context.Context, db *gorm.DB, s Scope, in SSOSettings
 		fe["metadata_xml"] = msg
 	}
 	domains := ParseDomains(in.Domains)
-	switch {
-	case len(domains) == 0:
-		fe["domains"] = "Enter the email domains of the organization, e.g. example.com."
-	case len(domains) > 50:
+	if len(domains) > 50 {
 		fe["domains"] = "At most 50 domains."
 	}
 	for _, d := range domains {
@@ -274,12 +273,12 @@ func SaveSSOConnection(ctx context.Context, db *gorm.DB, s Scope, in SSOSettings
 	}
 	err := inTx(ctx, db, func(tx *gorm.DB) error {
 		var taken []string
-		if err := signInLookup(tx.Model(&SSODomain{})).Where("domain IN ? AND account_id <> ?", domains, s.AccountID()).
-			Pluck("domain", &taken).Error; err != nil {
+		if err := signInLookup(tx.Model(&SSODomain{})).Where("domain IN ? AND account_id <> ? AND verified_at IS NOT NULL", domains, s.AccountID()).
+			Order("domain").Pluck("domain", &taken).Error; err != nil {
 			return err
 		}
 		if len(taken) > 0 {
-			return FieldErrors{"domains": "Another organization already uses " + strings.Join(taken, ", ") + " for single sign-on."}
+			return FieldErrors{"domains": "Another organization has proved it owns " + strings.Join(taken, ", ") + ". Remove it, or ask us if you believe the domain is yours."}
 		}
 		t := now()
 		conn.CreatedAt, conn.UpdatedAt = t, t
@@ -309,7 +308,8 @@ func SaveSSOConnection(ctx context.Context, db *gorm.DB, s Scope, in SSOSettings
 			rec.AccountID = 0 // set from the scope
 			if err := s.apply(tx).Create(&rec).Error; err != nil {
 				if errors.Is(err, gorm.ErrDuplicatedKey) {
-					return FieldErrors{"domains": "Another organization already uses " + d + " for single sign-on."}
+					// Another organization proved it since the check above.
+					return FieldErrors{"domains": "Another organization has proved it owns " + d + "."}
 				}
 				return err
 			}
@@ -348,14 +348,15 @@ func FindSSOBySlug(ctx context.Context, db *gorm.DB, slug string) (SSOAccount, e
 	return SSOAccount{Account: a, Connection: conn}, err
 }
 
-// FindSSOByEmail returns the organization that owns the email's domain.
+// FindSSOByEmail returns the organization that proved it owns the email's
+// domain; an organization that merely listed it is not found.
 func FindSSOByEmail(ctx context.Context, db *gorm.DB, email string) (SSOAccount, error) {
 	at := strings.LastIndexByte(email, '@')
 	if at < 0 {
 		return SSOAccount{}, ErrNotFound
 	}
 	var d SSODomain
-	if err := signInLookup(db.WithContext(ctx)).Where("domain = ?", NormalizeEmail(email[at+1:])).Take(&d).Error; err != nil {
+	if err := signInLookup(db.WithContext(ctx)).Where("domain = ? AND verified_at IS NOT NULL", NormalizeEmail(email[at+1:])).Take(&d).Error; err != nil {
 		return SSOAccount{}, notFound(err)
 	}
 	var a Account
@@ -448,8 +449,9 @@ func parseSPKey(k SPKey) (*rsa.PrivateKey, *x509.Certificate, error) {
 
 // SSO request purposes.
 const (
-	SSOLogin = "login"
-	SSOTest  = "test"
+	SSOLogin   = "login"
+	SSOTest    = "test"
+	SSOLinking = "link" // a sign-in that links the identity to the user who started it
 )
 
 // SSORequestTTL is how long an IdP has to answer an AuthnRequest.
@@ -532,15 +534,25 @@ func DeleteExpiredSSOState(ctx context.Context, db *gorm.DB) error {
 	return db.WithContext(ctx).Exec("DELETE FROM sso_requests WHERE expires_at < ?", t.Add(-24*time.Hour)).Error
 }
 
-// AuditSSODomainVerified records a domain proved by DNS.
-const AuditSSODomainVerified AuditAction = "sso.domain_verified"
+// Audit actions of domain proof.
+const (
+	AuditSSODomainVerified     AuditAction = "sso.domain_verified"
+	AuditSSODomainClaimDropped AuditAction = "sso.domain_claim_dropped"
+	AuditSSOLinkDropped        AuditAction = "sso.link_dropped"
+)
 
-// ErrDomainNotProved: the DNS TXT record was not found.
-var ErrDomainNotProved = errors.New("the verification record was not found")
+// Refusals of a domain proof.
+var (
+	// ErrDomainNotProved: the DNS TXT record was not found.
+	ErrDomainNotProved = errors.New("the verification record was not found")
+	// ErrDomainProvedElsewhere: another organization proved the domain
+	// first; it owns it.
+	ErrDomainProvedElsewhere = errors.New("another organization has proved it owns this domain")
+)
 
 // VerifySSODomain looks up the domain's TXT record and, when it carries the
-// token, marks the domain proved; administrators only. lookup is the DNS
-// resolver's LookupTXT.
+// token, proves the domain for the organization; administrators only.
+// lookup is the DNS resolver's LookupTXT.
 func VerifySSODomain(ctx context.Context, db *gorm.DB, s Scope, domain string, lookup func(context.Context, string) ([]string, error), actor Actor) error {
 	if err := s.require(CapManageAccount); err != nil {
 		return err
@@ -552,17 +564,118 @@ func VerifySSODomain(ctx context.Context, db *gorm.DB, s Scope, domain string, l
 	if d.VerifiedAt != nil {
 		return nil
 	}
+	if owner, err := domainOwner(db.WithContext(ctx), d.Domain); err != nil || owner != 0 {
+		if err == nil {
+			err = ErrDomainProvedElsewhere
+		}
+		return err
+	}
 	name, want := d.VerificationRecord()
 	records, err := lookup(ctx, name)
 	if err != nil || !slices.Contains(records, want) {
 		return fmt.Errorf("%w at %s", ErrDomainNotProved, name)
 	}
 	return inTx(ctx, db, func(tx *gorm.DB) error {
-		if err := s.apply(tx.Model(&SSODomain{})).Where("domain = ?", d.Domain).Update("verified_at", now()).Error; err != nil {
+		return proveDomain(tx, s, actor, d.Domain, "TXT "+name)
+	})
+}
+
+// ProveSSODomainByOperator proves a domain the organization (by public ID
+// or slug) listed, without DNS: for self-hosted operators, whose word is
+// the proof. The audit log names the command.
+func ProveSSODomainByOperator(ctx context.Context, db *gorm.DB, accountPublicIDOrSlug, domain, command string) (Account, error) {
+	var a Account
+	err := inTx(ctx, db, func(tx *gorm.DB) error {
+		err := tx.Where("public_id = ? AND kind = ?", accountPublicIDOrSlug, KindOrganization).Take(&a).Error
+		if errors.Is(err, gorm.ErrRecordNotFound) {
+			err = tx.Where("slug = ? AND kind = ?", accountPublicIDOrSlug, KindOrganization).Take(&a).Error
+		}
+		if err != nil {
+			return notFound(err)
+		}
+		scope := Scope{account: a, userID: a.CreatedByID, role: RoleAdmin}
+		var d SSODomain
+		if err := scope.apply(tx).Where("domain = ?", strings.ToLower(strings.TrimSpace(domain))).Take(&d).Error; err != nil {
+			return fmt.Errorf("%s has not listed %s in its single sign-on settings: %w", a.Name, domain, notFound(err))
+		}
+		if d.VerifiedAt != nil {
+			return nil
+		}
+		return proveDomain(tx, scope, Actor{Name: "Operator (" + command + ")"}, d.Domain, "proved by the operator command, without DNS")
+	})
+	return a, err
+}
+
+// domainOwner is the organization that proved the domain, 0 when none did.
+func domainOwner(tx *gorm.DB, domain string) (int64, error) {
+	var ids []int64
+	err := signInLookup(tx.Model(&SSODomain{})).Where("domain = ? AND verified_at IS NOT NULL", domain).Pluck("account_id", &ids).Error
+	if err != nil || len(ids) == 0 {
+		return 0, err
+	}
+	return ids[0], nil
+}
+
+// proveDomain marks the scope's claim of domain proved, unless another
+// organization proved it first (ErrDomainProvedElsewhere), and drops every
+// other organization's claim of it, telling each in its audit log.
+func proveDomain(tx *gorm.DB, s Scope, actor Actor, domain, how string) error {
+	if owner, err := domainOwner(tx, domain); err != nil || owner != 0 {
+		if err == nil && owner != s.AccountID() {
+			err = ErrDomainProvedElsewhere
+		}
+		return err
+	}
+	err := s.apply(tx.Model(&SSODomain{})).Where("domain = ?", domain).Update("verified_at", now()).Error
+	if errors.Is(err, gorm.ErrDuplicatedKey) {
+		return ErrDomainProvedElsewhere // proved concurrently by another
+	}
+	if err != nil {
+		return err
+	}
+	var others []int64
+	if err := signInLookup(tx.Model(&SSODomain{})).Where("domain = ? AND account_id <> ?", domain, s.AccountID()).
+		Order("account_id").Pluck("account_id", &others).Error; err != nil {
+		return err
+	}
+	if len(others) > 0 {
+		if err := systemWrite(tx).Where("domain = ? AND account_id IN ?", domain, others).Delete(&SSODomain{}).Error; err != nil {
 			return err
 		}
-		return recordAudit(tx, s, actor, AuditSSODomainVerified, d.Domain, "TXT "+name)
-	})
+		t := now()
+		events := make([]AuditEvent, len(others))
+		for i, id := range others {
+			events[i] = AuditEvent{AccountID: id, ActorName: "Switchboard", Action: AuditSSODomainClaimDropped, Target: domain,
+				Details: "another organization proved it owns " + domain + "; it was removed from your single sign-on domains", CreatedAt: t}
+		}
+		if err := systemWrite(tx).Create(&events).Error; err != nil {
+			return err
+		}
+	}
+	return recordAudit(tx, s, actor, AuditSSODomainVerified, domain, how)
+}
+
+// DomainNotice is a domain the organization lost to another's proof.
+type DomainNotice struct {
+	Domain string
+	At     time.Time
+}
+
+// RecentDomainLosses lists the domains taken from the organization's
+// single sign-on settings by another organization's proof in the last 30
+// days, newest first, for its SSO page to say so.
+func RecentDomainLosses(ctx context.Context, db *gorm.DB, s Scope) ([]DomainNotice, error) {
+	if err := s.require(CapManageAccount); err != nil {
+		return nil, err
+	}
+	var events []AuditEvent
+	err := s.apply(db.WithContext(ctx)).Where("action = ? AND created_at > ?", AuditSSODomainClaimDropped, now().AddDate(0, 0, -30)).
+		Order("created_at DESC, id DESC").Limit(20).Find(&events).Error
+	out := make([]DomainNotice, len(events))
+	for i, e := range events {
+		out[i] = DomainNotice{Domain: e.Target, At: e.CreatedAt}
+	}
+	return out, err
 }
 
 // BindSSOLogin remembers which browser started a sign-in: the hash of a
@@ -596,7 +709,7 @@ func TakeSSOLogin(ctx context.Context, db *gorm.DB, accountID int64, requestID, 
 		BrowserHash   string
 	}
 	err := signInLookup(db.WithContext(ctx).Model(&SSORequest{})).Select("outcome_user_id, browser_hash").
-		Where("id = ? AND account_id = ? AND purpose = ? AND consumed_at > ? AND taken_at IS NULL", requestID, accountID, SSOLogin, now().Add(-5*time.Minute)).
+		Where("id = ? AND account_id = ? AND purpose IN ? AND consumed_at > ? AND taken_at IS NULL", requestID, accountID, []string{SSOLogin, SSOLinking}, now().Add(-5*time.Minute)).
 		Take(&r).Error
 	if errors.Is(err, gorm.ErrRecordNotFound) || (err == nil && (r.OutcomeUserID == nil || r.BrowserHash == "" || browserHash == "" ||
 		subtle.ConstantTimeCompare([]byte(r.BrowserHash), []byte(browserHash)) != 1)) {

@@ -5,14 +5,28 @@ import (
 	"errors"
 	"slices"
 	"strings"
+	"time"
 
 	"gorm.io/gorm"
 )
 
 // SSOIdentity is what an identity provider said about a person.
 type SSOIdentity struct {
-	NameID     string
-	Attributes map[string][]string
+	NameID       string
+	NameIDFormat string
+	Attributes   map[string][]string
+}
+
+// transientNameID is the NameID format that changes at every sign-in.
+const transientNameID = "urn:oasis:names:tc:SAML:2.0:nameid-format:transient"
+
+// Subject is the NameID as a lasting name for the person, which links
+// key on; "" when the IdP sends a transient one, which names nobody twice.
+func (id SSOIdentity) Subject() string {
+	if id.NameIDFormat == transientNameID {
+		return ""
+	}
+	return strings.TrimSpace(id.NameID)
 }
 
 // Attribute names the usual identity providers send, tried in order: Okta,
@@ -108,11 +122,35 @@ func (c SSOConnection) MapIdentity(id SSOIdentity) (email, name string, err erro
 var (
 	ErrSSODomain    = errors.New("the email's domain does not belong to the organization")
 	ErrSSONotMember = errors.New("the person is not a member of the organization and just-in-time provisioning is off")
-	// ErrSSOUnprovedDomain: the email belongs to someone who already had an
-	// account, and the organization has not proved (by DNS) that it owns the
-	// domain, so its IdP may not speak for them.
-	ErrSSOUnprovedDomain = errors.New("the address belongs to an existing account and the organization has not proved it owns the domain")
+	// ErrSSOUnprovedDomain: the organization has not proved by DNS that it
+	// owns the address's domain, and nobody linked this identity: its IdP
+	// may not create or sign in anyone there.
+	ErrSSOUnprovedDomain = errors.New("the organization has not proved it owns the address's domain, and the identity is not linked to a user")
+	// ErrSSOIdentityTaken: another user already linked this IdP identity.
+	ErrSSOIdentityTaken = errors.New("this identity at the organization's IdP is linked to another user")
+	// ErrSSOLinkUnverified: linking needs an address its owner proved.
+	ErrSSOLinkUnverified = errors.New("verify your email address before linking an identity")
+	// ErrSSONoSubject: the IdP sent no lasting NameID to link.
+	ErrSSONoSubject = errors.New("the identity provider sent no lasting NameID (it is empty or transient)")
 )
+
+// Audit actions of identity links.
+const (
+	AuditSSOIdentityLinked   AuditAction = "sso.identity_linked"
+	AuditSSOIdentityUnlinked AuditAction = "sso.identity_unlinked"
+)
+
+// SSOLink ties an identity at an organization's IdP (its NameID, the
+// subject) to the user who linked it themselves.
+type SSOLink struct {
+	AccountID int64  `gorm:"primaryKey"`
+	Subject   string `gorm:"primaryKey"`
+	UserID    int64
+	CreatedAt time.Time
+}
+
+// TableName is sso_links.
+func (SSOLink) TableName() string { return "sso_links" }
 
 // revokeAllAPIKeys stops every key of a user, in every account: their
 // address changed hands (an unverified registration was taken over by its
@@ -121,84 +159,220 @@ func revokeAllAPIKeys(tx *gorm.DB, userID int64) error {
 	return systemWrite(tx.Model(&APIKey{})).Where("user_id = ? AND revoked_at IS NULL", userID).Update("revoked_at", now()).Error
 }
 
-// OwnsEmail reports whether the email is in one of the connection's domains.
+// dropSSOLinks forgets every identity linked to the user: their address was
+// just proved by someone who may not be who linked them.
+func dropSSOLinks(tx *gorm.DB, userID int64) error {
+	return systemWrite(tx).Where("user_id = ?", userID).Delete(&SSOLink{}).Error
+}
+
+// OwnsEmail reports whether the email is in one of the connection's domains,
+// proved or not.
 func (c SSOConnection) OwnsEmail(email string) bool {
 	at := strings.LastIndexByte(email, '@')
 	return at > 0 && slices.Contains(c.Domains, email[at+1:])
 }
 
+// SSOSignInInput is who an accepted response names: the subject (NameID)
+// and the email and name mapped from it.
+type SSOSignInInput struct {
+	Subject, Email, Name, IP string
+}
+
 // SSOSignIn admits the person an accepted response names into the
-// organization: an unknown email in its domains becomes a user and a member
-// (just-in-time provisioning), a known user becomes a member if not one yet
-// (also only with JIT on). Linking an address nobody proved (someone may have
-// registered it first) proves it, removes the password, ends every session
-// and revokes every API key, so a squatter's credentials open nothing.
+// organization. The organization's IdP speaks only for:
 //
-// An IdP speaks for people who already had an account here only once the
-// organization proved by DNS that it owns their domain; before that it may
-// sign in only the users it created itself. Otherwise any administrator
-// could claim a victim's domain and sign in as them.
-func SSOSignIn(ctx context.Context, db *gorm.DB, sa SSOAccount, email, name, nameID, ip string) (Scope, error) {
+//   - an identity a member linked to their user themselves (LinkSSOIdentity);
+//   - addresses in a domain the organization proved by DNS: an unknown one
+//     becomes a user and a member (just-in-time provisioning), a known user
+//     becomes a member if not one yet (also only with JIT on).
+//
+// Nothing else: an organization that merely typed a domain cannot create
+// accounts there, which their owners would later take over while the IdP
+// kept signing in as them. Signing in a known address nobody proved (someone
+// may have registered it first) proves it, removes the password, ends every
+// session and revokes every API key, so a squatter's credentials open
+// nothing.
+func SSOSignIn(ctx context.Context, db *gorm.DB, sa SSOAccount, in SSOSignInInput) (Scope, error) {
 	conn := sa.Connection
-	if !conn.OwnsEmail(email) {
-		return Scope{}, ErrSSODomain
-	}
 	var scope Scope
 	err := inTx(ctx, db, func(tx *gorm.DB) error {
 		if _, err := lockAccount(tx, sa.Account.ID); err != nil {
 			return err
 		}
-		var user User
-		err := tx.Where("email = ?", email).Take(&user).Error
+		user, err := linkedUser(tx, sa.Account.ID, in.Subject)
 		switch {
-		case errors.Is(err, gorm.ErrRecordNotFound):
-			if !conn.JIT {
+		case err == nil:
+			if scope, err = ScopeForSession(ctx, tx, user.ID, sa.Account.ID); err != nil {
 				return ErrSSONotMember
 			}
-			t := now()
-			if user, _, err = createUser(ctx, tx, name, email, "", &t); err != nil {
-				return err
-			}
-			if err := tx.Model(&User{}).Where("id = ?", user.ID).Update("sso_origin_account_id", sa.Account.ID).Error; err != nil {
-				return err
-			}
-		case err != nil:
+		case !errors.Is(err, ErrNotFound):
 			return err
-		case !conn.VerifiedDomain(email) && (user.SSOOriginAccountID == nil || *user.SSOOriginAccountID != sa.Account.ID):
+		case !conn.OwnsEmail(in.Email):
+			return ErrSSODomain
+		case !conn.VerifiedDomain(in.Email):
 			return ErrSSOUnprovedDomain
-		case user.EmailVerifiedAt == nil:
-			t := now()
-			if err := tx.Model(&User{}).Where("id = ?", user.ID).Updates(map[string]any{"email_verified_at": t, "password_hash": "", "updated_at": t}).Error; err != nil {
+		default:
+			if user, err = admitByProvedDomain(ctx, tx, sa, in); err != nil {
 				return err
 			}
-			if err := deleteUserSessions(tx, user.ID, 0); err != nil {
-				return err
-			}
-			if err := revokeAllAPIKeys(tx, user.ID); err != nil {
-				return err
-			}
-		}
-		var n int64
-		if err := tx.Model(&Membership{}).Where("account_id = ? AND user_id = ?", sa.Account.ID, user.ID).Count(&n).Error; err != nil {
-			return err
-		}
-		if n == 0 {
-			if !conn.JIT {
-				return ErrSSONotMember
-			}
-			if err := tx.Create(&Membership{AccountID: sa.Account.ID, UserID: user.ID, Role: conn.DefaultRole}).Error; err != nil {
+			if scope, err = ScopeForSession(ctx, tx, user.ID, sa.Account.ID); err != nil {
 				return err
 			}
 		}
 		if err := tx.Model(&Membership{}).Where("account_id = ? AND user_id = ?", sa.Account.ID, user.ID).Update("sso_signed_in_at", now()).Error; err != nil {
 			return err
 		}
-		if scope, err = ScopeForSession(ctx, tx, user.ID, sa.Account.ID); err != nil {
-			return err
-		}
-		return recordAudit(tx, scope, Actor{UserID: user.ID, Name: user.Name, IP: ip}, AuditSSOSignedIn, who(user), "NameID "+nameID)
+		return recordAudit(tx, scope, Actor{UserID: user.ID, Name: user.Name, IP: in.IP}, AuditSSOSignedIn, who(user), "NameID "+in.Subject)
 	})
 	return scope, err
+}
+
+// linkedUser is the user who linked the subject at the account's IdP;
+// ErrNotFound when nobody did.
+func linkedUser(tx *gorm.DB, accountID int64, subject string) (User, error) {
+	var user User
+	if subject == "" {
+		return user, ErrNotFound
+	}
+	err := tx.Joins("JOIN sso_links ON sso_links.user_id = users.id AND sso_links.account_id = ? AND sso_links.subject = ?", accountID, subject).
+		Set(scopeKey, trusted{}).Take(&user).Error
+	return user, notFound(err)
+}
+
+// admitByProvedDomain finds or creates the user of an address in a domain
+// the organization proved, and makes them a member when JIT allows.
+func admitByProvedDomain(ctx context.Context, tx *gorm.DB, sa SSOAccount, in SSOSignInInput) (User, error) {
+	conn := sa.Connection
+	var user User
+	err := tx.Where("email = ?", in.Email).Take(&user).Error
+	switch {
+	case errors.Is(err, gorm.ErrRecordNotFound):
+		if !conn.JIT {
+			return user, ErrSSONotMember
+		}
+		t := now()
+		if user, _, err = createUser(ctx, tx, in.Name, in.Email, "", &t); err != nil {
+			return user, err
+		}
+	case err != nil:
+		return user, err
+	case user.EmailVerifiedAt == nil:
+		t := now()
+		if err := tx.Model(&User{}).Where("id = ?", user.ID).Updates(map[string]any{"email_verified_at": t, "password_hash": "", "updated_at": t}).Error; err != nil {
+			return user, err
+		}
+		if err := deleteUserSessions(tx, user.ID, 0); err != nil {
+			return user, err
+		}
+		if err := revokeAllAPIKeys(tx, user.ID); err != nil {
+			return user, err
+		}
+		if err := dropSSOLinks(tx, user.ID); err != nil {
+			return user, err
+		}
+	}
+	var n int64
+	if err := tx.Model(&Membership{}).Where("account_id = ? AND user_id = ?", sa.Account.ID, user.ID).Count(&n).Error; err != nil {
+		return user, err
+	}
+	if n == 0 {
+		if !conn.JIT {
+			return user, ErrSSONotMember
+		}
+		if err := tx.Create(&Membership{AccountID: sa.Account.ID, UserID: user.ID, Role: conn.DefaultRole}).Error; err != nil {
+			return user, err
+		}
+	}
+	return user, nil
+}
+
+// LinkSSOIdentity ties the subject an accepted response names to the user
+// who started the linking sign-in, signed in with their password: from now
+// on the organization's IdP signs them in by it, whatever their address.
+// The user must be a member and have proved their address; one subject
+// links one user, and a user links one subject per organization (a new
+// link replaces theirs).
+func LinkSSOIdentity(ctx context.Context, db *gorm.DB, sa SSOAccount, userID int64, subject, ip string) (Scope, error) {
+	var scope Scope
+	err := inTx(ctx, db, func(tx *gorm.DB) error {
+		if _, err := lockAccount(tx, sa.Account.ID); err != nil {
+			return err
+		}
+		var user User
+		if err := tx.Take(&user, userID).Error; err != nil {
+			return notFound(err)
+		}
+		var err error
+		if scope, err = ScopeForSession(ctx, tx, userID, sa.Account.ID); err != nil {
+			return ErrSSONotMember
+		}
+		if !user.Verified() {
+			return ErrSSOLinkUnverified
+		}
+		if subject == "" {
+			return ErrSSONoSubject
+		}
+		holder, err := linkedUser(tx, sa.Account.ID, subject)
+		switch {
+		case err == nil && holder.ID != userID:
+			return ErrSSOIdentityTaken
+		case err != nil && !errors.Is(err, ErrNotFound):
+			return err
+		}
+		if err := scope.apply(tx).Where("user_id = ?", userID).Delete(&SSOLink{}).Error; err != nil {
+			return err
+		}
+		if err := scope.apply(tx).Create(&SSOLink{Subject: subject, UserID: userID, CreatedAt: now()}).Error; err != nil {
+			return err
+		}
+		if err := tx.Model(&Membership{}).Where("account_id = ? AND user_id = ?", sa.Account.ID, userID).Update("sso_signed_in_at", now()).Error; err != nil {
+			return err
+		}
+		return recordAudit(tx, scope, Actor{UserID: user.ID, Name: user.Name, IP: ip}, AuditSSOIdentityLinked, who(user), "NameID "+subject)
+	})
+	return scope, err
+}
+
+// UnlinkSSOIdentity forgets the identity the scope's user linked at its
+// organization's IdP; nothing happens when there is none.
+func UnlinkSSOIdentity(ctx context.Context, db *gorm.DB, s Scope, actor Actor) error {
+	if !s.IsOrganization() {
+		return ErrNotFound
+	}
+	return inTx(ctx, db, func(tx *gorm.DB) error {
+		res := s.apply(tx).Where("user_id = ?", s.UserID()).Delete(&SSOLink{})
+		if res.Error != nil || res.RowsAffected == 0 {
+			return res.Error
+		}
+		return recordAudit(tx, s, actor, AuditSSOIdentityUnlinked, actor.Name, "")
+	})
+}
+
+// SSOLinkChoice is an organization of the user's that signs in through SSO,
+// and whether the user linked an identity there.
+type SSOLinkChoice struct {
+	Account  Account
+	LinkedAt *time.Time
+}
+
+// ListSSOLinkChoices lists the organizations the user belongs to that have
+// an identity provider, by name, with the user's link in each.
+func ListSSOLinkChoices(ctx context.Context, db *gorm.DB, userID int64) ([]SSOLinkChoice, error) {
+	var rows []struct {
+		Account
+		LinkedAt *time.Time
+	}
+	err := db.WithContext(ctx).Table("accounts").Set(scopeKey, trusted{}).
+		Select("accounts.*, sso_links.created_at AS linked_at").
+		Joins("JOIN memberships ON memberships.account_id = accounts.id AND memberships.user_id = ?", userID).
+		Joins("JOIN sso_connections ON sso_connections.account_id = accounts.id").
+		Joins("LEFT JOIN sso_links ON sso_links.account_id = accounts.id AND sso_links.user_id = ?", userID).
+		Order("accounts.name, accounts.id").Scan(&rows).Error
+	out := make([]SSOLinkChoice, len(rows))
+	for i, r := range rows {
+		out[i] = SSOLinkChoice{Account: r.Account, LinkedAt: r.LinkedAt}
+	}
+	return out, err
 }
 
 // RequiresSSO reports whether the scope may only be entered from a session

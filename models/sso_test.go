@@ -267,7 +267,6 @@ func TestSaveSSOConnection(t *testing.T) {
 			"not a certificate":    {with(func(c *models.SSOSettingsInput) { c.MetadataXML = notACert }), []string{"metadata_xml"}},
 			"expired certificate":  {with(func(c *models.SSOSettingsInput) { c.MetadataXML = expired }), []string{"metadata_xml"}},
 			"too large":            {with(func(c *models.SSOSettingsInput) { c.MetadataXML = md + strings.Repeat(" ", models.MaxMetadataSize) }), []string{"metadata_xml"}},
-			"no domain":            {with(func(c *models.SSOSettingsInput) { c.Domains = "" }), []string{"domains"}},
 			"not a domain":         {with(func(c *models.SSOSettingsInput) { c.Domains = "example.com, under_score.com" }), []string{"domains"}},
 			"no TLD":               {with(func(c *models.SSOSettingsInput) { c.Domains = "intranet" }), []string{"domains"}},
 			"an IP":                {with(func(c *models.SSOSettingsInput) { c.Domains = "10.0.0.1" }), []string{"domains"}},
@@ -276,7 +275,7 @@ func TestSaveSSOConnection(t *testing.T) {
 			"no such role":         {with(func(c *models.SSOSettingsInput) { c.DefaultRole = "owner" }), []string{"default_role"}},
 			"email attribute":      {with(func(c *models.SSOSettingsInput) { c.EmailAttribute = "mail\n" }), []string{"email_attribute"}},
 			"name attribute":       {with(func(c *models.SSOSettingsInput) { c.NameAttribute = strings.Repeat("n", 201) }), []string{"name_attribute"}},
-			"everything at once":   {models.SSOSettingsInput{DefaultRole: "x", EmailAttribute: "\x00"}, []string{"metadata_xml", "domains", "default_role", "email_attribute"}},
+			"everything at once":   {models.SSOSettingsInput{Domains: "x", DefaultRole: "x", EmailAttribute: "\x00"}, []string{"metadata_xml", "domains", "default_role", "email_attribute"}},
 			"name attribute ctrls": {with(func(c *models.SSOSettingsInput) { c.NameAttribute = "cn\t" }), []string{"name_attribute"}},
 		} {
 			_, err := models.SaveSSOConnection(ctx, db, org, tc.in, actor)
@@ -308,6 +307,14 @@ func TestSaveSSOConnection(t *testing.T) {
 		if ev.Target != conn.IDPEntityID || !strings.Contains(ev.Details, "example.com, example.org") || !strings.Contains(ev.Details, "enforce on") {
 			t.Fatalf("audit %+v", ev)
 		}
+		// Sign-in by email finds the organization only once it proved the
+		// domains.
+		_, err = models.FindSSOByEmail(ctx, db, "someone@example.org")
+		wantIs(t, err, models.ErrNotFound)
+		for _, d := range []string{"example.com", "example.org"} {
+			_, err = models.ProveSSODomainByOperator(ctx, db, org.Account().SlugOrEmpty(), d, "test")
+			must(t, err)
+		}
 		for _, email := range []string{"someone@example.org", "Someone@EXAMPLE.COM"} {
 			sa, err := models.FindSSOByEmail(ctx, db, email)
 			if err != nil || sa.Account.ID != org.AccountID() {
@@ -323,7 +330,8 @@ func TestSaveSSOConnection(t *testing.T) {
 			wantIs(t, err, models.ErrNotFound)
 		}
 
-		// Another organization cannot take its domains, and may have others.
+		// Another organization cannot claim its proved domains, and may
+		// have others.
 		owner2, _ := dbtest.User(t, db)
 		other := dbtest.Org(t, db, owner2)
 		actor2 := models.Actor{UserID: owner2.ID, Name: owner2.Name}
@@ -352,10 +360,11 @@ func TestSaveSSOConnection(t *testing.T) {
 		}
 		_, err = models.FindSSOByEmail(ctx, db, "someone@example.org")
 		wantIs(t, err, models.ErrNotFound)
-		if n := ssoRows(t, db, "audit_events", org.AccountID()); n != 2 {
-			t.Fatalf("%d audit events, want one per save", n)
+		if n := ssoRows(t, db, "audit_events", org.AccountID()); n != 4 {
+			t.Fatalf("%d audit events, want one per save and one per proof", n)
 		}
-		// Now example.org is free for the other organization.
+		// Now example.org is free for the other organization: its proof
+		// went with the claim.
 		_, err = models.SaveSSOConnection(ctx, db, other, with(func(c *models.SSOSettingsInput) { c.Domains = "example.net, example.org" }), actor2)
 		must(t, err)
 	})
@@ -498,6 +507,138 @@ func TestSSOReplayCache(t *testing.T) {
 		must(t, db.Raw("SELECT id FROM sso_requests ORDER BY id").Scan(&reqs).Error)
 		if !slices.Equal(reqs, []string{"id-fresh"}) {
 			t.Fatalf("requests after the sweep: %v", reqs)
+		}
+	})
+}
+
+// ---------------------------------------------------------------------
+// Domain proof and identity links.
+
+func TestProveSSODomainByOperator(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
+		ctx := t.Context()
+		owner, _ := dbtest.User(t, db)
+		org := dbtest.Org(t, db, owner)
+		md := idpMetadataXML(t, "https://idp.example.test/metadata", nil)
+		_, err := models.SaveSSOConnection(ctx, db, org, models.SSOSettingsInput{MetadataXML: md, Domains: "corp.example", DefaultRole: "member"},
+			models.Actor{UserID: owner.ID, Name: owner.Name})
+		must(t, err)
+		// Only a domain the organization listed; by slug or public ID.
+		_, err = models.ProveSSODomainByOperator(ctx, db, org.Account().PublicID, "other.example", "switchboard sso verify-domain")
+		wantIs(t, err, models.ErrNotFound)
+		_, err = models.ProveSSODomainByOperator(ctx, db, "no-such-org", "corp.example", "switchboard sso verify-domain")
+		wantIs(t, err, models.ErrNotFound)
+		a, err := models.ProveSSODomainByOperator(ctx, db, org.Account().PublicID, "Corp.Example", "switchboard sso verify-domain")
+		must(t, err)
+		if a.ID != org.AccountID() {
+			t.Fatalf("proved for account %d", a.ID)
+		}
+		var ev models.AuditEvent
+		must(t, db.Raw("SELECT * FROM audit_events WHERE account_id = ? AND action = ?", org.AccountID(), models.AuditSSODomainVerified).Scan(&ev).Error)
+		if ev.Target != "corp.example" || !strings.Contains(ev.ActorName, "switchboard sso verify-domain") {
+			t.Fatalf("audit %+v, want the operator command named", ev)
+		}
+		// Proving again is a no-op, not a second event.
+		_, err = models.ProveSSODomainByOperator(ctx, db, org.Account().SlugOrEmpty(), "corp.example", "switchboard sso verify-domain")
+		must(t, err)
+		if n := ssoRows(t, db, "audit_events", org.AccountID()); n != 2 { // configured, proved
+			t.Fatalf("%d audit events", n)
+		}
+		// Another organization's claim cannot be proved by the operator
+		// either: the domain is owned.
+		owner2, _ := dbtest.User(t, db)
+		other := dbtest.Org(t, db, owner2)
+		_, err = models.SaveSSOConnection(ctx, db, other, models.SSOSettingsInput{MetadataXML: md, Domains: "corp.example", DefaultRole: "member"},
+			models.Actor{UserID: owner2.ID, Name: owner2.Name})
+		wantFields(t, err, "domains")
+	})
+}
+
+// Proving a mailbox drops the identities linked to its user before the
+// proof: whoever held the account then was not necessarily its owner.
+func TestProvingAMailboxDropsSSOLinks(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
+		ctx := t.Context()
+		owner, _ := dbtest.User(t, db)
+		org := dbtest.Org(t, db, owner)
+		for _, prove := range []struct {
+			name string
+			fn   func(u models.User) error
+		}{
+			{"verification link", func(u models.User) error {
+				tok, err := models.IssueEmailToken(ctx, db, u, models.PurposeVerify)
+				if err != nil {
+					return err
+				}
+				_, err = models.VerifyEmail(ctx, db, tok)
+				return err
+			}},
+			{"password reset", func(u models.User) error {
+				tok, err := models.IssueEmailToken(ctx, db, u, models.PurposeReset)
+				if err != nil {
+					return err
+				}
+				_, err = models.ResetPassword(ctx, db, tok, "a brand new password")
+				return err
+			}},
+		} {
+			u, _ := dbtest.User(t, db) // unverified
+			dbtest.AddMember(t, db, org, u, models.RoleMember)
+			must(t, db.Exec("INSERT INTO sso_links (account_id, subject, user_id, created_at) VALUES (?, ?, ?, ?)",
+				org.AccountID(), "planted-"+u.PublicID, u.ID, time.Now().UTC()).Error)
+			must(t, prove.fn(u))
+			if n := ssoRows(t, db, "sso_links", org.AccountID()); n != 0 {
+				t.Fatalf("%s: %d links survived proving the mailbox", prove.name, n)
+			}
+		}
+	})
+}
+
+// The release before domain proof let an IdP create users in any domain it
+// typed; upgrading drops those links and tells each organization.
+func TestMigrationDropsLinksMadeInUnprovedDomains(t *testing.T) {
+	dbtest.EachAt(t, 9, func(t *testing.T, db *gorm.DB) {
+		ts := time.Now().UTC()
+		insert := func(q string, args ...any) int64 {
+			t.Helper()
+			var id int64
+			must(t, db.Raw(q+" RETURNING id", args...).Scan(&id).Error)
+			return id
+		}
+		creator := insert("INSERT INTO users (public_id, name, email, password_hash, created_at, updated_at) VALUES (?, ?, ?, '', ?, ?)",
+			"u-creator", "Creator", "creator@example.net", ts, ts)
+		org := insert("INSERT INTO accounts (public_id, kind, name, slug, plan, created_by_id, created_at, updated_at) VALUES (?, 'organization', 'Squat', 'squat', 'free', ?, ?, ?)",
+			"a-org", creator, ts, ts)
+		must(t, db.Exec("INSERT INTO sso_domains (domain, account_id, verification_token) VALUES ('victim.example', ?, 't1')", org).Error)
+		must(t, db.Exec("INSERT INTO sso_domains (domain, account_id, verification_token, verified_at) VALUES ('squat.example', ?, 't2', ?)", org, ts).Error)
+		victim := insert("INSERT INTO users (public_id, name, email, password_hash, email_verified_at, sso_origin_account_id, created_at, updated_at) VALUES (?, ?, ?, '', ?, ?, ?, ?)",
+			"u-victim", "Victor", "victor@victim.example", ts, org, ts, ts)
+		staff := insert("INSERT INTO users (public_id, name, email, password_hash, email_verified_at, sso_origin_account_id, created_at, updated_at) VALUES (?, ?, ?, '', ?, ?, ?, ?)",
+			"u-staff", "Staff", "staff@squat.example", ts, org, ts, ts)
+
+		must(t, models.Migrate(t.Context(), db))
+
+		var events []models.AuditEvent
+		must(t, db.Raw("SELECT * FROM audit_events WHERE account_id = ? AND action = ?", org, models.AuditSSOLinkDropped).Scan(&events).Error)
+		if len(events) != 1 || events[0].Target != "victor@victim.example" || events[0].CreatedAt.IsZero() {
+			t.Fatalf("audit events %+v, want one for the user made in the unproved domain", events)
+		}
+		if db.Migrator().HasColumn("users", "sso_origin_account_id") {
+			t.Fatal("the users keep their IdP origin")
+		}
+		// Both users still exist; nothing else of theirs changed.
+		for _, id := range []int64{victim, staff} {
+			u, err := models.GetUser(t.Context(), db, id)
+			must(t, err)
+			if !u.Verified() {
+				t.Fatalf("%s lost their verified address", u.Email)
+			}
+		}
+		// Both domain claims survived, with their proof.
+		var proved int64
+		must(t, db.Raw("SELECT COUNT(*) FROM sso_domains WHERE account_id = ? AND verified_at IS NOT NULL", org).Scan(&proved).Error)
+		if proved != 1 || ssoRows(t, db, "sso_domains", org) != 2 {
+			t.Fatalf("domains after the upgrade: %d proved of %d", proved, ssoRows(t, db, "sso_domains", org))
 		}
 	})
 }

@@ -20,11 +20,8 @@ type User struct {
 	Email           string
 	PasswordHash    string
 	EmailVerifiedAt *time.Time
-	// SSOOriginAccountID is the organization whose IdP created the user by
-	// just-in-time provisioning, if one did.
-	SSOOriginAccountID *int64 `gorm:"column:sso_origin_account_id"`
-	CreatedAt          time.Time
-	UpdatedAt          time.Time
+	CreatedAt       time.Time
+	UpdatedAt       time.Time
 }
 
 // Verified reports whether the user proved their email address.

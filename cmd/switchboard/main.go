@@ -4,6 +4,8 @@
 //	switchboard migrate           apply database migrations and exit
 //	switchboard limits set -account ID|SLUG [-per-minute N] [-per-day N]
 //	                              give an account its own API limits (Enterprise)
+//	switchboard sso verify-domain -account ID|SLUG -domain D
+//	                              prove an organization's SSO domain without DNS
 //	switchboard billing close -month YYYY-MM
 //	                              close a month that has ended into invoices
 //
@@ -53,6 +55,9 @@ type config struct {
 	// host, which every server of a deployment shares).
 	RedisNamespace string
 	APIKeyDays     int
+	// DNSServer (host:port) answers the TXT look-ups that prove SSO
+	// domains instead of the system resolver.
+	DNSServer string
 }
 
 func main() {
@@ -87,8 +92,10 @@ func run(ctx context.Context, args []string, log *slog.Logger) error {
 		return setLimits(ctx, cfg, args, log)
 	case "billing":
 		return billingCommand(ctx, cfg, args, log)
+	case "sso":
+		return ssoCommand(ctx, cfg, args, log)
 	default:
-		return fmt.Errorf("unknown command %q (want serve, migrate, limits or billing)", cmd)
+		return fmt.Errorf("unknown command %q (want serve, migrate, limits, billing or sso)", cmd)
 	}
 }
 
@@ -114,6 +121,7 @@ func parseConfig(cmd string, args []string) (config, error) {
 	cfg.Dev, _ = strconv.ParseBool(env("SWITCHBOARD_DEV", "false"))
 	cfg.RedisURL = env("REDIS_URL", "")
 	cfg.RedisNamespace = env("REDIS_NAMESPACE", "")
+	cfg.DNSServer = env("SWITCHBOARD_DNS_SERVER", "")
 	days, err := strconv.Atoi(env("SWITCHBOARD_API_KEY_DAYS", "90"))
 	if err != nil || days < 1 {
 		return cfg, fmt.Errorf("SWITCHBOARD_API_KEY_DAYS must be a number of days, got %q", env("SWITCHBOARD_API_KEY_DAYS", ""))
@@ -132,9 +140,10 @@ func parseConfig(cmd string, args []string) (config, error) {
 		fs.BoolVar(&cfg.Dev, "dev", cfg.Dev, "show error details on error pages (SWITCHBOARD_DEV)")
 		fs.StringVar(&cfg.RedisURL, "redis-url", cfg.RedisURL, "redis:// URL to keep API rate-limit counters in Redis instead of the database (REDIS_URL)")
 		fs.StringVar(&cfg.RedisNamespace, "redis-namespace", cfg.RedisNamespace, "prefix of this deployment's counters in Redis, shared by all its servers (REDIS_NAMESPACE; default the base URL's host)")
+		fs.StringVar(&cfg.DNSServer, "dns-server", cfg.DNSServer, "host:port of the DNS server that proves SSO domains (SWITCHBOARD_DNS_SERVER; default the system resolver)")
 		fs.IntVar(&cfg.APIKeyDays, "api-key-days", cfg.APIKeyDays, "days an API key works after it is created or regenerated (SWITCHBOARD_API_KEY_DAYS)")
 	}
-	if cmd != "limits" && cmd != "billing" { // these have a verb and flags of their own
+	if cmd != "limits" && cmd != "billing" && cmd != "sso" { // these have a verb and flags of their own
 		if err := fs.Parse(args); err != nil {
 			return cfg, err
 		}
@@ -292,6 +301,7 @@ func serve(ctx context.Context, cfg config, log *slog.Logger) error {
 		APIKeyTTL:   time.Duration(cfg.APIKeyDays) * 24 * time.Hour,
 		RateLimiter: limiter,
 		Usage:       usage,
+		DNSServer:   cfg.DNSServer,
 	}, db, log, mailer)
 
 	ln, err := net.Listen("tcp", cfg.Addr)
@@ -379,6 +389,35 @@ func setLimits(ctx context.Context, cfg config, args []string, log *slog.Logger)
 	}
 	l := models.LimitsOf(acct)
 	log.Info("limits set", "account", acct.PublicID, "name", acct.Name, "per_minute", l.PerMinute, "per_day", l.PerDay)
+	return nil
+}
+
+// ssoCommand is `switchboard sso verify-domain -account ID|SLUG -domain D`:
+// a self-hosted operator proves an organization's domain without DNS.
+func ssoCommand(ctx context.Context, cfg config, args []string, log *slog.Logger) error {
+	const usage = "usage: switchboard sso verify-domain -account ID|SLUG -domain DOMAIN"
+	if len(args) == 0 || args[0] != "verify-domain" {
+		return errors.New(usage)
+	}
+	fs := flag.NewFlagSet("sso verify-domain", flag.ContinueOnError)
+	account := fs.String("account", "", "the organization's public ID or slug")
+	domain := fs.String("domain", "", "a domain the organization listed in its single sign-on settings")
+	if err := fs.Parse(args[1:]); err != nil {
+		return err
+	}
+	if *account == "" || *domain == "" {
+		return errors.New(usage)
+	}
+	db, err := openDB(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	defer closeDB(db)
+	acct, err := models.ProveSSODomainByOperator(ctx, db, *account, *domain, "switchboard sso verify-domain")
+	if err != nil {
+		return fmt.Errorf("account %q: %w", *account, err)
+	}
+	log.Info("domain proved", "account", acct.PublicID, "name", acct.Name, "domain", *domain)
 	return nil
 }
 

@@ -44,6 +44,42 @@ func SQLite(t testing.TB) *gorm.DB {
 	return migrated(t, db)
 }
 
+// EachAt runs fn once per database, as Each does, on a database migrated
+// only up to version: the schema of an earlier release, for upgrade tests
+// that then call models.Migrate.
+func EachAt(t *testing.T, version int64, fn func(t *testing.T, db *gorm.DB)) {
+	t.Helper()
+	at := func(t *testing.T, db *gorm.DB) *gorm.DB {
+		t.Cleanup(func() { closeDB(db) })
+		if err := models.MigrateTo(context.Background(), db, version); err != nil {
+			t.Fatal(err)
+		}
+		return db
+	}
+	t.Run("sqlite", func(t *testing.T) {
+		db, err := models.Open(filepath.Join(t.TempDir(), "test.db"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		fn(t, at(t, db))
+	})
+	if os.Getenv("TEST_DATABASE_URL") != "" || os.Getenv("CI") != "" {
+		t.Run("postgres", func(t *testing.T) {
+			admin := postgresAdmin(t)
+			schema := fmt.Sprintf("sbtest_%d_%d", os.Getpid(), schemaSeq.Add(1))
+			if err := admin.Exec("CREATE SCHEMA " + schema).Error; err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { admin.Exec("DROP SCHEMA IF EXISTS " + schema + " CASCADE") })
+			db, err := models.Open(schemaURL(os.Getenv("TEST_DATABASE_URL"), schema))
+			if err != nil {
+				t.Fatal(err)
+			}
+			fn(t, at(t, db))
+		})
+	}
+}
+
 var schemaSeq atomic.Int64
 
 // Postgres opens a migrated database in a new schema of TEST_DATABASE_URL,
@@ -64,17 +100,8 @@ func Postgres(t testing.TB) *gorm.DB {
 // back to the process's pool.
 func PostgresURL(t testing.TB) string {
 	t.Helper()
+	admin := postgresAdmin(t)
 	base := os.Getenv("TEST_DATABASE_URL")
-	if base == "" {
-		t.Fatal("CI is set but TEST_DATABASE_URL is not: the PostgreSQL tests must run in CI")
-	}
-	admin, err := adminDB(base)
-	if err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("PostgreSQL at TEST_DATABASE_URL does not answer: %v", err)
-		}
-		t.Skipf("PostgreSQL at TEST_DATABASE_URL does not answer (%v); skipping outside CI", err)
-	}
 	schema, err := takeSchema(base, admin)
 	if err != nil {
 		t.Fatal(err)
@@ -89,6 +116,24 @@ func PostgresURL(t testing.TB) string {
 		schemaPool.Unlock()
 	})
 	return schemaURL(base, schema)
+}
+
+// postgresAdmin is the connection that creates test schemas. Without a
+// reachable TEST_DATABASE_URL the test is skipped, or fails when CI is set.
+func postgresAdmin(t testing.TB) *gorm.DB {
+	t.Helper()
+	base := os.Getenv("TEST_DATABASE_URL")
+	if base == "" {
+		t.Fatal("CI is set but TEST_DATABASE_URL is not: the PostgreSQL tests must run in CI")
+	}
+	admin, err := adminDB(base)
+	if err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("PostgreSQL at TEST_DATABASE_URL does not answer: %v", err)
+		}
+		t.Skipf("PostgreSQL at TEST_DATABASE_URL does not answer (%v); skipping outside CI", err)
+	}
+	return admin
 }
 
 var (
