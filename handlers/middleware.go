@@ -8,6 +8,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/gorilla/sessions"
 	"github.com/labstack/echo/v4"
 	"github.com/labstack/echo/v4/middleware"
 
@@ -137,6 +138,9 @@ func (d *deps) loadScope(next echo.HandlerFunc) echo.HandlerFunc {
 		if err != nil {
 			return err
 		}
+		if err := d.rememberRole(c, scope); err != nil {
+			return err
+		}
 		c.Set(ctxScope, scope)
 		c.Set(ctxLogger, LoggerFrom(c).With("account_id", scope.Account().PublicID))
 		return next(c)
@@ -192,8 +196,32 @@ func (d *deps) enterPersonal(c echo.Context) (models.Scope, error) {
 	if err != nil {
 		return models.Scope{}, err
 	}
-	SessionFrom(c).Values[valAccountID] = scope.AccountID()
+	setActive(SessionFrom(c), scope.AccountID(), scope.Role())
 	return scope, nil
+}
+
+// setActive makes an account the session's active one, with the user's role
+// there ("" when the next request's loadScope is to learn it). Saving the
+// session then gives it a new token: see dbStore.Save.
+func setActive(s *sessions.Session, accountID int64, role models.Role) {
+	s.Values[valAccountID] = accountID
+	s.Values[valRole] = string(role)
+}
+
+// rememberRole keeps the user's role in the active account in the session.
+// A role that changed (an administrator promoted or demoted them) gives the
+// session a new token, as switching accounts does.
+func (d *deps) rememberRole(c echo.Context, scope models.Scope) error {
+	s := SessionFrom(c)
+	before, _ := s.Values[valRole].(string)
+	if before == string(scope.Role()) {
+		return nil
+	}
+	if before != "" {
+		LoggerFrom(c).Info("role changed; session token replaced", "from", before, "to", string(scope.Role()))
+	}
+	s.Values[valRole] = string(scope.Role())
+	return s.Save(c.Request(), c.Response())
 }
 
 // guardAccount refuses a state-changing form rendered in another account

@@ -10,6 +10,11 @@ CREATE TABLE throttle_buckets (
 );
 CREATE INDEX throttle_buckets_full_at ON throttle_buckets (full_at);
 
+-- The role the session acts with in its active account: when it changes,
+-- the session gets a new token.
+ALTER TABLE sessions ADD COLUMN active_role TEXT NOT NULL DEFAULT '';
+
 -- +goose Down
+ALTER TABLE sessions DROP COLUMN active_role;
 DROP INDEX throttle_buckets_full_at;
 DROP TABLE throttle_buckets;
