@@ -87,7 +87,8 @@ func (h *Auth) SignInSubmit(c echo.Context) error {
 }
 
 // startSession replaces whatever session the browser had with a new one
-// (new ID, so a planted cookie cannot be fixed on the user).
+// (new ID, so a planted cookie cannot be fixed on the user), and the CSRF
+// token with a new one.
 func (d *deps) startSession(c echo.Context, userID, accountID int64) error {
 	return d.startSessionVia(c, userID, accountID, nil)
 }
@@ -110,7 +111,11 @@ func (d *deps) startSessionVia(c echo.Context, userID, accountID int64, ssoAccou
 	if ssoAccount != nil {
 		s.Values[valSSOAccount] = *ssoAccount
 	}
-	return s.Save(c.Request(), c.Response())
+	if err := s.Save(c.Request(), c.Response()); err != nil {
+		return err
+	}
+	d.rotateCSRF(c)
+	return nil
 }
 
 // SignUpPage shows the sign-up form.

@@ -68,6 +68,13 @@ func secureHeaders(secure bool) echo.MiddlewareFunc {
 	return middleware.SecureWithConfig(cfg)
 }
 
+// The CSRF token lives in this cookie, for a day after the last page that
+// used it.
+const (
+	csrfCookieName   = "_csrf"
+	csrfCookieMaxAge = 24 * time.Hour
+)
+
 // csrf protects every state-changing request with the token forms carry as
 // _csrf (echo's middleware also accepts same-origin Sec-Fetch-Site). The
 // public API authenticates by header, not cookie, and is exempt.
@@ -76,8 +83,9 @@ func csrf(secure bool) echo.MiddlewareFunc {
 		Skipper:        func(c echo.Context) bool { return isAPI(c) },
 		TokenLookup:    "form:_csrf",
 		ContextKey:     ctxCSRF,
-		CookieName:     "_csrf",
+		CookieName:     csrfCookieName,
 		CookiePath:     "/",
+		CookieMaxAge:   int(csrfCookieMaxAge / time.Second),
 		CookieHTTPOnly: true,
 		CookieSecure:   secure,
 		CookieSameSite: http.SameSiteLaxMode,
@@ -85,6 +93,34 @@ func csrf(secure bool) echo.MiddlewareFunc {
 			return echo.NewHTTPError(http.StatusForbidden, "This form has expired or did not come from Switchboard. Reload the page and try again.").SetInternal(err)
 		},
 	})
+}
+
+// rotateCSRF gives the browser a new CSRF token, as the middleware would
+// set it, in place of the one the middleware set for this response: a token
+// planted or seen before sign-in does not carry over into the session.
+func (d *deps) rotateCSRF(c echo.Context) {
+	token := models.NewToken()
+	h := c.Response().Header()
+	var kept []string
+	for _, v := range h.Values("Set-Cookie") {
+		if !strings.HasPrefix(v, csrfCookieName+"=") {
+			kept = append(kept, v)
+		}
+	}
+	h.Del("Set-Cookie")
+	for _, v := range kept {
+		h.Add("Set-Cookie", v)
+	}
+	http.SetCookie(c.Response(), &http.Cookie{
+		Name:     csrfCookieName,
+		Value:    token,
+		Path:     "/",
+		Expires:  time.Now().Add(csrfCookieMaxAge),
+		HttpOnly: true,
+		Secure:   d.cfg.secure(),
+		SameSite: http.SameSiteLaxMode,
+	})
+	c.Set(ctxCSRF, token)
 }
 
 // session loads the request's session and, with it, the signed-in user (one

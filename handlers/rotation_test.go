@@ -178,3 +178,62 @@ func TestStaleTabGuardAfterRotation(t *testing.T) {
 		r.contains(org.Account().Name)
 	})
 }
+
+// csrfRotatedAtSignIn signs in with signIn and checks that the CSRF token
+// from before no longer validates, and the new one does.
+func csrfRotatedAtSignIn(t *testing.T, c *client, signIn func() *response) {
+	t.Helper()
+	before := c.guard("/signin").Get("_csrf")
+	if before == "" || c.cookieValue("_csrf") != before {
+		t.Fatalf("the sign-in page's token %q is not the cookie's %q", before, c.cookieValue("_csrf"))
+	}
+	r := signIn()
+	n := 0
+	for _, ck := range (&http.Response{Header: r.Header}).Cookies() {
+		if ck.Name == "_csrf" {
+			n++
+			if !ck.HttpOnly || ck.SameSite != http.SameSiteLaxMode || ck.Path != "/" {
+				t.Fatalf("new CSRF cookie's flags: %+v", ck)
+			}
+		}
+	}
+	if n != 1 {
+		t.Fatalf("signing in set %d CSRF cookies, want 1", n)
+	}
+	if after := c.cookieValue("_csrf"); after == "" || after == before {
+		t.Fatal("the CSRF token was not replaced at sign-in")
+	}
+	stale := c.guard("/settings/profile")
+	stale.Set("_csrf", before)
+	stale.Set("name", "Stale Token")
+	c.postRaw("/settings/profile", stale).status(http.StatusForbidden)
+	c.post("/settings/profile", url.Values{"name": {"Fresh Token"}}).status(http.StatusSeeOther)
+}
+
+// Every way of signing in replaces the CSRF token: password, sign-up, SSO.
+func TestSignInRotatesTheCSRFToken(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
+		app := newApp(t, db)
+		t.Run("password", func(t *testing.T) {
+			u, _ := dbtest.User(t, db)
+			c := app.client()
+			csrfRotatedAtSignIn(t, c, func() *response {
+				return c.post("/signin", rightPassword(u.Email)).redirectsTo("/")
+			})
+		})
+		t.Run("sign-up", func(t *testing.T) {
+			c := app.client()
+			csrfRotatedAtSignIn(t, c, func() *response {
+				return c.post("/signup", url.Values{"name": {"New Person"}, "email": {dbtest.Unique("new") + "@example.net"}, "password": {dbtest.Password}}).redirectsTo("/")
+			})
+		})
+		t.Run("sso", func(t *testing.T) {
+			_, org, _, idp := ssoOrg(t, app, true, false)
+			idp.addUser("carol", "carol@example.com", "Carol", "Shaw")
+			c := app.client()
+			csrfRotatedAtSignIn(t, c, func() *response {
+				return ssoSignIn(t, c, idp, "/sso/"+org.Account().SlugOrEmpty()+"/login", "carol").redirectsTo("/")
+			})
+		})
+	})
+}
