@@ -36,7 +36,7 @@ func (h *Accounts) SwitchSubmit(c echo.Context) error {
 		// The organization admits its members only through its IdP.
 		return redirect(c, "/sso/"+url.PathEscape(scope.Account().SlugOrEmpty())+"/login")
 	}
-	s.Values[valAccountID] = scope.AccountID()
+	setActive(s, scope.AccountID(), scope.Role())
 	if err := s.Save(c.Request(), c.Response()); err != nil {
 		return err
 	}
@@ -80,8 +80,7 @@ func (h *Accounts) OrganizationNewSubmit(c echo.Context) error {
 		return err
 	}
 	LoggerFrom(c).Info("organization created", "organization", acct.PublicID)
-	s := SessionFrom(c)
-	s.Values[valAccountID] = acct.ID
+	setActive(SessionFrom(c), acct.ID, "")
 	if err := h.setFlash(c, flashSuccess, "Created "+acct.Name+". You are its administrator, and it is now your active account."); err != nil {
 		return err
 	}

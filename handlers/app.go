@@ -30,6 +30,11 @@ type Config struct {
 	APIKeyTTL time.Duration
 	// RateLimiter counts API requests (the database when nil).
 	RateLimiter models.RateLimiter
+	// Throttle counts sign-in attempts and emailed links, for every server
+	// of the deployment (the database when nil).
+	Throttle models.Throttle
+	// Clock is the time the throttles count in (time.Now when nil).
+	Clock func() time.Time
 	// Usage batches the usage of API requests; the caller runs it. One that
 	// is never run is created when nil.
 	Usage *models.UsageRecorder

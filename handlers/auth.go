@@ -16,10 +16,7 @@ import (
 )
 
 // Auth handles signing up, in and out, and the emailed links.
-type Auth struct {
-	*deps
-	throttle *throttle
-}
+type Auth struct{ *deps }
 
 type signInForm struct {
 	Email    string `form:"email"`
@@ -49,8 +46,8 @@ func (h *Auth) SignInPage(c echo.Context) error {
 	}))
 }
 
-// SignInSubmit checks the credentials, slowing down repeated failures for an
-// email or an address, and starts a new session in the personal account.
+// SignInSubmit checks the credentials, slowing down repeated failures (see
+// models.ThrottleSignIn), and starts a new session in the personal account.
 func (h *Auth) SignInSubmit(c echo.Context) error {
 	var f signInForm
 	if err := bindForm(c, &f); err != nil {
@@ -58,14 +55,17 @@ func (h *Auth) SignInSubmit(c echo.Context) error {
 	}
 	email := models.NormalizeEmail(f.Email)
 	props := views.SignInPageProps{Shell: h.authShell(c, "Sign in"), Email: email, Next: localPath(f.Next)}
-	keys := []throttleKey{emailKey(email), ipKey(clientIP(c.Request()))}
-	if wait := h.throttle.Wait(keys...); wait > 0 {
+	ctx, ip, at := c.Request().Context(), clientIP(c.Request()), h.cfg.Clock()
+	wait, err := models.ThrottleSignIn(ctx, h.cfg.Throttle, email, ip, at)
+	if err != nil {
+		return err
+	}
+	if wait > 0 {
 		props.Error = fmt.Sprintf("Too many failed attempts. Wait %s and try again, or reset your password.", humanWait(wait))
 		return render(c, http.StatusTooManyRequests, views.SignInPage(props))
 	}
-	user, err := models.Authenticate(c.Request().Context(), h.db, email, f.Password)
+	user, err := models.Authenticate(ctx, h.db, email, f.Password)
 	if errors.Is(err, models.ErrBadCredentials) {
-		h.throttle.Fail(keys...)
 		LoggerFrom(c).Warn("sign-in failed", "email", email)
 		props.Error = badCredentials
 		return render(c, http.StatusUnauthorized, views.SignInPage(props))
@@ -73,7 +73,9 @@ func (h *Auth) SignInSubmit(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	h.throttle.Reset(emailKey(email))
+	if err := models.SignedIn(ctx, h.cfg.Throttle, email, ip, at); err != nil {
+		return err
+	}
 	scope, err := models.PersonalScope(c.Request().Context(), h.db, user.ID)
 	if err != nil {
 		return err
@@ -85,7 +87,8 @@ func (h *Auth) SignInSubmit(c echo.Context) error {
 }
 
 // startSession replaces whatever session the browser had with a new one
-// (new ID, so a planted cookie cannot be fixed on the user).
+// (new ID, so a planted cookie cannot be fixed on the user), and the CSRF
+// token with a new one.
 func (d *deps) startSession(c echo.Context, userID, accountID int64) error {
 	return d.startSessionVia(c, userID, accountID, nil)
 }
@@ -108,7 +111,11 @@ func (d *deps) startSessionVia(c echo.Context, userID, accountID int64, ssoAccou
 	if ssoAccount != nil {
 		s.Values[valSSOAccount] = *ssoAccount
 	}
-	return s.Save(c.Request(), c.Response())
+	if err := s.Save(c.Request(), c.Response()); err != nil {
+		return err
+	}
+	d.rotateCSRF(c)
+	return nil
 }
 
 // SignUpPage shows the sign-up form.
@@ -236,14 +243,16 @@ func (h *Auth) ResendVerification(c echo.Context) error {
 	if user.Verified() {
 		return redirect(c, back)
 	}
-	key := throttleKey{"verify", user.Email}
-	if wait := h.throttle.Wait(key); wait > 0 {
+	wait, err := models.ThrottleLink(c.Request().Context(), h.cfg.Throttle, models.PurposeVerify, user.Email, h.cfg.Clock())
+	if err != nil {
+		return err
+	}
+	if wait > 0 {
 		if err := h.setFlash(c, flashNotice, "We just sent a link. Wait "+humanWait(wait)+" before asking again."); err != nil {
 			return err
 		}
 		return redirect(c, back)
 	}
-	h.throttle.Fail(key)
 	msg, kind := "We sent a new verification link to "+user.Email+".", flashSuccess
 	if err := h.sendVerification(c, user); err != nil {
 		msg, kind = "We could not send the email just now. Try again in a moment.", flashError
@@ -277,12 +286,16 @@ func (h *Auth) ForgotPasswordSubmit(c echo.Context) error {
 		return render(c, http.StatusUnprocessableEntity, views.ForgotPasswordPage(props))
 	}
 	props.Sent = true
-	key := throttleKey{"reset", email}
-	if h.throttle.Wait(key) > 0 {
+	ctx := c.Request().Context()
+	// Throttled or not, the page says the same: it must not tell whether
+	// the address has an account.
+	wait, err := models.ThrottleLink(ctx, h.cfg.Throttle, models.PurposeReset, email, h.cfg.Clock())
+	if err != nil {
+		return err
+	}
+	if wait > 0 {
 		return render(c, http.StatusOK, views.ForgotPasswordPage(props))
 	}
-	h.throttle.Fail(key)
-	ctx := c.Request().Context()
 	user, err := models.FindUserByEmail(ctx, h.db, email)
 	if errors.Is(err, models.ErrNotFound) {
 		return render(c, http.StatusOK, views.ForgotPasswordPage(props))
@@ -357,7 +370,9 @@ func (h *Auth) ResetPasswordSubmit(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	h.throttle.Reset(emailKey(user.Email))
+	if err := models.ForgetSignInFailures(ctx, h.cfg.Throttle, user.Email, clientIP(c.Request())); err != nil {
+		return err
+	}
 	LoggerFrom(c).Info("password reset", "user_id", user.PublicID)
 	return render(c, http.StatusOK, views.MessagePage(views.MessagePageProps{
 		Shell:     h.authShell(c, "Password changed"),

@@ -293,8 +293,7 @@ func (h *Members) InvitationAcceptSubmit(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	s := SessionFrom(c)
-	s.Values[valAccountID] = scope.AccountID()
+	setActive(SessionFrom(c), scope.AccountID(), scope.Role())
 	LoggerFrom(c).Info("invitation accepted", "organization", scope.Account().PublicID)
 	return h.flashAndBack(c, flashSuccess, "Welcome to "+scope.Account().Name+". You joined as "+strings.ToLower(scope.Role().Label())+".", "/")
 }

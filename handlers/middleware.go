@@ -8,6 +8,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/gorilla/sessions"
 	"github.com/labstack/echo/v4"
 	"github.com/labstack/echo/v4/middleware"
 
@@ -67,6 +68,13 @@ func secureHeaders(secure bool) echo.MiddlewareFunc {
 	return middleware.SecureWithConfig(cfg)
 }
 
+// The CSRF token lives in this cookie, for a day after the last page that
+// used it.
+const (
+	csrfCookieName   = "_csrf"
+	csrfCookieMaxAge = 24 * time.Hour
+)
+
 // csrf protects every state-changing request with the token forms carry as
 // _csrf (echo's middleware also accepts same-origin Sec-Fetch-Site). The
 // public API authenticates by header, not cookie, and is exempt.
@@ -75,8 +83,9 @@ func csrf(secure bool) echo.MiddlewareFunc {
 		Skipper:        func(c echo.Context) bool { return isAPI(c) },
 		TokenLookup:    "form:_csrf",
 		ContextKey:     ctxCSRF,
-		CookieName:     "_csrf",
+		CookieName:     csrfCookieName,
 		CookiePath:     "/",
+		CookieMaxAge:   int(csrfCookieMaxAge / time.Second),
 		CookieHTTPOnly: true,
 		CookieSecure:   secure,
 		CookieSameSite: http.SameSiteLaxMode,
@@ -84,6 +93,34 @@ func csrf(secure bool) echo.MiddlewareFunc {
 			return echo.NewHTTPError(http.StatusForbidden, "This form has expired or did not come from Switchboard. Reload the page and try again.").SetInternal(err)
 		},
 	})
+}
+
+// rotateCSRF gives the browser a new CSRF token, as the middleware would
+// set it, in place of the one the middleware set for this response: a token
+// planted or seen before sign-in does not carry over into the session.
+func (d *deps) rotateCSRF(c echo.Context) {
+	token := models.NewToken()
+	h := c.Response().Header()
+	var kept []string
+	for _, v := range h.Values("Set-Cookie") {
+		if !strings.HasPrefix(v, csrfCookieName+"=") {
+			kept = append(kept, v)
+		}
+	}
+	h.Del("Set-Cookie")
+	for _, v := range kept {
+		h.Add("Set-Cookie", v)
+	}
+	http.SetCookie(c.Response(), &http.Cookie{
+		Name:     csrfCookieName,
+		Value:    token,
+		Path:     "/",
+		Expires:  time.Now().Add(csrfCookieMaxAge),
+		HttpOnly: true,
+		Secure:   d.cfg.secure(),
+		SameSite: http.SameSiteLaxMode,
+	})
+	c.Set(ctxCSRF, token)
 }
 
 // session loads the request's session and, with it, the signed-in user (one
@@ -135,6 +172,9 @@ func (d *deps) loadScope(next echo.HandlerFunc) echo.HandlerFunc {
 		}
 		scope, err := d.activeScope(c, user)
 		if err != nil {
+			return err
+		}
+		if err := d.rememberRole(c, scope); err != nil {
 			return err
 		}
 		c.Set(ctxScope, scope)
@@ -192,8 +232,32 @@ func (d *deps) enterPersonal(c echo.Context) (models.Scope, error) {
 	if err != nil {
 		return models.Scope{}, err
 	}
-	SessionFrom(c).Values[valAccountID] = scope.AccountID()
+	setActive(SessionFrom(c), scope.AccountID(), scope.Role())
 	return scope, nil
+}
+
+// setActive makes an account the session's active one, with the user's role
+// there ("" when the next request's loadScope is to learn it). Saving the
+// session then gives it a new token: see dbStore.Save.
+func setActive(s *sessions.Session, accountID int64, role models.Role) {
+	s.Values[valAccountID] = accountID
+	s.Values[valRole] = string(role)
+}
+
+// rememberRole keeps the user's role in the active account in the session.
+// A role that changed (an administrator promoted or demoted them) gives the
+// session a new token, as switching accounts does.
+func (d *deps) rememberRole(c echo.Context, scope models.Scope) error {
+	s := SessionFrom(c)
+	before, _ := s.Values[valRole].(string)
+	if before == string(scope.Role()) {
+		return nil
+	}
+	if before != "" {
+		LoggerFrom(c).Info("role changed; session token replaced", "from", before, "to", string(scope.Role()))
+	}
+	s.Values[valRole] = string(scope.Role())
+	return s.Save(c.Request(), c.Response())
 }
 
 // guardAccount refuses a state-changing form rendered in another account

@@ -27,6 +27,12 @@ func New(cfg Config, db *gorm.DB, log *slog.Logger, mailer Mailer) *echo.Echo {
 	if cfg.RateLimiter == nil {
 		cfg.RateLimiter = models.NewDBRateLimiter(db)
 	}
+	if cfg.Throttle == nil {
+		cfg.Throttle = models.NewDBThrottle(db, cfg.SessionKey)
+	}
+	if cfg.Clock == nil {
+		cfg.Clock = time.Now
+	}
 	if cfg.LookupTXT == nil {
 		cfg.LookupTXT = txtLookup(cfg.DNSServer)
 	}
@@ -51,7 +57,7 @@ func New(cfg Config, db *gorm.DB, log *slog.Logger, mailer Mailer) *echo.Echo {
 		return append(base[:len(base):len(base)], extra...)
 	}
 
-	auth := &Auth{deps: d, throttle: newThrottle()}
+	auth := &Auth{d}
 	e.GET("/signin", auth.SignInPage, page...).Name = "signin"
 	e.POST("/signin", auth.SignInSubmit, page...).Name = "signin.submit"
 	e.GET("/signup", auth.SignUpPage, page...).Name = "signup"

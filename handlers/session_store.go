@@ -19,12 +19,14 @@ import (
 // sessionCookie is the name of the session cookie.
 const sessionCookie = "switchboard_session"
 
-// Session values with a meaning of their own: the user and active account
-// live in columns of the sessions table; every other key is a string kept in
-// its data column. Keys starting with "_" are never written.
+// Session values with a meaning of their own: the user, the active account
+// and the role in it live in columns of the sessions table; every other key
+// is a string kept in its data column. Keys starting with "_" are never
+// written.
 const (
 	valUserID     = "user_id"
 	valAccountID  = "account_id"
+	valRole       = "active_role"    // a models.Role as a string; "" until loadScope learns it
 	valSSOAccount = "sso_account_id" // the organization whose IdP signed the session in
 	valRecord     = "_record"        // the *models.Session loaded with the request
 )
@@ -95,6 +97,7 @@ func (st *dbStore) New(r *http.Request, name string) (*sessions.Session, error) 
 	if rec.ActiveAccountID != nil {
 		s.Values[valAccountID] = *rec.ActiveAccountID
 	}
+	s.Values[valRole] = rec.ActiveRole
 	if rec.SSOAccountID != nil {
 		s.Values[valSSOAccount] = *rec.SSOAccountID
 	}
@@ -104,7 +107,9 @@ func (st *dbStore) New(r *http.Request, name string) (*sessions.Session, error) 
 
 // Save writes the session. MaxAge < 0 deletes it; a session without an ID
 // but with a user becomes a new row with a new token (sign-in); a session
-// without a user is not stored at all.
+// without a user is not stored at all. A session whose active account or
+// known role changes gets a new token (and cookie), so that a token seen
+// before the change is worth nothing after it.
 func (st *dbStore) Save(r *http.Request, w http.ResponseWriter, s *sessions.Session) error {
 	ctx := r.Context()
 	rec, _ := s.Values[valRecord].(*models.Session)
@@ -122,6 +127,7 @@ func (st *dbStore) Save(r *http.Request, w http.ResponseWriter, s *sessions.Sess
 		return nil
 	}
 	accountID, _ := s.Values[valAccountID].(int64)
+	role, _ := s.Values[valRole].(string)
 	var ssoAccount *int64
 	if id, ok := s.Values[valSSOAccount].(int64); ok {
 		ssoAccount = &id
@@ -135,26 +141,46 @@ func (st *dbStore) Save(r *http.Request, w http.ResponseWriter, s *sessions.Sess
 		if err != nil {
 			return err
 		}
-		created.Data, created.SSOAccountID = data, ssoAccount
-		if data != "{}" || ssoAccount != nil {
+		created.Data, created.SSOAccountID, created.ActiveRole = data, ssoAccount, role
+		if data != "{}" || ssoAccount != nil || role != "" {
 			if err := models.SaveSession(ctx, st.db, created); err != nil {
 				return err
 			}
 		}
-		encoded, err := st.codec.Encode(s.Name(), token)
-		if err != nil {
-			return err
-		}
 		s.ID = strconv.FormatInt(created.ID, 10)
 		s.Values[valRecord] = &created
-		http.SetCookie(w, sessions.NewCookie(s.Name(), encoded, st.options()))
-		return nil
+		return st.setCookie(w, s, token)
 	}
+	var before int64
+	if rec.ActiveAccountID != nil {
+		before = *rec.ActiveAccountID
+	}
+	// A role learned for the first time ("" before) changes nothing.
+	rotate := before != accountID || (rec.ActiveRole != "" && rec.ActiveRole != role)
 	rec.ActiveAccountID = &accountID
+	rec.ActiveRole = role
 	rec.SSOAccountID = ssoAccount
 	rec.Data = data
 	rec.LastSeenAt = time.Now().UTC()
-	return models.SaveSession(ctx, st.db, *rec)
+	if !rotate {
+		return models.SaveSession(ctx, st.db, *rec)
+	}
+	token, rotated, err := models.RotateSession(ctx, st.db, *rec)
+	if err != nil {
+		return err
+	}
+	*rec = rotated
+	return st.setCookie(w, s, token)
+}
+
+// setCookie gives the browser the session's token.
+func (st *dbStore) setCookie(w http.ResponseWriter, s *sessions.Session, token string) error {
+	encoded, err := st.codec.Encode(s.Name(), token)
+	if err != nil {
+		return err
+	}
+	http.SetCookie(w, sessions.NewCookie(s.Name(), encoded, st.options()))
+	return nil
 }
 
 // encodeData keeps the session's string values for the data column.
@@ -162,7 +188,7 @@ func encodeData(values map[any]any) (string, error) {
 	out := map[string]string{}
 	for k, v := range values {
 		key, ok := k.(string)
-		if !ok || key == valUserID || key == valAccountID || key == valSSOAccount || strings.HasPrefix(key, "_") {
+		if !ok || key == valUserID || key == valAccountID || key == valRole || key == valSSOAccount || strings.HasPrefix(key, "_") {
 			continue
 		}
 		str, ok := v.(string)

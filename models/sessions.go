@@ -18,6 +18,9 @@ type Session struct {
 	UserID          int64
 	User            User
 	ActiveAccountID *int64
+	// ActiveRole is the role the session last acted with in its active
+	// account ("" until known); a change gives the session a new token.
+	ActiveRole string
 	// SSOAccountID is the organization whose IdP signed this session in.
 	SSOAccountID *int64 `gorm:"column:sso_account_id"`
 	Data         string
@@ -63,14 +66,32 @@ func LoadSession(ctx context.Context, db *gorm.DB, token string, life SessionLif
 	return s, err
 }
 
-// SaveSession writes the session's active account, data and last-seen time.
+// SaveSession writes the session's active account and role, data and
+// last-seen time.
 func SaveSession(ctx context.Context, db *gorm.DB, s Session) error {
-	return db.WithContext(ctx).Model(&Session{}).Where("id = ?", s.ID).Updates(map[string]any{
+	return db.WithContext(ctx).Model(&Session{}).Where("id = ?", s.ID).Updates(sessionState(s)).Error
+}
+
+// RotateSession writes what SaveSession does and gives the session a new
+// token, returned for the cookie: the old one stops working at once, while
+// the session keeps its row, data and lifetime.
+func RotateSession(ctx context.Context, db *gorm.DB, s Session) (string, Session, error) {
+	token := NewToken()
+	s.TokenHash = HashToken(token)
+	state := sessionState(s)
+	state["token_hash"] = s.TokenHash
+	err := db.WithContext(ctx).Model(&Session{}).Where("id = ?", s.ID).Updates(state).Error
+	return token, s, err
+}
+
+func sessionState(s Session) map[string]any {
+	return map[string]any{
 		"active_account_id": s.ActiveAccountID,
+		"active_role":       s.ActiveRole,
 		"sso_account_id":    s.SSOAccountID,
 		"data":              s.Data,
 		"last_seen_at":      s.LastSeenAt,
-	}).Error
+	}
 }
 
 // TouchSession records activity so that the idle timeout restarts.

@@ -253,3 +253,36 @@ func TestDeleteExpiredSessions(t *testing.T) {
 		}
 	})
 }
+
+// RotateSession replaces the token of the same session: the old token stops
+// working, the new one loads the session with its state and lifetime.
+func TestRotateSession(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
+		u, _ := dbtest.User(t, db)
+		org := dbtest.Org(t, db, u)
+		token, created, err := models.CreateSession(t.Context(), db, u.ID, org.AccountID(), "203.0.113.5", "Firefox", life)
+		must(t, err)
+		otherToken, _, err := models.CreateSession(t.Context(), db, u.ID, org.AccountID(), "203.0.113.6", "Chrome", life)
+		must(t, err)
+		created.ActiveRole = string(models.RoleAdmin)
+		created.Data = `{"flash":"kept"}`
+		newToken, rotated, err := models.RotateSession(t.Context(), db, created)
+		must(t, err)
+		if newToken == "" || newToken == token || rotated.TokenHash != models.HashToken(newToken) || rotated.ID != created.ID {
+			t.Fatalf("rotated to %q, %+v", newToken, rotated)
+		}
+		if _, err := models.LoadSession(t.Context(), db, token, life); err != models.ErrNotFound {
+			t.Fatalf("the old token loads a session: %v", err)
+		}
+		s, err := models.LoadSession(t.Context(), db, newToken, life)
+		must(t, err)
+		if s.ID != created.ID || s.ActiveRole != string(models.RoleAdmin) || s.Data != `{"flash":"kept"}` ||
+			!s.CreatedAt.Equal(created.CreatedAt) || !s.ExpiresAt.Equal(created.ExpiresAt) {
+			t.Fatalf("rotated session %+v, want %+v's state", s, created)
+		}
+		// The user's other sessions are untouched.
+		if _, err := models.LoadSession(t.Context(), db, otherToken, life); err != nil {
+			t.Fatalf("another session of the user: %v", err)
+		}
+	})
+}

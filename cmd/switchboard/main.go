@@ -50,9 +50,9 @@ type config struct {
 	MailFrom    string
 	Dev         bool
 	RedisURL    string
-	// RedisNamespace separates this deployment's rate-limit counters from
-	// those of others sharing the Redis database (default: the base URL's
-	// host, which every server of a deployment shares).
+	// RedisNamespace separates this deployment's rate-limit and throttle
+	// counters from those of others sharing the Redis database (default:
+	// the base URL's host, which every server of a deployment shares).
 	RedisNamespace string
 	APIKeyDays     int
 	// DNSServer (host:port) answers the TXT look-ups that prove SSO
@@ -138,7 +138,7 @@ func parseConfig(cmd string, args []string) (config, error) {
 		fs.StringVar(&cfg.SMTPURL, "smtp-url", cfg.SMTPURL, "smtp://user:pass@host:587 to send email; unset writes links to the log (SMTP_URL)")
 		fs.StringVar(&cfg.MailFrom, "mail-from", cfg.MailFrom, "From address of emails (SWITCHBOARD_MAIL_FROM)")
 		fs.BoolVar(&cfg.Dev, "dev", cfg.Dev, "show error details on error pages (SWITCHBOARD_DEV)")
-		fs.StringVar(&cfg.RedisURL, "redis-url", cfg.RedisURL, "redis:// URL to keep API rate-limit counters in Redis instead of the database (REDIS_URL)")
+		fs.StringVar(&cfg.RedisURL, "redis-url", cfg.RedisURL, "redis:// URL to keep API rate-limit and sign-in throttle counters in Redis instead of the database (REDIS_URL)")
 		fs.StringVar(&cfg.RedisNamespace, "redis-namespace", cfg.RedisNamespace, "prefix of this deployment's counters in Redis, shared by all its servers (REDIS_NAMESPACE; default the base URL's host)")
 		fs.StringVar(&cfg.DNSServer, "dns-server", cfg.DNSServer, "host:port of the DNS server that proves SSO domains (SWITCHBOARD_DNS_SERVER; default the system resolver)")
 		fs.IntVar(&cfg.APIKeyDays, "api-key-days", cfg.APIKeyDays, "days an API key works after it is created or regenerated (SWITCHBOARD_API_KEY_DAYS)")
@@ -278,15 +278,21 @@ func serve(ctx context.Context, cfg config, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
+	// Sign-in throttles are counted where the API rate limits are.
 	var limiter models.RateLimiter = models.NewDBRateLimiter(db)
+	var throttle models.Throttle = models.NewDBThrottle(db, key)
 	if cfg.RedisURL != "" {
 		redisLimiter, err := models.NewRedisRateLimiter(ctx, cfg.RedisURL, cfg.RedisNamespace)
 		if err != nil {
 			return err
 		}
 		defer redisLimiter.Client.Close()
-		limiter = redisLimiter
-		log.Info("API rate limits are counted in Redis", "namespace", cfg.RedisNamespace)
+		redisThrottle, err := models.NewRedisThrottle(redisLimiter.Client, cfg.RedisNamespace, key)
+		if err != nil {
+			return err
+		}
+		limiter, throttle = redisLimiter, redisThrottle
+		log.Info("API rate limits and sign-in throttles are counted in Redis", "namespace", cfg.RedisNamespace)
 	}
 	usage := models.NewUsageRecorder(db, log, 2*time.Second)
 	usageCtx, stopUsage := context.WithCancel(ctx)
@@ -300,6 +306,7 @@ func serve(ctx context.Context, cfg config, log *slog.Logger) error {
 		Dev:         cfg.Dev,
 		APIKeyTTL:   time.Duration(cfg.APIKeyDays) * 24 * time.Hour,
 		RateLimiter: limiter,
+		Throttle:    throttle,
 		Usage:       usage,
 		DNSServer:   cfg.DNSServer,
 	}, db, log, mailer)
@@ -332,13 +339,17 @@ func serve(ctx context.Context, cfg config, log *slog.Logger) error {
 	return srv.Shutdown(shutdownCtx)
 }
 
-// sweepSessions deletes expired sessions every hour.
+// sweepSessions deletes expired sessions, and throttle budgets that are
+// full again (in the database; Redis expires its own), every hour.
 func sweepSessions(ctx context.Context, db *gorm.DB, log *slog.Logger) {
 	t := time.NewTicker(time.Hour)
 	defer t.Stop()
 	for {
 		if err := models.DeleteExpiredSSOState(ctx, db); err != nil && ctx.Err() == nil {
 			log.Warn("sweeping expired SSO requests failed", "err", err)
+		}
+		if _, err := models.DeleteFullThrottleBuckets(ctx, db, time.Now()); err != nil && ctx.Err() == nil {
+			log.Warn("sweeping throttle counters failed", "err", err)
 		}
 		if n, err := models.DeleteExpiredSessions(ctx, db, handlers.DefaultSessionLifetime); err != nil {
 			if ctx.Err() == nil {
