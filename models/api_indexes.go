@@ -3,7 +3,6 @@ package models
 import (
 	"context"
 	"database/sql"
-	"math"
 	"strings"
 	"time"
 
@@ -129,17 +128,9 @@ func apiOrder(sortBy string, ascending bool) (col, dir string) {
 	return col, dir
 }
 
-// apiOffset is the number of rows before a page (from 1). A page too far
-// for the product to be counted saturates rather than wraps around: a
-// negative offset is an error in PostgreSQL and no offset at all in GORM.
+// apiOffset is the number of rows before a page (from 1).
 func apiOffset(page, limit int) int {
-	if page < 1 || limit < 1 {
-		return 0
-	}
-	if page-1 > math.MaxInt/limit {
-		return math.MaxInt
-	}
-	return (page - 1) * limit
+	return Page{Number: page, Size: limit}.Offset()
 }
 
 // restOfDay is the span from t to the end of its UTC day. t is rounded up to
