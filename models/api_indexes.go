@@ -3,7 +3,6 @@ package models
 import (
 	"context"
 	"database/sql"
-	"strings"
 	"time"
 
 	"gorm.io/gorm"
@@ -43,7 +42,7 @@ func ListIndexesForAPI(ctx context.Context, db *gorm.DB, s Scope, q APIIndexQuer
 	filter := func(tx *gorm.DB) *gorm.DB {
 		tx = s.indexes(tx)
 		if q.Name != "" {
-			tx = tx.Where("indexes.name_key LIKE ? ESCAPE '\\'", "%"+escapeLike(strings.ToLower(q.Name))+"%")
+			tx = whereContains(tx, "indexes.name_key", q.Name, IndexNameMax)
 		}
 		switch q.ModelFamily {
 		case ModelMarengo:
@@ -163,7 +162,7 @@ func ListVideosForAPI(ctx context.Context, db *gorm.DB, s Scope, indexPublicID s
 	filter := func(tx *gorm.DB) *gorm.DB {
 		tx = s.apply(tx.Model(&Video{})).Where("videos.index_id = ?", idx.ID)
 		if q.Filename != "" {
-			tx = tx.Where("LOWER(videos.title) LIKE ? ESCAPE '\\'", "%"+escapeLike(strings.ToLower(q.Filename))+"%")
+			tx = whereContains(tx, "LOWER(videos.title)", q.Filename, VideoTitleMax)
 		}
 		return tx
 	}
