@@ -150,22 +150,35 @@ func TestNoInputMakesA500(t *testing.T) {
 				w.apiFields(t, r)
 			case r.Method == http.MethodDelete:
 			default:
-				for _, h := range hostile {
-					for _, part := range split(names, h.value) {
-						form := url.Values{}
-						for _, n := range part {
-							form.Set(n, h.value)
-						}
-						res := w.request(t, r, w.fill(r.Path), form, "fields: "+h.name)
-						if res.Code == http.StatusRequestEntityTooLarge || res.Code == http.StatusRequestHeaderFieldsTooLarge {
-							w.fail(t, "%s %s: the walk's own request is over the router's limits (%d); lower maxRequestText", r.Method, r.Path, res.Code)
-						}
-					}
+				w.fields(t, r, names, "fields")
+				// Pages a visitor may use (sign-up, sign-in, email links,
+				// SSO) take what visitors send as well.
+				w.visitor = true
+				if res := w.request(t, r, w.fill(r.Path), nil, "visitor"); !strings.HasPrefix(res.Location(), "/signin") {
+					w.fields(t, r, names, "visitor's fields")
 				}
+				w.visitor = false
 			}
 		}
 		t.Logf("%d requests, %d worlds in %s", w.requests, w.worlds, time.Since(start).Round(time.Millisecond))
 	})
+}
+
+// fields sends the hostile values in every field of names.
+func (w *walker) fields(t *testing.T, r *echo.Route, names []string, what string) {
+	t.Helper()
+	for _, h := range hostile {
+		for _, part := range split(names, h.value) {
+			form := url.Values{}
+			for _, n := range part {
+				form.Set(n, h.value)
+			}
+			res := w.request(t, r, w.fill(r.Path), form, what+": "+h.name)
+			if res.Code == http.StatusRequestEntityTooLarge || res.Code == http.StatusRequestHeaderFieldsTooLarge {
+				w.fail(t, "%s %s: the walk's own request is over the router's limits (%d); lower maxRequestText", r.Method, r.Path, res.Code)
+			}
+		}
+	}
 }
 
 // paramKeys names a route's path parameters by the segment before each:
@@ -206,16 +219,17 @@ type walker struct {
 	tables   []string
 	world    *world
 	counts   map[string]int64
+	visitor  bool // send as a visitor rather than as the administrator
 	requests int
 	worlds   int
 	failures int
 }
 
 type world struct {
-	c     *client
-	guard url.Values
-	key   string
-	ids   map[string]string // path parameter values by "segment/:name"
+	c, visitorC         *client
+	guard, visitorGuard url.Values
+	key                 string
+	ids                 map[string]string // path parameter values by "segment/:name"
 }
 
 func newWalker(t *testing.T, db *gorm.DB) *walker {
@@ -242,7 +256,7 @@ func newWalker(t *testing.T, db *gorm.DB) *walker {
 // newWorld builds an organization with a member, an index with a video,
 // an integration, an API key, an invitation, an invoice, an SSO connection
 // and a connection test, plus email links for its administrator, and signs
-// the administrator in there.
+// the administrator in there; a visitor gets the forms' CSRF token.
 func (w *walker) newWorld(t *testing.T) *world {
 	t.Helper()
 	w.worlds++
@@ -285,8 +299,10 @@ func (w *walker) newWorld(t *testing.T) *world {
 	c := w.app.client()
 	signIn := &client{t: t, app: w.signer, http: c.http}
 	signIn.signIn(admin.Email)
-	c.switchTo(org.Account().PublicID)
-	wd := &world{c: c, key: key.Secret, guard: c.guard("/settings/organization"), ids: map[string]string{
+	guard := c.guard("/")
+	c.postRaw("/accounts/switch", url.Values{"account_id": {org.Account().PublicID}, "_csrf": guard["_csrf"], "_account": guard["_account"]}).redirectsTo("/")
+	guard.Set("_account", org.Account().PublicID)
+	wd := &world{c: c, key: key.Secret, guard: guard, ids: map[string]string{
 		"verify/:token":      verify,
 		"reset/:token":       reset,
 		"indexes/:id":        idx.PublicID,
@@ -302,9 +318,6 @@ func (w *walker) newWorld(t *testing.T) *world {
 		"invitations/:token": inv.Invited[0].Token,
 		"static/*":           "css/app.css",
 	}}
-	if wd.guard.Get("_account") != org.Account().PublicID {
-		t.Fatalf("the world's administrator is not in its organization: %v", wd.guard)
-	}
 	w.counts = nil
 	return wd
 }
@@ -349,8 +362,12 @@ func (w *walker) request(t *testing.T, r *echo.Route, path func(*world) string, 
 			}
 			req, err = http.NewRequest(r.Method, target, nil)
 		} else {
+			guard := wd.guard
+			if w.visitor {
+				guard = wd.visitorGuard
+			}
 			body := url.Values{}
-			for k, vs := range wd.guard {
+			for k, vs := range guard {
 				body[k] = vs
 			}
 			for k, vs := range form {
@@ -380,9 +397,17 @@ func (w *walker) send(t *testing.T, r *echo.Route, path func(*world) string, wha
 		w.counts = w.rowCounts(t)
 	}
 	wd := w.world
+	c := wd.c
+	if w.visitor {
+		if wd.visitorC == nil {
+			wd.visitorC = w.app.client()
+			wd.visitorGuard = wd.visitorC.guard("/signin")
+		}
+		c = wd.visitorC
+	}
 	req := build(wd)
 	logFrom := w.app.logs.Len()
-	res := wd.c.do(req)
+	res := c.do(req)
 	w.requests++
 	where := fmt.Sprintf("%s %s (%s)", r.Method, shorten(path(wd)), what)
 	if res.Code >= 500 {
