@@ -15,8 +15,9 @@ import (
 // New builds the dashboard's router: every route and the middleware order.
 //
 // Order: Recover → RequestID → Logger → Secure → CheckInput → BodyLimit
-// (global; it runs after routing, so it sees the route's parameters), then
-// per route TextOnly → Session (which loads the user) → CSRF → RequireUser → LoadScope →
+// (global; echo runs these after routing, so CheckInput sees the route's
+// parameters, and it comes first so that even a body refused for its size
+// gets the API's headers), then per route TextOnly → Session (which loads the user) → CSRF → RequireUser → LoadScope →
 // GuardAccount → RequireCapability → handler. Static files and the health
 // check skip the session, so they cost no query.
 func New(cfg Config, db *gorm.DB, log *slog.Logger, mailer Mailer) *echo.Echo {
