@@ -54,8 +54,9 @@ func unknownParams(params []string) error {
 }
 
 // errBodyTooLarge answers a body over maxBody, however far over: those over
-// the router's global limit are refused before they reach readJSON.
-var errBodyTooLarge = &apiError{http.StatusBadRequest, "parameter_invalid", fmt.Sprintf("The request body is larger than %d KiB.", maxBody>>10)}
+// the router's global limit are refused before they reach readJSON, and
+// get the same answer.
+var errBodyTooLarge = &apiError{http.StatusRequestEntityTooLarge, "request_too_large", fmt.Sprintf("The request body is larger than %d KiB.", maxBody>>10)}
 
 func notExists(id, collection string) error {
 	return &apiError{http.StatusNotFound, "resource_not_exists", "Resource with id " + id + " does not exist in " + collection + "."}
@@ -68,14 +69,14 @@ func (d *deps) writeAPIError(c echo.Context, err error) {
 	var he *echo.HTTPError
 	switch {
 	case errors.As(err, &ae):
+	case errors.Is(err, echo.ErrStatusRequestEntityTooLarge):
+		ae = errBodyTooLarge
 	case errors.Is(err, models.ErrNotFound):
 		ae = &apiError{http.StatusNotFound, "resource_not_exists", "The resource does not exist."}
 	case errors.As(err, &he) && he.Code == http.StatusNotFound:
 		ae = &apiError{http.StatusNotFound, "endpoint_not_exists", "No endpoint " + c.Request().Method + " " + c.Request().URL.Path + "."}
 	case errors.As(err, &he) && he.Code == http.StatusMethodNotAllowed:
 		ae = &apiError{http.StatusMethodNotAllowed, "method_not_allowed", "This endpoint does not accept " + c.Request().Method + "."}
-	case errors.As(err, &he) && he.Code == http.StatusRequestEntityTooLarge:
-		ae = errBodyTooLarge
 	case errors.Is(err, models.ErrUnavailable) || models.Ping(c.Request().Context(), d.db) != nil:
 		ae = &apiError{http.StatusServiceUnavailable, "service_unavailable", "The service is temporarily unavailable. Try again in a moment."}
 	default:
@@ -157,6 +158,9 @@ const maxBody = 64 << 10
 // malformed and non-object bodies, and keys not in allowed.
 func readJSON(c echo.Context, allowed ...string) (map[string]json.RawMessage, error) {
 	body, err := io.ReadAll(io.LimitReader(c.Request().Body, maxBody+1))
+	if errors.Is(err, echo.ErrStatusRequestEntityTooLarge) {
+		return nil, errBodyTooLarge
+	}
 	if err != nil {
 		return nil, &apiError{http.StatusBadRequest, "parameter_invalid", "The request body could not be read."}
 	}
@@ -289,8 +293,8 @@ func readListParams(c echo.Context, extra ...string) (listParams, error) {
 	p := listParams{page: 1, limit: 10, sortBy: "created_at"}
 	if v := q.Get("page"); v != "" {
 		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 {
-			return p, invalid("page", "must be a whole number of at least 1")
+		if err != nil || n < 1 || n > models.MaxPage {
+			return p, invalid("page", fmt.Sprintf("must be a whole number from 1 to %d", models.MaxPage))
 		}
 		p.page = n
 	}

@@ -2,6 +2,7 @@ package handlers_test
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/url"
 	"path/filepath"
@@ -172,10 +173,10 @@ func TestAPIListPaging(t *testing.T) {
 		if len(p.Data) != 0 || p.PageInfo.TotalResults != 12 || !strings.Contains(apiCall(t, app, key, http.MethodGet, "/v1.3/indexes?page=9", "").Body, `"data":[]`) {
 			t.Fatalf("past the end: %+v", p)
 		}
-		// So far past the end that its offset does not fit in 64 bits.
+		// The last page there is: as empty, and still counted.
 		p = page{}
-		decodeJSON(t, apiCall(t, app, key, http.MethodGet, "/v1.3/indexes?page=9223372036854775807&page_limit=50", "").status(http.StatusOK), &p)
-		if len(p.Data) != 0 || p.PageInfo.TotalResults != 12 {
+		decodeJSON(t, apiCall(t, app, key, http.MethodGet, fmt.Sprintf("/v1.3/indexes?page=%d&page_limit=50", models.MaxPage), "").status(http.StatusOK), &p)
+		if len(p.Data) != 0 || p.PageInfo.TotalResults != 12 || p.PageInfo.Page != models.MaxPage {
 			t.Fatalf("far past the end: %+v", p)
 		}
 		decodeJSON(t, apiCall(t, app, key, http.MethodGet, "/v1.3/indexes?index_name=IX-1", "").status(http.StatusOK), &p)
@@ -184,6 +185,8 @@ func TestAPIListPaging(t *testing.T) {
 		}
 		for q, param := range map[string]string{
 			"page=0": "page", "page=x": "page", "page_limit=51": "page_limit", "page_limit=0": "page_limit",
+			// Past the last page, and so far past that the offset would not fit in 64 bits.
+			fmt.Sprintf("page=%d", models.MaxPage+1): "page", "page=922337203685477582": "page", "page=9223372036854775808": "page",
 			"sort_by=name": "sort_by", "sort_option=up": "sort_option", "model_family=whisper": "model_family",
 			"model_options=smell": "model_options", "created_at=yesterday": "created_at",
 		} {
@@ -222,15 +225,24 @@ func TestAPIRefusesBadInputAndWritesNothing(t *testing.T) {
 			{`{"index_name":"","models":[{"model_name":"marengo3.0","model_options":["visual"]}]}`, "parameter_invalid", "index_name"},
 			{`{"index_name":"x","models":[{"model_name":"marengo3.0","model_options":["visual"]}],"addons":["confetti"]}`, "parameter_invalid", "addons"},
 			{`{"index_name":"TAKEN","models":[{"model_name":"marengo3.0","model_options":["visual"]}]}`, "index_name_already_exists", "TAKEN"},
-			{`{"index_name":"` + strings.Repeat("x", 70<<10) + `"}`, "parameter_invalid", "larger than"},
-			// Over the router's limit for every request too: the same answer.
-			{`{"index_name":"` + strings.Repeat("x", 2<<20) + `"}`, "parameter_invalid", "larger than 64 KiB"},
 		}
 		for _, tc := range cases {
 			r := apiCall(t, app, key, http.MethodPost, "/v1.3/indexes", tc.body)
 			apiErrorIs(t, r, http.StatusBadRequest, tc.code)
 			if !strings.Contains(r.Body, tc.mentions) {
 				t.Errorf("%.60s: message lacks %q: %s", tc.body, tc.mentions, r.Body)
+			}
+		}
+		// Over the API's limit, and over the router's limit for every
+		// request: the same 413, in the API's shape.
+		for _, size := range []int{70 << 10, 2 << 20} {
+			body := `{"index_name":"` + strings.Repeat("x", size) + `"}`
+			for _, call := range []struct{ method, path string }{{http.MethodPost, "/v1.3/indexes"}, {http.MethodPut, "/v1.3/indexes/" + strings.Repeat("a", 24)}} {
+				r := apiCall(t, app, key, call.method, call.path, body)
+				apiErrorIs(t, r, http.StatusRequestEntityTooLarge, "request_too_large")
+				if !strings.Contains(r.Body, "larger than 64 KiB") || r.Header.Get("Cache-Control") != "no-store" {
+					t.Errorf("%s %s with %d bytes: %s (Cache-Control %q)", call.method, call.path, size, r.Body, r.Header.Get("Cache-Control"))
+				}
 			}
 		}
 		list, _, err := models.ListIndexesForAPI(t.Context(), db, personal, models.APIIndexQuery{Page: 1, Limit: 50})

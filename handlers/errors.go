@@ -69,6 +69,10 @@ func (d *deps) classify(c echo.Context, err error) (int, string, string) {
 		return http.StatusForbidden, "Not allowed", "Your role in this account does not allow this. Ask an administrator."
 	case errors.Is(err, models.ErrUnavailable):
 		return unavailable()
+	case errors.Is(err, echo.ErrStatusRequestEntityTooLarge):
+		// Whoever read the body (a form binder, a parser) may have wrapped
+		// the limit's error in its own; the limit is what the user must hear.
+		return http.StatusRequestEntityTooLarge, "Too large", "What you sent is larger than Switchboard accepts. Send less and try again."
 	case errors.As(err, &he):
 		switch he.Code {
 		case http.StatusNotFound:

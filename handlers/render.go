@@ -207,13 +207,15 @@ func landingFor(path string, scope models.Scope) string {
 	return "/"
 }
 
-// pageOf reads ?page= (from 1) for dashboard lists.
+// pageOf reads ?page= (from 1) for dashboard lists. What is not a page
+// number is the first page; a number past models.MaxPage is that page, as
+// empty as any other page past the end.
 func pageOf(c echo.Context) models.Page {
 	n, err := strconv.Atoi(c.QueryParam("page"))
 	if err != nil || n < 1 {
 		n = 1
 	}
-	return models.Page{Number: n, Size: models.DefaultPageSize}
+	return models.Page{Number: min(n, models.MaxPage), Size: models.DefaultPageSize}
 }
 
 // dateOnly formats a time the way lists and detail pages show dates.

@@ -13,8 +13,10 @@ import (
 
 // New builds the dashboard's router: every route and the middleware order.
 //
-// Order: Recover → RequestID → Logger → Secure → BodyLimit (global), then
-// per route TextOnly → Session (which loads the user) → CSRF → RequireUser → LoadScope →
+// Order: Recover → RequestID → Logger → Secure → CheckInput → BodyLimit
+// (global; echo runs these after routing, so CheckInput sees the route's
+// parameters, and it comes first so that even a body refused for its size
+// gets the API's headers), then per route TextOnly → Session (which loads the user) → CSRF → RequireUser → LoadScope →
 // GuardAccount → RequireCapability → handler. Static files and the health
 // check skip the session, so they cost no query.
 func New(cfg Config, db *gorm.DB, log *slog.Logger, mailer Mailer) *echo.Echo {
@@ -46,7 +48,7 @@ func New(cfg Config, db *gorm.DB, log *slog.Logger, mailer Mailer) *echo.Echo {
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = d.handleError
-	e.Use(middleware.Recover(), middleware.RequestID(), d.requestLogger, secureHeaders(cfg.secure()), middleware.BodyLimit("1M"))
+	e.Use(middleware.Recover(), middleware.RequestID(), d.requestLogger, secureHeaders(cfg.secure()), checkInput, middleware.BodyLimit("1M"))
 
 	e.GET("/healthz", d.Health).Name = "health"
 	e.GET("/static/*", staticFiles()).Name = "static"

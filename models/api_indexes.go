@@ -3,8 +3,6 @@ package models
 import (
 	"context"
 	"database/sql"
-	"math"
-	"strings"
 	"time"
 
 	"gorm.io/gorm"
@@ -44,7 +42,7 @@ func ListIndexesForAPI(ctx context.Context, db *gorm.DB, s Scope, q APIIndexQuer
 	filter := func(tx *gorm.DB) *gorm.DB {
 		tx = s.indexes(tx)
 		if q.Name != "" {
-			tx = tx.Where("indexes.name_key LIKE ? ESCAPE '\\'", "%"+escapeLike(strings.ToLower(q.Name))+"%")
+			tx = whereContains(tx, "indexes.name_key", q.Name, IndexNameMax)
 		}
 		switch q.ModelFamily {
 		case ModelMarengo:
@@ -129,17 +127,9 @@ func apiOrder(sortBy string, ascending bool) (col, dir string) {
 	return col, dir
 }
 
-// apiOffset is the number of rows before a page (from 1). A page too far
-// for the product to be counted saturates rather than wraps around: a
-// negative offset is an error in PostgreSQL and no offset at all in GORM.
+// apiOffset is the number of rows before a page (from 1).
 func apiOffset(page, limit int) int {
-	if page < 1 || limit < 1 {
-		return 0
-	}
-	if page-1 > math.MaxInt/limit {
-		return math.MaxInt
-	}
-	return (page - 1) * limit
+	return Page{Number: page, Size: limit}.Offset()
 }
 
 // restOfDay is the span from t to the end of its UTC day. t is rounded up to
@@ -172,7 +162,7 @@ func ListVideosForAPI(ctx context.Context, db *gorm.DB, s Scope, indexPublicID s
 	filter := func(tx *gorm.DB) *gorm.DB {
 		tx = s.apply(tx.Model(&Video{})).Where("videos.index_id = ?", idx.ID)
 		if q.Filename != "" {
-			tx = tx.Where("LOWER(videos.title) LIKE ? ESCAPE '\\'", "%"+escapeLike(strings.ToLower(q.Filename))+"%")
+			tx = whereContains(tx, "LOWER(videos.title)", q.Filename, VideoTitleMax)
 		}
 		return tx
 	}

@@ -347,8 +347,8 @@ func ListIndexes(ctx context.Context, db *gorm.DB, s Scope, q IndexQuery) (Index
 	}
 	filter := func(tx *gorm.DB) *gorm.DB {
 		tx = s.indexes(tx)
-		if term := strings.ToLower(strings.TrimSpace(q.Search)); term != "" {
-			tx = tx.Where("indexes.name_key LIKE ? ESCAPE '\\'", "%"+escapeLike(term)+"%")
+		if term := strings.TrimSpace(q.Search); term != "" {
+			tx = whereContains(tx, "indexes.name_key", term, IndexNameMax)
 		}
 		return tx
 	}
@@ -379,6 +379,19 @@ func cappedCount(tx *gorm.DB) (int64, bool, error) {
 		return countCap, true, err
 	}
 	return n, false, err
+}
+
+// whereContains keeps the rows whose column contains term, in any case: the
+// column holds lower-case text or lowers it in SQL, one character for one.
+// A term longer than the column's longest value (max characters) matches
+// nothing and is not sent: SQLite refuses a LIKE pattern of more than
+// 50,000 bytes with an error.
+func whereContains(tx *gorm.DB, column, term string, max int) *gorm.DB {
+	term = strings.ToLower(term)
+	if utf8.RuneCountInString(term) > max {
+		return tx.Where("1 = 0")
+	}
+	return tx.Where(column+" LIKE ? ESCAPE '\\'", "%"+escapeLike(term)+"%")
 }
 
 // escapeLike makes a search term match literally inside LIKE.
