@@ -430,6 +430,11 @@ func (w *walker) send(t *testing.T, r *echo.Route, path func(*world) string, wha
 			// bad requests would be free to send without limit.
 			continue
 		}
+		if tbl == "throttle_buckets" && (r.Path == "/signin" || r.Path == "/password/forgot" || r.Path == "/verify/resend") {
+			// A refused sign-in counts against its throttle budgets, and so
+			// do emailed links: that is what stops guessing.
+			continue
+		}
 		w.fail(t, "%s answered %d but the rows of %s went from %d to %d", where, res.Code, tbl, w.counts[tbl], after[tbl])
 	}
 	w.counts = after
