@@ -115,6 +115,10 @@ const orgLimitMessage = "You have already created an organization. Each person c
 
 func validateOrgName(name string) (string, FieldErrors) {
 	name = strings.Join(strings.Fields(name), " ")
+	// Before the length: a lone invisible character is that, not a short name.
+	if msg := nameProblem("The name", name); msg != "" {
+		return name, FieldErrors{"name": msg}
+	}
 	n := utf8.RuneCountInString(name)
 	switch {
 	case n == 0:
@@ -123,9 +127,6 @@ func validateOrgName(name string) (string, FieldErrors) {
 		return name, FieldErrors{"name": fmt.Sprintf("The name must be at least %d characters.", OrgNameMin)}
 	case n > OrgNameMax:
 		return name, FieldErrors{"name": fmt.Sprintf("The name must be at most %d characters.", OrgNameMax)}
-	}
-	if !plainText(name) {
-		return name, FieldErrors{"name": "The name cannot contain control characters."}
 	}
 	return name, nil
 }
