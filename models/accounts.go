@@ -48,6 +48,19 @@ func (p Plan) Label() string {
 	return "Free"
 }
 
+// InvitationEmailsPerDay is how many invitation emails — invitations and
+// resends — an organization on the plan may send in any 24 hours: enough to
+// bring a whole team in, too few for the product to serve as a spam relay.
+func (p Plan) InvitationEmailsPerDay() int {
+	switch p {
+	case PlanDeveloper:
+		return 500
+	case PlanEnterprise:
+		return 5_000
+	}
+	return 100
+}
+
 // Account is a personal account or an organization.
 type Account struct {
 	ID       int64
