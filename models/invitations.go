@@ -181,7 +181,9 @@ func parseEmails(raw string) []string {
 // Invite invites every valid address of raw to the scope's organization with
 // role; administrators only. Addresses that are invalid, already members or
 // already invited are reported, and the others are still invited. An expired
-// invitation is renewed.
+// invitation is renewed. When the emails this would send do not fit in the
+// plan's daily cap, nothing is sent: ErrInvitationLimit, with a message on
+// "emails".
 func Invite(ctx context.Context, db *gorm.DB, s Scope, raw string, role Role, actor Actor) (InviteResult, error) {
 	var res InviteResult
 	if err := s.require(CapManageMembers); err != nil {
@@ -253,18 +255,17 @@ func Invite(ctx context.Context, db *gorm.DB, s Scope, raw string, role Role, ac
 			return err
 		}
 		for _, p := range send {
-			email := p.email
 			var sent SentInvitation
 			var err error
 			if p.open >= 0 { // expired: renew it with the role asked for now
 				sent, err = renewInvitation(tx, s, open[p.open], &role)
 			} else {
-				sent, err = createInvitation(tx, s, email, role)
+				sent, err = createInvitation(tx, s, p.email, role)
 			}
 			if err != nil {
 				return err
 			}
-			if err := recordAudit(tx, s, actor, AuditInvited, email, "as "+role.Label()); err != nil {
+			if err := recordAudit(tx, s, actor, AuditInvited, p.email, "as "+role.Label()); err != nil {
 				return err
 			}
 			res.Invited = append(res.Invited, sent)
