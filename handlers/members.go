@@ -20,6 +20,8 @@ type inviteForm struct {
 	Role   string `form:"role"`
 }
 
+// page renders the members page. errs holds the invite form's field errors,
+// and under "invitation" why an invitation was not sent again.
 func (h *Members) page(c echo.Context, status int, f inviteForm, errs models.FieldErrors) error {
 	ctx := c.Request().Context()
 	scope := ScopeFrom(c)
@@ -32,11 +34,20 @@ func (h *Members) page(c echo.Context, status int, f inviteForm, errs models.Fie
 	if err != nil {
 		return err
 	}
+	formErrs := models.FieldErrors{}
+	for k, v := range errs {
+		if k != "invitation" {
+			formErrs[k] = v
+		}
+	}
+	plan := scope.Account().Plan
 	p := views.MembersPageProps{
 		CanManage:   scope.Can(models.CapManageMembers),
 		MemberTotal: plural(total, "member", "members"),
 		MemberPages: pagination(page, total, false, "/settings/members", nil),
-		Emails:      f.Emails, Role: f.Role, Errors: errs,
+		Emails:      f.Emails, Role: f.Role, Errors: formErrs,
+		InvitationError: errs["invitation"],
+		DailyInvites:    thousands(int64(plan.InvitationEmailsPerDay())) + " invitation emails a day on the " + plan.Label() + " plan",
 	}
 	for _, m := range members {
 		p.Members = append(p.Members, views.MemberListRow{
@@ -229,6 +240,9 @@ func (h *Members) RemoveSubmit(c echo.Context) error {
 // ResendSubmit sends an invitation again with a new link.
 func (h *Members) ResendSubmit(c echo.Context) error {
 	inv, err := models.ResendInvitation(c.Request().Context(), h.db, ScopeFrom(c), c.Param("id"), actor(c))
+	if fe, ok := models.AsFieldErrors(err); ok {
+		return h.page(c, http.StatusUnprocessableEntity, inviteForm{Role: string(models.RoleMember)}, fe)
+	}
 	if err != nil {
 		return err
 	}

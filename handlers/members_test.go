@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/PuerkitoBio/goquery"
 	"gorm.io/gorm"
@@ -169,6 +170,7 @@ func TestResendIssuesANewLink(t *testing.T) {
 		ac.post("/settings/members/invite", url.Values{"emails": {u.Email}, "role": {"member"}}, "/settings/members").status(http.StatusSeeOther)
 		first := invitationPath(app, app.mail.last(t, u.Email, org.Account().Name))
 		action, _ := ac.get("/settings/members").doc().Find(`form[action^="/settings/invitations/"][action$="/resend"]`).Attr("action")
+		db.Exec("UPDATE invitations SET sent_at = ? WHERE email = ?", time.Now().UTC().Add(-models.InvitationResendInterval), u.Email)
 		ac.post(action, nil, "/settings/members").redirectsTo("/settings/members")
 		second := invitationPath(app, app.mail.last(t, u.Email, org.Account().Name))
 		if first == second {

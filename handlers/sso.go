@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/rsa"
+	"crypto/tls"
 	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
@@ -13,6 +14,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"sort"
 	"strings"
@@ -575,7 +577,7 @@ func (h *SSO) SettingsSubmit(c echo.Context) error {
 	f.MetadataURL = strings.TrimSpace(f.MetadataURL)
 	metadata := f.MetadataXML
 	if strings.TrimSpace(metadata) == "" && f.MetadataURL != "" {
-		fetched, err := h.fetchMetadata(c.Request().Context(), f.MetadataURL)
+		fetched, err := h.fetchMetadata(c, f.MetadataURL)
 		if err != nil {
 			return h.settingsPage(c, http.StatusUnprocessableEntity, &f, models.FieldErrors{"metadata_url": err.Error()})
 		}
@@ -663,25 +665,36 @@ func (h *SSO) TestResultPage(c echo.Context) error {
 	return render(c, http.StatusOK, views.SSOTestPage(p))
 }
 
+// Why a metadata fetch failed, for the message shown; the details go to
+// the log only, so that the page never tells what the server's resolver or
+// network said about an address.
+var (
+	errReservedAddress  = errors.New("address on a private or reserved network")
+	errTooManyRedirects = errors.New("too many redirects")
+	errRedirectNotHTTPS = errors.New("redirected away from https")
+)
+
 // fetchMetadata reads an IdP's metadata over https: at most 1 MiB, within
-// 10 seconds, and never from (or redirected to) a private address, so an
-// administrator cannot make the server probe its own network.
-func (h *SSO) fetchMetadata(ctx context.Context, raw string) (string, error) {
+// 10 seconds, and never from (or redirected to) a private or reserved
+// address, so an administrator cannot make the server probe its own
+// network.
+func (h *SSO) fetchMetadata(c echo.Context, raw string) (string, error) {
 	u, err := url.Parse(raw)
-	if err != nil || u.Host == "" {
+	if err != nil || u.Hostname() == "" {
 		return "", errors.New("Enter the metadata's full https:// URL.")
 	}
 	if u.Scheme != "https" && !(h.allowPrivateMetadataHosts && u.Scheme == "http") {
 		return "", errors.New("The metadata URL must start with https://.")
 	}
+	// The check runs on the address about to be dialled, after name
+	// resolution, so a name that resolves to a private address is caught.
 	guard := func(network, address string, _ syscall.RawConn) error {
-		host, _, err := net.SplitHostPort(address)
+		ap, err := netip.ParseAddrPort(address)
 		if err != nil {
-			return err
+			return fmt.Errorf("%w: %q", errReservedAddress, address)
 		}
-		ip := net.ParseIP(host)
-		if ip == nil || (!h.allowPrivateMetadataHosts && (ip.IsLoopback() || ip.IsPrivate() || ip.IsLinkLocalUnicast() || ip.IsLinkLocalMulticast() || ip.IsUnspecified() || ip.IsMulticast())) {
-			return fmt.Errorf("refusing to connect to the private address %s", host)
+		if !h.allowPrivateMetadataHosts && reservedAddress(ap.Addr()) {
+			return fmt.Errorf("%w: %s", errReservedAddress, ap.Addr())
 		}
 		return nil
 	}
@@ -694,29 +707,32 @@ func (h *SSO) fetchMetadata(ctx context.Context, raw string) (string, error) {
 		},
 		CheckRedirect: func(req *http.Request, via []*http.Request) error {
 			if len(via) >= 3 {
-				return errors.New("too many redirects")
+				return errTooManyRedirects
 			}
 			if req.URL.Scheme != "https" && !h.allowPrivateMetadataHosts {
-				return errors.New("redirected away from https")
+				return errRedirectNotHTTPS
 			}
 			return nil
 		},
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
+	req, err := http.NewRequestWithContext(c.Request().Context(), http.MethodGet, u.String(), nil)
 	if err != nil {
-		return "", err
+		return "", errors.New("Enter the metadata's full https:// URL.")
 	}
+	log := LoggerFrom(c).With("metadata_url", u.Redacted())
 	res, err := client.Do(req)
 	if err != nil {
-		return "", fmt.Errorf("The metadata could not be fetched: %v.", unwrapURLError(err))
+		log.Warn("metadata fetch failed", "err", err)
+		return "", metadataFetchError(err)
 	}
 	defer res.Body.Close()
 	if res.StatusCode != http.StatusOK {
-		return "", fmt.Errorf("The metadata URL answered %s.", res.Status)
+		return "", fmt.Errorf("The metadata URL answered %d %s.", res.StatusCode, http.StatusText(res.StatusCode))
 	}
 	body, err := io.ReadAll(io.LimitReader(res.Body, models.MaxMetadataSize+1))
 	if err != nil {
-		return "", fmt.Errorf("The metadata could not be read: %v.", err)
+		log.Warn("metadata read failed", "err", err)
+		return "", errors.New("The metadata could not be read in full; try again.")
 	}
 	if len(body) > models.MaxMetadataSize {
 		return "", errors.New("The metadata is larger than 1 MiB.")
@@ -724,10 +740,23 @@ func (h *SSO) fetchMetadata(ctx context.Context, raw string) (string, error) {
 	return string(bytes.TrimSpace(body)), nil
 }
 
-func unwrapURLError(err error) error {
-	var ue *url.Error
-	if errors.As(err, &ue) {
-		return ue.Err
+// metadataFetchError says why a metadata fetch failed without repeating
+// the resolver's or the network's words, which can name internal hosts and
+// addresses.
+func metadataFetchError(err error) error {
+	var cert *tls.CertificateVerificationError
+	var netErr net.Error
+	switch {
+	case errors.Is(err, errReservedAddress):
+		return errors.New("The metadata URL points to a private or reserved network address.")
+	case errors.Is(err, errTooManyRedirects):
+		return errors.New("The metadata URL redirected too many times.")
+	case errors.Is(err, errRedirectNotHTTPS):
+		return errors.New("The metadata URL redirected to an address that is not https://.")
+	case errors.As(err, &cert):
+		return errors.New("The metadata host's certificate could not be verified.")
+	case errors.As(err, &netErr) && netErr.Timeout():
+		return errors.New("The metadata host did not answer in time.")
 	}
-	return err
+	return errors.New("The metadata host could not be reached.")
 }

@@ -1413,17 +1413,17 @@ func TestSSOSettingsForm(t *testing.T) {
 				f.Set("metadata_url", idp.srv.URL+"/metadata")
 				return f
 			}()},
-			{"loopback metadata URL", "metadata_url", "private address 127.0.0.1", func() url.Values {
+			{"loopback metadata URL", "metadata_url", "private or reserved network address", func() url.Values {
 				f := with("metadata_xml", "")
 				f.Set("metadata_url", tls.URL+"/metadata")
 				return f
 			}()},
-			{"localhost metadata URL", "metadata_url", "private address", func() url.Values {
+			{"localhost metadata URL", "metadata_url", "private or reserved network address", func() url.Values {
 				f := with("metadata_xml", "")
 				f.Set("metadata_url", "https://localhost:"+tlsURL.Port()+"/metadata")
 				return f
 			}()},
-			{"private metadata URL", "metadata_url", "private address 10.", func() url.Values {
+			{"private metadata URL", "metadata_url", "private or reserved network address", func() url.Values {
 				f := with("metadata_xml", "")
 				f.Set("metadata_url", "https://10.255.255.1/metadata")
 				return f

@@ -48,6 +48,19 @@ func (p Plan) Label() string {
 	return "Free"
 }
 
+// InvitationEmailsPerDay is how many invitation emails — invitations and
+// resends — an organization on the plan may send in any 24 hours: enough to
+// bring a whole team in, too few for the product to serve as a spam relay.
+func (p Plan) InvitationEmailsPerDay() int {
+	switch p {
+	case PlanDeveloper:
+		return 500
+	case PlanEnterprise:
+		return 5_000
+	}
+	return 100
+}
+
 // Account is a personal account or an organization.
 type Account struct {
 	ID       int64
@@ -115,6 +128,10 @@ const orgLimitMessage = "You have already created an organization. Each person c
 
 func validateOrgName(name string) (string, FieldErrors) {
 	name = strings.Join(strings.Fields(name), " ")
+	// Before the length: a lone invisible character is that, not a short name.
+	if msg := nameProblem("The name", name); msg != "" {
+		return name, FieldErrors{"name": msg}
+	}
 	n := utf8.RuneCountInString(name)
 	switch {
 	case n == 0:
@@ -123,9 +140,6 @@ func validateOrgName(name string) (string, FieldErrors) {
 		return name, FieldErrors{"name": fmt.Sprintf("The name must be at least %d characters.", OrgNameMin)}
 	case n > OrgNameMax:
 		return name, FieldErrors{"name": fmt.Sprintf("The name must be at most %d characters.", OrgNameMax)}
-	}
-	if !plainText(name) {
-		return name, FieldErrors{"name": "The name cannot contain control characters."}
 	}
 	return name, nil
 }

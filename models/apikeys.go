@@ -77,8 +77,9 @@ func validateKeyName(name string) (string, FieldErrors) {
 		return name, FieldErrors{"name": "Name the key after where it is used, e.g. “CI pipeline”."}
 	case n > 100:
 		return name, FieldErrors{"name": "The name must be at most 100 characters."}
-	case !plainText(name):
-		return name, FieldErrors{"name": "The name cannot contain control characters."}
+	}
+	if msg := nameProblem("The name", name); msg != "" {
+		return name, FieldErrors{"name": msg}
 	}
 	return name, nil
 }

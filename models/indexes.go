@@ -131,8 +131,8 @@ func validateIndexName(name string) (string, FieldErrors) {
 	case n > IndexNameMax:
 		return name, FieldErrors{"name": fmt.Sprintf("The name must be at most %d characters.", IndexNameMax)}
 	}
-	if !plainText(name) {
-		return name, FieldErrors{"name": "The name cannot contain control characters."}
+	if msg := nameProblem("The name", name); msg != "" {
+		return name, FieldErrors{"name": msg}
 	}
 	return name, nil
 }

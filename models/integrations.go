@@ -111,8 +111,10 @@ func validateIntegration(in IntegrationInput) (IntegrationInput, FieldErrors) {
 		fe["name"] = "Enter a display name."
 	case n > 100:
 		fe["name"] = "The name must be at most 100 characters."
-	case !plainText(out.Name):
-		fe["name"] = "The name cannot contain control characters."
+	default:
+		if msg := nameProblem("The name", out.Name); msg != "" {
+			fe["name"] = msg
+		}
 	}
 	if msg := validBucket(out.Bucket); msg != "" {
 		fe["bucket"] = msg

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 	"unicode"
@@ -12,11 +13,99 @@ import (
 	"gorm.io/gorm"
 )
 
-// Invitation limits.
+// Invitation limits. How many invitation emails an organization may send a
+// day depends on its plan (Plan.InvitationEmailsPerDay).
 const (
 	InvitationTTL        = 7 * 24 * time.Hour
 	MaxInvitesPerRequest = 50
+	// InvitationResendInterval is how long after an invitation was sent it
+	// can be sent again.
+	InvitationResendInterval = 10 * time.Minute
+	// invitationEmailWindow is the day of the daily cap: the last 24 hours,
+	// so that the cap cannot be spent twice around midnight.
+	invitationEmailWindow = 24 * time.Hour
 )
+
+// ErrInvitationLimit: the invitation emails asked for would go over the
+// plan's daily cap, or an invitation was sent too recently to send again.
+// It comes with the FieldErrors that say so and when to try again; nothing
+// was written.
+var ErrInvitationLimit = errors.New("invitation email limit reached")
+
+func invitationLimitError(field, msg string) error {
+	return fmt.Errorf("%w: %w", ErrInvitationLimit, FieldErrors{field: msg})
+}
+
+// invitationEmailsSent counts the invitation emails the scope's account sent
+// after since, from its audit log: every invitation and every resend is an
+// event. The caller holds the account's lock, so that the count stays true
+// until it commits.
+func invitationEmailsSent(tx *gorm.DB, s Scope, since time.Time) (int, error) {
+	var n int64
+	err := s.apply(tx.Model(&AuditEvent{})).
+		Where("action IN ? AND created_at > ?", []AuditAction{AuditInvited, AuditInvitationResent}, since).
+		Count(&n).Error
+	return int(n), err
+}
+
+// allowInvitationEmails refuses, with ErrInvitationLimit and a message on
+// field, to send n more invitation emails when they would take the account
+// over its plan's daily cap. The caller holds the account's lock.
+func allowInvitationEmails(tx *gorm.DB, s Scope, acct Account, n int, field string) error {
+	if n == 0 {
+		return nil
+	}
+	limit := acct.Plan.InvitationEmailsPerDay()
+	since := now().Add(-invitationEmailWindow)
+	sent, err := invitationEmailsSent(tx, s, since)
+	if err != nil || sent+n <= limit {
+		return err
+	}
+	allows := fmt.Sprintf("The %s plan allows %s in 24 hours", acct.Plan.Label(), emails(limit))
+	if n > limit {
+		return invitationLimitError(field, allows+"; invite fewer people at a time.")
+	}
+	// The emails can go out once enough of those counted are more than a
+	// day old: the oldest sent+n-limit of them.
+	var times []time.Time
+	if err := s.apply(tx.Model(&AuditEvent{})).
+		Where("action IN ? AND created_at > ?", []AuditAction{AuditInvited, AuditInvitationResent}, since).
+		Order("created_at, id").Offset(sent+n-limit-1).Limit(1).Pluck("created_at", &times).Error; err != nil {
+		return err
+	}
+	when := "later"
+	if len(times) == 1 {
+		when = "after " + clock(times[0].Add(invitationEmailWindow))
+	}
+	if left := limit - sent; left > 0 {
+		return invitationLimitError(field, fmt.Sprintf("%s; this organization can send %d more now, and these addresses need %d. Invite fewer people now, or all of them %s.",
+			allows, left, n, when))
+	}
+	return invitationLimitError(field, fmt.Sprintf("%s, and this organization has sent %s in the last 24 hours. You can send more %s.",
+		allows, emails(sent), when))
+}
+
+// emails counts invitation emails in words: "1 invitation email", "5,000
+// invitation emails".
+func emails(n int) string {
+	if n == 1 {
+		return "1 invitation email"
+	}
+	s := strconv.Itoa(n)
+	for i := len(s) - 3; i > 0; i -= 3 {
+		s = s[:i] + "," + s[i:]
+	}
+	return s + " invitation emails"
+}
+
+// clock is a moment as the members page and the audit log show one,
+// rounded up to the minute so that "after" is never early.
+func clock(t time.Time) string {
+	if r := t.Truncate(time.Minute); !r.Equal(t) {
+		t = r.Add(time.Minute)
+	}
+	return t.UTC().Format("Jan 2, 2006 15:04") + " UTC"
+}
 
 // Invitation asks someone, by email, to join an organization with a role.
 // Only its token's hash is stored; the token travels in the emailed link.
@@ -92,7 +181,9 @@ func parseEmails(raw string) []string {
 // Invite invites every valid address of raw to the scope's organization with
 // role; administrators only. Addresses that are invalid, already members or
 // already invited are reported, and the others are still invited. An expired
-// invitation is renewed.
+// invitation is renewed. When the emails this would send do not fit in the
+// plan's daily cap, nothing is sent: ErrInvitationLimit, with a message on
+// "emails".
 func Invite(ctx context.Context, db *gorm.DB, s Scope, raw string, role Role, actor Actor) (InviteResult, error) {
 	var res InviteResult
 	if err := s.require(CapManageMembers); err != nil {
@@ -128,8 +219,10 @@ func Invite(ctx context.Context, db *gorm.DB, s Scope, raw string, role Role, ac
 	}
 	err := inTx(ctx, db, func(tx *gorm.DB) error {
 		// Concurrent invitations of one address wait for each other here
-		// instead of failing on the unique index.
-		if _, err := s.lockAs(tx, CapManageMembers); err != nil {
+		// instead of failing on the unique index, and concurrent requests
+		// count the day's invitation emails one after the other.
+		acct, err := s.lockAs(tx, CapManageMembers)
+		if err != nil {
 			return err
 		}
 		var members []string
@@ -141,6 +234,11 @@ func Invite(ctx context.Context, db *gorm.DB, s Scope, raw string, role Role, ac
 		if err := s.apply(tx).Where("email IN ? AND accepted_at IS NULL AND revoked_at IS NULL", valid).Find(&open).Error; err != nil {
 			return err
 		}
+		type toSend struct {
+			email string
+			open  int // index of its expired invitation in open, or -1
+		}
+		var send []toSend
 		for _, email := range valid {
 			if slices.Contains(members, email) {
 				res.AlreadyMembers = append(res.AlreadyMembers, email)
@@ -151,24 +249,34 @@ func Invite(ctx context.Context, db *gorm.DB, s Scope, raw string, role Role, ac
 				res.AlreadyInvited = append(res.AlreadyInvited, email)
 				continue
 			}
+			send = append(send, toSend{email, i})
+		}
+		if err := allowInvitationEmails(tx, s, acct, len(send), "emails"); err != nil {
+			return err
+		}
+		for _, p := range send {
 			var sent SentInvitation
 			var err error
-			if i >= 0 { // expired: renew it with the role asked for now
-				sent, err = renewInvitation(tx, s, open[i], &role)
+			if p.open >= 0 { // expired: renew it with the role asked for now
+				sent, err = renewInvitation(tx, s, open[p.open], &role)
 			} else {
-				sent, err = createInvitation(tx, s, email, role)
+				sent, err = createInvitation(tx, s, p.email, role)
 			}
 			if err != nil {
 				return err
 			}
-			if err := recordAudit(tx, s, actor, AuditInvited, email, "as "+role.Label()); err != nil {
+			if err := recordAudit(tx, s, actor, AuditInvited, p.email, "as "+role.Label()); err != nil {
 				return err
 			}
 			res.Invited = append(res.Invited, sent)
 		}
 		return nil
 	})
-	return res, err
+	if err != nil {
+		// Refused as a whole: nothing was sent.
+		return InviteResult{}, err
+	}
+	return res, nil
 }
 
 func createInvitation(tx *gorm.DB, s Scope, email string, role Role) (SentInvitation, error) {
@@ -230,18 +338,28 @@ func openInvitation(tx *gorm.DB, s Scope, publicID string) (Invitation, error) {
 }
 
 // ResendInvitation sends an open invitation again with a new link valid for
-// a week; administrators only.
+// a week; administrators only. An invitation sent less than
+// InvitationResendInterval ago, or one more email than the plan's daily
+// cap, is refused with ErrInvitationLimit and a message on "invitation".
 func ResendInvitation(ctx context.Context, db *gorm.DB, s Scope, publicID string, actor Actor) (SentInvitation, error) {
 	if err := s.require(CapManageMembers); err != nil {
 		return SentInvitation{}, err
 	}
 	var sent SentInvitation
 	err := inTx(ctx, db, func(tx *gorm.DB) error {
-		if _, err := s.lockAs(tx, CapManageMembers); err != nil {
+		acct, err := s.lockAs(tx, CapManageMembers)
+		if err != nil {
 			return err
 		}
 		inv, err := openInvitation(tx, s, publicID)
 		if err != nil {
+			return err
+		}
+		if next := inv.SentAt.Add(InvitationResendInterval); now().Before(next) {
+			return invitationLimitError("invitation", fmt.Sprintf("The invitation to %s was sent less than %d minutes ago. You can send it again after %s.",
+				inv.Email, int(InvitationResendInterval/time.Minute), clock(next)))
+		}
+		if err := allowInvitationEmails(tx, s, acct, 1, "invitation"); err != nil {
 			return err
 		}
 		if sent, err = renewInvitation(tx, s, inv, nil); err != nil {
@@ -249,7 +367,10 @@ func ResendInvitation(ctx context.Context, db *gorm.DB, s Scope, publicID string
 		}
 		return recordAudit(tx, s, actor, AuditInvitationResent, inv.Email, "")
 	})
-	return sent, err
+	if err != nil {
+		return SentInvitation{}, err
+	}
+	return sent, nil
 }
 
 // RevokeInvitation makes an open invitation's link stop working;

@@ -116,10 +116,19 @@ func rawInvitation(t *testing.T, db *gorm.DB, id int64) models.Invitation {
 	return inv
 }
 
-// expireInvitation moves an invitation's expiry into the past.
+// expireInvitation moves an invitation's expiry into the past, and when it
+// was sent to a week before that.
 func expireInvitation(t *testing.T, db *gorm.DB, id int64) {
 	t.Helper()
-	must(t, db.Exec("UPDATE invitations SET expires_at = ? WHERE id = ?", utc().Add(-time.Minute), id).Error)
+	expired := utc().Add(-time.Minute)
+	must(t, db.Exec("UPDATE invitations SET expires_at = ?, sent_at = ? WHERE id = ?", expired, expired.Add(-models.InvitationTTL), id).Error)
+}
+
+// sentAgo moves when an invitation was last sent d into the past, so that
+// it may be sent again.
+func sentAgo(t *testing.T, db *gorm.DB, id int64, d time.Duration) {
+	t.Helper()
+	must(t, db.Exec("UPDATE invitations SET sent_at = ? WHERE id = ?", utc().Add(-d), id).Error)
 }
 
 // auditOf reads the account's audit events of one action, oldest first, with
@@ -324,6 +333,7 @@ func TestInviteStoresOnlyTheTokenHash(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		f := newOrgFixture(t, db)
 		res := invite(t, db, f.admin, f.adminUser, "a@example.com, b@example.com", models.RoleMember)
+		sentAgo(t, db, res.Invited[1].ID, models.InvitationResendInterval)
 		resent, err := models.ResendInvitation(t.Context(), db, f.admin, res.Invited[1].PublicID, actorOf(f.adminUser))
 		must(t, err)
 		// Every token ever sent, the replaced one too, is kept out of the
@@ -554,6 +564,8 @@ func TestResendInvitation(t *testing.T) {
 				sent := inviteOne(t, db, f.admin, f.adminUser, email, models.RoleAdmin)
 				if expired {
 					expireInvitation(t, db, sent.ID)
+				} else {
+					sentAgo(t, db, sent.ID, models.InvitationResendInterval)
 				}
 				start := utc()
 				again, err := models.ResendInvitation(t.Context(), db, f.admin, sent.PublicID, actorOf(f.adminUser))

@@ -82,6 +82,8 @@ func TestSSOMapIdentity(t *testing.T) {
 			wantEmail: "ada@example.com", wantName: "Ada"},
 		{name: "a name that is not text", id: models.SSOIdentity{Attributes: attrs{"email": {"ada@example.com"}, "displayName": {"Ada\x07"}}},
 			wantEmail: "ada@example.com", wantName: "ada"},
+		{name: "a name that reads backwards", id: models.SSOIdentity{Attributes: attrs{"email": {"ada@example.com"}, "displayName": {"Ada\u202Eecalevol"}}},
+			wantEmail: "ada@example.com", wantName: "ada"},
 		{name: "a name too long", id: models.SSOIdentity{Attributes: attrs{"email": {"ada@example.com"}, "displayName": {strings.Repeat("A", 300)}}},
 			wantEmail: "ada@example.com", wantName: "ada"},
 		{name: "no email anywhere", id: models.SSOIdentity{NameID: "opaque-id", Attributes: attrs{"cn": {"Ada"}}}, wantErr: "carries no email"},

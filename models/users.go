@@ -57,8 +57,8 @@ func validateUserName(name string) (string, FieldErrors) {
 	case n > UserNameMax:
 		return name, FieldErrors{"name": fmt.Sprintf("The name must be at most %d characters.", UserNameMax)}
 	}
-	if !plainText(name) {
-		return name, FieldErrors{"name": "The name cannot contain control characters."}
+	if msg := nameProblem("The name", name); msg != "" {
+		return name, FieldErrors{"name": msg}
 	}
 	return name, nil
 }

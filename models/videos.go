@@ -53,8 +53,10 @@ func validateVideo(in VideoInput) (title, source string, seconds int64, fe Field
 		fe["title"] = "Enter a title."
 	case n > VideoTitleMax:
 		fe["title"] = fmt.Sprintf("The title must be at most %d characters.", VideoTitleMax)
-	case !plainText(title):
-		fe["title"] = "The title cannot contain control characters."
+	default:
+		if msg := nameProblem("The title", title); msg != "" {
+			fe["title"] = msg
+		}
 	}
 	source = strings.TrimSpace(in.URL)
 	u, err := url.Parse(source)

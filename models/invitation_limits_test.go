@@ -1,0 +1,259 @@
+package models_test
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"gorm.io/gorm"
+
+	"switchboard/models"
+	"switchboard/models/dbtest"
+)
+
+// clockOf is a moment as limit messages show it: rounded up to the minute.
+func clockOf(t time.Time) string {
+	if r := t.Truncate(time.Minute); !r.Equal(t) {
+		t = r.Add(time.Minute)
+	}
+	return t.UTC().Format("Jan 2, 2006 15:04") + " UTC"
+}
+
+// pastEmails records n invitation emails of the account, sent at the given
+// moment, as their audit events, with raw SQL.
+func pastEmails(t *testing.T, db *gorm.DB, accountID int64, n int, at time.Time) {
+	t.Helper()
+	for n > 0 {
+		batch := min(n, 200)
+		var sql strings.Builder
+		sql.WriteString("INSERT INTO audit_events (account_id, action, target, created_at) VALUES ")
+		args := make([]any, 0, 4*batch)
+		for i := range batch {
+			if i > 0 {
+				sql.WriteString(", ")
+			}
+			sql.WriteString("(?, ?, ?, ?)")
+			args = append(args, accountID, models.AuditInvited, fmt.Sprintf("past%d@example.com", n-i), at)
+		}
+		must(t, db.Exec(sql.String(), args...).Error)
+		n -= batch
+	}
+}
+
+// wantLimit fails unless err is ErrInvitationLimit with a message on field
+// that says every one of says.
+func wantLimit(t *testing.T, err error, field string, says ...string) {
+	t.Helper()
+	if !errors.Is(err, models.ErrInvitationLimit) {
+		t.Fatalf("error %v, want ErrInvitationLimit", err)
+	}
+	wantFields(t, err, field)
+	fe, _ := models.AsFieldErrors(err)
+	for _, s := range says {
+		if !strings.Contains(fe[field], s) {
+			t.Errorf("message %q does not say %q", fe[field], s)
+		}
+	}
+}
+
+func addresses(prefix string, n int) string {
+	out := make([]string, n)
+	for i := range out {
+		out[i] = fmt.Sprintf("%s%d@example.com", prefix, i)
+	}
+	return strings.Join(out, ", ")
+}
+
+func TestInvitationEmailsPerDayByPlan(t *testing.T) {
+	for plan, want := range map[models.Plan]int{models.PlanFree: 100, models.PlanDeveloper: 500, models.PlanEnterprise: 5_000, "unknown": 100} {
+		if got := plan.InvitationEmailsPerDay(); got != want {
+			t.Errorf("%s: %d invitation emails a day, want %d", plan, got, want)
+		}
+	}
+}
+
+// An invitation can be sent again once InvitationResendInterval has passed
+// since it was last sent, not before; a refusal writes nothing.
+func TestResendWaitsBetweenSends(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
+		f := newOrgFixture(t, db)
+		sent := inviteOne(t, db, f.admin, f.adminUser, "wait@example.com", models.RoleMember)
+		resend := func() (models.SentInvitation, error) {
+			return models.ResendInvitation(t.Context(), db, f.admin, sent.PublicID, actorOf(f.adminUser))
+		}
+		for _, ago := range []time.Duration{0, time.Minute, models.InvitationResendInterval - 2*time.Second} {
+			sentAgo(t, db, sent.ID, ago)
+			last := rawInvitation(t, db, sent.ID).SentAt
+			before := teamSnapshot(t, db)
+			got, err := resend()
+			wantLimit(t, err, "invitation", "wait@example.com", "less than 10 minutes ago", "after "+clockOf(last.Add(models.InvitationResendInterval)))
+			if got.Token != "" {
+				t.Error("a refused resend returned a token")
+			}
+			wantTeamUnchanged(t, db, before)
+		}
+		sentAgo(t, db, sent.ID, models.InvitationResendInterval)
+		again, err := resend()
+		must(t, err)
+		if again.Token == "" || again.Token == sent.Token {
+			t.Fatalf("resend returned %+v", again)
+		}
+		// The wait starts again from this send.
+		_, err = resend()
+		wantLimit(t, err, "invitation", "less than 10 minutes ago")
+		if n := len(auditOf(t, db, f.admin.AccountID(), models.AuditInvitationResent)); n != 1 {
+			t.Errorf("%d resent events, want 1", n)
+		}
+		// Each invitation waits on its own sends, not on the others'.
+		other := inviteOne(t, db, f.admin, f.adminUser, "other@example.com", models.RoleMember)
+		sentAgo(t, db, other.ID, models.InvitationResendInterval)
+		_, err = models.ResendInvitation(t.Context(), db, f.admin, other.PublicID, actorOf(f.adminUser))
+		must(t, err)
+	})
+}
+
+// The invitations and resends of the last 24 hours count against the plan's
+// cap, per organization; a request that would go over it sends nothing and
+// says how many can still go and when the rest can.
+func TestInvitationEmailsCappedPerDay(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
+		f := newOrgFixture(t, db)
+		actor := actorOf(f.adminUser)
+		// 100 emails in two requests, one of them a resend: the Free cap.
+		invite(t, db, f.admin, f.adminUser, addresses("a", 50), models.RoleMember)
+		res := invite(t, db, f.admin, f.adminUser, addresses("b", 49), models.RoleMember)
+		sentAgo(t, db, res.Invited[0].ID, models.InvitationResendInterval)
+		_, err := models.ResendInvitation(t.Context(), db, f.admin, res.Invited[0].PublicID, actor)
+		must(t, err)
+		oldest := auditOf(t, db, f.admin.AccountID(), models.AuditInvited)[0].CreatedAt
+
+		sentAgo(t, db, res.Invited[1].ID, models.InvitationResendInterval)
+		before := teamSnapshot(t, db)
+		_, err = models.Invite(t.Context(), db, f.admin, "one-more@example.com", models.RoleMember, actor)
+		wantLimit(t, err, "emails", "Free plan allows 100 invitation emails in 24 hours", "has sent 100 invitation emails",
+			"after "+clockOf(oldest.Add(24*time.Hour)))
+		wantTeamUnchanged(t, db, before)
+		_, err = models.ResendInvitation(t.Context(), db, f.admin, res.Invited[1].PublicID, actor)
+		wantLimit(t, err, "invitation", "Free plan allows 100")
+		wantTeamUnchanged(t, db, before)
+		// Addresses that send nothing are still sorted out.
+		again, err := models.Invite(t.Context(), db, f.admin, "a0@example.com, "+f.memberUser.Email, models.RoleMember, actor)
+		must(t, err)
+		if len(again.Invited) != 0 || len(again.AlreadyInvited) != 1 || len(again.AlreadyMembers) != 1 {
+			t.Errorf("result %+v", again)
+		}
+		// Another organization has its own count.
+		inviteOne(t, db, f.other, f.adminUser, "elsewhere@example.com", models.RoleMember)
+
+		// Three of them are now more than a day old: three more can go,
+		// not five, and the five are refused whole. They can all go once the
+		// fifth oldest is a day old.
+		must(t, db.Exec("UPDATE audit_events SET created_at = ? WHERE id IN (SELECT id FROM audit_events WHERE account_id = ? AND action = ? ORDER BY id LIMIT 3)",
+			utc().Add(-24*time.Hour-time.Second), f.admin.AccountID(), models.AuditInvited).Error)
+		fifth := auditOf(t, db, f.admin.AccountID(), models.AuditInvited)[4].CreatedAt
+		before = teamSnapshot(t, db)
+		_, err = models.Invite(t.Context(), db, f.admin, addresses("c", 5), models.RoleMember, actor)
+		wantLimit(t, err, "emails", "can send 3 more now, and these addresses need 5", "after "+clockOf(fifth.Add(24*time.Hour)))
+		wantTeamUnchanged(t, db, before)
+		if res := invite(t, db, f.admin, f.adminUser, addresses("c", 3), models.RoleMember); len(res.Invited) != 3 {
+			t.Fatalf("invited %d, want 3", len(res.Invited))
+		}
+		_, err = models.Invite(t.Context(), db, f.admin, "d@example.com", models.RoleMember, actor)
+		wantLimit(t, err, "emails", "has sent 100")
+	})
+}
+
+// Each plan has its own cap, read from the account as it is when the
+// emails go out.
+func TestInvitationEmailCapFollowsThePlan(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
+		f := newOrgFixture(t, db)
+		actor := actorOf(f.adminUser)
+		for _, plan := range []models.Plan{models.PlanFree, models.PlanDeveloper, models.PlanEnterprise} {
+			t.Run(string(plan), func(t *testing.T) {
+				must(t, db.Exec("DELETE FROM audit_events WHERE account_id = ?", f.admin.AccountID()).Error)
+				must(t, db.Exec("UPDATE accounts SET plan = ? WHERE id = ?", plan, f.admin.AccountID()).Error)
+				limit := plan.InvitationEmailsPerDay()
+				pastEmails(t, db, f.admin.AccountID(), limit-1, utc().Add(-time.Hour))
+				// Older than a day: not counted.
+				pastEmails(t, db, f.admin.AccountID(), 10, utc().Add(-25*time.Hour))
+				_, err := models.Invite(t.Context(), db, f.admin, addresses(string(plan)+"-x", 2), models.RoleMember, actor)
+				wantLimit(t, err, "emails", plan.Label()+" plan allows", "can send 1 more now")
+				inviteOne(t, db, f.admin, f.adminUser, string(plan)+"-last@example.com", models.RoleMember)
+				_, err = models.Invite(t.Context(), db, f.admin, string(plan)+"-over@example.com", models.RoleMember, actor)
+				wantLimit(t, err, "emails", plan.Label()+" plan allows")
+			})
+		}
+	})
+}
+
+// Concurrent requests count the day's emails one after the other: the cap
+// is never passed, and a resend goes out once.
+func TestInvitationLimitsUnderConcurrency(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
+		f := newOrgFixture(t, db)
+		actor := actorOf(f.adminUser)
+		pastEmails(t, db, f.admin.AccountID(), 95, utc().Add(-time.Hour))
+		const n = 10
+		errs := make([]error, n)
+		start := make(chan struct{})
+		var wg sync.WaitGroup
+		for i := range n {
+			wg.Go(func() {
+				<-start
+				_, errs[i] = models.Invite(t.Context(), db, f.admin, fmt.Sprintf("race%d@example.com", i), models.RoleMember, actor)
+			})
+		}
+		close(start)
+		wg.Wait()
+		ok := 0
+		for _, err := range errs {
+			switch {
+			case err == nil:
+				ok++
+			case errors.Is(err, models.ErrInvitationLimit):
+			default:
+				t.Errorf("concurrent invite: %v", err)
+			}
+		}
+		if ok != 5 {
+			t.Errorf("%d concurrent invites went out, want the 5 left", ok)
+		}
+		if c := countRows(t, db, "invitations", "account_id = ?", f.admin.AccountID()); c != 5 {
+			t.Errorf("%d invitations written, want 5", c)
+		}
+
+		// One invitation resent by many at once goes out once.
+		must(t, db.Exec("DELETE FROM audit_events WHERE account_id = ?", f.admin.AccountID()).Error)
+		sent := inviteOne(t, db, f.admin, f.adminUser, "resend-race@example.com", models.RoleMember)
+		sentAgo(t, db, sent.ID, models.InvitationResendInterval)
+		start = make(chan struct{})
+		for i := range n {
+			wg.Go(func() {
+				<-start
+				_, errs[i] = models.ResendInvitation(t.Context(), db, f.admin, sent.PublicID, actor)
+			})
+		}
+		close(start)
+		wg.Wait()
+		ok = 0
+		for _, err := range errs {
+			switch {
+			case err == nil:
+				ok++
+			case errors.Is(err, models.ErrInvitationLimit):
+			default:
+				t.Errorf("concurrent resend: %v", err)
+			}
+		}
+		if ok != 1 {
+			t.Errorf("%d concurrent resends went out, want 1", ok)
+		}
+		if c := len(auditOf(t, db, f.admin.AccountID(), models.AuditInvitationResent)); c != 1 {
+			t.Errorf("%d resent events, want 1", c)
+		}
+	})
+}
