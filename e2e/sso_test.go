@@ -178,6 +178,12 @@ func ssoSignInFlow(t *testing.T, b *browser, s *site, db *gorm.DB, dbName string
 	}
 	b.wantTextContains(`[data-testid="sso-domain-help"]`, "Only a proved domain")
 	b.shots("sso-domains-" + dbName)
+	// The owner's profile offers to link an identity at the organization's
+	// IdP.
+	b.navigate(s.url("/settings/profile"))
+	b.wantTextContains(`[data-testid="sso-link"]`, orgName)
+	b.wantTextContains(`[data-testid="sso-link"]`, "Not linked")
+	b.shots("sso-profile-links-" + dbName)
 	b.wantNoConsoleErrors()
 }
 
