@@ -35,13 +35,7 @@ func BenchmarkIndexListPage(b *testing.B) {
 			b.Run(fmt.Sprintf("indexes=%d", n), func(b *testing.B) {
 				c := members[i].signedIn(b, app)
 				c.get("/indexes").status(http.StatusOK) // warm up: the first page may write the session
-				before := models.QueryCount()
-				b.ResetTimer()
-				for range b.N {
-					c.get("/indexes").status(http.StatusOK)
-				}
-				b.StopTimer()
-				b.ReportMetric(float64(models.QueryCount()-before)/float64(b.N), "queries/op")
+				measurePages(b, db, func() { c.get("/indexes").status(http.StatusOK) })
 			})
 		}
 	})

@@ -28,13 +28,7 @@ func BenchmarkHomePage(b *testing.B) {
 			b.Run(fmt.Sprintf("orgs=%d", n), func(b *testing.B) {
 				c := member.signedIn(b, app)
 				c.get("/").status(http.StatusOK) // warm up: the first page may write the session
-				before := models.QueryCount()
-				b.ResetTimer()
-				for i := 0; i < b.N; i++ {
-					c.get("/").status(http.StatusOK)
-				}
-				b.StopTimer()
-				b.ReportMetric(float64(models.QueryCount()-before)/float64(b.N), "queries/op")
+				measurePages(b, db, func() { c.get("/").status(http.StatusOK) })
 			})
 		}
 	})
@@ -120,6 +114,26 @@ func (m orgMember) signedIn(tb testing.TB, app *testApp) *client {
 // benchEachDB runs fn as sub-benchmarks on SQLite and, when
 // TEST_DATABASE_URL is set (required in CI), PostgreSQL, as dbtest.Each
 // does for tests.
+// measurePages runs page b.N times, one after the other, and reports the
+// SQL statements, the CPU time of this process (server and client) and,
+// when PostgreSQL runs on this machine, of its connections' server
+// processes, per request.
+func measurePages(b *testing.B, db *gorm.DB, page func()) {
+	backends := apiPGBackends(b, db)
+	before, cpuBefore, pgBefore := models.QueryCount(), apiSelfCPU(b), apiBackendsCPU(backends)
+	b.ResetTimer()
+	for range b.N {
+		page()
+	}
+	b.StopTimer()
+	queries, cpu, pgCPU := models.QueryCount()-before, apiSelfCPU(b)-cpuBefore, apiCPUSince(pgBefore, apiBackendsCPU(backends))
+	b.ReportMetric(float64(queries)/float64(b.N), "queries/op")
+	b.ReportMetric(ms(cpu)/float64(b.N), "cpu-ms/op")
+	if len(backends) > 0 {
+		b.ReportMetric(ms(pgCPU)/float64(b.N), "pg-cpu-ms/op")
+	}
+}
+
 func benchEachDB(b *testing.B, fn func(b *testing.B, db *gorm.DB)) {
 	b.Run("sqlite", func(b *testing.B) { fn(b, dbtest.SQLite(b)) })
 	if os.Getenv("TEST_DATABASE_URL") != "" || os.Getenv("CI") != "" {
