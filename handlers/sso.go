@@ -144,13 +144,13 @@ func (h *SSO) startSSO(c echo.Context, sa models.SSOAccount, purpose string, use
 	if err != nil {
 		return err
 	}
-	if err := models.RecordSSORequest(ctx, h.db, sa.Account.ID, req.ID, purpose, userID); err != nil {
+	if err := models.RecordSSORequest(ctx, h.db, sa, req.ID, purpose, userID); err != nil {
 		return err
 	}
 	if purpose == models.SSOLogin || purpose == models.SSOLinking {
 		// Only this browser may finish the sign-in: it carries the nonce.
 		nonce := models.NewToken()
-		if err := models.BindSSOLogin(ctx, h.db, sa.Account.ID, req.ID, models.HashToken(nonce)); err != nil {
+		if err := models.BindSSOLogin(ctx, h.db, sa, req.ID, models.HashToken(nonce)); err != nil {
 			return err
 		}
 		http.SetCookie(c.Response(), h.nonceCookie(sa, req.ID, nonce, int(models.SSORequestTTL/time.Second)))
@@ -228,7 +228,7 @@ func (h *SSO) ACS(c echo.Context) error {
 	var possible []string
 	var request *models.SSORequest
 	if id := inResponseTo(encoded); id != "" {
-		open, err := models.OpenSSORequest(ctx, h.db, sa.Account.ID, id)
+		open, err := models.OpenSSORequest(ctx, h.db, sa, id)
 		if errors.Is(err, models.ErrNotFound) {
 			return h.refuse(c, http.StatusForbidden, "This sign-in response does not answer a sign-in we started, or was already used. Start again.",
 				"InResponseTo "+id+" was never issued by this organization's SP, expired or was already consumed", nil)
@@ -281,7 +281,7 @@ func (h *SSO) ACS(c echo.Context) error {
 	if request != nil {
 		// SP-initiated: the browser that started the sign-in finishes it,
 		// so a response cannot be planted in someone else's browser.
-		if err := models.FinishSSOLogin(ctx, h.db, sa.Account.ID, request.ID, scope.UserID()); err != nil {
+		if err := models.FinishSSOLogin(ctx, h.db, sa, request.ID, scope.UserID()); err != nil {
 			return h.refuse(c, http.StatusForbidden, "This sign-in response was already used. Start again.", "request consumed concurrently", nil)
 		}
 		return c.Redirect(http.StatusSeeOther, "/sso/"+url.PathEscape(sa.Account.SlugOrEmpty())+"/complete?request="+url.QueryEscape(request.ID))
@@ -302,7 +302,7 @@ func (h *SSO) Complete(c echo.Context) error {
 	if ck, err := c.Cookie(ssoCookie + requestID); err == nil && ck.Value != "" {
 		hash = models.HashToken(ck.Value)
 	}
-	userID, err := models.TakeSSOLogin(c.Request().Context(), h.db, sa.Account.ID, requestID, hash)
+	userID, err := models.TakeSSOLogin(c.Request().Context(), h.db, sa, requestID, hash)
 	if errors.Is(err, models.ErrSSOOtherBrowser) {
 		return h.refuse(c, http.StatusForbidden, "This sign-in was started in another browser, or already finished. Start again from the sign-in page.",
 			"sign-in finished without the starting browser's nonce (login CSRF?) or twice", nil)
@@ -346,7 +346,7 @@ func (h *SSO) finishLink(c echo.Context, sa models.SSOAccount, req models.SSOReq
 	case err != nil:
 		return err
 	}
-	if err := models.FinishSSOLogin(ctx, h.db, sa.Account.ID, req.ID, scope.UserID()); err != nil {
+	if err := models.FinishSSOLogin(ctx, h.db, sa, req.ID, scope.UserID()); err != nil {
 		return h.refuse(c, http.StatusForbidden, "This sign-in response was already used. Start again.", "request consumed concurrently", nil)
 	}
 	LoggerFrom(c).Info("SSO identity linked", "organization", sa.Account.PublicID)
@@ -435,7 +435,7 @@ func (h *SSO) finishTest(c echo.Context, sa models.SSOAccount, req models.SSOReq
 		}
 	}
 	b, _ := json.Marshal(out)
-	if err := models.ConsumeSSORequest(c.Request().Context(), h.db, sa.Account.ID, req.ID, string(b)); err != nil {
+	if err := models.ConsumeSSORequest(c.Request().Context(), h.db, sa, req.ID, string(b)); err != nil {
 		return h.refuse(c, http.StatusForbidden, "This test response was already used.", "test request consumed concurrently", nil)
 	}
 	return c.Redirect(http.StatusSeeOther, "/settings/sso/test/"+url.PathEscape(req.ID))

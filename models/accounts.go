@@ -108,12 +108,14 @@ type AccountChoice struct {
 // account first, then organizations by name. One query, whatever the count.
 func ListAccountsForUser(ctx context.Context, db *gorm.DB, userID int64) ([]AccountChoice, error) {
 	var rows []AccountChoice
-	err := db.WithContext(ctx).Table("accounts").
-		Select("accounts.*, memberships.role").
-		Joins("JOIN memberships ON memberships.account_id = accounts.id").
-		Where("memberships.user_id = ?", userID).
-		Order("CASE WHEN accounts.kind = 'personal' THEN 0 ELSE 1 END, LOWER(accounts.name), accounts.id").
-		Find(&rows).Error
+	view := viewOf(userID)
+	err := view.read(ctx, db, func(tx *gorm.DB) error {
+		return view.mark(tx.Table("accounts")).
+			Select("accounts.*, memberships.role").
+			Joins("JOIN memberships ON memberships.account_id = accounts.id AND memberships.user_id = ?", userID).
+			Order("CASE WHEN accounts.kind = 'personal' THEN 0 ELSE 1 END, LOWER(accounts.name), accounts.id").
+			Find(&rows).Error
+	})
 	return rows, err
 }
 
@@ -194,7 +196,7 @@ func CreateOrganization(ctx context.Context, db *gorm.DB, userID int64, name str
 			if err != nil {
 				return err
 			}
-			return tx.Create(&Membership{AccountID: acct.ID, UserID: userID, Role: RoleAdmin}).Error
+			return addFounder(ctx, tx, acct, userID)
 		}
 	})
 	return acct, err
@@ -263,7 +265,7 @@ func RenameOrganization(ctx context.Context, db *gorm.DB, s Scope, name string, 
 		return Account{}, fe
 	}
 	acct := s.account
-	err := inTx(ctx, db, func(tx *gorm.DB) error {
+	err := s.write(ctx, db, func(tx *gorm.DB) error {
 		// Compare with the row as it is now, not as the scope saw it.
 		var err error
 		if acct, err = s.lockAs(tx, CapManageAccount); err != nil {
@@ -288,11 +290,8 @@ func RenameOrganization(ctx context.Context, db *gorm.DB, s Scope, name string, 
 
 // MemberCount is the number of members of the scope's account.
 func MemberCount(ctx context.Context, db *gorm.DB, s Scope) (int64, error) {
-	if s.IsZero() {
-		return 0, ErrUnscoped
-	}
 	var n int64
-	err := db.WithContext(ctx).Model(&Membership{}).Where("account_id = ?", s.AccountID()).Count(&n).Error
+	err := s.read(ctx, db, func(tx *gorm.DB) error { return s.apply(tx.Model(&Membership{})).Count(&n).Error })
 	return n, err
 }
 

@@ -36,9 +36,6 @@ const apiIndexColumns = "indexes.id, indexes.public_id, indexes.account_id, inde
 // AccountID, Name, options, Addons, VideoCount, TotalDuration, CreatedAt,
 // UpdatedAt); their other fields are zero.
 func ListIndexesForAPI(ctx context.Context, db *gorm.DB, s Scope, q APIIndexQuery) ([]Index, int64, error) {
-	if s.IsZero() {
-		return nil, 0, ErrUnscoped
-	}
 	filter := func(tx *gorm.DB) *gorm.DB {
 		tx = s.indexes(tx)
 		if q.Name != "" {
@@ -74,25 +71,33 @@ func ListIndexesForAPI(ctx context.Context, db *gorm.DB, s Scope, q APIIndexQuer
 		return tx
 	}
 	col, dir := apiOrder(q.SortBy, q.Ascending)
-	// The matches are written once, as a CTE that both the count and the
-	// page read; NOT MATERIALIZED has each read plan it on its own (the
-	// page through the account's index in sort order, with its limit).
-	// Rows: one per index of the page, or a single one of NULLs with the
-	// total when the page is empty. The outer ORDER BY keeps the page's
-	// order, which a join does not promise.
-	matches := filter(db.WithContext(ctx)).Clauses(clause.Select{Expression: clause.Expr{SQL: apiIndexColumns}})
-	rows, err := db.WithContext(ctx).Raw(`WITH m AS NOT MATERIALIZED (?)
-SELECT p.id, p.public_id, p.account_id, p.name, p.marengo_options, p.pegasus_options, p.addons, p.video_count, p.total_duration,
-	p.created_at, p.updated_at, t.total_results
-FROM (SELECT COUNT(*) AS total_results FROM m) AS t
-LEFT JOIN (SELECT * FROM m ORDER BY `+col+dir+`, id`+dir+` LIMIT ? OFFSET ?) AS p ON 1 = 1
-ORDER BY p.`+col+dir+`, p.id`+dir, matches, q.Limit, apiOffset(q.Page, q.Limit)).Rows()
-	if err != nil {
-		return nil, 0, err
-	}
-	defer rows.Close()
 	out := make([]Index, 0, q.Limit)
 	var total int64
+	err := s.read(ctx, db, func(tx *gorm.DB) error {
+		// The count and the page are subqueries of one statement, each
+		// planned on its own (the page through the account's index in sort
+		// order, with its limit). Rows: one per index of the page, or a
+		// single one of NULLs with the total when the page is empty. The
+		// outer ORDER BY keeps the page's order, which a join does not
+		// promise.
+		count := filter(tx).Select("COUNT(*) AS total_results")
+		page := filter(tx).Clauses(clause.Select{Expression: clause.Expr{SQL: apiIndexColumns}}).
+			Order("indexes." + col + dir + ", indexes.id" + dir).Limit(q.Limit).Offset(apiOffset(q.Page, q.Limit))
+		rows, err := tx.Table("(?) AS t", count).Joins("LEFT JOIN (?) AS p ON 1 = 1", page).
+			Select("p.id, p.public_id, p.account_id, p.name, p.marengo_options, p.pegasus_options, p.addons, p.video_count, p.total_duration, " +
+				"p.created_at, p.updated_at, t.total_results").
+			Order("p." + col + dir + ", p.id" + dir).Rows()
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		return scanAPIIndexes(rows, &out, &total)
+	})
+	return out, total, err
+}
+
+// scanAPIIndexes reads ListIndexesForAPI's rows.
+func scanAPIIndexes(rows *sql.Rows, out *[]Index, total *int64) error {
 	for rows.Next() {
 		var (
 			id, account                         sql.NullInt64
@@ -100,17 +105,17 @@ ORDER BY p.`+col+dir+`, p.id`+dir, matches, q.Limit, apiOffset(q.Page, q.Limit))
 			videos, duration                    sql.NullInt64
 			created, updated                    sql.Null[time.Time]
 		)
-		if err := rows.Scan(&id, &publicID, &account, &name, &marengo, &pegasus, &a, &videos, &duration, &created, &updated, &total); err != nil {
-			return nil, 0, err
+		if err := rows.Scan(&id, &publicID, &account, &name, &marengo, &pegasus, &a, &videos, &duration, &created, &updated, total); err != nil {
+			return err
 		}
 		if !id.Valid {
 			continue // the empty page's row: only the total
 		}
-		out = append(out, Index{ID: id.Int64, PublicID: publicID.String, AccountID: account.Int64, Name: name.String, MarengoOptions: marengo.String,
+		*out = append(*out, Index{ID: id.Int64, PublicID: publicID.String, AccountID: account.Int64, Name: name.String, MarengoOptions: marengo.String,
 			PegasusOptions: pegasus.String, Addons: a.String, VideoCount: videos.Int64, TotalDuration: duration.Int64,
 			CreatedAt: created.V, UpdatedAt: updated.V})
 	}
-	return out, total, rows.Err()
+	return rows.Err()
 }
 
 // apiOrder is the sort column ("created_at" unless sortBy is "updated_at")
@@ -168,10 +173,12 @@ func ListVideosForAPI(ctx context.Context, db *gorm.DB, s Scope, indexPublicID s
 	}
 	col, dir := apiOrder(q.SortBy, q.Ascending)
 	var total int64
-	if err := filter(db.WithContext(ctx)).Count(&total).Error; err != nil {
-		return nil, 0, err
-	}
 	var videos []Video
-	err = filter(db.WithContext(ctx)).Order("videos." + col + dir + ", videos.id" + dir).Limit(q.Limit).Offset(apiOffset(q.Page, q.Limit)).Find(&videos).Error
+	err = s.read(ctx, db, func(tx *gorm.DB) error {
+		if err := filter(tx).Count(&total).Error; err != nil {
+			return err
+		}
+		return filter(tx).Order("videos." + col + dir + ", videos.id" + dir).Limit(q.Limit).Offset(apiOffset(q.Page, q.Limit)).Find(&videos).Error
+	})
 	return videos, total, err
 }

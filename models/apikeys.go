@@ -97,7 +97,7 @@ func CreateAPIKey(ctx context.Context, db *gorm.DB, s Scope, name string, ttl ti
 	t := now()
 	k := APIKey{PublicID: newObjectID(), UserID: s.userID, Name: name, Prefix: prefix, KeyHash: HashToken(secret),
 		CreatedAt: t, ExpiresAt: t.Add(ttl)}
-	err := s.apply(db.WithContext(ctx)).Create(&k).Error
+	err := s.write(ctx, db, func(tx *gorm.DB) error { return s.apply(tx).Create(&k).Error })
 	return NewAPIKey{APIKey: k, Secret: secret}, err
 }
 
@@ -113,7 +113,9 @@ func ListAPIKeys(ctx context.Context, db *gorm.DB, s Scope) ([]APIKey, error) {
 		return nil, err
 	}
 	var keys []APIKey
-	err := s.ownKeys(db.WithContext(ctx)).Order("created_at DESC, id DESC").Limit(200).Find(&keys).Error
+	err := s.read(ctx, db, func(tx *gorm.DB) error {
+		return s.ownKeys(tx).Order("created_at DESC, id DESC").Limit(200).Find(&keys).Error
+	})
 	return keys, err
 }
 
@@ -124,18 +126,24 @@ func RegenerateAPIKey(ctx context.Context, db *gorm.DB, s Scope, publicID string
 		return NewAPIKey{}, err
 	}
 	var k APIKey
-	if err := s.ownKeys(db.WithContext(ctx)).Where("public_id = ? AND revoked_at IS NULL", publicID).Take(&k).Error; err != nil {
-		return NewAPIKey{}, notFound(err)
-	}
 	secret, prefix := newSecret()
-	t := now()
-	k.Prefix, k.KeyHash, k.ExpiresAt, k.LastUsedAt = prefix, HashToken(secret), t.Add(ttl), nil
-	res := s.ownKeys(db.WithContext(ctx)).Where("id = ? AND revoked_at IS NULL", k.ID).
-		Updates(map[string]any{"prefix": k.Prefix, "key_hash": k.KeyHash, "expires_at": k.ExpiresAt, "last_used_at": nil})
-	if res.Error == nil && res.RowsAffected == 0 {
-		return NewAPIKey{}, ErrNotFound
+	err := s.write(ctx, db, func(tx *gorm.DB) error {
+		if err := s.ownKeys(tx).Where("public_id = ? AND revoked_at IS NULL", publicID).Take(&k).Error; err != nil {
+			return notFound(err)
+		}
+		t := now()
+		k.Prefix, k.KeyHash, k.ExpiresAt, k.LastUsedAt = prefix, HashToken(secret), t.Add(ttl), nil
+		res := s.ownKeys(tx).Where("id = ? AND revoked_at IS NULL", k.ID).
+			Updates(map[string]any{"prefix": k.Prefix, "key_hash": k.KeyHash, "expires_at": k.ExpiresAt, "last_used_at": nil})
+		if res.Error == nil && res.RowsAffected == 0 {
+			return ErrNotFound
+		}
+		return res.Error
+	})
+	if err != nil {
+		return NewAPIKey{}, err
 	}
-	return NewAPIKey{APIKey: k, Secret: secret}, res.Error
+	return NewAPIKey{APIKey: k, Secret: secret}, nil
 }
 
 // RevokeAPIKey stops a key for good.
@@ -144,21 +152,26 @@ func RevokeAPIKey(ctx context.Context, db *gorm.DB, s Scope, publicID string) (A
 		return APIKey{}, err
 	}
 	var k APIKey
-	if err := s.ownKeys(db.WithContext(ctx)).Where("public_id = ? AND revoked_at IS NULL", publicID).Take(&k).Error; err != nil {
-		return APIKey{}, notFound(err)
+	err := s.write(ctx, db, func(tx *gorm.DB) error {
+		if err := s.ownKeys(tx).Where("public_id = ? AND revoked_at IS NULL", publicID).Take(&k).Error; err != nil {
+			return notFound(err)
+		}
+		t := now()
+		k.RevokedAt = &t
+		return s.ownKeys(tx).Where("id = ?", k.ID).Update("revoked_at", t).Error
+	})
+	if err != nil {
+		return APIKey{}, err
 	}
-	t := now()
-	err := s.ownKeys(db.WithContext(ctx)).Where("id = ?", k.ID).Update("revoked_at", t).Error
-	k.RevokedAt = &t
-	return k, err
+	return k, nil
 }
 
 // revokeMemberCredentials ends every credential a departing member holds for
-// the account, in the transaction that removes them: their API keys. (Their
-// sessions are not per account: the next request re-checks the membership.)
-func revokeMemberCredentials(tx *gorm.DB, accountID, userID int64) error {
-	s := Scope{account: Account{ID: accountID}, userID: userID, role: RoleMember}
-	return s.ownKeys(tx).Where("revoked_at IS NULL").Update("revoked_at", now()).Error
+// the scope's account, in the transaction that removes them: their API
+// keys. (Their sessions are not per account: the next request re-checks
+// the membership.)
+func revokeMemberCredentials(tx *gorm.DB, s Scope, userID int64) error {
+	return s.apply(tx.Model(&APIKey{})).Where("user_id = ? AND revoked_at IS NULL", userID).Update("revoked_at", now()).Error
 }
 
 // ErrAPIKeyInvalid: the key is unknown, revoked, expired, or its owner left
@@ -191,9 +204,11 @@ func ScopeForAPIKey(ctx context.Context, db *gorm.DB, secret string) (KeyScope, 
 	}
 	var k KeyScope
 	a := &k.account
-	err := keyScopeSQL.scanRow(ctx, db, []any{HashToken(secret), now()},
-		&a.ID, &a.PublicID, &a.Kind, &a.Name, &a.Slug, &a.Plan, &a.RatePerMinute, &a.RatePerDay, &a.SSOEnforced, &a.CreatedByID,
-		&a.CreatedAt, &a.UpdatedAt, &k.KeyID, &k.userID, &k.role)
+	err := System("look up an API key by its secret").Do(ctx, db, func(tx *gorm.DB) error {
+		return keyScopeSQL.scanRow(ctx, tx, []any{HashToken(secret), now()},
+			&a.ID, &a.PublicID, &a.Kind, &a.Name, &a.Slug, &a.Plan, &a.RatePerMinute, &a.RatePerDay, &a.SSOEnforced, &a.CreatedByID,
+			&a.CreatedAt, &a.UpdatedAt, &k.KeyID, &k.userID, &k.role)
+	})
 	if errors.Is(err, sql.ErrNoRows) {
 		return KeyScope{}, ErrAPIKeyInvalid
 	}
@@ -203,10 +218,11 @@ func ScopeForAPIKey(ctx context.Context, db *gorm.DB, secret string) (KeyScope, 
 	return k, nil
 }
 
-// touchAPIKeys records when keys were last used; called in batches.
+// touchAPIKeys records when keys were last used; called in batches, through
+// the system door (tx).
 func touchAPIKeys(tx *gorm.DB, used map[int64]time.Time) error {
 	for id, at := range used {
-		if err := bySecret(tx.Model(&APIKey{})).Where("id = ? AND (last_used_at IS NULL OR last_used_at < ?)", id, at).
+		if err := tx.Model(&APIKey{}).Where("id = ? AND (last_used_at IS NULL OR last_used_at < ?)", id, at).
 			Update("last_used_at", at).Error; err != nil {
 			return fmt.Errorf("touch api key %d: %w", id, err)
 		}

@@ -45,11 +45,12 @@ func recordAudit(tx *gorm.DB, s Scope, actor Actor, action AuditAction, target, 
 // ListAuditEvents returns a page of the scope's audit log, newest first.
 func ListAuditEvents(ctx context.Context, db *gorm.DB, s Scope, page Page) ([]AuditEvent, int64, error) {
 	var total int64
-	if err := s.apply(db.WithContext(ctx).Model(&AuditEvent{})).Count(&total).Error; err != nil {
-		return nil, 0, err
-	}
 	var rows []AuditEvent
-	err := s.apply(db.WithContext(ctx)).Order("created_at DESC, id DESC").
-		Limit(page.Size).Offset(page.Offset()).Find(&rows).Error
+	err := s.read(ctx, db, func(tx *gorm.DB) error {
+		if err := s.apply(tx.Model(&AuditEvent{})).Count(&total).Error; err != nil {
+			return err
+		}
+		return s.apply(tx).Order("created_at DESC, id DESC").Limit(page.Size).Offset(page.Offset()).Find(&rows).Error
+	})
 	return rows, total, err
 }

@@ -134,9 +134,10 @@ type PlanChange struct {
 // the account has now from the day it was created; before that, Free.
 // The whole history is read, not just changes before to: an account that
 // has changed plan since must not be billed for the past at today's plan.
-func planOnDays(tx *gorm.DB, a Account, from, to time.Time) ([]Plan, error) {
+func planOnDays(tx *gorm.DB, s Scope, from, to time.Time) ([]Plan, error) {
+	a := s.account
 	var changes []PlanChange
-	if err := tx.Where("account_id = ?", a.ID).Order("effective_at, id").Find(&changes).Error; err != nil {
+	if err := s.apply(tx).Order("effective_at, id").Find(&changes).Error; err != nil {
 		return nil, err
 	}
 	var days []Plan
@@ -194,7 +195,6 @@ type rollupRow struct {
 // by the rate card of the plan in force each day: one line per member,
 // metric, category and plan, and a prorated fee line per paid plan.
 func buildBill(tx *gorm.DB, scope Scope, period Month, until time.Time) (Bill, error) {
-	a := scope.account
 	bill := Bill{Period: period}
 	from, to := period.Start(), period.End()
 	if until.Before(to) {
@@ -203,7 +203,7 @@ func buildBill(tx *gorm.DB, scope Scope, period Month, until time.Time) (Bill, e
 	if !to.After(from) {
 		return bill, nil
 	}
-	plans, err := planOnDays(tx, a, from, to)
+	plans, err := planOnDays(tx, scope, from, to)
 	if err != nil {
 		return bill, err
 	}
@@ -321,7 +321,12 @@ func CurrentBill(ctx context.Context, db *gorm.DB, s Scope, at time.Time) (Bill,
 		return Bill{}, err
 	}
 	day := time.Date(at.Year(), at.Month(), at.Day(), 0, 0, 0, 0, time.UTC).AddDate(0, 0, 1)
-	return buildBill(db.WithContext(ctx), s, MonthOf(at), day)
+	var bill Bill
+	err := s.read(ctx, db, func(tx *gorm.DB) (err error) {
+		bill, err = buildBill(tx, s, MonthOf(at), day)
+		return err
+	})
+	return bill, err
 }
 
 // Invoices -----------------------------------------------------------------
@@ -364,13 +369,15 @@ func CloseMonth(ctx context.Context, db *gorm.DB, period Month, at time.Time) (i
 	// in closeAccountMonth: serve closes the last twelve months every day,
 	// and would otherwise lock and re-read every account every time.
 	var ids []int64
-	err := db.WithContext(ctx).Raw(`SELECT account_id FROM (
+	err := System("find the accounts to invoice for a month").Do(ctx, db, func(tx *gorm.DB) error {
+		return tx.Raw(`SELECT account_id FROM (
 			SELECT account_id FROM usage_daily WHERE day >= ? AND day < ?
 			UNION SELECT account_id FROM plan_changes WHERE effective_at < ? AND plan <> ?
 			UNION SELECT id FROM accounts WHERE plan <> ? AND created_at < ?
 			EXCEPT SELECT account_id FROM invoices WHERE period = ?
 		) candidates ORDER BY account_id`,
-		dayOf(period.Start()), dayOf(period.End()), period.End(), PlanFree, PlanFree, period.End(), period.String()).Scan(&ids).Error
+			dayOf(period.Start()), dayOf(period.End()), period.End(), PlanFree, PlanFree, period.End(), period.String()).Scan(&ids).Error
+	})
 	if err != nil {
 		return 0, err
 	}
@@ -389,7 +396,8 @@ func CloseMonth(ctx context.Context, db *gorm.DB, period Month, at time.Time) (i
 
 func closeAccountMonth(ctx context.Context, db *gorm.DB, accountID int64, period Month) (bool, error) {
 	made := false
-	err := inTx(ctx, db, func(tx *gorm.DB) error {
+	door := System("close an account's month into its invoice")
+	err := door.Tx(ctx, db, func(tx *gorm.DB) error {
 		a, err := lockAccount(tx, accountID)
 		if errors.Is(err, ErrNotFound) {
 			return nil // deleted since
@@ -397,8 +405,7 @@ func closeAccountMonth(ctx context.Context, db *gorm.DB, accountID int64, period
 		if err != nil {
 			return err
 		}
-		// Closing is the system's act on the account, in its creator's name.
-		scope := Scope{account: a, userID: a.CreatedByID, role: RoleAdmin}
+		scope := door.In(a)
 		var n int64
 		if err := scope.apply(tx.Model(&Invoice{})).Where("period = ?", period.String()).Count(&n).Error; err != nil || n > 0 {
 			return err
@@ -452,11 +459,13 @@ func ListInvoices(ctx context.Context, db *gorm.DB, s Scope, page Page) ([]Invoi
 		return nil, 0, err
 	}
 	var total int64
-	if err := s.apply(db.WithContext(ctx).Model(&Invoice{})).Count(&total).Error; err != nil {
-		return nil, 0, err
-	}
 	var list []Invoice
-	err := s.apply(db.WithContext(ctx)).Order("period DESC, id DESC").Limit(page.Size).Offset(page.Offset()).Find(&list).Error
+	err := s.read(ctx, db, func(tx *gorm.DB) error {
+		if err := s.apply(tx.Model(&Invoice{})).Count(&total).Error; err != nil {
+			return err
+		}
+		return s.apply(tx).Order("period DESC, id DESC").Limit(page.Size).Offset(page.Offset()).Find(&list).Error
+	})
 	return list, total, err
 }
 
@@ -466,11 +475,13 @@ func GetInvoice(ctx context.Context, db *gorm.DB, s Scope, publicID string) (Inv
 		return Invoice{}, nil, err
 	}
 	var inv Invoice
-	if err := s.apply(db.WithContext(ctx)).Where("public_id = ?", publicID).Take(&inv).Error; err != nil {
-		return inv, nil, notFound(err)
-	}
 	var lines []InvoiceLine
-	err := s.apply(db.WithContext(ctx)).Where("invoice_id = ?", inv.ID).Order("position").Find(&lines).Error
+	err := s.read(ctx, db, func(tx *gorm.DB) error {
+		if err := s.apply(tx).Where("public_id = ?", publicID).Take(&inv).Error; err != nil {
+			return notFound(err)
+		}
+		return s.apply(tx).Where("invoice_id = ?", inv.ID).Order("position").Find(&lines).Error
+	})
 	return inv, lines, err
 }
 
@@ -503,7 +514,7 @@ func GetBillingContact(ctx context.Context, db *gorm.DB, s Scope) (BillingContac
 		return BillingContact{}, err
 	}
 	var c BillingContact
-	err := s.apply(db.WithContext(ctx)).Take(&c).Error
+	err := s.read(ctx, db, func(tx *gorm.DB) error { return s.apply(tx).Take(&c).Error })
 	return c, notFound(err)
 }
 
@@ -537,7 +548,7 @@ func SaveBillingContact(ctx context.Context, db *gorm.DB, s Scope, in BillingCon
 		return BillingContact{}, err
 	}
 	c := BillingContact{Email: email, Company: company, Address: address, VATID: vat, PaymentMethod: "invoice", UpdatedAt: now()}
-	err := inTx(ctx, db, func(tx *gorm.DB) error {
+	err := s.write(ctx, db, func(tx *gorm.DB) error {
 		if err := s.apply(tx).Clauses(clause.OnConflict{
 			Columns:   []clause.Column{{Name: "account_id"}},
 			DoUpdates: clause.AssignmentColumns([]string{"email", "company", "address", "vat_id", "payment_method", "updated_at"}),
@@ -574,7 +585,7 @@ func ChangePlan(ctx context.Context, db *gorm.DB, s Scope, plan Plan, actor Acto
 	if plan != PlanFree && plan != PlanDeveloper {
 		return FieldErrors{"plan": "Choose Free or Developer; Enterprise is arranged with us (request it below)."}
 	}
-	return inTx(ctx, db, func(tx *gorm.DB) error {
+	return s.write(ctx, db, func(tx *gorm.DB) error {
 		a, err := s.lockAs(tx, CapManageBilling)
 		if err != nil {
 			return err
@@ -598,16 +609,16 @@ func ChangePlan(ctx context.Context, db *gorm.DB, s Scope, plan Plan, actor Acto
 		t := now()
 		// The plan the account had before its first recorded change.
 		var history int64
-		if err := tx.Model(&PlanChange{}).Where("account_id = ?", a.ID).Count(&history).Error; err != nil {
+		if err := s.apply(tx.Model(&PlanChange{})).Count(&history).Error; err != nil {
 			return err
 		}
 		if history == 0 {
-			if err := tx.Create(&PlanChange{AccountID: a.ID, Plan: a.Plan, EffectiveAt: a.CreatedAt}).Error; err != nil {
+			if err := s.apply(tx).Create(&PlanChange{Plan: a.Plan, EffectiveAt: a.CreatedAt}).Error; err != nil {
 				return err
 			}
 		}
 		user := actor.UserID
-		if err := tx.Create(&PlanChange{AccountID: a.ID, Plan: plan, EffectiveAt: t, UserID: &user}).Error; err != nil {
+		if err := s.apply(tx).Create(&PlanChange{Plan: plan, EffectiveAt: t, UserID: &user}).Error; err != nil {
 			return err
 		}
 		if err := tx.Model(&Account{}).Where("id = ?", a.ID).Updates(map[string]any{"plan": plan, "updated_at": t}).Error; err != nil {
@@ -648,7 +659,7 @@ func RequestEnterprise(ctx context.Context, db *gorm.DB, s Scope, seats int64, m
 		return err
 	}
 	user := actor.UserID
-	return inTx(ctx, db, func(tx *gorm.DB) error {
+	return s.write(ctx, db, func(tx *gorm.DB) error {
 		if err := s.apply(tx).Create(&EnterpriseRequest{UserID: &user, Seats: seats, Message: message}).Error; err != nil {
 			return err
 		}
@@ -659,7 +670,7 @@ func RequestEnterprise(ctx context.Context, db *gorm.DB, s Scope, seats int64, m
 // PendingEnterpriseRequest reports when the account last asked for Enterprise.
 func PendingEnterpriseRequest(ctx context.Context, db *gorm.DB, s Scope) (*time.Time, error) {
 	var r EnterpriseRequest
-	err := s.apply(db.WithContext(ctx)).Order("created_at DESC").Take(&r).Error
+	err := s.read(ctx, db, func(tx *gorm.DB) error { return s.apply(tx).Order("created_at DESC").Take(&r).Error })
 	if errors.Is(err, gorm.ErrRecordNotFound) {
 		return nil, nil
 	}
@@ -673,7 +684,7 @@ func PendingEnterpriseRequest(ctx context.Context, db *gorm.DB, s Scope) (*time.
 // the day's last snapshot is what the day is billed for.
 func SnapshotStorage(ctx context.Context, db *gorm.DB, at time.Time) error {
 	day := dayOf(at)
-	return inTx(ctx, db, func(tx *gorm.DB) error {
+	return System("snapshot the video each member holds").Tx(ctx, db, func(tx *gorm.DB) error {
 		// Two instances may snapshot the same day at once; the second waits
 		// for the first and then replaces its rows, never colliding with them.
 		if err := lockJob(tx, jobSnapshotStorage); err != nil {
@@ -701,6 +712,6 @@ func SnapshotStorage(ctx context.Context, db *gorm.DB, at time.Time) error {
 		if len(out) == 0 {
 			return nil
 		}
-		return systemWrite(tx).Session(&gorm.Session{CreateBatchSize: 500}).Create(&out).Error
+		return tx.Session(&gorm.Session{CreateBatchSize: 500}).Create(&out).Error
 	})
 }

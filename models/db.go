@@ -5,6 +5,7 @@ package models
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -13,6 +14,8 @@ import (
 	"time"
 
 	"github.com/glebarez/sqlite"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/stdlib"
 	"github.com/pressly/goose/v3"
 	"gorm.io/driver/postgres"
 	"gorm.io/gorm"
@@ -43,37 +46,66 @@ func DialectOf(dsn string) Dialect {
 // PostgreSQL and SQLite store and compare the same instant.
 func now() time.Time { return time.Now().UTC().Truncate(time.Microsecond) }
 
-// Open connects to dsn and installs the scope guard and query counter.
-// It does not migrate; call Migrate.
+// appRole is the PostgreSQL role requests act as: it owns no table and
+// cannot bypass row security (see tenancy.go). Migrate creates it.
+const appRole = "switchboard_app"
+
+// Open connects to dsn and installs the walls between accounts (tenancy.go)
+// and the query counter. It does not migrate; call Migrate. On PostgreSQL
+// every connection of the pool acts as appRole, so dsn's user (the tables'
+// owner, who migrates) must be a member of it.
 func Open(dsn string) (*gorm.DB, error) {
-	var dialector gorm.Dialector
-	switch DialectOf(dsn) {
-	case Postgres:
-		dialector = postgres.Open(dsn)
-	default:
-		dialector = sqlite.Open(sqliteDSN(dsn))
+	t := &tenancy{applicationWall: true}
+	if DialectOf(dsn) == SQLite {
+		return openPool(sqlite.Open(sqliteDSN(dsn)), t, 8)
 	}
+	cfg, err := pgx.ParseConfig(dsn)
+	if err != nil {
+		return nil, fmt.Errorf("open database: %w", err)
+	}
+	// The system door's own pool (see Door): the session user, who owns the
+	// tables and migrates them.
+	if t.owner, err = openPool(postgres.New(postgres.Config{Conn: stdlib.OpenDB(*cfg)}), t, 16); err != nil {
+		return nil, err
+	}
+	app := stdlib.OpenDB(*cfg, stdlib.OptionAfterConnect(func(ctx context.Context, c *pgx.Conn) error {
+		_, err := c.Exec(ctx, "SET ROLE "+appRole)
+		return err
+	}))
+	return openPool(postgres.New(postgres.Config{Conn: app}), t, 32)
+}
+
+// openPool opens a GORM database with the walls' callbacks, sharing t.
+func openPool(dialector gorm.Dialector, t *tenancy, size int) (*gorm.DB, error) {
 	db, err := gorm.Open(dialector, &gorm.Config{
 		NowFunc:                now,
 		Logger:                 logger.Discard,
 		TranslateError:         true,
 		SkipDefaultTransaction: true,
+		// The application's first connection needs the role Migrate
+		// creates.
+		DisableAutomaticPing: true,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("open database: %w", err)
+	}
+	if err := db.Use(t); err != nil {
+		return nil, err
+	}
+	if t.schema == nil {
+		// The first pool opened (the owner's, on PostgreSQL).
+		if t.schema, err = db.DB(); err != nil {
+			return nil, err
+		}
 	}
 	sqlDB, err := db.DB()
 	if err != nil {
 		return nil, err
 	}
-	if DialectOf(dsn) == SQLite {
-		// One writer at a time is all SQLite allows; a small pool keeps
-		// readers concurrent while busy_timeout queues the writers.
-		sqlDB.SetMaxOpenConns(8)
-	} else {
-		sqlDB.SetMaxOpenConns(32)
-		sqlDB.SetMaxIdleConns(32)
-	}
+	// On SQLite, one writer at a time is all it allows; a small pool keeps
+	// readers concurrent while busy_timeout queues the writers.
+	sqlDB.SetMaxOpenConns(size)
+	sqlDB.SetMaxIdleConns(size)
 	sqlDB.SetConnMaxIdleTime(5 * time.Minute)
 	if err := installCallbacks(db); err != nil {
 		return nil, err
@@ -101,13 +133,37 @@ func DialectOfDB(db *gorm.DB) Dialect {
 	return SQLite
 }
 
+// Close closes db's connections, the system door's included.
+func Close(db *gorm.DB) error {
+	if t := tenancyOf(db); t != nil && t.owner != nil {
+		owner := t.owner
+		if sqlDB, err := owner.DB(); err == nil {
+			_ = sqlDB.Close()
+		}
+	}
+	sqlDB, err := db.DB()
+	if err != nil {
+		return err
+	}
+	return sqlDB.Close()
+}
+
 // Migrate applies every pending migration of db's dialect.
 func Migrate(ctx context.Context, db *gorm.DB) error { return MigrateTo(ctx, db, 0) }
 
 // MigrateTo applies the pending migrations of db's dialect up to version,
-// as a release that ended there would have (0: all of them).
+// as a release that ended there would have (0: all of them). On PostgreSQL
+// it migrates through a connection of its own, as dsn's user (the owner of
+// the tables), and then checks that every account-owned table has row
+// security: a table without it would fail open.
 func MigrateTo(ctx context.Context, db *gorm.DB, version int64) error {
-	sqlDB, err := db.DB()
+	t := tenancyOf(db)
+	defer t.forget()
+	pool := db
+	if t.owner != nil {
+		pool = t.owner
+	}
+	sqlDB, err := pool.DB()
 	if err != nil {
 		return err
 	}
@@ -130,6 +186,45 @@ func MigrateTo(ctx context.Context, db *gorm.DB, version int64) error {
 	}
 	if err != nil {
 		return fmt.Errorf("migrate: %w", err)
+	}
+	if DialectOfDB(db) == Postgres && (version == 0 || version >= rowSecurityVersion) {
+		return checkRowSecurity(ctx, sqlDB)
+	}
+	return nil
+}
+
+// rowSecurityVersion is the migration that put the account-owned tables
+// under row security.
+const rowSecurityVersion = 13
+
+// checkRowSecurity fails when an account-owned table of the schema lacks
+// forced row security or a policy for appRole: every new one needs both,
+// in its migration.
+func checkRowSecurity(ctx context.Context, owner *sql.DB) error {
+	rows, err := owner.QueryContext(ctx, `SELECT c.relname FROM pg_class c
+		JOIN pg_namespace n ON n.oid = c.relnamespace AND n.nspname = current_schema()
+		JOIN pg_attribute a ON a.attrelid = c.oid AND a.attname = 'account_id' AND NOT a.attisdropped
+		WHERE c.relkind IN ('r', 'p') AND NOT (c.relrowsecurity AND c.relforcerowsecurity AND EXISTS (
+			SELECT 1 FROM pg_policy p JOIN pg_roles r ON r.oid = ANY (p.polroles) WHERE p.polrelid = c.oid AND r.rolname = $1))
+		ORDER BY 1`, appRole)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	var weak []string
+	for rows.Next() {
+		var name string
+		if err := rows.Scan(&name); err != nil {
+			return err
+		}
+		weak = append(weak, name)
+	}
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	if len(weak) > 0 {
+		return fmt.Errorf("tables with an account_id column lack forced row security or a policy for %s: %s (add both in their migration)",
+			appRole, strings.Join(weak, ", "))
 	}
 	return nil
 }
@@ -168,11 +263,12 @@ func installCallbacks(db *gorm.DB) error {
 		name string
 		err  error
 	}{
-		{"query-guard", cb.Query().Before("gorm:query").Register("switchboard:scope_guard", guardScope)},
-		{"update-guard", cb.Update().Before("gorm:update").Register("switchboard:scope_guard", guardScope)},
-		{"delete-guard", cb.Delete().Before("gorm:delete").Register("switchboard:scope_guard", guardScope)},
-		{"row-guard", cb.Row().Before("gorm:row").Register("switchboard:scope_guard", guardScope)},
-		{"create-guard", cb.Create().Before("gorm:create").Register("switchboard:scope_guard", guardCreate)},
+		{"query-guard", cb.Query().Before("gorm:query").Register("switchboard:guard", guard)},
+		{"update-guard", cb.Update().Before("gorm:update").Register("switchboard:guard", guard)},
+		{"delete-guard", cb.Delete().Before("gorm:delete").Register("switchboard:guard", guard)},
+		{"row-guard", cb.Row().Before("gorm:row").Register("switchboard:guard", guard)},
+		{"raw-guard", cb.Raw().Before("gorm:raw").Register("switchboard:guard", guard)},
+		{"create-guard", cb.Create().Before("gorm:create").Register("switchboard:guard", guardCreate)},
 		{"query-count", cb.Query().After("gorm:query").Register("switchboard:count", count)},
 		{"update-count", cb.Update().After("gorm:update").Register("switchboard:count", count)},
 		{"delete-count", cb.Delete().After("gorm:delete").Register("switchboard:count", count)},

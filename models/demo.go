@@ -33,7 +33,7 @@ func SeedDemo(ctx context.Context, db *gorm.DB) (demo Demo, ok bool, err error) 
 	}
 	password := NewToken()[:20]
 	verified := now()
-	err = inTx(ctx, db, func(tx *gorm.DB) error {
+	err = System("seed the demo into an empty database").Tx(ctx, db, func(tx *gorm.DB) error {
 		owner, personal, err := createUser(ctx, tx, demoName, DemoEmail, hashPassword(password), &verified)
 		if err != nil {
 			return err

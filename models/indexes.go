@@ -233,11 +233,12 @@ func (s Scope) indexes(db *gorm.DB) *gorm.DB {
 }
 
 // nameTaken reports whether the user already sees an index with this name
-// (shared ones and their own private ones), other than the one with exceptID.
-func nameTaken(tx *gorm.DB, s Scope, key string, exceptID int64) (bool, error) {
+// in the scope's account (shared ones and their own private ones), other
+// than the one with exceptID.
+func nameTaken(tx *gorm.DB, s Scope, user int64, key string, exceptID int64) (bool, error) {
 	var n int64
 	err := s.apply(tx.Model(&Index{})).
-		Where("name_key = ? AND (name_scope = 0 OR name_scope = ?) AND id <> ?", key, s.userID, exceptID).
+		Where("name_key = ? AND (name_scope = 0 OR name_scope = ?) AND id <> ?", key, user, exceptID).
 		Count(&n).Error
 	return n > 0, err
 }
@@ -281,8 +282,8 @@ func CreateIndex(ctx context.Context, db *gorm.DB, s Scope, in IndexInput) (Inde
 		MarengoOptions: marengo, PegasusOptions: pegasus, Addons: addons,
 		Visibility: vis, NameScope: nameScope(vis, creator), CreatedByID: &creator,
 	}
-	err := inTx(ctx, db, func(tx *gorm.DB) error {
-		taken, err := nameTaken(tx, s, idx.NameKey, 0)
+	err := s.write(ctx, db, func(tx *gorm.DB) error {
+		taken, err := nameTaken(tx, s, s.userID, idx.NameKey, 0)
 		if err != nil {
 			return err
 		}
@@ -302,11 +303,13 @@ func CreateIndex(ctx context.Context, db *gorm.DB, s Scope, in IndexInput) (Inde
 // another member's private one are ErrNotFound, like a missing one.
 func GetIndex(ctx context.Context, db *gorm.DB, s Scope, publicID string) (IndexRow, error) {
 	var row IndexRow
-	err := s.indexes(db.WithContext(ctx)).
-		Select("indexes.*, users.name AS created_by_name").
-		Joins("LEFT JOIN users ON users.id = indexes.created_by_id").
-		Where("indexes.public_id = ?", publicID).
-		Take(&row).Error
+	err := s.read(ctx, db, func(tx *gorm.DB) error {
+		return s.indexes(tx).
+			Select("indexes.*, users.name AS created_by_name").
+			Joins("LEFT JOIN users ON users.id = indexes.created_by_id").
+			Where("indexes.public_id = ?", publicID).
+			Take(&row).Error
+	})
 	return row, notFound(err)
 }
 
@@ -342,9 +345,6 @@ type IndexList struct {
 // ListIndexes returns a page of the indexes the scope sees, with their
 // creators, in two queries whatever the account's size.
 func ListIndexes(ctx context.Context, db *gorm.DB, s Scope, q IndexQuery) (IndexList, error) {
-	if s.IsZero() {
-		return IndexList{}, ErrUnscoped
-	}
 	filter := func(tx *gorm.DB) *gorm.DB {
 		tx = s.indexes(tx)
 		if term := strings.TrimSpace(q.Search); term != "" {
@@ -353,20 +353,22 @@ func ListIndexes(ctx context.Context, db *gorm.DB, s Scope, q IndexQuery) (Index
 		return tx
 	}
 	var list IndexList
-	total, capped, err := cappedCount(filter(db.WithContext(ctx)))
-	if err != nil {
-		return list, err
-	}
-	list.Total, list.Capped = total, capped
 	order := "indexes.created_at DESC, indexes.id DESC"
 	if q.Sort == SortName {
 		order = "indexes.name_key ASC, indexes.id ASC"
 	}
-	err = filter(db.WithContext(ctx)).
-		Select("indexes.*, users.name AS created_by_name").
-		Joins("LEFT JOIN users ON users.id = indexes.created_by_id").
-		Order(order).Limit(q.Page.Size).Offset(q.Page.Offset()).
-		Find(&list.Rows).Error
+	err := s.read(ctx, db, func(tx *gorm.DB) error {
+		total, capped, err := cappedCount(filter(tx))
+		if err != nil {
+			return err
+		}
+		list.Total, list.Capped = total, capped
+		return filter(tx).
+			Select("indexes.*, users.name AS created_by_name").
+			Joins("LEFT JOIN users ON users.id = indexes.created_by_id").
+			Order(order).Limit(q.Page.Size).Offset(q.Page.Offset()).
+			Find(&list.Rows).Error
+	})
 	return list, err
 }
 
@@ -413,7 +415,7 @@ func UpdateIndex(ctx context.Context, db *gorm.DB, s Scope, publicID string, in 
 		return Index{}, err
 	}
 	var idx Index
-	err := inTx(ctx, db, func(tx *gorm.DB) error {
+	err := s.write(ctx, db, func(tx *gorm.DB) error {
 		row, err := GetIndex(ctx, tx, s, publicID)
 		if err != nil {
 			return err
@@ -444,7 +446,7 @@ func UpdateIndex(ctx context.Context, db *gorm.DB, s Scope, publicID string, in 
 			owner = *idx.CreatedByID
 		}
 		if key != idx.NameKey || vis != idx.Visibility {
-			taken, err := nameTaken(tx, s, key, idx.ID)
+			taken, err := nameTaken(tx, s, s.userID, key, idx.ID)
 			if err != nil {
 				return err
 			}
@@ -471,7 +473,7 @@ func DeleteIndex(ctx context.Context, db *gorm.DB, s Scope, publicID string) (In
 		return Index{}, err
 	}
 	var idx Index
-	err := inTx(ctx, db, func(tx *gorm.DB) error {
+	err := s.write(ctx, db, func(tx *gorm.DB) error {
 		row, err := GetIndex(ctx, tx, s, publicID)
 		if err != nil {
 			return err

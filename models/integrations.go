@@ -155,18 +155,20 @@ func CreateIntegration(ctx context.Context, db *gorm.DB, s Scope, in Integration
 	creator := s.userID
 	it := S3Integration{PublicID: newObjectID(), Name: in.Name, Bucket: in.Bucket, Region: in.Region,
 		RoleARN: in.RoleARN, Prefix: in.Prefix, ExternalID: newExternalID(), CreatedByID: &creator}
-	err := s.apply(db.WithContext(ctx)).Create(&it).Error
+	err := s.write(ctx, db, func(tx *gorm.DB) error { return s.apply(tx).Create(&it).Error })
 	return it, err
 }
 
 // GetIntegration returns an integration of the scope's account.
 func GetIntegration(ctx context.Context, db *gorm.DB, s Scope, publicID string) (IntegrationRow, error) {
 	var row IntegrationRow
-	err := s.apply(db.WithContext(ctx).Model(&S3Integration{})).
-		Select("s3_integrations.*, users.name AS created_by_name").
-		Joins("LEFT JOIN users ON users.id = s3_integrations.created_by_id").
-		Where("s3_integrations.public_id = ?", publicID).
-		Take(&row).Error
+	err := s.read(ctx, db, func(tx *gorm.DB) error {
+		return s.apply(tx.Model(&S3Integration{})).
+			Select("s3_integrations.*, users.name AS created_by_name").
+			Joins("LEFT JOIN users ON users.id = s3_integrations.created_by_id").
+			Where("s3_integrations.public_id = ?", publicID).
+			Take(&row).Error
+	})
 	return row, notFound(err)
 }
 
@@ -179,21 +181,20 @@ type IntegrationList struct {
 
 // ListIntegrations returns a page of the scope's integrations, newest first.
 func ListIntegrations(ctx context.Context, db *gorm.DB, s Scope, page Page) (IntegrationList, error) {
-	if s.IsZero() {
-		return IntegrationList{}, ErrUnscoped
-	}
 	var list IntegrationList
-	total, capped, err := cappedCount(s.apply(db.WithContext(ctx).Model(&S3Integration{})))
-	if err != nil {
-		return list, err
-	}
-	list.Total, list.Capped = total, capped
-	err = s.apply(db.WithContext(ctx).Model(&S3Integration{})).
-		Select("s3_integrations.*, users.name AS created_by_name").
-		Joins("LEFT JOIN users ON users.id = s3_integrations.created_by_id").
-		Order("s3_integrations.created_at DESC, s3_integrations.id DESC").
-		Limit(page.Size).Offset(page.Offset()).
-		Find(&list.Rows).Error
+	err := s.read(ctx, db, func(tx *gorm.DB) error {
+		total, capped, err := cappedCount(s.apply(tx.Model(&S3Integration{})))
+		if err != nil {
+			return err
+		}
+		list.Total, list.Capped = total, capped
+		return s.apply(tx.Model(&S3Integration{})).
+			Select("s3_integrations.*, users.name AS created_by_name").
+			Joins("LEFT JOIN users ON users.id = s3_integrations.created_by_id").
+			Order("s3_integrations.created_at DESC, s3_integrations.id DESC").
+			Limit(page.Size).Offset(page.Offset()).
+			Find(&list.Rows).Error
+	})
 	return list, err
 }
 
@@ -212,9 +213,11 @@ func UpdateIntegration(ctx context.Context, db *gorm.DB, s Scope, publicID strin
 	}
 	it := row.S3Integration
 	it.Name, it.Bucket, it.Region, it.RoleARN, it.Prefix, it.UpdatedAt = in.Name, in.Bucket, in.Region, in.RoleARN, in.Prefix, now()
-	err = s.apply(db.WithContext(ctx).Model(&S3Integration{})).Where("id = ?", it.ID).Updates(map[string]any{
-		"name": it.Name, "bucket": it.Bucket, "region": it.Region, "role_arn": it.RoleARN, "prefix": it.Prefix, "updated_at": it.UpdatedAt,
-	}).Error
+	err = s.write(ctx, db, func(tx *gorm.DB) error {
+		return s.apply(tx.Model(&S3Integration{})).Where("id = ?", it.ID).Updates(map[string]any{
+			"name": it.Name, "bucket": it.Bucket, "region": it.Region, "role_arn": it.RoleARN, "prefix": it.Prefix, "updated_at": it.UpdatedAt,
+		}).Error
+	})
 	return it, err
 }
 
@@ -227,11 +230,14 @@ func DeleteIntegration(ctx context.Context, db *gorm.DB, s Scope, publicID strin
 	if err != nil {
 		return S3Integration{}, err
 	}
-	res := s.apply(db.WithContext(ctx)).Where("id = ?", row.ID).Delete(&S3Integration{})
-	if res.Error == nil && res.RowsAffected == 0 {
-		return row.S3Integration, ErrNotFound
-	}
-	return row.S3Integration, res.Error
+	err = s.write(ctx, db, func(tx *gorm.DB) error {
+		res := s.apply(tx).Where("id = ?", row.ID).Delete(&S3Integration{})
+		if res.Error == nil && res.RowsAffected == 0 {
+			return ErrNotFound
+		}
+		return res.Error
+	})
+	return row.S3Integration, err
 }
 
 // TrustPolicy is the JSON to paste as the IAM role's trust policy: the

@@ -217,7 +217,7 @@ func Invite(ctx context.Context, db *gorm.DB, s Scope, raw string, role Role, ac
 	if len(valid) == 0 {
 		return res, FieldErrors{"emails": "None of these is a valid email address: " + strings.Join(res.Invalid, ", ") + "."}
 	}
-	err := inTx(ctx, db, func(tx *gorm.DB) error {
+	err := s.write(ctx, db, func(tx *gorm.DB) error {
 		// Concurrent invitations of one address wait for each other here
 		// instead of failing on the unique index, and concurrent requests
 		// count the day's invitation emails one after the other.
@@ -226,7 +226,7 @@ func Invite(ctx context.Context, db *gorm.DB, s Scope, raw string, role Role, ac
 			return err
 		}
 		var members []string
-		if err := tx.Table("users").Joins("JOIN memberships ON memberships.user_id = users.id AND memberships.account_id = ?", s.AccountID()).
+		if err := s.mark(tx.Table("users")).Joins("JOIN memberships ON memberships.user_id = users.id AND memberships.account_id = ?", s.AccountID()).
 			Where("users.email IN ?", valid).Pluck("users.email", &members).Error; err != nil {
 			return err
 		}
@@ -316,18 +316,20 @@ func ListInvitations(ctx context.Context, db *gorm.DB, s Scope, page Page) ([]In
 	if err := s.require(CapManageMembers); err != nil {
 		return nil, 0, err
 	}
-	open := func() *gorm.DB {
-		return s.apply(db.WithContext(ctx).Model(&Invitation{})).Where("invitations.accepted_at IS NULL AND invitations.revoked_at IS NULL")
-	}
 	var total int64
-	if err := open().Count(&total).Error; err != nil {
-		return nil, 0, err
-	}
 	var rows []InvitationRow
-	err := open().Select("invitations.*, users.name AS invited_by_name").
-		Joins("LEFT JOIN users ON users.id = invitations.invited_by_id").
-		Order("invitations.created_at DESC, invitations.id DESC").
-		Limit(page.Size).Offset(page.Offset()).Find(&rows).Error
+	err := s.read(ctx, db, func(tx *gorm.DB) error {
+		open := func() *gorm.DB {
+			return s.apply(tx.Model(&Invitation{})).Where("invitations.accepted_at IS NULL AND invitations.revoked_at IS NULL")
+		}
+		if err := open().Count(&total).Error; err != nil {
+			return err
+		}
+		return open().Select("invitations.*, users.name AS invited_by_name").
+			Joins("LEFT JOIN users ON users.id = invitations.invited_by_id").
+			Order("invitations.created_at DESC, invitations.id DESC").
+			Limit(page.Size).Offset(page.Offset()).Find(&rows).Error
+	})
 	return rows, total, err
 }
 
@@ -346,7 +348,7 @@ func ResendInvitation(ctx context.Context, db *gorm.DB, s Scope, publicID string
 		return SentInvitation{}, err
 	}
 	var sent SentInvitation
-	err := inTx(ctx, db, func(tx *gorm.DB) error {
+	err := s.write(ctx, db, func(tx *gorm.DB) error {
 		acct, err := s.lockAs(tx, CapManageMembers)
 		if err != nil {
 			return err
@@ -380,7 +382,7 @@ func RevokeInvitation(ctx context.Context, db *gorm.DB, s Scope, publicID string
 		return Invitation{}, err
 	}
 	var inv Invitation
-	err := inTx(ctx, db, func(tx *gorm.DB) error {
+	err := s.write(ctx, db, func(tx *gorm.DB) error {
 		if _, err := s.lockAs(tx, CapManageMembers); err != nil {
 			return err
 		}
@@ -405,24 +407,20 @@ type InvitationView struct {
 	InviterName     string
 }
 
-// bySecret marks a statement on an account-owned table whose authority is a
-// secret rather than a scope: whoever holds an invitation's token may read
-// that one invitation, whatever their account; a verified API key's own row
-// may be touched.
-func bySecret(db *gorm.DB) *gorm.DB { return db.Set(scopeKey, trusted{}) }
-
 // ErrInvitationNotFound: no invitation has this token.
 var ErrInvitationNotFound = errors.New("this invitation link is not valid")
 
 // LookupInvitation finds the invitation of a link, in whatever state.
 func LookupInvitation(ctx context.Context, db *gorm.DB, token string) (InvitationView, error) {
 	var v InvitationView
-	err := bySecret(db.WithContext(ctx).Model(&Invitation{})).
-		Select("invitations.*, accounts.name AS account_name, accounts.public_id AS account_public_id, users.name AS inviter_name").
-		Joins("JOIN accounts ON accounts.id = invitations.account_id").
-		Joins("LEFT JOIN users ON users.id = invitations.invited_by_id").
-		Where("invitations.token_hash = ?", HashToken(token)).
-		Take(&v).Error
+	err := System("look up an invitation by its token").Do(ctx, db, func(tx *gorm.DB) error {
+		return tx.Model(&Invitation{}).
+			Select("invitations.*, accounts.name AS account_name, accounts.public_id AS account_public_id, users.name AS inviter_name").
+			Joins("JOIN accounts ON accounts.id = invitations.account_id").
+			Joins("LEFT JOIN users ON users.id = invitations.invited_by_id").
+			Where("invitations.token_hash = ?", HashToken(token)).
+			Take(&v).Error
+	})
 	if errors.Is(err, gorm.ErrRecordNotFound) {
 		return v, ErrInvitationNotFound
 	}
@@ -441,9 +439,10 @@ var ErrInvitationClosed = errors.New("this invitation can no longer be accepted"
 // invited one; accepting proves it.
 func AcceptInvitation(ctx context.Context, db *gorm.DB, token string, user User, ip string) (Scope, error) {
 	var scope Scope
-	err := inTx(ctx, db, func(tx *gorm.DB) error {
+	door := System("accept an invitation by its token")
+	err := door.Tx(ctx, db, func(tx *gorm.DB) error {
 		var inv Invitation
-		if err := bySecret(tx).Where("token_hash = ?", HashToken(token)).Take(&inv).Error; err != nil {
+		if err := tx.Where("token_hash = ?", HashToken(token)).Take(&inv).Error; err != nil {
 			if errors.Is(err, gorm.ErrRecordNotFound) {
 				return ErrInvitationNotFound
 			}
@@ -460,7 +459,8 @@ func AcceptInvitation(ctx context.Context, db *gorm.DB, token string, user User,
 			return ErrInvitationForSomeoneElse
 		}
 		t := now()
-		res := bySecret(tx.Model(&Invitation{})).Where("id = ? AND accepted_at IS NULL AND revoked_at IS NULL", inv.ID).
+		org := door.In(acct)
+		res := org.apply(tx.Model(&Invitation{})).Where("id = ? AND accepted_at IS NULL AND revoked_at IS NULL", inv.ID).
 			Updates(map[string]any{"accepted_at": t, "accepted_by_id": user.ID})
 		if res.Error != nil {
 			return res.Error
@@ -469,11 +469,11 @@ func AcceptInvitation(ctx context.Context, db *gorm.DB, token string, user User,
 			return ErrInvitationClosed
 		}
 		var n int64
-		if err := tx.Model(&Membership{}).Where("account_id = ? AND user_id = ?", acct.ID, user.ID).Count(&n).Error; err != nil {
+		if err := org.apply(tx.Model(&Membership{})).Where("user_id = ?", user.ID).Count(&n).Error; err != nil {
 			return err
 		}
 		if n == 0 {
-			if err := tx.Create(&Membership{AccountID: acct.ID, UserID: user.ID, Role: inv.Role}).Error; err != nil {
+			if err := org.apply(tx).Create(&Membership{UserID: user.ID, Role: inv.Role}).Error; err != nil {
 				return err
 			}
 		}

@@ -46,14 +46,16 @@ func ListMembers(ctx context.Context, db *gorm.DB, s Scope, page Page) ([]Member
 		return nil, 0, err
 	}
 	var total int64
-	if err := db.WithContext(ctx).Model(&Membership{}).Where("account_id = ?", s.AccountID()).Count(&total).Error; err != nil {
-		return nil, 0, err
-	}
 	var rows []MemberRow
-	err := memberRows(db.WithContext(ctx), s).
-		Order("CASE WHEN memberships.role = 'admin' THEN 0 ELSE 1 END, LOWER(users.name), users.id").
-		Limit(page.Size).Offset(page.Offset()).
-		Scan(&rows).Error
+	err := s.read(ctx, db, func(tx *gorm.DB) error {
+		if err := s.apply(tx.Model(&Membership{})).Count(&total).Error; err != nil {
+			return err
+		}
+		return memberRows(tx, s).
+			Order("CASE WHEN memberships.role = 'admin' THEN 0 ELSE 1 END, LOWER(users.name), users.id").
+			Limit(page.Size).Offset(page.Offset()).
+			Scan(&rows).Error
+	})
 	return rows, total, err
 }
 
@@ -63,16 +65,17 @@ func GetMember(ctx context.Context, db *gorm.DB, s Scope, userPublicID string) (
 		return MemberRow{}, err
 	}
 	var row MemberRow
-	err := memberRows(db.WithContext(ctx), s).Where("users.public_id = ?", userPublicID).Take(&row).Error
+	err := s.read(ctx, db, func(tx *gorm.DB) error {
+		return memberRows(tx, s).Where("users.public_id = ?", userPublicID).Take(&row).Error
+	})
 	return row, notFound(err)
 }
 
 func memberRows(db *gorm.DB, s Scope) *gorm.DB {
-	return db.Table("memberships").
-		Select("users.id AS user_id, users.public_id AS user_public_id, users.name, users.email, memberships.role, "+
+	return s.apply(db.Table("memberships")).
+		Select("users.id AS user_id, users.public_id AS user_public_id, users.name, users.email, memberships.role, " +
 			"memberships.created_at AS joined_at, users.password_hash <> '' AS has_password, memberships.sso_signed_in_at").
-		Joins("JOIN users ON users.id = memberships.user_id").
-		Where("memberships.account_id = ?", s.AccountID())
+		Joins("JOIN users ON users.id = memberships.user_id")
 }
 
 // AdminCount is the number of administrators of the scope's account.
@@ -80,7 +83,12 @@ func AdminCount(ctx context.Context, db *gorm.DB, s Scope) (int64, error) {
 	if err := s.require(CapViewAccount); err != nil {
 		return 0, err
 	}
-	return countAdmins(db.WithContext(ctx), s.AccountID())
+	var n int64
+	err := s.read(ctx, db, func(tx *gorm.DB) (err error) {
+		n, err = countAdmins(tx, s)
+		return err
+	})
+	return n, err
 }
 
 // who names a member in the audit log: "Ada Lovelace (ada@example.com)".
@@ -94,19 +102,19 @@ func lockAccount(tx *gorm.DB, accountID int64) (Account, error) {
 	return a, notFound(err)
 }
 
-// memberOf reads a member of the account by their user's public ID.
-func memberOf(tx *gorm.DB, accountID int64, userPublicID string) (User, Membership, error) {
+// memberOf reads a member of the scope's account by their user's public ID.
+func memberOf(tx *gorm.DB, s Scope, userPublicID string) (User, Membership, error) {
 	var row struct {
 		User
 		Role Role
 	}
-	err := tx.Table("users").Select("users.*, memberships.role").
-		Joins("JOIN memberships ON memberships.user_id = users.id AND memberships.account_id = ?", accountID).
+	err := s.mark(tx.Table("users")).Select("users.*, memberships.role").
+		Joins("JOIN memberships ON memberships.user_id = users.id AND memberships.account_id = ?", s.AccountID()).
 		Where("users.public_id = ?", userPublicID).Take(&row).Error
 	if err != nil {
 		return User{}, Membership{}, notFound(err)
 	}
-	return row.User, Membership{AccountID: accountID, UserID: row.User.ID, Role: row.Role}, nil
+	return row.User, Membership{AccountID: s.AccountID(), UserID: row.User.ID, Role: row.Role}, nil
 }
 
 // lockAs locks the scope's account and checks, under the lock, that its user
@@ -118,7 +126,7 @@ func (s Scope) lockAs(tx *gorm.DB, c Capability) (Account, error) {
 		return a, err
 	}
 	var m Membership
-	if err := tx.Where("account_id = ? AND user_id = ?", s.AccountID(), s.UserID()).Take(&m).Error; err != nil {
+	if err := s.apply(tx).Where("user_id = ?", s.UserID()).Take(&m).Error; err != nil {
 		if errors.Is(err, gorm.ErrRecordNotFound) {
 			return a, ErrNotMember
 		}
@@ -131,13 +139,14 @@ func (s Scope) lockAs(tx *gorm.DB, c Capability) (Account, error) {
 }
 
 // keepAnAdmin refuses, with ErrLastAdmin, to take the administrator role
-// away from m when they are their account's only administrator. The caller
-// holds the account's lock, so that the count stays true until it commits.
-func keepAnAdmin(tx *gorm.DB, m Membership) error {
+// away from m when they are the scope's account's only administrator. The
+// caller holds the account's lock, so that the count stays true until it
+// commits.
+func keepAnAdmin(tx *gorm.DB, s Scope, m Membership) error {
 	if m.Role != RoleAdmin {
 		return nil
 	}
-	n, err := countAdmins(tx, m.AccountID)
+	n, err := countAdmins(tx, s)
 	if err != nil {
 		return err
 	}
@@ -147,9 +156,9 @@ func keepAnAdmin(tx *gorm.DB, m Membership) error {
 	return nil
 }
 
-func countAdmins(tx *gorm.DB, accountID int64) (int64, error) {
+func countAdmins(tx *gorm.DB, s Scope) (int64, error) {
 	var n int64
-	err := tx.Model(&Membership{}).Where("account_id = ? AND role = ?", accountID, RoleAdmin).Count(&n).Error
+	err := s.apply(tx.Model(&Membership{})).Where("role = ?", RoleAdmin).Count(&n).Error
 	return n, err
 }
 
@@ -166,11 +175,11 @@ func ChangeRole(ctx context.Context, db *gorm.DB, s Scope, userPublicID string, 
 		return User{}, FieldErrors{"role": "Choose Administrator or Regular user."}
 	}
 	var user User
-	err := inTx(ctx, db, func(tx *gorm.DB) error {
+	err := s.write(ctx, db, func(tx *gorm.DB) error {
 		if _, err := s.lockAs(tx, CapManageMembers); err != nil {
 			return err
 		}
-		u, m, err := memberOf(tx, s.AccountID(), userPublicID)
+		u, m, err := memberOf(tx, s, userPublicID)
 		if err != nil {
 			return err
 		}
@@ -178,10 +187,10 @@ func ChangeRole(ctx context.Context, db *gorm.DB, s Scope, userPublicID string, 
 		if m.Role == role {
 			return nil
 		}
-		if err := keepAnAdmin(tx, m); err != nil {
+		if err := keepAnAdmin(tx, s, m); err != nil {
 			return err
 		}
-		if err := tx.Model(&Membership{}).Where("account_id = ? AND user_id = ?", s.AccountID(), u.ID).Update("role", role).Error; err != nil {
+		if err := s.apply(tx.Model(&Membership{})).Where("user_id = ?", u.ID).Update("role", role).Error; err != nil {
 			return err
 		}
 		return recordAudit(tx, s, actor, AuditRoleChanged, who(u), m.Role.Label()+" → "+role.Label())
@@ -200,18 +209,18 @@ func RemoveMember(ctx context.Context, db *gorm.DB, s Scope, userPublicID string
 		return User{}, ErrNotFound
 	}
 	var user User
-	err := inTx(ctx, db, func(tx *gorm.DB) error {
+	err := s.write(ctx, db, func(tx *gorm.DB) error {
 		if _, err := s.lockAs(tx, CapManageMembers); err != nil {
 			return err
 		}
-		u, m, err := memberOf(tx, s.AccountID(), userPublicID)
+		u, m, err := memberOf(tx, s, userPublicID)
 		if err != nil {
 			return err
 		}
 		user = u
 		heir := s.UserID()
 		if u.ID == s.UserID() {
-			if heir, err = oldestAdminBut(tx, s.AccountID(), u.ID); err != nil {
+			if heir, err = oldestAdminBut(tx, s, u.ID); err != nil {
 				return err
 			}
 		}
@@ -233,7 +242,7 @@ func LeaveOrganization(ctx context.Context, db *gorm.DB, s Scope, actor Actor) e
 	if !s.IsOrganization() {
 		return ErrNotFound
 	}
-	return inTx(ctx, db, func(tx *gorm.DB) error {
+	return s.write(ctx, db, func(tx *gorm.DB) error {
 		if _, err := lockAccount(tx, s.AccountID()); err != nil {
 			return err
 		}
@@ -242,10 +251,10 @@ func LeaveOrganization(ctx context.Context, db *gorm.DB, s Scope, actor Actor) e
 			return notFound(err)
 		}
 		var m Membership
-		if err := tx.Where("account_id = ? AND user_id = ?", s.AccountID(), u.ID).Take(&m).Error; err != nil {
+		if err := s.apply(tx).Where("user_id = ?", u.ID).Take(&m).Error; err != nil {
 			return ErrNotMember
 		}
-		heir, err := oldestAdminBut(tx, s.AccountID(), u.ID)
+		heir, err := oldestAdminBut(tx, s, u.ID)
 		if err != nil {
 			return err
 		}
@@ -262,15 +271,19 @@ func CanLeave(ctx context.Context, db *gorm.DB, s Scope) (bool, error) {
 	if !s.IsOrganization() || s.Role() != RoleAdmin {
 		return s.IsOrganization(), nil
 	}
-	n, err := countAdmins(db.WithContext(ctx), s.AccountID())
+	var n int64
+	err := s.read(ctx, db, func(tx *gorm.DB) (err error) {
+		n, err = countAdmins(tx, s)
+		return err
+	})
 	return n > 1, err
 }
 
 // oldestAdminBut is the administrator, other than userID, who joined first;
 // ErrLastAdmin when there is none.
-func oldestAdminBut(tx *gorm.DB, accountID, userID int64) (int64, error) {
+func oldestAdminBut(tx *gorm.DB, s Scope, userID int64) (int64, error) {
 	var ids []int64
-	err := tx.Model(&Membership{}).Where("account_id = ? AND role = ? AND user_id <> ?", accountID, RoleAdmin, userID).
+	err := s.apply(tx.Model(&Membership{})).Where("role = ? AND user_id <> ?", RoleAdmin, userID).
 		Order("created_at, user_id").Limit(1).Pluck("user_id", &ids).Error
 	if err != nil {
 		return 0, err
@@ -286,13 +299,13 @@ func oldestAdminBut(tx *gorm.DB, accountID, userID int64) (int64, error) {
 // pass to heir, and their credentials for the account (API keys, a linked
 // SSO identity) are revoked.
 func removeMembership(tx *gorm.DB, s Scope, u User, m Membership, heir int64) error {
-	if err := keepAnAdmin(tx, m); err != nil {
+	if err := keepAnAdmin(tx, s, m); err != nil {
 		return err
 	}
-	if err := tx.Where("account_id = ? AND user_id = ?", s.AccountID(), u.ID).Delete(&Membership{}).Error; err != nil {
+	if err := s.apply(tx).Where("user_id = ?", u.ID).Delete(&Membership{}).Error; err != nil {
 		return err
 	}
-	if err := revokeMemberCredentials(tx, s.AccountID(), u.ID); err != nil {
+	if err := revokeMemberCredentials(tx, s, u.ID); err != nil {
 		return err
 	}
 	// A link outliving the membership would let the IdP sign them in
@@ -304,13 +317,20 @@ func removeMembership(tx *gorm.DB, s Scope, u User, m Membership, heir int64) er
 }
 
 // handOverPrivateIndexes gives a departing member's private indexes to heir;
-// they stay private. A name heir already sees gets " (from <name>)".
+// they stay private. A name heir already sees gets " (from <name>)". Nobody
+// but their creator sees private indexes, so the system does it.
 func handOverPrivateIndexes(tx *gorm.DB, s Scope, from User, heir int64) error {
+	sys := System("hand a departing member's private indexes to an administrator").In(s.account)
+	return sys.write(tx.Statement.Context, tx, func(tx *gorm.DB) error {
+		return handOver(tx, sys, from, heir)
+	})
+}
+
+func handOver(tx *gorm.DB, s Scope, from User, heir int64) error {
 	var idxs []Index
 	if err := s.apply(tx).Where("visibility = ? AND created_by_id = ?", VisibilityPrivate, from.ID).Find(&idxs).Error; err != nil {
 		return err
 	}
-	heirScope := Scope{account: s.account, userID: heir, role: RoleAdmin}
 	for _, idx := range idxs {
 		name := idx.Name
 		who := truncateRunes(from.Name, 40)
@@ -318,7 +338,7 @@ func handOverPrivateIndexes(tx *gorm.DB, s Scope, from User, heir int64) error {
 			who += "…"
 		}
 		for n := 1; ; n++ {
-			taken, err := nameTaken(tx, heirScope, strings.ToLower(name), idx.ID)
+			taken, err := nameTaken(tx, s, heir, strings.ToLower(name), idx.ID)
 			if err != nil {
 				return err
 			}
@@ -364,7 +384,7 @@ func DeleteOrganization(ctx context.Context, db *gorm.DB, s Scope, confirmName s
 	if !s.IsOrganization() {
 		return ErrNotFound
 	}
-	return inTx(ctx, db, func(tx *gorm.DB) error {
+	return s.write(ctx, db, func(tx *gorm.DB) error {
 		acct, err := s.lockAs(tx, CapManageAccount)
 		if err != nil {
 			return err
@@ -373,11 +393,11 @@ func DeleteOrganization(ctx context.Context, db *gorm.DB, s Scope, confirmName s
 			return FieldErrors{"confirm_name": "Type the organization's name, " + acct.Name + ", exactly."}
 		}
 		var members []int64
-		if err := tx.Model(&Membership{}).Where("account_id = ?", acct.ID).Pluck("user_id", &members).Error; err != nil {
+		if err := s.apply(tx.Model(&Membership{})).Pluck("user_id", &members).Error; err != nil {
 			return err
 		}
 		for _, id := range members {
-			if err := revokeMemberCredentials(tx, acct.ID, id); err != nil {
+			if err := revokeMemberCredentials(tx, s, id); err != nil {
 				return err
 			}
 		}

@@ -204,13 +204,19 @@ func (r DBRateLimiter) Take(ctx context.Context, accountID int64, l Limits, at t
 	return decide(false, l, minute, mc, day, dc), nil
 }
 
+// rateDoor is the authority of the rate-limit counters: the system counts
+// an account's requests for every key of it, whoever holds the key.
+var rateDoor = System("count an account's API requests against its rate limits")
+
 // take runs takeSQL in the account's turn.
 func (r DBRateLimiter) take(ctx context.Context, accountID, minute, day int64, l Limits) (minuteCount, dayCount int64, err error) {
 	if err := r.queue.enter(ctx, accountID); err != nil {
 		return 0, 0, err
 	}
 	defer r.queue.leave(accountID)
-	err = takeSQL.scanRow(ctx, r.db, []any{accountID, minute, day, l.PerMinute, l.PerDay}, &minuteCount, &dayCount)
+	err = rateDoor.Do(ctx, r.db, func(tx *gorm.DB) error {
+		return takeSQL.scanRow(ctx, tx, []any{accountID, minute, day, l.PerMinute, l.PerDay}, &minuteCount, &dayCount)
+	})
 	return minuteCount, dayCount, err
 }
 
@@ -243,8 +249,10 @@ func SetAccountLimits(ctx context.Context, db *gorm.DB, accountPublicIDOrSlug st
 func (r DBRateLimiter) Used(ctx context.Context, accountID int64, at time.Time) (minuteUsed, dayUsed int64, err error) {
 	minute, day := windows(at)
 	var minuteStart, minuteCount, dayStart, dayCount int64
-	err = scanRow(r.db.WithContext(ctx).Raw(`SELECT minute_start, minute_count, day_start, day_count FROM rate_windows WHERE account_id = ?`, accountID),
-		&minuteStart, &minuteCount, &dayStart, &dayCount)
+	err = rateDoor.Do(ctx, r.db, func(tx *gorm.DB) error {
+		return scanRow(tx.Raw(`SELECT minute_start, minute_count, day_start, day_count FROM rate_windows WHERE account_id = ?`, accountID),
+			&minuteStart, &minuteCount, &dayStart, &dayCount)
+	})
 	if errors.Is(err, sql.ErrNoRows) {
 		return 0, 0, nil // nothing taken yet
 	}

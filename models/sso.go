@@ -82,10 +82,6 @@ func (d SSODomain) VerificationRecord() (name, value string) {
 // TableName is sso_domains.
 func (SSODomain) TableName() string { return "sso_domains" }
 
-// signInLookup marks a read of SSO settings made before any scope exists:
-// a sign-in names the organization by slug or email domain, which is public.
-func signInLookup(db *gorm.DB) *gorm.DB { return db.Set(scopeKey, trusted{}) }
-
 // IDPMetadata parses the stored identity provider metadata.
 func (c SSOConnection) IDPMetadata() (*saml.EntityDescriptor, error) {
 	return samlsp.ParseMetadata([]byte(c.IDPMetadataXML))
@@ -208,16 +204,21 @@ func GetSSOConnection(ctx context.Context, db *gorm.DB, s Scope) (SSOConnection,
 	if err := s.require(CapViewAccount); err != nil {
 		return SSOConnection{}, err
 	}
-	return loadSSOConnection(s.apply(db.WithContext(ctx)), s.AccountID())
+	var c SSOConnection
+	err := s.read(ctx, db, func(tx *gorm.DB) (err error) {
+		c, err = loadSSOConnection(tx, s)
+		return err
+	})
+	return c, err
 }
 
-func loadSSOConnection(tx *gorm.DB, accountID int64) (SSOConnection, error) {
+// loadSSOConnection reads the scope's account's connection and domains.
+func loadSSOConnection(tx *gorm.DB, s Scope) (SSOConnection, error) {
 	var c SSOConnection
-	if err := tx.Where("account_id = ?", accountID).Take(&c).Error; err != nil {
+	if err := s.apply(tx).Take(&c).Error; err != nil {
 		return c, notFound(err)
 	}
-	err := signInLookup(tx.Session(&gorm.Session{NewDB: true})).Where("account_id = ?", accountID).
-		Order("domain").Find(&c.DomainRecords).Error
+	err := s.apply(tx).Order("domain").Find(&c.DomainRecords).Error
 	for _, d := range c.DomainRecords {
 		c.Domains = append(c.Domains, d.Domain)
 	}
@@ -271,10 +272,9 @@ func SaveSSOConnection(ctx context.Context, db *gorm.DB, s Scope, in SSOSettings
 		JIT: in.JIT, DefaultRole: role, Enforce: in.Enforce, AllowIDPInitiated: in.AllowIDPInitiated,
 		EmailAttribute: strings.TrimSpace(in.EmailAttribute), NameAttribute: strings.TrimSpace(in.NameAttribute), Domains: domains,
 	}
-	err := inTx(ctx, db, func(tx *gorm.DB) error {
-		var taken []string
-		if err := signInLookup(tx.Model(&SSODomain{})).Where("domain IN ? AND account_id <> ? AND verified_at IS NOT NULL", domains, s.AccountID()).
-			Order("domain").Pluck("domain", &taken).Error; err != nil {
+	err := s.write(ctx, db, func(tx *gorm.DB) error {
+		taken, err := provedElsewhere(tx, s, domains)
+		if err != nil {
 			return err
 		}
 		if len(taken) > 0 {
@@ -330,6 +330,23 @@ func onOff(b bool) string {
 	return "off"
 }
 
+// provedElsewhere are the domains of domains another organization than the
+// scope's proved, by name. Proofs are public knowledge: whoever owns a
+// domain owns it for everyone.
+func provedElsewhere(tx *gorm.DB, s Scope, domains []string) ([]string, error) {
+	var taken []string
+	err := ssoDoor.Do(tx.Statement.Context, tx, func(tx *gorm.DB) error {
+		return tx.Model(&SSODomain{}).Where("domain IN ? AND account_id <> ? AND verified_at IS NOT NULL", domains, s.AccountID()).
+			Order("domain").Pluck("domain", &taken).Error
+	})
+	return taken, err
+}
+
+// ssoDoor is the authority of single sign-on before a user is known: a
+// sign-in names its organization by slug or proved email domain, both
+// public, and the organization's IdP speaks for the person.
+var ssoDoor = System("single sign-on, before a user is known")
+
 // SSOAccount is an organization that signs in through SSO, found by a
 // sign-in before any scope exists.
 type SSOAccount struct {
@@ -337,15 +354,23 @@ type SSOAccount struct {
 	Connection SSOConnection
 }
 
+// sys is the system acting in the organization for its sign-ins.
+func (sa SSOAccount) sys() Scope { return ssoDoor.In(sa.Account) }
+
 // FindSSOBySlug returns the organization with the slug and its connection;
-// ErrNotFound when either is missing.
+// ErrNotFound when either is missing (the organization is still returned
+// when only the connection is).
 func FindSSOBySlug(ctx context.Context, db *gorm.DB, slug string) (SSOAccount, error) {
-	var a Account
-	if err := db.WithContext(ctx).Where("slug = ? AND kind = ?", slug, KindOrganization).Take(&a).Error; err != nil {
-		return SSOAccount{}, notFound(err)
-	}
-	conn, err := loadSSOConnection(signInLookup(db.WithContext(ctx)), a.ID)
-	return SSOAccount{Account: a, Connection: conn}, err
+	var sa SSOAccount
+	err := ssoDoor.Do(ctx, db, func(tx *gorm.DB) error {
+		if err := tx.Where("slug = ? AND kind = ?", slug, KindOrganization).Take(&sa.Account).Error; err != nil {
+			return notFound(err)
+		}
+		var err error
+		sa.Connection, err = loadSSOConnection(tx, sa.sys())
+		return err
+	})
+	return sa, err
 }
 
 // FindSSOByEmail returns the organization that proved it owns the email's
@@ -355,16 +380,20 @@ func FindSSOByEmail(ctx context.Context, db *gorm.DB, email string) (SSOAccount,
 	if at < 0 {
 		return SSOAccount{}, ErrNotFound
 	}
-	var d SSODomain
-	if err := signInLookup(db.WithContext(ctx)).Where("domain = ? AND verified_at IS NOT NULL", NormalizeEmail(email[at+1:])).Take(&d).Error; err != nil {
-		return SSOAccount{}, notFound(err)
-	}
-	var a Account
-	if err := db.WithContext(ctx).Take(&a, d.AccountID).Error; err != nil {
-		return SSOAccount{}, notFound(err)
-	}
-	conn, err := loadSSOConnection(signInLookup(db.WithContext(ctx)), a.ID)
-	return SSOAccount{Account: a, Connection: conn}, err
+	var sa SSOAccount
+	err := ssoDoor.Do(ctx, db, func(tx *gorm.DB) error {
+		var d SSODomain
+		if err := tx.Where("domain = ? AND verified_at IS NOT NULL", NormalizeEmail(email[at+1:])).Take(&d).Error; err != nil {
+			return notFound(err)
+		}
+		if err := tx.Take(&sa.Account, d.AccountID).Error; err != nil {
+			return notFound(err)
+		}
+		var err error
+		sa.Connection, err = loadSSOConnection(tx, sa.sys())
+		return err
+	})
+	return sa, err
 }
 
 // SP key ----------------------------------------------------------------
@@ -472,33 +501,42 @@ type SSORequest struct {
 // TableName is sso_requests.
 func (SSORequest) TableName() string { return "sso_requests" }
 
-// RecordSSORequest remembers an AuthnRequest so that only responses to it
-// are accepted. userID is the administrator running a connection test.
-func RecordSSORequest(ctx context.Context, db *gorm.DB, accountID int64, id, purpose string, userID *int64) error {
+// RecordSSORequest remembers an AuthnRequest of the organization so that
+// only responses to it are accepted. userID is who started it: the
+// administrator running a connection test, the member linking an identity.
+func RecordSSORequest(ctx context.Context, db *gorm.DB, sa SSOAccount, id, purpose string, userID *int64) error {
 	t := now()
-	return signInLookup(db.WithContext(ctx)).Create(&SSORequest{ID: id, AccountID: accountID, Purpose: purpose, UserID: userID,
-		CreatedAt: t, ExpiresAt: t.Add(SSORequestTTL)}).Error
+	s := sa.sys()
+	return s.write(ctx, db, func(tx *gorm.DB) error {
+		return s.apply(tx).Create(&SSORequest{ID: id, Purpose: purpose, UserID: userID, CreatedAt: t, ExpiresAt: t.Add(SSORequestTTL)}).Error
+	})
 }
 
-// OpenSSORequest returns an unanswered, unexpired request of the account;
-// ErrNotFound for one this SP never issued, for another organization, or
-// already answered.
-func OpenSSORequest(ctx context.Context, db *gorm.DB, accountID int64, id string) (SSORequest, error) {
+// OpenSSORequest returns an unanswered, unexpired request of the
+// organization; ErrNotFound for one this SP never issued, for another
+// organization, or already answered.
+func OpenSSORequest(ctx context.Context, db *gorm.DB, sa SSOAccount, id string) (SSORequest, error) {
 	var r SSORequest
-	err := signInLookup(db.WithContext(ctx)).Where("id = ? AND account_id = ? AND consumed_at IS NULL AND expires_at > ?", id, accountID, now()).Take(&r).Error
+	s := sa.sys()
+	err := s.read(ctx, db, func(tx *gorm.DB) error {
+		return s.apply(tx).Where("id = ? AND consumed_at IS NULL AND expires_at > ?", id, now()).Take(&r).Error
+	})
 	return r, notFound(err)
 }
 
 // ConsumeSSORequest marks a request answered, with the outcome of a
 // connection test; a request answered concurrently is ErrNotFound.
-func ConsumeSSORequest(ctx context.Context, db *gorm.DB, accountID int64, id, result string) error {
-	res := signInLookup(db.WithContext(ctx).Model(&SSORequest{})).
-		Where("id = ? AND account_id = ? AND consumed_at IS NULL AND expires_at > ?", id, accountID, now()).
-		Updates(map[string]any{"consumed_at": now(), "result": result})
-	if res.Error == nil && res.RowsAffected != 1 {
-		return ErrNotFound
-	}
-	return res.Error
+func ConsumeSSORequest(ctx context.Context, db *gorm.DB, sa SSOAccount, id, result string) error {
+	s := sa.sys()
+	return s.write(ctx, db, func(tx *gorm.DB) error {
+		res := s.apply(tx.Model(&SSORequest{})).
+			Where("id = ? AND consumed_at IS NULL AND expires_at > ?", id, now()).
+			Updates(map[string]any{"consumed_at": now(), "result": result})
+		if res.Error == nil && res.RowsAffected != 1 {
+			return ErrNotFound
+		}
+		return res.Error
+	})
 }
 
 // SSOTestResult returns the outcome of a connection test run by the user.
@@ -507,7 +545,9 @@ func SSOTestResult(ctx context.Context, db *gorm.DB, s Scope, id string) (SSOReq
 		return SSORequest{}, err
 	}
 	var r SSORequest
-	err := s.apply(db.WithContext(ctx)).Where("id = ? AND purpose = ? AND user_id = ?", id, SSOTest, s.UserID()).Take(&r).Error
+	err := s.read(ctx, db, func(tx *gorm.DB) error {
+		return s.apply(tx).Where("id = ? AND purpose = ? AND user_id = ?", id, SSOTest, s.UserID()).Take(&r).Error
+	})
 	return r, notFound(err)
 }
 
@@ -528,10 +568,12 @@ func (c ReplayCache) Consume(assertionID string, expiresAt time.Time) error {
 // records past their assertions' lifetime.
 func DeleteExpiredSSOState(ctx context.Context, db *gorm.DB) error {
 	t := now()
-	if err := db.WithContext(ctx).Exec("DELETE FROM sso_replays WHERE expires_at < ?", t).Error; err != nil {
-		return err
-	}
-	return db.WithContext(ctx).Exec("DELETE FROM sso_requests WHERE expires_at < ?", t.Add(-24*time.Hour)).Error
+	return System("delete expired SSO requests and replay records").Tx(ctx, db, func(tx *gorm.DB) error {
+		if err := tx.Exec("DELETE FROM sso_replays WHERE expires_at < ?", t).Error; err != nil {
+			return err
+		}
+		return tx.Exec("DELETE FROM sso_requests WHERE expires_at < ?", t.Add(-24*time.Hour)).Error
+	})
 }
 
 // Audit actions of domain proof.
@@ -558,24 +600,29 @@ func VerifySSODomain(ctx context.Context, db *gorm.DB, s Scope, domain string, l
 		return err
 	}
 	var d SSODomain
-	if err := s.apply(db.WithContext(ctx)).Where("domain = ?", strings.ToLower(strings.TrimSpace(domain))).Take(&d).Error; err != nil {
-		return notFound(err)
-	}
-	if d.VerifiedAt != nil {
-		return nil
-	}
-	if owner, err := domainOwner(db.WithContext(ctx), d.Domain); err != nil || owner != 0 {
-		if err == nil {
-			err = ErrDomainProvedElsewhere
+	var owner int64
+	err := s.read(ctx, db, func(tx *gorm.DB) error {
+		if err := s.apply(tx).Where("domain = ?", strings.ToLower(strings.TrimSpace(domain))).Take(&d).Error; err != nil {
+			return notFound(err)
 		}
+		var err error
+		owner, err = domainOwner(tx, d.Domain)
 		return err
+	})
+	switch {
+	case err != nil:
+		return err
+	case d.VerifiedAt != nil:
+		return nil
+	case owner != 0:
+		return ErrDomainProvedElsewhere
 	}
 	name, want := d.VerificationRecord()
 	records, err := lookup(ctx, name)
 	if err != nil || !slices.Contains(records, want) {
 		return fmt.Errorf("%w at %s", ErrDomainNotProved, name)
 	}
-	return inTx(ctx, db, func(tx *gorm.DB) error {
+	return s.write(ctx, db, func(tx *gorm.DB) error {
 		return proveDomain(tx, s, actor, d.Domain, "TXT "+name)
 	})
 }
@@ -585,7 +632,8 @@ func VerifySSODomain(ctx context.Context, db *gorm.DB, s Scope, domain string, l
 // the proof. The audit log names the command.
 func ProveSSODomainByOperator(ctx context.Context, db *gorm.DB, accountPublicIDOrSlug, domain, command string) (Account, error) {
 	var a Account
-	err := inTx(ctx, db, func(tx *gorm.DB) error {
+	door := System("the operator proves a domain: switchboard sso verify-domain")
+	err := door.Tx(ctx, db, func(tx *gorm.DB) error {
 		err := tx.Where("public_id = ? AND kind = ?", accountPublicIDOrSlug, KindOrganization).Take(&a).Error
 		if errors.Is(err, gorm.ErrRecordNotFound) {
 			err = tx.Where("slug = ? AND kind = ?", accountPublicIDOrSlug, KindOrganization).Take(&a).Error
@@ -593,7 +641,7 @@ func ProveSSODomainByOperator(ctx context.Context, db *gorm.DB, accountPublicIDO
 		if err != nil {
 			return notFound(err)
 		}
-		scope := Scope{account: a, userID: a.CreatedByID, role: RoleAdmin}
+		scope := door.In(a)
 		var d SSODomain
 		if err := scope.apply(tx).Where("domain = ?", strings.ToLower(strings.TrimSpace(domain))).Take(&d).Error; err != nil {
 			return fmt.Errorf("%s has not listed %s in its single sign-on settings: %w", a.Name, domain, notFound(err))
@@ -609,7 +657,9 @@ func ProveSSODomainByOperator(ctx context.Context, db *gorm.DB, accountPublicIDO
 // domainOwner is the organization that proved the domain, 0 when none did.
 func domainOwner(tx *gorm.DB, domain string) (int64, error) {
 	var ids []int64
-	err := signInLookup(tx.Model(&SSODomain{})).Where("domain = ? AND verified_at IS NOT NULL", domain).Pluck("account_id", &ids).Error
+	err := ssoDoor.Do(tx.Statement.Context, tx, func(tx *gorm.DB) error {
+		return tx.Model(&SSODomain{}).Where("domain = ? AND verified_at IS NOT NULL", domain).Pluck("account_id", &ids).Error
+	})
 	if err != nil || len(ids) == 0 {
 		return 0, err
 	}
@@ -633,13 +683,23 @@ func proveDomain(tx *gorm.DB, s Scope, actor Actor, domain, how string) error {
 	if err != nil {
 		return err
 	}
-	var others []int64
-	if err := signInLookup(tx.Model(&SSODomain{})).Where("domain = ? AND account_id <> ?", domain, s.AccountID()).
-		Order("account_id").Pluck("account_id", &others).Error; err != nil {
+	if err := dropOtherClaims(tx, s, domain); err != nil {
 		return err
 	}
-	if len(others) > 0 {
-		if err := systemWrite(tx).Where("domain = ? AND account_id IN ?", domain, others).Delete(&SSODomain{}).Error; err != nil {
+	return recordAudit(tx, s, actor, AuditSSODomainVerified, domain, how)
+}
+
+// dropOtherClaims removes the claims of domain of every organization but
+// the scope's, which just proved it, and tells each in its audit log.
+func dropOtherClaims(tx *gorm.DB, s Scope, domain string) error {
+	door := System("drop other organizations' claims of a domain one proved")
+	return door.Tx(tx.Statement.Context, tx, func(tx *gorm.DB) error {
+		var others []int64
+		if err := tx.Model(&SSODomain{}).Where("domain = ? AND account_id <> ?", domain, s.AccountID()).
+			Order("account_id").Pluck("account_id", &others).Error; err != nil || len(others) == 0 {
+			return err
+		}
+		if err := tx.Where("domain = ? AND account_id IN ?", domain, others).Delete(&SSODomain{}).Error; err != nil {
 			return err
 		}
 		t := now()
@@ -648,11 +708,8 @@ func proveDomain(tx *gorm.DB, s Scope, actor Actor, domain, how string) error {
 			events[i] = AuditEvent{AccountID: id, ActorName: "Switchboard", Action: AuditSSODomainClaimDropped, Target: domain,
 				Details: "another organization proved it owns " + domain + "; it was removed from your single sign-on domains", CreatedAt: t}
 		}
-		if err := systemWrite(tx).Create(&events).Error; err != nil {
-			return err
-		}
-	}
-	return recordAudit(tx, s, actor, AuditSSODomainVerified, domain, how)
+		return tx.Create(&events).Error
+	})
 }
 
 // DomainNotice is a domain the organization lost to another's proof.
@@ -669,8 +726,10 @@ func RecentDomainLosses(ctx context.Context, db *gorm.DB, s Scope) ([]DomainNoti
 		return nil, err
 	}
 	var events []AuditEvent
-	err := s.apply(db.WithContext(ctx)).Where("action = ? AND created_at > ?", AuditSSODomainClaimDropped, now().AddDate(0, 0, -30)).
-		Order("created_at DESC, id DESC").Limit(20).Find(&events).Error
+	err := s.read(ctx, db, func(tx *gorm.DB) error {
+		return s.apply(tx).Where("action = ? AND created_at > ?", AuditSSODomainClaimDropped, now().AddDate(0, 0, -30)).
+			Order("created_at DESC, id DESC").Limit(20).Find(&events).Error
+	})
 	out := make([]DomainNotice, len(events))
 	for i, e := range events {
 		out[i] = DomainNotice{Domain: e.Target, At: e.CreatedAt}
@@ -680,21 +739,26 @@ func RecentDomainLosses(ctx context.Context, db *gorm.DB, s Scope) ([]DomainNoti
 
 // BindSSOLogin remembers which browser started a sign-in: the hash of a
 // nonce its cookie carries.
-func BindSSOLogin(ctx context.Context, db *gorm.DB, accountID int64, requestID, browserHash string) error {
-	return signInLookup(db.WithContext(ctx).Model(&SSORequest{})).Where("id = ? AND account_id = ?", requestID, accountID).
-		Update("browser_hash", browserHash).Error
+func BindSSOLogin(ctx context.Context, db *gorm.DB, sa SSOAccount, requestID, browserHash string) error {
+	s := sa.sys()
+	return s.write(ctx, db, func(tx *gorm.DB) error {
+		return s.apply(tx.Model(&SSORequest{})).Where("id = ?", requestID).Update("browser_hash", browserHash).Error
+	})
 }
 
 // FinishSSOLogin records, with the request answered, who the IdP signed in;
 // the browser that started the sign-in takes the session next.
-func FinishSSOLogin(ctx context.Context, db *gorm.DB, accountID int64, requestID string, userID int64) error {
-	res := signInLookup(db.WithContext(ctx).Model(&SSORequest{})).
-		Where("id = ? AND account_id = ? AND consumed_at IS NULL AND expires_at > ?", requestID, accountID, now()).
-		Updates(map[string]any{"consumed_at": now(), "outcome_user_id": userID})
-	if res.Error == nil && res.RowsAffected != 1 {
-		return ErrNotFound
-	}
-	return res.Error
+func FinishSSOLogin(ctx context.Context, db *gorm.DB, sa SSOAccount, requestID string, userID int64) error {
+	s := sa.sys()
+	return s.write(ctx, db, func(tx *gorm.DB) error {
+		res := s.apply(tx.Model(&SSORequest{})).
+			Where("id = ? AND consumed_at IS NULL AND expires_at > ?", requestID, now()).
+			Updates(map[string]any{"consumed_at": now(), "outcome_user_id": userID})
+		if res.Error == nil && res.RowsAffected != 1 {
+			return ErrNotFound
+		}
+		return res.Error
+	})
 }
 
 // ErrSSOOtherBrowser: the sign-in was finished in a browser that did not
@@ -703,24 +767,31 @@ var ErrSSOOtherBrowser = errors.New("this sign-in was started in another browser
 
 // TakeSSOLogin hands a finished sign-in to the browser that started it,
 // once: it returns who to sign in.
-func TakeSSOLogin(ctx context.Context, db *gorm.DB, accountID int64, requestID, browserHash string) (int64, error) {
+func TakeSSOLogin(ctx context.Context, db *gorm.DB, sa SSOAccount, requestID, browserHash string) (int64, error) {
 	var r struct {
 		OutcomeUserID *int64
 		BrowserHash   string
 	}
-	err := signInLookup(db.WithContext(ctx).Model(&SSORequest{})).Select("outcome_user_id, browser_hash").
-		Where("id = ? AND account_id = ? AND purpose IN ? AND consumed_at > ? AND taken_at IS NULL", requestID, accountID, []string{SSOLogin, SSOLinking}, now().Add(-5*time.Minute)).
-		Take(&r).Error
-	if errors.Is(err, gorm.ErrRecordNotFound) || (err == nil && (r.OutcomeUserID == nil || r.BrowserHash == "" || browserHash == "" ||
-		subtle.ConstantTimeCompare([]byte(r.BrowserHash), []byte(browserHash)) != 1)) {
-		return 0, ErrSSOOtherBrowser
-	}
+	s := sa.sys()
+	err := s.write(ctx, db, func(tx *gorm.DB) error {
+		err := s.apply(tx.Model(&SSORequest{})).Select("outcome_user_id, browser_hash").
+			Where("id = ? AND purpose IN ? AND consumed_at > ? AND taken_at IS NULL", requestID, []string{SSOLogin, SSOLinking}, now().Add(-5*time.Minute)).
+			Take(&r).Error
+		if errors.Is(err, gorm.ErrRecordNotFound) || (err == nil && (r.OutcomeUserID == nil || r.BrowserHash == "" || browserHash == "" ||
+			subtle.ConstantTimeCompare([]byte(r.BrowserHash), []byte(browserHash)) != 1)) {
+			return ErrSSOOtherBrowser
+		}
+		if err != nil {
+			return err
+		}
+		res := s.apply(tx.Model(&SSORequest{})).Where("id = ? AND taken_at IS NULL", requestID).Update("taken_at", now())
+		if res.Error == nil && res.RowsAffected != 1 {
+			return ErrSSOOtherBrowser
+		}
+		return res.Error
+	})
 	if err != nil {
 		return 0, err
 	}
-	res := signInLookup(db.WithContext(ctx).Model(&SSORequest{})).Where("id = ? AND taken_at IS NULL", requestID).Update("taken_at", now())
-	if res.Error == nil && res.RowsAffected != 1 {
-		return 0, ErrSSOOtherBrowser
-	}
-	return *r.OutcomeUserID, res.Error
+	return *r.OutcomeUserID, nil
 }

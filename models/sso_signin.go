@@ -156,13 +156,18 @@ func (SSOLink) TableName() string { return "sso_links" }
 // address changed hands (an unverified registration was taken over by its
 // real owner).
 func revokeAllAPIKeys(tx *gorm.DB, userID int64) error {
-	return systemWrite(tx.Model(&APIKey{})).Where("user_id = ? AND revoked_at IS NULL", userID).Update("revoked_at", now()).Error
+	return System("revoke every API key of a user whose address changed hands").Tx(tx.Statement.Context, tx, func(tx *gorm.DB) error {
+		return tx.Model(&APIKey{}).Where("user_id = ? AND revoked_at IS NULL", userID).Update("revoked_at", now()).Error
+	})
 }
 
-// dropSSOLinks forgets every identity linked to the user: their address was
-// just proved by someone who may not be who linked them.
+// dropSSOLinks forgets every identity linked to the user, in every
+// organization: their address was just proved by someone who may not be
+// who linked them.
 func dropSSOLinks(tx *gorm.DB, userID int64) error {
-	return systemWrite(tx).Where("user_id = ?", userID).Delete(&SSOLink{}).Error
+	return System("drop the identities linked to a user before their address was proved").Tx(tx.Statement.Context, tx, func(tx *gorm.DB) error {
+		return tx.Where("user_id = ?", userID).Delete(&SSOLink{}).Error
+	})
 }
 
 // OwnsEmail reports whether the email is in one of the connection's domains,
@@ -195,11 +200,11 @@ type SSOSignInInput struct {
 func SSOSignIn(ctx context.Context, db *gorm.DB, sa SSOAccount, in SSOSignInInput) (Scope, error) {
 	conn := sa.Connection
 	var scope Scope
-	err := inTx(ctx, db, func(tx *gorm.DB) error {
+	err := ssoDoor.Tx(ctx, db, func(tx *gorm.DB) error {
 		if _, err := lockAccount(tx, sa.Account.ID); err != nil {
 			return err
 		}
-		user, err := linkedUser(tx, sa.Account.ID, in.Subject)
+		user, err := linkedUser(tx, sa, in.Subject)
 		switch {
 		case err == nil:
 			if scope, err = ScopeForSession(ctx, tx, user.ID, sa.Account.ID); err != nil {
@@ -219,7 +224,7 @@ func SSOSignIn(ctx context.Context, db *gorm.DB, sa SSOAccount, in SSOSignInInpu
 				return err
 			}
 		}
-		if err := tx.Model(&Membership{}).Where("account_id = ? AND user_id = ?", sa.Account.ID, user.ID).Update("sso_signed_in_at", now()).Error; err != nil {
+		if err := sa.sys().apply(tx.Model(&Membership{})).Where("user_id = ?", user.ID).Update("sso_signed_in_at", now()).Error; err != nil {
 			return err
 		}
 		return recordAudit(tx, scope, Actor{UserID: user.ID, Name: user.Name, IP: in.IP}, AuditSSOSignedIn, who(user), "NameID "+in.Subject)
@@ -227,15 +232,15 @@ func SSOSignIn(ctx context.Context, db *gorm.DB, sa SSOAccount, in SSOSignInInpu
 	return scope, err
 }
 
-// linkedUser is the user who linked the subject at the account's IdP;
+// linkedUser is the user who linked the subject at the organization's IdP;
 // ErrNotFound when nobody did.
-func linkedUser(tx *gorm.DB, accountID int64, subject string) (User, error) {
+func linkedUser(tx *gorm.DB, sa SSOAccount, subject string) (User, error) {
 	var user User
 	if subject == "" {
 		return user, ErrNotFound
 	}
-	err := tx.Joins("JOIN sso_links ON sso_links.user_id = users.id AND sso_links.account_id = ? AND sso_links.subject = ?", accountID, subject).
-		Set(scopeKey, trusted{}).Take(&user).Error
+	err := sa.sys().mark(tx).Joins("JOIN sso_links ON sso_links.user_id = users.id AND sso_links.account_id = ? AND sso_links.subject = ?", sa.Account.ID, subject).
+		Take(&user).Error
 	return user, notFound(err)
 }
 
@@ -271,15 +276,16 @@ func admitByProvedDomain(ctx context.Context, tx *gorm.DB, sa SSOAccount, in SSO
 			return user, err
 		}
 	}
+	org := sa.sys()
 	var n int64
-	if err := tx.Model(&Membership{}).Where("account_id = ? AND user_id = ?", sa.Account.ID, user.ID).Count(&n).Error; err != nil {
+	if err := org.apply(tx.Model(&Membership{})).Where("user_id = ?", user.ID).Count(&n).Error; err != nil {
 		return user, err
 	}
 	if n == 0 {
 		if !conn.JIT {
 			return user, ErrSSONotMember
 		}
-		if err := tx.Create(&Membership{AccountID: sa.Account.ID, UserID: user.ID, Role: conn.DefaultRole}).Error; err != nil {
+		if err := org.apply(tx).Create(&Membership{UserID: user.ID, Role: conn.DefaultRole}).Error; err != nil {
 			return user, err
 		}
 	}
@@ -294,7 +300,7 @@ func admitByProvedDomain(ctx context.Context, tx *gorm.DB, sa SSOAccount, in SSO
 // link replaces theirs).
 func LinkSSOIdentity(ctx context.Context, db *gorm.DB, sa SSOAccount, userID int64, subject, ip string) (Scope, error) {
 	var scope Scope
-	err := inTx(ctx, db, func(tx *gorm.DB) error {
+	err := ssoDoor.Tx(ctx, db, func(tx *gorm.DB) error {
 		if _, err := lockAccount(tx, sa.Account.ID); err != nil {
 			return err
 		}
@@ -312,7 +318,7 @@ func LinkSSOIdentity(ctx context.Context, db *gorm.DB, sa SSOAccount, userID int
 		if subject == "" {
 			return ErrSSONoSubject
 		}
-		holder, err := linkedUser(tx, sa.Account.ID, subject)
+		holder, err := linkedUser(tx, sa, subject)
 		switch {
 		case err == nil && holder.ID != userID:
 			return ErrSSOIdentityTaken
@@ -325,7 +331,7 @@ func LinkSSOIdentity(ctx context.Context, db *gorm.DB, sa SSOAccount, userID int
 		if err := scope.apply(tx).Create(&SSOLink{Subject: subject, UserID: userID, CreatedAt: now()}).Error; err != nil {
 			return err
 		}
-		if err := tx.Model(&Membership{}).Where("account_id = ? AND user_id = ?", sa.Account.ID, userID).Update("sso_signed_in_at", now()).Error; err != nil {
+		if err := scope.apply(tx.Model(&Membership{})).Where("user_id = ?", userID).Update("sso_signed_in_at", now()).Error; err != nil {
 			return err
 		}
 		return recordAudit(tx, scope, Actor{UserID: user.ID, Name: user.Name, IP: ip}, AuditSSOIdentityLinked, who(user), "NameID "+subject)
@@ -339,7 +345,7 @@ func UnlinkSSOIdentity(ctx context.Context, db *gorm.DB, s Scope, actor Actor) e
 	if !s.IsOrganization() {
 		return ErrNotFound
 	}
-	return inTx(ctx, db, func(tx *gorm.DB) error {
+	return s.write(ctx, db, func(tx *gorm.DB) error {
 		res := s.apply(tx).Where("user_id = ?", s.UserID()).Delete(&SSOLink{})
 		if res.Error != nil || res.RowsAffected == 0 {
 			return res.Error
@@ -362,12 +368,16 @@ func ListSSOLinkChoices(ctx context.Context, db *gorm.DB, userID int64) ([]SSOLi
 		Account
 		LinkedAt *time.Time
 	}
-	err := db.WithContext(ctx).Table("accounts").Set(scopeKey, trusted{}).
-		Select("accounts.*, sso_links.created_at AS linked_at").
-		Joins("JOIN memberships ON memberships.account_id = accounts.id AND memberships.user_id = ?", userID).
-		Joins("JOIN sso_connections ON sso_connections.account_id = accounts.id").
-		Joins("LEFT JOIN sso_links ON sso_links.account_id = accounts.id AND sso_links.user_id = ?", userID).
-		Order("accounts.name, accounts.id").Scan(&rows).Error
+	// Which organizations have a connection is theirs to know, not the
+	// user's; that they sign in through SSO is public (their sign-in page).
+	err := System("list which of a user's organizations sign in through SSO").Do(ctx, db, func(tx *gorm.DB) error {
+		return tx.Table("accounts").
+			Select("accounts.*, sso_links.created_at AS linked_at").
+			Joins("JOIN memberships ON memberships.account_id = accounts.id AND memberships.user_id = ?", userID).
+			Joins("JOIN sso_connections ON sso_connections.account_id = accounts.id").
+			Joins("LEFT JOIN sso_links ON sso_links.account_id = accounts.id AND sso_links.user_id = ?", userID).
+			Order("accounts.name, accounts.id").Scan(&rows).Error
+	})
 	out := make([]SSOLinkChoice, len(rows))
 	for i, r := range rows {
 		out[i] = SSOLinkChoice{Account: r.Account, LinkedAt: r.LinkedAt}

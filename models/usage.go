@@ -56,15 +56,11 @@ type accountUsageDaily struct {
 
 func (accountUsageDaily) TableName() string { return "usage_daily_account" }
 
-// systemWrite marks a write to account-owned tables that the system makes on
-// behalf of scopes it already checked (batched usage of authenticated
-// requests), with account IDs taken from those scopes.
-func systemWrite(db *gorm.DB) *gorm.DB { return db.Set(scopeKey, trusted{}) }
-
 // dayOf is the UTC day of t, as rollups key it.
 func dayOf(t time.Time) string { return t.UTC().Format(time.DateOnly) }
 
-// storeUsage writes events and adds them to the daily rollup, in tx.
+// storeUsage writes events and adds them to the daily rollup, in tx: the
+// system door's, for a batch of many accounts, or a scope's (applied).
 func storeUsage(tx *gorm.DB, events []UsageEvent) error {
 	if len(events) == 0 {
 		return nil
@@ -110,7 +106,7 @@ func storeUsage(tx *gorm.DB, events []UsageEvent) error {
 // write anyway, like adding a video).
 func recordUsage(tx *gorm.DB, s Scope, metric, category string, quantity int64) error {
 	user := s.userID
-	return storeUsage(systemWrite(tx), []UsageEvent{{AccountID: s.AccountID(), UserID: &user, Metric: metric, Category: category, Quantity: quantity, OccurredAt: now()}})
+	return storeUsage(s.apply(tx), []UsageEvent{{AccountID: s.AccountID(), UserID: &user, Metric: metric, Category: category, Quantity: quantity, OccurredAt: now()}})
 }
 
 // maxPendingUsage bounds the events kept in memory while the database is
@@ -185,7 +181,7 @@ func (r *UsageRecorder) Flush(ctx context.Context) error {
 	if len(events) == 0 && len(keys) == 0 {
 		return nil
 	}
-	err := inTx(ctx, r.db, func(tx *gorm.DB) error {
+	err := System("write the batched usage of API requests").Tx(ctx, r.db, func(tx *gorm.DB) error {
 		live, err := existingAccounts(tx, events)
 		if err != nil {
 			return err
@@ -200,7 +196,7 @@ func (r *UsageRecorder) Flush(ctx context.Context) error {
 			// Their accounts were deleted since: the usage goes with them.
 			r.log.Info("usage of deleted accounts dropped", "events", dropped)
 		}
-		if err := storeUsage(systemWrite(tx), kept); err != nil {
+		if err := storeUsage(tx, kept); err != nil {
 			return err
 		}
 		return touchAPIKeys(tx, keys)

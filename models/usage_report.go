@@ -72,14 +72,14 @@ func UsageFor(ctx context.Context, db *gorm.DB, s Scope, q UsageQuery) (UsageRep
 		return tx.Where(table+".day >= ? AND "+table+".day < ?", dayOf(q.From), dayOf(q.To))
 	}
 	var daily []rollupRow
-	var err error
-	if q.Everyone {
-		err = days(s.apply(db.WithContext(ctx).Model(&accountUsageDaily{})), "usage_daily_account").
+	err := s.read(ctx, db, func(tx *gorm.DB) error {
+		if q.Everyone {
+			return days(s.apply(tx.Model(&accountUsageDaily{})), "usage_daily_account").
+				Select("day, metric, category, quantity").Scan(&daily).Error
+		}
+		return days(s.apply(tx.Model(&UsageDaily{})), "usage_daily").Where("usage_daily.user_id = ?", s.UserID()).
 			Select("day, metric, category, quantity").Scan(&daily).Error
-	} else {
-		err = days(s.apply(db.WithContext(ctx).Model(&UsageDaily{})), "usage_daily").Where("usage_daily.user_id = ?", s.UserID()).
-			Select("day, metric, category, quantity").Scan(&daily).Error
-	}
+	})
 	if err != nil {
 		return rep, err
 	}
@@ -110,7 +110,7 @@ func UsageFor(ctx context.Context, db *gorm.DB, s Scope, q UsageQuery) (UsageRep
 	}
 	// Sum first, then name the few hundred sums: joining users before
 	// grouping would carry their names through every row.
-	err = inTx(ctx, db, func(tx *gorm.DB) error {
+	err = s.read(ctx, db, func(tx *gorm.DB) error {
 		if err := planForTheseValues(tx); err != nil {
 			return err
 		}
@@ -176,13 +176,15 @@ func UsageRows(ctx context.Context, db *gorm.DB, s Scope, q UsageQuery) ([]Usage
 	if err := s.require(capability); err != nil {
 		return nil, err
 	}
-	tx := s.apply(db.WithContext(ctx).Model(&UsageDaily{})).Where("usage_daily.day >= ? AND usage_daily.day < ?", dayOf(q.From), dayOf(q.To))
-	if !q.Everyone {
-		tx = tx.Where("usage_daily.user_id = ?", s.UserID())
-	}
 	var rows []UsageCSVRow
-	err := tx.Select("usage_daily.day, COALESCE(users.name, '') AS name, COALESCE(users.email, '') AS email, usage_daily.metric, usage_daily.category, usage_daily.quantity").
-		Joins("LEFT JOIN users ON users.id = usage_daily.user_id").
-		Order("usage_daily.day, users.name, usage_daily.metric, usage_daily.category").Scan(&rows).Error
+	err := s.read(ctx, db, func(tx *gorm.DB) error {
+		tx = s.apply(tx.Model(&UsageDaily{})).Where("usage_daily.day >= ? AND usage_daily.day < ?", dayOf(q.From), dayOf(q.To))
+		if !q.Everyone {
+			tx = tx.Where("usage_daily.user_id = ?", s.UserID())
+		}
+		return tx.Select("usage_daily.day, COALESCE(users.name, '') AS name, COALESCE(users.email, '') AS email, usage_daily.metric, usage_daily.category, usage_daily.quantity").
+			Joins("LEFT JOIN users ON users.id = usage_daily.user_id").
+			Order("usage_daily.day, users.name, usage_daily.metric, usage_daily.category").Scan(&rows).Error
+	})
 	return rows, err
 }

@@ -115,7 +115,7 @@ func createUser(ctx context.Context, db *gorm.DB, name, email, passwordHash stri
 		if err := tx.Create(&acct).Error; err != nil {
 			return err
 		}
-		return tx.Create(&Membership{AccountID: acct.ID, UserID: user.ID, Role: RoleAdmin}).Error
+		return addFounder(ctx, tx, acct, user.ID)
 	})
 	return user, acct, err
 }

@@ -87,7 +87,7 @@ func AddVideo(ctx context.Context, db *gorm.DB, s Scope, indexPublicID string, i
 		return Video{}, err
 	}
 	var v Video
-	err := inTx(ctx, db, func(tx *gorm.DB) error {
+	err := s.write(ctx, db, func(tx *gorm.DB) error {
 		idx, err := GetIndex(ctx, tx, s, indexPublicID)
 		if err != nil {
 			return err
@@ -124,16 +124,18 @@ type VideoRow struct {
 // query; the index itself carries their number and total duration.
 func ListVideos(ctx context.Context, db *gorm.DB, s Scope, idx Index, page Page) ([]VideoRow, error) {
 	var rows []VideoRow
-	// The index must be one the scope sees: the visibility rule applies
-	// here too, in the same query.
-	visible := s.indexes(db.WithContext(ctx)).Select("indexes.id").Where("indexes.id = ?", idx.ID)
-	err := s.apply(db.WithContext(ctx).Model(&Video{})).
-		Select("videos.*, users.name AS created_by_name").
-		Joins("LEFT JOIN users ON users.id = videos.created_by_id").
-		Where("videos.index_id IN (?)", visible).
-		Order("videos.created_at DESC, videos.id DESC").
-		Limit(page.Size).Offset(page.Offset()).
-		Find(&rows).Error
+	err := s.read(ctx, db, func(tx *gorm.DB) error {
+		// The index must be one the scope sees: the visibility rule applies
+		// here too, in the same query.
+		visible := s.indexes(tx).Select("indexes.id").Where("indexes.id = ?", idx.ID)
+		return s.apply(tx.Model(&Video{})).
+			Select("videos.*, users.name AS created_by_name").
+			Joins("LEFT JOIN users ON users.id = videos.created_by_id").
+			Where("videos.index_id IN (?)", visible).
+			Order("videos.created_at DESC, videos.id DESC").
+			Limit(page.Size).Offset(page.Offset()).
+			Find(&rows).Error
+	})
 	return rows, err
 }
 
@@ -143,7 +145,7 @@ func DeleteVideo(ctx context.Context, db *gorm.DB, s Scope, indexPublicID, video
 		return Video{}, err
 	}
 	var v Video
-	err := inTx(ctx, db, func(tx *gorm.DB) error {
+	err := s.write(ctx, db, func(tx *gorm.DB) error {
 		idx, err := GetIndex(ctx, tx, s, indexPublicID)
 		if err != nil {
 			return err

@@ -183,13 +183,7 @@ func openDB(ctx context.Context, cfg config, log *slog.Logger) (*gorm.DB, error)
 	return db, nil
 }
 
-func closeDB(db *gorm.DB) error {
-	sqlDB, err := db.DB()
-	if err != nil {
-		return err
-	}
-	return sqlDB.Close()
-}
+func closeDB(db *gorm.DB) error { return models.Close(db) }
 
 // describeDB names the database for the log without its password.
 func describeDB(cfg config) string {

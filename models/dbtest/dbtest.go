@@ -13,8 +13,12 @@ import (
 	"sync/atomic"
 	"syscall"
 	"testing"
+	"time"
 
+	"github.com/glebarez/sqlite"
+	"gorm.io/driver/postgres"
 	"gorm.io/gorm"
+	"gorm.io/gorm/logger"
 
 	"switchboard/models"
 )
@@ -37,11 +41,59 @@ func Each(t *testing.T, fn func(t *testing.T, db *gorm.DB)) {
 // SQLite opens a migrated database in a file of the test's temp folder.
 func SQLite(t testing.TB) *gorm.DB {
 	t.Helper()
-	db, err := models.Open(filepath.Join(t.TempDir(), "test.db"))
+	return migrated(t, Open(t, filepath.Join(t.TempDir(), "test.db")))
+}
+
+// plains maps each database the tests opened to a connection to it without
+// the walls between accounts (see Plain).
+var plains sync.Map
+
+// Open opens dsn as the application does, without migrating it, and
+// remembers a plain connection beside it for the test's own statements
+// (Plain). Both close when the test ends.
+func Open(t testing.TB, dsn string) *gorm.DB {
+	t.Helper()
+	db, err := models.Open(dsn)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return migrated(t, db)
+	dialector := postgres.Open(dsn)
+	if models.DialectOf(dsn) == models.SQLite {
+		dialector = sqlite.Open(dsn + "?_pragma=foreign_keys(1)&_pragma=busy_timeout(10000)")
+	}
+	plain, err := gorm.Open(dialector, &gorm.Config{Logger: logger.Discard, TranslateError: true, SkipDefaultTransaction: true,
+		NowFunc: func() time.Time { return time.Now().UTC().Truncate(time.Microsecond) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	plains.Store(db, plain)
+	plains.Store(plain, plain)
+	t.Cleanup(func() {
+		closeDB(db)
+		plains.Delete(db)
+		plains.Delete(plain)
+		if sqlDB, err := plain.DB(); err == nil {
+			_ = sqlDB.Close()
+		}
+	})
+	return db
+}
+
+// Plain is db as its owner sees it (or db itself, when it is a plain one),
+// without the walls between accounts:
+// for the test's own statements that set a scene or check what was
+// written, in any account, with raw SQL or not. The code under test gets
+// db itself.
+func Plain(t testing.TB, db *gorm.DB) *gorm.DB {
+	t.Helper()
+	if p, ok := plains.Load(db); ok {
+		return p.(*gorm.DB)
+	}
+	if _, walled := db.Config.Plugins["switchboard:tenancy"]; !walled {
+		return db // a plain one already, or a transaction of one
+	}
+	t.Fatal("dbtest.Plain: not a database dbtest opened")
+	return nil
 }
 
 // EachAt runs fn once per database, as Each does, on a database migrated
@@ -50,18 +102,13 @@ func SQLite(t testing.TB) *gorm.DB {
 func EachAt(t *testing.T, version int64, fn func(t *testing.T, db *gorm.DB)) {
 	t.Helper()
 	at := func(t *testing.T, db *gorm.DB) *gorm.DB {
-		t.Cleanup(func() { closeDB(db) })
 		if err := models.MigrateTo(context.Background(), db, version); err != nil {
 			t.Fatal(err)
 		}
 		return db
 	}
 	t.Run("sqlite", func(t *testing.T) {
-		db, err := models.Open(filepath.Join(t.TempDir(), "test.db"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		fn(t, at(t, db))
+		fn(t, at(t, Open(t, filepath.Join(t.TempDir(), "test.db"))))
 	})
 	if os.Getenv("TEST_DATABASE_URL") != "" || os.Getenv("CI") != "" {
 		t.Run("postgres", func(t *testing.T) {
@@ -71,11 +118,7 @@ func EachAt(t *testing.T, version int64, fn func(t *testing.T, db *gorm.DB)) {
 				t.Fatal(err)
 			}
 			t.Cleanup(func() { admin.Exec("DROP SCHEMA IF EXISTS " + schema + " CASCADE") })
-			db, err := models.Open(schemaURL(os.Getenv("TEST_DATABASE_URL"), schema))
-			if err != nil {
-				t.Fatal(err)
-			}
-			fn(t, at(t, db))
+			fn(t, at(t, Open(t, schemaURL(os.Getenv("TEST_DATABASE_URL"), schema))))
 		})
 	}
 }
@@ -86,11 +129,7 @@ var schemaSeq atomic.Int64
 // dropped when the test ends.
 func Postgres(t testing.TB) *gorm.DB {
 	t.Helper()
-	db, err := models.Open(PostgresURL(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return migrated(t, db)
+	return migrated(t, Open(t, PostgresURL(t)))
 }
 
 // PostgresURL lends the test a migrated, empty schema of TEST_DATABASE_URL
@@ -151,7 +190,9 @@ var (
 // processes that are gone.
 func adminDB(base string) (*gorm.DB, error) {
 	adminOnce.Do(func() {
-		admin, adminErr = models.Open(schemaURL(base, "public"))
+		// As the owner, past the walls between accounts: it empties
+		// schemas.
+		admin, adminErr = gorm.Open(postgres.Open(schemaURL(base, "public")), &gorm.Config{Logger: logger.Discard})
 		if adminErr == nil {
 			adminErr = models.Ping(context.Background(), admin)
 		}
@@ -227,18 +268,13 @@ func schemaURL(base, schema string) string {
 
 func migrated(t testing.TB, db *gorm.DB) *gorm.DB {
 	t.Helper()
-	t.Cleanup(func() { closeDB(db) })
 	if err := models.Migrate(context.Background(), db); err != nil {
 		t.Fatal(err)
 	}
 	return db
 }
 
-func closeDB(db *gorm.DB) {
-	if sqlDB, err := db.DB(); err == nil {
-		_ = sqlDB.Close()
-	}
-}
+func closeDB(db *gorm.DB) { _ = models.Close(db) }
 
 var seq atomic.Int64
 
@@ -294,7 +330,7 @@ func Org(t testing.TB, db *gorm.DB, owner models.User) models.Scope {
 func AddMember(t testing.TB, db *gorm.DB, in models.Scope, user models.User, role models.Role) models.Scope {
 	t.Helper()
 	ctx := context.Background()
-	if err := db.Create(&models.Membership{AccountID: in.AccountID(), UserID: user.ID, Role: role}).Error; err != nil {
+	if err := Plain(t, db).Create(&models.Membership{AccountID: in.AccountID(), UserID: user.ID, Role: role}).Error; err != nil {
 		t.Fatalf("add member: %v", err)
 	}
 	scope, err := models.LoadScope(ctx, db, user.ID, in.Account().PublicID)
