@@ -15,7 +15,7 @@ import (
 func countOrgs(t testing.TB, db *gorm.DB, creator int64) int64 {
 	t.Helper()
 	var n int64
-	if err := db.Model(&models.Account{}).Where("created_by_id = ? AND kind = ?", creator, models.KindOrganization).Count(&n).Error; err != nil {
+	if err := dbtest.Plain(t, db).Model(&models.Account{}).Where("created_by_id = ? AND kind = ?", creator, models.KindOrganization).Count(&n).Error; err != nil {
 		t.Fatal(err)
 	}
 	return n
@@ -182,7 +182,7 @@ func TestRemovedMemberFallsBackToPersonalAccount(t *testing.T) {
 		c.switchTo(org.Account().PublicID)
 		stale := c.guard("/settings/organization")
 
-		if err := db.Where("account_id = ? AND user_id = ?", org.AccountID(), u.ID).Delete(&models.Membership{}).Error; err != nil {
+		if err := dbtest.Plain(t, db).Where("account_id = ? AND user_id = ?", org.AccountID(), u.ID).Delete(&models.Membership{}).Error; err != nil {
 			t.Fatal(err)
 		}
 		// The very next request is in the personal account, with a notice.
@@ -300,7 +300,7 @@ func TestProfileWithoutPassword(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		app := newApp(t, db)
 		u, _, c := app.user(t)
-		if err := db.Model(&models.User{}).Where("id = ?", u.ID).Update("password_hash", "").Error; err != nil {
+		if err := dbtest.Plain(t, db).Model(&models.User{}).Where("id = ?", u.ID).Update("password_hash", "").Error; err != nil {
 			t.Fatal(err)
 		}
 		page := c.get("/settings/profile").status(http.StatusOK)
@@ -312,7 +312,7 @@ func TestProfileWithoutPassword(t *testing.T) {
 		}
 		c.post("/settings/profile", url.Values{"new_password": {"a new long password"}}).status(http.StatusUnprocessableEntity)
 		var hash string
-		if err := db.Model(&models.User{}).Where("id = ?", u.ID).Pluck("password_hash", &hash).Error; err != nil || hash != "" {
+		if err := dbtest.Plain(t, db).Model(&models.User{}).Where("id = ?", u.ID).Pluck("password_hash", &hash).Error; err != nil || hash != "" {
 			t.Fatalf("password hash %q after a refused form (%v)", hash, err)
 		}
 	})

@@ -293,7 +293,7 @@ func TestAPIKeysAreCheckedOnEveryRequest(t *testing.T) {
 		own := ac.post("/settings/api-keys", url.Values{"name": {"Mine"}}).status(http.StatusOK)
 		mine := strings.TrimSpace(own.doc().Find("#new-api-key").Text())
 		adminKeys, _ := models.ListAPIKeys(t.Context(), db, org)
-		db.Exec("UPDATE api_keys SET expires_at = created_at WHERE id = ?", adminKeys[0].ID)
+		dbtest.Plain(t, db).Exec("UPDATE api_keys SET expires_at = created_at WHERE id = ?", adminKeys[0].ID)
 		apiErrorIs(t, apiCall(t, app, mine, http.MethodGet, "/v1.3/indexes", ""), http.StatusUnauthorized, "api_key_invalid")
 		ac.get("/settings/api-keys").contains("Expired")
 		ac.post("/settings/api-keys/"+adminKeys[0].PublicID+"/revoke", nil, "/settings/api-keys").redirectsTo("/settings/api-keys")
@@ -384,7 +384,7 @@ func TestAPIRateLimitIsSharedByTheOrganization(t *testing.T) {
 			t.Fatal(err)
 		}
 		var n int64
-		db.Raw("SELECT COALESCE(SUM(quantity), 0) FROM usage_daily WHERE account_id = ? AND metric = ?", org.AccountID(), models.MetricAPIRequests).Scan(&n)
+		dbtest.Plain(t, db).Raw("SELECT COALESCE(SUM(quantity), 0) FROM usage_daily WHERE account_id = ? AND metric = ?", org.AccountID(), models.MetricAPIRequests).Scan(&n)
 		if n != 5 {
 			t.Fatalf("%d API requests recorded, want 5 (refused ones are not)", n)
 		}
@@ -423,32 +423,15 @@ func TestAPIRateLimitIsExactAcrossServers(t *testing.T) {
 	run := exactAcrossServers
 	t.Run("postgres", func(t *testing.T) {
 		dsn := dbtest.PostgresURL(t)
-		dbA, err := models.Open(dsn)
-		if err != nil {
-			t.Fatal(err)
-		}
-		dbB, err := models.Open(dsn)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { closeGorm(dbA); closeGorm(dbB) })
-		run(t, dbA, dbB)
+		run(t, dbtest.Open(t, dsn), dbtest.Open(t, dsn))
 	})
 	t.Run("sqlite", func(t *testing.T) {
 		path := filepath.Join(t.TempDir(), "shared.db")
-		dbA, err := models.Open(path)
-		if err != nil {
-			t.Fatal(err)
-		}
+		dbA := dbtest.Open(t, path)
 		if err := models.Migrate(t.Context(), dbA); err != nil {
 			t.Fatal(err)
 		}
-		dbB, err := models.Open(path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { closeGorm(dbA); closeGorm(dbB) })
-		run(t, dbA, dbB)
+		run(t, dbA, dbtest.Open(t, path))
 	})
 }
 
@@ -500,12 +483,6 @@ func exactAcrossServers(t *testing.T, dbA, dbB *gorm.DB) {
 	wg.Wait()
 	if ok.Load() != 100 || limited.Load() != 200 || other.Load() != 0 {
 		t.Fatalf("%d passed, %d limited, %d failed; want exactly 100 passed and 200 limited", ok.Load(), limited.Load(), other.Load())
-	}
-}
-
-func closeGorm(db *gorm.DB) {
-	if s, err := db.DB(); err == nil {
-		_ = s.Close()
 	}
 }
 
@@ -582,7 +559,7 @@ func TestAPIListFiltersByDateAndTime(t *testing.T) {
 			}
 			decodeJSON(t, apiCall(t, app, key, http.MethodPost, "/v1.3/indexes",
 				`{"index_name":"`+st.name+`","models":[{"model_name":"marengo3.0","model_options":["visual"]}]}`).status(http.StatusCreated), &created)
-			if err := db.Exec("UPDATE indexes SET created_at = ?, updated_at = ? WHERE public_id = ?", st.created, st.updated, created.ID).Error; err != nil {
+			if err := dbtest.Plain(t, db).Exec("UPDATE indexes SET created_at = ?, updated_at = ? WHERE public_id = ?", st.created, st.updated, created.ID).Error; err != nil {
 				t.Fatal(err)
 			}
 		}

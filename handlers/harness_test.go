@@ -354,3 +354,8 @@ func (a *testApp) user(t testing.TB) (models.User, models.Scope, *client) {
 	c.signIn(u.Email)
 	return u, scope, c
 }
+
+// ssoAccountOf is the account of scope as single sign-on knows it.
+func ssoAccountOf(_ testing.TB, _ *gorm.DB, scope models.Scope) models.SSOAccount {
+	return models.SSOAccount{Account: scope.Account()}
+}

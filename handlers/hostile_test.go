@@ -239,7 +239,7 @@ func newWalker(t *testing.T, db *gorm.DB) *walker {
 	// session is the same on both.
 	w.signer = newApp(t, db)
 	w.metadata = newTestIdP(t).metadata()
-	tables, err := db.Migrator().GetTables()
+	tables, err := dbtest.Plain(t, db).Migrator().GetTables()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -269,7 +269,7 @@ func (w *walker) newWorld(t *testing.T) *world {
 	admin, _ := dbtest.User(t, db)
 	org := dbtest.Org(t, db, admin)
 	// The walk's API requests must not run into the Free plan's limits.
-	must(db.Exec("UPDATE accounts SET rate_per_minute = ?, rate_per_day = ? WHERE id = ?", 1<<30, 1<<30, org.AccountID()).Error)
+	must(dbtest.Plain(t, db).Exec("UPDATE accounts SET rate_per_minute = ?, rate_per_day = ? WHERE id = ?", 1<<30, 1<<30, org.AccountID()).Error)
 	member, _ := dbtest.User(t, db)
 	dbtest.AddMember(t, db, org, member, models.RoleMember)
 	actor := models.Actor{UserID: admin.ID, Name: admin.Name, IP: "127.0.0.1"}
@@ -290,9 +290,9 @@ func (w *walker) newWorld(t *testing.T) *world {
 	_, err = models.SaveSSOConnection(ctx, db, org, models.SSOSettingsInput{MetadataXML: w.metadata, Domains: dbtest.Unique("walk") + ".example.com", DefaultRole: "member"}, actor)
 	must(err)
 	testID := "id-" + dbtest.Unique("walk")
-	must(models.RecordSSORequest(ctx, db, org.AccountID(), testID, models.SSOTest, &admin.ID))
+	must(models.RecordSSORequest(ctx, db, ssoAccountOf(t, db, org), testID, models.SSOTest, &admin.ID))
 	invoice := fmt.Sprintf("%024x", w.worlds)
-	must(db.Exec("INSERT INTO invoices (public_id, account_id, number, period, currency, total_minor, status, bill_to, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+	must(dbtest.Plain(t, db).Exec("INSERT INTO invoices (public_id, account_id, number, period, currency, total_minor, status, bill_to, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
 		invoice, org.AccountID(), "SB-"+invoice, "2026-01", models.Currency, 1234, "issued", "Acme", time.Now().UTC()).Error)
 
 	c := w.app.client()
@@ -509,7 +509,7 @@ func (w *walker) rowCounts(t *testing.T) map[string]int64 {
 		Name string
 		N    int64
 	}
-	if err := w.db.Raw(strings.Join(parts, " UNION ALL ")).Scan(&rows).Error; err != nil {
+	if err := dbtest.Plain(t, w.db).Raw(strings.Join(parts, " UNION ALL ")).Scan(&rows).Error; err != nil {
 		t.Fatal(err)
 	}
 	out := make(map[string]int64, len(rows))

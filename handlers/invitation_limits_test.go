@@ -25,7 +25,7 @@ func (m *captureMailer) count() int {
 func pastInvitationEmails(t testing.TB, db *gorm.DB, accountID int64, n int) {
 	t.Helper()
 	for i := range n {
-		if err := db.Exec("INSERT INTO audit_events (account_id, action, target, created_at) VALUES (?, ?, ?, ?)",
+		if err := dbtest.Plain(t, db).Exec("INSERT INTO audit_events (account_id, action, target, created_at) VALUES (?, ?, ?, ?)",
 			accountID, models.AuditInvited, "past@example.com", time.Now().UTC().Add(-time.Hour).Add(time.Duration(i)*time.Microsecond)).Error; err != nil {
 			t.Fatal(err)
 		}
@@ -79,7 +79,7 @@ func TestMembersPageInvitationLimits(t *testing.T) {
 			t.Fatal("a refused resend wrote or sent something")
 		}
 		// Ten minutes later it would be the day's 101st email.
-		db.Exec("UPDATE invitations SET sent_at = ? WHERE account_id = ?", time.Now().UTC().Add(-models.InvitationResendInterval), org.AccountID())
+		dbtest.Plain(t, db).Exec("UPDATE invitations SET sent_at = ? WHERE account_id = ?", time.Now().UTC().Add(-models.InvitationResendInterval), org.AccountID())
 		before = dumpTables(t, db, tables...)
 		r = ac.post(action, nil, "/settings/members").status(http.StatusUnprocessableEntity)
 		if msg := r.doc().Find(`[data-testid="invitation-error"]`).Text(); !strings.Contains(msg, "The Free plan allows 100 invitation emails in 24 hours") {

@@ -51,13 +51,13 @@ func seedResources(t testing.TB, db *gorm.DB, label string, s models.Scope, visi
 	}
 	invoiceSeq++
 	invoice := fmt.Sprintf("%024x", invoiceSeq)
-	if err := db.Exec(`INSERT INTO invoices (public_id, account_id, number, period, currency, total_minor, status, bill_to, created_at)
+	if err := dbtest.Plain(t, db).Exec(`INSERT INTO invoices (public_id, account_id, number, period, currency, total_minor, status, bill_to, created_at)
 		VALUES (?, ?, ?, ?, 'USD', 4900, 'issued', ?, ?)`, invoice, s.AccountID(), "SB-TEST-"+invoice, fmt.Sprintf("2020-%02d", invoiceSeq%12+1), label, time.Now()).Error; err != nil {
 		t.Fatal(err)
 	}
 	ssoTest := fmt.Sprintf("id-test-%d", invoiceSeq)
 	uid := s.UserID()
-	if err := models.RecordSSORequest(ctx, db, s.AccountID(), ssoTest, models.SSOTest, &uid); err != nil {
+	if err := models.RecordSSORequest(ctx, db, ssoAccountOf(t, db, s), ssoTest, models.SSOTest, &uid); err != nil {
 		t.Fatal(err)
 	}
 	r := resources{label: label, index: idx.PublicID, video: v.PublicID, integration: it.PublicID, member: missingID, invitation: missingID,
@@ -183,91 +183,106 @@ var plausibleForm = url.Values{
 // private index of another member of the same organization. Every attempt is
 // a 404 and changes nothing.
 func TestIsolationMatrix(t *testing.T) {
+	dbtest.Each(t, isolationMatrix)
+}
+
+// TestIsolationMatrixWithRowSecurityAlone runs the matrix again on
+// PostgreSQL with the application's wall switched off: the database's row
+// security alone still keeps every account's resources apart.
+func TestIsolationMatrixWithRowSecurityAlone(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
-		app := newApp(t, db)
-		// The attacker: an administrator of their own organization, with resources of their own.
-		attacker, _, c := app.user(t)
-		home := dbtest.Org(t, db, attacker)
-		own := seedResources(t, db, "Own", home, "account")
-		c.switchTo(home.Account().PublicID)
-		attackerKey := newKey(t, db, home)
-
-		otherOwner, otherPersonal := dbtest.User(t, db)
-		otherOrg := dbtest.Org(t, db, otherOwner)
-		colleague, _ := dbtest.User(t, db)
-		colleagueScope := dbtest.AddMember(t, db, home, colleague, models.RoleMember)
-		targets := []struct {
-			scope models.Scope
-			res   resources
-		}{
-			{otherOrg, seedResources(t, db, "Other Org", otherOrg, "account")},
-			{otherPersonal, seedResources(t, db, "Other Personal", otherPersonal, "")},
-			{colleagueScope, seedResources(t, db, "Colleague Private", colleagueScope, "private")},
+		if models.DialectOfDB(db) != models.Postgres {
+			t.Skip("SQLite has no row-level security: the application's wall is its only one")
 		}
-		// The colleague's integration and membership are shared with the
-		// attacker by design; only the private index is theirs alone.
-		targets[2].res.integration, targets[2].res.member, targets[2].res.invitation, targets[2].res.invoice = "", missingID, missingID, missingID
-
-		before := map[string]string{}
-		for _, tg := range targets {
-			before[tg.res.label] = snapshot(t, db, tg.scope, withIntegration(tg.res, own))
-		}
-
-		routes := app.e.Routes()
-		sort.Slice(routes, func(i, j int) bool { return routes[i].Method+routes[i].Path < routes[j].Method+routes[j].Path })
-		tried := 0
-		for _, rt := range routes {
-			if !strings.Contains(rt.Path, ":") {
-				continue
-			}
-			for _, tg := range targets {
-				foreign := tg.res
-				variants := []resources{foreign}
-				if strings.Contains(rt.Path, ":video_id") {
-					// The attacker's own index with a foreign video.
-					variants = append(variants, resources{label: foreign.label, index: own.index, video: foreign.video, integration: own.integration})
-				}
-				for _, v := range variants {
-					if v.integration == "" {
-						v.integration = strings.Repeat("f", 24) // no foreign integration: a missing one
-					}
-					path, ok := fillRoute(t, rt.Path, v)
-					if !ok {
-						continue
-					}
-					tried++
-					var r *response
-					switch {
-					case strings.HasPrefix(rt.Path, "/v1.3/"):
-						r = apiCall(t, app, attackerKey, rt.Method, path, `{"index_name":"Hijacked"}`)
-					case rt.Method == http.MethodGet:
-						r = c.get(path)
-					case rt.Method == http.MethodPost:
-						r = c.post(path, plausibleForm, "/indexes/new")
-					default:
-						t.Fatalf("the isolation test does not try %s routes (%s)", rt.Method, rt.Path)
-					}
-					if r.Code != http.StatusNotFound {
-						t.Errorf("%s %s (%s): %d, want 404", rt.Method, path, tg.res.label, r.Code)
-					}
-					if strings.Contains(r.Body, tg.res.label) {
-						t.Errorf("%s %s: the answer names %q", rt.Method, path, tg.res.label)
-					}
-				}
-			}
-		}
-		if tried < 20 {
-			t.Fatalf("only %d attempts: are the resource routes registered?", tried)
-		}
-		for _, tg := range targets {
-			if after := snapshot(t, db, tg.scope, withIntegration(tg.res, own)); after != before[tg.res.label] {
-				t.Errorf("%s changed:\n before %s\n after  %s", tg.res.label, before[tg.res.label], after)
-			}
-		}
-		// The attacker's own resources still work through the same routes.
-		c.get("/indexes/" + own.index).status(http.StatusOK)
-		c.get("/integrations/" + own.integration).status(http.StatusOK)
+		models.DisableApplicationWallForTest(db)
+		isolationMatrix(t, db)
 	})
+}
+
+func isolationMatrix(t *testing.T, db *gorm.DB) {
+	app := newApp(t, db)
+	// The attacker: an administrator of their own organization, with resources of their own.
+	attacker, _, c := app.user(t)
+	home := dbtest.Org(t, db, attacker)
+	own := seedResources(t, db, "Own", home, "account")
+	c.switchTo(home.Account().PublicID)
+	attackerKey := newKey(t, db, home)
+
+	otherOwner, otherPersonal := dbtest.User(t, db)
+	otherOrg := dbtest.Org(t, db, otherOwner)
+	colleague, _ := dbtest.User(t, db)
+	colleagueScope := dbtest.AddMember(t, db, home, colleague, models.RoleMember)
+	targets := []struct {
+		scope models.Scope
+		res   resources
+	}{
+		{otherOrg, seedResources(t, db, "Other Org", otherOrg, "account")},
+		{otherPersonal, seedResources(t, db, "Other Personal", otherPersonal, "")},
+		{colleagueScope, seedResources(t, db, "Colleague Private", colleagueScope, "private")},
+	}
+	// The colleague's integration and membership are shared with the
+	// attacker by design; only the private index is theirs alone.
+	targets[2].res.integration, targets[2].res.member, targets[2].res.invitation, targets[2].res.invoice = "", missingID, missingID, missingID
+
+	before := map[string]string{}
+	for _, tg := range targets {
+		before[tg.res.label] = snapshot(t, db, tg.scope, withIntegration(tg.res, own))
+	}
+
+	routes := app.e.Routes()
+	sort.Slice(routes, func(i, j int) bool { return routes[i].Method+routes[i].Path < routes[j].Method+routes[j].Path })
+	tried := 0
+	for _, rt := range routes {
+		if !strings.Contains(rt.Path, ":") {
+			continue
+		}
+		for _, tg := range targets {
+			foreign := tg.res
+			variants := []resources{foreign}
+			if strings.Contains(rt.Path, ":video_id") {
+				// The attacker's own index with a foreign video.
+				variants = append(variants, resources{label: foreign.label, index: own.index, video: foreign.video, integration: own.integration})
+			}
+			for _, v := range variants {
+				if v.integration == "" {
+					v.integration = strings.Repeat("f", 24) // no foreign integration: a missing one
+				}
+				path, ok := fillRoute(t, rt.Path, v)
+				if !ok {
+					continue
+				}
+				tried++
+				var r *response
+				switch {
+				case strings.HasPrefix(rt.Path, "/v1.3/"):
+					r = apiCall(t, app, attackerKey, rt.Method, path, `{"index_name":"Hijacked"}`)
+				case rt.Method == http.MethodGet:
+					r = c.get(path)
+				case rt.Method == http.MethodPost:
+					r = c.post(path, plausibleForm, "/indexes/new")
+				default:
+					t.Fatalf("the isolation test does not try %s routes (%s)", rt.Method, rt.Path)
+				}
+				if r.Code != http.StatusNotFound {
+					t.Errorf("%s %s (%s): %d, want 404", rt.Method, path, tg.res.label, r.Code)
+				}
+				if strings.Contains(r.Body, tg.res.label) {
+					t.Errorf("%s %s: the answer names %q", rt.Method, path, tg.res.label)
+				}
+			}
+		}
+	}
+	if tried < 20 {
+		t.Fatalf("only %d attempts: are the resource routes registered?", tried)
+	}
+	for _, tg := range targets {
+		if after := snapshot(t, db, tg.scope, withIntegration(tg.res, own)); after != before[tg.res.label] {
+			t.Errorf("%s changed:\n before %s\n after  %s", tg.res.label, before[tg.res.label], after)
+		}
+	}
+	// The attacker's own resources still work through the same routes.
+	c.get("/indexes/" + own.index).status(http.StatusOK)
+	c.get("/integrations/" + own.integration).status(http.StatusOK)
 }
 
 // withIntegration fills in an integration to snapshot for targets that have

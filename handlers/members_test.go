@@ -132,7 +132,7 @@ func TestInvitationLinksThatNoLongerWork(t *testing.T) {
 		// Expired.
 		expiredUser, _, ec := app.user(t)
 		link = invite(expiredUser.Email)
-		db.Exec("UPDATE invitations SET expires_at = created_at WHERE email = ?", expiredUser.Email)
+		dbtest.Plain(t, db).Exec("UPDATE invitations SET expires_at = created_at WHERE email = ?", expiredUser.Email)
 		ec.get(link).status(http.StatusGone).contains("expired")
 		ec.post(link, nil).status(http.StatusGone)
 		if isMember(t, db, org, expiredUser) {
@@ -170,7 +170,7 @@ func TestResendIssuesANewLink(t *testing.T) {
 		ac.post("/settings/members/invite", url.Values{"emails": {u.Email}, "role": {"member"}}, "/settings/members").status(http.StatusSeeOther)
 		first := invitationPath(app, app.mail.last(t, u.Email, org.Account().Name))
 		action, _ := ac.get("/settings/members").doc().Find(`form[action^="/settings/invitations/"][action$="/resend"]`).Attr("action")
-		db.Exec("UPDATE invitations SET sent_at = ? WHERE email = ?", time.Now().UTC().Add(-models.InvitationResendInterval), u.Email)
+		dbtest.Plain(t, db).Exec("UPDATE invitations SET sent_at = ? WHERE email = ?", time.Now().UTC().Add(-models.InvitationResendInterval), u.Email)
 		ac.post(action, nil, "/settings/members").redirectsTo("/settings/members")
 		second := invitationPath(app, app.mail.last(t, u.Email, org.Account().Name))
 		if first == second {
@@ -268,7 +268,7 @@ func TestAdministratorsDemotingEachOtherAtOnce(t *testing.T) {
 			}()
 			wg.Wait()
 			var admins int64
-			db.Model(&models.Membership{}).Where("account_id = ? AND role = ?", org.AccountID(), models.RoleAdmin).Count(&admins)
+			dbtest.Plain(t, db).Model(&models.Membership{}).Where("account_id = ? AND role = ?", org.AccountID(), models.RoleAdmin).Count(&admins)
 			if admins != 1 {
 				t.Fatalf("round %d: %d administrators left (errors %v)", round, admins, errs)
 			}
@@ -312,7 +312,7 @@ func TestRemoveMember(t *testing.T) {
 			t.Fatal("the handed-over index is visible to another administrator")
 		}
 		// Removing yourself as the last administrator is refused.
-		db.Where("account_id = ? AND user_id = ?", org.AccountID(), other.ID).Delete(&models.Membership{})
+		dbtest.Plain(t, db).Where("account_id = ? AND user_id = ?", org.AccountID(), other.ID).Delete(&models.Membership{})
 		ac.post("/settings/members/"+admin.PublicID+"/remove", nil, "/settings/members").redirectsTo("/settings/members")
 		if !isMember(t, db, org, admin) {
 			t.Fatal("the last administrator removed themselves")
@@ -365,9 +365,9 @@ func TestDeleteOrganization(t *testing.T) {
 			t.Fatal("a member is still in the deleted organization")
 		}
 		var left int64
-		db.Raw("SELECT COUNT(*) FROM indexes WHERE account_id = ?", org.AccountID()).Scan(&left)
+		dbtest.Plain(t, db).Raw("SELECT COUNT(*) FROM indexes WHERE account_id = ?", org.AccountID()).Scan(&left)
 		var invites int64
-		db.Raw("SELECT COUNT(*) FROM invitations WHERE account_id = ?", org.AccountID()).Scan(&invites)
+		dbtest.Plain(t, db).Raw("SELECT COUNT(*) FROM invitations WHERE account_id = ?", org.AccountID()).Scan(&invites)
 		if left != 0 || invites != 0 {
 			t.Fatalf("%d indexes and %d invitations survived", left, invites)
 		}

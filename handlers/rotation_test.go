@@ -47,7 +47,7 @@ func sessionWorks(t *testing.T, app *testApp, cookie string) bool {
 func sessionRow(t *testing.T, db *gorm.DB, userID int64) models.Session {
 	t.Helper()
 	var rows []models.Session
-	if err := db.Where("user_id = ?", userID).Find(&rows).Error; err != nil {
+	if err := dbtest.Plain(t, db).Where("user_id = ?", userID).Find(&rows).Error; err != nil {
 		t.Fatal(err)
 	}
 	if len(rows) != 1 {

@@ -204,10 +204,7 @@ func TestDatabaseOutageIs503AndRecovers(t *testing.T) {
 	}
 	p := newProxy(t, u.Host)
 	u.Host = p.addr
-	db, err := models.Open(u.String())
-	if err != nil {
-		t.Fatal(err)
-	}
+	db := dbtest.Open(t, u.String())
 	if err := models.Migrate(t.Context(), db); err != nil {
 		t.Fatal(err)
 	}

@@ -173,7 +173,7 @@ func TestSSODomainProofRefusedWhenAnotherProvedFirst(t *testing.T) {
 			t.Fatal("a second organization proved a domain another already owns")
 		}
 		var proved int64
-		db.Raw("SELECT COUNT(*) FROM sso_domains WHERE domain = ? AND verified_at IS NOT NULL", "race.example").Scan(&proved)
+		dbtest.Plain(t, db).Raw("SELECT COUNT(*) FROM sso_domains WHERE domain = ? AND verified_at IS NOT NULL", "race.example").Scan(&proved)
 		if proved != 1 {
 			t.Fatalf("%d proofs of one domain", proved)
 		}
@@ -204,7 +204,7 @@ func TestSSOLinkYourIdentity(t *testing.T) {
 		app := newApp(t, db)
 		env := connectSSO(t, app, nil, ssoSetup{unproved: true, domains: "corp.example"})
 		bob, bc := app.member(t, env.org, models.RoleMember)
-		db.Exec("UPDATE users SET email_verified_at = ? WHERE id = ?", time.Now().UTC(), bob.ID)
+		dbtest.Plain(t, db).Exec("UPDATE users SET email_verified_at = ? WHERE id = ?", time.Now().UTC(), bob.ID)
 		env.idp.addUser("bob", "bob@corp.example", "Bob", "Work")
 
 		// Before linking, the IdP cannot sign Bob in: the domain is unproved.
@@ -247,7 +247,7 @@ func TestSSOLinkYourIdentity(t *testing.T) {
 
 		// Carol, another member, cannot take the same identity.
 		carol, cc := app.member(t, env.org, models.RoleMember)
-		db.Exec("UPDATE users SET email_verified_at = ? WHERE id = ?", time.Now().UTC(), carol.ID)
+		dbtest.Plain(t, db).Exec("UPDATE users SET email_verified_at = ? WHERE id = ?", time.Now().UTC(), carol.ID)
 		r = cc.post("/sso/"+env.slug+"/link", nil, "/settings/profile")
 		w = watchACS(t, app)
 		w.refused(answerAt(t, cc, env.idp, r.Header.Get("Location"), "bob"), http.StatusConflict, "linked to another user")
@@ -288,7 +288,7 @@ func TestSSOUnlink(t *testing.T) {
 		app := newApp(t, db)
 		env := connectSSO(t, app, nil, ssoSetup{unproved: true, domains: "corp.example"})
 		bob, bc := app.member(t, env.org, models.RoleMember)
-		db.Exec("UPDATE users SET email_verified_at = ? WHERE id = ?", time.Now().UTC(), bob.ID)
+		dbtest.Plain(t, db).Exec("UPDATE users SET email_verified_at = ? WHERE id = ?", time.Now().UTC(), bob.ID)
 		env.idp.addUser("bob", "bob@corp.example", "Bob", "Work")
 		r := bc.post("/sso/"+env.slug+"/link", nil, "/settings/profile")
 		answerAt(t, bc, env.idp, r.Header.Get("Location"), "bob").redirectsTo("/")

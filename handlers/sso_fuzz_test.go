@@ -108,7 +108,7 @@ func (a *acsTarget) check(t *testing.T, samlResponse string) {
 		}
 	}
 	var n int64
-	if err := a.app.db.Raw("SELECT COUNT(*) FROM sessions").Scan(&n).Error; err != nil {
+	if err := dbtest.Plain(t, a.app.db).Raw("SELECT COUNT(*) FROM sessions").Scan(&n).Error; err != nil {
 		t.Fatal(err)
 	}
 	if n != a.sessions {

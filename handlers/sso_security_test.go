@@ -95,7 +95,7 @@ func connectSSO(t testing.TB, app *testApp, idp *testIdP, setup ssoSetup) *ssoEn
 	env.register(t, idp, setup.inClear)
 	env.org, _ = models.LoadScope(t.Context(), app.db, admin.ID, org.Account().PublicID)
 	if !setup.unproved {
-		if err := app.db.Exec("UPDATE sso_domains SET verified_at = ? WHERE account_id = ?", time.Now().UTC(), org.AccountID()).Error; err != nil {
+		if err := dbtest.Plain(t, app.db).Exec("UPDATE sso_domains SET verified_at = ? WHERE account_id = ?", time.Now().UTC(), org.AccountID()).Error; err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -207,7 +207,7 @@ func watchACS(t testing.TB, app *testApp) acsWatch {
 func countSessions(t testing.TB, db *gorm.DB) int64 {
 	t.Helper()
 	var n int64
-	if err := db.Raw("SELECT COUNT(*) FROM sessions").Scan(&n).Error; err != nil {
+	if err := dbtest.Plain(t, db).Raw("SELECT COUNT(*) FROM sessions").Scan(&n).Error; err != nil {
 		t.Fatal(err)
 	}
 	return n
@@ -222,7 +222,7 @@ func countRows(t testing.TB, db *gorm.DB, table, where string, args ...any) int6
 		q += " WHERE " + where
 	}
 	var n int64
-	if err := db.Raw(q, args...).Scan(&n).Error; err != nil {
+	if err := dbtest.Plain(t, db).Raw(q, args...).Scan(&n).Error; err != nil {
 		t.Fatal(err)
 	}
 	return n
@@ -926,7 +926,7 @@ func TestSSORefusesResponsesToRequestsNotOpen(t *testing.T) {
 
 		// Answering a request that expired.
 		expired := env.request(t, c)
-		if err := db.Exec("UPDATE sso_requests SET expires_at = ? WHERE id = ?", time.Now().Add(-time.Minute).UTC(), expired).Error; err != nil {
+		if err := dbtest.Plain(t, db).Exec("UPDATE sso_requests SET expires_at = ? WHERE id = ?", time.Now().Add(-time.Minute).UTC(), expired).Error; err != nil {
 			t.Fatal(err)
 		}
 		w = watchACS(t, app)
@@ -1071,7 +1071,7 @@ func TestSSOTwoSigningCertificatesForRollover(t *testing.T) {
 		env := connectSSO(t, app, idp.testIdP, ssoSetup{jit: true})
 		idp.addUser("alice", "alice@example.com", "Alice", "Liddell")
 		var stored string
-		db.Raw("SELECT idp_metadata_xml FROM sso_connections WHERE account_id = ?", env.org.AccountID()).Scan(&stored)
+		dbtest.Plain(t, db).Raw("SELECT idp_metadata_xml FROM sso_connections WHERE account_id = ?", env.org.AccountID()).Scan(&stored)
 		for _, cert := range []*x509.Certificate{oldCert, newCert} {
 			if !strings.Contains(stored, base64.StdEncoding.EncodeToString(cert.Raw)) {
 				t.Fatal("the stored metadata lacks one of the two signing certificates")
@@ -1193,7 +1193,7 @@ func TestSSOJustInTimeProvisioning(t *testing.T) {
 		// A known, verified user who is not a member yet joins, and keeps
 		// their password.
 		dave, _ := dbtest.UserNamed(t, db, "Dave Null", "dave@example.com")
-		db.Exec("UPDATE users SET email_verified_at = ? WHERE id = ?", time.Now().UTC(), dave.ID)
+		dbtest.Plain(t, db).Exec("UPDATE users SET email_verified_at = ? WHERE id = ?", time.Now().UTC(), dave.ID)
 		env.idp.addUser("dave", "dave@example.com", "Dave", "Null")
 		w = watchACS(t, app)
 		w.accepted(ssoSignIn(t, app.client(), env.idp, env.login(), "dave"))
@@ -1272,7 +1272,7 @@ func TestSSOTestTheConnection(t *testing.T) {
 		env.idp.addUser("alice", "alice@example.com", "Alice", "Liddell")
 		env.idp.addUser("mallory", "mallory@other.org", "Mallory", "M")
 		var before models.SSOConnection
-		db.Raw("SELECT * FROM sso_connections WHERE account_id = ?", env.org.AccountID()).Scan(&before)
+		dbtest.Plain(t, db).Raw("SELECT * FROM sso_connections WHERE account_id = ?", env.org.AccountID()).Scan(&before)
 		users := countRows(t, db, "users", "")
 		audit := countRows(t, db, "audit_events", "")
 
@@ -1346,7 +1346,7 @@ func TestSSOTestTheConnection(t *testing.T) {
 		}
 		_ = audit
 		var after models.SSOConnection
-		db.Raw("SELECT * FROM sso_connections WHERE account_id = ?", env.org.AccountID()).Scan(&after)
+		dbtest.Plain(t, db).Raw("SELECT * FROM sso_connections WHERE account_id = ?", env.org.AccountID()).Scan(&after)
 		if !after.UpdatedAt.Equal(before.UpdatedAt) || after.IDPMetadataXML != before.IDPMetadataXML || after.JIT != before.JIT {
 			t.Fatal("a test changed the connection")
 		}
@@ -1482,7 +1482,7 @@ func TestSSOSPKeyLoadedOnceTheDatabaseRecovers(t *testing.T) {
 		app := newApp(t, db)
 		_, org, _ := orgAdmin(t, app)
 		path := "/sso/" + org.Account().SlugOrEmpty() + "/metadata"
-		if err := db.Exec("ALTER TABLE sp_keys RENAME TO sp_keys_away").Error; err != nil {
+		if err := dbtest.Plain(t, db).Exec("ALTER TABLE sp_keys RENAME TO sp_keys_away").Error; err != nil {
 			t.Fatal(err)
 		}
 		codes := make(chan int, 8)
@@ -1502,7 +1502,7 @@ func TestSSOSPKeyLoadedOnceTheDatabaseRecovers(t *testing.T) {
 				t.Errorf("the SP metadata without its key answered %d", code)
 			}
 		}
-		if err := db.Exec("ALTER TABLE sp_keys_away RENAME TO sp_keys").Error; err != nil {
+		if err := dbtest.Plain(t, db).Exec("ALTER TABLE sp_keys_away RENAME TO sp_keys").Error; err != nil {
 			t.Fatal(err)
 		}
 		app.client().get(path).status(http.StatusOK).contains("SPSSODescriptor")
@@ -1520,7 +1520,7 @@ func TestSSOMetadataURLFetched(t *testing.T) {
 		f.Set("metadata_url", idp.srv.URL+"/metadata")
 		ac.post("/settings/sso", f).redirectsTo("/settings/sso")
 		var conn models.SSOConnection
-		db.Raw("SELECT * FROM sso_connections WHERE account_id = ?", org.AccountID()).Scan(&conn)
+		dbtest.Plain(t, db).Raw("SELECT * FROM sso_connections WHERE account_id = ?", org.AccountID()).Scan(&conn)
 		if conn.IDPMetadataURL != idp.srv.URL+"/metadata" || conn.IDPEntityID != idp.idp.IDP.MetadataURL.String() || !strings.Contains(conn.IDPMetadataXML, "IDPSSODescriptor") {
 			t.Fatalf("saved %+v", conn)
 		}
@@ -1691,7 +1691,7 @@ func TestSSOCannotTakeOverExistingUsersOfAnUnprovenDomain(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		app := newApp(t, db)
 		victim, _ := dbtest.UserNamed(t, db, "Victor Tim", "victor@victim.example")
-		db.Exec("UPDATE users SET email_verified_at = ? WHERE id = ?", time.Now().UTC(), victim.ID)
+		dbtest.Plain(t, db).Exec("UPDATE users SET email_verified_at = ? WHERE id = ?", time.Now().UTC(), victim.ID)
 
 		// Someone else's organization, with an IdP of their own.
 		_, org, ac := orgAdmin(t, app)

@@ -112,7 +112,7 @@ func startSSO(t testing.TB, c *client, idp *testIdP, start string) string {
 	t.Helper()
 	r := c.get(start)
 	if r.Code != http.StatusFound || !strings.HasPrefix(r.Header.Get("Location"), idp.srv.URL) {
-		t.Fatalf("%s did not redirect to the IdP: %d %s", start, r.Code, r.Header.Get("Location"))
+		t.Fatalf("%s did not redirect to the IdP: %d %s\n%s", start, r.Code, r.Header.Get("Location"), c.app.logs.String())
 	}
 	return r.Header.Get("Location")
 }
@@ -212,7 +212,7 @@ func ssoOrg(t testing.TB, app *testApp, jit, enforce bool) (models.User, models.
 	idp.registerSP(app, org.Account().SlugOrEmpty())
 	// The organization proved it owns example.com, so its IdP speaks for
 	// the people there.
-	if err := app.db.Exec("UPDATE sso_domains SET verified_at = ? WHERE account_id = ?", time.Now().UTC(), org.AccountID()).Error; err != nil {
+	if err := dbtest.Plain(t, app.db).Exec("UPDATE sso_domains SET verified_at = ? WHERE account_id = ?", time.Now().UTC(), org.AccountID()).Error; err != nil {
 		t.Fatal(err)
 	}
 	org, _ = models.LoadScope(t.Context(), app.db, admin.ID, org.Account().PublicID)
@@ -243,7 +243,7 @@ func TestSSOFirstSignInWithJITThenAgain(t *testing.T) {
 		c2 := app.client()
 		ssoSignIn(t, c2, idp, "/sso/"+org.Account().SlugOrEmpty()+"/login", "alice").redirectsTo("/")
 		var n int64
-		db.Model(&models.User{}).Where("email = ?", "alice@example.com").Count(&n)
+		dbtest.Plain(t, db).Model(&models.User{}).Where("email = ?", "alice@example.com").Count(&n)
 		if n != 1 {
 			t.Fatalf("%d users for one email", n)
 		}

@@ -34,7 +34,7 @@ func newAPIKey(t *testing.T, db *gorm.DB, s models.Scope, name string) models.Ne
 func rawAPIKey(t *testing.T, db *gorm.DB, id int64) models.APIKey {
 	t.Helper()
 	var k models.APIKey
-	must(t, db.Raw("SELECT * FROM api_keys WHERE id = ?", id).Scan(&k).Error)
+	must(t, dbtest.Plain(t, db).Raw("SELECT * FROM api_keys WHERE id = ?", id).Scan(&k).Error)
 	if k.ID != id {
 		t.Fatalf("API key %d is gone", id)
 	}
@@ -67,7 +67,7 @@ func TestScopeForAPIKeyReadsTheWholeAccount(t *testing.T) {
 		perMinute, perDay := int64(7), int64(70)
 		_, err := models.SetAccountLimits(t.Context(), db, f.admin.Account().PublicID, &perMinute, &perDay)
 		must(t, err)
-		must(t, db.Exec("UPDATE accounts SET sso_enforced = ?, plan = ? WHERE id = ?", true, models.PlanDeveloper, f.admin.AccountID()).Error)
+		must(t, dbtest.Plain(t, db).Exec("UPDATE accounts SET sso_enforced = ?, plan = ? WHERE id = ?", true, models.PlanDeveloper, f.admin.AccountID()).Error)
 		k := newAPIKey(t, db, f.admin, "all columns")
 		ks := wantKeyWorks(t, db, k.Secret, f.admin, k.ID)
 		// The whole row, as the dashboard reads it.
@@ -115,7 +115,7 @@ func listKeys(t *testing.T, db *gorm.DB, s models.Scope) []models.APIKey {
 // rowText is every column of one row, as text, for searching a secret in it.
 func rowText(t *testing.T, db *gorm.DB, query string, args ...any) map[string]string {
 	t.Helper()
-	rows, err := db.Raw(query, args...).Rows()
+	rows, err := dbtest.Plain(t, db).Raw(query, args...).Rows()
 	must(t, err)
 	defer rows.Close()
 	cols, err := rows.Columns()
@@ -184,7 +184,7 @@ func TestCreateAPIKeyStoresOnlyTheHash(t *testing.T) {
 			}
 		}
 		var audit []string
-		must(t, db.Raw("SELECT COALESCE(target, '') || ' ' || COALESCE(details, '') FROM audit_events").Scan(&audit).Error)
+		must(t, dbtest.Plain(t, db).Raw("SELECT COALESCE(target, '') || ' ' || COALESCE(details, '') FROM audit_events").Scan(&audit).Error)
 		for _, line := range audit {
 			if strings.Contains(line, hidden) {
 				t.Errorf("the audit log holds the secret: %q", line)
@@ -279,7 +279,7 @@ func TestRegenerateAPIKey(t *testing.T) {
 		f := newOrgFixture(t, db)
 		old := newAPIKey(t, db, f.member, "deploy")
 		// Used, and close to expiry.
-		must(t, db.Exec("UPDATE api_keys SET last_used_at = ?, expires_at = ? WHERE id = ?",
+		must(t, dbtest.Plain(t, db).Exec("UPDATE api_keys SET last_used_at = ?, expires_at = ? WHERE id = ?",
 			utc().Add(-time.Hour), utc().Add(time.Hour), old.ID).Error)
 		wantKeyWorks(t, db, old.Secret, f.member, old.ID)
 
@@ -389,7 +389,7 @@ func TestExpiredAPIKey(t *testing.T) {
 		_, s := dbtest.User(t, db)
 		k := newAPIKey(t, db, s, "old")
 		fresh := newAPIKey(t, db, s, "fresh")
-		must(t, db.Exec("UPDATE api_keys SET expires_at = ? WHERE id = ?", utc().Add(-time.Second), k.ID).Error)
+		must(t, dbtest.Plain(t, db).Exec("UPDATE api_keys SET expires_at = ? WHERE id = ?", utc().Add(-time.Second), k.ID).Error)
 
 		wantKeyRefused(t, db, k.Secret)
 		wantKeyWorks(t, db, fresh.Secret, s, fresh.ID)
@@ -459,7 +459,7 @@ func TestScopeForAPIKeyRefusesAFormerMember(t *testing.T) {
 
 		// The membership goes without the key being revoked (as if some
 		// other code path removed it): the key must stop anyway.
-		must(t, db.Exec("DELETE FROM memberships WHERE account_id = ? AND user_id = ?", f.member.AccountID(), f.memberUser.ID).Error)
+		must(t, dbtest.Plain(t, db).Exec("DELETE FROM memberships WHERE account_id = ? AND user_id = ?", f.member.AccountID(), f.memberUser.ID).Error)
 		if rawAPIKey(t, db, k.ID).RevokedAt != nil {
 			t.Fatal("the raw delete revoked the key; the test proves nothing")
 		}
@@ -582,13 +582,13 @@ func failOn(t *testing.T, db *gorm.DB, kind, table string) {
 	t.Helper()
 	name := "fail_" + strings.ToLower(kind) + "_" + table
 	if models.DialectOfDB(db) == models.Postgres {
-		must(t, db.Exec(`CREATE OR REPLACE FUNCTION injected_failure() RETURNS trigger LANGUAGE plpgsql AS $$
+		must(t, dbtest.Plain(t, db).Exec(`CREATE OR REPLACE FUNCTION injected_failure() RETURNS trigger LANGUAGE plpgsql AS $$
 			BEGIN RAISE EXCEPTION 'injected failure'; END $$`).Error)
-		must(t, db.Exec("CREATE TRIGGER "+name+" BEFORE "+kind+" ON "+table+" FOR EACH ROW EXECUTE FUNCTION injected_failure()").Error)
+		must(t, dbtest.Plain(t, db).Exec("CREATE TRIGGER "+name+" BEFORE "+kind+" ON "+table+" FOR EACH ROW EXECUTE FUNCTION injected_failure()").Error)
 	} else {
-		must(t, db.Exec("CREATE TRIGGER "+name+" BEFORE "+kind+" ON "+table+" BEGIN SELECT RAISE(ABORT, 'injected failure'); END").Error)
+		must(t, dbtest.Plain(t, db).Exec("CREATE TRIGGER "+name+" BEFORE "+kind+" ON "+table+" BEGIN SELECT RAISE(ABORT, 'injected failure'); END").Error)
 	}
-	t.Cleanup(func() { db.Exec("DROP TRIGGER " + name + onTable(db, table)) })
+	t.Cleanup(func() { dbtest.Plain(t, db).Exec("DROP TRIGGER " + name + onTable(db, table)) })
 }
 
 func onTable(db *gorm.DB, table string) string {
@@ -710,11 +710,11 @@ func newAPIIndexFixture(t *testing.T, db *gorm.DB) apiIndexFixture {
 		}
 		idx, err := models.CreateIndex(t.Context(), db, f.admin, in)
 		must(t, err)
-		must(t, db.Exec("UPDATE indexes SET created_at = ?, updated_at = ? WHERE id = ?", sp.created, sp.updated, idx.ID).Error)
+		must(t, dbtest.Plain(t, db).Exec("UPDATE indexes SET created_at = ?, updated_at = ? WHERE id = ?", sp.created, sp.updated, idx.ID).Error)
 		f.shared = append(f.shared, rawIndex(t, db, idx.ID))
 	}
 	f.memberSecret = newIndex(t, db, f.member, "member private clips", "private")
-	must(t, db.Exec("UPDATE indexes SET created_at = ?, updated_at = ? WHERE id = ?", f.day1, f.day1, f.memberSecret.ID).Error)
+	must(t, dbtest.Plain(t, db).Exec("UPDATE indexes SET created_at = ?, updated_at = ? WHERE id = ?", f.day1, f.day1, f.memberSecret.ID).Error)
 	newIndex(t, db, f.other, "Alpha other org", "")
 	newIndex(t, db, f.otherPersonal, "beta clips", "")
 	return f
@@ -861,7 +861,7 @@ func TestListVideosForAPI(t *testing.T) {
 		var titles []string
 		for i := range 5 {
 			v := addVideo(t, db, f.member, idx, fmt.Sprintf("clip %d", i), 10+i)
-			must(t, db.Exec("UPDATE videos SET created_at = ?, updated_at = ? WHERE id = ?",
+			must(t, dbtest.Plain(t, db).Exec("UPDATE videos SET created_at = ?, updated_at = ? WHERE id = ?",
 				time.Date(2024, 5, 1, i, 0, 0, 0, time.UTC), time.Date(2024, 5, 2, 4-i, 0, 0, 0, time.UTC), v.ID).Error)
 			titles = append(titles, v.Title)
 		}

@@ -46,7 +46,7 @@ func insertRollups(t testing.TB, db *gorm.DB, rows []billRollup) {
 			sb.WriteString("(?, ?, ?, ?, ?, ?)")
 			args = append(args, r.Account, r.Day, r.User, r.Metric, r.Category, r.Quantity)
 		}
-		if err := db.Exec(sb.String(), args...).Error; err != nil {
+		if err := dbtest.Plain(t, db).Exec(sb.String(), args...).Error; err != nil {
 			t.Fatalf("insert rollups: %v", err)
 		}
 	}
@@ -55,7 +55,7 @@ func insertRollups(t testing.TB, db *gorm.DB, rows []billRollup) {
 // insertPlanChange writes one row of an account's plan history.
 func insertPlanChange(t testing.TB, db *gorm.DB, account int64, plan models.Plan, at time.Time) {
 	t.Helper()
-	if err := db.Exec("INSERT INTO plan_changes (account_id, plan, effective_at) VALUES (?, ?, ?)", account, plan, at.UTC()).Error; err != nil {
+	if err := dbtest.Plain(t, db).Exec("INSERT INTO plan_changes (account_id, plan, effective_at) VALUES (?, ?, ?)", account, plan, at.UTC()).Error; err != nil {
 		t.Fatalf("insert plan change: %v", err)
 	}
 }
@@ -64,7 +64,7 @@ func insertPlanChange(t testing.TB, db *gorm.DB, account int64, plan models.Plan
 // (or the history a test builds) would.
 func setPlan(t testing.TB, db *gorm.DB, account int64, plan models.Plan, created time.Time) {
 	t.Helper()
-	if err := db.Exec("UPDATE accounts SET plan = ?, created_at = ? WHERE id = ?", plan, created.UTC(), account).Error; err != nil {
+	if err := dbtest.Plain(t, db).Exec("UPDATE accounts SET plan = ?, created_at = ? WHERE id = ?", plan, created.UTC(), account).Error; err != nil {
 		t.Fatalf("set plan: %v", err)
 	}
 }
@@ -76,7 +76,7 @@ func rawInvoices(t testing.TB, db *gorm.DB, where string, args ...any) []models.
 		q += " WHERE " + where
 	}
 	var out []models.Invoice
-	if err := db.Raw(q+" ORDER BY id", args...).Scan(&out).Error; err != nil {
+	if err := dbtest.Plain(t, db).Raw(q+" ORDER BY id", args...).Scan(&out).Error; err != nil {
 		t.Fatalf("read invoices: %v", err)
 	}
 	return out
@@ -85,7 +85,7 @@ func rawInvoices(t testing.TB, db *gorm.DB, where string, args ...any) []models.
 func rawInvoiceLines(t testing.TB, db *gorm.DB, invoiceID int64) []models.InvoiceLine {
 	t.Helper()
 	var out []models.InvoiceLine
-	if err := db.Raw("SELECT * FROM invoice_lines WHERE invoice_id = ? ORDER BY position", invoiceID).Scan(&out).Error; err != nil {
+	if err := dbtest.Plain(t, db).Raw("SELECT * FROM invoice_lines WHERE invoice_id = ? ORDER BY position", invoiceID).Scan(&out).Error; err != nil {
 		t.Fatalf("read invoice lines: %v", err)
 	}
 	return out
@@ -98,7 +98,7 @@ func dumpBilling(t testing.TB, db *gorm.DB) string {
 	var sb strings.Builder
 	for _, table := range []string{"invoices", "invoice_lines"} {
 		var rows []map[string]any
-		if err := db.Raw("SELECT * FROM " + table + " ORDER BY id").Scan(&rows).Error; err != nil {
+		if err := dbtest.Plain(t, db).Raw("SELECT * FROM " + table + " ORDER BY id").Scan(&rows).Error; err != nil {
 			t.Fatalf("dump %s: %v", table, err)
 		}
 		for _, r := range rows {
@@ -475,7 +475,7 @@ func TestCloseMonthPricesRollupsByThePlanOfEachDay(t *testing.T) {
 		for i := range cases {
 			c := genBillCase(int64(1000+i), acct, personal.AccountID(), personalOwner.ID, users)
 			// One transaction per case's setup: one commit, not a dozen.
-			must(t, db.Transaction(func(tx *gorm.DB) error {
+			must(t, dbtest.Plain(t, db).Transaction(func(tx *gorm.DB) error {
 				for _, stmt := range []string{"DELETE FROM invoice_lines", "DELETE FROM invoices", "DELETE FROM usage_daily", "DELETE FROM plan_changes"} {
 					must(t, tx.Exec(stmt).Error)
 				}
@@ -872,7 +872,7 @@ func TestChangePlan(t *testing.T) {
 			t.Error("a newly loaded scope still has the old limits")
 		}
 		var changes []models.PlanChange
-		must(t, db.Raw("SELECT * FROM plan_changes WHERE account_id = ? ORDER BY id", acct).Scan(&changes).Error)
+		must(t, dbtest.Plain(t, db).Raw("SELECT * FROM plan_changes WHERE account_id = ? ORDER BY id", acct).Scan(&changes).Error)
 		// The first change also records the plan the account had until then.
 		if len(changes) != 2 || changes[0].Plan != models.PlanFree || changes[0].UserID != nil || !changes[0].EffectiveAt.Equal(f.admin.Account().CreatedAt) ||
 			changes[1].Plan != models.PlanDeveloper || changes[1].UserID == nil || *changes[1].UserID != f.adminUser.ID ||
@@ -908,7 +908,7 @@ func TestChangePlanRecordsThePlanBeforeTheFirstChange(t *testing.T) {
 		must(t, err)
 		must(t, models.ChangePlan(ctx, db, scope, models.PlanFree, actorOfUser(u)))
 		var changes []models.PlanChange
-		must(t, db.Raw("SELECT * FROM plan_changes WHERE account_id = ? ORDER BY effective_at, id", personal.AccountID()).Scan(&changes).Error)
+		must(t, dbtest.Plain(t, db).Raw("SELECT * FROM plan_changes WHERE account_id = ? ORDER BY effective_at, id", personal.AccountID()).Scan(&changes).Error)
 		if len(changes) != 2 || changes[0].Plan != models.PlanDeveloper || !changes[0].EffectiveAt.Equal(created) || changes[1].Plan != models.PlanFree {
 			t.Fatalf("history %+v, want Developer from creation then Free", changes)
 		}
@@ -930,7 +930,7 @@ func TestChangePlanRefusesToLeaveEnterprise(t *testing.T) {
 		ctx := t.Context()
 		u, _ := dbtest.User(t, db)
 		org := dbtest.Org(t, db, u)
-		must(t, db.Exec("UPDATE accounts SET plan = ?, rate_per_minute = 5000, rate_per_day = 5000000 WHERE id = ?", models.PlanEnterprise, org.AccountID()).Error)
+		must(t, dbtest.Plain(t, db).Exec("UPDATE accounts SET plan = ?, rate_per_minute = 5000, rate_per_day = 5000000 WHERE id = ?", models.PlanEnterprise, org.AccountID()).Error)
 		scope, err := models.LoadScope(ctx, db, u.ID, org.Account().PublicID)
 		must(t, err)
 		_, err = models.SaveBillingContact(ctx, db, scope, models.BillingContactInput{Email: "billing@example.com", Address: "1 Main St"}, actorOfUser(u))
@@ -942,7 +942,7 @@ func TestChangePlanRefusesToLeaveEnterprise(t *testing.T) {
 				t.Errorf("an Enterprise account switched itself to %s (err %v): now %s with limits %+v at the %s rate card",
 					p, err, a.Plan, models.LimitsOf(a), a.Plan)
 			}
-			must(t, db.Exec("UPDATE accounts SET plan = ? WHERE id = ?", models.PlanEnterprise, org.AccountID()).Error)
+			must(t, dbtest.Plain(t, db).Exec("UPDATE accounts SET plan = ? WHERE id = ?", models.PlanEnterprise, org.AccountID()).Error)
 			scope, err = models.LoadScope(ctx, db, u.ID, org.Account().PublicID)
 			must(t, err)
 		}
@@ -1065,7 +1065,7 @@ func TestRequestEnterprise(t *testing.T) {
 func storageRows(t *testing.T, db *gorm.DB, day string) map[[2]int64]int64 {
 	t.Helper()
 	var rows []models.UsageDaily
-	must(t, db.Raw("SELECT * FROM usage_daily WHERE metric = ? AND day = ?", models.MetricStorageSeconds, day).Scan(&rows).Error)
+	must(t, dbtest.Plain(t, db).Raw("SELECT * FROM usage_daily WHERE metric = ? AND day = ?", models.MetricStorageSeconds, day).Scan(&rows).Error)
 	out := map[[2]int64]int64{}
 	for _, r := range rows {
 		if _, dup := out[[2]int64{r.AccountID, r.UserID}]; dup {

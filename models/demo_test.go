@@ -37,7 +37,7 @@ func TestSeedDemo(t *testing.T) {
 		}
 
 		var users []models.User
-		must(t, db.Where("id <> ?", owner.ID).Find(&users).Error)
+		must(t, dbtest.Plain(t, db).Where("id <> ?", owner.ID).Find(&users).Error)
 		if len(users) != 1 {
 			t.Fatalf("%d other users, want 1", len(users))
 		}

@@ -10,6 +10,7 @@ import (
 	"gorm.io/gorm"
 
 	"switchboard/models"
+	"switchboard/models/dbtest"
 )
 
 // life is the session lifetime the session tests use.
@@ -31,7 +32,7 @@ func countRows(t *testing.T, db *gorm.DB, table, where string, args ...any) int6
 		q += " WHERE " + where
 	}
 	var n int64
-	if err := db.Raw(q, args...).Scan(&n).Error; err != nil {
+	if err := dbtest.Plain(t, db).Raw(q, args...).Scan(&n).Error; err != nil {
 		t.Fatalf("count %s: %v", table, err)
 	}
 	return n
@@ -107,7 +108,7 @@ func reloadUser(t *testing.T, db *gorm.DB, id int64) models.User {
 func reloadAccount(t *testing.T, db *gorm.DB, id int64) models.Account {
 	t.Helper()
 	var a models.Account
-	must(t, db.Take(&a, id).Error)
+	must(t, dbtest.Plain(t, db).Take(&a, id).Error)
 	return a
 }
 
@@ -115,7 +116,7 @@ func reloadAccount(t *testing.T, db *gorm.DB, id int64) models.Account {
 func membershipRole(t *testing.T, db *gorm.DB, accountID, userID int64) models.Role {
 	t.Helper()
 	var ms []models.Membership
-	must(t, db.Where("account_id = ? AND user_id = ?", accountID, userID).Find(&ms).Error)
+	must(t, dbtest.Plain(t, db).Where("account_id = ? AND user_id = ?", accountID, userID).Find(&ms).Error)
 	if len(ms) == 0 {
 		return ""
 	}

@@ -33,7 +33,7 @@ func snapshot(t *testing.T, db *gorm.DB) dbState {
 	st := dbState{counts: countAll(t, db), rows: map[string]string{}}
 	for _, table := range resourceTables {
 		var rows []map[string]any
-		if err := db.Raw("SELECT * FROM " + table + " ORDER BY id").Scan(&rows).Error; err != nil {
+		if err := dbtest.Plain(t, db).Raw("SELECT * FROM " + table + " ORDER BY id").Scan(&rows).Error; err != nil {
 			t.Fatalf("dump %s: %v", table, err)
 		}
 		st.rows[table] = fmt.Sprint(rows)
@@ -128,7 +128,7 @@ func wantNameTaken(t *testing.T, err error) {
 func rawIndex(t *testing.T, db *gorm.DB, id int64) models.Index {
 	t.Helper()
 	var idx models.Index
-	must(t, db.Raw("SELECT * FROM indexes WHERE id = ?", id).Scan(&idx).Error)
+	must(t, dbtest.Plain(t, db).Raw("SELECT * FROM indexes WHERE id = ?", id).Scan(&idx).Error)
 	if idx.ID != id {
 		t.Fatalf("index %d is gone", id)
 	}

@@ -33,7 +33,7 @@ func newIntegration(t *testing.T, db *gorm.DB, s models.Scope, name string) mode
 func rawIntegration(t *testing.T, db *gorm.DB, id int64) models.S3Integration {
 	t.Helper()
 	var it models.S3Integration
-	must(t, db.Raw("SELECT * FROM s3_integrations WHERE id = ?", id).Scan(&it).Error)
+	must(t, dbtest.Plain(t, db).Raw("SELECT * FROM s3_integrations WHERE id = ?", id).Scan(&it).Error)
 	if it.ID != id {
 		t.Fatalf("integration %d is gone", id)
 	}

@@ -38,7 +38,7 @@ func pastEmails(t *testing.T, db *gorm.DB, accountID int64, n int, at time.Time)
 			sql.WriteString("(?, ?, ?, ?)")
 			args = append(args, accountID, models.AuditInvited, fmt.Sprintf("past%d@example.com", n-i), at)
 		}
-		must(t, db.Exec(sql.String(), args...).Error)
+		must(t, dbtest.Plain(t, db).Exec(sql.String(), args...).Error)
 		n -= batch
 	}
 }
@@ -151,7 +151,7 @@ func TestInvitationEmailsCappedPerDay(t *testing.T) {
 		// Three of them are now more than a day old: three more can go,
 		// not five, and the five are refused whole. They can all go once the
 		// fifth oldest is a day old.
-		must(t, db.Exec("UPDATE audit_events SET created_at = ? WHERE id IN (SELECT id FROM audit_events WHERE account_id = ? AND action = ? ORDER BY id LIMIT 3)",
+		must(t, dbtest.Plain(t, db).Exec("UPDATE audit_events SET created_at = ? WHERE id IN (SELECT id FROM audit_events WHERE account_id = ? AND action = ? ORDER BY id LIMIT 3)",
 			utc().Add(-24*time.Hour-time.Second), f.admin.AccountID(), models.AuditInvited).Error)
 		fifth := auditOf(t, db, f.admin.AccountID(), models.AuditInvited)[4].CreatedAt
 		before = teamSnapshot(t, db)
@@ -174,8 +174,8 @@ func TestInvitationEmailCapFollowsThePlan(t *testing.T) {
 		actor := actorOf(f.adminUser)
 		for _, plan := range []models.Plan{models.PlanFree, models.PlanDeveloper, models.PlanEnterprise} {
 			t.Run(string(plan), func(t *testing.T) {
-				must(t, db.Exec("DELETE FROM audit_events WHERE account_id = ?", f.admin.AccountID()).Error)
-				must(t, db.Exec("UPDATE accounts SET plan = ? WHERE id = ?", plan, f.admin.AccountID()).Error)
+				must(t, dbtest.Plain(t, db).Exec("DELETE FROM audit_events WHERE account_id = ?", f.admin.AccountID()).Error)
+				must(t, dbtest.Plain(t, db).Exec("UPDATE accounts SET plan = ? WHERE id = ?", plan, f.admin.AccountID()).Error)
 				limit := plan.InvitationEmailsPerDay()
 				pastEmails(t, db, f.admin.AccountID(), limit-1, utc().Add(-time.Hour))
 				// Older than a day: not counted.
@@ -227,7 +227,7 @@ func TestInvitationLimitsUnderConcurrency(t *testing.T) {
 		}
 
 		// One invitation resent by many at once goes out once.
-		must(t, db.Exec("DELETE FROM audit_events WHERE account_id = ?", f.admin.AccountID()).Error)
+		must(t, dbtest.Plain(t, db).Exec("DELETE FROM audit_events WHERE account_id = ?", f.admin.AccountID()).Error)
 		sent := inviteOne(t, db, f.admin, f.adminUser, "resend-race@example.com", models.RoleMember)
 		sentAgo(t, db, sent.ID, models.InvitationResendInterval)
 		start = make(chan struct{})

@@ -44,7 +44,7 @@ func teamSnapshot(t *testing.T, db *gorm.DB) teamState {
 	st := teamState{counts: countAll(t, db), rows: map[string][]string{}}
 	for _, tt := range teamTables {
 		var rows []map[string]any
-		if err := db.Raw("SELECT * FROM " + tt.table + " ORDER BY " + tt.order).Scan(&rows).Error; err != nil {
+		if err := dbtest.Plain(t, db).Raw("SELECT * FROM " + tt.table + " ORDER BY " + tt.order).Scan(&rows).Error; err != nil {
 			t.Fatalf("dump %s: %v", tt.table, err)
 		}
 		for _, r := range rows {
@@ -109,7 +109,7 @@ func inviteOne(t *testing.T, db *gorm.DB, s models.Scope, by models.User, email 
 func rawInvitation(t *testing.T, db *gorm.DB, id int64) models.Invitation {
 	t.Helper()
 	var inv models.Invitation
-	must(t, db.Raw("SELECT * FROM invitations WHERE id = ?", id).Scan(&inv).Error)
+	must(t, dbtest.Plain(t, db).Raw("SELECT * FROM invitations WHERE id = ?", id).Scan(&inv).Error)
 	if inv.ID != id {
 		t.Fatalf("invitation %d is gone", id)
 	}
@@ -121,14 +121,14 @@ func rawInvitation(t *testing.T, db *gorm.DB, id int64) models.Invitation {
 func expireInvitation(t *testing.T, db *gorm.DB, id int64) {
 	t.Helper()
 	expired := utc().Add(-time.Minute)
-	must(t, db.Exec("UPDATE invitations SET expires_at = ?, sent_at = ? WHERE id = ?", expired, expired.Add(-models.InvitationTTL), id).Error)
+	must(t, dbtest.Plain(t, db).Exec("UPDATE invitations SET expires_at = ?, sent_at = ? WHERE id = ?", expired, expired.Add(-models.InvitationTTL), id).Error)
 }
 
 // sentAgo moves when an invitation was last sent d into the past, so that
 // it may be sent again.
 func sentAgo(t *testing.T, db *gorm.DB, id int64, d time.Duration) {
 	t.Helper()
-	must(t, db.Exec("UPDATE invitations SET sent_at = ? WHERE id = ?", utc().Add(-d), id).Error)
+	must(t, dbtest.Plain(t, db).Exec("UPDATE invitations SET sent_at = ? WHERE id = ?", utc().Add(-d), id).Error)
 }
 
 // auditOf reads the account's audit events of one action, oldest first, with
@@ -136,7 +136,7 @@ func sentAgo(t *testing.T, db *gorm.DB, id int64, d time.Duration) {
 func auditOf(t *testing.T, db *gorm.DB, accountID int64, action models.AuditAction) []models.AuditEvent {
 	t.Helper()
 	var evs []models.AuditEvent
-	must(t, db.Raw("SELECT * FROM audit_events WHERE account_id = ? AND action = ? ORDER BY id", accountID, action).Scan(&evs).Error)
+	must(t, dbtest.Plain(t, db).Raw("SELECT * FROM audit_events WHERE account_id = ? AND action = ? ORDER BY id", accountID, action).Scan(&evs).Error)
 	return evs
 }
 
@@ -346,7 +346,7 @@ func TestInviteStoresOnlyTheTokenHash(t *testing.T) {
 		}
 		for _, table := range []string{"invitations", "audit_events", "users", "accounts", "memberships"} {
 			var rows []map[string]any
-			must(t, db.Raw("SELECT * FROM "+table).Scan(&rows).Error)
+			must(t, dbtest.Plain(t, db).Raw("SELECT * FROM "+table).Scan(&rows).Error)
 			for _, row := range rows {
 				for col, v := range row {
 					for _, s := range sent {
@@ -750,7 +750,7 @@ func TestLookupInvitation(t *testing.T) {
 		inviter, _ := dbtest.User(t, db)
 		inviterScope := dbtest.AddMember(t, db, f.admin, inviter, models.RoleAdmin)
 		orphan := inviteOne(t, db, inviterScope, inviter, "orphan@example.com", models.RoleMember)
-		must(t, db.Exec("DELETE FROM users WHERE id = ?", inviter.ID).Error)
+		must(t, dbtest.Plain(t, db).Exec("DELETE FROM users WHERE id = ?", inviter.ID).Error)
 		v, err = models.LookupInvitation(t.Context(), db, orphan.Token)
 		must(t, err)
 		if v.InviterName != "" || v.AccountName != acct.Name {
@@ -780,12 +780,12 @@ func TestInvitationState(t *testing.T) {
 		} {
 			t.Run(c.label, func(t *testing.T) {
 				sent := inviteOne(t, db, f.admin, f.adminUser, fmt.Sprintf("state%d@example.com", i), models.RoleMember)
-				must(t, db.Exec("UPDATE invitations SET expires_at = ? WHERE id = ?", c.expires, sent.ID).Error)
+				must(t, dbtest.Plain(t, db).Exec("UPDATE invitations SET expires_at = ? WHERE id = ?", c.expires, sent.ID).Error)
 				if c.accepted {
-					must(t, db.Exec("UPDATE invitations SET accepted_at = ? WHERE id = ?", earlier, sent.ID).Error)
+					must(t, dbtest.Plain(t, db).Exec("UPDATE invitations SET accepted_at = ? WHERE id = ?", earlier, sent.ID).Error)
 				}
 				if c.revoked {
-					must(t, db.Exec("UPDATE invitations SET revoked_at = ? WHERE id = ?", earlier, sent.ID).Error)
+					must(t, dbtest.Plain(t, db).Exec("UPDATE invitations SET revoked_at = ? WHERE id = ?", earlier, sent.ID).Error)
 				}
 				v, err := models.LookupInvitation(t.Context(), db, sent.Token)
 				must(t, err)

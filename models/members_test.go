@@ -25,7 +25,7 @@ func adminCount(t *testing.T, db *gorm.DB, accountID int64) int64 {
 // longest-serving.
 func joinedLongAgo(t *testing.T, db *gorm.DB, accountID, userID int64) {
 	t.Helper()
-	must(t, db.Exec("UPDATE memberships SET created_at = ? WHERE account_id = ? AND user_id = ?",
+	must(t, dbtest.Plain(t, db).Exec("UPDATE memberships SET created_at = ? WHERE account_id = ? AND user_id = ?",
 		utc().AddDate(-5, 0, 0), accountID, userID).Error)
 }
 
@@ -85,7 +85,7 @@ func TestListMembers(t *testing.T) {
 		dbtest.AddMember(t, db, org, yves, models.RoleAdmin)
 		aliceScope, err := models.LoadScope(t.Context(), db, alice.ID, org.Account().PublicID)
 		must(t, err)
-		must(t, db.Exec("UPDATE users SET password_hash = '' WHERE id = ?", carl.ID).Error)
+		must(t, dbtest.Plain(t, db).Exec("UPDATE users SET password_hash = '' WHERE id = ?", carl.ID).Error)
 		// Another organization's members are not listed.
 		stranger, _ := dbtest.User(t, db)
 		other := dbtest.Org(t, db, stranger)
@@ -632,7 +632,7 @@ func TestDemoteEachOtherConcurrently(t *testing.T) {
 			if n := len(auditOf(t, db, acct, models.AuditRoleChanged)); n != round+1 {
 				t.Errorf("round %d: %d role events, want %d", round, n, round+1)
 			}
-			must(t, db.Exec("UPDATE memberships SET role = ? WHERE account_id = ?", models.RoleAdmin, acct).Error)
+			must(t, dbtest.Plain(t, db).Exec("UPDATE memberships SET role = ? WHERE account_id = ?", models.RoleAdmin, acct).Error)
 		}
 	})
 }
@@ -693,7 +693,7 @@ func TestRemoveEachOtherConcurrently(t *testing.T) {
 					t.Errorf("round %d: %q created by %v (%s), want private to %d", round, idx.Name, got.CreatedByID, got.Visibility, stayer.UserID())
 				}
 			}
-			must(t, db.Create(&models.Membership{AccountID: acct, UserID: leaver.ID, Role: models.RoleAdmin}).Error)
+			must(t, dbtest.Plain(t, db).Create(&models.Membership{AccountID: acct, UserID: leaver.ID, Role: models.RoleAdmin}).Error)
 		}
 	})
 }

@@ -47,14 +47,7 @@ func openTwice(t *testing.T, dsn string) (*gorm.DB, *gorm.DB) {
 	t.Helper()
 	var dbs [2]*gorm.DB
 	for i := range dbs {
-		db, err := models.Open(dsn)
-		must(t, err)
-		t.Cleanup(func() {
-			if sqlDB, err := db.DB(); err == nil {
-				_ = sqlDB.Close()
-			}
-		})
-		dbs[i] = db
+		dbs[i] = dbtest.Open(t, dsn)
 	}
 	must(t, models.Migrate(t.Context(), dbs[0]))
 	return dbs[0], dbs[1]
@@ -384,7 +377,7 @@ func TestDBRateLimiterWaiterGivesUpWithItsContext(t *testing.T) {
 		limits := models.Limits{PerMinute: 100, PerDay: 100}
 		take(t, l, s.AccountID(), limits, testMinute)
 		// Hold the account's counter row (the whole database on SQLite).
-		hold := db.Begin()
+		hold := dbtest.Plain(t, db).Begin()
 		must(t, hold.Error)
 		must(t, hold.Exec("UPDATE rate_windows SET minute_count = minute_count WHERE account_id = ?", s.AccountID()).Error)
 		released := false
@@ -453,7 +446,7 @@ func TestLimitsOf(t *testing.T) {
 			models.PlanEnterprise: models.PlanLimits[models.PlanEnterprise],
 			"unknown":             {PerMinute: 60, PerDay: 1_000},
 		} {
-			must(t, db.Exec("UPDATE accounts SET plan = ? WHERE id = ?", plan, org.AccountID()).Error)
+			must(t, dbtest.Plain(t, db).Exec("UPDATE accounts SET plan = ? WHERE id = ?", plan, org.AccountID()).Error)
 			if got := models.LimitsOf(reloadAccount(t, db, org.AccountID())); got != want {
 				t.Errorf("plan %s: limits %+v, want %+v", plan, got, want)
 			}
@@ -462,7 +455,7 @@ func TestLimitsOf(t *testing.T) {
 			t.Errorf("a new personal account: %+v, want Free's", got)
 		}
 
-		must(t, db.Exec("UPDATE accounts SET plan = ? WHERE id = ?", models.PlanEnterprise, org.AccountID()).Error)
+		must(t, dbtest.Plain(t, db).Exec("UPDATE accounts SET plan = ? WHERE id = ?", models.PlanEnterprise, org.AccountID()).Error)
 		perMinute, perDay := int64(5_000), int64(2_000_000)
 		a, err := models.SetAccountLimits(ctx, db, org.Account().SlugOrEmpty(), &perMinute, &perDay)
 		must(t, err)
@@ -518,7 +511,7 @@ func TestSetAccountLimitsPrefersThePublicID(t *testing.T) {
 		}
 		// The victim's account row changes after the look-alike exists (a
 		// plan change, say): its row is now the newer one.
-		must(t, db.Exec("UPDATE accounts SET plan = ? WHERE id = ?", models.PlanDeveloper, victim.AccountID()).Error)
+		must(t, dbtest.Plain(t, db).Exec("UPDATE accounts SET plan = ? WHERE id = ?", models.PlanDeveloper, victim.AccountID()).Error)
 		perMinute := int64(10_000)
 		a, err := models.SetAccountLimits(t.Context(), db, victim.Account().PublicID, &perMinute, nil)
 		must(t, err)

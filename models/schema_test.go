@@ -39,7 +39,7 @@ func TestSchemaMatchesModels(t *testing.T) {
 				if stmt.Schema.Table != c.table {
 					t.Fatalf("GORM maps %T to table %q, want %q", c.model, stmt.Schema.Table, c.table)
 				}
-				if !db.Migrator().HasTable(c.table) {
+				if !dbtest.Plain(t, db).Migrator().HasTable(c.table) {
 					t.Fatalf("table %s does not exist after migrating", c.table)
 				}
 				inTable := map[string]bool{}
@@ -49,7 +49,7 @@ func TestSchemaMatchesModels(t *testing.T) {
 				mapped := map[string]bool{}
 				for _, name := range stmt.Schema.DBNames {
 					mapped[name] = true
-					if !inTable[name] || !db.Migrator().HasColumn(c.model, name) {
+					if !inTable[name] || !dbtest.Plain(t, db).Migrator().HasColumn(c.model, name) {
 						t.Errorf("%T maps column %s.%s, which the migration does not create", c.model, c.table, name)
 					}
 				}
@@ -75,10 +75,10 @@ func tableColumns(t *testing.T, db *gorm.DB, table string) []string {
 	var names []string
 	var err error
 	if models.DialectOfDB(db) == models.Postgres {
-		err = db.Raw("SELECT column_name FROM information_schema.columns WHERE table_schema = current_schema() AND table_name = ? ORDER BY ordinal_position", table).
+		err = dbtest.Plain(t, db).Raw("SELECT column_name FROM information_schema.columns WHERE table_schema = current_schema() AND table_name = ? ORDER BY ordinal_position", table).
 			Scan(&names).Error
 	} else {
-		err = db.Raw("SELECT name FROM pragma_table_info(?)", table).Scan(&names).Error
+		err = dbtest.Plain(t, db).Raw("SELECT name FROM pragma_table_info(?)", table).Scan(&names).Error
 	}
 	must(t, err)
 	if len(names) == 0 {
@@ -97,7 +97,7 @@ func TestColumnTypesOfUnownedTables(t *testing.T) {
 	}
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		for table, model := range cases {
-			cols, err := db.Migrator().ColumnTypes(model)
+			cols, err := dbtest.Plain(t, db).Migrator().ColumnTypes(model)
 			must(t, err)
 			var got []string
 			for _, c := range cols {

@@ -74,13 +74,13 @@ func TestLoadScopeRechecksMembership(t *testing.T) {
 		org := dbtest.Org(t, db, owner)
 		u, _ := dbtest.User(t, db)
 		dbtest.AddMember(t, db, org, u, models.RoleMember)
-		must(t, db.Where("account_id = ? AND user_id = ?", org.AccountID(), u.ID).Delete(&models.Membership{}).Error)
+		must(t, dbtest.Plain(t, db).Where("account_id = ? AND user_id = ?", org.AccountID(), u.ID).Delete(&models.Membership{}).Error)
 		_, err := models.LoadScope(t.Context(), db, u.ID, org.Account().PublicID)
 		wantIs(t, err, models.ErrNotMember)
 		_, err = models.ScopeForSession(t.Context(), db, u.ID, org.AccountID())
 		wantIs(t, err, models.ErrNotMember)
 		// Promotion shows on the next load.
-		must(t, db.Model(&models.Membership{}).Where("account_id = ? AND user_id = ?", org.AccountID(), owner.ID).Update("role", models.RoleMember).Error)
+		must(t, dbtest.Plain(t, db).Model(&models.Membership{}).Where("account_id = ? AND user_id = ?", org.AccountID(), owner.ID).Update("role", models.RoleMember).Error)
 		s, err := models.LoadScope(t.Context(), db, owner.ID, org.Account().PublicID)
 		must(t, err)
 		if s.Role() != models.RoleMember {

@@ -118,7 +118,7 @@ func TestLoadSessionRefusesExpiredAndIdleSessions(t *testing.T) {
 				token, s, err := models.CreateSession(t.Context(), db, u.ID, personal.AccountID(), "", "", life)
 				must(t, err)
 				if c.columns != nil {
-					must(t, db.Model(&models.Session{}).Where("id = ?", s.ID).Updates(c.columns).Error)
+					must(t, dbtest.Plain(t, db).Model(&models.Session{}).Where("id = ?", s.ID).Updates(c.columns).Error)
 				}
 				_, err = models.LoadSession(t.Context(), db, token, life)
 				if c.live {
@@ -154,7 +154,7 @@ func TestSessionStoresOnlyTheTokenHash(t *testing.T) {
 			t.Fatalf("token hash %q, want SHA-256 hex %q", s.TokenHash, want)
 		}
 		var rows []map[string]any
-		must(t, db.Table("sessions").Where("id = ?", s.ID).Find(&rows).Error)
+		must(t, dbtest.Plain(t, db).Table("sessions").Where("id = ?", s.ID).Find(&rows).Error)
 		if len(rows) != 1 {
 			t.Fatalf("%d rows", len(rows))
 		}
@@ -222,7 +222,7 @@ func TestDeleteExpiredSessions(t *testing.T) {
 			token, s, err := models.CreateSession(t.Context(), db, user.ID, account, "", "", life)
 			must(t, err)
 			if columns != nil {
-				must(t, db.Model(&models.Session{}).Where("id = ?", s.ID).Updates(columns).Error)
+				must(t, dbtest.Plain(t, db).Model(&models.Session{}).Where("id = ?", s.ID).Updates(columns).Error)
 			}
 			return token, s.ID
 		}

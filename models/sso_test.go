@@ -196,7 +196,7 @@ func expiredCertBase64(t *testing.T) string {
 func ssoRows(t *testing.T, db *gorm.DB, table string, accountID int64) int64 {
 	t.Helper()
 	var n int64
-	must(t, db.Raw("SELECT COUNT(*) FROM "+table+" WHERE account_id = ?", accountID).Scan(&n).Error)
+	must(t, dbtest.Plain(t, db).Raw("SELECT COUNT(*) FROM "+table+" WHERE account_id = ?", accountID).Scan(&n).Error)
 	return n
 }
 
@@ -305,7 +305,7 @@ func TestSaveSSOConnection(t *testing.T) {
 			t.Fatalf("read back %+v", got)
 		}
 		var ev models.AuditEvent
-		must(t, db.Raw("SELECT * FROM audit_events WHERE account_id = ? AND action = ?", org.AccountID(), models.AuditSSOConfigured).Scan(&ev).Error)
+		must(t, dbtest.Plain(t, db).Raw("SELECT * FROM audit_events WHERE account_id = ? AND action = ?", org.AccountID(), models.AuditSSOConfigured).Scan(&ev).Error)
 		if ev.Target != conn.IDPEntityID || !strings.Contains(ev.Details, "example.com, example.org") || !strings.Contains(ev.Details, "enforce on") {
 			t.Fatalf("audit %+v", ev)
 		}
@@ -392,8 +392,8 @@ func TestSSORequestsAreSingleUseAndPerAccount(t *testing.T) {
 		a := dbtest.Org(t, db, owner)
 		b := dbtest.AddMember(t, db, dbtest.Org(t, db, owner2), owner, models.RoleAdmin)
 
-		must(t, models.RecordSSORequest(ctx, db, a.AccountID(), "id-login", models.SSOLogin, nil))
-		r, err := models.OpenSSORequest(ctx, db, a.AccountID(), "id-login")
+		must(t, models.RecordSSORequest(ctx, db, ssoAccountOf(t, db, a), "id-login", models.SSOLogin, nil))
+		r, err := models.OpenSSORequest(ctx, db, ssoAccountOf(t, db, a), "id-login")
 		if err != nil || r.Purpose != models.SSOLogin || r.AccountID != a.AccountID() || r.ConsumedAt != nil {
 			t.Fatalf("open request %+v %v", r, err)
 		}
@@ -401,33 +401,33 @@ func TestSSORequestsAreSingleUseAndPerAccount(t *testing.T) {
 			t.Fatalf("the request lives %v", d)
 		}
 		// Another organization's, or one never issued.
-		_, err = models.OpenSSORequest(ctx, db, b.AccountID(), "id-login")
+		_, err = models.OpenSSORequest(ctx, db, ssoAccountOf(t, db, b), "id-login")
 		wantIs(t, err, models.ErrNotFound)
-		_, err = models.OpenSSORequest(ctx, db, a.AccountID(), "id-never")
+		_, err = models.OpenSSORequest(ctx, db, ssoAccountOf(t, db, a), "id-never")
 		wantIs(t, err, models.ErrNotFound)
-		wantIs(t, models.ConsumeSSORequest(ctx, db, b.AccountID(), "id-login", ""), models.ErrNotFound)
-		wantIs(t, models.ConsumeSSORequest(ctx, db, a.AccountID(), "id-never", ""), models.ErrNotFound)
+		wantIs(t, models.ConsumeSSORequest(ctx, db, ssoAccountOf(t, db, b), "id-login", ""), models.ErrNotFound)
+		wantIs(t, models.ConsumeSSORequest(ctx, db, ssoAccountOf(t, db, a), "id-never", ""), models.ErrNotFound)
 		// Once only.
-		must(t, models.ConsumeSSORequest(ctx, db, a.AccountID(), "id-login", ""))
-		wantIs(t, models.ConsumeSSORequest(ctx, db, a.AccountID(), "id-login", ""), models.ErrNotFound)
-		_, err = models.OpenSSORequest(ctx, db, a.AccountID(), "id-login")
+		must(t, models.ConsumeSSORequest(ctx, db, ssoAccountOf(t, db, a), "id-login", ""))
+		wantIs(t, models.ConsumeSSORequest(ctx, db, ssoAccountOf(t, db, a), "id-login", ""), models.ErrNotFound)
+		_, err = models.OpenSSORequest(ctx, db, ssoAccountOf(t, db, a), "id-login")
 		wantIs(t, err, models.ErrNotFound)
 		// An ID is issued once.
-		if err := models.RecordSSORequest(ctx, db, b.AccountID(), "id-login", models.SSOLogin, nil); err == nil {
+		if err := models.RecordSSORequest(ctx, db, ssoAccountOf(t, db, b), "id-login", models.SSOLogin, nil); err == nil {
 			t.Fatal("the same request ID was recorded twice")
 		}
 
 		// Expired.
-		must(t, models.RecordSSORequest(ctx, db, a.AccountID(), "id-old", models.SSOLogin, nil))
-		must(t, db.Exec("UPDATE sso_requests SET expires_at = ? WHERE id = ?", utc().Add(-time.Second), "id-old").Error)
-		_, err = models.OpenSSORequest(ctx, db, a.AccountID(), "id-old")
+		must(t, models.RecordSSORequest(ctx, db, ssoAccountOf(t, db, a), "id-old", models.SSOLogin, nil))
+		must(t, dbtest.Plain(t, db).Exec("UPDATE sso_requests SET expires_at = ? WHERE id = ?", utc().Add(-time.Second), "id-old").Error)
+		_, err = models.OpenSSORequest(ctx, db, ssoAccountOf(t, db, a), "id-old")
 		wantIs(t, err, models.ErrNotFound)
-		wantIs(t, models.ConsumeSSORequest(ctx, db, a.AccountID(), "id-old", ""), models.ErrNotFound)
+		wantIs(t, models.ConsumeSSORequest(ctx, db, ssoAccountOf(t, db, a), "id-old", ""), models.ErrNotFound)
 
 		// A connection test keeps its outcome, for the administrator who ran it.
 		uid := owner.ID
-		must(t, models.RecordSSORequest(ctx, db, a.AccountID(), "id-test", models.SSOTest, &uid))
-		must(t, models.ConsumeSSORequest(ctx, db, a.AccountID(), "id-test", `{"email":"ada@example.com"}`))
+		must(t, models.RecordSSORequest(ctx, db, ssoAccountOf(t, db, a), "id-test", models.SSOTest, &uid))
+		must(t, models.ConsumeSSORequest(ctx, db, ssoAccountOf(t, db, a), "id-test", `{"email":"ada@example.com"}`))
 		res, err := models.SSOTestResult(ctx, db, a, "id-test")
 		if err != nil || res.Result != `{"email":"ada@example.com"}` || res.ConsumedAt == nil {
 			t.Fatalf("test result %+v %v", res, err)
@@ -444,14 +444,14 @@ func TestSSORequestsAreSingleUseAndPerAccount(t *testing.T) {
 		wantIs(t, err, models.ErrForbidden)
 
 		// Concurrent answers: exactly one wins.
-		must(t, models.RecordSSORequest(ctx, db, a.AccountID(), "id-race", models.SSOLogin, nil))
+		must(t, models.RecordSSORequest(ctx, db, ssoAccountOf(t, db, a), "id-race", models.SSOLogin, nil))
 		var wg sync.WaitGroup
 		errs := make([]error, 8)
 		for i := range errs {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				errs[i] = models.ConsumeSSORequest(ctx, db, a.AccountID(), "id-race", "")
+				errs[i] = models.ConsumeSSORequest(ctx, db, ssoAccountOf(t, db, a), "id-race", "")
 			}()
 		}
 		wg.Wait()
@@ -490,7 +490,7 @@ func TestSSOReplayCache(t *testing.T) {
 		must(t, cache.Consume("id-expired", time.Now().Add(-time.Minute)))
 		must(t, models.DeleteExpiredSSOState(t.Context(), db))
 		var ids []string
-		must(t, db.Raw("SELECT assertion_id FROM sso_replays ORDER BY assertion_id").Scan(&ids).Error)
+		must(t, dbtest.Plain(t, db).Raw("SELECT assertion_id FROM sso_replays ORDER BY assertion_id").Scan(&ids).Error)
 		if !slices.Equal(ids, []string{"id-a", "id-b", "id-zone"}) {
 			t.Fatalf("after the sweep: %v", ids)
 		}
@@ -501,12 +501,12 @@ func TestSSOReplayCache(t *testing.T) {
 		// The sweep also drops requests a day past their expiry.
 		owner, _ := dbtest.User(t, db)
 		org := dbtest.Org(t, db, owner)
-		must(t, models.RecordSSORequest(t.Context(), db, org.AccountID(), "id-fresh", models.SSOLogin, nil))
-		must(t, models.RecordSSORequest(t.Context(), db, org.AccountID(), "id-stale", models.SSOLogin, nil))
-		must(t, db.Exec("UPDATE sso_requests SET expires_at = ? WHERE id = ?", utc().Add(-25*time.Hour), "id-stale").Error)
+		must(t, models.RecordSSORequest(t.Context(), db, ssoAccountOf(t, db, org), "id-fresh", models.SSOLogin, nil))
+		must(t, models.RecordSSORequest(t.Context(), db, ssoAccountOf(t, db, org), "id-stale", models.SSOLogin, nil))
+		must(t, dbtest.Plain(t, db).Exec("UPDATE sso_requests SET expires_at = ? WHERE id = ?", utc().Add(-25*time.Hour), "id-stale").Error)
 		must(t, models.DeleteExpiredSSOState(t.Context(), db))
 		var reqs []string
-		must(t, db.Raw("SELECT id FROM sso_requests ORDER BY id").Scan(&reqs).Error)
+		must(t, dbtest.Plain(t, db).Raw("SELECT id FROM sso_requests ORDER BY id").Scan(&reqs).Error)
 		if !slices.Equal(reqs, []string{"id-fresh"}) {
 			t.Fatalf("requests after the sweep: %v", reqs)
 		}
@@ -536,7 +536,7 @@ func TestProveSSODomainByOperator(t *testing.T) {
 			t.Fatalf("proved for account %d", a.ID)
 		}
 		var ev models.AuditEvent
-		must(t, db.Raw("SELECT * FROM audit_events WHERE account_id = ? AND action = ?", org.AccountID(), models.AuditSSODomainVerified).Scan(&ev).Error)
+		must(t, dbtest.Plain(t, db).Raw("SELECT * FROM audit_events WHERE account_id = ? AND action = ?", org.AccountID(), models.AuditSSODomainVerified).Scan(&ev).Error)
 		if ev.Target != "corp.example" || !strings.Contains(ev.ActorName, "switchboard sso verify-domain") {
 			t.Fatalf("audit %+v, want the operator command named", ev)
 		}
@@ -586,7 +586,7 @@ func TestProvingAMailboxDropsSSOLinks(t *testing.T) {
 		} {
 			u, _ := dbtest.User(t, db) // unverified
 			dbtest.AddMember(t, db, org, u, models.RoleMember)
-			must(t, db.Exec("INSERT INTO sso_links (account_id, subject, user_id, created_at) VALUES (?, ?, ?, ?)",
+			must(t, dbtest.Plain(t, db).Exec("INSERT INTO sso_links (account_id, subject, user_id, created_at) VALUES (?, ?, ?, ?)",
 				org.AccountID(), "planted-"+u.PublicID, u.ID, time.Now().UTC()).Error)
 			must(t, prove.fn(u))
 			if n := ssoRows(t, db, "sso_links", org.AccountID()); n != 0 {
@@ -604,15 +604,15 @@ func TestMigrationDropsLinksMadeInUnprovedDomains(t *testing.T) {
 		insert := func(q string, args ...any) int64 {
 			t.Helper()
 			var id int64
-			must(t, db.Raw(q+" RETURNING id", args...).Scan(&id).Error)
+			must(t, dbtest.Plain(t, db).Raw(q+" RETURNING id", args...).Scan(&id).Error)
 			return id
 		}
 		creator := insert("INSERT INTO users (public_id, name, email, password_hash, created_at, updated_at) VALUES (?, ?, ?, '', ?, ?)",
 			"u-creator", "Creator", "creator@example.net", ts, ts)
 		org := insert("INSERT INTO accounts (public_id, kind, name, slug, plan, created_by_id, created_at, updated_at) VALUES (?, 'organization', 'Squat', 'squat', 'free', ?, ?, ?)",
 			"a-org", creator, ts, ts)
-		must(t, db.Exec("INSERT INTO sso_domains (domain, account_id, verification_token) VALUES ('victim.example', ?, 't1')", org).Error)
-		must(t, db.Exec("INSERT INTO sso_domains (domain, account_id, verification_token, verified_at) VALUES ('squat.example', ?, 't2', ?)", org, ts).Error)
+		must(t, dbtest.Plain(t, db).Exec("INSERT INTO sso_domains (domain, account_id, verification_token) VALUES ('victim.example', ?, 't1')", org).Error)
+		must(t, dbtest.Plain(t, db).Exec("INSERT INTO sso_domains (domain, account_id, verification_token, verified_at) VALUES ('squat.example', ?, 't2', ?)", org, ts).Error)
 		victim := insert("INSERT INTO users (public_id, name, email, password_hash, email_verified_at, sso_origin_account_id, created_at, updated_at) VALUES (?, ?, ?, '', ?, ?, ?, ?)",
 			"u-victim", "Victor", "victor@victim.example", ts, org, ts, ts)
 		staff := insert("INSERT INTO users (public_id, name, email, password_hash, email_verified_at, sso_origin_account_id, created_at, updated_at) VALUES (?, ?, ?, '', ?, ?, ?, ?)",
@@ -621,11 +621,11 @@ func TestMigrationDropsLinksMadeInUnprovedDomains(t *testing.T) {
 		must(t, models.Migrate(t.Context(), db))
 
 		var events []models.AuditEvent
-		must(t, db.Raw("SELECT * FROM audit_events WHERE account_id = ? AND action = ?", org, models.AuditSSOLinkDropped).Scan(&events).Error)
+		must(t, dbtest.Plain(t, db).Raw("SELECT * FROM audit_events WHERE account_id = ? AND action = ?", org, models.AuditSSOLinkDropped).Scan(&events).Error)
 		if len(events) != 1 || events[0].Target != "victor@victim.example" || events[0].CreatedAt.IsZero() {
 			t.Fatalf("audit events %+v, want one for the user made in the unproved domain", events)
 		}
-		if db.Migrator().HasColumn("users", "sso_origin_account_id") {
+		if dbtest.Plain(t, db).Migrator().HasColumn("users", "sso_origin_account_id") {
 			t.Fatal("the users keep their IdP origin")
 		}
 		// Both users still exist; nothing else of theirs changed.
@@ -638,9 +638,14 @@ func TestMigrationDropsLinksMadeInUnprovedDomains(t *testing.T) {
 		}
 		// Both domain claims survived, with their proof.
 		var proved int64
-		must(t, db.Raw("SELECT COUNT(*) FROM sso_domains WHERE account_id = ? AND verified_at IS NOT NULL", org).Scan(&proved).Error)
+		must(t, dbtest.Plain(t, db).Raw("SELECT COUNT(*) FROM sso_domains WHERE account_id = ? AND verified_at IS NOT NULL", org).Scan(&proved).Error)
 		if proved != 1 || ssoRows(t, db, "sso_domains", org) != 2 {
 			t.Fatalf("domains after the upgrade: %d proved of %d", proved, ssoRows(t, db, "sso_domains", org))
 		}
 	})
+}
+
+// ssoAccountOf is the account of scope as single sign-on knows it.
+func ssoAccountOf(_ *testing.T, _ *gorm.DB, scope models.Scope) models.SSOAccount {
+	return models.SSOAccount{Account: scope.Account()}
 }

@@ -191,7 +191,7 @@ func accountTotals(t *testing.T, db *gorm.DB) (fromMembers, rollup map[string]in
 			Day, Metric, Category string
 			Quantity              int64
 		}
-		must(t, db.Raw(sql).Scan(&rows).Error)
+		must(t, dbtest.Plain(t, db).Raw(sql).Scan(&rows).Error)
 		out := map[string]int64{}
 		for _, r := range rows {
 			if r.Quantity != 0 {
@@ -240,9 +240,9 @@ func TestAccountRollupFollowsMemberRollups(t *testing.T) {
 		must(t, models.SnapshotStorage(t.Context(), db, snapshot.Add(time.Hour)))
 		check("snapshotting storage twice on a day that had storage")
 
-		must(t, db.Exec("UPDATE usage_daily SET quantity = quantity * 3 WHERE metric = ?", models.MetricAPIRequests).Error)
+		must(t, dbtest.Plain(t, db).Exec("UPDATE usage_daily SET quantity = quantity * 3 WHERE metric = ?", models.MetricAPIRequests).Error)
 		check("updating rows")
-		must(t, db.Exec("DELETE FROM usage_daily WHERE user_id = ?", f.memberUser.ID).Error)
+		must(t, dbtest.Plain(t, db).Exec("DELETE FROM usage_daily WHERE user_id = ?", f.memberUser.ID).Error)
 		check("deleting a member's rows")
 
 		must(t, models.DeleteOrganization(t.Context(), db, f.admin, f.admin.Account().Name, actorOfUser(f.adminUser)))
@@ -251,7 +251,7 @@ func TestAccountRollupFollowsMemberRollups(t *testing.T) {
 			t.Fatalf("after deleting the organization:\nusage_daily summed: %v\naccount rollup:     %v", members, rollup)
 		}
 		var left int64
-		must(t, db.Raw("SELECT COUNT(*) FROM usage_daily_account WHERE account_id = ?", f.admin.AccountID()).Scan(&left).Error)
+		must(t, dbtest.Plain(t, db).Raw("SELECT COUNT(*) FROM usage_daily_account WHERE account_id = ?", f.admin.AccountID()).Scan(&left).Error)
 		if left != 0 {
 			t.Errorf("%d account rollup rows outlive their organization", left)
 		}

@@ -24,7 +24,7 @@ var quietLog = slog.New(slog.DiscardHandler)
 func usageEvents(t *testing.T, db *gorm.DB) []models.UsageEvent {
 	t.Helper()
 	var evs []models.UsageEvent
-	must(t, db.Raw("SELECT * FROM usage_events ORDER BY occurred_at, id").Scan(&evs).Error)
+	must(t, dbtest.Plain(t, db).Raw("SELECT * FROM usage_events ORDER BY occurred_at, id").Scan(&evs).Error)
 	return evs
 }
 
@@ -41,7 +41,7 @@ type dailyKey struct {
 func usageDaily(t *testing.T, db *gorm.DB) map[dailyKey]int64 {
 	t.Helper()
 	var rows []models.UsageDaily
-	must(t, db.Raw("SELECT * FROM usage_daily").Scan(&rows).Error)
+	must(t, dbtest.Plain(t, db).Raw("SELECT * FROM usage_daily").Scan(&rows).Error)
 	out := map[dailyKey]int64{}
 	for _, r := range rows {
 		out[dailyKey{r.AccountID, r.Day, r.UserID, r.Metric, r.Category}] = r.Quantity

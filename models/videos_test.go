@@ -36,7 +36,7 @@ func wantCounters(t *testing.T, db *gorm.DB, idx models.Index, count, total int6
 	t.Helper()
 	got := rawIndex(t, db, idx.ID)
 	var actual struct{ N, Sum int64 }
-	must(t, db.Raw("SELECT COUNT(*) AS n, COALESCE(SUM(duration_seconds), 0) AS sum FROM videos WHERE index_id = ?", idx.ID).Scan(&actual).Error)
+	must(t, dbtest.Plain(t, db).Raw("SELECT COUNT(*) AS n, COALESCE(SUM(duration_seconds), 0) AS sum FROM videos WHERE index_id = ?", idx.ID).Scan(&actual).Error)
 	if got.VideoCount != count || got.TotalDuration != total {
 		t.Errorf("index counters: %d videos, %d s; want %d, %d", got.VideoCount, got.TotalDuration, count, total)
 	}

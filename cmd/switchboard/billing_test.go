@@ -13,7 +13,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/glebarez/sqlite"
 	"gorm.io/gorm"
+	"gorm.io/gorm/logger"
 
 	"switchboard/models"
 )
@@ -49,8 +51,9 @@ func billingDataDir(t *testing.T) string {
 			t.Fatal(err)
 		}
 	}
-	must(db.Exec("UPDATE accounts SET plan = ?, created_at = ? WHERE id = ?", models.PlanDeveloper, last.Start().AddDate(0, -1, 0), personal.AccountID()).Error)
-	must(db.Exec("INSERT INTO usage_daily (account_id, day, user_id, metric, category, quantity) VALUES (?, ?, ?, ?, ?, ?), (?, ?, ?, ?, ?, ?)",
+	plain := plainDataDir(t, dir)
+	must(plain.Exec("UPDATE accounts SET plan = ?, created_at = ? WHERE id = ?", models.PlanDeveloper, last.Start().AddDate(0, -1, 0), personal.AccountID()).Error)
+	must(plain.Exec("INSERT INTO usage_daily (account_id, day, user_id, metric, category, quantity) VALUES (?, ?, ?, ?, ?, ?), (?, ?, ?, ?, ?, ?)",
 		personal.AccountID(), last.Start().Format(time.DateOnly), u.ID, models.MetricAPIRequests, "indexes.read", 12_345,
 		personal.AccountID(), last.Start().Format(time.DateOnly), u.ID, models.MetricIndexingSeconds, "", 600).Error)
 	return dir
@@ -65,11 +68,26 @@ func openDataDir(t *testing.T, dir string) *gorm.DB {
 	return db
 }
 
+// plainDataDir is the data folder's database without the walls between
+// accounts, for the test's own statements.
+func plainDataDir(t *testing.T, dir string) *gorm.DB {
+	t.Helper()
+	db, err := gorm.Open(sqlite.Open(filepath.Join(dir, "switchboard.db")), &gorm.Config{Logger: logger.Discard})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if sqlDB, err := db.DB(); err == nil {
+			sqlDB.Close()
+		}
+	})
+	return db
+}
+
 // invoiceDump is every invoice and line of the data folder's database.
 func invoiceDump(t *testing.T, dir string) (int, string) {
 	t.Helper()
-	db := openDataDir(t, dir)
-	defer closeDB(db)
+	db := plainDataDir(t, dir)
 	var sb strings.Builder
 	count := 0
 	for _, table := range []string{"invoices", "invoice_lines"} {

@@ -95,7 +95,7 @@ func TestSSOVerifyDomainCommand(t *testing.T) {
 		t.Fatalf("the proved domain does not route to the organization: %v", err)
 	}
 	var actor string
-	db.Raw("SELECT actor_name FROM audit_events WHERE account_id = ? AND action = ?", acct.ID, models.AuditSSODomainVerified).Scan(&actor)
+	plainDataDir(t, dir).Raw("SELECT actor_name FROM audit_events WHERE account_id = ? AND action = ?", acct.ID, models.AuditSSODomainVerified).Scan(&actor)
 	if !strings.Contains(actor, "switchboard sso verify-domain") {
 		t.Fatalf("audit actor %q does not name the command", actor)
 	}

@@ -20,9 +20,10 @@ const readyName = "ready.dnstest.invalid"
 // Server is a dnsmasq answering on a loopback port chosen up front, so
 // that the address can be configured before the records are known.
 type Server struct {
-	t    testing.TB
-	addr string
-	cmd  *exec.Cmd
+	t      testing.TB
+	addr   string
+	cmd    *exec.Cmd
+	exited <-chan error // the running server's exit
 }
 
 // binary finds dnsmasq: on PATH, or in /usr/sbin where Debian puts it.
@@ -46,15 +47,30 @@ func New(t testing.TB) *Server {
 		}
 		t.Skip(err)
 	}
-	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := pc.LocalAddr().String()
-	pc.Close()
-	s := &Server{t: t, addr: addr}
+	s := &Server{t: t, addr: freePort(t)}
 	t.Cleanup(s.stop)
 	return s
+}
+
+// freePort is a loopback address whose port is free for both UDP and TCP,
+// as dnsmasq listens on both.
+func freePort(t testing.TB) string {
+	t.Helper()
+	for range 20 {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		addr := ln.Addr().String()
+		pc, err := net.ListenPacket("udp", addr)
+		ln.Close()
+		if err == nil {
+			pc.Close()
+			return addr
+		}
+	}
+	t.Fatal("no loopback port free for both UDP and TCP")
+	return ""
 }
 
 // Addr is the server's host:port.
@@ -87,10 +103,19 @@ func (s *Server) Serve(txt map[string][]string) {
 		s.t.Fatal(err)
 	}
 	s.cmd = cmd
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	s.exited = exited
 	r := &net.Resolver{PreferGo: true, Dial: func(ctx context.Context, network, _ string) (net.Conn, error) {
 		return (&net.Dialer{}).DialContext(ctx, network, s.addr)
 	}}
 	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		select {
+		case err := <-exited:
+			s.cmd = nil
+			s.t.Fatalf("dnsmasq on %s exited (%v):\n%s", s.addr, err, out.String())
+		default:
+		}
 		ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
 		_, err := r.LookupTXT(ctx, readyName)
 		cancel()
@@ -98,13 +123,14 @@ func (s *Server) Serve(txt map[string][]string) {
 			return
 		}
 	}
+	s.stop()
 	s.t.Fatalf("dnsmasq did not answer on %s:\n%s", s.addr, out.String())
 }
 
 func (s *Server) stop() {
 	if s.cmd != nil && s.cmd.Process != nil {
 		s.cmd.Process.Kill()
-		s.cmd.Wait()
+		<-s.exited
 		s.cmd = nil
 	}
 }
