@@ -196,16 +196,27 @@ func TestSSODiscoveryRoutesOnlyProvedDomains(t *testing.T) {
 	})
 }
 
+// verifiedMemberAtCorp is an organization whose IdP's domain, corp.example,
+// is not proved, and Bob: a member with a verified address elsewhere, who
+// is bob@corp.example at the IdP.
+func verifiedMemberAtCorp(t *testing.T, app *testApp) (*ssoEnv, models.User, *client) {
+	t.Helper()
+	env := connectSSO(t, app, nil, ssoSetup{unproved: true, domains: "corp.example"})
+	bob, bc := app.member(t, env.org, models.RoleMember)
+	if err := dbtest.Plain(t, app.db).Exec("UPDATE users SET email_verified_at = ? WHERE id = ?", time.Now().UTC(), bob.ID).Error; err != nil {
+		t.Fatal(err)
+	}
+	env.idp.addUser("bob", "bob@corp.example", "Bob", "Work")
+	return env, bob, bc
+}
+
 // A member whose address is outside the organization's proved domains
 // links their IdP identity themselves, signed in with their password; from
 // then on the IdP signs them in, and nobody else by that identity.
 func TestSSOLinkYourIdentity(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		app := newApp(t, db)
-		env := connectSSO(t, app, nil, ssoSetup{unproved: true, domains: "corp.example"})
-		bob, bc := app.member(t, env.org, models.RoleMember)
-		dbtest.Plain(t, db).Exec("UPDATE users SET email_verified_at = ? WHERE id = ?", time.Now().UTC(), bob.ID)
-		env.idp.addUser("bob", "bob@corp.example", "Bob", "Work")
+		env, bob, bc := verifiedMemberAtCorp(t, app)
 
 		// Before linking, the IdP cannot sign Bob in: the domain is unproved.
 		w := watchACS(t, app)
@@ -286,10 +297,7 @@ func TestSSOLinkNeedsAProvedAddress(t *testing.T) {
 func TestSSOUnlink(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		app := newApp(t, db)
-		env := connectSSO(t, app, nil, ssoSetup{unproved: true, domains: "corp.example"})
-		bob, bc := app.member(t, env.org, models.RoleMember)
-		dbtest.Plain(t, db).Exec("UPDATE users SET email_verified_at = ? WHERE id = ?", time.Now().UTC(), bob.ID)
-		env.idp.addUser("bob", "bob@corp.example", "Bob", "Work")
+		env, _, bc := verifiedMemberAtCorp(t, app)
 		r := bc.post("/sso/"+env.slug+"/link", nil, "/settings/profile")
 		answerAt(t, bc, env.idp, r.Header.Get("Location"), "bob").redirectsTo("/")
 		bc.post("/sso/"+env.slug+"/unlink", nil, "/settings/profile").redirectsTo("/settings/profile")

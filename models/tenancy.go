@@ -266,6 +266,11 @@ func statementTexts(stmt *gorm.Statement) (texts []string, subqueries []*gorm.DB
 		}
 	}
 	var walk func(e clause.Expression)
+	each := func(xs []clause.Expression) {
+		for _, x := range xs {
+			walk(x)
+		}
+	}
 	walk = func(e clause.Expression) {
 		switch e := e.(type) {
 		case clause.Expr:
@@ -275,21 +280,13 @@ func statementTexts(stmt *gorm.Statement) (texts []string, subqueries []*gorm.DB
 			texts = append(texts, e.SQL)
 			vars(e.Vars)
 		case clause.Where:
-			for _, x := range e.Exprs {
-				walk(x)
-			}
+			each(e.Exprs)
 		case clause.AndConditions:
-			for _, x := range e.Exprs {
-				walk(x)
-			}
+			each(e.Exprs)
 		case clause.OrConditions:
-			for _, x := range e.Exprs {
-				walk(x)
-			}
+			each(e.Exprs)
 		case clause.NotConditions:
-			for _, x := range e.Exprs {
-				walk(x)
-			}
+			each(e.Exprs)
 		case clause.Select:
 			for _, c := range e.Columns {
 				texts = append(texts, c.Name)
@@ -308,9 +305,7 @@ func statementTexts(stmt *gorm.Statement) (texts []string, subqueries []*gorm.DB
 			for _, c := range e.Columns {
 				texts = append(texts, c.Name)
 			}
-			for _, x := range e.Having {
-				walk(x)
-			}
+			each(e.Having)
 		case clause.From:
 			for _, j := range e.Joins {
 				if j.Expression != nil {
