@@ -118,5 +118,5 @@ func (h *APIKeys) RevokeSubmit(c echo.Context) error {
 		return err
 	}
 	LoggerFrom(c).Info("api key revoked", "key", k.PublicID)
-	return h.flashAndBack(c, flashSuccess, "Revoked the key “"+k.Name+"”. Requests with it are refused from now on.", "/settings/api-keys")
+	return h.flashRedirect(c, flashSuccess, "Revoked the key “"+k.Name+"”. Requests with it are refused from now on.", "/settings/api-keys")
 }

@@ -375,7 +375,7 @@ func (h *Billing) PlanSubmit(c echo.Context) error {
 		return err
 	}
 	l := models.PlanLimits[plan]
-	return h.flashAndBack(c, flashSuccess, fmt.Sprintf("You're on the %s plan. From the next API request the limits are %s per minute and %s per day.",
+	return h.flashRedirect(c, flashSuccess, fmt.Sprintf("You're on the %s plan. From the next API request the limits are %s per minute and %s per day.",
 		plan.Label(), thousands(l.PerMinute), thousands(l.PerDay)), "/settings/billing")
 }
 
@@ -399,7 +399,7 @@ func (h *Billing) ContactSubmit(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return h.flashAndBack(c, flashSuccess, "Saved the billing contact.", "/settings/billing")
+	return h.flashRedirect(c, flashSuccess, "Saved the billing contact.", "/settings/billing")
 }
 
 type enterpriseForm struct {
@@ -426,7 +426,7 @@ func (h *Billing) EnterpriseSubmit(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return h.flashAndBack(c, flashSuccess, "Thanks: we recorded your request for Enterprise and will be in touch.", "/settings/billing")
+	return h.flashRedirect(c, flashSuccess, "Thanks: we recorded your request for Enterprise and will be in touch.", "/settings/billing")
 }
 
 func (h *Billing) invoiceProps(c echo.Context, id string) (views.InvoicePageProps, []models.InvoiceLine, models.Invoice, error) {

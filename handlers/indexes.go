@@ -96,7 +96,7 @@ func (h *Indexes) IndexNewSubmit(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return h.flashAndBack(c, flashSuccess, "Created the index "+idx.Name+". Add videos to it below.", "/indexes/"+idx.PublicID)
+	return h.flashRedirect(c, flashSuccess, "Created the index "+idx.Name+". Add videos to it below.", "/indexes/"+idx.PublicID)
 }
 
 // indexPageState is what an index page shows besides the index: the forms'
@@ -166,7 +166,7 @@ func (h *Indexes) IndexSubmit(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return h.flashAndBack(c, flashSuccess, "Saved the index "+idx.Name+".", "/indexes/"+idx.PublicID)
+	return h.flashRedirect(c, flashSuccess, "Saved the index "+idx.Name+".", "/indexes/"+idx.PublicID)
 }
 
 // IndexDeletePage asks to confirm deleting an index, naming what goes.
@@ -196,7 +196,7 @@ func (h *Indexes) IndexDeleteSubmit(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return h.flashAndBack(c, flashSuccess, "Deleted the index "+idx.Name+".", "/indexes")
+	return h.flashRedirect(c, flashSuccess, "Deleted the index "+idx.Name+".", "/indexes")
 }
 
 // VideoSubmit adds a video to an index.
@@ -212,7 +212,7 @@ func (h *Indexes) VideoSubmit(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return h.flashAndBack(c, flashSuccess, "Added the video "+v.Title+".", "/indexes/"+c.Param("id"))
+	return h.flashRedirect(c, flashSuccess, "Added the video "+v.Title+".", "/indexes/"+c.Param("id"))
 }
 
 // VideoDeleteSubmit removes a video from an index.
@@ -221,7 +221,7 @@ func (h *Indexes) VideoDeleteSubmit(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return h.flashAndBack(c, flashSuccess, "Deleted the video "+v.Title+".", "/indexes/"+c.Param("id"))
+	return h.flashRedirect(c, flashSuccess, "Deleted the video "+v.Title+".", "/indexes/"+c.Param("id"))
 }
 
 func modelLabel(m string) string {

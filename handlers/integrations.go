@@ -72,7 +72,7 @@ func (h *Integrations) IntegrationNewSubmit(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return h.flashAndBack(c, flashSuccess, "Created the integration "+it.Name+". Finish the setup in AWS with the steps below.", "/integrations/"+it.PublicID)
+	return h.flashRedirect(c, flashSuccess, "Created the integration "+it.Name+". Finish the setup in AWS with the steps below.", "/integrations/"+it.PublicID)
 }
 
 func (h *Integrations) page(c echo.Context, status int, form *integrationForm, errs models.FieldErrors) error {
@@ -114,7 +114,7 @@ func (h *Integrations) IntegrationSubmit(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return h.flashAndBack(c, flashSuccess, "Saved the integration "+it.Name+".", "/integrations/"+it.PublicID)
+	return h.flashRedirect(c, flashSuccess, "Saved the integration "+it.Name+".", "/integrations/"+it.PublicID)
 }
 
 // IntegrationDeletePage asks to confirm deleting an integration.
@@ -143,5 +143,5 @@ func (h *Integrations) IntegrationDeleteSubmit(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return h.flashAndBack(c, flashSuccess, "Deleted the integration "+it.Name+".", "/integrations")
+	return h.flashRedirect(c, flashSuccess, "Deleted the integration "+it.Name+".", "/integrations")
 }

@@ -115,7 +115,7 @@ func (h *Members) InviteSubmit(c echo.Context) error {
 	if len(res.Invalid)+len(res.AlreadyInvited)+len(res.AlreadyMembers)+failed > 0 {
 		kind = flashNotice
 	}
-	return h.flashAndBack(c, kind, inviteSummary(res, failed), "/settings/members")
+	return h.flashRedirect(c, kind, inviteSummary(res, failed), "/settings/members")
 }
 
 // inviteSummary says, in one message, what became of every address.
@@ -159,20 +159,12 @@ func (h *Members) sendInvitation(c echo.Context, inv models.SentInvitation) erro
 	return err
 }
 
-// flashAndBack stores a message and sends the user to path.
-func (d *deps) flashAndBack(c echo.Context, kind, msg, path string) error {
-	if err := d.setFlash(c, kind, msg); err != nil {
-		return err
-	}
-	return redirect(c, path)
-}
-
 // refusedLastAdmin turns ErrLastAdmin into a message on the members page.
 func (d *deps) refusedLastAdmin(c echo.Context, err error, back string) (bool, error) {
 	if !errors.Is(err, models.ErrLastAdmin) {
 		return false, err
 	}
-	return true, d.flashAndBack(c, flashError, "An organization must keep at least one administrator: make someone else an administrator first.", back)
+	return true, d.flashRedirect(c, flashError, "An organization must keep at least one administrator: make someone else an administrator first.", back)
 }
 
 type roleForm struct {
@@ -187,12 +179,12 @@ func (h *Members) RoleSubmit(c echo.Context) error {
 	}
 	u, err := models.ChangeRole(c.Request().Context(), h.db, ScopeFrom(c), c.Param("user_id"), models.Role(f.Role), actor(c))
 	if fe, ok := models.AsFieldErrors(err); ok {
-		return h.flashAndBack(c, flashError, fe["role"], "/settings/members")
+		return h.flashRedirect(c, flashError, fe["role"], "/settings/members")
 	}
 	if done, err := h.refusedLastAdmin(c, err, "/settings/members"); done || err != nil {
 		return err
 	}
-	return h.flashAndBack(c, flashSuccess, u.Name+" is now "+strings.ToLower(models.Role(f.Role).Label())+".", "/settings/members")
+	return h.flashRedirect(c, flashSuccess, u.Name+" is now "+strings.ToLower(models.Role(f.Role).Label())+".", "/settings/members")
 }
 
 // RemovePage asks to confirm a member's removal, naming its effects.
@@ -234,7 +226,7 @@ func (h *Members) RemoveSubmit(c echo.Context) error {
 		// in their personal account with a notice.
 		return redirect(c, "/")
 	}
-	return h.flashAndBack(c, flashSuccess, "Removed "+u.Name+" from the organization.", "/settings/members")
+	return h.flashRedirect(c, flashSuccess, "Removed "+u.Name+" from the organization.", "/settings/members")
 }
 
 // ResendSubmit sends an invitation again with a new link.
@@ -247,9 +239,9 @@ func (h *Members) ResendSubmit(c echo.Context) error {
 		return err
 	}
 	if err := h.sendInvitation(c, inv); err != nil {
-		return h.flashAndBack(c, flashError, "The invitation to "+inv.Email+" could not be sent. Try again in a moment.", "/settings/members")
+		return h.flashRedirect(c, flashError, "The invitation to "+inv.Email+" could not be sent. Try again in a moment.", "/settings/members")
 	}
-	return h.flashAndBack(c, flashSuccess, "Sent the invitation to "+inv.Email+" again; the new link is valid for 7 days.", "/settings/members")
+	return h.flashRedirect(c, flashSuccess, "Sent the invitation to "+inv.Email+" again; the new link is valid for 7 days.", "/settings/members")
 }
 
 // RevokeSubmit withdraws an invitation.
@@ -258,7 +250,7 @@ func (h *Members) RevokeSubmit(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return h.flashAndBack(c, flashSuccess, "Revoked the invitation of "+inv.Email+".", "/settings/members")
+	return h.flashRedirect(c, flashSuccess, "Revoked the invitation of "+inv.Email+".", "/settings/members")
 }
 
 // InvitationPage shows what an invitation link offers, changing nothing:
@@ -309,7 +301,7 @@ func (h *Members) InvitationAcceptSubmit(c echo.Context) error {
 	}
 	setActive(SessionFrom(c), scope.AccountID(), scope.Role())
 	LoggerFrom(c).Info("invitation accepted", "organization", scope.Account().PublicID)
-	return h.flashAndBack(c, flashSuccess, "Welcome to "+scope.Account().Name+". You joined as "+strings.ToLower(scope.Role().Label())+".", "/")
+	return h.flashRedirect(c, flashSuccess, "Welcome to "+scope.Account().Name+". You joined as "+strings.ToLower(scope.Role().Label())+".", "/")
 }
 
 // AuditLogPage lists the organization's audit events, newest first.

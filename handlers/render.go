@@ -58,7 +58,19 @@ const (
 	flashError   = "error"
 )
 
-// setFlash stores a message for the next page the user sees.
+// flashRedirect is how a form ends when it worked (or when there is nothing
+// to re-render): it stores one message for the next page and answers 303 to
+// path. Invalid input does not come here: it re-renders its form with 422,
+// the field errors and the user's input.
+func (d *deps) flashRedirect(c echo.Context, kind, msg, path string) error {
+	if err := d.setFlash(c, kind, msg); err != nil {
+		return err
+	}
+	return redirect(c, path)
+}
+
+// setFlash stores a message for the next page the user sees; handlers end
+// with flashRedirect instead.
 func (d *deps) setFlash(c echo.Context, kind, message string) error {
 	s := SessionFrom(c)
 	s.Values["flash_kind"] = kind

@@ -130,7 +130,7 @@ func (h *Settings) toPersonal(c echo.Context, msg string) error {
 	if _, err := h.enterPersonal(c); err != nil {
 		return err
 	}
-	return h.flashAndBack(c, flashSuccess, msg, "/")
+	return h.flashRedirect(c, flashSuccess, msg, "/")
 }
 
 type profileForm struct {

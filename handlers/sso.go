@@ -366,7 +366,7 @@ func (h *SSO) LinkSubmit(c echo.Context) error {
 		return err
 	}
 	if !user.Verified() {
-		return h.flashAndBack(c, flashError, "Verify your email address before linking an identity: open the link we emailed you.", "/settings/profile")
+		return h.flashRedirect(c, flashError, "Verify your email address before linking an identity: open the link we emailed you.", "/settings/profile")
 	}
 	uid := user.ID
 	return h.startSSO(c, sa, models.SSOLinking, &uid)
@@ -387,7 +387,7 @@ func (h *SSO) UnlinkSubmit(c echo.Context) error {
 	if err := models.UnlinkSSOIdentity(c.Request().Context(), h.db, scope, actor(c)); err != nil {
 		return err
 	}
-	return h.flashAndBack(c, flashSuccess, "Your identity at "+sa.Account.Name+"'s identity provider is no longer linked.", "/settings/profile")
+	return h.flashRedirect(c, flashSuccess, "Your identity at "+sa.Account.Name+"'s identity provider is no longer linked.", "/settings/profile")
 }
 
 // identityOf collects the NameID and attributes of an accepted assertion,
@@ -597,7 +597,7 @@ func (h *SSO) SettingsSubmit(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return h.flashAndBack(c, flashSuccess, "Saved the single sign-on settings. Use “Test the connection” to try them.", "/settings/sso")
+	return h.flashRedirect(c, flashSuccess, "Saved the single sign-on settings. Use “Test the connection” to try them.", "/settings/sso")
 }
 
 type verifyDomainForm struct {
@@ -613,13 +613,13 @@ func (h *SSO) VerifyDomainSubmit(c echo.Context) error {
 	err := models.VerifySSODomain(c.Request().Context(), h.db, ScopeFrom(c), f.Domain, h.cfg.LookupTXT, actor(c))
 	switch {
 	case errors.Is(err, models.ErrDomainNotProved):
-		return h.flashAndBack(c, flashError, "Could not verify "+f.Domain+": "+err.Error()+". DNS changes can take a while to appear; try again later.", "/settings/sso")
+		return h.flashRedirect(c, flashError, "Could not verify "+f.Domain+": "+err.Error()+". DNS changes can take a while to appear; try again later.", "/settings/sso")
 	case errors.Is(err, models.ErrDomainProvedElsewhere):
-		return h.flashAndBack(c, flashError, "Could not verify "+f.Domain+": another organization has already proved it owns it.", "/settings/sso")
+		return h.flashRedirect(c, flashError, "Could not verify "+f.Domain+": another organization has already proved it owns it.", "/settings/sso")
 	case err != nil:
 		return err
 	}
-	return h.flashAndBack(c, flashSuccess, f.Domain+" is proved: your identity provider can now create accounts and sign people in by their address there.", "/settings/sso")
+	return h.flashRedirect(c, flashSuccess, f.Domain+" is proved: your identity provider can now create accounts and sign people in by their address there.", "/settings/sso")
 }
 
 // TestSubmit runs a real sign-in through the IdP whose outcome is only
@@ -628,7 +628,7 @@ func (h *SSO) TestSubmit(c echo.Context) error {
 	scope := ScopeFrom(c)
 	sa, err := models.FindSSOBySlug(c.Request().Context(), h.db, scope.Account().SlugOrEmpty())
 	if errors.Is(err, models.ErrNotFound) {
-		return h.flashAndBack(c, flashError, "Save the identity provider's metadata first.", "/settings/sso")
+		return h.flashRedirect(c, flashError, "Save the identity provider's metadata first.", "/settings/sso")
 	}
 	if err != nil {
 		return err

@@ -1,0 +1,125 @@
+// Package paths builds every URL of the dashboard, one function per route,
+// so that handlers, views and emails spell each path once and escape the
+// parts that come from data in one place. handlers/paths_test.go checks that
+// every builder matches a registered route.
+package paths
+
+import (
+	"net/url"
+	"strings"
+)
+
+// seg escapes one path segment taken from data (a slug, a token, an id).
+func seg(s string) string { return url.PathEscape(s) }
+
+// WithQuery appends the query to a path built here; empty values are left out.
+func WithQuery(path string, query url.Values) string {
+	q := url.Values{}
+	for k, vs := range query {
+		for _, v := range vs {
+			if v != "" {
+				q.Add(k, v)
+			}
+		}
+	}
+	if len(q) == 0 {
+		return path
+	}
+	sep := "?"
+	if strings.Contains(path, "?") {
+		sep = "&"
+	}
+	return path + sep + q.Encode()
+}
+
+// Operations.
+func Health() string { return "/healthz" }
+
+// Static is the path of an embedded asset; static.Path adds its content hash.
+func Static(name string) string { return "/static/" + strings.TrimPrefix(name, "/") }
+
+// Signing in, signing up, passwords.
+func SignIn() string                    { return "/signin" }
+func SignUp() string                    { return "/signup" }
+func SignOut() string                   { return "/signout" }
+func VerifyEmail(token string) string   { return "/verify/" + seg(token) }
+func ResendVerification() string        { return "/verify/resend" }
+func ForgotPassword() string            { return "/password/forgot" }
+func ResetPassword(token string) string { return "/password/reset/" + seg(token) }
+
+// Accounts.
+func Home() string            { return "/" }
+func SwitchAccount() string   { return "/accounts/switch" }
+func NewOrganization() string { return "/organizations/new" }
+
+// Indexes and their videos.
+func Indexes() string              { return "/indexes" }
+func NewIndex() string             { return "/indexes/new" }
+func Index(id string) string       { return "/indexes/" + seg(id) }
+func DeleteIndex(id string) string { return Index(id) + "/delete" }
+func Videos(indexID string) string { return Index(indexID) + "/videos" }
+func DeleteVideo(indexID, videoID string) string {
+	return Videos(indexID) + "/" + seg(videoID) + "/delete"
+}
+
+// Integrations.
+func Integrations() string               { return "/integrations" }
+func NewIntegration() string             { return "/integrations/new" }
+func Integration(id string) string       { return "/integrations/" + seg(id) }
+func DeleteIntegration(id string) string { return Integration(id) + "/delete" }
+
+// The platform API.
+func APIIndexes() string              { return "/v1.3/indexes" }
+func APIIndex(id string) string       { return APIIndexes() + "/" + seg(id) }
+func APIVideos(indexID string) string { return APIIndex(indexID) + "/videos" }
+
+// API keys.
+func APIKeys() string                   { return "/settings/api-keys" }
+func RegenerateAPIKey(id string) string { return APIKeys() + "/" + seg(id) + "/regenerate" }
+func RevokeAPIKey(id string) string     { return APIKeys() + "/" + seg(id) + "/revoke" }
+
+// Single sign-on: the organization's settings.
+func SSOSettings() string            { return "/settings/sso" }
+func SSOTest() string                { return "/settings/sso/test" }
+func SSOTestResult(id string) string { return "/settings/sso/test/" + seg(id) }
+func SSOVerifyDomain() string        { return "/settings/sso/domains/verify" }
+
+// Single sign-on: the sign-in flow, per organization slug.
+func SSODiscovery() string           { return "/signin/sso" }
+func SSOMetadata(slug string) string { return "/sso/" + seg(slug) + "/metadata" }
+func SSOLogin(slug string) string    { return "/sso/" + seg(slug) + "/login" }
+func SSOACS(slug string) string      { return "/sso/" + seg(slug) + "/acs" }
+func SSOComplete(slug string) string { return "/sso/" + seg(slug) + "/complete" }
+func SSOLink(slug string) string     { return "/sso/" + seg(slug) + "/link" }
+func SSOUnlink(slug string) string   { return "/sso/" + seg(slug) + "/unlink" }
+
+// Usage and billing.
+func Usage() string                 { return "/settings/usage" }
+func UsageCSV() string              { return "/settings/usage.csv" }
+func Billing() string               { return "/settings/billing" }
+func BillingPlan() string           { return "/settings/billing/plan" }
+func BillingContact() string        { return "/settings/billing/contact" }
+func BillingEnterprise() string     { return "/settings/billing/enterprise" }
+func Invoice(id string) string      { return "/settings/billing/invoices/" + seg(id) }
+func InvoicePrint(id string) string { return Invoice(id) + "/print" }
+
+// InvoiceCSV is the invoice's lines as CSV; the invoice route serves it.
+func InvoiceCSV(id string) string { return Invoice(id) + ".csv" }
+
+// The organization's settings.
+func OrganizationSettings() string { return "/settings/organization" }
+func LeaveOrganization() string    { return "/settings/organization/leave" }
+func DeleteOrganization() string   { return "/settings/organization/delete" }
+
+// Members and invitations.
+func Members() string                   { return "/settings/members" }
+func InviteMembers() string             { return "/settings/members/invite" }
+func MemberRole(userID string) string   { return "/settings/members/" + seg(userID) + "/role" }
+func RemoveMember(userID string) string { return "/settings/members/" + seg(userID) + "/remove" }
+func ResendInvitation(id string) string { return "/settings/invitations/" + seg(id) + "/resend" }
+func RevokeInvitation(id string) string { return "/settings/invitations/" + seg(id) + "/revoke" }
+func AuditLog() string                  { return "/settings/audit-log" }
+func Invitation(token string) string    { return "/invitations/" + seg(token) }
+
+// The user's profile.
+func Profile() string { return "/settings/profile" }
