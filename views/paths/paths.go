@@ -1,7 +1,8 @@
 // Package paths builds every URL of the dashboard, one function per route,
 // so that handlers, views and emails spell each path once and escape the
 // parts that come from data in one place. handlers/paths_test.go checks that
-// every builder matches a registered route.
+// every builder matches a registered route. Embedded assets have theirs in
+// static.Path, which adds the content hash.
 package paths
 
 import (
@@ -34,9 +35,6 @@ func WithQuery(path string, query url.Values) string {
 
 // Operations.
 func Health() string { return "/healthz" }
-
-// Static is the path of an embedded asset; static.Path adds its content hash.
-func Static(name string) string { return "/static/" + strings.TrimPrefix(name, "/") }
 
 // Signing in, signing up, passwords.
 func SignIn() string                    { return "/signin" }
@@ -80,27 +78,30 @@ func RevokeAPIKey(id string) string     { return APIKeys() + "/" + seg(id) + "/r
 
 // Single sign-on: the organization's settings.
 func SSOSettings() string            { return "/settings/sso" }
-func SSOTest() string                { return "/settings/sso/test" }
-func SSOTestResult(id string) string { return "/settings/sso/test/" + seg(id) }
-func SSOVerifyDomain() string        { return "/settings/sso/domains/verify" }
+func SSOTest() string                { return SSOSettings() + "/test" }
+func SSOTestResult(id string) string { return SSOTest() + "/" + seg(id) }
+func SSOVerifyDomain() string        { return SSOSettings() + "/domains/verify" }
 
 // Single sign-on: the sign-in flow, per organization slug.
 func SSODiscovery() string           { return "/signin/sso" }
-func SSOMetadata(slug string) string { return "/sso/" + seg(slug) + "/metadata" }
-func SSOLogin(slug string) string    { return "/sso/" + seg(slug) + "/login" }
-func SSOACS(slug string) string      { return "/sso/" + seg(slug) + "/acs" }
-func SSOComplete(slug string) string { return "/sso/" + seg(slug) + "/complete" }
-func SSOLink(slug string) string     { return "/sso/" + seg(slug) + "/link" }
-func SSOUnlink(slug string) string   { return "/sso/" + seg(slug) + "/unlink" }
+func SSOMetadata(slug string) string { return sso(slug, "metadata") }
+func SSOLogin(slug string) string    { return sso(slug, "login") }
+func SSOACS(slug string) string      { return sso(slug, "acs") }
+func SSOComplete(slug string) string { return sso(slug, "complete") }
+func SSOLink(slug string) string     { return sso(slug, "link") }
+func SSOUnlink(slug string) string   { return sso(slug, "unlink") }
+
+// sso is one of an organization's single sign-on endpoints.
+func sso(slug, endpoint string) string { return "/sso/" + seg(slug) + "/" + endpoint }
 
 // Usage and billing.
 func Usage() string                 { return "/settings/usage" }
 func UsageCSV() string              { return "/settings/usage.csv" }
 func Billing() string               { return "/settings/billing" }
-func BillingPlan() string           { return "/settings/billing/plan" }
-func BillingContact() string        { return "/settings/billing/contact" }
-func BillingEnterprise() string     { return "/settings/billing/enterprise" }
-func Invoice(id string) string      { return "/settings/billing/invoices/" + seg(id) }
+func BillingPlan() string           { return Billing() + "/plan" }
+func BillingContact() string        { return Billing() + "/contact" }
+func BillingEnterprise() string     { return Billing() + "/enterprise" }
+func Invoice(id string) string      { return Billing() + "/invoices/" + seg(id) }
 func InvoicePrint(id string) string { return Invoice(id) + "/print" }
 
 // InvoiceCSV is the invoice's lines as CSV; the invoice route serves it.
@@ -108,18 +109,21 @@ func InvoiceCSV(id string) string { return Invoice(id) + ".csv" }
 
 // The organization's settings.
 func OrganizationSettings() string { return "/settings/organization" }
-func LeaveOrganization() string    { return "/settings/organization/leave" }
-func DeleteOrganization() string   { return "/settings/organization/delete" }
+func LeaveOrganization() string    { return OrganizationSettings() + "/leave" }
+func DeleteOrganization() string   { return OrganizationSettings() + "/delete" }
 
 // Members and invitations.
 func Members() string                   { return "/settings/members" }
-func InviteMembers() string             { return "/settings/members/invite" }
-func MemberRole(userID string) string   { return "/settings/members/" + seg(userID) + "/role" }
-func RemoveMember(userID string) string { return "/settings/members/" + seg(userID) + "/remove" }
-func ResendInvitation(id string) string { return "/settings/invitations/" + seg(id) + "/resend" }
-func RevokeInvitation(id string) string { return "/settings/invitations/" + seg(id) + "/revoke" }
-func AuditLog() string                  { return "/settings/audit-log" }
-func Invitation(token string) string    { return "/invitations/" + seg(token) }
+func InviteMembers() string             { return Members() + "/invite" }
+func MemberRole(userID string) string   { return Members() + "/" + seg(userID) + "/role" }
+func RemoveMember(userID string) string { return Members() + "/" + seg(userID) + "/remove" }
+func ResendInvitation(id string) string { return sentInvitation(id) + "/resend" }
+func RevokeInvitation(id string) string { return sentInvitation(id) + "/revoke" }
+
+// sentInvitation is an invitation as its organization's administrators see it.
+func sentInvitation(id string) string { return "/settings/invitations/" + seg(id) }
+func AuditLog() string                { return "/settings/audit-log" }
+func Invitation(token string) string  { return "/invitations/" + seg(token) }
 
 // The user's profile.
 func Profile() string { return "/settings/profile" }
