@@ -2,12 +2,12 @@ package handlers
 
 import (
 	"net/http"
-	"net/url"
 
 	"github.com/labstack/echo/v4"
 
 	"switchboard/models"
 	"switchboard/views"
+	"switchboard/views/paths"
 )
 
 // Accounts handles creating organizations and switching between accounts.
@@ -34,7 +34,7 @@ func (h *Accounts) SwitchSubmit(c echo.Context) error {
 	s := SessionFrom(c)
 	if via, _ := s.Values[valSSOAccount].(int64); scope.RequiresSSO() && via != scope.AccountID() {
 		// The organization admits its members only through its IdP.
-		return redirect(c, "/sso/"+url.PathEscape(scope.Account().SlugOrEmpty())+"/login")
+		return redirect(c, paths.SSOLogin(scope.Account().SlugOrEmpty()))
 	}
 	setActive(s, scope.AccountID(), scope.Role())
 	if err := s.Save(c.Request(), c.Response()); err != nil {

@@ -9,6 +9,7 @@ import (
 
 	"switchboard/models"
 	"switchboard/views"
+	"switchboard/views/paths"
 )
 
 // APIKeys handles Settings › API Keys: each member's own keys in the
@@ -118,5 +119,5 @@ func (h *APIKeys) RevokeSubmit(c echo.Context) error {
 		return err
 	}
 	LoggerFrom(c).Info("api key revoked", "key", k.PublicID)
-	return h.flashRedirect(c, flashSuccess, "Revoked the key “"+k.Name+"”. Requests with it are refused from now on.", "/settings/api-keys")
+	return h.flashRedirect(c, flashSuccess, "Revoked the key “"+k.Name+"”. Requests with it are refused from now on.", paths.APIKeys())
 }

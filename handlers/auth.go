@@ -13,6 +13,7 @@ import (
 
 	"switchboard/models"
 	"switchboard/views"
+	"switchboard/views/paths"
 )
 
 // Auth handles signing up, in and out, and the emailed links.
@@ -166,7 +167,7 @@ func (d *deps) sendVerification(c echo.Context, user models.User) error {
 	if err != nil {
 		return err
 	}
-	link := d.cfg.link("/verify/" + token)
+	link := d.cfg.link(paths.VerifyEmail(token))
 	err = d.mail.Send(c.Request().Context(), Message{
 		To:      user.Email,
 		Subject: "Verify your email address for Switchboard",
@@ -197,17 +198,11 @@ func (h *Auth) SignOutSubmit(c echo.Context) error {
 	if err := s.Save(c.Request(), c.Response()); err != nil {
 		return err
 	}
-	q := url.Values{}
-	if next := localPath(f.Next); next != "" {
-		q.Set("next", next)
-	}
+	q := url.Values{"next": {localPath(f.Next)}}
 	if email := models.NormalizeEmail(f.Email); models.ValidEmail(email) {
 		q.Set("email", email)
 	}
-	if len(q) == 0 {
-		return redirect(c, "/signin")
-	}
-	return redirect(c, "/signin?"+q.Encode())
+	return redirect(c, paths.WithQuery(paths.SignIn(), q))
 }
 
 // VerifyEmail uses a verification link. The link may be opened in a browser
@@ -232,7 +227,7 @@ func (h *Auth) VerifyEmail(c echo.Context) error {
 		return redirect(c, "/")
 	}
 	return render(c, http.StatusOK, views.MessagePage(views.MessagePageProps{
-		Shell: h.authShell(c, "Email verified"), Message: "Your email address is verified.", LinkLabel: "Sign in", LinkHref: "/signin",
+		Shell: h.authShell(c, "Email verified"), Message: "Your email address is verified.", LinkLabel: "Sign in", LinkHref: paths.SignIn(),
 	}))
 }
 
@@ -307,7 +302,7 @@ func (h *Auth) ForgotPasswordSubmit(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	link := h.cfg.link("/password/reset/" + token)
+	link := h.cfg.link(paths.ResetPassword(token))
 	if err := h.mail.Send(ctx, Message{
 		To:      user.Email,
 		Subject: "Reset your Switchboard password",
@@ -328,7 +323,7 @@ func (h *Auth) invalidResetLink(c echo.Context) error {
 	return render(c, http.StatusBadRequest, views.MessagePage(views.MessagePageProps{
 		Shell:     h.authShell(c, "Link not valid"),
 		Message:   "This password reset link is invalid, has expired or was already used. Links work once, for one hour.",
-		LinkLabel: "Ask for a new link", LinkHref: "/password/forgot",
+		LinkLabel: "Ask for a new link", LinkHref: paths.ForgotPassword(),
 	}))
 }
 
@@ -377,7 +372,7 @@ func (h *Auth) ResetPasswordSubmit(c echo.Context) error {
 	return render(c, http.StatusOK, views.MessagePage(views.MessagePageProps{
 		Shell:     h.authShell(c, "Password changed"),
 		Message:   "Your password was changed and every session was signed out. Sign in with your new password.",
-		LinkLabel: "Sign in", LinkHref: "/signin?email=" + url.QueryEscape(user.Email),
+		LinkLabel: "Sign in", LinkHref: paths.WithQuery(paths.SignIn(), url.Values{"email": {user.Email}}),
 	}))
 }
 

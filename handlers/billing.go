@@ -17,6 +17,7 @@ import (
 
 	"switchboard/models"
 	"switchboard/views"
+	"switchboard/views/paths"
 )
 
 // Billing handles Settings › Usage and Settings › Billing & Plan.
@@ -107,13 +108,13 @@ func (h *Billing) UsagePage(c echo.Context) error {
 		// A personal account's usage is its owner's: no "all members", no
 		// breakdown by member.
 		Shell: shell, Period: label, Everyone: q.Everyone && scope.IsOrganization(), OrgNotice: !q.Everyone && scope.IsOrganization(),
-		CSVHref: "/settings/usage.csv?" + key,
+		CSVHref: paths.UsageCSV() + "?" + key,
 	}
 	for _, r := range []struct{ label, key string }{{"7 days", "range=7d"}, {"30 days", "range=30d"}, {"90 days", "range=90d"}} {
-		p.Ranges = append(p.Ranges, views.RangeOption{Label: r.label, Href: "/settings/usage?" + r.key, Active: r.key == key})
+		p.Ranges = append(p.Ranges, views.RangeOption{Label: r.label, Href: paths.Usage() + "?" + r.key, Active: r.key == key})
 	}
 	for m, i := models.MonthOf(time.Now()), 0; i < 3; m, i = m.Prev(), i+1 {
-		p.Months = append(p.Months, views.RangeOption{Label: m.Start().Format("Jan 2006"), Href: "/settings/usage?month=" + m.String(), Active: key == "month="+m.String()})
+		p.Months = append(p.Months, views.RangeOption{Label: m.Start().Format("Jan 2006"), Href: paths.WithQuery(paths.Usage(), url.Values{"month": {m.String()}}), Active: key == "month="+m.String()})
 	}
 	requests, indexing, storage := models.Total(rep.APIRequests), models.Total(rep.IndexingSeconds), models.Total(rep.StorageSeconds)
 	latestStorage := int64(0)
@@ -276,7 +277,7 @@ func (h *Billing) billingPage(c echo.Context, status int, st billingState) error
 	p := views.BillingPageProps{
 		Shell: shell, Plan: current.Label(), HasContact: hasContact, ContactErrors: st.contactErrors, PlanError: st.planError,
 		EnterpriseErrs: st.enterpriseErr, BillPeriod: bill.Period.Label(), BillTotal: money(bill.Total),
-		InvoicePages: pagination(page, invoiceCount, false, "/settings/billing", nil),
+		InvoicePages: pagination(page, invoiceCount, false, paths.Billing(), nil),
 	}
 	if since != nil {
 		p.EnterpriseSince = dateOnly(*since)
@@ -376,7 +377,7 @@ func (h *Billing) PlanSubmit(c echo.Context) error {
 	}
 	l := models.PlanLimits[plan]
 	return h.flashRedirect(c, flashSuccess, fmt.Sprintf("You're on the %s plan. From the next API request the limits are %s per minute and %s per day.",
-		plan.Label(), thousands(l.PerMinute), thousands(l.PerDay)), "/settings/billing")
+		plan.Label(), thousands(l.PerMinute), thousands(l.PerDay)), paths.Billing())
 }
 
 type contactForm struct {
@@ -399,7 +400,7 @@ func (h *Billing) ContactSubmit(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return h.flashRedirect(c, flashSuccess, "Saved the billing contact.", "/settings/billing")
+	return h.flashRedirect(c, flashSuccess, "Saved the billing contact.", paths.Billing())
 }
 
 type enterpriseForm struct {
@@ -426,7 +427,7 @@ func (h *Billing) EnterpriseSubmit(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return h.flashRedirect(c, flashSuccess, "Thanks: we recorded your request for Enterprise and will be in touch.", "/settings/billing")
+	return h.flashRedirect(c, flashSuccess, "Thanks: we recorded your request for Enterprise and will be in touch.", paths.Billing())
 }
 
 func (h *Billing) invoiceProps(c echo.Context, id string) (views.InvoicePageProps, []models.InvoiceLine, models.Invoice, error) {
@@ -456,7 +457,7 @@ func (h *Billing) InvoicePage(c echo.Context) error {
 	if p.Shell, err = h.shell(c, "Invoice "+p.Number, "billing"); err != nil {
 		return err
 	}
-	p.Shell.ReturnTo = "/settings/billing"
+	p.Shell.ReturnTo = paths.Billing()
 	return render(c, http.StatusOK, views.InvoicePage(p))
 }
 

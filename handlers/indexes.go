@@ -11,6 +11,7 @@ import (
 
 	"switchboard/models"
 	"switchboard/views"
+	"switchboard/views/paths"
 )
 
 // Indexes handles indexes and their videos.
@@ -60,7 +61,7 @@ func (h *Indexes) IndexesPage(c echo.Context) error {
 		Search:     q.Search,
 		Sort:       string(q.Sort),
 		Total:      countLabel(list.Total, list.Capped, "index", "indexes"),
-		Pagination: pagination(q.Page, list.Total, list.Capped, "/indexes", url.Values{"q": {q.Search}, "sort": {string(q.Sort)}}),
+		Pagination: pagination(q.Page, list.Total, list.Capped, paths.Indexes(), url.Values{"q": {q.Search}, "sort": {string(q.Sort)}}),
 		Empty:      list.Total == 0 && q.Search == "" && q.Page.Number == 1,
 	}))
 }
@@ -96,7 +97,7 @@ func (h *Indexes) IndexNewSubmit(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return h.flashRedirect(c, flashSuccess, "Created the index "+idx.Name+". Add videos to it below.", "/indexes/"+idx.PublicID)
+	return h.flashRedirect(c, flashSuccess, "Created the index "+idx.Name+". Add videos to it below.", paths.Index(idx.PublicID))
 }
 
 // indexPageState is what an index page shows besides the index: the forms'
@@ -131,7 +132,7 @@ func (h *Indexes) indexPage(c echo.Context, status int, st indexPageState) error
 		EditName: row.Name, EditVisibility: string(row.Visibility),
 		ShowVisibility: scope.IsOrganization() && row.CreatedByID != nil && *row.CreatedByID == scope.UserID(),
 		EditErrors:     st.editErrors,
-		VideoPages:     pagination(page, row.VideoCount, false, "/indexes/"+row.PublicID, nil),
+		VideoPages:     pagination(page, row.VideoCount, false, paths.Index(row.PublicID), nil),
 		VideoTitle:     st.video.Title, VideoURL: st.video.URL, VideoDuration: st.video.DurationSeconds, VideoErrors: st.videoErrors,
 	}
 	if st.edit != nil {
@@ -166,7 +167,7 @@ func (h *Indexes) IndexSubmit(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return h.flashRedirect(c, flashSuccess, "Saved the index "+idx.Name+".", "/indexes/"+idx.PublicID)
+	return h.flashRedirect(c, flashSuccess, "Saved the index "+idx.Name+".", paths.Index(idx.PublicID))
 }
 
 // IndexDeletePage asks to confirm deleting an index, naming what goes.
@@ -184,9 +185,9 @@ func (h *Indexes) IndexDeletePage(c echo.Context) error {
 		Title: "Delete the index " + row.Name + "?",
 		Consequence: fmt.Sprintf("The index %s and its %s (%s in all) will be deleted for everyone who can see it.",
 			row.Name, plural(row.VideoCount, "video", "videos"), formatDuration(row.TotalDuration)),
-		Action:     "/indexes/" + row.PublicID + "/delete",
+		Action:     paths.DeleteIndex(row.PublicID),
 		Button:     "Delete index",
-		CancelHref: "/indexes/" + row.PublicID,
+		CancelHref: paths.Index(row.PublicID),
 	}))
 }
 
@@ -196,7 +197,7 @@ func (h *Indexes) IndexDeleteSubmit(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return h.flashRedirect(c, flashSuccess, "Deleted the index "+idx.Name+".", "/indexes")
+	return h.flashRedirect(c, flashSuccess, "Deleted the index "+idx.Name+".", paths.Indexes())
 }
 
 // VideoSubmit adds a video to an index.
@@ -212,7 +213,7 @@ func (h *Indexes) VideoSubmit(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return h.flashRedirect(c, flashSuccess, "Added the video "+v.Title+".", "/indexes/"+c.Param("id"))
+	return h.flashRedirect(c, flashSuccess, "Added the video "+v.Title+".", paths.Index(c.Param("id")))
 }
 
 // VideoDeleteSubmit removes a video from an index.
@@ -221,7 +222,7 @@ func (h *Indexes) VideoDeleteSubmit(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return h.flashRedirect(c, flashSuccess, "Deleted the video "+v.Title+".", "/indexes/"+c.Param("id"))
+	return h.flashRedirect(c, flashSuccess, "Deleted the video "+v.Title+".", paths.Index(c.Param("id")))
 }
 
 func modelLabel(m string) string {

@@ -7,6 +7,7 @@ import (
 
 	"switchboard/models"
 	"switchboard/views"
+	"switchboard/views/paths"
 )
 
 // Integrations handles S3 integrations.
@@ -36,7 +37,7 @@ func (h *Integrations) IntegrationsPage(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	p := views.IntegrationsPageProps{Shell: shell, Pagination: pagination(page, list.Total, list.Capped, "/integrations", nil)}
+	p := views.IntegrationsPageProps{Shell: shell, Pagination: pagination(page, list.Total, list.Capped, paths.Integrations(), nil)}
 	for _, r := range list.Rows {
 		p.Rows = append(p.Rows, views.IntegrationListRow{ID: r.PublicID, Name: r.Name, Bucket: r.Bucket, Region: r.Region,
 			CreatedBy: creatorName(r.CreatedByName), CreatedOn: dateOnly(r.CreatedAt)})
@@ -50,7 +51,7 @@ func (h *Integrations) newPage(c echo.Context, status int, f integrationForm, er
 		return err
 	}
 	return render(c, status, views.IntegrationNewPage(views.IntegrationNewPageProps{
-		Shell: shell, Form: f.props("/integrations/new", "Create integration", shell.Guard(), errs),
+		Shell: shell, Form: f.props(paths.NewIntegration(), "Create integration", shell.Guard(), errs),
 	}))
 }
 
@@ -72,7 +73,7 @@ func (h *Integrations) IntegrationNewSubmit(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return h.flashRedirect(c, flashSuccess, "Created the integration "+it.Name+". Finish the setup in AWS with the steps below.", "/integrations/"+it.PublicID)
+	return h.flashRedirect(c, flashSuccess, "Created the integration "+it.Name+". Finish the setup in AWS with the steps below.", paths.Integration(it.PublicID))
 }
 
 func (h *Integrations) page(c echo.Context, status int, form *integrationForm, errs models.FieldErrors) error {
@@ -92,7 +93,7 @@ func (h *Integrations) page(c echo.Context, status int, form *integrationForm, e
 		Shell: shell, ID: row.PublicID, Name: row.Name, Bucket: row.Bucket, Region: row.Region, RoleARN: row.RoleARN,
 		Prefix: row.Prefix, ExternalID: row.ExternalID, CreatedBy: creatorName(row.CreatedByName), CreatedOn: dateOnly(row.CreatedAt),
 		TrustPolicy: row.TrustPolicy(), PermissionsPolicy: row.PermissionsPolicy(),
-		Form: f.props("/integrations/"+row.PublicID, "Save", shell.Guard(), errs),
+		Form: f.props(paths.Integration(row.PublicID), "Save", shell.Guard(), errs),
 	}))
 }
 
@@ -114,7 +115,7 @@ func (h *Integrations) IntegrationSubmit(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return h.flashRedirect(c, flashSuccess, "Saved the integration "+it.Name+".", "/integrations/"+it.PublicID)
+	return h.flashRedirect(c, flashSuccess, "Saved the integration "+it.Name+".", paths.Integration(it.PublicID))
 }
 
 // IntegrationDeletePage asks to confirm deleting an integration.
@@ -131,9 +132,9 @@ func (h *Integrations) IntegrationDeletePage(c echo.Context) error {
 		Shell:       shell,
 		Title:       "Delete the integration " + row.Name + "?",
 		Consequence: "The platform will stop reading the bucket " + row.Bucket + " for everyone in this account. The bucket, its videos and the IAM role stay as they are in AWS.",
-		Action:      "/integrations/" + row.PublicID + "/delete",
+		Action:      paths.DeleteIntegration(row.PublicID),
 		Button:      "Delete integration",
-		CancelHref:  "/integrations/" + row.PublicID,
+		CancelHref:  paths.Integration(row.PublicID),
 	}))
 }
 
@@ -143,5 +144,5 @@ func (h *Integrations) IntegrationDeleteSubmit(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return h.flashRedirect(c, flashSuccess, "Deleted the integration "+it.Name+".", "/integrations")
+	return h.flashRedirect(c, flashSuccess, "Deleted the integration "+it.Name+".", paths.Integrations())
 }

@@ -10,6 +10,7 @@ import (
 
 	"switchboard/models"
 	"switchboard/views"
+	"switchboard/views/paths"
 )
 
 // Members handles Settings › Members, invitations and the audit log.
@@ -44,7 +45,7 @@ func (h *Members) page(c echo.Context, status int, f inviteForm, errs models.Fie
 	p := views.MembersPageProps{
 		CanManage:   scope.Can(models.CapManageMembers),
 		MemberTotal: plural(total, "member", "members"),
-		MemberPages: pagination(page, total, false, "/settings/members", nil),
+		MemberPages: pagination(page, total, false, paths.Members(), nil),
 		Emails:      f.Emails, Role: f.Role, Errors: formErrs,
 		InvitationError: errs["invitation"],
 		DailyInvites:    thousands(int64(plan.InvitationEmailsPerDay())) + " invitation emails a day on the " + plan.Label() + " plan",
@@ -115,7 +116,7 @@ func (h *Members) InviteSubmit(c echo.Context) error {
 	if len(res.Invalid)+len(res.AlreadyInvited)+len(res.AlreadyMembers)+failed > 0 {
 		kind = flashNotice
 	}
-	return h.flashRedirect(c, kind, inviteSummary(res, failed), "/settings/members")
+	return h.flashRedirect(c, kind, inviteSummary(res, failed), paths.Members())
 }
 
 // inviteSummary says, in one message, what became of every address.
@@ -144,7 +145,7 @@ func (h *Members) sendInvitation(c echo.Context, inv models.SentInvitation) erro
 	scope := ScopeFrom(c)
 	inviter, _ := UserFrom(c)
 	org := scope.Account().Name
-	link := h.cfg.link("/invitations/" + inv.Token)
+	link := h.cfg.link(paths.Invitation(inv.Token))
 	err := h.mail.Send(c.Request().Context(), Message{
 		To:      inv.Email,
 		Subject: inviter.Name + " invited you to join " + org + " on Switchboard",
@@ -179,12 +180,12 @@ func (h *Members) RoleSubmit(c echo.Context) error {
 	}
 	u, err := models.ChangeRole(c.Request().Context(), h.db, ScopeFrom(c), c.Param("user_id"), models.Role(f.Role), actor(c))
 	if fe, ok := models.AsFieldErrors(err); ok {
-		return h.flashRedirect(c, flashError, fe["role"], "/settings/members")
+		return h.flashRedirect(c, flashError, fe["role"], paths.Members())
 	}
-	if done, err := h.refusedLastAdmin(c, err, "/settings/members"); done || err != nil {
+	if done, err := h.refusedLastAdmin(c, err, paths.Members()); done || err != nil {
 		return err
 	}
-	return h.flashRedirect(c, flashSuccess, u.Name+" is now "+strings.ToLower(models.Role(f.Role).Label())+".", "/settings/members")
+	return h.flashRedirect(c, flashSuccess, u.Name+" is now "+strings.ToLower(models.Role(f.Role).Label())+".", paths.Members())
 }
 
 // RemovePage asks to confirm a member's removal, naming its effects.
@@ -196,7 +197,7 @@ func (h *Members) RemovePage(c echo.Context) error {
 	}
 	if m.UserID == scope.UserID() {
 		// Removing yourself is leaving: that page names what leaving does.
-		return redirect(c, "/settings/organization/leave")
+		return redirect(c, paths.LeaveOrganization())
 	}
 	shell, err := h.shell(c, "Remove "+m.Name, "members")
 	if err != nil {
@@ -207,9 +208,9 @@ func (h *Members) RemovePage(c echo.Context) error {
 		Title: "Remove " + m.Name + " from " + scope.Account().Name + "?",
 		Consequence: m.Name + " (" + m.Email + ") loses access at once: their next page is in their personal account, " +
 			"their API keys for this organization stop working, and their private indexes pass to you and stay private.",
-		Action:     "/settings/members/" + m.UserPublicID + "/remove",
+		Action:     paths.RemoveMember(m.UserPublicID),
 		Button:     "Remove " + m.Name,
-		CancelHref: "/settings/members",
+		CancelHref: paths.Members(),
 		Warning:    "Removal takes effect at once",
 	}))
 }
@@ -217,7 +218,7 @@ func (h *Members) RemovePage(c echo.Context) error {
 // RemoveSubmit removes a member.
 func (h *Members) RemoveSubmit(c echo.Context) error {
 	u, err := models.RemoveMember(c.Request().Context(), h.db, ScopeFrom(c), c.Param("user_id"), actor(c))
-	if done, err := h.refusedLastAdmin(c, err, "/settings/members"); done || err != nil {
+	if done, err := h.refusedLastAdmin(c, err, paths.Members()); done || err != nil {
 		return err
 	}
 	LoggerFrom(c).Info("member removed", "member", u.PublicID)
@@ -226,7 +227,7 @@ func (h *Members) RemoveSubmit(c echo.Context) error {
 		// in their personal account with a notice.
 		return redirect(c, "/")
 	}
-	return h.flashRedirect(c, flashSuccess, "Removed "+u.Name+" from the organization.", "/settings/members")
+	return h.flashRedirect(c, flashSuccess, "Removed "+u.Name+" from the organization.", paths.Members())
 }
 
 // ResendSubmit sends an invitation again with a new link.
@@ -239,9 +240,9 @@ func (h *Members) ResendSubmit(c echo.Context) error {
 		return err
 	}
 	if err := h.sendInvitation(c, inv); err != nil {
-		return h.flashRedirect(c, flashError, "The invitation to "+inv.Email+" could not be sent. Try again in a moment.", "/settings/members")
+		return h.flashRedirect(c, flashError, "The invitation to "+inv.Email+" could not be sent. Try again in a moment.", paths.Members())
 	}
-	return h.flashRedirect(c, flashSuccess, "Sent the invitation to "+inv.Email+" again; the new link is valid for 7 days.", "/settings/members")
+	return h.flashRedirect(c, flashSuccess, "Sent the invitation to "+inv.Email+" again; the new link is valid for 7 days.", paths.Members())
 }
 
 // RevokeSubmit withdraws an invitation.
@@ -250,7 +251,7 @@ func (h *Members) RevokeSubmit(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return h.flashRedirect(c, flashSuccess, "Revoked the invitation of "+inv.Email+".", "/settings/members")
+	return h.flashRedirect(c, flashSuccess, "Revoked the invitation of "+inv.Email+".", paths.Members())
 }
 
 // InvitationPage shows what an invitation link offers, changing nothing:
@@ -315,7 +316,7 @@ func (h *Members) AuditLogPage(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	p := views.AuditLogPageProps{Shell: shell, Pages: pagination(page, total, false, "/settings/audit-log", nil)}
+	p := views.AuditLogPageProps{Shell: shell, Pages: pagination(page, total, false, paths.AuditLog(), nil)}
 	for _, ev := range events {
 		p.Rows = append(p.Rows, views.AuditRow{
 			When: ev.CreatedAt.UTC().Format("Jan 2, 2006 15:04") + " UTC", Actor: creatorName(ev.ActorName),

@@ -14,6 +14,7 @@ import (
 
 	"switchboard/models"
 	"switchboard/views"
+	"switchboard/views/paths"
 )
 
 // touchEvery is how stale a session's last-seen time may get before a
@@ -153,11 +154,11 @@ func requireUser(next echo.HandlerFunc) echo.HandlerFunc {
 		if _, ok := UserFrom(c); ok {
 			return next(c)
 		}
-		target := "/signin"
-		if r := c.Request(); r.Method == http.MethodGet && r.URL.Path != "/" {
-			target += "?next=" + url.QueryEscape(r.URL.RequestURI())
+		next := ""
+		if r := c.Request(); r.Method == http.MethodGet && r.URL.Path != paths.Home() {
+			next = r.URL.RequestURI()
 		}
-		return redirect(c, target)
+		return redirect(c, paths.WithQuery(paths.SignIn(), url.Values{"next": {next}}))
 	}
 }
 

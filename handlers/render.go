@@ -15,6 +15,7 @@ import (
 	"switchboard/models"
 	"switchboard/static"
 	"switchboard/views"
+	"switchboard/views/paths"
 )
 
 // render buffers the component before writing, so that a failed render is a
@@ -157,16 +158,16 @@ type section struct {
 // sections lists the dashboard's areas in sidebar order.
 var sections = []section{
 	{key: "home", label: "Home", href: "/", capability: models.CapViewAccount},
-	{key: "indexes", label: "Indexes", href: "/indexes", capability: models.CapUseResources},
-	{key: "integrations", label: "Integrations", href: "/integrations", capability: models.CapUseResources},
-	{key: "organization", label: "Organization", href: "/settings/organization", group: "Settings", orgOnly: true, capability: models.CapViewAccount},
-	{key: "profile", label: "Profile", href: "/settings/profile", group: "Settings", navInPersonalOnly: true, capability: models.CapViewAccount},
-	{key: "members", label: "Members", href: "/settings/members", group: "Settings", orgOnly: true, capability: models.CapViewAccount},
-	{key: "api-keys", label: "API Keys", href: "/settings/api-keys", group: "Settings", capability: models.CapManageOwnKeys},
-	{key: "usage", label: "Usage", href: "/settings/usage", group: "Settings", capability: models.CapViewAccount},
-	{key: "billing", label: "Billing & Plan", href: "/settings/billing", group: "Settings", capability: models.CapManageBilling},
-	{key: "sso", label: "Single sign-on", href: "/settings/sso", group: "Settings", orgOnly: true, capability: models.CapManageAccount},
-	{key: "audit-log", label: "Audit log", href: "/settings/audit-log", group: "Settings", orgOnly: true, capability: models.CapViewAuditLog},
+	{key: "indexes", label: "Indexes", href: paths.Indexes(), capability: models.CapUseResources},
+	{key: "integrations", label: "Integrations", href: paths.Integrations(), capability: models.CapUseResources},
+	{key: "organization", label: "Organization", href: paths.OrganizationSettings(), group: "Settings", orgOnly: true, capability: models.CapViewAccount},
+	{key: "profile", label: "Profile", href: paths.Profile(), group: "Settings", navInPersonalOnly: true, capability: models.CapViewAccount},
+	{key: "members", label: "Members", href: paths.Members(), group: "Settings", orgOnly: true, capability: models.CapViewAccount},
+	{key: "api-keys", label: "API Keys", href: paths.APIKeys(), group: "Settings", capability: models.CapManageOwnKeys},
+	{key: "usage", label: "Usage", href: paths.Usage(), group: "Settings", capability: models.CapViewAccount},
+	{key: "billing", label: "Billing & Plan", href: paths.Billing(), group: "Settings", capability: models.CapManageBilling},
+	{key: "sso", label: "Single sign-on", href: paths.SSOSettings(), group: "Settings", orgOnly: true, capability: models.CapManageAccount},
+	{key: "audit-log", label: "Audit log", href: paths.AuditLog(), group: "Settings", orgOnly: true, capability: models.CapViewAuditLog},
 }
 
 func (s section) allowed(scope models.Scope) bool {
@@ -240,16 +241,13 @@ func pagination(page models.Page, total int64, capped bool, base string, query u
 		Pages:  page.Pages(total),
 		Capped: capped,
 		Href: func(n int) string {
-			q := url.Values{}
+			q := url.Values{"page": {strconv.Itoa(n)}}
 			for k, vs := range query {
-				for _, v := range vs {
-					if v != "" {
-						q.Add(k, v)
-					}
+				if k != "page" {
+					q[k] = vs
 				}
 			}
-			q.Set("page", strconv.Itoa(n))
-			return base + "?" + q.Encode()
+			return paths.WithQuery(base, q)
 		},
 	}
 }

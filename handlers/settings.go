@@ -2,12 +2,12 @@ package handlers
 
 import (
 	"net/http"
-	"net/url"
 
 	"github.com/labstack/echo/v4"
 
 	"switchboard/models"
 	"switchboard/views"
+	"switchboard/views/paths"
 )
 
 // Settings handles Settings › Organization and Settings › Profile.
@@ -72,7 +72,7 @@ func (h *Settings) OrganizationSubmit(c echo.Context) error {
 	if err := h.setFlash(c, flashSuccess, "The organization is now called "+acct.Name+"."); err != nil {
 		return err
 	}
-	return redirect(c, "/settings/organization")
+	return redirect(c, paths.OrganizationSettings())
 }
 
 // LeavePage asks to confirm leaving the organization.
@@ -87,9 +87,9 @@ func (h *Settings) LeavePage(c echo.Context) error {
 		Title: "Leave " + scope.Account().Name + "?",
 		Consequence: "You lose access to its indexes, videos and integrations at once, and your API keys for it stop working. " +
 			"Your private indexes pass to an administrator. To come back, you need a new invitation.",
-		Action:     "/settings/organization/leave",
+		Action:     paths.LeaveOrganization(),
 		Button:     "Leave organization",
-		CancelHref: "/settings/organization",
+		CancelHref: paths.OrganizationSettings(),
 	}))
 }
 
@@ -97,7 +97,7 @@ func (h *Settings) LeavePage(c echo.Context) error {
 func (h *Settings) LeaveSubmit(c echo.Context) error {
 	scope := ScopeFrom(c)
 	err := models.LeaveOrganization(c.Request().Context(), h.db, scope, actor(c))
-	if done, err := h.refusedLastAdmin(c, err, "/settings/organization"); done || err != nil {
+	if done, err := h.refusedLastAdmin(c, err, paths.OrganizationSettings()); done || err != nil {
 		return err
 	}
 	return h.toPersonal(c, "You left "+scope.Account().Name+"; you're in your personal account.")
@@ -154,10 +154,10 @@ func (h *Settings) profilePage(c echo.Context, status int, name string, nameErrs
 	}
 	var links []views.SSOLinkRow
 	for _, ch := range choices {
-		base := "/sso/" + url.PathEscape(ch.Account.SlugOrEmpty())
-		row := views.SSOLinkRow{Name: ch.Account.Name, LinkAction: base + "/link"}
+		slug := ch.Account.SlugOrEmpty()
+		row := views.SSOLinkRow{Name: ch.Account.Name, LinkAction: paths.SSOLink(slug)}
 		if ch.LinkedAt != nil {
-			row.Unlink, row.LinkedOn = base+"/unlink", dateOnly(*ch.LinkedAt)
+			row.Unlink, row.LinkedOn = paths.SSOUnlink(slug), dateOnly(*ch.LinkedAt)
 		}
 		links = append(links, row)
 	}
@@ -204,7 +204,7 @@ func (h *Settings) ProfileSubmit(c echo.Context) error {
 		if err := h.setFlash(c, flashSuccess, "Your password was changed. Your other sessions were signed out."); err != nil {
 			return err
 		}
-		return redirect(c, "/settings/profile")
+		return redirect(c, paths.Profile())
 	}
 	err := models.RenameUser(ctx, h.db, user.ID, f.Name)
 	if fe, ok := models.AsFieldErrors(err); ok {
@@ -216,5 +216,5 @@ func (h *Settings) ProfileSubmit(c echo.Context) error {
 	if err := h.setFlash(c, flashSuccess, "Your name was saved."); err != nil {
 		return err
 	}
-	return redirect(c, "/settings/profile")
+	return redirect(c, paths.Profile())
 }

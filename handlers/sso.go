@@ -29,6 +29,7 @@ import (
 
 	"switchboard/models"
 	"switchboard/views"
+	"switchboard/views/paths"
 )
 
 func init() {
@@ -64,8 +65,7 @@ func (h *SSO) spKey(ctx context.Context) (*rsa.PrivateKey, *x509.Certificate, er
 
 // spURLs are the organization's service provider addresses.
 func (h *SSO) spURLs(slug string) (entityID, acs, metadata string) {
-	base := strings.TrimRight(h.cfg.BaseURL, "/") + "/sso/" + url.PathEscape(slug)
-	return base + "/metadata", base + "/acs", base + "/metadata"
+	return h.cfg.link(paths.SSOMetadata(slug)), h.cfg.link(paths.SSOACS(slug)), h.cfg.link(paths.SSOMetadata(slug))
 }
 
 // serviceProvider builds the organization's service provider.
@@ -180,7 +180,7 @@ const ssoCookie = "switchboard_sso_"
 // with one cookie, the second would overwrite the first one's nonce.
 // maxAge -1 deletes it.
 func (h *SSO) nonceCookie(sa models.SSOAccount, requestID, nonce string, maxAge int) *http.Cookie {
-	return &http.Cookie{Name: ssoCookie + requestID, Value: nonce, Path: "/sso/" + url.PathEscape(sa.Account.SlugOrEmpty()) + "/complete",
+	return &http.Cookie{Name: ssoCookie + requestID, Value: nonce, Path: paths.SSOComplete(sa.Account.SlugOrEmpty()),
 		MaxAge: maxAge, HttpOnly: true, Secure: h.cfg.secure(), SameSite: http.SameSiteLaxMode}
 }
 
@@ -284,7 +284,7 @@ func (h *SSO) ACS(c echo.Context) error {
 		if err := models.FinishSSOLogin(ctx, h.db, sa, request.ID, scope.UserID()); err != nil {
 			return h.refuse(c, http.StatusForbidden, "This sign-in response was already used. Start again.", "request consumed concurrently", nil)
 		}
-		return c.Redirect(http.StatusSeeOther, "/sso/"+url.PathEscape(sa.Account.SlugOrEmpty())+"/complete?request="+url.QueryEscape(request.ID))
+		return c.Redirect(http.StatusSeeOther, paths.WithQuery(paths.SSOComplete(sa.Account.SlugOrEmpty()), url.Values{"request": {request.ID}}))
 	}
 	// IdP-initiated (which an administrator turned on): no browser to check.
 	return h.signIn(c, sa, scope.UserID())
@@ -350,7 +350,7 @@ func (h *SSO) finishLink(c echo.Context, sa models.SSOAccount, req models.SSOReq
 		return h.refuse(c, http.StatusForbidden, "This sign-in response was already used. Start again.", "request consumed concurrently", nil)
 	}
 	LoggerFrom(c).Info("SSO identity linked", "organization", sa.Account.PublicID)
-	return c.Redirect(http.StatusSeeOther, "/sso/"+url.PathEscape(sa.Account.SlugOrEmpty())+"/complete?request="+url.QueryEscape(req.ID))
+	return c.Redirect(http.StatusSeeOther, paths.WithQuery(paths.SSOComplete(sa.Account.SlugOrEmpty()), url.Values{"request": {req.ID}}))
 }
 
 // LinkSubmit starts a sign-in at the organization's IdP that links the
@@ -366,7 +366,7 @@ func (h *SSO) LinkSubmit(c echo.Context) error {
 		return err
 	}
 	if !user.Verified() {
-		return h.flashRedirect(c, flashError, "Verify your email address before linking an identity: open the link we emailed you.", "/settings/profile")
+		return h.flashRedirect(c, flashError, "Verify your email address before linking an identity: open the link we emailed you.", paths.Profile())
 	}
 	uid := user.ID
 	return h.startSSO(c, sa, models.SSOLinking, &uid)
@@ -387,7 +387,7 @@ func (h *SSO) UnlinkSubmit(c echo.Context) error {
 	if err := models.UnlinkSSOIdentity(c.Request().Context(), h.db, scope, actor(c)); err != nil {
 		return err
 	}
-	return h.flashRedirect(c, flashSuccess, "Your identity at "+sa.Account.Name+"'s identity provider is no longer linked.", "/settings/profile")
+	return h.flashRedirect(c, flashSuccess, "Your identity at "+sa.Account.Name+"'s identity provider is no longer linked.", paths.Profile())
 }
 
 // identityOf collects the NameID and attributes of an accepted assertion,
@@ -438,7 +438,7 @@ func (h *SSO) finishTest(c echo.Context, sa models.SSOAccount, req models.SSOReq
 	if err := models.ConsumeSSORequest(c.Request().Context(), h.db, sa, req.ID, string(b)); err != nil {
 		return h.refuse(c, http.StatusForbidden, "This test response was already used.", "test request consumed concurrently", nil)
 	}
-	return c.Redirect(http.StatusSeeOther, "/settings/sso/test/"+url.PathEscape(req.ID))
+	return c.Redirect(http.StatusSeeOther, paths.SSOTestResult(req.ID))
 }
 
 // refuse answers a refused sign-in with a plain page, logging the reason;
@@ -454,7 +454,7 @@ func (h *SSO) refuse(c echo.Context, status int, message, reason string, req *mo
 	return render(c, status, views.MessagePage(views.MessagePageProps{
 		Shell:     views.AuthShell{Title: "Single sign-on failed"},
 		Message:   message + " Nothing was changed, and you are not signed in.",
-		LinkLabel: "Back to sign in", LinkHref: "/signin",
+		LinkLabel: "Back to sign in", LinkHref: paths.SignIn(),
 	}))
 }
 
@@ -496,7 +496,7 @@ func (h *SSO) DiscoverySubmit(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return redirect(c, "/sso/"+url.PathEscape(sa.Account.SlugOrEmpty())+"/login")
+	return redirect(c, paths.SSOLogin(sa.Account.SlugOrEmpty()))
 }
 
 // Settings ---------------------------------------------------------------
@@ -539,7 +539,7 @@ func (h *SSO) settingsPage(c echo.Context, status int, f *ssoForm, errs models.F
 		return err
 	}
 	p := views.SSOSettingsPageProps{
-		Shell: shell, DomainRows: domains, EntityID: entityID, ACSURL: acs, MetadataURL: metadata, LoginURL: strings.TrimRight(h.cfg.BaseURL, "/") + "/sso/" + slug + "/login",
+		Shell: shell, DomainRows: domains, EntityID: entityID, ACSURL: acs, MetadataURL: metadata, LoginURL: h.cfg.link(paths.SSOLogin(slug)),
 		Configured: configured, IDPEntityID: conn.IDPEntityID, Errors: errs,
 	}
 	if f == nil {
@@ -597,7 +597,7 @@ func (h *SSO) SettingsSubmit(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return h.flashRedirect(c, flashSuccess, "Saved the single sign-on settings. Use “Test the connection” to try them.", "/settings/sso")
+	return h.flashRedirect(c, flashSuccess, "Saved the single sign-on settings. Use “Test the connection” to try them.", paths.SSOSettings())
 }
 
 type verifyDomainForm struct {
@@ -613,13 +613,13 @@ func (h *SSO) VerifyDomainSubmit(c echo.Context) error {
 	err := models.VerifySSODomain(c.Request().Context(), h.db, ScopeFrom(c), f.Domain, h.cfg.LookupTXT, actor(c))
 	switch {
 	case errors.Is(err, models.ErrDomainNotProved):
-		return h.flashRedirect(c, flashError, "Could not verify "+f.Domain+": "+err.Error()+". DNS changes can take a while to appear; try again later.", "/settings/sso")
+		return h.flashRedirect(c, flashError, "Could not verify "+f.Domain+": "+err.Error()+". DNS changes can take a while to appear; try again later.", paths.SSOSettings())
 	case errors.Is(err, models.ErrDomainProvedElsewhere):
-		return h.flashRedirect(c, flashError, "Could not verify "+f.Domain+": another organization has already proved it owns it.", "/settings/sso")
+		return h.flashRedirect(c, flashError, "Could not verify "+f.Domain+": another organization has already proved it owns it.", paths.SSOSettings())
 	case err != nil:
 		return err
 	}
-	return h.flashRedirect(c, flashSuccess, f.Domain+" is proved: your identity provider can now create accounts and sign people in by their address there.", "/settings/sso")
+	return h.flashRedirect(c, flashSuccess, f.Domain+" is proved: your identity provider can now create accounts and sign people in by their address there.", paths.SSOSettings())
 }
 
 // TestSubmit runs a real sign-in through the IdP whose outcome is only
@@ -628,7 +628,7 @@ func (h *SSO) TestSubmit(c echo.Context) error {
 	scope := ScopeFrom(c)
 	sa, err := models.FindSSOBySlug(c.Request().Context(), h.db, scope.Account().SlugOrEmpty())
 	if errors.Is(err, models.ErrNotFound) {
-		return h.flashRedirect(c, flashError, "Save the identity provider's metadata first.", "/settings/sso")
+		return h.flashRedirect(c, flashError, "Save the identity provider's metadata first.", paths.SSOSettings())
 	}
 	if err != nil {
 		return err

@@ -8,6 +8,8 @@ import (
 	"strconv"
 
 	"github.com/a-h/templ"
+
+	"switchboard/views/paths"
 )
 
 // Shell is what every signed-in page's frame needs: the top bar, profile
@@ -99,21 +101,12 @@ func itoa(n int) string { return strconv.Itoa(n) }
 
 // signinHref and signupHref carry a pending destination and a prefilled
 // email between the two forms (an invitation link leads through them).
-func signinHref(next, email string) string { return withQuery("/signin", next, email) }
-func signupHref(next, email string) string { return withQuery("/signup", next, email) }
+func signinHref(next, email string) string {
+	return paths.WithQuery(paths.SignIn(), url.Values{"next": {next}, "email": {email}})
+}
 
-func withQuery(path, next, email string) string {
-	q := url.Values{}
-	if next != "" {
-		q.Set("next", next)
-	}
-	if email != "" {
-		q.Set("email", email)
-	}
-	if len(q) == 0 {
-		return path
-	}
-	return path + "?" + q.Encode()
+func signupHref(next, email string) string {
+	return paths.WithQuery(paths.SignUp(), url.Values{"next": {next}, "email": {email}})
 }
 
 func orDefault(s, def string) string {
