@@ -46,7 +46,7 @@ func (h *Members) page(c echo.Context, status int, f inviteForm, errs models.Fie
 		CanManage:   scope.Can(models.CapManageMembers),
 		MemberTotal: plural(total, "member", "members"),
 		MemberPages: pagination(page, total, false, paths.Members(), nil),
-		Emails:      f.Emails, Role: f.Role, Errors: formErrs,
+		Emails:      f.Emails, Roles: roleOptions(models.Role(f.Role)), Errors: formErrs,
 		InvitationError: errs["invitation"],
 		DailyInvites:    thousands(int64(plan.InvitationEmailsPerDay())) + " invitation emails a day on the " + plan.Label() + " plan",
 	}
@@ -54,7 +54,7 @@ func (h *Members) page(c echo.Context, status int, f inviteForm, errs models.Fie
 		p.Members = append(p.Members, views.MemberListRow{
 			UserID: m.UserPublicID, Name: m.Name, Email: m.Email, Role: string(m.Role), RoleLabel: m.Role.Label(),
 			Joined: dateOnly(m.JoinedAt), SignIn: signInMethod(m), IsYou: m.UserID == scope.UserID(),
-			Locked: m.Role == models.RoleAdmin && admins <= 1,
+			Locked: m.Role == models.RoleAdmin && admins <= 1, Roles: roleOptions(m.Role),
 		})
 	}
 	if p.CanManage {

@@ -560,7 +560,7 @@ func (h *SSO) settingsPage(c echo.Context, status int, f *ssoForm, errs models.F
 	for _, l := range lost {
 		p.LostDomains = append(p.LostDomains, views.SSOLostDomain{Domain: l.Domain, On: dateOnly(l.At)})
 	}
-	p.MetadataXML, p.MetadataURLInput, p.Domains, p.JIT, p.DefaultRole = f.MetadataXML, f.MetadataURL, f.Domains, checked(f.JIT), f.DefaultRole
+	p.MetadataXML, p.MetadataURLInput, p.Domains, p.JIT, p.DefaultRoles = f.MetadataXML, f.MetadataURL, f.Domains, checked(f.JIT), roleOptions(models.Role(f.DefaultRole))
 	p.Enforce, p.AllowIDPInitiated, p.EmailAttribute, p.NameAttribute = checked(f.Enforce), checked(f.AllowIDPInitiated), f.EmailAttribute, f.NameAttribute
 	return render(c, status, views.SSOSettingsPage(p))
 }

@@ -3,6 +3,7 @@ package views
 import (
 	"context"
 	"io"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -101,16 +102,57 @@ func TestLayoutFormsCarryTheGuard(t *testing.T) {
 	}
 }
 
-func TestAvatarColourIsStable(t *testing.T) {
-	if AvatarColour("abc") != AvatarColour("abc") {
-		t.Fatal("unstable")
+// TestAvatarColourGolden pins the colour of fixed IDs: an account keeps its
+// colour across releases, so changing the hash or the palette's order
+// fails here.
+func TestAvatarColourGolden(t *testing.T) {
+	golden := map[string]string{
+		// FNV-1a of the ID, modulo the palette's length.
+		"":      "bg-violet-600",
+		"abc":   "bg-amber-700",
+		"p-1":   "bg-violet-600",
+		"org-1": "bg-fuchsia-700",
+		"org-2": "bg-rose-600",
+		"Ada":   "bg-amber-700",
+		"acc_1": "bg-rose-600",
+		"acc_2": "bg-fuchsia-700",
+		"acc_3": "bg-sky-700",
+		"acc_4": "bg-emerald-700",
 	}
-	seen := map[string]bool{}
-	for _, id := range []string{"a", "b", "c", "d", "e", "f", "g", "h", "i", "j", "k", "l"} {
-		seen[AvatarColour(id)] = true
+	for id, want := range golden {
+		if got := AvatarColour(id); got != want {
+			t.Errorf("AvatarColour(%q) = %q, want %q", id, got, want)
+		}
 	}
-	if len(seen) < 4 {
-		t.Fatalf("only %d colours used for 12 IDs", len(seen))
+}
+
+// TestAvatarColourSpreadsOverThePalette checks that many IDs use every
+// colour, none of them far more than its share.
+func TestAvatarColourSpreadsOverThePalette(t *testing.T) {
+	const n = 8000
+	count := map[string]int{}
+	for i := 0; i < n; i++ {
+		count[AvatarColour("acc_"+strconv.Itoa(i))]++
+	}
+	if len(count) != len(avatarColours) {
+		t.Fatalf("%d IDs used %d of %d colours: %v", n, len(count), len(avatarColours), count)
+	}
+	share := n / len(avatarColours)
+	for c, k := range count {
+		if k < share*3/4 || k > share*5/4 {
+			t.Errorf("%s drawn %d times, want about %d", c, k, share)
+		}
+	}
+}
+
+func TestAvatarSizes(t *testing.T) {
+	small := renderDoc(t, Avatar(AvatarProps{Initials: "AL", ColourKey: "abc"})).Find("span")
+	large := renderDoc(t, Avatar(AvatarProps{Initials: "AL", ColourKey: "abc", Size: AvatarLarge})).Find("span")
+	if !small.HasClass("h-8") || small.HasClass("h-12") || !large.HasClass("h-12") || large.HasClass("h-8") {
+		t.Errorf("small %q, large %q", small.AttrOr("class", ""), large.AttrOr("class", ""))
+	}
+	if !small.HasClass(AvatarColour("abc")) || strings.TrimSpace(small.Text()) != "AL" {
+		t.Errorf("avatar %q with %q", small.AttrOr("class", ""), small.Text())
 	}
 }
 
@@ -127,26 +169,179 @@ func TestFieldNeverEchoesPasswords(t *testing.T) {
 	}
 }
 
-// withText renders c with text as its children, as `@C() { text }` does.
-func withText(c templ.Component, text string) templ.Component {
-	return templ.ComponentFunc(func(ctx context.Context, w io.Writer) error {
-		return c.Render(templ.WithChildren(ctx, templ.Raw(text)), w)
-	})
+func TestFieldTiesItsHelpToTheInput(t *testing.T) {
+	in := renderDoc(t, Field(FieldProps{Label: "Name", Name: "name", Value: "Ada", Help: "Your name.", Required: true})).Find("input")
+	if d, _ := in.Attr("aria-describedby"); d != "field-name-help" {
+		t.Errorf("describedby %q", d)
+	}
+	if _, ok := in.Attr("aria-invalid"); ok {
+		t.Error("a valid field is marked invalid")
+	}
+	if _, ok := in.Attr("required"); !ok {
+		t.Error("not required")
+	}
+	d := renderDoc(t, Field(FieldProps{Label: "Filter", ID: "account-filter", Type: "search", HideLabel: true, ScriptOnly: true,
+		Attrs: templ.Attributes{"data-account-filter": true}}))
+	in = d.Find("input#account-filter[data-account-filter]")
+	if _, named := in.Attr("name"); named || !in.HasClass("hidden") || !d.Find(`label[for="account-filter"]`).HasClass("sr-only") {
+		t.Errorf("script-only filter: %d found, named %v, class %q", in.Length(), named, in.AttrOr("class", ""))
+	}
 }
 
-func TestEmptyNote(t *testing.T) {
-	d := renderDoc(t, withText(EmptyNote("no-invoices"), "No invoices yet."))
-	if got := strings.TrimSpace(d.Find(`p[data-testid="no-invoices"]`).Text()); got != "No invoices yet." {
-		t.Errorf("note %q", got)
+// TestControlsAreWiredLikeField checks that every form control has a label
+// for it and points at its error, so screen readers read the message.
+func TestControlsAreWiredLikeField(t *testing.T) {
+	roles := []Option{{Value: "member", Label: "Regular user"}, {Value: "admin", Label: "Administrator", Selected: true}, {Value: "owner", Label: "Owner", Disabled: true}}
+	for _, c := range []struct {
+		name, sel, id string
+		comp          templ.Component
+	}{
+		{"field", "input", "field-email", Field(FieldProps{Label: "Email", Name: "email", Error: "Enter an email."})},
+		{"textarea", "textarea", "field-address", Textarea(TextareaProps{Label: "Address", Name: "address", Value: "1 Main St", Error: "Too long."})},
+		{"select", "select", "field-role", Select(SelectProps{Label: "Role", Name: "role", Options: roles, Error: "Choose a role."})},
+		{"select in a row", "select", "role-u1", Select(SelectProps{Label: "Role of Ada", Name: "role", ID: "role-u1", Options: roles, Error: "No.", HideLabel: true})},
+	} {
+		d := renderDoc(t, c.comp)
+		ctl := d.Find(c.sel)
+		if id, _ := ctl.Attr("id"); id != c.id {
+			t.Errorf("%s: id %q, want %q", c.name, id, c.id)
+		}
+		if d.Find(`label[for="`+c.id+`"]`).Length() != 1 {
+			t.Errorf("%s: no label for %s", c.name, c.id)
+		}
+		if v, _ := ctl.Attr("aria-invalid"); v != "true" {
+			t.Errorf("%s: not marked invalid", c.name)
+		}
+		desc, _ := ctl.Attr("aria-describedby")
+		if desc != c.id+"-error" || d.Find("#"+desc).Length() != 1 {
+			t.Errorf("%s: describedby %q names no message", c.name, desc)
+		}
+		if !ctl.HasClass("border-red-500") || ctl.HasClass("border-gray-300") {
+			t.Errorf("%s: class %q", c.name, ctl.AttrOr("class", ""))
+		}
 	}
-	if _, ok := renderDoc(t, withText(EmptyNote(""), "Nothing.")).Find("p").Attr("data-testid"); ok {
-		t.Error("an empty test ID is rendered as an attribute")
+
+	d := renderDoc(t, Select(SelectProps{Label: "Role", Name: "role", Options: roles}))
+	if got := d.Find("option[selected]").AttrOr("value", ""); got != "admin" || d.Find("option[selected]").Length() != 1 {
+		t.Errorf("selected %q", got)
+	}
+	if got := d.Find("option[disabled]").AttrOr("value", ""); got != "owner" {
+		t.Errorf("disabled %q", got)
+	}
+	if got := d.Find("option").Map(func(_ int, o *goquery.Selection) string { return o.Text() }); strings.Join(got, ",") != "Regular user,Administrator,Owner" {
+		t.Errorf("options %v", got)
+	}
+	if got := renderDoc(t, Textarea(TextareaProps{Label: "XML", Name: "xml", Value: "a\nb", Code: true})).Find("textarea"); got.Text() != "a\nb" ||
+		got.AttrOr("spellcheck", "") != "false" || got.AttrOr("rows", "") != "3" {
+		t.Errorf("textarea %q, spellcheck %q, rows %q", got.Text(), got.AttrOr("spellcheck", ""), got.AttrOr("rows", ""))
 	}
 }
 
-func TestDangerLinkLeadsToTheConfirmation(t *testing.T) {
-	a := renderDoc(t, DangerLink("Delete index…", "/indexes/abc/delete")).Find("a")
-	if href, _ := a.Attr("href"); href != "/indexes/abc/delete" || a.Text() != "Delete index…" {
+func TestChoices(t *testing.T) {
+	d := renderDoc(t, Checkbox(ChoiceProps{Name: "jit", Label: "Create accounts", Help: "At first sign-in.", Checked: true}))
+	in := d.Find(`input[type="checkbox"]`)
+	if _, ok := in.Attr("checked"); !ok {
+		t.Error("not checked")
+	}
+	if _, ok := in.Attr("value"); ok {
+		t.Error("an empty value is rendered: the box would send \"\" instead of \"on\"")
+	}
+	if desc := in.AttrOr("aria-describedby", ""); desc != "field-jit-help" || !strings.Contains(d.Find("#"+desc).Text(), "At first sign-in.") {
+		t.Errorf("help not tied: %q", desc)
+	}
+	r := renderDoc(t, Radio(ChoiceProps{Name: "visibility", Value: "private", Label: "Private"})).Find("input")
+	if r.AttrOr("type", "") != "radio" || r.AttrOr("value", "") != "private" || r.AttrOr("id", "") != "field-visibility-private" {
+		t.Errorf("radio %q %q %q", r.AttrOr("type", ""), r.AttrOr("value", ""), r.AttrOr("id", ""))
+	}
+	if _, ok := r.Attr("checked"); ok {
+		t.Error("unchecked radio checked")
+	}
+	g := renderDoc(t, ChoiceGroup(ChoiceGroupProps{Legend: "Models", Name: "model", Error: "Choose one."})).Find("fieldset")
+	if g.AttrOr("aria-describedby", "") != "field-model-error" || g.Find("#field-model-error").Length() != 1 {
+		t.Error("the group's error is not tied to it")
+	}
+	if _, ok := renderDoc(t, ChoiceGroup(ChoiceGroupProps{Legend: "Models", Name: "model"})).Find("fieldset").Attr("aria-describedby"); ok {
+		t.Error("a valid group points at a message that is not there")
+	}
+}
+
+func TestLinksShareOneStyle(t *testing.T) {
+	a := renderDoc(t, Link(LinkProps{Label: "Remove", SROnly: "Ada", Href: "/settings/members/u1/remove", Danger: true})).Find("a")
+	if a.AttrOr("href", "") != "/settings/members/u1/remove" || strings.TrimSpace(a.Text()) != "Remove Ada" || a.Find(".sr-only").Text() != " Ada" {
+		t.Errorf("link %q to %q", a.Text(), a.AttrOr("href", ""))
+	}
+	if a.AttrOr("class", "") != dangerLinkClass {
+		t.Errorf("danger link class %q", a.AttrOr("class", ""))
+	}
+	if got := renderDoc(t, Link(LinkProps{Label: "Docs", Href: "/docs"})).Find("a").AttrOr("class", ""); got != linkClass {
+		t.Errorf("link class %q", got)
+	}
+	if got := renderDoc(t, Link(LinkProps{Label: "x", Href: "javascript:alert(1)"})).Find("a").AttrOr("href", ""); strings.HasPrefix(got, "javascript") {
+		t.Errorf("unsafe href %q", got)
+	}
+	// A button that looks like a link looks exactly like one.
+	b := renderDoc(t, Button(ButtonProps{Label: "Resend", Kind: ButtonText})).Find("button")
+	if !strings.HasSuffix(b.AttrOr("class", ""), linkClass) || b.AttrOr("type", "") != "submit" {
+		t.Errorf("text button %q", b.AttrOr("class", ""))
+	}
+}
+
+func TestButtons(t *testing.T) {
+	a := renderDoc(t, Button(ButtonProps{Label: "Delete index…", Href: "/indexes/abc/delete", Kind: ButtonSecondary, Danger: true})).Find("a")
+	if href, _ := a.Attr("href"); href != "/indexes/abc/delete" || strings.TrimSpace(a.Text()) != "Delete index…" || !a.HasClass("text-red-700") {
 		t.Errorf("link %q to %q", a.Text(), href)
 	}
+	b := renderDoc(t, Button(ButtonProps{Label: "Switch back", Name: "account_id", Value: "org-1"})).Find("button")
+	if b.AttrOr("name", "") != "account_id" || b.AttrOr("value", "") != "org-1" || !b.HasClass("bg-indigo-600") {
+		t.Errorf("button %q=%q class %q", b.AttrOr("name", ""), b.AttrOr("value", ""), b.AttrOr("class", ""))
+	}
+	if _, ok := renderDoc(t, Button(ButtonProps{Label: "Save"})).Find("button").Attr("name"); ok {
+		t.Error("a button without a name submits one")
+	}
+}
+
+func TestTable(t *testing.T) {
+	tbl := renderDoc(t, withChildren(Table(TableProps{TestID: "t", Caption: "Keys"}), templ.Join(
+		withChildren(THead(), templ.Join(Th(ThProps{Label: "Name"}), Th(ThProps{Label: "Requests", Numeric: true}), Th(ThProps{Label: "Actions", SROnly: true}))),
+	))).Find(`table[data-testid="t"]`)
+	if tbl.Find("caption.sr-only").Text() != "Keys" {
+		t.Error("no caption")
+	}
+	ths := tbl.Find(`thead th[scope="col"]`)
+	if ths.Length() != 3 || !ths.Eq(1).HasClass("text-right") || ths.Eq(0).HasClass("text-right") || ths.Eq(2).Find(".sr-only").Text() != "Actions" {
+		t.Errorf("header cells: %d", ths.Length())
+	}
+	td := renderDoc(t, withChildren(Table(TableProps{}), withChildren(TBody(), templ.Join(templ.Raw("<tr>"), withText(Td(CellProps{Numeric: true, Muted: true}), "1,204"), templ.Raw("</tr>"))))).Find("td")
+	for _, c := range []string{"text-right", "tabular-nums", "text-gray-600"} {
+		if !td.HasClass(c) {
+			t.Errorf("numeric muted cell lacks %s: %q", c, td.AttrOr("class", ""))
+		}
+	}
+}
+
+func TestEmptyState(t *testing.T) {
+	d := renderDoc(t, EmptyState(EmptyStateProps{Title: "No keys yet", Description: "Create one.", ActionLabel: "Create a key", ActionHref: "/k"}))
+	if d.Find(`[data-testid="empty-state"] h2`).Text() != "No keys yet" || !d.Find(`a[href="/k"]`).HasClass("bg-indigo-600") {
+		t.Error("a titled empty state offers its action as the primary button")
+	}
+	d = renderDoc(t, EmptyState(EmptyStateProps{Description: "No invoices yet.", TestID: "no-invoices"}))
+	if got := strings.TrimSpace(d.Find(`[data-testid="no-invoices"]`).Text()); got != "No invoices yet." || d.Find("h2").Length() != 0 {
+		t.Errorf("note %q", got)
+	}
+	d = renderDoc(t, EmptyState(EmptyStateProps{Description: "No match.", ActionLabel: "Show all", ActionHref: "/indexes", TestID: "no-match"}))
+	if d.Find(`[data-testid="no-match"] a[href="/indexes"]`).AttrOr("class", "") != linkClass {
+		t.Error("a one-sentence note offers its action as a link")
+	}
+}
+
+// withText renders c with text as its children, as `@C() { text }` does.
+func withText(c templ.Component, text string) templ.Component {
+	return withChildren(c, templ.Raw(text))
+}
+
+// withChildren renders c with children, as `@C() { ... }` does.
+func withChildren(c, children templ.Component) templ.Component {
+	return templ.ComponentFunc(func(ctx context.Context, w io.Writer) error {
+		return c.Render(templ.WithChildren(ctx, children), w)
+	})
 }
