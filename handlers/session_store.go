@@ -31,6 +31,13 @@ const (
 	valRecord     = "_record"        // the *models.Session loaded with the request
 )
 
+// ssoAccountOf is the organization whose IdP signed the session in; 0 when
+// none did.
+func ssoAccountOf(s *sessions.Session) int64 {
+	id, _ := s.Values[valSSOAccount].(int64)
+	return id
+}
+
 // dbStore is a gorilla/sessions store backed by the database: the cookie
 // carries only a signed random token (256 bits); the database keeps its hash.
 type dbStore struct {
