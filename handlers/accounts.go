@@ -32,7 +32,7 @@ func (h *Accounts) SwitchSubmit(c echo.Context) error {
 		return err // ErrNotMember: 404
 	}
 	s := SessionFrom(c)
-	if via, _ := s.Values[valSSOAccount].(int64); scope.RequiresSSO() && via != scope.AccountID() {
+	if !scope.AdmitsSession(ssoAccountOf(s)) {
 		// The organization admits its members only through its IdP.
 		return redirect(c, paths.SSOLogin(scope.Account().SlugOrEmpty()))
 	}
@@ -81,10 +81,7 @@ func (h *Accounts) OrganizationNewSubmit(c echo.Context) error {
 	}
 	LoggerFrom(c).Info("organization created", "organization", acct.PublicID)
 	setActive(SessionFrom(c), acct.ID, "")
-	if err := h.setFlash(c, flashSuccess, "Created "+acct.Name+". You are its administrator, and it is now your active account."); err != nil {
-		return err
-	}
-	return redirect(c, "/")
+	return h.flashRedirect(c, flashSuccess, "Created "+acct.Name+". You are its administrator, and it is now your active account.", "/")
 }
 
 // Home shows the active account's overview.

@@ -5,10 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"maps"
 	"net/http"
-	"net/url"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -62,157 +59,6 @@ func unitPrice(p models.Price) string {
 	return "$" + s
 }
 
-// usagePeriod reads ?range=7d|30d|90d or ?month=YYYY-MM (default 30 days).
-func usagePeriod(c echo.Context, now time.Time) (from, to time.Time, label, key string, err error) {
-	today := time.Date(now.Year(), now.Month(), now.Day(), 0, 0, 0, 0, time.UTC)
-	if m := c.QueryParam("month"); m != "" {
-		month, err := models.ParseMonth(m)
-		if err != nil || month.Start().After(now) || month.Start().Before(today.AddDate(-2, 0, 0)) {
-			return from, to, "", "", echo.NewHTTPError(http.StatusBadRequest, "Choose a month of the last two years, like "+models.MonthOf(now).String()+".")
-		}
-		return month.Start(), month.End(), month.Label(), "month=" + month.String(), nil
-	}
-	days := map[string]int{"": 30, "7d": 7, "30d": 30, "90d": 90}
-	n, ok := days[c.QueryParam("range")]
-	if !ok {
-		return from, to, "", "", echo.NewHTTPError(http.StatusBadRequest, "The range is 7d, 30d or 90d.")
-	}
-	return today.AddDate(0, 0, 1-n), today.AddDate(0, 0, 1), fmt.Sprintf("Last %d days", n), fmt.Sprintf("range=%dd", n), nil
-}
-
-func (h *Billing) usageQuery(c echo.Context) (models.UsageQuery, string, string, error) {
-	from, to, label, key, err := usagePeriod(c, time.Now().UTC())
-	if err != nil {
-		return models.UsageQuery{}, "", "", err
-	}
-	return models.UsageQuery{From: from, To: to, Everyone: ScopeFrom(c).Can(models.CapViewAccountUsage)}, label, key, nil
-}
-
-// UsagePage shows the account's usage (administrators) or the user's own
-// (regular members of an organization).
-func (h *Billing) UsagePage(c echo.Context) error {
-	q, label, key, err := h.usageQuery(c)
-	if err != nil {
-		return err
-	}
-	scope := ScopeFrom(c)
-	rep, err := models.UsageFor(c.Request().Context(), h.db, scope, q)
-	if err != nil {
-		return err
-	}
-	shell, err := h.shell(c, "Usage", "usage")
-	if err != nil {
-		return err
-	}
-	p := views.UsagePageProps{
-		// A personal account's usage is its owner's: no "all members", no
-		// breakdown by member.
-		Shell: shell, Period: label, Everyone: q.Everyone && scope.IsOrganization(), OrgNotice: !q.Everyone && scope.IsOrganization(),
-		CSVHref: paths.UsageCSV() + "?" + key,
-	}
-	for _, r := range []struct{ label, key string }{{"7 days", "range=7d"}, {"30 days", "range=30d"}, {"90 days", "range=90d"}} {
-		p.Ranges = append(p.Ranges, views.RangeOption{Label: r.label, Href: paths.Usage() + "?" + r.key, Active: r.key == key})
-	}
-	for m, i := models.MonthOf(time.Now()), 0; i < 3; m, i = m.Prev(), i+1 {
-		p.Months = append(p.Months, views.RangeOption{Label: m.Start().Format("Jan 2006"), Href: paths.WithQuery(paths.Usage(), url.Values{"month": {m.String()}}), Active: key == "month="+m.String()})
-	}
-	requests, indexing, storage := models.Total(rep.APIRequests), models.Total(rep.IndexingSeconds), models.Total(rep.StorageSeconds)
-	latestStorage := int64(0)
-	for i := len(rep.StorageSeconds) - 1; i >= 0; i-- {
-		if rep.StorageSeconds[i] > 0 {
-			latestStorage = rep.StorageSeconds[i]
-			break
-		}
-	}
-	p.TotalCards = []views.StatCard{
-		{Label: "API requests", Value: thousands(requests)},
-		{Label: "Indexing", Value: minutes(indexing)},
-		{Label: "Storage held now", Value: hours(latestStorage)},
-	}
-	p.Charts = []views.BarChartProps{
-		chart("requests", "API requests per day", "requests", rep.Days, rep.APIRequests, thousands,
-			fmt.Sprintf("%s API requests in %s.", thousands(requests), strings.ToLower(label))),
-		chart("indexing", "Indexing per day", "minutes", rep.Days, rep.IndexingSeconds, minutes,
-			fmt.Sprintf("%s of video indexed in %s.", minutes(indexing), strings.ToLower(label))),
-		chart("storage", "Storage held per day", "hours", rep.Days, rep.StorageSeconds, hours,
-			fmt.Sprintf("Video held each day; %s held now (%s hour-days in the period).", hours(latestStorage), hourDays(storage))),
-	}
-	for _, cat := range slices.Sorted(maps.Keys(rep.Categories)) {
-		p.Categories = append(p.Categories, views.CategoryRow{Category: cat, Requests: thousands(rep.Categories[cat])})
-	}
-	for _, m := range rep.Members {
-		p.Members = append(p.Members, views.MemberUsageRow{Name: m.Name, Email: m.Email, Requests: thousands(m.APIRequests),
-			Indexing: minutes(m.IndexingSeconds), Storage: hourDays(m.StorageSecDays)})
-	}
-	return render(c, http.StatusOK, views.UsagePage(p))
-}
-
-func minutes(seconds int64) string {
-	if seconds > 0 && seconds < 60 {
-		return "<1 min"
-	}
-	return thousands((seconds+30)/60) + " min"
-}
-
-func hours(seconds int64) string {
-	return strconv.FormatFloat(float64(seconds)/3600, 'f', 1, 64) + " h"
-}
-
-// hourDays shows second-days of storage held as hour-days: with a decimal
-// while small, so that a few minutes of video held show as more than 0.
-func hourDays(secondDays int64) string {
-	if secondDays < 100*3600 {
-		return strconv.FormatFloat(float64(secondDays)/3600, 'f', 1, 64) + " hour-days"
-	}
-	return thousands((secondDays+1800)/3600) + " hour-days"
-}
-
-func chart(id, title, unit string, days []string, values []int64, format func(int64) string, summary string) views.BarChartProps {
-	p := views.BarChartProps{ID: id, Title: title, Unit: unit, Summary: summary}
-	var max int64
-	for i, d := range days {
-		t, _ := time.Parse(time.DateOnly, d)
-		p.Bars = append(p.Bars, views.Bar{Label: t.Format("Jan 2"), Value: float64(values[i]), Display: format(values[i])})
-		if values[i] > max {
-			max = values[i]
-		}
-	}
-	p.MaxText = format(max)
-	return p
-}
-
-// UsageCSV exports the period's usage, line by line.
-func (h *Billing) UsageCSV(c echo.Context) error {
-	q, _, key, err := h.usageQuery(c)
-	if err != nil {
-		return err
-	}
-	rows, err := models.UsageRows(c.Request().Context(), h.db, ScopeFrom(c), q)
-	if err != nil {
-		return err
-	}
-	h.csvHeaders(c, "usage-"+strings.NewReplacer("range=", "", "month=", "").Replace(key)+".csv")
-	w := newSpreadsheetCSV(c.Response())
-	_ = w.Write([]string{"day", "member", "email", "metric", "category", "quantity", "unit"})
-	for _, r := range rows {
-		_ = w.Write([]string{r.Day, r.Name, r.Email, r.Metric, r.Category, strconv.FormatInt(r.Quantity, 10), metricUnitName(r.Metric)})
-	}
-	w.Flush()
-	return w.Error()
-}
-
-func metricUnitName(metric string) string {
-	switch metric {
-	case models.MetricAPIRequests:
-		return "requests"
-	case models.MetricIndexingSeconds:
-		return "seconds"
-	case models.MetricStorageSeconds:
-		return "second-days"
-	}
-	return ""
-}
-
 // spreadsheetCSV writes CSV that spreadsheets open as text: a cell that
 // starts like a formula (a member may name themselves "=HYPERLINK(…)") gets
 // a leading apostrophe, so it is shown, never evaluated.
@@ -248,6 +94,19 @@ type billingState struct {
 	enterpriseErr models.FieldErrors
 }
 
+// keep shows a refused form's submitted values, else the saved contact.
+func (st billingState) keep(p *views.BillingPageProps, saved models.BillingContact, hasSaved bool) {
+	switch {
+	case st.contact != nil:
+		p.ContactEmail, p.Company, p.Address, p.VATID = st.contact.Email, st.contact.Company, st.contact.Address, st.contact.VATID
+	case hasSaved:
+		p.ContactEmail, p.Company, p.Address, p.VATID = saved.Email, saved.Company, saved.Address, saved.VATID
+	}
+	if st.enterprise != nil {
+		p.Seats, p.Message = st.enterprise.Seats, st.enterprise.Message
+	}
+}
+
 func (h *Billing) billingPage(c echo.Context, status int, st billingState) error {
 	ctx := c.Request().Context()
 	scope := ScopeFrom(c)
@@ -273,48 +132,34 @@ func (h *Billing) billingPage(c echo.Context, status int, st billingState) error
 	if err != nil {
 		return err
 	}
-	current := scope.Account().Plan
 	p := views.BillingPageProps{
-		Shell: shell, Plan: current.Label(), HasContact: hasContact, ContactErrors: st.contactErrors, PlanError: st.planError,
-		EnterpriseErrs: st.enterpriseErr, BillPeriod: bill.Period.Label(), BillTotal: money(bill.Total),
-		InvoicePages: pagination(page, invoiceCount, false, paths.Billing(), nil),
+		Shell: shell, Plan: scope.Account().Plan.Label(), Plans: planColumns(scope.Account().Plan),
+		HasContact: hasContact, ContactErrors: st.contactErrors, PlanError: st.planError, EnterpriseErrs: st.enterpriseErr,
+		BillPeriod: bill.Period.Label(), BillTotal: money(bill.Total), BillLines: billLineRows(bill.Lines),
+		Invoices: invoiceRows(invoices), InvoicePages: pagination(page, invoiceCount, false, paths.Billing(), nil),
 	}
 	if since != nil {
 		p.EnterpriseSince = dateOnly(*since)
 	}
-	if st.contact != nil {
-		p.ContactEmail, p.Company, p.Address, p.VATID = st.contact.Email, st.contact.Company, st.contact.Address, st.contact.VATID
-	} else if hasContact {
-		p.ContactEmail, p.Company, p.Address, p.VATID = contact.Email, contact.Company, contact.Address, contact.VATID
+	st.keep(&p, contact, hasContact)
+	return render(c, status, views.BillingPage(p))
+}
+
+func billLineRows(lines []models.BillLine) []views.BillLineRow {
+	var rows []views.BillLineRow
+	for _, l := range lines {
+		rows = append(rows, billLineRow(l))
 	}
-	if st.enterprise != nil {
-		p.Seats, p.Message = st.enterprise.Seats, st.enterprise.Message
-	}
-	order := map[models.Plan]int{models.PlanFree: 0, models.PlanDeveloper: 1, models.PlanEnterprise: 2}
-	for _, plan := range []models.Plan{models.PlanFree, models.PlanDeveloper, models.PlanEnterprise} {
-		rc, l := models.RateCards[plan], models.PlanLimits[plan]
-		col := views.PlanColumn{
-			Key: string(plan), Name: plan.Label(), Price: money(rc.MonthlyFee) + " / month",
-			PerMinute: thousands(l.PerMinute), PerDay: thousands(l.PerDay),
-			APIPrice: unitPrice(rc.APIRequest * 1000), Indexing: unitPrice(rc.IndexingSec * 60), Storage: unitPrice(rc.StorageSecDy * 3600 * 30),
-			Current: plan == current,
-		}
-		if plan == models.PlanEnterprise {
-			col.Price, col.PerMinute, col.PerDay = "Custom", "Custom", "Custom"
-			col.APIPrice, col.Indexing, col.Storage = "From "+col.APIPrice, "From "+col.Indexing, "From "+col.Storage
-		}
-		col.CanSwitch = !col.Current && plan != models.PlanEnterprise && current != models.PlanEnterprise
-		col.IsUpgrade = order[plan] > order[current]
-		p.Plans = append(p.Plans, col)
-	}
-	for _, l := range bill.Lines {
-		p.BillLines = append(p.BillLines, billLineRow(l))
-	}
+	return rows
+}
+
+func invoiceRows(invoices []models.Invoice) []views.InvoiceRow {
+	var rows []views.InvoiceRow
 	for _, inv := range invoices {
 		month, _ := models.ParseMonth(inv.Period)
-		p.Invoices = append(p.Invoices, views.InvoiceRow{ID: inv.PublicID, Number: inv.Number, Period: month.Label(), Total: money(inv.TotalMinor), Status: capitalize(inv.Status)})
+		rows = append(rows, views.InvoiceRow{ID: inv.PublicID, Number: inv.Number, Period: month.Label(), Total: money(inv.TotalMinor), Status: capitalize(inv.Status)})
 	}
-	return render(c, status, views.BillingPage(p))
+	return rows
 }
 
 // billLineRow shows a line in the units people read: indexing in minutes,
@@ -347,37 +192,6 @@ func billLineRow(l models.BillLine) views.BillLineRow {
 // contact.
 func (h *Billing) BillingPage(c echo.Context) error {
 	return h.billingPage(c, http.StatusOK, billingState{})
-}
-
-const enterpriseContract = "This account is on an Enterprise contract. To change its plan, contact us."
-
-type planForm struct {
-	Plan string `form:"plan"`
-}
-
-// PlanSubmit upgrades or downgrades between Free and Developer.
-func (h *Billing) PlanSubmit(c echo.Context) error {
-	var f planForm
-	if err := bindForm(c, &f); err != nil {
-		return err
-	}
-	plan := models.Plan(f.Plan)
-	err := models.ChangePlan(c.Request().Context(), h.db, ScopeFrom(c), plan, actor(c))
-	if fe, ok := models.AsFieldErrors(err); ok {
-		return h.billingPage(c, http.StatusUnprocessableEntity, billingState{planError: fe["plan"]})
-	}
-	if errors.Is(err, models.ErrNeedsBillingContact) {
-		return h.billingPage(c, http.StatusUnprocessableEntity, billingState{planError: "Add a billing email and address below before upgrading."})
-	}
-	if errors.Is(err, models.ErrEnterpriseContract) {
-		return h.billingPage(c, http.StatusConflict, billingState{planError: enterpriseContract})
-	}
-	if err != nil {
-		return err
-	}
-	l := models.PlanLimits[plan]
-	return h.flashRedirect(c, flashSuccess, fmt.Sprintf("You're on the %s plan. From the next API request the limits are %s per minute and %s per day.",
-		plan.Label(), thousands(l.PerMinute), thousands(l.PerDay)), paths.Billing())
 }
 
 type contactForm struct {
@@ -421,68 +235,11 @@ func (h *Billing) EnterpriseSubmit(c echo.Context) error {
 	if fe, ok := models.AsFieldErrors(err); ok {
 		return h.billingPage(c, http.StatusUnprocessableEntity, billingState{enterprise: &f, enterpriseErr: fe})
 	}
-	if errors.Is(err, models.ErrEnterpriseContract) {
-		return h.billingPage(c, http.StatusConflict, billingState{planError: enterpriseContract})
+	if status, msg, ok := refusal(err); ok {
+		return h.billingPage(c, status, billingState{planError: msg})
 	}
 	if err != nil {
 		return err
 	}
 	return h.flashRedirect(c, flashSuccess, "Thanks: we recorded your request for Enterprise and will be in touch.", paths.Billing())
-}
-
-func (h *Billing) invoiceProps(c echo.Context, id string) (views.InvoicePageProps, []models.InvoiceLine, models.Invoice, error) {
-	inv, lines, err := models.GetInvoice(c.Request().Context(), h.db, ScopeFrom(c), id)
-	if err != nil {
-		return views.InvoicePageProps{}, nil, inv, err
-	}
-	month, _ := models.ParseMonth(inv.Period)
-	p := views.InvoicePageProps{ID: inv.PublicID, Number: inv.Number, Period: month.Label(), Issued: dateOnly(inv.CreatedAt),
-		Status: capitalize(inv.Status), BillTo: strings.Split(inv.BillTo, "\n"), From: "Switchboard", Total: money(inv.TotalMinor)}
-	for _, l := range lines {
-		p.Lines = append(p.Lines, billLineRow(l.BillLine))
-	}
-	return p, lines, inv, nil
-}
-
-// InvoicePage shows a closed invoice, or its CSV when the ID ends in .csv.
-func (h *Billing) InvoicePage(c echo.Context) error {
-	id := c.Param("id")
-	if strings.HasSuffix(id, ".csv") {
-		return h.invoiceCSV(c, strings.TrimSuffix(id, ".csv"))
-	}
-	p, _, _, err := h.invoiceProps(c, id)
-	if err != nil {
-		return err
-	}
-	if p.Shell, err = h.shell(c, "Invoice "+p.Number, "billing"); err != nil {
-		return err
-	}
-	p.Shell.ReturnTo = paths.Billing()
-	return render(c, http.StatusOK, views.InvoicePage(p))
-}
-
-// InvoicePrintPage shows the invoice alone, for printing.
-func (h *Billing) InvoicePrintPage(c echo.Context) error {
-	p, _, _, err := h.invoiceProps(c, c.Param("id"))
-	if err != nil {
-		return err
-	}
-	return render(c, http.StatusOK, views.InvoicePrintPage(p))
-}
-
-func (h *Billing) invoiceCSV(c echo.Context, id string) error {
-	_, lines, inv, err := h.invoiceProps(c, id)
-	if err != nil {
-		return err
-	}
-	h.csvHeaders(c, url.PathEscape(inv.Number)+".csv")
-	w := newSpreadsheetCSV(c.Response())
-	_ = w.Write([]string{"invoice", "period", "member", "plan", "metric", "category", "description", "quantity", "unit", "unit_price_usd", "amount_usd"})
-	for _, l := range lines {
-		_ = w.Write([]string{inv.Number, inv.Period, l.Member, string(l.Plan), l.Metric, l.Category, l.Description,
-			strconv.FormatInt(l.Quantity, 10), l.Unit, strings.TrimPrefix(unitPrice(l.UnitPriceMicros), "$"), decimal(l.AmountMinor)})
-	}
-	_ = w.Write([]string{inv.Number, inv.Period, "", "", "", "", "Total", "", "", "", decimal(inv.TotalMinor)})
-	w.Flush()
-	return w.Error()
 }

@@ -94,6 +94,24 @@ func (d *deps) classify(c echo.Context, err error) (int, string, string) {
 	return http.StatusInternalServerError, "Something went wrong", "The error was logged. Try again in a moment."
 }
 
+// refusal is how a form answers a domain rule that refused it: the status
+// and the words the user reads. Models return sentinel errors, not UI text;
+// this is the one place they become messages. ok is false for any other
+// error.
+func refusal(err error) (status int, message string, ok bool) {
+	switch {
+	case errors.Is(err, models.ErrBadCredentials):
+		return http.StatusUnauthorized, "The email or password is incorrect.", true
+	case errors.Is(err, models.ErrLastAdmin):
+		return http.StatusConflict, "An organization must keep at least one administrator: make someone else an administrator first.", true
+	case errors.Is(err, models.ErrEnterpriseContract):
+		return http.StatusConflict, "This account is on an Enterprise contract. To change its plan, contact us.", true
+	case errors.Is(err, models.ErrNeedsBillingContact):
+		return http.StatusUnprocessableEntity, "Add a billing email and address below before upgrading.", true
+	}
+	return 0, "", false
+}
+
 func unavailable() (int, string, string) {
 	return http.StatusServiceUnavailable, "Temporarily unavailable", "Switchboard cannot reach its database right now. It will recover by itself; try again in a moment."
 }

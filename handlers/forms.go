@@ -1,7 +1,12 @@
 package handlers
 
 import (
+	"maps"
 	"net/http"
+	"slices"
+	"strings"
+
+	"switchboard/models"
 
 	"github.com/labstack/echo/v4"
 )
@@ -14,4 +19,14 @@ func bindForm(c echo.Context, dst any) error {
 		return echo.NewHTTPError(http.StatusBadRequest, "The form could not be read.").SetInternal(err)
 	}
 	return nil
+}
+
+// fieldMessages joins the messages of field errors, in the order of their
+// fields, for a page that shows them in one place rather than under a field.
+func fieldMessages(fe models.FieldErrors) string {
+	msgs := make([]string, 0, len(fe))
+	for _, k := range slices.Sorted(maps.Keys(fe)) {
+		msgs = append(msgs, fe[k])
+	}
+	return strings.Join(msgs, " ")
 }

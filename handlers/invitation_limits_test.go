@@ -52,7 +52,7 @@ func TestMembersPageInvitationLimits(t *testing.T) {
 			!strings.Contains(msg, "You can send more after") {
 			t.Errorf("emails error %q", msg)
 		}
-		if d.Find(`[data-testid="error-summary"]`).Length() != 1 || d.Find(`[data-testid="invitation-error"]`).Length() != 0 {
+		if d.Find(`[data-testid="error-summary"]`).Length() != 1 || d.Find(`[data-testid="action-error"]`).Length() != 0 {
 			t.Error("the refusal is not summed up on the invite form alone")
 		}
 		if got := d.Find("#field-emails").Text(); got != "three@example.com\nfour@example.com" {
@@ -69,7 +69,7 @@ func TestMembersPageInvitationLimits(t *testing.T) {
 		action, _ := ac.get("/settings/members").doc().Find(`form[action^="/settings/invitations/"][action$="/resend"]`).First().Attr("action")
 		r = ac.post(action, nil, "/settings/members").status(http.StatusUnprocessableEntity)
 		d = r.doc()
-		if msg := d.Find(`[data-testid="invitation-error"]`).Text(); !strings.Contains(msg, "was sent less than 10 minutes ago") || !strings.Contains(msg, "You can send it again after") {
+		if msg := d.Find(`[data-testid="action-error"]`).Text(); !strings.Contains(msg, "was sent less than 10 minutes ago") || !strings.Contains(msg, "You can send it again after") {
 			t.Errorf("resend error %q", msg)
 		}
 		if d.Find(`[data-testid="error-summary"]`).Length() != 0 || d.Find(`[data-testid="invite-form"]`).Length() != 1 {
@@ -82,7 +82,7 @@ func TestMembersPageInvitationLimits(t *testing.T) {
 		dbtest.Plain(t, db).Exec("UPDATE invitations SET sent_at = ? WHERE account_id = ?", time.Now().UTC().Add(-models.InvitationResendInterval), org.AccountID())
 		before = dumpTables(t, db, tables...)
 		r = ac.post(action, nil, "/settings/members").status(http.StatusUnprocessableEntity)
-		if msg := r.doc().Find(`[data-testid="invitation-error"]`).Text(); !strings.Contains(msg, "The Free plan allows 100 invitation emails in 24 hours") {
+		if msg := r.doc().Find(`[data-testid="action-error"]`).Text(); !strings.Contains(msg, "The Free plan allows 100 invitation emails in 24 hours") {
 			t.Errorf("resend error %q", msg)
 		}
 		if dumpTables(t, db, tables...) != before || app.mail.count() != mails {

@@ -10,6 +10,7 @@ import (
 
 	"switchboard/models"
 	"switchboard/views"
+	"switchboard/views/emails"
 	"switchboard/views/paths"
 )
 
@@ -21,9 +22,16 @@ type inviteForm struct {
 	Role   string `form:"role"`
 }
 
-// page renders the members page. errs holds the invite form's field errors,
-// and under "invitation" why an invitation was not sent again.
-func (h *Members) page(c echo.Context, status int, f inviteForm, errs models.FieldErrors) error {
+// membersState carries a refused form back to the members page.
+type membersState struct {
+	invite     inviteForm
+	inviteErrs models.FieldErrors
+	// refused says why a change to a member or an invitation was not made.
+	refused string
+}
+
+// page renders the members page.
+func (h *Members) page(c echo.Context, status int, st membersState) error {
 	ctx := c.Request().Context()
 	scope := ScopeFrom(c)
 	page := pageOf(c)
@@ -35,45 +43,66 @@ func (h *Members) page(c echo.Context, status int, f inviteForm, errs models.Fie
 	if err != nil {
 		return err
 	}
-	formErrs := models.FieldErrors{}
-	for k, v := range errs {
-		if k != "invitation" {
-			formErrs[k] = v
-		}
-	}
 	plan := scope.Account().Plan
 	p := views.MembersPageProps{
 		CanManage:   scope.Can(models.CapManageMembers),
+		Members:     memberRows(members, admins, scope.UserID()),
 		MemberTotal: plural(total, "member", "members"),
 		MemberPages: pagination(page, total, false, paths.Members(), nil),
-		Emails:      f.Emails, Roles: roleOptions(models.Role(f.Role)), Errors: formErrs,
-		InvitationError: errs["invitation"],
-		DailyInvites:    thousands(int64(plan.InvitationEmailsPerDay())) + " invitation emails a day on the " + plan.Label() + " plan",
-	}
-	for _, m := range members {
-		p.Members = append(p.Members, views.MemberListRow{
-			UserID: m.UserPublicID, Name: m.Name, Email: m.Email, Role: string(m.Role), RoleLabel: m.Role.Label(),
-			Joined: dateOnly(m.JoinedAt), SignIn: signInMethod(m), IsYou: m.UserID == scope.UserID(),
-			Locked: m.Role == models.RoleAdmin && admins <= 1, Roles: roleOptions(m.Role),
-		})
+		Emails:      st.invite.Emails, Roles: roleOptions(models.Role(st.invite.Role)), Errors: st.inviteErrs, ActionError: st.refused,
+		DailyInvites: thousands(int64(plan.InvitationEmailsPerDay())) + " invitation emails a day on the " + plan.Label() + " plan",
 	}
 	if p.CanManage {
-		invitations, n, err := models.ListInvitations(ctx, h.db, scope, models.Page{Number: 1, Size: 100})
-		if err != nil {
+		if p.Invitations, p.InviteTotal, err = h.invitationRows(c); err != nil {
 			return err
-		}
-		p.InviteTotal = plural(n, "invitation", "invitations")
-		for _, inv := range invitations {
-			p.Invitations = append(p.Invitations, views.InvitationListRow{
-				ID: inv.PublicID, Email: inv.Email, Role: string(inv.Role), RoleLabel: inv.Role.Label(), InvitedBy: creatorName(inv.InvitedByName),
-				Expires: dateOnly(inv.ExpiresAt), Expired: inv.State() == models.InvitationExpired,
-			})
 		}
 	}
 	if p.Shell, err = h.shell(c, "Members", "members"); err != nil {
 		return err
 	}
 	return render(c, status, views.MembersPage(p))
+}
+
+func memberRows(members []models.MemberRow, admins, you int64) []views.MemberListRow {
+	var rows []views.MemberListRow
+	for _, m := range members {
+		rows = append(rows, views.MemberListRow{
+			UserID: m.UserPublicID, Name: m.Name, Email: m.Email, Role: string(m.Role), RoleLabel: m.Role.Label(),
+			Joined: dateOnly(m.JoinedAt), SignIn: signInMethod(m), IsYou: m.UserID == you,
+			Locked: models.LastAdmin(m.Role, admins), Roles: roleOptions(m.Role),
+		})
+	}
+	return rows
+}
+
+// invitationRows lists the open invitations (the first 100) and says how
+// many there are.
+func (h *Members) invitationRows(c echo.Context) ([]views.InvitationListRow, string, error) {
+	invitations, n, err := models.ListInvitations(c.Request().Context(), h.db, ScopeFrom(c), models.Page{Number: 1, Size: 100})
+	if err != nil {
+		return nil, "", err
+	}
+	var rows []views.InvitationListRow
+	for _, inv := range invitations {
+		rows = append(rows, views.InvitationListRow{
+			ID: inv.PublicID, Email: inv.Email, Role: string(inv.Role), RoleLabel: inv.Role.Label(), InvitedBy: creatorName(inv.InvitedByName),
+			Expires: dateOnly(inv.ExpiresAt), Expired: inv.State() == models.InvitationExpired,
+		})
+	}
+	return rows, plural(n, "invitation", "invitations"), nil
+}
+
+// refused re-renders the members page saying why a change was not made:
+// field errors (a role that does not exist, a resend too soon) with 422, a
+// domain rule's refusal with its status. ok is false for any other error.
+func (h *Members) refused(c echo.Context, err error) (bool, error) {
+	if fe, ok := models.AsFieldErrors(err); ok {
+		return true, h.page(c, http.StatusUnprocessableEntity, membersState{invite: newInviteForm(), refused: fieldMessages(fe)})
+	}
+	if status, msg, ok := refusal(err); ok {
+		return true, h.page(c, status, membersState{invite: newInviteForm(), refused: msg})
+	}
+	return false, err
 }
 
 func signInMethod(m models.MemberRow) string {
@@ -89,8 +118,11 @@ func signInMethod(m models.MemberRow) string {
 // MembersPage lists the organization's members (and, for administrators,
 // the invite form and pending invitations).
 func (h *Members) MembersPage(c echo.Context) error {
-	return h.page(c, http.StatusOK, inviteForm{Role: string(models.RoleMember)}, nil)
+	return h.page(c, http.StatusOK, membersState{invite: newInviteForm()})
 }
+
+// newInviteForm is the invite form as it first shows.
+func newInviteForm() inviteForm { return inviteForm{Role: string(models.RoleMember)} }
 
 // InviteSubmit invites the valid addresses and says what became of each.
 func (h *Members) InviteSubmit(c echo.Context) error {
@@ -101,7 +133,7 @@ func (h *Members) InviteSubmit(c echo.Context) error {
 	scope := ScopeFrom(c)
 	res, err := models.Invite(c.Request().Context(), h.db, scope, f.Emails, models.Role(f.Role), actor(c))
 	if fe, ok := models.AsFieldErrors(err); ok {
-		return h.page(c, http.StatusUnprocessableEntity, f, fe)
+		return h.page(c, http.StatusUnprocessableEntity, membersState{invite: f, inviteErrs: fe})
 	}
 	if err != nil {
 		return err
@@ -141,31 +173,22 @@ func inviteSummary(res models.InviteResult, failed int) string {
 	return strings.Join(parts, " ")
 }
 
+// sendInvitation emails an invitation's link to its address.
 func (h *Members) sendInvitation(c echo.Context, inv models.SentInvitation) error {
-	scope := ScopeFrom(c)
 	inviter, _ := UserFrom(c)
-	org := scope.Account().Name
-	link := h.cfg.link(paths.Invitation(inv.Token))
-	err := h.mail.Send(c.Request().Context(), Message{
-		To:      inv.Email,
-		Subject: inviter.Name + " invited you to join " + org + " on Switchboard",
-		Body: inviter.Name + " (" + inviter.Email + ") invited you to join the organization " + org + " on Switchboard as " +
-			inv.Role.Label() + ".\n\nOpen this link to accept:\n\n" + link +
-			"\n\nThe invitation expires on " + inv.ExpiresAt.Format("January 2, 2006") + ". If you were not expecting it, ignore this email.\n",
-		Link: link,
-	})
+	e := emails.Invitation{
+		BaseURL: h.cfg.BaseURL, Token: inv.Token,
+		InviterName: inviter.Name, InviterEmail: inviter.Email,
+		Organization: ScopeFrom(c).Account().Name, Role: inv.Role.Label(), Expires: inv.ExpiresAt,
+	}
+	subject, body, err := emails.RenderInvitation(e)
+	if err == nil {
+		err = h.mail.Send(c.Request().Context(), Message{To: inv.Email, Subject: subject, Body: body, Link: e.Link()})
+	}
 	if err != nil {
 		LoggerFrom(c).Error("invitation email failed", "to", inv.Email, "err", err)
 	}
 	return err
-}
-
-// refusedLastAdmin turns ErrLastAdmin into a message on the members page.
-func (d *deps) refusedLastAdmin(c echo.Context, err error, back string) (bool, error) {
-	if !errors.Is(err, models.ErrLastAdmin) {
-		return false, err
-	}
-	return true, d.flashRedirect(c, flashError, "An organization must keep at least one administrator: make someone else an administrator first.", back)
 }
 
 type roleForm struct {
@@ -179,10 +202,7 @@ func (h *Members) RoleSubmit(c echo.Context) error {
 		return err
 	}
 	u, err := models.ChangeRole(c.Request().Context(), h.db, ScopeFrom(c), c.Param("user_id"), models.Role(f.Role), actor(c))
-	if fe, ok := models.AsFieldErrors(err); ok {
-		return h.flashRedirect(c, flashError, fe["role"], paths.Members())
-	}
-	if done, err := h.refusedLastAdmin(c, err, paths.Members()); done || err != nil {
+	if done, err := h.refused(c, err); done || err != nil {
 		return err
 	}
 	return h.flashRedirect(c, flashSuccess, u.Name+" is now "+strings.ToLower(models.Role(f.Role).Label())+".", paths.Members())
@@ -218,7 +238,7 @@ func (h *Members) RemovePage(c echo.Context) error {
 // RemoveSubmit removes a member.
 func (h *Members) RemoveSubmit(c echo.Context) error {
 	u, err := models.RemoveMember(c.Request().Context(), h.db, ScopeFrom(c), c.Param("user_id"), actor(c))
-	if done, err := h.refusedLastAdmin(c, err, paths.Members()); done || err != nil {
+	if done, err := h.refused(c, err); done || err != nil {
 		return err
 	}
 	LoggerFrom(c).Info("member removed", "member", u.PublicID)
@@ -233,10 +253,7 @@ func (h *Members) RemoveSubmit(c echo.Context) error {
 // ResendSubmit sends an invitation again with a new link.
 func (h *Members) ResendSubmit(c echo.Context) error {
 	inv, err := models.ResendInvitation(c.Request().Context(), h.db, ScopeFrom(c), c.Param("id"), actor(c))
-	if fe, ok := models.AsFieldErrors(err); ok {
-		return h.page(c, http.StatusUnprocessableEntity, inviteForm{Role: string(models.RoleMember)}, fe)
-	}
-	if err != nil {
+	if done, err := h.refused(c, err); done || err != nil {
 		return err
 	}
 	if err := h.sendInvitation(c, inv); err != nil {

@@ -226,14 +226,19 @@ func TestRoles(t *testing.T) {
 		admin, org, ac := orgAdmin(t, app)
 		m, mc := app.member(t, org, models.RoleMember)
 		// The last administrator cannot be demoted.
-		ac.post("/settings/members/"+admin.PublicID+"/role", url.Values{"role": {"member"}}, "/settings/members").redirectsTo("/settings/members")
-		ac.get("/settings/members").contains("must keep at least one administrator")
+		refused := ac.post("/settings/members/"+admin.PublicID+"/role", url.Values{"role": {"member"}}, "/settings/members").status(http.StatusConflict)
+		if msg := refused.doc().Find(`[data-testid="action-error"]`).Text(); !strings.Contains(msg, "must keep at least one administrator") {
+			t.Errorf("the refusal says %q", msg)
+		}
 		if s, _ := models.LoadScope(t.Context(), db, admin.ID, org.Account().PublicID); s.Role() != models.RoleAdmin {
 			t.Fatal("the last administrator was demoted")
 		}
 		// A regular user may not change roles, their own included.
 		mc.post("/settings/members/"+m.PublicID+"/role", url.Values{"role": {"admin"}}, "/indexes/new").status(http.StatusForbidden)
-		ac.post("/settings/members/"+m.PublicID+"/role", url.Values{"role": {"owner"}}, "/settings/members").redirectsTo("/settings/members")
+		refused = ac.post("/settings/members/"+m.PublicID+"/role", url.Values{"role": {"owner"}}, "/settings/members").status(http.StatusUnprocessableEntity)
+		if refused.doc().Find(`[data-testid="action-error"]`).Text() == "" {
+			t.Error("an unknown role is refused without saying why")
+		}
 		ac.post("/settings/members/"+m.PublicID+"/role", url.Values{"role": {"admin"}}, "/settings/members").redirectsTo("/settings/members")
 		if s, _ := models.LoadScope(t.Context(), db, m.ID, org.Account().PublicID); s.Role() != models.RoleAdmin {
 			t.Fatal("promotion did not happen")
@@ -313,7 +318,7 @@ func TestRemoveMember(t *testing.T) {
 		}
 		// Removing yourself as the last administrator is refused.
 		dbtest.Plain(t, db).Where("account_id = ? AND user_id = ?", org.AccountID(), other.ID).Delete(&models.Membership{})
-		ac.post("/settings/members/"+admin.PublicID+"/remove", nil, "/settings/members").redirectsTo("/settings/members")
+		ac.post("/settings/members/"+admin.PublicID+"/remove", nil, "/settings/members").status(http.StatusConflict).contains(`data-testid="action-error"`)
 		if !isMember(t, db, org, admin) {
 			t.Fatal("the last administrator removed themselves")
 		}
@@ -329,7 +334,7 @@ func TestLeaveOrganization(t *testing.T) {
 		priv := createdID(t, mc.post("/indexes/new", url.Values{"name": {"Mine"}, "model": {"marengo"}, "marengo_options": {"visual"}, "visibility": {"private"}}))
 		// The last administrator cannot leave.
 		ac.get("/settings/organization").contains(`data-testid="cannot-leave"`)
-		ac.post("/settings/organization/leave", nil, "/settings/organization").redirectsTo("/settings/organization")
+		ac.post("/settings/organization/leave", nil, "/settings/organization").status(http.StatusConflict).contains(`data-testid="cannot-leave"`)
 		if !isMember(t, db, org, admin) {
 			t.Fatal("the last administrator left")
 		}

@@ -208,10 +208,7 @@ func (d *deps) activeScope(c echo.Context, user models.User) (models.Scope, erro
 		}
 	case err != nil:
 		return models.Scope{}, err
-	case scope.RequiresSSO():
-		if via, _ := sess.Values[valSSOAccount].(int64); via == scope.AccountID() {
-			return scope, nil
-		}
+	case !scope.AdmitsSession(ssoAccountOf(sess)):
 		notice = scope.Account().Name + " requires single sign-on: sign in through its identity provider (Sign in with SSO) to enter it. You're in your personal account."
 	default:
 		return scope, nil

@@ -70,8 +70,9 @@ func (d *deps) flashRedirect(c echo.Context, kind, msg, path string) error {
 	return redirect(c, path)
 }
 
-// setFlash stores a message for the next page the user sees; handlers end
-// with flashRedirect instead.
+// setFlash stores a message for the next page the user sees. Handlers end
+// with flashRedirect instead; only loadScope, which lets the request go on
+// in the personal account, says why with setFlash alone.
 func (d *deps) setFlash(c echo.Context, kind, message string) error {
 	s := SessionFrom(c)
 	s.Values["flash_kind"] = kind

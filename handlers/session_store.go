@@ -31,6 +31,13 @@ const (
 	valRecord     = "_record"        // the *models.Session loaded with the request
 )
 
+// ssoAccountOf is the organization whose IdP signed the session in; 0 when
+// none did.
+func ssoAccountOf(s *sessions.Session) int64 {
+	id, _ := s.Values[valSSOAccount].(int64)
+	return id
+}
+
 // dbStore is a gorilla/sessions store backed by the database: the cookie
 // carries only a signed random token (256 bits); the database keeps its hash.
 type dbStore struct {
@@ -111,65 +118,89 @@ func (st *dbStore) New(r *http.Request, name string) (*sessions.Session, error) 
 // known role changes gets a new token (and cookie), so that a token seen
 // before the change is worth nothing after it.
 func (st *dbStore) Save(r *http.Request, w http.ResponseWriter, s *sessions.Session) error {
-	ctx := r.Context()
 	rec, _ := s.Values[valRecord].(*models.Session)
 	if s.Options != nil && s.Options.MaxAge < 0 {
-		if rec != nil {
-			if err := models.DeleteSession(ctx, st.db, rec.ID); err != nil {
-				return err
-			}
-		}
-		http.SetCookie(w, sessions.NewCookie(s.Name(), "", &sessions.Options{Path: "/", MaxAge: -1, HttpOnly: true, Secure: st.secure, SameSite: http.SameSiteLaxMode}))
-		return nil
+		return st.delete(r, w, s, rec)
 	}
 	userID, _ := s.Values[valUserID].(int64)
 	if userID == 0 {
 		return nil
 	}
-	accountID, _ := s.Values[valAccountID].(int64)
-	role, _ := s.Values[valRole].(string)
-	var ssoAccount *int64
-	if id, ok := s.Values[valSSOAccount].(int64); ok {
-		ssoAccount = &id
-	}
-	data, err := encodeData(s.Values)
+	v, err := sessionColumns(s)
 	if err != nil {
 		return err
 	}
 	if rec == nil || s.ID == "" {
-		token, created, err := models.CreateSession(ctx, st.db, userID, accountID, clientIP(r), r.UserAgent(), st.life)
-		if err != nil {
-			return err
-		}
-		created.Data, created.SSOAccountID, created.ActiveRole = data, ssoAccount, role
-		if data != "{}" || ssoAccount != nil || role != "" {
-			if err := models.SaveSession(ctx, st.db, created); err != nil {
-				return err
-			}
-		}
-		s.ID = strconv.FormatInt(created.ID, 10)
-		s.Values[valRecord] = &created
-		return st.setCookie(w, s, token)
+		return st.create(r, w, s, userID, v)
 	}
 	var before int64
 	if rec.ActiveAccountID != nil {
 		before = *rec.ActiveAccountID
 	}
 	// A role learned for the first time ("" before) changes nothing.
-	rotate := before != accountID || (rec.ActiveRole != "" && rec.ActiveRole != role)
-	rec.ActiveAccountID = &accountID
-	rec.ActiveRole = role
-	rec.SSOAccountID = ssoAccount
-	rec.Data = data
+	rotate := before != v.accountID || (rec.ActiveRole != "" && rec.ActiveRole != v.role)
+	rec.ActiveAccountID = &v.accountID
+	rec.ActiveRole = v.role
+	rec.SSOAccountID = v.ssoAccount
+	rec.Data = v.data
 	rec.LastSeenAt = time.Now().UTC()
 	if !rotate {
-		return models.SaveSession(ctx, st.db, *rec)
+		return models.SaveSession(r.Context(), st.db, *rec)
 	}
-	token, rotated, err := models.RotateSession(ctx, st.db, *rec)
+	token, rotated, err := models.RotateSession(r.Context(), st.db, *rec)
 	if err != nil {
 		return err
 	}
 	*rec = rotated
+	return st.setCookie(w, s, token)
+}
+
+// columns are what a session's values store beyond its user.
+type columns struct {
+	accountID  int64
+	role       string
+	ssoAccount *int64
+	data       string // the other string values, as JSON
+}
+
+func sessionColumns(s *sessions.Session) (columns, error) {
+	var v columns
+	v.accountID, _ = s.Values[valAccountID].(int64)
+	v.role, _ = s.Values[valRole].(string)
+	if id, ok := s.Values[valSSOAccount].(int64); ok {
+		v.ssoAccount = &id
+	}
+	var err error
+	v.data, err = encodeData(s.Values)
+	return v, err
+}
+
+// delete removes the session's row, if it has one, and its cookie.
+func (st *dbStore) delete(r *http.Request, w http.ResponseWriter, s *sessions.Session, rec *models.Session) error {
+	if rec != nil {
+		if err := models.DeleteSession(r.Context(), st.db, rec.ID); err != nil {
+			return err
+		}
+	}
+	http.SetCookie(w, sessions.NewCookie(s.Name(), "", &sessions.Options{Path: "/", MaxAge: -1, HttpOnly: true, Secure: st.secure, SameSite: http.SameSiteLaxMode}))
+	return nil
+}
+
+// create stores a new session for the user, with a new token.
+func (st *dbStore) create(r *http.Request, w http.ResponseWriter, s *sessions.Session, userID int64, v columns) error {
+	ctx := r.Context()
+	token, created, err := models.CreateSession(ctx, st.db, userID, v.accountID, clientIP(r), r.UserAgent(), st.life)
+	if err != nil {
+		return err
+	}
+	created.Data, created.SSOAccountID, created.ActiveRole = v.data, v.ssoAccount, v.role
+	if v.data != "{}" || v.ssoAccount != nil || v.role != "" {
+		if err := models.SaveSession(ctx, st.db, created); err != nil {
+			return err
+		}
+	}
+	s.ID = strconv.FormatInt(created.ID, 10)
+	s.Values[valRecord] = &created
 	return st.setCookie(w, s, token)
 }
 

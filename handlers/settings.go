@@ -69,10 +69,7 @@ func (h *Settings) OrganizationSubmit(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := h.setFlash(c, flashSuccess, "The organization is now called "+acct.Name+"."); err != nil {
-		return err
-	}
-	return redirect(c, paths.OrganizationSettings())
+	return h.flashRedirect(c, flashSuccess, "The organization is now called "+acct.Name+".", paths.OrganizationSettings())
 }
 
 // LeavePage asks to confirm leaving the organization.
@@ -97,7 +94,11 @@ func (h *Settings) LeavePage(c echo.Context) error {
 func (h *Settings) LeaveSubmit(c echo.Context) error {
 	scope := ScopeFrom(c)
 	err := models.LeaveOrganization(c.Request().Context(), h.db, scope, actor(c))
-	if done, err := h.refusedLastAdmin(c, err, paths.OrganizationSettings()); done || err != nil {
+	if status, _, ok := refusal(err); ok {
+		// The page says why the last administrator cannot leave.
+		return h.organizationPage(c, status, orgPageState{})
+	}
+	if err != nil {
 		return err
 	}
 	return h.toPersonal(c, "You left "+scope.Account().Name+"; you're in your personal account.")
@@ -201,10 +202,7 @@ func (h *Settings) ProfileSubmit(c echo.Context) error {
 		if err != nil {
 			return err
 		}
-		if err := h.setFlash(c, flashSuccess, "Your password was changed. Your other sessions were signed out."); err != nil {
-			return err
-		}
-		return redirect(c, paths.Profile())
+		return h.flashRedirect(c, flashSuccess, "Your password was changed. Your other sessions were signed out.", paths.Profile())
 	}
 	err := models.RenameUser(ctx, h.db, user.ID, f.Name)
 	if fe, ok := models.AsFieldErrors(err); ok {
@@ -213,8 +211,5 @@ func (h *Settings) ProfileSubmit(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := h.setFlash(c, flashSuccess, "Your name was saved."); err != nil {
-		return err
-	}
-	return redirect(c, paths.Profile())
+	return h.flashRedirect(c, flashSuccess, "Your name was saved.", paths.Profile())
 }

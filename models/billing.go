@@ -582,7 +582,7 @@ func ChangePlan(ctx context.Context, db *gorm.DB, s Scope, plan Plan, actor Acto
 	if err := s.require(CapManageBilling); err != nil {
 		return err
 	}
-	if plan != PlanFree && plan != PlanDeveloper {
+	if !plan.SelfServe() {
 		return FieldErrors{"plan": "Choose Free or Developer; Enterprise is arranged with us (request it below)."}
 	}
 	return s.write(ctx, db, func(tx *gorm.DB) error {
@@ -590,7 +590,7 @@ func ChangePlan(ctx context.Context, db *gorm.DB, s Scope, plan Plan, actor Acto
 		if err != nil {
 			return err
 		}
-		if a.Plan == PlanEnterprise {
+		if a.Plan.ByContract() {
 			// Enterprise terms are a contract; leaving them is arranged with us too.
 			return ErrEnterpriseContract
 		}
@@ -644,7 +644,7 @@ func RequestEnterprise(ctx context.Context, db *gorm.DB, s Scope, seats int64, m
 	if err := s.require(CapManageBilling); err != nil {
 		return err
 	}
-	if s.account.Plan == PlanEnterprise {
+	if s.account.Plan.ByContract() {
 		return ErrEnterpriseContract
 	}
 	message = strings.TrimSpace(message)

@@ -271,7 +271,7 @@ func CreateIndex(ctx context.Context, db *gorm.DB, s Scope, in IndexInput) (Inde
 	}
 	addons, ok := normalizeAddons(in.Addons)
 	if !ok {
-		fe["addons"] = "The only add-on is thumbnail."
+		fe["addons"] = addonsMessage()
 	}
 	if err := fe.orNil(); err != nil {
 		return Index{}, err

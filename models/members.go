@@ -150,7 +150,7 @@ func keepAnAdmin(tx *gorm.DB, s Scope, m Membership) error {
 	if err != nil {
 		return err
 	}
-	if n <= 1 {
+	if LastAdmin(m.Role, n) {
 		return ErrLastAdmin
 	}
 	return nil
@@ -276,7 +276,7 @@ func CanLeave(ctx context.Context, db *gorm.DB, s Scope) (bool, error) {
 		n, err = countAdmins(tx, s)
 		return err
 	})
-	return n > 1, err
+	return !LastAdmin(s.Role(), n), err
 }
 
 // oldestAdminBut is the administrator, other than userID, who joined first;

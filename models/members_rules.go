@@ -1,0 +1,7 @@
+package models
+
+// LastAdmin reports whether a member with role is the one administrator the
+// organization must keep, given how many administrators it has: their role
+// cannot be taken away, and they can neither be removed nor leave
+// (ErrLastAdmin).
+func LastAdmin(role Role, admins int64) bool { return role == RoleAdmin && admins <= 1 }
