@@ -11,6 +11,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"switchboard/handlers/mail"
 	"switchboard/models"
 	"switchboard/views"
 	"switchboard/views/paths"
@@ -168,7 +169,7 @@ func (d *deps) sendVerification(c echo.Context, user models.User) error {
 		return err
 	}
 	link := d.cfg.link(paths.VerifyEmail(token))
-	err = d.mail.Send(c.Request().Context(), Message{
+	err = d.mail.Send(c.Request().Context(), mail.Message{
 		To:      user.Email,
 		Subject: "Verify your email address for Switchboard",
 		Body: "Hello " + user.Name + ",\n\nPlease confirm that this is your email address by opening this link:\n\n" + link +
@@ -303,7 +304,7 @@ func (h *Auth) ForgotPasswordSubmit(c echo.Context) error {
 		return err
 	}
 	link := h.cfg.link(paths.ResetPassword(token))
-	if err := h.mail.Send(ctx, Message{
+	if err := h.mail.Send(ctx, mail.Message{
 		To:      user.Email,
 		Subject: "Reset your Switchboard password",
 		Body: "Hello " + user.Name + ",\n\nSomeone (we hope you) asked to reset your Switchboard password. Choose a new one here:\n\n" + link +

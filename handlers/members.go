@@ -8,6 +8,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"switchboard/handlers/mail"
 	"switchboard/models"
 	"switchboard/views"
 	"switchboard/views/paths"
@@ -146,7 +147,7 @@ func (h *Members) sendInvitation(c echo.Context, inv models.SentInvitation) erro
 	inviter, _ := UserFrom(c)
 	org := scope.Account().Name
 	link := h.cfg.link(paths.Invitation(inv.Token))
-	err := h.mail.Send(c.Request().Context(), Message{
+	err := h.mail.Send(c.Request().Context(), mail.Message{
 		To:      inv.Email,
 		Subject: inviter.Name + " invited you to join " + org + " on Switchboard",
 		Body: inviter.Name + " (" + inviter.Email + ") invited you to join the organization " + org + " on Switchboard as " +

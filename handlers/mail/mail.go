@@ -1,13 +1,16 @@
-package handlers
+// Package mail sends Switchboard's emails: over SMTP when a server is
+// configured, and otherwise into the log.
+package mail
 
 import (
 	"context"
 	"crypto/tls"
+	"errors"
 	"fmt"
 	"log/slog"
 	"mime"
 	"net"
-	"net/mail"
+	netmail "net/mail"
 	"net/smtp"
 	"net/url"
 	"strings"
@@ -27,19 +30,32 @@ type Mailer interface {
 	Send(ctx context.Context, m Message) error
 }
 
-// NewMailer sends over SMTP when smtpURL is set (smtp://user:pass@host:587
-// with STARTTLS when offered, smtps://… for TLS from the start), and
-// otherwise writes each message's link to the log.
-func NewMailer(smtpURL, from string, log *slog.Logger) (Mailer, error) {
+// Why New refused its configuration.
+var (
+	// ErrInvalidFrom: the From address is not an email address.
+	ErrInvalidFrom = errors.New("mail from address is not an email address")
+	// ErrInvalidURL: the SMTP URL is not smtp://… or smtps://… with a host.
+	ErrInvalidURL = errors.New("smtp url must look like smtp://user:password@host:587")
+)
+
+// New sends over SMTP when smtpURL is set (smtp://user:pass@host:587 with
+// STARTTLS when offered, smtps://… for TLS from the start), and otherwise
+// writes each message's link to the log. A refused configuration is
+// ErrInvalidFrom or ErrInvalidURL, wrapped; the URL's password is never
+// repeated.
+func New(smtpURL, from string, log *slog.Logger) (Mailer, error) {
 	if smtpURL == "" {
 		return logMailer{log: log}, nil
 	}
-	if _, err := mail.ParseAddress(from); err != nil {
-		return nil, fmt.Errorf("the mail From address %q is not an email address: %w", from, err)
+	if _, err := netmail.ParseAddress(from); err != nil {
+		return nil, fmt.Errorf("%w: %q: %w", ErrInvalidFrom, from, err)
 	}
 	u, err := url.Parse(smtpURL)
-	if err != nil || (u.Scheme != "smtp" && u.Scheme != "smtps") || u.Hostname() == "" {
-		return nil, fmt.Errorf("SMTP_URL must look like smtp://user:password@host:587, got %q", smtpURL)
+	if err != nil {
+		return nil, ErrInvalidURL // url.Parse's error quotes the URL, password and all
+	}
+	if (u.Scheme != "smtp" && u.Scheme != "smtps") || u.Hostname() == "" {
+		return nil, fmt.Errorf("%w, got %q", ErrInvalidURL, u.Redacted())
 	}
 	return &smtpMailer{u: u, from: from}, nil
 }
@@ -99,7 +115,7 @@ func (m *smtpMailer) Send(ctx context.Context, msg Message) error {
 		}
 	}
 	envelopeFrom := m.from
-	if a, err := mail.ParseAddress(m.from); err == nil {
+	if a, err := netmail.ParseAddress(m.from); err == nil {
 		envelopeFrom = a.Address // MAIL FROM takes the bare address, not "Name <address>"
 	}
 	if err := c.Mail(envelopeFrom); err != nil {
