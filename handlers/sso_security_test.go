@@ -1468,6 +1468,22 @@ func TestSSOSettingsForm(t *testing.T) {
 			if n := countRows(t, db, "sso_connections", "account_id = ?", org.AccountID()); n != 0 {
 				t.Fatalf("%s: saved", tc.name)
 			}
+			// The form keeps what was typed.
+			if tc.field == "domains" || tc.field == "metadata_url" {
+				if got := r.doc().Find("#field-"+tc.field).AttrOr("value", ""); got != tc.form.Get(tc.field) {
+					t.Errorf("%s: %s is %q, want what was typed, %q", tc.name, tc.field, got, tc.form.Get(tc.field))
+				}
+			}
+		}
+
+		// Nothing to test before the connection is saved (a page from
+		// before it was removed): the page says so, and nothing starts.
+		r := ac.post("/settings/sso/test", nil, "/settings/sso").status(http.StatusUnprocessableEntity)
+		if msg := r.doc().Find("#field-metadata_xml-error").Text(); !strings.Contains(msg, "Save the identity provider's metadata first.") {
+			t.Errorf("testing before saving: %q", msg)
+		}
+		if n := countRows(t, db, "sso_requests", "account_id = ?", org.AccountID()); n != 0 {
+			t.Fatalf("%d SSO requests recorded", n)
 		}
 
 		// Saved; the page shows what to paste into the IdP.
@@ -1766,11 +1782,12 @@ func TestSSODomainVerificationByDNS(t *testing.T) {
 			t.Fatal("an unproved domain's IdP joined an existing user")
 		}
 		// No record yet: verification fails and says so.
-		env.ac.post("/settings/sso/domains/verify", url.Values{"domain": {"example.com"}}, "/settings/sso").redirectsTo("/settings/sso")
-		env.ac.get("/settings/sso").contains("Could not verify example.com")
+		env.ac.post("/settings/sso/domains/verify", url.Values{"domain": {"example.com"}}, "/settings/sso").
+			status(http.StatusUnprocessableEntity).contains("Could not verify example.com")
 		// A wrong value fails too; the right one proves the domain.
 		records[name] = []string{"switchboard-domain-verification=wrong"}
-		env.ac.post("/settings/sso/domains/verify", url.Values{"domain": {"example.com"}}, "/settings/sso").redirectsTo("/settings/sso")
+		env.ac.post("/settings/sso/domains/verify", url.Values{"domain": {"example.com"}}, "/settings/sso").
+			status(http.StatusUnprocessableEntity).contains("Could not verify example.com")
 		records[name] = []string{"v=spf1 -all", value}
 		env.ac.post("/settings/sso/domains/verify", url.Values{"domain": {"example.com"}}, "/settings/sso").redirectsTo("/settings/sso")
 		env.ac.get("/settings/sso").contains("example.com is proved")

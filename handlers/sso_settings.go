@@ -29,6 +29,29 @@ type ssoForm struct {
 
 func checked(v string) bool { return v == "on" || v == "true" || v == "1" }
 
+// onIf is how a checkbox that is on comes back from the form.
+func onIf(b bool) string {
+	if b {
+		return "on"
+	}
+	return ""
+}
+
+// savedSSOForm is the form as the saved connection fills it, or with the
+// defaults of a new one.
+func savedSSOForm(conn models.SSOConnection, configured bool) *ssoForm {
+	f := &ssoForm{MetadataXML: conn.IDPMetadataXML, MetadataURL: conn.IDPMetadataURL, Domains: strings.Join(conn.Domains, ", "),
+		JIT: onIf(conn.JIT), DefaultRole: string(conn.DefaultRole), Enforce: onIf(conn.Enforce), AllowIDPInitiated: onIf(conn.AllowIDPInitiated),
+		EmailAttribute: conn.EmailAttribute, NameAttribute: conn.NameAttribute}
+	if !configured {
+		f.DefaultRole, f.JIT = string(models.RoleMember), "on"
+	}
+	return f
+}
+
+// settingsPage renders the settings with f (nil: the saved settings) and
+// errs, keyed by the fields of the settings form, or "domain" for a
+// refused domain proof.
 func (h *SSO) settingsPage(c echo.Context, status int, f *ssoForm, errs models.FieldErrors) error {
 	ctx := c.Request().Context()
 	scope := ScopeFrom(c)
@@ -37,46 +60,43 @@ func (h *SSO) settingsPage(c echo.Context, status int, f *ssoForm, errs models.F
 	if err != nil && !errors.Is(err, models.ErrNotFound) {
 		return err
 	}
-	shell, err := h.shell(c, "Single sign-on", "sso")
-	if err != nil {
-		return err
-	}
-	slug := scope.Account().SlugOrEmpty()
-	entityID, acs, metadata := h.spURLs(slug)
-	var domains []views.SSODomainRow
-	for _, d := range conn.DomainRecords {
-		name, value := d.VerificationRecord()
-		domains = append(domains, views.SSODomainRow{Domain: d.Domain, Verified: d.VerifiedAt != nil, RecordName: name, RecordValue: value})
-	}
 	lost, err := models.RecentDomainLosses(ctx, h.db, scope)
 	if err != nil {
 		return err
 	}
-	p := views.SSOSettingsPageProps{
-		Shell: shell, DomainRows: domains, EntityID: entityID, ACSURL: acs, MetadataURL: metadata, LoginURL: h.cfg.link(paths.SSOLogin(slug)),
-		Configured: configured, IDPEntityID: conn.IDPEntityID, Errors: errs,
+	shell, err := h.shell(c, "Single sign-on", "sso")
+	if err != nil {
+		return err
 	}
 	if f == nil {
-		f = &ssoForm{MetadataXML: conn.IDPMetadataXML, MetadataURL: conn.IDPMetadataURL, Domains: strings.Join(conn.Domains, ", "),
-			DefaultRole: string(conn.DefaultRole), EmailAttribute: conn.EmailAttribute, NameAttribute: conn.NameAttribute}
-		if !configured {
-			f.DefaultRole, f.JIT = string(models.RoleMember), "on"
-		}
-		for _, b := range []struct {
-			v   bool
-			dst *string
-		}{{conn.JIT, &f.JIT}, {conn.Enforce, &f.Enforce}, {conn.AllowIDPInitiated, &f.AllowIDPInitiated}} {
-			if b.v {
-				*b.dst = "on"
-			}
-		}
+		f = savedSSOForm(conn, configured)
+	}
+	p := h.settingsProps(scope.Account().SlugOrEmpty(), conn, lost, *f)
+	p.Shell, p.Configured = shell, configured
+	p.Errors, p.DomainError = errs, errs["domain"]
+	if p.DomainError != "" {
+		p.Errors = nil // the error is on the domains, not on the settings form
+	}
+	return render(c, status, views.SSOSettingsPage(p))
+}
+
+// settingsProps are the settings page's service provider details, domains
+// and form.
+func (h *SSO) settingsProps(slug string, conn models.SSOConnection, lost []models.DomainNotice, f ssoForm) views.SSOSettingsPageProps {
+	entityID, acs, metadata := h.spURLs(slug)
+	p := views.SSOSettingsPageProps{
+		EntityID: entityID, ACSURL: acs, MetadataURL: metadata, LoginURL: h.cfg.link(paths.SSOLogin(slug)), IDPEntityID: conn.IDPEntityID,
+		MetadataXML: f.MetadataXML, MetadataURLInput: f.MetadataURL, Domains: f.Domains, JIT: checked(f.JIT), DefaultRole: f.DefaultRole,
+		Enforce: checked(f.Enforce), AllowIDPInitiated: checked(f.AllowIDPInitiated), EmailAttribute: f.EmailAttribute, NameAttribute: f.NameAttribute,
+	}
+	for _, d := range conn.DomainRecords {
+		name, value := d.VerificationRecord()
+		p.DomainRows = append(p.DomainRows, views.SSODomainRow{Domain: d.Domain, Verified: d.VerifiedAt != nil, RecordName: name, RecordValue: value})
 	}
 	for _, l := range lost {
 		p.LostDomains = append(p.LostDomains, views.SSOLostDomain{Domain: l.Domain, On: dateOnly(l.At)})
 	}
-	p.MetadataXML, p.MetadataURLInput, p.Domains, p.JIT, p.DefaultRole = f.MetadataXML, f.MetadataURL, f.Domains, checked(f.JIT), f.DefaultRole
-	p.Enforce, p.AllowIDPInitiated, p.EmailAttribute, p.NameAttribute = checked(f.Enforce), checked(f.AllowIDPInitiated), f.EmailAttribute, f.NameAttribute
-	return render(c, status, views.SSOSettingsPage(p))
+	return p
 }
 
 // SettingsPage shows the service provider's details and the connection.
@@ -118,22 +138,34 @@ type verifyDomainForm struct {
 	Domain string `form:"domain"`
 }
 
-// VerifyDomainSubmit checks a domain's DNS TXT record.
+// VerifyDomainSubmit checks a domain's DNS TXT record. A domain that is
+// not proved re-renders the page with the reason, on the domains.
 func (h *SSO) VerifyDomainSubmit(c echo.Context) error {
 	var f verifyDomainForm
 	if err := bindForm(c, &f); err != nil {
 		return err
 	}
-	err := models.VerifySSODomain(c.Request().Context(), h.db, ScopeFrom(c), f.Domain, h.cfg.LookupTXT, actor(c))
-	switch {
-	case errors.Is(err, models.ErrDomainNotProved):
-		return h.flashRedirect(c, flashError, "Could not verify "+f.Domain+": "+err.Error()+". DNS changes can take a while to appear; try again later.", paths.SSOSettings())
-	case errors.Is(err, models.ErrDomainProvedElsewhere):
-		return h.flashRedirect(c, flashError, "Could not verify "+f.Domain+": another organization has already proved it owns it.", paths.SSOSettings())
-	case err != nil:
+	domain := strings.TrimSpace(f.Domain)
+	err := models.VerifySSODomain(c.Request().Context(), h.db, ScopeFrom(c), domain, h.cfg.LookupTXT, actor(c))
+	if msg := domainProofMessage(err, domain); msg != "" {
+		return h.settingsPage(c, http.StatusUnprocessableEntity, nil, models.FieldErrors{"domain": msg})
+	}
+	if err != nil {
 		return err
 	}
-	return h.flashRedirect(c, flashSuccess, f.Domain+" is proved: your identity provider can now create accounts and sign people in by their address there.", paths.SSOSettings())
+	return h.flashRedirect(c, flashSuccess, domain+" is proved: your identity provider can now create accounts and sign people in by their address there.", paths.SSOSettings())
+}
+
+// domainProofMessage says why a domain was not proved; "" for any other
+// outcome.
+func domainProofMessage(err error, domain string) string {
+	switch {
+	case errors.Is(err, models.ErrDomainNotProved):
+		return "Could not verify " + domain + ": its DNS has no TXT record with the value shown below. DNS changes can take a while to appear; try again later."
+	case errors.Is(err, models.ErrDomainProvedElsewhere):
+		return "Could not verify " + domain + ": another organization has already proved it owns it."
+	}
+	return ""
 }
 
 // fetchMetadata reads an IdP's metadata from the URL an administrator

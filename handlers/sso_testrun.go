@@ -51,7 +51,8 @@ func (h *SSO) TestSubmit(c echo.Context) error {
 	scope := ScopeFrom(c)
 	sa, err := models.FindSSOBySlug(c.Request().Context(), h.db, scope.Account().SlugOrEmpty())
 	if errors.Is(err, models.ErrNotFound) {
-		return h.flashRedirect(c, flashError, "Save the identity provider's metadata first.", paths.SSOSettings())
+		// A page from before the connection was removed: nothing to test.
+		return h.settingsPage(c, http.StatusUnprocessableEntity, nil, models.FieldErrors{"metadata_xml": "Save the identity provider's metadata first."})
 	}
 	if err != nil {
 		return err
