@@ -78,19 +78,7 @@ func (m *smtpMailer) Send(ctx context.Context, msg Message) error {
 	ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
 	defer cancel()
 	host := m.u.Hostname()
-	port := m.u.Port()
-	if port == "" {
-		port = map[string]string{"smtp": "587", "smtps": "465"}[m.u.Scheme]
-	}
-	addr := net.JoinHostPort(host, port)
-	var conn net.Conn
-	var err error
-	dialer := &net.Dialer{}
-	if m.u.Scheme == "smtps" {
-		conn, err = (&tls.Dialer{NetDialer: dialer, Config: &tls.Config{ServerName: host}}).DialContext(ctx, "tcp", addr)
-	} else {
-		conn, err = dialer.DialContext(ctx, "tcp", addr)
-	}
+	conn, err := m.dial(ctx)
 	if err != nil {
 		return fmt.Errorf("smtp dial: %w", err)
 	}
@@ -114,6 +102,28 @@ func (m *smtpMailer) Send(ctx context.Context, msg Message) error {
 			return fmt.Errorf("smtp auth: %w", err)
 		}
 	}
+	if err := m.deliver(c, msg); err != nil {
+		return err
+	}
+	return c.Quit()
+}
+
+// dial connects to the server: with TLS from the start for smtps.
+func (m *smtpMailer) dial(ctx context.Context) (net.Conn, error) {
+	port := m.u.Port()
+	if port == "" {
+		port = map[string]string{"smtp": "587", "smtps": "465"}[m.u.Scheme]
+	}
+	addr := net.JoinHostPort(m.u.Hostname(), port)
+	dialer := &net.Dialer{}
+	if m.u.Scheme == "smtps" {
+		return (&tls.Dialer{NetDialer: dialer, Config: &tls.Config{ServerName: m.u.Hostname()}}).DialContext(ctx, "tcp", addr)
+	}
+	return dialer.DialContext(ctx, "tcp", addr)
+}
+
+// deliver sends the envelope and the message over a ready connection.
+func (m *smtpMailer) deliver(c *smtp.Client, msg Message) error {
 	envelopeFrom := m.from
 	if a, err := netmail.ParseAddress(m.from); err == nil {
 		envelopeFrom = a.Address // MAIL FROM takes the bare address, not "Name <address>"
@@ -134,7 +144,7 @@ func (m *smtpMailer) Send(ctx context.Context, msg Message) error {
 	if err := w.Close(); err != nil {
 		return fmt.Errorf("smtp end of data: %w", err)
 	}
-	return c.Quit()
+	return nil
 }
 
 // formatMessage renders RFC 5322 headers and a plain-text body with CRLF
