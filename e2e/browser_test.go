@@ -23,6 +23,7 @@ import (
 	"gorm.io/gorm"
 
 	"switchboard/handlers"
+	"switchboard/handlers/mail"
 	"switchboard/models/dbtest"
 )
 
@@ -503,10 +504,10 @@ func screenshotPath(t *testing.T, name string) string {
 // recordingMailer keeps every message instead of sending it.
 type recordingMailer struct {
 	mu   sync.Mutex
-	sent []handlers.Message
+	sent []mail.Message
 }
 
-func (m *recordingMailer) Send(_ context.Context, msg handlers.Message) error {
+func (m *recordingMailer) Send(_ context.Context, msg mail.Message) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.sent = append(m.sent, msg)

@@ -15,7 +15,7 @@ import (
 	"github.com/chromedp/chromedp/kb"
 	"gorm.io/gorm"
 
-	"switchboard/handlers"
+	"switchboard/handlers/mail"
 	"switchboard/models/dbtest"
 )
 
@@ -298,7 +298,7 @@ func (b *browser) shots(name string) {
 }
 
 // last is the newest message to to whose subject contains subject.
-func (m *recordingMailer) last(to, subject string) (handlers.Message, bool) {
+func (m *recordingMailer) last(to, subject string) (mail.Message, bool) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	for i := len(m.sent) - 1; i >= 0; i-- {
@@ -306,5 +306,5 @@ func (m *recordingMailer) last(to, subject string) (handlers.Message, bool) {
 			return msg, true
 		}
 	}
-	return handlers.Message{}, false
+	return mail.Message{}, false
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/labstack/echo/v4"
 	"gorm.io/gorm"
 
+	"switchboard/handlers/mail"
 	"switchboard/models"
 )
 
@@ -62,7 +63,7 @@ type deps struct {
 	db    *gorm.DB
 	cfg   Config
 	store *dbStore
-	mail  Mailer
+	mail  mail.Mailer
 	log   *slog.Logger
 	csrf  echo.MiddlewareFunc
 }

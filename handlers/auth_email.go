@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
+	"switchboard/handlers/mail"
 
 	"github.com/labstack/echo/v4"
 
@@ -23,7 +24,7 @@ func (d *deps) sendVerification(c echo.Context, user models.User) error {
 	e := emails.Verification{BaseURL: d.cfg.BaseURL, Token: token, Name: user.Name}
 	subject, body, err := emails.RenderVerification(e)
 	if err == nil {
-		err = d.mail.Send(ctx, Message{To: user.Email, Subject: subject, Body: body, Link: e.Link()})
+		err = d.mail.Send(ctx, mail.Message{To: user.Email, Subject: subject, Body: body, Link: e.Link()})
 	}
 	if err != nil {
 		LoggerFrom(c).Error("verification email failed", "err", err)
@@ -134,7 +135,7 @@ func (d *deps) sendPasswordReset(c echo.Context, user models.User) error {
 	if err != nil {
 		return err
 	}
-	if err := d.mail.Send(ctx, Message{To: user.Email, Subject: subject, Body: body, Link: e.Link()}); err != nil {
+	if err := d.mail.Send(ctx, mail.Message{To: user.Email, Subject: subject, Body: body, Link: e.Link()}); err != nil {
 		LoggerFrom(c).Error("reset email failed", "err", err)
 	}
 	return nil

@@ -20,6 +20,7 @@ import (
 	"gorm.io/gorm"
 
 	"switchboard/handlers"
+	"switchboard/handlers/mail"
 	"switchboard/models"
 	"switchboard/models/dbtest"
 )
@@ -37,14 +38,14 @@ type testApp struct {
 
 func newApp(t testing.TB, db *gorm.DB) *testApp {
 	t.Helper()
-	mail := &captureMailer{}
-	app := newAppWith(t, db, mail)
-	app.mail = mail
+	capture := &captureMailer{}
+	app := newAppWith(t, db, capture)
+	app.mail = capture
 	return app
 }
 
 // newAppWith runs the router with another mailer (app.mail stays nil).
-func newAppWith(t testing.TB, db *gorm.DB, mail handlers.Mailer) *testApp {
+func newAppWith(t testing.TB, db *gorm.DB, mailer mail.Mailer) *testApp {
 	t.Helper()
 	logs := &syncBuffer{}
 	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelInfo}))
@@ -57,7 +58,7 @@ func newAppWith(t testing.TB, db *gorm.DB, mail handlers.Mailer) *testApp {
 		SessionKey: []byte("test-session-key-0123456789abcdef0123456789"),
 		Sessions:   handlers.DefaultSessionLifetime,
 		Usage:      app.usage,
-	}, db, log, mail)
+	}, db, log, mailer)
 	app.srv.Config.Handler = app.e
 	t.Cleanup(app.srv.Close)
 	return app
@@ -91,10 +92,10 @@ func (b *syncBuffer) String() string {
 // captureMailer keeps every message instead of sending it.
 type captureMailer struct {
 	mu   sync.Mutex
-	sent []handlers.Message
+	sent []mail.Message
 }
 
-func (m *captureMailer) Send(_ context.Context, msg handlers.Message) error {
+func (m *captureMailer) Send(_ context.Context, msg mail.Message) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.sent = append(m.sent, msg)
@@ -102,7 +103,7 @@ func (m *captureMailer) Send(_ context.Context, msg handlers.Message) error {
 }
 
 // last is the newest message to an address whose subject contains subject.
-func (m *captureMailer) last(t testing.TB, to, subject string) handlers.Message {
+func (m *captureMailer) last(t testing.TB, to, subject string) mail.Message {
 	t.Helper()
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -112,7 +113,7 @@ func (m *captureMailer) last(t testing.TB, to, subject string) handlers.Message 
 		}
 	}
 	t.Fatalf("no message to %s about %q (sent: %d)", to, subject, len(m.sent))
-	return handlers.Message{}
+	return mail.Message{}
 }
 
 // client is one browser: its own cookie jar, redirects not followed so each

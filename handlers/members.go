@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"switchboard/handlers/mail"
 
 	"github.com/labstack/echo/v4"
 
@@ -183,7 +184,7 @@ func (h *Members) sendInvitation(c echo.Context, inv models.SentInvitation) erro
 	}
 	subject, body, err := emails.RenderInvitation(e)
 	if err == nil {
-		err = h.mail.Send(c.Request().Context(), Message{To: inv.Email, Subject: subject, Body: body, Link: e.Link()})
+		err = h.mail.Send(c.Request().Context(), mail.Message{To: inv.Email, Subject: subject, Body: body, Link: e.Link()})
 	}
 	if err != nil {
 		LoggerFrom(c).Error("invitation email failed", "to", inv.Email, "err", err)

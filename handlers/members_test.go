@@ -12,7 +12,7 @@ import (
 	"github.com/PuerkitoBio/goquery"
 	"gorm.io/gorm"
 
-	"switchboard/handlers"
+	"switchboard/handlers/mail"
 	"switchboard/handlers/smtptest"
 	"switchboard/models"
 	"switchboard/models/dbtest"
@@ -42,7 +42,7 @@ func isMember(t testing.TB, db *gorm.DB, org models.Scope, u models.User) bool {
 	return err == nil
 }
 
-func invitationPath(app *testApp, msg handlers.Message) string {
+func invitationPath(app *testApp, msg mail.Message) string {
 	return strings.TrimPrefix(msg.Link, app.srv.URL)
 }
 
@@ -429,7 +429,7 @@ func TestAuditLog(t *testing.T) {
 func TestInvitationEmailOverSMTP(t *testing.T) {
 	db := dbtest.SQLite(t)
 	sink := smtptest.New(t)
-	mailer, err := handlers.NewMailer(sink.URL(), "Switchboard <no-reply@example.com>", slog.Default())
+	mailer, err := mail.New(sink.URL(), "Switchboard <no-reply@example.com>", slog.Default())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -8,6 +8,7 @@ import (
 	"github.com/labstack/echo/v4/middleware"
 	"gorm.io/gorm"
 
+	"switchboard/handlers/mail"
 	"switchboard/models"
 )
 
@@ -19,7 +20,7 @@ import (
 // gets the API's headers), then per route TextOnly → Session (which loads the user) → CSRF → RequireUser → LoadScope →
 // GuardAccount → RequireCapability → handler. Static files and the health
 // check skip the session, so they cost no query.
-func New(cfg Config, db *gorm.DB, log *slog.Logger, mailer Mailer) *echo.Echo {
+func New(cfg Config, db *gorm.DB, log *slog.Logger, mailer mail.Mailer) *echo.Echo {
 	cfg = cfg.withDefaults(db, log)
 	d := &deps{db: db, cfg: cfg, log: log, mail: mailer,
 		store: newDBStore(db, cfg.SessionKey, cfg.Sessions, cfg.secure()),

@@ -85,8 +85,22 @@ func TestSSODomainProvedThroughARealDNSServer(t *testing.T) {
 
 		// The server answers, but without the record: not proved.
 		dns.Serve(map[string][]string{"_switchboard.example.org": {"something else"}})
-		env.ac.post("/settings/sso/domains/verify", url.Values{"domain": {"example.com"}}, "/settings/sso").redirectsTo("/settings/sso")
-		env.ac.get("/settings/sso").contains("Could not verify example.com")
+		// The page comes back with the reason on the domains, the domain
+		// still there to verify again, and the settings form untouched.
+		r := env.ac.post("/settings/sso/domains/verify", url.Values{"domain": {" example.com "}}, "/settings/sso").status(http.StatusUnprocessableEntity)
+		if msg := strings.TrimSpace(r.doc().Find("#field-domain-error").Text()); !strings.HasPrefix(msg, "Could not verify example.com: its DNS has no TXT record") {
+			t.Errorf("domain error %q", msg)
+		}
+		if r.doc().Find(`[data-testid="sso-domains"] input[name="domain"][value="example.com"]`).Length() != 1 {
+			t.Error("the domain cannot be verified again from the page")
+		}
+		r.lacks("the verification record was not found") // the model's words stay out of the page
+		if r.doc().Find(`[data-testid="error-summary"]`).Length() != 0 || r.doc().Find(`[data-testid="flash"]`).Length() != 0 {
+			t.Error("the domain error is shown as a settings error or a flash")
+		}
+		if got := r.doc().Find("#field-domains").AttrOr("value", ""); got != "example.com, example.org" {
+			t.Errorf("the settings form shows domains %q", got)
+		}
 		if got := domainBadge(t, env.ac, "example.com"); got != "Not proved" {
 			t.Fatalf("badge %q without the record", got)
 		}

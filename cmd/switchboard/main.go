@@ -35,6 +35,7 @@ import (
 	"gorm.io/gorm"
 
 	"switchboard/handlers"
+	"switchboard/handlers/mail"
 	"switchboard/models"
 )
 
@@ -268,7 +269,7 @@ func serve(ctx context.Context, cfg config, log *slog.Logger) error {
 		}
 	}
 
-	mailer, err := handlers.NewMailer(cfg.SMTPURL, cfg.MailFrom, log)
+	mailer, err := mail.New(cfg.SMTPURL, cfg.MailFrom, log)
 	if err != nil {
 		return err
 	}

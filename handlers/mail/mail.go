@@ -1,13 +1,16 @@
-package handlers
+// Package mail sends Switchboard's emails: over SMTP when a server is
+// configured, and otherwise into the log.
+package mail
 
 import (
 	"context"
 	"crypto/tls"
+	"errors"
 	"fmt"
 	"log/slog"
 	"mime"
 	"net"
-	"net/mail"
+	netmail "net/mail"
 	"net/smtp"
 	"net/url"
 	"strings"
@@ -27,19 +30,32 @@ type Mailer interface {
 	Send(ctx context.Context, m Message) error
 }
 
-// NewMailer sends over SMTP when smtpURL is set (smtp://user:pass@host:587
-// with STARTTLS when offered, smtps://… for TLS from the start), and
-// otherwise writes each message's link to the log.
-func NewMailer(smtpURL, from string, log *slog.Logger) (Mailer, error) {
+// Why New refused its configuration.
+var (
+	// ErrInvalidFrom: the From address is not an email address.
+	ErrInvalidFrom = errors.New("mail from address is not an email address")
+	// ErrInvalidURL: the SMTP URL is not smtp://… or smtps://… with a host.
+	ErrInvalidURL = errors.New("smtp url must look like smtp://user:password@host:587")
+)
+
+// New sends over SMTP when smtpURL is set (smtp://user:pass@host:587 with
+// STARTTLS when offered, smtps://… for TLS from the start), and otherwise
+// writes each message's link to the log. A refused configuration is
+// ErrInvalidFrom or ErrInvalidURL, wrapped; the URL's password is never
+// repeated.
+func New(smtpURL, from string, log *slog.Logger) (Mailer, error) {
 	if smtpURL == "" {
 		return logMailer{log: log}, nil
 	}
-	if _, err := mail.ParseAddress(from); err != nil {
-		return nil, fmt.Errorf("the mail From address %q is not an email address: %w", from, err)
+	if _, err := netmail.ParseAddress(from); err != nil {
+		return nil, fmt.Errorf("%w: %q: %w", ErrInvalidFrom, from, err)
 	}
 	u, err := url.Parse(smtpURL)
-	if err != nil || (u.Scheme != "smtp" && u.Scheme != "smtps") || u.Hostname() == "" {
-		return nil, fmt.Errorf("SMTP_URL must look like smtp://user:password@host:587, got %q", smtpURL)
+	if err != nil {
+		return nil, ErrInvalidURL // url.Parse's error quotes the URL, password and all
+	}
+	if (u.Scheme != "smtp" && u.Scheme != "smtps") || u.Hostname() == "" {
+		return nil, fmt.Errorf("%w, got %q", ErrInvalidURL, u.Redacted())
 	}
 	return &smtpMailer{u: u, from: from}, nil
 }
@@ -62,19 +78,7 @@ func (m *smtpMailer) Send(ctx context.Context, msg Message) error {
 	ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
 	defer cancel()
 	host := m.u.Hostname()
-	port := m.u.Port()
-	if port == "" {
-		port = map[string]string{"smtp": "587", "smtps": "465"}[m.u.Scheme]
-	}
-	addr := net.JoinHostPort(host, port)
-	var conn net.Conn
-	var err error
-	dialer := &net.Dialer{}
-	if m.u.Scheme == "smtps" {
-		conn, err = (&tls.Dialer{NetDialer: dialer, Config: &tls.Config{ServerName: host}}).DialContext(ctx, "tcp", addr)
-	} else {
-		conn, err = dialer.DialContext(ctx, "tcp", addr)
-	}
+	conn, err := m.dial(ctx)
 	if err != nil {
 		return fmt.Errorf("smtp dial: %w", err)
 	}
@@ -98,8 +102,30 @@ func (m *smtpMailer) Send(ctx context.Context, msg Message) error {
 			return fmt.Errorf("smtp auth: %w", err)
 		}
 	}
+	if err := m.deliver(c, msg); err != nil {
+		return err
+	}
+	return c.Quit()
+}
+
+// dial connects to the server: with TLS from the start for smtps.
+func (m *smtpMailer) dial(ctx context.Context) (net.Conn, error) {
+	port := m.u.Port()
+	if port == "" {
+		port = map[string]string{"smtp": "587", "smtps": "465"}[m.u.Scheme]
+	}
+	addr := net.JoinHostPort(m.u.Hostname(), port)
+	dialer := &net.Dialer{}
+	if m.u.Scheme == "smtps" {
+		return (&tls.Dialer{NetDialer: dialer, Config: &tls.Config{ServerName: m.u.Hostname()}}).DialContext(ctx, "tcp", addr)
+	}
+	return dialer.DialContext(ctx, "tcp", addr)
+}
+
+// deliver sends the envelope and the message over a ready connection.
+func (m *smtpMailer) deliver(c *smtp.Client, msg Message) error {
 	envelopeFrom := m.from
-	if a, err := mail.ParseAddress(m.from); err == nil {
+	if a, err := netmail.ParseAddress(m.from); err == nil {
 		envelopeFrom = a.Address // MAIL FROM takes the bare address, not "Name <address>"
 	}
 	if err := c.Mail(envelopeFrom); err != nil {
@@ -118,7 +144,7 @@ func (m *smtpMailer) Send(ctx context.Context, msg Message) error {
 	if err := w.Close(); err != nil {
 		return fmt.Errorf("smtp end of data: %w", err)
 	}
-	return c.Quit()
+	return nil
 }
 
 // formatMessage renders RFC 5322 headers and a plain-text body with CRLF

@@ -1,4 +1,4 @@
-package handlers
+package safefetch
 
 import (
 	"net/netip"

@@ -1,7 +1,8 @@
-package handlers
+package mail
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"strings"
 	"testing"
@@ -11,7 +12,7 @@ import (
 
 func TestSMTPMailerSendsTheMessage(t *testing.T) {
 	sink := smtptest.New(t)
-	m, err := NewMailer(sink.URL(), "Switchboard <no-reply@example.com>", slog.Default())
+	m, err := New(sink.URL(), "Switchboard <no-reply@example.com>", slog.Default())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -30,17 +31,32 @@ func TestSMTPMailerSendsTheMessage(t *testing.T) {
 	}
 }
 
-func TestNewMailerRefusesBadURLs(t *testing.T) {
-	for _, u := range []string{"http://host", "smtp://", "::"} {
-		if _, err := NewMailer(u, "x@example.com", slog.Default()); err == nil {
-			t.Errorf("%q accepted", u)
+func TestNewRefusesBadURLs(t *testing.T) {
+	for _, u := range []string{"http://host", "smtp://", "::", "http://user:s3cret@host", "smtp://user:s3cret@host:bad port"} {
+		_, err := New(u, "x@example.com", slog.Default())
+		if !errors.Is(err, ErrInvalidURL) {
+			t.Errorf("%q: %v, want ErrInvalidURL", u, err)
+			continue
 		}
+		if strings.Contains(err.Error(), "s3cret") {
+			t.Errorf("%q: the error repeats the password: %v", u, err)
+		}
+	}
+}
+
+func TestNewRefusesABadFrom(t *testing.T) {
+	if _, err := New("smtp://host:587", "not an address", slog.Default()); !errors.Is(err, ErrInvalidFrom) {
+		t.Fatalf("%v, want ErrInvalidFrom", err)
+	}
+	// Without SMTP no mail leaves, so the From address is not needed.
+	if _, err := New("", "", slog.Default()); err != nil {
+		t.Fatal(err)
 	}
 }
 
 func TestLogMailerWritesTheLink(t *testing.T) {
 	var b strings.Builder
-	m, err := NewMailer("", "x@example.com", slog.New(slog.NewTextHandler(&b, nil)))
+	m, err := New("", "x@example.com", slog.New(slog.NewTextHandler(&b, nil)))
 	if err != nil {
 		t.Fatal(err)
 	}
