@@ -17,6 +17,9 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"switchboard/models"
+	"switchboard/models/ratelimit"
+	"switchboard/models/tenancy"
+	"switchboard/models/usage"
 )
 
 // API serves the platform API under /v1.3, wire-compatible with the public
@@ -24,8 +27,8 @@ import (
 // scope, through the same models code the dashboard uses.
 type API struct {
 	*deps
-	limiter models.RateLimiter
-	usage   *models.UsageRecorder
+	limiter ratelimit.RateLimiter
+	usage   *usage.UsageRecorder
 }
 
 // apiError is an API failure as the public API reports it.
@@ -71,13 +74,13 @@ func (d *deps) writeAPIError(c echo.Context, err error) {
 	case errors.As(err, &ae):
 	case errors.Is(err, echo.ErrStatusRequestEntityTooLarge):
 		ae = errBodyTooLarge
-	case errors.Is(err, models.ErrNotFound):
+	case errors.Is(err, tenancy.ErrNotFound):
 		ae = &apiError{http.StatusNotFound, "resource_not_exists", "The resource does not exist."}
 	case errors.As(err, &he) && he.Code == http.StatusNotFound:
 		ae = &apiError{http.StatusNotFound, "endpoint_not_exists", "No endpoint " + c.Request().Method + " " + c.Request().URL.Path + "."}
 	case errors.As(err, &he) && he.Code == http.StatusMethodNotAllowed:
 		ae = &apiError{http.StatusMethodNotAllowed, "method_not_allowed", "This endpoint does not accept " + c.Request().Method + "."}
-	case errors.Is(err, models.ErrUnavailable) || models.Ping(c.Request().Context(), d.db) != nil:
+	case errors.Is(err, tenancy.ErrUnavailable) || tenancy.Ping(c.Request().Context(), d.db) != nil:
 		ae = &apiError{http.StatusServiceUnavailable, "service_unavailable", "The service is temporarily unavailable. Try again in a moment."}
 	default:
 		ae = &apiError{http.StatusInternalServerError, "internal_error", "Something went wrong; it was logged."}
@@ -92,8 +95,8 @@ func (d *deps) writeAPIError(c echo.Context, err error) {
 
 const ctxKeyScope = "switchboard.keyscope"
 
-func keyScopeFrom(c echo.Context) models.KeyScope {
-	k, _ := c.Get(ctxKeyScope).(models.KeyScope)
+func keyScopeFrom(c echo.Context) tenancy.KeyScope {
+	k, _ := c.Get(ctxKeyScope).(tenancy.KeyScope)
 	return k
 }
 
@@ -123,7 +126,7 @@ func (a *API) limit(category string) echo.MiddlewareFunc {
 		return func(c echo.Context) error {
 			k := keyScopeFrom(c)
 			at := time.Now()
-			d, err := a.limiter.Take(c.Request().Context(), k.AccountID(), models.LimitsOf(k.Account()), at)
+			d, err := a.limiter.Take(c.Request().Context(), k.AccountID(), ratelimit.LimitsOf(k.Account()), at)
 			if err != nil {
 				return err
 			}
@@ -293,8 +296,8 @@ func readListParams(c echo.Context, extra ...string) (listParams, error) {
 	p := listParams{page: 1, limit: 10, sortBy: "created_at"}
 	if v := q.Get("page"); v != "" {
 		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > models.MaxPage {
-			return p, invalid("page", fmt.Sprintf("must be a whole number from 1 to %d", models.MaxPage))
+		if err != nil || n < 1 || n > tenancy.MaxPage {
+			return p, invalid("page", fmt.Sprintf("must be a whole number from 1 to %d", tenancy.MaxPage))
 		}
 		p.page = n
 	}
@@ -413,7 +416,7 @@ func indexFailure(err error, name string) error {
 	if errors.Is(err, models.ErrIndexNameTaken) {
 		return &apiError{http.StatusBadRequest, "index_name_already_exists", "Index name " + strings.TrimSpace(name) + " already exists. Please use another unique name and try again."}
 	}
-	if fe, ok := models.AsFieldErrors(err); ok {
+	if fe, ok := tenancy.AsFieldErrors(err); ok {
 		for _, k := range []string{"name", "model", "marengo_options", "pegasus_options", "addons"} {
 			if msg, ok := fe[k]; ok {
 				param := map[string]string{"name": "index_name", "addons": "addons"}[k]
@@ -501,7 +504,7 @@ func (a *API) RetrieveIndex(c echo.Context) error {
 		return err
 	}
 	row, err := models.GetIndex(c.Request().Context(), a.db, ScopeFrom(c), id)
-	if errors.Is(err, models.ErrNotFound) {
+	if errors.Is(err, tenancy.ErrNotFound) {
 		return notExists(id, "indexes")
 	}
 	if err != nil {
@@ -531,7 +534,7 @@ func (a *API) UpdateIndex(c echo.Context) error {
 		return err
 	}
 	_, err = models.UpdateIndex(c.Request().Context(), a.db, ScopeFrom(c), id, models.IndexUpdate{Name: name})
-	if errors.Is(err, models.ErrNotFound) {
+	if errors.Is(err, tenancy.ErrNotFound) {
 		return notExists(id, "indexes")
 	}
 	if err != nil {
@@ -547,7 +550,7 @@ func (a *API) DeleteIndex(c echo.Context) error {
 		return err
 	}
 	_, err = models.DeleteIndex(c.Request().Context(), a.db, ScopeFrom(c), id)
-	if errors.Is(err, models.ErrNotFound) {
+	if errors.Is(err, tenancy.ErrNotFound) {
 		return notExists(id, "indexes")
 	}
 	if err != nil {
@@ -576,7 +579,7 @@ func (a *API) ListVideos(c echo.Context) error {
 	}
 	videos, total, err := models.ListVideosForAPI(c.Request().Context(), a.db, ScopeFrom(c), id,
 		models.APIVideoQuery{Page: p.page, Limit: p.limit, SortBy: p.sortBy, Ascending: p.ascending, Filename: strings.TrimSpace(c.QueryParam("filename"))})
-	if errors.Is(err, models.ErrNotFound) {
+	if errors.Is(err, tenancy.ErrNotFound) {
 		return notExists(id, "indexes")
 	}
 	if err != nil {

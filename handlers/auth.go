@@ -12,6 +12,8 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"switchboard/models"
+	"switchboard/models/tenancy"
+	"switchboard/models/throttle"
 	"switchboard/views"
 	"switchboard/views/paths"
 )
@@ -54,10 +56,10 @@ func (h *Auth) SignInSubmit(c echo.Context) error {
 	if err := bindForm(c, &f); err != nil {
 		return err
 	}
-	email := models.NormalizeEmail(f.Email)
+	email := tenancy.NormalizeEmail(f.Email)
 	props := views.SignInPageProps{Shell: h.authShell(c, "Sign in"), Email: email, Next: localPath(f.Next)}
 	ctx, ip, at := c.Request().Context(), clientIP(c.Request()), h.cfg.Clock()
-	wait, err := models.ThrottleSignIn(ctx, h.cfg.Throttle, email, ip, at)
+	wait, err := throttle.ThrottleSignIn(ctx, h.cfg.Throttle, email, ip, at)
 	if err != nil {
 		return err
 	}
@@ -66,7 +68,7 @@ func (h *Auth) SignInSubmit(c echo.Context) error {
 		return render(c, http.StatusTooManyRequests, views.SignInPage(props))
 	}
 	user, err := models.Authenticate(ctx, h.db, email, f.Password)
-	if errors.Is(err, models.ErrBadCredentials) {
+	if errors.Is(err, tenancy.ErrBadCredentials) {
 		LoggerFrom(c).Warn("sign-in failed", "email", email)
 		props.Error = badCredentials
 		return render(c, http.StatusUnauthorized, views.SignInPage(props))
@@ -74,10 +76,10 @@ func (h *Auth) SignInSubmit(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := models.SignedIn(ctx, h.cfg.Throttle, email, ip, at); err != nil {
+	if err := throttle.SignedIn(ctx, h.cfg.Throttle, email, ip, at); err != nil {
 		return err
 	}
-	scope, err := models.PersonalScope(c.Request().Context(), h.db, user.ID)
+	scope, err := tenancy.PersonalScope(c.Request().Context(), h.db, user.ID)
 	if err != nil {
 		return err
 	}
@@ -140,7 +142,7 @@ func (h *Auth) SignUpSubmit(c echo.Context) error {
 	}
 	ctx := c.Request().Context()
 	user, acct, err := models.SignUp(ctx, h.db, models.SignUpInput{Name: f.Name, Email: f.Email, Password: f.Password})
-	if fe, ok := models.AsFieldErrors(err); ok {
+	if fe, ok := tenancy.AsFieldErrors(err); ok {
 		return render(c, http.StatusUnprocessableEntity, views.SignUpPage(views.SignUpPageProps{
 			Shell: h.authShell(c, "Create your account"), Name: f.Name, Email: f.Email, Next: localPath(f.Next), Errors: fe,
 		}))
@@ -199,7 +201,7 @@ func (h *Auth) SignOutSubmit(c echo.Context) error {
 		return err
 	}
 	q := url.Values{"next": {localPath(f.Next)}}
-	if email := models.NormalizeEmail(f.Email); models.ValidEmail(email) {
+	if email := tenancy.NormalizeEmail(f.Email); tenancy.ValidEmail(email) {
 		q.Set("email", email)
 	}
 	return redirect(c, paths.WithQuery(paths.SignIn(), q))
@@ -210,7 +212,7 @@ func (h *Auth) SignOutSubmit(c echo.Context) error {
 // their dashboard.
 func (h *Auth) VerifyEmail(c echo.Context) error {
 	verified, err := models.VerifyEmail(c.Request().Context(), h.db, c.Param("token"))
-	if errors.Is(err, models.ErrTokenInvalid) {
+	if errors.Is(err, tenancy.ErrTokenInvalid) {
 		return render(c, http.StatusBadRequest, views.MessagePage(views.MessagePageProps{
 			Shell:     h.authShell(c, "Link not valid"),
 			Message:   "This verification link is invalid, has expired or was already used. Sign in and ask for a new one from the banner.",
@@ -238,7 +240,7 @@ func (h *Auth) ResendVerification(c echo.Context) error {
 	if user.Verified() {
 		return redirect(c, back)
 	}
-	wait, err := models.ThrottleLink(c.Request().Context(), h.cfg.Throttle, models.PurposeVerify, user.Email, h.cfg.Clock())
+	wait, err := throttle.ThrottleLink(c.Request().Context(), h.cfg.Throttle, models.PurposeVerify, user.Email, h.cfg.Clock())
 	if err != nil {
 		return err
 	}
@@ -274,9 +276,9 @@ func (h *Auth) ForgotPasswordSubmit(c echo.Context) error {
 	if err := bindForm(c, &f); err != nil {
 		return err
 	}
-	email := models.NormalizeEmail(f.Email)
+	email := tenancy.NormalizeEmail(f.Email)
 	props := views.ForgotPasswordPageProps{Shell: h.authShell(c, "Reset your password"), Email: email}
-	if !models.ValidEmail(email) {
+	if !tenancy.ValidEmail(email) {
 		props.Errors = map[string]string{"email": "Enter an email address like name@example.com."}
 		return render(c, http.StatusUnprocessableEntity, views.ForgotPasswordPage(props))
 	}
@@ -284,7 +286,7 @@ func (h *Auth) ForgotPasswordSubmit(c echo.Context) error {
 	ctx := c.Request().Context()
 	// Throttled or not, the page says the same: it must not tell whether
 	// the address has an account.
-	wait, err := models.ThrottleLink(ctx, h.cfg.Throttle, models.PurposeReset, email, h.cfg.Clock())
+	wait, err := throttle.ThrottleLink(ctx, h.cfg.Throttle, models.PurposeReset, email, h.cfg.Clock())
 	if err != nil {
 		return err
 	}
@@ -292,7 +294,7 @@ func (h *Auth) ForgotPasswordSubmit(c echo.Context) error {
 		return render(c, http.StatusOK, views.ForgotPasswordPage(props))
 	}
 	user, err := models.FindUserByEmail(ctx, h.db, email)
-	if errors.Is(err, models.ErrNotFound) {
+	if errors.Is(err, tenancy.ErrNotFound) {
 		return render(c, http.StatusOK, views.ForgotPasswordPage(props))
 	}
 	if err != nil {
@@ -330,7 +332,7 @@ func (h *Auth) invalidResetLink(c echo.Context) error {
 // ResetPasswordPage shows the new-password form of a live reset link.
 func (h *Auth) ResetPasswordPage(c echo.Context) error {
 	user, err := models.PeekEmailToken(c.Request().Context(), h.db, c.Param("token"), models.PurposeReset)
-	if errors.Is(err, models.ErrTokenInvalid) || errors.Is(err, models.ErrNotFound) {
+	if errors.Is(err, tenancy.ErrTokenInvalid) || errors.Is(err, tenancy.ErrNotFound) {
 		return h.invalidResetLink(c)
 	}
 	if err != nil {
@@ -350,7 +352,7 @@ func (h *Auth) ResetPasswordSubmit(c echo.Context) error {
 	ctx := c.Request().Context()
 	token := c.Param("token")
 	user, err := models.ResetPassword(ctx, h.db, token, f.Password)
-	if fe, ok := models.AsFieldErrors(err); ok {
+	if fe, ok := tenancy.AsFieldErrors(err); ok {
 		peek, perr := models.PeekEmailToken(ctx, h.db, token, models.PurposeReset)
 		if perr != nil {
 			return h.invalidResetLink(c)
@@ -359,13 +361,13 @@ func (h *Auth) ResetPasswordSubmit(c echo.Context) error {
 			Shell: h.authShell(c, "Choose a new password"), Token: token, Email: peek.Email, Errors: fe,
 		}))
 	}
-	if errors.Is(err, models.ErrTokenInvalid) || errors.Is(err, models.ErrNotFound) {
+	if errors.Is(err, tenancy.ErrTokenInvalid) || errors.Is(err, tenancy.ErrNotFound) {
 		return h.invalidResetLink(c)
 	}
 	if err != nil {
 		return err
 	}
-	if err := models.ForgetSignInFailures(ctx, h.cfg.Throttle, user.Email, clientIP(c.Request())); err != nil {
+	if err := throttle.ForgetSignInFailures(ctx, h.cfg.Throttle, user.Email, clientIP(c.Request())); err != nil {
 		return err
 	}
 	LoggerFrom(c).Info("password reset", "user_id", user.PublicID)

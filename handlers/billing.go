@@ -15,7 +15,10 @@ import (
 
 	"github.com/labstack/echo/v4"
 
-	"switchboard/models"
+	"switchboard/models/billing"
+	"switchboard/models/ratelimit"
+	"switchboard/models/tenancy"
+	"switchboard/models/usage"
 	"switchboard/views"
 	"switchboard/views/paths"
 )
@@ -50,7 +53,7 @@ func capitalize(s string) string {
 
 // unitPrice writes a price per unit in millionths of a cent as dollars,
 // with as many decimals as it needs (up to 6).
-func unitPrice(p models.Price) string {
+func unitPrice(p billing.Price) string {
 	dollars := float64(p) / 1e8
 	s := strconv.FormatFloat(dollars, 'f', 6, 64)
 	s = strings.TrimRight(strings.TrimRight(s, "0"), ".")
@@ -66,9 +69,9 @@ func unitPrice(p models.Price) string {
 func usagePeriod(c echo.Context, now time.Time) (from, to time.Time, label, key string, err error) {
 	today := time.Date(now.Year(), now.Month(), now.Day(), 0, 0, 0, 0, time.UTC)
 	if m := c.QueryParam("month"); m != "" {
-		month, err := models.ParseMonth(m)
+		month, err := billing.ParseMonth(m)
 		if err != nil || month.Start().After(now) || month.Start().Before(today.AddDate(-2, 0, 0)) {
-			return from, to, "", "", echo.NewHTTPError(http.StatusBadRequest, "Choose a month of the last two years, like "+models.MonthOf(now).String()+".")
+			return from, to, "", "", echo.NewHTTPError(http.StatusBadRequest, "Choose a month of the last two years, like "+billing.MonthOf(now).String()+".")
 		}
 		return month.Start(), month.End(), month.Label(), "month=" + month.String(), nil
 	}
@@ -80,12 +83,12 @@ func usagePeriod(c echo.Context, now time.Time) (from, to time.Time, label, key 
 	return today.AddDate(0, 0, 1-n), today.AddDate(0, 0, 1), fmt.Sprintf("Last %d days", n), fmt.Sprintf("range=%dd", n), nil
 }
 
-func (h *Billing) usageQuery(c echo.Context) (models.UsageQuery, string, string, error) {
+func (h *Billing) usageQuery(c echo.Context) (usage.UsageQuery, string, string, error) {
 	from, to, label, key, err := usagePeriod(c, time.Now().UTC())
 	if err != nil {
-		return models.UsageQuery{}, "", "", err
+		return usage.UsageQuery{}, "", "", err
 	}
-	return models.UsageQuery{From: from, To: to, Everyone: ScopeFrom(c).Can(models.CapViewAccountUsage)}, label, key, nil
+	return usage.UsageQuery{From: from, To: to, Everyone: ScopeFrom(c).Can(tenancy.CapViewAccountUsage)}, label, key, nil
 }
 
 // UsagePage shows the account's usage (administrators) or the user's own
@@ -96,7 +99,7 @@ func (h *Billing) UsagePage(c echo.Context) error {
 		return err
 	}
 	scope := ScopeFrom(c)
-	rep, err := models.UsageFor(c.Request().Context(), h.db, scope, q)
+	rep, err := usage.UsageFor(c.Request().Context(), h.db, scope, q)
 	if err != nil {
 		return err
 	}
@@ -113,10 +116,10 @@ func (h *Billing) UsagePage(c echo.Context) error {
 	for _, r := range []struct{ label, key string }{{"7 days", "range=7d"}, {"30 days", "range=30d"}, {"90 days", "range=90d"}} {
 		p.Ranges = append(p.Ranges, views.RangeOption{Label: r.label, Href: paths.Usage() + "?" + r.key, Active: r.key == key})
 	}
-	for m, i := models.MonthOf(time.Now()), 0; i < 3; m, i = m.Prev(), i+1 {
+	for m, i := billing.MonthOf(time.Now()), 0; i < 3; m, i = m.Prev(), i+1 {
 		p.Months = append(p.Months, views.RangeOption{Label: m.Start().Format("Jan 2006"), Href: paths.WithQuery(paths.Usage(), url.Values{"month": {m.String()}}), Active: key == "month="+m.String()})
 	}
-	requests, indexing, storage := models.Total(rep.APIRequests), models.Total(rep.IndexingSeconds), models.Total(rep.StorageSeconds)
+	requests, indexing, storage := usage.Total(rep.APIRequests), usage.Total(rep.IndexingSeconds), usage.Total(rep.StorageSeconds)
 	latestStorage := int64(0)
 	for i := len(rep.StorageSeconds) - 1; i >= 0; i-- {
 		if rep.StorageSeconds[i] > 0 {
@@ -187,7 +190,7 @@ func (h *Billing) UsageCSV(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	rows, err := models.UsageRows(c.Request().Context(), h.db, ScopeFrom(c), q)
+	rows, err := usage.UsageRows(c.Request().Context(), h.db, ScopeFrom(c), q)
 	if err != nil {
 		return err
 	}
@@ -203,11 +206,11 @@ func (h *Billing) UsageCSV(c echo.Context) error {
 
 func metricUnitName(metric string) string {
 	switch metric {
-	case models.MetricAPIRequests:
+	case usage.MetricAPIRequests:
 		return "requests"
-	case models.MetricIndexingSeconds:
+	case usage.MetricIndexingSeconds:
 		return "seconds"
-	case models.MetricStorageSeconds:
+	case usage.MetricStorageSeconds:
 		return "second-days"
 	}
 	return ""
@@ -242,30 +245,30 @@ func (h *Billing) csvHeaders(c echo.Context, filename string) {
 // billingState carries refused forms back to the billing page.
 type billingState struct {
 	contact       *contactForm
-	contactErrors models.FieldErrors
+	contactErrors tenancy.FieldErrors
 	planError     string
 	enterprise    *enterpriseForm
-	enterpriseErr models.FieldErrors
+	enterpriseErr tenancy.FieldErrors
 }
 
 func (h *Billing) billingPage(c echo.Context, status int, st billingState) error {
 	ctx := c.Request().Context()
 	scope := ScopeFrom(c)
-	contact, err := models.GetBillingContact(ctx, h.db, scope)
+	contact, err := billing.GetBillingContact(ctx, h.db, scope)
 	hasContact := err == nil
-	if err != nil && !errors.Is(err, models.ErrNotFound) {
+	if err != nil && !errors.Is(err, tenancy.ErrNotFound) {
 		return err
 	}
-	bill, err := models.CurrentBill(ctx, h.db, scope, time.Now().UTC())
+	bill, err := billing.CurrentBill(ctx, h.db, scope, time.Now().UTC())
 	if err != nil {
 		return err
 	}
 	page := pageOf(c)
-	invoices, invoiceCount, err := models.ListInvoices(ctx, h.db, scope, page)
+	invoices, invoiceCount, err := billing.ListInvoices(ctx, h.db, scope, page)
 	if err != nil {
 		return err
 	}
-	since, err := models.PendingEnterpriseRequest(ctx, h.db, scope)
+	since, err := billing.PendingEnterpriseRequest(ctx, h.db, scope)
 	if err != nil {
 		return err
 	}
@@ -290,20 +293,20 @@ func (h *Billing) billingPage(c echo.Context, status int, st billingState) error
 	if st.enterprise != nil {
 		p.Seats, p.Message = st.enterprise.Seats, st.enterprise.Message
 	}
-	order := map[models.Plan]int{models.PlanFree: 0, models.PlanDeveloper: 1, models.PlanEnterprise: 2}
-	for _, plan := range []models.Plan{models.PlanFree, models.PlanDeveloper, models.PlanEnterprise} {
-		rc, l := models.RateCards[plan], models.PlanLimits[plan]
+	order := map[tenancy.Plan]int{tenancy.PlanFree: 0, tenancy.PlanDeveloper: 1, tenancy.PlanEnterprise: 2}
+	for _, plan := range []tenancy.Plan{tenancy.PlanFree, tenancy.PlanDeveloper, tenancy.PlanEnterprise} {
+		rc, l := billing.RateCards[plan], ratelimit.PlanLimits[plan]
 		col := views.PlanColumn{
 			Key: string(plan), Name: plan.Label(), Price: money(rc.MonthlyFee) + " / month",
 			PerMinute: thousands(l.PerMinute), PerDay: thousands(l.PerDay),
 			APIPrice: unitPrice(rc.APIRequest * 1000), Indexing: unitPrice(rc.IndexingSec * 60), Storage: unitPrice(rc.StorageSecDy * 3600 * 30),
 			Current: plan == current,
 		}
-		if plan == models.PlanEnterprise {
+		if plan == tenancy.PlanEnterprise {
 			col.Price, col.PerMinute, col.PerDay = "Custom", "Custom", "Custom"
 			col.APIPrice, col.Indexing, col.Storage = "From "+col.APIPrice, "From "+col.Indexing, "From "+col.Storage
 		}
-		col.CanSwitch = !col.Current && plan != models.PlanEnterprise && current != models.PlanEnterprise
+		col.CanSwitch = !col.Current && plan != tenancy.PlanEnterprise && current != tenancy.PlanEnterprise
 		col.IsUpgrade = order[plan] > order[current]
 		p.Plans = append(p.Plans, col)
 	}
@@ -311,7 +314,7 @@ func (h *Billing) billingPage(c echo.Context, status int, st billingState) error
 		p.BillLines = append(p.BillLines, billLineRow(l))
 	}
 	for _, inv := range invoices {
-		month, _ := models.ParseMonth(inv.Period)
+		month, _ := billing.ParseMonth(inv.Period)
 		p.Invoices = append(p.Invoices, views.InvoiceRow{ID: inv.PublicID, Number: inv.Number, Period: month.Label(), Total: money(inv.TotalMinor), Status: capitalize(inv.Status)})
 	}
 	return render(c, status, views.BillingPage(p))
@@ -320,7 +323,7 @@ func (h *Billing) billingPage(c echo.Context, status int, st billingState) error
 // billLineRow shows a line in the units people read: indexing in minutes,
 // storage in hour-days. The amount is the line's own, computed exactly on
 // seconds.
-func billLineRow(l models.BillLine) views.BillLineRow {
+func billLineRow(l billing.BillLine) views.BillLineRow {
 	member := l.Member
 	if member == "" {
 		member = "Organization"
@@ -361,21 +364,21 @@ func (h *Billing) PlanSubmit(c echo.Context) error {
 	if err := bindForm(c, &f); err != nil {
 		return err
 	}
-	plan := models.Plan(f.Plan)
-	err := models.ChangePlan(c.Request().Context(), h.db, ScopeFrom(c), plan, actor(c))
-	if fe, ok := models.AsFieldErrors(err); ok {
+	plan := tenancy.Plan(f.Plan)
+	err := billing.ChangePlan(c.Request().Context(), h.db, ScopeFrom(c), plan, actor(c))
+	if fe, ok := tenancy.AsFieldErrors(err); ok {
 		return h.billingPage(c, http.StatusUnprocessableEntity, billingState{planError: fe["plan"]})
 	}
-	if errors.Is(err, models.ErrNeedsBillingContact) {
+	if errors.Is(err, billing.ErrNeedsBillingContact) {
 		return h.billingPage(c, http.StatusUnprocessableEntity, billingState{planError: "Add a billing email and address below before upgrading."})
 	}
-	if errors.Is(err, models.ErrEnterpriseContract) {
+	if errors.Is(err, billing.ErrEnterpriseContract) {
 		return h.billingPage(c, http.StatusConflict, billingState{planError: enterpriseContract})
 	}
 	if err != nil {
 		return err
 	}
-	l := models.PlanLimits[plan]
+	l := ratelimit.PlanLimits[plan]
 	return h.flashRedirect(c, flashSuccess, fmt.Sprintf("You're on the %s plan. From the next API request the limits are %s per minute and %s per day.",
 		plan.Label(), thousands(l.PerMinute), thousands(l.PerDay)), paths.Billing())
 }
@@ -393,8 +396,8 @@ func (h *Billing) ContactSubmit(c echo.Context) error {
 	if err := bindForm(c, &f); err != nil {
 		return err
 	}
-	_, err := models.SaveBillingContact(c.Request().Context(), h.db, ScopeFrom(c), models.BillingContactInput(f), actor(c))
-	if fe, ok := models.AsFieldErrors(err); ok {
+	_, err := billing.SaveBillingContact(c.Request().Context(), h.db, ScopeFrom(c), billing.BillingContactInput(f), actor(c))
+	if fe, ok := tenancy.AsFieldErrors(err); ok {
 		return h.billingPage(c, http.StatusUnprocessableEntity, billingState{contact: &f, contactErrors: fe})
 	}
 	if err != nil {
@@ -417,11 +420,11 @@ func (h *Billing) EnterpriseSubmit(c echo.Context) error {
 	// ParseInt gives 0 for what is not a number and the largest int64 for a
 	// number too large: the model refuses both with the field's message.
 	seats, _ := strconv.ParseInt(strings.TrimSpace(f.Seats), 10, 64)
-	err := models.RequestEnterprise(c.Request().Context(), h.db, ScopeFrom(c), seats, f.Message, actor(c))
-	if fe, ok := models.AsFieldErrors(err); ok {
+	err := billing.RequestEnterprise(c.Request().Context(), h.db, ScopeFrom(c), seats, f.Message, actor(c))
+	if fe, ok := tenancy.AsFieldErrors(err); ok {
 		return h.billingPage(c, http.StatusUnprocessableEntity, billingState{enterprise: &f, enterpriseErr: fe})
 	}
-	if errors.Is(err, models.ErrEnterpriseContract) {
+	if errors.Is(err, billing.ErrEnterpriseContract) {
 		return h.billingPage(c, http.StatusConflict, billingState{planError: enterpriseContract})
 	}
 	if err != nil {
@@ -430,12 +433,12 @@ func (h *Billing) EnterpriseSubmit(c echo.Context) error {
 	return h.flashRedirect(c, flashSuccess, "Thanks: we recorded your request for Enterprise and will be in touch.", paths.Billing())
 }
 
-func (h *Billing) invoiceProps(c echo.Context, id string) (views.InvoicePageProps, []models.InvoiceLine, models.Invoice, error) {
-	inv, lines, err := models.GetInvoice(c.Request().Context(), h.db, ScopeFrom(c), id)
+func (h *Billing) invoiceProps(c echo.Context, id string) (views.InvoicePageProps, []billing.InvoiceLine, billing.Invoice, error) {
+	inv, lines, err := billing.GetInvoice(c.Request().Context(), h.db, ScopeFrom(c), id)
 	if err != nil {
 		return views.InvoicePageProps{}, nil, inv, err
 	}
-	month, _ := models.ParseMonth(inv.Period)
+	month, _ := billing.ParseMonth(inv.Period)
 	p := views.InvoicePageProps{ID: inv.PublicID, Number: inv.Number, Period: month.Label(), Issued: dateOnly(inv.CreatedAt),
 		Status: capitalize(inv.Status), BillTo: strings.Split(inv.BillTo, "\n"), From: "Switchboard", Total: money(inv.TotalMinor)}
 	for _, l := range lines {

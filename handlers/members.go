@@ -9,6 +9,9 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"switchboard/models"
+	"switchboard/models/billing"
+	"switchboard/models/sso"
+	"switchboard/models/tenancy"
 	"switchboard/views"
 	"switchboard/views/paths"
 )
@@ -23,7 +26,7 @@ type inviteForm struct {
 
 // page renders the members page. errs holds the invite form's field errors,
 // and under "invitation" why an invitation was not sent again.
-func (h *Members) page(c echo.Context, status int, f inviteForm, errs models.FieldErrors) error {
+func (h *Members) page(c echo.Context, status int, f inviteForm, errs tenancy.FieldErrors) error {
 	ctx := c.Request().Context()
 	scope := ScopeFrom(c)
 	page := pageOf(c)
@@ -35,7 +38,7 @@ func (h *Members) page(c echo.Context, status int, f inviteForm, errs models.Fie
 	if err != nil {
 		return err
 	}
-	formErrs := models.FieldErrors{}
+	formErrs := tenancy.FieldErrors{}
 	for k, v := range errs {
 		if k != "invitation" {
 			formErrs[k] = v
@@ -43,22 +46,22 @@ func (h *Members) page(c echo.Context, status int, f inviteForm, errs models.Fie
 	}
 	plan := scope.Account().Plan
 	p := views.MembersPageProps{
-		CanManage:   scope.Can(models.CapManageMembers),
+		CanManage:   scope.Can(tenancy.CapManageMembers),
 		MemberTotal: plural(total, "member", "members"),
 		MemberPages: pagination(page, total, false, paths.Members(), nil),
 		Emails:      f.Emails, Role: f.Role, Errors: formErrs,
 		InvitationError: errs["invitation"],
-		DailyInvites:    thousands(int64(plan.InvitationEmailsPerDay())) + " invitation emails a day on the " + plan.Label() + " plan",
+		DailyInvites:    thousands(int64(models.InvitationEmailsPerDay(plan))) + " invitation emails a day on the " + plan.Label() + " plan",
 	}
 	for _, m := range members {
 		p.Members = append(p.Members, views.MemberListRow{
 			UserID: m.UserPublicID, Name: m.Name, Email: m.Email, Role: string(m.Role), RoleLabel: m.Role.Label(),
 			Joined: dateOnly(m.JoinedAt), SignIn: signInMethod(m), IsYou: m.UserID == scope.UserID(),
-			Locked: m.Role == models.RoleAdmin && admins <= 1,
+			Locked: m.Role == tenancy.RoleAdmin && admins <= 1,
 		})
 	}
 	if p.CanManage {
-		invitations, n, err := models.ListInvitations(ctx, h.db, scope, models.Page{Number: 1, Size: 100})
+		invitations, n, err := models.ListInvitations(ctx, h.db, scope, tenancy.Page{Number: 1, Size: 100})
 		if err != nil {
 			return err
 		}
@@ -89,7 +92,7 @@ func signInMethod(m models.MemberRow) string {
 // MembersPage lists the organization's members (and, for administrators,
 // the invite form and pending invitations).
 func (h *Members) MembersPage(c echo.Context) error {
-	return h.page(c, http.StatusOK, inviteForm{Role: string(models.RoleMember)}, nil)
+	return h.page(c, http.StatusOK, inviteForm{Role: string(tenancy.RoleMember)}, nil)
 }
 
 // InviteSubmit invites the valid addresses and says what became of each.
@@ -99,8 +102,8 @@ func (h *Members) InviteSubmit(c echo.Context) error {
 		return err
 	}
 	scope := ScopeFrom(c)
-	res, err := models.Invite(c.Request().Context(), h.db, scope, f.Emails, models.Role(f.Role), actor(c))
-	if fe, ok := models.AsFieldErrors(err); ok {
+	res, err := models.Invite(c.Request().Context(), h.db, scope, f.Emails, tenancy.Role(f.Role), actor(c))
+	if fe, ok := tenancy.AsFieldErrors(err); ok {
 		return h.page(c, http.StatusUnprocessableEntity, f, fe)
 	}
 	if err != nil {
@@ -178,14 +181,14 @@ func (h *Members) RoleSubmit(c echo.Context) error {
 	if err := bindForm(c, &f); err != nil {
 		return err
 	}
-	u, err := models.ChangeRole(c.Request().Context(), h.db, ScopeFrom(c), c.Param("user_id"), models.Role(f.Role), actor(c))
-	if fe, ok := models.AsFieldErrors(err); ok {
+	u, err := models.ChangeRole(c.Request().Context(), h.db, ScopeFrom(c), c.Param("user_id"), tenancy.Role(f.Role), actor(c))
+	if fe, ok := tenancy.AsFieldErrors(err); ok {
 		return h.flashRedirect(c, flashError, fe["role"], paths.Members())
 	}
 	if done, err := h.refusedLastAdmin(c, err, paths.Members()); done || err != nil {
 		return err
 	}
-	return h.flashRedirect(c, flashSuccess, u.Name+" is now "+strings.ToLower(models.Role(f.Role).Label())+".", paths.Members())
+	return h.flashRedirect(c, flashSuccess, u.Name+" is now "+strings.ToLower(tenancy.Role(f.Role).Label())+".", paths.Members())
 }
 
 // RemovePage asks to confirm a member's removal, naming its effects.
@@ -233,8 +236,8 @@ func (h *Members) RemoveSubmit(c echo.Context) error {
 // ResendSubmit sends an invitation again with a new link.
 func (h *Members) ResendSubmit(c echo.Context) error {
 	inv, err := models.ResendInvitation(c.Request().Context(), h.db, ScopeFrom(c), c.Param("id"), actor(c))
-	if fe, ok := models.AsFieldErrors(err); ok {
-		return h.page(c, http.StatusUnprocessableEntity, inviteForm{Role: string(models.RoleMember)}, fe)
+	if fe, ok := tenancy.AsFieldErrors(err); ok {
+		return h.page(c, http.StatusUnprocessableEntity, inviteForm{Role: string(tenancy.RoleMember)}, fe)
 	}
 	if err != nil {
 		return err
@@ -308,7 +311,7 @@ func (h *Members) InvitationAcceptSubmit(c echo.Context) error {
 // AuditLogPage lists the organization's audit events, newest first.
 func (h *Members) AuditLogPage(c echo.Context) error {
 	page := pageOf(c)
-	events, total, err := models.ListAuditEvents(c.Request().Context(), h.db, ScopeFrom(c), page)
+	events, total, err := tenancy.ListAuditEvents(c.Request().Context(), h.db, ScopeFrom(c), page)
 	if err != nil {
 		return err
 	}
@@ -327,9 +330,9 @@ func (h *Members) AuditLogPage(c echo.Context) error {
 }
 
 // auditLabel says an audit action the way the log shows it.
-func auditLabel(a models.AuditAction) string {
-	labels := map[models.AuditAction]string{
-		models.AuditRenamed:           "Renamed the organization",
+func auditLabel(a tenancy.AuditAction) string {
+	labels := map[tenancy.AuditAction]string{
+		tenancy.AuditRenamed:          "Renamed the organization",
 		models.AuditInvited:           "Invited a member",
 		models.AuditInvitationResent:  "Resent an invitation",
 		models.AuditInvitationRevoked: "Revoked an invitation",
@@ -337,12 +340,12 @@ func auditLabel(a models.AuditAction) string {
 		models.AuditRoleChanged:       "Changed a role",
 		models.AuditRemoved:           "Removed a member",
 		models.AuditLeft:              "Left the organization",
-		models.AuditSSOConfigured:     "Changed single sign-on",
-		models.AuditSSODomainVerified: "Verified a domain",
-		models.AuditSSOSignedIn:       "Signed in with SSO",
-		models.AuditPlanChanged:       "Changed the plan",
-		models.AuditBillingContact:    "Changed the billing contact",
-		models.AuditEnterprise:        "Requested Enterprise",
+		sso.AuditSSOConfigured:        "Changed single sign-on",
+		sso.AuditSSODomainVerified:    "Verified a domain",
+		sso.AuditSSOSignedIn:          "Signed in with SSO",
+		billing.AuditPlanChanged:      "Changed the plan",
+		billing.AuditBillingContact:   "Changed the billing contact",
+		billing.AuditEnterprise:       "Requested Enterprise",
 	}
 	if l, ok := labels[a]; ok {
 		return l

@@ -9,6 +9,10 @@ import (
 	"gorm.io/gorm"
 
 	"switchboard/models"
+	"switchboard/models/ratelimit"
+	"switchboard/models/tenancy"
+	"switchboard/models/throttle"
+	"switchboard/models/usage"
 )
 
 // New builds the dashboard's router: every route and the middleware order.
@@ -27,10 +31,10 @@ func New(cfg Config, db *gorm.DB, log *slog.Logger, mailer Mailer) *echo.Echo {
 		cfg.APIKeyTTL = models.DefaultAPIKeyTTL
 	}
 	if cfg.RateLimiter == nil {
-		cfg.RateLimiter = models.NewDBRateLimiter(db)
+		cfg.RateLimiter = ratelimit.NewDBRateLimiter(db)
 	}
 	if cfg.Throttle == nil {
-		cfg.Throttle = models.NewDBThrottle(db, cfg.SessionKey)
+		cfg.Throttle = throttle.NewDBThrottle(db, cfg.SessionKey)
 	}
 	if cfg.Clock == nil {
 		cfg.Clock = time.Now
@@ -42,7 +46,7 @@ func New(cfg Config, db *gorm.DB, log *slog.Logger, mailer Mailer) *echo.Echo {
 		// Nothing runs this one, so nothing writes its events: it holds a
 		// bounded number, then drops the rest and says so in the log. The
 		// server command passes one it runs.
-		cfg.Usage = models.NewUsageRecorder(db, log, time.Second)
+		cfg.Usage = usage.NewUsageRecorder(db, log, time.Second)
 	}
 	d.cfg = cfg
 	e := echo.New()
@@ -118,11 +122,11 @@ func New(cfg Config, db *gorm.DB, log *slog.Logger, mailer Mailer) *echo.Echo {
 	e.POST("/settings/api-keys/:id/revoke", keys.RevokeSubmit, signedIn...).Name = "api-key.revoke.submit"
 
 	sso := &SSO{deps: d, allowPrivateMetadataHosts: cfg.AllowPrivateMetadataHosts}
-	e.GET("/settings/sso", sso.SettingsPage, with(signedIn, orgOnly, requireCapability(models.CapManageAccount))...).Name = "sso"
-	e.POST("/settings/sso", sso.SettingsSubmit, with(signedIn, orgOnly, requireCapability(models.CapManageAccount))...).Name = "sso.submit"
-	e.POST("/settings/sso/test", sso.TestSubmit, with(signedIn, orgOnly, requireCapability(models.CapManageAccount))...).Name = "sso.test.submit"
-	e.POST("/settings/sso/domains/verify", sso.VerifyDomainSubmit, with(signedIn, orgOnly, requireCapability(models.CapManageAccount))...).Name = "sso.domain.verify.submit"
-	e.GET("/settings/sso/test/:id", sso.TestResultPage, with(signedIn, orgOnly, requireCapability(models.CapManageAccount))...).Name = "sso.test"
+	e.GET("/settings/sso", sso.SettingsPage, with(signedIn, orgOnly, requireCapability(tenancy.CapManageAccount))...).Name = "sso"
+	e.POST("/settings/sso", sso.SettingsSubmit, with(signedIn, orgOnly, requireCapability(tenancy.CapManageAccount))...).Name = "sso.submit"
+	e.POST("/settings/sso/test", sso.TestSubmit, with(signedIn, orgOnly, requireCapability(tenancy.CapManageAccount))...).Name = "sso.test.submit"
+	e.POST("/settings/sso/domains/verify", sso.VerifyDomainSubmit, with(signedIn, orgOnly, requireCapability(tenancy.CapManageAccount))...).Name = "sso.domain.verify.submit"
+	e.GET("/settings/sso/test/:id", sso.TestResultPage, with(signedIn, orgOnly, requireCapability(tenancy.CapManageAccount))...).Name = "sso.test"
 	e.GET("/signin/sso", sso.DiscoveryPage, page...).Name = "signin.sso"
 	e.POST("/signin/sso", sso.DiscoverySubmit, page...).Name = "signin.sso.submit"
 	e.GET("/sso/:slug/metadata", sso.Metadata).Name = "sso.metadata"
@@ -136,7 +140,7 @@ func New(cfg Config, db *gorm.DB, log *slog.Logger, mailer Mailer) *echo.Echo {
 	e.POST("/sso/:slug/unlink", sso.UnlinkSubmit, with(page, requireUser)...).Name = "sso.unlink.submit"
 
 	billing := &Billing{d}
-	asBiller := with(signedIn, requireCapability(models.CapManageBilling))
+	asBiller := with(signedIn, requireCapability(tenancy.CapManageBilling))
 	e.GET("/settings/usage", billing.UsagePage, signedIn...).Name = "usage"
 	e.GET("/settings/usage.csv", billing.UsageCSV, signedIn...).Name = "usage.csv"
 	e.GET("/settings/billing", billing.BillingPage, asBiller...).Name = "billing"
@@ -148,13 +152,13 @@ func New(cfg Config, db *gorm.DB, log *slog.Logger, mailer Mailer) *echo.Echo {
 
 	settings := &Settings{d}
 	e.GET("/settings/organization", settings.OrganizationPage, with(signedIn, orgOnly)...).Name = "settings.organization"
-	e.POST("/settings/organization", settings.OrganizationSubmit, with(signedIn, orgOnly, requireCapability(models.CapManageAccount))...).Name = "settings.organization.submit"
+	e.POST("/settings/organization", settings.OrganizationSubmit, with(signedIn, orgOnly, requireCapability(tenancy.CapManageAccount))...).Name = "settings.organization.submit"
 	e.GET("/settings/organization/leave", settings.LeavePage, with(signedIn, orgOnly)...).Name = "settings.organization.leave"
 	e.POST("/settings/organization/leave", settings.LeaveSubmit, with(signedIn, orgOnly)...).Name = "settings.organization.leave.submit"
-	e.POST("/settings/organization/delete", settings.DeleteSubmit, with(signedIn, orgOnly, requireCapability(models.CapManageAccount))...).Name = "settings.organization.delete.submit"
+	e.POST("/settings/organization/delete", settings.DeleteSubmit, with(signedIn, orgOnly, requireCapability(tenancy.CapManageAccount))...).Name = "settings.organization.delete.submit"
 
 	members := &Members{d}
-	asAdmin := with(signedIn, orgOnly, requireCapability(models.CapManageMembers))
+	asAdmin := with(signedIn, orgOnly, requireCapability(tenancy.CapManageMembers))
 	e.GET("/settings/members", members.MembersPage, with(signedIn, orgOnly)...).Name = "members"
 	e.POST("/settings/members/invite", members.InviteSubmit, asAdmin...).Name = "members.invite.submit"
 	e.POST("/settings/members/:user_id/role", members.RoleSubmit, asAdmin...).Name = "member.role.submit"
@@ -162,7 +166,7 @@ func New(cfg Config, db *gorm.DB, log *slog.Logger, mailer Mailer) *echo.Echo {
 	e.POST("/settings/members/:user_id/remove", members.RemoveSubmit, asAdmin...).Name = "member.remove.submit"
 	e.POST("/settings/invitations/:id/resend", members.ResendSubmit, asAdmin...).Name = "invitation.resend.submit"
 	e.POST("/settings/invitations/:id/revoke", members.RevokeSubmit, asAdmin...).Name = "invitation.revoke.submit"
-	e.GET("/settings/audit-log", members.AuditLogPage, with(signedIn, orgOnly, requireCapability(models.CapViewAuditLog))...).Name = "audit-log"
+	e.GET("/settings/audit-log", members.AuditLogPage, with(signedIn, orgOnly, requireCapability(tenancy.CapViewAuditLog))...).Name = "audit-log"
 	// The invitation link is for visitors too; accepting needs a user.
 	e.GET("/invitations/:token", members.InvitationPage, with(page, d.loadScope)...).Name = "invitation"
 	e.POST("/invitations/:token", members.InvitationAcceptSubmit, signedIn...).Name = "invitation.accept.submit"

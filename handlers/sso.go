@@ -27,7 +27,8 @@ import (
 	"github.com/labstack/echo/v4"
 	dsig "github.com/russellhaering/goxmldsig"
 
-	"switchboard/models"
+	"switchboard/models/sso"
+	"switchboard/models/tenancy"
 	"switchboard/views"
 	"switchboard/views/paths"
 )
@@ -54,7 +55,7 @@ func (h *SSO) spKey(ctx context.Context) (*rsa.PrivateKey, *x509.Certificate, er
 	h.keyMu.Lock()
 	defer h.keyMu.Unlock()
 	if h.key == nil {
-		key, cert, err := models.LoadSPKey(ctx, h.db)
+		key, cert, err := sso.LoadSPKey(ctx, h.db)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -69,7 +70,7 @@ func (h *SSO) spURLs(slug string) (entityID, acs, metadata string) {
 }
 
 // serviceProvider builds the organization's service provider.
-func (h *SSO) serviceProvider(ctx context.Context, sa models.SSOAccount) (*saml.ServiceProvider, error) {
+func (h *SSO) serviceProvider(ctx context.Context, sa sso.SSOAccount) (*saml.ServiceProvider, error) {
 	key, cert, err := h.spKey(ctx)
 	if err != nil {
 		return nil, err
@@ -87,7 +88,7 @@ func (h *SSO) serviceProvider(ctx context.Context, sa models.SSOAccount) (*saml.
 		SignatureMethod:                  dsig.RSASHA256SignatureMethod,
 		AssertionConsumerServiceBindings: []string{saml.HTTPPostBinding},
 		AuthnNameIDFormat:                saml.UnspecifiedNameIDFormat,
-		ReplayCache:                      models.ReplayCache{DB: h.db},
+		ReplayCache:                      sso.ReplayCache{DB: h.db},
 		MetadataValidDuration:            7 * 24 * time.Hour,
 	}
 	if sa.Connection.IDPMetadataXML != "" {
@@ -99,9 +100,9 @@ func (h *SSO) serviceProvider(ctx context.Context, sa models.SSOAccount) (*saml.
 }
 
 // orgFromSlug finds the organization of an /sso/{slug}/… address.
-func (h *SSO) orgFromSlug(c echo.Context) (models.SSOAccount, error) {
-	sa, err := models.FindSSOBySlug(c.Request().Context(), h.db, c.Param("slug"))
-	if errors.Is(err, models.ErrNotFound) && sa.Account.ID != 0 {
+func (h *SSO) orgFromSlug(c echo.Context) (sso.SSOAccount, error) {
+	sa, err := sso.FindSSOBySlug(c.Request().Context(), h.db, c.Param("slug"))
+	if errors.Is(err, tenancy.ErrNotFound) && sa.Account.ID != 0 {
 		// The organization exists but has no connection: only its metadata
 		// can be served (to set the IdP up first).
 		return sa, nil
@@ -131,7 +132,7 @@ func (h *SSO) Metadata(c echo.Context) error {
 }
 
 // startSSO sends the browser to the IdP with an AuthnRequest it remembers.
-func (h *SSO) startSSO(c echo.Context, sa models.SSOAccount, purpose string, userID *int64) error {
+func (h *SSO) startSSO(c echo.Context, sa sso.SSOAccount, purpose string, userID *int64) error {
 	if sa.Connection.IDPMetadataXML == "" {
 		return h.refuse(c, http.StatusNotFound, "Single sign-on is not set up for this organization.", "no connection", nil)
 	}
@@ -144,16 +145,16 @@ func (h *SSO) startSSO(c echo.Context, sa models.SSOAccount, purpose string, use
 	if err != nil {
 		return err
 	}
-	if err := models.RecordSSORequest(ctx, h.db, sa, req.ID, purpose, userID); err != nil {
+	if err := sso.RecordSSORequest(ctx, h.db, sa, req.ID, purpose, userID); err != nil {
 		return err
 	}
-	if purpose == models.SSOLogin || purpose == models.SSOLinking {
+	if purpose == sso.SSOLogin || purpose == sso.SSOLinking {
 		// Only this browser may finish the sign-in: it carries the nonce.
-		nonce := models.NewToken()
-		if err := models.BindSSOLogin(ctx, h.db, sa, req.ID, models.HashToken(nonce)); err != nil {
+		nonce := tenancy.NewToken()
+		if err := sso.BindSSOLogin(ctx, h.db, sa, req.ID, tenancy.HashToken(nonce)); err != nil {
 			return err
 		}
-		http.SetCookie(c.Response(), h.nonceCookie(sa, req.ID, nonce, int(models.SSORequestTTL/time.Second)))
+		http.SetCookie(c.Response(), h.nonceCookie(sa, req.ID, nonce, int(sso.SSORequestTTL/time.Second)))
 	}
 	u, err := req.Redirect("", sp)
 	if err != nil {
@@ -168,7 +169,7 @@ func (h *SSO) Login(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return h.startSSO(c, sa, models.SSOLogin, nil)
+	return h.startSSO(c, sa, sso.SSOLogin, nil)
 }
 
 // ssoCookie, followed by a request's ID, names the cookie that carries the
@@ -179,7 +180,7 @@ const ssoCookie = "switchboard_sso_"
 // only. A cookie per sign-in lets sign-ins started in two tabs both finish:
 // with one cookie, the second would overwrite the first one's nonce.
 // maxAge -1 deletes it.
-func (h *SSO) nonceCookie(sa models.SSOAccount, requestID, nonce string, maxAge int) *http.Cookie {
+func (h *SSO) nonceCookie(sa sso.SSOAccount, requestID, nonce string, maxAge int) *http.Cookie {
 	return &http.Cookie{Name: ssoCookie + requestID, Value: nonce, Path: paths.SSOComplete(sa.Account.SlugOrEmpty()),
 		MaxAge: maxAge, HttpOnly: true, Secure: h.cfg.secure(), SameSite: http.SameSiteLaxMode}
 }
@@ -226,10 +227,10 @@ func (h *SSO) ACS(c echo.Context) error {
 	// Only the HTTP-POST binding: no artifact resolution from the query.
 	r.Form = r.PostForm
 	var possible []string
-	var request *models.SSORequest
+	var request *sso.SSORequest
 	if id := inResponseTo(encoded); id != "" {
-		open, err := models.OpenSSORequest(ctx, h.db, sa, id)
-		if errors.Is(err, models.ErrNotFound) {
+		open, err := sso.OpenSSORequest(ctx, h.db, sa, id)
+		if errors.Is(err, tenancy.ErrNotFound) {
 			return h.refuse(c, http.StatusForbidden, "This sign-in response does not answer a sign-in we started, or was already used. Start again.",
 				"InResponseTo "+id+" was never issued by this organization's SP, expired or was already consumed", nil)
 		}
@@ -255,23 +256,23 @@ func (h *SSO) ACS(c echo.Context) error {
 		return h.refuse(c, http.StatusForbidden, "The identity provider's response was refused.", reason, request)
 	}
 	identity := identityOf(assertion)
-	if request != nil && request.Purpose == models.SSOTest {
+	if request != nil && request.Purpose == sso.SSOTest {
 		return h.finishTest(c, sa, *request, identity, "")
 	}
-	if request != nil && request.Purpose == models.SSOLinking {
+	if request != nil && request.Purpose == sso.SSOLinking {
 		return h.finishLink(c, sa, *request, identity)
 	}
 	email, name, err := sa.Connection.MapIdentity(identity)
 	if err != nil {
 		return h.refuse(c, http.StatusForbidden, "The identity provider did not say who you are in a way Switchboard understands.", err.Error(), nil)
 	}
-	scope, err := models.SSOSignIn(ctx, h.db, sa, models.SSOSignInInput{Subject: identity.Subject(), Email: email, Name: name, IP: clientIP(r)})
+	scope, err := sso.SSOSignIn(ctx, h.db, sa, sso.SSOSignInInput{Subject: identity.Subject(), Email: email, Name: name, IP: clientIP(r)})
 	switch {
-	case errors.Is(err, models.ErrSSODomain):
+	case errors.Is(err, sso.ErrSSODomain):
 		return h.refuse(c, http.StatusForbidden, email+" is not an address of "+sa.Account.Name+".", "email outside the organization's domains: "+email, nil)
-	case errors.Is(err, models.ErrSSONotMember):
+	case errors.Is(err, sso.ErrSSONotMember):
 		return h.refuse(c, http.StatusForbidden, email+" is not a member of "+sa.Account.Name+". Ask an administrator for an invitation.", "not a member and JIT off: "+email, nil)
-	case errors.Is(err, models.ErrSSOUnprovedDomain):
+	case errors.Is(err, sso.ErrSSOUnprovedDomain):
 		return h.refuse(c, http.StatusForbidden, sa.Account.Name+" has not proved that it owns the domain of "+email+
 			", so its identity provider cannot sign you in by that address. If you are a member, sign in with your password and link your identity in Settings › Profile.",
 			"unproved domain and no linked identity: "+email, nil)
@@ -281,7 +282,7 @@ func (h *SSO) ACS(c echo.Context) error {
 	if request != nil {
 		// SP-initiated: the browser that started the sign-in finishes it,
 		// so a response cannot be planted in someone else's browser.
-		if err := models.FinishSSOLogin(ctx, h.db, sa, request.ID, scope.UserID()); err != nil {
+		if err := sso.FinishSSOLogin(ctx, h.db, sa, request.ID, scope.UserID()); err != nil {
 			return h.refuse(c, http.StatusForbidden, "This sign-in response was already used. Start again.", "request consumed concurrently", nil)
 		}
 		return c.Redirect(http.StatusSeeOther, paths.WithQuery(paths.SSOComplete(sa.Account.SlugOrEmpty()), url.Values{"request": {request.ID}}))
@@ -300,10 +301,10 @@ func (h *SSO) Complete(c echo.Context) error {
 	requestID := c.QueryParam("request")
 	var hash string
 	if ck, err := c.Cookie(ssoCookie + requestID); err == nil && ck.Value != "" {
-		hash = models.HashToken(ck.Value)
+		hash = tenancy.HashToken(ck.Value)
 	}
-	userID, err := models.TakeSSOLogin(c.Request().Context(), h.db, sa, requestID, hash)
-	if errors.Is(err, models.ErrSSOOtherBrowser) {
+	userID, err := sso.TakeSSOLogin(c.Request().Context(), h.db, sa, requestID, hash)
+	if errors.Is(err, sso.ErrSSOOtherBrowser) {
 		return h.refuse(c, http.StatusForbidden, "This sign-in was started in another browser, or already finished. Start again from the sign-in page.",
 			"sign-in finished without the starting browser's nonce (login CSRF?) or twice", nil)
 	}
@@ -316,7 +317,7 @@ func (h *SSO) Complete(c echo.Context) error {
 
 // signIn starts a session in the organization, marked as signed in through
 // its IdP.
-func (h *SSO) signIn(c echo.Context, sa models.SSOAccount, userID int64) error {
+func (h *SSO) signIn(c echo.Context, sa sso.SSOAccount, userID int64) error {
 	ssoAccount := sa.Account.ID
 	if err := h.startSessionVia(c, userID, sa.Account.ID, &ssoAccount); err != nil {
 		return err
@@ -327,26 +328,26 @@ func (h *SSO) signIn(c echo.Context, sa models.SSOAccount, userID int64) error {
 
 // finishLink ties the identity a linking sign-in brought back to the user
 // who started it, then finishes like a sign-in: in the starting browser.
-func (h *SSO) finishLink(c echo.Context, sa models.SSOAccount, req models.SSORequest, id models.SSOIdentity) error {
+func (h *SSO) finishLink(c echo.Context, sa sso.SSOAccount, req sso.SSORequest, id sso.SSOIdentity) error {
 	if req.UserID == nil {
 		return h.refuse(c, http.StatusForbidden, "This sign-in response cannot link an identity.", "link request without a user", nil)
 	}
 	ctx := c.Request().Context()
-	scope, err := models.LinkSSOIdentity(ctx, h.db, sa, *req.UserID, id.Subject(), clientIP(c.Request()))
+	scope, err := sso.LinkSSOIdentity(ctx, h.db, sa, *req.UserID, id.Subject(), clientIP(c.Request()))
 	switch {
-	case errors.Is(err, models.ErrSSOIdentityTaken):
+	case errors.Is(err, sso.ErrSSOIdentityTaken):
 		return h.refuse(c, http.StatusConflict, "This identity at "+sa.Account.Name+"'s identity provider is already linked to another Switchboard user.", "subject linked to another user", nil)
-	case errors.Is(err, models.ErrSSONotMember):
+	case errors.Is(err, sso.ErrSSONotMember):
 		return h.refuse(c, http.StatusForbidden, "You are not a member of "+sa.Account.Name+" any more.", "linking user is not a member", nil)
-	case errors.Is(err, models.ErrSSOLinkUnverified):
+	case errors.Is(err, sso.ErrSSOLinkUnverified):
 		return h.refuse(c, http.StatusForbidden, "Verify your email address before linking an identity: open the link we emailed you.", "linking user's address not verified", nil)
-	case errors.Is(err, models.ErrSSONoSubject):
+	case errors.Is(err, sso.ErrSSONoSubject):
 		return h.refuse(c, http.StatusForbidden, sa.Account.Name+"'s identity provider sends a different name for you at every sign-in, so it cannot be linked. Ask an administrator to send a persistent NameID or your email as the NameID.",
 			"no lasting NameID to link", nil)
 	case err != nil:
 		return err
 	}
-	if err := models.FinishSSOLogin(ctx, h.db, sa, req.ID, scope.UserID()); err != nil {
+	if err := sso.FinishSSOLogin(ctx, h.db, sa, req.ID, scope.UserID()); err != nil {
 		return h.refuse(c, http.StatusForbidden, "This sign-in response was already used. Start again.", "request consumed concurrently", nil)
 	}
 	LoggerFrom(c).Info("SSO identity linked", "organization", sa.Account.PublicID)
@@ -362,14 +363,14 @@ func (h *SSO) LinkSubmit(c echo.Context) error {
 	}
 	user, _ := UserFrom(c)
 	// Only members link; anyone else learns nothing of the organization.
-	if _, err := models.ScopeForSession(c.Request().Context(), h.db, user.ID, sa.Account.ID); err != nil {
+	if _, err := tenancy.ScopeForSession(c.Request().Context(), h.db, user.ID, sa.Account.ID); err != nil {
 		return err
 	}
 	if !user.Verified() {
 		return h.flashRedirect(c, flashError, "Verify your email address before linking an identity: open the link we emailed you.", paths.Profile())
 	}
 	uid := user.ID
-	return h.startSSO(c, sa, models.SSOLinking, &uid)
+	return h.startSSO(c, sa, sso.SSOLinking, &uid)
 }
 
 // UnlinkSubmit forgets the identity the user linked at the organization's
@@ -380,11 +381,11 @@ func (h *SSO) UnlinkSubmit(c echo.Context) error {
 		return err
 	}
 	user, _ := UserFrom(c)
-	scope, err := models.ScopeForSession(c.Request().Context(), h.db, user.ID, sa.Account.ID)
+	scope, err := tenancy.ScopeForSession(c.Request().Context(), h.db, user.ID, sa.Account.ID)
 	if err != nil {
 		return err
 	}
-	if err := models.UnlinkSSOIdentity(c.Request().Context(), h.db, scope, actor(c)); err != nil {
+	if err := sso.UnlinkSSOIdentity(c.Request().Context(), h.db, scope, actor(c)); err != nil {
 		return err
 	}
 	return h.flashRedirect(c, flashSuccess, "Your identity at "+sa.Account.Name+"'s identity provider is no longer linked.", paths.Profile())
@@ -392,8 +393,8 @@ func (h *SSO) UnlinkSubmit(c echo.Context) error {
 
 // identityOf collects the NameID and attributes of an accepted assertion,
 // attributes under both their Name and FriendlyName.
-func identityOf(a *saml.Assertion) models.SSOIdentity {
-	id := models.SSOIdentity{Attributes: map[string][]string{}}
+func identityOf(a *saml.Assertion) sso.SSOIdentity {
+	id := sso.SSOIdentity{Attributes: map[string][]string{}}
 	if a.Subject != nil && a.Subject.NameID != nil {
 		id.NameID, id.NameIDFormat = a.Subject.NameID.Value, a.Subject.NameID.Format
 	}
@@ -421,7 +422,7 @@ type testOutcome struct {
 
 // finishTest records what a test sign-in brought back and shows it to the
 // administrator who ran it, changing no setting and no session.
-func (h *SSO) finishTest(c echo.Context, sa models.SSOAccount, req models.SSORequest, id models.SSOIdentity, refusal string) error {
+func (h *SSO) finishTest(c echo.Context, sa sso.SSOAccount, req sso.SSORequest, id sso.SSOIdentity, refusal string) error {
 	out := testOutcome{NameID: id.NameID, Attributes: id.Attributes, Refusal: refusal}
 	if refusal == "" {
 		email, name, err := sa.Connection.MapIdentity(id)
@@ -435,7 +436,7 @@ func (h *SSO) finishTest(c echo.Context, sa models.SSOAccount, req models.SSOReq
 		}
 	}
 	b, _ := json.Marshal(out)
-	if err := models.ConsumeSSORequest(c.Request().Context(), h.db, sa, req.ID, string(b)); err != nil {
+	if err := sso.ConsumeSSORequest(c.Request().Context(), h.db, sa, req.ID, string(b)); err != nil {
 		return h.refuse(c, http.StatusForbidden, "This test response was already used.", "test request consumed concurrently", nil)
 	}
 	return c.Redirect(http.StatusSeeOther, paths.SSOTestResult(req.ID))
@@ -443,12 +444,12 @@ func (h *SSO) finishTest(c echo.Context, sa models.SSOAccount, req models.SSOReq
 
 // refuse answers a refused sign-in with a plain page, logging the reason;
 // a connection test records it for the administrator instead.
-func (h *SSO) refuse(c echo.Context, status int, message, reason string, req *models.SSORequest) error {
+func (h *SSO) refuse(c echo.Context, status int, message, reason string, req *sso.SSORequest) error {
 	LoggerFrom(c).Warn("SSO sign-in refused", "slug", c.Param("slug"), "reason", reason)
-	if req != nil && req.Purpose == models.SSOTest {
+	if req != nil && req.Purpose == sso.SSOTest {
 		sa, err := h.orgFromSlug(c)
 		if err == nil {
-			return h.finishTest(c, sa, *req, models.SSOIdentity{}, reason)
+			return h.finishTest(c, sa, *req, sso.SSOIdentity{}, reason)
 		}
 	}
 	return render(c, status, views.MessagePage(views.MessagePageProps{
@@ -480,14 +481,14 @@ func (h *SSO) DiscoverySubmit(c echo.Context) error {
 	}
 	ctx := c.Request().Context()
 	in := strings.TrimSpace(f.Email)
-	var sa models.SSOAccount
+	var sa sso.SSOAccount
 	var err error
 	if strings.Contains(in, "@") {
-		sa, err = models.FindSSOByEmail(ctx, h.db, in)
+		sa, err = sso.FindSSOByEmail(ctx, h.db, in)
 	} else {
-		sa, err = models.FindSSOBySlug(ctx, h.db, strings.ToLower(in))
+		sa, err = sso.FindSSOBySlug(ctx, h.db, strings.ToLower(in))
 	}
-	if errors.Is(err, models.ErrNotFound) || (err == nil && sa.Connection.IDPMetadataXML == "") {
+	if errors.Is(err, tenancy.ErrNotFound) || (err == nil && sa.Connection.IDPMetadataXML == "") {
 		return render(c, http.StatusUnprocessableEntity, views.SSODiscoveryPage(views.SSODiscoveryPageProps{
 			Shell: views.AuthShell{Title: "Sign in with SSO", CSRF: csrfToken(c)}, Email: in,
 			Error: "No organization signs in with single sign-on for “" + in + "”. Check the address, or sign in with your password.",
@@ -515,12 +516,12 @@ type ssoForm struct {
 
 func checked(v string) bool { return v == "on" || v == "true" || v == "1" }
 
-func (h *SSO) settingsPage(c echo.Context, status int, f *ssoForm, errs models.FieldErrors) error {
+func (h *SSO) settingsPage(c echo.Context, status int, f *ssoForm, errs tenancy.FieldErrors) error {
 	ctx := c.Request().Context()
 	scope := ScopeFrom(c)
-	conn, err := models.GetSSOConnection(ctx, h.db, scope)
+	conn, err := sso.GetSSOConnection(ctx, h.db, scope)
 	configured := err == nil
-	if err != nil && !errors.Is(err, models.ErrNotFound) {
+	if err != nil && !errors.Is(err, tenancy.ErrNotFound) {
 		return err
 	}
 	shell, err := h.shell(c, "Single sign-on", "sso")
@@ -534,7 +535,7 @@ func (h *SSO) settingsPage(c echo.Context, status int, f *ssoForm, errs models.F
 		name, value := d.VerificationRecord()
 		domains = append(domains, views.SSODomainRow{Domain: d.Domain, Verified: d.VerifiedAt != nil, RecordName: name, RecordValue: value})
 	}
-	lost, err := models.RecentDomainLosses(ctx, h.db, scope)
+	lost, err := sso.RecentDomainLosses(ctx, h.db, scope)
 	if err != nil {
 		return err
 	}
@@ -546,7 +547,7 @@ func (h *SSO) settingsPage(c echo.Context, status int, f *ssoForm, errs models.F
 		f = &ssoForm{MetadataXML: conn.IDPMetadataXML, MetadataURL: conn.IDPMetadataURL, Domains: strings.Join(conn.Domains, ", "),
 			DefaultRole: string(conn.DefaultRole), EmailAttribute: conn.EmailAttribute, NameAttribute: conn.NameAttribute}
 		if !configured {
-			f.DefaultRole, f.JIT = string(models.RoleMember), "on"
+			f.DefaultRole, f.JIT = string(tenancy.RoleMember), "on"
 		}
 		for _, b := range []struct {
 			v   bool
@@ -579,15 +580,15 @@ func (h *SSO) SettingsSubmit(c echo.Context) error {
 	if strings.TrimSpace(metadata) == "" && f.MetadataURL != "" {
 		fetched, err := h.fetchMetadata(c, f.MetadataURL)
 		if err != nil {
-			return h.settingsPage(c, http.StatusUnprocessableEntity, &f, models.FieldErrors{"metadata_url": err.Error()})
+			return h.settingsPage(c, http.StatusUnprocessableEntity, &f, tenancy.FieldErrors{"metadata_url": err.Error()})
 		}
 		metadata = fetched
 	}
-	_, err := models.SaveSSOConnection(c.Request().Context(), h.db, ScopeFrom(c), models.SSOSettingsInput{
+	_, err := sso.SaveSSOConnection(c.Request().Context(), h.db, ScopeFrom(c), sso.SSOSettingsInput{
 		MetadataXML: metadata, MetadataURL: f.MetadataURL, Domains: f.Domains, JIT: checked(f.JIT), DefaultRole: f.DefaultRole,
 		Enforce: checked(f.Enforce), AllowIDPInitiated: checked(f.AllowIDPInitiated), EmailAttribute: f.EmailAttribute, NameAttribute: f.NameAttribute,
 	}, actor(c))
-	if fe, ok := models.AsFieldErrors(err); ok {
+	if fe, ok := tenancy.AsFieldErrors(err); ok {
 		if msg, ok := fe["metadata_xml"]; ok && f.MetadataXML == "" && f.MetadataURL != "" {
 			fe["metadata_url"] = msg // the fetched document was the problem
 			delete(fe, "metadata_xml")
@@ -610,11 +611,11 @@ func (h *SSO) VerifyDomainSubmit(c echo.Context) error {
 	if err := bindForm(c, &f); err != nil {
 		return err
 	}
-	err := models.VerifySSODomain(c.Request().Context(), h.db, ScopeFrom(c), f.Domain, h.cfg.LookupTXT, actor(c))
+	err := sso.VerifySSODomain(c.Request().Context(), h.db, ScopeFrom(c), f.Domain, h.cfg.LookupTXT, actor(c))
 	switch {
-	case errors.Is(err, models.ErrDomainNotProved):
+	case errors.Is(err, sso.ErrDomainNotProved):
 		return h.flashRedirect(c, flashError, "Could not verify "+f.Domain+": "+err.Error()+". DNS changes can take a while to appear; try again later.", paths.SSOSettings())
-	case errors.Is(err, models.ErrDomainProvedElsewhere):
+	case errors.Is(err, sso.ErrDomainProvedElsewhere):
 		return h.flashRedirect(c, flashError, "Could not verify "+f.Domain+": another organization has already proved it owns it.", paths.SSOSettings())
 	case err != nil:
 		return err
@@ -626,20 +627,20 @@ func (h *SSO) VerifyDomainSubmit(c echo.Context) error {
 // shown, never acted on.
 func (h *SSO) TestSubmit(c echo.Context) error {
 	scope := ScopeFrom(c)
-	sa, err := models.FindSSOBySlug(c.Request().Context(), h.db, scope.Account().SlugOrEmpty())
-	if errors.Is(err, models.ErrNotFound) {
+	sa, err := sso.FindSSOBySlug(c.Request().Context(), h.db, scope.Account().SlugOrEmpty())
+	if errors.Is(err, tenancy.ErrNotFound) {
 		return h.flashRedirect(c, flashError, "Save the identity provider's metadata first.", paths.SSOSettings())
 	}
 	if err != nil {
 		return err
 	}
 	uid := scope.UserID()
-	return h.startSSO(c, sa, models.SSOTest, &uid)
+	return h.startSSO(c, sa, sso.SSOTest, &uid)
 }
 
 // TestResultPage shows what a test sign-in brought back.
 func (h *SSO) TestResultPage(c echo.Context) error {
-	req, err := models.SSOTestResult(c.Request().Context(), h.db, ScopeFrom(c), c.Param("id"))
+	req, err := sso.SSOTestResult(c.Request().Context(), h.db, ScopeFrom(c), c.Param("id"))
 	if err != nil {
 		return err
 	}
@@ -729,12 +730,12 @@ func (h *SSO) fetchMetadata(c echo.Context, raw string) (string, error) {
 	if res.StatusCode != http.StatusOK {
 		return "", fmt.Errorf("The metadata URL answered %d %s.", res.StatusCode, http.StatusText(res.StatusCode))
 	}
-	body, err := io.ReadAll(io.LimitReader(res.Body, models.MaxMetadataSize+1))
+	body, err := io.ReadAll(io.LimitReader(res.Body, sso.MaxMetadataSize+1))
 	if err != nil {
 		log.Warn("metadata read failed", "err", err)
 		return "", errors.New("The metadata could not be read in full; try again.")
 	}
-	if len(body) > models.MaxMetadataSize {
+	if len(body) > sso.MaxMetadataSize {
 		return "", errors.New("The metadata is larger than 1 MiB.")
 	}
 	return string(bytes.TrimSpace(body)), nil
