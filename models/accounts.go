@@ -117,7 +117,7 @@ func CreateOrganization(ctx context.Context, db *gorm.DB, userID int64, name str
 	return acct, err
 }
 
-// slugify turns a name into a URL slug: lower-case ASCII letters and digits
+// Slugify turns a name into a URL slug: lower-case ASCII letters and digits
 // separated by single hyphens, at most 40 characters. Names with no ASCII
 // letters or digits get "org".
 func Slugify(name string) string {

@@ -34,7 +34,7 @@ const PasswordMin = 10
 // PasswordMax bounds the work a single sign-in can cause.
 const PasswordMax = 256
 
-// hashPassword returns an argon2id hash in the PHC string format.
+// HashPassword returns an argon2id hash in the PHC string format.
 func HashPassword(password string) string {
 	salt := tenancy.RandomBytes(16)
 	key := argon2.IDKey([]byte(password), salt, argonTime, argonMemory, argonThreads, argonKeyLen)
@@ -43,7 +43,7 @@ func HashPassword(password string) string {
 		argon2.Version, argonMemory, argonTime, argonThreads, b64.EncodeToString(salt), b64.EncodeToString(key))
 }
 
-// checkPassword reports whether password matches a hash from hashPassword.
+// checkPassword reports whether password matches a hash from HashPassword.
 // An empty or malformed hash matches nothing (users created by SSO have none).
 func checkPassword(hash, password string) bool {
 	parts := strings.Split(hash, "$")

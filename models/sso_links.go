@@ -29,7 +29,7 @@ func dropSSOLinks(tx *gorm.DB, userID int64) error {
 	})
 }
 
-// linkedUser is the user who linked the subject at the organization's IdP;
+// LinkedUser is the user who linked the subject at the organization's IdP;
 // ErrNotFound when nobody did. org is the system's scope in the
 // organization (Door.In), which reads the links of every member.
 func LinkedUser(tx *gorm.DB, org tenancy.Scope, subject string) (User, error) {
@@ -42,7 +42,7 @@ func LinkedUser(tx *gorm.DB, org tenancy.Scope, subject string) (User, error) {
 	return user, tenancy.NotFound(err)
 }
 
-// proveAddressByIdP marks the user's address proved by an organization's
+// ProveAddressByIdP marks the user's address proved by an organization's
 // IdP (in a domain it proved), in tx: whoever registered it before held it
 // unproved, so their password goes, and every session, API key and linked
 // identity of theirs with it, so a squatter's credentials open nothing.

@@ -78,7 +78,7 @@ func SignUp(ctx context.Context, db *gorm.DB, in SignUpInput) (User, tenancy.Acc
 	return CreateUser(ctx, db, name, email, HashPassword(in.Password), nil)
 }
 
-// createUser inserts a user with their personal account and membership.
+// CreateUser inserts a user with their personal account and membership.
 func CreateUser(ctx context.Context, db *gorm.DB, name, email, passwordHash string, verifiedAt *time.Time) (User, tenancy.Account, error) {
 	user := User{PublicID: tenancy.NewUUID(), Name: name, Email: email, PasswordHash: passwordHash, EmailVerifiedAt: verifiedAt}
 	var acct tenancy.Account

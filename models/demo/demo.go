@@ -1,3 +1,5 @@
+// Package demo seeds a demo into an empty database: a user, an
+// organization with a member, resources and a history of usage.
 package demo
 
 import (

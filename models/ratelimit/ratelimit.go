@@ -1,3 +1,5 @@
+// Package ratelimit decides whether an API request fits its account's
+// per-minute and per-day limits, counting in the database or in Redis.
 package ratelimit
 
 import (

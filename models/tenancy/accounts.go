@@ -80,7 +80,7 @@ type Membership struct {
 	SSOSignedInAt *time.Time `gorm:"column:sso_signed_in_at"`
 }
 
-// lockAccount serialises membership changes of one account, so that two
+// LockAccount serialises membership changes of one account, so that two
 // administrators demoting each other at once cannot both succeed.
 func LockAccount(tx *gorm.DB, accountID int64) (Account, error) {
 	var a Account
@@ -88,7 +88,7 @@ func LockAccount(tx *gorm.DB, accountID int64) (Account, error) {
 	return a, NotFound(err)
 }
 
-// lockAs locks the scope's account and checks, under the lock, that its user
+// LockAs locks the scope's account and checks, under the lock, that its user
 // still holds the capability: a request whose scope was loaded before its
 // user was demoted or removed must not act with the old role.
 func (s Scope) LockAs(tx *gorm.DB, c Capability) (Account, error) {

@@ -34,6 +34,8 @@ type AuditEvent struct {
 	CreatedAt   time.Time
 }
 
+// RecordAudit adds an event to the scope's audit log, in tx (the
+// transaction of the change it records, so both commit or neither).
 func RecordAudit(tx *gorm.DB, s Scope, actor Actor, action AuditAction, target, details string) error {
 	ev := AuditEvent{ActorName: actor.Name, Action: action, Target: target, Details: details, IP: actor.IP}
 	if actor.UserID != 0 {

@@ -1,6 +1,8 @@
-// Package models is the only package that speaks SQL: GORM structs, queries,
-// domain rules and transactions. Account-owned data is reachable only through
-// functions that take a Scope; see scope.go.
+// Package tenancy is the core every model package shares: the Scope that
+// proves who acts in which account (scope.go), the one system door
+// (system.go), the two walls between accounts (walls.go, units.go), and
+// the database they are installed on (Open, Migrate). The domain packages
+// (models and those beside it) reach account-owned rows only through it.
 package tenancy
 
 import (
@@ -42,15 +44,15 @@ func DialectOf(dsn string) Dialect {
 	return SQLite
 }
 
-// now is the clock every row is stamped with: UTC, microseconds, so that
+// Now is the clock every row is stamped with: UTC, microseconds, so that
 // PostgreSQL and SQLite store and compare the same instant.
 func Now() time.Time { return time.Now().UTC().Truncate(time.Microsecond) }
 
 // appRole is the PostgreSQL role requests act as: it owns no table and
-// cannot bypass row security (see tenancy.go). Migrate creates it.
+// cannot bypass row security (see walls.go). Migrate creates it.
 const appRole = "switchboard_app"
 
-// Open connects to dsn and installs the walls between accounts (tenancy.go)
+// Open connects to dsn and installs the walls between accounts (walls.go)
 // and the query counter. It does not migrate; call Migrate. On PostgreSQL
 // every connection of the pool acts as appRole, so dsn's user (the tables'
 // owner, who migrates) must be a member of it.
@@ -284,12 +286,13 @@ func installCallbacks(db *gorm.DB) error {
 	return nil
 }
 
-// inTx runs fn in a transaction on db.
+// InTx runs fn in a transaction on db: fn's error rolls it back. It opens
+// no wall: statements in it still need a scope, a view or the door.
 func InTx(ctx context.Context, db *gorm.DB, fn func(tx *gorm.DB) error) error {
 	return db.WithContext(ctx).Transaction(fn)
 }
 
-// notFound maps GORM's record-not-found to ErrNotFound and leaves other
+// NotFound maps GORM's record-not-found to ErrNotFound and leaves other
 // errors as they are.
 func NotFound(err error) error {
 	if errors.Is(err, gorm.ErrRecordNotFound) {
@@ -298,7 +301,7 @@ func NotFound(err error) error {
 	return err
 }
 
-// lockJob makes a background job's transaction wait for any other running
+// LockJob makes a background job's transaction wait for any other running
 // the same job, across processes, until tx ends: PostgreSQL's transaction
 // advisory lock. SQLite's write transactions already exclude each other.
 func LockJob(tx *gorm.DB, job int64) error {
@@ -308,7 +311,7 @@ func LockJob(tx *gorm.DB, job int64) error {
 	return tx.Exec("SELECT pg_advisory_xact_lock(?)", job).Error
 }
 
-// planForTheseValues makes PostgreSQL plan tx's statements for the values
+// PlanForTheseValues makes PostgreSQL plan tx's statements for the values
 // they are run with. A prepared statement run often gets a generic plan,
 // which guesses a range of days matches a few hundred rows and walks an
 // index through what is really most of an account's rows, 2–3× slower than
@@ -320,7 +323,7 @@ func PlanForTheseValues(tx *gorm.DB) error {
 	return tx.Exec("SET LOCAL plan_cache_mode = force_custom_plan").Error
 }
 
-// forUpdate locks the rows a query reads until the transaction ends. SQLite
+// ForUpdate locks the rows a query reads until the transaction ends. SQLite
 // has no row locks and needs none: its write transactions (IMMEDIATE, see
 // sqliteDSN) already exclude each other.
 func ForUpdate(tx *gorm.DB) *gorm.DB {

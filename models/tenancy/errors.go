@@ -45,7 +45,7 @@ func (fe FieldErrors) Error() string {
 	return "invalid input: " + strings.Join(parts, "; ")
 }
 
-// orNil returns fe as an error, or nil when it holds nothing.
+// OrNil returns fe as an error, or nil when it holds nothing.
 func (fe FieldErrors) OrNil() error {
 	if len(fe) == 0 {
 		return nil
@@ -60,7 +60,7 @@ func AsFieldErrors(err error) (FieldErrors, bool) {
 	return fe, ok
 }
 
-// plainText reports whether s is valid UTF-8 without control characters
+// PlainText reports whether s is valid UTF-8 without control characters
 // (which PostgreSQL may refuse outright, as it does NUL, and which no name,
 // title or path needs).
 func PlainText(s string) bool {

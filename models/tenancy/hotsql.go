@@ -9,7 +9,7 @@ import (
 	"gorm.io/gorm"
 )
 
-// hotSQL is a raw statement that every API request runs, written with ?
+// HotSQL is a raw statement that every API request runs, written with ?
 // placeholders and rendered for PostgreSQL ($1, $2, …) once: Raw would
 // render it again, byte by byte, on every call (some microseconds per
 // statement), and Scan would reflect on its destination. Every ? is a
@@ -19,6 +19,8 @@ type HotSQL struct {
 	sqlite, postgres string
 }
 
+// NewHotSQL renders text, written with ? placeholders, for both databases.
+// Build one per statement, once (a package variable), not per call.
 func NewHotSQL(text string) HotSQL {
 	var b strings.Builder
 	n := 0
@@ -34,7 +36,7 @@ func NewHotSQL(text string) HotSQL {
 	return HotSQL{sqlite: text, postgres: b.String()}
 }
 
-// scanRow runs the statement with args, through GORM's row callbacks (the
+// ScanRow runs the statement with args, through GORM's row callbacks (the
 // scope guard, the statement count), and scans its one row into dest:
 // sql.ErrNoRows when it answers none.
 func (h HotSQL) ScanRow(ctx context.Context, db *gorm.DB, args []any, dest ...any) error {
@@ -48,7 +50,7 @@ func (h HotSQL) ScanRow(ctx context.Context, db *gorm.DB, args []any, dest ...an
 	return ScanRow(tx, dest...)
 }
 
-// scanRow runs a statement of one row (sql.ErrNoRows without) into dest,
+// ScanRow runs a statement of one row (sql.ErrNoRows without) into dest,
 // with the statement's own error first.
 func ScanRow(tx *gorm.DB, dest ...any) error {
 	row := tx.Row()

@@ -9,10 +9,10 @@ import (
 	"github.com/google/uuid"
 )
 
-// newUUID is the opaque public ID of users and accounts.
+// NewUUID is the opaque public ID of users and accounts.
 func NewUUID() string { return uuid.NewString() }
 
-// newObjectID is the opaque public ID of resources: 24 lower-case hex
+// NewObjectID is the opaque public ID of resources: 24 lower-case hex
 // characters (96 random bits), the shape the platform API uses.
 func NewObjectID() string { return hex.EncodeToString(RandomBytes(12)) }
 
@@ -26,6 +26,8 @@ func HashToken(token string) string {
 	return hex.EncodeToString(sum[:])
 }
 
+// RandomBytes returns n bytes from crypto/rand; it panics only if the
+// system's random source fails, which it does not on supported platforms.
 func RandomBytes(n int) []byte {
 	b := make([]byte, n)
 	if _, err := rand.Read(b); err != nil {

@@ -22,7 +22,7 @@ func hiddenRune(r rune) bool {
 	return true
 }
 
-// nameProblem is the one check of the characters of a name people read
+// NameProblem is the one check of the characters of a name people read
 // elsewhere — display names, organization, index, API key and integration
 // names, video titles: it says what is wrong with s, or "" when nothing is.
 // what is how the message names the field ("The name", "The title").

@@ -36,7 +36,7 @@ func (s Scope) Can(c Capability) bool {
 	return Policy[c][s.role]
 }
 
-// require returns ErrForbidden unless the scope holds the capability.
+// Require returns ErrForbidden unless the scope holds the capability.
 func (s Scope) Require(c Capability) error {
 	if s.IsZero() {
 		return ErrUnscoped

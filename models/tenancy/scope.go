@@ -36,7 +36,7 @@ func (r Role) Label() string {
 // system acts in it (Door.In). Only the constructors of this package build
 // one (LoadScope, ScopeForSession, PersonalScope, Door.In, and the API key
 // look-up); its zero value scopes nothing, and every query through it fails
-// with ErrUnscoped. See tenancy.go for the walls it opens.
+// with ErrUnscoped. See walls.go for the walls it opens.
 type Scope struct {
 	account Account
 	userID  int64
@@ -104,7 +104,7 @@ func PersonalScope(ctx context.Context, db *gorm.DB, userID int64) (Scope, error
 	return loadScope(ctx, db, userID, "accounts.kind = ?", KindPersonal)
 }
 
-// addFounder makes the user who just created an account (in tx) its first
+// AddFounder makes the user who just created an account (in tx) its first
 // administrator: the one membership nobody else grants.
 func AddFounder(ctx context.Context, tx *gorm.DB, a Account, userID int64) error {
 	s := Scope{account: a, userID: userID, role: RoleAdmin}
@@ -130,7 +130,7 @@ JOIN memberships ON memberships.account_id = api_keys.account_id AND memberships
 JOIN accounts ON accounts.id = api_keys.account_id
 WHERE api_keys.key_hash = ? AND api_keys.revoked_at IS NULL AND api_keys.expires_at > ?`)
 
-// scopeForAPIKeyHash reads the live API key with the hash, with its owner's
+// ScopeForAPIKeyHash reads the live API key with the hash, with its owner's
 // membership and the whole account row, in one indexed query, and builds
 // the scope the key acts in: sql.ErrNoRows when no live key of a current
 // member has the hash. db must run through the system door (the key's

@@ -1,3 +1,5 @@
+// Package throttle slows down guessing: sign-in, password-reset and link
+// attempts draw from budgets kept in the database or in Redis.
 package throttle
 
 import (

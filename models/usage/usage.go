@@ -1,3 +1,6 @@
+// Package usage records what accounts use (API requests, indexing, stored
+// video) as events and daily rollups, batches the API's usage in memory,
+// and reports it per day and per member.
 package usage
 
 import (
@@ -63,7 +66,7 @@ type accountUsageDaily struct {
 
 func (accountUsageDaily) TableName() string { return "usage_daily_account" }
 
-// dayOf is the UTC day of t, as rollups key it.
+// DayOf is the UTC day of t, as rollups key it.
 func DayOf(t time.Time) string { return t.UTC().Format(time.DateOnly) }
 
 // storeUsage writes events and adds them to the daily rollup, in tx: the
@@ -109,7 +112,7 @@ func storeUsage(tx *gorm.DB, events []UsageEvent) error {
 	}).Session(&gorm.Session{CreateBatchSize: 500}).Create(&rows).Error
 }
 
-// recordUsage stores one event of the scope, now, in tx (for actions that
+// Record stores one event of the scope, now, in tx (for actions that
 // write anyway, like adding a video).
 func Record(tx *gorm.DB, s tenancy.Scope, metric, category string, quantity int64) error {
 	user := s.UserID()
