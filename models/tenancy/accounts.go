@@ -81,7 +81,8 @@ type Membership struct {
 }
 
 // LockAccount serialises membership changes of one account, so that two
-// administrators demoting each other at once cannot both succeed.
+// administrators demoting each other at once cannot both succeed. The lock
+// holds until tx ends; ErrNotFound when the account is gone.
 func LockAccount(tx *gorm.DB, accountID int64) (Account, error) {
 	var a Account
 	err := ForUpdate(tx).Take(&a, accountID).Error
@@ -90,7 +91,8 @@ func LockAccount(tx *gorm.DB, accountID int64) (Account, error) {
 
 // LockAs locks the scope's account and checks, under the lock, that its user
 // still holds the capability: a request whose scope was loaded before its
-// user was demoted or removed must not act with the old role.
+// user was demoted or removed must not act with the old role: ErrNotMember
+// when the membership is gone, ErrForbidden when its role lacks c.
 func (s Scope) LockAs(tx *gorm.DB, c Capability) (Account, error) {
 	a, err := LockAccount(tx, s.AccountID())
 	if err != nil {

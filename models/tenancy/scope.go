@@ -105,7 +105,9 @@ func PersonalScope(ctx context.Context, db *gorm.DB, userID int64) (Scope, error
 }
 
 // AddFounder makes the user who just created an account (in tx) its first
-// administrator: the one membership nobody else grants.
+// administrator: the one membership nobody else grants. Call it only in
+// the transaction that inserted a; on any other account it would grant
+// what only an administrator may.
 func AddFounder(ctx context.Context, tx *gorm.DB, a Account, userID int64) error {
 	s := Scope{account: a, userID: userID, role: RoleAdmin}
 	return s.Write(ctx, tx, func(tx *gorm.DB) error {
