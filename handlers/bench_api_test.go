@@ -166,17 +166,17 @@ func benchAPIList(b *testing.B, db *gorm.DB, url, key string) {
 func apiBenchServer(b *testing.B, db *gorm.DB, limiter ratelimit.RateLimiter) string {
 	b.Helper()
 	log := slog.New(slog.NewTextHandler(io.Discard, &slog.HandlerOptions{Level: slog.LevelInfo}))
-	usage := usage.NewUsageRecorder(db, log, 2*time.Second)
+	recorder := usage.NewUsageRecorder(db, log, 2*time.Second)
 	ctx, stop := context.WithCancel(context.Background())
 	done := make(chan struct{})
-	go func() { defer close(done); usage.Run(ctx) }()
+	go func() { defer close(done); recorder.Run(ctx) }()
 	srv := httptest.NewUnstartedServer(nil)
 	srv.Start()
 	srv.Config.Handler = handlers.New(handlers.Config{
 		BaseURL:     srv.URL,
 		SessionKey:  []byte("bench-session-key-0123456789abcdef0123456789"),
 		Sessions:    handlers.DefaultSessionLifetime,
-		Usage:       usage,
+		Usage:       recorder,
 		RateLimiter: limiter,
 	}, db, log, &captureMailer{})
 	b.Cleanup(func() {
