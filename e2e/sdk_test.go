@@ -14,6 +14,7 @@ import (
 
 	"switchboard/models"
 	"switchboard/models/dbtest"
+	"switchboard/models/ratelimit"
 )
 
 // sdkTestTimeout bounds one run of the SDK script (it takes about a second;
@@ -42,7 +43,7 @@ func TestJavaScriptSDKConformance(t *testing.T) {
 		// the Free plan's 60 a minute; a 429 would make the SDK back off and
 		// retry. Rate limits have tests of their own: give the account room.
 		perMinute := int64(1_000)
-		if _, err := models.SetAccountLimits(t.Context(), db, org.Account().PublicID, &perMinute, nil); err != nil {
+		if _, err := ratelimit.SetAccountLimits(t.Context(), db, org.Account().PublicID, &perMinute, nil); err != nil {
 			t.Fatal(err)
 		}
 

@@ -26,6 +26,8 @@ import (
 
 	"switchboard/models"
 	"switchboard/models/dbtest"
+	"switchboard/models/sso"
+	"switchboard/models/tenancy"
 )
 
 // ssoTestTimeout bounds TestBrowserSSOSignIn, both databases included.
@@ -68,18 +70,18 @@ func ssoSignInFlow(t *testing.T, b *browser, s *site, db *gorm.DB, dbName string
 	if err != nil {
 		t.Fatal(err)
 	}
-	org, err := models.LoadScope(t.Context(), db, owner.ID, acct.PublicID)
+	org, err := tenancy.LoadScope(t.Context(), db, owner.ID, acct.PublicID)
 	if err != nil {
 		t.Fatal(err)
 	}
 	idp := newTestIdP(t)
-	if _, err := models.SaveSSOConnection(t.Context(), db, org, models.SSOSettingsInput{
-		MetadataXML: idp.metadata(), Domains: "example.com, engines.example", JIT: true, DefaultRole: string(models.RoleMember),
-	}, models.Actor{UserID: owner.ID, Name: owner.Name}); err != nil {
+	if _, err := sso.SaveSSOConnection(t.Context(), db, org, sso.SSOSettingsInput{
+		MetadataXML: idp.metadata(), Domains: "example.com, engines.example", JIT: true, DefaultRole: string(tenancy.RoleMember),
+	}, tenancy.Actor{UserID: owner.ID, Name: owner.Name}); err != nil {
 		t.Fatalf("save the SSO connection: %v", err)
 	}
 	// The organization owns example.com, as its operator attests.
-	if _, err := models.ProveSSODomainByOperator(t.Context(), db, acct.PublicID, "example.com", "test"); err != nil {
+	if _, err := sso.ProveSSODomainByOperator(t.Context(), db, acct.PublicID, "example.com", "test"); err != nil {
 		t.Fatal(err)
 	}
 	idp.registerSP(s, acct.SlugOrEmpty())

@@ -6,6 +6,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"switchboard/models"
+	"switchboard/models/tenancy"
 	"switchboard/views"
 	"switchboard/views/paths"
 )
@@ -27,7 +28,7 @@ func (h *Accounts) SwitchSubmit(c echo.Context) error {
 		return err
 	}
 	user, _ := UserFrom(c)
-	scope, err := models.LoadScope(c.Request().Context(), h.db, user.ID, f.AccountID)
+	scope, err := tenancy.LoadScope(c.Request().Context(), h.db, user.ID, f.AccountID)
 	if err != nil {
 		return err // ErrNotMember: 404
 	}
@@ -67,7 +68,7 @@ func (h *Accounts) OrganizationNewSubmit(c echo.Context) error {
 	}
 	user, _ := UserFrom(c)
 	acct, err := models.CreateOrganization(c.Request().Context(), h.db, user.ID, f.Name)
-	if fe, ok := models.AsFieldErrors(err); ok {
+	if fe, ok := tenancy.AsFieldErrors(err); ok {
 		shell, err := h.shell(c, "Create organization", "")
 		if err != nil {
 			return err
@@ -114,14 +115,14 @@ func (h *Home) HomePage(c echo.Context) error {
 
 // Health answers 200 while the database does, 503 otherwise.
 func (d *deps) Health(c echo.Context) error {
-	if err := models.Ping(c.Request().Context(), d.db); err != nil {
+	if err := tenancy.Ping(c.Request().Context(), d.db); err != nil {
 		return c.String(http.StatusServiceUnavailable, "database unavailable\n")
 	}
 	return c.String(http.StatusOK, "ok\n")
 }
 
 // roleLabel is the user's role as pages show it; a personal account has an owner.
-func roleLabel(scope models.Scope) string {
+func roleLabel(scope tenancy.Scope) string {
 	if scope.IsPersonal() {
 		return "Owner"
 	}

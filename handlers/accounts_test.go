@@ -10,12 +10,13 @@ import (
 
 	"switchboard/models"
 	"switchboard/models/dbtest"
+	"switchboard/models/tenancy"
 )
 
 func countOrgs(t testing.TB, db *gorm.DB, creator int64) int64 {
 	t.Helper()
 	var n int64
-	if err := dbtest.Plain(t, db).Model(&models.Account{}).Where("created_by_id = ? AND kind = ?", creator, models.KindOrganization).Count(&n).Error; err != nil {
+	if err := dbtest.Plain(t, db).Model(&tenancy.Account{}).Where("created_by_id = ? AND kind = ?", creator, tenancy.KindOrganization).Count(&n).Error; err != nil {
 		t.Fatal(err)
 	}
 	return n
@@ -83,7 +84,7 @@ func TestSwitchAccounts(t *testing.T) {
 		org := dbtest.Org(t, db, u)
 		other, _ := dbtest.User(t, db)
 		member := dbtest.Org(t, db, other)
-		dbtest.AddMember(t, db, member, u, models.RoleMember)
+		dbtest.AddMember(t, db, member, u, tenancy.RoleMember)
 
 		// Personal first, then organizations by name, each with initials and kind.
 		rows := c.get("/").doc().Find(`[data-testid="account-switcher"] button[name="account_id"]`)
@@ -158,7 +159,7 @@ func TestStaleTabFormsAreRefused(t *testing.T) {
 		if sw.Length() == 0 {
 			t.Fatal("the 409 page does not offer to switch back")
 		}
-		acct, err := models.LoadScope(t.Context(), db, u.ID, org.Account().PublicID)
+		acct, err := tenancy.LoadScope(t.Context(), db, u.ID, org.Account().PublicID)
 		if err != nil || acct.Account().Name != org.Account().Name {
 			t.Fatalf("the organization was renamed by a stale form: %v %q", err, acct.Account().Name)
 		}
@@ -178,11 +179,11 @@ func TestRemovedMemberFallsBackToPersonalAccount(t *testing.T) {
 		owner, _ := dbtest.User(t, db)
 		org := dbtest.Org(t, db, owner)
 		u, personal, c := app.user(t)
-		dbtest.AddMember(t, db, org, u, models.RoleMember)
+		dbtest.AddMember(t, db, org, u, tenancy.RoleMember)
 		c.switchTo(org.Account().PublicID)
 		stale := c.guard("/settings/organization")
 
-		if err := dbtest.Plain(t, db).Where("account_id = ? AND user_id = ?", org.AccountID(), u.ID).Delete(&models.Membership{}).Error; err != nil {
+		if err := dbtest.Plain(t, db).Where("account_id = ? AND user_id = ?", org.AccountID(), u.ID).Delete(&tenancy.Membership{}).Error; err != nil {
 			t.Fatal(err)
 		}
 		// The very next request is in the personal account, with a notice.
@@ -215,9 +216,9 @@ func TestHomePage(t *testing.T) {
 		}
 		owner, _ := dbtest.User(t, db)
 		org := dbtest.Org(t, db, owner)
-		dbtest.AddMember(t, db, org, u, models.RoleMember)
+		dbtest.AddMember(t, db, org, u, tenancy.RoleMember)
 		third, _ := dbtest.User(t, db)
-		dbtest.AddMember(t, db, org, third, models.RoleAdmin)
+		dbtest.AddMember(t, db, org, third, tenancy.RoleAdmin)
 		c.switchTo(org.Account().PublicID)
 		home := c.get("/").status(http.StatusOK)
 		if got := strings.TrimSpace(home.doc().Find(`[data-testid="member-count"]`).Text()); got != "3" {
@@ -247,14 +248,14 @@ func TestOrganizationSettings(t *testing.T) {
 		c.post("/settings/organization", url.Values{"name": {"Renamed Labs"}}).redirectsTo("/settings/organization")
 		after := c.get("/settings/organization").status(http.StatusOK)
 		after.contains("Renamed Labs").contains(org.Account().SlugOrEmpty())
-		events, _, err := models.ListAuditEvents(t.Context(), db, org, models.Page{Number: 1, Size: 10})
-		if err != nil || len(events) != 1 || events[0].Action != models.AuditRenamed {
+		events, _, err := tenancy.ListAuditEvents(t.Context(), db, org, tenancy.Page{Number: 1, Size: 10})
+		if err != nil || len(events) != 1 || events[0].Action != tenancy.AuditRenamed {
 			t.Fatalf("audit events %+v, %v", events, err)
 		}
 
 		// A regular member reads but may not rename.
 		m, _, mc := app.user(t)
-		dbtest.AddMember(t, db, org, m, models.RoleMember)
+		dbtest.AddMember(t, db, org, m, tenancy.RoleMember)
 		mc.switchTo(org.Account().PublicID)
 		mc.get("/settings/organization").status(http.StatusOK).contains("Only administrators").lacks(`action="/settings/organization"`)
 		mc.post("/settings/organization", url.Values{"name": {"Member Rename"}}, "/settings/profile").status(http.StatusForbidden)

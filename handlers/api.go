@@ -14,6 +14,9 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"switchboard/models"
+	"switchboard/models/ratelimit"
+	"switchboard/models/tenancy"
+	"switchboard/models/usage"
 )
 
 // API serves the platform API under /v1.3, wire-compatible with the public
@@ -21,14 +24,14 @@ import (
 // scope, through the same models code the dashboard uses.
 type API struct {
 	*deps
-	limiter models.RateLimiter
-	usage   *models.UsageRecorder
+	limiter ratelimit.RateLimiter
+	usage   *usage.UsageRecorder
 }
 
 const ctxKeyScope = "switchboard.keyscope"
 
-func keyScopeFrom(c echo.Context) models.KeyScope {
-	k, _ := c.Get(ctxKeyScope).(models.KeyScope)
+func keyScopeFrom(c echo.Context) tenancy.KeyScope {
+	k, _ := c.Get(ctxKeyScope).(tenancy.KeyScope)
 	return k
 }
 
@@ -58,7 +61,7 @@ func (a *API) limit(category string) echo.MiddlewareFunc {
 		return func(c echo.Context) error {
 			k := keyScopeFrom(c)
 			at := time.Now()
-			d, err := a.limiter.Take(c.Request().Context(), k.AccountID(), models.LimitsOf(k.Account()), at)
+			d, err := a.limiter.Take(c.Request().Context(), k.AccountID(), ratelimit.LimitsOf(k.Account()), at)
 			if err != nil {
 				return err
 			}
@@ -189,8 +192,8 @@ func readListParams(c echo.Context, extra ...string) (listParams, error) {
 	p := listParams{page: 1, limit: 10, sortBy: "created_at"}
 	if v := q.Get("page"); v != "" {
 		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > models.MaxPage {
-			return p, invalid("page", fmt.Sprintf("must be a whole number from 1 to %d", models.MaxPage))
+		if err != nil || n < 1 || n > tenancy.MaxPage {
+			return p, invalid("page", fmt.Sprintf("must be a whole number from 1 to %d", tenancy.MaxPage))
 		}
 		p.page = n
 	}

@@ -9,7 +9,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
-	"switchboard/models"
+	"switchboard/models/tenancy"
 )
 
 // apiError is an API failure as the public API reports it.
@@ -55,13 +55,13 @@ func (d *deps) writeAPIError(c echo.Context, err error) {
 	case errors.As(err, &ae):
 	case errors.Is(err, echo.ErrStatusRequestEntityTooLarge):
 		ae = errBodyTooLarge
-	case errors.Is(err, models.ErrNotFound):
+	case errors.Is(err, tenancy.ErrNotFound):
 		ae = &apiError{http.StatusNotFound, "resource_not_exists", "The resource does not exist."}
 	case errors.As(err, &he) && he.Code == http.StatusNotFound:
 		ae = &apiError{http.StatusNotFound, "endpoint_not_exists", "No endpoint " + c.Request().Method + " " + c.Request().URL.Path + "."}
 	case errors.As(err, &he) && he.Code == http.StatusMethodNotAllowed:
 		ae = &apiError{http.StatusMethodNotAllowed, "method_not_allowed", "This endpoint does not accept " + c.Request().Method + "."}
-	case errors.Is(err, models.ErrUnavailable) || models.Ping(c.Request().Context(), d.db) != nil:
+	case errors.Is(err, tenancy.ErrUnavailable) || tenancy.Ping(c.Request().Context(), d.db) != nil:
 		ae = &apiError{http.StatusServiceUnavailable, "service_unavailable", "The service is temporarily unavailable. Try again in a moment."}
 	default:
 		ae = &apiError{http.StatusInternalServerError, "internal_error", "Something went wrong; it was logged."}

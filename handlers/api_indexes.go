@@ -12,6 +12,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"switchboard/models"
+	"switchboard/models/tenancy"
 )
 
 // API model names and the dashboard's models they are.
@@ -132,7 +133,7 @@ func indexFailure(err error, name string, params indexFields) error {
 	if errors.Is(err, models.ErrIndexNameTaken) {
 		return &apiError{http.StatusBadRequest, "index_name_already_exists", "Index name " + strings.TrimSpace(name) + " already exists. Please use another unique name and try again."}
 	}
-	fe, ok := models.AsFieldErrors(err)
+	fe, ok := tenancy.AsFieldErrors(err)
 	if !ok {
 		return err
 	}
@@ -233,7 +234,7 @@ func (a *API) RetrieveIndex(c echo.Context) error {
 		return err
 	}
 	row, err := models.GetIndex(c.Request().Context(), a.db, ScopeFrom(c), id)
-	if errors.Is(err, models.ErrNotFound) {
+	if errors.Is(err, tenancy.ErrNotFound) {
 		return notExists(id, "indexes")
 	}
 	if err != nil {
@@ -263,7 +264,7 @@ func (a *API) UpdateIndex(c echo.Context) error {
 		return err
 	}
 	_, err = models.UpdateIndex(c.Request().Context(), a.db, ScopeFrom(c), id, models.IndexUpdate{Name: name})
-	if errors.Is(err, models.ErrNotFound) {
+	if errors.Is(err, tenancy.ErrNotFound) {
 		return notExists(id, "indexes")
 	}
 	if err != nil {
@@ -279,7 +280,7 @@ func (a *API) DeleteIndex(c echo.Context) error {
 		return err
 	}
 	_, err = models.DeleteIndex(c.Request().Context(), a.db, ScopeFrom(c), id)
-	if errors.Is(err, models.ErrNotFound) {
+	if errors.Is(err, tenancy.ErrNotFound) {
 		return notExists(id, "indexes")
 	}
 	if err != nil {

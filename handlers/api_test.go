@@ -19,10 +19,13 @@ import (
 	"switchboard/handlers"
 	"switchboard/models"
 	"switchboard/models/dbtest"
+	"switchboard/models/ratelimit"
+	"switchboard/models/tenancy"
+	"switchboard/models/usage"
 )
 
 // newKey creates an API key for the scope's user and returns its secret.
-func newKey(t testing.TB, db *gorm.DB, s models.Scope) string {
+func newKey(t testing.TB, db *gorm.DB, s tenancy.Scope) string {
 	t.Helper()
 	k, err := models.CreateAPIKey(t.Context(), db, s, "test key", models.DefaultAPIKeyTTL)
 	if err != nil {
@@ -175,8 +178,8 @@ func TestAPIListPaging(t *testing.T) {
 		}
 		// The last page there is: as empty, and still counted.
 		p = page{}
-		decodeJSON(t, apiCall(t, app, key, http.MethodGet, fmt.Sprintf("/v1.3/indexes?page=%d&page_limit=50", models.MaxPage), "").status(http.StatusOK), &p)
-		if len(p.Data) != 0 || p.PageInfo.TotalResults != 12 || p.PageInfo.Page != models.MaxPage {
+		decodeJSON(t, apiCall(t, app, key, http.MethodGet, fmt.Sprintf("/v1.3/indexes?page=%d&page_limit=50", tenancy.MaxPage), "").status(http.StatusOK), &p)
+		if len(p.Data) != 0 || p.PageInfo.TotalResults != 12 || p.PageInfo.Page != tenancy.MaxPage {
 			t.Fatalf("far past the end: %+v", p)
 		}
 		decodeJSON(t, apiCall(t, app, key, http.MethodGet, "/v1.3/indexes?index_name=IX-1", "").status(http.StatusOK), &p)
@@ -186,7 +189,7 @@ func TestAPIListPaging(t *testing.T) {
 		for q, param := range map[string]string{
 			"page=0": "page", "page=x": "page", "page_limit=51": "page_limit", "page_limit=0": "page_limit",
 			// Past the last page, and so far past that the offset would not fit in 64 bits.
-			fmt.Sprintf("page=%d", models.MaxPage+1): "page", "page=922337203685477582": "page", "page=9223372036854775808": "page",
+			fmt.Sprintf("page=%d", tenancy.MaxPage+1): "page", "page=922337203685477582": "page", "page=9223372036854775808": "page",
 			"sort_by=name": "sort_by", "sort_option=up": "sort_option", "model_family=whisper": "model_family",
 			"model_options=smell": "model_options", "created_at=yesterday": "created_at",
 		} {
@@ -264,8 +267,8 @@ func TestAPIKeysAreCheckedOnEveryRequest(t *testing.T) {
 			apiErrorIs(t, apiCall(t, app, k, http.MethodGet, "/v1.3/indexes", ""), http.StatusUnauthorized, "api_key_invalid")
 		}
 		admin, _, ac := orgAdmin(t, app)
-		org, _ := models.LoadScope(t.Context(), db, admin.ID, activeAccountID(t, ac))
-		m, mc := app.member(t, org, models.RoleMember)
+		org, _ := tenancy.LoadScope(t.Context(), db, admin.ID, activeAccountID(t, ac))
+		m, mc := app.member(t, org, tenancy.RoleMember)
 		// Keys through the dashboard: shown once, then only their prefix.
 		page := mc.post("/settings/api-keys", url.Values{"name": {"Build robot"}}).status(http.StatusOK)
 		secret := strings.TrimSpace(page.doc().Find("#new-api-key").Text())
@@ -325,7 +328,7 @@ func TestAPIPrivateIndexesOnlyForTheirCreatorsKeys(t *testing.T) {
 		admin, _ := dbtest.User(t, db)
 		org := dbtest.Org(t, db, admin)
 		m, _ := dbtest.User(t, db)
-		ms := dbtest.AddMember(t, db, org, m, models.RoleMember)
+		ms := dbtest.AddMember(t, db, org, m, tenancy.RoleMember)
 		priv, err := models.CreateIndex(t.Context(), db, ms, models.IndexInput{Name: "secret", Models: []string{"marengo"}, MarengoOptions: []string{"visual"}, Visibility: "private"})
 		if err != nil {
 			t.Fatal(err)
@@ -347,9 +350,9 @@ func TestAPIRateLimitIsSharedByTheOrganization(t *testing.T) {
 		admin, _ := dbtest.User(t, db)
 		org := dbtest.Org(t, db, admin)
 		m, _ := dbtest.User(t, db)
-		ms := dbtest.AddMember(t, db, org, m, models.RoleMember)
+		ms := dbtest.AddMember(t, db, org, m, tenancy.RoleMember)
 		five := int64(5)
-		if _, err := models.SetAccountLimits(t.Context(), db, org.Account().PublicID, &five, nil); err != nil {
+		if _, err := ratelimit.SetAccountLimits(t.Context(), db, org.Account().PublicID, &five, nil); err != nil {
 			t.Fatal(err)
 		}
 		keys := []string{newKey(t, db, org), newKey(t, db, ms), newKey(t, db, ms)}
@@ -384,7 +387,7 @@ func TestAPIRateLimitIsSharedByTheOrganization(t *testing.T) {
 			t.Fatal(err)
 		}
 		var n int64
-		dbtest.Plain(t, db).Raw("SELECT COALESCE(SUM(quantity), 0) FROM usage_daily WHERE account_id = ? AND metric = ?", org.AccountID(), models.MetricAPIRequests).Scan(&n)
+		dbtest.Plain(t, db).Raw("SELECT COALESCE(SUM(quantity), 0) FROM usage_daily WHERE account_id = ? AND metric = ?", org.AccountID(), usage.MetricAPIRequests).Scan(&n)
 		if n != 5 {
 			t.Fatalf("%d API requests recorded, want 5 (refused ones are not)", n)
 		}
@@ -398,9 +401,9 @@ func activeAccountID(t testing.TB, c *client) string {
 	return id
 }
 
-func mustScope(t testing.TB, db *gorm.DB, u models.User, in models.Scope) models.Scope {
+func mustScope(t testing.TB, db *gorm.DB, u models.User, in tenancy.Scope) tenancy.Scope {
 	t.Helper()
-	s, err := models.LoadScope(t.Context(), db, u.ID, in.Account().PublicID)
+	s, err := tenancy.LoadScope(t.Context(), db, u.ID, in.Account().PublicID)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -409,7 +412,7 @@ func mustScope(t testing.TB, db *gorm.DB, u models.User, in models.Scope) models
 
 // apiServer runs the router on db with a rate limiter (the router's default
 // when nil) and returns its URL.
-func apiServer(t *testing.T, db *gorm.DB, limiter models.RateLimiter) string {
+func apiServer(t *testing.T, db *gorm.DB, limiter ratelimit.RateLimiter) string {
 	t.Helper()
 	return newAppConfig(t, db, func(cfg *handlers.Config) { cfg.RateLimiter = limiter }).srv.URL
 }
@@ -428,7 +431,7 @@ func TestAPIRateLimitIsExactAcrossServers(t *testing.T) {
 	t.Run("sqlite", func(t *testing.T) {
 		path := filepath.Join(t.TempDir(), "shared.db")
 		dbA := dbtest.Open(t, path)
-		if err := models.Migrate(t.Context(), dbA); err != nil {
+		if err := tenancy.Migrate(t.Context(), dbA); err != nil {
 			t.Fatal(err)
 		}
 		run(t, dbA, dbtest.Open(t, path))
@@ -440,13 +443,13 @@ func exactAcrossServers(t *testing.T, dbA, dbB *gorm.DB) {
 	admin, _ := dbtest.User(t, dbA)
 	org := dbtest.Org(t, dbA, admin)
 	hundred := int64(100)
-	if _, err := models.SetAccountLimits(t.Context(), dbA, org.Account().PublicID, &hundred, nil); err != nil {
+	if _, err := ratelimit.SetAccountLimits(t.Context(), dbA, org.Account().PublicID, &hundred, nil); err != nil {
 		t.Fatal(err)
 	}
 	var keys []string
 	for i := 0; i < 3; i++ {
 		m, _ := dbtest.User(t, dbA)
-		keys = append(keys, newKey(t, dbA, dbtest.AddMember(t, dbA, org, m, models.RoleMember)))
+		keys = append(keys, newKey(t, dbA, dbtest.AddMember(t, dbA, org, m, tenancy.RoleMember)))
 	}
 	keys = append(keys, newKey(t, dbA, org))
 	var wg sync.WaitGroup

@@ -8,6 +8,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"switchboard/models"
+	"switchboard/models/tenancy"
 )
 
 type apiVideo struct {
@@ -30,7 +31,7 @@ func (a *API) ListVideos(c echo.Context) error {
 	}
 	videos, total, err := models.ListVideosForAPI(c.Request().Context(), a.db, ScopeFrom(c), id,
 		models.APIVideoQuery{Page: p.page, Limit: p.limit, SortBy: p.sortBy, Ascending: p.ascending, Filename: strings.TrimSpace(c.QueryParam("filename"))})
-	if errors.Is(err, models.ErrNotFound) {
+	if errors.Is(err, tenancy.ErrNotFound) {
 		return notExists(id, "indexes")
 	}
 	if err != nil {

@@ -8,6 +8,8 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"switchboard/models"
+	"switchboard/models/ratelimit"
+	"switchboard/models/tenancy"
 	"switchboard/views"
 	"switchboard/views/paths"
 )
@@ -20,7 +22,7 @@ type keyForm struct {
 	Name string `form:"name"`
 }
 
-func (h *APIKeys) page(c echo.Context, status int, created *models.NewAPIKey, f keyForm, errs models.FieldErrors) error {
+func (h *APIKeys) page(c echo.Context, status int, created *models.NewAPIKey, f keyForm, errs tenancy.FieldErrors) error {
 	ctx := c.Request().Context()
 	scope := ScopeFrom(c)
 	keys, err := models.ListAPIKeys(ctx, h.db, scope)
@@ -35,7 +37,7 @@ func (h *APIKeys) page(c echo.Context, status int, created *models.NewAPIKey, f 
 	if err != nil {
 		return err
 	}
-	limits := models.LimitsOf(scope.Account())
+	limits := ratelimit.LimitsOf(scope.Account())
 	p := views.APIKeysPageProps{
 		Shell: shell, BaseURL: strings.TrimRight(h.cfg.BaseURL, "/"), KeyLife: plural(int64(h.cfg.APIKeyTTL/(24*time.Hour)), "day", "days"), Name: f.Name, Errors: errs,
 		Limits: views.RateLimitsProps{
@@ -92,7 +94,7 @@ func (h *APIKeys) CreateSubmit(c echo.Context) error {
 		return err
 	}
 	k, err := models.CreateAPIKey(c.Request().Context(), h.db, ScopeFrom(c), f.Name, h.cfg.APIKeyTTL)
-	if fe, ok := models.AsFieldErrors(err); ok {
+	if fe, ok := tenancy.AsFieldErrors(err); ok {
 		return h.page(c, http.StatusUnprocessableEntity, nil, f, fe)
 	}
 	if err != nil {

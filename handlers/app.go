@@ -14,6 +14,9 @@ import (
 
 	"switchboard/handlers/mail"
 	"switchboard/models"
+	"switchboard/models/ratelimit"
+	"switchboard/models/throttle"
+	"switchboard/models/usage"
 )
 
 // Config is what the handlers need to know about their deployment.
@@ -30,15 +33,15 @@ type Config struct {
 	// APIKeyTTL is how long API keys work (DefaultAPIKeyTTL when zero).
 	APIKeyTTL time.Duration
 	// RateLimiter counts API requests (the database when nil).
-	RateLimiter models.RateLimiter
+	RateLimiter ratelimit.RateLimiter
 	// Throttle counts sign-in attempts and emailed links, for every server
 	// of the deployment (the database when nil).
-	Throttle models.Throttle
+	Throttle throttle.Throttle
 	// Clock is the time the throttles count in (time.Now when nil).
 	Clock func() time.Time
 	// Usage batches the usage of API requests; the caller runs it. One that
 	// is never run is created when nil.
-	Usage *models.UsageRecorder
+	Usage *usage.UsageRecorder
 	// AllowPrivateMetadataHosts lets SSO metadata be fetched from private
 	// addresses and over http: for tests only.
 	AllowPrivateMetadataHosts bool

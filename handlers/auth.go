@@ -11,6 +11,8 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"switchboard/models"
+	"switchboard/models/tenancy"
+	"switchboard/models/throttle"
 	"switchboard/views"
 	"switchboard/views/paths"
 )
@@ -45,16 +47,16 @@ func (h *Auth) SignInPage(c echo.Context) error {
 }
 
 // SignInSubmit checks the credentials, slowing down repeated failures (see
-// models.ThrottleSignIn), and starts a new session in the personal account.
+// throttle.ThrottleSignIn), and starts a new session in the personal account.
 func (h *Auth) SignInSubmit(c echo.Context) error {
 	var f signInForm
 	if err := bindForm(c, &f); err != nil {
 		return err
 	}
-	email := models.NormalizeEmail(f.Email)
+	email := tenancy.NormalizeEmail(f.Email)
 	props := views.SignInPageProps{Shell: h.authShell(c, "Sign in"), Email: email, Next: localPath(f.Next)}
 	ctx, ip, at := c.Request().Context(), clientIP(c.Request()), h.cfg.Clock()
-	wait, err := models.ThrottleSignIn(ctx, h.cfg.Throttle, email, ip, at)
+	wait, err := throttle.ThrottleSignIn(ctx, h.cfg.Throttle, email, ip, at)
 	if err != nil {
 		return err
 	}
@@ -72,10 +74,10 @@ func (h *Auth) SignInSubmit(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := models.SignedIn(ctx, h.cfg.Throttle, email, ip, at); err != nil {
+	if err := throttle.SignedIn(ctx, h.cfg.Throttle, email, ip, at); err != nil {
 		return err
 	}
-	scope, err := models.PersonalScope(c.Request().Context(), h.db, user.ID)
+	scope, err := tenancy.PersonalScope(c.Request().Context(), h.db, user.ID)
 	if err != nil {
 		return err
 	}
@@ -138,7 +140,7 @@ func (h *Auth) SignUpSubmit(c echo.Context) error {
 	}
 	ctx := c.Request().Context()
 	user, acct, err := models.SignUp(ctx, h.db, models.SignUpInput{Name: f.Name, Email: f.Email, Password: f.Password})
-	if fe, ok := models.AsFieldErrors(err); ok {
+	if fe, ok := tenancy.AsFieldErrors(err); ok {
 		return render(c, http.StatusUnprocessableEntity, views.SignUpPage(views.SignUpPageProps{
 			Shell: h.authShell(c, "Create your account"), Name: f.Name, Email: f.Email, Next: localPath(f.Next), Errors: fe,
 		}))
@@ -175,7 +177,7 @@ func (h *Auth) SignOutSubmit(c echo.Context) error {
 		return err
 	}
 	q := url.Values{"next": {localPath(f.Next)}}
-	if email := models.NormalizeEmail(f.Email); models.ValidEmail(email) {
+	if email := tenancy.NormalizeEmail(f.Email); tenancy.ValidEmail(email) {
 		q.Set("email", email)
 	}
 	return redirect(c, paths.WithQuery(paths.SignIn(), q))

@@ -5,6 +5,8 @@ import (
 	"net/http"
 	"net/url"
 	"switchboard/handlers/mail"
+	"switchboard/models/tenancy"
+	"switchboard/models/throttle"
 
 	"github.com/labstack/echo/v4"
 
@@ -37,7 +39,7 @@ func (d *deps) sendVerification(c echo.Context, user models.User) error {
 // their dashboard.
 func (h *Auth) VerifyEmail(c echo.Context) error {
 	verified, err := models.VerifyEmail(c.Request().Context(), h.db, c.Param("token"))
-	if errors.Is(err, models.ErrTokenInvalid) {
+	if errors.Is(err, tenancy.ErrTokenInvalid) {
 		return render(c, http.StatusBadRequest, views.MessagePage(views.MessagePageProps{
 			Shell:     h.authShell(c, "Link not valid"),
 			Message:   "This verification link is invalid, has expired or was already used. Sign in and ask for a new one from the banner.",
@@ -62,7 +64,7 @@ func (h *Auth) ResendVerification(c echo.Context) error {
 	if user.Verified() {
 		return redirect(c, back)
 	}
-	wait, err := models.ThrottleLink(c.Request().Context(), h.cfg.Throttle, models.PurposeVerify, user.Email, h.cfg.Clock())
+	wait, err := throttle.ThrottleLink(c.Request().Context(), h.cfg.Throttle, models.PurposeVerify, user.Email, h.cfg.Clock())
 	if err != nil {
 		return err
 	}
@@ -91,9 +93,9 @@ func (h *Auth) ForgotPasswordSubmit(c echo.Context) error {
 	if err := bindForm(c, &f); err != nil {
 		return err
 	}
-	email := models.NormalizeEmail(f.Email)
+	email := tenancy.NormalizeEmail(f.Email)
 	props := views.ForgotPasswordPageProps{Shell: h.authShell(c, "Reset your password"), Email: email}
-	if !models.ValidEmail(email) {
+	if !tenancy.ValidEmail(email) {
 		props.Errors = map[string]string{"email": "Enter an email address like name@example.com."}
 		return render(c, http.StatusUnprocessableEntity, views.ForgotPasswordPage(props))
 	}
@@ -101,7 +103,7 @@ func (h *Auth) ForgotPasswordSubmit(c echo.Context) error {
 	ctx := c.Request().Context()
 	// Throttled or not, the page says the same: it must not tell whether
 	// the address has an account.
-	wait, err := models.ThrottleLink(ctx, h.cfg.Throttle, models.PurposeReset, email, h.cfg.Clock())
+	wait, err := throttle.ThrottleLink(ctx, h.cfg.Throttle, models.PurposeReset, email, h.cfg.Clock())
 	if err != nil {
 		return err
 	}
@@ -109,7 +111,7 @@ func (h *Auth) ForgotPasswordSubmit(c echo.Context) error {
 		return render(c, http.StatusOK, views.ForgotPasswordPage(props))
 	}
 	user, err := models.FindUserByEmail(ctx, h.db, email)
-	if errors.Is(err, models.ErrNotFound) {
+	if errors.Is(err, tenancy.ErrNotFound) {
 		return render(c, http.StatusOK, views.ForgotPasswordPage(props))
 	}
 	if err != nil {
@@ -156,7 +158,7 @@ func (h *Auth) invalidResetLink(c echo.Context) error {
 // ResetPasswordPage shows the new-password form of a live reset link.
 func (h *Auth) ResetPasswordPage(c echo.Context) error {
 	user, err := models.PeekEmailToken(c.Request().Context(), h.db, c.Param("token"), models.PurposeReset)
-	if errors.Is(err, models.ErrTokenInvalid) || errors.Is(err, models.ErrNotFound) {
+	if errors.Is(err, tenancy.ErrTokenInvalid) || errors.Is(err, tenancy.ErrNotFound) {
 		return h.invalidResetLink(c)
 	}
 	if err != nil {
@@ -176,7 +178,7 @@ func (h *Auth) ResetPasswordSubmit(c echo.Context) error {
 	ctx := c.Request().Context()
 	token := c.Param("token")
 	user, err := models.ResetPassword(ctx, h.db, token, f.Password)
-	if fe, ok := models.AsFieldErrors(err); ok {
+	if fe, ok := tenancy.AsFieldErrors(err); ok {
 		peek, perr := models.PeekEmailToken(ctx, h.db, token, models.PurposeReset)
 		if perr != nil {
 			return h.invalidResetLink(c)
@@ -185,13 +187,13 @@ func (h *Auth) ResetPasswordSubmit(c echo.Context) error {
 			Shell: h.authShell(c, "Choose a new password"), Token: token, Email: peek.Email, Errors: fe,
 		}))
 	}
-	if errors.Is(err, models.ErrTokenInvalid) || errors.Is(err, models.ErrNotFound) {
+	if errors.Is(err, tenancy.ErrTokenInvalid) || errors.Is(err, tenancy.ErrNotFound) {
 		return h.invalidResetLink(c)
 	}
 	if err != nil {
 		return err
 	}
-	if err := models.ForgetSignInFailures(ctx, h.cfg.Throttle, user.Email, clientIP(c.Request())); err != nil {
+	if err := throttle.ForgetSignInFailures(ctx, h.cfg.Throttle, user.Email, clientIP(c.Request())); err != nil {
 		return err
 	}
 	LoggerFrom(c).Info("password reset", "user_id", user.PublicID)

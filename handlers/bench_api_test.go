@@ -23,8 +23,10 @@ import (
 	"gorm.io/gorm"
 
 	"switchboard/handlers"
-	"switchboard/models"
 	"switchboard/models/dbtest"
+	"switchboard/models/ratelimit"
+	"switchboard/models/tenancy"
+	"switchboard/models/usage"
 )
 
 // apiBenchConns is how many connections the benchmark keeps busy at once.
@@ -45,7 +47,7 @@ func newAPIKeyAccount(tb testing.TB, db *gorm.DB) apiKeyAccount {
 	u, _ := dbtest.User(tb, db)
 	org := dbtest.Org(tb, db, u)
 	perMinute, perDay := int64(1_000_000_000), int64(1_000_000_000)
-	if _, err := models.SetAccountLimits(context.Background(), db, org.Account().PublicID, &perMinute, &perDay); err != nil {
+	if _, err := ratelimit.SetAccountLimits(context.Background(), db, org.Account().PublicID, &perMinute, &perDay); err != nil {
 		tb.Fatal(err)
 	}
 	seedIndexes(tb, db, org, apiBenchIndexes)
@@ -81,13 +83,13 @@ func BenchmarkAPIListIndexes(b *testing.B) {
 		acct := newAPIKeyAccount(b, db)
 		type limiter struct {
 			name string
-			new  func(b *testing.B) models.RateLimiter
+			new  func(b *testing.B) ratelimit.RateLimiter
 		}
-		limiters := []limiter{{"limiter=db", func(*testing.B) models.RateLimiter { return models.NewDBRateLimiter(db) }}}
+		limiters := []limiter{{"limiter=db", func(*testing.B) ratelimit.RateLimiter { return ratelimit.NewDBRateLimiter(db) }}}
 		if u := os.Getenv("REDIS_URL"); u != "" {
-			limiters = append(limiters, limiter{"limiter=redis", func(b *testing.B) models.RateLimiter {
+			limiters = append(limiters, limiter{"limiter=redis", func(b *testing.B) ratelimit.RateLimiter {
 				ns := fmt.Sprintf("bench-%016x", rand.Uint64())
-				r, err := models.NewRedisRateLimiter(context.Background(), u, ns)
+				r, err := ratelimit.NewRedisRateLimiter(context.Background(), u, ns)
 				if err != nil {
 					b.Fatal(err)
 				}
@@ -105,7 +107,7 @@ func BenchmarkAPIListIndexes(b *testing.B) {
 			}})
 		}
 		// For reference: the same stack with no counter at all.
-		limiters = append(limiters, limiter{"limiter=none", func(*testing.B) models.RateLimiter { return apiNoLimit{} }})
+		limiters = append(limiters, limiter{"limiter=none", func(*testing.B) ratelimit.RateLimiter { return apiNoLimit{} }})
 		for _, l := range limiters {
 			b.Run(l.name, func(b *testing.B) {
 				benchAPIList(b, db, apiBenchServer(b, db, l.new(b))+"/v1.3/indexes", acct.key)
@@ -138,13 +140,13 @@ func benchAPIList(b *testing.B, db *gorm.DB, url, key string) {
 	apiLoad(b, client, url, key, 20*apiBenchConns)
 
 	backends := apiPGBackends(b, db)
-	before, cpuBefore, pgBefore := models.QueryCount(), apiSelfCPU(b), apiBackendsCPU(backends)
+	before, cpuBefore, pgBefore := tenancy.QueryCount(), apiSelfCPU(b), apiBackendsCPU(backends)
 	b.ResetTimer()
 	start := time.Now()
 	durations := apiLoad(b, client, url, key, b.N)
 	elapsed := time.Since(start)
 	b.StopTimer()
-	queries, cpu, pgCPU := models.QueryCount()-before, apiSelfCPU(b)-cpuBefore, apiCPUSince(pgBefore, apiBackendsCPU(backends))
+	queries, cpu, pgCPU := tenancy.QueryCount()-before, apiSelfCPU(b)-cpuBefore, apiCPUSince(pgBefore, apiBackendsCPU(backends))
 
 	slices.Sort(durations)
 	b.ReportMetric(float64(b.N)/elapsed.Seconds(), "req/s")
@@ -161,20 +163,20 @@ func benchAPIList(b *testing.B, db *gorm.DB, url, key string) {
 // apiBenchServer runs the router as the server command does: the usage
 // recorder flushing in the background (every 2 s), the log formatted (to
 // nowhere rather than to a terminal), with the rate limiter given.
-func apiBenchServer(b *testing.B, db *gorm.DB, limiter models.RateLimiter) string {
+func apiBenchServer(b *testing.B, db *gorm.DB, limiter ratelimit.RateLimiter) string {
 	b.Helper()
 	log := slog.New(slog.NewTextHandler(io.Discard, &slog.HandlerOptions{Level: slog.LevelInfo}))
-	usage := models.NewUsageRecorder(db, log, 2*time.Second)
+	recorder := usage.NewUsageRecorder(db, log, 2*time.Second)
 	ctx, stop := context.WithCancel(context.Background())
 	done := make(chan struct{})
-	go func() { defer close(done); usage.Run(ctx) }()
+	go func() { defer close(done); recorder.Run(ctx) }()
 	srv := httptest.NewUnstartedServer(nil)
 	srv.Start()
 	srv.Config.Handler = handlers.New(handlers.Config{
 		BaseURL:     srv.URL,
 		SessionKey:  []byte("bench-session-key-0123456789abcdef0123456789"),
 		Sessions:    handlers.DefaultSessionLifetime,
-		Usage:       usage,
+		Usage:       recorder,
 		RateLimiter: limiter,
 	}, db, log, &captureMailer{})
 	b.Cleanup(func() {
@@ -251,7 +253,7 @@ func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond)
 // request. Empty for SQLite or a remote server.
 func apiPGBackends(b *testing.B, db *gorm.DB) []int {
 	b.Helper()
-	if models.DialectOfDB(db) != models.Postgres {
+	if tenancy.DialectOfDB(db) != tenancy.Postgres {
 		return nil
 	}
 	sqlDB, err := db.DB()
@@ -317,8 +319,8 @@ func apiCPUSince(before, after map[int]time.Duration) time.Duration {
 // apiNoLimit lets every request through without counting it.
 type apiNoLimit struct{}
 
-func (apiNoLimit) Take(_ context.Context, _ int64, l models.Limits, at time.Time) (models.RateDecision, error) {
-	return models.RateDecision{Allowed: true, Limit: l.PerMinute, Reset: at.Add(time.Minute)}, nil
+func (apiNoLimit) Take(_ context.Context, _ int64, l ratelimit.Limits, at time.Time) (ratelimit.RateDecision, error) {
+	return ratelimit.RateDecision{Allowed: true, Limit: l.PerMinute, Reset: at.Add(time.Minute)}, nil
 }
 
 func (apiNoLimit) Used(context.Context, int64, time.Time) (int64, int64, error) { return 0, 0, nil }
@@ -346,9 +348,9 @@ func TestAPIListRoundTrips(t *testing.T) {
 		// get asks for path and checks it costs at most 3 statements.
 		get := func(path string) *response {
 			t.Helper()
-			before := models.QueryCount()
+			before := tenancy.QueryCount()
 			r := apiCall(t, app, acct.key, http.MethodGet, path, "").status(http.StatusOK)
-			n := models.QueryCount() - before
+			n := tenancy.QueryCount() - before
 			t.Logf("GET %s: %d SQL statements", path, n)
 			if n > 3 {
 				t.Errorf("GET %s makes %d SQL statements, want at most 3", path, n)

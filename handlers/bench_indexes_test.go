@@ -13,6 +13,7 @@ import (
 
 	"switchboard/models"
 	"switchboard/models/dbtest"
+	"switchboard/models/tenancy"
 )
 
 // indexCounts are the account sizes the index list is measured at.
@@ -62,8 +63,8 @@ func TestIndexListQueryCountIsConstant(t *testing.T) {
 				got[key{n, page}] = pageQueries(c, path)
 				if n > 10 && page == 5 {
 					// The fifth page of 2,000 is full: rows 81 to 100.
-					if rows := c.get(path).status(http.StatusOK).doc().Find(`[data-testid="index-table"] tbody tr`).Length(); rows != models.DefaultPageSize {
-						t.Errorf("GET %s with %d indexes lists %d rows, want %d", path, n, rows, models.DefaultPageSize)
+					if rows := c.get(path).status(http.StatusOK).doc().Find(`[data-testid="index-table"] tbody tr`).Length(); rows != tenancy.DefaultPageSize {
+						t.Errorf("GET %s with %d indexes lists %d rows, want %d", path, n, rows, tenancy.DefaultPageSize)
 					}
 				}
 			}
@@ -84,9 +85,9 @@ func TestIndexListQueryCountIsConstant(t *testing.T) {
 func pageQueries(c *client, path string) int64 {
 	c.t.Helper()
 	c.get(path).status(http.StatusOK)
-	before := models.QueryCount()
+	before := tenancy.QueryCount()
 	c.get(path).status(http.StatusOK)
-	return models.QueryCount() - before
+	return tenancy.QueryCount() - before
 }
 
 // orgWithIndexes is a user administering a new organization holding n
@@ -109,7 +110,7 @@ var indexColumns = []string{
 // the scope's user one minute apart (the newest now), with multi-row INSERTs
 // of 1,000 rows in one transaction: 100,000 rows take seconds, not the
 // minutes models.CreateIndex would.
-func seedIndexes(tb testing.TB, db *gorm.DB, s models.Scope, n int) {
+func seedIndexes(tb testing.TB, db *gorm.DB, s tenancy.Scope, n int) {
 	tb.Helper()
 	const batch = 1_000
 	row := "(" + strings.TrimSuffix(strings.Repeat("?, ", len(indexColumns)), ", ") + ")"
@@ -153,7 +154,7 @@ func randomObjectID(tb testing.TB) string {
 func analyze(tb testing.TB, db *gorm.DB) {
 	tb.Helper()
 	stmt := "ANALYZE"
-	if models.DialectOfDB(db) == models.Postgres {
+	if tenancy.DialectOfDB(db) == tenancy.Postgres {
 		stmt = "ANALYZE indexes"
 	}
 	if err := dbtest.Plain(tb, db).Exec(stmt).Error; err != nil {

@@ -8,8 +8,8 @@ import (
 
 	"gorm.io/gorm"
 
-	"switchboard/models"
 	"switchboard/models/dbtest"
+	"switchboard/models/tenancy"
 )
 
 // orgCounts are the sizes the home page is measured at: a user in one
@@ -72,9 +72,9 @@ func TestHomePageQueryCountIsConstant(t *testing.T) {
 func homePageQueries(c *client) int64 {
 	c.t.Helper()
 	c.get("/").status(http.StatusOK)
-	before := models.QueryCount()
+	before := tenancy.QueryCount()
 	c.get("/").status(http.StatusOK)
-	return models.QueryCount() - before
+	return tenancy.QueryCount() - before
 }
 
 // orgMember is a user who belongs to n organizations, each created by
@@ -91,7 +91,7 @@ func memberOfOrgs(tb testing.TB, db *gorm.DB, n int) orgMember {
 	m := orgMember{email: u.Email, personal: personal.Account().PublicID}
 	for i := 0; i < n; i++ {
 		owner, _ := dbtest.User(tb, db)
-		in := dbtest.AddMember(tb, db, dbtest.Org(tb, db, owner), u, models.RoleMember)
+		in := dbtest.AddMember(tb, db, dbtest.Org(tb, db, owner), u, tenancy.RoleMember)
 		if i == 0 {
 			m.firstOrg = in.Account().PublicID
 		}
@@ -120,13 +120,13 @@ func (m orgMember) signedIn(tb testing.TB, app *testApp) *client {
 // processes, per request.
 func measurePages(b *testing.B, db *gorm.DB, page func()) {
 	backends := apiPGBackends(b, db)
-	before, cpuBefore, pgBefore := models.QueryCount(), apiSelfCPU(b), apiBackendsCPU(backends)
+	before, cpuBefore, pgBefore := tenancy.QueryCount(), apiSelfCPU(b), apiBackendsCPU(backends)
 	b.ResetTimer()
 	for range b.N {
 		page()
 	}
 	b.StopTimer()
-	queries, cpu, pgCPU := models.QueryCount()-before, apiSelfCPU(b)-cpuBefore, apiCPUSince(pgBefore, apiBackendsCPU(backends))
+	queries, cpu, pgCPU := tenancy.QueryCount()-before, apiSelfCPU(b)-cpuBefore, apiCPUSince(pgBefore, apiBackendsCPU(backends))
 	b.ReportMetric(float64(queries)/float64(b.N), "queries/op")
 	b.ReportMetric(ms(cpu)/float64(b.N), "cpu-ms/op")
 	if len(backends) > 0 {

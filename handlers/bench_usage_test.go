@@ -15,14 +15,16 @@ import (
 	"gorm.io/gorm"
 	"gorm.io/gorm/logger"
 
-	"switchboard/models"
+	"switchboard/models/billing"
 	"switchboard/models/dbtest"
+	"switchboard/models/tenancy"
+	"switchboard/models/usage"
 )
 
 // addRawMembers inserts n users (who sign in with dbtest.Password) as
 // regular members of the organization with raw SQL: hundreds of sign-ups
 // through the models would spend most of the time hashing passwords.
-func addRawMembers(tb testing.TB, db *gorm.DB, org models.Scope, n int) []int64 {
+func addRawMembers(tb testing.TB, db *gorm.DB, org tenancy.Scope, n int) []int64 {
 	tb.Helper()
 	var hash string
 	if err := dbtest.Plain(tb, db).Raw("SELECT password_hash FROM users WHERE id = ?", org.UserID()).Scan(&hash).Error; err != nil || hash == "" {
@@ -97,10 +99,10 @@ func seedUsageEvents(tb testing.TB, db *gorm.DB, account int64, users []int64, n
 					u = users[rng.Intn(min(10, len(users)))]
 				}
 				at := first.Add(time.Duration(rng.Int63n(span)) * time.Microsecond)
-				metric, cat, q := models.MetricAPIRequests, "indexes.read", int64(1)
+				metric, cat, q := usage.MetricAPIRequests, "indexes.read", int64(1)
 				switch k := rng.Intn(100); {
 				case k < 3:
-					metric, cat, q = models.MetricIndexingSeconds, "", int64(60+rng.Intn(3600))
+					metric, cat, q = usage.MetricIndexingSeconds, "", int64(60+rng.Intn(3600))
 				case k < 28:
 					cat = "videos.read"
 				case k < 38:
@@ -153,10 +155,10 @@ func seedDailyUsage(tb testing.TB, db *gorm.DB, account int64, users []int64, da
 		d := today().AddDate(0, 0, -i)
 		for j, u := range users {
 			for k, cat := range []string{"indexes.read", "indexes.write", "videos.read"} {
-				rows = append(rows, usageRow{account, d, u, models.MetricAPIRequests, cat, int64(1 + (i+j+k)%97)})
+				rows = append(rows, usageRow{account, d, u, usage.MetricAPIRequests, cat, int64(1 + (i+j+k)%97)})
 			}
-			rows = append(rows, usageRow{account, d, u, models.MetricIndexingSeconds, "", int64(60 + j)})
-			rows = append(rows, usageRow{account, d, u, models.MetricStorageSeconds, "", int64(3600 * (1 + j%5))})
+			rows = append(rows, usageRow{account, d, u, usage.MetricIndexingSeconds, "", int64(60 + j)})
+			rows = append(rows, usageRow{account, d, u, usage.MetricStorageSeconds, "", int64(3600 * (1 + j%5))})
 		}
 	}
 	insertUsage(tb, db, rows...)
@@ -164,7 +166,7 @@ func seedDailyUsage(tb testing.TB, db *gorm.DB, account int64, users []int64, da
 
 // usagePaths are the usage pages a query count is taken of.
 func usagePaths() []string {
-	last := models.MonthOf(time.Now()).Prev().String()
+	last := billing.MonthOf(time.Now()).Prev().String()
 	return []string{"/settings/usage?range=7d", "/settings/usage?range=90d", "/settings/usage?month=" + last, "/settings/usage.csv?range=90d"}
 }
 
@@ -175,9 +177,9 @@ func TestUsagePageQueryCountIsConstant(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		app := newApp(t, db)
 		smallAdmin, small, sac := orgAdmin(t, app)
-		smallMember, smc := app.member(t, small, models.RoleMember)
-		insertUsage(t, db, usageRow{small.AccountID(), today(), smallAdmin.ID, models.MetricAPIRequests, "indexes.read", 3},
-			usageRow{small.AccountID(), today(), smallMember.ID, models.MetricAPIRequests, "videos.read", 2})
+		smallMember, smc := app.member(t, small, tenancy.RoleMember)
+		insertUsage(t, db, usageRow{small.AccountID(), today(), smallAdmin.ID, usage.MetricAPIRequests, "indexes.read", 3},
+			usageRow{small.AccountID(), today(), smallMember.ID, usage.MetricAPIRequests, "videos.read", 2})
 
 		bigAdmin, big, bac := orgAdmin(t, app)
 		members := append([]int64{bigAdmin.ID}, addRawMembers(t, db, big, 40)...)
@@ -261,7 +263,7 @@ func BenchmarkUsagePage(b *testing.B) {
 	var storage []usageRow
 	for i := range days {
 		for j, u := range members {
-			storage = append(storage, usageRow{org.AccountID(), today().AddDate(0, 0, -i), u, models.MetricStorageSeconds, "", int64(3600 * (1 + j%7) * (days - i) / days)})
+			storage = append(storage, usageRow{org.AccountID(), today().AddDate(0, 0, -i), u, usage.MetricStorageSeconds, "", int64(3600 * (1 + j%7) * (days - i) / days)})
 		}
 	}
 	insertUsage(b, db, storage...)
@@ -287,25 +289,25 @@ func BenchmarkUsagePage(b *testing.B) {
 		if n := page.doc().Find(`[data-testid="member-usage"] tbody tr`).Length(); n != len(members) {
 			b.Fatalf("the page lists %d members, want %d", n, len(members))
 		}
-		before := models.QueryCount()
+		before := tenancy.QueryCount()
 		b.ResetTimer()
 		for range b.N {
 			c.get(path).status(http.StatusOK)
 		}
 		b.StopTimer()
 		perRequest = b.Elapsed() / time.Duration(b.N)
-		b.ReportMetric(float64(models.QueryCount()-before)/float64(b.N), "queries/op")
+		b.ReportMetric(float64(tenancy.QueryCount()-before)/float64(b.N), "queries/op")
 		b.ReportMetric(ms(perRequest), "ms/op")
 	})
 	b.Run("model=UsageFor", func(b *testing.B) {
-		scope, err := models.LoadScope(context.Background(), db, owner.ID, org.Account().PublicID)
+		scope, err := tenancy.LoadScope(context.Background(), db, owner.ID, org.Account().PublicID)
 		if err != nil {
 			b.Fatal(err)
 		}
-		q := models.UsageQuery{From: today().AddDate(0, 0, 1-days), To: today().AddDate(0, 0, 1), Everyone: true}
+		q := usage.UsageQuery{From: today().AddDate(0, 0, 1-days), To: today().AddDate(0, 0, 1), Everyone: true}
 		b.ResetTimer()
 		for range b.N {
-			if _, err := models.UsageFor(context.Background(), db, scope, q); err != nil {
+			if _, err := usage.UsageFor(context.Background(), db, scope, q); err != nil {
 				b.Fatal(err)
 			}
 		}

@@ -12,7 +12,8 @@ import (
 
 	"github.com/labstack/echo/v4"
 
-	"switchboard/models"
+	"switchboard/models/billing"
+	"switchboard/models/tenancy"
 	"switchboard/views"
 	"switchboard/views/paths"
 )
@@ -47,7 +48,7 @@ func capitalize(s string) string {
 
 // unitPrice writes a price per unit in millionths of a cent as dollars,
 // with as many decimals as it needs (up to 6).
-func unitPrice(p models.Price) string {
+func unitPrice(p billing.Price) string {
 	dollars := float64(p) / 1e8
 	s := strconv.FormatFloat(dollars, 'f', 6, 64)
 	s = strings.TrimRight(strings.TrimRight(s, "0"), ".")
@@ -88,14 +89,14 @@ func (h *Billing) csvHeaders(c echo.Context, filename string) {
 // billingState carries refused forms back to the billing page.
 type billingState struct {
 	contact       *contactForm
-	contactErrors models.FieldErrors
+	contactErrors tenancy.FieldErrors
 	planError     string
 	enterprise    *enterpriseForm
-	enterpriseErr models.FieldErrors
+	enterpriseErr tenancy.FieldErrors
 }
 
 // keep shows a refused form's submitted values, else the saved contact.
-func (st billingState) keep(p *views.BillingPageProps, saved models.BillingContact, hasSaved bool) {
+func (st billingState) keep(p *views.BillingPageProps, saved billing.BillingContact, hasSaved bool) {
 	switch {
 	case st.contact != nil:
 		p.ContactEmail, p.Company, p.Address, p.VATID = st.contact.Email, st.contact.Company, st.contact.Address, st.contact.VATID
@@ -110,21 +111,21 @@ func (st billingState) keep(p *views.BillingPageProps, saved models.BillingConta
 func (h *Billing) billingPage(c echo.Context, status int, st billingState) error {
 	ctx := c.Request().Context()
 	scope := ScopeFrom(c)
-	contact, err := models.GetBillingContact(ctx, h.db, scope)
+	contact, err := billing.GetBillingContact(ctx, h.db, scope)
 	hasContact := err == nil
-	if err != nil && !errors.Is(err, models.ErrNotFound) {
+	if err != nil && !errors.Is(err, tenancy.ErrNotFound) {
 		return err
 	}
-	bill, err := models.CurrentBill(ctx, h.db, scope, time.Now().UTC())
+	bill, err := billing.CurrentBill(ctx, h.db, scope, time.Now().UTC())
 	if err != nil {
 		return err
 	}
 	page := pageOf(c)
-	invoices, invoiceCount, err := models.ListInvoices(ctx, h.db, scope, page)
+	invoices, invoiceCount, err := billing.ListInvoices(ctx, h.db, scope, page)
 	if err != nil {
 		return err
 	}
-	since, err := models.PendingEnterpriseRequest(ctx, h.db, scope)
+	since, err := billing.PendingEnterpriseRequest(ctx, h.db, scope)
 	if err != nil {
 		return err
 	}
@@ -145,7 +146,7 @@ func (h *Billing) billingPage(c echo.Context, status int, st billingState) error
 	return render(c, status, views.BillingPage(p))
 }
 
-func billLineRows(lines []models.BillLine) []views.BillLineRow {
+func billLineRows(lines []billing.BillLine) []views.BillLineRow {
 	var rows []views.BillLineRow
 	for _, l := range lines {
 		rows = append(rows, billLineRow(l))
@@ -153,10 +154,10 @@ func billLineRows(lines []models.BillLine) []views.BillLineRow {
 	return rows
 }
 
-func invoiceRows(invoices []models.Invoice) []views.InvoiceRow {
+func invoiceRows(invoices []billing.Invoice) []views.InvoiceRow {
 	var rows []views.InvoiceRow
 	for _, inv := range invoices {
-		month, _ := models.ParseMonth(inv.Period)
+		month, _ := billing.ParseMonth(inv.Period)
 		rows = append(rows, views.InvoiceRow{ID: inv.PublicID, Number: inv.Number, Period: month.Label(), Total: money(inv.TotalMinor), Status: capitalize(inv.Status)})
 	}
 	return rows
@@ -165,7 +166,7 @@ func invoiceRows(invoices []models.Invoice) []views.InvoiceRow {
 // billLineRow shows a line in the units people read: indexing in minutes,
 // storage in hour-days. The amount is the line's own, computed exactly on
 // seconds.
-func billLineRow(l models.BillLine) views.BillLineRow {
+func billLineRow(l billing.BillLine) views.BillLineRow {
 	member := l.Member
 	if member == "" {
 		member = "Organization"
@@ -207,8 +208,8 @@ func (h *Billing) ContactSubmit(c echo.Context) error {
 	if err := bindForm(c, &f); err != nil {
 		return err
 	}
-	_, err := models.SaveBillingContact(c.Request().Context(), h.db, ScopeFrom(c), models.BillingContactInput(f), actor(c))
-	if fe, ok := models.AsFieldErrors(err); ok {
+	_, err := billing.SaveBillingContact(c.Request().Context(), h.db, ScopeFrom(c), billing.BillingContactInput(f), actor(c))
+	if fe, ok := tenancy.AsFieldErrors(err); ok {
 		return h.billingPage(c, http.StatusUnprocessableEntity, billingState{contact: &f, contactErrors: fe})
 	}
 	if err != nil {
@@ -231,8 +232,8 @@ func (h *Billing) EnterpriseSubmit(c echo.Context) error {
 	// ParseInt gives 0 for what is not a number and the largest int64 for a
 	// number too large: the model refuses both with the field's message.
 	seats, _ := strconv.ParseInt(strings.TrimSpace(f.Seats), 10, 64)
-	err := models.RequestEnterprise(c.Request().Context(), h.db, ScopeFrom(c), seats, f.Message, actor(c))
-	if fe, ok := models.AsFieldErrors(err); ok {
+	err := billing.RequestEnterprise(c.Request().Context(), h.db, ScopeFrom(c), seats, f.Message, actor(c))
+	if fe, ok := tenancy.AsFieldErrors(err); ok {
 		return h.billingPage(c, http.StatusUnprocessableEntity, billingState{enterprise: &f, enterpriseErr: fe})
 	}
 	if status, msg, ok := refusal(err); ok {

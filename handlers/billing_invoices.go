@@ -8,17 +8,17 @@ import (
 
 	"github.com/labstack/echo/v4"
 
-	"switchboard/models"
+	"switchboard/models/billing"
 	"switchboard/views"
 	"switchboard/views/paths"
 )
 
-func (h *Billing) invoiceProps(c echo.Context, id string) (views.InvoicePageProps, []models.InvoiceLine, models.Invoice, error) {
-	inv, lines, err := models.GetInvoice(c.Request().Context(), h.db, ScopeFrom(c), id)
+func (h *Billing) invoiceProps(c echo.Context, id string) (views.InvoicePageProps, []billing.InvoiceLine, billing.Invoice, error) {
+	inv, lines, err := billing.GetInvoice(c.Request().Context(), h.db, ScopeFrom(c), id)
 	if err != nil {
 		return views.InvoicePageProps{}, nil, inv, err
 	}
-	month, _ := models.ParseMonth(inv.Period)
+	month, _ := billing.ParseMonth(inv.Period)
 	p := views.InvoicePageProps{ID: inv.PublicID, Number: inv.Number, Period: month.Label(), Issued: dateOnly(inv.CreatedAt),
 		Status: capitalize(inv.Status), BillTo: strings.Split(inv.BillTo, "\n"), From: "Switchboard", Total: money(inv.TotalMinor)}
 	for _, l := range lines {

@@ -6,17 +6,19 @@ import (
 
 	"github.com/labstack/echo/v4"
 
-	"switchboard/models"
+	"switchboard/models/billing"
+	"switchboard/models/ratelimit"
+	"switchboard/models/tenancy"
 	"switchboard/views"
 	"switchboard/views/paths"
 )
 
 // planColumns are the plan table's columns, in the domain's order, for an
 // account on current.
-func planColumns(current models.Plan) []views.PlanColumn {
+func planColumns(current tenancy.Plan) []views.PlanColumn {
 	var cols []views.PlanColumn
-	for _, plan := range models.Plans() {
-		rc, l := models.RateCards[plan], models.PlanLimits[plan]
+	for _, plan := range tenancy.Plans() {
+		rc, l := billing.RateCards[plan], ratelimit.PlanLimits[plan]
 		col := views.PlanColumn{
 			Key: string(plan), Name: plan.Label(), Price: money(rc.MonthlyFee) + " / month",
 			PerMinute: thousands(l.PerMinute), PerDay: thousands(l.PerDay),
@@ -45,9 +47,9 @@ func (h *Billing) PlanSubmit(c echo.Context) error {
 	if err := bindForm(c, &f); err != nil {
 		return err
 	}
-	plan := models.Plan(f.Plan)
-	err := models.ChangePlan(c.Request().Context(), h.db, ScopeFrom(c), plan, actor(c))
-	if fe, ok := models.AsFieldErrors(err); ok {
+	plan := tenancy.Plan(f.Plan)
+	err := billing.ChangePlan(c.Request().Context(), h.db, ScopeFrom(c), plan, actor(c))
+	if fe, ok := tenancy.AsFieldErrors(err); ok {
 		return h.billingPage(c, http.StatusUnprocessableEntity, billingState{planError: fe["plan"]})
 	}
 	if status, msg, ok := refusal(err); ok {
@@ -56,7 +58,7 @@ func (h *Billing) PlanSubmit(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	l := models.PlanLimits[plan]
+	l := ratelimit.PlanLimits[plan]
 	return h.flashRedirect(c, flashSuccess, fmt.Sprintf("You're on the %s plan. From the next API request the limits are %s per minute and %s per day.",
 		plan.Label(), thousands(l.PerMinute), thousands(l.PerDay)), paths.Billing())
 }

@@ -14,7 +14,10 @@ import (
 	"gorm.io/gorm"
 
 	"switchboard/models"
+	"switchboard/models/billing"
 	"switchboard/models/dbtest"
+	"switchboard/models/tenancy"
+	"switchboard/models/usage"
 )
 
 // usageRow is one usage_daily row. The usage tables are account-owned and
@@ -61,7 +64,7 @@ func today() time.Time {
 type usageOrg struct {
 	app           *testApp
 	admin, member models.User
-	org           models.Scope
+	org           tenancy.Scope
 	ac, mc        *client
 }
 
@@ -69,14 +72,14 @@ func newUsageOrg(t *testing.T, db *gorm.DB) usageOrg {
 	t.Helper()
 	app := newApp(t, db)
 	admin, org, ac := orgAdmin(t, app)
-	member, mc := app.member(t, org, models.RoleMember)
+	member, mc := app.member(t, org, tenancy.RoleMember)
 	d := today()
 	insertUsage(t, db,
-		usageRow{org.AccountID(), d, admin.ID, models.MetricAPIRequests, "indexes.read", 1234},
-		usageRow{org.AccountID(), d.AddDate(0, 0, -1), member.ID, models.MetricAPIRequests, "videos.read", 56},
-		usageRow{org.AccountID(), d, member.ID, models.MetricIndexingSeconds, "", 600},
-		usageRow{org.AccountID(), d, admin.ID, models.MetricStorageSeconds, "", 7200},
-		usageRow{org.AccountID(), d.AddDate(0, 0, -40), admin.ID, models.MetricAPIRequests, "indexes.write", 777_000},
+		usageRow{org.AccountID(), d, admin.ID, usage.MetricAPIRequests, "indexes.read", 1234},
+		usageRow{org.AccountID(), d.AddDate(0, 0, -1), member.ID, usage.MetricAPIRequests, "videos.read", 56},
+		usageRow{org.AccountID(), d, member.ID, usage.MetricIndexingSeconds, "", 600},
+		usageRow{org.AccountID(), d, admin.ID, usage.MetricStorageSeconds, "", 7200},
+		usageRow{org.AccountID(), d.AddDate(0, 0, -40), admin.ID, usage.MetricAPIRequests, "indexes.write", 777_000},
 	)
 	return usageOrg{app: app, admin: admin, member: member, org: org, ac: ac, mc: mc}
 }
@@ -159,7 +162,7 @@ func TestUsagePageForRegularMember(t *testing.T) {
 		if d.Find(`a[href="/settings/billing"]`).Length() != 0 {
 			t.Error("a regular member's menu offers Billing & Plan")
 		}
-		for _, q := range []string{"", "?range=90d", "?month=" + models.MonthOf(time.Now()).String()} {
+		for _, q := range []string{"", "?range=90d", "?month=" + billing.MonthOf(time.Now()).String()} {
 			csvr := f.mc.get("/settings/usage.csv" + q).status(http.StatusOK)
 			csvr.lacks(f.admin.Email).lacks(f.admin.Name).lacks("indexes.read")
 			if q == "" {
@@ -181,11 +184,11 @@ func TestUsagePageForPersonalAccount(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		app := newApp(t, db)
 		u, personal, c := app.user(t)
-		insertUsage(t, db, usageRow{personal.AccountID(), today(), u.ID, models.MetricAPIRequests, "videos.read", 4321})
+		insertUsage(t, db, usageRow{personal.AccountID(), today(), u.ID, usage.MetricAPIRequests, "videos.read", 4321})
 		// They also belong to an organization whose usage is not theirs to see here.
 		owner, _ := dbtest.User(t, db)
-		org := dbtest.AddMember(t, db, dbtest.Org(t, db, owner), u, models.RoleMember)
-		insertUsage(t, db, usageRow{org.AccountID(), today(), owner.ID, models.MetricAPIRequests, "videos.read", 999})
+		org := dbtest.AddMember(t, db, dbtest.Org(t, db, owner), u, tenancy.RoleMember)
+		insertUsage(t, db, usageRow{org.AccountID(), today(), owner.ID, usage.MetricAPIRequests, "videos.read", 999})
 		c.switchTo(personal.Account().PublicID)
 		r := c.get("/settings/usage").status(http.StatusOK)
 		r.contains("4,321").lacks("999").lacks(owner.Email)
@@ -208,7 +211,7 @@ func TestUsagePageRanges(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		f := newUsageOrg(t, db)
 		now := time.Now().UTC()
-		cur := models.MonthOf(now)
+		cur := billing.MonthOf(now)
 		last := cur.Prev()
 		for _, c := range []struct {
 			query  string
@@ -236,8 +239,8 @@ func TestUsagePageRanges(t *testing.T) {
 		// The 90 days include the usage of 40 days ago; 30 days do not.
 		f.ac.get("/settings/usage?range=90d").contains("777,000")
 		f.ac.get("/settings/usage?range=30d").lacks("777,000")
-		tooOld := models.MonthOf(now.AddDate(-2, -1, 0))
-		for _, q := range []string{"range=5d", "range=7", "range=all", "range=30d%00", "month=2026-13", "month=garbage", "month=" + models.MonthOf(cur.End()).String(),
+		tooOld := billing.MonthOf(now.AddDate(-2, -1, 0))
+		for _, q := range []string{"range=5d", "range=7", "range=all", "range=30d%00", "month=2026-13", "month=garbage", "month=" + billing.MonthOf(cur.End()).String(),
 			"month=" + tooOld.String(), "month=" + cur.String() + "-01"} {
 			f.ac.get("/settings/usage?" + q).status(http.StatusBadRequest)
 			f.ac.get("/settings/usage.csv?" + q).status(http.StatusBadRequest)
@@ -274,7 +277,7 @@ func TestUsageCSV(t *testing.T) {
 		if len(recs) != 5 {
 			t.Fatalf("%d records, want a header and the 4 rows of the last 30 days:\n%s", len(recs), r.Body)
 		}
-		want := []string{today().Format(time.DateOnly), f.admin.Name, f.admin.Email, models.MetricAPIRequests, "indexes.read", "1234", "requests"}
+		want := []string{today().Format(time.DateOnly), f.admin.Name, f.admin.Email, usage.MetricAPIRequests, "indexes.read", "1234", "requests"}
 		found := false
 		for _, rec := range recs[1:] {
 			if strings.Join(rec, "|") == strings.Join(want, "|") {
@@ -287,7 +290,7 @@ func TestUsageCSV(t *testing.T) {
 		if !found {
 			t.Errorf("no row %v in:\n%s", want, r.Body)
 		}
-		last := models.MonthOf(time.Now()).Prev().String()
+		last := billing.MonthOf(time.Now()).Prev().String()
 		m := f.ac.get("/settings/usage.csv?month=" + last).status(http.StatusOK)
 		if cd := m.Header.Get("Content-Disposition"); cd != `attachment; filename="usage-`+last+`.csv"` {
 			t.Errorf("month export Content-Disposition %q", cd)
@@ -393,7 +396,7 @@ func TestBillingPageOnEnterprise(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		f := newUsageOrg(t, db)
 		stale := f.ac.guard("/settings/billing") // a tab opened while on Free
-		if err := dbtest.Plain(t, db).Exec("UPDATE accounts SET plan = ? WHERE id = ?", models.PlanEnterprise, f.org.AccountID()).Error; err != nil {
+		if err := dbtest.Plain(t, db).Exec("UPDATE accounts SET plan = ? WHERE id = ?", tenancy.PlanEnterprise, f.org.AccountID()).Error; err != nil {
 			t.Fatal(err)
 		}
 		r := f.ac.get("/settings/billing").status(http.StatusOK)
@@ -433,7 +436,7 @@ func TestInvoiceHistoryIsPaginated(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		f := newUsageOrg(t, db)
 		const n = 37 // more than three years
-		first := models.MonthOf(time.Now()).Prev()
+		first := billing.MonthOf(time.Now()).Prev()
 		m := first
 		for i := range n {
 			if err := dbtest.Plain(t, db).Exec(`INSERT INTO invoices (public_id, account_id, number, period, currency, total_minor, status, bill_to, created_at)
@@ -445,15 +448,15 @@ func TestInvoiceHistoryIsPaginated(t *testing.T) {
 		}
 		oldest := m.Start().AddDate(0, 1, 0)
 		d := f.ac.get("/settings/billing").status(http.StatusOK).doc()
-		if rows := d.Find(`[data-testid="invoice-table"] tbody tr`).Length(); rows != models.DefaultPageSize {
-			t.Errorf("the first page lists %d invoices, want %d", rows, models.DefaultPageSize)
+		if rows := d.Find(`[data-testid="invoice-table"] tbody tr`).Length(); rows != tenancy.DefaultPageSize {
+			t.Errorf("the first page lists %d invoices, want %d", rows, tenancy.DefaultPageSize)
 		}
 		next, ok := d.Find(`[data-testid="pagination"] a[rel="next"]`).Attr("href")
 		if !ok {
 			t.Fatalf("no link to the older invoices")
 		}
 		older := f.ac.get(next).status(http.StatusOK)
-		older.contains("SB-TEST-" + models.MonthOf(oldest).String()).lacks("SB-TEST-" + first.String())
+		older.contains("SB-TEST-" + billing.MonthOf(oldest).String()).lacks("SB-TEST-" + first.String())
 		if older.doc().Find(`[data-testid="no-invoices"]`).Length() != 0 {
 			t.Error("the second page says there are no invoices")
 		}
@@ -474,9 +477,9 @@ func dumpTables(t testing.TB, db *gorm.DB, tables ...string) string {
 	return sb.String()
 }
 
-func accountPlan(t testing.TB, db *gorm.DB, id int64) models.Plan {
+func accountPlan(t testing.TB, db *gorm.DB, id int64) tenancy.Plan {
 	t.Helper()
-	var p models.Plan
+	var p tenancy.Plan
 	if err := dbtest.Plain(t, db).Raw("SELECT plan FROM accounts WHERE id = ?", id).Scan(&p).Error; err != nil {
 		t.Fatal(err)
 	}
@@ -500,7 +503,7 @@ func TestBillingPlanChange(t *testing.T) {
 		if msg := r.doc().Find(`[data-testid="plan-error"]`).Text(); !strings.Contains(msg, "billing email and address") {
 			t.Errorf("plan error %q", msg)
 		}
-		if accountPlan(t, db, acct) != models.PlanFree || countRows(t, db, "plan_changes", "") != 0 {
+		if accountPlan(t, db, acct) != tenancy.PlanFree || countRows(t, db, "plan_changes", "") != 0 {
 			t.Fatal("upgrading without a billing contact changed the plan")
 		}
 		for _, p := range []string{"enterprise", "gold", ""} {
@@ -520,7 +523,7 @@ func TestBillingPlanChange(t *testing.T) {
 		if !strings.Contains(page.doc().Find(`[data-plan="developer"]`).Text(), "Current plan") {
 			t.Error("Developer is not marked current after upgrading")
 		}
-		if accountPlan(t, db, acct) != models.PlanDeveloper || countRows(t, db, "plan_changes", "account_id = ? AND plan = ?", acct, models.PlanDeveloper) != 1 {
+		if accountPlan(t, db, acct) != tenancy.PlanDeveloper || countRows(t, db, "plan_changes", "account_id = ? AND plan = ?", acct, tenancy.PlanDeveloper) != 1 {
 			t.Fatal("the upgrade is not recorded")
 		}
 		if l := limit(); l != "600" {
@@ -531,7 +534,7 @@ func TestBillingPlanChange(t *testing.T) {
 			t.Errorf("no prorated fee line: %s", strings.Join(strings.Fields(page.doc().Find(`[data-testid="current-bill"]`).Text()), " "))
 		}
 		f.ac.post("/settings/billing/plan", url.Values{"plan": {"free"}}, "/settings/billing").redirectsTo("/settings/billing")
-		if accountPlan(t, db, acct) != models.PlanFree || limit() != "60" {
+		if accountPlan(t, db, acct) != tenancy.PlanFree || limit() != "60" {
 			t.Error("the downgrade did not apply")
 		}
 	})
@@ -612,7 +615,7 @@ func TestBillingEnterpriseForm(t *testing.T) {
 		if page.doc().Find(`[data-testid="enterprise-requested"]`).Length() != 1 {
 			t.Error("the page does not say Enterprise was requested")
 		}
-		if countRows(t, db, "enterprise_requests", "account_id = ? AND seats = 25", f.org.AccountID()) != 1 || accountPlan(t, db, f.org.AccountID()) != models.PlanFree {
+		if countRows(t, db, "enterprise_requests", "account_id = ? AND seats = 25", f.org.AccountID()) != 1 || accountPlan(t, db, f.org.AccountID()) != tenancy.PlanFree {
 			t.Error("the request is not recorded, or it changed the plan")
 		}
 	})
@@ -620,10 +623,10 @@ func TestBillingEnterpriseForm(t *testing.T) {
 
 // closedInvoice closes last month for an organization on Developer whose
 // two members used things in it, and returns the invoice's public ID.
-func closedInvoice(t *testing.T, db *gorm.DB, f usageOrg) (string, models.Month) {
+func closedInvoice(t *testing.T, db *gorm.DB, f usageOrg) (string, billing.Month) {
 	t.Helper()
-	last := models.MonthOf(time.Now()).Prev()
-	if err := dbtest.Plain(t, db).Exec("UPDATE accounts SET plan = ?, created_at = ? WHERE id = ?", models.PlanDeveloper, last.Start().AddDate(0, -2, 0), f.org.AccountID()).Error; err != nil {
+	last := billing.MonthOf(time.Now()).Prev()
+	if err := dbtest.Plain(t, db).Exec("UPDATE accounts SET plan = ?, created_at = ? WHERE id = ?", tenancy.PlanDeveloper, last.Start().AddDate(0, -2, 0), f.org.AccountID()).Error; err != nil {
 		t.Fatal(err)
 	}
 	// Only these rows in the month (newUsageOrg's may fall in it too).
@@ -633,13 +636,13 @@ func closedInvoice(t *testing.T, db *gorm.DB, f usageOrg) (string, models.Month)
 	}
 	d := last.Start().AddDate(0, 0, 9)
 	insertUsage(t, db,
-		usageRow{f.org.AccountID(), d, f.admin.ID, models.MetricAPIRequests, "indexes.read", 100_000},
-		usageRow{f.org.AccountID(), d, f.member.ID, models.MetricIndexingSeconds, "", 7_200},
-		usageRow{f.org.AccountID(), d, f.member.ID, models.MetricStorageSeconds, "", 360_000},
+		usageRow{f.org.AccountID(), d, f.admin.ID, usage.MetricAPIRequests, "indexes.read", 100_000},
+		usageRow{f.org.AccountID(), d, f.member.ID, usage.MetricIndexingSeconds, "", 7_200},
+		usageRow{f.org.AccountID(), d, f.member.ID, usage.MetricStorageSeconds, "", 360_000},
 	)
 	f.ac.post("/settings/billing/contact", url.Values{"email": {"books@example.com"}, "company": {"Acme Video Labs"}, "address": {"1 Main St\nSpringfield"}}, "/settings/billing").
 		redirectsTo("/settings/billing")
-	if _, err := models.CloseMonth(t.Context(), db, last, time.Now()); err != nil {
+	if _, err := billing.CloseMonth(t.Context(), db, last, time.Now()); err != nil {
 		t.Fatal(err)
 	}
 	var id string
@@ -653,12 +656,12 @@ func TestInvoicePages(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		f := newUsageOrg(t, db)
 		id, last := closedInvoice(t, db, f)
-		var inv models.Invoice
+		var inv billing.Invoice
 		if err := dbtest.Plain(t, db).Raw("SELECT * FROM invoices WHERE public_id = ?", id).Scan(&inv).Error; err != nil {
 			t.Fatal(err)
 		}
 		nLines := countRows(t, db, "invoice_lines", "invoice_id = ?", inv.ID)
-		dev := models.RateCards[models.PlanDeveloper]
+		dev := billing.RateCards[tenancy.PlanDeveloper]
 		wantTotal := dev.MonthlyFee + dev.APIRequest.Amount(100_000) + dev.IndexingSec.Amount(7_200) + dev.StorageSecDy.Amount(360_000)
 		if inv.TotalMinor != wantTotal || nLines != 4 {
 			t.Fatalf("invoice total %d with %d lines, want %d with 4", inv.TotalMinor, nLines, wantTotal)

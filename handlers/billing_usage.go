@@ -12,7 +12,9 @@ import (
 
 	"github.com/labstack/echo/v4"
 
-	"switchboard/models"
+	"switchboard/models/billing"
+	"switchboard/models/tenancy"
+	"switchboard/models/usage"
 	"switchboard/views"
 	"switchboard/views/paths"
 )
@@ -21,9 +23,9 @@ import (
 func usagePeriod(c echo.Context, now time.Time) (from, to time.Time, label, key string, err error) {
 	today := time.Date(now.Year(), now.Month(), now.Day(), 0, 0, 0, 0, time.UTC)
 	if m := c.QueryParam("month"); m != "" {
-		month, err := models.ParseMonth(m)
+		month, err := billing.ParseMonth(m)
 		if err != nil || month.Start().After(now) || month.Start().Before(today.AddDate(-2, 0, 0)) {
-			return from, to, "", "", echo.NewHTTPError(http.StatusBadRequest, "Choose a month of the last two years, like "+models.MonthOf(now).String()+".")
+			return from, to, "", "", echo.NewHTTPError(http.StatusBadRequest, "Choose a month of the last two years, like "+billing.MonthOf(now).String()+".")
 		}
 		return month.Start(), month.End(), month.Label(), "month=" + month.String(), nil
 	}
@@ -35,12 +37,12 @@ func usagePeriod(c echo.Context, now time.Time) (from, to time.Time, label, key 
 	return today.AddDate(0, 0, 1-n), today.AddDate(0, 0, 1), fmt.Sprintf("Last %d days", n), fmt.Sprintf("range=%dd", n), nil
 }
 
-func (h *Billing) usageQuery(c echo.Context) (models.UsageQuery, string, string, error) {
+func (h *Billing) usageQuery(c echo.Context) (usage.UsageQuery, string, string, error) {
 	from, to, label, key, err := usagePeriod(c, time.Now().UTC())
 	if err != nil {
-		return models.UsageQuery{}, "", "", err
+		return usage.UsageQuery{}, "", "", err
 	}
-	return models.UsageQuery{From: from, To: to, Everyone: ScopeFrom(c).Can(models.CapViewAccountUsage)}, label, key, nil
+	return usage.UsageQuery{From: from, To: to, Everyone: ScopeFrom(c).Can(tenancy.CapViewAccountUsage)}, label, key, nil
 }
 
 // UsagePage shows the account's usage (administrators) or the user's own
@@ -51,7 +53,7 @@ func (h *Billing) UsagePage(c echo.Context) error {
 		return err
 	}
 	scope := ScopeFrom(c)
-	rep, err := models.UsageFor(c.Request().Context(), h.db, scope, q)
+	rep, err := usage.UsageFor(c.Request().Context(), h.db, scope, q)
 	if err != nil {
 		return err
 	}
@@ -83,15 +85,15 @@ func usagePeriods(key string, now time.Time) (ranges, months []views.RangeOption
 	for _, r := range []struct{ label, key string }{{"7 days", "range=7d"}, {"30 days", "range=30d"}, {"90 days", "range=90d"}} {
 		ranges = append(ranges, views.RangeOption{Label: r.label, Href: paths.Usage() + "?" + r.key, Active: r.key == key})
 	}
-	for m, i := models.MonthOf(now), 0; i < 3; m, i = m.Prev(), i+1 {
+	for m, i := billing.MonthOf(now), 0; i < 3; m, i = m.Prev(), i+1 {
 		months = append(months, views.RangeOption{Label: m.Start().Format("Jan 2006"), Href: paths.WithQuery(paths.Usage(), url.Values{"month": {m.String()}}), Active: key == "month="+m.String()})
 	}
 	return ranges, months
 }
 
 // usageFigures puts the period's totals and daily charts into the page.
-func usageFigures(p *views.UsagePageProps, rep models.UsageReport, label string) {
-	requests, indexing, storage := models.Total(rep.APIRequests), models.Total(rep.IndexingSeconds), models.Total(rep.StorageSeconds)
+func usageFigures(p *views.UsagePageProps, rep usage.UsageReport, label string) {
+	requests, indexing, storage := usage.Total(rep.APIRequests), usage.Total(rep.IndexingSeconds), usage.Total(rep.StorageSeconds)
 	latestStorage := int64(0)
 	for i := len(rep.StorageSeconds) - 1; i >= 0; i-- {
 		if rep.StorageSeconds[i] > 0 {
@@ -154,7 +156,7 @@ func (h *Billing) UsageCSV(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	rows, err := models.UsageRows(c.Request().Context(), h.db, ScopeFrom(c), q)
+	rows, err := usage.UsageRows(c.Request().Context(), h.db, ScopeFrom(c), q)
 	if err != nil {
 		return err
 	}
@@ -170,11 +172,11 @@ func (h *Billing) UsageCSV(c echo.Context) error {
 
 func metricUnitName(metric string) string {
 	switch metric {
-	case models.MetricAPIRequests:
+	case usage.MetricAPIRequests:
 		return "requests"
-	case models.MetricIndexingSeconds:
+	case usage.MetricIndexingSeconds:
 		return "seconds"
-	case models.MetricStorageSeconds:
+	case usage.MetricStorageSeconds:
 		return "second-days"
 	}
 	return ""

@@ -9,6 +9,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"switchboard/models"
+	"switchboard/models/tenancy"
 )
 
 // Context keys; values are read only through the typed getters below.
@@ -34,8 +35,8 @@ func UserFrom(c echo.Context) (models.User, bool) {
 
 // ScopeFrom is the active account's scope; the zero Scope (which every
 // model function refuses) when none was loaded.
-func ScopeFrom(c echo.Context) models.Scope {
-	s, _ := c.Get(ctxScope).(models.Scope)
+func ScopeFrom(c echo.Context) tenancy.Scope {
+	s, _ := c.Get(ctxScope).(tenancy.Scope)
 	return s
 }
 
@@ -73,7 +74,7 @@ func clientIP(r *http.Request) string {
 }
 
 // actor is the signed-in user as audit events record them.
-func actor(c echo.Context) models.Actor {
+func actor(c echo.Context) tenancy.Actor {
 	u, _ := UserFrom(c)
-	return models.Actor{UserID: u.ID, Name: u.Name, IP: clientIP(c.Request())}
+	return tenancy.Actor{UserID: u.ID, Name: u.Name, IP: clientIP(c.Request())}
 }

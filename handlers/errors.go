@@ -10,6 +10,8 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"switchboard/models"
+	"switchboard/models/billing"
+	"switchboard/models/tenancy"
 	"switchboard/views"
 )
 
@@ -63,11 +65,11 @@ func (d *deps) handleError(err error, c echo.Context) {
 func (d *deps) classify(c echo.Context, err error) (int, string, string) {
 	var he *echo.HTTPError
 	switch {
-	case errors.Is(err, models.ErrNotFound), errors.Is(err, models.ErrNotMember):
+	case errors.Is(err, tenancy.ErrNotFound), errors.Is(err, tenancy.ErrNotMember):
 		return http.StatusNotFound, "Page not found", "There is nothing here, or it belongs to an account you are not in."
-	case errors.Is(err, models.ErrForbidden):
+	case errors.Is(err, tenancy.ErrForbidden):
 		return http.StatusForbidden, "Not allowed", "Your role in this account does not allow this. Ask an administrator."
-	case errors.Is(err, models.ErrUnavailable):
+	case errors.Is(err, tenancy.ErrUnavailable):
 		return unavailable()
 	case errors.Is(err, echo.ErrStatusRequestEntityTooLarge):
 		// Whoever read the body (a form binder, a parser) may have wrapped
@@ -88,7 +90,7 @@ func (d *deps) classify(c echo.Context, err error) (int, string, string) {
 	}
 	// An unexpected error: if the database is down, say so (503) rather
 	// than blame the server.
-	if models.Ping(c.Request().Context(), d.db) != nil {
+	if tenancy.Ping(c.Request().Context(), d.db) != nil {
 		return unavailable()
 	}
 	return http.StatusInternalServerError, "Something went wrong", "The error was logged. Try again in a moment."
@@ -100,13 +102,13 @@ func (d *deps) classify(c echo.Context, err error) (int, string, string) {
 // error.
 func refusal(err error) (status int, message string, ok bool) {
 	switch {
-	case errors.Is(err, models.ErrBadCredentials):
+	case errors.Is(err, tenancy.ErrBadCredentials):
 		return http.StatusUnauthorized, "The email or password is incorrect.", true
 	case errors.Is(err, models.ErrLastAdmin):
 		return http.StatusConflict, "An organization must keep at least one administrator: make someone else an administrator first.", true
-	case errors.Is(err, models.ErrEnterpriseContract):
+	case errors.Is(err, billing.ErrEnterpriseContract):
 		return http.StatusConflict, "This account is on an Enterprise contract. To change its plan, contact us.", true
-	case errors.Is(err, models.ErrNeedsBillingContact):
+	case errors.Is(err, billing.ErrNeedsBillingContact):
 		return http.StatusUnprocessableEntity, "Add a billing email and address below before upgrading.", true
 	}
 	return 0, "", false

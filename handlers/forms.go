@@ -5,8 +5,7 @@ import (
 	"net/http"
 	"slices"
 	"strings"
-
-	"switchboard/models"
+	"switchboard/models/tenancy"
 
 	"github.com/labstack/echo/v4"
 )
@@ -23,7 +22,7 @@ func bindForm(c echo.Context, dst any) error {
 
 // fieldMessages joins the messages of field errors, in the order of their
 // fields, for a page that shows them in one place rather than under a field.
-func fieldMessages(fe models.FieldErrors) string {
+func fieldMessages(fe tenancy.FieldErrors) string {
 	msgs := make([]string, 0, len(fe))
 	for _, k := range slices.Sorted(maps.Keys(fe)) {
 		msgs = append(msgs, fe[k])

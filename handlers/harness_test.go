@@ -23,12 +23,15 @@ import (
 	"switchboard/handlers/mail"
 	"switchboard/models"
 	"switchboard/models/dbtest"
+	"switchboard/models/sso"
+	"switchboard/models/tenancy"
+	"switchboard/models/usage"
 )
 
 // testApp is the real router on a real database behind httptest.
 type testApp struct {
 	t     testing.TB
-	usage *models.UsageRecorder
+	usage *usage.UsageRecorder
 	e     *echo.Echo
 	db    *gorm.DB
 	srv   *httptest.Server
@@ -52,7 +55,7 @@ func newAppWith(t testing.TB, db *gorm.DB, mailer mail.Mailer) *testApp {
 	app := &testApp{t: t, db: db, logs: logs}
 	app.srv = httptest.NewUnstartedServer(nil)
 	app.srv.Start()
-	app.usage = models.NewUsageRecorder(db, log, time.Hour) // tests flush it themselves
+	app.usage = usage.NewUsageRecorder(db, log, time.Hour) // tests flush it themselves
 	app.e = handlers.New(handlers.Config{
 		BaseURL:    app.srv.URL,
 		SessionKey: []byte("test-session-key-0123456789abcdef0123456789"),
@@ -348,7 +351,7 @@ func activeAccount(t testing.TB, r *response) string {
 
 // userScope signs up a user through the models and returns a signed-in
 // client for them.
-func (a *testApp) user(t testing.TB) (models.User, models.Scope, *client) {
+func (a *testApp) user(t testing.TB) (models.User, tenancy.Scope, *client) {
 	t.Helper()
 	u, scope := dbtest.User(t, a.db)
 	c := a.client()
@@ -357,6 +360,6 @@ func (a *testApp) user(t testing.TB) (models.User, models.Scope, *client) {
 }
 
 // ssoAccountOf is the account of scope as single sign-on knows it.
-func ssoAccountOf(_ testing.TB, _ *gorm.DB, scope models.Scope) models.SSOAccount {
-	return models.SSOAccount{Account: scope.Account()}
+func ssoAccountOf(_ testing.TB, _ *gorm.DB, scope tenancy.Scope) sso.SSOAccount {
+	return sso.SSOAccount{Account: scope.Account()}
 }

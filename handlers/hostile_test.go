@@ -21,7 +21,10 @@ import (
 	"gorm.io/gorm"
 
 	"switchboard/models"
+	"switchboard/models/billing"
 	"switchboard/models/dbtest"
+	"switchboard/models/sso"
+	"switchboard/models/tenancy"
 )
 
 // hostile are the values every path parameter and every form and query
@@ -271,8 +274,8 @@ func (w *walker) newWorld(t *testing.T) *world {
 	// The walk's API requests must not run into the Free plan's limits.
 	must(dbtest.Plain(t, db).Exec("UPDATE accounts SET rate_per_minute = ?, rate_per_day = ? WHERE id = ?", 1<<30, 1<<30, org.AccountID()).Error)
 	member, _ := dbtest.User(t, db)
-	dbtest.AddMember(t, db, org, member, models.RoleMember)
-	actor := models.Actor{UserID: admin.ID, Name: admin.Name, IP: "127.0.0.1"}
+	dbtest.AddMember(t, db, org, member, tenancy.RoleMember)
+	actor := tenancy.Actor{UserID: admin.ID, Name: admin.Name, IP: "127.0.0.1"}
 	idx, err := models.CreateIndex(ctx, db, org, models.IndexInput{Name: "walk", Models: []string{models.ModelMarengo}, MarengoOptions: []string{"visual"}})
 	must(err)
 	video, err := models.AddVideo(ctx, db, org, idx.PublicID, models.VideoInput{Title: "clip", URL: "https://example.com/clip.mp4", DurationSeconds: "60"})
@@ -281,19 +284,19 @@ func (w *walker) newWorld(t *testing.T) *world {
 	must(err)
 	key, err := models.CreateAPIKey(ctx, db, org, "walk", models.DefaultAPIKeyTTL)
 	must(err)
-	inv, err := models.Invite(ctx, db, org, dbtest.Unique("invitee")+"@example.com", models.RoleMember, actor)
+	inv, err := models.Invite(ctx, db, org, dbtest.Unique("invitee")+"@example.com", tenancy.RoleMember, actor)
 	must(err)
 	verify, err := models.IssueEmailToken(ctx, db, admin, models.PurposeVerify)
 	must(err)
 	reset, err := models.IssueEmailToken(ctx, db, admin, models.PurposeReset)
 	must(err)
-	_, err = models.SaveSSOConnection(ctx, db, org, models.SSOSettingsInput{MetadataXML: w.metadata, Domains: dbtest.Unique("walk") + ".example.com", DefaultRole: "member"}, actor)
+	_, err = sso.SaveSSOConnection(ctx, db, org, sso.SSOSettingsInput{MetadataXML: w.metadata, Domains: dbtest.Unique("walk") + ".example.com", DefaultRole: "member"}, actor)
 	must(err)
 	testID := "id-" + dbtest.Unique("walk")
-	must(models.RecordSSORequest(ctx, db, ssoAccountOf(t, db, org), testID, models.SSOTest, &admin.ID))
+	must(sso.RecordSSORequest(ctx, db, ssoAccountOf(t, db, org), testID, sso.SSOTest, &admin.ID))
 	invoice := fmt.Sprintf("%024x", w.worlds)
 	must(dbtest.Plain(t, db).Exec("INSERT INTO invoices (public_id, account_id, number, period, currency, total_minor, status, bill_to, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-		invoice, org.AccountID(), "SB-"+invoice, "2026-01", models.Currency, 1234, "issued", "Acme", time.Now().UTC()).Error)
+		invoice, org.AccountID(), "SB-"+invoice, "2026-01", billing.Currency, 1234, "issued", "Acme", time.Now().UTC()).Error)
 
 	c := w.app.client()
 	signIn := &client{t: t, app: w.signer, http: c.http}

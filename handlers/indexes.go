@@ -10,6 +10,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"switchboard/models"
+	"switchboard/models/tenancy"
 	"switchboard/views"
 	"switchboard/views/paths"
 )
@@ -66,7 +67,7 @@ func (h *Indexes) IndexesPage(c echo.Context) error {
 	}))
 }
 
-func (h *Indexes) newPage(c echo.Context, status int, f indexForm, errs models.FieldErrors) error {
+func (h *Indexes) newPage(c echo.Context, status int, f indexForm, errs tenancy.FieldErrors) error {
 	shell, err := h.shell(c, "New index", "indexes")
 	if err != nil {
 		return err
@@ -91,7 +92,7 @@ func (h *Indexes) IndexNewSubmit(c echo.Context) error {
 		return err
 	}
 	idx, err := models.CreateIndex(c.Request().Context(), h.db, ScopeFrom(c), models.IndexInput(f))
-	if fe, ok := models.AsFieldErrors(err); ok {
+	if fe, ok := tenancy.AsFieldErrors(err); ok {
 		return h.newPage(c, http.StatusUnprocessableEntity, f, fe)
 	}
 	if err != nil {
@@ -104,9 +105,9 @@ func (h *Indexes) IndexNewSubmit(c echo.Context) error {
 // values and errors after a refused submission.
 type indexPageState struct {
 	edit        *indexForm
-	editErrors  models.FieldErrors
+	editErrors  tenancy.FieldErrors
 	video       videoForm
-	videoErrors models.FieldErrors
+	videoErrors tenancy.FieldErrors
 }
 
 func (h *Indexes) indexPage(c echo.Context, status int, st indexPageState) error {
@@ -161,7 +162,7 @@ func (h *Indexes) IndexSubmit(c echo.Context) error {
 	}
 	idx, err := models.UpdateIndex(c.Request().Context(), h.db, ScopeFrom(c), c.Param("id"),
 		models.IndexUpdate{Name: f.Name, Visibility: f.Visibility})
-	if fe, ok := models.AsFieldErrors(err); ok {
+	if fe, ok := tenancy.AsFieldErrors(err); ok {
 		return h.indexPage(c, http.StatusUnprocessableEntity, indexPageState{edit: &f, editErrors: fe})
 	}
 	if err != nil {
@@ -207,7 +208,7 @@ func (h *Indexes) VideoSubmit(c echo.Context) error {
 		return err
 	}
 	v, err := models.AddVideo(c.Request().Context(), h.db, ScopeFrom(c), c.Param("id"), models.VideoInput(f))
-	if fe, ok := models.AsFieldErrors(err); ok {
+	if fe, ok := tenancy.AsFieldErrors(err); ok {
 		return h.indexPage(c, http.StatusUnprocessableEntity, indexPageState{video: f, videoErrors: fe})
 	}
 	if err != nil {

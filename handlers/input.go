@@ -8,7 +8,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
-	"switchboard/models"
+	"switchboard/models/tenancy"
 )
 
 // maxParamLen bounds a path parameter. IDs, tokens and slugs are far
@@ -39,7 +39,7 @@ func checkInput(next echo.HandlerFunc) echo.HandlerFunc {
 				if api {
 					return invalid(name, "it is not an identifier")
 				}
-				return models.ErrNotFound
+				return tenancy.ErrNotFound
 			}
 		}
 		if !api {

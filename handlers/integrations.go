@@ -6,6 +6,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"switchboard/models"
+	"switchboard/models/tenancy"
 	"switchboard/views"
 	"switchboard/views/paths"
 )
@@ -21,7 +22,7 @@ type integrationForm struct {
 	Prefix  string `form:"prefix"`
 }
 
-func (f integrationForm) props(action, button string, g views.Guard, errs models.FieldErrors) views.IntegrationFormProps {
+func (f integrationForm) props(action, button string, g views.Guard, errs tenancy.FieldErrors) views.IntegrationFormProps {
 	return views.IntegrationFormProps{Action: action, Button: button, Name: f.Name, Bucket: f.Bucket, Region: f.Region,
 		RoleARN: f.RoleARN, Prefix: f.Prefix, Regions: models.AWSRegions, Errors: errs, Guard: g}
 }
@@ -45,7 +46,7 @@ func (h *Integrations) IntegrationsPage(c echo.Context) error {
 	return render(c, http.StatusOK, views.IntegrationsPage(p))
 }
 
-func (h *Integrations) newPage(c echo.Context, status int, f integrationForm, errs models.FieldErrors) error {
+func (h *Integrations) newPage(c echo.Context, status int, f integrationForm, errs tenancy.FieldErrors) error {
 	shell, err := h.shell(c, "New S3 integration", "integrations")
 	if err != nil {
 		return err
@@ -67,7 +68,7 @@ func (h *Integrations) IntegrationNewSubmit(c echo.Context) error {
 		return err
 	}
 	it, err := models.CreateIntegration(c.Request().Context(), h.db, ScopeFrom(c), models.IntegrationInput(f))
-	if fe, ok := models.AsFieldErrors(err); ok {
+	if fe, ok := tenancy.AsFieldErrors(err); ok {
 		return h.newPage(c, http.StatusUnprocessableEntity, f, fe)
 	}
 	if err != nil {
@@ -76,7 +77,7 @@ func (h *Integrations) IntegrationNewSubmit(c echo.Context) error {
 	return h.flashRedirect(c, flashSuccess, "Created the integration "+it.Name+". Finish the setup in AWS with the steps below.", paths.Integration(it.PublicID))
 }
 
-func (h *Integrations) page(c echo.Context, status int, form *integrationForm, errs models.FieldErrors) error {
+func (h *Integrations) page(c echo.Context, status int, form *integrationForm, errs tenancy.FieldErrors) error {
 	row, err := models.GetIntegration(c.Request().Context(), h.db, ScopeFrom(c), c.Param("id"))
 	if err != nil {
 		return err
@@ -109,7 +110,7 @@ func (h *Integrations) IntegrationSubmit(c echo.Context) error {
 		return err
 	}
 	it, err := models.UpdateIntegration(c.Request().Context(), h.db, ScopeFrom(c), c.Param("id"), models.IntegrationInput(f))
-	if fe, ok := models.AsFieldErrors(err); ok {
+	if fe, ok := tenancy.AsFieldErrors(err); ok {
 		return h.page(c, http.StatusUnprocessableEntity, &f, fe)
 	}
 	if err != nil {

@@ -13,6 +13,8 @@ import (
 
 	"switchboard/models"
 	"switchboard/models/dbtest"
+	"switchboard/models/sso"
+	"switchboard/models/tenancy"
 )
 
 // resources are one account's resources, by the kind of ID a route takes.
@@ -29,7 +31,7 @@ type resources struct {
 }
 
 // seedResources gives a scope an index with a video and an integration.
-func seedResources(t testing.TB, db *gorm.DB, label string, s models.Scope, visibility string) resources {
+func seedResources(t testing.TB, db *gorm.DB, label string, s tenancy.Scope, visibility string) resources {
 	t.Helper()
 	ctx := t.Context()
 	idx, err := models.CreateIndex(ctx, db, s, models.IndexInput{Name: label + " index", Models: []string{"marengo"}, MarengoOptions: []string{"visual"}, Visibility: visibility})
@@ -57,16 +59,16 @@ func seedResources(t testing.TB, db *gorm.DB, label string, s models.Scope, visi
 	}
 	ssoTest := fmt.Sprintf("id-test-%d", invoiceSeq)
 	uid := s.UserID()
-	if err := models.RecordSSORequest(ctx, db, ssoAccountOf(t, db, s), ssoTest, models.SSOTest, &uid); err != nil {
+	if err := sso.RecordSSORequest(ctx, db, ssoAccountOf(t, db, s), ssoTest, sso.SSOTest, &uid); err != nil {
 		t.Fatal(err)
 	}
 	r := resources{label: label, index: idx.PublicID, video: v.PublicID, integration: it.PublicID, member: missingID, invitation: missingID,
 		apiKey: key.PublicID, invoice: invoice, ssoTest: ssoTest}
-	if s.IsOrganization() && s.Role() == models.RoleAdmin {
+	if s.IsOrganization() && s.Role() == tenancy.RoleAdmin {
 		m, _ := dbtest.User(t, db)
-		dbtest.AddMember(t, db, s, m, models.RoleMember)
+		dbtest.AddMember(t, db, s, m, tenancy.RoleMember)
 		r.member = m.PublicID
-		res, err := models.Invite(ctx, db, s, dbtest.Unique("invitee")+"@example.com", models.RoleMember, models.Actor{})
+		res, err := models.Invite(ctx, db, s, dbtest.Unique("invitee")+"@example.com", tenancy.RoleMember, tenancy.Actor{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -81,14 +83,14 @@ var invoiceSeq int
 var missingID = strings.Repeat("f", 24)
 
 // snapshot is what must not change when another account's user tries.
-func snapshot(t testing.TB, db *gorm.DB, s models.Scope, r resources) string {
+func snapshot(t testing.TB, db *gorm.DB, s tenancy.Scope, r resources) string {
 	t.Helper()
 	ctx := t.Context()
 	idx, err := models.GetIndex(ctx, db, s, r.index)
 	if err != nil {
 		t.Fatalf("%s: index gone: %v", r.label, err)
 	}
-	videos, err := models.ListVideos(ctx, db, s, idx.Index, models.Page{Number: 1, Size: 10})
+	videos, err := models.ListVideos(ctx, db, s, idx.Index, tenancy.Page{Number: 1, Size: 10})
 	if err != nil || len(videos) != 1 {
 		t.Fatalf("%s: videos %v, %v", r.label, videos, err)
 	}
@@ -96,7 +98,7 @@ func snapshot(t testing.TB, db *gorm.DB, s models.Scope, r resources) string {
 	if err != nil {
 		t.Fatalf("%s: integration gone: %v", r.label, err)
 	}
-	members, _, err := models.ListMembers(ctx, db, s, models.Page{Number: 1, Size: 100})
+	members, _, err := models.ListMembers(ctx, db, s, tenancy.Page{Number: 1, Size: 100})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -105,8 +107,8 @@ func snapshot(t testing.TB, db *gorm.DB, s models.Scope, r resources) string {
 		who = append(who, m.UserPublicID+":"+string(m.Role))
 	}
 	var invitations []string
-	if s.Role() == models.RoleAdmin && s.IsOrganization() {
-		rows, _, err := models.ListInvitations(ctx, db, s, models.Page{Number: 1, Size: 100})
+	if s.Role() == tenancy.RoleAdmin && s.IsOrganization() {
+		rows, _, err := models.ListInvitations(ctx, db, s, tenancy.Page{Number: 1, Size: 100})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -191,10 +193,10 @@ func TestIsolationMatrix(t *testing.T) {
 // security alone still keeps every account's resources apart.
 func TestIsolationMatrixWithRowSecurityAlone(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
-		if models.DialectOfDB(db) != models.Postgres {
+		if tenancy.DialectOfDB(db) != tenancy.Postgres {
 			t.Skip("SQLite has no row-level security: the application's wall is its only one")
 		}
-		models.DisableApplicationWallForTest(db)
+		tenancy.DisableApplicationWallForTest(db)
 		isolationMatrix(t, db)
 	})
 }
@@ -211,9 +213,9 @@ func isolationMatrix(t *testing.T, db *gorm.DB) {
 	otherOwner, otherPersonal := dbtest.User(t, db)
 	otherOrg := dbtest.Org(t, db, otherOwner)
 	colleague, _ := dbtest.User(t, db)
-	colleagueScope := dbtest.AddMember(t, db, home, colleague, models.RoleMember)
+	colleagueScope := dbtest.AddMember(t, db, home, colleague, tenancy.RoleMember)
 	targets := []struct {
-		scope models.Scope
+		scope tenancy.Scope
 		res   resources
 	}{
 		{otherOrg, seedResources(t, db, "Other Org", otherOrg, "account")},

@@ -6,6 +6,9 @@ import (
 	"net/http"
 	"strings"
 	"switchboard/handlers/mail"
+	"switchboard/models/billing"
+	"switchboard/models/sso"
+	"switchboard/models/tenancy"
 
 	"github.com/labstack/echo/v4"
 
@@ -26,7 +29,7 @@ type inviteForm struct {
 // membersState carries a refused form back to the members page.
 type membersState struct {
 	invite     inviteForm
-	inviteErrs models.FieldErrors
+	inviteErrs tenancy.FieldErrors
 	// refused says why a change to a member or an invitation was not made.
 	refused string
 }
@@ -46,12 +49,12 @@ func (h *Members) page(c echo.Context, status int, st membersState) error {
 	}
 	plan := scope.Account().Plan
 	p := views.MembersPageProps{
-		CanManage:   scope.Can(models.CapManageMembers),
+		CanManage:   scope.Can(tenancy.CapManageMembers),
 		Members:     memberRows(members, admins, scope.UserID()),
 		MemberTotal: plural(total, "member", "members"),
 		MemberPages: pagination(page, total, false, paths.Members(), nil),
-		Emails:      st.invite.Emails, Roles: roleOptions(models.Role(st.invite.Role)), Errors: st.inviteErrs, ActionError: st.refused,
-		DailyInvites: thousands(int64(plan.InvitationEmailsPerDay())) + " invitation emails a day on the " + plan.Label() + " plan",
+		Emails:      st.invite.Emails, Roles: roleOptions(tenancy.Role(st.invite.Role)), Errors: st.inviteErrs, ActionError: st.refused,
+		DailyInvites: thousands(int64(models.InvitationEmailsPerDay(plan))) + " invitation emails a day on the " + plan.Label() + " plan",
 	}
 	if p.CanManage {
 		if p.Invitations, p.InviteTotal, err = h.invitationRows(c); err != nil {
@@ -79,7 +82,7 @@ func memberRows(members []models.MemberRow, admins, you int64) []views.MemberLis
 // invitationRows lists the open invitations (the first 100) and says how
 // many there are.
 func (h *Members) invitationRows(c echo.Context) ([]views.InvitationListRow, string, error) {
-	invitations, n, err := models.ListInvitations(c.Request().Context(), h.db, ScopeFrom(c), models.Page{Number: 1, Size: 100})
+	invitations, n, err := models.ListInvitations(c.Request().Context(), h.db, ScopeFrom(c), tenancy.Page{Number: 1, Size: 100})
 	if err != nil {
 		return nil, "", err
 	}
@@ -97,7 +100,7 @@ func (h *Members) invitationRows(c echo.Context) ([]views.InvitationListRow, str
 // field errors (a role that does not exist, a resend too soon) with 422, a
 // domain rule's refusal with its status. ok is false for any other error.
 func (h *Members) refused(c echo.Context, err error) (bool, error) {
-	if fe, ok := models.AsFieldErrors(err); ok {
+	if fe, ok := tenancy.AsFieldErrors(err); ok {
 		return true, h.page(c, http.StatusUnprocessableEntity, membersState{invite: newInviteForm(), refused: fieldMessages(fe)})
 	}
 	if status, msg, ok := refusal(err); ok {
@@ -123,7 +126,7 @@ func (h *Members) MembersPage(c echo.Context) error {
 }
 
 // newInviteForm is the invite form as it first shows.
-func newInviteForm() inviteForm { return inviteForm{Role: string(models.RoleMember)} }
+func newInviteForm() inviteForm { return inviteForm{Role: string(tenancy.RoleMember)} }
 
 // InviteSubmit invites the valid addresses and says what became of each.
 func (h *Members) InviteSubmit(c echo.Context) error {
@@ -132,8 +135,8 @@ func (h *Members) InviteSubmit(c echo.Context) error {
 		return err
 	}
 	scope := ScopeFrom(c)
-	res, err := models.Invite(c.Request().Context(), h.db, scope, f.Emails, models.Role(f.Role), actor(c))
-	if fe, ok := models.AsFieldErrors(err); ok {
+	res, err := models.Invite(c.Request().Context(), h.db, scope, f.Emails, tenancy.Role(f.Role), actor(c))
+	if fe, ok := tenancy.AsFieldErrors(err); ok {
 		return h.page(c, http.StatusUnprocessableEntity, membersState{invite: f, inviteErrs: fe})
 	}
 	if err != nil {
@@ -202,11 +205,11 @@ func (h *Members) RoleSubmit(c echo.Context) error {
 	if err := bindForm(c, &f); err != nil {
 		return err
 	}
-	u, err := models.ChangeRole(c.Request().Context(), h.db, ScopeFrom(c), c.Param("user_id"), models.Role(f.Role), actor(c))
+	u, err := models.ChangeRole(c.Request().Context(), h.db, ScopeFrom(c), c.Param("user_id"), tenancy.Role(f.Role), actor(c))
 	if done, err := h.refused(c, err); done || err != nil {
 		return err
 	}
-	return h.flashRedirect(c, flashSuccess, u.Name+" is now "+strings.ToLower(models.Role(f.Role).Label())+".", paths.Members())
+	return h.flashRedirect(c, flashSuccess, u.Name+" is now "+strings.ToLower(tenancy.Role(f.Role).Label())+".", paths.Members())
 }
 
 // RemovePage asks to confirm a member's removal, naming its effects.
@@ -326,7 +329,7 @@ func (h *Members) InvitationAcceptSubmit(c echo.Context) error {
 // AuditLogPage lists the organization's audit events, newest first.
 func (h *Members) AuditLogPage(c echo.Context) error {
 	page := pageOf(c)
-	events, total, err := models.ListAuditEvents(c.Request().Context(), h.db, ScopeFrom(c), page)
+	events, total, err := tenancy.ListAuditEvents(c.Request().Context(), h.db, ScopeFrom(c), page)
 	if err != nil {
 		return err
 	}
@@ -345,9 +348,9 @@ func (h *Members) AuditLogPage(c echo.Context) error {
 }
 
 // auditLabel says an audit action the way the log shows it.
-func auditLabel(a models.AuditAction) string {
-	labels := map[models.AuditAction]string{
-		models.AuditRenamed:           "Renamed the organization",
+func auditLabel(a tenancy.AuditAction) string {
+	labels := map[tenancy.AuditAction]string{
+		tenancy.AuditRenamed:          "Renamed the organization",
 		models.AuditInvited:           "Invited a member",
 		models.AuditInvitationResent:  "Resent an invitation",
 		models.AuditInvitationRevoked: "Revoked an invitation",
@@ -355,12 +358,12 @@ func auditLabel(a models.AuditAction) string {
 		models.AuditRoleChanged:       "Changed a role",
 		models.AuditRemoved:           "Removed a member",
 		models.AuditLeft:              "Left the organization",
-		models.AuditSSOConfigured:     "Changed single sign-on",
-		models.AuditSSODomainVerified: "Verified a domain",
-		models.AuditSSOSignedIn:       "Signed in with SSO",
-		models.AuditPlanChanged:       "Changed the plan",
-		models.AuditBillingContact:    "Changed the billing contact",
-		models.AuditEnterprise:        "Requested Enterprise",
+		sso.AuditSSOConfigured:        "Changed single sign-on",
+		sso.AuditSSODomainVerified:    "Verified a domain",
+		sso.AuditSSOSignedIn:          "Signed in with SSO",
+		billing.AuditPlanChanged:      "Changed the plan",
+		billing.AuditBillingContact:   "Changed the billing contact",
+		billing.AuditEnterprise:       "Requested Enterprise",
 	}
 	if l, ok := labels[a]; ok {
 		return l

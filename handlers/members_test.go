@@ -16,10 +16,11 @@ import (
 	"switchboard/handlers/smtptest"
 	"switchboard/models"
 	"switchboard/models/dbtest"
+	"switchboard/models/tenancy"
 )
 
 // orgAdmin is a signed-in administrator of a fresh organization, active in it.
-func orgAdmin(t testing.TB, app *testApp) (models.User, models.Scope, *client) {
+func orgAdmin(t testing.TB, app *testApp) (models.User, tenancy.Scope, *client) {
 	t.Helper()
 	u, _, c := app.user(t)
 	org := dbtest.Org(t, app.db, u)
@@ -28,7 +29,7 @@ func orgAdmin(t testing.TB, app *testApp) (models.User, models.Scope, *client) {
 }
 
 // member adds a signed-in user to the organization with role, active there.
-func (a *testApp) member(t testing.TB, org models.Scope, role models.Role) (models.User, *client) {
+func (a *testApp) member(t testing.TB, org tenancy.Scope, role tenancy.Role) (models.User, *client) {
 	t.Helper()
 	u, _, c := a.user(t)
 	dbtest.AddMember(t, a.db, org, u, role)
@@ -36,9 +37,9 @@ func (a *testApp) member(t testing.TB, org models.Scope, role models.Role) (mode
 	return u, c
 }
 
-func isMember(t testing.TB, db *gorm.DB, org models.Scope, u models.User) bool {
+func isMember(t testing.TB, db *gorm.DB, org tenancy.Scope, u models.User) bool {
 	t.Helper()
-	_, err := models.LoadScope(t.Context(), db, u.ID, org.Account().PublicID)
+	_, err := tenancy.LoadScope(t.Context(), db, u.ID, org.Account().PublicID)
 	return err == nil
 }
 
@@ -50,7 +51,7 @@ func TestInviteAndAccept(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		app := newApp(t, db)
 		admin, org, ac := orgAdmin(t, app)
-		existing, _ := app.member(t, org, models.RoleMember)
+		existing, _ := app.member(t, org, tenancy.RoleMember)
 		ac.post("/settings/members/invite", url.Values{"emails": {"taken@example.com"}, "role": {"member"}}, "/settings/members").status(http.StatusSeeOther)
 
 		r := ac.post("/settings/members/invite", url.Values{
@@ -100,8 +101,8 @@ func TestInviteAndAccept(t *testing.T) {
 			t.Fatal("the organization is not the active account after accepting")
 		}
 		home.contains("Welcome to " + org.Account().Name)
-		scope, err := models.LoadScope(t.Context(), db, grace.ID, org.Account().PublicID)
-		if err != nil || scope.Role() != models.RoleAdmin {
+		scope, err := tenancy.LoadScope(t.Context(), db, grace.ID, org.Account().PublicID)
+		if err != nil || scope.Role() != tenancy.RoleAdmin {
 			t.Fatalf("membership %v %v", scope.Role(), err)
 		}
 		if g, _ := models.GetUser(t.Context(), db, grace.ID); !g.Verified() {
@@ -201,13 +202,13 @@ func TestInviteRefusals(t *testing.T) {
 			r := ac.post("/settings/members/invite", form, "/settings/members").status(http.StatusUnprocessableEntity)
 			r.contains(`data-testid="error-summary"`)
 		}
-		_, mc := app.member(t, org, models.RoleMember)
+		_, mc := app.member(t, org, tenancy.RoleMember)
 		mc.post("/settings/members/invite", url.Values{"emails": {"eve@example.com"}, "role": {"admin"}}, "/indexes/new").status(http.StatusForbidden)
 		members := mc.get("/settings/members").status(http.StatusOK)
 		if members.doc().Find(`[data-testid="invite-form"], a[href$="/remove"], form[action$="/role"]`).Length() != 0 {
 			t.Error("a regular user is offered administrators' actions")
 		}
-		invitations, _, err := models.ListInvitations(t.Context(), db, org, models.Page{Number: 1, Size: 100})
+		invitations, _, err := models.ListInvitations(t.Context(), db, org, tenancy.Page{Number: 1, Size: 100})
 		if err != nil || len(invitations) != 0 {
 			t.Fatalf("refused invitations were written: %d %v", len(invitations), err)
 		}
@@ -224,13 +225,13 @@ func TestRoles(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		app := newApp(t, db)
 		admin, org, ac := orgAdmin(t, app)
-		m, mc := app.member(t, org, models.RoleMember)
+		m, mc := app.member(t, org, tenancy.RoleMember)
 		// The last administrator cannot be demoted.
 		refused := ac.post("/settings/members/"+admin.PublicID+"/role", url.Values{"role": {"member"}}, "/settings/members").status(http.StatusConflict)
 		if msg := refused.doc().Find(`[data-testid="action-error"]`).Text(); !strings.Contains(msg, "must keep at least one administrator") {
 			t.Errorf("the refusal says %q", msg)
 		}
-		if s, _ := models.LoadScope(t.Context(), db, admin.ID, org.Account().PublicID); s.Role() != models.RoleAdmin {
+		if s, _ := tenancy.LoadScope(t.Context(), db, admin.ID, org.Account().PublicID); s.Role() != tenancy.RoleAdmin {
 			t.Fatal("the last administrator was demoted")
 		}
 		// A regular user may not change roles, their own included.
@@ -240,7 +241,7 @@ func TestRoles(t *testing.T) {
 			t.Error("an unknown role is refused without saying why")
 		}
 		ac.post("/settings/members/"+m.PublicID+"/role", url.Values{"role": {"admin"}}, "/settings/members").redirectsTo("/settings/members")
-		if s, _ := models.LoadScope(t.Context(), db, m.ID, org.Account().PublicID); s.Role() != models.RoleAdmin {
+		if s, _ := tenancy.LoadScope(t.Context(), db, m.ID, org.Account().PublicID); s.Role() != tenancy.RoleAdmin {
 			t.Fatal("promotion did not happen")
 		}
 		// Now there are two administrators: the first may step down.
@@ -259,21 +260,21 @@ func TestAdministratorsDemotingEachOtherAtOnce(t *testing.T) {
 			a, _ := dbtest.User(t, db)
 			org := dbtest.Org(t, db, a)
 			b, _ := dbtest.User(t, db)
-			bScope := dbtest.AddMember(t, db, org, b, models.RoleAdmin)
+			bScope := dbtest.AddMember(t, db, org, b, tenancy.RoleAdmin)
 			var wg sync.WaitGroup
 			errs := make([]error, 2)
 			wg.Add(2)
 			go func() {
 				defer wg.Done()
-				_, errs[0] = models.ChangeRole(t.Context(), db, org, b.PublicID, models.RoleMember, models.Actor{UserID: a.ID})
+				_, errs[0] = models.ChangeRole(t.Context(), db, org, b.PublicID, tenancy.RoleMember, tenancy.Actor{UserID: a.ID})
 			}()
 			go func() {
 				defer wg.Done()
-				_, errs[1] = models.ChangeRole(t.Context(), db, bScope, a.PublicID, models.RoleMember, models.Actor{UserID: b.ID})
+				_, errs[1] = models.ChangeRole(t.Context(), db, bScope, a.PublicID, tenancy.RoleMember, tenancy.Actor{UserID: b.ID})
 			}()
 			wg.Wait()
 			var admins int64
-			dbtest.Plain(t, db).Model(&models.Membership{}).Where("account_id = ? AND role = ?", org.AccountID(), models.RoleAdmin).Count(&admins)
+			dbtest.Plain(t, db).Model(&tenancy.Membership{}).Where("account_id = ? AND role = ?", org.AccountID(), tenancy.RoleAdmin).Count(&admins)
 			if admins != 1 {
 				t.Fatalf("round %d: %d administrators left (errors %v)", round, admins, errs)
 			}
@@ -285,7 +286,7 @@ func TestRemoveMember(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		app := newApp(t, db)
 		admin, org, ac := orgAdmin(t, app)
-		m, mc := app.member(t, org, models.RoleMember)
+		m, mc := app.member(t, org, tenancy.RoleMember)
 		priv := createdID(t, mc.post("/indexes/new", url.Values{"name": {"Grace's notes"}, "model": {"marengo"}, "marengo_options": {"visual"}, "visibility": {"private"}}))
 		createdID(t, ac.post("/indexes/new", url.Values{"name": {"Grace's notes"}, "model": {"marengo"}, "marengo_options": {"visual"}, "visibility": {"private"}}))
 		stale := mc.guard("/indexes/new")
@@ -311,13 +312,13 @@ func TestRemoveMember(t *testing.T) {
 		// Their private index passed to the administrator and stays private.
 		page := ac.get("/indexes/" + priv).status(http.StatusOK)
 		page.contains("Grace&#39;s notes (from " + m.Name + ")").contains("Private — only you")
-		other, _ := app.member(t, org, models.RoleAdmin)
-		otherScope, _ := models.LoadScope(t.Context(), db, other.ID, org.Account().PublicID)
+		other, _ := app.member(t, org, tenancy.RoleAdmin)
+		otherScope, _ := tenancy.LoadScope(t.Context(), db, other.ID, org.Account().PublicID)
 		if _, err := models.GetIndex(t.Context(), db, otherScope, priv); err == nil {
 			t.Fatal("the handed-over index is visible to another administrator")
 		}
 		// Removing yourself as the last administrator is refused.
-		dbtest.Plain(t, db).Where("account_id = ? AND user_id = ?", org.AccountID(), other.ID).Delete(&models.Membership{})
+		dbtest.Plain(t, db).Where("account_id = ? AND user_id = ?", org.AccountID(), other.ID).Delete(&tenancy.Membership{})
 		ac.post("/settings/members/"+admin.PublicID+"/remove", nil, "/settings/members").status(http.StatusConflict).contains(`data-testid="action-error"`)
 		if !isMember(t, db, org, admin) {
 			t.Fatal("the last administrator removed themselves")
@@ -330,7 +331,7 @@ func TestLeaveOrganization(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		app := newApp(t, db)
 		admin, org, ac := orgAdmin(t, app)
-		m, mc := app.member(t, org, models.RoleMember)
+		m, mc := app.member(t, org, tenancy.RoleMember)
 		priv := createdID(t, mc.post("/indexes/new", url.Values{"name": {"Mine"}, "model": {"marengo"}, "marengo_options": {"visual"}, "visibility": {"private"}}))
 		// The last administrator cannot leave.
 		ac.get("/settings/organization").contains(`data-testid="cannot-leave"`)
@@ -354,7 +355,7 @@ func TestDeleteOrganization(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		app := newApp(t, db)
 		admin, org, ac := orgAdmin(t, app)
-		_, mc := app.member(t, org, models.RoleMember)
+		_, mc := app.member(t, org, tenancy.RoleMember)
 		idx := createdID(t, ac.post("/indexes/new", indexForm("Doomed")))
 		ac.post("/settings/members/invite", url.Values{"emails": {"pending@example.com"}, "role": {"member"}}, "/settings/members").status(http.StatusSeeOther)
 
@@ -388,7 +389,7 @@ func TestAuditLog(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		app := newApp(t, db)
 		admin, org, ac := orgAdmin(t, app)
-		m, mc := app.member(t, org, models.RoleMember)
+		m, mc := app.member(t, org, tenancy.RoleMember)
 		ac.post("/settings/members/invite", url.Values{"emails": {"new@example.com"}, "role": {"member"}}, "/settings/members").status(http.StatusSeeOther)
 		ac.post("/settings/members/"+m.PublicID+"/role", url.Values{"role": {"admin"}}, "/settings/members").status(http.StatusSeeOther)
 		ac.post("/settings/organization", url.Values{"name": {"Renamed Org"}}).status(http.StatusSeeOther)
@@ -408,14 +409,14 @@ func TestAuditLog(t *testing.T) {
 			t.Error("the invitation is not the oldest row")
 		}
 		// Regular users may not read it.
-		_, rc := app.member(t, org, models.RoleMember)
+		_, rc := app.member(t, org, tenancy.RoleMember)
 		rc.get("/settings/audit-log").status(http.StatusForbidden)
 		if rc.get("/").doc().Find(`[data-testid="sidebar"] a[href="/settings/audit-log"]`).Length() != 0 {
 			t.Error("a regular user's sidebar offers the audit log")
 		}
 		// Paginated.
 		for i := 0; i < 25; i++ {
-			if _, err := models.Invite(t.Context(), db, org, dbtest.Unique("p")+"@example.com", models.RoleMember, models.Actor{UserID: admin.ID, Name: admin.Name}); err != nil {
+			if _, err := models.Invite(t.Context(), db, org, dbtest.Unique("p")+"@example.com", tenancy.RoleMember, tenancy.Actor{UserID: admin.ID, Name: admin.Name}); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -460,7 +461,7 @@ func TestRemoveYourself(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		app := newApp(t, db)
 		admin, org, ac := orgAdmin(t, app)
-		other, _ := app.member(t, org, models.RoleAdmin)
+		other, _ := app.member(t, org, tenancy.RoleAdmin)
 		row := ac.get("/settings/members").status(http.StatusOK).doc().Find(`tr[data-member="` + admin.PublicID + `"]`)
 		if row.Find(`a[href$="/remove"]`).Length() != 0 || row.Find(`a[href="/settings/organization/leave"]`).Length() != 1 {
 			t.Errorf("your own row offers Remove instead of Leave: %s", row.Text())

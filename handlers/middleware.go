@@ -13,6 +13,7 @@ import (
 	"github.com/labstack/echo/v4/middleware"
 
 	"switchboard/models"
+	"switchboard/models/tenancy"
 	"switchboard/views"
 	"switchboard/views/paths"
 )
@@ -100,7 +101,7 @@ func csrf(secure bool) echo.MiddlewareFunc {
 // set it, in place of the one the middleware set for this response: a token
 // planted or seen before sign-in does not carry over into the session.
 func (d *deps) rotateCSRF(c echo.Context) {
-	token := models.NewToken()
+	token := tenancy.NewToken()
 	h := c.Response().Header()
 	var kept []string
 	for _, v := range h.Values("Set-Cookie") {
@@ -188,18 +189,18 @@ func (d *deps) loadScope(next echo.HandlerFunc) echo.HandlerFunc {
 // they may no longer act there (the membership or the account is gone, or
 // the organization admits them only through its IdP), it is their personal
 // account instead, with a notice for the page saying why.
-func (d *deps) activeScope(c echo.Context, user models.User) (models.Scope, error) {
+func (d *deps) activeScope(c echo.Context, user models.User) (tenancy.Scope, error) {
 	ctx := c.Request().Context()
 	sess := SessionFrom(c)
 	accountID, _ := sess.Values[valAccountID].(int64)
-	scope, err := models.ScopeForSession(ctx, d.db, user.ID, accountID)
+	scope, err := tenancy.ScopeForSession(ctx, d.db, user.ID, accountID)
 	var notice string
 	switch {
-	case errors.Is(err, models.ErrNotMember):
+	case errors.Is(err, tenancy.ErrNotMember):
 		if accountID != 0 {
 			name, err := models.AccountName(ctx, d.db, accountID)
 			if err != nil {
-				return models.Scope{}, err
+				return tenancy.Scope{}, err
 			}
 			notice = "You are no longer a member of " + name + "; you're in your personal account."
 			if name == "" {
@@ -207,14 +208,14 @@ func (d *deps) activeScope(c echo.Context, user models.User) (models.Scope, erro
 			}
 		}
 	case err != nil:
-		return models.Scope{}, err
+		return tenancy.Scope{}, err
 	case !scope.AdmitsSession(ssoAccountOf(sess)):
 		notice = scope.Account().Name + " requires single sign-on: sign in through its identity provider (Sign in with SSO) to enter it. You're in your personal account."
 	default:
 		return scope, nil
 	}
 	if scope, err = d.enterPersonal(c); err != nil {
-		return models.Scope{}, err
+		return tenancy.Scope{}, err
 	}
 	if notice == "" {
 		return scope, sess.Save(c.Request(), c.Response())
@@ -224,11 +225,11 @@ func (d *deps) activeScope(c echo.Context, user models.User) (models.Scope, erro
 
 // enterPersonal makes the user's personal account the session's active one;
 // the caller saves the session.
-func (d *deps) enterPersonal(c echo.Context) (models.Scope, error) {
+func (d *deps) enterPersonal(c echo.Context) (tenancy.Scope, error) {
 	user, _ := UserFrom(c)
-	scope, err := models.PersonalScope(c.Request().Context(), d.db, user.ID)
+	scope, err := tenancy.PersonalScope(c.Request().Context(), d.db, user.ID)
 	if err != nil {
-		return models.Scope{}, err
+		return tenancy.Scope{}, err
 	}
 	setActive(SessionFrom(c), scope.AccountID(), scope.Role())
 	return scope, nil
@@ -237,7 +238,7 @@ func (d *deps) enterPersonal(c echo.Context) (models.Scope, error) {
 // setActive makes an account the session's active one, with the user's role
 // there ("" when the next request's loadScope is to learn it). Saving the
 // session then gives it a new token: see dbStore.Save.
-func setActive(s *sessions.Session, accountID int64, role models.Role) {
+func setActive(s *sessions.Session, accountID int64, role tenancy.Role) {
 	s.Values[valAccountID] = accountID
 	s.Values[valRole] = string(role)
 }
@@ -245,7 +246,7 @@ func setActive(s *sessions.Session, accountID int64, role models.Role) {
 // rememberRole keeps the user's role in the active account in the session.
 // A role that changed (an administrator promoted or demoted them) gives the
 // session a new token, as switching accounts does.
-func (d *deps) rememberRole(c echo.Context, scope models.Scope) error {
+func (d *deps) rememberRole(c echo.Context, scope tenancy.Scope) error {
 	s := SessionFrom(c)
 	before, _ := s.Values[valRole].(string)
 	if before == string(scope.Role()) {
@@ -274,7 +275,7 @@ func (d *deps) guardAccount(next echo.HandlerFunc) echo.HandlerFunc {
 		}
 		user, _ := UserFrom(c)
 		props := views.StaleAccountPageProps{ReturnTo: landingFor(c.Request().URL.Path, scope)}
-		if formScope, err := models.LoadScope(c.Request().Context(), d.db, user.ID, sent); err == nil {
+		if formScope, err := tenancy.LoadScope(c.Request().Context(), d.db, user.ID, sent); err == nil {
 			props.FormAccount = formScope.Account().Name
 			props.FormPublicID = formScope.Account().PublicID
 			props.ReturnTo = landingFor(c.Request().URL.Path, formScope)
@@ -290,11 +291,11 @@ func (d *deps) guardAccount(next echo.HandlerFunc) echo.HandlerFunc {
 }
 
 // requireCapability answers 403 to members whose role lacks c.
-func requireCapability(capability models.Capability) echo.MiddlewareFunc {
+func requireCapability(capability tenancy.Capability) echo.MiddlewareFunc {
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
 			if !ScopeFrom(c).Can(capability) {
-				return models.ErrForbidden
+				return tenancy.ErrForbidden
 			}
 			return next(c)
 		}
@@ -305,7 +306,7 @@ func requireCapability(capability models.Capability) echo.MiddlewareFunc {
 func orgOnly(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		if !ScopeFrom(c).IsOrganization() {
-			return models.ErrNotFound
+			return tenancy.ErrNotFound
 		}
 		return next(c)
 	}

@@ -13,6 +13,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"switchboard/models"
+	"switchboard/models/tenancy"
 	"switchboard/static"
 	"switchboard/views"
 	"switchboard/views/paths"
@@ -137,7 +138,7 @@ func (d *deps) authShell(c echo.Context, title string) views.AuthShell {
 	return views.AuthShell{Title: title, CSRF: csrfToken(c)}
 }
 
-func accountOption(a models.Account, active bool) views.AccountOption {
+func accountOption(a tenancy.Account, active bool) views.AccountOption {
 	return views.AccountOption{
 		PublicID: a.PublicID,
 		Name:     a.Name,
@@ -153,25 +154,25 @@ type section struct {
 	key, label, href, group string
 	orgOnly                 bool // not offered in a personal account
 	navInPersonalOnly       bool // reachable everywhere, listed in the sidebar only in a personal account
-	capability              models.Capability
+	capability              tenancy.Capability
 }
 
 // sections lists the dashboard's areas in sidebar order.
 var sections = []section{
-	{key: "home", label: "Home", href: "/", capability: models.CapViewAccount},
-	{key: "indexes", label: "Indexes", href: paths.Indexes(), capability: models.CapUseResources},
-	{key: "integrations", label: "Integrations", href: paths.Integrations(), capability: models.CapUseResources},
-	{key: "organization", label: "Organization", href: paths.OrganizationSettings(), group: "Settings", orgOnly: true, capability: models.CapViewAccount},
-	{key: "profile", label: "Profile", href: paths.Profile(), group: "Settings", navInPersonalOnly: true, capability: models.CapViewAccount},
-	{key: "members", label: "Members", href: paths.Members(), group: "Settings", orgOnly: true, capability: models.CapViewAccount},
-	{key: "api-keys", label: "API Keys", href: paths.APIKeys(), group: "Settings", capability: models.CapManageOwnKeys},
-	{key: "usage", label: "Usage", href: paths.Usage(), group: "Settings", capability: models.CapViewAccount},
-	{key: "billing", label: "Billing & Plan", href: paths.Billing(), group: "Settings", capability: models.CapManageBilling},
-	{key: "sso", label: "Single sign-on", href: paths.SSOSettings(), group: "Settings", orgOnly: true, capability: models.CapManageAccount},
-	{key: "audit-log", label: "Audit log", href: paths.AuditLog(), group: "Settings", orgOnly: true, capability: models.CapViewAuditLog},
+	{key: "home", label: "Home", href: "/", capability: tenancy.CapViewAccount},
+	{key: "indexes", label: "Indexes", href: paths.Indexes(), capability: tenancy.CapUseResources},
+	{key: "integrations", label: "Integrations", href: paths.Integrations(), capability: tenancy.CapUseResources},
+	{key: "organization", label: "Organization", href: paths.OrganizationSettings(), group: "Settings", orgOnly: true, capability: tenancy.CapViewAccount},
+	{key: "profile", label: "Profile", href: paths.Profile(), group: "Settings", navInPersonalOnly: true, capability: tenancy.CapViewAccount},
+	{key: "members", label: "Members", href: paths.Members(), group: "Settings", orgOnly: true, capability: tenancy.CapViewAccount},
+	{key: "api-keys", label: "API Keys", href: paths.APIKeys(), group: "Settings", capability: tenancy.CapManageOwnKeys},
+	{key: "usage", label: "Usage", href: paths.Usage(), group: "Settings", capability: tenancy.CapViewAccount},
+	{key: "billing", label: "Billing & Plan", href: paths.Billing(), group: "Settings", capability: tenancy.CapManageBilling},
+	{key: "sso", label: "Single sign-on", href: paths.SSOSettings(), group: "Settings", orgOnly: true, capability: tenancy.CapManageAccount},
+	{key: "audit-log", label: "Audit log", href: paths.AuditLog(), group: "Settings", orgOnly: true, capability: tenancy.CapViewAuditLog},
 }
 
-func (s section) allowed(scope models.Scope) bool {
+func (s section) allowed(scope tenancy.Scope) bool {
 	if s.orgOnly && !scope.IsOrganization() {
 		return false
 	}
@@ -179,7 +180,7 @@ func (s section) allowed(scope models.Scope) bool {
 }
 
 // navFor groups the sections the scope may open.
-func navFor(scope models.Scope) []views.NavGroup {
+func navFor(scope tenancy.Scope) []views.NavGroup {
 	var groups []views.NavGroup
 	for _, s := range sections {
 		if !s.allowed(scope) || s.navInPersonalOnly && !scope.IsPersonal() {
@@ -197,7 +198,7 @@ func navFor(scope models.Scope) []views.NavGroup {
 // landingFor is where switching accounts from path leads: the list page of
 // the same section when the new scope may open it (never a detail page, which
 // belonged to the old account), else the home page.
-func landingFor(path string, scope models.Scope) string {
+func landingFor(path string, scope tenancy.Scope) string {
 	u, err := url.Parse(path)
 	if err != nil || !strings.HasPrefix(u.Path, "/") || strings.HasPrefix(u.Path, "//") {
 		return "/"
@@ -224,19 +225,19 @@ func landingFor(path string, scope models.Scope) string {
 // pageOf reads ?page= (from 1) for dashboard lists. What is not a page
 // number is the first page; a number past models.MaxPage is that page, as
 // empty as any other page past the end.
-func pageOf(c echo.Context) models.Page {
+func pageOf(c echo.Context) tenancy.Page {
 	n, err := strconv.Atoi(c.QueryParam("page"))
 	if err != nil || n < 1 {
 		n = 1
 	}
-	return models.Page{Number: min(n, models.MaxPage), Size: models.DefaultPageSize}
+	return tenancy.Page{Number: min(n, tenancy.MaxPage), Size: tenancy.DefaultPageSize}
 }
 
 // dateOnly formats a time the way lists and detail pages show dates.
 func dateOnly(t interface{ Format(string) string }) string { return t.Format("Jan 2, 2006") }
 
 // pagination builds the pager of a list at base, keeping its query.
-func pagination(page models.Page, total int64, capped bool, base string, query url.Values) views.PaginationProps {
+func pagination(page tenancy.Page, total int64, capped bool, base string, query url.Values) views.PaginationProps {
 	return views.PaginationProps{
 		Page:   page.Number,
 		Pages:  page.Pages(total),

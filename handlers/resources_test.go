@@ -12,6 +12,7 @@ import (
 
 	"switchboard/models"
 	"switchboard/models/dbtest"
+	"switchboard/models/tenancy"
 )
 
 // indexForm is a valid create-index form, Marengo with both options.
@@ -121,7 +122,7 @@ func TestIndexFormRefusesBadInput(t *testing.T) {
 				t.Errorf("%v: the name was not kept", tc.form)
 			}
 		}
-		list, err := models.ListIndexes(t.Context(), db, org, models.IndexQuery{Page: models.Page{Number: 1, Size: 20}})
+		list, err := models.ListIndexes(t.Context(), db, org, models.IndexQuery{Page: tenancy.Page{Number: 1, Size: 20}})
 		if err != nil || list.Total != 0 {
 			t.Fatalf("invalid forms wrote %d indexes (%v)", list.Total, err)
 		}
@@ -190,7 +191,7 @@ func TestPrivateIndexes(t *testing.T) {
 		org := dbtest.Org(t, db, admin)
 		ac.switchTo(org.Account().PublicID)
 		member, _, mc := app.user(t)
-		dbtest.AddMember(t, db, org, member, models.RoleMember)
+		dbtest.AddMember(t, db, org, member, tenancy.RoleMember)
 		mc.switchTo(org.Account().PublicID)
 
 		if mc.get("/indexes/new").doc().Find(`input[name="visibility"][value="private"]`).Length() != 1 {
@@ -268,7 +269,7 @@ func TestIntegrations(t *testing.T) {
 
 		// A regular member manages shared integrations too.
 		m, _, mc := app.user(t)
-		dbtest.AddMember(t, db, org, m, models.RoleMember)
+		dbtest.AddMember(t, db, org, m, tenancy.RoleMember)
 		mc.switchTo(org.Account().PublicID)
 		edit := url.Values{}
 		for k, v := range good {

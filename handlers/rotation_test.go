@@ -9,6 +9,7 @@ import (
 
 	"switchboard/models"
 	"switchboard/models/dbtest"
+	"switchboard/models/tenancy"
 )
 
 // cookieValue is the client's cookie called name for the app ("" if none).
@@ -121,7 +122,7 @@ func TestFallingBackToPersonalRotatesTheSession(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		app := newApp(t, db)
 		_, org, ac := orgAdmin(t, app)
-		m, mc := app.member(t, org, models.RoleMember)
+		m, mc := app.member(t, org, tenancy.RoleMember)
 		mc.get("/").status(http.StatusOK)
 		before, row := mc.cookieValue("switchboard_session"), sessionRow(t, db, m.ID)
 		ac.post("/settings/members/"+m.PublicID+"/remove", nil, "/settings/members").redirectsTo("/settings/members")
@@ -137,14 +138,14 @@ func TestRoleChangeRotatesTheSession(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		app := newApp(t, db)
 		_, org, ac := orgAdmin(t, app)
-		m, mc := app.member(t, org, models.RoleMember)
+		m, mc := app.member(t, org, tenancy.RoleMember)
 		steady := mc.cookieValue("switchboard_session")
 		mc.get("/").status(http.StatusOK)
 		mc.get("/settings/members").status(http.StatusOK)
 		if mc.cookieValue("switchboard_session") != steady {
 			t.Fatal("the session token changed without a change of role or account")
 		}
-		if got := sessionRow(t, db, m.ID).ActiveRole; got != string(models.RoleMember) {
+		if got := sessionRow(t, db, m.ID).ActiveRole; got != string(tenancy.RoleMember) {
 			t.Fatalf("session remembers role %q, want member", got)
 		}
 
@@ -152,7 +153,7 @@ func TestRoleChangeRotatesTheSession(t *testing.T) {
 		ac.post("/settings/members/"+m.PublicID+"/role", url.Values{"role": {"admin"}}, "/settings/members").redirectsTo("/settings/members")
 		mc.get("/settings/audit-log").status(http.StatusOK) // an administrator's page, at once
 		rotated(t, mc, m.ID, before, row)
-		if got := sessionRow(t, db, m.ID).ActiveRole; got != string(models.RoleAdmin) {
+		if got := sessionRow(t, db, m.ID).ActiveRole; got != string(tenancy.RoleAdmin) {
 			t.Fatalf("session remembers role %q, want admin", got)
 		}
 

@@ -10,6 +10,10 @@ import (
 
 	"switchboard/handlers/mail"
 	"switchboard/models"
+	"switchboard/models/ratelimit"
+	"switchboard/models/tenancy"
+	"switchboard/models/throttle"
+	"switchboard/models/usage"
 )
 
 // New builds the dashboard's router: every route and the middleware order.
@@ -54,10 +58,10 @@ func (c Config) withDefaults(db *gorm.DB, log *slog.Logger) Config {
 		c.APIKeyTTL = models.DefaultAPIKeyTTL
 	}
 	if c.RateLimiter == nil {
-		c.RateLimiter = models.NewDBRateLimiter(db)
+		c.RateLimiter = ratelimit.NewDBRateLimiter(db)
 	}
 	if c.Throttle == nil {
-		c.Throttle = models.NewDBThrottle(db, c.SessionKey)
+		c.Throttle = throttle.NewDBThrottle(db, c.SessionKey)
 	}
 	if c.Clock == nil {
 		c.Clock = time.Now
@@ -69,7 +73,7 @@ func (c Config) withDefaults(db *gorm.DB, log *slog.Logger) Config {
 		// Nothing runs this one, so nothing writes its events: it holds a
 		// bounded number, then drops the rest and says so in the log. The
 		// server command passes one it runs.
-		c.Usage = models.NewUsageRecorder(db, log, time.Second)
+		c.Usage = usage.NewUsageRecorder(db, log, time.Second)
 	}
 	return c
 }
@@ -168,7 +172,7 @@ func (r routes) apiKeys() {
 func (r routes) sso() {
 	e, page := r.e, r.page
 	sso := &SSO{deps: r.d, allowPrivateMetadataHosts: r.d.cfg.AllowPrivateMetadataHosts}
-	asManager := r.signedIn.with(orgOnly, requireCapability(models.CapManageAccount))
+	asManager := r.signedIn.with(orgOnly, requireCapability(tenancy.CapManageAccount))
 	e.GET("/settings/sso", sso.SettingsPage, asManager...).Name = "sso"
 	e.POST("/settings/sso", sso.SettingsSubmit, asManager...).Name = "sso.submit"
 	e.POST("/settings/sso/test", sso.TestSubmit, asManager...).Name = "sso.test.submit"
@@ -190,7 +194,7 @@ func (r routes) sso() {
 func (r routes) billing() {
 	e, signedIn := r.e, r.signedIn
 	billing := &Billing{r.d}
-	asBiller := signedIn.with(requireCapability(models.CapManageBilling))
+	asBiller := signedIn.with(requireCapability(tenancy.CapManageBilling))
 	e.GET("/settings/usage", billing.UsagePage, signedIn...).Name = "usage"
 	e.GET("/settings/usage.csv", billing.UsageCSV, signedIn...).Name = "usage.csv"
 	e.GET("/settings/billing", billing.BillingPage, asBiller...).Name = "billing"
@@ -205,7 +209,7 @@ func (r routes) settings() {
 	e, signedIn := r.e, r.signedIn
 	settings := &Settings{r.d}
 	inOrg := signedIn.with(orgOnly)
-	asManager := inOrg.with(requireCapability(models.CapManageAccount))
+	asManager := inOrg.with(requireCapability(tenancy.CapManageAccount))
 	e.GET("/settings/organization", settings.OrganizationPage, inOrg...).Name = "settings.organization"
 	e.POST("/settings/organization", settings.OrganizationSubmit, asManager...).Name = "settings.organization.submit"
 	e.GET("/settings/organization/leave", settings.LeavePage, inOrg...).Name = "settings.organization.leave"
@@ -219,7 +223,7 @@ func (r routes) members() {
 	e, signedIn := r.e, r.signedIn
 	members := &Members{r.d}
 	inOrg := signedIn.with(orgOnly)
-	asAdmin := inOrg.with(requireCapability(models.CapManageMembers))
+	asAdmin := inOrg.with(requireCapability(tenancy.CapManageMembers))
 	e.GET("/settings/members", members.MembersPage, inOrg...).Name = "members"
 	e.POST("/settings/members/invite", members.InviteSubmit, asAdmin...).Name = "members.invite.submit"
 	e.POST("/settings/members/:user_id/role", members.RoleSubmit, asAdmin...).Name = "member.role.submit"
@@ -227,7 +231,7 @@ func (r routes) members() {
 	e.POST("/settings/members/:user_id/remove", members.RemoveSubmit, asAdmin...).Name = "member.remove.submit"
 	e.POST("/settings/invitations/:id/resend", members.ResendSubmit, asAdmin...).Name = "invitation.resend.submit"
 	e.POST("/settings/invitations/:id/revoke", members.RevokeSubmit, asAdmin...).Name = "invitation.revoke.submit"
-	e.GET("/settings/audit-log", members.AuditLogPage, inOrg.with(requireCapability(models.CapViewAuditLog))...).Name = "audit-log"
+	e.GET("/settings/audit-log", members.AuditLogPage, inOrg.with(requireCapability(tenancy.CapViewAuditLog))...).Name = "audit-log"
 	// The invitation link is for visitors too; accepting needs a user.
 	e.GET("/invitations/:token", members.InvitationPage, r.page.with(r.d.loadScope)...).Name = "invitation"
 	e.POST("/invitations/:token", members.InvitationAcceptSubmit, signedIn...).Name = "invitation.accept.submit"

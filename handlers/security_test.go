@@ -14,6 +14,7 @@ import (
 
 	"switchboard/models"
 	"switchboard/models/dbtest"
+	"switchboard/models/tenancy"
 )
 
 func TestStateChangesNeedTheCSRFToken(t *testing.T) {
@@ -122,9 +123,9 @@ func TestHealth(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		app := newApp(t, db)
 		app.client().get("/healthz").status(http.StatusOK)
-		before := models.QueryCount()
+		before := tenancy.QueryCount()
 		app.client().get("/healthz")
-		if n := models.QueryCount() - before; n != 0 {
+		if n := tenancy.QueryCount() - before; n != 0 {
 			t.Errorf("the health check ran %d queries; it should only ping", n)
 		}
 	})
@@ -205,7 +206,7 @@ func TestDatabaseOutageIs503AndRecovers(t *testing.T) {
 	p := newProxy(t, u.Host)
 	u.Host = p.addr
 	db := dbtest.Open(t, u.String())
-	if err := models.Migrate(t.Context(), db); err != nil {
+	if err := tenancy.Migrate(t.Context(), db); err != nil {
 		t.Fatal(err)
 	}
 	app := newApp(t, db)

@@ -14,6 +14,7 @@ import (
 	"gorm.io/gorm"
 
 	"switchboard/models"
+	"switchboard/models/tenancy"
 )
 
 // sessionCookie is the name of the session cookie.
@@ -85,7 +86,7 @@ func (st *dbStore) New(r *http.Request, name string) (*sessions.Session, error) 
 		return s, nil
 	}
 	rec, err := models.LoadSession(r.Context(), st.db, token, st.life)
-	if errors.Is(err, models.ErrNotFound) {
+	if errors.Is(err, tenancy.ErrNotFound) {
 		return s, nil
 	}
 	if err != nil {

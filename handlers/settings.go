@@ -6,6 +6,8 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"switchboard/models"
+	"switchboard/models/sso"
+	"switchboard/models/tenancy"
 	"switchboard/views"
 	"switchboard/views/paths"
 )
@@ -16,9 +18,9 @@ type Settings struct{ *deps }
 // orgPageState carries a refused form's values back to the organization page.
 type orgPageState struct {
 	formName     string
-	errs         models.FieldErrors
+	errs         tenancy.FieldErrors
 	confirmName  string
-	deleteErrors models.FieldErrors
+	deleteErrors tenancy.FieldErrors
 }
 
 func (h *Settings) organizationPage(c echo.Context, status int, st orgPageState) error {
@@ -42,10 +44,10 @@ func (h *Settings) organizationPage(c echo.Context, status int, st orgPageState)
 		Slug:         acct.SlugOrEmpty(),
 		Plan:         acct.Plan.Label(),
 		CreatedOn:    dateOnly(acct.CreatedAt),
-		CanRename:    scope.Can(models.CapManageAccount),
+		CanRename:    scope.Can(tenancy.CapManageAccount),
 		Errors:       st.errs,
 		CanLeave:     canLeave,
-		CanDelete:    scope.Can(models.CapManageAccount),
+		CanDelete:    scope.Can(tenancy.CapManageAccount),
 		ConfirmName:  st.confirmName,
 		DeleteErrors: st.deleteErrors,
 	}))
@@ -63,7 +65,7 @@ func (h *Settings) OrganizationSubmit(c echo.Context) error {
 		return err
 	}
 	acct, err := models.RenameOrganization(c.Request().Context(), h.db, ScopeFrom(c), f.Name, actor(c))
-	if fe, ok := models.AsFieldErrors(err); ok {
+	if fe, ok := tenancy.AsFieldErrors(err); ok {
 		return h.organizationPage(c, http.StatusUnprocessableEntity, orgPageState{formName: f.Name, errs: fe})
 	}
 	if err != nil {
@@ -116,7 +118,7 @@ func (h *Settings) DeleteSubmit(c echo.Context) error {
 	}
 	scope := ScopeFrom(c)
 	err := models.DeleteOrganization(c.Request().Context(), h.db, scope, f.ConfirmName, actor(c))
-	if fe, ok := models.AsFieldErrors(err); ok {
+	if fe, ok := tenancy.AsFieldErrors(err); ok {
 		return h.organizationPage(c, http.StatusUnprocessableEntity, orgPageState{confirmName: f.ConfirmName, deleteErrors: fe})
 	}
 	if err != nil {
@@ -140,7 +142,7 @@ type profileForm struct {
 	NewPassword     string `form:"new_password"`
 }
 
-func (h *Settings) profilePage(c echo.Context, status int, name string, nameErrs, passwordErrs models.FieldErrors) error {
+func (h *Settings) profilePage(c echo.Context, status int, name string, nameErrs, passwordErrs tenancy.FieldErrors) error {
 	user, _ := UserFrom(c)
 	shell, err := h.shell(c, "Profile", "profile")
 	if err != nil {
@@ -149,7 +151,7 @@ func (h *Settings) profilePage(c echo.Context, status int, name string, nameErrs
 	if nameErrs == nil {
 		name = user.Name
 	}
-	choices, err := models.ListSSOLinkChoices(c.Request().Context(), h.db, user.ID)
+	choices, err := sso.ListSSOLinkChoices(c.Request().Context(), h.db, user.ID)
 	if err != nil {
 		return err
 	}
@@ -196,7 +198,7 @@ func (h *Settings) ProfileSubmit(c echo.Context) error {
 			keep = rec.ID
 		}
 		err := models.ChangePassword(ctx, h.db, user.ID, f.CurrentPassword, f.NewPassword, keep)
-		if fe, ok := models.AsFieldErrors(err); ok {
+		if fe, ok := tenancy.AsFieldErrors(err); ok {
 			return h.profilePage(c, http.StatusUnprocessableEntity, "", nil, fe)
 		}
 		if err != nil {
@@ -205,7 +207,7 @@ func (h *Settings) ProfileSubmit(c echo.Context) error {
 		return h.flashRedirect(c, flashSuccess, "Your password was changed. Your other sessions were signed out.", paths.Profile())
 	}
 	err := models.RenameUser(ctx, h.db, user.ID, f.Name)
-	if fe, ok := models.AsFieldErrors(err); ok {
+	if fe, ok := tenancy.AsFieldErrors(err); ok {
 		return h.profilePage(c, http.StatusUnprocessableEntity, f.Name, fe, nil)
 	}
 	if err != nil {

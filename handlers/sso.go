@@ -13,7 +13,8 @@ import (
 	"github.com/labstack/echo/v4"
 	dsig "github.com/russellhaering/goxmldsig"
 
-	"switchboard/models"
+	"switchboard/models/sso"
+	"switchboard/models/tenancy"
 	"switchboard/views"
 	"switchboard/views/paths"
 )
@@ -35,7 +36,7 @@ func (h *SSO) spKey(ctx context.Context) (*rsa.PrivateKey, *x509.Certificate, er
 	h.keyMu.Lock()
 	defer h.keyMu.Unlock()
 	if h.key == nil {
-		key, cert, err := models.LoadSPKey(ctx, h.db)
+		key, cert, err := sso.LoadSPKey(ctx, h.db)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -50,7 +51,7 @@ func (h *SSO) spURLs(slug string) (entityID, acs, metadata string) {
 }
 
 // serviceProvider builds the organization's service provider.
-func (h *SSO) serviceProvider(ctx context.Context, sa models.SSOAccount) (*saml.ServiceProvider, error) {
+func (h *SSO) serviceProvider(ctx context.Context, sa sso.SSOAccount) (*saml.ServiceProvider, error) {
 	key, cert, err := h.spKey(ctx)
 	if err != nil {
 		return nil, err
@@ -68,7 +69,7 @@ func (h *SSO) serviceProvider(ctx context.Context, sa models.SSOAccount) (*saml.
 		SignatureMethod:                  dsig.RSASHA256SignatureMethod,
 		AssertionConsumerServiceBindings: []string{saml.HTTPPostBinding},
 		AuthnNameIDFormat:                saml.UnspecifiedNameIDFormat,
-		ReplayCache:                      models.ReplayCache{DB: h.db},
+		ReplayCache:                      sso.ReplayCache{DB: h.db},
 		MetadataValidDuration:            7 * 24 * time.Hour,
 	}
 	if sa.Connection.IDPMetadataXML != "" {
@@ -80,9 +81,9 @@ func (h *SSO) serviceProvider(ctx context.Context, sa models.SSOAccount) (*saml.
 }
 
 // orgFromSlug finds the organization of an /sso/{slug}/… address.
-func (h *SSO) orgFromSlug(c echo.Context) (models.SSOAccount, error) {
-	sa, err := models.FindSSOBySlug(c.Request().Context(), h.db, c.Param("slug"))
-	if errors.Is(err, models.ErrNotFound) && sa.Account.ID != 0 {
+func (h *SSO) orgFromSlug(c echo.Context) (sso.SSOAccount, error) {
+	sa, err := sso.FindSSOBySlug(c.Request().Context(), h.db, c.Param("slug"))
+	if errors.Is(err, tenancy.ErrNotFound) && sa.Account.ID != 0 {
 		// The organization exists but has no connection: only its metadata
 		// can be served (to set the IdP up first).
 		return sa, nil
@@ -106,7 +107,7 @@ func refusedWith(status int, message, reason string) error {
 }
 
 // refuseOr answers a refusal with refuse, and returns any other error.
-func (h *SSO) refuseOr(c echo.Context, err error, req *models.SSORequest) error {
+func (h *SSO) refuseOr(c echo.Context, err error, req *sso.SSORequest) error {
 	var r *signInRefusal
 	if errors.As(err, &r) {
 		return h.refuse(c, r.status, r.message, r.reason, req)
@@ -116,12 +117,12 @@ func (h *SSO) refuseOr(c echo.Context, err error, req *models.SSORequest) error 
 
 // refuse answers a refused sign-in with a plain page, logging the reason;
 // a connection test records it for the administrator instead.
-func (h *SSO) refuse(c echo.Context, status int, message, reason string, req *models.SSORequest) error {
+func (h *SSO) refuse(c echo.Context, status int, message, reason string, req *sso.SSORequest) error {
 	LoggerFrom(c).Warn("SSO sign-in refused", "slug", c.Param("slug"), "reason", reason)
-	if req != nil && req.Purpose == models.SSOTest {
+	if req != nil && req.Purpose == sso.SSOTest {
 		sa, err := h.orgFromSlug(c)
 		if err == nil {
-			return h.finishTest(c, sa, *req, models.SSOIdentity{}, reason)
+			return h.finishTest(c, sa, *req, sso.SSOIdentity{}, reason)
 		}
 	}
 	return render(c, status, views.MessagePage(views.MessagePageProps{

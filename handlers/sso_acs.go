@@ -13,7 +13,8 @@ import (
 	"github.com/crewjam/saml"
 	"github.com/labstack/echo/v4"
 
-	"switchboard/models"
+	"switchboard/models/sso"
+	"switchboard/models/tenancy"
 	"switchboard/views/paths"
 )
 
@@ -44,9 +45,9 @@ func (h *SSO) ACS(c echo.Context) error {
 	}
 	identity := identityOf(assertion)
 	switch {
-	case request != nil && request.Purpose == models.SSOTest:
+	case request != nil && request.Purpose == sso.SSOTest:
 		return h.finishTest(c, sa, *request, identity, "")
-	case request != nil && request.Purpose == models.SSOLinking:
+	case request != nil && request.Purpose == sso.SSOLinking:
 		return h.finishLink(c, sa, *request, identity)
 	}
 	userID, err := h.signInIdentity(c, sa, identity)
@@ -59,7 +60,7 @@ func (h *SSO) ACS(c echo.Context) error {
 	}
 	// SP-initiated: the browser that started the sign-in finishes it, so a
 	// response cannot be planted in someone else's browser.
-	if err := models.FinishSSOLogin(c.Request().Context(), h.db, sa, request.ID, userID); err != nil {
+	if err := sso.FinishSSOLogin(c.Request().Context(), h.db, sa, request.ID, userID); err != nil {
 		return h.refuse(c, http.StatusForbidden, "This sign-in response was already used. Start again.", "request consumed concurrently", nil)
 	}
 	return c.Redirect(http.StatusSeeOther, paths.WithQuery(paths.SSOComplete(sa.Account.SlugOrEmpty()), url.Values{"request": {request.ID}}))
@@ -69,7 +70,7 @@ func (h *SSO) ACS(c echo.Context) error {
 // (nil for an unsolicited one) and returns its verified assertion. A
 // request is returned with a refused response when one was found, so that
 // a connection test can record the refusal.
-func (h *SSO) acceptResponse(c echo.Context, sa models.SSOAccount) (*models.SSORequest, *saml.Assertion, error) {
+func (h *SSO) acceptResponse(c echo.Context, sa sso.SSOAccount) (*sso.SSORequest, *saml.Assertion, error) {
 	if sa.Connection.IDPMetadataXML == "" {
 		return nil, nil, refusedWith(http.StatusNotFound, "Single sign-on is not set up for this organization.", "no connection")
 	}
@@ -118,7 +119,7 @@ func readSAMLResponse(c echo.Context) (string, error) {
 
 // requestAnswered is the open request a response claims to answer, or nil
 // for an unsolicited response where the organization accepts those.
-func (h *SSO) requestAnswered(c echo.Context, sa models.SSOAccount, encoded string) (*models.SSORequest, error) {
+func (h *SSO) requestAnswered(c echo.Context, sa sso.SSOAccount, encoded string) (*sso.SSORequest, error) {
 	id := inResponseTo(encoded)
 	if id == "" {
 		if !sa.Connection.AllowIDPInitiated {
@@ -127,8 +128,8 @@ func (h *SSO) requestAnswered(c echo.Context, sa models.SSOAccount, encoded stri
 		}
 		return nil, nil
 	}
-	open, err := models.OpenSSORequest(c.Request().Context(), h.db, sa, id)
-	if errors.Is(err, models.ErrNotFound) {
+	open, err := sso.OpenSSORequest(c.Request().Context(), h.db, sa, id)
+	if errors.Is(err, tenancy.ErrNotFound) {
 		return nil, refusedWith(http.StatusForbidden, "This sign-in response does not answer a sign-in we started, or was already used. Start again.",
 			"InResponseTo "+id+" was never issued by this organization's SP, expired or was already consumed")
 	}
@@ -140,19 +141,19 @@ func (h *SSO) requestAnswered(c echo.Context, sa models.SSOAccount, encoded stri
 
 // signInIdentity is the user an accepted identity signs in as, joining
 // the organization when its rules allow.
-func (h *SSO) signInIdentity(c echo.Context, sa models.SSOAccount, identity models.SSOIdentity) (int64, error) {
+func (h *SSO) signInIdentity(c echo.Context, sa sso.SSOAccount, identity sso.SSOIdentity) (int64, error) {
 	email, name, err := sa.Connection.MapIdentity(identity)
 	if err != nil {
 		return 0, refusedWith(http.StatusForbidden, "The identity provider did not say who you are in a way Switchboard understands.", err.Error())
 	}
-	scope, err := models.SSOSignIn(c.Request().Context(), h.db, sa, models.SSOSignInInput{Subject: identity.Subject(), Email: email, Name: name, IP: clientIP(c.Request())})
+	scope, err := sso.SSOSignIn(c.Request().Context(), h.db, sa, sso.SSOSignInInput{Subject: identity.Subject(), Email: email, Name: name, IP: clientIP(c.Request())})
 	org := sa.Account.Name
 	switch {
-	case errors.Is(err, models.ErrSSODomain):
+	case errors.Is(err, sso.ErrSSODomain):
 		return 0, refusedWith(http.StatusForbidden, email+" is not an address of "+org+".", "email outside the organization's domains: "+email)
-	case errors.Is(err, models.ErrSSONotMember):
+	case errors.Is(err, sso.ErrSSONotMember):
 		return 0, refusedWith(http.StatusForbidden, email+" is not a member of "+org+". Ask an administrator for an invitation.", "not a member and JIT off: "+email)
-	case errors.Is(err, models.ErrSSOUnprovedDomain):
+	case errors.Is(err, sso.ErrSSOUnprovedDomain):
 		return 0, refusedWith(http.StatusForbidden, org+" has not proved that it owns the domain of "+email+
 			", so its identity provider cannot sign you in by that address. If you are a member, sign in with your password and link your identity in Settings › Profile.",
 			"unproved domain and no linked identity: "+email)
@@ -222,8 +223,8 @@ func inResponseTo(encoded string) string {
 
 // identityOf collects the NameID and attributes of an accepted assertion,
 // attributes under both their Name and FriendlyName.
-func identityOf(a *saml.Assertion) models.SSOIdentity {
-	id := models.SSOIdentity{Attributes: map[string][]string{}}
+func identityOf(a *saml.Assertion) sso.SSOIdentity {
+	id := sso.SSOIdentity{Attributes: map[string][]string{}}
 	if a.Subject != nil && a.Subject.NameID != nil {
 		id.NameID, id.NameIDFormat = a.Subject.NameID.Value, a.Subject.NameID.Format
 	}

@@ -7,7 +7,8 @@ import (
 
 	"github.com/labstack/echo/v4"
 
-	"switchboard/models"
+	"switchboard/models/sso"
+	"switchboard/models/tenancy"
 	"switchboard/views"
 	"switchboard/views/paths"
 )
@@ -32,14 +33,14 @@ func (h *SSO) DiscoverySubmit(c echo.Context) error {
 	}
 	ctx := c.Request().Context()
 	in := strings.TrimSpace(f.Email)
-	var sa models.SSOAccount
+	var sa sso.SSOAccount
 	var err error
 	if strings.Contains(in, "@") {
-		sa, err = models.FindSSOByEmail(ctx, h.db, in)
+		sa, err = sso.FindSSOByEmail(ctx, h.db, in)
 	} else {
-		sa, err = models.FindSSOBySlug(ctx, h.db, strings.ToLower(in))
+		sa, err = sso.FindSSOBySlug(ctx, h.db, strings.ToLower(in))
 	}
-	if errors.Is(err, models.ErrNotFound) || (err == nil && sa.Connection.IDPMetadataXML == "") {
+	if errors.Is(err, tenancy.ErrNotFound) || (err == nil && sa.Connection.IDPMetadataXML == "") {
 		return render(c, http.StatusUnprocessableEntity, views.SSODiscoveryPage(views.SSODiscoveryPageProps{
 			Shell: views.AuthShell{Title: "Sign in with SSO", CSRF: csrfToken(c)}, Email: in,
 			Error: "No organization signs in with single sign-on for “" + in + "”. Check the address, or sign in with your password.",

@@ -16,6 +16,8 @@ import (
 	"switchboard/handlers/dnstest"
 	"switchboard/models"
 	"switchboard/models/dbtest"
+	"switchboard/models/sso"
+	"switchboard/models/tenancy"
 )
 
 // answerAt has user answer, at the IdP, the request at location (where
@@ -115,7 +117,7 @@ func TestSSODomainProvedThroughARealDNSServer(t *testing.T) {
 		if got := domainBadge(t, env.ac, "example.org"); got != "Not proved" {
 			t.Fatalf("example.org's badge %q", got)
 		}
-		if n := countRows(t, db, "audit_events", "account_id = ? AND action = ? AND target = ?", env.org.AccountID(), models.AuditSSODomainVerified, "example.com"); n != 1 {
+		if n := countRows(t, db, "audit_events", "account_id = ? AND action = ? AND target = ?", env.org.AccountID(), sso.AuditSSODomainVerified, "example.com"); n != 1 {
 			t.Fatalf("%d audit events for the proof", n)
 		}
 		// The page says what proving does.
@@ -147,7 +149,7 @@ func TestSSODomainProofIsExclusive(t *testing.T) {
 			if n := countRows(t, db, "sso_domains", "account_id = ? AND domain = ?", other.org.AccountID(), "acme.example"); n != 0 {
 				t.Fatal("another organization's unproved claim survived the proof")
 			}
-			if n := countRows(t, db, "audit_events", "account_id = ? AND action = ? AND target = ?", other.org.AccountID(), models.AuditSSODomainClaimDropped, "acme.example"); n != 1 {
+			if n := countRows(t, db, "audit_events", "account_id = ? AND action = ? AND target = ?", other.org.AccountID(), sso.AuditSSODomainClaimDropped, "acme.example"); n != 1 {
 				t.Fatalf("%d audit events for the dropped claim", n)
 			}
 			page := other.ac.get("/settings/sso").status(http.StatusOK)
@@ -179,10 +181,10 @@ func TestSSODomainProofRefusedWhenAnotherProvedFirst(t *testing.T) {
 		}
 		_, av := domainRecord(t, a.ac, "race.example")
 		_, bv := domainRecord(t, b.ac, "race.example")
-		if err := models.VerifySSODomain(t.Context(), db, a.org, "race.example", found(av), models.Actor{Name: "A"}); err != nil {
+		if err := sso.VerifySSODomain(t.Context(), db, a.org, "race.example", found(av), tenancy.Actor{Name: "A"}); err != nil {
 			t.Fatal(err)
 		}
-		err := models.VerifySSODomain(t.Context(), db, b.org, "race.example", found(bv), models.Actor{Name: "B"})
+		err := sso.VerifySSODomain(t.Context(), db, b.org, "race.example", found(bv), tenancy.Actor{Name: "B"})
 		if err == nil {
 			t.Fatal("a second organization proved a domain another already owns")
 		}
@@ -203,7 +205,7 @@ func TestSSODiscoveryRoutesOnlyProvedDomains(t *testing.T) {
 		c.post("/signin/sso", url.Values{"email": {"someone@unproved.example"}}).status(http.StatusUnprocessableEntity).contains("No organization signs in with single sign-on")
 		// The slug still finds it: it names the organization, not a domain.
 		c.post("/signin/sso", url.Values{"email": {env.slug}}).redirectsTo(env.login())
-		if _, err := models.ProveSSODomainByOperator(t.Context(), db, env.slug, "unproved.example", "test"); err != nil {
+		if _, err := sso.ProveSSODomainByOperator(t.Context(), db, env.slug, "unproved.example", "test"); err != nil {
 			t.Fatal(err)
 		}
 		c.post("/signin/sso", url.Values{"email": {"someone@unproved.example"}}).redirectsTo(env.login())
@@ -216,7 +218,7 @@ func TestSSODiscoveryRoutesOnlyProvedDomains(t *testing.T) {
 func verifiedMemberAtCorp(t *testing.T, app *testApp) (*ssoEnv, models.User, *client) {
 	t.Helper()
 	env := connectSSO(t, app, nil, ssoSetup{unproved: true, domains: "corp.example"})
-	bob, bc := app.member(t, env.org, models.RoleMember)
+	bob, bc := app.member(t, env.org, tenancy.RoleMember)
 	if err := dbtest.Plain(t, app.db).Exec("UPDATE users SET email_verified_at = ? WHERE id = ?", time.Now().UTC(), bob.ID).Error; err != nil {
 		t.Fatal(err)
 	}
@@ -258,7 +260,7 @@ func TestSSOLinkYourIdentity(t *testing.T) {
 		if n := countRows(t, db, "sso_links", "account_id = ? AND user_id = ? AND subject = ?", env.org.AccountID(), bob.ID, "bob@corp.example"); n != 1 {
 			t.Fatalf("%d links", n)
 		}
-		if n := countRows(t, db, "audit_events", "account_id = ? AND action = ?", env.org.AccountID(), models.AuditSSOIdentityLinked); n != 1 {
+		if n := countRows(t, db, "audit_events", "account_id = ? AND action = ?", env.org.AccountID(), sso.AuditSSOIdentityLinked); n != 1 {
 			t.Fatalf("%d audit events for the link", n)
 		}
 		bc.get("/settings/profile").contains("Linked on")
@@ -271,7 +273,7 @@ func TestSSOLinkYourIdentity(t *testing.T) {
 		}
 
 		// Carol, another member, cannot take the same identity.
-		carol, cc := app.member(t, env.org, models.RoleMember)
+		carol, cc := app.member(t, env.org, tenancy.RoleMember)
 		dbtest.Plain(t, db).Exec("UPDATE users SET email_verified_at = ? WHERE id = ?", time.Now().UTC(), carol.ID)
 		r = cc.post("/sso/"+env.slug+"/link", nil, "/settings/profile")
 		w = watchACS(t, app)
@@ -287,7 +289,7 @@ func TestSSOLinkYourIdentity(t *testing.T) {
 		if n := countRows(t, db, "sso_links", "user_id = ?", bob.ID); n != 0 {
 			t.Fatal("the link outlived the membership")
 		}
-		dbtest.AddMember(t, db, env.org, bob, models.RoleMember)
+		dbtest.AddMember(t, db, env.org, bob, tenancy.RoleMember)
 		watchACS(t, app).refused(ssoSignIn(t, app.client(), env.idp, env.login(), "bob"), http.StatusForbidden, "unproved domain")
 	})
 }
@@ -298,7 +300,7 @@ func TestSSOLinkNeedsAProvedAddress(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		app := newApp(t, db)
 		env := connectSSO(t, app, nil, ssoSetup{unproved: true, domains: "corp.example"})
-		_, sc := app.member(t, env.org, models.RoleMember) // never verified
+		_, sc := app.member(t, env.org, tenancy.RoleMember) // never verified
 		sc.post("/sso/"+env.slug+"/link", nil, "/settings/profile").redirectsTo("/settings/profile")
 		sc.get("/settings/profile").contains("Verify your email address before linking")
 		if n := countRows(t, db, "sso_requests", "purpose = ?", "link"); n != 0 {

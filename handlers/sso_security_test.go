@@ -31,6 +31,9 @@ import (
 	"switchboard/handlers"
 	"switchboard/models"
 	"switchboard/models/dbtest"
+	"switchboard/models/sso"
+	"switchboard/models/tenancy"
+	"switchboard/models/usage"
 )
 
 // ---------------------------------------------------------------------
@@ -73,7 +76,7 @@ func (s ssoSetup) form(metadata string) url.Values {
 type ssoEnv struct {
 	app   *testApp
 	admin models.User
-	org   models.Scope
+	org   tenancy.Scope
 	ac    *client
 	idp   *testIdP
 	slug  string
@@ -93,7 +96,7 @@ func connectSSO(t testing.TB, app *testApp, idp *testIdP, setup ssoSetup) *ssoEn
 	}
 	env := &ssoEnv{app: app, admin: admin, ac: ac, idp: idp, slug: org.Account().SlugOrEmpty()}
 	env.register(t, idp, setup.inClear)
-	env.org, _ = models.LoadScope(t.Context(), app.db, admin.ID, org.Account().PublicID)
+	env.org, _ = tenancy.LoadScope(t.Context(), app.db, admin.ID, org.Account().PublicID)
 	if !setup.unproved {
 		if err := dbtest.Plain(t, app.db).Exec("UPDATE sso_domains SET verified_at = ? WHERE account_id = ?", time.Now().UTC(), org.AccountID()).Error; err != nil {
 			t.Fatal(err)
@@ -579,7 +582,7 @@ func newAppConfig(t testing.TB, db *gorm.DB, edit func(*handlers.Config)) *testA
 	app := &testApp{t: t, db: db, logs: logs, mail: &captureMailer{}}
 	app.srv = httptest.NewUnstartedServer(nil)
 	app.srv.Start()
-	app.usage = models.NewUsageRecorder(db, log, time.Hour)
+	app.usage = usage.NewUsageRecorder(db, log, time.Hour)
 	cfg := handlers.Config{
 		BaseURL:    app.srv.URL,
 		SessionKey: []byte("test-session-key-0123456789abcdef0123456789"),
@@ -1065,7 +1068,7 @@ func TestSSORefusesNonMembersWhenJITIsOff(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		app := newApp(t, db)
 		env := connectSSO(t, app, nil, ssoSetup{})
-		m, _ := app.member(t, env.org, models.RoleMember)
+		m, _ := app.member(t, env.org, tenancy.RoleMember)
 		env.idp.addUser("m", m.Email, "Member", "One")
 		env.idp.addUser("bob", "bob@example.com", "Bob", "Unknown")
 
@@ -1129,8 +1132,8 @@ func TestSSOEnforce(t *testing.T) {
 		orgName, orgID := env.org.Account().Name, env.org.Account().PublicID
 		// A regular member, active in the organization with a password
 		// session, before enforcement is turned on.
-		m, mc := app.member(t, env.org, models.RoleMember)
-		personal, err := models.PersonalScope(t.Context(), db, m.ID)
+		m, mc := app.member(t, env.org, tenancy.RoleMember)
+		personal, err := tenancy.PersonalScope(t.Context(), db, m.ID)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -1207,10 +1210,10 @@ func TestSSOJustInTimeProvisioning(t *testing.T) {
 		if err != nil || carol.Name != "Carol Shaw" || !carol.Verified() || carol.PasswordHash != "" {
 			t.Fatalf("provisioned %+v, %v", carol, err)
 		}
-		if _, err := models.PersonalScope(t.Context(), db, carol.ID); err != nil {
+		if _, err := tenancy.PersonalScope(t.Context(), db, carol.ID); err != nil {
 			t.Fatalf("no personal account: %v", err)
 		}
-		if s, err := models.LoadScope(t.Context(), db, carol.ID, env.org.Account().PublicID); err != nil || s.Role() != models.RoleAdmin {
+		if s, err := tenancy.LoadScope(t.Context(), db, carol.ID, env.org.Account().PublicID); err != nil || s.Role() != tenancy.RoleAdmin {
 			t.Fatalf("membership %v %v, want the default role (admin)", s.Role(), err)
 		}
 		if got := activeAccount(t, c.get("/").status(http.StatusOK)); got != orgName {
@@ -1298,7 +1301,7 @@ func TestSSOTestTheConnection(t *testing.T) {
 		env := connectSSO(t, app, nil, ssoSetup{jit: true})
 		env.idp.addUser("alice", "alice@example.com", "Alice", "Liddell")
 		env.idp.addUser("mallory", "mallory@other.org", "Mallory", "M")
-		var before models.SSOConnection
+		var before sso.SSOConnection
 		dbtest.Plain(t, db).Raw("SELECT * FROM sso_connections WHERE account_id = ?", env.org.AccountID()).Scan(&before)
 		users := countRows(t, db, "users", "")
 		audit := countRows(t, db, "audit_events", "")
@@ -1372,7 +1375,7 @@ func TestSSOTestTheConnection(t *testing.T) {
 			t.Fatalf("tests recorded %d sign-ins", n)
 		}
 		_ = audit
-		var after models.SSOConnection
+		var after sso.SSOConnection
 		dbtest.Plain(t, db).Raw("SELECT * FROM sso_connections WHERE account_id = ?", env.org.AccountID()).Scan(&after)
 		if !after.UpdatedAt.Equal(before.UpdatedAt) || after.IDPMetadataXML != before.IDPMetadataXML || after.JIT != before.JIT {
 			t.Fatal("a test changed the connection")
@@ -1382,9 +1385,9 @@ func TestSSOTestTheConnection(t *testing.T) {
 		}
 
 		// Another administrator cannot read it; a regular member cannot run one.
-		_, other := app.member(t, env.org, models.RoleAdmin)
+		_, other := app.member(t, env.org, tenancy.RoleAdmin)
 		other.get(resultPath).status(http.StatusNotFound)
-		_, mc := app.member(t, env.org, models.RoleMember)
+		_, mc := app.member(t, env.org, tenancy.RoleMember)
 		mc.get(resultPath).status(http.StatusForbidden)
 		mc.post("/settings/sso/test", nil, "/").status(http.StatusForbidden)
 		// An unknown result is a 404.
@@ -1504,11 +1507,11 @@ func TestSSOSettingsForm(t *testing.T) {
 		app.client().get("/sso/" + slug + "/metadata?download=1").status(http.StatusOK).contains(app.srv.URL + "/sso/" + slug + "/acs")
 
 		// Not for regular members, nor in a personal account.
-		_, mc := app.member(t, org, models.RoleMember)
+		_, mc := app.member(t, org, tenancy.RoleMember)
 		mc.get("/settings/sso").status(http.StatusForbidden)
 		mc.post("/settings/sso", good, "/").status(http.StatusForbidden)
 		ac.switchTo(func() string {
-			p, _ := models.PersonalScope(t.Context(), db, admin.ID)
+			p, _ := tenancy.PersonalScope(t.Context(), db, admin.ID)
 			return p.Account().PublicID
 		}()).status(http.StatusSeeOther)
 		ac.get("/settings/sso").status(http.StatusNotFound)
@@ -1562,7 +1565,7 @@ func TestSSOMetadataURLFetched(t *testing.T) {
 		ac.post("/settings/sso", f).status(http.StatusUnprocessableEntity).contains("The metadata URL answered 404")
 		f.Set("metadata_url", idp.srv.URL+"/metadata")
 		ac.post("/settings/sso", f).redirectsTo("/settings/sso")
-		var conn models.SSOConnection
+		var conn sso.SSOConnection
 		dbtest.Plain(t, db).Raw("SELECT * FROM sso_connections WHERE account_id = ?", org.AccountID()).Scan(&conn)
 		if conn.IDPMetadataURL != idp.srv.URL+"/metadata" || conn.IDPEntityID != idp.idp.IDP.MetadataURL.String() || !strings.Contains(conn.IDPMetadataXML, "IDPSSODescriptor") {
 			t.Fatalf("saved %+v", conn)
@@ -1577,7 +1580,7 @@ func TestSSOMetadataURLFetched(t *testing.T) {
 		}
 		// Larger than 1 MiB.
 		big := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
-			io.WriteString(w, strings.Repeat(" ", models.MaxMetadataSize+10))
+			io.WriteString(w, strings.Repeat(" ", sso.MaxMetadataSize+10))
 		}))
 		t.Cleanup(big.Close)
 		f.Set("metadata_url", big.URL)
@@ -1798,7 +1801,7 @@ func TestSSODomainVerificationByDNS(t *testing.T) {
 		}
 		// Someone else's domain is 404; a regular member may not verify.
 		env.ac.post("/settings/sso/domains/verify", url.Values{"domain": {"other.example"}}, "/settings/sso").status(http.StatusNotFound)
-		_, mc := app.member(t, env.org, models.RoleMember)
+		_, mc := app.member(t, env.org, tenancy.RoleMember)
 		mc.post("/settings/sso/domains/verify", url.Values{"domain": {"example.com"}}, "/indexes/new").status(http.StatusForbidden)
 	})
 }

@@ -10,7 +10,8 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"switchboard/handlers/safefetch"
-	"switchboard/models"
+	"switchboard/models/sso"
+	"switchboard/models/tenancy"
 	"switchboard/views"
 	"switchboard/views/paths"
 )
@@ -39,12 +40,12 @@ func onIf(b bool) string {
 
 // savedSSOForm is the form as the saved connection fills it, or with the
 // defaults of a new one.
-func savedSSOForm(conn models.SSOConnection, configured bool) *ssoForm {
+func savedSSOForm(conn sso.SSOConnection, configured bool) *ssoForm {
 	f := &ssoForm{MetadataXML: conn.IDPMetadataXML, MetadataURL: conn.IDPMetadataURL, Domains: strings.Join(conn.Domains, ", "),
 		JIT: onIf(conn.JIT), DefaultRole: string(conn.DefaultRole), Enforce: onIf(conn.Enforce), AllowIDPInitiated: onIf(conn.AllowIDPInitiated),
 		EmailAttribute: conn.EmailAttribute, NameAttribute: conn.NameAttribute}
 	if !configured {
-		f.DefaultRole, f.JIT = string(models.RoleMember), "on"
+		f.DefaultRole, f.JIT = string(tenancy.RoleMember), "on"
 	}
 	return f
 }
@@ -52,15 +53,15 @@ func savedSSOForm(conn models.SSOConnection, configured bool) *ssoForm {
 // settingsPage renders the settings with f (nil: the saved settings) and
 // errs, keyed by the fields of the settings form, or "domain" for a
 // refused domain proof.
-func (h *SSO) settingsPage(c echo.Context, status int, f *ssoForm, errs models.FieldErrors) error {
+func (h *SSO) settingsPage(c echo.Context, status int, f *ssoForm, errs tenancy.FieldErrors) error {
 	ctx := c.Request().Context()
 	scope := ScopeFrom(c)
-	conn, err := models.GetSSOConnection(ctx, h.db, scope)
+	conn, err := sso.GetSSOConnection(ctx, h.db, scope)
 	configured := err == nil
-	if err != nil && !errors.Is(err, models.ErrNotFound) {
+	if err != nil && !errors.Is(err, tenancy.ErrNotFound) {
 		return err
 	}
-	lost, err := models.RecentDomainLosses(ctx, h.db, scope)
+	lost, err := sso.RecentDomainLosses(ctx, h.db, scope)
 	if err != nil {
 		return err
 	}
@@ -82,11 +83,11 @@ func (h *SSO) settingsPage(c echo.Context, status int, f *ssoForm, errs models.F
 
 // settingsProps are the settings page's service provider details, domains
 // and form.
-func (h *SSO) settingsProps(slug string, conn models.SSOConnection, lost []models.DomainNotice, f ssoForm) views.SSOSettingsPageProps {
+func (h *SSO) settingsProps(slug string, conn sso.SSOConnection, lost []sso.DomainNotice, f ssoForm) views.SSOSettingsPageProps {
 	entityID, acs, metadata := h.spURLs(slug)
 	p := views.SSOSettingsPageProps{
 		EntityID: entityID, ACSURL: acs, MetadataURL: metadata, LoginURL: h.cfg.link(paths.SSOLogin(slug)), IDPEntityID: conn.IDPEntityID,
-		MetadataXML: f.MetadataXML, MetadataURLInput: f.MetadataURL, Domains: f.Domains, JIT: checked(f.JIT), DefaultRoles: roleOptions(models.Role(f.DefaultRole)),
+		MetadataXML: f.MetadataXML, MetadataURLInput: f.MetadataURL, Domains: f.Domains, JIT: checked(f.JIT), DefaultRoles: roleOptions(tenancy.Role(f.DefaultRole)),
 		Enforce: checked(f.Enforce), AllowIDPInitiated: checked(f.AllowIDPInitiated), EmailAttribute: f.EmailAttribute, NameAttribute: f.NameAttribute,
 	}
 	for _, d := range conn.DomainRecords {
@@ -113,15 +114,15 @@ func (h *SSO) SettingsSubmit(c echo.Context) error {
 	if strings.TrimSpace(metadata) == "" && f.MetadataURL != "" {
 		fetched, failure := h.fetchMetadata(c, f.MetadataURL)
 		if failure != "" {
-			return h.settingsPage(c, http.StatusUnprocessableEntity, &f, models.FieldErrors{"metadata_url": failure})
+			return h.settingsPage(c, http.StatusUnprocessableEntity, &f, tenancy.FieldErrors{"metadata_url": failure})
 		}
 		metadata = fetched
 	}
-	_, err := models.SaveSSOConnection(c.Request().Context(), h.db, ScopeFrom(c), models.SSOSettingsInput{
+	_, err := sso.SaveSSOConnection(c.Request().Context(), h.db, ScopeFrom(c), sso.SSOSettingsInput{
 		MetadataXML: metadata, MetadataURL: f.MetadataURL, Domains: f.Domains, JIT: checked(f.JIT), DefaultRole: f.DefaultRole,
 		Enforce: checked(f.Enforce), AllowIDPInitiated: checked(f.AllowIDPInitiated), EmailAttribute: f.EmailAttribute, NameAttribute: f.NameAttribute,
 	}, actor(c))
-	if fe, ok := models.AsFieldErrors(err); ok {
+	if fe, ok := tenancy.AsFieldErrors(err); ok {
 		if msg, ok := fe["metadata_xml"]; ok && f.MetadataXML == "" && f.MetadataURL != "" {
 			fe["metadata_url"] = msg // the fetched document was the problem
 			delete(fe, "metadata_xml")
@@ -146,9 +147,9 @@ func (h *SSO) VerifyDomainSubmit(c echo.Context) error {
 		return err
 	}
 	domain := strings.TrimSpace(f.Domain)
-	err := models.VerifySSODomain(c.Request().Context(), h.db, ScopeFrom(c), domain, h.cfg.LookupTXT, actor(c))
+	err := sso.VerifySSODomain(c.Request().Context(), h.db, ScopeFrom(c), domain, h.cfg.LookupTXT, actor(c))
 	if msg := domainProofMessage(err, domain); msg != "" {
-		return h.settingsPage(c, http.StatusUnprocessableEntity, nil, models.FieldErrors{"domain": msg})
+		return h.settingsPage(c, http.StatusUnprocessableEntity, nil, tenancy.FieldErrors{"domain": msg})
 	}
 	if err != nil {
 		return err
@@ -160,9 +161,9 @@ func (h *SSO) VerifyDomainSubmit(c echo.Context) error {
 // outcome.
 func domainProofMessage(err error, domain string) string {
 	switch {
-	case errors.Is(err, models.ErrDomainNotProved):
+	case errors.Is(err, sso.ErrDomainNotProved):
 		return "Could not verify " + domain + ": its DNS has no TXT record with the value shown below. DNS changes can take a while to appear; try again later."
-	case errors.Is(err, models.ErrDomainProvedElsewhere):
+	case errors.Is(err, sso.ErrDomainProvedElsewhere):
 		return "Could not verify " + domain + ": another organization has already proved it owns it."
 	}
 	return ""
@@ -173,7 +174,7 @@ func domainProofMessage(err error, domain string) string {
 // form shows: it never repeats what the server's resolver or network said,
 // which can name internal hosts and addresses; the log keeps that.
 func (h *SSO) fetchMetadata(c echo.Context, raw string) (metadata, failure string) {
-	f := safefetch.Fetcher{MaxBytes: models.MaxMetadataSize, AllowPrivate: h.allowPrivateMetadataHosts}
+	f := safefetch.Fetcher{MaxBytes: sso.MaxMetadataSize, AllowPrivate: h.allowPrivateMetadataHosts}
 	body, err := f.Get(c.Request().Context(), raw)
 	if err != nil {
 		shown := raw

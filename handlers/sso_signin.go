@@ -10,7 +10,8 @@ import (
 	"github.com/crewjam/saml"
 	"github.com/labstack/echo/v4"
 
-	"switchboard/models"
+	"switchboard/models/sso"
+	"switchboard/models/tenancy"
 	"switchboard/views/paths"
 )
 
@@ -36,7 +37,7 @@ func (h *SSO) Metadata(c echo.Context) error {
 }
 
 // startSSO sends the browser to the IdP with an AuthnRequest it remembers.
-func (h *SSO) startSSO(c echo.Context, sa models.SSOAccount, purpose string, userID *int64) error {
+func (h *SSO) startSSO(c echo.Context, sa sso.SSOAccount, purpose string, userID *int64) error {
 	if sa.Connection.IDPMetadataXML == "" {
 		return h.refuse(c, http.StatusNotFound, "Single sign-on is not set up for this organization.", "no connection", nil)
 	}
@@ -49,16 +50,16 @@ func (h *SSO) startSSO(c echo.Context, sa models.SSOAccount, purpose string, use
 	if err != nil {
 		return err
 	}
-	if err := models.RecordSSORequest(ctx, h.db, sa, req.ID, purpose, userID); err != nil {
+	if err := sso.RecordSSORequest(ctx, h.db, sa, req.ID, purpose, userID); err != nil {
 		return err
 	}
-	if purpose == models.SSOLogin || purpose == models.SSOLinking {
+	if purpose == sso.SSOLogin || purpose == sso.SSOLinking {
 		// Only this browser may finish the sign-in: it carries the nonce.
-		nonce := models.NewToken()
-		if err := models.BindSSOLogin(ctx, h.db, sa, req.ID, models.HashToken(nonce)); err != nil {
+		nonce := tenancy.NewToken()
+		if err := sso.BindSSOLogin(ctx, h.db, sa, req.ID, tenancy.HashToken(nonce)); err != nil {
 			return err
 		}
-		http.SetCookie(c.Response(), h.nonceCookie(sa, req.ID, nonce, int(models.SSORequestTTL/time.Second)))
+		http.SetCookie(c.Response(), h.nonceCookie(sa, req.ID, nonce, int(sso.SSORequestTTL/time.Second)))
 	}
 	u, err := req.Redirect("", sp)
 	if err != nil {
@@ -73,7 +74,7 @@ func (h *SSO) Login(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return h.startSSO(c, sa, models.SSOLogin, nil)
+	return h.startSSO(c, sa, sso.SSOLogin, nil)
 }
 
 // ssoCookie, followed by a request's ID, names the cookie that carries the
@@ -84,7 +85,7 @@ const ssoCookie = "switchboard_sso_"
 // only. A cookie per sign-in lets sign-ins started in two tabs both finish:
 // with one cookie, the second would overwrite the first one's nonce.
 // maxAge -1 deletes it.
-func (h *SSO) nonceCookie(sa models.SSOAccount, requestID, nonce string, maxAge int) *http.Cookie {
+func (h *SSO) nonceCookie(sa sso.SSOAccount, requestID, nonce string, maxAge int) *http.Cookie {
 	return &http.Cookie{Name: ssoCookie + requestID, Value: nonce, Path: paths.SSOComplete(sa.Account.SlugOrEmpty()),
 		MaxAge: maxAge, HttpOnly: true, Secure: h.cfg.secure(), SameSite: http.SameSiteLaxMode}
 }
@@ -99,10 +100,10 @@ func (h *SSO) Complete(c echo.Context) error {
 	requestID := c.QueryParam("request")
 	var hash string
 	if ck, err := c.Cookie(ssoCookie + requestID); err == nil && ck.Value != "" {
-		hash = models.HashToken(ck.Value)
+		hash = tenancy.HashToken(ck.Value)
 	}
-	userID, err := models.TakeSSOLogin(c.Request().Context(), h.db, sa, requestID, hash)
-	if errors.Is(err, models.ErrSSOOtherBrowser) {
+	userID, err := sso.TakeSSOLogin(c.Request().Context(), h.db, sa, requestID, hash)
+	if errors.Is(err, sso.ErrSSOOtherBrowser) {
 		return h.refuse(c, http.StatusForbidden, "This sign-in was started in another browser, or already finished. Start again from the sign-in page.",
 			"sign-in finished without the starting browser's nonce (login CSRF?) or twice", nil)
 	}
@@ -115,7 +116,7 @@ func (h *SSO) Complete(c echo.Context) error {
 
 // signIn starts a session in the organization, marked as signed in through
 // its IdP.
-func (h *SSO) signIn(c echo.Context, sa models.SSOAccount, userID int64) error {
+func (h *SSO) signIn(c echo.Context, sa sso.SSOAccount, userID int64) error {
 	ssoAccount := sa.Account.ID
 	if err := h.startSessionVia(c, userID, sa.Account.ID, &ssoAccount); err != nil {
 		return err
@@ -126,26 +127,26 @@ func (h *SSO) signIn(c echo.Context, sa models.SSOAccount, userID int64) error {
 
 // finishLink ties the identity a linking sign-in brought back to the user
 // who started it, then finishes like a sign-in: in the starting browser.
-func (h *SSO) finishLink(c echo.Context, sa models.SSOAccount, req models.SSORequest, id models.SSOIdentity) error {
+func (h *SSO) finishLink(c echo.Context, sa sso.SSOAccount, req sso.SSORequest, id sso.SSOIdentity) error {
 	if req.UserID == nil {
 		return h.refuse(c, http.StatusForbidden, "This sign-in response cannot link an identity.", "link request without a user", nil)
 	}
 	ctx := c.Request().Context()
-	scope, err := models.LinkSSOIdentity(ctx, h.db, sa, *req.UserID, id.Subject(), clientIP(c.Request()))
+	scope, err := sso.LinkSSOIdentity(ctx, h.db, sa, *req.UserID, id.Subject(), clientIP(c.Request()))
 	switch {
-	case errors.Is(err, models.ErrSSOIdentityTaken):
+	case errors.Is(err, sso.ErrSSOIdentityTaken):
 		return h.refuse(c, http.StatusConflict, "This identity at "+sa.Account.Name+"'s identity provider is already linked to another Switchboard user.", "subject linked to another user", nil)
-	case errors.Is(err, models.ErrSSONotMember):
+	case errors.Is(err, sso.ErrSSONotMember):
 		return h.refuse(c, http.StatusForbidden, "You are not a member of "+sa.Account.Name+" any more.", "linking user is not a member", nil)
-	case errors.Is(err, models.ErrSSOLinkUnverified):
+	case errors.Is(err, sso.ErrSSOLinkUnverified):
 		return h.refuse(c, http.StatusForbidden, "Verify your email address before linking an identity: open the link we emailed you.", "linking user's address not verified", nil)
-	case errors.Is(err, models.ErrSSONoSubject):
+	case errors.Is(err, sso.ErrSSONoSubject):
 		return h.refuse(c, http.StatusForbidden, sa.Account.Name+"'s identity provider sends a different name for you at every sign-in, so it cannot be linked. Ask an administrator to send a persistent NameID or your email as the NameID.",
 			"no lasting NameID to link", nil)
 	case err != nil:
 		return err
 	}
-	if err := models.FinishSSOLogin(ctx, h.db, sa, req.ID, scope.UserID()); err != nil {
+	if err := sso.FinishSSOLogin(ctx, h.db, sa, req.ID, scope.UserID()); err != nil {
 		return h.refuse(c, http.StatusForbidden, "This sign-in response was already used. Start again.", "request consumed concurrently", nil)
 	}
 	LoggerFrom(c).Info("SSO identity linked", "organization", sa.Account.PublicID)
@@ -161,14 +162,14 @@ func (h *SSO) LinkSubmit(c echo.Context) error {
 	}
 	user, _ := UserFrom(c)
 	// Only members link; anyone else learns nothing of the organization.
-	if _, err := models.ScopeForSession(c.Request().Context(), h.db, user.ID, sa.Account.ID); err != nil {
+	if _, err := tenancy.ScopeForSession(c.Request().Context(), h.db, user.ID, sa.Account.ID); err != nil {
 		return err
 	}
 	if !user.Verified() {
 		return h.flashRedirect(c, flashError, "Verify your email address before linking an identity: open the link we emailed you.", paths.Profile())
 	}
 	uid := user.ID
-	return h.startSSO(c, sa, models.SSOLinking, &uid)
+	return h.startSSO(c, sa, sso.SSOLinking, &uid)
 }
 
 // UnlinkSubmit forgets the identity the user linked at the organization's
@@ -179,11 +180,11 @@ func (h *SSO) UnlinkSubmit(c echo.Context) error {
 		return err
 	}
 	user, _ := UserFrom(c)
-	scope, err := models.ScopeForSession(c.Request().Context(), h.db, user.ID, sa.Account.ID)
+	scope, err := tenancy.ScopeForSession(c.Request().Context(), h.db, user.ID, sa.Account.ID)
 	if err != nil {
 		return err
 	}
-	if err := models.UnlinkSSOIdentity(c.Request().Context(), h.db, scope, actor(c)); err != nil {
+	if err := sso.UnlinkSSOIdentity(c.Request().Context(), h.db, scope, actor(c)); err != nil {
 		return err
 	}
 	return h.flashRedirect(c, flashSuccess, "Your identity at "+sa.Account.Name+"'s identity provider is no longer linked.", paths.Profile())

@@ -21,6 +21,7 @@ import (
 
 	"switchboard/models"
 	"switchboard/models/dbtest"
+	"switchboard/models/tenancy"
 )
 
 // testIdP is an in-process SAML identity provider.
@@ -194,7 +195,7 @@ func postACSOnly(t testing.TB, c *client, action, samlResponse, relay string) *r
 }
 
 // ssoOrg is an organization connected to a test IdP.
-func ssoOrg(t testing.TB, app *testApp, jit, enforce bool) (models.User, models.Scope, *client, *testIdP) {
+func ssoOrg(t testing.TB, app *testApp, jit, enforce bool) (models.User, tenancy.Scope, *client, *testIdP) {
 	t.Helper()
 	admin, org, ac := orgAdmin(t, app)
 	idp := newTestIdP(t)
@@ -215,7 +216,7 @@ func ssoOrg(t testing.TB, app *testApp, jit, enforce bool) (models.User, models.
 	if err := dbtest.Plain(t, app.db).Exec("UPDATE sso_domains SET verified_at = ? WHERE account_id = ?", time.Now().UTC(), org.AccountID()).Error; err != nil {
 		t.Fatal(err)
 	}
-	org, _ = models.LoadScope(t.Context(), app.db, admin.ID, org.Account().PublicID)
+	org, _ = tenancy.LoadScope(t.Context(), app.db, admin.ID, org.Account().PublicID)
 	return admin, org, ac, idp
 }
 

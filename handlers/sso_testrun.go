@@ -9,7 +9,8 @@ import (
 
 	"github.com/labstack/echo/v4"
 
-	"switchboard/models"
+	"switchboard/models/sso"
+	"switchboard/models/tenancy"
 	"switchboard/views"
 	"switchboard/views/paths"
 )
@@ -25,7 +26,7 @@ type testOutcome struct {
 
 // finishTest records what a test sign-in brought back and shows it to the
 // administrator who ran it, changing no setting and no session.
-func (h *SSO) finishTest(c echo.Context, sa models.SSOAccount, req models.SSORequest, id models.SSOIdentity, signInRefusal string) error {
+func (h *SSO) finishTest(c echo.Context, sa sso.SSOAccount, req sso.SSORequest, id sso.SSOIdentity, signInRefusal string) error {
 	out := testOutcome{NameID: id.NameID, Attributes: id.Attributes, Refusal: signInRefusal}
 	if signInRefusal == "" {
 		email, name, err := sa.Connection.MapIdentity(id)
@@ -39,7 +40,7 @@ func (h *SSO) finishTest(c echo.Context, sa models.SSOAccount, req models.SSOReq
 		}
 	}
 	b, _ := json.Marshal(out)
-	if err := models.ConsumeSSORequest(c.Request().Context(), h.db, sa, req.ID, string(b)); err != nil {
+	if err := sso.ConsumeSSORequest(c.Request().Context(), h.db, sa, req.ID, string(b)); err != nil {
 		return h.refuse(c, http.StatusForbidden, "This test response was already used.", "test request consumed concurrently", nil)
 	}
 	return c.Redirect(http.StatusSeeOther, paths.SSOTestResult(req.ID))
@@ -49,21 +50,21 @@ func (h *SSO) finishTest(c echo.Context, sa models.SSOAccount, req models.SSOReq
 // shown, never acted on.
 func (h *SSO) TestSubmit(c echo.Context) error {
 	scope := ScopeFrom(c)
-	sa, err := models.FindSSOBySlug(c.Request().Context(), h.db, scope.Account().SlugOrEmpty())
-	if errors.Is(err, models.ErrNotFound) {
+	sa, err := sso.FindSSOBySlug(c.Request().Context(), h.db, scope.Account().SlugOrEmpty())
+	if errors.Is(err, tenancy.ErrNotFound) {
 		// A page from before the connection was removed: nothing to test.
-		return h.settingsPage(c, http.StatusUnprocessableEntity, nil, models.FieldErrors{"metadata_xml": "Save the identity provider's metadata first."})
+		return h.settingsPage(c, http.StatusUnprocessableEntity, nil, tenancy.FieldErrors{"metadata_xml": "Save the identity provider's metadata first."})
 	}
 	if err != nil {
 		return err
 	}
 	uid := scope.UserID()
-	return h.startSSO(c, sa, models.SSOTest, &uid)
+	return h.startSSO(c, sa, sso.SSOTest, &uid)
 }
 
 // TestResultPage shows what a test sign-in brought back.
 func (h *SSO) TestResultPage(c echo.Context) error {
-	req, err := models.SSOTestResult(c.Request().Context(), h.db, ScopeFrom(c), c.Param("id"))
+	req, err := sso.SSOTestResult(c.Request().Context(), h.db, ScopeFrom(c), c.Param("id"))
 	if err != nil {
 		return err
 	}

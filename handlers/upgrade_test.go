@@ -8,6 +8,7 @@ import (
 
 	"switchboard/models"
 	"switchboard/models/dbtest"
+	"switchboard/models/tenancy"
 )
 
 // lastRelease is the schema version of the release before the walls
@@ -61,30 +62,30 @@ func TestUpgradeFromTheLastRelease(t *testing.T) {
 		private := index(org, bob, "Bob's drafts", "private")
 		personal := index(adaPersonal, ada, "Ada's notes", "account")
 
-		if err := models.Migrate(t.Context(), db); err != nil {
+		if err := tenancy.Migrate(t.Context(), db); err != nil {
 			t.Fatalf("migrating the last release's database: %v", err)
 		}
 
 		ctx := t.Context()
-		adaOrg, err := models.ScopeForSession(ctx, db, ada, org)
+		adaOrg, err := tenancy.ScopeForSession(ctx, db, ada, org)
 		if err != nil {
 			t.Fatal(err)
 		}
-		bobOrg, err := models.ScopeForSession(ctx, db, bob, org)
+		bobOrg, err := tenancy.ScopeForSession(ctx, db, bob, org)
 		if err != nil {
 			t.Fatal(err)
 		}
-		adaHome, err := models.PersonalScope(ctx, db, ada)
+		adaHome, err := tenancy.PersonalScope(ctx, db, ada)
 		if err != nil {
 			t.Fatal(err)
 		}
-		sees := func(s models.Scope, id string) bool {
+		sees := func(s tenancy.Scope, id string) bool {
 			_, err := models.GetIndex(ctx, db, s, id)
 			return err == nil
 		}
 		for _, c := range []struct {
 			who   string
-			scope models.Scope
+			scope tenancy.Scope
 			index string
 			want  bool
 		}{

@@ -5,112 +5,27 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"time"
 	"unicode"
 	"unicode/utf8"
 
 	"gorm.io/gorm"
+
+	"switchboard/models/tenancy"
 )
-
-// AccountKind tells a personal account from an organization.
-type AccountKind string
-
-const (
-	KindPersonal     AccountKind = "personal"
-	KindOrganization AccountKind = "organization"
-)
-
-// Label is the kind as the profile menu shows it.
-func (k AccountKind) Label() string {
-	if k == KindOrganization {
-		return "Organization"
-	}
-	return "Personal"
-}
-
-// Plan decides an account's rate limits and prices.
-type Plan string
-
-const (
-	PlanFree       Plan = "free"
-	PlanDeveloper  Plan = "developer"
-	PlanEnterprise Plan = "enterprise"
-)
-
-// Label is the plan's name as people read it.
-func (p Plan) Label() string {
-	switch p {
-	case PlanDeveloper:
-		return "Developer"
-	case PlanEnterprise:
-		return "Enterprise"
-	}
-	return "Free"
-}
-
-// InvitationEmailsPerDay is how many invitation emails — invitations and
-// resends — an organization on the plan may send in any 24 hours: enough to
-// bring a whole team in, too few for the product to serve as a spam relay.
-func (p Plan) InvitationEmailsPerDay() int {
-	switch p {
-	case PlanDeveloper:
-		return 500
-	case PlanEnterprise:
-		return 5_000
-	}
-	return 100
-}
-
-// Account is a personal account or an organization.
-type Account struct {
-	ID       int64
-	PublicID string
-	Kind     AccountKind
-	Name     string
-	Slug     *string
-	Plan     Plan
-	// RatePerMinute and RatePerDay override the plan's API limits
-	// (Enterprise); nil keeps the plan's.
-	RatePerMinute *int64
-	RatePerDay    *int64
-	// SSOEnforced: members other than administrators enter only from a
-	// session that signed in through the organization's IdP.
-	SSOEnforced bool `gorm:"column:sso_enforced"`
-	CreatedByID int64
-	CreatedAt   time.Time
-	UpdatedAt   time.Time
-}
-
-// SlugOrEmpty is the organization's slug; personal accounts have none.
-func (a Account) SlugOrEmpty() string {
-	if a.Slug == nil {
-		return ""
-	}
-	return *a.Slug
-}
-
-// Membership ties a user to an account with a role.
-type Membership struct {
-	AccountID     int64 `gorm:"primaryKey"`
-	UserID        int64 `gorm:"primaryKey"`
-	Role          Role
-	CreatedAt     time.Time
-	SSOSignedInAt *time.Time `gorm:"column:sso_signed_in_at"`
-}
 
 // AccountChoice is one account the user belongs to, as the switcher lists it.
 type AccountChoice struct {
-	Account
-	Role Role
+	tenancy.Account
+	Role tenancy.Role
 }
 
 // ListAccountsForUser returns every account the user belongs to: the personal
 // account first, then organizations by name. One query, whatever the count.
 func ListAccountsForUser(ctx context.Context, db *gorm.DB, userID int64) ([]AccountChoice, error) {
 	var rows []AccountChoice
-	view := viewOf(userID)
-	err := view.read(ctx, db, func(tx *gorm.DB) error {
-		return view.mark(tx.Table("accounts")).
+	view := tenancy.ViewOf(userID)
+	err := view.Read(ctx, db, func(tx *gorm.DB) error {
+		return view.Mark(tx.Table("accounts")).
 			Select("accounts.*, memberships.role").
 			Joins("JOIN memberships ON memberships.account_id = accounts.id AND memberships.user_id = ?", userID).
 			Order("CASE WHEN accounts.kind = 'personal' THEN 0 ELSE 1 END, LOWER(accounts.name), accounts.id").
@@ -128,20 +43,20 @@ const (
 // orgLimitMessage refuses a second organization by the same creator.
 const orgLimitMessage = "You have already created an organization. Each person can create one organization and join any number of others by invitation."
 
-func validateOrgName(name string) (string, FieldErrors) {
+func validateOrgName(name string) (string, tenancy.FieldErrors) {
 	name = strings.Join(strings.Fields(name), " ")
 	// Before the length: a lone invisible character is that, not a short name.
-	if msg := nameProblem("The name", name); msg != "" {
-		return name, FieldErrors{"name": msg}
+	if msg := tenancy.NameProblem("The name", name); msg != "" {
+		return name, tenancy.FieldErrors{"name": msg}
 	}
 	n := utf8.RuneCountInString(name)
 	switch {
 	case n == 0:
-		return name, FieldErrors{"name": "Enter a name for the organization."}
+		return name, tenancy.FieldErrors{"name": "Enter a name for the organization."}
 	case n < OrgNameMin:
-		return name, FieldErrors{"name": fmt.Sprintf("The name must be at least %d characters.", OrgNameMin)}
+		return name, tenancy.FieldErrors{"name": fmt.Sprintf("The name must be at least %d characters.", OrgNameMin)}
 	case n > OrgNameMax:
-		return name, FieldErrors{"name": fmt.Sprintf("The name must be at most %d characters.", OrgNameMax)}
+		return name, tenancy.FieldErrors{"name": fmt.Sprintf("The name must be at most %d characters.", OrgNameMax)}
 	}
 	return name, nil
 }
@@ -150,8 +65,8 @@ func validateOrgName(name string) (string, FieldErrors) {
 // organization.
 func CanCreateOrganization(ctx context.Context, db *gorm.DB, userID int64) (bool, error) {
 	var n int64
-	err := db.WithContext(ctx).Model(&Account{}).
-		Where("created_by_id = ? AND kind = ?", userID, KindOrganization).Count(&n).Error
+	err := db.WithContext(ctx).Model(&tenancy.Account{}).
+		Where("created_by_id = ? AND kind = ?", userID, tenancy.KindOrganization).Count(&n).Error
 	return n == 0, err
 }
 
@@ -159,21 +74,21 @@ func CanCreateOrganization(ctx context.Context, db *gorm.DB, userID int64) (bool
 // as its administrator. A second organization by the same creator is a
 // FieldErrors on "name" wrapping nothing written; the database's partial
 // unique index settles races.
-func CreateOrganization(ctx context.Context, db *gorm.DB, userID int64, name string) (Account, error) {
+func CreateOrganization(ctx context.Context, db *gorm.DB, userID int64, name string) (tenancy.Account, error) {
 	name, fe := validateOrgName(name)
 	if fe != nil {
-		return Account{}, fe
+		return tenancy.Account{}, fe
 	}
-	var acct Account
-	err := inTx(ctx, db, func(tx *gorm.DB) error {
-		base := slugify(name)
+	var acct tenancy.Account
+	err := tenancy.InTx(ctx, db, func(tx *gorm.DB) error {
+		base := Slugify(name)
 		for attempt := 0; ; attempt++ {
 			ok, err := CanCreateOrganization(ctx, tx, userID)
 			if err != nil {
 				return err
 			}
 			if !ok {
-				return FieldErrors{"name": orgLimitMessage}
+				return tenancy.FieldErrors{"name": orgLimitMessage}
 			}
 			slug, err := freeSlug(tx, base)
 			if err != nil {
@@ -182,9 +97,9 @@ func CreateOrganization(ctx context.Context, db *gorm.DB, userID int64, name str
 			if attempt >= 2 {
 				// Many people creating the same name at once: stop racing
 				// for the next number.
-				slug += "-" + newObjectID()[:6]
+				slug += "-" + tenancy.NewObjectID()[:6]
 			}
-			acct = Account{PublicID: newUUID(), Kind: KindOrganization, Name: name, Slug: &slug, Plan: PlanFree, CreatedByID: userID}
+			acct = tenancy.Account{PublicID: tenancy.NewUUID(), Kind: tenancy.KindOrganization, Name: name, Slug: &slug, Plan: tenancy.PlanFree, CreatedByID: userID}
 			// A savepoint, so that a unique-index clash leaves the
 			// transaction usable for the retry.
 			err = tx.Transaction(func(sp *gorm.DB) error { return sp.Create(&acct).Error })
@@ -196,16 +111,16 @@ func CreateOrganization(ctx context.Context, db *gorm.DB, userID int64, name str
 			if err != nil {
 				return err
 			}
-			return addFounder(ctx, tx, acct, userID)
+			return tenancy.AddFounder(ctx, tx, acct, userID)
 		}
 	})
 	return acct, err
 }
 
-// slugify turns a name into a URL slug: lower-case ASCII letters and digits
+// Slugify turns a name into a URL slug: lower-case ASCII letters and digits
 // separated by single hyphens, at most 40 characters. Names with no ASCII
 // letters or digits get "org".
-func slugify(name string) string {
+func Slugify(name string) string {
 	var b strings.Builder
 	hyphen := false
 	for _, r := range strings.ToLower(name) {
@@ -234,7 +149,7 @@ func slugify(name string) string {
 // One query reads every taken candidate.
 func freeSlug(tx *gorm.DB, base string) (string, error) {
 	var taken []string
-	err := tx.Model(&Account{}).Where("slug = ? OR slug LIKE ?", base, base+"-%").Pluck("slug", &taken).Error
+	err := tx.Model(&tenancy.Account{}).Where("slug = ? OR slug LIKE ?", base, base+"-%").Pluck("slug", &taken).Error
 	if err != nil {
 		return "", err
 	}
@@ -253,45 +168,45 @@ func freeSlug(tx *gorm.DB, base string) (string, error) {
 }
 
 // RenameOrganization renames the scope's organization; administrators only.
-func RenameOrganization(ctx context.Context, db *gorm.DB, s Scope, name string, actor Actor) (Account, error) {
-	if err := s.require(CapManageAccount); err != nil {
-		return Account{}, err
+func RenameOrganization(ctx context.Context, db *gorm.DB, s tenancy.Scope, name string, actor tenancy.Actor) (tenancy.Account, error) {
+	if err := s.Require(tenancy.CapManageAccount); err != nil {
+		return tenancy.Account{}, err
 	}
 	if !s.IsOrganization() {
-		return Account{}, ErrNotFound
+		return tenancy.Account{}, tenancy.ErrNotFound
 	}
 	name, fe := validateOrgName(name)
 	if fe != nil {
-		return Account{}, fe
+		return tenancy.Account{}, fe
 	}
-	acct := s.account
-	err := s.write(ctx, db, func(tx *gorm.DB) error {
+	acct := s.Account()
+	err := s.Write(ctx, db, func(tx *gorm.DB) error {
 		// Compare with the row as it is now, not as the scope saw it.
 		var err error
-		if acct, err = s.lockAs(tx, CapManageAccount); err != nil {
+		if acct, err = s.LockAs(tx, tenancy.CapManageAccount); err != nil {
 			return err
 		}
 		if name == acct.Name {
 			return nil
 		}
 		old := acct.Name
-		acct.Name, acct.UpdatedAt = name, now()
-		if err := tx.Model(&Account{}).Where("id = ?", acct.ID).
+		acct.Name, acct.UpdatedAt = name, tenancy.Now()
+		if err := tx.Model(&tenancy.Account{}).Where("id = ?", acct.ID).
 			Updates(map[string]any{"name": acct.Name, "updated_at": acct.UpdatedAt}).Error; err != nil {
 			return err
 		}
-		return recordAudit(tx, s, actor, AuditRenamed, old, "renamed to "+name)
+		return tenancy.RecordAudit(tx, s, actor, tenancy.AuditRenamed, old, "renamed to "+name)
 	})
 	if err != nil {
-		return s.account, err
+		return s.Account(), err
 	}
 	return acct, nil
 }
 
 // MemberCount is the number of members of the scope's account.
-func MemberCount(ctx context.Context, db *gorm.DB, s Scope) (int64, error) {
+func MemberCount(ctx context.Context, db *gorm.DB, s tenancy.Scope) (int64, error) {
 	var n int64
-	err := s.read(ctx, db, func(tx *gorm.DB) error { return s.apply(tx.Model(&Membership{})).Count(&n).Error })
+	err := s.Read(ctx, db, func(tx *gorm.DB) error { return s.Apply(tx.Model(&tenancy.Membership{})).Count(&n).Error })
 	return n, err
 }
 
@@ -330,7 +245,7 @@ func Initials(name string) string {
 // no longer exists. It checks no membership: it names what a user just lost.
 func AccountName(ctx context.Context, db *gorm.DB, id int64) (string, error) {
 	var names []string
-	err := db.WithContext(ctx).Model(&Account{}).Where("id = ?", id).Limit(1).Pluck("name", &names).Error
+	err := db.WithContext(ctx).Model(&tenancy.Account{}).Where("id = ?", id).Limit(1).Pluck("name", &names).Error
 	if err != nil || len(names) == 0 {
 		return "", err
 	}

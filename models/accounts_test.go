@@ -11,6 +11,7 @@ import (
 
 	"switchboard/models"
 	"switchboard/models/dbtest"
+	"switchboard/models/tenancy"
 )
 
 var slugShape = regexp.MustCompile(`^[a-z0-9]+(-[a-z0-9]+)*$`)
@@ -28,7 +29,7 @@ func TestCreateOrganization(t *testing.T) {
 		acct, err := models.CreateOrganization(t.Context(), db, u.ID, "  Acme   Video Labs ")
 		must(t, err)
 		got := reloadAccount(t, db, acct.ID)
-		if got.Kind != models.KindOrganization || got.Plan != models.PlanFree || got.CreatedByID != u.ID {
+		if got.Kind != tenancy.KindOrganization || got.Plan != tenancy.PlanFree || got.CreatedByID != u.ID {
 			t.Errorf("organization %+v, want kind organization, plan free, created by %d", got, u.ID)
 		}
 		if got.Name != "Acme Video Labs" {
@@ -40,7 +41,7 @@ func TestCreateOrganization(t *testing.T) {
 		if got.PublicID == "" || got.PublicID == personal.Account().PublicID {
 			t.Errorf("public ID %q", got.PublicID)
 		}
-		if role := membershipRole(t, db, acct.ID, u.ID); role != models.RoleAdmin {
+		if role := membershipRole(t, db, acct.ID, u.ID); role != tenancy.RoleAdmin {
 			t.Errorf("creator's role %q, want admin", role)
 		}
 		if role := membershipRole(t, db, acct.ID, other.ID); role != "" {
@@ -49,7 +50,7 @@ func TestCreateOrganization(t *testing.T) {
 		if n := countRows(t, db, "memberships", "account_id = ?", acct.ID); n != 1 {
 			t.Errorf("new organization has %d members, want 1", n)
 		}
-		if p := reloadAccount(t, db, personal.AccountID()); p.Kind != models.KindPersonal || p.Name != u.Name {
+		if p := reloadAccount(t, db, personal.AccountID()); p.Kind != tenancy.KindPersonal || p.Name != u.Name {
 			t.Errorf("personal account changed to %+v", p)
 		}
 
@@ -72,7 +73,7 @@ func TestCreateOrganizationSecondIsRefused(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		u, _ := dbtest.User(t, db)
 		owner, _ := dbtest.User(t, db)
-		dbtest.AddMember(t, db, dbtest.Org(t, db, owner), u, models.RoleAdmin)
+		dbtest.AddMember(t, db, dbtest.Org(t, db, owner), u, tenancy.RoleAdmin)
 		if _, err := models.CreateOrganization(t.Context(), db, u.ID, "First Org"); err != nil {
 			t.Fatalf("a member of another organization may not create their own: %v", err)
 		}
@@ -206,14 +207,14 @@ func TestCreateOrganizationConcurrentlyBySameUser(t *testing.T) {
 						succeeded++
 						continue
 					}
-					if fe, ok := models.AsFieldErrors(err); !ok || fe["name"] == "" {
+					if fe, ok := tenancy.AsFieldErrors(err); !ok || fe["name"] == "" {
 						t.Errorf("call %d: %v, want success or FieldErrors on name", i, err)
 					}
 				}
 				if succeeded != 1 {
 					t.Errorf("%d calls succeeded, want exactly 1", succeeded)
 				}
-				orgs := countRows(t, db, "accounts", "created_by_id = ? AND kind = ?", u.ID, models.KindOrganization)
+				orgs := countRows(t, db, "accounts", "created_by_id = ? AND kind = ?", u.ID, tenancy.KindOrganization)
 				if orgs != 1 {
 					t.Fatalf("user created %d organizations, want exactly 1", orgs)
 				}
@@ -264,11 +265,11 @@ func TestCreateOrganizationConcurrentlySameNameByDifferentUsers(t *testing.T) {
 func TestListAccountsForUser(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		u, personal := dbtest.User(t, db)
-		mk := func(name string) models.Scope {
+		mk := func(name string) tenancy.Scope {
 			owner, _ := dbtest.User(t, db)
 			acct, err := models.CreateOrganization(t.Context(), db, owner.ID, name)
 			must(t, err)
-			s, err := models.LoadScope(t.Context(), db, owner.ID, acct.PublicID)
+			s, err := tenancy.LoadScope(t.Context(), db, owner.ID, acct.PublicID)
 			must(t, err)
 			return s
 		}
@@ -276,9 +277,9 @@ func TestListAccountsForUser(t *testing.T) {
 		apple := mk("apple")
 		cherry := mk("Cherry")
 		mk("Aardvark") // u is not a member
-		dbtest.AddMember(t, db, banana, u, models.RoleMember)
-		dbtest.AddMember(t, db, apple, u, models.RoleAdmin)
-		dbtest.AddMember(t, db, cherry, u, models.RoleMember)
+		dbtest.AddMember(t, db, banana, u, tenancy.RoleMember)
+		dbtest.AddMember(t, db, apple, u, tenancy.RoleAdmin)
+		dbtest.AddMember(t, db, cherry, u, tenancy.RoleMember)
 		own, err := models.CreateOrganization(t.Context(), db, u.ID, "zebra")
 		must(t, err)
 
@@ -287,14 +288,14 @@ func TestListAccountsForUser(t *testing.T) {
 		want := []struct {
 			id   int64
 			name string
-			kind models.AccountKind
-			role models.Role
+			kind tenancy.AccountKind
+			role tenancy.Role
 		}{
-			{personal.AccountID(), u.Name, models.KindPersonal, models.RoleAdmin},
-			{apple.AccountID(), "apple", models.KindOrganization, models.RoleAdmin},
-			{banana.AccountID(), "Banana", models.KindOrganization, models.RoleMember},
-			{cherry.AccountID(), "Cherry", models.KindOrganization, models.RoleMember},
-			{own.ID, "zebra", models.KindOrganization, models.RoleAdmin},
+			{personal.AccountID(), u.Name, tenancy.KindPersonal, tenancy.RoleAdmin},
+			{apple.AccountID(), "apple", tenancy.KindOrganization, tenancy.RoleAdmin},
+			{banana.AccountID(), "Banana", tenancy.KindOrganization, tenancy.RoleMember},
+			{cherry.AccountID(), "Cherry", tenancy.KindOrganization, tenancy.RoleMember},
+			{own.ID, "zebra", tenancy.KindOrganization, tenancy.RoleAdmin},
 		}
 		if len(got) != len(want) {
 			t.Fatalf("listed %d accounts, want %d: %+v", len(got), len(want), got)
@@ -311,7 +312,7 @@ func TestListAccountsForUser(t *testing.T) {
 		loner, lonerPersonal := dbtest.User(t, db)
 		got, err = models.ListAccountsForUser(t.Context(), db, loner.ID)
 		must(t, err)
-		if len(got) != 1 || got[0].ID != lonerPersonal.AccountID() || got[0].Role != models.RoleAdmin {
+		if len(got) != 1 || got[0].ID != lonerPersonal.AccountID() || got[0].Role != tenancy.RoleAdmin {
 			t.Errorf("a user with one account lists %+v", got)
 		}
 		got, err = models.ListAccountsForUser(t.Context(), db, 987654)
@@ -327,7 +328,7 @@ func TestRenameOrganization(t *testing.T) {
 		owner, _ := dbtest.User(t, db)
 		org := dbtest.Org(t, db, owner)
 		oldName := org.Account().Name
-		actor := models.Actor{UserID: owner.ID, Name: owner.Name, IP: "203.0.113.7"}
+		actor := tenancy.Actor{UserID: owner.ID, Name: owner.Name, IP: "203.0.113.7"}
 
 		acct, err := models.RenameOrganization(t.Context(), db, org, "  New \t  Name  ", actor)
 		must(t, err)
@@ -337,7 +338,7 @@ func TestRenameOrganization(t *testing.T) {
 		if got := reloadAccount(t, db, org.AccountID()); got.Name != "New Name" || got.SlugOrEmpty() != org.Account().SlugOrEmpty() {
 			t.Errorf("stored %+v, want the name changed and the slug kept", got)
 		}
-		events, total, err := models.ListAuditEvents(t.Context(), db, org, models.Page{Number: 1, Size: 20})
+		events, total, err := tenancy.ListAuditEvents(t.Context(), db, org, tenancy.Page{Number: 1, Size: 20})
 		must(t, err)
 		if total != 1 || len(events) != 1 {
 			t.Fatalf("%d audit events (%d listed), want 1", total, len(events))
@@ -356,7 +357,7 @@ func TestRenameOrganization(t *testing.T) {
 
 		// Renaming to the current name (after collapsing whitespace) changes
 		// nothing and records nothing.
-		fresh, err := models.LoadScope(t.Context(), db, owner.ID, org.Account().PublicID)
+		fresh, err := tenancy.LoadScope(t.Context(), db, owner.ID, org.Account().PublicID)
 		must(t, err)
 		before := countAll(t, db)
 		acct, err = models.RenameOrganization(t.Context(), db, fresh, " New  Name ", actor)
@@ -376,9 +377,9 @@ func TestRenameOrganizationWithStaleScope(t *testing.T) {
 		owner, _ := dbtest.User(t, db)
 		org := dbtest.Org(t, db, owner)
 		oldName := org.Account().Name
-		actor := models.Actor{UserID: owner.ID, Name: owner.Name}
+		actor := tenancy.Actor{UserID: owner.ID, Name: owner.Name}
 		// Another request (another admin) renames the organization.
-		other, err := models.LoadScope(t.Context(), db, owner.ID, org.Account().PublicID)
+		other, err := tenancy.LoadScope(t.Context(), db, owner.ID, org.Account().PublicID)
 		must(t, err)
 		_, err = models.RenameOrganization(t.Context(), db, other, "Changed Elsewhere", actor)
 		must(t, err)
@@ -396,23 +397,23 @@ func TestRenameOrganizationRefusals(t *testing.T) {
 		owner, _ := dbtest.User(t, db)
 		org := dbtest.Org(t, db, owner)
 		memberUser, memberPersonal := dbtest.User(t, db)
-		member := dbtest.AddMember(t, db, org, memberUser, models.RoleMember)
+		member := dbtest.AddMember(t, db, org, memberUser, tenancy.RoleMember)
 		_, ownerPersonal := dbtest.User(t, db)
-		actor := models.Actor{UserID: owner.ID, Name: owner.Name, IP: "198.51.100.1"}
+		actor := tenancy.Actor{UserID: owner.ID, Name: owner.Name, IP: "198.51.100.1"}
 
 		cases := []struct {
 			label string
-			scope models.Scope
+			scope tenancy.Scope
 			name  string
 			check func(t *testing.T, err error)
 		}{
 			// The role is checked first, then the kind, then the name.
-			{"member", member, "Member Was Here", func(t *testing.T, err error) { wantIs(t, err, models.ErrForbidden) }},
-			{"member, bad name", member, "", func(t *testing.T, err error) { wantIs(t, err, models.ErrForbidden) }},
-			{"personal account", memberPersonal, "Renamed Personal", func(t *testing.T, err error) { wantIs(t, err, models.ErrNotFound) }},
-			{"another personal account", ownerPersonal, "Renamed Personal", func(t *testing.T, err error) { wantIs(t, err, models.ErrNotFound) }},
-			{"personal account, bad name", memberPersonal, "", func(t *testing.T, err error) { wantIs(t, err, models.ErrNotFound) }},
-			{"zero scope", models.Scope{}, "Nobody's Name", func(t *testing.T, err error) { wantIs(t, err, models.ErrUnscoped) }},
+			{"member", member, "Member Was Here", func(t *testing.T, err error) { wantIs(t, err, tenancy.ErrForbidden) }},
+			{"member, bad name", member, "", func(t *testing.T, err error) { wantIs(t, err, tenancy.ErrForbidden) }},
+			{"personal account", memberPersonal, "Renamed Personal", func(t *testing.T, err error) { wantIs(t, err, tenancy.ErrNotFound) }},
+			{"another personal account", ownerPersonal, "Renamed Personal", func(t *testing.T, err error) { wantIs(t, err, tenancy.ErrNotFound) }},
+			{"personal account, bad name", memberPersonal, "", func(t *testing.T, err error) { wantIs(t, err, tenancy.ErrNotFound) }},
+			{"zero scope", tenancy.Scope{}, "Nobody's Name", func(t *testing.T, err error) { wantIs(t, err, tenancy.ErrUnscoped) }},
 			{"empty name", org, "", func(t *testing.T, err error) { wantFields(t, err, "name") }},
 			{"whitespace name", org, "   ", func(t *testing.T, err error) { wantFields(t, err, "name") }},
 			{"1 character", org, "Z", func(t *testing.T, err error) { wantFields(t, err, "name") }},
@@ -444,13 +445,13 @@ func TestMemberCount(t *testing.T) {
 		otherOrg := dbtest.Org(t, db, otherOwner)
 		a, _ := dbtest.User(t, db)
 		b, _ := dbtest.User(t, db)
-		memberScope := dbtest.AddMember(t, db, org, a, models.RoleMember)
-		dbtest.AddMember(t, db, org, b, models.RoleAdmin)
-		dbtest.AddMember(t, db, otherOrg, a, models.RoleMember)
+		memberScope := dbtest.AddMember(t, db, org, a, tenancy.RoleMember)
+		dbtest.AddMember(t, db, org, b, tenancy.RoleAdmin)
+		dbtest.AddMember(t, db, otherOrg, a, tenancy.RoleMember)
 
 		cases := []struct {
 			label string
-			scope models.Scope
+			scope tenancy.Scope
 			want  int64
 		}{
 			{"organization, as admin", org, 3},
@@ -465,7 +466,7 @@ func TestMemberCount(t *testing.T) {
 				t.Errorf("%s: %d members, want %d", c.label, n, c.want)
 			}
 		}
-		_, err := models.MemberCount(t.Context(), db, models.Scope{})
-		wantIs(t, err, models.ErrUnscoped)
+		_, err := models.MemberCount(t.Context(), db, tenancy.Scope{})
+		wantIs(t, err, tenancy.ErrUnscoped)
 	})
 }

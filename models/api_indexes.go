@@ -7,6 +7,8 @@ import (
 
 	"gorm.io/gorm"
 	"gorm.io/gorm/clause"
+
+	"switchboard/models/tenancy"
 )
 
 // APIIndexQuery is the platform API's index listing: page (from 1), page
@@ -35,9 +37,9 @@ const apiIndexColumns = "indexes.id, indexes.public_id, indexes.account_id, inde
 // indexes hold what the API shows and their account (ID, PublicID,
 // AccountID, Name, options, Addons, VideoCount, TotalDuration, CreatedAt,
 // UpdatedAt); their other fields are zero.
-func ListIndexesForAPI(ctx context.Context, db *gorm.DB, s Scope, q APIIndexQuery) ([]Index, int64, error) {
+func ListIndexesForAPI(ctx context.Context, db *gorm.DB, s tenancy.Scope, q APIIndexQuery) ([]Index, int64, error) {
 	filter := func(tx *gorm.DB) *gorm.DB {
-		tx = s.indexes(tx)
+		tx = visibleIndexes(s, tx)
 		if q.Name != "" {
 			tx = whereContains(tx, "indexes.name_key", q.Name, IndexNameMax)
 		}
@@ -73,7 +75,7 @@ func ListIndexesForAPI(ctx context.Context, db *gorm.DB, s Scope, q APIIndexQuer
 	col, dir := apiOrder(q.SortBy, q.Ascending)
 	out := make([]Index, 0, q.Limit)
 	var total int64
-	err := s.read(ctx, db, func(tx *gorm.DB) error {
+	err := s.Read(ctx, db, func(tx *gorm.DB) error {
 		// The count and the page are subqueries of one statement, each
 		// planned on its own (the page through the account's index in sort
 		// order, with its limit). Rows: one per index of the page, or a
@@ -134,7 +136,7 @@ func apiOrder(sortBy string, ascending bool) (col, dir string) {
 
 // apiOffset is the number of rows before a page (from 1).
 func apiOffset(page, limit int) int {
-	return Page{Number: page, Size: limit}.Offset()
+	return tenancy.Page{Number: page, Size: limit}.Offset()
 }
 
 // restOfDay is the span from t to the end of its UTC day. t is rounded up to
@@ -159,13 +161,13 @@ type APIVideoQuery struct {
 }
 
 // ListVideosForAPI returns a page of an index's videos and how many match.
-func ListVideosForAPI(ctx context.Context, db *gorm.DB, s Scope, indexPublicID string, q APIVideoQuery) ([]Video, int64, error) {
+func ListVideosForAPI(ctx context.Context, db *gorm.DB, s tenancy.Scope, indexPublicID string, q APIVideoQuery) ([]Video, int64, error) {
 	idx, err := GetIndex(ctx, db, s, indexPublicID)
 	if err != nil {
 		return nil, 0, err
 	}
 	filter := func(tx *gorm.DB) *gorm.DB {
-		tx = s.apply(tx.Model(&Video{})).Where("videos.index_id = ?", idx.ID)
+		tx = s.Apply(tx.Model(&Video{})).Where("videos.index_id = ?", idx.ID)
 		if q.Filename != "" {
 			tx = whereContains(tx, "LOWER(videos.title)", q.Filename, VideoTitleMax)
 		}
@@ -174,7 +176,7 @@ func ListVideosForAPI(ctx context.Context, db *gorm.DB, s Scope, indexPublicID s
 	col, dir := apiOrder(q.SortBy, q.Ascending)
 	var total int64
 	var videos []Video
-	err = s.read(ctx, db, func(tx *gorm.DB) error {
+	err = s.Read(ctx, db, func(tx *gorm.DB) error {
 		if err := filter(tx).Count(&total).Error; err != nil {
 			return err
 		}

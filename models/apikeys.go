@@ -4,12 +4,13 @@ import (
 	"context"
 	"database/sql"
 	"errors"
-	"fmt"
 	"strings"
 	"time"
 	"unicode/utf8"
 
 	"gorm.io/gorm"
+
+	"switchboard/models/tenancy"
 )
 
 // APIKeyPrefix starts every key, so that leaked keys are easy to recognise
@@ -52,7 +53,7 @@ func (k APIKey) Status() APIKeyStatus {
 	switch {
 	case k.RevokedAt != nil:
 		return KeyRevoked
-	case !now().Before(k.ExpiresAt):
+	case !tenancy.Now().Before(k.ExpiresAt):
 		return KeyExpired
 	}
 	return KeyActive
@@ -66,27 +67,27 @@ type NewAPIKey struct {
 }
 
 func newSecret() (secret, prefix string) {
-	secret = APIKeyPrefix + NewToken() // 256 bits of randomness
+	secret = APIKeyPrefix + tenancy.NewToken() // 256 bits of randomness
 	return secret, secret[:len(APIKeyPrefix)+8]
 }
 
-func validateKeyName(name string) (string, FieldErrors) {
+func validateKeyName(name string) (string, tenancy.FieldErrors) {
 	name = strings.Join(strings.Fields(name), " ")
 	switch n := utf8.RuneCountInString(name); {
 	case n == 0:
-		return name, FieldErrors{"name": "Name the key after where it is used, e.g. “CI pipeline”."}
+		return name, tenancy.FieldErrors{"name": "Name the key after where it is used, e.g. “CI pipeline”."}
 	case n > 100:
-		return name, FieldErrors{"name": "The name must be at most 100 characters."}
+		return name, tenancy.FieldErrors{"name": "The name must be at most 100 characters."}
 	}
-	if msg := nameProblem("The name", name); msg != "" {
-		return name, FieldErrors{"name": msg}
+	if msg := tenancy.NameProblem("The name", name); msg != "" {
+		return name, tenancy.FieldErrors{"name": msg}
 	}
 	return name, nil
 }
 
 // CreateAPIKey creates a key for the scope's user in the scope's account.
-func CreateAPIKey(ctx context.Context, db *gorm.DB, s Scope, name string, ttl time.Duration) (NewAPIKey, error) {
-	if err := s.require(CapManageOwnKeys); err != nil {
+func CreateAPIKey(ctx context.Context, db *gorm.DB, s tenancy.Scope, name string, ttl time.Duration) (NewAPIKey, error) {
+	if err := s.Require(tenancy.CapManageOwnKeys); err != nil {
 		return NewAPIKey{}, err
 	}
 	name, fe := validateKeyName(name)
@@ -94,49 +95,49 @@ func CreateAPIKey(ctx context.Context, db *gorm.DB, s Scope, name string, ttl ti
 		return NewAPIKey{}, fe
 	}
 	secret, prefix := newSecret()
-	t := now()
-	k := APIKey{PublicID: newObjectID(), UserID: s.userID, Name: name, Prefix: prefix, KeyHash: HashToken(secret),
+	t := tenancy.Now()
+	k := APIKey{PublicID: tenancy.NewObjectID(), UserID: s.UserID(), Name: name, Prefix: prefix, KeyHash: tenancy.HashToken(secret),
 		CreatedAt: t, ExpiresAt: t.Add(ttl)}
-	err := s.write(ctx, db, func(tx *gorm.DB) error { return s.apply(tx).Create(&k).Error })
+	err := s.Write(ctx, db, func(tx *gorm.DB) error { return s.Apply(tx).Create(&k).Error })
 	return NewAPIKey{APIKey: k, Secret: secret}, err
 }
 
 // ownKeys is the scope's user's keys in the scope's account: nobody manages
 // another member's keys, administrators included.
-func (s Scope) ownKeys(db *gorm.DB) *gorm.DB {
-	return s.apply(db.Model(&APIKey{})).Where("api_keys.user_id = ?", s.userID)
+func ownKeys(s tenancy.Scope, db *gorm.DB) *gorm.DB {
+	return s.Apply(db.Model(&APIKey{})).Where("api_keys.user_id = ?", s.UserID())
 }
 
 // ListAPIKeys returns the scope's user's keys in the account, newest first.
-func ListAPIKeys(ctx context.Context, db *gorm.DB, s Scope) ([]APIKey, error) {
-	if err := s.require(CapManageOwnKeys); err != nil {
+func ListAPIKeys(ctx context.Context, db *gorm.DB, s tenancy.Scope) ([]APIKey, error) {
+	if err := s.Require(tenancy.CapManageOwnKeys); err != nil {
 		return nil, err
 	}
 	var keys []APIKey
-	err := s.read(ctx, db, func(tx *gorm.DB) error {
-		return s.ownKeys(tx).Order("created_at DESC, id DESC").Limit(200).Find(&keys).Error
+	err := s.Read(ctx, db, func(tx *gorm.DB) error {
+		return ownKeys(s, tx).Order("created_at DESC, id DESC").Limit(200).Find(&keys).Error
 	})
 	return keys, err
 }
 
 // RegenerateAPIKey replaces a key's secret: the old one stops working at
 // once, the new one works for a full term.
-func RegenerateAPIKey(ctx context.Context, db *gorm.DB, s Scope, publicID string, ttl time.Duration) (NewAPIKey, error) {
-	if err := s.require(CapManageOwnKeys); err != nil {
+func RegenerateAPIKey(ctx context.Context, db *gorm.DB, s tenancy.Scope, publicID string, ttl time.Duration) (NewAPIKey, error) {
+	if err := s.Require(tenancy.CapManageOwnKeys); err != nil {
 		return NewAPIKey{}, err
 	}
 	var k APIKey
 	secret, prefix := newSecret()
-	err := s.write(ctx, db, func(tx *gorm.DB) error {
-		if err := s.ownKeys(tx).Where("public_id = ? AND revoked_at IS NULL", publicID).Take(&k).Error; err != nil {
-			return notFound(err)
+	err := s.Write(ctx, db, func(tx *gorm.DB) error {
+		if err := ownKeys(s, tx).Where("public_id = ? AND revoked_at IS NULL", publicID).Take(&k).Error; err != nil {
+			return tenancy.NotFound(err)
 		}
-		t := now()
-		k.Prefix, k.KeyHash, k.ExpiresAt, k.LastUsedAt = prefix, HashToken(secret), t.Add(ttl), nil
-		res := s.ownKeys(tx).Where("id = ? AND revoked_at IS NULL", k.ID).
+		t := tenancy.Now()
+		k.Prefix, k.KeyHash, k.ExpiresAt, k.LastUsedAt = prefix, tenancy.HashToken(secret), t.Add(ttl), nil
+		res := ownKeys(s, tx).Where("id = ? AND revoked_at IS NULL", k.ID).
 			Updates(map[string]any{"prefix": k.Prefix, "key_hash": k.KeyHash, "expires_at": k.ExpiresAt, "last_used_at": nil})
 		if res.Error == nil && res.RowsAffected == 0 {
-			return ErrNotFound
+			return tenancy.ErrNotFound
 		}
 		return res.Error
 	})
@@ -147,18 +148,18 @@ func RegenerateAPIKey(ctx context.Context, db *gorm.DB, s Scope, publicID string
 }
 
 // RevokeAPIKey stops a key for good.
-func RevokeAPIKey(ctx context.Context, db *gorm.DB, s Scope, publicID string) (APIKey, error) {
-	if err := s.require(CapManageOwnKeys); err != nil {
+func RevokeAPIKey(ctx context.Context, db *gorm.DB, s tenancy.Scope, publicID string) (APIKey, error) {
+	if err := s.Require(tenancy.CapManageOwnKeys); err != nil {
 		return APIKey{}, err
 	}
 	var k APIKey
-	err := s.write(ctx, db, func(tx *gorm.DB) error {
-		if err := s.ownKeys(tx).Where("public_id = ? AND revoked_at IS NULL", publicID).Take(&k).Error; err != nil {
-			return notFound(err)
+	err := s.Write(ctx, db, func(tx *gorm.DB) error {
+		if err := ownKeys(s, tx).Where("public_id = ? AND revoked_at IS NULL", publicID).Take(&k).Error; err != nil {
+			return tenancy.NotFound(err)
 		}
-		t := now()
+		t := tenancy.Now()
 		k.RevokedAt = &t
-		return s.ownKeys(tx).Where("id = ?", k.ID).Update("revoked_at", t).Error
+		return ownKeys(s, tx).Where("id = ?", k.ID).Update("revoked_at", t).Error
 	})
 	if err != nil {
 		return APIKey{}, err
@@ -170,62 +171,41 @@ func RevokeAPIKey(ctx context.Context, db *gorm.DB, s Scope, publicID string) (A
 // the scope's account, in the transaction that removes them: their API
 // keys. (Their sessions are not per account: the next request re-checks
 // the membership.)
-func revokeMemberCredentials(tx *gorm.DB, s Scope, userID int64) error {
-	return s.apply(tx.Model(&APIKey{})).Where("user_id = ? AND revoked_at IS NULL", userID).Update("revoked_at", now()).Error
+func revokeMemberCredentials(tx *gorm.DB, s tenancy.Scope, userID int64) error {
+	return s.Apply(tx.Model(&APIKey{})).Where("user_id = ? AND revoked_at IS NULL", userID).Update("revoked_at", tenancy.Now()).Error
 }
 
 // ErrAPIKeyInvalid: the key is unknown, revoked, expired, or its owner left
 // the account.
 var ErrAPIKeyInvalid = errors.New("API key is either invalid or expired")
 
-// KeyScope is what an API request acts as: the scope of the key's owner in
-// the key's account, and the key itself.
-type KeyScope struct {
-	Scope
-	KeyID int64
-}
-
-// keyScopeSQL reads a live key with its owner's membership and the whole
-// account row: every column of Account, in order, then the key's.
-var keyScopeSQL = newHotSQL(`SELECT accounts.id, accounts.public_id, accounts.kind, accounts.name, accounts.slug, accounts.plan,
-	accounts.rate_per_minute, accounts.rate_per_day, accounts.sso_enforced, accounts.created_by_id, accounts.created_at, accounts.updated_at,
-	api_keys.id, api_keys.user_id, memberships.role
-FROM api_keys
-JOIN memberships ON memberships.account_id = api_keys.account_id AND memberships.user_id = api_keys.user_id
-JOIN accounts ON accounts.id = api_keys.account_id
-WHERE api_keys.key_hash = ? AND api_keys.revoked_at IS NULL AND api_keys.expires_at > ?`)
-
 // ScopeForAPIKey authenticates a secret in one indexed query that also
 // re-checks its owner's membership, so a key is refused on the very next
 // request after revocation or removal (nothing is cached).
-func ScopeForAPIKey(ctx context.Context, db *gorm.DB, secret string) (KeyScope, error) {
+func ScopeForAPIKey(ctx context.Context, db *gorm.DB, secret string) (tenancy.KeyScope, error) {
 	if !strings.HasPrefix(secret, APIKeyPrefix) || len(secret) > 200 {
-		return KeyScope{}, ErrAPIKeyInvalid
+		return tenancy.KeyScope{}, ErrAPIKeyInvalid
 	}
-	var k KeyScope
-	a := &k.account
-	err := System("look up an API key by its secret").Do(ctx, db, func(tx *gorm.DB) error {
-		return keyScopeSQL.scanRow(ctx, tx, []any{HashToken(secret), now()},
-			&a.ID, &a.PublicID, &a.Kind, &a.Name, &a.Slug, &a.Plan, &a.RatePerMinute, &a.RatePerDay, &a.SSOEnforced, &a.CreatedByID,
-			&a.CreatedAt, &a.UpdatedAt, &k.KeyID, &k.userID, &k.role)
+	var k tenancy.KeyScope
+	err := tenancy.System("look up an API key by its secret").Do(ctx, db, func(tx *gorm.DB) error {
+		var err error
+		k, err = tenancy.ScopeForAPIKeyHash(ctx, tx, tenancy.HashToken(secret))
+		return err
 	})
 	if errors.Is(err, sql.ErrNoRows) {
-		return KeyScope{}, ErrAPIKeyInvalid
+		return tenancy.KeyScope{}, ErrAPIKeyInvalid
 	}
 	if err != nil {
-		return KeyScope{}, err
+		return tenancy.KeyScope{}, err
 	}
 	return k, nil
 }
 
-// touchAPIKeys records when keys were last used; called in batches, through
-// the system door (tx).
-func touchAPIKeys(tx *gorm.DB, used map[int64]time.Time) error {
-	for id, at := range used {
-		if err := tx.Model(&APIKey{}).Where("id = ? AND (last_used_at IS NULL OR last_used_at < ?)", id, at).
-			Update("last_used_at", at).Error; err != nil {
-			return fmt.Errorf("touch api key %d: %w", id, err)
-		}
-	}
-	return nil
+// revokeAllAPIKeys stops every key of a user, in every account: their
+// address changed hands (an unverified registration was taken over by its
+// real owner).
+func revokeAllAPIKeys(tx *gorm.DB, userID int64) error {
+	return tenancy.System("revoke every API key of a user whose address changed hands").Tx(tx.Statement.Context, tx, func(tx *gorm.DB) error {
+		return tx.Model(&APIKey{}).Where("user_id = ? AND revoked_at IS NULL", userID).Update("revoked_at", tenancy.Now()).Error
+	})
 }

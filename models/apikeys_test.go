@@ -15,13 +15,15 @@ import (
 
 	"switchboard/models"
 	"switchboard/models/dbtest"
+	"switchboard/models/ratelimit"
+	"switchboard/models/tenancy"
 )
 
 // secretShape is a key as handed out: the prefix, then URL-safe base64.
 var secretShape = regexp.MustCompile(`^` + regexp.QuoteMeta(models.APIKeyPrefix) + `[A-Za-z0-9_-]+$`)
 
 // newAPIKey creates a key with the default lifetime or fails the test.
-func newAPIKey(t *testing.T, db *gorm.DB, s models.Scope, name string) models.NewAPIKey {
+func newAPIKey(t *testing.T, db *gorm.DB, s tenancy.Scope, name string) models.NewAPIKey {
 	t.Helper()
 	k, err := models.CreateAPIKey(t.Context(), db, s, name, models.DefaultAPIKeyTTL)
 	if err != nil {
@@ -43,7 +45,7 @@ func rawAPIKey(t *testing.T, db *gorm.DB, id int64) models.APIKey {
 
 // wantKeyWorks fails unless the secret authenticates as the scope's user in
 // the scope's account, with the scope's role, as key keyID.
-func wantKeyWorks(t *testing.T, db *gorm.DB, secret string, want models.Scope, keyID int64) models.KeyScope {
+func wantKeyWorks(t *testing.T, db *gorm.DB, secret string, want tenancy.Scope, keyID int64) tenancy.KeyScope {
 	t.Helper()
 	ks, err := models.ScopeForAPIKey(t.Context(), db, secret)
 	if err != nil {
@@ -65,20 +67,20 @@ func TestScopeForAPIKeyReadsTheWholeAccount(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		f := newOrgFixture(t, db)
 		perMinute, perDay := int64(7), int64(70)
-		_, err := models.SetAccountLimits(t.Context(), db, f.admin.Account().PublicID, &perMinute, &perDay)
+		_, err := ratelimit.SetAccountLimits(t.Context(), db, f.admin.Account().PublicID, &perMinute, &perDay)
 		must(t, err)
-		must(t, dbtest.Plain(t, db).Exec("UPDATE accounts SET sso_enforced = ?, plan = ? WHERE id = ?", true, models.PlanDeveloper, f.admin.AccountID()).Error)
+		must(t, dbtest.Plain(t, db).Exec("UPDATE accounts SET sso_enforced = ?, plan = ? WHERE id = ?", true, tenancy.PlanDeveloper, f.admin.AccountID()).Error)
 		k := newAPIKey(t, db, f.admin, "all columns")
 		ks := wantKeyWorks(t, db, k.Secret, f.admin, k.ID)
 		// The whole row, as the dashboard reads it.
-		fresh, err := models.LoadScope(t.Context(), db, f.admin.UserID(), f.admin.Account().PublicID)
+		fresh, err := tenancy.LoadScope(t.Context(), db, f.admin.UserID(), f.admin.Account().PublicID)
 		must(t, err)
 		if !reflect.DeepEqual(ks.Account(), fresh.Account()) {
 			t.Fatalf("key's account %+v, want %+v", ks.Account(), fresh.Account())
 		}
 		a := ks.Account()
 		if a.RatePerMinute == nil || *a.RatePerMinute != 7 || a.RatePerDay == nil || *a.RatePerDay != 70 || !a.SSOEnforced ||
-			a.Plan != models.PlanDeveloper || a.Slug == nil || a.CreatedByID == 0 || a.CreatedAt.IsZero() || a.UpdatedAt.IsZero() || a.Name == "" {
+			a.Plan != tenancy.PlanDeveloper || a.Slug == nil || a.CreatedByID == 0 || a.CreatedAt.IsZero() || a.UpdatedAt.IsZero() || a.Name == "" {
 			t.Fatalf("key's account %+v lacks columns", a)
 		}
 	})
@@ -105,7 +107,7 @@ func keyIDs(keys []models.APIKey) []string {
 	return out
 }
 
-func listKeys(t *testing.T, db *gorm.DB, s models.Scope) []models.APIKey {
+func listKeys(t *testing.T, db *gorm.DB, s tenancy.Scope) []models.APIKey {
 	t.Helper()
 	keys, err := models.ListAPIKeys(t.Context(), db, s)
 	must(t, err)
@@ -174,7 +176,7 @@ func TestCreateAPIKeyStoresOnlyTheHash(t *testing.T) {
 		// The row holds the hash, and the secret (or its part past the
 		// stored prefix) in no column.
 		row := rowText(t, db, "SELECT * FROM api_keys WHERE id = ?", k.ID)
-		if row["key_hash"] != models.HashToken(k.Secret) {
+		if row["key_hash"] != tenancy.HashToken(k.Secret) {
 			t.Errorf("key_hash %q, want the SHA-256 of the secret", row["key_hash"])
 		}
 		hidden := k.Secret[len(k.Prefix):]
@@ -231,15 +233,15 @@ func TestCreateAPIKeyValidatesTheName(t *testing.T) {
 
 func TestAPIKeysNeedAScope(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
-		var zero models.Scope
+		var zero tenancy.Scope
 		_, err := models.CreateAPIKey(t.Context(), db, zero, "x", models.DefaultAPIKeyTTL)
-		wantIs(t, err, models.ErrUnscoped)
+		wantIs(t, err, tenancy.ErrUnscoped)
 		_, err = models.ListAPIKeys(t.Context(), db, zero)
-		wantIs(t, err, models.ErrUnscoped)
+		wantIs(t, err, tenancy.ErrUnscoped)
 		_, err = models.RegenerateAPIKey(t.Context(), db, zero, "x", models.DefaultAPIKeyTTL)
-		wantIs(t, err, models.ErrUnscoped)
+		wantIs(t, err, tenancy.ErrUnscoped)
 		_, err = models.RevokeAPIKey(t.Context(), db, zero, "x")
-		wantIs(t, err, models.ErrUnscoped)
+		wantIs(t, err, tenancy.ErrUnscoped)
 	})
 }
 
@@ -293,7 +295,7 @@ func TestRegenerateAPIKey(t *testing.T) {
 			t.Errorf("regenerated key %+v is not the same key as %+v", fresh.APIKey, old.APIKey)
 		}
 		row := rawAPIKey(t, db, old.ID)
-		if row.KeyHash == old.KeyHash || row.KeyHash != models.HashToken(fresh.Secret) || row.Prefix != fresh.Prefix {
+		if row.KeyHash == old.KeyHash || row.KeyHash != tenancy.HashToken(fresh.Secret) || row.Prefix != fresh.Prefix {
 			t.Errorf("stored hash %s prefix %s; want the new secret's", row.KeyHash, row.Prefix)
 		}
 		if row.ExpiresAt.Before(before.Add(30*24*time.Hour)) || row.LastUsedAt != nil || row.RevokedAt != nil {
@@ -309,9 +311,9 @@ func TestRegenerateAPIKey(t *testing.T) {
 		_, err = models.RevokeAPIKey(t.Context(), db, f.member, old.PublicID)
 		must(t, err)
 		_, err = models.RegenerateAPIKey(t.Context(), db, f.member, old.PublicID, models.DefaultAPIKeyTTL)
-		wantIs(t, err, models.ErrNotFound)
+		wantIs(t, err, tenancy.ErrNotFound)
 		wantKeyRefused(t, db, fresh.Secret)
-		if rawAPIKey(t, db, old.ID).KeyHash != models.HashToken(fresh.Secret) {
+		if rawAPIKey(t, db, old.ID).KeyHash != tenancy.HashToken(fresh.Secret) {
 			t.Error("a refused regeneration changed the hash")
 		}
 	})
@@ -344,9 +346,9 @@ func TestRevokeAPIKeyIsRefusedOnTheNextRequest(t *testing.T) {
 			}
 		}
 		_, err = models.RevokeAPIKey(t.Context(), db, f.admin, k.PublicID)
-		wantIs(t, err, models.ErrNotFound)
+		wantIs(t, err, tenancy.ErrNotFound)
 		_, err = models.RevokeAPIKey(t.Context(), db, f.admin, "000000000000000000000000")
-		wantIs(t, err, models.ErrNotFound)
+		wantIs(t, err, tenancy.ErrNotFound)
 	})
 }
 
@@ -358,7 +360,7 @@ func TestAnotherMembersKeyIsNotFound(t *testing.T) {
 		otherKey := newAPIKey(t, db, f.other, "another organization's")
 
 		tries := []struct {
-			who models.Scope
+			who tenancy.Scope
 			key models.NewAPIKey
 		}{
 			{f.admin, memberKey},         // an administrator, same organization
@@ -369,9 +371,9 @@ func TestAnotherMembersKeyIsNotFound(t *testing.T) {
 		}
 		for _, try := range tries {
 			_, err := models.RegenerateAPIKey(t.Context(), db, try.who, try.key.PublicID, models.DefaultAPIKeyTTL)
-			wantIs(t, err, models.ErrNotFound)
+			wantIs(t, err, tenancy.ErrNotFound)
 			_, err = models.RevokeAPIKey(t.Context(), db, try.who, try.key.PublicID)
-			wantIs(t, err, models.ErrNotFound)
+			wantIs(t, err, tenancy.ErrNotFound)
 		}
 		for _, k := range []models.NewAPIKey{memberKey, adminPersonalKey, otherKey} {
 			row := rawAPIKey(t, db, k.ID)
@@ -420,17 +422,17 @@ func TestScopeForAPIKey(t *testing.T) {
 		memberKey := newAPIKey(t, db, f.member, "member")
 		personalKey := newAPIKey(t, db, f.adminPersonal, "personal")
 
-		before := models.QueryCount()
+		before := tenancy.QueryCount()
 		wantKeyWorks(t, db, adminKey.Secret, f.admin, adminKey.ID)
-		if n := models.QueryCount() - before; n != 1 {
+		if n := tenancy.QueryCount() - before; n != 1 {
 			t.Errorf("authenticating a key took %d queries, want 1", n)
 		}
 		ks := wantKeyWorks(t, db, memberKey.Secret, f.member, memberKey.ID)
-		if ks.Role() != models.RoleMember || !ks.IsOrganization() {
+		if ks.Role() != tenancy.RoleMember || !ks.IsOrganization() {
 			t.Errorf("member key: role %s, organization %v", ks.Role(), ks.IsOrganization())
 		}
 		ks = wantKeyWorks(t, db, personalKey.Secret, f.adminPersonal, personalKey.ID)
-		if !ks.IsPersonal() || ks.Role() != models.RoleAdmin {
+		if !ks.IsPersonal() || ks.Role() != tenancy.RoleAdmin {
 			t.Errorf("personal key: personal %v, role %s", ks.IsPersonal(), ks.Role())
 		}
 	})
@@ -440,11 +442,11 @@ func TestScopeForAPIKeyReadsTheRoleAtEachRequest(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		f := newOrgFixture(t, db)
 		k := newAPIKey(t, db, f.member, "member")
-		_, err := models.ChangeRole(t.Context(), db, f.admin, f.memberUser.PublicID, models.RoleAdmin, actorOf(f.adminUser))
+		_, err := models.ChangeRole(t.Context(), db, f.admin, f.memberUser.PublicID, tenancy.RoleAdmin, actorOf(f.adminUser))
 		must(t, err)
 		ks, err := models.ScopeForAPIKey(t.Context(), db, k.Secret)
 		must(t, err)
-		if ks.Role() != models.RoleAdmin {
+		if ks.Role() != tenancy.RoleAdmin {
 			t.Errorf("after promotion the key acts as %s, want admin", ks.Role())
 		}
 	})
@@ -471,9 +473,9 @@ func TestScopeForAPIKeyRefusesAFormerMember(t *testing.T) {
 }
 
 // dbtestPersonal is the user's personal scope.
-func dbtestPersonal(t *testing.T, db *gorm.DB, u models.User) models.Scope {
+func dbtestPersonal(t *testing.T, db *gorm.DB, u models.User) tenancy.Scope {
 	t.Helper()
-	s, err := models.PersonalScope(t.Context(), db, u.ID)
+	s, err := tenancy.PersonalScope(t.Context(), db, u.ID)
 	must(t, err)
 	return s
 }
@@ -487,17 +489,17 @@ type departureFixture struct {
 	memberElsewhere []models.NewAPIKey // personal account and another organization
 	adminKey        models.NewAPIKey   // the first administrator's, in the organization
 	admin2Key       models.NewAPIKey   // member2, promoted, in the organization
-	secondOrg       models.Scope       // member's scope in another organization
+	secondOrg       tenancy.Scope      // member's scope in another organization
 }
 
 func newDepartureFixture(t *testing.T, db *gorm.DB) departureFixture {
 	t.Helper()
 	f := departureFixture{orgFixture: newOrgFixture(t, db)}
-	_, err := models.ChangeRole(t.Context(), db, f.admin, f.member2User.PublicID, models.RoleAdmin, actorOf(f.adminUser))
+	_, err := models.ChangeRole(t.Context(), db, f.admin, f.member2User.PublicID, tenancy.RoleAdmin, actorOf(f.adminUser))
 	must(t, err)
-	f.member2, err = models.LoadScope(t.Context(), db, f.member2User.ID, f.admin.Account().PublicID)
+	f.member2, err = tenancy.LoadScope(t.Context(), db, f.member2User.ID, f.admin.Account().PublicID)
 	must(t, err)
-	f.secondOrg = dbtest.AddMember(t, db, f.other, f.memberUser, models.RoleMember)
+	f.secondOrg = dbtest.AddMember(t, db, f.other, f.memberUser, tenancy.RoleMember)
 	f.memberKeys = []models.NewAPIKey{newAPIKey(t, db, f.member, "one"), newAPIKey(t, db, f.member, "two")}
 	f.memberElsewhere = []models.NewAPIKey{
 		newAPIKey(t, db, dbtestPersonal(t, db, f.memberUser), "personal"),
@@ -538,7 +540,7 @@ func TestRemoveMemberRevokesTheirKeys(t *testing.T) {
 		wantKeyWorks(t, db, f.adminKey.Secret, f.admin, f.adminKey.ID)
 		wantKeyWorks(t, db, f.admin2Key.Secret, f.member2, f.admin2Key.ID)
 		// Rejoining does not bring the keys back.
-		dbtest.AddMember(t, db, f.admin, f.memberUser, models.RoleMember)
+		dbtest.AddMember(t, db, f.admin, f.memberUser, tenancy.RoleMember)
 		for _, k := range f.memberKeys {
 			wantKeyRefused(t, db, k.Secret)
 		}
@@ -581,7 +583,7 @@ func TestDeleteOrganizationRevokesEveryKey(t *testing.T) {
 func failOn(t *testing.T, db *gorm.DB, kind, table string) {
 	t.Helper()
 	name := "fail_" + strings.ToLower(kind) + "_" + table
-	if models.DialectOfDB(db) == models.Postgres {
+	if tenancy.DialectOfDB(db) == tenancy.Postgres {
 		must(t, dbtest.Plain(t, db).Exec(`CREATE OR REPLACE FUNCTION injected_failure() RETURNS trigger LANGUAGE plpgsql AS $$
 			BEGIN RAISE EXCEPTION 'injected failure'; END $$`).Error)
 		must(t, dbtest.Plain(t, db).Exec("CREATE TRIGGER "+name+" BEFORE "+kind+" ON "+table+" FOR EACH ROW EXECUTE FUNCTION injected_failure()").Error)
@@ -592,7 +594,7 @@ func failOn(t *testing.T, db *gorm.DB, kind, table string) {
 }
 
 func onTable(db *gorm.DB, table string) string {
-	if models.DialectOfDB(db) == models.Postgres {
+	if tenancy.DialectOfDB(db) == tenancy.Postgres {
 		return " ON " + table
 	}
 	return ""
@@ -729,7 +731,7 @@ func names(idxs []models.Index) []string {
 	return out
 }
 
-func listForAPI(t *testing.T, db *gorm.DB, s models.Scope, q models.APIIndexQuery) ([]string, int64) {
+func listForAPI(t *testing.T, db *gorm.DB, s tenancy.Scope, q models.APIIndexQuery) ([]string, int64) {
 	t.Helper()
 	if q.Page == 0 {
 		q.Page = 1
@@ -751,7 +753,7 @@ func TestListIndexesForAPI(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		f := newAPIIndexFixture(t, db)
 		newestFirst := []string{"admin private", "a_b", "100% real", "Delta clips", "Gamma", "beta clips", "Alpha"}
-		check := func(t *testing.T, s models.Scope, q models.APIIndexQuery, want []string, wantTotal int64) {
+		check := func(t *testing.T, s tenancy.Scope, q models.APIIndexQuery, want []string, wantTotal int64) {
 			t.Helper()
 			got, total := listForAPI(t, db, s, q)
 			if !slices.Equal(got, want) || total != wantTotal {
@@ -842,8 +844,8 @@ func TestListIndexesForAPI(t *testing.T) {
 			check(t, f.member2, models.APIIndexQuery{}, newestFirst[1:], 6)
 			check(t, f.other, models.APIIndexQuery{}, []string{"Alpha other org"}, 1)
 			check(t, f.adminPersonal, models.APIIndexQuery{}, []string{}, 0)
-			_, _, err := models.ListIndexesForAPI(t.Context(), db, models.Scope{}, models.APIIndexQuery{Page: 1, Limit: 10})
-			wantIs(t, err, models.ErrUnscoped)
+			_, _, err := models.ListIndexesForAPI(t.Context(), db, tenancy.Scope{}, models.APIIndexQuery{Page: 1, Limit: 10})
+			wantIs(t, err, tenancy.ErrUnscoped)
 		})
 	})
 }
@@ -869,7 +871,7 @@ func TestListVideosForAPI(t *testing.T) {
 		addVideo(t, db, f.admin, other, "clip elsewhere", 30)
 		newest := reversed(titles)
 
-		list := func(s models.Scope, id string, q models.APIVideoQuery) ([]string, int64, error) {
+		list := func(s tenancy.Scope, id string, q models.APIVideoQuery) ([]string, int64, error) {
 			if q.Page == 0 {
 				q.Page = 1
 			}
@@ -904,7 +906,7 @@ func TestListVideosForAPI(t *testing.T) {
 
 		secret := newIndex(t, db, f.member, "secret", "private")
 		for _, try := range []struct {
-			s  models.Scope
+			s  tenancy.Scope
 			id string
 		}{
 			{f.member2, "000000000000000000000000"},
@@ -915,13 +917,13 @@ func TestListVideosForAPI(t *testing.T) {
 			{f.member2, idx.PublicID + "' --"}, // junk
 		} {
 			got, total, err := list(try.s, try.id, models.APIVideoQuery{})
-			if !errors.Is(err, models.ErrNotFound) || len(got) != 0 || total != 0 {
+			if !errors.Is(err, tenancy.ErrNotFound) || len(got) != 0 || total != 0 {
 				t.Errorf("index %q as user %d in account %d: %q (%d), %v; want ErrNotFound",
 					try.id, try.s.UserID(), try.s.AccountID(), got, total, err)
 			}
 		}
-		_, _, err := list(models.Scope{}, idx.PublicID, models.APIVideoQuery{})
-		wantIs(t, err, models.ErrUnscoped)
+		_, _, err := list(tenancy.Scope{}, idx.PublicID, models.APIVideoQuery{})
+		wantIs(t, err, tenancy.ErrUnscoped)
 		if got, _, err := list(f.member, secret.PublicID, models.APIVideoQuery{}); err != nil || len(got) != 0 {
 			t.Errorf("the creator lists their private index: %q, %v", got, err)
 		}

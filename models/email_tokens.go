@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"gorm.io/gorm"
+
+	"switchboard/models/tenancy"
 )
 
 // TokenPurpose says what an emailed link does.
@@ -41,14 +43,14 @@ func IssueEmailToken(ctx context.Context, db *gorm.DB, user User, purpose TokenP
 	if purpose == PurposeReset {
 		ttl = ResetTokenTTL
 	}
-	token := NewToken()
-	t := now()
-	err := inTx(ctx, db, func(tx *gorm.DB) error {
+	token := tenancy.NewToken()
+	t := tenancy.Now()
+	err := tenancy.InTx(ctx, db, func(tx *gorm.DB) error {
 		if err := tx.Model(&EmailToken{}).Where("user_id = ? AND purpose = ? AND used_at IS NULL", user.ID, purpose).
 			Update("used_at", t).Error; err != nil {
 			return err
 		}
-		return tx.Create(&EmailToken{TokenHash: HashToken(token), UserID: user.ID, Purpose: purpose, Email: user.Email, ExpiresAt: t.Add(ttl)}).Error
+		return tx.Create(&EmailToken{TokenHash: tenancy.HashToken(token), UserID: user.ID, Purpose: purpose, Email: user.Email, ExpiresAt: t.Add(ttl)}).Error
 	})
 	return token, err
 }
@@ -65,9 +67,9 @@ func PeekEmailToken(ctx context.Context, db *gorm.DB, token string, purpose Toke
 
 func liveToken(tx *gorm.DB, token string, purpose TokenPurpose) (EmailToken, error) {
 	var tok EmailToken
-	err := tx.Where("token_hash = ? AND purpose = ? AND used_at IS NULL AND expires_at > ?", HashToken(token), purpose, now()).Take(&tok).Error
+	err := tx.Where("token_hash = ? AND purpose = ? AND used_at IS NULL AND expires_at > ?", tenancy.HashToken(token), purpose, tenancy.Now()).Take(&tok).Error
 	if errors.Is(err, gorm.ErrRecordNotFound) {
-		return tok, ErrTokenInvalid
+		return tok, tenancy.ErrTokenInvalid
 	}
 	return tok, err
 }
@@ -79,12 +81,12 @@ func consumeToken(tx *gorm.DB, token string, purpose TokenPurpose) (EmailToken, 
 	if err != nil {
 		return tok, err
 	}
-	res := tx.Model(&EmailToken{}).Where("id = ? AND used_at IS NULL", tok.ID).Update("used_at", now())
+	res := tx.Model(&EmailToken{}).Where("id = ? AND used_at IS NULL", tok.ID).Update("used_at", tenancy.Now())
 	if res.Error != nil {
 		return tok, res.Error
 	}
 	if res.RowsAffected != 1 {
-		return tok, ErrTokenInvalid
+		return tok, tenancy.ErrTokenInvalid
 	}
 	return tok, nil
 }
@@ -93,19 +95,19 @@ func consumeToken(tx *gorm.DB, token string, purpose TokenPurpose) (EmailToken, 
 // is still the address the link was sent to.
 func VerifyEmail(ctx context.Context, db *gorm.DB, token string) (User, error) {
 	var user User
-	err := inTx(ctx, db, func(tx *gorm.DB) error {
+	err := tenancy.InTx(ctx, db, func(tx *gorm.DB) error {
 		tok, err := consumeToken(tx, token, PurposeVerify)
 		if err != nil {
 			return err
 		}
 		if err := tx.Take(&user, tok.UserID).Error; err != nil {
-			return notFound(err)
+			return tenancy.NotFound(err)
 		}
 		if user.Email != tok.Email {
-			return ErrTokenInvalid
+			return tenancy.ErrTokenInvalid
 		}
 		if user.EmailVerifiedAt == nil {
-			t := now()
+			t := tenancy.Now()
 			user.EmailVerifiedAt = &t
 			if err := tx.Model(&User{}).Where("id = ?", user.ID).Update("email_verified_at", t).Error; err != nil {
 				return err
@@ -126,16 +128,16 @@ func ResetPassword(ctx context.Context, db *gorm.DB, token, password string) (Us
 		return User{}, fe
 	}
 	var user User
-	err := inTx(ctx, db, func(tx *gorm.DB) error {
+	err := tenancy.InTx(ctx, db, func(tx *gorm.DB) error {
 		tok, err := consumeToken(tx, token, PurposeReset)
 		if err != nil {
 			return err
 		}
 		if err := tx.Take(&user, tok.UserID).Error; err != nil {
-			return notFound(err)
+			return tenancy.NotFound(err)
 		}
-		t := now()
-		updates := map[string]any{"password_hash": hashPassword(password), "updated_at": t}
+		t := tenancy.Now()
+		updates := map[string]any{"password_hash": HashPassword(password), "updated_at": t}
 		tookOver := user.EmailVerifiedAt == nil && user.Email == tok.Email
 		if tookOver {
 			updates["email_verified_at"] = t

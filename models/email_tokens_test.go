@@ -10,6 +10,7 @@ import (
 
 	"switchboard/models"
 	"switchboard/models/dbtest"
+	"switchboard/models/tenancy"
 )
 
 const newPassword = "a fresh new password"
@@ -45,7 +46,7 @@ func TestVerifyEmail(t *testing.T) {
 
 		// The same link again is refused, and changes nothing.
 		_, err = models.VerifyEmail(t.Context(), db, token)
-		wantIs(t, err, models.ErrTokenInvalid)
+		wantIs(t, err, tenancy.ErrTokenInvalid)
 		if !reloadUser(t, db, u.ID).Verified() {
 			t.Fatal("a reused link unverified the user")
 		}
@@ -62,7 +63,7 @@ func TestEmailTokenStoresOnlyTheHash(t *testing.T) {
 		for _, purpose := range []models.TokenPurpose{models.PurposeVerify, models.PurposeReset} {
 			token := issue(t, db, u, purpose)
 			var rows []map[string]any
-			must(t, dbtest.Plain(t, db).Table("email_tokens").Where("token_hash = ?", models.HashToken(token)).Find(&rows).Error)
+			must(t, dbtest.Plain(t, db).Table("email_tokens").Where("token_hash = ?", tenancy.HashToken(token)).Find(&rows).Error)
 			if len(rows) != 1 {
 				t.Fatalf("%s: %d rows with the token's hash, want 1", purpose, len(rows))
 			}
@@ -89,9 +90,9 @@ func TestIssueEmailTokenInvalidatesEarlierOnes(t *testing.T) {
 		second := issue(t, db, u, models.PurposeVerify)
 
 		_, err := models.PeekEmailToken(t.Context(), db, first, models.PurposeVerify)
-		wantIs(t, err, models.ErrTokenInvalid)
+		wantIs(t, err, tenancy.ErrTokenInvalid)
 		_, err = models.VerifyEmail(t.Context(), db, first)
-		wantIs(t, err, models.ErrTokenInvalid)
+		wantIs(t, err, tenancy.ErrTokenInvalid)
 		if reloadUser(t, db, u.ID).Verified() {
 			t.Fatal("an invalidated link verified the user")
 		}
@@ -126,27 +127,27 @@ func TestEmailTokensRefused(t *testing.T) {
 			token   string
 			purpose models.TokenPurpose
 		}{
-			{"unknown verify token", models.NewToken(), models.PurposeVerify},
-			{"unknown reset token", models.NewToken(), models.PurposeReset},
+			{"unknown verify token", tenancy.NewToken(), models.PurposeVerify},
+			{"unknown reset token", tenancy.NewToken(), models.PurposeReset},
 			{"empty verify token", "", models.PurposeVerify},
 			{"empty reset token", "", models.PurposeReset},
 			{"expired verify token", expVerify, models.PurposeVerify},
 			{"expired reset token", expReset, models.PurposeReset},
 			{"verify token used to reset", verify, models.PurposeReset},
 			{"reset token used to verify", reset, models.PurposeVerify},
-			{"the token's hash", models.HashToken(verify), models.PurposeVerify},
+			{"the token's hash", tenancy.HashToken(verify), models.PurposeVerify},
 		}
 		for _, c := range cases {
 			t.Run(c.label, func(t *testing.T) {
 				before := countAll(t, db)
 				_, err := models.PeekEmailToken(t.Context(), db, c.token, c.purpose)
-				wantIs(t, err, models.ErrTokenInvalid)
+				wantIs(t, err, tenancy.ErrTokenInvalid)
 				if c.purpose == models.PurposeVerify {
 					_, err = models.VerifyEmail(t.Context(), db, c.token)
 				} else {
 					_, err = models.ResetPassword(t.Context(), db, c.token, newPassword)
 				}
-				wantIs(t, err, models.ErrTokenInvalid)
+				wantIs(t, err, tenancy.ErrTokenInvalid)
 				wantNothingWritten(t, db, before)
 			})
 		}
@@ -177,7 +178,7 @@ func TestVerifyEmailRefusesLinkForOldAddress(t *testing.T) {
 		token := issue(t, db, u, models.PurposeVerify)
 		must(t, dbtest.Plain(t, db).Model(&models.User{}).Where("id = ?", u.ID).Update("email", "changed-"+u.Email).Error)
 		_, err := models.VerifyEmail(t.Context(), db, token)
-		wantIs(t, err, models.ErrTokenInvalid)
+		wantIs(t, err, tenancy.ErrTokenInvalid)
 		if reloadUser(t, db, u.ID).Verified() {
 			t.Fatal("a link sent to the old address verified the new one")
 		}
@@ -204,7 +205,7 @@ func TestPeekEmailTokenDoesNotConsume(t *testing.T) {
 			t.Fatalf("the link no longer works after peeking: %v", err)
 		}
 		_, err := models.PeekEmailToken(t.Context(), db, token, models.PurposeReset)
-		wantIs(t, err, models.ErrTokenInvalid)
+		wantIs(t, err, tenancy.ErrTokenInvalid)
 	})
 }
 
@@ -232,7 +233,7 @@ func TestResetPassword(t *testing.T) {
 			t.Errorf("the new password does not work: %v", err)
 		}
 		_, err = models.Authenticate(t.Context(), db, u.Email, dbtest.Password)
-		wantIs(t, err, models.ErrBadCredentials)
+		wantIs(t, err, tenancy.ErrBadCredentials)
 		if n := countRows(t, db, "sessions", "user_id = ?", u.ID); n != 0 {
 			t.Errorf("%d sessions survive the reset, want 0", n)
 		}
@@ -246,7 +247,7 @@ func TestResetPassword(t *testing.T) {
 		// Single use.
 		before := countAll(t, db)
 		_, err = models.ResetPassword(t.Context(), db, token, "yet another password")
-		wantIs(t, err, models.ErrTokenInvalid)
+		wantIs(t, err, tenancy.ErrTokenInvalid)
 		wantNothingWritten(t, db, before)
 		if _, err := models.Authenticate(t.Context(), db, u.Email, newPassword); err != nil {
 			t.Errorf("a reused link changed the password: %v", err)

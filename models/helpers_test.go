@@ -11,6 +11,7 @@ import (
 
 	"switchboard/models"
 	"switchboard/models/dbtest"
+	"switchboard/models/tenancy"
 )
 
 // life is the session lifetime the session tests use.
@@ -62,7 +63,7 @@ func wantNothingWritten(t *testing.T, db *gorm.DB, before rowCounts) {
 // with a message.
 func wantFields(t *testing.T, err error, keys ...string) {
 	t.Helper()
-	fe, ok := models.AsFieldErrors(err)
+	fe, ok := tenancy.AsFieldErrors(err)
 	if !ok {
 		t.Fatalf("error %v (%T), want FieldErrors on %v", err, err, keys)
 	}
@@ -105,17 +106,17 @@ func reloadUser(t *testing.T, db *gorm.DB, id int64) models.User {
 }
 
 // reloadAccount reads the account's row again.
-func reloadAccount(t *testing.T, db *gorm.DB, id int64) models.Account {
+func reloadAccount(t *testing.T, db *gorm.DB, id int64) tenancy.Account {
 	t.Helper()
-	var a models.Account
+	var a tenancy.Account
 	must(t, dbtest.Plain(t, db).Take(&a, id).Error)
 	return a
 }
 
 // membershipRole is the user's role in the account, or "" without one.
-func membershipRole(t *testing.T, db *gorm.DB, accountID, userID int64) models.Role {
+func membershipRole(t *testing.T, db *gorm.DB, accountID, userID int64) tenancy.Role {
 	t.Helper()
-	var ms []models.Membership
+	var ms []tenancy.Membership
 	must(t, dbtest.Plain(t, db).Where("account_id = ? AND user_id = ?", accountID, userID).Find(&ms).Error)
 	if len(ms) == 0 {
 		return ""

@@ -8,6 +8,7 @@ import (
 
 	"switchboard/models"
 	"switchboard/models/dbtest"
+	"switchboard/models/tenancy"
 )
 
 func TestIndexAddonsAreCheckedOnce(t *testing.T) {
@@ -19,7 +20,7 @@ func TestIndexAddonsAreCheckedOnce(t *testing.T) {
 		for _, addons := range [][]string{{"confetti"}, {models.AddonThumbnail, ""}, {"Thumbnail"}} {
 			_, err := models.CreateIndex(t.Context(), db, s, in(addons...))
 			wantFields(t, err, "addons")
-			fe, _ := models.AsFieldErrors(err)
+			fe, _ := tenancy.AsFieldErrors(err)
 			for _, a := range models.IndexAddons {
 				if !strings.Contains(fe["addons"], a) {
 					t.Errorf("%q: the message %q does not name the add-on %s", addons, fe["addons"], a)

@@ -10,6 +10,8 @@ import (
 	"unicode/utf8"
 
 	"gorm.io/gorm"
+
+	"switchboard/models/tenancy"
 )
 
 // Video models an index can use, and their options.
@@ -123,16 +125,16 @@ type IndexInput struct {
 // Index names: 1–100 characters once trimmed.
 const IndexNameMax = 100
 
-func validateIndexName(name string) (string, FieldErrors) {
+func validateIndexName(name string) (string, tenancy.FieldErrors) {
 	name = strings.TrimSpace(name)
 	switch n := utf8.RuneCountInString(name); {
 	case n == 0:
-		return name, FieldErrors{"name": "Enter a name for the index."}
+		return name, tenancy.FieldErrors{"name": "Enter a name for the index."}
 	case n > IndexNameMax:
-		return name, FieldErrors{"name": fmt.Sprintf("The name must be at most %d characters.", IndexNameMax)}
+		return name, tenancy.FieldErrors{"name": fmt.Sprintf("The name must be at most %d characters.", IndexNameMax)}
 	}
-	if msg := nameProblem("The name", name); msg != "" {
-		return name, FieldErrors{"name": msg}
+	if msg := tenancy.NameProblem("The name", name); msg != "" {
+		return name, tenancy.FieldErrors{"name": msg}
 	}
 	return name, nil
 }
@@ -157,8 +159,8 @@ func normalizeOptions(in []string) (string, bool) {
 
 // validateModels checks the chosen models and their options: at least one
 // model, at least one known option for each chosen model.
-func validateModels(in IndexInput) (marengo, pegasus string, fe FieldErrors) {
-	fe = FieldErrors{}
+func validateModels(in IndexInput) (marengo, pegasus string, fe tenancy.FieldErrors) {
+	fe = tenancy.FieldErrors{}
 	for _, m := range in.Models {
 		if !slices.Contains(VideoModels, m) {
 			fe["model"] = "Choose Marengo, Pegasus or both."
@@ -205,7 +207,7 @@ func normalizeAddons(in []string) (string, bool) {
 // visibilityFor decides an index's visibility from a form's value. In a
 // personal account everything is private to its owner already: the value
 // is ignored.
-func visibilityFor(s Scope, sent string) (Visibility, FieldErrors) {
+func visibilityFor(s tenancy.Scope, sent string) (Visibility, tenancy.FieldErrors) {
 	if s.IsPersonal() {
 		return VisibilityAccount, nil
 	}
@@ -215,7 +217,7 @@ func visibilityFor(s Scope, sent string) (Visibility, FieldErrors) {
 	case VisibilityPrivate:
 		return VisibilityPrivate, nil
 	}
-	return "", FieldErrors{"visibility": "Choose who can see the index."}
+	return "", tenancy.FieldErrors{"visibility": "Choose who can see the index."}
 }
 
 func nameScope(v Visibility, creator int64) int64 {
@@ -225,19 +227,19 @@ func nameScope(v Visibility, creator int64) int64 {
 	return 0
 }
 
-// indexes is the one place index visibility is decided: the scope's account,
+// visibleIndexes is the one place index visibility is decided: the scope's account,
 // and of its private indexes only the user's own.
-func (s Scope) indexes(db *gorm.DB) *gorm.DB {
-	return s.apply(db.Model(&Index{})).
-		Where("(indexes.visibility = ? OR indexes.created_by_id = ?)", VisibilityAccount, s.userID)
+func visibleIndexes(s tenancy.Scope, db *gorm.DB) *gorm.DB {
+	return s.Apply(db.Model(&Index{})).
+		Where("(indexes.visibility = ? OR indexes.created_by_id = ?)", VisibilityAccount, s.UserID())
 }
 
 // nameTaken reports whether the user already sees an index with this name
 // in the scope's account (shared ones and their own private ones), other
 // than the one with exceptID.
-func nameTaken(tx *gorm.DB, s Scope, user int64, key string, exceptID int64) (bool, error) {
+func nameTaken(tx *gorm.DB, s tenancy.Scope, user int64, key string, exceptID int64) (bool, error) {
 	var n int64
-	err := s.apply(tx.Model(&Index{})).
+	err := s.Apply(tx.Model(&Index{})).
 		Where("name_key = ? AND (name_scope = 0 OR name_scope = ?) AND id <> ?", key, user, exceptID).
 		Count(&n).Error
 	return n > 0, err
@@ -248,18 +250,18 @@ func nameTaken(tx *gorm.DB, s Scope, user int64, key string, exceptID int64) (bo
 var ErrIndexNameTaken = errors.New("index name already exists")
 
 func nameTakenError(name string) error {
-	return fmt.Errorf("%w: %w", ErrIndexNameTaken, FieldErrors{"name": "An index named “" + name + "” already exists in this account."})
+	return fmt.Errorf("%w: %w", ErrIndexNameTaken, tenancy.FieldErrors{"name": "An index named “" + name + "” already exists in this account."})
 }
 
 // CreateIndex creates an index in the scope's account, created by the
 // scope's user.
-func CreateIndex(ctx context.Context, db *gorm.DB, s Scope, in IndexInput) (Index, error) {
-	if err := s.require(CapUseResources); err != nil {
+func CreateIndex(ctx context.Context, db *gorm.DB, s tenancy.Scope, in IndexInput) (Index, error) {
+	if err := s.Require(tenancy.CapUseResources); err != nil {
 		return Index{}, err
 	}
 	name, fe := validateIndexName(in.Name)
 	if fe == nil {
-		fe = FieldErrors{}
+		fe = tenancy.FieldErrors{}
 	}
 	marengo, pegasus, mfe := validateModels(in)
 	for k, v := range mfe {
@@ -273,24 +275,24 @@ func CreateIndex(ctx context.Context, db *gorm.DB, s Scope, in IndexInput) (Inde
 	if !ok {
 		fe["addons"] = addonsMessage()
 	}
-	if err := fe.orNil(); err != nil {
+	if err := fe.OrNil(); err != nil {
 		return Index{}, err
 	}
-	creator := s.userID
+	creator := s.UserID()
 	idx := Index{
-		PublicID: newObjectID(), Name: name, NameKey: strings.ToLower(name),
+		PublicID: tenancy.NewObjectID(), Name: name, NameKey: strings.ToLower(name),
 		MarengoOptions: marengo, PegasusOptions: pegasus, Addons: addons,
 		Visibility: vis, NameScope: nameScope(vis, creator), CreatedByID: &creator,
 	}
-	err := s.write(ctx, db, func(tx *gorm.DB) error {
-		taken, err := nameTaken(tx, s, s.userID, idx.NameKey, 0)
+	err := s.Write(ctx, db, func(tx *gorm.DB) error {
+		taken, err := nameTaken(tx, s, s.UserID(), idx.NameKey, 0)
 		if err != nil {
 			return err
 		}
 		if taken {
 			return nameTakenError(name)
 		}
-		err = s.apply(tx).Create(&idx).Error
+		err = s.Apply(tx).Create(&idx).Error
 		if errors.Is(err, gorm.ErrDuplicatedKey) {
 			return nameTakenError(name)
 		}
@@ -301,16 +303,16 @@ func CreateIndex(ctx context.Context, db *gorm.DB, s Scope, in IndexInput) (Inde
 
 // GetIndex returns an index the scope may see; another account's index and
 // another member's private one are ErrNotFound, like a missing one.
-func GetIndex(ctx context.Context, db *gorm.DB, s Scope, publicID string) (IndexRow, error) {
+func GetIndex(ctx context.Context, db *gorm.DB, s tenancy.Scope, publicID string) (IndexRow, error) {
 	var row IndexRow
-	err := s.read(ctx, db, func(tx *gorm.DB) error {
-		return s.indexes(tx).
+	err := s.Read(ctx, db, func(tx *gorm.DB) error {
+		return visibleIndexes(s, tx).
 			Select("indexes.*, users.name AS created_by_name").
 			Joins("LEFT JOIN users ON users.id = indexes.created_by_id").
 			Where("indexes.public_id = ?", publicID).
 			Take(&row).Error
 	})
-	return row, notFound(err)
+	return row, tenancy.NotFound(err)
 }
 
 // IndexSort orders index lists.
@@ -325,7 +327,7 @@ const (
 type IndexQuery struct {
 	Search string // part of the name, any case
 	Sort   IndexSort
-	Page   Page
+	Page   tenancy.Page
 }
 
 // countCap bounds how far lists count: beyond it a list says "more than",
@@ -344,9 +346,9 @@ type IndexList struct {
 
 // ListIndexes returns a page of the indexes the scope sees, with their
 // creators, in two queries whatever the account's size.
-func ListIndexes(ctx context.Context, db *gorm.DB, s Scope, q IndexQuery) (IndexList, error) {
+func ListIndexes(ctx context.Context, db *gorm.DB, s tenancy.Scope, q IndexQuery) (IndexList, error) {
 	filter := func(tx *gorm.DB) *gorm.DB {
-		tx = s.indexes(tx)
+		tx = visibleIndexes(s, tx)
 		if term := strings.TrimSpace(q.Search); term != "" {
 			tx = whereContains(tx, "indexes.name_key", term, IndexNameMax)
 		}
@@ -357,7 +359,7 @@ func ListIndexes(ctx context.Context, db *gorm.DB, s Scope, q IndexQuery) (Index
 	if q.Sort == SortName {
 		order = "indexes.name_key ASC, indexes.id ASC"
 	}
-	err := s.read(ctx, db, func(tx *gorm.DB) error {
+	err := s.Read(ctx, db, func(tx *gorm.DB) error {
 		total, capped, err := cappedCount(filter(tx))
 		if err != nil {
 			return err
@@ -410,12 +412,12 @@ type IndexUpdate struct {
 
 // UpdateIndex renames an index and changes its visibility. Only the creator
 // may change who sees it; models are fixed once created.
-func UpdateIndex(ctx context.Context, db *gorm.DB, s Scope, publicID string, in IndexUpdate) (Index, error) {
-	if err := s.require(CapUseResources); err != nil {
+func UpdateIndex(ctx context.Context, db *gorm.DB, s tenancy.Scope, publicID string, in IndexUpdate) (Index, error) {
+	if err := s.Require(tenancy.CapUseResources); err != nil {
 		return Index{}, err
 	}
 	var idx Index
-	err := s.write(ctx, db, func(tx *gorm.DB) error {
+	err := s.Write(ctx, db, func(tx *gorm.DB) error {
 		row, err := GetIndex(ctx, tx, s, publicID)
 		if err != nil {
 			return err
@@ -423,7 +425,7 @@ func UpdateIndex(ctx context.Context, db *gorm.DB, s Scope, publicID string, in 
 		idx = row.Index
 		name, fe := validateIndexName(in.Name)
 		if fe == nil {
-			fe = FieldErrors{}
+			fe = tenancy.FieldErrors{}
 		}
 		vis := idx.Visibility
 		if in.Visibility != "" && !s.IsPersonal() {
@@ -431,22 +433,22 @@ func UpdateIndex(ctx context.Context, db *gorm.DB, s Scope, publicID string, in 
 			switch {
 			case vfe != nil:
 				fe["visibility"] = vfe["visibility"]
-			case v != idx.Visibility && (idx.CreatedByID == nil || *idx.CreatedByID != s.userID):
+			case v != idx.Visibility && (idx.CreatedByID == nil || *idx.CreatedByID != s.UserID()):
 				fe["visibility"] = "Only the index's creator can change who sees it."
 			default:
 				vis = v
 			}
 		}
-		if err := fe.orNil(); err != nil {
+		if err := fe.OrNil(); err != nil {
 			return err
 		}
 		key := strings.ToLower(name)
-		owner := s.userID
+		owner := s.UserID()
 		if idx.CreatedByID != nil {
 			owner = *idx.CreatedByID
 		}
 		if key != idx.NameKey || vis != idx.Visibility {
-			taken, err := nameTaken(tx, s, s.userID, key, idx.ID)
+			taken, err := nameTaken(tx, s, s.UserID(), key, idx.ID)
 			if err != nil {
 				return err
 			}
@@ -454,8 +456,8 @@ func UpdateIndex(ctx context.Context, db *gorm.DB, s Scope, publicID string, in 
 				return nameTakenError(name)
 			}
 		}
-		idx.Name, idx.NameKey, idx.Visibility, idx.NameScope, idx.UpdatedAt = name, key, vis, nameScope(vis, owner), now()
-		err = s.apply(tx.Model(&Index{})).Where("id = ?", idx.ID).Updates(map[string]any{
+		idx.Name, idx.NameKey, idx.Visibility, idx.NameScope, idx.UpdatedAt = name, key, vis, nameScope(vis, owner), tenancy.Now()
+		err = s.Apply(tx.Model(&Index{})).Where("id = ?", idx.ID).Updates(map[string]any{
 			"name": idx.Name, "name_key": idx.NameKey, "visibility": idx.Visibility,
 			"name_scope": idx.NameScope, "updated_at": idx.UpdatedAt,
 		}).Error
@@ -468,21 +470,21 @@ func UpdateIndex(ctx context.Context, db *gorm.DB, s Scope, publicID string, in 
 }
 
 // DeleteIndex deletes an index the scope sees, with its videos.
-func DeleteIndex(ctx context.Context, db *gorm.DB, s Scope, publicID string) (Index, error) {
-	if err := s.require(CapUseResources); err != nil {
+func DeleteIndex(ctx context.Context, db *gorm.DB, s tenancy.Scope, publicID string) (Index, error) {
+	if err := s.Require(tenancy.CapUseResources); err != nil {
 		return Index{}, err
 	}
 	var idx Index
-	err := s.write(ctx, db, func(tx *gorm.DB) error {
+	err := s.Write(ctx, db, func(tx *gorm.DB) error {
 		row, err := GetIndex(ctx, tx, s, publicID)
 		if err != nil {
 			return err
 		}
 		idx = row.Index
-		if err := s.apply(tx).Where("index_id = ?", idx.ID).Delete(&Video{}).Error; err != nil {
+		if err := s.Apply(tx).Where("index_id = ?", idx.ID).Delete(&Video{}).Error; err != nil {
 			return err
 		}
-		return s.apply(tx).Where("id = ?", idx.ID).Delete(&Index{}).Error
+		return s.Apply(tx).Where("id = ?", idx.ID).Delete(&Index{}).Error
 	})
 	return idx, err
 }

@@ -13,6 +13,7 @@ import (
 
 	"switchboard/models"
 	"switchboard/models/dbtest"
+	"switchboard/models/tenancy"
 )
 
 // resourceTables are the account-owned tables of indexes, videos and S3
@@ -60,10 +61,10 @@ var objectID = regexp.MustCompile(`^[0-9a-f]{24}$`)
 // members, next to another user's organization and personal account.
 type orgFixture struct {
 	adminUser, memberUser, member2User models.User
-	admin, member, member2             models.Scope // the three in the organization
-	adminPersonal                      models.Scope // the administrator's own personal account
-	other                              models.Scope // another user's organization
-	otherPersonal                      models.Scope // another user's personal account
+	admin, member, member2             tenancy.Scope // the three in the organization
+	adminPersonal                      tenancy.Scope // the administrator's own personal account
+	other                              tenancy.Scope // another user's organization
+	otherPersonal                      tenancy.Scope // another user's personal account
 }
 
 func newOrgFixture(t *testing.T, db *gorm.DB) orgFixture {
@@ -72,9 +73,9 @@ func newOrgFixture(t *testing.T, db *gorm.DB) orgFixture {
 	f.adminUser, f.adminPersonal = dbtest.User(t, db)
 	f.admin = dbtest.Org(t, db, f.adminUser)
 	f.memberUser, _ = dbtest.User(t, db)
-	f.member = dbtest.AddMember(t, db, f.admin, f.memberUser, models.RoleMember)
+	f.member = dbtest.AddMember(t, db, f.admin, f.memberUser, tenancy.RoleMember)
 	f.member2User, _ = dbtest.User(t, db)
-	f.member2 = dbtest.AddMember(t, db, f.admin, f.member2User, models.RoleMember)
+	f.member2 = dbtest.AddMember(t, db, f.admin, f.member2User, tenancy.RoleMember)
 	otherUser, otherPersonal := dbtest.User(t, db)
 	f.other = dbtest.Org(t, db, otherUser)
 	f.otherPersonal = otherPersonal
@@ -88,7 +89,7 @@ func indexInput(name, visibility string) models.IndexInput {
 }
 
 // newIndex creates an index or fails the test.
-func newIndex(t *testing.T, db *gorm.DB, s models.Scope, name, visibility string) models.Index {
+func newIndex(t *testing.T, db *gorm.DB, s tenancy.Scope, name, visibility string) models.Index {
 	t.Helper()
 	idx, err := models.CreateIndex(t.Context(), db, s, indexInput(name, visibility))
 	if err != nil {
@@ -98,10 +99,10 @@ func newIndex(t *testing.T, db *gorm.DB, s models.Scope, name, visibility string
 }
 
 // listIndexes lists up to 100 indexes the scope sees.
-func listIndexes(t *testing.T, db *gorm.DB, s models.Scope, q models.IndexQuery) models.IndexList {
+func listIndexes(t *testing.T, db *gorm.DB, s tenancy.Scope, q models.IndexQuery) models.IndexList {
 	t.Helper()
 	if q.Page.Size == 0 {
-		q.Page = models.Page{Number: 1, Size: 100}
+		q.Page = tenancy.Page{Number: 1, Size: 100}
 	}
 	list, err := models.ListIndexes(t.Context(), db, s, q)
 	must(t, err)
@@ -284,7 +285,7 @@ func TestCreateIndexNameTaken(t *testing.T) {
 		newIndex(t, db, f.admin, "Été", "")
 		for _, c := range []struct {
 			label string
-			scope models.Scope
+			scope tenancy.Scope
 			name  string
 		}{
 			{"same name", f.admin, "Highlights"},
@@ -296,7 +297,7 @@ func TestCreateIndexNameTaken(t *testing.T) {
 				before := snapshot(t, db)
 				_, err := models.CreateIndex(t.Context(), db, c.scope, indexInput(c.name, ""))
 				wantNameTaken(t, err)
-				fe, _ := models.AsFieldErrors(err)
+				fe, _ := tenancy.AsFieldErrors(err)
 				if !strings.Contains(fe["name"], strings.TrimSpace(c.name)) {
 					t.Errorf("message %q does not name the index", fe["name"])
 				}
@@ -305,7 +306,7 @@ func TestCreateIndexNameTaken(t *testing.T) {
 		}
 		for _, c := range []struct {
 			label string
-			scope models.Scope
+			scope tenancy.Scope
 		}{
 			{"another organization", f.other},
 			{"another user's personal account", f.otherPersonal},
@@ -332,7 +333,7 @@ func TestCreateIndexNameTaken(t *testing.T) {
 func TestCreateIndexSameNameConcurrently(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		f := newOrgFixture(t, db)
-		scopes := []models.Scope{f.admin, f.member, f.member2, f.admin, f.member, f.member2, f.admin, f.member}
+		scopes := []tenancy.Scope{f.admin, f.member, f.member2, f.admin, f.member, f.member2, f.admin, f.member}
 		errs := make([]error, len(scopes))
 		var wg sync.WaitGroup
 		for i, s := range scopes {
@@ -372,7 +373,7 @@ func TestCreateIndexByMemberIsShared(t *testing.T) {
 		if idx.CreatedByID == nil || *idx.CreatedByID != f.memberUser.ID || idx.Visibility != models.VisibilityAccount {
 			t.Fatalf("created %+v", idx)
 		}
-		for label, s := range map[string]models.Scope{"admin": f.admin, "member2": f.member2, "creator": f.member} {
+		for label, s := range map[string]tenancy.Scope{"admin": f.admin, "member2": f.member2, "creator": f.member} {
 			row, err := models.GetIndex(t.Context(), db, s, idx.PublicID)
 			if err != nil {
 				t.Fatalf("%s: GetIndex: %v", label, err)
@@ -442,17 +443,17 @@ func TestPrivateIndexIsSeenOnlyByItsCreator(t *testing.T) {
 		if list := listIndexes(t, db, f.member, models.IndexQuery{Search: "secret"}); list.Total != 2 || len(list.Rows) != 2 {
 			t.Fatalf("creator's search %v total %d", indexNames(list.Rows), list.Total)
 		}
-		videos, err := models.ListVideos(t.Context(), db, f.member, row.Index, models.Page{Number: 1, Size: 20})
+		videos, err := models.ListVideos(t.Context(), db, f.member, row.Index, tenancy.Page{Number: 1, Size: 20})
 		must(t, err)
 		if len(videos) != 1 || videos[0].ID != video.ID {
 			t.Fatalf("creator's videos %+v", videos)
 		}
 
-		for label, s := range map[string]models.Scope{"administrator": f.admin, "another member": f.member2} {
+		for label, s := range map[string]tenancy.Scope{"administrator": f.admin, "another member": f.member2} {
 			t.Run(label, func(t *testing.T) {
 				before := snapshot(t, db)
 				_, err := models.GetIndex(t.Context(), db, s, priv.PublicID)
-				wantIs(t, err, models.ErrNotFound)
+				wantIs(t, err, tenancy.ErrNotFound)
 				for _, q := range []models.IndexQuery{{}, {Search: "secret"}, {Search: "plans"}, {Sort: models.SortName}} {
 					list := listIndexes(t, db, s, q)
 					names := indexNames(list.Rows)
@@ -467,19 +468,19 @@ func TestPrivateIndexIsSeenOnlyByItsCreator(t *testing.T) {
 					t.Errorf("search finds %d", list.Total)
 				}
 				_, err = models.AddVideo(t.Context(), db, s, priv.PublicID, videoInput("Intruder", 30))
-				wantIs(t, err, models.ErrNotFound)
+				wantIs(t, err, tenancy.ErrNotFound)
 				_, err = models.AddVideo(t.Context(), db, s, priv.PublicID, models.VideoInput{})
-				wantIs(t, err, models.ErrNotFound) // no validation message that would confirm the index exists
+				wantIs(t, err, tenancy.ErrNotFound) // no validation message that would confirm the index exists
 				_, err = models.DeleteVideo(t.Context(), db, s, priv.PublicID, video.PublicID)
-				wantIs(t, err, models.ErrNotFound)
+				wantIs(t, err, tenancy.ErrNotFound)
 				_, err = models.DeleteVideo(t.Context(), db, s, shared.PublicID, video.PublicID)
-				wantIs(t, err, models.ErrNotFound)
+				wantIs(t, err, tenancy.ErrNotFound)
 				_, err = models.UpdateIndex(t.Context(), db, s, priv.PublicID, models.IndexUpdate{Name: "Taken over", Visibility: "account"})
-				wantIs(t, err, models.ErrNotFound)
+				wantIs(t, err, tenancy.ErrNotFound)
 				_, err = models.UpdateIndex(t.Context(), db, s, priv.PublicID, models.IndexUpdate{Name: ""})
-				wantIs(t, err, models.ErrNotFound)
+				wantIs(t, err, tenancy.ErrNotFound)
 				_, err = models.DeleteIndex(t.Context(), db, s, priv.PublicID)
-				wantIs(t, err, models.ErrNotFound)
+				wantIs(t, err, tenancy.ErrNotFound)
 				wantUnchanged(t, db, before)
 			})
 		}
@@ -511,7 +512,7 @@ func TestPrivateIndexNames(t *testing.T) {
 		newIndex(t, db, f.member, "notes", "private")
 		// Once a shared "Archive" exists, nobody gets a private "archive".
 		newIndex(t, db, f.admin, "Archive", "")
-		for _, s := range []models.Scope{f.admin, f.member, f.member2} {
+		for _, s := range []tenancy.Scope{f.admin, f.member, f.member2} {
 			for _, v := range []string{"private", "account"} {
 				before := snapshot(t, db)
 				_, err := models.CreateIndex(t.Context(), db, s, indexInput("archive", v))
@@ -522,7 +523,7 @@ func TestPrivateIndexNames(t *testing.T) {
 
 		// What each one sees.
 		for _, c := range []struct {
-			scope models.Scope
+			scope tenancy.Scope
 			want  []string
 		}{
 			{f.admin, []string{"Archive", "drafts", "Notes"}},
@@ -566,7 +567,7 @@ func TestUpdateIndex(t *testing.T) {
 
 		refused := []struct {
 			label string
-			scope models.Scope
+			scope tenancy.Scope
 			in    models.IndexUpdate
 			keys  []string
 			taken bool
@@ -599,10 +600,10 @@ func TestUpdateIndex(t *testing.T) {
 			t.Fatalf("after making private: %+v", got)
 		}
 		_, err = models.GetIndex(t.Context(), db, f.member, idx.PublicID)
-		wantIs(t, err, models.ErrNotFound)
+		wantIs(t, err, tenancy.ErrNotFound)
 		before := snapshot(t, db)
 		_, err = models.UpdateIndex(t.Context(), db, f.member, idx.PublicID, models.IndexUpdate{Name: "RENAMED", Visibility: "account"})
-		wantIs(t, err, models.ErrNotFound)
+		wantIs(t, err, tenancy.ErrNotFound)
 		wantUnchanged(t, db, before)
 		// Leaving visibility empty keeps it private.
 		_, err = models.UpdateIndex(t.Context(), db, f.admin, idx.PublicID, models.IndexUpdate{Name: "Private now"})
@@ -637,10 +638,10 @@ func TestUpdateIndexVisibilityOnlyByCreator(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		f := newOrgFixture(t, db)
 		idx := newIndex(t, db, f.member, "Member's", "")
-		for label, s := range map[string]models.Scope{"administrator": f.admin, "another member": f.member2} {
+		for label, s := range map[string]tenancy.Scope{"administrator": f.admin, "another member": f.member2} {
 			before := snapshot(t, db)
 			_, err := models.UpdateIndex(t.Context(), db, s, idx.PublicID, models.IndexUpdate{Name: "Member's", Visibility: "private"})
-			if fe, ok := models.AsFieldErrors(err); !ok || fe["visibility"] == "" {
+			if fe, ok := tenancy.AsFieldErrors(err); !ok || fe["visibility"] == "" {
 				t.Errorf("%s: %v, want FieldErrors on visibility", label, err)
 			}
 			wantUnchanged(t, db, before)
@@ -659,7 +660,7 @@ func TestIndexesCrossAccount(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		f := newOrgFixture(t, db)
 		mine := newIndex(t, db, f.admin, "Mine", "")
-		victims := map[string]models.Scope{
+		victims := map[string]tenancy.Scope{
 			"another organization":             f.other,
 			"another user's personal account":  f.otherPersonal,
 			"the same user's personal account": f.adminPersonal,
@@ -671,15 +672,15 @@ func TestIndexesCrossAccount(t *testing.T) {
 				must(t, err)
 				before := snapshot(t, db)
 				_, err = models.GetIndex(t.Context(), db, f.admin, theirs.PublicID)
-				wantIs(t, err, models.ErrNotFound)
+				wantIs(t, err, tenancy.ErrNotFound)
 				_, err = models.UpdateIndex(t.Context(), db, f.admin, theirs.PublicID, models.IndexUpdate{Name: "Stolen"})
-				wantIs(t, err, models.ErrNotFound)
+				wantIs(t, err, tenancy.ErrNotFound)
 				_, err = models.UpdateIndex(t.Context(), db, f.admin, theirs.PublicID, models.IndexUpdate{Name: "Stolen", Visibility: "private"})
-				wantIs(t, err, models.ErrNotFound)
+				wantIs(t, err, tenancy.ErrNotFound)
 				_, err = models.UpdateIndex(t.Context(), db, f.admin, theirs.PublicID, models.IndexUpdate{Name: ""})
-				wantIs(t, err, models.ErrNotFound) // not a validation error that confirms the ID
+				wantIs(t, err, tenancy.ErrNotFound) // not a validation error that confirms the ID
 				_, err = models.DeleteIndex(t.Context(), db, f.admin, theirs.PublicID)
-				wantIs(t, err, models.ErrNotFound)
+				wantIs(t, err, tenancy.ErrNotFound)
 				list := listIndexes(t, db, f.admin, models.IndexQuery{})
 				if list.Total != 1 || len(list.Rows) != 1 || list.Rows[0].ID != mine.ID {
 					t.Errorf("list %v total %d, want only Mine", indexNames(list.Rows), list.Total)
@@ -693,15 +694,15 @@ func TestIndexesCrossAccount(t *testing.T) {
 				wantUnchanged(t, db, before)
 				// The other way round too.
 				_, err = models.GetIndex(t.Context(), db, victim, mine.PublicID)
-				wantIs(t, err, models.ErrNotFound)
+				wantIs(t, err, tenancy.ErrNotFound)
 				_, err = models.DeleteIndex(t.Context(), db, victim, mine.PublicID)
-				wantIs(t, err, models.ErrNotFound)
+				wantIs(t, err, tenancy.ErrNotFound)
 				wantUnchanged(t, db, before)
 			})
 		}
 		for _, id := range []string{"", "000000000000000000000000", "1", mine.PublicID + "0", strings.ToUpper(mine.PublicID)} {
 			_, err := models.GetIndex(t.Context(), db, f.admin, id)
-			wantIs(t, err, models.ErrNotFound)
+			wantIs(t, err, tenancy.ErrNotFound)
 		}
 	})
 }
@@ -716,9 +717,9 @@ func TestResourceFunctionsRefuseZeroScope(t *testing.T) {
 		must(t, err)
 		it, err := models.CreateIntegration(t.Context(), db, f.admin, integrationInput("Bucket"))
 		must(t, err)
-		var zero models.Scope
+		var zero tenancy.Scope
 		ctx := t.Context()
-		page := models.Page{Number: 1, Size: 20}
+		page := tenancy.Page{Number: 1, Size: 20}
 		calls := []struct {
 			label string
 			run   func() (empty bool, err error)
@@ -780,7 +781,7 @@ func TestResourceFunctionsRefuseZeroScope(t *testing.T) {
 			t.Run(c.label, func(t *testing.T) {
 				before := snapshot(t, db)
 				empty, err := c.run()
-				wantIs(t, err, models.ErrUnscoped)
+				wantIs(t, err, tenancy.ErrUnscoped)
 				if !empty {
 					t.Error("returned data with the zero scope")
 				}
@@ -802,7 +803,7 @@ func TestListIndexesPagination(t *testing.T) {
 
 		var seen []string
 		for _, p := range []struct{ number, rows int }{{1, 20}, {2, 5}, {3, 0}} {
-			list, err := models.ListIndexes(t.Context(), db, f.admin, models.IndexQuery{Page: models.Page{Number: p.number, Size: 20}})
+			list, err := models.ListIndexes(t.Context(), db, f.admin, models.IndexQuery{Page: tenancy.Page{Number: p.number, Size: 20}})
 			must(t, err)
 			if len(list.Rows) != p.rows || list.Total != 25 || list.Capped {
 				t.Fatalf("page %d: %d rows, total %d, capped %v; want %d, 25, false", p.number, len(list.Rows), list.Total, list.Capped, p.rows)
@@ -820,11 +821,11 @@ func TestListIndexesPagination(t *testing.T) {
 		if !slices.Equal(seen, want) {
 			t.Fatalf("pages list\n%v\nwant\n%v", seen, want)
 		}
-		if p := (models.Page{Number: 1, Size: 20}).Pages(25); p != 2 {
+		if p := (tenancy.Page{Number: 1, Size: 20}).Pages(25); p != 2 {
 			t.Errorf("Pages(25) = %d, want 2", p)
 		}
 		// A page number below 1 is the first page.
-		list := listIndexes(t, db, f.admin, models.IndexQuery{Page: models.Page{Number: 0, Size: 20}})
+		list := listIndexes(t, db, f.admin, models.IndexQuery{Page: tenancy.Page{Number: 0, Size: 20}})
 		if len(list.Rows) != 20 || list.Rows[0].PublicID != want[0] {
 			t.Errorf("page 0: %d rows", len(list.Rows))
 		}
@@ -854,7 +855,7 @@ func TestListIndexesSort(t *testing.T) {
 			}
 		}
 		// Sorting by name pages correctly.
-		list, err := models.ListIndexes(t.Context(), db, f.admin, models.IndexQuery{Sort: models.SortName, Page: models.Page{Number: 2, Size: 2}})
+		list, err := models.ListIndexes(t.Context(), db, f.admin, models.IndexQuery{Sort: models.SortName, Page: tenancy.Page{Number: 2, Size: 2}})
 		must(t, err)
 		if got := indexNames(list.Rows); !slices.Equal(got, []string{"charlie", "delta"}) || list.Total != 5 {
 			t.Errorf("page 2 by name: %v total %d", got, list.Total)
@@ -904,7 +905,7 @@ func TestListIndexesSearch(t *testing.T) {
 			})
 		}
 		// The total counts every match, not one page.
-		list, err := models.ListIndexes(t.Context(), db, f.admin, models.IndexQuery{Search: "a", Page: models.Page{Number: 1, Size: 2}})
+		list, err := models.ListIndexes(t.Context(), db, f.admin, models.IndexQuery{Search: "a", Page: tenancy.Page{Number: 1, Size: 2}})
 		must(t, err)
 		if len(list.Rows) != 2 || list.Total != 6 {
 			t.Errorf("search a, page of 2: %d rows, total %d; want 2, 6", len(list.Rows), list.Total)
@@ -952,10 +953,10 @@ func TestDeleteIndexDeletesVideos(t *testing.T) {
 			t.Errorf("other index's counters %d/%d", got.VideoCount, got.TotalDuration)
 		}
 		_, err = models.GetIndex(t.Context(), db, f.admin, doomed.PublicID)
-		wantIs(t, err, models.ErrNotFound)
+		wantIs(t, err, tenancy.ErrNotFound)
 		before := snapshot(t, db)
 		_, err = models.DeleteIndex(t.Context(), db, f.admin, doomed.PublicID)
-		wantIs(t, err, models.ErrNotFound)
+		wantIs(t, err, tenancy.ErrNotFound)
 		wantUnchanged(t, db, before)
 		// Its name is free again.
 		newIndex(t, db, f.admin, "doomed", "")

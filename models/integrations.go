@@ -12,6 +12,8 @@ import (
 	"unicode/utf8"
 
 	"gorm.io/gorm"
+
+	"switchboard/models/tenancy"
 )
 
 // PlatformAWSAccountID is the AWS account that assumes customers' roles to
@@ -97,7 +99,7 @@ func validBucket(b string) string {
 	return ""
 }
 
-func validateIntegration(in IntegrationInput) (IntegrationInput, FieldErrors) {
+func validateIntegration(in IntegrationInput) (IntegrationInput, tenancy.FieldErrors) {
 	out := IntegrationInput{
 		Name:    strings.Join(strings.Fields(in.Name), " "),
 		Bucket:  strings.TrimSpace(in.Bucket),
@@ -105,14 +107,14 @@ func validateIntegration(in IntegrationInput) (IntegrationInput, FieldErrors) {
 		RoleARN: strings.TrimSpace(in.RoleARN),
 		Prefix:  strings.TrimSpace(in.Prefix),
 	}
-	fe := FieldErrors{}
+	fe := tenancy.FieldErrors{}
 	switch n := utf8.RuneCountInString(out.Name); {
 	case n == 0:
 		fe["name"] = "Enter a display name."
 	case n > 100:
 		fe["name"] = "The name must be at most 100 characters."
 	default:
-		if msg := nameProblem("The name", out.Name); msg != "" {
+		if msg := tenancy.NameProblem("The name", out.Name); msg != "" {
 			fe["name"] = msg
 		}
 	}
@@ -133,43 +135,43 @@ func validateIntegration(in IntegrationInput) (IntegrationInput, FieldErrors) {
 		fe["prefix"] = "The prefix must be at most 1,024 bytes."
 	case strings.HasPrefix(out.Prefix, "/"):
 		fe["prefix"] = "The prefix starts inside the bucket: leave out the leading slash."
-	case !plainText(out.Prefix):
+	case !tenancy.PlainText(out.Prefix):
 		fe["prefix"] = "The prefix cannot contain control characters."
 	}
 	return out, fe
 }
 
 // newExternalID is the secret the role's trust policy must require.
-func newExternalID() string { return "sb-" + newObjectID() + newObjectID()[:8] }
+func newExternalID() string { return "sb-" + tenancy.NewObjectID() + tenancy.NewObjectID()[:8] }
 
 // CreateIntegration records an S3 integration in the scope's account. No call
 // to AWS is made.
-func CreateIntegration(ctx context.Context, db *gorm.DB, s Scope, in IntegrationInput) (S3Integration, error) {
-	if err := s.require(CapUseResources); err != nil {
+func CreateIntegration(ctx context.Context, db *gorm.DB, s tenancy.Scope, in IntegrationInput) (S3Integration, error) {
+	if err := s.Require(tenancy.CapUseResources); err != nil {
 		return S3Integration{}, err
 	}
 	in, fe := validateIntegration(in)
-	if err := fe.orNil(); err != nil {
+	if err := fe.OrNil(); err != nil {
 		return S3Integration{}, err
 	}
-	creator := s.userID
-	it := S3Integration{PublicID: newObjectID(), Name: in.Name, Bucket: in.Bucket, Region: in.Region,
+	creator := s.UserID()
+	it := S3Integration{PublicID: tenancy.NewObjectID(), Name: in.Name, Bucket: in.Bucket, Region: in.Region,
 		RoleARN: in.RoleARN, Prefix: in.Prefix, ExternalID: newExternalID(), CreatedByID: &creator}
-	err := s.write(ctx, db, func(tx *gorm.DB) error { return s.apply(tx).Create(&it).Error })
+	err := s.Write(ctx, db, func(tx *gorm.DB) error { return s.Apply(tx).Create(&it).Error })
 	return it, err
 }
 
 // GetIntegration returns an integration of the scope's account.
-func GetIntegration(ctx context.Context, db *gorm.DB, s Scope, publicID string) (IntegrationRow, error) {
+func GetIntegration(ctx context.Context, db *gorm.DB, s tenancy.Scope, publicID string) (IntegrationRow, error) {
 	var row IntegrationRow
-	err := s.read(ctx, db, func(tx *gorm.DB) error {
-		return s.apply(tx.Model(&S3Integration{})).
+	err := s.Read(ctx, db, func(tx *gorm.DB) error {
+		return s.Apply(tx.Model(&S3Integration{})).
 			Select("s3_integrations.*, users.name AS created_by_name").
 			Joins("LEFT JOIN users ON users.id = s3_integrations.created_by_id").
 			Where("s3_integrations.public_id = ?", publicID).
 			Take(&row).Error
 	})
-	return row, notFound(err)
+	return row, tenancy.NotFound(err)
 }
 
 // IntegrationList is a page of integrations and their count.
@@ -180,15 +182,15 @@ type IntegrationList struct {
 }
 
 // ListIntegrations returns a page of the scope's integrations, newest first.
-func ListIntegrations(ctx context.Context, db *gorm.DB, s Scope, page Page) (IntegrationList, error) {
+func ListIntegrations(ctx context.Context, db *gorm.DB, s tenancy.Scope, page tenancy.Page) (IntegrationList, error) {
 	var list IntegrationList
-	err := s.read(ctx, db, func(tx *gorm.DB) error {
-		total, capped, err := cappedCount(s.apply(tx.Model(&S3Integration{})))
+	err := s.Read(ctx, db, func(tx *gorm.DB) error {
+		total, capped, err := cappedCount(s.Apply(tx.Model(&S3Integration{})))
 		if err != nil {
 			return err
 		}
 		list.Total, list.Capped = total, capped
-		return s.apply(tx.Model(&S3Integration{})).
+		return s.Apply(tx.Model(&S3Integration{})).
 			Select("s3_integrations.*, users.name AS created_by_name").
 			Joins("LEFT JOIN users ON users.id = s3_integrations.created_by_id").
 			Order("s3_integrations.created_at DESC, s3_integrations.id DESC").
@@ -199,8 +201,8 @@ func ListIntegrations(ctx context.Context, db *gorm.DB, s Scope, page Page) (Int
 }
 
 // UpdateIntegration changes an integration's settings; its external ID stays.
-func UpdateIntegration(ctx context.Context, db *gorm.DB, s Scope, publicID string, in IntegrationInput) (S3Integration, error) {
-	if err := s.require(CapUseResources); err != nil {
+func UpdateIntegration(ctx context.Context, db *gorm.DB, s tenancy.Scope, publicID string, in IntegrationInput) (S3Integration, error) {
+	if err := s.Require(tenancy.CapUseResources); err != nil {
 		return S3Integration{}, err
 	}
 	row, err := GetIntegration(ctx, db, s, publicID)
@@ -208,13 +210,13 @@ func UpdateIntegration(ctx context.Context, db *gorm.DB, s Scope, publicID strin
 		return S3Integration{}, err
 	}
 	in, fe := validateIntegration(in)
-	if err := fe.orNil(); err != nil {
+	if err := fe.OrNil(); err != nil {
 		return S3Integration{}, err
 	}
 	it := row.S3Integration
-	it.Name, it.Bucket, it.Region, it.RoleARN, it.Prefix, it.UpdatedAt = in.Name, in.Bucket, in.Region, in.RoleARN, in.Prefix, now()
-	err = s.write(ctx, db, func(tx *gorm.DB) error {
-		return s.apply(tx.Model(&S3Integration{})).Where("id = ?", it.ID).Updates(map[string]any{
+	it.Name, it.Bucket, it.Region, it.RoleARN, it.Prefix, it.UpdatedAt = in.Name, in.Bucket, in.Region, in.RoleARN, in.Prefix, tenancy.Now()
+	err = s.Write(ctx, db, func(tx *gorm.DB) error {
+		return s.Apply(tx.Model(&S3Integration{})).Where("id = ?", it.ID).Updates(map[string]any{
 			"name": it.Name, "bucket": it.Bucket, "region": it.Region, "role_arn": it.RoleARN, "prefix": it.Prefix, "updated_at": it.UpdatedAt,
 		}).Error
 	})
@@ -222,18 +224,18 @@ func UpdateIntegration(ctx context.Context, db *gorm.DB, s Scope, publicID strin
 }
 
 // DeleteIntegration deletes an integration of the scope's account.
-func DeleteIntegration(ctx context.Context, db *gorm.DB, s Scope, publicID string) (S3Integration, error) {
-	if err := s.require(CapUseResources); err != nil {
+func DeleteIntegration(ctx context.Context, db *gorm.DB, s tenancy.Scope, publicID string) (S3Integration, error) {
+	if err := s.Require(tenancy.CapUseResources); err != nil {
 		return S3Integration{}, err
 	}
 	row, err := GetIntegration(ctx, db, s, publicID)
 	if err != nil {
 		return S3Integration{}, err
 	}
-	err = s.write(ctx, db, func(tx *gorm.DB) error {
-		res := s.apply(tx).Where("id = ?", row.ID).Delete(&S3Integration{})
+	err = s.Write(ctx, db, func(tx *gorm.DB) error {
+		res := s.Apply(tx).Where("id = ?", row.ID).Delete(&S3Integration{})
 		if res.Error == nil && res.RowsAffected == 0 {
-			return ErrNotFound
+			return tenancy.ErrNotFound
 		}
 		return res.Error
 	})

@@ -11,6 +11,7 @@ import (
 
 	"switchboard/models"
 	"switchboard/models/dbtest"
+	"switchboard/models/tenancy"
 )
 
 // integrationInput is a valid integration form.
@@ -20,7 +21,7 @@ func integrationInput(name string) models.IntegrationInput {
 }
 
 // newIntegration creates an integration or fails the test.
-func newIntegration(t *testing.T, db *gorm.DB, s models.Scope, name string) models.S3Integration {
+func newIntegration(t *testing.T, db *gorm.DB, s tenancy.Scope, name string) models.S3Integration {
 	t.Helper()
 	it, err := models.CreateIntegration(t.Context(), db, s, integrationInput(name))
 	if err != nil {
@@ -153,7 +154,7 @@ func TestIntegrationNameRefusesControlCharacters(t *testing.T) {
 			t.Run(label, func(t *testing.T) {
 				before := snapshot(t, db)
 				_, err := models.CreateIntegration(t.Context(), db, f.admin, integrationInput(name))
-				if fe, ok := models.AsFieldErrors(err); !ok || fe["name"] == "" {
+				if fe, ok := tenancy.AsFieldErrors(err); !ok || fe["name"] == "" {
 					t.Errorf("name %q: error %v, want FieldErrors on name", name, err)
 				}
 				wantUnchanged(t, db, before)
@@ -268,7 +269,7 @@ func TestUpdateIntegrationRefusesBadInput(t *testing.T) {
 		}
 		before := snapshot(t, db)
 		_, err := models.UpdateIntegration(t.Context(), db, f.admin, "000000000000000000000000", integrationInput("Lost"))
-		wantIs(t, err, models.ErrNotFound)
+		wantIs(t, err, tenancy.ErrNotFound)
 		wantUnchanged(t, db, before)
 	})
 }
@@ -277,7 +278,7 @@ func TestListIntegrations(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		f := newOrgFixture(t, db)
 		var created []string
-		scopes := []models.Scope{f.admin, f.member, f.member2}
+		scopes := []tenancy.Scope{f.admin, f.member, f.member2}
 		for i := range 25 {
 			created = append(created, newIntegration(t, db, scopes[i%3], fmt.Sprintf("Integration %02d", i)).PublicID)
 		}
@@ -286,7 +287,7 @@ func TestListIntegrations(t *testing.T) {
 
 		var seen []string
 		for _, p := range []struct{ number, rows int }{{1, 20}, {2, 5}, {3, 0}} {
-			list, err := models.ListIntegrations(t.Context(), db, f.member, models.Page{Number: p.number, Size: 20})
+			list, err := models.ListIntegrations(t.Context(), db, f.member, tenancy.Page{Number: p.number, Size: 20})
 			must(t, err)
 			if len(list.Rows) != p.rows || list.Total != 25 || list.Capped {
 				t.Fatalf("page %d: %d rows, total %d, capped %v; want %d, 25, false", p.number, len(list.Rows), list.Total, list.Capped, p.rows)
@@ -303,7 +304,7 @@ func TestListIntegrations(t *testing.T) {
 		if !slices.Equal(seen, want) {
 			t.Fatalf("not newest first, once each:\n%v\nwant\n%v", seen, want)
 		}
-		list, err := models.ListIntegrations(t.Context(), db, f.adminPersonal, models.Page{Number: 1, Size: 20})
+		list, err := models.ListIntegrations(t.Context(), db, f.adminPersonal, tenancy.Page{Number: 1, Size: 20})
 		must(t, err)
 		if list.Total != 1 || len(list.Rows) != 1 || list.Rows[0].Name != "Personal" {
 			t.Errorf("personal account lists %d (total %d)", len(list.Rows), list.Total)
@@ -318,7 +319,7 @@ func TestIntegrationsSharedInOrganization(t *testing.T) {
 		f := newOrgFixture(t, db)
 		byAdmin := newIntegration(t, db, f.admin, "By admin")
 		byMember := newIntegration(t, db, f.member, "By member")
-		for _, s := range []models.Scope{f.admin, f.member, f.member2} {
+		for _, s := range []tenancy.Scope{f.admin, f.member, f.member2} {
 			for _, it := range []models.S3Integration{byAdmin, byMember} {
 				_, err := models.GetIntegration(t.Context(), db, s, it.PublicID)
 				must(t, err)
@@ -339,13 +340,13 @@ func TestIntegrationsSharedInOrganization(t *testing.T) {
 			t.Errorf("deleted %+v", del)
 		}
 		_, err = models.GetIntegration(t.Context(), db, f.admin, byAdmin.PublicID)
-		wantIs(t, err, models.ErrNotFound)
+		wantIs(t, err, tenancy.ErrNotFound)
 		if n := countRows(t, db, "s3_integrations", "id = ?", byAdmin.ID); n != 0 {
 			t.Error("the integration remains")
 		}
 		before := snapshot(t, db)
 		_, err = models.DeleteIntegration(t.Context(), db, f.admin, byAdmin.PublicID)
-		wantIs(t, err, models.ErrNotFound)
+		wantIs(t, err, tenancy.ErrNotFound)
 		wantUnchanged(t, db, before)
 		_, err = models.DeleteIntegration(t.Context(), db, f.admin, byMember.PublicID)
 		must(t, err)
@@ -358,7 +359,7 @@ func TestIntegrationsCrossAccount(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		f := newOrgFixture(t, db)
 		mine := newIntegration(t, db, f.admin, "Mine")
-		for label, victim := range map[string]models.Scope{
+		for label, victim := range map[string]tenancy.Scope{
 			"another organization":             f.other,
 			"another user's personal account":  f.otherPersonal,
 			"the same user's personal account": f.adminPersonal,
@@ -367,20 +368,20 @@ func TestIntegrationsCrossAccount(t *testing.T) {
 				theirs := newIntegration(t, db, victim, dbtest.Unique("Theirs "))
 				before := snapshot(t, db)
 				_, err := models.GetIntegration(t.Context(), db, f.admin, theirs.PublicID)
-				wantIs(t, err, models.ErrNotFound)
+				wantIs(t, err, tenancy.ErrNotFound)
 				_, err = models.UpdateIntegration(t.Context(), db, f.admin, theirs.PublicID, integrationInput("Stolen"))
-				wantIs(t, err, models.ErrNotFound)
+				wantIs(t, err, tenancy.ErrNotFound)
 				_, err = models.UpdateIntegration(t.Context(), db, f.admin, theirs.PublicID, models.IntegrationInput{})
-				wantIs(t, err, models.ErrNotFound) // not a validation error that confirms the ID
+				wantIs(t, err, tenancy.ErrNotFound) // not a validation error that confirms the ID
 				_, err = models.DeleteIntegration(t.Context(), db, f.admin, theirs.PublicID)
-				wantIs(t, err, models.ErrNotFound)
+				wantIs(t, err, tenancy.ErrNotFound)
 				_, err = models.GetIntegration(t.Context(), db, victim, mine.PublicID)
-				wantIs(t, err, models.ErrNotFound)
+				wantIs(t, err, tenancy.ErrNotFound)
 				_, err = models.UpdateIntegration(t.Context(), db, victim, mine.PublicID, integrationInput("Stolen"))
-				wantIs(t, err, models.ErrNotFound)
+				wantIs(t, err, tenancy.ErrNotFound)
 				_, err = models.DeleteIntegration(t.Context(), db, victim, mine.PublicID)
-				wantIs(t, err, models.ErrNotFound)
-				list, err := models.ListIntegrations(t.Context(), db, f.admin, models.Page{Number: 1, Size: 50})
+				wantIs(t, err, tenancy.ErrNotFound)
+				list, err := models.ListIntegrations(t.Context(), db, f.admin, tenancy.Page{Number: 1, Size: 50})
 				must(t, err)
 				if list.Total != 1 || len(list.Rows) != 1 || list.Rows[0].ID != mine.ID {
 					t.Errorf("list of %d (total %d), want only Mine", len(list.Rows), list.Total)

@@ -12,6 +12,7 @@ import (
 
 	"switchboard/models"
 	"switchboard/models/dbtest"
+	"switchboard/models/tenancy"
 )
 
 // clockOf is a moment as limit messages show it: rounded up to the minute.
@@ -51,7 +52,7 @@ func wantLimit(t *testing.T, err error, field string, says ...string) {
 		t.Fatalf("error %v, want ErrInvitationLimit", err)
 	}
 	wantFields(t, err, field)
-	fe, _ := models.AsFieldErrors(err)
+	fe, _ := tenancy.AsFieldErrors(err)
 	for _, s := range says {
 		if !strings.Contains(fe[field], s) {
 			t.Errorf("message %q does not say %q", fe[field], s)
@@ -68,8 +69,8 @@ func addresses(prefix string, n int) string {
 }
 
 func TestInvitationEmailsPerDayByPlan(t *testing.T) {
-	for plan, want := range map[models.Plan]int{models.PlanFree: 100, models.PlanDeveloper: 500, models.PlanEnterprise: 5_000, "unknown": 100} {
-		if got := plan.InvitationEmailsPerDay(); got != want {
+	for plan, want := range map[tenancy.Plan]int{tenancy.PlanFree: 100, tenancy.PlanDeveloper: 500, tenancy.PlanEnterprise: 5_000, "unknown": 100} {
+		if got := models.InvitationEmailsPerDay(plan); got != want {
 			t.Errorf("%s: %d invitation emails a day, want %d", plan, got, want)
 		}
 	}
@@ -80,7 +81,7 @@ func TestInvitationEmailsPerDayByPlan(t *testing.T) {
 func TestResendWaitsBetweenSends(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		f := newOrgFixture(t, db)
-		sent := inviteOne(t, db, f.admin, f.adminUser, "wait@example.com", models.RoleMember)
+		sent := inviteOne(t, db, f.admin, f.adminUser, "wait@example.com", tenancy.RoleMember)
 		resend := func() (models.SentInvitation, error) {
 			return models.ResendInvitation(t.Context(), db, f.admin, sent.PublicID, actorOf(f.adminUser))
 		}
@@ -108,7 +109,7 @@ func TestResendWaitsBetweenSends(t *testing.T) {
 			t.Errorf("%d resent events, want 1", n)
 		}
 		// Each invitation waits on its own sends, not on the others'.
-		other := inviteOne(t, db, f.admin, f.adminUser, "other@example.com", models.RoleMember)
+		other := inviteOne(t, db, f.admin, f.adminUser, "other@example.com", tenancy.RoleMember)
 		sentAgo(t, db, other.ID, models.InvitationResendInterval)
 		_, err = models.ResendInvitation(t.Context(), db, f.admin, other.PublicID, actorOf(f.adminUser))
 		must(t, err)
@@ -123,8 +124,8 @@ func TestInvitationEmailsCappedPerDay(t *testing.T) {
 		f := newOrgFixture(t, db)
 		actor := actorOf(f.adminUser)
 		// 100 emails in two requests, one of them a resend: the Free cap.
-		invite(t, db, f.admin, f.adminUser, addresses("a", 50), models.RoleMember)
-		res := invite(t, db, f.admin, f.adminUser, addresses("b", 49), models.RoleMember)
+		invite(t, db, f.admin, f.adminUser, addresses("a", 50), tenancy.RoleMember)
+		res := invite(t, db, f.admin, f.adminUser, addresses("b", 49), tenancy.RoleMember)
 		sentAgo(t, db, res.Invited[0].ID, models.InvitationResendInterval)
 		_, err := models.ResendInvitation(t.Context(), db, f.admin, res.Invited[0].PublicID, actor)
 		must(t, err)
@@ -132,7 +133,7 @@ func TestInvitationEmailsCappedPerDay(t *testing.T) {
 
 		sentAgo(t, db, res.Invited[1].ID, models.InvitationResendInterval)
 		before := teamSnapshot(t, db)
-		_, err = models.Invite(t.Context(), db, f.admin, "one-more@example.com", models.RoleMember, actor)
+		_, err = models.Invite(t.Context(), db, f.admin, "one-more@example.com", tenancy.RoleMember, actor)
 		wantLimit(t, err, "emails", "Free plan allows 100 invitation emails in 24 hours", "has sent 100 invitation emails",
 			"after "+clockOf(oldest.Add(24*time.Hour)))
 		wantTeamUnchanged(t, db, before)
@@ -140,13 +141,13 @@ func TestInvitationEmailsCappedPerDay(t *testing.T) {
 		wantLimit(t, err, "invitation", "Free plan allows 100")
 		wantTeamUnchanged(t, db, before)
 		// Addresses that send nothing are still sorted out.
-		again, err := models.Invite(t.Context(), db, f.admin, "a0@example.com, "+f.memberUser.Email, models.RoleMember, actor)
+		again, err := models.Invite(t.Context(), db, f.admin, "a0@example.com, "+f.memberUser.Email, tenancy.RoleMember, actor)
 		must(t, err)
 		if len(again.Invited) != 0 || len(again.AlreadyInvited) != 1 || len(again.AlreadyMembers) != 1 {
 			t.Errorf("result %+v", again)
 		}
 		// Another organization has its own count.
-		inviteOne(t, db, f.other, f.adminUser, "elsewhere@example.com", models.RoleMember)
+		inviteOne(t, db, f.other, f.adminUser, "elsewhere@example.com", tenancy.RoleMember)
 
 		// Three of them are now more than a day old: three more can go,
 		// not five, and the five are refused whole. They can all go once the
@@ -155,13 +156,13 @@ func TestInvitationEmailsCappedPerDay(t *testing.T) {
 			utc().Add(-24*time.Hour-time.Second), f.admin.AccountID(), models.AuditInvited).Error)
 		fifth := auditOf(t, db, f.admin.AccountID(), models.AuditInvited)[4].CreatedAt
 		before = teamSnapshot(t, db)
-		_, err = models.Invite(t.Context(), db, f.admin, addresses("c", 5), models.RoleMember, actor)
+		_, err = models.Invite(t.Context(), db, f.admin, addresses("c", 5), tenancy.RoleMember, actor)
 		wantLimit(t, err, "emails", "can send 3 more now, and these addresses need 5", "after "+clockOf(fifth.Add(24*time.Hour)))
 		wantTeamUnchanged(t, db, before)
-		if res := invite(t, db, f.admin, f.adminUser, addresses("c", 3), models.RoleMember); len(res.Invited) != 3 {
+		if res := invite(t, db, f.admin, f.adminUser, addresses("c", 3), tenancy.RoleMember); len(res.Invited) != 3 {
 			t.Fatalf("invited %d, want 3", len(res.Invited))
 		}
-		_, err = models.Invite(t.Context(), db, f.admin, "d@example.com", models.RoleMember, actor)
+		_, err = models.Invite(t.Context(), db, f.admin, "d@example.com", tenancy.RoleMember, actor)
 		wantLimit(t, err, "emails", "has sent 100")
 	})
 }
@@ -172,18 +173,18 @@ func TestInvitationEmailCapFollowsThePlan(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		f := newOrgFixture(t, db)
 		actor := actorOf(f.adminUser)
-		for _, plan := range []models.Plan{models.PlanFree, models.PlanDeveloper, models.PlanEnterprise} {
+		for _, plan := range []tenancy.Plan{tenancy.PlanFree, tenancy.PlanDeveloper, tenancy.PlanEnterprise} {
 			t.Run(string(plan), func(t *testing.T) {
 				must(t, dbtest.Plain(t, db).Exec("DELETE FROM audit_events WHERE account_id = ?", f.admin.AccountID()).Error)
 				must(t, dbtest.Plain(t, db).Exec("UPDATE accounts SET plan = ? WHERE id = ?", plan, f.admin.AccountID()).Error)
-				limit := plan.InvitationEmailsPerDay()
+				limit := models.InvitationEmailsPerDay(plan)
 				pastEmails(t, db, f.admin.AccountID(), limit-1, utc().Add(-time.Hour))
 				// Older than a day: not counted.
 				pastEmails(t, db, f.admin.AccountID(), 10, utc().Add(-25*time.Hour))
-				_, err := models.Invite(t.Context(), db, f.admin, addresses(string(plan)+"-x", 2), models.RoleMember, actor)
+				_, err := models.Invite(t.Context(), db, f.admin, addresses(string(plan)+"-x", 2), tenancy.RoleMember, actor)
 				wantLimit(t, err, "emails", plan.Label()+" plan allows", "can send 1 more now")
-				inviteOne(t, db, f.admin, f.adminUser, string(plan)+"-last@example.com", models.RoleMember)
-				_, err = models.Invite(t.Context(), db, f.admin, string(plan)+"-over@example.com", models.RoleMember, actor)
+				inviteOne(t, db, f.admin, f.adminUser, string(plan)+"-last@example.com", tenancy.RoleMember)
+				_, err = models.Invite(t.Context(), db, f.admin, string(plan)+"-over@example.com", tenancy.RoleMember, actor)
 				wantLimit(t, err, "emails", plan.Label()+" plan allows")
 			})
 		}
@@ -204,7 +205,7 @@ func TestInvitationLimitsUnderConcurrency(t *testing.T) {
 		for i := range n {
 			wg.Go(func() {
 				<-start
-				_, errs[i] = models.Invite(t.Context(), db, f.admin, fmt.Sprintf("race%d@example.com", i), models.RoleMember, actor)
+				_, errs[i] = models.Invite(t.Context(), db, f.admin, fmt.Sprintf("race%d@example.com", i), tenancy.RoleMember, actor)
 			})
 		}
 		close(start)
@@ -228,7 +229,7 @@ func TestInvitationLimitsUnderConcurrency(t *testing.T) {
 
 		// One invitation resent by many at once goes out once.
 		must(t, dbtest.Plain(t, db).Exec("DELETE FROM audit_events WHERE account_id = ?", f.admin.AccountID()).Error)
-		sent := inviteOne(t, db, f.admin, f.adminUser, "resend-race@example.com", models.RoleMember)
+		sent := inviteOne(t, db, f.admin, f.adminUser, "resend-race@example.com", tenancy.RoleMember)
 		sentAgo(t, db, sent.ID, models.InvitationResendInterval)
 		start = make(chan struct{})
 		for i := range n {

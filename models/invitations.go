@@ -11,10 +11,12 @@ import (
 	"unicode"
 
 	"gorm.io/gorm"
+
+	"switchboard/models/tenancy"
 )
 
 // Invitation limits. How many invitation emails an organization may send a
-// day depends on its plan (Plan.InvitationEmailsPerDay).
+// day depends on its plan (InvitationEmailsPerDay).
 const (
 	InvitationTTL        = 7 * 24 * time.Hour
 	MaxInvitesPerRequest = 50
@@ -33,17 +35,17 @@ const (
 var ErrInvitationLimit = errors.New("invitation email limit reached")
 
 func invitationLimitError(field, msg string) error {
-	return fmt.Errorf("%w: %w", ErrInvitationLimit, FieldErrors{field: msg})
+	return fmt.Errorf("%w: %w", ErrInvitationLimit, tenancy.FieldErrors{field: msg})
 }
 
 // invitationEmailsSent counts the invitation emails the scope's account sent
 // after since, from its audit log: every invitation and every resend is an
 // event. The caller holds the account's lock, so that the count stays true
 // until it commits.
-func invitationEmailsSent(tx *gorm.DB, s Scope, since time.Time) (int, error) {
+func invitationEmailsSent(tx *gorm.DB, s tenancy.Scope, since time.Time) (int, error) {
 	var n int64
-	err := s.apply(tx.Model(&AuditEvent{})).
-		Where("action IN ? AND created_at > ?", []AuditAction{AuditInvited, AuditInvitationResent}, since).
+	err := s.Apply(tx.Model(&tenancy.AuditEvent{})).
+		Where("action IN ? AND created_at > ?", []tenancy.AuditAction{AuditInvited, AuditInvitationResent}, since).
 		Count(&n).Error
 	return int(n), err
 }
@@ -51,12 +53,12 @@ func invitationEmailsSent(tx *gorm.DB, s Scope, since time.Time) (int, error) {
 // allowInvitationEmails refuses, with ErrInvitationLimit and a message on
 // field, to send n more invitation emails when they would take the account
 // over its plan's daily cap. The caller holds the account's lock.
-func allowInvitationEmails(tx *gorm.DB, s Scope, acct Account, n int, field string) error {
+func allowInvitationEmails(tx *gorm.DB, s tenancy.Scope, acct tenancy.Account, n int, field string) error {
 	if n == 0 {
 		return nil
 	}
-	limit := acct.Plan.InvitationEmailsPerDay()
-	since := now().Add(-invitationEmailWindow)
+	limit := InvitationEmailsPerDay(acct.Plan)
+	since := tenancy.Now().Add(-invitationEmailWindow)
 	sent, err := invitationEmailsSent(tx, s, since)
 	if err != nil || sent+n <= limit {
 		return err
@@ -68,8 +70,8 @@ func allowInvitationEmails(tx *gorm.DB, s Scope, acct Account, n int, field stri
 	// The emails can go out once enough of those counted are more than a
 	// day old: the oldest sent+n-limit of them.
 	var times []time.Time
-	if err := s.apply(tx.Model(&AuditEvent{})).
-		Where("action IN ? AND created_at > ?", []AuditAction{AuditInvited, AuditInvitationResent}, since).
+	if err := s.Apply(tx.Model(&tenancy.AuditEvent{})).
+		Where("action IN ? AND created_at > ?", []tenancy.AuditAction{AuditInvited, AuditInvitationResent}, since).
 		Order("created_at, id").Offset(sent+n-limit-1).Limit(1).Pluck("created_at", &times).Error; err != nil {
 		return err
 	}
@@ -114,7 +116,7 @@ type Invitation struct {
 	PublicID     string
 	AccountID    int64
 	Email        string
-	Role         Role
+	Role         tenancy.Role
 	TokenHash    string
 	InvitedByID  *int64
 	ExpiresAt    time.Time
@@ -142,7 +144,7 @@ func (inv Invitation) State() InvitationState {
 		return InvitationAccepted
 	case inv.RevokedAt != nil:
 		return InvitationRevoked
-	case !now().Before(inv.ExpiresAt):
+	case !tenancy.Now().Before(inv.ExpiresAt):
 		return InvitationExpired
 	}
 	return InvitationPending
@@ -170,7 +172,7 @@ func parseEmails(raw string) []string {
 	fields := strings.FieldsFunc(raw, func(r rune) bool { return r == ',' || r == ';' || unicode.IsSpace(r) })
 	var out []string
 	for _, f := range fields {
-		e := NormalizeEmail(f)
+		e := tenancy.NormalizeEmail(f)
 		if e != "" && !slices.Contains(out, e) {
 			out = append(out, e)
 		}
@@ -184,16 +186,16 @@ func parseEmails(raw string) []string {
 // invitation is renewed. When the emails this would send do not fit in the
 // plan's daily cap, nothing is sent: ErrInvitationLimit, with a message on
 // "emails".
-func Invite(ctx context.Context, db *gorm.DB, s Scope, raw string, role Role, actor Actor) (InviteResult, error) {
+func Invite(ctx context.Context, db *gorm.DB, s tenancy.Scope, raw string, role tenancy.Role, actor tenancy.Actor) (InviteResult, error) {
 	var res InviteResult
-	if err := s.require(CapManageMembers); err != nil {
+	if err := s.Require(tenancy.CapManageMembers); err != nil {
 		return res, err
 	}
 	if !s.IsOrganization() {
-		return res, ErrNotFound
+		return res, tenancy.ErrNotFound
 	}
-	fe := FieldErrors{}
-	if _, ok := ParseRole(string(role)); !ok {
+	fe := tenancy.FieldErrors{}
+	if _, ok := tenancy.ParseRole(string(role)); !ok {
 		fe["role"] = "Choose Administrator or Regular user."
 	}
 	emails := parseEmails(raw)
@@ -203,35 +205,35 @@ func Invite(ctx context.Context, db *gorm.DB, s Scope, raw string, role Role, ac
 	case len(emails) > MaxInvitesPerRequest:
 		fe["emails"] = fmt.Sprintf("Invite at most %d people at a time (you entered %d addresses).", MaxInvitesPerRequest, len(emails))
 	}
-	if err := fe.orNil(); err != nil {
+	if err := fe.OrNil(); err != nil {
 		return res, err
 	}
 	var valid []string
 	for _, e := range emails {
-		if ValidEmail(e) {
+		if tenancy.ValidEmail(e) {
 			valid = append(valid, e)
 		} else {
 			res.Invalid = append(res.Invalid, e)
 		}
 	}
 	if len(valid) == 0 {
-		return res, FieldErrors{"emails": "None of these is a valid email address: " + strings.Join(res.Invalid, ", ") + "."}
+		return res, tenancy.FieldErrors{"emails": "None of these is a valid email address: " + strings.Join(res.Invalid, ", ") + "."}
 	}
-	err := s.write(ctx, db, func(tx *gorm.DB) error {
+	err := s.Write(ctx, db, func(tx *gorm.DB) error {
 		// Concurrent invitations of one address wait for each other here
 		// instead of failing on the unique index, and concurrent requests
 		// count the day's invitation emails one after the other.
-		acct, err := s.lockAs(tx, CapManageMembers)
+		acct, err := s.LockAs(tx, tenancy.CapManageMembers)
 		if err != nil {
 			return err
 		}
 		var members []string
-		if err := s.mark(tx.Table("users")).Joins("JOIN memberships ON memberships.user_id = users.id AND memberships.account_id = ?", s.AccountID()).
+		if err := s.Mark(tx.Table("users")).Joins("JOIN memberships ON memberships.user_id = users.id AND memberships.account_id = ?", s.AccountID()).
 			Where("users.email IN ?", valid).Pluck("users.email", &members).Error; err != nil {
 			return err
 		}
 		var open []Invitation
-		if err := s.apply(tx).Where("email IN ? AND accepted_at IS NULL AND revoked_at IS NULL", valid).Find(&open).Error; err != nil {
+		if err := s.Apply(tx).Where("email IN ? AND accepted_at IS NULL AND revoked_at IS NULL", valid).Find(&open).Error; err != nil {
 			return err
 		}
 		type toSend struct {
@@ -265,7 +267,7 @@ func Invite(ctx context.Context, db *gorm.DB, s Scope, raw string, role Role, ac
 			if err != nil {
 				return err
 			}
-			if err := recordAudit(tx, s, actor, AuditInvited, p.email, "as "+role.Label()); err != nil {
+			if err := tenancy.RecordAudit(tx, s, actor, AuditInvited, p.email, "as "+role.Label()); err != nil {
 				return err
 			}
 			res.Invited = append(res.Invited, sent)
@@ -279,28 +281,28 @@ func Invite(ctx context.Context, db *gorm.DB, s Scope, raw string, role Role, ac
 	return res, nil
 }
 
-func createInvitation(tx *gorm.DB, s Scope, email string, role Role) (SentInvitation, error) {
-	token := NewToken()
-	t := now()
-	inviter := s.userID
-	inv := Invitation{PublicID: newObjectID(), Email: email, Role: role, TokenHash: HashToken(token),
+func createInvitation(tx *gorm.DB, s tenancy.Scope, email string, role tenancy.Role) (SentInvitation, error) {
+	token := tenancy.NewToken()
+	t := tenancy.Now()
+	inviter := s.UserID()
+	inv := Invitation{PublicID: tenancy.NewObjectID(), Email: email, Role: role, TokenHash: tenancy.HashToken(token),
 		InvitedByID: &inviter, ExpiresAt: t.Add(InvitationTTL), SentAt: t}
-	err := s.apply(tx).Create(&inv).Error
+	err := s.Apply(tx).Create(&inv).Error
 	return SentInvitation{Invitation: inv, Token: token}, err
 }
 
 // renewInvitation gives an open invitation a new token and a new week; the
 // old link stops working.
-func renewInvitation(tx *gorm.DB, s Scope, inv Invitation, role *Role) (SentInvitation, error) {
-	token := NewToken()
-	t := now()
-	inv.TokenHash, inv.ExpiresAt, inv.SentAt = HashToken(token), t.Add(InvitationTTL), t
+func renewInvitation(tx *gorm.DB, s tenancy.Scope, inv Invitation, role *tenancy.Role) (SentInvitation, error) {
+	token := tenancy.NewToken()
+	t := tenancy.Now()
+	inv.TokenHash, inv.ExpiresAt, inv.SentAt = tenancy.HashToken(token), t.Add(InvitationTTL), t
 	updates := map[string]any{"token_hash": inv.TokenHash, "expires_at": inv.ExpiresAt, "sent_at": inv.SentAt}
 	if role != nil {
 		inv.Role = *role
 		updates["role"] = inv.Role
 	}
-	err := s.apply(tx.Model(&Invitation{})).Where("id = ?", inv.ID).Updates(updates).Error
+	err := s.Apply(tx.Model(&Invitation{})).Where("id = ?", inv.ID).Updates(updates).Error
 	return SentInvitation{Invitation: inv, Token: token}, err
 }
 
@@ -312,15 +314,15 @@ type InvitationRow struct {
 
 // ListInvitations returns the scope's open invitations (pending and
 // expired), newest first.
-func ListInvitations(ctx context.Context, db *gorm.DB, s Scope, page Page) ([]InvitationRow, int64, error) {
-	if err := s.require(CapManageMembers); err != nil {
+func ListInvitations(ctx context.Context, db *gorm.DB, s tenancy.Scope, page tenancy.Page) ([]InvitationRow, int64, error) {
+	if err := s.Require(tenancy.CapManageMembers); err != nil {
 		return nil, 0, err
 	}
 	var total int64
 	var rows []InvitationRow
-	err := s.read(ctx, db, func(tx *gorm.DB) error {
+	err := s.Read(ctx, db, func(tx *gorm.DB) error {
 		open := func() *gorm.DB {
-			return s.apply(tx.Model(&Invitation{})).Where("invitations.accepted_at IS NULL AND invitations.revoked_at IS NULL")
+			return s.Apply(tx.Model(&Invitation{})).Where("invitations.accepted_at IS NULL AND invitations.revoked_at IS NULL")
 		}
 		if err := open().Count(&total).Error; err != nil {
 			return err
@@ -333,23 +335,23 @@ func ListInvitations(ctx context.Context, db *gorm.DB, s Scope, page Page) ([]In
 	return rows, total, err
 }
 
-func openInvitation(tx *gorm.DB, s Scope, publicID string) (Invitation, error) {
+func openInvitation(tx *gorm.DB, s tenancy.Scope, publicID string) (Invitation, error) {
 	var inv Invitation
-	err := s.apply(tx).Where("public_id = ? AND accepted_at IS NULL AND revoked_at IS NULL", publicID).Take(&inv).Error
-	return inv, notFound(err)
+	err := s.Apply(tx).Where("public_id = ? AND accepted_at IS NULL AND revoked_at IS NULL", publicID).Take(&inv).Error
+	return inv, tenancy.NotFound(err)
 }
 
 // ResendInvitation sends an open invitation again with a new link valid for
 // a week; administrators only. An invitation sent less than
 // InvitationResendInterval ago, or one more email than the plan's daily
 // cap, is refused with ErrInvitationLimit and a message on "invitation".
-func ResendInvitation(ctx context.Context, db *gorm.DB, s Scope, publicID string, actor Actor) (SentInvitation, error) {
-	if err := s.require(CapManageMembers); err != nil {
+func ResendInvitation(ctx context.Context, db *gorm.DB, s tenancy.Scope, publicID string, actor tenancy.Actor) (SentInvitation, error) {
+	if err := s.Require(tenancy.CapManageMembers); err != nil {
 		return SentInvitation{}, err
 	}
 	var sent SentInvitation
-	err := s.write(ctx, db, func(tx *gorm.DB) error {
-		acct, err := s.lockAs(tx, CapManageMembers)
+	err := s.Write(ctx, db, func(tx *gorm.DB) error {
+		acct, err := s.LockAs(tx, tenancy.CapManageMembers)
 		if err != nil {
 			return err
 		}
@@ -357,7 +359,7 @@ func ResendInvitation(ctx context.Context, db *gorm.DB, s Scope, publicID string
 		if err != nil {
 			return err
 		}
-		if next := inv.SentAt.Add(InvitationResendInterval); now().Before(next) {
+		if next := inv.SentAt.Add(InvitationResendInterval); tenancy.Now().Before(next) {
 			return invitationLimitError("invitation", fmt.Sprintf("The invitation to %s was sent less than %d minutes ago. You can send it again after %s.",
 				inv.Email, int(InvitationResendInterval/time.Minute), clock(next)))
 		}
@@ -367,7 +369,7 @@ func ResendInvitation(ctx context.Context, db *gorm.DB, s Scope, publicID string
 		if sent, err = renewInvitation(tx, s, inv, nil); err != nil {
 			return err
 		}
-		return recordAudit(tx, s, actor, AuditInvitationResent, inv.Email, "")
+		return tenancy.RecordAudit(tx, s, actor, AuditInvitationResent, inv.Email, "")
 	})
 	if err != nil {
 		return SentInvitation{}, err
@@ -377,23 +379,23 @@ func ResendInvitation(ctx context.Context, db *gorm.DB, s Scope, publicID string
 
 // RevokeInvitation makes an open invitation's link stop working;
 // administrators only.
-func RevokeInvitation(ctx context.Context, db *gorm.DB, s Scope, publicID string, actor Actor) (Invitation, error) {
-	if err := s.require(CapManageMembers); err != nil {
+func RevokeInvitation(ctx context.Context, db *gorm.DB, s tenancy.Scope, publicID string, actor tenancy.Actor) (Invitation, error) {
+	if err := s.Require(tenancy.CapManageMembers); err != nil {
 		return Invitation{}, err
 	}
 	var inv Invitation
-	err := s.write(ctx, db, func(tx *gorm.DB) error {
-		if _, err := s.lockAs(tx, CapManageMembers); err != nil {
+	err := s.Write(ctx, db, func(tx *gorm.DB) error {
+		if _, err := s.LockAs(tx, tenancy.CapManageMembers); err != nil {
 			return err
 		}
 		var err error
 		if inv, err = openInvitation(tx, s, publicID); err != nil {
 			return err
 		}
-		if err := s.apply(tx.Model(&Invitation{})).Where("id = ?", inv.ID).Update("revoked_at", now()).Error; err != nil {
+		if err := s.Apply(tx.Model(&Invitation{})).Where("id = ?", inv.ID).Update("revoked_at", tenancy.Now()).Error; err != nil {
 			return err
 		}
-		return recordAudit(tx, s, actor, AuditInvitationRevoked, inv.Email, "")
+		return tenancy.RecordAudit(tx, s, actor, AuditInvitationRevoked, inv.Email, "")
 	})
 	return inv, err
 }
@@ -413,12 +415,12 @@ var ErrInvitationNotFound = errors.New("this invitation link is not valid")
 // LookupInvitation finds the invitation of a link, in whatever state.
 func LookupInvitation(ctx context.Context, db *gorm.DB, token string) (InvitationView, error) {
 	var v InvitationView
-	err := System("look up an invitation by its token").Do(ctx, db, func(tx *gorm.DB) error {
+	err := tenancy.System("look up an invitation by its token").Do(ctx, db, func(tx *gorm.DB) error {
 		return tx.Model(&Invitation{}).
 			Select("invitations.*, accounts.name AS account_name, accounts.public_id AS account_public_id, users.name AS inviter_name").
 			Joins("JOIN accounts ON accounts.id = invitations.account_id").
 			Joins("LEFT JOIN users ON users.id = invitations.invited_by_id").
-			Where("invitations.token_hash = ?", HashToken(token)).
+			Where("invitations.token_hash = ?", tenancy.HashToken(token)).
 			Take(&v).Error
 	})
 	if errors.Is(err, gorm.ErrRecordNotFound) {
@@ -437,30 +439,30 @@ var ErrInvitationClosed = errors.New("this invitation can no longer be accepted"
 // AcceptInvitation makes the user a member of the invitation's organization
 // with its role, and returns their scope there. The user's email must be the
 // invited one; accepting proves it.
-func AcceptInvitation(ctx context.Context, db *gorm.DB, token string, user User, ip string) (Scope, error) {
-	var scope Scope
-	door := System("accept an invitation by its token")
+func AcceptInvitation(ctx context.Context, db *gorm.DB, token string, user User, ip string) (tenancy.Scope, error) {
+	var scope tenancy.Scope
+	door := tenancy.System("accept an invitation by its token")
 	err := door.Tx(ctx, db, func(tx *gorm.DB) error {
 		var inv Invitation
-		if err := tx.Where("token_hash = ?", HashToken(token)).Take(&inv).Error; err != nil {
+		if err := tx.Where("token_hash = ?", tenancy.HashToken(token)).Take(&inv).Error; err != nil {
 			if errors.Is(err, gorm.ErrRecordNotFound) {
 				return ErrInvitationNotFound
 			}
 			return err
 		}
-		acct, err := lockAccount(tx, inv.AccountID)
+		acct, err := tenancy.LockAccount(tx, inv.AccountID)
 		if err != nil {
 			return err
 		}
 		if inv.State() != InvitationPending {
 			return ErrInvitationClosed
 		}
-		if NormalizeEmail(user.Email) != inv.Email {
+		if tenancy.NormalizeEmail(user.Email) != inv.Email {
 			return ErrInvitationForSomeoneElse
 		}
-		t := now()
+		t := tenancy.Now()
 		org := door.In(acct)
-		res := org.apply(tx.Model(&Invitation{})).Where("id = ? AND accepted_at IS NULL AND revoked_at IS NULL", inv.ID).
+		res := org.Apply(tx.Model(&Invitation{})).Where("id = ? AND accepted_at IS NULL AND revoked_at IS NULL", inv.ID).
 			Updates(map[string]any{"accepted_at": t, "accepted_by_id": user.ID})
 		if res.Error != nil {
 			return res.Error
@@ -469,11 +471,11 @@ func AcceptInvitation(ctx context.Context, db *gorm.DB, token string, user User,
 			return ErrInvitationClosed
 		}
 		var n int64
-		if err := org.apply(tx.Model(&Membership{})).Where("user_id = ?", user.ID).Count(&n).Error; err != nil {
+		if err := org.Apply(tx.Model(&tenancy.Membership{})).Where("user_id = ?", user.ID).Count(&n).Error; err != nil {
 			return err
 		}
 		if n == 0 {
-			if err := org.apply(tx).Create(&Membership{UserID: user.ID, Role: inv.Role}).Error; err != nil {
+			if err := org.Apply(tx).Create(&tenancy.Membership{UserID: user.ID, Role: inv.Role}).Error; err != nil {
 				return err
 			}
 		}
@@ -482,10 +484,23 @@ func AcceptInvitation(ctx context.Context, db *gorm.DB, token string, user User,
 				return err
 			}
 		}
-		if scope, err = ScopeForSession(ctx, tx, user.ID, acct.ID); err != nil {
+		if scope, err = tenancy.ScopeForSession(ctx, tx, user.ID, acct.ID); err != nil {
 			return err
 		}
-		return recordAudit(tx, scope, Actor{UserID: user.ID, Name: user.Name, IP: ip}, AuditJoined, user.Email, "as "+scope.Role().Label())
+		return tenancy.RecordAudit(tx, scope, tenancy.Actor{UserID: user.ID, Name: user.Name, IP: ip}, AuditJoined, user.Email, "as "+scope.Role().Label())
 	})
 	return scope, err
+}
+
+// InvitationEmailsPerDay is how many invitation emails — invitations and
+// resends — an organization on the plan may send in any 24 hours: enough to
+// bring a whole team in, too few for the product to serve as a spam relay.
+func InvitationEmailsPerDay(p tenancy.Plan) int {
+	switch p {
+	case tenancy.PlanDeveloper:
+		return 500
+	case tenancy.PlanEnterprise:
+		return 5_000
+	}
+	return 100
 }

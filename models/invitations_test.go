@@ -14,6 +14,7 @@ import (
 
 	"switchboard/models"
 	"switchboard/models/dbtest"
+	"switchboard/models/tenancy"
 )
 
 // teamTables are dumped row by row by teamSnapshot, each in a stable order: a
@@ -80,12 +81,12 @@ func wantTeamUnchanged(t *testing.T, db *gorm.DB, before teamState) {
 }
 
 // actorOf is the audit actor of a user acting from a fixed address.
-func actorOf(u models.User) models.Actor {
-	return models.Actor{UserID: u.ID, Name: u.Name, IP: "192.0.2.7"}
+func actorOf(u models.User) tenancy.Actor {
+	return tenancy.Actor{UserID: u.ID, Name: u.Name, IP: "192.0.2.7"}
 }
 
 // invite runs Invite as the scope's user or fails the test.
-func invite(t *testing.T, db *gorm.DB, s models.Scope, by models.User, raw string, role models.Role) models.InviteResult {
+func invite(t *testing.T, db *gorm.DB, s tenancy.Scope, by models.User, raw string, role tenancy.Role) models.InviteResult {
 	t.Helper()
 	res, err := models.Invite(t.Context(), db, s, raw, role, actorOf(by))
 	if err != nil {
@@ -96,7 +97,7 @@ func invite(t *testing.T, db *gorm.DB, s models.Scope, by models.User, raw strin
 
 // inviteOne invites a single address and returns its invitation with the
 // token of its link.
-func inviteOne(t *testing.T, db *gorm.DB, s models.Scope, by models.User, email string, role models.Role) models.SentInvitation {
+func inviteOne(t *testing.T, db *gorm.DB, s tenancy.Scope, by models.User, email string, role tenancy.Role) models.SentInvitation {
 	t.Helper()
 	res := invite(t, db, s, by, email, role)
 	if len(res.Invited) != 1 {
@@ -133,16 +134,16 @@ func sentAgo(t *testing.T, db *gorm.DB, id int64, d time.Duration) {
 
 // auditOf reads the account's audit events of one action, oldest first, with
 // raw SQL.
-func auditOf(t *testing.T, db *gorm.DB, accountID int64, action models.AuditAction) []models.AuditEvent {
+func auditOf(t *testing.T, db *gorm.DB, accountID int64, action tenancy.AuditAction) []tenancy.AuditEvent {
 	t.Helper()
-	var evs []models.AuditEvent
+	var evs []tenancy.AuditEvent
 	must(t, dbtest.Plain(t, db).Raw("SELECT * FROM audit_events WHERE account_id = ? AND action = ? ORDER BY id", accountID, action).Scan(&evs).Error)
 	return evs
 }
 
 // wantAudit fails unless the account's events of action are exactly one per
 // email of targets, in order, each naming its address and made by actor.
-func wantAudit(t *testing.T, db *gorm.DB, accountID int64, action models.AuditAction, actor models.Actor, targets ...string) []models.AuditEvent {
+func wantAudit(t *testing.T, db *gorm.DB, accountID int64, action tenancy.AuditAction, actor tenancy.Actor, targets ...string) []tenancy.AuditEvent {
 	t.Helper()
 	evs := auditOf(t, db, accountID, action)
 	got := make([]string, len(evs))
@@ -205,7 +206,7 @@ func TestInviteParsesAddresses(t *testing.T) {
 		for _, c := range cases {
 			t.Run(c.label, func(t *testing.T) {
 				before := countRows(t, db, "invitations", "")
-				res := invite(t, db, f.admin, f.adminUser, c.raw, models.RoleMember)
+				res := invite(t, db, f.admin, f.adminUser, c.raw, tenancy.RoleMember)
 				var got []string
 				for _, inv := range res.Invited {
 					got = append(got, inv.Email)
@@ -235,10 +236,10 @@ func TestInviteParsesAddresses(t *testing.T) {
 func TestInviteSortsAddresses(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		f := newOrgFixture(t, db)
-		pending := inviteOne(t, db, f.admin, f.adminUser, "pending@example.com", models.RoleMember)
+		pending := inviteOne(t, db, f.admin, f.adminUser, "pending@example.com", tenancy.RoleMember)
 		// Addresses that are open elsewhere or closed here do not count.
-		inviteOne(t, db, f.other, f.adminUser, "elsewhere@example.com", models.RoleMember)
-		revoked := inviteOne(t, db, f.admin, f.adminUser, "revoked@example.com", models.RoleMember)
+		inviteOne(t, db, f.other, f.adminUser, "elsewhere@example.com", tenancy.RoleMember)
+		revoked := inviteOne(t, db, f.admin, f.adminUser, "revoked@example.com", tenancy.RoleMember)
 		_, err := models.RevokeInvitation(t.Context(), db, f.admin, revoked.PublicID, actorOf(f.adminUser))
 		must(t, err)
 		outsider, _ := dbtest.User(t, db) // has an account, but not here
@@ -256,7 +257,7 @@ func TestInviteSortsAddresses(t *testing.T) {
 			"also@bad",
 		}, ", ")
 		actor := actorOf(f.adminUser)
-		res, err := models.Invite(t.Context(), db, f.admin, raw, models.RoleAdmin, actor)
+		res, err := models.Invite(t.Context(), db, f.admin, raw, tenancy.RoleAdmin, actor)
 		must(t, err)
 		var invited []string
 		for _, inv := range res.Invited {
@@ -282,7 +283,7 @@ func TestInviteSortsAddresses(t *testing.T) {
 		tokens := map[string]bool{}
 		for _, sent := range res.Invited {
 			inv := rawInvitation(t, db, sent.ID)
-			if inv.AccountID != f.admin.AccountID() || inv.Email != sent.Email || inv.Role != models.RoleAdmin ||
+			if inv.AccountID != f.admin.AccountID() || inv.Email != sent.Email || inv.Role != tenancy.RoleAdmin ||
 				inv.InvitedByID == nil || *inv.InvitedByID != f.adminUser.ID || inv.AcceptedAt != nil || inv.RevokedAt != nil {
 				t.Errorf("stored %+v", inv)
 			}
@@ -300,7 +301,7 @@ func TestInviteSortsAddresses(t *testing.T) {
 		}
 
 		// The pending invitation was left alone: same link, no new event.
-		if got := rawInvitation(t, db, pending.ID); got.TokenHash != models.HashToken(pending.Token) || got.Role != models.RoleMember {
+		if got := rawInvitation(t, db, pending.ID); got.TokenHash != tenancy.HashToken(pending.Token) || got.Role != tenancy.RoleMember {
 			t.Errorf("the pending invitation changed: %+v", got)
 		}
 		// One open invitation per address, and one "member.invited" event per
@@ -317,7 +318,7 @@ func TestInviteSortsAddresses(t *testing.T) {
 		}
 		evs := wantAudit(t, db, f.admin.AccountID(), models.AuditInvited, actor, append(targets, wantInvited...)...)
 		for _, ev := range evs[len(before):] {
-			if !strings.Contains(ev.Details, models.RoleAdmin.Label()) {
+			if !strings.Contains(ev.Details, tenancy.RoleAdmin.Label()) {
 				t.Errorf("event details %q do not name the role", ev.Details)
 			}
 		}
@@ -332,7 +333,7 @@ func TestInviteSortsAddresses(t *testing.T) {
 func TestInviteStoresOnlyTheTokenHash(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		f := newOrgFixture(t, db)
-		res := invite(t, db, f.admin, f.adminUser, "a@example.com, b@example.com", models.RoleMember)
+		res := invite(t, db, f.admin, f.adminUser, "a@example.com, b@example.com", tenancy.RoleMember)
 		sentAgo(t, db, res.Invited[1].ID, models.InvitationResendInterval)
 		resent, err := models.ResendInvitation(t.Context(), db, f.admin, res.Invited[1].PublicID, actorOf(f.adminUser))
 		must(t, err)
@@ -340,7 +341,7 @@ func TestInviteStoresOnlyTheTokenHash(t *testing.T) {
 		// database; the current ones are stored as their hash.
 		sent := append(res.Invited, resent)
 		for _, s := range []models.SentInvitation{res.Invited[0], resent} {
-			if got := rawInvitation(t, db, s.ID).TokenHash; got != models.HashToken(s.Token) {
+			if got := rawInvitation(t, db, s.ID).TokenHash; got != tenancy.HashToken(s.Token) {
 				t.Errorf("%s: token hash %q, want HashToken(token)", s.Email, got)
 			}
 		}
@@ -363,7 +364,7 @@ func TestInviteStoresOnlyTheTokenHash(t *testing.T) {
 func TestInviteRefusals(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		f := newOrgFixture(t, db)
-		inviteOne(t, db, f.admin, f.adminUser, "pending@example.com", models.RoleMember)
+		inviteOne(t, db, f.admin, f.adminUser, "pending@example.com", tenancy.RoleMember)
 		many := func(n int) string {
 			var out []string
 			for i := range n {
@@ -373,25 +374,25 @@ func TestInviteRefusals(t *testing.T) {
 		}
 		cases := []struct {
 			label string
-			scope models.Scope
+			scope tenancy.Scope
 			raw   string
-			role  models.Role
+			role  tenancy.Role
 			keys  []string
 			err   error
 		}{
-			{"nothing", f.admin, "", models.RoleMember, []string{"emails"}, nil},
-			{"only separators and blanks", f.admin, " ,;\n\r\n ; ,\t", models.RoleMember, []string{"emails"}, nil},
-			{"51 distinct addresses", f.admin, many(51), models.RoleMember, []string{"emails"}, nil},
-			{"51 distinct addresses, some invalid", f.admin, many(49) + ",bad1,bad2", models.RoleMember, []string{"emails"}, nil},
+			{"nothing", f.admin, "", tenancy.RoleMember, []string{"emails"}, nil},
+			{"only separators and blanks", f.admin, " ,;\n\r\n ; ,\t", tenancy.RoleMember, []string{"emails"}, nil},
+			{"51 distinct addresses", f.admin, many(51), tenancy.RoleMember, []string{"emails"}, nil},
+			{"51 distinct addresses, some invalid", f.admin, many(49) + ",bad1,bad2", tenancy.RoleMember, []string{"emails"}, nil},
 			{"unknown role", f.admin, "new@example.com", "owner", []string{"role"}, nil},
 			{"upper-case role", f.admin, "new@example.com", "ADMIN", []string{"role"}, nil},
 			{"empty role", f.admin, "new@example.com", "", []string{"role"}, nil},
 			{"bad role and no address", f.admin, "", "owner", []string{"emails", "role"}, nil},
-			{"all invalid", f.admin, "nope, also@bad\n@example.com", models.RoleMember, []string{"emails"}, nil},
-			{"regular member", f.member, "new@example.com", models.RoleMember, nil, models.ErrForbidden},
-			{"regular member, bad input", f.member, "", "owner", nil, models.ErrForbidden},
-			{"personal account", f.adminPersonal, "new@example.com", models.RoleMember, nil, models.ErrNotFound},
-			{"zero scope", models.Scope{}, "new@example.com", models.RoleMember, nil, models.ErrUnscoped},
+			{"all invalid", f.admin, "nope, also@bad\n@example.com", tenancy.RoleMember, []string{"emails"}, nil},
+			{"regular member", f.member, "new@example.com", tenancy.RoleMember, nil, tenancy.ErrForbidden},
+			{"regular member, bad input", f.member, "", "owner", nil, tenancy.ErrForbidden},
+			{"personal account", f.adminPersonal, "new@example.com", tenancy.RoleMember, nil, tenancy.ErrNotFound},
+			{"zero scope", tenancy.Scope{}, "new@example.com", tenancy.RoleMember, nil, tenancy.ErrUnscoped},
 		}
 		for _, c := range cases {
 			t.Run(c.label, func(t *testing.T) {
@@ -410,21 +411,21 @@ func TestInviteRefusals(t *testing.T) {
 		}
 
 		t.Run("the 50-address message says how many were entered", func(t *testing.T) {
-			_, err := models.Invite(t.Context(), db, f.admin, many(51)+"\n"+many(51), models.RoleMember, actorOf(f.adminUser))
-			fe, _ := models.AsFieldErrors(err)
+			_, err := models.Invite(t.Context(), db, f.admin, many(51)+"\n"+many(51), tenancy.RoleMember, actorOf(f.adminUser))
+			fe, _ := tenancy.AsFieldErrors(err)
 			if !strings.Contains(fe["emails"], "50") || !strings.Contains(fe["emails"], "51") {
 				t.Errorf("message %q, want the limit and the count", fe["emails"])
 			}
 		})
 		t.Run("the all-invalid message names them", func(t *testing.T) {
-			_, err := models.Invite(t.Context(), db, f.admin, "nope, also@bad", models.RoleMember, actorOf(f.adminUser))
-			fe, _ := models.AsFieldErrors(err)
+			_, err := models.Invite(t.Context(), db, f.admin, "nope, also@bad", tenancy.RoleMember, actorOf(f.adminUser))
+			fe, _ := tenancy.AsFieldErrors(err)
 			if !strings.Contains(fe["emails"], "nope") || !strings.Contains(fe["emails"], "also@bad") {
 				t.Errorf("message %q, want the invalid addresses", fe["emails"])
 			}
 		})
 		t.Run("50 distinct addresses, with duplicates, are invited", func(t *testing.T) {
-			res := invite(t, db, f.admin, f.adminUser, many(50)+"\n"+strings.ToUpper(many(50)), models.RoleMember)
+			res := invite(t, db, f.admin, f.adminUser, many(50)+"\n"+strings.ToUpper(many(50)), tenancy.RoleMember)
 			if len(res.Invited) != 50 {
 				t.Fatalf("%d invited, want 50", len(res.Invited))
 			}
@@ -440,13 +441,13 @@ func TestInviteRefusals(t *testing.T) {
 func TestInviteRenewsAnExpiredInvitation(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		f := newOrgFixture(t, db)
-		old := inviteOne(t, db, f.admin, f.adminUser, "late@example.com", models.RoleMember)
+		old := inviteOne(t, db, f.admin, f.adminUser, "late@example.com", tenancy.RoleMember)
 		expireInvitation(t, db, old.ID)
 		if v, err := models.LookupInvitation(t.Context(), db, old.Token); err != nil || v.State() != models.InvitationExpired {
 			t.Fatalf("before renewal: %v, %v; want expired", v.State(), err)
 		}
 		start := utc()
-		res := invite(t, db, f.admin, f.adminUser, "Late@Example.com", models.RoleAdmin)
+		res := invite(t, db, f.admin, f.adminUser, "Late@Example.com", tenancy.RoleAdmin)
 		if len(res.Invited) != 1 || len(res.AlreadyInvited) != 0 {
 			t.Fatalf("result %+v, want late@example.com invited again", res)
 		}
@@ -458,10 +459,10 @@ func TestInviteRenewsAnExpiredInvitation(t *testing.T) {
 			t.Errorf("%d invitations for the address, want the one renewed", n)
 		}
 		got := rawInvitation(t, db, old.ID)
-		if renewed.Token == old.Token || got.TokenHash != models.HashToken(renewed.Token) {
+		if renewed.Token == old.Token || got.TokenHash != tenancy.HashToken(renewed.Token) {
 			t.Errorf("token hash %q, want the hash of a new token", got.TokenHash)
 		}
-		if got.Role != models.RoleAdmin || renewed.Role != models.RoleAdmin {
+		if got.Role != tenancy.RoleAdmin || renewed.Role != tenancy.RoleAdmin {
 			t.Errorf("role %s (returned %s), want admin as asked now", got.Role, renewed.Role)
 		}
 		wantExpiresInAWeek(t, got, start, utc())
@@ -486,7 +487,7 @@ func TestListInvitations(t *testing.T) {
 		emails := []string{"i0@example.com", "i1@example.com", "i2@example.com", "i3@example.com", "i4@example.com", "i5@example.com", "i6@example.com"}
 		sent := map[string]models.SentInvitation{}
 		for _, e := range emails {
-			sent[e] = inviteOne(t, db, f.admin, f.adminUser, e, models.RoleMember)
+			sent[e] = inviteOne(t, db, f.admin, f.adminUser, e, tenancy.RoleMember)
 		}
 		// i1 is accepted, i3 revoked, i5 expired (still open: listed).
 		joiner, _ := dbtest.UserNamed(t, db, "Joiner", "i1@example.com")
@@ -495,12 +496,12 @@ func TestListInvitations(t *testing.T) {
 		_, err = models.RevokeInvitation(t.Context(), db, f.admin, sent["i3@example.com"].PublicID, actorOf(f.adminUser))
 		must(t, err)
 		expireInvitation(t, db, sent["i5@example.com"].ID)
-		inviteOne(t, db, f.other, f.adminUser, "foreign@example.com", models.RoleMember)
+		inviteOne(t, db, f.other, f.adminUser, "foreign@example.com", tenancy.RoleMember)
 
 		want := []string{"i6@example.com", "i5@example.com", "i4@example.com", "i2@example.com", "i0@example.com"}
 		var got []string
 		for page := 1; page <= 3; page++ {
-			rows, total, err := models.ListInvitations(t.Context(), db, f.admin, models.Page{Number: page, Size: 2})
+			rows, total, err := models.ListInvitations(t.Context(), db, f.admin, tenancy.Page{Number: page, Size: 2})
 			must(t, err)
 			if total != 5 {
 				t.Errorf("page %d: total %d, want 5", page, total)
@@ -510,7 +511,7 @@ func TestListInvitations(t *testing.T) {
 			}
 			for _, r := range rows {
 				got = append(got, r.Email)
-				if r.InvitedByName != f.adminUser.Name || r.AccountID != f.admin.AccountID() || r.TokenHash != models.HashToken(sent[r.Email].Token) {
+				if r.InvitedByName != f.adminUser.Name || r.AccountID != f.admin.AccountID() || r.TokenHash != tenancy.HashToken(sent[r.Email].Token) {
 					t.Errorf("row %+v", r)
 				}
 				wantState := models.InvitationPending
@@ -525,7 +526,7 @@ func TestListInvitations(t *testing.T) {
 		if !slices.Equal(got, want) {
 			t.Errorf("listed %q, want %q (open only, newest first)", got, want)
 		}
-		rows, _, err := models.ListInvitations(t.Context(), db, f.admin, models.Page{Number: 4, Size: 2})
+		rows, _, err := models.ListInvitations(t.Context(), db, f.admin, tenancy.Page{Number: 4, Size: 2})
 		must(t, err)
 		if len(rows) != 0 {
 			t.Errorf("page past the end: %d rows", len(rows))
@@ -533,21 +534,21 @@ func TestListInvitations(t *testing.T) {
 
 		for _, c := range []struct {
 			label string
-			scope models.Scope
+			scope tenancy.Scope
 			err   error
 		}{
-			{"regular member", f.member, models.ErrForbidden},
-			{"zero scope", models.Scope{}, models.ErrUnscoped},
+			{"regular member", f.member, tenancy.ErrForbidden},
+			{"zero scope", tenancy.Scope{}, tenancy.ErrUnscoped},
 		} {
 			t.Run(c.label, func(t *testing.T) {
-				rows, total, err := models.ListInvitations(t.Context(), db, c.scope, models.Page{Number: 1, Size: 20})
+				rows, total, err := models.ListInvitations(t.Context(), db, c.scope, tenancy.Page{Number: 1, Size: 20})
 				wantIs(t, err, c.err)
 				if len(rows) != 0 || total != 0 {
 					t.Errorf("refused list returned %d rows, total %d", len(rows), total)
 				}
 			})
 		}
-		rows, total, err := models.ListInvitations(t.Context(), db, f.other, models.Page{Number: 1, Size: 20})
+		rows, total, err := models.ListInvitations(t.Context(), db, f.other, tenancy.Page{Number: 1, Size: 20})
 		must(t, err)
 		if total != 1 || len(rows) != 1 || rows[0].Email != "foreign@example.com" {
 			t.Errorf("the other organization lists %+v", rows)
@@ -561,7 +562,7 @@ func TestResendInvitation(t *testing.T) {
 		for _, expired := range []bool{false, true} {
 			t.Run(fmt.Sprintf("expired=%v", expired), func(t *testing.T) {
 				email := fmt.Sprintf("resend-%v@example.com", expired)
-				sent := inviteOne(t, db, f.admin, f.adminUser, email, models.RoleAdmin)
+				sent := inviteOne(t, db, f.admin, f.adminUser, email, tenancy.RoleAdmin)
 				if expired {
 					expireInvitation(t, db, sent.ID)
 				} else {
@@ -570,11 +571,11 @@ func TestResendInvitation(t *testing.T) {
 				start := utc()
 				again, err := models.ResendInvitation(t.Context(), db, f.admin, sent.PublicID, actorOf(f.adminUser))
 				must(t, err)
-				if again.ID != sent.ID || again.Email != email || again.Role != models.RoleAdmin || again.Token == "" || again.Token == sent.Token {
+				if again.ID != sent.ID || again.Email != email || again.Role != tenancy.RoleAdmin || again.Token == "" || again.Token == sent.Token {
 					t.Fatalf("resend returned %+v", again)
 				}
 				got := rawInvitation(t, db, sent.ID)
-				if got.TokenHash != models.HashToken(again.Token) || got.Role != models.RoleAdmin || got.State() != models.InvitationPending {
+				if got.TokenHash != tenancy.HashToken(again.Token) || got.Role != tenancy.RoleAdmin || got.State() != models.InvitationPending {
 					t.Errorf("stored %+v", got)
 				}
 				wantExpiresInAWeek(t, got, start, utc())
@@ -595,29 +596,29 @@ func TestResendInvitation(t *testing.T) {
 			})
 		}
 
-		revoked := inviteOne(t, db, f.admin, f.adminUser, "revoked@example.com", models.RoleMember)
+		revoked := inviteOne(t, db, f.admin, f.adminUser, "revoked@example.com", tenancy.RoleMember)
 		_, err := models.RevokeInvitation(t.Context(), db, f.admin, revoked.PublicID, actorOf(f.adminUser))
 		must(t, err)
-		accepted := inviteOne(t, db, f.admin, f.adminUser, "accepted@example.com", models.RoleMember)
+		accepted := inviteOne(t, db, f.admin, f.adminUser, "accepted@example.com", tenancy.RoleMember)
 		joiner, _ := dbtest.UserNamed(t, db, "Accepted", "accepted@example.com")
 		_, err = models.AcceptInvitation(t.Context(), db, accepted.Token, joiner, "")
 		must(t, err)
-		foreign := inviteOne(t, db, f.other, f.adminUser, "foreign@example.com", models.RoleMember)
-		open := inviteOne(t, db, f.admin, f.adminUser, "open@example.com", models.RoleMember)
+		foreign := inviteOne(t, db, f.other, f.adminUser, "foreign@example.com", tenancy.RoleMember)
+		open := inviteOne(t, db, f.admin, f.adminUser, "open@example.com", tenancy.RoleMember)
 		for _, c := range []struct {
 			label string
-			scope models.Scope
+			scope tenancy.Scope
 			id    string
 			err   error
 		}{
-			{"unknown ID", f.admin, "0123456789abcdef01234567", models.ErrNotFound},
-			{"empty ID", f.admin, "", models.ErrNotFound},
-			{"another organization's invitation", f.admin, foreign.PublicID, models.ErrNotFound},
-			{"revoked", f.admin, revoked.PublicID, models.ErrNotFound},
-			{"accepted", f.admin, accepted.PublicID, models.ErrNotFound},
-			{"from the administrator's personal account", f.adminPersonal, open.PublicID, models.ErrNotFound},
-			{"regular member", f.member, open.PublicID, models.ErrForbidden},
-			{"zero scope", models.Scope{}, open.PublicID, models.ErrUnscoped},
+			{"unknown ID", f.admin, "0123456789abcdef01234567", tenancy.ErrNotFound},
+			{"empty ID", f.admin, "", tenancy.ErrNotFound},
+			{"another organization's invitation", f.admin, foreign.PublicID, tenancy.ErrNotFound},
+			{"revoked", f.admin, revoked.PublicID, tenancy.ErrNotFound},
+			{"accepted", f.admin, accepted.PublicID, tenancy.ErrNotFound},
+			{"from the administrator's personal account", f.adminPersonal, open.PublicID, tenancy.ErrNotFound},
+			{"regular member", f.member, open.PublicID, tenancy.ErrForbidden},
+			{"zero scope", tenancy.Scope{}, open.PublicID, tenancy.ErrUnscoped},
 		} {
 			t.Run(c.label, func(t *testing.T) {
 				before := teamSnapshot(t, db)
@@ -641,8 +642,8 @@ func TestResendInvitation(t *testing.T) {
 func TestRevokeInvitation(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		f := newOrgFixture(t, db)
-		sent := inviteOne(t, db, f.admin, f.adminUser, "revoke@example.com", models.RoleMember)
-		expired := inviteOne(t, db, f.admin, f.adminUser, "expired@example.com", models.RoleMember)
+		sent := inviteOne(t, db, f.admin, f.adminUser, "revoke@example.com", tenancy.RoleMember)
+		expired := inviteOne(t, db, f.admin, f.adminUser, "expired@example.com", tenancy.RoleMember)
 		expireInvitation(t, db, expired.ID)
 		actor := actorOf(f.adminUser)
 		for _, s := range []models.SentInvitation{sent, expired} {
@@ -657,7 +658,7 @@ func TestRevokeInvitation(t *testing.T) {
 				t.Errorf("%s: state %s, want revoked", s.Email, v.State())
 			}
 		}
-		rows, total, err := models.ListInvitations(t.Context(), db, f.admin, models.Page{Number: 1, Size: 20})
+		rows, total, err := models.ListInvitations(t.Context(), db, f.admin, tenancy.Page{Number: 1, Size: 20})
 		must(t, err)
 		if total != 0 || len(rows) != 0 {
 			t.Errorf("revoked invitations still listed: %+v", rows)
@@ -672,28 +673,28 @@ func TestRevokeInvitation(t *testing.T) {
 		wantTeamUnchanged(t, db, before)
 
 		// The address can be invited again, with a new link.
-		again := inviteOne(t, db, f.admin, f.adminUser, "revoke@example.com", models.RoleMember)
+		again := inviteOne(t, db, f.admin, f.adminUser, "revoke@example.com", tenancy.RoleMember)
 		if again.ID == sent.ID || again.Token == sent.Token {
 			t.Errorf("re-invitation reused the revoked invitation")
 		}
 
-		accepted := inviteOne(t, db, f.admin, f.adminUser, "accepted@example.com", models.RoleMember)
+		accepted := inviteOne(t, db, f.admin, f.adminUser, "accepted@example.com", tenancy.RoleMember)
 		joiner, _ := dbtest.UserNamed(t, db, "Accepted", "accepted@example.com")
 		_, err = models.AcceptInvitation(t.Context(), db, accepted.Token, joiner, "")
 		must(t, err)
-		foreign := inviteOne(t, db, f.other, f.adminUser, "foreign@example.com", models.RoleMember)
+		foreign := inviteOne(t, db, f.other, f.adminUser, "foreign@example.com", tenancy.RoleMember)
 		for _, c := range []struct {
 			label string
-			scope models.Scope
+			scope tenancy.Scope
 			id    string
 			err   error
 		}{
-			{"unknown ID", f.admin, "0123456789abcdef01234567", models.ErrNotFound},
-			{"another organization's invitation", f.admin, foreign.PublicID, models.ErrNotFound},
-			{"revoked already", f.admin, sent.PublicID, models.ErrNotFound},
-			{"accepted", f.admin, accepted.PublicID, models.ErrNotFound},
-			{"regular member", f.member, again.PublicID, models.ErrForbidden},
-			{"zero scope", models.Scope{}, again.PublicID, models.ErrUnscoped},
+			{"unknown ID", f.admin, "0123456789abcdef01234567", tenancy.ErrNotFound},
+			{"another organization's invitation", f.admin, foreign.PublicID, tenancy.ErrNotFound},
+			{"revoked already", f.admin, sent.PublicID, tenancy.ErrNotFound},
+			{"accepted", f.admin, accepted.PublicID, tenancy.ErrNotFound},
+			{"regular member", f.member, again.PublicID, tenancy.ErrForbidden},
+			{"zero scope", tenancy.Scope{}, again.PublicID, tenancy.ErrUnscoped},
 		} {
 			t.Run(c.label, func(t *testing.T) {
 				before := teamSnapshot(t, db)
@@ -711,13 +712,13 @@ func TestRevokeInvitation(t *testing.T) {
 func TestLookupInvitation(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		f := newOrgFixture(t, db)
-		sent := inviteOne(t, db, f.admin, f.adminUser, "look@example.com", models.RoleAdmin)
+		sent := inviteOne(t, db, f.admin, f.adminUser, "look@example.com", tenancy.RoleAdmin)
 		before := teamSnapshot(t, db)
 		v, err := models.LookupInvitation(t.Context(), db, sent.Token)
 		must(t, err)
 		wantTeamUnchanged(t, db, before) // opening a link changes nothing
 		acct := f.admin.Account()
-		if v.ID != sent.ID || v.Email != "look@example.com" || v.Role != models.RoleAdmin || v.AccountID != acct.ID {
+		if v.ID != sent.ID || v.Email != "look@example.com" || v.Role != tenancy.RoleAdmin || v.AccountID != acct.ID {
 			t.Errorf("invitation %+v", v.Invitation)
 		}
 		if v.AccountName != acct.Name || v.AccountPublicID != acct.PublicID || v.InviterName != f.adminUser.Name {
@@ -728,28 +729,28 @@ func TestLookupInvitation(t *testing.T) {
 		}
 
 		// Expired, then accepted: the link shows where the invitation stands.
-		late := inviteOne(t, db, f.admin, f.adminUser, "late@example.com", models.RoleMember)
+		late := inviteOne(t, db, f.admin, f.adminUser, "late@example.com", tenancy.RoleMember)
 		expireInvitation(t, db, late.ID)
 		if v, err := models.LookupInvitation(t.Context(), db, late.Token); err != nil || v.State() != models.InvitationExpired {
 			t.Errorf("expired invitation: %s, %v; want expired", v.State(), err)
 		}
 		joiner, _ := dbtest.UserNamed(t, db, "Joiner", "joiner@example.com")
-		joined := inviteOne(t, db, f.admin, f.adminUser, "joiner@example.com", models.RoleMember)
+		joined := inviteOne(t, db, f.admin, f.adminUser, "joiner@example.com", tenancy.RoleMember)
 		_, err = models.AcceptInvitation(t.Context(), db, joined.Token, joiner, "")
 		must(t, err)
 		if v, err := models.LookupInvitation(t.Context(), db, joined.Token); err != nil || v.State() != models.InvitationAccepted || v.AcceptedByID == nil || *v.AcceptedByID != joiner.ID {
 			t.Errorf("accepted invitation: %s, %v; want accepted by %d", v.State(), err, joiner.ID)
 		}
 
-		for _, token := range []string{"", "nope", sent.Token + "x", strings.ToUpper(sent.Token), models.HashToken(sent.Token)} {
+		for _, token := range []string{"", "nope", sent.Token + "x", strings.ToUpper(sent.Token), tenancy.HashToken(sent.Token)} {
 			_, err := models.LookupInvitation(t.Context(), db, token)
 			wantIs(t, err, models.ErrInvitationNotFound)
 		}
 
 		// An inviter who is gone leaves the invitation without a name.
 		inviter, _ := dbtest.User(t, db)
-		inviterScope := dbtest.AddMember(t, db, f.admin, inviter, models.RoleAdmin)
-		orphan := inviteOne(t, db, inviterScope, inviter, "orphan@example.com", models.RoleMember)
+		inviterScope := dbtest.AddMember(t, db, f.admin, inviter, tenancy.RoleAdmin)
+		orphan := inviteOne(t, db, inviterScope, inviter, "orphan@example.com", tenancy.RoleMember)
 		must(t, dbtest.Plain(t, db).Exec("DELETE FROM users WHERE id = ?", inviter.ID).Error)
 		v, err = models.LookupInvitation(t.Context(), db, orphan.Token)
 		must(t, err)
@@ -779,7 +780,7 @@ func TestInvitationState(t *testing.T) {
 			{"accepted, since expired", earlier, true, false, models.InvitationAccepted},
 		} {
 			t.Run(c.label, func(t *testing.T) {
-				sent := inviteOne(t, db, f.admin, f.adminUser, fmt.Sprintf("state%d@example.com", i), models.RoleMember)
+				sent := inviteOne(t, db, f.admin, f.adminUser, fmt.Sprintf("state%d@example.com", i), tenancy.RoleMember)
 				must(t, dbtest.Plain(t, db).Exec("UPDATE invitations SET expires_at = ? WHERE id = ?", c.expires, sent.ID).Error)
 				if c.accepted {
 					must(t, dbtest.Plain(t, db).Exec("UPDATE invitations SET accepted_at = ? WHERE id = ?", earlier, sent.ID).Error)
@@ -800,7 +801,7 @@ func TestInvitationState(t *testing.T) {
 func TestAcceptInvitation(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		f := newOrgFixture(t, db)
-		for _, role := range []models.Role{models.RoleMember, models.RoleAdmin} {
+		for _, role := range []tenancy.Role{tenancy.RoleMember, tenancy.RoleAdmin} {
 			t.Run(string(role), func(t *testing.T) {
 				email := "join-" + string(role) + "@example.com"
 				sent := inviteOne(t, db, f.admin, f.adminUser, strings.ToUpper(email), role)
@@ -820,10 +821,10 @@ func TestAcceptInvitation(t *testing.T) {
 				if got := membershipRole(t, db, f.admin.AccountID(), user.ID); got != role {
 					t.Errorf("membership role %q, want %q", got, role)
 				}
-				if _, err := models.LoadScope(t.Context(), db, user.ID, f.admin.Account().PublicID); err != nil {
+				if _, err := tenancy.LoadScope(t.Context(), db, user.ID, f.admin.Account().PublicID); err != nil {
 					t.Errorf("the new member cannot load the organization: %v", err)
 				}
-				if got := membershipRole(t, db, personal.AccountID(), user.ID); got != models.RoleAdmin {
+				if got := membershipRole(t, db, personal.AccountID(), user.ID); got != tenancy.RoleAdmin {
 					t.Errorf("personal account membership %q, want it untouched", got)
 				}
 				if !reloadUser(t, db, user.ID).Verified() {
@@ -861,11 +862,11 @@ func TestAcceptInvitationRefusals(t *testing.T) {
 		f := newOrgFixture(t, db)
 		invitee, _ := dbtest.UserNamed(t, db, "Invitee", "invitee@example.com")
 		someoneElse, _ := dbtest.UserNamed(t, db, "Someone Else", "someone@example.com")
-		pending := inviteOne(t, db, f.admin, f.adminUser, "invitee@example.com", models.RoleAdmin)
-		otherPending := inviteOne(t, db, f.admin, f.adminUser, "expired@example.com", models.RoleMember)
+		pending := inviteOne(t, db, f.admin, f.adminUser, "invitee@example.com", tenancy.RoleAdmin)
+		otherPending := inviteOne(t, db, f.admin, f.adminUser, "expired@example.com", tenancy.RoleMember)
 		expireInvitation(t, db, otherPending.ID)
 		expiredUser, _ := dbtest.UserNamed(t, db, "Expired", "expired@example.com")
-		revokedSent := inviteOne(t, db, f.admin, f.adminUser, "revoked@example.com", models.RoleMember)
+		revokedSent := inviteOne(t, db, f.admin, f.adminUser, "revoked@example.com", tenancy.RoleMember)
 		_, err := models.RevokeInvitation(t.Context(), db, f.admin, revokedSent.PublicID, actorOf(f.adminUser))
 		must(t, err)
 		revokedUser, _ := dbtest.UserNamed(t, db, "Revoked", "revoked@example.com")
@@ -896,7 +897,7 @@ func TestAcceptInvitationRefusals(t *testing.T) {
 		// The invitation someone else tried is still there for its invitee.
 		s, err := models.AcceptInvitation(t.Context(), db, pending.Token, invitee, "")
 		must(t, err)
-		if s.Role() != models.RoleAdmin {
+		if s.Role() != tenancy.RoleAdmin {
 			t.Errorf("role %s, want admin", s.Role())
 		}
 	})
@@ -908,11 +909,11 @@ func TestAcceptInvitationWhenAlreadyMember(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		f := newOrgFixture(t, db)
 		user, _ := dbtest.UserNamed(t, db, "Early", "early@example.com")
-		sent := inviteOne(t, db, f.admin, f.adminUser, "early@example.com", models.RoleMember)
-		dbtest.AddMember(t, db, f.admin, user, models.RoleAdmin)
+		sent := inviteOne(t, db, f.admin, f.adminUser, "early@example.com", tenancy.RoleMember)
+		dbtest.AddMember(t, db, f.admin, user, tenancy.RoleAdmin)
 		s, err := models.AcceptInvitation(t.Context(), db, sent.Token, user, "")
 		must(t, err)
-		if s.AccountID() != f.admin.AccountID() || s.Role() != models.RoleAdmin {
+		if s.AccountID() != f.admin.AccountID() || s.Role() != tenancy.RoleAdmin {
 			t.Errorf("scope in %d as %s, want %d as admin", s.AccountID(), s.Role(), f.admin.AccountID())
 		}
 		if n := countRows(t, db, "memberships", "account_id = ? AND user_id = ?", f.admin.AccountID(), user.ID); n != 1 {
@@ -931,7 +932,7 @@ func TestAcceptInvitationConcurrently(t *testing.T) {
 		f := newOrgFixture(t, db)
 		for round := range 4 {
 			email := fmt.Sprintf("race%d@example.com", round)
-			sent := inviteOne(t, db, f.admin, f.adminUser, email, models.RoleMember)
+			sent := inviteOne(t, db, f.admin, f.adminUser, email, tenancy.RoleMember)
 			user, _ := dbtest.UserNamed(t, db, "Racer", email)
 			const n = 6
 			errs := make([]error, n)
@@ -988,7 +989,7 @@ func TestInviteSameAddressConcurrently(t *testing.T) {
 				go func() {
 					defer wg.Done()
 					<-start
-					results[i], errs[i] = models.Invite(t.Context(), db, f.admin, email, models.RoleMember, actorOf(f.adminUser))
+					results[i], errs[i] = models.Invite(t.Context(), db, f.admin, email, tenancy.RoleMember, actorOf(f.adminUser))
 				}()
 			}
 			close(start)

@@ -9,6 +9,8 @@ import (
 	"unicode/utf8"
 
 	"gorm.io/gorm"
+
+	"switchboard/models/tenancy"
 )
 
 // ErrLastAdmin: the change would leave an organization without an
@@ -17,13 +19,13 @@ var ErrLastAdmin = errors.New("an organization must keep at least one administra
 
 // Audit actions of membership changes.
 const (
-	AuditInvited           AuditAction = "member.invited"
-	AuditInvitationResent  AuditAction = "invitation.resent"
-	AuditInvitationRevoked AuditAction = "invitation.revoked"
-	AuditJoined            AuditAction = "member.joined"
-	AuditRoleChanged       AuditAction = "member.role_changed"
-	AuditRemoved           AuditAction = "member.removed"
-	AuditLeft              AuditAction = "member.left"
+	AuditInvited           tenancy.AuditAction = "member.invited"
+	AuditInvitationResent  tenancy.AuditAction = "invitation.resent"
+	AuditInvitationRevoked tenancy.AuditAction = "invitation.revoked"
+	AuditJoined            tenancy.AuditAction = "member.joined"
+	AuditRoleChanged       tenancy.AuditAction = "member.role_changed"
+	AuditRemoved           tenancy.AuditAction = "member.removed"
+	AuditLeft              tenancy.AuditAction = "member.left"
 )
 
 // MemberRow is a member as the member list shows them.
@@ -32,7 +34,7 @@ type MemberRow struct {
 	UserPublicID string
 	Name         string
 	Email        string
-	Role         Role
+	Role         tenancy.Role
 	JoinedAt     time.Time
 	HasPassword  bool
 	// SSOSignedInAt is when they last signed in through the organization's IdP.
@@ -41,14 +43,14 @@ type MemberRow struct {
 
 // ListMembers returns a page of the scope's members, administrators first,
 // then by name, and how many there are.
-func ListMembers(ctx context.Context, db *gorm.DB, s Scope, page Page) ([]MemberRow, int64, error) {
-	if err := s.require(CapViewAccount); err != nil {
+func ListMembers(ctx context.Context, db *gorm.DB, s tenancy.Scope, page tenancy.Page) ([]MemberRow, int64, error) {
+	if err := s.Require(tenancy.CapViewAccount); err != nil {
 		return nil, 0, err
 	}
 	var total int64
 	var rows []MemberRow
-	err := s.read(ctx, db, func(tx *gorm.DB) error {
-		if err := s.apply(tx.Model(&Membership{})).Count(&total).Error; err != nil {
+	err := s.Read(ctx, db, func(tx *gorm.DB) error {
+		if err := s.Apply(tx.Model(&tenancy.Membership{})).Count(&total).Error; err != nil {
 			return err
 		}
 		return memberRows(tx, s).
@@ -60,90 +62,58 @@ func ListMembers(ctx context.Context, db *gorm.DB, s Scope, page Page) ([]Member
 }
 
 // GetMember returns one member of the scope's account by their user's public ID.
-func GetMember(ctx context.Context, db *gorm.DB, s Scope, userPublicID string) (MemberRow, error) {
-	if err := s.require(CapViewAccount); err != nil {
+func GetMember(ctx context.Context, db *gorm.DB, s tenancy.Scope, userPublicID string) (MemberRow, error) {
+	if err := s.Require(tenancy.CapViewAccount); err != nil {
 		return MemberRow{}, err
 	}
 	var row MemberRow
-	err := s.read(ctx, db, func(tx *gorm.DB) error {
+	err := s.Read(ctx, db, func(tx *gorm.DB) error {
 		return memberRows(tx, s).Where("users.public_id = ?", userPublicID).Take(&row).Error
 	})
-	return row, notFound(err)
+	return row, tenancy.NotFound(err)
 }
 
-func memberRows(db *gorm.DB, s Scope) *gorm.DB {
-	return s.apply(db.Table("memberships")).
+func memberRows(db *gorm.DB, s tenancy.Scope) *gorm.DB {
+	return s.Apply(db.Table("memberships")).
 		Select("users.id AS user_id, users.public_id AS user_public_id, users.name, users.email, memberships.role, " +
 			"memberships.created_at AS joined_at, users.password_hash <> '' AS has_password, memberships.sso_signed_in_at").
 		Joins("JOIN users ON users.id = memberships.user_id")
 }
 
 // AdminCount is the number of administrators of the scope's account.
-func AdminCount(ctx context.Context, db *gorm.DB, s Scope) (int64, error) {
-	if err := s.require(CapViewAccount); err != nil {
+func AdminCount(ctx context.Context, db *gorm.DB, s tenancy.Scope) (int64, error) {
+	if err := s.Require(tenancy.CapViewAccount); err != nil {
 		return 0, err
 	}
 	var n int64
-	err := s.read(ctx, db, func(tx *gorm.DB) (err error) {
+	err := s.Read(ctx, db, func(tx *gorm.DB) (err error) {
 		n, err = countAdmins(tx, s)
 		return err
 	})
 	return n, err
 }
 
-// who names a member in the audit log: "Ada Lovelace (ada@example.com)".
-func who(u User) string { return u.Name + " (" + u.Email + ")" }
-
-// lockAccount serialises membership changes of one account, so that two
-// administrators demoting each other at once cannot both succeed.
-func lockAccount(tx *gorm.DB, accountID int64) (Account, error) {
-	var a Account
-	err := forUpdate(tx).Take(&a, accountID).Error
-	return a, notFound(err)
-}
-
 // memberOf reads a member of the scope's account by their user's public ID.
-func memberOf(tx *gorm.DB, s Scope, userPublicID string) (User, Membership, error) {
+func memberOf(tx *gorm.DB, s tenancy.Scope, userPublicID string) (User, tenancy.Membership, error) {
 	var row struct {
 		User
-		Role Role
+		Role tenancy.Role
 	}
-	err := s.mark(tx.Table("users")).Select("users.*, memberships.role").
+	err := s.Mark(tx.Table("users")).Select("users.*, memberships.role").
 		Joins("JOIN memberships ON memberships.user_id = users.id AND memberships.account_id = ?", s.AccountID()).
 		Where("users.public_id = ?", userPublicID).Take(&row).Error
 	if err != nil {
-		return User{}, Membership{}, notFound(err)
+		return User{}, tenancy.Membership{}, tenancy.NotFound(err)
 	}
-	return row.User, Membership{AccountID: s.AccountID(), UserID: row.User.ID, Role: row.Role}, nil
-}
-
-// lockAs locks the scope's account and checks, under the lock, that its user
-// still holds the capability: a request whose scope was loaded before its
-// user was demoted or removed must not act with the old role.
-func (s Scope) lockAs(tx *gorm.DB, c Capability) (Account, error) {
-	a, err := lockAccount(tx, s.AccountID())
-	if err != nil {
-		return a, err
-	}
-	var m Membership
-	if err := s.apply(tx).Where("user_id = ?", s.UserID()).Take(&m).Error; err != nil {
-		if errors.Is(err, gorm.ErrRecordNotFound) {
-			return a, ErrNotMember
-		}
-		return a, err
-	}
-	if !Policy[c][m.Role] {
-		return a, ErrForbidden
-	}
-	return a, nil
+	return row.User, tenancy.Membership{AccountID: s.AccountID(), UserID: row.User.ID, Role: row.Role}, nil
 }
 
 // keepAnAdmin refuses, with ErrLastAdmin, to take the administrator role
 // away from m when they are the scope's account's only administrator. The
 // caller holds the account's lock, so that the count stays true until it
 // commits.
-func keepAnAdmin(tx *gorm.DB, s Scope, m Membership) error {
-	if m.Role != RoleAdmin {
+func keepAnAdmin(tx *gorm.DB, s tenancy.Scope, m tenancy.Membership) error {
+	if m.Role != tenancy.RoleAdmin {
 		return nil
 	}
 	n, err := countAdmins(tx, s)
@@ -156,27 +126,27 @@ func keepAnAdmin(tx *gorm.DB, s Scope, m Membership) error {
 	return nil
 }
 
-func countAdmins(tx *gorm.DB, s Scope) (int64, error) {
+func countAdmins(tx *gorm.DB, s tenancy.Scope) (int64, error) {
 	var n int64
-	err := s.apply(tx.Model(&Membership{})).Where("role = ?", RoleAdmin).Count(&n).Error
+	err := s.Apply(tx.Model(&tenancy.Membership{})).Where("role = ?", tenancy.RoleAdmin).Count(&n).Error
 	return n, err
 }
 
 // ChangeRole gives a member another role; administrators only. The last
 // administrator cannot be demoted.
-func ChangeRole(ctx context.Context, db *gorm.DB, s Scope, userPublicID string, role Role, actor Actor) (User, error) {
-	if err := s.require(CapManageMembers); err != nil {
+func ChangeRole(ctx context.Context, db *gorm.DB, s tenancy.Scope, userPublicID string, role tenancy.Role, actor tenancy.Actor) (User, error) {
+	if err := s.Require(tenancy.CapManageMembers); err != nil {
 		return User{}, err
 	}
 	if !s.IsOrganization() {
-		return User{}, ErrNotFound
+		return User{}, tenancy.ErrNotFound
 	}
-	if _, ok := ParseRole(string(role)); !ok {
-		return User{}, FieldErrors{"role": "Choose Administrator or Regular user."}
+	if _, ok := tenancy.ParseRole(string(role)); !ok {
+		return User{}, tenancy.FieldErrors{"role": "Choose Administrator or Regular user."}
 	}
 	var user User
-	err := s.write(ctx, db, func(tx *gorm.DB) error {
-		if _, err := s.lockAs(tx, CapManageMembers); err != nil {
+	err := s.Write(ctx, db, func(tx *gorm.DB) error {
+		if _, err := s.LockAs(tx, tenancy.CapManageMembers); err != nil {
 			return err
 		}
 		u, m, err := memberOf(tx, s, userPublicID)
@@ -190,10 +160,10 @@ func ChangeRole(ctx context.Context, db *gorm.DB, s Scope, userPublicID string, 
 		if err := keepAnAdmin(tx, s, m); err != nil {
 			return err
 		}
-		if err := s.apply(tx.Model(&Membership{})).Where("user_id = ?", u.ID).Update("role", role).Error; err != nil {
+		if err := s.Apply(tx.Model(&tenancy.Membership{})).Where("user_id = ?", u.ID).Update("role", role).Error; err != nil {
 			return err
 		}
-		return recordAudit(tx, s, actor, AuditRoleChanged, who(u), m.Role.Label()+" → "+role.Label())
+		return tenancy.RecordAudit(tx, s, actor, AuditRoleChanged, u.AuditName(), m.Role.Label()+" → "+role.Label())
 	})
 	return user, err
 }
@@ -201,16 +171,16 @@ func ChangeRole(ctx context.Context, db *gorm.DB, s Scope, userPublicID string, 
 // RemoveMember takes a member out of the organization; administrators only.
 // Their access ends with their next request; their private indexes pass to
 // the administrator who removed them.
-func RemoveMember(ctx context.Context, db *gorm.DB, s Scope, userPublicID string, actor Actor) (User, error) {
-	if err := s.require(CapManageMembers); err != nil {
+func RemoveMember(ctx context.Context, db *gorm.DB, s tenancy.Scope, userPublicID string, actor tenancy.Actor) (User, error) {
+	if err := s.Require(tenancy.CapManageMembers); err != nil {
 		return User{}, err
 	}
 	if !s.IsOrganization() {
-		return User{}, ErrNotFound
+		return User{}, tenancy.ErrNotFound
 	}
 	var user User
-	err := s.write(ctx, db, func(tx *gorm.DB) error {
-		if _, err := s.lockAs(tx, CapManageMembers); err != nil {
+	err := s.Write(ctx, db, func(tx *gorm.DB) error {
+		if _, err := s.LockAs(tx, tenancy.CapManageMembers); err != nil {
 			return err
 		}
 		u, m, err := memberOf(tx, s, userPublicID)
@@ -227,7 +197,7 @@ func RemoveMember(ctx context.Context, db *gorm.DB, s Scope, userPublicID string
 		if err := removeMembership(tx, s, u, m, heir); err != nil {
 			return err
 		}
-		return recordAudit(tx, s, actor, AuditRemoved, who(u), "was "+m.Role.Label())
+		return tenancy.RecordAudit(tx, s, actor, AuditRemoved, u.AuditName(), "was "+m.Role.Label())
 	})
 	return user, err
 }
@@ -235,24 +205,24 @@ func RemoveMember(ctx context.Context, db *gorm.DB, s Scope, userPublicID string
 // LeaveOrganization takes the scope's user out of their organization. The
 // last administrator cannot leave; their private indexes pass to the
 // longest-serving administrator.
-func LeaveOrganization(ctx context.Context, db *gorm.DB, s Scope, actor Actor) error {
+func LeaveOrganization(ctx context.Context, db *gorm.DB, s tenancy.Scope, actor tenancy.Actor) error {
 	if s.IsZero() {
-		return ErrUnscoped
+		return tenancy.ErrUnscoped
 	}
 	if !s.IsOrganization() {
-		return ErrNotFound
+		return tenancy.ErrNotFound
 	}
-	return s.write(ctx, db, func(tx *gorm.DB) error {
-		if _, err := lockAccount(tx, s.AccountID()); err != nil {
+	return s.Write(ctx, db, func(tx *gorm.DB) error {
+		if _, err := tenancy.LockAccount(tx, s.AccountID()); err != nil {
 			return err
 		}
 		var u User
 		if err := tx.Take(&u, s.UserID()).Error; err != nil {
-			return notFound(err)
+			return tenancy.NotFound(err)
 		}
-		var m Membership
-		if err := s.apply(tx).Where("user_id = ?", u.ID).Take(&m).Error; err != nil {
-			return ErrNotMember
+		var m tenancy.Membership
+		if err := s.Apply(tx).Where("user_id = ?", u.ID).Take(&m).Error; err != nil {
+			return tenancy.ErrNotMember
 		}
 		heir, err := oldestAdminBut(tx, s, u.ID)
 		if err != nil {
@@ -261,18 +231,18 @@ func LeaveOrganization(ctx context.Context, db *gorm.DB, s Scope, actor Actor) e
 		if err := removeMembership(tx, s, u, m, heir); err != nil {
 			return err
 		}
-		return recordAudit(tx, s, actor, AuditLeft, who(u), "was "+m.Role.Label())
+		return tenancy.RecordAudit(tx, s, actor, AuditLeft, u.AuditName(), "was "+m.Role.Label())
 	})
 }
 
 // CanLeave reports whether the scope's user may leave its organization: not
 // as its last administrator.
-func CanLeave(ctx context.Context, db *gorm.DB, s Scope) (bool, error) {
-	if !s.IsOrganization() || s.Role() != RoleAdmin {
+func CanLeave(ctx context.Context, db *gorm.DB, s tenancy.Scope) (bool, error) {
+	if !s.IsOrganization() || s.Role() != tenancy.RoleAdmin {
 		return s.IsOrganization(), nil
 	}
 	var n int64
-	err := s.read(ctx, db, func(tx *gorm.DB) (err error) {
+	err := s.Read(ctx, db, func(tx *gorm.DB) (err error) {
 		n, err = countAdmins(tx, s)
 		return err
 	})
@@ -281,9 +251,9 @@ func CanLeave(ctx context.Context, db *gorm.DB, s Scope) (bool, error) {
 
 // oldestAdminBut is the administrator, other than userID, who joined first;
 // ErrLastAdmin when there is none.
-func oldestAdminBut(tx *gorm.DB, s Scope, userID int64) (int64, error) {
+func oldestAdminBut(tx *gorm.DB, s tenancy.Scope, userID int64) (int64, error) {
 	var ids []int64
-	err := s.apply(tx.Model(&Membership{})).Where("role = ? AND user_id <> ?", RoleAdmin, userID).
+	err := s.Apply(tx.Model(&tenancy.Membership{})).Where("role = ? AND user_id <> ?", tenancy.RoleAdmin, userID).
 		Order("created_at, user_id").Limit(1).Pluck("user_id", &ids).Error
 	if err != nil {
 		return 0, err
@@ -298,11 +268,11 @@ func oldestAdminBut(tx *gorm.DB, s Scope, userID int64) (int64, error) {
 // account's lock: the last administrator stays, the member's private indexes
 // pass to heir, and their credentials for the account (API keys, a linked
 // SSO identity) are revoked.
-func removeMembership(tx *gorm.DB, s Scope, u User, m Membership, heir int64) error {
+func removeMembership(tx *gorm.DB, s tenancy.Scope, u User, m tenancy.Membership, heir int64) error {
 	if err := keepAnAdmin(tx, s, m); err != nil {
 		return err
 	}
-	if err := s.apply(tx).Where("user_id = ?", u.ID).Delete(&Membership{}).Error; err != nil {
+	if err := s.Apply(tx).Where("user_id = ?", u.ID).Delete(&tenancy.Membership{}).Error; err != nil {
 		return err
 	}
 	if err := revokeMemberCredentials(tx, s, u.ID); err != nil {
@@ -310,7 +280,7 @@ func removeMembership(tx *gorm.DB, s Scope, u User, m Membership, heir int64) er
 	}
 	// A link outliving the membership would let the IdP sign them in
 	// again the day they are invited back, before they chose to link.
-	if err := s.apply(tx).Where("user_id = ?", u.ID).Delete(&SSOLink{}).Error; err != nil {
+	if err := s.Apply(tx).Where("user_id = ?", u.ID).Delete(&SSOLink{}).Error; err != nil {
 		return err
 	}
 	return handOverPrivateIndexes(tx, s, u, heir)
@@ -319,16 +289,16 @@ func removeMembership(tx *gorm.DB, s Scope, u User, m Membership, heir int64) er
 // handOverPrivateIndexes gives a departing member's private indexes to heir;
 // they stay private. A name heir already sees gets " (from <name>)". Nobody
 // but their creator sees private indexes, so the system does it.
-func handOverPrivateIndexes(tx *gorm.DB, s Scope, from User, heir int64) error {
-	sys := System("hand a departing member's private indexes to an administrator").In(s.account)
-	return sys.write(tx.Statement.Context, tx, func(tx *gorm.DB) error {
+func handOverPrivateIndexes(tx *gorm.DB, s tenancy.Scope, from User, heir int64) error {
+	sys := tenancy.System("hand a departing member's private indexes to an administrator").In(s.Account())
+	return sys.Write(tx.Statement.Context, tx, func(tx *gorm.DB) error {
 		return handOver(tx, sys, from, heir)
 	})
 }
 
-func handOver(tx *gorm.DB, s Scope, from User, heir int64) error {
+func handOver(tx *gorm.DB, s tenancy.Scope, from User, heir int64) error {
 	var idxs []Index
-	if err := s.apply(tx).Where("visibility = ? AND created_by_id = ?", VisibilityPrivate, from.ID).Find(&idxs).Error; err != nil {
+	if err := s.Apply(tx).Where("visibility = ? AND created_by_id = ?", VisibilityPrivate, from.ID).Find(&idxs).Error; err != nil {
 		return err
 	}
 	for _, idx := range idxs {
@@ -353,8 +323,8 @@ func handOver(tx *gorm.DB, s Scope, from User, heir int64) error {
 			// at least 44, and the whole stays within IndexNameMax.
 			name = strings.TrimSpace(truncateRunes(idx.Name, IndexNameMax-utf8.RuneCountInString(suffix))) + suffix
 		}
-		err := s.apply(tx.Model(&Index{})).Where("id = ?", idx.ID).Updates(map[string]any{
-			"created_by_id": heir, "name_scope": heir, "name": name, "name_key": strings.ToLower(name), "updated_at": now(),
+		err := s.Apply(tx.Model(&Index{})).Where("id = ?", idx.ID).Updates(map[string]any{
+			"created_by_id": heir, "name_scope": heir, "name": name, "name_key": strings.ToLower(name), "updated_at": tenancy.Now(),
 		}).Error
 		if err != nil {
 			return err
@@ -377,23 +347,23 @@ func truncateRunes(s string, n int) string {
 // DeleteOrganization deletes the scope's organization with everything in it;
 // administrators only, confirming with the organization's exact name.
 // Members land in their personal accounts on their next request.
-func DeleteOrganization(ctx context.Context, db *gorm.DB, s Scope, confirmName string, actor Actor) error {
-	if err := s.require(CapManageAccount); err != nil {
+func DeleteOrganization(ctx context.Context, db *gorm.DB, s tenancy.Scope, confirmName string, actor tenancy.Actor) error {
+	if err := s.Require(tenancy.CapManageAccount); err != nil {
 		return err
 	}
 	if !s.IsOrganization() {
-		return ErrNotFound
+		return tenancy.ErrNotFound
 	}
-	return s.write(ctx, db, func(tx *gorm.DB) error {
-		acct, err := s.lockAs(tx, CapManageAccount)
+	return s.Write(ctx, db, func(tx *gorm.DB) error {
+		acct, err := s.LockAs(tx, tenancy.CapManageAccount)
 		if err != nil {
 			return err
 		}
 		if strings.TrimSpace(confirmName) != acct.Name {
-			return FieldErrors{"confirm_name": "Type the organization's name, " + acct.Name + ", exactly."}
+			return tenancy.FieldErrors{"confirm_name": "Type the organization's name, " + acct.Name + ", exactly."}
 		}
 		var members []int64
-		if err := s.apply(tx.Model(&Membership{})).Pluck("user_id", &members).Error; err != nil {
+		if err := s.Apply(tx.Model(&tenancy.Membership{})).Pluck("user_id", &members).Error; err != nil {
 			return err
 		}
 		for _, id := range members {
@@ -403,6 +373,6 @@ func DeleteOrganization(ctx context.Context, db *gorm.DB, s Scope, confirmName s
 		}
 		// Resources, invitations, memberships and the audit trail go with the
 		// account (ON DELETE CASCADE).
-		return tx.Where("id = ?", acct.ID).Delete(&Account{}).Error
+		return tx.Where("id = ?", acct.ID).Delete(&tenancy.Account{}).Error
 	})
 }

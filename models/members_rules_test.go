@@ -4,19 +4,20 @@ import (
 	"testing"
 
 	"switchboard/models"
+	"switchboard/models/tenancy"
 )
 
 func TestLastAdmin(t *testing.T) {
 	cases := []struct {
-		role   models.Role
+		role   tenancy.Role
 		admins int64
 		want   bool
 	}{
-		{models.RoleAdmin, 1, true},
-		{models.RoleAdmin, 0, true}, // a count that lags behind still protects
-		{models.RoleAdmin, 2, false},
-		{models.RoleMember, 1, false},
-		{models.RoleMember, 0, false},
+		{tenancy.RoleAdmin, 1, true},
+		{tenancy.RoleAdmin, 0, true}, // a count that lags behind still protects
+		{tenancy.RoleAdmin, 2, false},
+		{tenancy.RoleMember, 1, false},
+		{tenancy.RoleMember, 0, false},
 	}
 	for _, tc := range cases {
 		if got := models.LastAdmin(tc.role, tc.admins); got != tc.want {

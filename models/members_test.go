@@ -13,12 +13,13 @@ import (
 
 	"switchboard/models"
 	"switchboard/models/dbtest"
+	"switchboard/models/tenancy"
 )
 
 // adminCount is the number of administrators of the account.
 func adminCount(t *testing.T, db *gorm.DB, accountID int64) int64 {
 	t.Helper()
-	return countRows(t, db, "memberships", "account_id = ? AND role = ?", accountID, models.RoleAdmin)
+	return countRows(t, db, "memberships", "account_id = ? AND role = ?", accountID, tenancy.RoleAdmin)
 }
 
 // joinedLongAgo backdates a membership, making its member the
@@ -31,7 +32,7 @@ func joinedLongAgo(t *testing.T, db *gorm.DB, accountID, userID int64) {
 
 // mentionsRole reports whether an audit detail names the role, by value or
 // by label.
-func mentionsRole(details string, r models.Role) bool {
+func mentionsRole(details string, r tenancy.Role) bool {
 	return strings.Contains(details, string(r)) || strings.Contains(details, r.Label())
 }
 
@@ -47,7 +48,7 @@ func indexString(idx models.Index) string {
 
 // wantHandedOver fails unless the index now belongs, still private, to heir
 // under the name want, and nobody else in the organization sees it.
-func wantHandedOver(t *testing.T, db *gorm.DB, idx models.Index, heir models.Scope, want string, others ...models.Scope) {
+func wantHandedOver(t *testing.T, db *gorm.DB, idx models.Index, heir tenancy.Scope, want string, others ...tenancy.Scope) {
 	t.Helper()
 	got := rawIndex(t, db, idx.ID)
 	if got.CreatedByID == nil || *got.CreatedByID != heir.UserID() {
@@ -64,7 +65,7 @@ func wantHandedOver(t *testing.T, db *gorm.DB, idx models.Index, heir models.Sco
 		t.Errorf("%q: the heir cannot open it: %v", idx.Name, err)
 	}
 	for _, s := range others {
-		if _, err := models.GetIndex(t.Context(), db, s, idx.PublicID); !errors.Is(err, models.ErrNotFound) {
+		if _, err := models.GetIndex(t.Context(), db, s, idx.PublicID); !errors.Is(err, tenancy.ErrNotFound) {
 			t.Errorf("%q: user %d opens it (%v), want ErrNotFound: it stays private", idx.Name, s.UserID(), err)
 		}
 	}
@@ -80,33 +81,33 @@ func TestListMembers(t *testing.T) {
 		yves, _ := dbtest.UserNamed(t, db, "Yves Admin", "yves"+n+"@example.com")
 		carl, _ := dbtest.UserNamed(t, db, "Carl Single-Sign-On", "carl"+n+"@example.com")
 		for _, u := range []models.User{bob, carl, alice} {
-			dbtest.AddMember(t, db, org, u, models.RoleMember)
+			dbtest.AddMember(t, db, org, u, tenancy.RoleMember)
 		}
-		dbtest.AddMember(t, db, org, yves, models.RoleAdmin)
-		aliceScope, err := models.LoadScope(t.Context(), db, alice.ID, org.Account().PublicID)
+		dbtest.AddMember(t, db, org, yves, tenancy.RoleAdmin)
+		aliceScope, err := tenancy.LoadScope(t.Context(), db, alice.ID, org.Account().PublicID)
 		must(t, err)
 		must(t, dbtest.Plain(t, db).Exec("UPDATE users SET password_hash = '' WHERE id = ?", carl.ID).Error)
 		// Another organization's members are not listed.
 		stranger, _ := dbtest.User(t, db)
 		other := dbtest.Org(t, db, stranger)
-		dbtest.AddMember(t, db, other, bob, models.RoleAdmin)
+		dbtest.AddMember(t, db, other, bob, tenancy.RoleAdmin)
 
 		want := []struct {
 			user     models.User
-			role     models.Role
+			role     tenancy.Role
 			password bool
 		}{
-			{yves, models.RoleAdmin, true},
-			{zed, models.RoleAdmin, true},
-			{alice, models.RoleMember, true},
-			{bob, models.RoleMember, true},
-			{carl, models.RoleMember, false},
+			{yves, tenancy.RoleAdmin, true},
+			{zed, tenancy.RoleAdmin, true},
+			{alice, tenancy.RoleMember, true},
+			{bob, tenancy.RoleMember, true},
+			{carl, tenancy.RoleMember, false},
 		}
-		for label, s := range map[string]models.Scope{"administrator": org, "regular member": aliceScope} {
+		for label, s := range map[string]tenancy.Scope{"administrator": org, "regular member": aliceScope} {
 			t.Run(label, func(t *testing.T) {
 				var got []models.MemberRow
 				for page := 1; page <= 3; page++ {
-					rows, total, err := models.ListMembers(t.Context(), db, s, models.Page{Number: page, Size: 2})
+					rows, total, err := models.ListMembers(t.Context(), db, s, tenancy.Page{Number: page, Size: 2})
 					must(t, err)
 					if total != 5 {
 						t.Errorf("page %d: total %d, want 5", page, total)
@@ -127,38 +128,38 @@ func TestListMembers(t *testing.T) {
 				}
 			})
 		}
-		rows, total, err := models.ListMembers(t.Context(), db, other, models.Page{Number: 1, Size: 20})
+		rows, total, err := models.ListMembers(t.Context(), db, other, tenancy.Page{Number: 1, Size: 20})
 		must(t, err)
 		if total != 2 || len(rows) != 2 {
 			t.Errorf("the other organization lists %d of %d members, want 2", len(rows), total)
 		}
-		_, _, err = models.ListMembers(t.Context(), db, models.Scope{}, models.Page{Number: 1, Size: 20})
-		wantIs(t, err, models.ErrUnscoped)
+		_, _, err = models.ListMembers(t.Context(), db, tenancy.Scope{}, tenancy.Page{Number: 1, Size: 20})
+		wantIs(t, err, tenancy.ErrUnscoped)
 
 		t.Run("GetMember", func(t *testing.T) {
-			for _, s := range []models.Scope{org, aliceScope} {
+			for _, s := range []tenancy.Scope{org, aliceScope} {
 				r, err := models.GetMember(t.Context(), db, s, carl.PublicID)
 				must(t, err)
-				if r.UserID != carl.ID || r.Email != carl.Email || r.Role != models.RoleMember || r.HasPassword || r.JoinedAt.IsZero() {
+				if r.UserID != carl.ID || r.Email != carl.Email || r.Role != tenancy.RoleMember || r.HasPassword || r.JoinedAt.IsZero() {
 					t.Errorf("GetMember %+v", r)
 				}
 			}
 			r, err := models.GetMember(t.Context(), db, other, bob.PublicID)
 			must(t, err)
-			if r.Role != models.RoleAdmin {
+			if r.Role != tenancy.RoleAdmin {
 				t.Errorf("bob's role in the other organization %s, want admin", r.Role)
 			}
 			for _, c := range []struct {
 				label string
-				scope models.Scope
+				scope tenancy.Scope
 				id    string
 				err   error
 			}{
-				{"a member of another organization", org, stranger.PublicID, models.ErrNotFound},
-				{"a member of this one, asked from another", other, alice.PublicID, models.ErrNotFound},
-				{"unknown", org, "00000000-0000-0000-0000-000000000000", models.ErrNotFound},
-				{"empty", org, "", models.ErrNotFound},
-				{"zero scope", models.Scope{}, alice.PublicID, models.ErrUnscoped},
+				{"a member of another organization", org, stranger.PublicID, tenancy.ErrNotFound},
+				{"a member of this one, asked from another", other, alice.PublicID, tenancy.ErrNotFound},
+				{"unknown", org, "00000000-0000-0000-0000-000000000000", tenancy.ErrNotFound},
+				{"empty", org, "", tenancy.ErrNotFound},
+				{"zero scope", tenancy.Scope{}, alice.PublicID, tenancy.ErrUnscoped},
 			} {
 				t.Run(c.label, func(t *testing.T) {
 					_, err := models.GetMember(t.Context(), db, c.scope, c.id)
@@ -175,24 +176,24 @@ func TestChangeRole(t *testing.T) {
 		acct := f.admin.AccountID()
 		actor := actorOf(f.adminUser)
 
-		u, err := models.ChangeRole(t.Context(), db, f.admin, f.memberUser.PublicID, models.RoleAdmin, actor)
+		u, err := models.ChangeRole(t.Context(), db, f.admin, f.memberUser.PublicID, tenancy.RoleAdmin, actor)
 		must(t, err)
 		if u.ID != f.memberUser.ID || u.Email != f.memberUser.Email {
 			t.Errorf("ChangeRole returned %+v", u)
 		}
-		if got := membershipRole(t, db, acct, f.memberUser.ID); got != models.RoleAdmin {
+		if got := membershipRole(t, db, acct, f.memberUser.ID); got != tenancy.RoleAdmin {
 			t.Fatalf("promoted to %q, want admin", got)
 		}
-		if s, err := models.LoadScope(t.Context(), db, f.memberUser.ID, f.admin.Account().PublicID); err != nil || s.Role() != models.RoleAdmin {
+		if s, err := tenancy.LoadScope(t.Context(), db, f.memberUser.ID, f.admin.Account().PublicID); err != nil || s.Role() != tenancy.RoleAdmin {
 			t.Errorf("promoted member's next scope: %v, %v", s.Role(), err)
 		}
 		// The promoted member demotes the founder.
 		promoted := actorOf(f.memberUser)
-		promotedScope, err := models.LoadScope(t.Context(), db, f.memberUser.ID, f.admin.Account().PublicID)
+		promotedScope, err := tenancy.LoadScope(t.Context(), db, f.memberUser.ID, f.admin.Account().PublicID)
 		must(t, err)
-		_, err = models.ChangeRole(t.Context(), db, promotedScope, f.adminUser.PublicID, models.RoleMember, promoted)
+		_, err = models.ChangeRole(t.Context(), db, promotedScope, f.adminUser.PublicID, tenancy.RoleMember, promoted)
 		must(t, err)
-		if got := membershipRole(t, db, acct, f.adminUser.ID); got != models.RoleMember {
+		if got := membershipRole(t, db, acct, f.adminUser.ID); got != tenancy.RoleMember {
 			t.Fatalf("demoted to %q, want member", got)
 		}
 		evs := auditOf(t, db, acct, models.AuditRoleChanged)
@@ -200,12 +201,12 @@ func TestChangeRole(t *testing.T) {
 			t.Fatalf("%d role events, want 2", len(evs))
 		}
 		for i, c := range []struct {
-			actor    models.Actor
+			actor    tenancy.Actor
 			target   string
-			from, to models.Role
+			from, to tenancy.Role
 		}{
-			{actor, f.memberUser.Email, models.RoleMember, models.RoleAdmin},
-			{promoted, f.adminUser.Email, models.RoleAdmin, models.RoleMember},
+			{actor, f.memberUser.Email, tenancy.RoleMember, tenancy.RoleAdmin},
+			{promoted, f.adminUser.Email, tenancy.RoleAdmin, tenancy.RoleMember},
 		} {
 			ev := evs[i]
 			if !strings.Contains(ev.Target, c.target) || ev.ActorUserID == nil || *ev.ActorUserID != c.actor.UserID || ev.ActorName != c.actor.Name || ev.IP != c.actor.IP {
@@ -218,7 +219,7 @@ func TestChangeRole(t *testing.T) {
 
 		// Asking for the role someone has changes nothing.
 		before := teamSnapshot(t, db)
-		_, err = models.ChangeRole(t.Context(), db, promotedScope, f.member2User.PublicID, models.RoleMember, promoted)
+		_, err = models.ChangeRole(t.Context(), db, promotedScope, f.member2User.PublicID, tenancy.RoleMember, promoted)
 		must(t, err)
 		wantTeamUnchanged(t, db, before)
 	})
@@ -232,22 +233,22 @@ func TestChangeRoleRefusals(t *testing.T) {
 		actor := actorOf(f.adminUser)
 		cases := []struct {
 			label  string
-			scope  models.Scope
+			scope  tenancy.Scope
 			target string
-			role   models.Role
+			role   tenancy.Role
 			err    error
 			keys   []string
 		}{
-			{"the last administrator demotes themselves", f.admin, f.adminUser.PublicID, models.RoleMember, models.ErrLastAdmin, nil},
-			{"a regular member promotes themselves", f.member, f.memberUser.PublicID, models.RoleAdmin, models.ErrForbidden, nil},
-			{"a regular member demotes the administrator", f.member, f.adminUser.PublicID, models.RoleMember, models.ErrForbidden, nil},
-			{"a regular member, bad role", f.member, f.member2User.PublicID, "owner", models.ErrForbidden, nil},
-			{"unknown user", f.admin, "00000000-0000-0000-0000-000000000000", models.RoleAdmin, models.ErrNotFound, nil},
-			{"a user with no membership here", f.admin, outsider.PublicID, models.RoleAdmin, models.ErrNotFound, nil},
-			{"another organization's administrator", f.admin, otherOwner.PublicID, models.RoleMember, models.ErrNotFound, nil},
-			{"a member, from another organization", f.other, f.memberUser.PublicID, models.RoleAdmin, models.ErrNotFound, nil},
-			{"personal account", f.adminPersonal, f.adminUser.PublicID, models.RoleMember, models.ErrNotFound, nil},
-			{"zero scope", models.Scope{}, f.memberUser.PublicID, models.RoleAdmin, models.ErrUnscoped, nil},
+			{"the last administrator demotes themselves", f.admin, f.adminUser.PublicID, tenancy.RoleMember, models.ErrLastAdmin, nil},
+			{"a regular member promotes themselves", f.member, f.memberUser.PublicID, tenancy.RoleAdmin, tenancy.ErrForbidden, nil},
+			{"a regular member demotes the administrator", f.member, f.adminUser.PublicID, tenancy.RoleMember, tenancy.ErrForbidden, nil},
+			{"a regular member, bad role", f.member, f.member2User.PublicID, "owner", tenancy.ErrForbidden, nil},
+			{"unknown user", f.admin, "00000000-0000-0000-0000-000000000000", tenancy.RoleAdmin, tenancy.ErrNotFound, nil},
+			{"a user with no membership here", f.admin, outsider.PublicID, tenancy.RoleAdmin, tenancy.ErrNotFound, nil},
+			{"another organization's administrator", f.admin, otherOwner.PublicID, tenancy.RoleMember, tenancy.ErrNotFound, nil},
+			{"a member, from another organization", f.other, f.memberUser.PublicID, tenancy.RoleAdmin, tenancy.ErrNotFound, nil},
+			{"personal account", f.adminPersonal, f.adminUser.PublicID, tenancy.RoleMember, tenancy.ErrNotFound, nil},
+			{"zero scope", tenancy.Scope{}, f.memberUser.PublicID, tenancy.RoleAdmin, tenancy.ErrUnscoped, nil},
 			{"unknown role", f.admin, f.memberUser.PublicID, "owner", nil, []string{"role"}},
 			{"upper-case role", f.admin, f.memberUser.PublicID, "ADMIN", nil, []string{"role"}},
 			{"empty role", f.admin, f.memberUser.PublicID, "", nil, []string{"role"}},
@@ -307,8 +308,8 @@ func TestRemoveMemberHandsOverPrivateIndexes(t *testing.T) {
 		if got := membershipRole(t, db, f.admin.AccountID(), m.ID); got != "" {
 			t.Fatalf("still a member as %q", got)
 		}
-		_, err = models.LoadScope(t.Context(), db, m.ID, f.admin.Account().PublicID)
-		wantIs(t, err, models.ErrNotMember)
+		_, err = tenancy.LoadScope(t.Context(), db, m.ID, f.admin.Account().PublicID)
+		wantIs(t, err, tenancy.ErrNotMember)
 
 		wantHandedOver(t, db, notes, f.admin, "Notes (from "+m.Name+")", f.member2)
 		wantHandedOver(t, db, plan, f.admin, "Plan (from "+m.Name+", 2)", f.member2)
@@ -322,7 +323,7 @@ func TestRemoveMemberHandsOverPrivateIndexes(t *testing.T) {
 		if got := rawIndex(t, db, shared.ID); got.CreatedByID == nil || *got.CreatedByID != m.ID || got.Visibility != models.VisibilityAccount {
 			t.Errorf("the shared index is now %+v, want it shared and still created by the member", got)
 		}
-		for _, s := range []models.Scope{f.admin, f.member2} {
+		for _, s := range []tenancy.Scope{f.admin, f.member2} {
 			if _, err := models.GetIndex(t.Context(), db, s, shared.PublicID); err != nil {
 				t.Errorf("user %d cannot open the shared index: %v", s.UserID(), err)
 			}
@@ -349,20 +350,20 @@ func TestRemoveMemberRefusals(t *testing.T) {
 		otherOwner := reloadUser(t, db, f.other.UserID())
 		for _, c := range []struct {
 			label  string
-			scope  models.Scope
+			scope  tenancy.Scope
 			target string
 			err    error
 		}{
 			{"the last administrator removes themselves", f.admin, f.adminUser.PublicID, models.ErrLastAdmin},
-			{"a regular member removes another", f.member, f.member2User.PublicID, models.ErrForbidden},
-			{"a regular member removes the administrator", f.member, f.adminUser.PublicID, models.ErrForbidden},
-			{"a regular member removes themselves", f.member, f.memberUser.PublicID, models.ErrForbidden},
-			{"another organization's administrator", f.admin, otherOwner.PublicID, models.ErrNotFound},
-			{"a member, from another organization", f.other, f.memberUser.PublicID, models.ErrNotFound},
-			{"a user with no membership here", f.admin, outsider.PublicID, models.ErrNotFound},
-			{"unknown user", f.admin, "00000000-0000-0000-0000-000000000000", models.ErrNotFound},
-			{"personal account", f.adminPersonal, f.adminUser.PublicID, models.ErrNotFound},
-			{"zero scope", models.Scope{}, f.memberUser.PublicID, models.ErrUnscoped},
+			{"a regular member removes another", f.member, f.member2User.PublicID, tenancy.ErrForbidden},
+			{"a regular member removes the administrator", f.member, f.adminUser.PublicID, tenancy.ErrForbidden},
+			{"a regular member removes themselves", f.member, f.memberUser.PublicID, tenancy.ErrForbidden},
+			{"another organization's administrator", f.admin, otherOwner.PublicID, tenancy.ErrNotFound},
+			{"a member, from another organization", f.other, f.memberUser.PublicID, tenancy.ErrNotFound},
+			{"a user with no membership here", f.admin, outsider.PublicID, tenancy.ErrNotFound},
+			{"unknown user", f.admin, "00000000-0000-0000-0000-000000000000", tenancy.ErrNotFound},
+			{"personal account", f.adminPersonal, f.adminUser.PublicID, tenancy.ErrNotFound},
+			{"zero scope", tenancy.Scope{}, f.memberUser.PublicID, tenancy.ErrUnscoped},
 		} {
 			t.Run(c.label, func(t *testing.T) {
 				before := teamSnapshot(t, db)
@@ -382,9 +383,9 @@ func TestRemoveSelfWithAnotherAdmin(t *testing.T) {
 		f := newOrgFixture(t, db)
 		acct := f.admin.AccountID()
 		bUser, _ := dbtest.User(t, db)
-		b := dbtest.AddMember(t, db, f.admin, bUser, models.RoleAdmin)
+		b := dbtest.AddMember(t, db, f.admin, bUser, tenancy.RoleAdmin)
 		cUser, _ := dbtest.User(t, db)
-		c := dbtest.AddMember(t, db, f.admin, cUser, models.RoleAdmin)
+		c := dbtest.AddMember(t, db, f.admin, cUser, tenancy.RoleAdmin)
 		// c joined last but, backdated, has served longest of the others.
 		joinedLongAgo(t, db, acct, cUser.ID)
 		mine := newIndex(t, db, f.admin, "Mine", "private")
@@ -410,10 +411,10 @@ func TestLeaveOrganization(t *testing.T) {
 		f := newOrgFixture(t, db)
 		acct := f.admin.AccountID()
 		bUser, _ := dbtest.User(t, db)
-		b := dbtest.AddMember(t, db, f.admin, bUser, models.RoleAdmin)
+		b := dbtest.AddMember(t, db, f.admin, bUser, tenancy.RoleAdmin)
 		joinedLongAgo(t, db, acct, bUser.ID) // b is now the longest-serving administrator
 
-		for label, s := range map[string]models.Scope{"member": f.member, "admin with another admin": f.admin} {
+		for label, s := range map[string]tenancy.Scope{"member": f.member, "admin with another admin": f.admin} {
 			ok, err := models.CanLeave(t.Context(), db, s)
 			if err != nil || !ok {
 				t.Errorf("%s: CanLeave %v, %v; want true", label, ok, err)
@@ -426,8 +427,8 @@ func TestLeaveOrganization(t *testing.T) {
 		if got := membershipRole(t, db, acct, f.memberUser.ID); got != "" {
 			t.Fatalf("still a member as %q", got)
 		}
-		_, err := models.LoadScope(t.Context(), db, f.memberUser.ID, f.admin.Account().PublicID)
-		wantIs(t, err, models.ErrNotMember)
+		_, err := tenancy.LoadScope(t.Context(), db, f.memberUser.ID, f.admin.Account().PublicID)
+		wantIs(t, err, tenancy.ErrNotMember)
 		wantHandedOver(t, db, private, b, "Leaving notes", f.admin, f.member2)
 		if got := rawIndex(t, db, shared.ID); got.CreatedByID == nil || *got.CreatedByID != f.memberUser.ID || got.Visibility != models.VisibilityAccount {
 			t.Errorf("shared index now %+v", got)
@@ -453,13 +454,13 @@ func TestLeaveOrganization(t *testing.T) {
 		}
 		for _, c := range []struct {
 			label string
-			scope models.Scope
+			scope tenancy.Scope
 			err   error
 		}{
 			{"the last administrator", b, models.ErrLastAdmin},
-			{"personal account", f.adminPersonal, models.ErrNotFound},
-			{"someone who already left", f.member, models.ErrNotMember},
-			{"zero scope", models.Scope{}, models.ErrUnscoped},
+			{"personal account", f.adminPersonal, tenancy.ErrNotFound},
+			{"someone who already left", f.member, tenancy.ErrNotMember},
+			{"zero scope", tenancy.Scope{}, tenancy.ErrUnscoped},
 		} {
 			t.Run(c.label, func(t *testing.T) {
 				before := teamSnapshot(t, db)
@@ -480,13 +481,13 @@ func TestDeleteOrganization(t *testing.T) {
 		f := newOrgFixture(t, db)
 		acct := f.admin.AccountID()
 		// Everything an organization holds, in this one and in another.
-		fill := func(s models.Scope, by models.User, tag string) models.SentInvitation {
+		fill := func(s tenancy.Scope, by models.User, tag string) models.SentInvitation {
 			shared := newIndex(t, db, s, tag+" shared", "account")
 			private := newIndex(t, db, s, tag+" private", "private")
 			addVideo(t, db, s, shared, tag+" one", 10)
 			addVideo(t, db, s, private, tag+" two", 20)
 			newIntegration(t, db, s, tag+" bucket")
-			res := invite(t, db, s, by, tag+"-open@example.com, "+tag+"-revoked@example.com, "+tag+"-joined@example.com", models.RoleMember)
+			res := invite(t, db, s, by, tag+"-open@example.com, "+tag+"-revoked@example.com, "+tag+"-joined@example.com", tenancy.RoleMember)
 			_, err := models.RevokeInvitation(t.Context(), db, s, res.Invited[1].PublicID, actorOf(by))
 			must(t, err)
 			joiner, _ := dbtest.UserNamed(t, db, tag+" joiner", tag+"-joined@example.com")
@@ -520,7 +521,7 @@ func TestDeleteOrganization(t *testing.T) {
 
 		for _, c := range []struct {
 			label   string
-			scope   models.Scope
+			scope   tenancy.Scope
 			confirm string
 			err     error
 		}{
@@ -530,9 +531,9 @@ func TestDeleteOrganization(t *testing.T) {
 			{"part of the name", f.admin, renamed.Name[:len(renamed.Name)-1], nil},
 			{"the name and more", f.admin, renamed.Name + "!", nil},
 			{"the name before the rename", f.admin, oldName, nil},
-			{"regular member", f.member, renamed.Name, models.ErrForbidden},
-			{"personal account", f.adminPersonal, f.adminPersonal.Account().Name, models.ErrNotFound},
-			{"zero scope", models.Scope{}, renamed.Name, models.ErrUnscoped},
+			{"regular member", f.member, renamed.Name, tenancy.ErrForbidden},
+			{"personal account", f.adminPersonal, f.adminPersonal.Account().Name, tenancy.ErrNotFound},
+			{"zero scope", tenancy.Scope{}, renamed.Name, tenancy.ErrUnscoped},
 		} {
 			t.Run(c.label, func(t *testing.T) {
 				before := teamSnapshot(t, db)
@@ -565,9 +566,9 @@ func TestDeleteOrganization(t *testing.T) {
 			t.Errorf("%d users, was %d: members must keep their user", n, users)
 		}
 		for _, u := range []models.User{f.adminUser, f.memberUser, f.member2User} {
-			_, err := models.LoadScope(t.Context(), db, u.ID, f.admin.Account().PublicID)
-			wantIs(t, err, models.ErrNotMember)
-			if _, err := models.PersonalScope(t.Context(), db, u.ID); err != nil {
+			_, err := tenancy.LoadScope(t.Context(), db, u.ID, f.admin.Account().PublicID)
+			wantIs(t, err, tenancy.ErrNotMember)
+			if _, err := tenancy.PersonalScope(t.Context(), db, u.ID); err != nil {
 				t.Errorf("%s lost their personal account: %v", u.Name, err)
 			}
 		}
@@ -584,7 +585,7 @@ func TestDeleteOrganization(t *testing.T) {
 		}
 		again, err := models.CreateOrganization(t.Context(), db, f.adminUser.ID, renamed.Name)
 		must(t, err)
-		if got := membershipRole(t, db, again.ID, f.adminUser.ID); got != models.RoleAdmin {
+		if got := membershipRole(t, db, again.ID, f.adminUser.ID); got != tenancy.RoleAdmin {
 			t.Errorf("role in the new organization %q, want admin", got)
 		}
 	})
@@ -597,7 +598,7 @@ func TestDemoteEachOtherConcurrently(t *testing.T) {
 		aUser, _ := dbtest.User(t, db)
 		a := dbtest.Org(t, db, aUser)
 		bUser, _ := dbtest.User(t, db)
-		b := dbtest.AddMember(t, db, a, bUser, models.RoleAdmin)
+		b := dbtest.AddMember(t, db, a, bUser, tenancy.RoleAdmin)
 		acct := a.AccountID()
 		for round := range 10 {
 			var errs [2]error
@@ -607,12 +608,12 @@ func TestDemoteEachOtherConcurrently(t *testing.T) {
 			go func() {
 				defer wg.Done()
 				<-start
-				_, errs[0] = models.ChangeRole(t.Context(), db, a, bUser.PublicID, models.RoleMember, actorOf(aUser))
+				_, errs[0] = models.ChangeRole(t.Context(), db, a, bUser.PublicID, tenancy.RoleMember, actorOf(aUser))
 			}()
 			go func() {
 				defer wg.Done()
 				<-start
-				_, errs[1] = models.ChangeRole(t.Context(), db, b, aUser.PublicID, models.RoleMember, actorOf(bUser))
+				_, errs[1] = models.ChangeRole(t.Context(), db, b, aUser.PublicID, tenancy.RoleMember, actorOf(bUser))
 			}()
 			close(start)
 			wg.Wait()
@@ -621,7 +622,7 @@ func TestDemoteEachOtherConcurrently(t *testing.T) {
 				switch {
 				case err == nil:
 					ok++
-				case errors.Is(err, models.ErrLastAdmin), errors.Is(err, models.ErrForbidden):
+				case errors.Is(err, models.ErrLastAdmin), errors.Is(err, tenancy.ErrForbidden):
 				default:
 					t.Errorf("round %d: %v, want success, ErrLastAdmin or ErrForbidden", round, err)
 				}
@@ -632,7 +633,7 @@ func TestDemoteEachOtherConcurrently(t *testing.T) {
 			if n := len(auditOf(t, db, acct, models.AuditRoleChanged)); n != round+1 {
 				t.Errorf("round %d: %d role events, want %d", round, n, round+1)
 			}
-			must(t, dbtest.Plain(t, db).Exec("UPDATE memberships SET role = ? WHERE account_id = ?", models.RoleAdmin, acct).Error)
+			must(t, dbtest.Plain(t, db).Exec("UPDATE memberships SET role = ? WHERE account_id = ?", tenancy.RoleAdmin, acct).Error)
 		}
 	})
 }
@@ -645,7 +646,7 @@ func TestRemoveEachOtherConcurrently(t *testing.T) {
 		aUser, _ := dbtest.User(t, db)
 		a := dbtest.Org(t, db, aUser)
 		bUser, _ := dbtest.User(t, db)
-		b := dbtest.AddMember(t, db, a, bUser, models.RoleAdmin)
+		b := dbtest.AddMember(t, db, a, bUser, tenancy.RoleAdmin)
 		acct := a.AccountID()
 		for round := range 10 {
 			aIdx := newIndex(t, db, a, fmt.Sprintf("A %d", round), "private")
@@ -671,8 +672,8 @@ func TestRemoveEachOtherConcurrently(t *testing.T) {
 				switch {
 				case err == nil:
 					ok++
-				case errors.Is(err, models.ErrLastAdmin), errors.Is(err, models.ErrForbidden),
-					errors.Is(err, models.ErrNotMember), errors.Is(err, models.ErrNotFound):
+				case errors.Is(err, models.ErrLastAdmin), errors.Is(err, tenancy.ErrForbidden),
+					errors.Is(err, tenancy.ErrNotMember), errors.Is(err, tenancy.ErrNotFound):
 				default:
 					t.Errorf("round %d: %v, want success or a refusal", round, err)
 				}
@@ -693,7 +694,7 @@ func TestRemoveEachOtherConcurrently(t *testing.T) {
 					t.Errorf("round %d: %q created by %v (%s), want private to %d", round, idx.Name, got.CreatedByID, got.Visibility, stayer.UserID())
 				}
 			}
-			must(t, dbtest.Plain(t, db).Create(&models.Membership{AccountID: acct, UserID: leaver.ID, Role: models.RoleAdmin}).Error)
+			must(t, dbtest.Plain(t, db).Create(&tenancy.Membership{AccountID: acct, UserID: leaver.ID, Role: tenancy.RoleAdmin}).Error)
 		}
 	})
 }
@@ -715,7 +716,7 @@ func TestHandOverKeepsIndexNamesValid(t *testing.T) {
 			t.Run(c.label, func(t *testing.T) {
 				f := newOrgFixture(t, db)
 				u, _ := dbtest.UserNamed(t, db, c.userName, dbtest.Unique("long")+"@example.com")
-				s := dbtest.AddMember(t, db, f.admin, u, models.RoleMember)
+				s := dbtest.AddMember(t, db, f.admin, u, tenancy.RoleMember)
 				idx := newIndex(t, db, s, c.indexName, "private")
 				newIndex(t, db, f.admin, c.indexName, "private")
 				_, err := models.RemoveMember(t.Context(), db, f.admin, u.PublicID, actorOf(f.adminUser))
@@ -749,38 +750,38 @@ func TestMembershipActionsRecheckTheActor(t *testing.T) {
 		for _, c := range []struct {
 			label  string
 			remove bool // removed rather than demoted
-			act    func(f orgFixture, stale models.Scope, staleUser models.User) error
+			act    func(f orgFixture, stale tenancy.Scope, staleUser models.User) error
 		}{
-			{"demoted, promotes themselves back", false, func(f orgFixture, stale models.Scope, u models.User) error {
-				_, err := models.ChangeRole(t.Context(), db, stale, u.PublicID, models.RoleAdmin, actorOf(u))
+			{"demoted, promotes themselves back", false, func(f orgFixture, stale tenancy.Scope, u models.User) error {
+				_, err := models.ChangeRole(t.Context(), db, stale, u.PublicID, tenancy.RoleAdmin, actorOf(u))
 				return err
 			}},
-			{"demoted, demotes the other administrator", false, func(f orgFixture, stale models.Scope, u models.User) error {
-				_, err := models.ChangeRole(t.Context(), db, stale, f.adminUser.PublicID, models.RoleMember, actorOf(u))
+			{"demoted, demotes the other administrator", false, func(f orgFixture, stale tenancy.Scope, u models.User) error {
+				_, err := models.ChangeRole(t.Context(), db, stale, f.adminUser.PublicID, tenancy.RoleMember, actorOf(u))
 				return err
 			}},
-			{"removed, removes a member", true, func(f orgFixture, stale models.Scope, u models.User) error {
+			{"removed, removes a member", true, func(f orgFixture, stale tenancy.Scope, u models.User) error {
 				_, err := models.RemoveMember(t.Context(), db, stale, f.memberUser.PublicID, actorOf(u))
 				return err
 			}},
-			{"demoted, deletes the organization", false, func(f orgFixture, stale models.Scope, u models.User) error {
+			{"demoted, deletes the organization", false, func(f orgFixture, stale tenancy.Scope, u models.User) error {
 				return models.DeleteOrganization(t.Context(), db, stale, stale.Account().Name, actorOf(u))
 			}},
 		} {
 			t.Run(c.label, func(t *testing.T) {
 				f := newOrgFixture(t, db)
 				bUser, _ := dbtest.User(t, db)
-				stale := dbtest.AddMember(t, db, f.admin, bUser, models.RoleAdmin)
+				stale := dbtest.AddMember(t, db, f.admin, bUser, tenancy.RoleAdmin)
 				// A third administrator, so that the last-administrator rule
 				// does not hide the missing check.
 				cUser, _ := dbtest.User(t, db)
-				dbtest.AddMember(t, db, f.admin, cUser, models.RoleAdmin)
+				dbtest.AddMember(t, db, f.admin, cUser, tenancy.RoleAdmin)
 				newIndex(t, db, f.member, "Member's private", "private")
 				var err error
 				if c.remove {
 					_, err = models.RemoveMember(t.Context(), db, f.admin, bUser.PublicID, actorOf(f.adminUser))
 				} else {
-					_, err = models.ChangeRole(t.Context(), db, f.admin, bUser.PublicID, models.RoleMember, actorOf(f.adminUser))
+					_, err = models.ChangeRole(t.Context(), db, f.admin, bUser.PublicID, tenancy.RoleMember, actorOf(f.adminUser))
 				}
 				must(t, err)
 				before := teamSnapshot(t, db)

@@ -10,6 +10,7 @@ import (
 
 	"switchboard/models"
 	"switchboard/models/dbtest"
+	"switchboard/models/tenancy"
 )
 
 // hiddenRunes are the characters no name may hold: bidirectional controls,
@@ -105,7 +106,7 @@ func TestNamesRefuseHiddenCharacters(t *testing.T) {
 				keys := countRows(t, db, "api_keys", "")
 				for label, name := range hiddenNames() {
 					err := w.write(t, name)
-					fe, ok := models.AsFieldErrors(err)
+					fe, ok := tenancy.AsFieldErrors(err)
 					if !ok || len(fe) != 1 || !strings.Contains(fe[w.field], "cannot contain invisible or direction-changing characters") {
 						t.Errorf("%s: %q: error %v, want the one message on %s", label, name, err, w.field)
 					}
@@ -140,11 +141,11 @@ func TestNamesRefuseControlCharactersSaying(t *testing.T) {
 		f := newOrgFixture(t, db)
 		_, err := models.CreateIndex(t.Context(), db, f.admin, indexInput("bad\x07name", ""))
 		wantFields(t, err, "name")
-		if fe, _ := models.AsFieldErrors(err); fe["name"] != "The name cannot contain control characters." {
+		if fe, _ := tenancy.AsFieldErrors(err); fe["name"] != "The name cannot contain control characters." {
 			t.Errorf("message %q", fe["name"])
 		}
 		_, err = models.CreateIndex(t.Context(), db, f.admin, indexInput("bad\u202Ename", ""))
-		if fe, _ := models.AsFieldErrors(err); fe["name"] != "The name cannot contain invisible or direction-changing characters." {
+		if fe, _ := tenancy.AsFieldErrors(err); fe["name"] != "The name cannot contain invisible or direction-changing characters." {
 			t.Errorf("message %q", fe["name"])
 		}
 	})

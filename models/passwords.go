@@ -7,6 +7,8 @@ import (
 	"strings"
 
 	"golang.org/x/crypto/argon2"
+
+	"switchboard/models/tenancy"
 )
 
 // argon2id parameters: OWASP's recommended minimum (19 MiB, 2 passes).
@@ -23,7 +25,7 @@ const argonKeyLen = 32
 // test suites that create hundreds of users. Never call it in a server.
 func UseCheapPasswordHashing() {
 	argonMemory, argonTime = 64, 1
-	dummyHash = hashPassword("switchboard-timing-equaliser")
+	dummyHash = HashPassword("switchboard-timing-equaliser")
 }
 
 // PasswordMin is the shortest password accepted.
@@ -32,16 +34,16 @@ const PasswordMin = 10
 // PasswordMax bounds the work a single sign-in can cause.
 const PasswordMax = 256
 
-// hashPassword returns an argon2id hash in the PHC string format.
-func hashPassword(password string) string {
-	salt := randomBytes(16)
+// HashPassword returns an argon2id hash in the PHC string format.
+func HashPassword(password string) string {
+	salt := tenancy.RandomBytes(16)
 	key := argon2.IDKey([]byte(password), salt, argonTime, argonMemory, argonThreads, argonKeyLen)
 	b64 := base64.RawStdEncoding
 	return fmt.Sprintf("$argon2id$v=%d$m=%d,t=%d,p=%d$%s$%s",
 		argon2.Version, argonMemory, argonTime, argonThreads, b64.EncodeToString(salt), b64.EncodeToString(key))
 }
 
-// checkPassword reports whether password matches a hash from hashPassword.
+// checkPassword reports whether password matches a hash from HashPassword.
 // An empty or malformed hash matches nothing (users created by SSO have none).
 func checkPassword(hash, password string) bool {
 	parts := strings.Split(hash, "$")
@@ -69,16 +71,16 @@ func checkPassword(hash, password string) bool {
 
 // dummyHash is checked against when the email is unknown, so that a wrong
 // email costs as much time as a wrong password.
-var dummyHash = hashPassword("switchboard-timing-equaliser")
+var dummyHash = HashPassword("switchboard-timing-equaliser")
 
-func validatePassword(field, password string) FieldErrors {
+func validatePassword(field, password string) tenancy.FieldErrors {
 	switch n := len([]rune(password)); {
 	case n == 0:
-		return FieldErrors{field: "Enter a password."}
+		return tenancy.FieldErrors{field: "Enter a password."}
 	case n < PasswordMin:
-		return FieldErrors{field: fmt.Sprintf("Use at least %d characters.", PasswordMin)}
+		return tenancy.FieldErrors{field: fmt.Sprintf("Use at least %d characters.", PasswordMin)}
 	case len(password) > PasswordMax:
-		return FieldErrors{field: fmt.Sprintf("Use at most %d characters.", PasswordMax)}
+		return tenancy.FieldErrors{field: fmt.Sprintf("Use at most %d characters.", PasswordMax)}
 	}
 	return nil
 }

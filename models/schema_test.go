@@ -13,6 +13,7 @@ import (
 	"switchboard/migrations"
 	"switchboard/models"
 	"switchboard/models/dbtest"
+	"switchboard/models/tenancy"
 )
 
 // TestSchemaMatchesModels checks, on each dialect, that the migrated table of
@@ -25,11 +26,11 @@ func TestSchemaMatchesModels(t *testing.T) {
 		model any
 	}{
 		{"users", &models.User{}},
-		{"accounts", &models.Account{}},
-		{"memberships", &models.Membership{}},
+		{"accounts", &tenancy.Account{}},
+		{"memberships", &tenancy.Membership{}},
 		{"sessions", &models.Session{}},
 		{"email_tokens", &models.EmailToken{}},
-		{"audit_events", &models.AuditEvent{}},
+		{"audit_events", &tenancy.AuditEvent{}},
 	}
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		for _, c := range cases {
@@ -74,7 +75,7 @@ func tableColumns(t *testing.T, db *gorm.DB, table string) []string {
 	t.Helper()
 	var names []string
 	var err error
-	if models.DialectOfDB(db) == models.Postgres {
+	if tenancy.DialectOfDB(db) == tenancy.Postgres {
 		err = dbtest.Plain(t, db).Raw("SELECT column_name FROM information_schema.columns WHERE table_schema = current_schema() AND table_name = ? ORDER BY ordinal_position", table).
 			Scan(&names).Error
 	} else {
@@ -92,7 +93,7 @@ func tableColumns(t *testing.T, db *gorm.DB, table string) []string {
 // check is not only as good as tableColumns.
 func TestColumnTypesOfUnownedTables(t *testing.T) {
 	cases := map[string]any{
-		"users": &models.User{}, "accounts": &models.Account{}, "memberships": &models.Membership{},
+		"users": &models.User{}, "accounts": &tenancy.Account{}, "memberships": &tenancy.Membership{},
 		"sessions": &models.Session{}, "email_tokens": &models.EmailToken{},
 	}
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {

@@ -8,6 +8,8 @@ import (
 	"unicode/utf8"
 
 	"gorm.io/gorm"
+
+	"switchboard/models/tenancy"
 )
 
 // Session is a signed-in browser. The cookie carries a random token; the
@@ -41,10 +43,10 @@ type SessionLifetime struct {
 // CreateSession starts a session for the user in the given account and
 // returns the token for the cookie.
 func CreateSession(ctx context.Context, db *gorm.DB, userID, accountID int64, ip, userAgent string, life SessionLifetime) (string, Session, error) {
-	token := NewToken()
-	t := now()
+	token := tenancy.NewToken()
+	t := tenancy.Now()
 	s := Session{
-		TokenHash: HashToken(token), UserID: userID, ActiveAccountID: &accountID, Data: "{}",
+		TokenHash: tenancy.HashToken(token), UserID: userID, ActiveAccountID: &accountID, Data: "{}",
 		IP: truncate(ip, 64), UserAgent: truncate(userAgent, 255),
 		CreatedAt: t, LastSeenAt: t, ExpiresAt: t.Add(life.Absolute),
 	}
@@ -56,12 +58,12 @@ func CreateSession(ctx context.Context, db *gorm.DB, userID, accountID int64, ip
 // one query. Unknown, expired and idle sessions are ErrNotFound.
 func LoadSession(ctx context.Context, db *gorm.DB, token string, life SessionLifetime) (Session, error) {
 	var s Session
-	t := now()
+	t := tenancy.Now()
 	err := db.WithContext(ctx).Joins("User").
-		Where("sessions.token_hash = ? AND sessions.expires_at > ? AND sessions.last_seen_at > ?", HashToken(token), t, t.Add(-life.Idle)).
+		Where("sessions.token_hash = ? AND sessions.expires_at > ? AND sessions.last_seen_at > ?", tenancy.HashToken(token), t, t.Add(-life.Idle)).
 		Take(&s).Error
 	if errors.Is(err, gorm.ErrRecordNotFound) {
-		return Session{}, ErrNotFound
+		return Session{}, tenancy.ErrNotFound
 	}
 	return s, err
 }
@@ -76,8 +78,8 @@ func SaveSession(ctx context.Context, db *gorm.DB, s Session) error {
 // token, returned for the cookie: the old one stops working at once, while
 // the session keeps its row, data and lifetime.
 func RotateSession(ctx context.Context, db *gorm.DB, s Session) (string, Session, error) {
-	token := NewToken()
-	s.TokenHash = HashToken(token)
+	token := tenancy.NewToken()
+	s.TokenHash = tenancy.HashToken(token)
 	state := sessionState(s)
 	state["token_hash"] = s.TokenHash
 	err := db.WithContext(ctx).Model(&Session{}).Where("id = ?", s.ID).Updates(state).Error
@@ -106,7 +108,7 @@ func DeleteSession(ctx context.Context, db *gorm.DB, id int64) error {
 
 // DeleteExpiredSessions removes sessions past their absolute or idle expiry.
 func DeleteExpiredSessions(ctx context.Context, db *gorm.DB, life SessionLifetime) (int64, error) {
-	t := now()
+	t := tenancy.Now()
 	res := db.WithContext(ctx).Where("expires_at <= ? OR last_seen_at <= ?", t, t.Add(-life.Idle)).Delete(&Session{})
 	return res.RowsAffected, res.Error
 }

@@ -13,6 +13,7 @@ import (
 
 	"switchboard/models"
 	"switchboard/models/dbtest"
+	"switchboard/models/tenancy"
 )
 
 func TestSessionRoundTrip(t *testing.T) {
@@ -66,7 +67,7 @@ func TestSessionRoundTrip(t *testing.T) {
 
 		must(t, models.DeleteSession(t.Context(), db, s.ID))
 		_, err = models.LoadSession(t.Context(), db, token, life)
-		wantIs(t, err, models.ErrNotFound)
+		wantIs(t, err, tenancy.ErrNotFound)
 		if _, err := models.LoadSession(t.Context(), db, otherToken, life); err != nil {
 			t.Fatalf("deleting one session ended another: %v", err)
 		}
@@ -80,7 +81,7 @@ func TestLoadSessionRefusesBadTokens(t *testing.T) {
 		must(t, err)
 		cases := map[string]string{
 			"empty":           "",
-			"another token":   models.NewToken(),
+			"another token":   tenancy.NewToken(),
 			"the hash itself": s.TokenHash,
 			"truncated":       token[:len(token)-1],
 			"upper-cased":     strings.ToUpper(token),
@@ -89,7 +90,7 @@ func TestLoadSessionRefusesBadTokens(t *testing.T) {
 		for label, bad := range cases {
 			t.Run(label, func(t *testing.T) {
 				got, err := models.LoadSession(t.Context(), db, bad, life)
-				wantIs(t, err, models.ErrNotFound)
+				wantIs(t, err, tenancy.ErrNotFound)
 				if got.ID != 0 || got.User.ID != 0 {
 					t.Fatalf("a refused token loaded %+v", got)
 				}
@@ -124,7 +125,7 @@ func TestLoadSessionRefusesExpiredAndIdleSessions(t *testing.T) {
 				if c.live {
 					must(t, err)
 				} else {
-					wantIs(t, err, models.ErrNotFound)
+					wantIs(t, err, tenancy.ErrNotFound)
 				}
 			})
 		}
@@ -134,7 +135,7 @@ func TestLoadSessionRefusesExpiredAndIdleSessions(t *testing.T) {
 		must(t, err)
 		must(t, models.TouchSession(t.Context(), db, s.ID, utc().Add(-2*life.Idle)))
 		_, err = models.LoadSession(t.Context(), db, token, life)
-		wantIs(t, err, models.ErrNotFound)
+		wantIs(t, err, tenancy.ErrNotFound)
 		must(t, models.TouchSession(t.Context(), db, s.ID, utc()))
 		if _, err := models.LoadSession(t.Context(), db, token, life); err != nil {
 			t.Fatalf("a touched session does not load: %v", err)
@@ -150,7 +151,7 @@ func TestSessionStoresOnlyTheTokenHash(t *testing.T) {
 		token, s, err := models.CreateSession(t.Context(), db, u.ID, personal.AccountID(), "192.0.2.1", "agent", life)
 		must(t, err)
 		sum := sha256.Sum256([]byte(token))
-		if want := hex.EncodeToString(sum[:]); s.TokenHash != want || models.HashToken(token) != want {
+		if want := hex.EncodeToString(sum[:]); s.TokenHash != want || tenancy.HashToken(token) != want {
 			t.Fatalf("token hash %q, want SHA-256 hex %q", s.TokenHash, want)
 		}
 		var rows []map[string]any
@@ -264,19 +265,19 @@ func TestRotateSession(t *testing.T) {
 		must(t, err)
 		otherToken, _, err := models.CreateSession(t.Context(), db, u.ID, org.AccountID(), "203.0.113.6", "Chrome", life)
 		must(t, err)
-		created.ActiveRole = string(models.RoleAdmin)
+		created.ActiveRole = string(tenancy.RoleAdmin)
 		created.Data = `{"flash":"kept"}`
 		newToken, rotated, err := models.RotateSession(t.Context(), db, created)
 		must(t, err)
-		if newToken == "" || newToken == token || rotated.TokenHash != models.HashToken(newToken) || rotated.ID != created.ID {
+		if newToken == "" || newToken == token || rotated.TokenHash != tenancy.HashToken(newToken) || rotated.ID != created.ID {
 			t.Fatalf("rotated to %q, %+v", newToken, rotated)
 		}
-		if _, err := models.LoadSession(t.Context(), db, token, life); err != models.ErrNotFound {
+		if _, err := models.LoadSession(t.Context(), db, token, life); err != tenancy.ErrNotFound {
 			t.Fatalf("the old token loads a session: %v", err)
 		}
 		s, err := models.LoadSession(t.Context(), db, newToken, life)
 		must(t, err)
-		if s.ID != created.ID || s.ActiveRole != string(models.RoleAdmin) || s.Data != `{"flash":"kept"}` ||
+		if s.ID != created.ID || s.ActiveRole != string(tenancy.RoleAdmin) || s.Data != `{"flash":"kept"}` ||
 			!s.CreatedAt.Equal(created.CreatedAt) || !s.ExpiresAt.Equal(created.ExpiresAt) {
 			t.Fatalf("rotated session %+v, want %+v's state", s, created)
 		}

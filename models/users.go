@@ -4,12 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/mail"
 	"strings"
 	"time"
 	"unicode/utf8"
 
 	"gorm.io/gorm"
+
+	"switchboard/models/tenancy"
 )
 
 // User is a person who signs in. Email is stored normalised (NormalizeEmail).
@@ -27,38 +28,22 @@ type User struct {
 // Verified reports whether the user proved their email address.
 func (u User) Verified() bool { return u.EmailVerifiedAt != nil }
 
-// NormalizeEmail trims and lower-cases an email address; addresses are
-// compared in this form everywhere.
-func NormalizeEmail(s string) string { return strings.ToLower(strings.TrimSpace(s)) }
-
-// ValidEmail reports whether s (normalised) is a plain address like
-// name@example.com: no display name, a dot in the domain, at most 254 bytes.
-func ValidEmail(s string) bool {
-	if s == "" || len(s) > 254 || strings.ContainsAny(s, " <>\"(),;:\\[]") {
-		return false
-	}
-	addr, err := mail.ParseAddress(s)
-	if err != nil || addr.Address != s {
-		return false
-	}
-	at := strings.LastIndexByte(s, '@')
-	domain := s[at+1:]
-	return at > 0 && strings.Contains(domain, ".") && !strings.HasPrefix(domain, ".") && !strings.HasSuffix(domain, ".")
-}
+// AuditName names the user in the audit log: "Ada Lovelace (ada@example.com)".
+func (u User) AuditName() string { return u.Name + " (" + u.Email + ")" }
 
 // User names: 1–100 characters once trimmed.
 const UserNameMax = 100
 
-func validateUserName(name string) (string, FieldErrors) {
+func ValidateUserName(name string) (string, tenancy.FieldErrors) {
 	name = strings.Join(strings.Fields(name), " ")
 	switch n := utf8.RuneCountInString(name); {
 	case n == 0:
-		return name, FieldErrors{"name": "Enter your name."}
+		return name, tenancy.FieldErrors{"name": "Enter your name."}
 	case n > UserNameMax:
-		return name, FieldErrors{"name": fmt.Sprintf("The name must be at most %d characters.", UserNameMax)}
+		return name, tenancy.FieldErrors{"name": fmt.Sprintf("The name must be at most %d characters.", UserNameMax)}
 	}
-	if msg := nameProblem("The name", name); msg != "" {
-		return name, FieldErrors{"name": msg}
+	if msg := tenancy.NameProblem("The name", name); msg != "" {
+		return name, tenancy.FieldErrors{"name": msg}
 	}
 	return name, nil
 }
@@ -75,47 +60,47 @@ const emailTakenMessage = "An account with this email already exists. Sign in, o
 
 // SignUp creates the user and their personal account (named after them, with
 // them as its administrator) in one transaction.
-func SignUp(ctx context.Context, db *gorm.DB, in SignUpInput) (User, Account, error) {
-	name, fe := validateUserName(in.Name)
+func SignUp(ctx context.Context, db *gorm.DB, in SignUpInput) (User, tenancy.Account, error) {
+	name, fe := ValidateUserName(in.Name)
 	if fe == nil {
-		fe = FieldErrors{}
+		fe = tenancy.FieldErrors{}
 	}
-	email := NormalizeEmail(in.Email)
-	if !ValidEmail(email) {
+	email := tenancy.NormalizeEmail(in.Email)
+	if !tenancy.ValidEmail(email) {
 		fe["email"] = "Enter an email address like name@example.com."
 	}
 	for k, v := range validatePassword("password", in.Password) {
 		fe[k] = v
 	}
-	if err := fe.orNil(); err != nil {
-		return User{}, Account{}, err
+	if err := fe.OrNil(); err != nil {
+		return User{}, tenancy.Account{}, err
 	}
-	return createUser(ctx, db, name, email, hashPassword(in.Password), nil)
+	return CreateUser(ctx, db, name, email, HashPassword(in.Password), nil)
 }
 
-// createUser inserts a user with their personal account and membership.
-func createUser(ctx context.Context, db *gorm.DB, name, email, passwordHash string, verifiedAt *time.Time) (User, Account, error) {
-	user := User{PublicID: newUUID(), Name: name, Email: email, PasswordHash: passwordHash, EmailVerifiedAt: verifiedAt}
-	var acct Account
-	err := inTx(ctx, db, func(tx *gorm.DB) error {
+// CreateUser inserts a user with their personal account and membership.
+func CreateUser(ctx context.Context, db *gorm.DB, name, email, passwordHash string, verifiedAt *time.Time) (User, tenancy.Account, error) {
+	user := User{PublicID: tenancy.NewUUID(), Name: name, Email: email, PasswordHash: passwordHash, EmailVerifiedAt: verifiedAt}
+	var acct tenancy.Account
+	err := tenancy.InTx(ctx, db, func(tx *gorm.DB) error {
 		var n int64
 		if err := tx.Model(&User{}).Where("email = ?", email).Count(&n).Error; err != nil {
 			return err
 		}
 		if n > 0 {
-			return FieldErrors{"email": emailTakenMessage}
+			return tenancy.FieldErrors{"email": emailTakenMessage}
 		}
 		if err := tx.Create(&user).Error; err != nil {
 			if errors.Is(err, gorm.ErrDuplicatedKey) {
-				return FieldErrors{"email": emailTakenMessage}
+				return tenancy.FieldErrors{"email": emailTakenMessage}
 			}
 			return err
 		}
-		acct = Account{PublicID: newUUID(), Kind: KindPersonal, Name: name, Plan: PlanFree, CreatedByID: user.ID}
+		acct = tenancy.Account{PublicID: tenancy.NewUUID(), Kind: tenancy.KindPersonal, Name: name, Plan: tenancy.PlanFree, CreatedByID: user.ID}
 		if err := tx.Create(&acct).Error; err != nil {
 			return err
 		}
-		return addFounder(ctx, tx, acct, user.ID)
+		return tenancy.AddFounder(ctx, tx, acct, user.ID)
 	})
 	return user, acct, err
 }
@@ -124,16 +109,16 @@ func createUser(ctx context.Context, db *gorm.DB, name, email, passwordHash stri
 // ErrBadCredentials whichever of the two is wrong.
 func Authenticate(ctx context.Context, db *gorm.DB, email, password string) (User, error) {
 	var user User
-	err := db.WithContext(ctx).Where("email = ?", NormalizeEmail(email)).Take(&user).Error
+	err := db.WithContext(ctx).Where("email = ?", tenancy.NormalizeEmail(email)).Take(&user).Error
 	if errors.Is(err, gorm.ErrRecordNotFound) {
 		checkPassword(dummyHash, password)
-		return User{}, ErrBadCredentials
+		return User{}, tenancy.ErrBadCredentials
 	}
 	if err != nil {
 		return User{}, err
 	}
 	if len(password) > PasswordMax || !checkPassword(user.PasswordHash, password) {
-		return User{}, ErrBadCredentials
+		return User{}, tenancy.ErrBadCredentials
 	}
 	return user, nil
 }
@@ -142,32 +127,32 @@ func Authenticate(ctx context.Context, db *gorm.DB, email, password string) (Use
 func GetUser(ctx context.Context, db *gorm.DB, id int64) (User, error) {
 	var u User
 	err := db.WithContext(ctx).Take(&u, id).Error
-	return u, notFound(err)
+	return u, tenancy.NotFound(err)
 }
 
 // FindUserByEmail returns the user with that (normalised) email.
 func FindUserByEmail(ctx context.Context, db *gorm.DB, email string) (User, error) {
 	var u User
-	err := db.WithContext(ctx).Where("email = ?", NormalizeEmail(email)).Take(&u).Error
-	return u, notFound(err)
+	err := db.WithContext(ctx).Where("email = ?", tenancy.NormalizeEmail(email)).Take(&u).Error
+	return u, tenancy.NotFound(err)
 }
 
 // RenameUser changes the user's name and, with it, their personal account's.
 func RenameUser(ctx context.Context, db *gorm.DB, userID int64, name string) error {
-	name, fe := validateUserName(name)
+	name, fe := ValidateUserName(name)
 	if fe != nil {
 		return fe
 	}
-	return inTx(ctx, db, func(tx *gorm.DB) error {
-		t := now()
+	return tenancy.InTx(ctx, db, func(tx *gorm.DB) error {
+		t := tenancy.Now()
 		res := tx.Model(&User{}).Where("id = ?", userID).Updates(map[string]any{"name": name, "updated_at": t})
 		if res.Error != nil {
 			return res.Error
 		}
 		if res.RowsAffected == 0 {
-			return ErrNotFound
+			return tenancy.ErrNotFound
 		}
-		return tx.Model(&Account{}).Where("created_by_id = ? AND kind = ?", userID, KindPersonal).
+		return tx.Model(&tenancy.Account{}).Where("created_by_id = ? AND kind = ?", userID, tenancy.KindPersonal).
 			Updates(map[string]any{"name": name, "updated_at": t}).Error
 	})
 }
@@ -181,17 +166,17 @@ func ChangePassword(ctx context.Context, db *gorm.DB, userID int64, current, nex
 	}
 	fe := validatePassword("new_password", next)
 	if fe == nil {
-		fe = FieldErrors{}
+		fe = tenancy.FieldErrors{}
 	}
 	if !checkPassword(user.PasswordHash, current) {
 		fe["current_password"] = "That is not your current password."
 	}
-	if err := fe.orNil(); err != nil {
+	if err := fe.OrNil(); err != nil {
 		return err
 	}
-	return inTx(ctx, db, func(tx *gorm.DB) error {
+	return tenancy.InTx(ctx, db, func(tx *gorm.DB) error {
 		if err := tx.Model(&User{}).Where("id = ?", userID).
-			Updates(map[string]any{"password_hash": hashPassword(next), "updated_at": now()}).Error; err != nil {
+			Updates(map[string]any{"password_hash": HashPassword(next), "updated_at": tenancy.Now()}).Error; err != nil {
 			return err
 		}
 		return deleteUserSessions(tx, userID, keepSessionID)

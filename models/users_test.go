@@ -8,6 +8,7 @@ import (
 
 	"switchboard/models"
 	"switchboard/models/dbtest"
+	"switchboard/models/tenancy"
 )
 
 const goodPassword = "long enough password"
@@ -41,10 +42,10 @@ func TestSignUpCreatesUserPersonalAccountAndAdminMembership(t *testing.T) {
 		}
 
 		a := reloadAccount(t, db, acct.ID)
-		if a.Kind != models.KindPersonal || a.Name != "Ada Lovelace" || a.Plan != models.PlanFree || a.CreatedByID != u.ID || a.Slug != nil {
+		if a.Kind != tenancy.KindPersonal || a.Name != "Ada Lovelace" || a.Plan != tenancy.PlanFree || a.CreatedByID != u.ID || a.Slug != nil {
 			t.Errorf("personal account %+v, want kind personal, named after the user, plan free, no slug", a)
 		}
-		if role := membershipRole(t, db, acct.ID, u.ID); role != models.RoleAdmin {
+		if role := membershipRole(t, db, acct.ID, u.ID); role != tenancy.RoleAdmin {
 			t.Errorf("membership role %q, want admin", role)
 		}
 		if role := membershipRole(t, db, acct.ID, other.ID); role != "" {
@@ -170,7 +171,7 @@ func TestAuthenticate(t *testing.T) {
 			t.Run(c.label, func(t *testing.T) {
 				got, err := models.Authenticate(t.Context(), db, c.email, c.password)
 				if c.want == 0 {
-					wantIs(t, err, models.ErrBadCredentials)
+					wantIs(t, err, tenancy.ErrBadCredentials)
 					if got.ID != 0 {
 						t.Fatalf("a refused sign-in returned user %d", got.ID)
 					}
@@ -303,7 +304,7 @@ func TestChangePassword(t *testing.T) {
 			t.Fatalf("the new password does not work: %v", err)
 		}
 		_, err = models.Authenticate(t.Context(), db, u.Email, dbtest.Password)
-		wantIs(t, err, models.ErrBadCredentials)
+		wantIs(t, err, tenancy.ErrBadCredentials)
 		if n := countRows(t, db, "sessions", "user_id = ?", u.ID); n != 1 {
 			t.Fatalf("user has %d sessions after changing the password, want only the one kept", n)
 		}
@@ -322,6 +323,6 @@ func TestChangePassword(t *testing.T) {
 func TestChangePasswordOfUnknownUserIsNotFound(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		dbtest.User(t, db)
-		wantIs(t, models.ChangePassword(t.Context(), db, 987654, dbtest.Password, "a brand new password", 0), models.ErrNotFound)
+		wantIs(t, models.ChangePassword(t.Context(), db, 987654, dbtest.Password, "a brand new password", 0), tenancy.ErrNotFound)
 	})
 }

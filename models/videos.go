@@ -10,6 +10,9 @@ import (
 	"unicode/utf8"
 
 	"gorm.io/gorm"
+
+	"switchboard/models/tenancy"
+	"switchboard/models/usage"
 )
 
 // Video durations accepted: 4 seconds to 4 hours.
@@ -45,8 +48,8 @@ type VideoInput struct {
 	DurationSeconds string
 }
 
-func validateVideo(in VideoInput) (title, source string, seconds int64, fe FieldErrors) {
-	fe = FieldErrors{}
+func validateVideo(in VideoInput) (title, source string, seconds int64, fe tenancy.FieldErrors) {
+	fe = tenancy.FieldErrors{}
 	title = strings.TrimSpace(in.Title)
 	switch n := utf8.RuneCountInString(title); {
 	case n == 0:
@@ -54,7 +57,7 @@ func validateVideo(in VideoInput) (title, source string, seconds int64, fe Field
 	case n > VideoTitleMax:
 		fe["title"] = fmt.Sprintf("The title must be at most %d characters.", VideoTitleMax)
 	default:
-		if msg := nameProblem("The title", title); msg != "" {
+		if msg := tenancy.NameProblem("The title", title); msg != "" {
 			fe["title"] = msg
 		}
 	}
@@ -82,34 +85,34 @@ func validateVideo(in VideoInput) (title, source string, seconds int64, fe Field
 
 // AddVideo adds a ready video to an index the scope sees and updates the
 // index's count and total duration in the same transaction.
-func AddVideo(ctx context.Context, db *gorm.DB, s Scope, indexPublicID string, in VideoInput) (Video, error) {
-	if err := s.require(CapUseResources); err != nil {
+func AddVideo(ctx context.Context, db *gorm.DB, s tenancy.Scope, indexPublicID string, in VideoInput) (Video, error) {
+	if err := s.Require(tenancy.CapUseResources); err != nil {
 		return Video{}, err
 	}
 	var v Video
-	err := s.write(ctx, db, func(tx *gorm.DB) error {
+	err := s.Write(ctx, db, func(tx *gorm.DB) error {
 		idx, err := GetIndex(ctx, tx, s, indexPublicID)
 		if err != nil {
 			return err
 		}
 		title, source, seconds, fe := validateVideo(in)
-		if err := fe.orNil(); err != nil {
+		if err := fe.OrNil(); err != nil {
 			return err
 		}
-		creator := s.userID
-		v = Video{PublicID: newObjectID(), IndexID: idx.ID, Title: title, SourceURL: source,
+		creator := s.UserID()
+		v = Video{PublicID: tenancy.NewObjectID(), IndexID: idx.ID, Title: title, SourceURL: source,
 			DurationSeconds: seconds, Status: VideoReady, CreatedByID: &creator}
-		if err := s.apply(tx).Create(&v).Error; err != nil {
+		if err := s.Apply(tx).Create(&v).Error; err != nil {
 			return err
 		}
-		if err := s.apply(tx.Model(&Index{})).Where("id = ?", idx.ID).Updates(map[string]any{
+		if err := s.Apply(tx.Model(&Index{})).Where("id = ?", idx.ID).Updates(map[string]any{
 			"video_count":    gorm.Expr("video_count + 1"),
 			"total_duration": gorm.Expr("total_duration + ?", seconds),
-			"updated_at":     now(),
+			"updated_at":     tenancy.Now(),
 		}).Error; err != nil {
 			return err
 		}
-		return recordUsage(tx, s, MetricIndexingSeconds, "", seconds)
+		return usage.Record(tx, s, usage.MetricIndexingSeconds, "", seconds)
 	})
 	return v, err
 }
@@ -122,13 +125,13 @@ type VideoRow struct {
 
 // ListVideos returns a page of an index's videos, newest first, in one
 // query; the index itself carries their number and total duration.
-func ListVideos(ctx context.Context, db *gorm.DB, s Scope, idx Index, page Page) ([]VideoRow, error) {
+func ListVideos(ctx context.Context, db *gorm.DB, s tenancy.Scope, idx Index, page tenancy.Page) ([]VideoRow, error) {
 	var rows []VideoRow
-	err := s.read(ctx, db, func(tx *gorm.DB) error {
+	err := s.Read(ctx, db, func(tx *gorm.DB) error {
 		// The index must be one the scope sees: the visibility rule applies
 		// here too, in the same query.
-		visible := s.indexes(tx).Select("indexes.id").Where("indexes.id = ?", idx.ID)
-		return s.apply(tx.Model(&Video{})).
+		visible := visibleIndexes(s, tx).Select("indexes.id").Where("indexes.id = ?", idx.ID)
+		return s.Apply(tx.Model(&Video{})).
 			Select("videos.*, users.name AS created_by_name").
 			Joins("LEFT JOIN users ON users.id = videos.created_by_id").
 			Where("videos.index_id IN (?)", visible).
@@ -140,30 +143,30 @@ func ListVideos(ctx context.Context, db *gorm.DB, s Scope, idx Index, page Page)
 }
 
 // DeleteVideo removes a video from an index the scope sees.
-func DeleteVideo(ctx context.Context, db *gorm.DB, s Scope, indexPublicID, videoPublicID string) (Video, error) {
-	if err := s.require(CapUseResources); err != nil {
+func DeleteVideo(ctx context.Context, db *gorm.DB, s tenancy.Scope, indexPublicID, videoPublicID string) (Video, error) {
+	if err := s.Require(tenancy.CapUseResources); err != nil {
 		return Video{}, err
 	}
 	var v Video
-	err := s.write(ctx, db, func(tx *gorm.DB) error {
+	err := s.Write(ctx, db, func(tx *gorm.DB) error {
 		idx, err := GetIndex(ctx, tx, s, indexPublicID)
 		if err != nil {
 			return err
 		}
-		if err := s.apply(tx).Where("index_id = ? AND public_id = ?", idx.ID, videoPublicID).Take(&v).Error; err != nil {
-			return notFound(err)
+		if err := s.Apply(tx).Where("index_id = ? AND public_id = ?", idx.ID, videoPublicID).Take(&v).Error; err != nil {
+			return tenancy.NotFound(err)
 		}
-		res := s.apply(tx).Where("id = ?", v.ID).Delete(&Video{})
+		res := s.Apply(tx).Where("id = ?", v.ID).Delete(&Video{})
 		if res.Error != nil {
 			return res.Error
 		}
 		if res.RowsAffected == 0 {
-			return ErrNotFound // deleted by a concurrent request: count it once
+			return tenancy.ErrNotFound // deleted by a concurrent request: count it once
 		}
-		return s.apply(tx.Model(&Index{})).Where("id = ?", idx.ID).Updates(map[string]any{
+		return s.Apply(tx.Model(&Index{})).Where("id = ?", idx.ID).Updates(map[string]any{
 			"video_count":    gorm.Expr("video_count - 1"),
 			"total_duration": gorm.Expr("total_duration - ?", v.DurationSeconds),
-			"updated_at":     now(),
+			"updated_at":     tenancy.Now(),
 		}).Error
 	})
 	return v, err

@@ -12,6 +12,7 @@ import (
 
 	"switchboard/models"
 	"switchboard/models/dbtest"
+	"switchboard/models/tenancy"
 )
 
 // videoInput is a valid add-video form.
@@ -21,7 +22,7 @@ func videoInput(title string, seconds int) models.VideoInput {
 }
 
 // addVideo adds a video or fails the test.
-func addVideo(t *testing.T, db *gorm.DB, s models.Scope, idx models.Index, title string, seconds int) models.Video {
+func addVideo(t *testing.T, db *gorm.DB, s tenancy.Scope, idx models.Index, title string, seconds int) models.Video {
 	t.Helper()
 	v, err := models.AddVideo(t.Context(), db, s, idx.PublicID, videoInput(title, seconds))
 	if err != nil {
@@ -75,7 +76,7 @@ func TestAddVideo(t *testing.T) {
 					t.Errorf("video %+v", v)
 				}
 				wantCounters(t, db, idx, int64(i+1), total)
-				rows, err := models.ListVideos(t.Context(), db, f.admin, idx, models.Page{Number: 1, Size: 20})
+				rows, err := models.ListVideos(t.Context(), db, f.admin, idx, tenancy.Page{Number: 1, Size: 20})
 				must(t, err)
 				if len(rows) != i+1 || rows[0].ID != v.ID || rows[0].CreatedByName != f.memberUser.Name || rows[0].Title != c.title {
 					t.Errorf("list after adding: %d rows, first %+v", len(rows), rows[0])
@@ -143,7 +144,7 @@ func TestAddVideoRefusesBadInput(t *testing.T) {
 		t.Run("unknown index", func(t *testing.T) {
 			before := snapshot(t, db)
 			_, err := models.AddVideo(t.Context(), db, f.admin, "000000000000000000000000", videoInput("Lost", 10))
-			wantIs(t, err, models.ErrNotFound)
+			wantIs(t, err, tenancy.ErrNotFound)
 			wantUnchanged(t, db, before)
 		})
 		wantCounters(t, db, idx, 1, 100)
@@ -164,7 +165,7 @@ func TestAddVideoRefusesControlCharacters(t *testing.T) {
 				in := videoInput("x", 60)
 				in.Title = title
 				_, err := models.AddVideo(t.Context(), db, f.admin, idx.PublicID, in)
-				if _, ok := models.AsFieldErrors(err); !ok {
+				if _, ok := tenancy.AsFieldErrors(err); !ok {
 					t.Errorf("title %q: error %v, want FieldErrors on title", title, err)
 				}
 				wantUnchanged(t, db, before)
@@ -206,7 +207,7 @@ func TestVideoCountersFollowAddsAndDeletes(t *testing.T) {
 		} {
 			before := snapshot(t, db)
 			_, err := models.DeleteVideo(t.Context(), db, f.admin, call[0], call[1])
-			if !errors.Is(err, models.ErrNotFound) {
+			if !errors.Is(err, tenancy.ErrNotFound) {
 				t.Errorf("%s: %v, want ErrNotFound", label, err)
 			}
 			wantUnchanged(t, db, before)
@@ -234,7 +235,7 @@ func TestAddVideoConcurrently(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		f := newOrgFixture(t, db)
 		idx := newIndex(t, db, f.admin, "Busy", "")
-		scopes := []models.Scope{f.admin, f.member, f.member2}
+		scopes := []tenancy.Scope{f.admin, f.member, f.member2}
 		errs := make([]error, 10)
 		var wg sync.WaitGroup
 		var want int64
@@ -253,7 +254,7 @@ func TestAddVideoConcurrently(t *testing.T) {
 			}
 		}
 		wantCounters(t, db, idx, 10, want)
-		rows, err := models.ListVideos(t.Context(), db, f.admin, idx, models.Page{Number: 1, Size: 20})
+		rows, err := models.ListVideos(t.Context(), db, f.admin, idx, tenancy.Page{Number: 1, Size: 20})
 		must(t, err)
 		if len(rows) != 10 {
 			t.Errorf("listed %d videos, want 10", len(rows))
@@ -313,7 +314,7 @@ func TestDeleteVideoConcurrently(t *testing.T) {
 				switch {
 				case err == nil:
 					ok++
-				case !errors.Is(err, models.ErrNotFound):
+				case !errors.Is(err, tenancy.ErrNotFound):
 					t.Errorf("round %d: concurrent delete: %v, want success or ErrNotFound", round, err)
 				}
 			}
@@ -340,7 +341,7 @@ func TestListVideosPagination(t *testing.T) {
 		addVideo(t, db, f.admin, other, "Elsewhere", 4)
 		var seen []string
 		for _, p := range []struct{ number, rows int }{{1, 20}, {2, 5}, {3, 0}} {
-			rows, err := models.ListVideos(t.Context(), db, f.member, idx, models.Page{Number: p.number, Size: 20})
+			rows, err := models.ListVideos(t.Context(), db, f.member, idx, tenancy.Page{Number: p.number, Size: 20})
 			must(t, err)
 			if len(rows) != p.rows {
 				t.Fatalf("page %d: %d rows, want %d", p.number, len(rows), p.rows)
@@ -370,13 +371,13 @@ func TestListVideosOfAnotherMembersPrivateIndex(t *testing.T) {
 		f := newOrgFixture(t, db)
 		priv := newIndex(t, db, f.member, "Private", "private")
 		addVideo(t, db, f.member, priv, "Secret", 60)
-		for label, s := range map[string]models.Scope{"administrator": f.admin, "another member": f.member2} {
-			rows, err := models.ListVideos(t.Context(), db, s, priv, models.Page{Number: 1, Size: 20})
+		for label, s := range map[string]tenancy.Scope{"administrator": f.admin, "another member": f.member2} {
+			rows, err := models.ListVideos(t.Context(), db, s, priv, tenancy.Page{Number: 1, Size: 20})
 			if len(rows) != 0 {
 				t.Errorf("%s lists %d videos of another member's private index (%q), err %v", label, len(rows), rows[0].Title, err)
 			}
 			// The same holds for an index value carrying only the ID.
-			rows, _ = models.ListVideos(t.Context(), db, s, models.Index{ID: priv.ID}, models.Page{Number: 1, Size: 20})
+			rows, _ = models.ListVideos(t.Context(), db, s, models.Index{ID: priv.ID}, tenancy.Page{Number: 1, Size: 20})
 			if len(rows) != 0 {
 				t.Errorf("%s lists %d videos of another member's private index through its internal ID", label, len(rows))
 			}
@@ -391,7 +392,7 @@ func TestVideosCrossAccount(t *testing.T) {
 		f := newOrgFixture(t, db)
 		mine := newIndex(t, db, f.admin, "Mine", "")
 		myVideo := addVideo(t, db, f.admin, mine, "My video", 30)
-		for label, victim := range map[string]models.Scope{
+		for label, victim := range map[string]tenancy.Scope{
 			"another organization":             f.other,
 			"another user's personal account":  f.otherPersonal,
 			"the same user's personal account": f.adminPersonal,
@@ -402,26 +403,26 @@ func TestVideosCrossAccount(t *testing.T) {
 				before := snapshot(t, db)
 
 				_, err := models.AddVideo(t.Context(), db, f.admin, theirs.PublicID, videoInput("Planted", 10))
-				wantIs(t, err, models.ErrNotFound)
+				wantIs(t, err, tenancy.ErrNotFound)
 				_, err = models.AddVideo(t.Context(), db, f.admin, theirs.PublicID, models.VideoInput{})
-				wantIs(t, err, models.ErrNotFound)
+				wantIs(t, err, tenancy.ErrNotFound)
 				_, err = models.DeleteVideo(t.Context(), db, f.admin, theirs.PublicID, theirVideo.PublicID)
-				wantIs(t, err, models.ErrNotFound)
+				wantIs(t, err, tenancy.ErrNotFound)
 				_, err = models.DeleteVideo(t.Context(), db, f.admin, mine.PublicID, theirVideo.PublicID)
-				wantIs(t, err, models.ErrNotFound)
+				wantIs(t, err, tenancy.ErrNotFound)
 				_, err = models.DeleteVideo(t.Context(), db, f.admin, theirs.PublicID, myVideo.PublicID)
-				wantIs(t, err, models.ErrNotFound)
+				wantIs(t, err, tenancy.ErrNotFound)
 				_, err = models.DeleteVideo(t.Context(), db, victim, mine.PublicID, myVideo.PublicID)
-				wantIs(t, err, models.ErrNotFound)
+				wantIs(t, err, tenancy.ErrNotFound)
 				_, err = models.DeleteVideo(t.Context(), db, victim, theirs.PublicID, myVideo.PublicID)
-				wantIs(t, err, models.ErrNotFound)
+				wantIs(t, err, tenancy.ErrNotFound)
 
 				// Listing with their index lists nothing of theirs.
-				rows, err := models.ListVideos(t.Context(), db, f.admin, theirs, models.Page{Number: 1, Size: 20})
+				rows, err := models.ListVideos(t.Context(), db, f.admin, theirs, tenancy.Page{Number: 1, Size: 20})
 				if len(rows) != 0 {
 					t.Errorf("listed %d videos of another account (err %v)", len(rows), err)
 				}
-				rows, err = models.ListVideos(t.Context(), db, victim, mine, models.Page{Number: 1, Size: 20})
+				rows, err = models.ListVideos(t.Context(), db, victim, mine, tenancy.Page{Number: 1, Size: 20})
 				if len(rows) != 0 {
 					t.Errorf("they listed %d of my videos (err %v)", len(rows), err)
 				}

@@ -18,6 +18,9 @@ import (
 	"gorm.io/gorm/logger"
 
 	"switchboard/models"
+	"switchboard/models/billing"
+	"switchboard/models/tenancy"
+	"switchboard/models/usage"
 )
 
 // billingDataDir is a migrated SQLite data folder, used through the
@@ -40,11 +43,11 @@ func billingDataDir(t *testing.T) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	personal, err := models.PersonalScope(ctx, db, u.ID)
+	personal, err := tenancy.PersonalScope(ctx, db, u.ID)
 	if err != nil {
 		t.Fatal(err)
 	}
-	last := models.MonthOf(time.Now()).Prev()
+	last := billing.MonthOf(time.Now()).Prev()
 	must := func(err error) {
 		t.Helper()
 		if err != nil {
@@ -52,16 +55,16 @@ func billingDataDir(t *testing.T) string {
 		}
 	}
 	plain := plainDataDir(t, dir)
-	must(plain.Exec("UPDATE accounts SET plan = ?, created_at = ? WHERE id = ?", models.PlanDeveloper, last.Start().AddDate(0, -1, 0), personal.AccountID()).Error)
+	must(plain.Exec("UPDATE accounts SET plan = ?, created_at = ? WHERE id = ?", tenancy.PlanDeveloper, last.Start().AddDate(0, -1, 0), personal.AccountID()).Error)
 	must(plain.Exec("INSERT INTO usage_daily (account_id, day, user_id, metric, category, quantity) VALUES (?, ?, ?, ?, ?, ?), (?, ?, ?, ?, ?, ?)",
-		personal.AccountID(), last.Start().Format(time.DateOnly), u.ID, models.MetricAPIRequests, "indexes.read", 12_345,
-		personal.AccountID(), last.Start().Format(time.DateOnly), u.ID, models.MetricIndexingSeconds, "", 600).Error)
+		personal.AccountID(), last.Start().Format(time.DateOnly), u.ID, usage.MetricAPIRequests, "indexes.read", 12_345,
+		personal.AccountID(), last.Start().Format(time.DateOnly), u.ID, usage.MetricIndexingSeconds, "", 600).Error)
 	return dir
 }
 
 func openDataDir(t *testing.T, dir string) *gorm.DB {
 	t.Helper()
-	db, err := models.Open(filepath.Join(dir, "switchboard.db"))
+	db, err := tenancy.Open(filepath.Join(dir, "switchboard.db"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -115,7 +118,7 @@ func invoiceDump(t *testing.T, dir string) (int, string) {
 
 func TestBillingCloseCommandIsIdempotent(t *testing.T) {
 	dir := billingDataDir(t)
-	last := models.MonthOf(time.Now()).Prev().String()
+	last := billing.MonthOf(time.Now()).Prev().String()
 	var logs bytes.Buffer
 	log := slog.New(slog.NewTextHandler(&logs, nil))
 	if err := run(context.Background(), []string{"billing", "close", "-month", last}, log); err != nil {
@@ -145,13 +148,13 @@ func TestBillingCloseCommandRefusals(t *testing.T) {
 	dir := billingDataDir(t)
 	quiet := slog.New(slog.DiscardHandler)
 	now := time.Now().UTC()
-	cur := models.MonthOf(now)
+	cur := billing.MonthOf(now)
 	err := run(context.Background(), []string{"billing", "close", "-month", cur.String()}, quiet)
-	if !errors.Is(err, models.ErrMonthNotEnded) {
+	if !errors.Is(err, billing.ErrMonthNotEnded) {
 		t.Errorf("closing the current month %s: %v, want ErrMonthNotEnded", cur, err)
 	}
-	err = run(context.Background(), []string{"billing", "close", "-month", models.MonthOf(cur.End()).String()}, quiet)
-	if !errors.Is(err, models.ErrMonthNotEnded) {
+	err = run(context.Background(), []string{"billing", "close", "-month", billing.MonthOf(cur.End()).String()}, quiet)
+	if !errors.Is(err, billing.ErrMonthNotEnded) {
 		t.Errorf("closing next month: %v, want ErrMonthNotEnded", err)
 	}
 	for _, args := range [][]string{

@@ -37,6 +37,13 @@ import (
 	"switchboard/handlers"
 	"switchboard/handlers/mail"
 	"switchboard/models"
+	"switchboard/models/billing"
+	"switchboard/models/demo"
+	"switchboard/models/ratelimit"
+	"switchboard/models/sso"
+	"switchboard/models/tenancy"
+	"switchboard/models/throttle"
+	"switchboard/models/usage"
 )
 
 // config is everything the process reads from its environment and flags.
@@ -164,7 +171,7 @@ func parseConfig(cmd string, args []string) (config, error) {
 	return cfg, nil
 }
 
-func embedded(cfg config) bool { return models.DialectOf(cfg.DatabaseURL) == models.SQLite }
+func embedded(cfg config) bool { return tenancy.DialectOf(cfg.DatabaseURL) == tenancy.SQLite }
 
 // openDB connects and migrates.
 func openDB(ctx context.Context, cfg config, log *slog.Logger) (*gorm.DB, error) {
@@ -173,18 +180,18 @@ func openDB(ctx context.Context, cfg config, log *slog.Logger) (*gorm.DB, error)
 			return nil, err
 		}
 	}
-	db, err := models.Open(cfg.DatabaseURL)
+	db, err := tenancy.Open(cfg.DatabaseURL)
 	if err != nil {
 		return nil, err
 	}
-	if err := models.Migrate(ctx, db); err != nil {
+	if err := tenancy.Migrate(ctx, db); err != nil {
 		_ = closeDB(db)
 		return nil, err
 	}
 	return db, nil
 }
 
-func closeDB(db *gorm.DB) error { return models.Close(db) }
+func closeDB(db *gorm.DB) error { return tenancy.Close(db) }
 
 // describeDB names the database for the log without its password.
 func describeDB(cfg config) string {
@@ -256,9 +263,9 @@ func serve(ctx context.Context, cfg config, log *slog.Logger) error {
 	}
 	defer closeDB(db)
 
-	demo := cfg.Demo == "true" || (cfg.Demo == "" && embedded(cfg))
-	if demo {
-		d, seeded, err := models.SeedDemo(ctx, db)
+	seedDemo := cfg.Demo == "true" || (cfg.Demo == "" && embedded(cfg))
+	if seedDemo {
+		d, seeded, err := demo.SeedDemo(ctx, db)
 		if err != nil {
 			return fmt.Errorf("seed demo: %w", err)
 		}
@@ -274,25 +281,25 @@ func serve(ctx context.Context, cfg config, log *slog.Logger) error {
 		return err
 	}
 	// Sign-in throttles are counted where the API rate limits are.
-	var limiter models.RateLimiter = models.NewDBRateLimiter(db)
-	var throttle models.Throttle = models.NewDBThrottle(db, key)
+	var limiter ratelimit.RateLimiter = ratelimit.NewDBRateLimiter(db)
+	var signIns throttle.Throttle = throttle.NewDBThrottle(db, key)
 	if cfg.RedisURL != "" {
-		redisLimiter, err := models.NewRedisRateLimiter(ctx, cfg.RedisURL, cfg.RedisNamespace)
+		redisLimiter, err := ratelimit.NewRedisRateLimiter(ctx, cfg.RedisURL, cfg.RedisNamespace)
 		if err != nil {
 			return err
 		}
 		defer redisLimiter.Client.Close()
-		redisThrottle, err := models.NewRedisThrottle(redisLimiter.Client, cfg.RedisNamespace, key)
+		redisThrottle, err := throttle.NewRedisThrottle(redisLimiter.Client, cfg.RedisNamespace, key)
 		if err != nil {
 			return err
 		}
-		limiter, throttle = redisLimiter, redisThrottle
+		limiter, signIns = redisLimiter, redisThrottle
 		log.Info("API rate limits and sign-in throttles are counted in Redis", "namespace", cfg.RedisNamespace)
 	}
-	usage := models.NewUsageRecorder(db, log, 2*time.Second)
+	recorder := usage.NewUsageRecorder(db, log, 2*time.Second)
 	usageCtx, stopUsage := context.WithCancel(ctx)
 	usageDone := make(chan struct{})
-	go func() { usage.Run(usageCtx); close(usageDone) }()
+	go func() { recorder.Run(usageCtx); close(usageDone) }()
 	defer func() { stopUsage(); <-usageDone }() // the last batch is written before the database closes
 	router := handlers.New(handlers.Config{
 		BaseURL:     cfg.BaseURL,
@@ -301,8 +308,8 @@ func serve(ctx context.Context, cfg config, log *slog.Logger) error {
 		Dev:         cfg.Dev,
 		APIKeyTTL:   time.Duration(cfg.APIKeyDays) * 24 * time.Hour,
 		RateLimiter: limiter,
-		Throttle:    throttle,
-		Usage:       usage,
+		Throttle:    signIns,
+		Usage:       recorder,
 		DNSServer:   cfg.DNSServer,
 	}, db, log, mailer)
 
@@ -340,10 +347,10 @@ func sweepSessions(ctx context.Context, db *gorm.DB, log *slog.Logger) {
 	t := time.NewTicker(time.Hour)
 	defer t.Stop()
 	for {
-		if err := models.DeleteExpiredSSOState(ctx, db); err != nil && ctx.Err() == nil {
+		if err := sso.DeleteExpiredSSOState(ctx, db); err != nil && ctx.Err() == nil {
 			log.Warn("sweeping expired SSO requests failed", "err", err)
 		}
-		if _, err := models.DeleteFullThrottleBuckets(ctx, db, time.Now()); err != nil && ctx.Err() == nil {
+		if _, err := throttle.DeleteFullThrottleBuckets(ctx, db, time.Now()); err != nil && ctx.Err() == nil {
 			log.Warn("sweeping throttle counters failed", "err", err)
 		}
 		if n, err := models.DeleteExpiredSessions(ctx, db, handlers.DefaultSessionLifetime); err != nil {
@@ -389,11 +396,11 @@ func setLimits(ctx context.Context, cfg config, args []string, log *slog.Logger)
 		return err
 	}
 	defer closeDB(db)
-	acct, err := models.SetAccountLimits(ctx, db, *account, opt(*perMinute), opt(*perDay))
+	acct, err := ratelimit.SetAccountLimits(ctx, db, *account, opt(*perMinute), opt(*perDay))
 	if err != nil {
 		return fmt.Errorf("account %q: %w", *account, err)
 	}
-	l := models.LimitsOf(acct)
+	l := ratelimit.LimitsOf(acct)
 	log.Info("limits set", "account", acct.PublicID, "name", acct.Name, "per_minute", l.PerMinute, "per_day", l.PerDay)
 	return nil
 }
@@ -419,7 +426,7 @@ func ssoCommand(ctx context.Context, cfg config, args []string, log *slog.Logger
 		return err
 	}
 	defer closeDB(db)
-	acct, err := models.ProveSSODomainByOperator(ctx, db, *account, *domain, "switchboard sso verify-domain")
+	acct, err := sso.ProveSSODomainByOperator(ctx, db, *account, *domain, "switchboard sso verify-domain")
 	if err != nil {
 		return fmt.Errorf("account %q: %w", *account, err)
 	}
@@ -437,7 +444,7 @@ func billingCommand(ctx context.Context, cfg config, args []string, log *slog.Lo
 	if err := fs.Parse(args[1:]); err != nil {
 		return err
 	}
-	m, err := models.ParseMonth(*month)
+	m, err := billing.ParseMonth(*month)
 	if err != nil {
 		return err
 	}
@@ -446,10 +453,10 @@ func billingCommand(ctx context.Context, cfg config, args []string, log *slog.Lo
 		return err
 	}
 	defer closeDB(db)
-	if err := models.SnapshotStorage(ctx, db, time.Now()); err != nil {
+	if err := billing.SnapshotStorage(ctx, db, time.Now()); err != nil {
 		return err
 	}
-	created, err := models.CloseMonth(ctx, db, m, time.Now())
+	created, err := billing.CloseMonth(ctx, db, m, time.Now())
 	if err != nil {
 		return err
 	}
@@ -467,13 +474,13 @@ func billingLoop(ctx context.Context, db *gorm.DB, log *slog.Logger) {
 	defer t.Stop()
 	for {
 		now := time.Now().UTC()
-		if err := models.SnapshotStorage(ctx, db, now); err != nil && ctx.Err() == nil {
+		if err := billing.SnapshotStorage(ctx, db, now); err != nil && ctx.Err() == nil {
 			log.Warn("storage snapshot failed", "err", err)
 		}
 		if now.Sub(lastClose) >= 24*time.Hour {
 			total := 0
-			for m, i := models.MonthOf(now).Prev(), 0; i < 12; m, i = m.Prev(), i+1 {
-				n, err := models.CloseMonth(ctx, db, m, now)
+			for m, i := billing.MonthOf(now).Prev(), 0; i < 12; m, i = m.Prev(), i+1 {
+				n, err := billing.CloseMonth(ctx, db, m, now)
 				if err != nil {
 					if ctx.Err() == nil {
 						log.Warn("closing a month failed; will retry", "month", m.String(), "err", err)

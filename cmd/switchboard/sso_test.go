@@ -18,6 +18,8 @@ import (
 	"github.com/crewjam/saml"
 
 	"switchboard/models"
+	"switchboard/models/sso"
+	"switchboard/models/tenancy"
 )
 
 // idpMetadata is an identity provider's metadata with a current signing
@@ -64,12 +66,12 @@ func TestSSOVerifyDomainCommand(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	org, err := models.LoadScope(ctx, db, u.ID, acct.PublicID)
+	org, err := tenancy.LoadScope(ctx, db, u.ID, acct.PublicID)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := models.SaveSSOConnection(ctx, db, org, models.SSOSettingsInput{MetadataXML: idpMetadata(t), Domains: "engines.example", DefaultRole: "member"},
-		models.Actor{UserID: u.ID, Name: u.Name}); err != nil {
+	if _, err := sso.SaveSSOConnection(ctx, db, org, sso.SSOSettingsInput{MetadataXML: idpMetadata(t), Domains: "engines.example", DefaultRole: "member"},
+		tenancy.Actor{UserID: u.ID, Name: u.Name}); err != nil {
 		t.Fatal(err)
 	}
 	closeDB(db)
@@ -90,12 +92,12 @@ func TestSSOVerifyDomainCommand(t *testing.T) {
 	}
 	db = openDataDir(t, dir)
 	defer closeDB(db)
-	sa, err := models.FindSSOByEmail(ctx, db, "someone@engines.example")
+	sa, err := sso.FindSSOByEmail(ctx, db, "someone@engines.example")
 	if err != nil || sa.Account.ID != acct.ID {
 		t.Fatalf("the proved domain does not route to the organization: %v", err)
 	}
 	var actor string
-	plainDataDir(t, dir).Raw("SELECT actor_name FROM audit_events WHERE account_id = ? AND action = ?", acct.ID, models.AuditSSODomainVerified).Scan(&actor)
+	plainDataDir(t, dir).Raw("SELECT actor_name FROM audit_events WHERE account_id = ? AND action = ?", acct.ID, sso.AuditSSODomainVerified).Scan(&actor)
 	if !strings.Contains(actor, "switchboard sso verify-domain") {
 		t.Fatalf("audit actor %q does not name the command", actor)
 	}

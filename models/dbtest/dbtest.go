@@ -21,6 +21,7 @@ import (
 	"gorm.io/gorm/logger"
 
 	"switchboard/models"
+	"switchboard/models/tenancy"
 )
 
 func init() {
@@ -53,12 +54,12 @@ var plains sync.Map
 // (Plain). Both close when the test ends.
 func Open(t testing.TB, dsn string) *gorm.DB {
 	t.Helper()
-	db, err := models.Open(dsn)
+	db, err := tenancy.Open(dsn)
 	if err != nil {
 		t.Fatal(err)
 	}
 	dialector := postgres.Open(dsn)
-	if models.DialectOf(dsn) == models.SQLite {
+	if tenancy.DialectOf(dsn) == tenancy.SQLite {
 		dialector = sqlite.Open(dsn + "?_pragma=foreign_keys(1)&_pragma=busy_timeout(10000)")
 	}
 	plain, err := gorm.Open(dialector, &gorm.Config{Logger: logger.Discard, TranslateError: true, SkipDefaultTransaction: true,
@@ -102,7 +103,7 @@ func Plain(t testing.TB, db *gorm.DB) *gorm.DB {
 func EachAt(t *testing.T, version int64, fn func(t *testing.T, db *gorm.DB)) {
 	t.Helper()
 	at := func(t *testing.T, db *gorm.DB) *gorm.DB {
-		if err := models.MigrateTo(context.Background(), db, version); err != nil {
+		if err := tenancy.MigrateTo(context.Background(), db, version); err != nil {
 			t.Fatal(err)
 		}
 		return db
@@ -194,7 +195,7 @@ func adminDB(base string) (*gorm.DB, error) {
 		// schemas.
 		admin, adminErr = gorm.Open(postgres.Open(schemaURL(base, "public")), &gorm.Config{Logger: logger.Discard})
 		if adminErr == nil {
-			adminErr = models.Ping(context.Background(), admin)
+			adminErr = tenancy.Ping(context.Background(), admin)
 		}
 		if adminErr != nil {
 			return
@@ -224,12 +225,12 @@ func takeSchema(base string, admin *gorm.DB) (string, error) {
 	if err := admin.Exec("CREATE SCHEMA " + schema).Error; err != nil {
 		return "", err
 	}
-	db, err := models.Open(schemaURL(base, schema))
+	db, err := tenancy.Open(schemaURL(base, schema))
 	if err != nil {
 		return "", err
 	}
 	defer closeDB(db)
-	return schema, models.Migrate(context.Background(), db)
+	return schema, tenancy.Migrate(context.Background(), db)
 }
 
 // emptySchema deletes every row of the schema's tables but the migrations'
@@ -268,13 +269,13 @@ func schemaURL(base, schema string) string {
 
 func migrated(t testing.TB, db *gorm.DB) *gorm.DB {
 	t.Helper()
-	if err := models.Migrate(context.Background(), db); err != nil {
+	if err := tenancy.Migrate(context.Background(), db); err != nil {
 		t.Fatal(err)
 	}
 	return db
 }
 
-func closeDB(db *gorm.DB) { _ = models.Close(db) }
+func closeDB(db *gorm.DB) { _ = tenancy.Close(db) }
 
 var seq atomic.Int64
 
@@ -288,21 +289,21 @@ const Password = "correct horse battery staple"
 
 // User signs up a new user with a unique name and email and returns them
 // with their personal account's scope.
-func User(t testing.TB, db *gorm.DB) (models.User, models.Scope) {
+func User(t testing.TB, db *gorm.DB) (models.User, tenancy.Scope) {
 	t.Helper()
 	n := Unique("")
 	return UserNamed(t, db, "Test User"+n, "user"+n+"@example.com")
 }
 
 // UserNamed signs up a user with the given name and email.
-func UserNamed(t testing.TB, db *gorm.DB, name, email string) (models.User, models.Scope) {
+func UserNamed(t testing.TB, db *gorm.DB, name, email string) (models.User, tenancy.Scope) {
 	t.Helper()
 	ctx := context.Background()
 	u, _, err := models.SignUp(ctx, db, models.SignUpInput{Name: name, Email: email, Password: Password})
 	if err != nil {
 		t.Fatalf("sign up %s: %v", email, err)
 	}
-	scope, err := models.PersonalScope(ctx, db, u.ID)
+	scope, err := tenancy.PersonalScope(ctx, db, u.ID)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -311,14 +312,14 @@ func UserNamed(t testing.TB, db *gorm.DB, name, email string) (models.User, mode
 
 // Org creates an organization with a unique name, administered by owner,
 // and returns the owner's scope in it.
-func Org(t testing.TB, db *gorm.DB, owner models.User) models.Scope {
+func Org(t testing.TB, db *gorm.DB, owner models.User) tenancy.Scope {
 	t.Helper()
 	ctx := context.Background()
 	acct, err := models.CreateOrganization(ctx, db, owner.ID, Unique("Org "))
 	if err != nil {
 		t.Fatalf("create organization: %v", err)
 	}
-	scope, err := models.LoadScope(ctx, db, owner.ID, acct.PublicID)
+	scope, err := tenancy.LoadScope(ctx, db, owner.ID, acct.PublicID)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -327,13 +328,13 @@ func Org(t testing.TB, db *gorm.DB, owner models.User) models.Scope {
 
 // AddMember makes user a member of the scope's account with role, as an
 // accepted invitation would, and returns their scope there.
-func AddMember(t testing.TB, db *gorm.DB, in models.Scope, user models.User, role models.Role) models.Scope {
+func AddMember(t testing.TB, db *gorm.DB, in tenancy.Scope, user models.User, role tenancy.Role) tenancy.Scope {
 	t.Helper()
 	ctx := context.Background()
-	if err := Plain(t, db).Create(&models.Membership{AccountID: in.AccountID(), UserID: user.ID, Role: role}).Error; err != nil {
+	if err := Plain(t, db).Create(&tenancy.Membership{AccountID: in.AccountID(), UserID: user.ID, Role: role}).Error; err != nil {
 		t.Fatalf("add member: %v", err)
 	}
-	scope, err := models.LoadScope(ctx, db, user.ID, in.Account().PublicID)
+	scope, err := tenancy.LoadScope(ctx, db, user.ID, in.Account().PublicID)
 	if err != nil {
 		t.Fatal(err)
 	}

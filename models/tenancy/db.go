@@ -1,0 +1,334 @@
+// Package tenancy is the core every model package shares: the Scope that
+// proves who acts in which account (scope.go), the one system door
+// (system.go), the two walls between accounts (walls.go, units.go), and
+// the database they are installed on (Open, Migrate). The domain packages
+// (models and those beside it) reach account-owned rows only through it.
+package tenancy
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"io/fs"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/glebarez/sqlite"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/stdlib"
+	"github.com/pressly/goose/v3"
+	"gorm.io/driver/postgres"
+	"gorm.io/gorm"
+	"gorm.io/gorm/clause"
+	"gorm.io/gorm/logger"
+
+	"switchboard/migrations"
+)
+
+// Dialect names the database behind a *gorm.DB.
+type Dialect string
+
+const (
+	Postgres Dialect = "postgres"
+	SQLite   Dialect = "sqlite"
+)
+
+// DialectOf tells which database dsn points at: a postgres:// or
+// postgresql:// URL is PostgreSQL, anything else a SQLite file.
+func DialectOf(dsn string) Dialect {
+	if strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://") {
+		return Postgres
+	}
+	return SQLite
+}
+
+// Now is the clock every row is stamped with: UTC, microseconds, so that
+// PostgreSQL and SQLite store and compare the same instant.
+func Now() time.Time { return time.Now().UTC().Truncate(time.Microsecond) }
+
+// appRole is the PostgreSQL role requests act as: it owns no table and
+// cannot bypass row security (see walls.go). Migrate creates it.
+const appRole = "switchboard_app"
+
+// Open connects to dsn and installs the walls between accounts (walls.go)
+// and the query counter. It does not migrate; call Migrate. On PostgreSQL
+// every connection of the pool acts as appRole, so dsn's user (the tables'
+// owner, who migrates) must be a member of it.
+func Open(dsn string) (*gorm.DB, error) {
+	t := &walls{applicationWall: true}
+	if DialectOf(dsn) == SQLite {
+		return openPool(sqlite.Open(sqliteDSN(dsn)), t, 8)
+	}
+	cfg, err := pgx.ParseConfig(dsn)
+	if err != nil {
+		return nil, fmt.Errorf("open database: %w", err)
+	}
+	// The system door's own pool (see Door): the session user, who owns the
+	// tables and migrates them.
+	if t.owner, err = openPool(postgres.New(postgres.Config{Conn: stdlib.OpenDB(*cfg)}), t, 16); err != nil {
+		return nil, err
+	}
+	app := stdlib.OpenDB(*cfg, stdlib.OptionAfterConnect(func(ctx context.Context, c *pgx.Conn) error {
+		_, err := c.Exec(ctx, "SET ROLE "+appRole)
+		return err
+	}))
+	return openPool(postgres.New(postgres.Config{Conn: app}), t, 32)
+}
+
+// openPool opens a GORM database with the walls' callbacks, sharing t.
+func openPool(dialector gorm.Dialector, t *walls, size int) (*gorm.DB, error) {
+	db, err := gorm.Open(dialector, &gorm.Config{
+		NowFunc:                Now,
+		Logger:                 logger.Discard,
+		TranslateError:         true,
+		SkipDefaultTransaction: true,
+		// The application's first connection needs the role Migrate
+		// creates.
+		DisableAutomaticPing: true,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("open database: %w", err)
+	}
+	if err := db.Use(t); err != nil {
+		return nil, err
+	}
+	if t.schema == nil {
+		// The first pool opened (the owner's, on PostgreSQL).
+		if t.schema, err = db.DB(); err != nil {
+			return nil, err
+		}
+	}
+	sqlDB, err := db.DB()
+	if err != nil {
+		return nil, err
+	}
+	// On SQLite, one writer at a time is all it allows; a small pool keeps
+	// readers concurrent while busy_timeout queues the writers.
+	sqlDB.SetMaxOpenConns(size)
+	sqlDB.SetMaxIdleConns(size)
+	sqlDB.SetConnMaxIdleTime(5 * time.Minute)
+	if err := installCallbacks(db); err != nil {
+		return nil, err
+	}
+	return db, nil
+}
+
+// sqliteDSN adds the pragmas Switchboard relies on to a SQLite file path:
+// foreign keys, WAL for concurrent readers, a busy timeout instead of
+// "database is locked", and IMMEDIATE transactions so that two writers never
+// deadlock upgrading read locks.
+func sqliteDSN(path string) string {
+	sep := "?"
+	if strings.Contains(path, "?") {
+		sep = "&"
+	}
+	return path + sep + "_pragma=foreign_keys(1)&_pragma=journal_mode(WAL)&_pragma=busy_timeout(10000)&_pragma=synchronous(NORMAL)&_txlock=immediate"
+}
+
+// DialectOfDB tells which database db speaks.
+func DialectOfDB(db *gorm.DB) Dialect {
+	if db.Dialector.Name() == "postgres" {
+		return Postgres
+	}
+	return SQLite
+}
+
+// Close closes db's connections, the system door's included.
+func Close(db *gorm.DB) error {
+	if t := wallsOf(db); t != nil && t.owner != nil {
+		owner := t.owner
+		if sqlDB, err := owner.DB(); err == nil {
+			_ = sqlDB.Close()
+		}
+	}
+	sqlDB, err := db.DB()
+	if err != nil {
+		return err
+	}
+	return sqlDB.Close()
+}
+
+// Migrate applies every pending migration of db's dialect.
+func Migrate(ctx context.Context, db *gorm.DB) error { return MigrateTo(ctx, db, 0) }
+
+// MigrateTo applies the pending migrations of db's dialect up to version,
+// as a release that ended there would have (0: all of them). On PostgreSQL
+// it migrates through a connection of its own, as dsn's user (the owner of
+// the tables), and then checks that every account-owned table has row
+// security: a table without it would fail open.
+func MigrateTo(ctx context.Context, db *gorm.DB, version int64) error {
+	t := wallsOf(db)
+	defer t.forget()
+	pool := db
+	if t.owner != nil {
+		pool = t.owner
+	}
+	sqlDB, err := pool.DB()
+	if err != nil {
+		return err
+	}
+	dir, dialect := "sqlite", goose.DialectSQLite3
+	if DialectOfDB(db) == Postgres {
+		dir, dialect = "postgres", goose.DialectPostgres
+	}
+	fsys, err := fs.Sub(migrations.FS, dir)
+	if err != nil {
+		return err
+	}
+	provider, err := goose.NewProvider(dialect, sqlDB, fsys)
+	if err != nil {
+		return fmt.Errorf("migrations: %w", err)
+	}
+	if version == 0 {
+		_, err = provider.Up(ctx)
+	} else {
+		_, err = provider.UpTo(ctx, version)
+	}
+	if err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	if DialectOfDB(db) == Postgres && (version == 0 || version >= rowSecurityVersion) {
+		return checkRowSecurity(ctx, sqlDB)
+	}
+	return nil
+}
+
+// rowSecurityVersion is the migration that put the account-owned tables
+// under row security.
+const rowSecurityVersion = 13
+
+// checkRowSecurity fails when an account-owned table of the schema lacks
+// forced row security or a policy for appRole: every new one needs both,
+// in its migration.
+func checkRowSecurity(ctx context.Context, owner *sql.DB) error {
+	rows, err := owner.QueryContext(ctx, `SELECT c.relname FROM pg_class c
+		JOIN pg_namespace n ON n.oid = c.relnamespace AND n.nspname = current_schema()
+		JOIN pg_attribute a ON a.attrelid = c.oid AND a.attname = 'account_id' AND NOT a.attisdropped
+		WHERE c.relkind IN ('r', 'p') AND NOT (c.relrowsecurity AND c.relforcerowsecurity AND EXISTS (
+			SELECT 1 FROM pg_policy p JOIN pg_roles r ON r.oid = ANY (p.polroles) WHERE p.polrelid = c.oid AND r.rolname = $1))
+		ORDER BY 1`, appRole)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	var weak []string
+	for rows.Next() {
+		var name string
+		if err := rows.Scan(&name); err != nil {
+			return err
+		}
+		weak = append(weak, name)
+	}
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	if len(weak) > 0 {
+		return fmt.Errorf("tables with an account_id column lack forced row security or a policy for %s: %s (add both in their migration)",
+			appRole, strings.Join(weak, ", "))
+	}
+	return nil
+}
+
+// Ping reports whether the database answers within a second.
+func Ping(ctx context.Context, db *gorm.DB) error {
+	sqlDB, err := db.DB()
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(ctx, time.Second)
+	defer cancel()
+	if err := sqlDB.PingContext(ctx); err != nil {
+		return fmt.Errorf("%w: %v", ErrUnavailable, err)
+	}
+	return nil
+}
+
+// queries counts every statement GORM runs, for benchmarks that report SQL
+// queries per request.
+var queries atomic.Int64
+
+// QueryCount is the number of statements run since the process started.
+func QueryCount() int64 { return queries.Load() }
+
+func installCallbacks(db *gorm.DB) error {
+	cb := db.Callback()
+	count := func(db *gorm.DB) {
+		// A subquery is rendered through the query callbacks in dry-run
+		// mode: it is part of its statement, not a round trip of its own.
+		if !db.DryRun {
+			queries.Add(1)
+		}
+	}
+	steps := []struct {
+		name string
+		err  error
+	}{
+		{"query-guard", cb.Query().Before("gorm:query").Register("switchboard:guard", guard)},
+		{"update-guard", cb.Update().Before("gorm:update").Register("switchboard:guard", guard)},
+		{"delete-guard", cb.Delete().Before("gorm:delete").Register("switchboard:guard", guard)},
+		{"row-guard", cb.Row().Before("gorm:row").Register("switchboard:guard", guard)},
+		{"raw-guard", cb.Raw().Before("gorm:raw").Register("switchboard:guard", guard)},
+		{"create-guard", cb.Create().Before("gorm:create").Register("switchboard:guard", guardCreate)},
+		{"query-count", cb.Query().After("gorm:query").Register("switchboard:count", count)},
+		{"update-count", cb.Update().After("gorm:update").Register("switchboard:count", count)},
+		{"delete-count", cb.Delete().After("gorm:delete").Register("switchboard:count", count)},
+		{"create-count", cb.Create().After("gorm:create").Register("switchboard:count", count)},
+		{"row-count", cb.Row().After("gorm:row").Register("switchboard:count", count)},
+		{"raw-count", cb.Raw().After("gorm:raw").Register("switchboard:count", count)},
+	}
+	for _, s := range steps {
+		if s.err != nil {
+			return fmt.Errorf("register %s callback: %w", s.name, s.err)
+		}
+	}
+	return nil
+}
+
+// InTx runs fn in a transaction on db: fn's error rolls it back. It opens
+// no wall: statements in it still need a scope, a view or the door.
+func InTx(ctx context.Context, db *gorm.DB, fn func(tx *gorm.DB) error) error {
+	return db.WithContext(ctx).Transaction(fn)
+}
+
+// NotFound maps GORM's record-not-found to ErrNotFound and leaves other
+// errors as they are.
+func NotFound(err error) error {
+	if errors.Is(err, gorm.ErrRecordNotFound) {
+		return ErrNotFound
+	}
+	return err
+}
+
+// LockJob makes a background job's transaction wait for any other running
+// the same job, across processes, until tx ends: PostgreSQL's transaction
+// advisory lock. SQLite's write transactions already exclude each other.
+func LockJob(tx *gorm.DB, job int64) error {
+	if DialectOfDB(tx) != Postgres {
+		return nil
+	}
+	return tx.Exec("SELECT pg_advisory_xact_lock(?)", job).Error
+}
+
+// PlanForTheseValues makes PostgreSQL plan tx's statements for the values
+// they are run with. A prepared statement run often gets a generic plan,
+// which guesses a range of days matches a few hundred rows and walks an
+// index through what is really most of an account's rows, 2–3× slower than
+// the scan a plan for the actual range picks.
+func PlanForTheseValues(tx *gorm.DB) error {
+	if DialectOfDB(tx) != Postgres {
+		return nil
+	}
+	return tx.Exec("SET LOCAL plan_cache_mode = force_custom_plan").Error
+}
+
+// ForUpdate locks the rows a query reads until the transaction ends. SQLite
+// has no row locks and needs none: its write transactions (IMMEDIATE, see
+// sqliteDSN) already exclude each other.
+func ForUpdate(tx *gorm.DB) *gorm.DB {
+	if DialectOfDB(tx) == Postgres {
+		return tx.Clauses(clause.Locking{Strength: "UPDATE"})
+	}
+	return tx
+}

@@ -1,0 +1,64 @@
+package tenancy
+
+import (
+	"context"
+	"errors"
+	"strconv"
+	"strings"
+
+	"gorm.io/gorm"
+)
+
+// HotSQL is a raw statement that every API request runs, written with ?
+// placeholders and rendered for PostgreSQL ($1, $2, …) once: Raw would
+// render it again, byte by byte, on every call (some microseconds per
+// statement), and Scan would reflect on its destination. Every ? is a
+// placeholder, even one in a string literal, and each argument binds as one
+// value (no slice expansion as Raw does for IN ?).
+type HotSQL struct {
+	sqlite, postgres string
+}
+
+// NewHotSQL renders text, written with ? placeholders, for both databases.
+// Build one per statement, once (a package variable), not per call.
+func NewHotSQL(text string) HotSQL {
+	var b strings.Builder
+	n := 0
+	for _, r := range text {
+		if r != '?' {
+			b.WriteRune(r)
+			continue
+		}
+		n++
+		b.WriteByte('$')
+		b.WriteString(strconv.Itoa(n))
+	}
+	return HotSQL{sqlite: text, postgres: b.String()}
+}
+
+// ScanRow runs the statement with args, through GORM's row callbacks (the
+// scope guard, the statement count), and scans its one row into dest:
+// sql.ErrNoRows when it answers none.
+func (h HotSQL) ScanRow(ctx context.Context, db *gorm.DB, args []any, dest ...any) error {
+	tx := db.WithContext(ctx).Raw("")
+	if DialectOfDB(db) == Postgres {
+		tx.Statement.SQL.WriteString(h.postgres)
+	} else {
+		tx.Statement.SQL.WriteString(h.sqlite)
+	}
+	tx.Statement.Vars = append(tx.Statement.Vars, args...)
+	return ScanRow(tx, dest...)
+}
+
+// ScanRow runs a statement of one row (sql.ErrNoRows without) into dest,
+// with the statement's own error first.
+func ScanRow(tx *gorm.DB, dest ...any) error {
+	row := tx.Row()
+	if tx.Error != nil {
+		return tx.Error
+	}
+	if row == nil {
+		return errors.New("statement answered no row set")
+	}
+	return row.Scan(dest...)
+}

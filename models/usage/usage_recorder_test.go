@@ -1,0 +1,82 @@
+package usage_test
+
+import (
+	"context"
+	"log/slog"
+	"sync"
+	"testing"
+	"time"
+
+	"gorm.io/gorm"
+
+	"switchboard/models/dbtest"
+	"switchboard/models/usage"
+)
+
+// logCounter counts the records logged at Error.
+type logCounter struct {
+	mu     sync.Mutex
+	errors []string
+}
+
+func (l *logCounter) Enabled(context.Context, slog.Level) bool { return true }
+func (l *logCounter) WithAttrs([]slog.Attr) slog.Handler       { return l }
+func (l *logCounter) WithGroup(string) slog.Handler            { return l }
+func (l *logCounter) Handle(_ context.Context, r slog.Record) error {
+	if r.Level >= slog.LevelError {
+		l.mu.Lock()
+		l.errors = append(l.errors, r.Message)
+		l.mu.Unlock()
+	}
+	return nil
+}
+
+func (l *logCounter) count() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return len(l.errors)
+}
+
+// A recorder that nothing flushes stops growing at its bound: what comes
+// after is dropped and counted, and each such episode is logged once.
+func TestUsageRecorderIsBounded(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
+		f := newOrgFixture(t, db)
+		admin := keyScope(t, db, newAPIKey(t, db, f.admin, "admin"))
+		logs := &logCounter{}
+		rec := usage.NewUsageRecorder(db, slog.New(logs), time.Hour)
+		usage.SetMaxPendingUsage(rec, 3)
+		t0 := time.Date(2030, 6, 1, 12, 0, 0, 0, time.UTC)
+		for i := range 10 {
+			rec.RecordRequest(admin, "indexes", t0.Add(time.Duration(i)*time.Second))
+		}
+		if got := rec.Dropped(); got != 7 {
+			t.Errorf("dropped %d, want 7", got)
+		}
+		if got := logs.count(); got != 1 {
+			t.Errorf("%d errors logged for one overflow, want 1", got)
+		}
+		must(t, rec.Flush(t.Context()))
+		if evs := usageEvents(t, db); len(evs) != 3 {
+			t.Fatalf("%d events written, want the 3 kept", len(evs))
+		}
+		// The key's last use is still the latest request's.
+		if k := rawAPIKey(t, db, admin.KeyID); k.LastUsedAt == nil || !k.LastUsedAt.Equal(t0.Add(9*time.Second)) {
+			t.Errorf("key last used %v, want %v", k.LastUsedAt, t0.Add(9*time.Second))
+		}
+		// Room again: recording resumes; a new overflow is a new episode.
+		for i := range 5 {
+			rec.RecordRequest(admin, "indexes", t0.Add(time.Minute+time.Duration(i)*time.Second))
+		}
+		if got := rec.Dropped(); got != 9 {
+			t.Errorf("dropped %d in all, want 9", got)
+		}
+		if got := logs.count(); got != 2 {
+			t.Errorf("%d errors logged for two overflows, want 2", got)
+		}
+		must(t, rec.Flush(t.Context()))
+		if evs := usageEvents(t, db); len(evs) != 6 {
+			t.Fatalf("%d events written, want 6", len(evs))
+		}
+	})
+}
