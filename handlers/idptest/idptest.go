@@ -146,11 +146,9 @@ func (i *IdP) EntityID() string { return i.current.Load().IDP.MetadataURL.String
 // URL is a page of the IdP as its own URLs name it (see Options.Host).
 func (i *IdP) URL(path string) string { return i.base + path }
 
-// Listen is a page of the IdP at the address it listens on (127.0.0.1).
-func (i *IdP) Listen(path string) string { return i.srv.URL + path }
-
-// Do calls the IdP's administrative API and returns the answer's body; an
-// error or a status of 300 or more fails the test.
+// Do calls the IdP's administrative API, at the address it listens on, and
+// returns the answer's body; an error or a status of 300 or more fails the
+// test.
 func (i *IdP) Do(method, path, body string) string {
 	i.t.Helper()
 	req, err := http.NewRequest(method, i.srv.URL+path, strings.NewReader(body))
