@@ -2,16 +2,11 @@ package e2e
 
 import (
 	"crypto/rand"
-	"crypto/rsa"
-	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/base64"
 	"encoding/hex"
-	"encoding/pem"
 	"encoding/xml"
 	"fmt"
 	"io"
-	"math/big"
 	"net"
 	"net/http"
 	"net/http/cookiejar"
@@ -29,6 +24,7 @@ import (
 
 	"switchboard/handlers"
 	"switchboard/handlers/dnstest"
+	"switchboard/handlers/idptest"
 	"switchboard/models"
 	"switchboard/models/dbtest"
 )
@@ -295,7 +291,7 @@ func (ssp simpleSAMLphp) start(t *testing.T, attrs, spMetadata string) *sspServe
 			t.Fatal(err)
 		}
 	}
-	keyPEM, certPEM := idpKeyPair(t)
+	keyPEM, certPEM := idptest.PEM(idptest.KeyPair(t, "SimpleSAMLphp test IdP"))
 	for name, content := range map[string]string{"cert/idp.key": keyPEM, "cert/idp.crt": certPEM, "sp-metadata.xml": spMetadata} {
 		if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o600); err != nil {
 			t.Fatal(err)
@@ -424,23 +420,6 @@ func (s sentResponse) String() string {
 		fmt.Fprintf(&b, " [%s] = %q", strings.TrimPrefix(at.NameFormat, "urn:oasis:names:tc:SAML:2.0:attrname-format:"), at.Values)
 	}
 	return b.String()
-}
-
-// idpKeyPair makes SimpleSAMLphp's signing key and self-signed certificate.
-func idpKeyPair(t *testing.T) (keyPEM, certPEM string) {
-	t.Helper()
-	key, err := rsa.GenerateKey(rand.Reader, 2048)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(time.Now().UnixNano()), Subject: pkix.Name{CommonName: "SimpleSAMLphp test IdP"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour)}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return string(pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(key)})),
-		string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}))
 }
 
 // freeLoopbackAddr is a loopback address with a port nobody listens on.

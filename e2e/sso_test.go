@@ -2,16 +2,6 @@ package e2e
 
 import (
 	"context"
-	"crypto/rand"
-	"crypto/rsa"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"fmt"
-	"io"
-	"math/big"
-	"net/http"
-	"net/http/httptest"
-	"net/url"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -21,9 +11,9 @@ import (
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
-	"github.com/crewjam/saml/samlidp"
 	"gorm.io/gorm"
 
+	"switchboard/handlers/idptest"
 	"switchboard/models"
 	"switchboard/models/dbtest"
 	"switchboard/models/sso"
@@ -74,9 +64,11 @@ func ssoSignInFlow(t *testing.T, b *browser, s *site, db *gorm.DB, dbName string
 	if err != nil {
 		t.Fatal(err)
 	}
-	idp := newTestIdP(t)
+	// The IdP is http://localhost:port to browsers: another site than
+	// Switchboard's 127.0.0.1.
+	idp := idptest.NewWith(t, idptest.Options{Host: "localhost"})
 	if _, err := sso.SaveSSOConnection(t.Context(), db, org, sso.SSOSettingsInput{
-		MetadataXML: idp.metadata(), Domains: "example.com, engines.example", JIT: true, DefaultRole: string(tenancy.RoleMember),
+		MetadataXML: idp.Metadata(), Domains: "example.com, engines.example", JIT: true, DefaultRole: string(tenancy.RoleMember),
 	}, tenancy.Actor{UserID: owner.ID, Name: owner.Name}); err != nil {
 		t.Fatalf("save the SSO connection: %v", err)
 	}
@@ -84,8 +76,8 @@ func ssoSignInFlow(t *testing.T, b *browser, s *site, db *gorm.DB, dbName string
 	if _, err := sso.ProveSSODomainByOperator(t.Context(), db, acct.PublicID, "example.com", "test"); err != nil {
 		t.Fatal(err)
 	}
-	idp.registerSP(s, acct.SlugOrEmpty())
-	idp.addUser("ada", email, "Ada", "Lovelace")
+	idp.RegisterSPFrom(acct.SlugOrEmpty(), s.url("/sso/"+acct.SlugOrEmpty()+"/metadata"))
+	idp.AddUser("ada", email, "Ada", "Lovelace")
 
 	// Every document the browser loads or posts, redirects included.
 	var mu sync.Mutex
@@ -104,9 +96,9 @@ func ssoSignInFlow(t *testing.T, b *browser, s *site, db *gorm.DB, dbName string
 	// AuthnRequest is signed for the HTTP-Redirect binding; samlidp's login
 	// form in the middle of a flow re-posts it without the signature, which
 	// samlidp itself then refuses.)
-	b.navigate(idp.url("/login"))
+	b.navigate(idp.URL("/login"))
 	b.fill(`input[name="user"]`, "ada")
-	b.fill(`input[name="password"]`, testIdPPassword)
+	b.fill(`input[name="password"]`, idptest.Password)
 	if u := b.click(`form input[type="submit"]`); u.Path != "/login" {
 		t.Fatalf("the IdP's login form landed on %s", u)
 	}
@@ -137,7 +129,7 @@ func ssoSignInFlow(t *testing.T, b *browser, s *site, db *gorm.DB, dbName string
 	want := []string{
 		"POST " + s.url("/signin/sso"),
 		"GET " + s.url("/sso/"+slug+"/login"),
-		"GET " + idp.url("/sso?SAMLRequest="),
+		"GET " + idp.URL("/sso?SAMLRequest="),
 		"POST " + s.url("/sso/"+slug+"/acs"),
 		"GET " + s.url("/sso/"+slug+"/complete?request="),
 		"GET " + s.url("/"),
@@ -187,98 +179,4 @@ func ssoSignInFlow(t *testing.T, b *browser, s *site, db *gorm.DB, dbName string
 	b.wantTextContains(`[data-testid="sso-link"]`, "Not linked")
 	b.shots("sso-profile-links-" + dbName)
 	b.wantNoConsoleErrors()
-}
-
-// An in-process SAML identity provider ---------------------------------
-
-// testIdPPassword is every test IdP user's password.
-const testIdPPassword = "hunter2hunter2"
-
-// testIdP is crewjam's samlidp behind httptest, known to browsers as
-// http://localhost:port (another site than Switchboard's 127.0.0.1).
-type testIdP struct {
-	t    testing.TB
-	srv  *httptest.Server
-	base string // http://localhost:port
-	idp  *samlidp.Server
-}
-
-func newTestIdP(t testing.TB) *testIdP {
-	t.Helper()
-	key, err := rsa.GenerateKey(rand.Reader, 2048)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(time.Now().UnixNano()), Subject: pkix.Name{CommonName: "test idp"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour)}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cert, err := x509.ParseCertificate(der)
-	if err != nil {
-		t.Fatal(err)
-	}
-	i := &testIdP{t: t}
-	i.srv = httptest.NewUnstartedServer(nil)
-	i.srv.Start()
-	t.Cleanup(i.srv.Close)
-	u, _ := url.Parse(i.srv.URL)
-	u.Host = "localhost:" + u.Port()
-	i.base = u.String()
-	i.idp, err = samlidp.New(samlidp.Options{URL: *u, Key: key, Certificate: cert, Store: &samlidp.MemoryStore{}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	i.srv.Config.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path == "/favicon.ico" { // as a real IdP's site has one: no 404 in the console
-			w.WriteHeader(http.StatusNoContent)
-			return
-		}
-		i.idp.ServeHTTP(w, r)
-	})
-	return i
-}
-
-// url is a page of the IdP as browsers reach it.
-func (i *testIdP) url(path string) string { return i.base + path }
-
-// do calls the IdP's API (over 127.0.0.1, where it listens).
-func (i *testIdP) do(method, path, body string) string {
-	i.t.Helper()
-	req, _ := http.NewRequest(method, i.srv.URL+path, strings.NewReader(body))
-	res, err := http.DefaultClient.Do(req)
-	if err != nil {
-		i.t.Fatal(err)
-	}
-	defer res.Body.Close()
-	b, _ := io.ReadAll(res.Body)
-	if res.StatusCode >= 300 {
-		i.t.Fatalf("IdP %s %s: %d %s", method, path, res.StatusCode, b)
-	}
-	return string(b)
-}
-
-func (i *testIdP) metadata() string { return i.do(http.MethodGet, "/metadata", "") }
-
-func (i *testIdP) addUser(name, email, given, surname string) {
-	i.t.Helper()
-	i.do(http.MethodPut, "/users/"+name, fmt.Sprintf(`{"name":%q,"password":%q,"email":%q,"given_name":%q,"surname":%q}`,
-		name, testIdPPassword, email, given, surname))
-}
-
-// registerSP gives the IdP the organization's SP metadata, as its
-// administrator would.
-func (i *testIdP) registerSP(s *site, slug string) {
-	i.t.Helper()
-	res, err := http.Get(s.url("/sso/" + slug + "/metadata"))
-	if err != nil {
-		i.t.Fatal(err)
-	}
-	defer res.Body.Close()
-	b, _ := io.ReadAll(res.Body)
-	if res.StatusCode != http.StatusOK {
-		i.t.Fatalf("SP metadata: %d %s", res.StatusCode, b)
-	}
-	i.do(http.MethodPut, "/services/"+slug, string(b))
 }

@@ -20,6 +20,7 @@ import (
 	"github.com/labstack/echo/v4"
 	"gorm.io/gorm"
 
+	"switchboard/handlers/idptest"
 	"switchboard/models"
 	"switchboard/models/billing"
 	"switchboard/models/dbtest"
@@ -241,7 +242,7 @@ func newWalker(t *testing.T, db *gorm.DB) *walker {
 	// first one, by design. Cookies do not tell ports apart, so the
 	// session is the same on both.
 	w.signer = newApp(t, db)
-	w.metadata = newTestIdP(t).metadata()
+	w.metadata = idptest.New(t).Metadata()
 	tables, err := dbtest.Plain(t, db).Migrator().GetTables()
 	if err != nil {
 		t.Fatal(err)

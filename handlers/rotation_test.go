@@ -230,7 +230,7 @@ func TestSignInRotatesTheCSRFToken(t *testing.T) {
 		})
 		t.Run("sso", func(t *testing.T) {
 			_, org, _, idp := ssoOrg(t, app, true, false)
-			idp.addUser("carol", "carol@example.com", "Carol", "Shaw")
+			idp.AddUser("carol", "carol@example.com", "Carol", "Shaw")
 			c := app.client()
 			csrfRotatedAtSignIn(t, c, func() *response {
 				return ssoSignIn(t, c, idp, "/sso/"+org.Account().SlugOrEmpty()+"/login", "carol").redirectsTo("/")

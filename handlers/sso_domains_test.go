@@ -14,6 +14,7 @@ import (
 
 	"switchboard/handlers"
 	"switchboard/handlers/dnstest"
+	"switchboard/handlers/idptest"
 	"switchboard/models"
 	"switchboard/models/dbtest"
 	"switchboard/models/sso"
@@ -22,7 +23,7 @@ import (
 
 // answerAt has user answer, at the IdP, the request at location (where
 // Switchboard sent the browser) and posts the answer back as c.
-func answerAt(t testing.TB, c *client, idp *testIdP, location, user string) *response {
+func answerAt(t testing.TB, c *client, idp *idptest.IdP, location, user string) *response {
 	t.Helper()
 	action, samlResponse, relay := idpAnswer(t, idp, location, user)
 	return postACS(t, c, action, samlResponse, relay)
@@ -159,7 +160,7 @@ func TestSSODomainProofIsExclusive(t *testing.T) {
 		}
 		// Claiming it again is refused with the reason; verifying a claim
 		// one does not hold is 404.
-		r := squatter.ac.post("/settings/sso", ssoSetup{jit: true, domains: "acme.example"}.form(squatter.idp.metadata())).status(http.StatusUnprocessableEntity)
+		r := squatter.ac.post("/settings/sso", ssoSetup{jit: true, domains: "acme.example"}.form(squatter.idp.Metadata())).status(http.StatusUnprocessableEntity)
 		if msg := r.doc().Find("#field-domains-error").Text(); !strings.Contains(msg, "Another organization has proved it owns acme.example") {
 			t.Fatalf("domains error %q", msg)
 		}
@@ -222,7 +223,7 @@ func verifiedMemberAtCorp(t *testing.T, app *testApp) (*ssoEnv, models.User, *cl
 	if err := dbtest.Plain(t, app.db).Exec("UPDATE users SET email_verified_at = ? WHERE id = ?", time.Now().UTC(), bob.ID).Error; err != nil {
 		t.Fatal(err)
 	}
-	env.idp.addUser("bob", "bob@corp.example", "Bob", "Work")
+	env.idp.AddUser("bob", "bob@corp.example", "Bob", "Work")
 	return env, bob, bc
 }
 
@@ -249,7 +250,7 @@ func TestSSOLinkYourIdentity(t *testing.T) {
 			t.Fatalf("link form posts to %q", action)
 		}
 		r := bc.post(action, nil, "/settings/profile")
-		if r.Code != http.StatusFound || !strings.HasPrefix(r.Header.Get("Location"), env.idp.srv.URL) {
+		if r.Code != http.StatusFound || !strings.HasPrefix(r.Header.Get("Location"), env.idp.URL("")) {
 			t.Fatalf("linking answered %d %q, want the IdP", r.Code, r.Header.Get("Location"))
 		}
 		done := answerAt(t, bc, env.idp, r.Header.Get("Location"), "bob")

@@ -11,6 +11,7 @@ import (
 
 	"gorm.io/gorm"
 
+	"switchboard/handlers/idptest"
 	"switchboard/models/dbtest"
 )
 
@@ -28,7 +29,7 @@ func newACSTarget(tb testing.TB, db *gorm.DB) *acsTarget {
 	tb.Helper()
 	app := newApp(tb, db)
 	env := connectSSO(tb, app, nil, ssoSetup{jit: true, idpInitiated: true, inClear: true})
-	env.idp.addUser("alice", "alice@example.com", "Alice", "Liddell")
+	env.idp.AddUser("alice", "alice@example.com", "Alice", "Liddell")
 	c := app.client()
 
 	// Genuine responses, used once already: every copy is a replay.
@@ -40,7 +41,7 @@ func newACSTarget(tb testing.TB, db *gorm.DB) *acsTarget {
 
 	// Forged answers to a request that stays open.
 	open := env.request(tb, c)
-	otherKey, otherCert := newKeyPair(tb, "fuzz attacker")
+	otherKey, otherCert := idptest.KeyPair(tb, "fuzz attacker")
 	byOtherKey := env.forge(tb, open, "alice@example.com")
 	byOtherKey.key, byOtherKey.cert = otherKey, otherCert
 	unsigned := env.forge(tb, open, "alice@example.com")

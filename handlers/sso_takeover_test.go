@@ -22,7 +22,7 @@ func TestSSOPreHijackThroughAnUnprovedDomain(t *testing.T) {
 		app := newApp(t, db)
 		const victim = "victor@victim.example"
 		env := connectSSO(t, app, nil, ssoSetup{jit: true, domains: "victim.example", unproved: true})
-		env.idp.addUser("victor", victim, "Victor", "Tim")
+		env.idp.AddUser("victor", victim, "Victor", "Tim")
 
 		// The attacker's IdP tries to create the user before he exists.
 		early := app.client()

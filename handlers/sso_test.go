@@ -1,107 +1,25 @@
 package handlers_test
 
 import (
-	"crypto/rand"
-	"crypto/rsa"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"io"
-	"math/big"
 	"net/http"
-	"net/http/cookiejar"
-	"net/http/httptest"
 	"net/url"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/PuerkitoBio/goquery"
-	"github.com/crewjam/saml/samlidp"
 	"gorm.io/gorm"
 
+	"switchboard/handlers/idptest"
 	"switchboard/models"
 	"switchboard/models/dbtest"
 	"switchboard/models/tenancy"
 )
 
-// testIdP is an in-process SAML identity provider.
-type testIdP struct {
-	t    testing.TB
-	srv  *httptest.Server
-	idp  *samlidp.Server
-	key  *rsa.PrivateKey
-	cert *x509.Certificate
-}
-
-func newKeyPair(t testing.TB, cn string) (*rsa.PrivateKey, *x509.Certificate) {
-	t.Helper()
-	key, err := rsa.GenerateKey(rand.Reader, 2048)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(time.Now().UnixNano()), Subject: pkix.Name{CommonName: cn},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour)}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cert, err := x509.ParseCertificate(der)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return key, cert
-}
-
-func newTestIdP(t testing.TB) *testIdP {
-	t.Helper()
-	i := &testIdP{t: t}
-	i.key, i.cert = newKeyPair(t, "test idp")
-	i.srv = httptest.NewUnstartedServer(nil)
-	i.srv.Start()
-	t.Cleanup(i.srv.Close)
-	u, _ := url.Parse(i.srv.URL)
-	var err error
-	i.idp, err = samlidp.New(samlidp.Options{URL: *u, Key: i.key, Certificate: i.cert, Store: &samlidp.MemoryStore{}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	i.srv.Config.Handler = i.idp
-	return i
-}
-
-func (i *testIdP) do(method, path, body string) string {
-	i.t.Helper()
-	req, _ := http.NewRequest(method, i.srv.URL+path, strings.NewReader(body))
-	res, err := http.DefaultClient.Do(req)
-	if err != nil {
-		i.t.Fatal(err)
-	}
-	defer res.Body.Close()
-	b, _ := io.ReadAll(res.Body)
-	if res.StatusCode >= 300 {
-		i.t.Fatalf("IdP %s %s: %d %s", method, path, res.StatusCode, b)
-	}
-	return string(b)
-}
-
-func (i *testIdP) metadata() string { return i.do(http.MethodGet, "/metadata", "") }
-
-func (i *testIdP) addUser(name, email, given, surname string) {
-	i.do(http.MethodPut, "/users/"+name, `{"name":"`+name+`","password":"hunter2hunter2","email":"`+email+`","given_name":"`+given+`","surname":"`+surname+`"}`)
-}
-
-// registerSP gives the IdP the organization's SP metadata, as an
-// administrator would.
-func (i *testIdP) registerSP(app *testApp, slug string) {
-	i.t.Helper()
-	r := app.client().get("/sso/" + slug + "/metadata").status(http.StatusOK)
-	i.do(http.MethodPut, "/services/"+slug, r.Body)
-}
-
 // ssoSignIn goes through the real redirects and POSTs: Switchboard's login
 // start, the IdP's login form, and the auto-posted response to the ACS. It
 // returns the ACS's answer.
-func ssoSignIn(t testing.TB, c *client, idp *testIdP, start, user string) *response {
+func ssoSignIn(t testing.TB, c *client, idp *idptest.IdP, start, user string) *response {
 	t.Helper()
 	action, samlResponse, relay := idpAnswer(t, idp, startSSO(t, c, idp, start), user)
 	return postACS(t, c, action, samlResponse, relay)
@@ -109,29 +27,13 @@ func ssoSignIn(t testing.TB, c *client, idp *testIdP, start, user string) *respo
 
 // startSSO GETs start (a /sso/{slug}/login or another way in) and returns
 // where Switchboard sends the browser: the IdP, with the AuthnRequest.
-func startSSO(t testing.TB, c *client, idp *testIdP, start string) string {
+func startSSO(t testing.TB, c *client, idp *idptest.IdP, start string) string {
 	t.Helper()
 	r := c.get(start)
-	if r.Code != http.StatusFound || !strings.HasPrefix(r.Header.Get("Location"), idp.srv.URL) {
+	if r.Code != http.StatusFound || !strings.HasPrefix(r.Header.Get("Location"), idp.URL("")) {
 		t.Fatalf("%s did not redirect to the IdP: %d %s\n%s", start, r.Code, r.Header.Get("Location"), c.app.logs.String())
 	}
 	return r.Header.Get("Location")
-}
-
-// browser is a browser signed in at the IdP as user.
-func (i *testIdP) browser(t testing.TB, user string) *http.Client {
-	t.Helper()
-	jar, _ := cookiejar.New(nil)
-	browser := &http.Client{Jar: jar}
-	res, err := browser.PostForm(i.srv.URL+"/login", url.Values{"user": {user}, "password": {"hunter2hunter2"}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	res.Body.Close()
-	if res.StatusCode != http.StatusOK {
-		t.Fatalf("IdP login as %s: %d", user, res.StatusCode)
-	}
-	return browser
 }
 
 // idpAnswer has user answer the AuthnRequest at location (the IdP address
@@ -140,9 +42,9 @@ func (i *testIdP) browser(t testing.TB, user string) *http.Client {
 // first, then follows the AuthnRequest: the request is signed for the
 // HTTP-Redirect binding, which the IdP's own login form (re-posting it)
 // would not carry.
-func idpAnswer(t testing.TB, idp *testIdP, location, user string) (action, samlResponse, relay string) {
+func idpAnswer(t testing.TB, idp *idptest.IdP, location, user string) (action, samlResponse, relay string) {
 	t.Helper()
-	return idpForm(t, idp.browser(t, user), location)
+	return idpForm(t, idp.SignedIn(t, user), location)
 }
 
 // idpForm GETs an IdP address that answers with the auto-posting response
@@ -195,11 +97,11 @@ func postACSOnly(t testing.TB, c *client, action, samlResponse, relay string) *r
 }
 
 // ssoOrg is an organization connected to a test IdP.
-func ssoOrg(t testing.TB, app *testApp, jit, enforce bool) (models.User, tenancy.Scope, *client, *testIdP) {
+func ssoOrg(t testing.TB, app *testApp, jit, enforce bool) (models.User, tenancy.Scope, *client, *idptest.IdP) {
 	t.Helper()
 	admin, org, ac := orgAdmin(t, app)
-	idp := newTestIdP(t)
-	form := url.Values{"metadata_xml": {idp.metadata()}, "domains": {"example.com"}, "default_role": {"member"}}
+	idp := idptest.New(t)
+	form := url.Values{"metadata_xml": {idp.Metadata()}, "domains": {"example.com"}, "default_role": {"member"}}
 	if jit {
 		form.Set("jit", "on")
 	}
@@ -210,7 +112,8 @@ func ssoOrg(t testing.TB, app *testApp, jit, enforce bool) (models.User, tenancy
 	if r.Code != http.StatusSeeOther {
 		t.Fatalf("saving SSO settings: %d\n%s\nlog:\n%s", r.Code, r.excerpt(), app.logs.String())
 	}
-	idp.registerSP(app, org.Account().SlugOrEmpty())
+	slug := org.Account().SlugOrEmpty()
+	idp.RegisterSPFrom(slug, app.srv.URL+"/sso/"+slug+"/metadata")
 	// The organization proved it owns example.com, so its IdP speaks for
 	// the people there.
 	if err := dbtest.Plain(t, app.db).Exec("UPDATE sso_domains SET verified_at = ? WHERE account_id = ?", time.Now().UTC(), org.AccountID()).Error; err != nil {
@@ -224,7 +127,7 @@ func TestSSOFirstSignInWithJITThenAgain(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		app := newApp(t, db)
 		_, org, _, idp := ssoOrg(t, app, true, false)
-		idp.addUser("alice", "alice@example.com", "Alice", "Liddell")
+		idp.AddUser("alice", "alice@example.com", "Alice", "Liddell")
 		c := app.client()
 		r := ssoSignIn(t, c, idp, "/sso/"+org.Account().SlugOrEmpty()+"/login", "alice")
 		r.redirectsTo("/")

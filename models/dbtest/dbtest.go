@@ -159,12 +159,16 @@ func PostgresURL(t testing.TB) string {
 }
 
 // postgresAdmin is the connection that creates test schemas. Without a
-// reachable TEST_DATABASE_URL the test is skipped, or fails when CI is set.
+// reachable TEST_DATABASE_URL the test is skipped (an empty one asks for
+// SQLite only), or fails when CI is set.
 func postgresAdmin(t testing.TB) *gorm.DB {
 	t.Helper()
 	base := os.Getenv("TEST_DATABASE_URL")
 	if base == "" {
-		t.Fatal("CI is set but TEST_DATABASE_URL is not: the PostgreSQL tests must run in CI")
+		if os.Getenv("CI") != "" {
+			t.Fatal("CI is set but TEST_DATABASE_URL is not: the PostgreSQL tests must run in CI")
+		}
+		t.Skip("TEST_DATABASE_URL is empty: testing on SQLite only")
 	}
 	admin, err := adminDB(base)
 	if err != nil {
