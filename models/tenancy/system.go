@@ -22,12 +22,12 @@ func System(reason string) Door { return Door{reason} }
 // on PostgreSQL through the owner's pool, past row security, or, inside a
 // transaction already, as the owner until fn returns.
 func (d Door) Do(ctx context.Context, db *gorm.DB, fn func(tx *gorm.DB) error) error {
-	return runUnit(ctx, d.pool(db), unit{door: true}, false, doorAuthority{d.reason}, fn)
+	return runUnit(ctx, d.pool(db), unit{door: true}, false, doorAuthority(d), fn)
 }
 
 // Tx runs fn with the door's authority in a transaction.
 func (d Door) Tx(ctx context.Context, db *gorm.DB, fn func(tx *gorm.DB) error) error {
-	return runUnit(ctx, d.pool(db), unit{door: true}, true, doorAuthority{d.reason}, fn)
+	return runUnit(ctx, d.pool(db), unit{door: true}, true, doorAuthority(d), fn)
 }
 
 // pool is where the door's statements run: a transaction db is in already,

@@ -276,7 +276,7 @@ func (v UserView) Read(ctx context.Context, db *gorm.DB, fn func(tx *gorm.DB) er
 // Apply restricts db to the user's rows (of the statement's own table,
 // one of userVisible) and gives it the user's authority.
 func (v UserView) Apply(db *gorm.DB) *gorm.DB {
-	db = db.Set(authorityKey, userAuthority{user: v.user})
+	db = db.Set(authorityKey, userAuthority(v))
 	if !wallsOf(db).wallOn() {
 		return db
 	}
@@ -286,5 +286,5 @@ func (v UserView) Apply(db *gorm.DB) *gorm.DB {
 // Mark gives a statement that names user-visible tables only in its joins
 // (restricted there to the user) the user's authority.
 func (v UserView) Mark(db *gorm.DB) *gorm.DB {
-	return db.Set(authorityKey, userAuthority{user: v.user})
+	return db.Set(authorityKey, userAuthority(v))
 }
