@@ -113,14 +113,6 @@ func (h *Home) HomePage(c echo.Context) error {
 	}))
 }
 
-// Health answers 200 while the database does, 503 otherwise.
-func (d *deps) Health(c echo.Context) error {
-	if err := tenancy.Ping(c.Request().Context(), d.db); err != nil {
-		return c.String(http.StatusServiceUnavailable, "database unavailable\n")
-	}
-	return c.String(http.StatusOK, "ok\n")
-}
-
 // roleLabel is the user's role as pages show it; a personal account has an owner.
 func roleLabel(scope tenancy.Scope) string {
 	if scope.IsPersonal() {

@@ -63,6 +63,7 @@ func (a *API) limit(category string) echo.MiddlewareFunc {
 			at := time.Now()
 			d, err := a.limiter.Take(c.Request().Context(), k.AccountID(), ratelimit.LimitsOf(k.Account()), at)
 			if err != nil {
+				a.cfg.Metrics.RateLimit("error")
 				return err
 			}
 			h := c.Response().Header()
@@ -71,11 +72,13 @@ func (a *API) limit(category string) echo.MiddlewareFunc {
 			h.Set("X-Ratelimit-Used", strconv.FormatInt(d.Used, 10))
 			h.Set("X-Ratelimit-Reset", strconv.FormatInt(d.Reset.Unix(), 10))
 			if !d.Allowed {
+				a.cfg.Metrics.RateLimit("limited")
 				retry := int64(d.Reset.Sub(at).Seconds()) + 1
 				h.Set("Retry-After", strconv.FormatInt(retry, 10))
 				return &apiError{http.StatusTooManyRequests, "too_many_requests",
 					fmt.Sprintf("The rate limit of %d requests has been reached for this account. Try again in %d seconds.", d.Limit, retry)}
 			}
+			a.cfg.Metrics.RateLimit("allowed")
 			a.usage.RecordRequest(k, category, at)
 			return next(c)
 		}

@@ -63,6 +63,7 @@ func (d *deps) writeAPIError(c echo.Context, err error) {
 		ae = &apiError{http.StatusMethodNotAllowed, "method_not_allowed", "This endpoint does not accept " + c.Request().Method + "."}
 	case errors.Is(err, tenancy.ErrUnavailable) || tenancy.Ping(c.Request().Context(), d.db) != nil:
 		ae = &apiError{http.StatusServiceUnavailable, "service_unavailable", "The service is temporarily unavailable. Try again in a moment."}
+		c.Response().Header().Set("Retry-After", retryAfterOutage)
 	default:
 		ae = &apiError{http.StatusInternalServerError, "internal_error", "Something went wrong; it was logged."}
 	}

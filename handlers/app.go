@@ -13,6 +13,7 @@ import (
 	"gorm.io/gorm"
 
 	"switchboard/handlers/mail"
+	"switchboard/handlers/metrics"
 	"switchboard/models"
 	"switchboard/models/ratelimit"
 	"switchboard/models/throttle"
@@ -51,6 +52,11 @@ type Config struct {
 	// LookupTXT resolves DNS TXT records to prove SSO domains; when nil,
 	// the resolver DNSServer names.
 	LookupTXT func(ctx context.Context, name string) ([]string, error)
+	// Readiness is what /readyz reports; the server command drains it on
+	// SIGTERM. Always ready (while the database is) when nil.
+	Readiness *Readiness
+	// Metrics counts requests and outcomes; nothing is counted when nil.
+	Metrics *metrics.Registry
 }
 
 // DefaultSessionLifetime: a week without activity, or 30 days in all.

@@ -61,6 +61,7 @@ func (h *Auth) SignInSubmit(c echo.Context) error {
 		return err
 	}
 	if wait > 0 {
+		h.cfg.Metrics.SignIn("throttled")
 		props.Error = fmt.Sprintf("Too many failed attempts. Wait %s and try again, or reset your password.", humanWait(wait))
 		return render(c, http.StatusTooManyRequests, views.SignInPage(props))
 	}
@@ -68,6 +69,7 @@ func (h *Auth) SignInSubmit(c echo.Context) error {
 	if status, msg, ok := refusal(err); ok {
 		// One message for any failed sign-in: it never says which was wrong.
 		LoggerFrom(c).Warn("sign-in failed", "email", email)
+		h.cfg.Metrics.SignIn("refused")
 		props.Error = msg
 		return render(c, status, views.SignInPage(props))
 	}
@@ -84,6 +86,7 @@ func (h *Auth) SignInSubmit(c echo.Context) error {
 	if err := h.startSession(c, user.ID, scope.AccountID()); err != nil {
 		return err
 	}
+	h.cfg.Metrics.SignIn("success")
 	return redirect(c, safeNext(f.Next))
 }
 

@@ -27,6 +27,9 @@ func (d *deps) handleError(err error, c echo.Context) {
 		return
 	}
 	status, title, message := d.classify(c, err)
+	if status == http.StatusServiceUnavailable {
+		c.Response().Header().Set("Retry-After", retryAfterOutage)
+	}
 	log := LoggerFrom(c)
 	if status >= 500 {
 		log.Error("request failed", "status", status, "err", err)
@@ -113,6 +116,10 @@ func refusal(err error) (status int, message string, ok bool) {
 	}
 	return 0, "", false
 }
+
+// retryAfterOutage is the Retry-After of a 503 while the database does not
+// answer, in seconds: replicas reconnect within a few once it is back.
+const retryAfterOutage = "5"
 
 func unavailable() (int, string, string) {
 	return http.StatusServiceUnavailable, "Temporarily unavailable", "Switchboard cannot reach its database right now. It will recover by itself; try again in a moment."

@@ -48,7 +48,7 @@ func newApp(t testing.TB, db *gorm.DB) *testApp {
 }
 
 // newAppWith runs the router with another mailer (app.mail stays nil).
-func newAppWith(t testing.TB, db *gorm.DB, mailer mail.Mailer) *testApp {
+func newAppWith(t testing.TB, db *gorm.DB, mailer mail.Mailer, configure ...func(*handlers.Config)) *testApp {
 	t.Helper()
 	logs := &syncBuffer{}
 	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelInfo}))
@@ -56,12 +56,16 @@ func newAppWith(t testing.TB, db *gorm.DB, mailer mail.Mailer) *testApp {
 	app.srv = httptest.NewUnstartedServer(nil)
 	app.srv.Start()
 	app.usage = usage.NewUsageRecorder(db, log, time.Hour) // tests flush it themselves
-	app.e = handlers.New(handlers.Config{
+	cfg := handlers.Config{
 		BaseURL:    app.srv.URL,
 		SessionKey: []byte("test-session-key-0123456789abcdef0123456789"),
 		Sessions:   handlers.DefaultSessionLifetime,
 		Usage:      app.usage,
-	}, db, log, mailer)
+	}
+	for _, f := range configure {
+		f(&cfg)
+	}
+	app.e = handlers.New(cfg, db, log, mailer)
 	app.srv.Config.Handler = app.e
 	t.Cleanup(app.srv.Close)
 	return app

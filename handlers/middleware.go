@@ -38,6 +38,7 @@ func (d *deps) requestLogger(next echo.HandlerFunc) echo.HandlerFunc {
 		}
 		attrs := []any{
 			"method", c.Request().Method,
+			"route", c.Path(),
 			"path", c.Request().URL.Path,
 			"status", c.Response().Status,
 			"duration_ms", float64(time.Since(start).Microseconds()) / 1000,

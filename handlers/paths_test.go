@@ -19,6 +19,7 @@ func TestEveryPathIsARoute(t *testing.T) {
 	id, slug, token := "ab/c d", "acme corp", "tok?en#1"
 	built := []struct{ method, path string }{
 		{"GET", paths.Health()},
+		{"GET", paths.Ready()},
 		{"GET", static.Path("css/app.css")},
 		{"GET", paths.SignIn()}, {"POST", paths.SignIn()},
 		{"GET", paths.SignUp()}, {"POST", paths.SignUp()},

@@ -14,6 +14,7 @@ import (
 	"switchboard/models/tenancy"
 	"switchboard/models/throttle"
 	"switchboard/models/usage"
+	"switchboard/views/paths"
 )
 
 // New builds the dashboard's router: every route and the middleware order.
@@ -32,9 +33,10 @@ func New(cfg Config, db *gorm.DB, log *slog.Logger, mailer mail.Mailer) *echo.Ec
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = d.handleError
-	e.Use(middleware.Recover(), middleware.RequestID(), d.requestLogger, secureHeaders(cfg.secure()), checkInput, middleware.BodyLimit("1M"))
+	e.Use(middleware.Recover(), middleware.RequestID(), d.requestLogger, cfg.Metrics.Middleware, secureHeaders(cfg.secure()), checkInput, middleware.BodyLimit("1M"))
 
-	e.GET("/healthz", d.Health).Name = "health"
+	e.GET(paths.Health(), d.Health).Name = "health"
+	e.GET(paths.Ready(), d.Ready).Name = "ready"
 	e.GET("/static/*", staticFiles()).Name = "static"
 
 	page := chain{textOnly, d.session, d.csrf}
@@ -68,6 +70,9 @@ func (c Config) withDefaults(db *gorm.DB, log *slog.Logger) Config {
 	}
 	if c.LookupTXT == nil {
 		c.LookupTXT = txtLookup(c.DNSServer)
+	}
+	if c.Readiness == nil {
+		c.Readiness = &Readiness{}
 	}
 	if c.Usage == nil {
 		// Nothing runs this one, so nothing writes its events: it holds a

@@ -1,6 +1,8 @@
 package handlers_test
 
 import (
+	"context"
+	"errors"
 	"io"
 	"net"
 	"net/http"
@@ -12,6 +14,7 @@ import (
 
 	"gorm.io/gorm"
 
+	"switchboard/handlers"
 	"switchboard/models"
 	"switchboard/models/dbtest"
 	"switchboard/models/tenancy"
@@ -119,6 +122,22 @@ func TestStaticAssets(t *testing.T) {
 	})
 }
 
+func TestReadiness(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
+		ready := &handlers.Readiness{}
+		app := newAppWith(t, db, &captureMailer{}, func(cfg *handlers.Config) { cfg.Readiness = ready })
+		app.client().get("/readyz").status(http.StatusOK).contains("ready")
+		ready.Redis = func(context.Context) error { return errors.New("connection refused") }
+		app.client().get("/readyz").status(http.StatusServiceUnavailable).contains("redis unavailable")
+		ready.Redis = nil
+		ready.BeginDrain()
+		app.client().get("/readyz").status(http.StatusServiceUnavailable).contains("draining")
+		// Draining turns the replica away from the balancer, not its users.
+		app.client().get("/signin").status(http.StatusOK)
+		app.client().get("/healthz").status(http.StatusOK)
+	})
+}
+
 func TestHealth(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		app := newApp(t, db)
@@ -214,8 +233,12 @@ func TestDatabaseOutageIs503AndRecovers(t *testing.T) {
 	c.get("/").status(http.StatusOK)
 
 	p.stop()
-	c.get("/").status(http.StatusServiceUnavailable).contains("cannot reach its database")
-	c.get("/healthz").status(http.StatusServiceUnavailable)
+	outage := c.get("/").status(http.StatusServiceUnavailable).contains("cannot reach its database")
+	if outage.Header.Get("Retry-After") == "" {
+		t.Error("a 503 during the outage has no Retry-After")
+	}
+	c.get("/healthz").status(http.StatusOK) // alive: restarting it would not help
+	c.get("/readyz").status(http.StatusServiceUnavailable).contains("database unavailable")
 	app.client().get("/signin").status(http.StatusOK) // pages without the database still render
 
 	p.start(p.addr)
@@ -230,7 +253,12 @@ func TestDatabaseOutageIs503AndRecovers(t *testing.T) {
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
-	c.get("/healthz").status(http.StatusOK)
+	for c.get("/readyz").Code != http.StatusOK {
+		if time.Now().After(deadline) {
+			t.Fatal("not ready ten seconds after the database came back")
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
 }
 
 func TestFormsMustBeText(t *testing.T) {

@@ -118,6 +118,7 @@ func (h *SSO) refuseOr(c echo.Context, err error, req *sso.SSORequest) error {
 // refuse answers a refused sign-in with a plain page, logging the reason;
 // a connection test records it for the administrator instead.
 func (h *SSO) refuse(c echo.Context, status int, message, reason string, req *sso.SSORequest) error {
+	h.cfg.Metrics.SSO("refused")
 	LoggerFrom(c).Warn("SSO sign-in refused", "slug", c.Param("slug"), "reason", reason)
 	if req != nil && req.Purpose == sso.SSOTest {
 		sa, err := h.orgFromSlug(c)

@@ -121,6 +121,7 @@ func (h *SSO) signIn(c echo.Context, sa sso.SSOAccount, userID int64) error {
 	if err := h.startSessionVia(c, userID, sa.Account.ID, &ssoAccount); err != nil {
 		return err
 	}
+	h.cfg.Metrics.SSO("success")
 	LoggerFrom(c).Info("signed in through SSO", "organization", sa.Account.PublicID)
 	return c.Redirect(http.StatusSeeOther, "/")
 }

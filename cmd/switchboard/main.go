@@ -20,30 +20,18 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"log/slog"
-	"net"
-	"net/http"
 	"net/url"
 	"os"
-	"os/signal"
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
 	"gorm.io/gorm"
 
-	"switchboard/handlers"
-	"switchboard/handlers/mail"
-	"switchboard/models"
-	"switchboard/models/billing"
-	"switchboard/models/demo"
-	"switchboard/models/ratelimit"
-	"switchboard/models/sso"
 	"switchboard/models/tenancy"
-	"switchboard/models/throttle"
-	"switchboard/models/usage"
 )
 
 // config is everything the process reads from its environment and flags.
@@ -66,10 +54,20 @@ type config struct {
 	// DNSServer (host:port) answers the TXT look-ups that prove SSO
 	// domains instead of the system resolver.
 	DNSServer string
+	// MetricsAddr is where Prometheus metrics are served; never on Addr.
+	// Off when empty.
+	MetricsAddr string
+	// Drain is how long a replica keeps serving after SIGTERM, not ready,
+	// so that the balancer moves away before it stops.
+	Drain time.Duration
 }
 
 func main() {
-	log := slog.New(slog.NewTextHandler(os.Stdout, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	log, err := newLogger(os.Stdout, env("SWITCHBOARD_LOG_FORMAT", "text"), env("SWITCHBOARD_LOG_LEVEL", "info"))
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "switchboard:", err)
+		os.Exit(2)
+	}
 	slog.SetDefault(log)
 	if err := run(context.Background(), os.Args[1:], log); err != nil {
 		log.Error("switchboard stopped", "err", err)
@@ -107,6 +105,23 @@ func run(ctx context.Context, args []string, log *slog.Logger) error {
 	}
 }
 
+// newLogger writes structured lines to w: format "text" or "json", at
+// level debug, info, warn or error.
+func newLogger(w io.Writer, format, level string) (*slog.Logger, error) {
+	var lvl slog.Level
+	if err := lvl.UnmarshalText([]byte(level)); err != nil {
+		return nil, fmt.Errorf("SWITCHBOARD_LOG_LEVEL must be debug, info, warn or error, got %q", level)
+	}
+	opts := &slog.HandlerOptions{Level: lvl}
+	switch format {
+	case "text":
+		return slog.New(slog.NewTextHandler(w, opts)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(w, opts)), nil
+	}
+	return nil, fmt.Errorf("SWITCHBOARD_LOG_FORMAT must be text or json, got %q", format)
+}
+
 func env(name, def string) string {
 	if v, ok := os.LookupEnv(name); ok {
 		return v
@@ -135,6 +150,10 @@ func parseConfig(cmd string, args []string) (config, error) {
 		return cfg, fmt.Errorf("SWITCHBOARD_API_KEY_DAYS must be a number of days, got %q", env("SWITCHBOARD_API_KEY_DAYS", ""))
 	}
 	cfg.APIKeyDays = days
+	cfg.MetricsAddr = env("SWITCHBOARD_METRICS_ADDR", "")
+	if cfg.Drain, err = time.ParseDuration(env("SWITCHBOARD_DRAIN", "10s")); err != nil || cfg.Drain < 0 {
+		return cfg, fmt.Errorf("SWITCHBOARD_DRAIN must be a duration such as 10s, got %q", env("SWITCHBOARD_DRAIN", ""))
+	}
 	fs := flag.NewFlagSet(cmd, flag.ContinueOnError)
 	fs.StringVar(&cfg.DatabaseURL, "database-url", cfg.DatabaseURL, "postgres:// URL or SQLite file (DATABASE_URL; default switchboard.db in the data folder)")
 	fs.StringVar(&cfg.DataDir, "data-dir", cfg.DataDir, "folder for the SQLite database and generated keys (SWITCHBOARD_DATA_DIR)")
@@ -149,6 +168,8 @@ func parseConfig(cmd string, args []string) (config, error) {
 		fs.StringVar(&cfg.RedisURL, "redis-url", cfg.RedisURL, "redis:// URL to keep API rate-limit and sign-in throttle counters in Redis instead of the database (REDIS_URL)")
 		fs.StringVar(&cfg.RedisNamespace, "redis-namespace", cfg.RedisNamespace, "prefix of this deployment's counters in Redis, shared by all its servers (REDIS_NAMESPACE; default the base URL's host)")
 		fs.StringVar(&cfg.DNSServer, "dns-server", cfg.DNSServer, "host:port of the DNS server that proves SSO domains (SWITCHBOARD_DNS_SERVER; default the system resolver)")
+		fs.StringVar(&cfg.MetricsAddr, "metrics-addr", cfg.MetricsAddr, "address to serve Prometheus metrics on, e.g. 127.0.0.1:9090; off when empty (SWITCHBOARD_METRICS_ADDR)")
+		fs.DurationVar(&cfg.Drain, "drain", cfg.Drain, "how long to keep serving, not ready, after SIGTERM (SWITCHBOARD_DRAIN)")
 		fs.IntVar(&cfg.APIKeyDays, "api-key-days", cfg.APIKeyDays, "days an API key works after it is created or regenerated (SWITCHBOARD_API_KEY_DAYS)")
 	}
 	if cmd != "limits" && cmd != "billing" && cmd != "sso" { // these have a verb and flags of their own
@@ -246,258 +267,4 @@ func sessionKey(cfg config) ([]byte, error) {
 		return nil, err
 	}
 	return []byte(key), nil
-}
-
-func serve(ctx context.Context, cfg config, log *slog.Logger) error {
-	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
-	defer stop()
-
-	log.Info("Switchboard starting", "url", cfg.BaseURL, "database", describeDB(cfg))
-	key, err := sessionKey(cfg)
-	if err != nil {
-		return err
-	}
-	db, err := openDB(ctx, cfg, log)
-	if err != nil {
-		return err
-	}
-	defer closeDB(db)
-
-	seedDemo := cfg.Demo == "true" || (cfg.Demo == "" && embedded(cfg))
-	if seedDemo {
-		d, seeded, err := demo.SeedDemo(ctx, db)
-		if err != nil {
-			return fmt.Errorf("seed demo: %w", err)
-		}
-		if seeded {
-			log.Info("Demo sign-in: " + d.Email + " / " + d.Password)
-		} else {
-			log.Info("demo not seeded: the database already has users (a demo password was printed at its first start; use \"Forgot your password?\" to set a new one)")
-		}
-	}
-
-	mailer, err := mail.New(cfg.SMTPURL, cfg.MailFrom, log)
-	if err != nil {
-		return err
-	}
-	// Sign-in throttles are counted where the API rate limits are.
-	var limiter ratelimit.RateLimiter = ratelimit.NewDBRateLimiter(db)
-	var signIns throttle.Throttle = throttle.NewDBThrottle(db, key)
-	if cfg.RedisURL != "" {
-		redisLimiter, err := ratelimit.NewRedisRateLimiter(ctx, cfg.RedisURL, cfg.RedisNamespace)
-		if err != nil {
-			return err
-		}
-		defer redisLimiter.Client.Close()
-		redisThrottle, err := throttle.NewRedisThrottle(redisLimiter.Client, cfg.RedisNamespace, key)
-		if err != nil {
-			return err
-		}
-		limiter, signIns = redisLimiter, redisThrottle
-		log.Info("API rate limits and sign-in throttles are counted in Redis", "namespace", cfg.RedisNamespace)
-	}
-	recorder := usage.NewUsageRecorder(db, log, 2*time.Second)
-	usageCtx, stopUsage := context.WithCancel(ctx)
-	usageDone := make(chan struct{})
-	go func() { recorder.Run(usageCtx); close(usageDone) }()
-	defer func() { stopUsage(); <-usageDone }() // the last batch is written before the database closes
-	router := handlers.New(handlers.Config{
-		BaseURL:     cfg.BaseURL,
-		SessionKey:  key,
-		Sessions:    handlers.DefaultSessionLifetime,
-		Dev:         cfg.Dev,
-		APIKeyTTL:   time.Duration(cfg.APIKeyDays) * 24 * time.Hour,
-		RateLimiter: limiter,
-		Throttle:    signIns,
-		Usage:       recorder,
-		DNSServer:   cfg.DNSServer,
-	}, db, log, mailer)
-
-	ln, err := net.Listen("tcp", cfg.Addr)
-	if err != nil {
-		return err
-	}
-	srv := &http.Server{
-		Handler:           router,
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       30 * time.Second,
-		WriteTimeout:      60 * time.Second,
-		IdleTimeout:       120 * time.Second,
-	}
-	go sweepSessions(ctx, db, log)
-	go billingLoop(ctx, db, log)
-	log.Info("Switchboard is ready: open "+cfg.BaseURL, "addr", ln.Addr().String())
-
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
-	select {
-	case err := <-errc:
-		return err
-	case <-ctx.Done():
-	}
-	log.Info("shutting down")
-	shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	return srv.Shutdown(shutdownCtx)
-}
-
-// sweepSessions deletes expired sessions, and throttle budgets that are
-// full again (in the database; Redis expires its own), every hour.
-func sweepSessions(ctx context.Context, db *gorm.DB, log *slog.Logger) {
-	t := time.NewTicker(time.Hour)
-	defer t.Stop()
-	for {
-		if err := sso.DeleteExpiredSSOState(ctx, db); err != nil && ctx.Err() == nil {
-			log.Warn("sweeping expired SSO requests failed", "err", err)
-		}
-		if _, err := throttle.DeleteFullThrottleBuckets(ctx, db, time.Now()); err != nil && ctx.Err() == nil {
-			log.Warn("sweeping throttle counters failed", "err", err)
-		}
-		if n, err := models.DeleteExpiredSessions(ctx, db, handlers.DefaultSessionLifetime); err != nil {
-			if ctx.Err() == nil {
-				log.Warn("sweeping expired sessions failed", "err", err)
-			}
-		} else if n > 0 {
-			log.Info("expired sessions deleted", "count", n)
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-	}
-}
-
-// setLimits is `switchboard limits set`: an operator gives an account its
-// own API limits, as Enterprise agreements do. A limit left out (or -1)
-// goes back to the plan's.
-func setLimits(ctx context.Context, cfg config, args []string, log *slog.Logger) error {
-	if len(args) == 0 || args[0] != "set" {
-		return errors.New("usage: switchboard limits set -account ID|SLUG [-per-minute N] [-per-day N]")
-	}
-	fs := flag.NewFlagSet("limits set", flag.ContinueOnError)
-	account := fs.String("account", "", "the account's public ID or slug")
-	perMinute := fs.Int64("per-minute", -1, "requests per minute (-1: the plan's)")
-	perDay := fs.Int64("per-day", -1, "requests per day (-1: the plan's)")
-	if err := fs.Parse(args[1:]); err != nil {
-		return err
-	}
-	if *account == "" {
-		return errors.New("-account is required")
-	}
-	opt := func(v int64) *int64 {
-		if v < 0 {
-			return nil
-		}
-		return &v
-	}
-	db, err := openDB(ctx, cfg, log)
-	if err != nil {
-		return err
-	}
-	defer closeDB(db)
-	acct, err := ratelimit.SetAccountLimits(ctx, db, *account, opt(*perMinute), opt(*perDay))
-	if err != nil {
-		return fmt.Errorf("account %q: %w", *account, err)
-	}
-	l := ratelimit.LimitsOf(acct)
-	log.Info("limits set", "account", acct.PublicID, "name", acct.Name, "per_minute", l.PerMinute, "per_day", l.PerDay)
-	return nil
-}
-
-// ssoCommand is `switchboard sso verify-domain -account ID|SLUG -domain D`:
-// a self-hosted operator proves an organization's domain without DNS.
-func ssoCommand(ctx context.Context, cfg config, args []string, log *slog.Logger) error {
-	const usage = "usage: switchboard sso verify-domain -account ID|SLUG -domain DOMAIN"
-	if len(args) == 0 || args[0] != "verify-domain" {
-		return errors.New(usage)
-	}
-	fs := flag.NewFlagSet("sso verify-domain", flag.ContinueOnError)
-	account := fs.String("account", "", "the organization's public ID or slug")
-	domain := fs.String("domain", "", "a domain the organization listed in its single sign-on settings")
-	if err := fs.Parse(args[1:]); err != nil {
-		return err
-	}
-	if *account == "" || *domain == "" {
-		return errors.New(usage)
-	}
-	db, err := openDB(ctx, cfg, log)
-	if err != nil {
-		return err
-	}
-	defer closeDB(db)
-	acct, err := sso.ProveSSODomainByOperator(ctx, db, *account, *domain, "switchboard sso verify-domain")
-	if err != nil {
-		return fmt.Errorf("account %q: %w", *account, err)
-	}
-	log.Info("domain proved", "account", acct.PublicID, "name", acct.Name, "domain", *domain)
-	return nil
-}
-
-// billingCommand is `switchboard billing close -month YYYY-MM`.
-func billingCommand(ctx context.Context, cfg config, args []string, log *slog.Logger) error {
-	if len(args) == 0 || args[0] != "close" {
-		return errors.New("usage: switchboard billing close -month YYYY-MM")
-	}
-	fs := flag.NewFlagSet("billing close", flag.ContinueOnError)
-	month := fs.String("month", "", "the month to close, e.g. 2026-10 (it must have ended)")
-	if err := fs.Parse(args[1:]); err != nil {
-		return err
-	}
-	m, err := billing.ParseMonth(*month)
-	if err != nil {
-		return err
-	}
-	db, err := openDB(ctx, cfg, log)
-	if err != nil {
-		return err
-	}
-	defer closeDB(db)
-	if err := billing.SnapshotStorage(ctx, db, time.Now()); err != nil {
-		return err
-	}
-	created, err := billing.CloseMonth(ctx, db, m, time.Now())
-	if err != nil {
-		return err
-	}
-	log.Info("month closed", "month", m.String(), "invoices_created", created)
-	return nil
-}
-
-// billingLoop snapshots the video each member holds every hour (the day's
-// last snapshot is what storage bills), and closes every ended month of the
-// last year into invoices at start-up and then daily. Closing is
-// idempotent, so several servers may all do it.
-func billingLoop(ctx context.Context, db *gorm.DB, log *slog.Logger) {
-	lastClose := time.Time{}
-	t := time.NewTicker(time.Hour)
-	defer t.Stop()
-	for {
-		now := time.Now().UTC()
-		if err := billing.SnapshotStorage(ctx, db, now); err != nil && ctx.Err() == nil {
-			log.Warn("storage snapshot failed", "err", err)
-		}
-		if now.Sub(lastClose) >= 24*time.Hour {
-			total := 0
-			for m, i := billing.MonthOf(now).Prev(), 0; i < 12; m, i = m.Prev(), i+1 {
-				n, err := billing.CloseMonth(ctx, db, m, now)
-				if err != nil {
-					if ctx.Err() == nil {
-						log.Warn("closing a month failed; will retry", "month", m.String(), "err", err)
-					}
-					break
-				}
-				total += n
-			}
-			lastClose = now
-			if total > 0 {
-				log.Info("past months closed into invoices", "invoices_created", total)
-			}
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-	}
 }

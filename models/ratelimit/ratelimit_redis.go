@@ -30,6 +30,10 @@ func NewRedisRateLimiter(ctx context.Context, url, namespace string) (*RedisRate
 	if err != nil {
 		return nil, fmt.Errorf("REDIS_URL: %w", err)
 	}
+	// Short timeouts: when Redis does not answer, a request falls back to
+	// the database (WithFallback) instead of hanging.
+	opts.DialTimeout, opts.ReadTimeout, opts.WriteTimeout, opts.PoolTimeout = time.Second, 500*time.Millisecond, 500*time.Millisecond, time.Second
+	opts.MaxRetries = 0
 	c := redis.NewClient(opts)
 	if err := c.Ping(ctx).Err(); err != nil {
 		c.Close()

@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"io/fs"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -19,6 +20,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/stdlib"
 	"github.com/pressly/goose/v3"
+	"github.com/pressly/goose/v3/lock"
 	"gorm.io/driver/postgres"
 	"gorm.io/gorm"
 	"gorm.io/gorm/clause"
@@ -169,17 +171,9 @@ func MigrateTo(ctx context.Context, db *gorm.DB, version int64) error {
 	if err != nil {
 		return err
 	}
-	dir, dialect := "sqlite", goose.DialectSQLite3
-	if DialectOfDB(db) == Postgres {
-		dir, dialect = "postgres", goose.DialectPostgres
-	}
-	fsys, err := fs.Sub(migrations.FS, dir)
+	provider, err := migrationProvider(db, sqlDB, true)
 	if err != nil {
 		return err
-	}
-	provider, err := goose.NewProvider(dialect, sqlDB, fsys)
-	if err != nil {
-		return fmt.Errorf("migrations: %w", err)
 	}
 	if version == 0 {
 		_, err = provider.Up(ctx)
@@ -193,6 +187,67 @@ func MigrateTo(ctx context.Context, db *gorm.DB, version int64) error {
 		return checkRowSecurity(ctx, sqlDB)
 	}
 	return nil
+}
+
+// migrationProvider reads the migrations of db's dialect. With locked, on
+// PostgreSQL, it holds a session advisory lock while it migrates: replicas
+// that start together take turns, and each after the first finds nothing
+// left to do.
+func migrationProvider(db *gorm.DB, sqlDB *sql.DB, locked bool) (*goose.Provider, error) {
+	dir, dialect := "sqlite", goose.DialectSQLite3
+	var opts []goose.ProviderOption
+	if DialectOfDB(db) == Postgres {
+		dir, dialect = "postgres", goose.DialectPostgres
+		if locked {
+			locker, err := lock.NewPostgresSessionLocker()
+			if err != nil {
+				return nil, err
+			}
+			opts = append(opts, goose.WithSessionLocker(locker))
+		}
+	}
+	fsys, err := fs.Sub(migrations.FS, dir)
+	if err != nil {
+		return nil, err
+	}
+	provider, err := goose.NewProvider(dialect, sqlDB, fsys, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("migrations: %w", err)
+	}
+	return provider, nil
+}
+
+// migrated remembers that the database once had every migration this
+// build knows: a database does not lose them again.
+var migrated sync.Map
+
+// MigrationsApplied reports whether db has every migration this build
+// knows, for the readiness check.
+func MigrationsApplied(ctx context.Context, db *gorm.DB) (bool, error) {
+	if _, ok := migrated.Load(db); ok {
+		return true, nil
+	}
+	t := wallsOf(db)
+	pool := db
+	if t != nil && t.owner != nil {
+		pool = t.owner
+	}
+	sqlDB, err := pool.DB()
+	if err != nil {
+		return false, err
+	}
+	provider, err := migrationProvider(db, sqlDB, false)
+	if err != nil {
+		return false, err
+	}
+	pending, err := provider.HasPending(ctx)
+	if err != nil {
+		return false, err
+	}
+	if !pending {
+		migrated.Store(db, true)
+	}
+	return !pending, nil
 }
 
 // rowSecurityVersion is the migration that put the account-owned tables

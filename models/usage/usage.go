@@ -136,6 +136,8 @@ type UsageRecorder struct {
 	pending    []UsageEvent
 	keys       map[int64]time.Time // API keys' last use
 	maxPending int
+	queued     int64 // events taken since the recorder was made
+	written    int64 // events written since the recorder was made
 	dropped    int64 // events given up since the recorder was made
 	overflow   int64 // events dropped in the current episode of a full queue
 }
@@ -166,6 +168,7 @@ func (r *UsageRecorder) RecordRequest(k tenancy.KeyScope, category string, at ti
 	resumed := r.overflow
 	r.overflow = 0
 	user, key := k.UserID(), k.KeyID
+	r.queued++
 	r.pending = append(r.pending, UsageEvent{AccountID: k.AccountID(), UserID: &user, APIKeyID: &key,
 		Metric: MetricAPIRequests, Category: category, Quantity: 1, OccurredAt: at})
 	r.mu.Unlock()
@@ -180,6 +183,18 @@ func (r *UsageRecorder) Dropped() int64 {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return r.dropped
+}
+
+// UsageStats counts a recorder's events since it was made: Queued were
+// taken, Written reached the database, Dropped were given up; Pending
+// wait for the next batch.
+type UsageStats struct{ Queued, Written, Dropped, Pending int64 }
+
+// Stats reads the recorder's counters, for metrics.
+func (r *UsageRecorder) Stats() UsageStats {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return UsageStats{Queued: r.queued, Written: r.written, Dropped: r.dropped, Pending: int64(len(r.pending))}
 }
 
 // Flush writes what is pending in one transaction.
@@ -227,8 +242,12 @@ func (r *UsageRecorder) Flush(ctx context.Context) error {
 			}
 		}
 		r.mu.Unlock()
+		return err
 	}
-	return err
+	r.mu.Lock()
+	r.written += int64(len(events))
+	r.mu.Unlock()
+	return nil
 }
 
 // Run flushes every interval until ctx ends, then once more.

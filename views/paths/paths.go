@@ -35,6 +35,7 @@ func WithQuery(path string, query url.Values) string {
 
 // Operations.
 func Health() string { return "/healthz" }
+func Ready() string  { return "/readyz" }
 
 // Signing in, signing up, passwords.
 func SignIn() string                    { return "/signin" }

@@ -1,0 +1,60 @@
+package handlers
+
+import (
+	"context"
+	"net/http"
+	"sync/atomic"
+
+	"github.com/labstack/echo/v4"
+
+	"switchboard/models/tenancy"
+)
+
+// Readiness says whether this replica should be sent traffic. It stops
+// being ready when it begins to drain (SIGTERM), so that the balancer moves
+// away while the requests it still sends are served.
+type Readiness struct {
+	draining atomic.Bool
+	// Redis answers when the deployment counts rate limits in Redis; nil
+	// when it does not.
+	Redis func(ctx context.Context) error
+}
+
+// BeginDrain turns the replica not ready, for good.
+func (r *Readiness) BeginDrain() { r.draining.Store(true) }
+
+// Draining reports whether BeginDrain was called.
+func (r *Readiness) Draining() bool { return r.draining.Load() }
+
+// Health answers 200 while the process is alive: a replica whose database
+// is down is still alive, and restarting it would not help.
+func (d *deps) Health(c echo.Context) error {
+	return c.String(http.StatusOK, "ok\n")
+}
+
+// Ready answers 200 when this replica can serve: not draining, its
+// database answers and has every migration, and Redis answers when it is
+// configured; 503 with the reason otherwise.
+func (d *deps) Ready(c echo.Context) error {
+	c.Response().Header().Set("Cache-Control", "no-store")
+	notReady := func(reason string) error {
+		return c.String(http.StatusServiceUnavailable, reason+"\n")
+	}
+	r := d.cfg.Readiness
+	if r.Draining() {
+		return notReady("draining")
+	}
+	ctx := c.Request().Context()
+	if err := tenancy.Ping(ctx, d.db); err != nil {
+		return notReady("database unavailable")
+	}
+	if ok, err := tenancy.MigrationsApplied(ctx, d.db); err != nil || !ok {
+		return notReady("migrations pending")
+	}
+	if r.Redis != nil {
+		if err := r.Redis(ctx); err != nil {
+			return notReady("redis unavailable")
+		}
+	}
+	return c.String(http.StatusOK, "ready\n")
+}
