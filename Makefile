@@ -3,7 +3,7 @@ GO ?= go
 # PostgreSQL for the test suite; unset it to test on SQLite only.
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable
 
-.PHONY: run test test-race test-plain lint generate css check-generated bench
+.PHONY: run test test-race test-plain lint generate css check-generated bench fleet fleet-down fleet-load fleet-check
 
 run:
 	$(GO) run ./cmd/switchboard
@@ -49,3 +49,25 @@ check-generated: generate css
 
 bench:
 	TEST_DATABASE_URL="$(TEST_DATABASE_URL)" $(GO) test -run '^$$' -bench . -benchtime 200x ./handlers/
+
+# A fleet on loopback: three replicas behind HAProxy, with the machine's
+# PostgreSQL and a Redis of its own (deploy/fleet; needs haproxy and
+# redis-server). `make fleet-down` stops exactly what it started.
+fleet:
+	deploy/fleet up
+
+fleet-down:
+	deploy/fleet down
+
+# Load and faults against the running fleet, the long form: 256
+# connections for 60 s with a rolling restart, a PostgreSQL restart, Redis
+# down and a kill -9, then a 5-minute soak.
+fleet-load:
+	$(GO) run ./deploy/loadtest -connections 256 -duration 60s -faults rolling,postgres,redis,kill9 -soak 5m
+
+# The short form CI runs: its own fleet, 64 connections for 25 s, one
+# rolling restart and one PostgreSQL restart.
+fleet-check:
+	SWITCHBOARD_DRAIN=3s deploy/fleet up
+	$(GO) run ./deploy/loadtest -connections 64 -duration 25s -faults rolling,postgres,redis; \
+	  status=$$?; deploy/fleet down; exit $$status

@@ -16,7 +16,10 @@ import (
 type Readiness struct {
 	draining atomic.Bool
 	// Redis answers when the deployment counts rate limits in Redis; nil
-	// when it does not.
+	// when it does not. Redis down does not make a replica unready: rate
+	// limits and throttles fall back to the database, and taking every
+	// replica out of the balancer at once would stop the whole service.
+	// /readyz says so in its body, for operators.
 	Redis func(ctx context.Context) error
 }
 
@@ -32,9 +35,10 @@ func (d *deps) Health(c echo.Context) error {
 	return c.String(http.StatusOK, "ok\n")
 }
 
-// Ready answers 200 when this replica can serve: not draining, its
-// database answers and has every migration, and Redis answers when it is
-// configured; 503 with the reason otherwise.
+// Ready answers 200 when this replica can serve: not draining, and its
+// database answers and has every migration; 503 with the reason otherwise.
+// When Redis is configured and does not answer, it is still ready (the
+// database counts instead) and says so.
 func (d *deps) Ready(c echo.Context) error {
 	c.Response().Header().Set("Cache-Control", "no-store")
 	notReady := func(reason string) error {
@@ -53,7 +57,7 @@ func (d *deps) Ready(c echo.Context) error {
 	}
 	if r.Redis != nil {
 		if err := r.Redis(ctx); err != nil {
-			return notReady("redis unavailable")
+			return c.String(http.StatusOK, "ready; redis unavailable: rate limits and sign-in throttles are counted in the database\n")
 		}
 	}
 	return c.String(http.StatusOK, "ready\n")

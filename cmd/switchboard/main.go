@@ -60,6 +60,8 @@ type config struct {
 	// Drain is how long a replica keeps serving after SIGTERM, not ready,
 	// so that the balancer moves away before it stops.
 	Drain time.Duration
+	// DBConns is how many PostgreSQL connections serve requests.
+	DBConns int
 }
 
 func main() {
@@ -151,6 +153,9 @@ func parseConfig(cmd string, args []string) (config, error) {
 	}
 	cfg.APIKeyDays = days
 	cfg.MetricsAddr = env("SWITCHBOARD_METRICS_ADDR", "")
+	if cfg.DBConns, err = strconv.Atoi(env("SWITCHBOARD_DB_CONNS", strconv.Itoa(tenancy.DefaultConns))); err != nil || cfg.DBConns < 2 {
+		return cfg, fmt.Errorf("SWITCHBOARD_DB_CONNS must be a number of connections (2 or more), got %q", env("SWITCHBOARD_DB_CONNS", ""))
+	}
 	if cfg.Drain, err = time.ParseDuration(env("SWITCHBOARD_DRAIN", "10s")); err != nil || cfg.Drain < 0 {
 		return cfg, fmt.Errorf("SWITCHBOARD_DRAIN must be a duration such as 10s, got %q", env("SWITCHBOARD_DRAIN", ""))
 	}
@@ -169,6 +174,7 @@ func parseConfig(cmd string, args []string) (config, error) {
 		fs.StringVar(&cfg.RedisNamespace, "redis-namespace", cfg.RedisNamespace, "prefix of this deployment's counters in Redis, shared by all its servers (REDIS_NAMESPACE; default the base URL's host)")
 		fs.StringVar(&cfg.DNSServer, "dns-server", cfg.DNSServer, "host:port of the DNS server that proves SSO domains (SWITCHBOARD_DNS_SERVER; default the system resolver)")
 		fs.StringVar(&cfg.MetricsAddr, "metrics-addr", cfg.MetricsAddr, "address to serve Prometheus metrics on, e.g. 127.0.0.1:9090; off when empty (SWITCHBOARD_METRICS_ADDR)")
+		fs.IntVar(&cfg.DBConns, "db-conns", cfg.DBConns, "PostgreSQL connections for requests; the system's pool keeps half as many (SWITCHBOARD_DB_CONNS)")
 		fs.DurationVar(&cfg.Drain, "drain", cfg.Drain, "how long to keep serving, not ready, after SIGTERM (SWITCHBOARD_DRAIN)")
 		fs.IntVar(&cfg.APIKeyDays, "api-key-days", cfg.APIKeyDays, "days an API key works after it is created or regenerated (SWITCHBOARD_API_KEY_DAYS)")
 	}
@@ -201,7 +207,7 @@ func openDB(ctx context.Context, cfg config, log *slog.Logger) (*gorm.DB, error)
 			return nil, err
 		}
 	}
-	db, err := tenancy.Open(cfg.DatabaseURL)
+	db, err := tenancy.OpenWithConns(cfg.DatabaseURL, cfg.DBConns)
 	if err != nil {
 		return nil, err
 	}

@@ -10,7 +10,6 @@ import (
 	"slices"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 )
 
@@ -53,7 +52,6 @@ type load struct {
 	// outages are the windows in which PostgreSQL was down, plus a few
 	// seconds for the replicas' pools to reconnect.
 	outages [][2]time.Duration
-	paused  atomic.Bool
 }
 
 func newLoad(o options, acct account) *load {
@@ -64,7 +62,7 @@ func newLoad(o options, acct account) *load {
 		MaxConnsPerHost:     o.connections,
 		IdleConnTimeout:     90 * time.Second,
 	}
-	return &load{o: o, acct: acct, client: &http.Client{
+	return &load{o: o, acct: acct, start: time.Now(), client: &http.Client{
 		Transport:     tr,
 		Timeout:       30 * time.Second,
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
@@ -74,7 +72,6 @@ func newLoad(o options, acct account) *load {
 func (l *load) since() time.Duration { return time.Since(l.start) }
 
 func (l *load) run(ctx context.Context) {
-	l.start = time.Now()
 	var wg sync.WaitGroup
 	for w := range l.o.connections {
 		wg.Add(1)
@@ -128,13 +125,14 @@ func (l *load) inOutage(at time.Duration) bool {
 }
 
 type result struct {
-	total, apiServed, outage503     int64
-	connErrors, badStatus           int64
-	statuses                        map[int]int64
-	p50, p90, p99, max              time.Duration
-	rate                            float64
-	examples                        []string
-	pagesRedirected, apiRateLimited int64
+	total, apiServed, outage503 int64
+	api5xx                      int64 // API answers 5xx: some passed the limiter and were recorded
+	connErrors, badStatus       int64
+	statuses                    map[int]int64
+	p50, p90, p99, max          time.Duration
+	rate                        float64
+	examples                    []string
+	apiRateLimited              int64
 }
 
 func (l *load) result() result {
@@ -145,6 +143,9 @@ func (l *load) result() result {
 	var last time.Duration
 	for _, o := range l.outcomes {
 		r.total++
+		if o.api && o.status >= 500 {
+			r.api5xx++
+		}
 		r.statuses[o.status]++
 		lat = append(lat, o.latency)
 		last = max(last, o.at+o.latency)

@@ -58,7 +58,17 @@ const appRole = "switchboard_app"
 // and the query counter. It does not migrate; call Migrate. On PostgreSQL
 // every connection of the pool acts as appRole, so dsn's user (the tables'
 // owner, who migrates) must be a member of it.
-func Open(dsn string) (*gorm.DB, error) {
+func Open(dsn string) (*gorm.DB, error) { return OpenWithConns(dsn, DefaultConns) }
+
+// DefaultConns is how many PostgreSQL connections a server keeps for
+// requests; the system door's pool keeps half as many.
+const DefaultConns = 32
+
+// OpenWithConns is Open with conns connections for requests on PostgreSQL
+// (and conns/2, at least 2, for the system door): a fleet of N servers
+// holds about 1.5×N×conns of the database's max_connections.
+func OpenWithConns(dsn string, conns int) (*gorm.DB, error) {
+	conns = max(conns, 2)
 	t := &walls{applicationWall: true}
 	if DialectOf(dsn) == SQLite {
 		return openPool(sqlite.Open(sqliteDSN(dsn)), t, 8)
@@ -69,14 +79,14 @@ func Open(dsn string) (*gorm.DB, error) {
 	}
 	// The system door's own pool (see Door): the session user, who owns the
 	// tables and migrates them.
-	if t.owner, err = openPool(postgres.New(postgres.Config{Conn: stdlib.OpenDB(*cfg)}), t, 16); err != nil {
+	if t.owner, err = openPool(postgres.New(postgres.Config{Conn: stdlib.OpenDB(*cfg)}), t, max(conns/2, 2)); err != nil {
 		return nil, err
 	}
 	app := stdlib.OpenDB(*cfg, stdlib.OptionAfterConnect(func(ctx context.Context, c *pgx.Conn) error {
 		_, err := c.Exec(ctx, "SET ROLE "+appRole)
 		return err
 	}))
-	return openPool(postgres.New(postgres.Config{Conn: app}), t, 32)
+	return openPool(postgres.New(postgres.Config{Conn: app}), t, conns)
 }
 
 // openPool opens a GORM database with the walls' callbacks, sharing t.

@@ -1,0 +1,183 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// freeAddr is a loopback address no one listens on.
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+func get(url string) (int, string) {
+	resp, err := (&http.Client{Timeout: 5 * time.Second}).Get(url)
+	if err != nil {
+		return 0, err.Error()
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(body)
+}
+
+// lockedBuffer is the server's log, written while the test reads it.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// TestDrainAndMetrics serves on the embedded default with metrics on their
+// own listener, then cancels serve's context as SIGTERM does: /readyz turns
+// 503 at once while pages are still served for the drain, and serve returns
+// soon after it.
+func TestDrainAndMetrics(t *testing.T) {
+	dir := t.TempDir()
+	addr, metricsAddr := freeAddr(t), freeAddr(t)
+	cfg := config{DataDir: dir, DatabaseURL: filepath.Join(dir, "switchboard.db"), Addr: addr, BaseURL: "http://" + addr,
+		Demo: "false", MetricsAddr: metricsAddr, Drain: 1500 * time.Millisecond, DBConns: 4, APIKeyDays: 90, RedisNamespace: "test"}
+	logs := &lockedBuffer{}
+	log, err := newLogger(logs, "json", "info")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- serve(ctx, cfg, log) }()
+	base := "http://" + addr
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		if code, _ := get(base + "/readyz"); code == http.StatusOK {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("not ready within 20 s; log:\n%s", logs.String())
+		}
+	}
+	get(base + "/signin")
+	get(base + "/indexes/0123") // an ID in the path must not become a label
+
+	code, metrics := get("http://" + metricsAddr + "/metrics")
+	if code != http.StatusOK || !strings.Contains(metrics, `switchboard_http_request_duration_seconds_bucket{method="GET",route="/signin"`) {
+		t.Fatalf("metrics: %d\n%.2000s", code, metrics)
+	}
+	for _, want := range []string{"switchboard_http_requests_total", "switchboard_http_requests_in_flight", "switchboard_usage_events_dropped_total",
+		"go_sql_max_open_connections", "go_goroutines", "process_resident_memory_bytes"} {
+		if !strings.Contains(metrics, want) {
+			t.Errorf("metrics lack %s", want)
+		}
+	}
+	if strings.Contains(metrics, "0123") {
+		t.Error("a raw path became a metric label")
+	}
+	if code, _ := get(base + "/metrics"); code == http.StatusOK {
+		t.Error("metrics are served on the public port")
+	}
+	promtool(t, metrics)
+
+	// Every request line is JSON with its request id and route.
+	var line map[string]any
+	for _, l := range strings.Split(logs.String(), "\n") {
+		if strings.Contains(l, `"msg":"request"`) && strings.Contains(l, `"/signin"`) {
+			if err := json.Unmarshal([]byte(l), &line); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if line["request_id"] == "" || line["request_id"] == nil || line["route"] != "/signin" {
+		t.Errorf("request line: %v", line)
+	}
+
+	began := time.Now()
+	cancel()
+	time.Sleep(200 * time.Millisecond)
+	if code, body := get(base + "/readyz"); code != http.StatusServiceUnavailable || !strings.Contains(body, "draining") {
+		t.Errorf("during the drain /readyz is %d %q, want 503 draining", code, body)
+	}
+	if code, _ := get(base + "/signin"); code != http.StatusOK {
+		t.Errorf("during the drain a page is %d, want 200", code)
+	}
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+		if took := time.Since(began); took < cfg.Drain {
+			t.Errorf("serve returned %s after the signal, before its %s drain", took, cfg.Drain)
+		}
+	case <-time.After(cfg.Drain + 15*time.Second):
+		t.Fatal("serve did not return after the drain")
+	}
+	if code, _ := get(base + "/healthz"); code != 0 {
+		t.Errorf("still serving after shutdown: %d", code)
+	}
+	for _, phase := range []string{"draining", "shutting down", "usage flushed"} {
+		if !strings.Contains(logs.String(), phase) {
+			t.Errorf("the log does not say %q", phase)
+		}
+	}
+}
+
+// promtool checks metrics with Prometheus's own linter; CI installs it.
+func promtool(t *testing.T, metrics string) {
+	t.Helper()
+	path, err := exec.LookPath("promtool")
+	if err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatal("promtool is missing (apt-get install prometheus)")
+		}
+		t.Log("promtool is missing; metrics not linted")
+		return
+	}
+	cmd := exec.Command(path, "check", "metrics")
+	cmd.Stdin = strings.NewReader(metrics)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("promtool check metrics: %v\n%s", err, out)
+	}
+}
+
+func TestLogOptions(t *testing.T) {
+	if _, err := newLogger(io.Discard, "xml", "info"); err == nil {
+		t.Error("an unknown log format was accepted")
+	}
+	if _, err := newLogger(io.Discard, "json", "loud"); err == nil {
+		t.Error("an unknown log level was accepted")
+	}
+	var buf bytes.Buffer
+	log, err := newLogger(&buf, "json", "warn")
+	if err != nil {
+		t.Fatal(err)
+	}
+	log.Info("hidden")
+	log.Warn("shown")
+	if strings.Contains(buf.String(), "hidden") || !strings.Contains(buf.String(), `"msg":"shown"`) {
+		t.Errorf("level warn in JSON wrote %q", buf.String())
+	}
+}
