@@ -117,9 +117,10 @@ func restartPostgres(o options, l *load) error {
 		}()
 	}
 	wg.Wait()
-	// Requests that began while PostgreSQL was down, or while the pools
-	// reconnected, may be answered 503 with Retry-After.
-	l.markOutage(down, l.since()+time.Second)
+	// Requests that began while PostgreSQL was down, while the pools
+	// reconnected, or before the balancer saw the replicas ready again
+	// (two checks a second apart), may be answered 503 with Retry-After.
+	l.markOutage(down, l.since()+3*time.Second)
 	var parts []string
 	for n, d := range ready {
 		if d < 0 {
