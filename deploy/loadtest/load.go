@@ -115,9 +115,11 @@ func (l *load) markOutage(from, to time.Duration) {
 	l.mu.Unlock()
 }
 
-func (l *load) inOutage(at time.Duration) bool {
+// inOutage reports whether a request that began at and took latency was
+// in flight at any time PostgreSQL was down.
+func (l *load) inOutage(at, latency time.Duration) bool {
 	for _, w := range l.outages {
-		if at >= w[0] && at <= w[1] {
+		if at <= w[1] && at+latency >= w[0] {
 			return true
 		}
 	}
@@ -153,7 +155,7 @@ func (l *load) result() result {
 		case o.status == 0:
 			r.connErrors++
 			r.example(fmt.Sprintf("at %s: %s", o.at.Round(time.Millisecond), o.err))
-		case o.status == http.StatusServiceUnavailable && o.retry && l.inOutage(o.at):
+		case o.status == http.StatusServiceUnavailable && o.retry && l.inOutage(o.at, o.latency):
 			r.outage503++
 		case o.status >= 500:
 			r.badStatus++
