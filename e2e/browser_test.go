@@ -4,11 +4,8 @@
 package e2e
 
 import (
-	"bytes"
 	"context"
 	"fmt"
-	"log/slog"
-	"net/http/httptest"
 	"net/url"
 	"os"
 	"os/exec"
@@ -23,7 +20,7 @@ import (
 	"gorm.io/gorm"
 
 	"switchboard/handlers"
-	"switchboard/handlers/mail"
+	"switchboard/handlers/sitetest"
 	"switchboard/models/dbtest"
 )
 
@@ -72,8 +69,8 @@ func accountSwitcherFlow(t *testing.T, b *browser, s *site, dbName string) {
 	b.wantText(avatarSel, "AL")
 	b.wantText(nameSel, userName)
 	b.wantTextContains(`[data-testid="flash"]`, "Welcome to Switchboard")
-	if !s.mail.sentTo(email, "Verify your email") {
-		t.Errorf("no verification email to %s; sent: %v", email, s.mail.subjects())
+	if _, ok := s.mail.Latest(email, "Verify your email"); !ok {
+		t.Errorf("no verification email to %s; sent: %v", email, subjects(s.mail))
 	}
 
 	// The menu offers "Create organization" while the user has none.
@@ -127,7 +124,7 @@ func accountSwitcherFlow(t *testing.T, b *browser, s *site, dbName string) {
 type site struct {
 	t    *testing.T
 	base string
-	mail *recordingMailer
+	mail *sitetest.Mailbox
 }
 
 func newSite(t *testing.T, db *gorm.DB) *site {
@@ -138,26 +135,8 @@ func newSite(t *testing.T, db *gorm.DB) *site {
 // newSiteWith runs the site with a configuration edit has changed.
 func newSiteWith(t *testing.T, db *gorm.DB, edit func(*handlers.Config)) *site {
 	t.Helper()
-	logs := &syncBuffer{}
-	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelInfo}))
-	mail := &recordingMailer{}
-	// The handler needs the server's URL, so it is set after the start.
-	srv := httptest.NewUnstartedServer(nil)
-	srv.Start()
-	t.Cleanup(srv.Close)
-	cfg := handlers.Config{
-		BaseURL:    srv.URL,
-		SessionKey: []byte("e2e-session-key-0123456789abcdef0123456789"),
-		Sessions:   handlers.DefaultSessionLifetime,
-	}
-	edit(&cfg)
-	srv.Config.Handler = handlers.New(cfg, db, log, mail)
-	t.Cleanup(func() {
-		if t.Failed() {
-			t.Logf("server log:\n%s", logs.String())
-		}
-	})
-	return &site{t: t, base: srv.URL, mail: mail}
+	box := &sitetest.Mailbox{}
+	return &site{t: t, base: sitetest.New(t, db, box, edit).URL, mail: box}
 }
 
 func (s *site) url(path string) string { return s.base + path }
@@ -501,54 +480,11 @@ func screenshotPath(t *testing.T, name string) string {
 	return filepath.Join(dir, name)
 }
 
-// recordingMailer keeps every message instead of sending it.
-type recordingMailer struct {
-	mu   sync.Mutex
-	sent []mail.Message
-}
-
-func (m *recordingMailer) Send(_ context.Context, msg mail.Message) error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	m.sent = append(m.sent, msg)
-	return nil
-}
-
-func (m *recordingMailer) sentTo(to, subject string) bool {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	for _, msg := range m.sent {
-		if msg.To == to && strings.Contains(msg.Subject, subject) {
-			return true
-		}
-	}
-	return false
-}
-
-func (m *recordingMailer) subjects() []string {
-	m.mu.Lock()
-	defer m.mu.Unlock()
+// subjects lists every message sent, as "to: subject".
+func subjects(m *sitetest.Mailbox) []string {
 	var out []string
-	for _, msg := range m.sent {
+	for _, msg := range m.Messages() {
 		out = append(out, msg.To+": "+msg.Subject)
 	}
 	return out
-}
-
-// syncBuffer collects the server's log.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.buf.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.buf.String()
 }

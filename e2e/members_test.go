@@ -15,7 +15,6 @@ import (
 	"github.com/chromedp/chromedp/kb"
 	"gorm.io/gorm"
 
-	"switchboard/handlers/mail"
 	"switchboard/models/dbtest"
 )
 
@@ -117,9 +116,9 @@ func inviteAcceptRemoveFlow(t *testing.T, admin, member *browser, s *site, dbNam
 	shot(admin, "members-admin-pending")
 
 	// The invitation email names the organization and carries the link.
-	msg, ok := s.mail.last(memberEmail, "invited you to join "+orgName)
+	msg, ok := s.mail.Latest(memberEmail, "invited you to join "+orgName)
 	if !ok {
-		t.Fatalf("no invitation email to %s; sent: %v", memberEmail, s.mail.subjects())
+		t.Fatalf("no invitation email to %s; sent: %v", memberEmail, subjects(s.mail))
 	}
 	if !strings.Contains(msg.Subject, adminName) || !strings.Contains(msg.Body, msg.Link) {
 		t.Errorf("the invitation email does not name the inviter or lacks its link in the body: %+v", msg)
@@ -295,16 +294,4 @@ func (b *browser) shots(name string) {
 	if w := b.evalInt(`window.innerWidth`); w != int(size[0]) {
 		b.t.Fatalf("the viewport is %d px wide after the narrow screenshot, want %d", w, size[0])
 	}
-}
-
-// last is the newest message to to whose subject contains subject.
-func (m *recordingMailer) last(to, subject string) (mail.Message, bool) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	for i := len(m.sent) - 1; i >= 0; i-- {
-		if msg := m.sent[i]; msg.To == to && strings.Contains(msg.Subject, subject) {
-			return msg, true
-		}
-	}
-	return mail.Message{}, false
 }

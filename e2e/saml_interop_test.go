@@ -25,6 +25,7 @@ import (
 	"switchboard/handlers"
 	"switchboard/handlers/dnstest"
 	"switchboard/handlers/idptest"
+	"switchboard/handlers/sitetest"
 	"switchboard/models"
 	"switchboard/models/dbtest"
 )
@@ -278,7 +279,7 @@ func findSimpleSAMLphp(t *testing.T) simpleSAMLphp {
 // sspServer is SimpleSAMLphp running in `php -S` for one test.
 type sspServer struct {
 	base string
-	log  *syncBuffer
+	log  *sitetest.Log
 }
 
 // start runs SimpleSAMLphp on a free loopback port with a new key pair,
@@ -301,7 +302,7 @@ func (ssp simpleSAMLphp) start(t *testing.T, attrs, spMetadata string) *sspServe
 	_, _ = rand.Read(secret)
 
 	addr := freeLoopbackAddr(t)
-	srv := &sspServer{base: "http://" + addr, log: &syncBuffer{}}
+	srv := &sspServer{base: "http://" + addr, log: &sitetest.Log{}}
 	cmd := exec.Command(ssp.php, "-S", addr, "-t", filepath.Join(ssp.root, "www"))
 	cmd.Dir = dir
 	cmd.Env = append(os.Environ(),

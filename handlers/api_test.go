@@ -309,7 +309,7 @@ func TestAPIKeysAreCheckedOnEveryRequest(t *testing.T) {
 // keys it makes carry it.
 func TestAPIKeysPageStatesTheConfiguredLifetime(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
-		app := newAppConfig(t, db, func(cfg *handlers.Config) { cfg.APIKeyTTL = 30 * 24 * time.Hour })
+		app := newApp(t, db, func(cfg *handlers.Config) { cfg.APIKeyTTL = 30 * 24 * time.Hour })
 		_, _, c := app.user(t)
 		in30 := func() string { return time.Now().UTC().Add(30 * 24 * time.Hour).Format("Jan 2, 2006") }
 		before := in30()
@@ -414,7 +414,7 @@ func mustScope(t testing.TB, db *gorm.DB, u models.User, in tenancy.Scope) tenan
 // when nil) and returns its URL.
 func apiServer(t *testing.T, db *gorm.DB, limiter ratelimit.RateLimiter) string {
 	t.Helper()
-	return newAppConfig(t, db, func(cfg *handlers.Config) { cfg.RateLimiter = limiter }).srv.URL
+	return newApp(t, db, func(cfg *handlers.Config) { cfg.RateLimiter = limiter }).srv.URL
 }
 
 // TestAPIRateLimitIsExactAcrossServers sends 300 concurrent requests from

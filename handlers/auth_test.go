@@ -34,7 +34,7 @@ func TestSignUp(t *testing.T) {
 		if activeAccount(t, home) != "Ada Lovelace" {
 			t.Fatalf("the personal account is not the active one")
 		}
-		msg := app.mail.last(t, "ada@example.com", "Verify")
+		msg := app.mail.Last(t, "ada@example.com", "Verify")
 		if !strings.Contains(msg.Body, msg.Link) || !strings.HasPrefix(msg.Link, app.srv.URL+"/verify/") {
 			t.Fatalf("verification message lacks its link: %+v", msg)
 		}
@@ -198,10 +198,10 @@ func TestEmailVerification(t *testing.T) {
 		app := newApp(t, db)
 		c := app.client()
 		c.signUp("Grace Hopper", "grace@example.com")
-		first := app.mail.last(t, "grace@example.com", "Verify")
+		first := app.mail.Last(t, "grace@example.com", "Verify")
 		// Asking again sends a new link and retires the first.
 		c.post("/verify/resend", nil, "/").status(http.StatusSeeOther)
-		second := app.mail.last(t, "grace@example.com", "Verify")
+		second := app.mail.Last(t, "grace@example.com", "Verify")
 		if first.Link == second.Link {
 			t.Fatal("resend sent the same link")
 		}
@@ -225,7 +225,7 @@ func TestVerificationLinkOpenedAsSomeoneElse(t *testing.T) {
 		ada := app.client()
 		ada.signUp("Ada Byron", "ada.byron@example.com")
 		app.client().signUp("Bob Brown", "bob.brown@example.com")
-		path := strings.TrimPrefix(app.mail.last(t, "bob.brown@example.com", "Verify").Link, app.srv.URL)
+		path := strings.TrimPrefix(app.mail.Last(t, "bob.brown@example.com", "Verify").Link, app.srv.URL)
 
 		ada.get(path).status(http.StatusOK).contains(`data-testid="message"`)
 		ada.get("/").status(http.StatusOK).lacks("Your email address is verified.").contains(`data-testid="verify-banner"`)
@@ -250,7 +250,7 @@ func TestPasswordReset(t *testing.T) {
 		visitor.post("/password/forgot", url.Values{"email": {"nobody@example.com"}}).status(http.StatusOK).contains(`data-testid="reset-sent"`)
 		visitor.post("/password/forgot", url.Values{"email": {"nonsense"}}).status(http.StatusUnprocessableEntity)
 
-		msg := app.mail.last(t, u.Email, "Reset")
+		msg := app.mail.Last(t, u.Email, "Reset")
 		path := strings.TrimPrefix(msg.Link, app.srv.URL)
 		visitor.get(path).status(http.StatusOK).contains(u.Email)
 		visitor.post(path, url.Values{"password": {"short"}}).status(http.StatusUnprocessableEntity)
@@ -271,7 +271,7 @@ func TestPasswordResetLinkExpiresAfterAnHour(t *testing.T) {
 		u, _ := dbtest.User(t, db)
 		c := app.client()
 		c.post("/password/forgot", url.Values{"email": {u.Email}}).status(http.StatusOK)
-		path := strings.TrimPrefix(app.mail.last(t, u.Email, "Reset").Link, app.srv.URL)
+		path := strings.TrimPrefix(app.mail.Last(t, u.Email, "Reset").Link, app.srv.URL)
 		if err := dbtest.Plain(t, db).Model(&models.EmailToken{}).Where("user_id = ?", u.ID).
 			Update("expires_at", gorm.Expr("created_at")).Error; err != nil {
 			t.Fatal(err)

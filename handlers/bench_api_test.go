@@ -23,6 +23,7 @@ import (
 	"gorm.io/gorm"
 
 	"switchboard/handlers"
+	"switchboard/handlers/sitetest"
 	"switchboard/models/dbtest"
 	"switchboard/models/ratelimit"
 	"switchboard/models/tenancy"
@@ -178,7 +179,7 @@ func apiBenchServer(b *testing.B, db *gorm.DB, limiter ratelimit.RateLimiter) st
 		Sessions:    handlers.DefaultSessionLifetime,
 		Usage:       recorder,
 		RateLimiter: limiter,
-	}, db, log, &captureMailer{})
+	}, db, log, &sitetest.Mailbox{})
 	b.Cleanup(func() {
 		srv.Close()
 		stop()

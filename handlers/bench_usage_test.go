@@ -150,18 +150,18 @@ func rollUpEvents(tb testing.TB, db *gorm.DB, account int64) {
 // last days days, three request categories, indexing and storage held.
 func seedDailyUsage(tb testing.TB, db *gorm.DB, account int64, users []int64, days int) {
 	tb.Helper()
-	var rows []usageRow
+	var rows []dbtest.UsageRow
 	for i := range days {
 		d := today().AddDate(0, 0, -i)
 		for j, u := range users {
 			for k, cat := range []string{"indexes.read", "indexes.write", "videos.read"} {
-				rows = append(rows, usageRow{account, d, u, usage.MetricAPIRequests, cat, int64(1 + (i+j+k)%97)})
+				rows = append(rows, dbtest.Usage(account, d.Format(time.DateOnly), u, usage.MetricAPIRequests, cat, int64(1+(i+j+k)%97)))
 			}
-			rows = append(rows, usageRow{account, d, u, usage.MetricIndexingSeconds, "", int64(60 + j)})
-			rows = append(rows, usageRow{account, d, u, usage.MetricStorageSeconds, "", int64(3600 * (1 + j%5))})
+			rows = append(rows, dbtest.Usage(account, d.Format(time.DateOnly), u, usage.MetricIndexingSeconds, "", int64(60+j)))
+			rows = append(rows, dbtest.Usage(account, d.Format(time.DateOnly), u, usage.MetricStorageSeconds, "", int64(3600*(1+j%5))))
 		}
 	}
-	insertUsage(tb, db, rows...)
+	dbtest.InsertUsage(tb, db, rows)
 }
 
 // usagePaths are the usage pages a query count is taken of.
@@ -178,8 +178,8 @@ func TestUsagePageQueryCountIsConstant(t *testing.T) {
 		app := newApp(t, db)
 		smallAdmin, small, sac := orgAdmin(t, app)
 		smallMember, smc := app.member(t, small, tenancy.RoleMember)
-		insertUsage(t, db, usageRow{small.AccountID(), today(), smallAdmin.ID, usage.MetricAPIRequests, "indexes.read", 3},
-			usageRow{small.AccountID(), today(), smallMember.ID, usage.MetricAPIRequests, "videos.read", 2})
+		dbtest.InsertUsage(t, db, []dbtest.UsageRow{dbtest.Usage(small.AccountID(), today().Format(time.DateOnly), smallAdmin.ID, usage.MetricAPIRequests, "indexes.read", 3),
+			dbtest.Usage(small.AccountID(), today().Format(time.DateOnly), smallMember.ID, usage.MetricAPIRequests, "videos.read", 2)})
 
 		bigAdmin, big, bac := orgAdmin(t, app)
 		members := append([]int64{bigAdmin.ID}, addRawMembers(t, db, big, 40)...)
@@ -260,13 +260,13 @@ func BenchmarkUsagePage(b *testing.B) {
 	seedUsageEvents(b, db, org.AccountID(), members, events, days)
 	seededEvents := time.Since(started)
 	rollUpEvents(b, db, org.AccountID())
-	var storage []usageRow
+	var storage []dbtest.UsageRow
 	for i := range days {
 		for j, u := range members {
-			storage = append(storage, usageRow{org.AccountID(), today().AddDate(0, 0, -i), u, usage.MetricStorageSeconds, "", int64(3600 * (1 + j%7) * (days - i) / days)})
+			storage = append(storage, dbtest.Usage(org.AccountID(), today().AddDate(0, 0, -i).Format(time.DateOnly), u, usage.MetricStorageSeconds, "", int64(3600*(1+j%7)*(days-i)/days)))
 		}
 	}
-	insertUsage(b, db, storage...)
+	dbtest.InsertUsage(b, db, storage)
 	// As autovacuum would after the bulk load: the triggers that keep the
 	// account rollup updated its few hundred rows once per member row.
 	for _, table := range []string{"usage_events", "usage_daily", "usage_daily_account", "users"} {

@@ -20,39 +20,6 @@ import (
 	"switchboard/models/usage"
 )
 
-// usageRow is one usage_daily row. The usage tables are account-owned and
-// the scope guard refuses unscoped GORM statements on them: tests write
-// them with raw SQL, which it does not inspect.
-type usageRow struct {
-	account  int64
-	day      time.Time
-	user     int64
-	metric   string
-	category string
-	quantity int64
-}
-
-func insertUsage(tb testing.TB, db *gorm.DB, rows ...usageRow) {
-	tb.Helper()
-	const batch = 1_000
-	for from := 0; from < len(rows); from += batch {
-		part := rows[from:min(from+batch, len(rows))]
-		var sb strings.Builder
-		args := make([]any, 0, 6*len(part))
-		sb.WriteString("INSERT INTO usage_daily (account_id, day, user_id, metric, category, quantity) VALUES ")
-		for i, r := range part {
-			if i > 0 {
-				sb.WriteString(", ")
-			}
-			sb.WriteString("(?, ?, ?, ?, ?, ?)")
-			args = append(args, r.account, r.day.UTC().Format(time.DateOnly), r.user, r.metric, r.category, r.quantity)
-		}
-		if err := dbtest.Plain(tb, db).Exec(sb.String(), args...).Error; err != nil {
-			tb.Fatalf("insert usage: %v", err)
-		}
-	}
-}
-
 // today is the current UTC day, as the usage page counts days.
 func today() time.Time {
 	n := time.Now().UTC()
@@ -74,13 +41,13 @@ func newUsageOrg(t *testing.T, db *gorm.DB) usageOrg {
 	admin, org, ac := orgAdmin(t, app)
 	member, mc := app.member(t, org, tenancy.RoleMember)
 	d := today()
-	insertUsage(t, db,
-		usageRow{org.AccountID(), d, admin.ID, usage.MetricAPIRequests, "indexes.read", 1234},
-		usageRow{org.AccountID(), d.AddDate(0, 0, -1), member.ID, usage.MetricAPIRequests, "videos.read", 56},
-		usageRow{org.AccountID(), d, member.ID, usage.MetricIndexingSeconds, "", 600},
-		usageRow{org.AccountID(), d, admin.ID, usage.MetricStorageSeconds, "", 7200},
-		usageRow{org.AccountID(), d.AddDate(0, 0, -40), admin.ID, usage.MetricAPIRequests, "indexes.write", 777_000},
-	)
+	dbtest.InsertUsage(t, db, []dbtest.UsageRow{
+		dbtest.Usage(org.AccountID(), d.Format(time.DateOnly), admin.ID, usage.MetricAPIRequests, "indexes.read", 1234),
+		dbtest.Usage(org.AccountID(), d.AddDate(0, 0, -1).Format(time.DateOnly), member.ID, usage.MetricAPIRequests, "videos.read", 56),
+		dbtest.Usage(org.AccountID(), d.Format(time.DateOnly), member.ID, usage.MetricIndexingSeconds, "", 600),
+		dbtest.Usage(org.AccountID(), d.Format(time.DateOnly), admin.ID, usage.MetricStorageSeconds, "", 7200),
+		dbtest.Usage(org.AccountID(), d.AddDate(0, 0, -40).Format(time.DateOnly), admin.ID, usage.MetricAPIRequests, "indexes.write", 777_000),
+	})
 	return usageOrg{app: app, admin: admin, member: member, org: org, ac: ac, mc: mc}
 }
 
@@ -184,11 +151,11 @@ func TestUsagePageForPersonalAccount(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		app := newApp(t, db)
 		u, personal, c := app.user(t)
-		insertUsage(t, db, usageRow{personal.AccountID(), today(), u.ID, usage.MetricAPIRequests, "videos.read", 4321})
+		dbtest.InsertUsage(t, db, []dbtest.UsageRow{dbtest.Usage(personal.AccountID(), today().Format(time.DateOnly), u.ID, usage.MetricAPIRequests, "videos.read", 4321)})
 		// They also belong to an organization whose usage is not theirs to see here.
 		owner, _ := dbtest.User(t, db)
 		org := dbtest.AddMember(t, db, dbtest.Org(t, db, owner), u, tenancy.RoleMember)
-		insertUsage(t, db, usageRow{org.AccountID(), today(), owner.ID, usage.MetricAPIRequests, "videos.read", 999})
+		dbtest.InsertUsage(t, db, []dbtest.UsageRow{dbtest.Usage(org.AccountID(), today().Format(time.DateOnly), owner.ID, usage.MetricAPIRequests, "videos.read", 999)})
 		c.switchTo(personal.Account().PublicID)
 		r := c.get("/settings/usage").status(http.StatusOK)
 		r.contains("4,321").lacks("999").lacks(owner.Email)
@@ -635,11 +602,11 @@ func closedInvoice(t *testing.T, db *gorm.DB, f usageOrg) (string, billing.Month
 		t.Fatal(err)
 	}
 	d := last.Start().AddDate(0, 0, 9)
-	insertUsage(t, db,
-		usageRow{f.org.AccountID(), d, f.admin.ID, usage.MetricAPIRequests, "indexes.read", 100_000},
-		usageRow{f.org.AccountID(), d, f.member.ID, usage.MetricIndexingSeconds, "", 7_200},
-		usageRow{f.org.AccountID(), d, f.member.ID, usage.MetricStorageSeconds, "", 360_000},
-	)
+	dbtest.InsertUsage(t, db, []dbtest.UsageRow{
+		dbtest.Usage(f.org.AccountID(), d.Format(time.DateOnly), f.admin.ID, usage.MetricAPIRequests, "indexes.read", 100_000),
+		dbtest.Usage(f.org.AccountID(), d.Format(time.DateOnly), f.member.ID, usage.MetricIndexingSeconds, "", 7_200),
+		dbtest.Usage(f.org.AccountID(), d.Format(time.DateOnly), f.member.ID, usage.MetricStorageSeconds, "", 360_000),
+	})
 	f.ac.post("/settings/billing/contact", url.Values{"email": {"books@example.com"}, "company": {"Acme Video Labs"}, "address": {"1 Main St\nSpringfield"}}, "/settings/billing").
 		redirectsTo("/settings/billing")
 	if _, err := billing.CloseMonth(t.Context(), db, last, time.Now()); err != nil {

@@ -1,10 +1,7 @@
 package handlers_test
 
 import (
-	"bytes"
-	"context"
 	"io"
-	"log/slog"
 	"net"
 	"net/http"
 	"net/http/cookiejar"
@@ -21,6 +18,7 @@ import (
 
 	"switchboard/handlers"
 	"switchboard/handlers/mail"
+	"switchboard/handlers/sitetest"
 	"switchboard/models"
 	"switchboard/models/dbtest"
 	"switchboard/models/sso"
@@ -35,92 +33,23 @@ type testApp struct {
 	e     *echo.Echo
 	db    *gorm.DB
 	srv   *httptest.Server
-	mail  *captureMailer
-	logs  *syncBuffer
+	mail  *sitetest.Mailbox
+	logs  *sitetest.Log
 }
 
-func newApp(t testing.TB, db *gorm.DB) *testApp {
+func newApp(t testing.TB, db *gorm.DB, configure ...func(*handlers.Config)) *testApp {
 	t.Helper()
-	capture := &captureMailer{}
-	app := newAppWith(t, db, capture)
-	app.mail = capture
+	box := &sitetest.Mailbox{}
+	app := newAppWith(t, db, box, configure...)
+	app.mail = box
 	return app
 }
 
 // newAppWith runs the router with another mailer (app.mail stays nil).
 func newAppWith(t testing.TB, db *gorm.DB, mailer mail.Mailer, configure ...func(*handlers.Config)) *testApp {
 	t.Helper()
-	logs := &syncBuffer{}
-	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelInfo}))
-	app := &testApp{t: t, db: db, logs: logs}
-	app.srv = httptest.NewUnstartedServer(nil)
-	app.srv.Start()
-	app.usage = usage.NewUsageRecorder(db, log, time.Hour) // tests flush it themselves
-	cfg := handlers.Config{
-		BaseURL:    app.srv.URL,
-		SessionKey: []byte("test-session-key-0123456789abcdef0123456789"),
-		Sessions:   handlers.DefaultSessionLifetime,
-		Usage:      app.usage,
-	}
-	for _, f := range configure {
-		f(&cfg)
-	}
-	app.e = handlers.New(cfg, db, log, mailer)
-	app.srv.Config.Handler = app.e
-	t.Cleanup(app.srv.Close)
-	return app
-}
-
-// syncBuffer collects the server's log.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-// Len is the log's length so far, to read what comes after.
-func (b *syncBuffer) Len() int {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Len()
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
-// captureMailer keeps every message instead of sending it.
-type captureMailer struct {
-	mu   sync.Mutex
-	sent []mail.Message
-}
-
-func (m *captureMailer) Send(_ context.Context, msg mail.Message) error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	m.sent = append(m.sent, msg)
-	return nil
-}
-
-// last is the newest message to an address whose subject contains subject.
-func (m *captureMailer) last(t testing.TB, to, subject string) mail.Message {
-	t.Helper()
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	for i := len(m.sent) - 1; i >= 0; i-- {
-		if m.sent[i].To == to && strings.Contains(m.sent[i].Subject, subject) {
-			return m.sent[i]
-		}
-	}
-	t.Fatalf("no message to %s about %q (sent: %d)", to, subject, len(m.sent))
-	return mail.Message{}
+	site := sitetest.New(t, db, mailer, configure...)
+	return &testApp{t: t, db: db, logs: site.Log, usage: site.Usage, e: site.Echo, srv: site.Server}
 }
 
 // client is one browser: its own cookie jar, redirects not followed so each

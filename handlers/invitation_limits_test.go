@@ -13,13 +13,6 @@ import (
 	"switchboard/models/dbtest"
 )
 
-// count is how many messages were sent.
-func (m *captureMailer) count() int {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	return len(m.sent)
-}
-
 // pastInvitationEmails records n invitation emails of the account an hour
 // ago, as their audit events.
 func pastInvitationEmails(t testing.TB, db *gorm.DB, accountID int64, n int) {
@@ -44,7 +37,7 @@ func TestMembersPageInvitationLimits(t *testing.T) {
 
 		// Two more go out, a third does not: the form comes back as sent.
 		ac.post("/settings/members/invite", url.Values{"emails": {"one@example.com, two@example.com"}, "role": {"member"}}, "/settings/members").redirectsTo("/settings/members")
-		before, mails := dumpTables(t, db, tables...), app.mail.count()
+		before, mails := dumpTables(t, db, tables...), len(app.mail.Messages())
 		r := ac.post("/settings/members/invite", url.Values{"emails": {"three@example.com\nfour@example.com"}, "role": {"admin"}}, "/settings/members").
 			status(http.StatusUnprocessableEntity)
 		d := r.doc()
@@ -61,7 +54,7 @@ func TestMembersPageInvitationLimits(t *testing.T) {
 		if _, ok := d.Find(`#field-role option[value="admin"]`).Attr("selected"); !ok {
 			t.Error("the role was not kept")
 		}
-		if dumpTables(t, db, tables...) != before || app.mail.count() != mails {
+		if dumpTables(t, db, tables...) != before || len(app.mail.Messages()) != mails {
 			t.Fatal("a refused invitation wrote or sent something")
 		}
 
@@ -75,7 +68,7 @@ func TestMembersPageInvitationLimits(t *testing.T) {
 		if d.Find(`[data-testid="error-summary"]`).Length() != 0 || d.Find(`[data-testid="invite-form"]`).Length() != 1 {
 			t.Error("the resend refusal is shown as an invite form error, or the form is gone")
 		}
-		if dumpTables(t, db, tables...) != before || app.mail.count() != mails {
+		if dumpTables(t, db, tables...) != before || len(app.mail.Messages()) != mails {
 			t.Fatal("a refused resend wrote or sent something")
 		}
 		// Ten minutes later it would be the day's 101st email.
@@ -85,7 +78,7 @@ func TestMembersPageInvitationLimits(t *testing.T) {
 		if msg := r.doc().Find(`[data-testid="action-error"]`).Text(); !strings.Contains(msg, "The Free plan allows 100 invitation emails in 24 hours") {
 			t.Errorf("resend error %q", msg)
 		}
-		if dumpTables(t, db, tables...) != before || app.mail.count() != mails {
+		if dumpTables(t, db, tables...) != before || len(app.mail.Messages()) != mails {
 			t.Fatal("a refused resend wrote or sent something")
 		}
 

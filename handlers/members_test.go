@@ -69,7 +69,7 @@ func TestInviteAndAccept(t *testing.T) {
 		if page.doc().Find(`[data-testid="invitation-table"] tbody tr`).Length() != 2 {
 			t.Fatal("the two pending invitations are not listed")
 		}
-		msg := app.mail.last(t, "grace@example.com", org.Account().Name)
+		msg := app.mail.Last(t, "grace@example.com", org.Account().Name)
 		if !strings.Contains(msg.Subject, admin.Name) || !strings.Contains(msg.Body, org.Account().Name) || !strings.Contains(msg.Body, "Administrator") {
 			t.Fatalf("the message does not name the organization, inviter and role: %+v", msg)
 		}
@@ -120,7 +120,7 @@ func TestInvitationLinksThatNoLongerWork(t *testing.T) {
 		_, org, ac := orgAdmin(t, app)
 		invite := func(email string) string {
 			ac.post("/settings/members/invite", url.Values{"emails": {email}, "role": {"member"}}, "/settings/members").status(http.StatusSeeOther)
-			return invitationPath(app, app.mail.last(t, email, org.Account().Name))
+			return invitationPath(app, app.mail.Last(t, email, org.Account().Name))
 		}
 		// Signed in as someone else.
 		other, _, oc := app.user(t)
@@ -169,11 +169,11 @@ func TestResendIssuesANewLink(t *testing.T) {
 		_, org, ac := orgAdmin(t, app)
 		u, _, c := app.user(t)
 		ac.post("/settings/members/invite", url.Values{"emails": {u.Email}, "role": {"member"}}, "/settings/members").status(http.StatusSeeOther)
-		first := invitationPath(app, app.mail.last(t, u.Email, org.Account().Name))
+		first := invitationPath(app, app.mail.Last(t, u.Email, org.Account().Name))
 		action, _ := ac.get("/settings/members").doc().Find(`form[action^="/settings/invitations/"][action$="/resend"]`).Attr("action")
 		dbtest.Plain(t, db).Exec("UPDATE invitations SET sent_at = ? WHERE email = ?", time.Now().UTC().Add(-models.InvitationResendInterval), u.Email)
 		ac.post(action, nil, "/settings/members").redirectsTo("/settings/members")
-		second := invitationPath(app, app.mail.last(t, u.Email, org.Account().Name))
+		second := invitationPath(app, app.mail.Last(t, u.Email, org.Account().Name))
 		if first == second {
 			t.Fatal("resend sent the same link")
 		}

@@ -15,6 +15,7 @@ import (
 	"gorm.io/gorm"
 
 	"switchboard/handlers"
+	"switchboard/handlers/sitetest"
 	"switchboard/models"
 	"switchboard/models/dbtest"
 	"switchboard/models/tenancy"
@@ -125,7 +126,7 @@ func TestStaticAssets(t *testing.T) {
 func TestReadiness(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		ready := &handlers.Readiness{}
-		app := newAppWith(t, db, &captureMailer{}, func(cfg *handlers.Config) { cfg.Readiness = ready })
+		app := newAppWith(t, db, &sitetest.Mailbox{}, func(cfg *handlers.Config) { cfg.Readiness = ready })
 		app.client().get("/readyz").status(http.StatusOK).contains("ready")
 		ready.Redis = func(context.Context) error { return errors.New("connection refused") }
 		// The database counts while Redis is down: every replica stays in.

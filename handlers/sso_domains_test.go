@@ -76,7 +76,7 @@ func domainBadge(t testing.TB, c *client, domain string) string {
 func TestSSODomainProvedThroughARealDNSServer(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		dns := dnstest.New(t)
-		app := newAppConfig(t, db, func(cfg *handlers.Config) { cfg.DNSServer = dns.Addr() })
+		app := newApp(t, db, func(cfg *handlers.Config) { cfg.DNSServer = dns.Addr() })
 		env := connectSSO(t, app, nil, ssoSetup{jit: true, unproved: true, domains: "example.com, example.org"})
 		name, value := domainRecord(t, env.ac, "example.com")
 		if name != "_switchboard.example.com" || !strings.HasPrefix(value, "switchboard-domain-verification=") {
@@ -131,7 +131,7 @@ func TestSSODomainProvedThroughARealDNSServer(t *testing.T) {
 func TestSSODomainProofIsExclusive(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		records := map[string][]string{}
-		app := newAppConfig(t, db, func(cfg *handlers.Config) { cfg.LookupTXT = fakeTXT(records) })
+		app := newApp(t, db, func(cfg *handlers.Config) { cfg.LookupTXT = fakeTXT(records) })
 		squatter := connectSSO(t, app, nil, ssoSetup{jit: true, unproved: true, domains: "acme.example"})
 		owner := connectSSO(t, app, nil, ssoSetup{jit: true, unproved: true, domains: "acme.example, acme.example.org"})
 		third := connectSSO(t, app, nil, ssoSetup{unproved: true, domains: "acme.example"})

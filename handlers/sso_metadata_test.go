@@ -70,7 +70,7 @@ func TestSSOMetadataURLRefusesReservedAddresses(t *testing.T) {
 // the network said; one whose certificate fails is told apart.
 func TestSSOMetadataURLUnreachable(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
-		app := newAppConfig(t, db, func(c *handlers.Config) { c.AllowPrivateMetadataHosts = true })
+		app := newApp(t, db, func(c *handlers.Config) { c.AllowPrivateMetadataHosts = true })
 		_, _, ac := orgAdmin(t, app)
 		l, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {

@@ -11,7 +11,6 @@ import (
 	"encoding/xml"
 	"fmt"
 	"io"
-	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -32,7 +31,6 @@ import (
 	"switchboard/models/dbtest"
 	"switchboard/models/sso"
 	"switchboard/models/tenancy"
-	"switchboard/models/usage"
 )
 
 // ---------------------------------------------------------------------
@@ -532,28 +530,6 @@ func spEncryptionCert(t testing.TB, sp *saml.EntityDescriptor) *x509.Certificate
 	}
 	t.Fatal("the SP metadata publishes no encryption certificate")
 	return nil
-}
-
-// newAppConfig runs the router like newApp, with the Config changed by edit.
-func newAppConfig(t testing.TB, db *gorm.DB, edit func(*handlers.Config)) *testApp {
-	t.Helper()
-	logs := &syncBuffer{}
-	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelInfo}))
-	app := &testApp{t: t, db: db, logs: logs, mail: &captureMailer{}}
-	app.srv = httptest.NewUnstartedServer(nil)
-	app.srv.Start()
-	app.usage = usage.NewUsageRecorder(db, log, time.Hour)
-	cfg := handlers.Config{
-		BaseURL:    app.srv.URL,
-		SessionKey: []byte("test-session-key-0123456789abcdef0123456789"),
-		Sessions:   handlers.DefaultSessionLifetime,
-		Usage:      app.usage,
-	}
-	edit(&cfg)
-	app.e = handlers.New(cfg, db, log, app.mail)
-	app.srv.Config.Handler = app.e
-	t.Cleanup(app.srv.Close)
-	return app
 }
 
 // signedInAs reports whether the client's session belongs to the user with
@@ -1516,7 +1492,7 @@ func TestSSOSPKeyLoadedOnceTheDatabaseRecovers(t *testing.T) {
 
 func TestSSOMetadataURLFetched(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
-		app := newAppConfig(t, db, func(c *handlers.Config) { c.AllowPrivateMetadataHosts = true })
+		app := newApp(t, db, func(c *handlers.Config) { c.AllowPrivateMetadataHosts = true })
 		_, org, ac := orgAdmin(t, app)
 		idp := idptest.New(t)
 		f := ssoSetup{jit: true}.form("")
@@ -1720,7 +1696,7 @@ func TestSSOCannotTakeOverExistingUsersOfAnUnprovenDomain(t *testing.T) {
 func TestSSODomainVerificationByDNS(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		records := map[string][]string{}
-		app := newAppConfig(t, db, func(cfg *handlers.Config) {
+		app := newApp(t, db, func(cfg *handlers.Config) {
 			cfg.LookupTXT = func(_ context.Context, name string) ([]string, error) {
 				if r, ok := records[name]; ok {
 					return r, nil

@@ -36,7 +36,7 @@ func TestSSOPreHijackThroughAnUnprovedDomain(t *testing.T) {
 		v := app.client()
 		if r := v.post("/signup", url.Values{"name": {"Victor Tim"}, "email": {victim}, "password": {dbtest.Password}}); r.Code != http.StatusSeeOther {
 			v.post("/password/forgot", url.Values{"email": {victim}}).status(http.StatusOK)
-			path := strings.TrimPrefix(app.mail.last(t, victim, "Reset").Link, app.srv.URL)
+			path := strings.TrimPrefix(app.mail.Last(t, victim, "Reset").Link, app.srv.URL)
 			v.post(path, url.Values{"password": {dbtest.Password}}).status(http.StatusOK)
 		}
 		v.signIn(victim)

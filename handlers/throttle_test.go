@@ -17,7 +17,7 @@ import (
 // newClockedApp runs the router with the throttles on clock.
 func newClockedApp(t *testing.T, db *gorm.DB, clock *manualClock) *testApp {
 	t.Helper()
-	return newAppConfig(t, db, func(cfg *handlers.Config) { cfg.Clock = clock.Now })
+	return newApp(t, db, func(cfg *handlers.Config) { cfg.Clock = clock.Now })
 }
 
 func signInMessage(r *response) string {
@@ -137,10 +137,8 @@ func TestEmailedLinksAreThrottledAcrossServers(t *testing.T) {
 
 		u, _ := dbtest.User(t, db)
 		resets := func(app *testApp) int {
-			app.mail.mu.Lock()
-			defer app.mail.mu.Unlock()
 			n := 0
-			for _, m := range app.mail.sent {
+			for _, m := range app.mail.Messages() {
 				if m.To == u.Email && strings.Contains(m.Subject, "Reset") {
 					n++
 				}

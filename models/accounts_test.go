@@ -21,14 +21,14 @@ func TestCreateOrganization(t *testing.T) {
 		u, personal := dbtest.User(t, db)
 		other, _ := dbtest.User(t, db)
 		ok, err := models.CanCreateOrganization(t.Context(), db, u.ID)
-		must(t, err)
+		dbtest.Must(t, err)
 		if !ok {
 			t.Fatal("a new user may not create an organization")
 		}
 
 		acct, err := models.CreateOrganization(t.Context(), db, u.ID, "  Acme   Video Labs ")
-		must(t, err)
-		got := reloadAccount(t, db, acct.ID)
+		dbtest.Must(t, err)
+		got := dbtest.ReloadAccount(t, db, acct.ID)
 		if got.Kind != tenancy.KindOrganization || got.Plan != tenancy.PlanFree || got.CreatedByID != u.ID {
 			t.Errorf("organization %+v, want kind organization, plan free, created by %d", got, u.ID)
 		}
@@ -47,20 +47,20 @@ func TestCreateOrganization(t *testing.T) {
 		if role := membershipRole(t, db, acct.ID, other.ID); role != "" {
 			t.Errorf("another user became a member as %q", role)
 		}
-		if n := countRows(t, db, "memberships", "account_id = ?", acct.ID); n != 1 {
+		if n := dbtest.CountRows(t, db, "memberships", "account_id = ?", acct.ID); n != 1 {
 			t.Errorf("new organization has %d members, want 1", n)
 		}
-		if p := reloadAccount(t, db, personal.AccountID()); p.Kind != tenancy.KindPersonal || p.Name != u.Name {
+		if p := dbtest.ReloadAccount(t, db, personal.AccountID()); p.Kind != tenancy.KindPersonal || p.Name != u.Name {
 			t.Errorf("personal account changed to %+v", p)
 		}
 
 		ok, err = models.CanCreateOrganization(t.Context(), db, u.ID)
-		must(t, err)
+		dbtest.Must(t, err)
 		if ok {
 			t.Error("CanCreateOrganization is still true after creating one")
 		}
 		ok, err = models.CanCreateOrganization(t.Context(), db, other.ID)
-		must(t, err)
+		dbtest.Must(t, err)
 		if !ok {
 			t.Error("another user's organization counts against a user who has none")
 		}
@@ -78,10 +78,10 @@ func TestCreateOrganizationSecondIsRefused(t *testing.T) {
 			t.Fatalf("a member of another organization may not create their own: %v", err)
 		}
 		for _, name := range []string{"Second Org", "First Org"} {
-			before := countAll(t, db)
+			before := dbtest.CountAll(t, db)
 			_, err := models.CreateOrganization(t.Context(), db, u.ID, name)
-			wantFields(t, err, "name")
-			wantNothingWritten(t, db, before)
+			dbtest.WantFields(t, err, "name")
+			dbtest.WantNothingWritten(t, db, before)
 		}
 	})
 }
@@ -105,8 +105,8 @@ func TestCreateOrganizationSlugs(t *testing.T) {
 		for _, c := range cases {
 			u, _ := dbtest.User(t, db)
 			acct, err := models.CreateOrganization(t.Context(), db, u.ID, c.name)
-			must(t, err)
-			if got := reloadAccount(t, db, acct.ID).SlugOrEmpty(); got != c.slug {
+			dbtest.Must(t, err)
+			if got := dbtest.ReloadAccount(t, db, acct.ID).SlugOrEmpty(); got != c.slug {
 				t.Errorf("organization %q got slug %q, want %q", c.name, got, c.slug)
 			}
 		}
@@ -121,8 +121,8 @@ func TestCreateOrganizationNonLatinSlugs(t *testing.T) {
 		for _, name := range []string{"Владимир Набоков", "李小龙", "東京 ラボ", "Ωμέγα"} {
 			u, _ := dbtest.User(t, db)
 			acct, err := models.CreateOrganization(t.Context(), db, u.ID, name)
-			must(t, err)
-			slug := reloadAccount(t, db, acct.ID).SlugOrEmpty()
+			dbtest.Must(t, err)
+			slug := dbtest.ReloadAccount(t, db, acct.ID).SlugOrEmpty()
 			if !slugShape.MatchString(slug) {
 				t.Errorf("organization %q got slug %q, not lower-case ASCII words joined by hyphens", name, slug)
 			}
@@ -153,14 +153,14 @@ func TestCreateOrganizationRefusesBadNames(t *testing.T) {
 		u, _ := dbtest.User(t, db)
 		for label, name := range cases {
 			t.Run(label, func(t *testing.T) {
-				before := countAll(t, db)
+				before := dbtest.CountAll(t, db)
 				_, err := models.CreateOrganization(t.Context(), db, u.ID, name)
-				wantFields(t, err, "name")
-				wantNothingWritten(t, db, before)
+				dbtest.WantFields(t, err, "name")
+				dbtest.WantNothingWritten(t, db, before)
 			})
 		}
 		ok, err := models.CanCreateOrganization(t.Context(), db, u.ID)
-		must(t, err)
+		dbtest.Must(t, err)
 		if !ok {
 			t.Fatal("refused names used up the user's one organization")
 		}
@@ -214,11 +214,11 @@ func TestCreateOrganizationConcurrentlyBySameUser(t *testing.T) {
 				if succeeded != 1 {
 					t.Errorf("%d calls succeeded, want exactly 1", succeeded)
 				}
-				orgs := countRows(t, db, "accounts", "created_by_id = ? AND kind = ?", u.ID, tenancy.KindOrganization)
+				orgs := dbtest.CountRows(t, db, "accounts", "created_by_id = ? AND kind = ?", u.ID, tenancy.KindOrganization)
 				if orgs != 1 {
 					t.Fatalf("user created %d organizations, want exactly 1", orgs)
 				}
-				if m := countRows(t, db, "memberships", "user_id = ?", u.ID); m != 2 {
+				if m := dbtest.CountRows(t, db, "memberships", "user_id = ?", u.ID); m != 2 {
 					t.Fatalf("user has %d memberships, want personal + one organization", m)
 				}
 			})
@@ -255,7 +255,7 @@ func TestCreateOrganizationConcurrentlySameNameByDifferentUsers(t *testing.T) {
 					t.Fatalf("round %d: user %d, who has no organization, could not create %q: %v", round, i, name, err)
 				}
 			}
-			if got := countRows(t, db, "accounts", "name = ?", name); got != n {
+			if got := dbtest.CountRows(t, db, "accounts", "name = ?", name); got != n {
 				t.Fatalf("%d organizations named %q, want %d", got, name, n)
 			}
 		}
@@ -268,9 +268,9 @@ func TestListAccountsForUser(t *testing.T) {
 		mk := func(name string) tenancy.Scope {
 			owner, _ := dbtest.User(t, db)
 			acct, err := models.CreateOrganization(t.Context(), db, owner.ID, name)
-			must(t, err)
+			dbtest.Must(t, err)
 			s, err := tenancy.LoadScope(t.Context(), db, owner.ID, acct.PublicID)
-			must(t, err)
+			dbtest.Must(t, err)
 			return s
 		}
 		banana := mk("Banana")
@@ -281,10 +281,10 @@ func TestListAccountsForUser(t *testing.T) {
 		dbtest.AddMember(t, db, apple, u, tenancy.RoleAdmin)
 		dbtest.AddMember(t, db, cherry, u, tenancy.RoleMember)
 		own, err := models.CreateOrganization(t.Context(), db, u.ID, "zebra")
-		must(t, err)
+		dbtest.Must(t, err)
 
 		got, err := models.ListAccountsForUser(t.Context(), db, u.ID)
-		must(t, err)
+		dbtest.Must(t, err)
 		want := []struct {
 			id   int64
 			name string
@@ -311,12 +311,12 @@ func TestListAccountsForUser(t *testing.T) {
 		// user sees nothing.
 		loner, lonerPersonal := dbtest.User(t, db)
 		got, err = models.ListAccountsForUser(t.Context(), db, loner.ID)
-		must(t, err)
+		dbtest.Must(t, err)
 		if len(got) != 1 || got[0].ID != lonerPersonal.AccountID() || got[0].Role != tenancy.RoleAdmin {
 			t.Errorf("a user with one account lists %+v", got)
 		}
 		got, err = models.ListAccountsForUser(t.Context(), db, 987654)
-		must(t, err)
+		dbtest.Must(t, err)
 		if len(got) != 0 {
 			t.Errorf("an unknown user lists %+v", got)
 		}
@@ -331,15 +331,15 @@ func TestRenameOrganization(t *testing.T) {
 		actor := tenancy.Actor{UserID: owner.ID, Name: owner.Name, IP: "203.0.113.7"}
 
 		acct, err := models.RenameOrganization(t.Context(), db, org, "  New \t  Name  ", actor)
-		must(t, err)
+		dbtest.Must(t, err)
 		if acct.Name != "New Name" || acct.ID != org.AccountID() {
 			t.Errorf("returned %+v, want the organization named %q", acct, "New Name")
 		}
-		if got := reloadAccount(t, db, org.AccountID()); got.Name != "New Name" || got.SlugOrEmpty() != org.Account().SlugOrEmpty() {
+		if got := dbtest.ReloadAccount(t, db, org.AccountID()); got.Name != "New Name" || got.SlugOrEmpty() != org.Account().SlugOrEmpty() {
 			t.Errorf("stored %+v, want the name changed and the slug kept", got)
 		}
 		events, total, err := tenancy.ListAuditEvents(t.Context(), db, org, tenancy.Page{Number: 1, Size: 20})
-		must(t, err)
+		dbtest.Must(t, err)
 		if total != 1 || len(events) != 1 {
 			t.Fatalf("%d audit events (%d listed), want 1", total, len(events))
 		}
@@ -358,14 +358,14 @@ func TestRenameOrganization(t *testing.T) {
 		// Renaming to the current name (after collapsing whitespace) changes
 		// nothing and records nothing.
 		fresh, err := tenancy.LoadScope(t.Context(), db, owner.ID, org.Account().PublicID)
-		must(t, err)
-		before := countAll(t, db)
+		dbtest.Must(t, err)
+		before := dbtest.CountAll(t, db)
 		acct, err = models.RenameOrganization(t.Context(), db, fresh, " New  Name ", actor)
-		must(t, err)
+		dbtest.Must(t, err)
 		if acct.Name != "New Name" {
 			t.Errorf("returned name %q", acct.Name)
 		}
-		wantNothingWritten(t, db, before)
+		dbtest.WantNothingWritten(t, db, before)
 	})
 }
 
@@ -380,13 +380,13 @@ func TestRenameOrganizationWithStaleScope(t *testing.T) {
 		actor := tenancy.Actor{UserID: owner.ID, Name: owner.Name}
 		// Another request (another admin) renames the organization.
 		other, err := tenancy.LoadScope(t.Context(), db, owner.ID, org.Account().PublicID)
-		must(t, err)
+		dbtest.Must(t, err)
 		_, err = models.RenameOrganization(t.Context(), db, other, "Changed Elsewhere", actor)
-		must(t, err)
+		dbtest.Must(t, err)
 		// This request, whose scope was loaded before, names it back.
 		acct, err := models.RenameOrganization(t.Context(), db, org, oldName, actor)
-		must(t, err)
-		if got := reloadAccount(t, db, org.AccountID()).Name; got != oldName || acct.Name != oldName {
+		dbtest.Must(t, err)
+		if got := dbtest.ReloadAccount(t, db, org.AccountID()).Name; got != oldName || acct.Name != oldName {
 			t.Fatalf("RenameOrganization returned name %q and no error, but the organization is named %q; want %q", acct.Name, got, oldName)
 		}
 	})
@@ -408,28 +408,28 @@ func TestRenameOrganizationRefusals(t *testing.T) {
 			check func(t *testing.T, err error)
 		}{
 			// The role is checked first, then the kind, then the name.
-			{"member", member, "Member Was Here", func(t *testing.T, err error) { wantIs(t, err, tenancy.ErrForbidden) }},
-			{"member, bad name", member, "", func(t *testing.T, err error) { wantIs(t, err, tenancy.ErrForbidden) }},
-			{"personal account", memberPersonal, "Renamed Personal", func(t *testing.T, err error) { wantIs(t, err, tenancy.ErrNotFound) }},
-			{"another personal account", ownerPersonal, "Renamed Personal", func(t *testing.T, err error) { wantIs(t, err, tenancy.ErrNotFound) }},
-			{"personal account, bad name", memberPersonal, "", func(t *testing.T, err error) { wantIs(t, err, tenancy.ErrNotFound) }},
-			{"zero scope", tenancy.Scope{}, "Nobody's Name", func(t *testing.T, err error) { wantIs(t, err, tenancy.ErrUnscoped) }},
-			{"empty name", org, "", func(t *testing.T, err error) { wantFields(t, err, "name") }},
-			{"whitespace name", org, "   ", func(t *testing.T, err error) { wantFields(t, err, "name") }},
-			{"1 character", org, "Z", func(t *testing.T, err error) { wantFields(t, err, "name") }},
-			{"65 characters", org, strings.Repeat("z", 65), func(t *testing.T, err error) { wantFields(t, err, "name") }},
-			{"control character", org, "Bad\x07Name", func(t *testing.T, err error) { wantFields(t, err, "name") }},
+			{"member", member, "Member Was Here", func(t *testing.T, err error) { dbtest.WantIs(t, err, tenancy.ErrForbidden) }},
+			{"member, bad name", member, "", func(t *testing.T, err error) { dbtest.WantIs(t, err, tenancy.ErrForbidden) }},
+			{"personal account", memberPersonal, "Renamed Personal", func(t *testing.T, err error) { dbtest.WantIs(t, err, tenancy.ErrNotFound) }},
+			{"another personal account", ownerPersonal, "Renamed Personal", func(t *testing.T, err error) { dbtest.WantIs(t, err, tenancy.ErrNotFound) }},
+			{"personal account, bad name", memberPersonal, "", func(t *testing.T, err error) { dbtest.WantIs(t, err, tenancy.ErrNotFound) }},
+			{"zero scope", tenancy.Scope{}, "Nobody's Name", func(t *testing.T, err error) { dbtest.WantIs(t, err, tenancy.ErrUnscoped) }},
+			{"empty name", org, "", func(t *testing.T, err error) { dbtest.WantFields(t, err, "name") }},
+			{"whitespace name", org, "   ", func(t *testing.T, err error) { dbtest.WantFields(t, err, "name") }},
+			{"1 character", org, "Z", func(t *testing.T, err error) { dbtest.WantFields(t, err, "name") }},
+			{"65 characters", org, strings.Repeat("z", 65), func(t *testing.T, err error) { dbtest.WantFields(t, err, "name") }},
+			{"control character", org, "Bad\x07Name", func(t *testing.T, err error) { dbtest.WantFields(t, err, "name") }},
 		}
 		for _, c := range cases {
 			t.Run(c.label, func(t *testing.T) {
-				before := countAll(t, db)
+				before := dbtest.CountAll(t, db)
 				_, err := models.RenameOrganization(t.Context(), db, c.scope, c.name, actor)
 				c.check(t, err)
-				wantNothingWritten(t, db, before)
-				if got := reloadAccount(t, db, org.AccountID()).Name; got != org.Account().Name {
+				dbtest.WantNothingWritten(t, db, before)
+				if got := dbtest.ReloadAccount(t, db, org.AccountID()).Name; got != org.Account().Name {
 					t.Errorf("organization renamed to %q", got)
 				}
-				if got := reloadAccount(t, db, memberPersonal.AccountID()).Name; got != memberUser.Name {
+				if got := dbtest.ReloadAccount(t, db, memberPersonal.AccountID()).Name; got != memberUser.Name {
 					t.Errorf("personal account renamed to %q", got)
 				}
 			})
@@ -461,12 +461,12 @@ func TestMemberCount(t *testing.T) {
 		}
 		for _, c := range cases {
 			n, err := models.MemberCount(t.Context(), db, c.scope)
-			must(t, err)
+			dbtest.Must(t, err)
 			if n != c.want {
 				t.Errorf("%s: %d members, want %d", c.label, n, c.want)
 			}
 		}
 		_, err := models.MemberCount(t.Context(), db, tenancy.Scope{})
-		wantIs(t, err, tenancy.ErrUnscoped)
+		dbtest.WantIs(t, err, tenancy.ErrUnscoped)
 	})
 }

@@ -22,27 +22,6 @@ import (
 // secretShape is a key as handed out: the prefix, then URL-safe base64.
 var secretShape = regexp.MustCompile(`^` + regexp.QuoteMeta(models.APIKeyPrefix) + `[A-Za-z0-9_-]+$`)
 
-// newAPIKey creates a key with the default lifetime or fails the test.
-func newAPIKey(t *testing.T, db *gorm.DB, s tenancy.Scope, name string) models.NewAPIKey {
-	t.Helper()
-	k, err := models.CreateAPIKey(t.Context(), db, s, name, models.DefaultAPIKeyTTL)
-	if err != nil {
-		t.Fatalf("create API key %q: %v", name, err)
-	}
-	return k
-}
-
-// rawAPIKey reads a key's row with raw SQL, whatever the scope.
-func rawAPIKey(t *testing.T, db *gorm.DB, id int64) models.APIKey {
-	t.Helper()
-	var k models.APIKey
-	must(t, dbtest.Plain(t, db).Raw("SELECT * FROM api_keys WHERE id = ?", id).Scan(&k).Error)
-	if k.ID != id {
-		t.Fatalf("API key %d is gone", id)
-	}
-	return k
-}
-
 // wantKeyWorks fails unless the secret authenticates as the scope's user in
 // the scope's account, with the scope's role, as key keyID.
 func wantKeyWorks(t *testing.T, db *gorm.DB, secret string, want tenancy.Scope, keyID int64) tenancy.KeyScope {
@@ -65,16 +44,16 @@ func wantKeyWorks(t *testing.T, db *gorm.DB, secret string, want tenancy.Scope, 
 // its limits decide the rate limit, its kind what the scope may do.
 func TestScopeForAPIKeyReadsTheWholeAccount(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
-		f := newOrgFixture(t, db)
+		f := dbtest.NewOrgFixture(t, db)
 		perMinute, perDay := int64(7), int64(70)
-		_, err := ratelimit.SetAccountLimits(t.Context(), db, f.admin.Account().PublicID, &perMinute, &perDay)
-		must(t, err)
-		must(t, dbtest.Plain(t, db).Exec("UPDATE accounts SET sso_enforced = ?, plan = ? WHERE id = ?", true, tenancy.PlanDeveloper, f.admin.AccountID()).Error)
-		k := newAPIKey(t, db, f.admin, "all columns")
-		ks := wantKeyWorks(t, db, k.Secret, f.admin, k.ID)
+		_, err := ratelimit.SetAccountLimits(t.Context(), db, f.Admin.Account().PublicID, &perMinute, &perDay)
+		dbtest.Must(t, err)
+		dbtest.Must(t, dbtest.Plain(t, db).Exec("UPDATE accounts SET sso_enforced = ?, plan = ? WHERE id = ?", true, tenancy.PlanDeveloper, f.Admin.AccountID()).Error)
+		k := dbtest.NewAPIKey(t, db, f.Admin, "all columns")
+		ks := wantKeyWorks(t, db, k.Secret, f.Admin, k.ID)
 		// The whole row, as the dashboard reads it.
-		fresh, err := tenancy.LoadScope(t.Context(), db, f.admin.UserID(), f.admin.Account().PublicID)
-		must(t, err)
+		fresh, err := tenancy.LoadScope(t.Context(), db, f.Admin.UserID(), f.Admin.Account().PublicID)
+		dbtest.Must(t, err)
 		if !reflect.DeepEqual(ks.Account(), fresh.Account()) {
 			t.Fatalf("key's account %+v, want %+v", ks.Account(), fresh.Account())
 		}
@@ -110,7 +89,7 @@ func keyIDs(keys []models.APIKey) []string {
 func listKeys(t *testing.T, db *gorm.DB, s tenancy.Scope) []models.APIKey {
 	t.Helper()
 	keys, err := models.ListAPIKeys(t.Context(), db, s)
-	must(t, err)
+	dbtest.Must(t, err)
 	return keys
 }
 
@@ -118,10 +97,10 @@ func listKeys(t *testing.T, db *gorm.DB, s tenancy.Scope) []models.APIKey {
 func rowText(t *testing.T, db *gorm.DB, query string, args ...any) map[string]string {
 	t.Helper()
 	rows, err := dbtest.Plain(t, db).Raw(query, args...).Rows()
-	must(t, err)
+	dbtest.Must(t, err)
 	defer rows.Close()
 	cols, err := rows.Columns()
-	must(t, err)
+	dbtest.Must(t, err)
 	if !rows.Next() {
 		t.Fatalf("%s: no row", query)
 	}
@@ -130,7 +109,7 @@ func rowText(t *testing.T, db *gorm.DB, query string, args ...any) map[string]st
 	for i := range vals {
 		ptrs[i] = &vals[i]
 	}
-	must(t, rows.Scan(ptrs...))
+	dbtest.Must(t, rows.Scan(ptrs...))
 	out := map[string]string{}
 	for i, c := range cols {
 		switch v := vals[i].(type) {
@@ -146,9 +125,9 @@ func rowText(t *testing.T, db *gorm.DB, query string, args ...any) map[string]st
 func TestCreateAPIKeyStoresOnlyTheHash(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		user, s := dbtest.User(t, db)
-		before := utc()
-		k := newAPIKey(t, db, s, "  CI   pipeline ")
-		after := utc()
+		before := dbtest.UTC()
+		k := dbtest.NewAPIKey(t, db, s, "  CI   pipeline ")
+		after := dbtest.UTC()
 
 		if !strings.HasPrefix(k.Secret, models.APIKeyPrefix) || !secretShape.MatchString(k.Secret) {
 			t.Fatalf("secret %q: want %q followed by URL-safe base64", k.Secret, models.APIKeyPrefix)
@@ -186,7 +165,7 @@ func TestCreateAPIKeyStoresOnlyTheHash(t *testing.T) {
 			}
 		}
 		var audit []string
-		must(t, dbtest.Plain(t, db).Raw("SELECT COALESCE(target, '') || ' ' || COALESCE(details, '') FROM audit_events").Scan(&audit).Error)
+		dbtest.Must(t, dbtest.Plain(t, db).Raw("SELECT COALESCE(target, '') || ' ' || COALESCE(details, '') FROM audit_events").Scan(&audit).Error)
 		for _, line := range audit {
 			if strings.Contains(line, hidden) {
 				t.Errorf("the audit log holds the secret: %q", line)
@@ -194,7 +173,7 @@ func TestCreateAPIKeyStoresOnlyTheHash(t *testing.T) {
 		}
 
 		// Another key has another secret, prefix and hash.
-		k2 := newAPIKey(t, db, s, "CI pipeline")
+		k2 := dbtest.NewAPIKey(t, db, s, "CI pipeline")
 		if k2.Secret == k.Secret || k2.KeyHash == k.KeyHash || k2.Prefix == k.Prefix || k2.PublicID == k.PublicID {
 			t.Errorf("two keys share a secret, hash, prefix or ID: %+v, %+v", k.APIKey, k2.APIKey)
 		}
@@ -218,13 +197,13 @@ func TestCreateAPIKeyValidatesTheName(t *testing.T) {
 			"bad utf-8 \xff",
 		} {
 			_, err := models.CreateAPIKey(t.Context(), db, s, name, models.DefaultAPIKeyTTL)
-			wantFields(t, err, "name")
+			dbtest.WantFields(t, err, "name")
 		}
-		if n := countRows(t, db, "api_keys", ""); n != 0 {
+		if n := dbtest.CountRows(t, db, "api_keys", ""); n != 0 {
 			t.Fatalf("%d keys written by refused creations", n)
 		}
 		// 100 characters (not bytes) are fine.
-		k := newAPIKey(t, db, s, strings.Repeat("é", 100))
+		k := dbtest.NewAPIKey(t, db, s, strings.Repeat("é", 100))
 		if k.Name != strings.Repeat("é", 100) {
 			t.Errorf("name %q", k.Name)
 		}
@@ -235,41 +214,41 @@ func TestAPIKeysNeedAScope(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		var zero tenancy.Scope
 		_, err := models.CreateAPIKey(t.Context(), db, zero, "x", models.DefaultAPIKeyTTL)
-		wantIs(t, err, tenancy.ErrUnscoped)
+		dbtest.WantIs(t, err, tenancy.ErrUnscoped)
 		_, err = models.ListAPIKeys(t.Context(), db, zero)
-		wantIs(t, err, tenancy.ErrUnscoped)
+		dbtest.WantIs(t, err, tenancy.ErrUnscoped)
 		_, err = models.RegenerateAPIKey(t.Context(), db, zero, "x", models.DefaultAPIKeyTTL)
-		wantIs(t, err, tenancy.ErrUnscoped)
+		dbtest.WantIs(t, err, tenancy.ErrUnscoped)
 		_, err = models.RevokeAPIKey(t.Context(), db, zero, "x")
-		wantIs(t, err, tenancy.ErrUnscoped)
+		dbtest.WantIs(t, err, tenancy.ErrUnscoped)
 	})
 }
 
 func TestListAPIKeysShowsOnlyOwnKeysInTheAccount(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
-		f := newOrgFixture(t, db)
-		adminOrg1 := newAPIKey(t, db, f.admin, "admin org 1")
-		adminPersonal := newAPIKey(t, db, f.adminPersonal, "admin personal")
-		memberOrg := newAPIKey(t, db, f.member, "member org")
-		adminOrg2 := newAPIKey(t, db, f.admin, "admin org 2")
-		newAPIKey(t, db, f.other, "another organization")
-		newAPIKey(t, db, f.otherPersonal, "another personal account")
+		f := dbtest.NewOrgFixture(t, db)
+		adminOrg1 := dbtest.NewAPIKey(t, db, f.Admin, "admin org 1")
+		adminPersonal := dbtest.NewAPIKey(t, db, f.AdminPersonal, "admin personal")
+		memberOrg := dbtest.NewAPIKey(t, db, f.Member, "member org")
+		adminOrg2 := dbtest.NewAPIKey(t, db, f.Admin, "admin org 2")
+		dbtest.NewAPIKey(t, db, f.Other, "another organization")
+		dbtest.NewAPIKey(t, db, f.OtherPersonal, "another personal account")
 
 		// Newest first; administrators do not see their members' keys.
-		if got, want := keyIDs(listKeys(t, db, f.admin)), []string{adminOrg2.PublicID, adminOrg1.PublicID}; !slices.Equal(got, want) {
+		if got, want := keyIDs(listKeys(t, db, f.Admin)), []string{adminOrg2.PublicID, adminOrg1.PublicID}; !slices.Equal(got, want) {
 			t.Errorf("admin in the organization lists %v, want %v", got, want)
 		}
-		if got, want := keyIDs(listKeys(t, db, f.adminPersonal)), []string{adminPersonal.PublicID}; !slices.Equal(got, want) {
+		if got, want := keyIDs(listKeys(t, db, f.AdminPersonal)), []string{adminPersonal.PublicID}; !slices.Equal(got, want) {
 			t.Errorf("admin in their personal account lists %v, want %v", got, want)
 		}
-		if got, want := keyIDs(listKeys(t, db, f.member)), []string{memberOrg.PublicID}; !slices.Equal(got, want) {
+		if got, want := keyIDs(listKeys(t, db, f.Member)), []string{memberOrg.PublicID}; !slices.Equal(got, want) {
 			t.Errorf("member lists %v, want %v", got, want)
 		}
-		if got := listKeys(t, db, f.member2); len(got) != 0 {
+		if got := listKeys(t, db, f.Member2); len(got) != 0 {
 			t.Errorf("member without keys lists %v", keyIDs(got))
 		}
-		for _, k := range listKeys(t, db, f.admin) {
-			if k.AccountID != f.admin.AccountID() || k.UserID != f.adminUser.ID || k.Status() != models.KeyActive {
+		for _, k := range listKeys(t, db, f.Admin) {
+			if k.AccountID != f.Admin.AccountID() || k.UserID != f.AdminUser.ID || k.Status() != models.KeyActive {
 				t.Errorf("listed key %+v", k)
 			}
 		}
@@ -278,23 +257,23 @@ func TestListAPIKeysShowsOnlyOwnKeysInTheAccount(t *testing.T) {
 
 func TestRegenerateAPIKey(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
-		f := newOrgFixture(t, db)
-		old := newAPIKey(t, db, f.member, "deploy")
+		f := dbtest.NewOrgFixture(t, db)
+		old := dbtest.NewAPIKey(t, db, f.Member, "deploy")
 		// Used, and close to expiry.
-		must(t, dbtest.Plain(t, db).Exec("UPDATE api_keys SET last_used_at = ?, expires_at = ? WHERE id = ?",
-			utc().Add(-time.Hour), utc().Add(time.Hour), old.ID).Error)
-		wantKeyWorks(t, db, old.Secret, f.member, old.ID)
+		dbtest.Must(t, dbtest.Plain(t, db).Exec("UPDATE api_keys SET last_used_at = ?, expires_at = ? WHERE id = ?",
+			dbtest.UTC().Add(-time.Hour), dbtest.UTC().Add(time.Hour), old.ID).Error)
+		wantKeyWorks(t, db, old.Secret, f.Member, old.ID)
 
-		before := utc()
-		fresh, err := models.RegenerateAPIKey(t.Context(), db, f.member, old.PublicID, 30*24*time.Hour)
-		must(t, err)
+		before := dbtest.UTC()
+		fresh, err := models.RegenerateAPIKey(t.Context(), db, f.Member, old.PublicID, 30*24*time.Hour)
+		dbtest.Must(t, err)
 		if fresh.Secret == old.Secret || !secretShape.MatchString(fresh.Secret) || !strings.HasPrefix(fresh.Secret, fresh.Prefix) {
 			t.Fatalf("regenerated secret %q (prefix %q), old %q", fresh.Secret, fresh.Prefix, old.Secret)
 		}
 		if fresh.PublicID != old.PublicID || fresh.ID != old.ID || fresh.Name != old.Name {
 			t.Errorf("regenerated key %+v is not the same key as %+v", fresh.APIKey, old.APIKey)
 		}
-		row := rawAPIKey(t, db, old.ID)
+		row := dbtest.RawAPIKey(t, db, old.ID)
 		if row.KeyHash == old.KeyHash || row.KeyHash != tenancy.HashToken(fresh.Secret) || row.Prefix != fresh.Prefix {
 			t.Errorf("stored hash %s prefix %s; want the new secret's", row.KeyHash, row.Prefix)
 		}
@@ -302,18 +281,18 @@ func TestRegenerateAPIKey(t *testing.T) {
 			t.Errorf("after regenerating: expires %v, last used %v, revoked %v; want a full new term, unused", row.ExpiresAt, row.LastUsedAt, row.RevokedAt)
 		}
 		wantKeyRefused(t, db, old.Secret)
-		wantKeyWorks(t, db, fresh.Secret, f.member, old.ID)
-		if n := countRows(t, db, "api_keys", ""); n != 1 {
+		wantKeyWorks(t, db, fresh.Secret, f.Member, old.ID)
+		if n := dbtest.CountRows(t, db, "api_keys", ""); n != 1 {
 			t.Errorf("%d key rows, want 1", n)
 		}
 
 		// A revoked key cannot be brought back.
-		_, err = models.RevokeAPIKey(t.Context(), db, f.member, old.PublicID)
-		must(t, err)
-		_, err = models.RegenerateAPIKey(t.Context(), db, f.member, old.PublicID, models.DefaultAPIKeyTTL)
-		wantIs(t, err, tenancy.ErrNotFound)
+		_, err = models.RevokeAPIKey(t.Context(), db, f.Member, old.PublicID)
+		dbtest.Must(t, err)
+		_, err = models.RegenerateAPIKey(t.Context(), db, f.Member, old.PublicID, models.DefaultAPIKeyTTL)
+		dbtest.WantIs(t, err, tenancy.ErrNotFound)
 		wantKeyRefused(t, db, fresh.Secret)
-		if rawAPIKey(t, db, old.ID).KeyHash != tenancy.HashToken(fresh.Secret) {
+		if dbtest.RawAPIKey(t, db, old.ID).KeyHash != tenancy.HashToken(fresh.Secret) {
 			t.Error("a refused regeneration changed the hash")
 		}
 	})
@@ -321,22 +300,22 @@ func TestRegenerateAPIKey(t *testing.T) {
 
 func TestRevokeAPIKeyIsRefusedOnTheNextRequest(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
-		f := newOrgFixture(t, db)
-		k := newAPIKey(t, db, f.admin, "revoke me")
-		keep := newAPIKey(t, db, f.admin, "keep me")
-		wantKeyWorks(t, db, k.Secret, f.admin, k.ID)
+		f := dbtest.NewOrgFixture(t, db)
+		k := dbtest.NewAPIKey(t, db, f.Admin, "revoke me")
+		keep := dbtest.NewAPIKey(t, db, f.Admin, "keep me")
+		wantKeyWorks(t, db, k.Secret, f.Admin, k.ID)
 
-		revoked, err := models.RevokeAPIKey(t.Context(), db, f.admin, k.PublicID)
-		must(t, err)
+		revoked, err := models.RevokeAPIKey(t.Context(), db, f.Admin, k.PublicID)
+		dbtest.Must(t, err)
 		if revoked.PublicID != k.PublicID {
 			t.Errorf("revoked %s, want %s", revoked.PublicID, k.PublicID)
 		}
 		wantKeyRefused(t, db, k.Secret)
-		wantKeyWorks(t, db, keep.Secret, f.admin, keep.ID)
-		if row := rawAPIKey(t, db, k.ID); row.RevokedAt == nil || row.Status() != models.KeyRevoked {
+		wantKeyWorks(t, db, keep.Secret, f.Admin, keep.ID)
+		if row := dbtest.RawAPIKey(t, db, k.ID); row.RevokedAt == nil || row.Status() != models.KeyRevoked {
 			t.Errorf("stored key: revoked %v, status %s", row.RevokedAt, row.Status())
 		}
-		for _, l := range listKeys(t, db, f.admin) {
+		for _, l := range listKeys(t, db, f.Admin) {
 			want := models.KeyActive
 			if l.ID == k.ID {
 				want = models.KeyRevoked
@@ -345,53 +324,53 @@ func TestRevokeAPIKeyIsRefusedOnTheNextRequest(t *testing.T) {
 				t.Errorf("listed %q as %s, want %s", l.Name, l.Status(), want)
 			}
 		}
-		_, err = models.RevokeAPIKey(t.Context(), db, f.admin, k.PublicID)
-		wantIs(t, err, tenancy.ErrNotFound)
-		_, err = models.RevokeAPIKey(t.Context(), db, f.admin, "000000000000000000000000")
-		wantIs(t, err, tenancy.ErrNotFound)
+		_, err = models.RevokeAPIKey(t.Context(), db, f.Admin, k.PublicID)
+		dbtest.WantIs(t, err, tenancy.ErrNotFound)
+		_, err = models.RevokeAPIKey(t.Context(), db, f.Admin, "000000000000000000000000")
+		dbtest.WantIs(t, err, tenancy.ErrNotFound)
 	})
 }
 
 func TestAnotherMembersKeyIsNotFound(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
-		f := newOrgFixture(t, db)
-		memberKey := newAPIKey(t, db, f.member, "member's")
-		adminPersonalKey := newAPIKey(t, db, f.adminPersonal, "admin's personal")
-		otherKey := newAPIKey(t, db, f.other, "another organization's")
+		f := dbtest.NewOrgFixture(t, db)
+		memberKey := dbtest.NewAPIKey(t, db, f.Member, "member's")
+		adminPersonalKey := dbtest.NewAPIKey(t, db, f.AdminPersonal, "admin's personal")
+		otherKey := dbtest.NewAPIKey(t, db, f.Other, "another organization's")
 
 		tries := []struct {
 			who tenancy.Scope
 			key models.NewAPIKey
 		}{
-			{f.admin, memberKey},         // an administrator, same organization
-			{f.member2, memberKey},       // another member
-			{f.admin, adminPersonalKey},  // the same user, another account
-			{f.adminPersonal, memberKey}, // another account
-			{f.admin, otherKey},          // another organization
+			{f.Admin, memberKey},         // an administrator, same organization
+			{f.Member2, memberKey},       // another member
+			{f.Admin, adminPersonalKey},  // the same user, another account
+			{f.AdminPersonal, memberKey}, // another account
+			{f.Admin, otherKey},          // another organization
 		}
 		for _, try := range tries {
 			_, err := models.RegenerateAPIKey(t.Context(), db, try.who, try.key.PublicID, models.DefaultAPIKeyTTL)
-			wantIs(t, err, tenancy.ErrNotFound)
+			dbtest.WantIs(t, err, tenancy.ErrNotFound)
 			_, err = models.RevokeAPIKey(t.Context(), db, try.who, try.key.PublicID)
-			wantIs(t, err, tenancy.ErrNotFound)
+			dbtest.WantIs(t, err, tenancy.ErrNotFound)
 		}
 		for _, k := range []models.NewAPIKey{memberKey, adminPersonalKey, otherKey} {
-			row := rawAPIKey(t, db, k.ID)
+			row := dbtest.RawAPIKey(t, db, k.ID)
 			if row.RevokedAt != nil || row.KeyHash != k.KeyHash {
 				t.Errorf("%q was changed by someone else: %+v", k.Name, row)
 			}
 		}
-		wantKeyWorks(t, db, memberKey.Secret, f.member, memberKey.ID)
-		wantKeyWorks(t, db, adminPersonalKey.Secret, f.adminPersonal, adminPersonalKey.ID)
+		wantKeyWorks(t, db, memberKey.Secret, f.Member, memberKey.ID)
+		wantKeyWorks(t, db, adminPersonalKey.Secret, f.AdminPersonal, adminPersonalKey.ID)
 	})
 }
 
 func TestExpiredAPIKey(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		_, s := dbtest.User(t, db)
-		k := newAPIKey(t, db, s, "old")
-		fresh := newAPIKey(t, db, s, "fresh")
-		must(t, dbtest.Plain(t, db).Exec("UPDATE api_keys SET expires_at = ? WHERE id = ?", utc().Add(-time.Second), k.ID).Error)
+		k := dbtest.NewAPIKey(t, db, s, "old")
+		fresh := dbtest.NewAPIKey(t, db, s, "fresh")
+		dbtest.Must(t, dbtest.Plain(t, db).Exec("UPDATE api_keys SET expires_at = ? WHERE id = ?", dbtest.UTC().Add(-time.Second), k.ID).Error)
 
 		wantKeyRefused(t, db, k.Secret)
 		wantKeyWorks(t, db, fresh.Secret, s, fresh.ID)
@@ -407,7 +386,7 @@ func TestExpiredAPIKey(t *testing.T) {
 
 		// A key created with a lifetime of zero is expired at once.
 		z, err := models.CreateAPIKey(t.Context(), db, s, "zero", 0)
-		must(t, err)
+		dbtest.Must(t, err)
 		if z.Status() != models.KeyExpired {
 			t.Errorf("zero-lifetime key is %s", z.Status())
 		}
@@ -417,21 +396,21 @@ func TestExpiredAPIKey(t *testing.T) {
 
 func TestScopeForAPIKey(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
-		f := newOrgFixture(t, db)
-		adminKey := newAPIKey(t, db, f.admin, "admin")
-		memberKey := newAPIKey(t, db, f.member, "member")
-		personalKey := newAPIKey(t, db, f.adminPersonal, "personal")
+		f := dbtest.NewOrgFixture(t, db)
+		adminKey := dbtest.NewAPIKey(t, db, f.Admin, "admin")
+		memberKey := dbtest.NewAPIKey(t, db, f.Member, "member")
+		personalKey := dbtest.NewAPIKey(t, db, f.AdminPersonal, "personal")
 
 		before := tenancy.QueryCount()
-		wantKeyWorks(t, db, adminKey.Secret, f.admin, adminKey.ID)
+		wantKeyWorks(t, db, adminKey.Secret, f.Admin, adminKey.ID)
 		if n := tenancy.QueryCount() - before; n != 1 {
 			t.Errorf("authenticating a key took %d queries, want 1", n)
 		}
-		ks := wantKeyWorks(t, db, memberKey.Secret, f.member, memberKey.ID)
+		ks := wantKeyWorks(t, db, memberKey.Secret, f.Member, memberKey.ID)
 		if ks.Role() != tenancy.RoleMember || !ks.IsOrganization() {
 			t.Errorf("member key: role %s, organization %v", ks.Role(), ks.IsOrganization())
 		}
-		ks = wantKeyWorks(t, db, personalKey.Secret, f.adminPersonal, personalKey.ID)
+		ks = wantKeyWorks(t, db, personalKey.Secret, f.AdminPersonal, personalKey.ID)
 		if !ks.IsPersonal() || ks.Role() != tenancy.RoleAdmin {
 			t.Errorf("personal key: personal %v, role %s", ks.IsPersonal(), ks.Role())
 		}
@@ -440,12 +419,12 @@ func TestScopeForAPIKey(t *testing.T) {
 
 func TestScopeForAPIKeyReadsTheRoleAtEachRequest(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
-		f := newOrgFixture(t, db)
-		k := newAPIKey(t, db, f.member, "member")
-		_, err := models.ChangeRole(t.Context(), db, f.admin, f.memberUser.PublicID, tenancy.RoleAdmin, actorOf(f.adminUser))
-		must(t, err)
+		f := dbtest.NewOrgFixture(t, db)
+		k := dbtest.NewAPIKey(t, db, f.Member, "member")
+		_, err := models.ChangeRole(t.Context(), db, f.Admin, f.MemberUser.PublicID, tenancy.RoleAdmin, dbtest.ActorOf(f.AdminUser))
+		dbtest.Must(t, err)
 		ks, err := models.ScopeForAPIKey(t.Context(), db, k.Secret)
-		must(t, err)
+		dbtest.Must(t, err)
 		if ks.Role() != tenancy.RoleAdmin {
 			t.Errorf("after promotion the key acts as %s, want admin", ks.Role())
 		}
@@ -454,15 +433,15 @@ func TestScopeForAPIKeyReadsTheRoleAtEachRequest(t *testing.T) {
 
 func TestScopeForAPIKeyRefusesAFormerMember(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
-		f := newOrgFixture(t, db)
-		k := newAPIKey(t, db, f.member, "member")
-		personal := newAPIKey(t, db, dbtestPersonal(t, db, f.memberUser), "personal")
-		wantKeyWorks(t, db, k.Secret, f.member, k.ID)
+		f := dbtest.NewOrgFixture(t, db)
+		k := dbtest.NewAPIKey(t, db, f.Member, "member")
+		personal := dbtest.NewAPIKey(t, db, dbtestPersonal(t, db, f.MemberUser), "personal")
+		wantKeyWorks(t, db, k.Secret, f.Member, k.ID)
 
 		// The membership goes without the key being revoked (as if some
 		// other code path removed it): the key must stop anyway.
-		must(t, dbtest.Plain(t, db).Exec("DELETE FROM memberships WHERE account_id = ? AND user_id = ?", f.member.AccountID(), f.memberUser.ID).Error)
-		if rawAPIKey(t, db, k.ID).RevokedAt != nil {
+		dbtest.Must(t, dbtest.Plain(t, db).Exec("DELETE FROM memberships WHERE account_id = ? AND user_id = ?", f.Member.AccountID(), f.MemberUser.ID).Error)
+		if dbtest.RawAPIKey(t, db, k.ID).RevokedAt != nil {
 			t.Fatal("the raw delete revoked the key; the test proves nothing")
 		}
 		wantKeyRefused(t, db, k.Secret)
@@ -476,7 +455,7 @@ func TestScopeForAPIKeyRefusesAFormerMember(t *testing.T) {
 func dbtestPersonal(t *testing.T, db *gorm.DB, u models.User) tenancy.Scope {
 	t.Helper()
 	s, err := tenancy.PersonalScope(t.Context(), db, u.ID)
-	must(t, err)
+	dbtest.Must(t, err)
 	return s
 }
 
@@ -484,7 +463,7 @@ func dbtestPersonal(t *testing.T, db *gorm.DB, u models.User) tenancy.Scope {
 // personal account and in a second organization, next to the keys of the
 // organization's administrators.
 type departureFixture struct {
-	orgFixture
+	dbtest.OrgFixture
 	memberKeys      []models.NewAPIKey // in the organization
 	memberElsewhere []models.NewAPIKey // personal account and another organization
 	adminKey        models.NewAPIKey   // the first administrator's, in the organization
@@ -494,19 +473,19 @@ type departureFixture struct {
 
 func newDepartureFixture(t *testing.T, db *gorm.DB) departureFixture {
 	t.Helper()
-	f := departureFixture{orgFixture: newOrgFixture(t, db)}
-	_, err := models.ChangeRole(t.Context(), db, f.admin, f.member2User.PublicID, tenancy.RoleAdmin, actorOf(f.adminUser))
-	must(t, err)
-	f.member2, err = tenancy.LoadScope(t.Context(), db, f.member2User.ID, f.admin.Account().PublicID)
-	must(t, err)
-	f.secondOrg = dbtest.AddMember(t, db, f.other, f.memberUser, tenancy.RoleMember)
-	f.memberKeys = []models.NewAPIKey{newAPIKey(t, db, f.member, "one"), newAPIKey(t, db, f.member, "two")}
+	f := departureFixture{OrgFixture: dbtest.NewOrgFixture(t, db)}
+	_, err := models.ChangeRole(t.Context(), db, f.Admin, f.Member2User.PublicID, tenancy.RoleAdmin, dbtest.ActorOf(f.AdminUser))
+	dbtest.Must(t, err)
+	f.Member2, err = tenancy.LoadScope(t.Context(), db, f.Member2User.ID, f.Admin.Account().PublicID)
+	dbtest.Must(t, err)
+	f.secondOrg = dbtest.AddMember(t, db, f.Other, f.MemberUser, tenancy.RoleMember)
+	f.memberKeys = []models.NewAPIKey{dbtest.NewAPIKey(t, db, f.Member, "one"), dbtest.NewAPIKey(t, db, f.Member, "two")}
 	f.memberElsewhere = []models.NewAPIKey{
-		newAPIKey(t, db, dbtestPersonal(t, db, f.memberUser), "personal"),
-		newAPIKey(t, db, f.secondOrg, "second org"),
+		dbtest.NewAPIKey(t, db, dbtestPersonal(t, db, f.MemberUser), "personal"),
+		dbtest.NewAPIKey(t, db, f.secondOrg, "second org"),
 	}
-	f.adminKey = newAPIKey(t, db, f.admin, "admin")
-	f.admin2Key = newAPIKey(t, db, f.member2, "admin 2")
+	f.adminKey = dbtest.NewAPIKey(t, db, f.Admin, "admin")
+	f.admin2Key = dbtest.NewAPIKey(t, db, f.Member2, "admin 2")
 	return f
 }
 
@@ -517,10 +496,10 @@ func (f departureFixture) wantMemberKeysRevoked(t *testing.T, db *gorm.DB) {
 	for _, k := range f.memberKeys {
 		wantKeyRefused(t, db, k.Secret)
 	}
-	wantKeyWorks(t, db, f.memberElsewhere[0].Secret, dbtestPersonal(t, db, f.memberUser), f.memberElsewhere[0].ID)
+	wantKeyWorks(t, db, f.memberElsewhere[0].Secret, dbtestPersonal(t, db, f.MemberUser), f.memberElsewhere[0].ID)
 	wantKeyWorks(t, db, f.memberElsewhere[1].Secret, f.secondOrg, f.memberElsewhere[1].ID)
 	for _, k := range f.memberElsewhere {
-		if rawAPIKey(t, db, k.ID).RevokedAt != nil {
+		if dbtest.RawAPIKey(t, db, k.ID).RevokedAt != nil {
 			t.Errorf("key %q of another account was revoked", k.Name)
 		}
 	}
@@ -529,18 +508,18 @@ func (f departureFixture) wantMemberKeysRevoked(t *testing.T, db *gorm.DB) {
 func TestRemoveMemberRevokesTheirKeys(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		f := newDepartureFixture(t, db)
-		_, err := models.RemoveMember(t.Context(), db, f.admin, f.memberUser.PublicID, actorOf(f.adminUser))
-		must(t, err)
+		_, err := models.RemoveMember(t.Context(), db, f.Admin, f.MemberUser.PublicID, dbtest.ActorOf(f.AdminUser))
+		dbtest.Must(t, err)
 		f.wantMemberKeysRevoked(t, db)
 		for _, k := range f.memberKeys {
-			if rawAPIKey(t, db, k.ID).RevokedAt == nil {
+			if dbtest.RawAPIKey(t, db, k.ID).RevokedAt == nil {
 				t.Errorf("key %q: revoked_at not set", k.Name)
 			}
 		}
-		wantKeyWorks(t, db, f.adminKey.Secret, f.admin, f.adminKey.ID)
-		wantKeyWorks(t, db, f.admin2Key.Secret, f.member2, f.admin2Key.ID)
+		wantKeyWorks(t, db, f.adminKey.Secret, f.Admin, f.adminKey.ID)
+		wantKeyWorks(t, db, f.admin2Key.Secret, f.Member2, f.admin2Key.ID)
 		// Rejoining does not bring the keys back.
-		dbtest.AddMember(t, db, f.admin, f.memberUser, tenancy.RoleMember)
+		dbtest.AddMember(t, db, f.Admin, f.MemberUser, tenancy.RoleMember)
 		for _, k := range f.memberKeys {
 			wantKeyRefused(t, db, k.Secret)
 		}
@@ -550,54 +529,32 @@ func TestRemoveMemberRevokesTheirKeys(t *testing.T) {
 func TestLeaveOrganizationRevokesTheirKeys(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		f := newDepartureFixture(t, db)
-		must(t, models.LeaveOrganization(t.Context(), db, f.member, actorOf(f.memberUser)))
+		dbtest.Must(t, models.LeaveOrganization(t.Context(), db, f.Member, dbtest.ActorOf(f.MemberUser)))
 		f.wantMemberKeysRevoked(t, db)
-		wantKeyWorks(t, db, f.adminKey.Secret, f.admin, f.adminKey.ID)
+		wantKeyWorks(t, db, f.adminKey.Secret, f.Admin, f.adminKey.ID)
 
 		// An administrator leaving loses theirs too; the last one cannot
 		// leave and keeps them.
-		must(t, models.LeaveOrganization(t.Context(), db, f.member2, actorOf(f.member2User)))
+		dbtest.Must(t, models.LeaveOrganization(t.Context(), db, f.Member2, dbtest.ActorOf(f.Member2User)))
 		wantKeyRefused(t, db, f.admin2Key.Secret)
-		wantIs(t, models.LeaveOrganization(t.Context(), db, f.admin, actorOf(f.adminUser)), models.ErrLastAdmin)
-		wantKeyWorks(t, db, f.adminKey.Secret, f.admin, f.adminKey.ID)
+		dbtest.WantIs(t, models.LeaveOrganization(t.Context(), db, f.Admin, dbtest.ActorOf(f.AdminUser)), models.ErrLastAdmin)
+		wantKeyWorks(t, db, f.adminKey.Secret, f.Admin, f.adminKey.ID)
 	})
 }
 
 func TestDeleteOrganizationRevokesEveryKey(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		f := newDepartureFixture(t, db)
-		adminPersonal := newAPIKey(t, db, f.adminPersonal, "admin personal")
-		must(t, models.DeleteOrganization(t.Context(), db, f.admin, f.admin.Account().Name, actorOf(f.adminUser)))
+		adminPersonal := dbtest.NewAPIKey(t, db, f.AdminPersonal, "admin personal")
+		dbtest.Must(t, models.DeleteOrganization(t.Context(), db, f.Admin, f.Admin.Account().Name, dbtest.ActorOf(f.AdminUser)))
 		f.wantMemberKeysRevoked(t, db)
 		wantKeyRefused(t, db, f.adminKey.Secret)
 		wantKeyRefused(t, db, f.admin2Key.Secret)
-		wantKeyWorks(t, db, adminPersonal.Secret, f.adminPersonal, adminPersonal.ID)
-		if n := countRows(t, db, "api_keys", "account_id = ? AND revoked_at IS NULL", f.admin.AccountID()); n != 0 {
+		wantKeyWorks(t, db, adminPersonal.Secret, f.AdminPersonal, adminPersonal.ID)
+		if n := dbtest.CountRows(t, db, "api_keys", "account_id = ? AND revoked_at IS NULL", f.Admin.AccountID()); n != 0 {
 			t.Errorf("%d live keys left in the deleted organization", n)
 		}
 	})
-}
-
-// failOn makes every statement of kind ("INSERT", "DELETE") on table fail,
-// as a crash in the middle of a transaction would.
-func failOn(t *testing.T, db *gorm.DB, kind, table string) {
-	t.Helper()
-	name := "fail_" + strings.ToLower(kind) + "_" + table
-	if tenancy.DialectOfDB(db) == tenancy.Postgres {
-		must(t, dbtest.Plain(t, db).Exec(`CREATE OR REPLACE FUNCTION injected_failure() RETURNS trigger LANGUAGE plpgsql AS $$
-			BEGIN RAISE EXCEPTION 'injected failure'; END $$`).Error)
-		must(t, dbtest.Plain(t, db).Exec("CREATE TRIGGER "+name+" BEFORE "+kind+" ON "+table+" FOR EACH ROW EXECUTE FUNCTION injected_failure()").Error)
-	} else {
-		must(t, dbtest.Plain(t, db).Exec("CREATE TRIGGER "+name+" BEFORE "+kind+" ON "+table+" BEGIN SELECT RAISE(ABORT, 'injected failure'); END").Error)
-	}
-	t.Cleanup(func() { dbtest.Plain(t, db).Exec("DROP TRIGGER " + name + onTable(db, table)) })
-}
-
-func onTable(db *gorm.DB, table string) string {
-	if tenancy.DialectOfDB(db) == tenancy.Postgres {
-		return " ON " + table
-	}
-	return ""
 }
 
 // A departure that fails after the keys were revoked revokes nothing: the
@@ -608,39 +565,39 @@ func TestDepartureRevocationIsInTheSameTransaction(t *testing.T) {
 		wantKept := func(t *testing.T, keys ...models.NewAPIKey) {
 			t.Helper()
 			for _, k := range keys {
-				if row := rawAPIKey(t, db, k.ID); row.RevokedAt != nil {
+				if row := dbtest.RawAPIKey(t, db, k.ID); row.RevokedAt != nil {
 					t.Errorf("key %q revoked by a departure that failed", k.Name)
 				}
 			}
 		}
 
 		t.Run("remove", func(t *testing.T) {
-			failOn(t, db, "INSERT", "audit_events")
-			_, err := models.RemoveMember(t.Context(), db, f.admin, f.memberUser.PublicID, actorOf(f.adminUser))
+			dbtest.FailOn(t, db, "INSERT", "audit_events")
+			_, err := models.RemoveMember(t.Context(), db, f.Admin, f.MemberUser.PublicID, dbtest.ActorOf(f.AdminUser))
 			if err == nil {
 				t.Fatal("RemoveMember succeeded although its audit event could not be written")
 			}
 			wantKept(t, f.memberKeys...)
-			if membershipRole(t, db, f.member.AccountID(), f.memberUser.ID) == "" {
+			if membershipRole(t, db, f.Member.AccountID(), f.MemberUser.ID) == "" {
 				t.Error("the membership is gone")
 			}
 		})
 		t.Run("leave", func(t *testing.T) {
-			failOn(t, db, "INSERT", "audit_events")
-			if err := models.LeaveOrganization(t.Context(), db, f.member, actorOf(f.memberUser)); err == nil {
+			dbtest.FailOn(t, db, "INSERT", "audit_events")
+			if err := models.LeaveOrganization(t.Context(), db, f.Member, dbtest.ActorOf(f.MemberUser)); err == nil {
 				t.Fatal("LeaveOrganization succeeded although its audit event could not be written")
 			}
 			wantKept(t, f.memberKeys...)
 		})
 		t.Run("delete", func(t *testing.T) {
-			failOn(t, db, "DELETE", "accounts")
-			if err := models.DeleteOrganization(t.Context(), db, f.admin, f.admin.Account().Name, actorOf(f.adminUser)); err == nil {
+			dbtest.FailOn(t, db, "DELETE", "accounts")
+			if err := models.DeleteOrganization(t.Context(), db, f.Admin, f.Admin.Account().Name, dbtest.ActorOf(f.AdminUser)); err == nil {
 				t.Fatal("DeleteOrganization succeeded although the account could not be deleted")
 			}
 			wantKept(t, append(f.memberKeys, f.adminKey, f.admin2Key)...)
 		})
 		for _, k := range f.memberKeys {
-			wantKeyWorks(t, db, k.Secret, f.member, k.ID)
+			wantKeyWorks(t, db, k.Secret, f.Member, k.ID)
 		}
 	})
 }
@@ -648,7 +605,7 @@ func TestDepartureRevocationIsInTheSameTransaction(t *testing.T) {
 func TestScopeForAPIKeyRefusesJunk(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		_, s := dbtest.User(t, db)
-		k := newAPIKey(t, db, s, "real")
+		k := dbtest.NewAPIKey(t, db, s, "real")
 		for _, secret := range []string{
 			"",
 			"x",
@@ -677,7 +634,7 @@ func TestScopeForAPIKeyRefusesJunk(t *testing.T) {
 // apiIndexFixture is an organization's indexes with known dates, models and
 // names, next to indexes nobody in the test may list.
 type apiIndexFixture struct {
-	orgFixture
+	dbtest.OrgFixture
 	shared       []models.Index // the admin sees these: account-wide and their own private ones
 	memberSecret models.Index   // member's private index
 	day1, day2   time.Time
@@ -685,7 +642,7 @@ type apiIndexFixture struct {
 
 func newAPIIndexFixture(t *testing.T, db *gorm.DB) apiIndexFixture {
 	t.Helper()
-	f := apiIndexFixture{orgFixture: newOrgFixture(t, db)}
+	f := apiIndexFixture{OrgFixture: dbtest.NewOrgFixture(t, db)}
 	f.day1 = time.Date(2024, 3, 1, 0, 0, 0, 0, time.UTC)
 	f.day2 = time.Date(2024, 3, 2, 0, 0, 0, 0, time.UTC)
 	specs := []struct {
@@ -710,15 +667,15 @@ func newAPIIndexFixture(t *testing.T, db *gorm.DB) apiIndexFixture {
 		if sp.pegasus != nil {
 			in.Models = append(in.Models, models.ModelPegasus)
 		}
-		idx, err := models.CreateIndex(t.Context(), db, f.admin, in)
-		must(t, err)
-		must(t, dbtest.Plain(t, db).Exec("UPDATE indexes SET created_at = ?, updated_at = ? WHERE id = ?", sp.created, sp.updated, idx.ID).Error)
-		f.shared = append(f.shared, rawIndex(t, db, idx.ID))
+		idx, err := models.CreateIndex(t.Context(), db, f.Admin, in)
+		dbtest.Must(t, err)
+		dbtest.Must(t, dbtest.Plain(t, db).Exec("UPDATE indexes SET created_at = ?, updated_at = ? WHERE id = ?", sp.created, sp.updated, idx.ID).Error)
+		f.shared = append(f.shared, dbtest.RawIndex(t, db, idx.ID))
 	}
-	f.memberSecret = newIndex(t, db, f.member, "member private clips", "private")
-	must(t, dbtest.Plain(t, db).Exec("UPDATE indexes SET created_at = ?, updated_at = ? WHERE id = ?", f.day1, f.day1, f.memberSecret.ID).Error)
-	newIndex(t, db, f.other, "Alpha other org", "")
-	newIndex(t, db, f.otherPersonal, "beta clips", "")
+	f.memberSecret = dbtest.NewIndex(t, db, f.Member, "member private clips", "private")
+	dbtest.Must(t, dbtest.Plain(t, db).Exec("UPDATE indexes SET created_at = ?, updated_at = ? WHERE id = ?", f.day1, f.day1, f.memberSecret.ID).Error)
+	dbtest.NewIndex(t, db, f.Other, "Alpha other org", "")
+	dbtest.NewIndex(t, db, f.OtherPersonal, "beta clips", "")
 	return f
 }
 
@@ -740,7 +697,7 @@ func listForAPI(t *testing.T, db *gorm.DB, s tenancy.Scope, q models.APIIndexQue
 		q.Limit = 50
 	}
 	rows, total, err := models.ListIndexesForAPI(t.Context(), db, s, q)
-	must(t, err)
+	dbtest.Must(t, err)
 	for _, r := range rows {
 		if r.AccountID != s.AccountID() {
 			t.Errorf("listed index %q of account %d in account %d", r.Name, r.AccountID, s.AccountID())
@@ -762,90 +719,90 @@ func TestListIndexesForAPI(t *testing.T) {
 		}
 
 		t.Run("sort", func(t *testing.T) {
-			check(t, f.admin, models.APIIndexQuery{}, newestFirst, 7)
-			check(t, f.admin, models.APIIndexQuery{SortBy: "created_at"}, newestFirst, 7)
-			check(t, f.admin, models.APIIndexQuery{SortBy: "created_at", Ascending: true}, reversed(newestFirst), 7)
+			check(t, f.Admin, models.APIIndexQuery{}, newestFirst, 7)
+			check(t, f.Admin, models.APIIndexQuery{SortBy: "created_at"}, newestFirst, 7)
+			check(t, f.Admin, models.APIIndexQuery{SortBy: "created_at", Ascending: true}, reversed(newestFirst), 7)
 			byUpdate := []string{"Gamma", "a_b", "Alpha", "admin private", "Delta clips", "100% real", "beta clips"}
-			check(t, f.admin, models.APIIndexQuery{SortBy: "updated_at"}, byUpdate, 7)
-			check(t, f.admin, models.APIIndexQuery{SortBy: "updated_at", Ascending: true}, reversed(byUpdate), 7)
+			check(t, f.Admin, models.APIIndexQuery{SortBy: "updated_at"}, byUpdate, 7)
+			check(t, f.Admin, models.APIIndexQuery{SortBy: "updated_at", Ascending: true}, reversed(byUpdate), 7)
 		})
 		t.Run("pages", func(t *testing.T) {
-			check(t, f.admin, models.APIIndexQuery{Page: 1, Limit: 3}, newestFirst[0:3], 7)
-			check(t, f.admin, models.APIIndexQuery{Page: 2, Limit: 3}, newestFirst[3:6], 7)
-			check(t, f.admin, models.APIIndexQuery{Page: 3, Limit: 3}, newestFirst[6:], 7)
-			check(t, f.admin, models.APIIndexQuery{Page: 4, Limit: 3}, []string{}, 7)
-			check(t, f.admin, models.APIIndexQuery{Page: 1000, Limit: 50}, []string{}, 7)
+			check(t, f.Admin, models.APIIndexQuery{Page: 1, Limit: 3}, newestFirst[0:3], 7)
+			check(t, f.Admin, models.APIIndexQuery{Page: 2, Limit: 3}, newestFirst[3:6], 7)
+			check(t, f.Admin, models.APIIndexQuery{Page: 3, Limit: 3}, newestFirst[6:], 7)
+			check(t, f.Admin, models.APIIndexQuery{Page: 4, Limit: 3}, []string{}, 7)
+			check(t, f.Admin, models.APIIndexQuery{Page: 1000, Limit: 50}, []string{}, 7)
 			// So far past the end that the offset does not fit in an int.
-			check(t, f.admin, models.APIIndexQuery{Page: math.MaxInt, Limit: 50}, []string{}, 7)
-			check(t, f.admin, models.APIIndexQuery{Page: 2, Limit: 2, SortBy: "created_at", Ascending: true}, []string{"Gamma", "Delta clips"}, 7)
-			check(t, f.admin, models.APIIndexQuery{Page: 9, Limit: 2, Name: "clips"}, []string{}, 2)
+			check(t, f.Admin, models.APIIndexQuery{Page: math.MaxInt, Limit: 50}, []string{}, 7)
+			check(t, f.Admin, models.APIIndexQuery{Page: 2, Limit: 2, SortBy: "created_at", Ascending: true}, []string{"Gamma", "Delta clips"}, 7)
+			check(t, f.Admin, models.APIIndexQuery{Page: 9, Limit: 2, Name: "clips"}, []string{}, 2)
 		})
 		t.Run("name", func(t *testing.T) {
-			check(t, f.admin, models.APIIndexQuery{Name: "CLIPS"}, []string{"Delta clips", "beta clips"}, 2)
-			check(t, f.admin, models.APIIndexQuery{Name: "alpha"}, []string{"Alpha"}, 1)
+			check(t, f.Admin, models.APIIndexQuery{Name: "CLIPS"}, []string{"Delta clips", "beta clips"}, 2)
+			check(t, f.Admin, models.APIIndexQuery{Name: "alpha"}, []string{"Alpha"}, 1)
 			// LIKE's wildcards are matched literally.
-			check(t, f.admin, models.APIIndexQuery{Name: "%"}, []string{"100% real"}, 1)
-			check(t, f.admin, models.APIIndexQuery{Name: "_"}, []string{"a_b"}, 1)
-			check(t, f.admin, models.APIIndexQuery{Name: "nothing like it"}, []string{}, 0)
+			check(t, f.Admin, models.APIIndexQuery{Name: "%"}, []string{"100% real"}, 1)
+			check(t, f.Admin, models.APIIndexQuery{Name: "_"}, []string{"a_b"}, 1)
+			check(t, f.Admin, models.APIIndexQuery{Name: "nothing like it"}, []string{}, 0)
 			// The member's private index matches for them only.
-			check(t, f.admin, models.APIIndexQuery{Name: "member private"}, []string{}, 0)
-			check(t, f.member, models.APIIndexQuery{Name: "private"}, []string{"member private clips"}, 1)
+			check(t, f.Admin, models.APIIndexQuery{Name: "member private"}, []string{}, 0)
+			check(t, f.Member, models.APIIndexQuery{Name: "private"}, []string{"member private clips"}, 1)
 		})
 		t.Run("models", func(t *testing.T) {
-			check(t, f.admin, models.APIIndexQuery{ModelFamily: models.ModelPegasus}, []string{"100% real", "Delta clips", "Gamma"}, 3)
-			check(t, f.admin, models.APIIndexQuery{ModelFamily: models.ModelMarengo},
+			check(t, f.Admin, models.APIIndexQuery{ModelFamily: models.ModelPegasus}, []string{"100% real", "Delta clips", "Gamma"}, 3)
+			check(t, f.Admin, models.APIIndexQuery{ModelFamily: models.ModelMarengo},
 				[]string{"admin private", "a_b", "Delta clips", "beta clips", "Alpha"}, 5)
-			check(t, f.admin, models.APIIndexQuery{ModelFamily: models.ModelMarengo, ModelOptions: []string{"audio"}},
+			check(t, f.Admin, models.APIIndexQuery{ModelFamily: models.ModelMarengo, ModelOptions: []string{"audio"}},
 				[]string{"Delta clips", "beta clips"}, 2)
-			check(t, f.admin, models.APIIndexQuery{ModelFamily: models.ModelMarengo, ModelOptions: []string{"visual", "audio"}},
+			check(t, f.Admin, models.APIIndexQuery{ModelFamily: models.ModelMarengo, ModelOptions: []string{"visual", "audio"}},
 				[]string{"beta clips"}, 1)
-			check(t, f.admin, models.APIIndexQuery{ModelFamily: models.ModelPegasus, ModelOptions: []string{"visual"}},
+			check(t, f.Admin, models.APIIndexQuery{ModelFamily: models.ModelPegasus, ModelOptions: []string{"visual"}},
 				[]string{"Delta clips", "Gamma"}, 2)
 			// Options without a family: any model with them.
-			check(t, f.admin, models.APIIndexQuery{ModelOptions: []string{"audio"}},
+			check(t, f.Admin, models.APIIndexQuery{ModelOptions: []string{"audio"}},
 				[]string{"100% real", "Delta clips", "beta clips"}, 3)
 		})
 		t.Run("created day", func(t *testing.T) {
 			d1, d2 := f.day1, f.day2
 			// A midnight keeps the whole UTC day.
-			check(t, f.admin, models.APIIndexQuery{CreatedAt: &d1}, []string{"Gamma", "beta clips", "Alpha"}, 3)
-			check(t, f.admin, models.APIIndexQuery{CreatedAt: &d2}, newestFirst[:4], 4)
+			check(t, f.Admin, models.APIIndexQuery{CreatedAt: &d1}, []string{"Gamma", "beta clips", "Alpha"}, 3)
+			check(t, f.Admin, models.APIIndexQuery{CreatedAt: &d2}, newestFirst[:4], 4)
 			d3 := d2.AddDate(0, 0, 1)
-			check(t, f.admin, models.APIIndexQuery{CreatedAt: &d3}, []string{}, 0)
-			check(t, f.admin, models.APIIndexQuery{UpdatedAt: &d1}, []string{}, 0)
-			check(t, f.admin, models.APIIndexQuery{UpdatedAt: &d2, Name: "a"}, newestFirst, 7)
+			check(t, f.Admin, models.APIIndexQuery{CreatedAt: &d3}, []string{}, 0)
+			check(t, f.Admin, models.APIIndexQuery{UpdatedAt: &d1}, []string{}, 0)
+			check(t, f.Admin, models.APIIndexQuery{UpdatedAt: &d2, Name: "a"}, newestFirst, 7)
 		})
 		t.Run("created at or after a time of the day", func(t *testing.T) {
 			// From the instant (inclusive) to the end of its UTC day.
 			at := f.day1.Add(2 * time.Hour)
-			check(t, f.admin, models.APIIndexQuery{CreatedAt: &at}, []string{"Gamma", "beta clips"}, 2)
+			check(t, f.Admin, models.APIIndexQuery{CreatedAt: &at}, []string{"Gamma", "beta clips"}, 2)
 			// Rows are stamped to the microsecond: a nanosecond later already
 			// leaves out what was created at the instant, on both databases.
 			justAfter := at.Add(time.Nanosecond)
-			check(t, f.admin, models.APIIndexQuery{CreatedAt: &justAfter}, []string{"Gamma"}, 1)
+			check(t, f.Admin, models.APIIndexQuery{CreatedAt: &justAfter}, []string{"Gamma"}, 1)
 			noon := f.day1.Add(12 * time.Hour)
-			check(t, f.admin, models.APIIndexQuery{CreatedAt: &noon}, []string{}, 0)
+			check(t, f.Admin, models.APIIndexQuery{CreatedAt: &noon}, []string{}, 0)
 			// The next day does not count, however late the time.
 			late := f.day1.Add(23*time.Hour + 59*time.Minute)
-			check(t, f.admin, models.APIIndexQuery{CreatedAt: &late}, []string{}, 0)
+			check(t, f.Admin, models.APIIndexQuery{CreatedAt: &late}, []string{}, 0)
 			// Another zone's time is the same instant.
 			east := f.day2.Add(2 * time.Hour).In(time.FixedZone("UTC+9", 9*3600))
-			check(t, f.admin, models.APIIndexQuery{CreatedAt: &east}, []string{"admin private", "a_b", "100% real"}, 3)
+			check(t, f.Admin, models.APIIndexQuery{CreatedAt: &east}, []string{"admin private", "a_b", "100% real"}, 3)
 			upd := f.day2.Add(5 * time.Hour)
-			check(t, f.admin, models.APIIndexQuery{UpdatedAt: &upd}, []string{"a_b", "Gamma", "Alpha"}, 3)
-			check(t, f.admin, models.APIIndexQuery{CreatedAt: &at, UpdatedAt: &upd}, []string{"Gamma"}, 1)
+			check(t, f.Admin, models.APIIndexQuery{UpdatedAt: &upd}, []string{"a_b", "Gamma", "Alpha"}, 3)
+			check(t, f.Admin, models.APIIndexQuery{CreatedAt: &at, UpdatedAt: &upd}, []string{"Gamma"}, 1)
 		})
 		t.Run("visibility", func(t *testing.T) {
 			// The member sees the shared indexes and their own private one,
 			// not the administrator's.
 			want := append([]string{}, newestFirst[1:]...)
 			want = append(want, "member private clips")
-			check(t, f.member, models.APIIndexQuery{}, want, 7)
-			check(t, f.member2, models.APIIndexQuery{}, newestFirst[1:], 6)
-			check(t, f.other, models.APIIndexQuery{}, []string{"Alpha other org"}, 1)
-			check(t, f.adminPersonal, models.APIIndexQuery{}, []string{}, 0)
+			check(t, f.Member, models.APIIndexQuery{}, want, 7)
+			check(t, f.Member2, models.APIIndexQuery{}, newestFirst[1:], 6)
+			check(t, f.Other, models.APIIndexQuery{}, []string{"Alpha other org"}, 1)
+			check(t, f.AdminPersonal, models.APIIndexQuery{}, []string{}, 0)
 			_, _, err := models.ListIndexesForAPI(t.Context(), db, tenancy.Scope{}, models.APIIndexQuery{Page: 1, Limit: 10})
-			wantIs(t, err, tenancy.ErrUnscoped)
+			dbtest.WantIs(t, err, tenancy.ErrUnscoped)
 		})
 	})
 }
@@ -858,17 +815,17 @@ func reversed(in []string) []string {
 
 func TestListVideosForAPI(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
-		f := newOrgFixture(t, db)
-		idx := newIndex(t, db, f.admin, "videos", "")
+		f := dbtest.NewOrgFixture(t, db)
+		idx := dbtest.NewIndex(t, db, f.Admin, "videos", "")
 		var titles []string
 		for i := range 5 {
-			v := addVideo(t, db, f.member, idx, fmt.Sprintf("clip %d", i), 10+i)
-			must(t, dbtest.Plain(t, db).Exec("UPDATE videos SET created_at = ?, updated_at = ? WHERE id = ?",
+			v := dbtest.AddVideo(t, db, f.Member, idx.PublicID, fmt.Sprintf("clip %d", i), 10+i)
+			dbtest.Must(t, dbtest.Plain(t, db).Exec("UPDATE videos SET created_at = ?, updated_at = ? WHERE id = ?",
 				time.Date(2024, 5, 1, i, 0, 0, 0, time.UTC), time.Date(2024, 5, 2, 4-i, 0, 0, 0, time.UTC), v.ID).Error)
 			titles = append(titles, v.Title)
 		}
-		other := newIndex(t, db, f.admin, "other", "")
-		addVideo(t, db, f.admin, other, "clip elsewhere", 30)
+		other := dbtest.NewIndex(t, db, f.Admin, "other", "")
+		dbtest.AddVideo(t, db, f.Admin, other.PublicID, "clip elsewhere", 30)
 		newest := reversed(titles)
 
 		list := func(s tenancy.Scope, id string, q models.APIVideoQuery) ([]string, int64, error) {
@@ -887,8 +844,8 @@ func TestListVideosForAPI(t *testing.T) {
 		}
 		check := func(q models.APIVideoQuery, want []string, wantTotal int64) {
 			t.Helper()
-			got, total, err := list(f.member2, idx.PublicID, q)
-			must(t, err)
+			got, total, err := list(f.Member2, idx.PublicID, q)
+			dbtest.Must(t, err)
 			if !slices.Equal(got, want) || total != wantTotal {
 				t.Errorf("%+v: got %q (total %d), want %q (total %d)", q, got, total, want, wantTotal)
 			}
@@ -904,17 +861,17 @@ func TestListVideosForAPI(t *testing.T) {
 		check(models.APIVideoQuery{Filename: "CLIP 3"}, []string{"clip 3"}, 1)
 		check(models.APIVideoQuery{Filename: "%"}, []string{}, 0)
 
-		secret := newIndex(t, db, f.member, "secret", "private")
+		secret := dbtest.NewIndex(t, db, f.Member, "secret", "private")
 		for _, try := range []struct {
 			s  tenancy.Scope
 			id string
 		}{
-			{f.member2, "000000000000000000000000"},
-			{f.other, idx.PublicID},            // another organization
-			{f.adminPersonal, idx.PublicID},    // the same user, another account
-			{f.admin, secret.PublicID},         // another member's private index
-			{f.member2, secret.PublicID},       //
-			{f.member2, idx.PublicID + "' --"}, // junk
+			{f.Member2, "000000000000000000000000"},
+			{f.Other, idx.PublicID},            // another organization
+			{f.AdminPersonal, idx.PublicID},    // the same user, another account
+			{f.Admin, secret.PublicID},         // another member's private index
+			{f.Member2, secret.PublicID},       //
+			{f.Member2, idx.PublicID + "' --"}, // junk
 		} {
 			got, total, err := list(try.s, try.id, models.APIVideoQuery{})
 			if !errors.Is(err, tenancy.ErrNotFound) || len(got) != 0 || total != 0 {
@@ -923,8 +880,8 @@ func TestListVideosForAPI(t *testing.T) {
 			}
 		}
 		_, _, err := list(tenancy.Scope{}, idx.PublicID, models.APIVideoQuery{})
-		wantIs(t, err, tenancy.ErrUnscoped)
-		if got, _, err := list(f.member, secret.PublicID, models.APIVideoQuery{}); err != nil || len(got) != 0 {
+		dbtest.WantIs(t, err, tenancy.ErrUnscoped)
+		if got, _, err := list(f.Member, secret.PublicID, models.APIVideoQuery{}); err != nil || len(got) != 0 {
 			t.Errorf("the creator lists their private index: %q, %v", got, err)
 		}
 	})

@@ -18,7 +18,7 @@ const newPassword = "a fresh new password"
 func issue(t *testing.T, db *gorm.DB, u models.User, purpose models.TokenPurpose) string {
 	t.Helper()
 	token, err := models.IssueEmailToken(t.Context(), db, u, purpose)
-	must(t, err)
+	dbtest.Must(t, err)
 	if token == "" {
 		t.Fatal("empty token")
 	}
@@ -33,7 +33,7 @@ func TestVerifyEmail(t *testing.T) {
 		otherToken := issue(t, db, other, models.PurposeVerify)
 
 		got, err := models.VerifyEmail(t.Context(), db, token)
-		must(t, err)
+		dbtest.Must(t, err)
 		if got.ID != u.ID || !got.Verified() {
 			t.Fatalf("VerifyEmail returned %+v, want user %d verified", got, u.ID)
 		}
@@ -46,7 +46,7 @@ func TestVerifyEmail(t *testing.T) {
 
 		// The same link again is refused, and changes nothing.
 		_, err = models.VerifyEmail(t.Context(), db, token)
-		wantIs(t, err, tenancy.ErrTokenInvalid)
+		dbtest.WantIs(t, err, tenancy.ErrTokenInvalid)
 		if !reloadUser(t, db, u.ID).Verified() {
 			t.Fatal("a reused link unverified the user")
 		}
@@ -63,7 +63,7 @@ func TestEmailTokenStoresOnlyTheHash(t *testing.T) {
 		for _, purpose := range []models.TokenPurpose{models.PurposeVerify, models.PurposeReset} {
 			token := issue(t, db, u, purpose)
 			var rows []map[string]any
-			must(t, dbtest.Plain(t, db).Table("email_tokens").Where("token_hash = ?", tenancy.HashToken(token)).Find(&rows).Error)
+			dbtest.Must(t, dbtest.Plain(t, db).Table("email_tokens").Where("token_hash = ?", tenancy.HashToken(token)).Find(&rows).Error)
 			if len(rows) != 1 {
 				t.Fatalf("%s: %d rows with the token's hash, want 1", purpose, len(rows))
 			}
@@ -90,9 +90,9 @@ func TestIssueEmailTokenInvalidatesEarlierOnes(t *testing.T) {
 		second := issue(t, db, u, models.PurposeVerify)
 
 		_, err := models.PeekEmailToken(t.Context(), db, first, models.PurposeVerify)
-		wantIs(t, err, tenancy.ErrTokenInvalid)
+		dbtest.WantIs(t, err, tenancy.ErrTokenInvalid)
 		_, err = models.VerifyEmail(t.Context(), db, first)
-		wantIs(t, err, tenancy.ErrTokenInvalid)
+		dbtest.WantIs(t, err, tenancy.ErrTokenInvalid)
 		if reloadUser(t, db, u.ID).Verified() {
 			t.Fatal("an invalidated link verified the user")
 		}
@@ -116,7 +116,7 @@ func TestEmailTokensRefused(t *testing.T) {
 		expired, _ := dbtest.User(t, db)
 		expVerify := issue(t, db, expired, models.PurposeVerify)
 		expReset := issue(t, db, expired, models.PurposeReset)
-		must(t, dbtest.Plain(t, db).Model(&models.EmailToken{}).Where("user_id = ?", expired.ID).Update("expires_at", utc().Add(-time.Second)).Error)
+		dbtest.Must(t, dbtest.Plain(t, db).Model(&models.EmailToken{}).Where("user_id = ?", expired.ID).Update("expires_at", dbtest.UTC().Add(-time.Second)).Error)
 		verifier, _ := dbtest.User(t, db)
 		verify := issue(t, db, verifier, models.PurposeVerify)
 		resetter, _ := dbtest.User(t, db)
@@ -139,16 +139,16 @@ func TestEmailTokensRefused(t *testing.T) {
 		}
 		for _, c := range cases {
 			t.Run(c.label, func(t *testing.T) {
-				before := countAll(t, db)
+				before := dbtest.CountAll(t, db)
 				_, err := models.PeekEmailToken(t.Context(), db, c.token, c.purpose)
-				wantIs(t, err, tenancy.ErrTokenInvalid)
+				dbtest.WantIs(t, err, tenancy.ErrTokenInvalid)
 				if c.purpose == models.PurposeVerify {
 					_, err = models.VerifyEmail(t.Context(), db, c.token)
 				} else {
 					_, err = models.ResetPassword(t.Context(), db, c.token, newPassword)
 				}
-				wantIs(t, err, tenancy.ErrTokenInvalid)
-				wantNothingWritten(t, db, before)
+				dbtest.WantIs(t, err, tenancy.ErrTokenInvalid)
+				dbtest.WantNothingWritten(t, db, before)
 			})
 		}
 		for _, id := range []int64{expired.ID, verifier.ID, resetter.ID} {
@@ -176,9 +176,9 @@ func TestVerifyEmailRefusesLinkForOldAddress(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		u, _ := dbtest.User(t, db)
 		token := issue(t, db, u, models.PurposeVerify)
-		must(t, dbtest.Plain(t, db).Model(&models.User{}).Where("id = ?", u.ID).Update("email", "changed-"+u.Email).Error)
+		dbtest.Must(t, dbtest.Plain(t, db).Model(&models.User{}).Where("id = ?", u.ID).Update("email", "changed-"+u.Email).Error)
 		_, err := models.VerifyEmail(t.Context(), db, token)
-		wantIs(t, err, tenancy.ErrTokenInvalid)
+		dbtest.WantIs(t, err, tenancy.ErrTokenInvalid)
 		if reloadUser(t, db, u.ID).Verified() {
 			t.Fatal("a link sent to the old address verified the new one")
 		}
@@ -193,19 +193,19 @@ func TestPeekEmailTokenDoesNotConsume(t *testing.T) {
 		token := issue(t, db, u, models.PurposeReset)
 		for range 3 {
 			got, err := models.PeekEmailToken(t.Context(), db, token, models.PurposeReset)
-			must(t, err)
+			dbtest.Must(t, err)
 			if got.ID != u.ID || got.Email != u.Email {
 				t.Fatalf("peek returned user %d, want %d", got.ID, u.ID)
 			}
 		}
-		if n := countRows(t, db, "email_tokens", "user_id = ? AND used_at IS NOT NULL", u.ID); n != 0 {
+		if n := dbtest.CountRows(t, db, "email_tokens", "user_id = ? AND used_at IS NOT NULL", u.ID); n != 0 {
 			t.Fatalf("peeking marked %d tokens used", n)
 		}
 		if _, err := models.ResetPassword(t.Context(), db, token, newPassword); err != nil {
 			t.Fatalf("the link no longer works after peeking: %v", err)
 		}
 		_, err := models.PeekEmailToken(t.Context(), db, token, models.PurposeReset)
-		wantIs(t, err, tenancy.ErrTokenInvalid)
+		dbtest.WantIs(t, err, tenancy.ErrTokenInvalid)
 	})
 }
 
@@ -215,14 +215,14 @@ func TestResetPassword(t *testing.T) {
 		other, otherPersonal := dbtest.User(t, db)
 		for range 2 {
 			_, _, err := models.CreateSession(t.Context(), db, u.ID, personal.AccountID(), "", "", life)
-			must(t, err)
+			dbtest.Must(t, err)
 		}
 		otherSession, _, err := models.CreateSession(t.Context(), db, other.ID, otherPersonal.AccountID(), "", "", life)
-		must(t, err)
+		dbtest.Must(t, err)
 		token := issue(t, db, u, models.PurposeReset)
 
 		got, err := models.ResetPassword(t.Context(), db, token, newPassword)
-		must(t, err)
+		dbtest.Must(t, err)
 		if got.ID != u.ID || !got.Verified() {
 			t.Fatalf("ResetPassword returned %+v, want user %d verified", got, u.ID)
 		}
@@ -233,8 +233,8 @@ func TestResetPassword(t *testing.T) {
 			t.Errorf("the new password does not work: %v", err)
 		}
 		_, err = models.Authenticate(t.Context(), db, u.Email, dbtest.Password)
-		wantIs(t, err, tenancy.ErrBadCredentials)
-		if n := countRows(t, db, "sessions", "user_id = ?", u.ID); n != 0 {
+		dbtest.WantIs(t, err, tenancy.ErrBadCredentials)
+		if n := dbtest.CountRows(t, db, "sessions", "user_id = ?", u.ID); n != 0 {
 			t.Errorf("%d sessions survive the reset, want 0", n)
 		}
 		if _, err := models.LoadSession(t.Context(), db, otherSession, life); err != nil {
@@ -245,10 +245,10 @@ func TestResetPassword(t *testing.T) {
 		}
 
 		// Single use.
-		before := countAll(t, db)
+		before := dbtest.CountAll(t, db)
 		_, err = models.ResetPassword(t.Context(), db, token, "yet another password")
-		wantIs(t, err, tenancy.ErrTokenInvalid)
-		wantNothingWritten(t, db, before)
+		dbtest.WantIs(t, err, tenancy.ErrTokenInvalid)
+		dbtest.WantNothingWritten(t, db, before)
 		if _, err := models.Authenticate(t.Context(), db, u.Email, newPassword); err != nil {
 			t.Errorf("a reused link changed the password: %v", err)
 		}
@@ -264,15 +264,15 @@ func TestResetPasswordRefusesBadPasswordAndKeepsTheLink(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		u, personal := dbtest.User(t, db)
 		_, _, err := models.CreateSession(t.Context(), db, u.ID, personal.AccountID(), "", "", life)
-		must(t, err)
+		dbtest.Must(t, err)
 		token := issue(t, db, u, models.PurposeReset)
 		for label, password := range cases {
 			t.Run(label, func(t *testing.T) {
-				before := countAll(t, db)
+				before := dbtest.CountAll(t, db)
 				_, err := models.ResetPassword(t.Context(), db, token, password)
-				wantFields(t, err, "password")
-				wantNothingWritten(t, db, before)
-				if n := countRows(t, db, "email_tokens", "user_id = ? AND used_at IS NOT NULL", u.ID); n != 0 {
+				dbtest.WantFields(t, err, "password")
+				dbtest.WantNothingWritten(t, db, before)
+				if n := dbtest.CountRows(t, db, "email_tokens", "user_id = ? AND used_at IS NOT NULL", u.ID); n != 0 {
 					t.Fatal("a refused password used up the link")
 				}
 			})

@@ -19,7 +19,7 @@ func TestIndexAddonsAreCheckedOnce(t *testing.T) {
 		}
 		for _, addons := range [][]string{{"confetti"}, {models.AddonThumbnail, ""}, {"Thumbnail"}} {
 			_, err := models.CreateIndex(t.Context(), db, s, in(addons...))
-			wantFields(t, err, "addons")
+			dbtest.WantFields(t, err, "addons")
 			fe, _ := tenancy.AsFieldErrors(err)
 			for _, a := range models.IndexAddons {
 				if !strings.Contains(fe["addons"], a) {
@@ -28,12 +28,12 @@ func TestIndexAddonsAreCheckedOnce(t *testing.T) {
 			}
 		}
 		idx, err := models.CreateIndex(t.Context(), db, s, in(models.AddonThumbnail, models.AddonThumbnail))
-		must(t, err)
+		dbtest.Must(t, err)
 		if got := idx.AddonList(); len(got) != 1 || got[0] != models.AddonThumbnail {
 			t.Fatalf("add-ons %q, want the thumbnail once", got)
 		}
 		idx, err = models.CreateIndex(t.Context(), db, s, in())
-		must(t, err)
+		dbtest.Must(t, err)
 		if got := idx.AddonList(); got == nil || len(got) != 0 {
 			t.Fatalf("add-ons %q, want an empty list", got)
 		}

@@ -23,7 +23,7 @@ var resourceTables = []string{"indexes", "videos", "s3_integrations"}
 // dbState is what a refused call must leave as it was: the row counts of the
 // foundation's tables and every row of the resource tables.
 type dbState struct {
-	counts rowCounts
+	counts dbtest.RowCounts
 	rows   map[string]string
 }
 
@@ -31,7 +31,7 @@ type dbState struct {
 // inspect.
 func snapshot(t *testing.T, db *gorm.DB) dbState {
 	t.Helper()
-	st := dbState{counts: countAll(t, db), rows: map[string]string{}}
+	st := dbState{counts: dbtest.CountAll(t, db), rows: map[string]string{}}
 	for _, table := range resourceTables {
 		var rows []map[string]any
 		if err := dbtest.Plain(t, db).Raw("SELECT * FROM " + table + " ORDER BY id").Scan(&rows).Error; err != nil {
@@ -45,7 +45,7 @@ func snapshot(t *testing.T, db *gorm.DB) dbState {
 // wantUnchanged fails unless every table is as it was in before.
 func wantUnchanged(t *testing.T, db *gorm.DB, before dbState) {
 	t.Helper()
-	wantNothingWritten(t, db, before.counts)
+	dbtest.WantNothingWritten(t, db, before.counts)
 	after := snapshot(t, db)
 	for _, table := range resourceTables {
 		if before.rows[table] != after.rows[table] {
@@ -57,47 +57,6 @@ func wantUnchanged(t *testing.T, db *gorm.DB, before dbState) {
 // objectID is the shape of resources' public IDs.
 var objectID = regexp.MustCompile(`^[0-9a-f]{24}$`)
 
-// orgFixture is an organization with an administrator and two regular
-// members, next to another user's organization and personal account.
-type orgFixture struct {
-	adminUser, memberUser, member2User models.User
-	admin, member, member2             tenancy.Scope // the three in the organization
-	adminPersonal                      tenancy.Scope // the administrator's own personal account
-	other                              tenancy.Scope // another user's organization
-	otherPersonal                      tenancy.Scope // another user's personal account
-}
-
-func newOrgFixture(t *testing.T, db *gorm.DB) orgFixture {
-	t.Helper()
-	var f orgFixture
-	f.adminUser, f.adminPersonal = dbtest.User(t, db)
-	f.admin = dbtest.Org(t, db, f.adminUser)
-	f.memberUser, _ = dbtest.User(t, db)
-	f.member = dbtest.AddMember(t, db, f.admin, f.memberUser, tenancy.RoleMember)
-	f.member2User, _ = dbtest.User(t, db)
-	f.member2 = dbtest.AddMember(t, db, f.admin, f.member2User, tenancy.RoleMember)
-	otherUser, otherPersonal := dbtest.User(t, db)
-	f.other = dbtest.Org(t, db, otherUser)
-	f.otherPersonal = otherPersonal
-	return f
-}
-
-// indexInput is a valid index form: Marengo with visual.
-func indexInput(name, visibility string) models.IndexInput {
-	return models.IndexInput{Name: name, Models: []string{models.ModelMarengo},
-		MarengoOptions: []string{models.OptionVisual}, Visibility: visibility}
-}
-
-// newIndex creates an index or fails the test.
-func newIndex(t *testing.T, db *gorm.DB, s tenancy.Scope, name, visibility string) models.Index {
-	t.Helper()
-	idx, err := models.CreateIndex(t.Context(), db, s, indexInput(name, visibility))
-	if err != nil {
-		t.Fatalf("create index %q: %v", name, err)
-	}
-	return idx
-}
-
 // listIndexes lists up to 100 indexes the scope sees.
 func listIndexes(t *testing.T, db *gorm.DB, s tenancy.Scope, q models.IndexQuery) models.IndexList {
 	t.Helper()
@@ -105,7 +64,7 @@ func listIndexes(t *testing.T, db *gorm.DB, s tenancy.Scope, q models.IndexQuery
 		q.Page = tenancy.Page{Number: 1, Size: 100}
 	}
 	list, err := models.ListIndexes(t.Context(), db, s, q)
-	must(t, err)
+	dbtest.Must(t, err)
 	return list
 }
 
@@ -121,24 +80,13 @@ func indexNames(rows []models.IndexRow) []string {
 // name that also matches ErrIndexNameTaken.
 func wantNameTaken(t *testing.T, err error) {
 	t.Helper()
-	wantFields(t, err, "name")
-	wantIs(t, err, models.ErrIndexNameTaken)
-}
-
-// rawIndex reads an index's row with raw SQL, whatever the scope.
-func rawIndex(t *testing.T, db *gorm.DB, id int64) models.Index {
-	t.Helper()
-	var idx models.Index
-	must(t, dbtest.Plain(t, db).Raw("SELECT * FROM indexes WHERE id = ?", id).Scan(&idx).Error)
-	if idx.ID != id {
-		t.Fatalf("index %d is gone", id)
-	}
-	return idx
+	dbtest.WantFields(t, err, "name")
+	dbtest.WantIs(t, err, models.ErrIndexNameTaken)
 }
 
 func TestCreateIndex(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
-		f := newOrgFixture(t, db)
+		f := dbtest.NewOrgFixture(t, db)
 		cases := []struct {
 			label            string
 			in               models.IndexInput
@@ -188,13 +136,13 @@ func TestCreateIndex(t *testing.T) {
 		}
 		for _, c := range cases {
 			t.Run(c.label, func(t *testing.T) {
-				idx, err := models.CreateIndex(t.Context(), db, f.admin, c.in)
-				must(t, err)
+				idx, err := models.CreateIndex(t.Context(), db, f.Admin, c.in)
+				dbtest.Must(t, err)
 				if !objectID.MatchString(idx.PublicID) {
 					t.Errorf("public ID %q, want 24 hex characters", idx.PublicID)
 				}
-				row, err := models.GetIndex(t.Context(), db, f.admin, idx.PublicID)
-				must(t, err)
+				row, err := models.GetIndex(t.Context(), db, f.Admin, idx.PublicID)
+				dbtest.Must(t, err)
 				got := row.Index
 				if got.Name != c.name || got.NameKey != strings.ToLower(c.name) {
 					t.Errorf("name %q key %q, want %q", got.Name, got.NameKey, c.name)
@@ -205,8 +153,8 @@ func TestCreateIndex(t *testing.T) {
 				if fmt.Sprint(got.Models()) != fmt.Sprint(c.models) {
 					t.Errorf("Models() %v, want %v", got.Models(), c.models)
 				}
-				if got.AccountID != f.admin.AccountID() || got.CreatedByID == nil || *got.CreatedByID != f.adminUser.ID {
-					t.Errorf("account %d created by %v, want %d by %d", got.AccountID, got.CreatedByID, f.admin.AccountID(), f.adminUser.ID)
+				if got.AccountID != f.Admin.AccountID() || got.CreatedByID == nil || *got.CreatedByID != f.AdminUser.ID {
+					t.Errorf("account %d created by %v, want %d by %d", got.AccountID, got.CreatedByID, f.Admin.AccountID(), f.AdminUser.ID)
 				}
 				if got.Visibility != models.VisibilityAccount || got.Private() || got.NameScope != 0 {
 					t.Errorf("visibility %q name scope %d, want account, 0", got.Visibility, got.NameScope)
@@ -214,8 +162,8 @@ func TestCreateIndex(t *testing.T) {
 				if got.VideoCount != 0 || got.TotalDuration != 0 || got.CreatedAt.IsZero() || got.UpdatedAt.IsZero() {
 					t.Errorf("new index %+v", got)
 				}
-				if row.CreatedByName != f.adminUser.Name {
-					t.Errorf("created by %q, want %q", row.CreatedByName, f.adminUser.Name)
+				if row.CreatedByName != f.AdminUser.Name {
+					t.Errorf("created by %q, want %q", row.CreatedByName, f.AdminUser.Name)
 				}
 				if got.ID != idx.ID || got.Name != idx.Name || got.MarengoOptions != idx.MarengoOptions || got.PegasusOptions != idx.PegasusOptions {
 					t.Errorf("CreateIndex returned %+v, stored %+v", idx, got)
@@ -227,8 +175,8 @@ func TestCreateIndex(t *testing.T) {
 
 func TestCreateIndexRefusesBadInput(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
-		f := newOrgFixture(t, db)
-		newIndex(t, db, f.admin, "Existing", "")
+		f := dbtest.NewOrgFixture(t, db)
+		dbtest.NewIndex(t, db, f.Admin, "Existing", "")
 		mar := []string{"marengo"}
 		vis := []string{"visual"}
 		cases := []struct {
@@ -262,8 +210,8 @@ func TestCreateIndexRefusesBadInput(t *testing.T) {
 		for _, c := range cases {
 			t.Run(c.label, func(t *testing.T) {
 				before := snapshot(t, db)
-				idx, err := models.CreateIndex(t.Context(), db, f.admin, c.in)
-				wantFields(t, err, c.keys...)
+				idx, err := models.CreateIndex(t.Context(), db, f.Admin, c.in)
+				dbtest.WantFields(t, err, c.keys...)
 				if errors.Is(err, models.ErrIndexNameTaken) {
 					t.Errorf("bad input reported as a taken name: %v", err)
 				}
@@ -280,22 +228,22 @@ func TestCreateIndexRefusesBadInput(t *testing.T) {
 // another account's names do not count.
 func TestCreateIndexNameTaken(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
-		f := newOrgFixture(t, db)
-		newIndex(t, db, f.admin, "Highlights", "")
-		newIndex(t, db, f.admin, "Été", "")
+		f := dbtest.NewOrgFixture(t, db)
+		dbtest.NewIndex(t, db, f.Admin, "Highlights", "")
+		dbtest.NewIndex(t, db, f.Admin, "Été", "")
 		for _, c := range []struct {
 			label string
 			scope tenancy.Scope
 			name  string
 		}{
-			{"same name", f.admin, "Highlights"},
-			{"other case, by a member", f.member, "hIGHLIGHTS"},
-			{"surrounding spaces", f.member2, "  HIGHLIGHTS\t"},
-			{"non-ASCII letters in another case", f.admin, "ÉTÉ"},
+			{"same name", f.Admin, "Highlights"},
+			{"other case, by a member", f.Member, "hIGHLIGHTS"},
+			{"surrounding spaces", f.Member2, "  HIGHLIGHTS\t"},
+			{"non-ASCII letters in another case", f.Admin, "ÉTÉ"},
 		} {
 			t.Run(c.label, func(t *testing.T) {
 				before := snapshot(t, db)
-				_, err := models.CreateIndex(t.Context(), db, c.scope, indexInput(c.name, ""))
+				_, err := models.CreateIndex(t.Context(), db, c.scope, dbtest.IndexInput(c.name, ""))
 				wantNameTaken(t, err)
 				fe, _ := tenancy.AsFieldErrors(err)
 				if !strings.Contains(fe["name"], strings.TrimSpace(c.name)) {
@@ -308,21 +256,21 @@ func TestCreateIndexNameTaken(t *testing.T) {
 			label string
 			scope tenancy.Scope
 		}{
-			{"another organization", f.other},
-			{"another user's personal account", f.otherPersonal},
-			{"the administrator's own personal account", f.adminPersonal},
+			{"another organization", f.Other},
+			{"another user's personal account", f.OtherPersonal},
+			{"the administrator's own personal account", f.AdminPersonal},
 		} {
 			t.Run(c.label, func(t *testing.T) {
-				idx := newIndex(t, db, c.scope, "highlights", "")
+				idx := dbtest.NewIndex(t, db, c.scope, "highlights", "")
 				if idx.AccountID != c.scope.AccountID() {
 					t.Fatalf("created in account %d, want %d", idx.AccountID, c.scope.AccountID())
 				}
 				// And the name is now taken there too.
-				_, err := models.CreateIndex(t.Context(), db, c.scope, indexInput("HIGHLIGHTS", ""))
+				_, err := models.CreateIndex(t.Context(), db, c.scope, dbtest.IndexInput("HIGHLIGHTS", ""))
 				wantNameTaken(t, err)
 			})
 		}
-		if n := countRows(t, db, "indexes", "account_id = ? AND name_key = ?", f.admin.AccountID(), "highlights"); n != 1 {
+		if n := dbtest.CountRows(t, db, "indexes", "account_id = ? AND name_key = ?", f.Admin.AccountID(), "highlights"); n != 1 {
 			t.Fatalf("%d indexes named highlights in the organization, want 1", n)
 		}
 	})
@@ -332,15 +280,15 @@ func TestCreateIndexNameTaken(t *testing.T) {
 // one wins and the others get the name-taken error, not a database error.
 func TestCreateIndexSameNameConcurrently(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
-		f := newOrgFixture(t, db)
-		scopes := []tenancy.Scope{f.admin, f.member, f.member2, f.admin, f.member, f.member2, f.admin, f.member}
+		f := dbtest.NewOrgFixture(t, db)
+		scopes := []tenancy.Scope{f.Admin, f.Member, f.Member2, f.Admin, f.Member, f.Member2, f.Admin, f.Member}
 		errs := make([]error, len(scopes))
 		var wg sync.WaitGroup
 		for i, s := range scopes {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				_, errs[i] = models.CreateIndex(t.Context(), db, s, indexInput(fmt.Sprintf("Race%s", strings.Repeat(" ", i%2)), ""))
+				_, errs[i] = models.CreateIndex(t.Context(), db, s, dbtest.IndexInput(fmt.Sprintf("Race%s", strings.Repeat(" ", i%2)), ""))
 			}()
 		}
 		wg.Wait()
@@ -350,7 +298,7 @@ func TestCreateIndexSameNameConcurrently(t *testing.T) {
 			case err == nil:
 				ok++
 			case errors.Is(err, models.ErrIndexNameTaken):
-				wantFields(t, err, "name")
+				dbtest.WantFields(t, err, "name")
 			default:
 				t.Errorf("concurrent create: %v, want success or ErrIndexNameTaken", err)
 			}
@@ -358,7 +306,7 @@ func TestCreateIndexSameNameConcurrently(t *testing.T) {
 		if ok != 1 {
 			t.Errorf("%d concurrent creates of one name succeeded, want 1", ok)
 		}
-		if n := countRows(t, db, "indexes", "name_key = ?", "race"); n != 1 {
+		if n := dbtest.CountRows(t, db, "indexes", "name_key = ?", "race"); n != 1 {
 			t.Errorf("%d indexes named race, want 1", n)
 		}
 	})
@@ -368,29 +316,29 @@ func TestCreateIndexSameNameConcurrently(t *testing.T) {
 // member, administrators included, sees and manages them.
 func TestCreateIndexByMemberIsShared(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
-		f := newOrgFixture(t, db)
-		idx := newIndex(t, db, f.member, "Member's index", "account")
-		if idx.CreatedByID == nil || *idx.CreatedByID != f.memberUser.ID || idx.Visibility != models.VisibilityAccount {
+		f := dbtest.NewOrgFixture(t, db)
+		idx := dbtest.NewIndex(t, db, f.Member, "Member's index", "account")
+		if idx.CreatedByID == nil || *idx.CreatedByID != f.MemberUser.ID || idx.Visibility != models.VisibilityAccount {
 			t.Fatalf("created %+v", idx)
 		}
-		for label, s := range map[string]tenancy.Scope{"admin": f.admin, "member2": f.member2, "creator": f.member} {
+		for label, s := range map[string]tenancy.Scope{"admin": f.Admin, "member2": f.Member2, "creator": f.Member} {
 			row, err := models.GetIndex(t.Context(), db, s, idx.PublicID)
 			if err != nil {
 				t.Fatalf("%s: GetIndex: %v", label, err)
 			}
-			if row.CreatedByName != f.memberUser.Name {
-				t.Errorf("%s: created by %q, want %q", label, row.CreatedByName, f.memberUser.Name)
+			if row.CreatedByName != f.MemberUser.Name {
+				t.Errorf("%s: created by %q, want %q", label, row.CreatedByName, f.MemberUser.Name)
 			}
 			if list := listIndexes(t, db, s, models.IndexQuery{}); list.Total != 1 || len(list.Rows) != 1 || list.Rows[0].ID != idx.ID {
 				t.Errorf("%s: list %v total %d", label, indexNames(list.Rows), list.Total)
 			}
 		}
-		_, err := models.AddVideo(t.Context(), db, f.admin, idx.PublicID, videoInput("By the admin", 10))
-		must(t, err)
-		_, err = models.UpdateIndex(t.Context(), db, f.member2, idx.PublicID, models.IndexUpdate{Name: "Renamed by member2"})
-		must(t, err)
-		_, err = models.DeleteIndex(t.Context(), db, f.admin, idx.PublicID)
-		must(t, err)
+		_, err := models.AddVideo(t.Context(), db, f.Admin, idx.PublicID, dbtest.VideoInput("By the admin", 10))
+		dbtest.Must(t, err)
+		_, err = models.UpdateIndex(t.Context(), db, f.Member2, idx.PublicID, models.IndexUpdate{Name: "Renamed by member2"})
+		dbtest.Must(t, err)
+		_, err = models.DeleteIndex(t.Context(), db, f.Admin, idx.PublicID)
+		dbtest.Must(t, err)
 	})
 }
 
@@ -398,20 +346,20 @@ func TestCreateIndexByMemberIsShared(t *testing.T) {
 // its owner's already; a visibility sent there is ignored, never an error.
 func TestCreateIndexPersonalIgnoresVisibility(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
-		f := newOrgFixture(t, db)
+		f := dbtest.NewOrgFixture(t, db)
 		for _, v := range []string{"private", "public", "account", ""} {
 			t.Run("visibility "+v, func(t *testing.T) {
-				idx := newIndex(t, db, f.adminPersonal, dbtest.Unique("Personal "), v)
-				got := rawIndex(t, db, idx.ID)
-				if got.Visibility != models.VisibilityAccount || got.NameScope != 0 || got.AccountID != f.adminPersonal.AccountID() {
-					t.Fatalf("stored visibility %q name scope %d account %d, want account, 0, %d", got.Visibility, got.NameScope, got.AccountID, f.adminPersonal.AccountID())
+				idx := dbtest.NewIndex(t, db, f.AdminPersonal, dbtest.Unique("Personal "), v)
+				got := dbtest.RawIndex(t, db, idx.ID)
+				if got.Visibility != models.VisibilityAccount || got.NameScope != 0 || got.AccountID != f.AdminPersonal.AccountID() {
+					t.Fatalf("stored visibility %q name scope %d account %d, want account, 0, %d", got.Visibility, got.NameScope, got.AccountID, f.AdminPersonal.AccountID())
 				}
 			})
 		}
-		idx := newIndex(t, db, f.adminPersonal, "Personal", "")
-		up, err := models.UpdateIndex(t.Context(), db, f.adminPersonal, idx.PublicID, models.IndexUpdate{Name: "Personal", Visibility: "private"})
-		must(t, err)
-		if got := rawIndex(t, db, idx.ID); up.Visibility != models.VisibilityAccount || got.Visibility != models.VisibilityAccount {
+		idx := dbtest.NewIndex(t, db, f.AdminPersonal, "Personal", "")
+		up, err := models.UpdateIndex(t.Context(), db, f.AdminPersonal, idx.PublicID, models.IndexUpdate{Name: "Personal", Visibility: "private"})
+		dbtest.Must(t, err)
+		if got := dbtest.RawIndex(t, db, idx.ID); up.Visibility != models.VisibilityAccount || got.Visibility != models.VisibilityAccount {
 			t.Fatalf("update in a personal account made visibility %q (stored %q)", up.Visibility, got.Visibility)
 		}
 	})
@@ -421,39 +369,39 @@ func TestCreateIndexPersonalIgnoresVisibility(t *testing.T) {
 // administrators included, sees a private index or its videos anywhere.
 func TestPrivateIndexIsSeenOnlyByItsCreator(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
-		f := newOrgFixture(t, db)
-		shared := newIndex(t, db, f.admin, "Shared Secrets", "")
-		priv := newIndex(t, db, f.member, "Secret Plans", "private")
-		if !priv.Private() || priv.NameScope != f.memberUser.ID {
+		f := dbtest.NewOrgFixture(t, db)
+		shared := dbtest.NewIndex(t, db, f.Admin, "Shared Secrets", "")
+		priv := dbtest.NewIndex(t, db, f.Member, "Secret Plans", "private")
+		if !priv.Private() || priv.NameScope != f.MemberUser.ID {
 			t.Fatalf("private index %+v", priv)
 		}
-		video, err := models.AddVideo(t.Context(), db, f.member, priv.PublicID, videoInput("Secret video", 60))
-		must(t, err)
+		video, err := models.AddVideo(t.Context(), db, f.Member, priv.PublicID, dbtest.VideoInput("Secret video", 60))
+		dbtest.Must(t, err)
 
 		// The creator sees it everywhere.
-		row, err := models.GetIndex(t.Context(), db, f.member, priv.PublicID)
-		must(t, err)
+		row, err := models.GetIndex(t.Context(), db, f.Member, priv.PublicID)
+		dbtest.Must(t, err)
 		if !row.Private() || row.VideoCount != 1 || row.TotalDuration != 60 {
 			t.Fatalf("creator's view %+v", row.Index)
 		}
-		list := listIndexes(t, db, f.member, models.IndexQuery{})
+		list := listIndexes(t, db, f.Member, models.IndexQuery{})
 		if list.Total != 2 || !slices.Contains(indexNames(list.Rows), "Secret Plans") {
 			t.Fatalf("creator's list %v total %d", indexNames(list.Rows), list.Total)
 		}
-		if list := listIndexes(t, db, f.member, models.IndexQuery{Search: "secret"}); list.Total != 2 || len(list.Rows) != 2 {
+		if list := listIndexes(t, db, f.Member, models.IndexQuery{Search: "secret"}); list.Total != 2 || len(list.Rows) != 2 {
 			t.Fatalf("creator's search %v total %d", indexNames(list.Rows), list.Total)
 		}
-		videos, err := models.ListVideos(t.Context(), db, f.member, row.Index, tenancy.Page{Number: 1, Size: 20})
-		must(t, err)
+		videos, err := models.ListVideos(t.Context(), db, f.Member, row.Index, tenancy.Page{Number: 1, Size: 20})
+		dbtest.Must(t, err)
 		if len(videos) != 1 || videos[0].ID != video.ID {
 			t.Fatalf("creator's videos %+v", videos)
 		}
 
-		for label, s := range map[string]tenancy.Scope{"administrator": f.admin, "another member": f.member2} {
+		for label, s := range map[string]tenancy.Scope{"administrator": f.Admin, "another member": f.Member2} {
 			t.Run(label, func(t *testing.T) {
 				before := snapshot(t, db)
 				_, err := models.GetIndex(t.Context(), db, s, priv.PublicID)
-				wantIs(t, err, tenancy.ErrNotFound)
+				dbtest.WantIs(t, err, tenancy.ErrNotFound)
 				for _, q := range []models.IndexQuery{{}, {Search: "secret"}, {Search: "plans"}, {Sort: models.SortName}} {
 					list := listIndexes(t, db, s, q)
 					names := indexNames(list.Rows)
@@ -467,20 +415,20 @@ func TestPrivateIndexIsSeenOnlyByItsCreator(t *testing.T) {
 				if list := listIndexes(t, db, s, models.IndexQuery{Search: "plans"}); list.Total != 0 {
 					t.Errorf("search finds %d", list.Total)
 				}
-				_, err = models.AddVideo(t.Context(), db, s, priv.PublicID, videoInput("Intruder", 30))
-				wantIs(t, err, tenancy.ErrNotFound)
+				_, err = models.AddVideo(t.Context(), db, s, priv.PublicID, dbtest.VideoInput("Intruder", 30))
+				dbtest.WantIs(t, err, tenancy.ErrNotFound)
 				_, err = models.AddVideo(t.Context(), db, s, priv.PublicID, models.VideoInput{})
-				wantIs(t, err, tenancy.ErrNotFound) // no validation message that would confirm the index exists
+				dbtest.WantIs(t, err, tenancy.ErrNotFound) // no validation message that would confirm the index exists
 				_, err = models.DeleteVideo(t.Context(), db, s, priv.PublicID, video.PublicID)
-				wantIs(t, err, tenancy.ErrNotFound)
+				dbtest.WantIs(t, err, tenancy.ErrNotFound)
 				_, err = models.DeleteVideo(t.Context(), db, s, shared.PublicID, video.PublicID)
-				wantIs(t, err, tenancy.ErrNotFound)
+				dbtest.WantIs(t, err, tenancy.ErrNotFound)
 				_, err = models.UpdateIndex(t.Context(), db, s, priv.PublicID, models.IndexUpdate{Name: "Taken over", Visibility: "account"})
-				wantIs(t, err, tenancy.ErrNotFound)
+				dbtest.WantIs(t, err, tenancy.ErrNotFound)
 				_, err = models.UpdateIndex(t.Context(), db, s, priv.PublicID, models.IndexUpdate{Name: ""})
-				wantIs(t, err, tenancy.ErrNotFound)
+				dbtest.WantIs(t, err, tenancy.ErrNotFound)
 				_, err = models.DeleteIndex(t.Context(), db, s, priv.PublicID)
-				wantIs(t, err, tenancy.ErrNotFound)
+				dbtest.WantIs(t, err, tenancy.ErrNotFound)
 				wantUnchanged(t, db, before)
 			})
 		}
@@ -491,31 +439,31 @@ func TestPrivateIndexIsSeenOnlyByItsCreator(t *testing.T) {
 // shared indexes and their own private ones.
 func TestPrivateIndexNames(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
-		f := newOrgFixture(t, db)
-		newIndex(t, db, f.member, "Drafts", "private")
+		f := dbtest.NewOrgFixture(t, db)
+		dbtest.NewIndex(t, db, f.Member, "Drafts", "private")
 
 		// Another member's private "drafts" does not make the name taken.
-		other := newIndex(t, db, f.member2, "drafts", "account")
+		other := dbtest.NewIndex(t, db, f.Member2, "drafts", "account")
 		if other.Private() {
 			t.Fatalf("created %+v", other)
 		}
 		// The creator of the private one cannot create a second, either way.
 		for _, v := range []string{"private", "account", ""} {
 			before := snapshot(t, db)
-			_, err := models.CreateIndex(t.Context(), db, f.member, indexInput("DRAFTS", v))
+			_, err := models.CreateIndex(t.Context(), db, f.Member, dbtest.IndexInput("DRAFTS", v))
 			wantNameTaken(t, err)
 			wantUnchanged(t, db, before)
 		}
 
 		// A private name does not block another member's private one.
-		newIndex(t, db, f.admin, "Notes", "private")
-		newIndex(t, db, f.member, "notes", "private")
+		dbtest.NewIndex(t, db, f.Admin, "Notes", "private")
+		dbtest.NewIndex(t, db, f.Member, "notes", "private")
 		// Once a shared "Archive" exists, nobody gets a private "archive".
-		newIndex(t, db, f.admin, "Archive", "")
-		for _, s := range []tenancy.Scope{f.admin, f.member, f.member2} {
+		dbtest.NewIndex(t, db, f.Admin, "Archive", "")
+		for _, s := range []tenancy.Scope{f.Admin, f.Member, f.Member2} {
 			for _, v := range []string{"private", "account"} {
 				before := snapshot(t, db)
-				_, err := models.CreateIndex(t.Context(), db, s, indexInput("archive", v))
+				_, err := models.CreateIndex(t.Context(), db, s, dbtest.IndexInput("archive", v))
 				wantNameTaken(t, err)
 				wantUnchanged(t, db, before)
 			}
@@ -526,9 +474,9 @@ func TestPrivateIndexNames(t *testing.T) {
 			scope tenancy.Scope
 			want  []string
 		}{
-			{f.admin, []string{"Archive", "drafts", "Notes"}},
-			{f.member, []string{"Archive", "Drafts", "drafts", "notes"}},
-			{f.member2, []string{"Archive", "drafts"}},
+			{f.Admin, []string{"Archive", "drafts", "Notes"}},
+			{f.Member, []string{"Archive", "Drafts", "drafts", "notes"}},
+			{f.Member2, []string{"Archive", "drafts"}},
 		} {
 			list := listIndexes(t, db, c.scope, models.IndexQuery{Sort: models.SortName})
 			got := indexNames(list.Rows)
@@ -544,24 +492,24 @@ func TestPrivateIndexNames(t *testing.T) {
 
 func TestUpdateIndex(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
-		f := newOrgFixture(t, db)
-		idx := newIndex(t, db, f.admin, "Original", "")
-		newIndex(t, db, f.admin, "Taken", "")
+		f := dbtest.NewOrgFixture(t, db)
+		idx := dbtest.NewIndex(t, db, f.Admin, "Original", "")
+		dbtest.NewIndex(t, db, f.Admin, "Taken", "")
 
 		// Anyone who sees a shared index renames it; names are trimmed.
-		up, err := models.UpdateIndex(t.Context(), db, f.member, idx.PublicID, models.IndexUpdate{Name: "  Renamed  "})
-		must(t, err)
-		got := rawIndex(t, db, idx.ID)
+		up, err := models.UpdateIndex(t.Context(), db, f.Member, idx.PublicID, models.IndexUpdate{Name: "  Renamed  "})
+		dbtest.Must(t, err)
+		got := dbtest.RawIndex(t, db, idx.ID)
 		if up.Name != "Renamed" || got.Name != "Renamed" || got.NameKey != "renamed" || got.Visibility != models.VisibilityAccount {
 			t.Fatalf("after rename: returned %q, stored %+v", up.Name, got)
 		}
-		if got.CreatedByID == nil || *got.CreatedByID != f.adminUser.ID || got.UpdatedAt.Before(idx.UpdatedAt) {
+		if got.CreatedByID == nil || *got.CreatedByID != f.AdminUser.ID || got.UpdatedAt.Before(idx.UpdatedAt) {
 			t.Fatalf("after rename: %+v", got)
 		}
 		// Only its case changing is not a clash with itself.
-		_, err = models.UpdateIndex(t.Context(), db, f.member2, idx.PublicID, models.IndexUpdate{Name: "RENAMED", Visibility: "account"})
-		must(t, err)
-		if got := rawIndex(t, db, idx.ID); got.Name != "RENAMED" {
+		_, err = models.UpdateIndex(t.Context(), db, f.Member2, idx.PublicID, models.IndexUpdate{Name: "RENAMED", Visibility: "account"})
+		dbtest.Must(t, err)
+		if got := dbtest.RawIndex(t, db, idx.ID); got.Name != "RENAMED" {
 			t.Fatalf("name %q after a case change", got.Name)
 		}
 
@@ -572,19 +520,19 @@ func TestUpdateIndex(t *testing.T) {
 			keys  []string
 			taken bool
 		}{
-			{"empty name", f.admin, models.IndexUpdate{Name: ""}, []string{"name"}, false},
-			{"101 characters", f.member, models.IndexUpdate{Name: strings.Repeat("x", 101)}, []string{"name"}, false},
-			{"control character", f.member, models.IndexUpdate{Name: "a\x1bb"}, []string{"name"}, false},
-			{"taken name, other case", f.member, models.IndexUpdate{Name: "tAKEN"}, []string{"name"}, true},
-			{"bad visibility", f.admin, models.IndexUpdate{Name: "RENAMED", Visibility: "public"}, []string{"visibility"}, false},
-			{"a member makes another's index private", f.member, models.IndexUpdate{Name: "RENAMED", Visibility: "private"}, []string{"visibility"}, false},
-			{"a member renames and makes it private", f.member, models.IndexUpdate{Name: "Mine now", Visibility: "private"}, []string{"visibility"}, false},
+			{"empty name", f.Admin, models.IndexUpdate{Name: ""}, []string{"name"}, false},
+			{"101 characters", f.Member, models.IndexUpdate{Name: strings.Repeat("x", 101)}, []string{"name"}, false},
+			{"control character", f.Member, models.IndexUpdate{Name: "a\x1bb"}, []string{"name"}, false},
+			{"taken name, other case", f.Member, models.IndexUpdate{Name: "tAKEN"}, []string{"name"}, true},
+			{"bad visibility", f.Admin, models.IndexUpdate{Name: "RENAMED", Visibility: "public"}, []string{"visibility"}, false},
+			{"a member makes another's index private", f.Member, models.IndexUpdate{Name: "RENAMED", Visibility: "private"}, []string{"visibility"}, false},
+			{"a member renames and makes it private", f.Member, models.IndexUpdate{Name: "Mine now", Visibility: "private"}, []string{"visibility"}, false},
 		}
 		for _, c := range refused {
 			t.Run(c.label, func(t *testing.T) {
 				before := snapshot(t, db)
 				_, err := models.UpdateIndex(t.Context(), db, c.scope, idx.PublicID, c.in)
-				wantFields(t, err, c.keys...)
+				dbtest.WantFields(t, err, c.keys...)
 				if errors.Is(err, models.ErrIndexNameTaken) != c.taken {
 					t.Errorf("errors.Is(ErrIndexNameTaken) = %v, want %v", !c.taken, c.taken)
 				}
@@ -593,42 +541,42 @@ func TestUpdateIndex(t *testing.T) {
 		}
 
 		// The creator makes it private: the others lose sight of it.
-		_, err = models.UpdateIndex(t.Context(), db, f.admin, idx.PublicID, models.IndexUpdate{Name: "RENAMED", Visibility: "private"})
-		must(t, err)
-		got = rawIndex(t, db, idx.ID)
-		if got.Visibility != models.VisibilityPrivate || got.NameScope != f.adminUser.ID {
+		_, err = models.UpdateIndex(t.Context(), db, f.Admin, idx.PublicID, models.IndexUpdate{Name: "RENAMED", Visibility: "private"})
+		dbtest.Must(t, err)
+		got = dbtest.RawIndex(t, db, idx.ID)
+		if got.Visibility != models.VisibilityPrivate || got.NameScope != f.AdminUser.ID {
 			t.Fatalf("after making private: %+v", got)
 		}
-		_, err = models.GetIndex(t.Context(), db, f.member, idx.PublicID)
-		wantIs(t, err, tenancy.ErrNotFound)
+		_, err = models.GetIndex(t.Context(), db, f.Member, idx.PublicID)
+		dbtest.WantIs(t, err, tenancy.ErrNotFound)
 		before := snapshot(t, db)
-		_, err = models.UpdateIndex(t.Context(), db, f.member, idx.PublicID, models.IndexUpdate{Name: "RENAMED", Visibility: "account"})
-		wantIs(t, err, tenancy.ErrNotFound)
+		_, err = models.UpdateIndex(t.Context(), db, f.Member, idx.PublicID, models.IndexUpdate{Name: "RENAMED", Visibility: "account"})
+		dbtest.WantIs(t, err, tenancy.ErrNotFound)
 		wantUnchanged(t, db, before)
 		// Leaving visibility empty keeps it private.
-		_, err = models.UpdateIndex(t.Context(), db, f.admin, idx.PublicID, models.IndexUpdate{Name: "Private now"})
-		must(t, err)
-		if got := rawIndex(t, db, idx.ID); got.Visibility != models.VisibilityPrivate || got.Name != "Private now" {
+		_, err = models.UpdateIndex(t.Context(), db, f.Admin, idx.PublicID, models.IndexUpdate{Name: "Private now"})
+		dbtest.Must(t, err)
+		if got := dbtest.RawIndex(t, db, idx.ID); got.Visibility != models.VisibilityPrivate || got.Name != "Private now" {
 			t.Fatalf("after a rename of a private index: %+v", got)
 		}
 
 		// While it is private, a member creates a shared index of that name;
 		// making the private one shared again is then a clash.
-		newIndex(t, db, f.member, "private NOW", "")
+		dbtest.NewIndex(t, db, f.Member, "private NOW", "")
 		before = snapshot(t, db)
-		_, err = models.UpdateIndex(t.Context(), db, f.admin, idx.PublicID, models.IndexUpdate{Name: "Private now", Visibility: "account"})
+		_, err = models.UpdateIndex(t.Context(), db, f.Admin, idx.PublicID, models.IndexUpdate{Name: "Private now", Visibility: "account"})
 		wantNameTaken(t, err)
 		wantUnchanged(t, db, before)
 
 		// Under another name it becomes shared again, for everyone.
-		_, err = models.UpdateIndex(t.Context(), db, f.admin, idx.PublicID, models.IndexUpdate{Name: "Back to shared", Visibility: "account"})
-		must(t, err)
-		got = rawIndex(t, db, idx.ID)
+		_, err = models.UpdateIndex(t.Context(), db, f.Admin, idx.PublicID, models.IndexUpdate{Name: "Back to shared", Visibility: "account"})
+		dbtest.Must(t, err)
+		got = dbtest.RawIndex(t, db, idx.ID)
 		if got.Visibility != models.VisibilityAccount || got.NameScope != 0 {
 			t.Fatalf("after making shared: %+v", got)
 		}
-		_, err = models.GetIndex(t.Context(), db, f.member2, idx.PublicID)
-		must(t, err)
+		_, err = models.GetIndex(t.Context(), db, f.Member2, idx.PublicID)
+		dbtest.Must(t, err)
 	})
 }
 
@@ -636,9 +584,9 @@ func TestUpdateIndex(t *testing.T) {
 // sees a member's shared index either.
 func TestUpdateIndexVisibilityOnlyByCreator(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
-		f := newOrgFixture(t, db)
-		idx := newIndex(t, db, f.member, "Member's", "")
-		for label, s := range map[string]tenancy.Scope{"administrator": f.admin, "another member": f.member2} {
+		f := dbtest.NewOrgFixture(t, db)
+		idx := dbtest.NewIndex(t, db, f.Member, "Member's", "")
+		for label, s := range map[string]tenancy.Scope{"administrator": f.Admin, "another member": f.Member2} {
 			before := snapshot(t, db)
 			_, err := models.UpdateIndex(t.Context(), db, s, idx.PublicID, models.IndexUpdate{Name: "Member's", Visibility: "private"})
 			if fe, ok := tenancy.AsFieldErrors(err); !ok || fe["visibility"] == "" {
@@ -646,9 +594,9 @@ func TestUpdateIndexVisibilityOnlyByCreator(t *testing.T) {
 			}
 			wantUnchanged(t, db, before)
 		}
-		_, err := models.UpdateIndex(t.Context(), db, f.member, idx.PublicID, models.IndexUpdate{Name: "Member's", Visibility: "private"})
-		must(t, err)
-		if got := rawIndex(t, db, idx.ID); !got.Private() {
+		_, err := models.UpdateIndex(t.Context(), db, f.Member, idx.PublicID, models.IndexUpdate{Name: "Member's", Visibility: "private"})
+		dbtest.Must(t, err)
+		if got := dbtest.RawIndex(t, db, idx.ID); !got.Private() {
 			t.Fatalf("the creator could not make their index private: %+v", got)
 		}
 	})
@@ -658,51 +606,51 @@ func TestUpdateIndexVisibilityOnlyByCreator(t *testing.T) {
 // missing one, and nothing changes.
 func TestIndexesCrossAccount(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
-		f := newOrgFixture(t, db)
-		mine := newIndex(t, db, f.admin, "Mine", "")
+		f := dbtest.NewOrgFixture(t, db)
+		mine := dbtest.NewIndex(t, db, f.Admin, "Mine", "")
 		victims := map[string]tenancy.Scope{
-			"another organization":             f.other,
-			"another user's personal account":  f.otherPersonal,
-			"the same user's personal account": f.adminPersonal,
+			"another organization":             f.Other,
+			"another user's personal account":  f.OtherPersonal,
+			"the same user's personal account": f.AdminPersonal,
 		}
 		for label, victim := range victims {
 			t.Run(label, func(t *testing.T) {
-				theirs := newIndex(t, db, victim, dbtest.Unique("Theirs "), "")
-				_, err := models.AddVideo(t.Context(), db, victim, theirs.PublicID, videoInput("Their video", 42))
-				must(t, err)
+				theirs := dbtest.NewIndex(t, db, victim, dbtest.Unique("Theirs "), "")
+				_, err := models.AddVideo(t.Context(), db, victim, theirs.PublicID, dbtest.VideoInput("Their video", 42))
+				dbtest.Must(t, err)
 				before := snapshot(t, db)
-				_, err = models.GetIndex(t.Context(), db, f.admin, theirs.PublicID)
-				wantIs(t, err, tenancy.ErrNotFound)
-				_, err = models.UpdateIndex(t.Context(), db, f.admin, theirs.PublicID, models.IndexUpdate{Name: "Stolen"})
-				wantIs(t, err, tenancy.ErrNotFound)
-				_, err = models.UpdateIndex(t.Context(), db, f.admin, theirs.PublicID, models.IndexUpdate{Name: "Stolen", Visibility: "private"})
-				wantIs(t, err, tenancy.ErrNotFound)
-				_, err = models.UpdateIndex(t.Context(), db, f.admin, theirs.PublicID, models.IndexUpdate{Name: ""})
-				wantIs(t, err, tenancy.ErrNotFound) // not a validation error that confirms the ID
-				_, err = models.DeleteIndex(t.Context(), db, f.admin, theirs.PublicID)
-				wantIs(t, err, tenancy.ErrNotFound)
-				list := listIndexes(t, db, f.admin, models.IndexQuery{})
+				_, err = models.GetIndex(t.Context(), db, f.Admin, theirs.PublicID)
+				dbtest.WantIs(t, err, tenancy.ErrNotFound)
+				_, err = models.UpdateIndex(t.Context(), db, f.Admin, theirs.PublicID, models.IndexUpdate{Name: "Stolen"})
+				dbtest.WantIs(t, err, tenancy.ErrNotFound)
+				_, err = models.UpdateIndex(t.Context(), db, f.Admin, theirs.PublicID, models.IndexUpdate{Name: "Stolen", Visibility: "private"})
+				dbtest.WantIs(t, err, tenancy.ErrNotFound)
+				_, err = models.UpdateIndex(t.Context(), db, f.Admin, theirs.PublicID, models.IndexUpdate{Name: ""})
+				dbtest.WantIs(t, err, tenancy.ErrNotFound) // not a validation error that confirms the ID
+				_, err = models.DeleteIndex(t.Context(), db, f.Admin, theirs.PublicID)
+				dbtest.WantIs(t, err, tenancy.ErrNotFound)
+				list := listIndexes(t, db, f.Admin, models.IndexQuery{})
 				if list.Total != 1 || len(list.Rows) != 1 || list.Rows[0].ID != mine.ID {
 					t.Errorf("list %v total %d, want only Mine", indexNames(list.Rows), list.Total)
 				}
-				if list := listIndexes(t, db, f.admin, models.IndexQuery{Search: "theirs"}); list.Total != 0 || len(list.Rows) != 0 {
+				if list := listIndexes(t, db, f.Admin, models.IndexQuery{Search: "theirs"}); list.Total != 0 || len(list.Rows) != 0 {
 					t.Errorf("search finds %v", indexNames(list.Rows))
 				}
 				// Their owner still sees it.
 				_, err = models.GetIndex(t.Context(), db, victim, theirs.PublicID)
-				must(t, err)
+				dbtest.Must(t, err)
 				wantUnchanged(t, db, before)
 				// The other way round too.
 				_, err = models.GetIndex(t.Context(), db, victim, mine.PublicID)
-				wantIs(t, err, tenancy.ErrNotFound)
+				dbtest.WantIs(t, err, tenancy.ErrNotFound)
 				_, err = models.DeleteIndex(t.Context(), db, victim, mine.PublicID)
-				wantIs(t, err, tenancy.ErrNotFound)
+				dbtest.WantIs(t, err, tenancy.ErrNotFound)
 				wantUnchanged(t, db, before)
 			})
 		}
 		for _, id := range []string{"", "000000000000000000000000", "1", mine.PublicID + "0", strings.ToUpper(mine.PublicID)} {
-			_, err := models.GetIndex(t.Context(), db, f.admin, id)
-			wantIs(t, err, tenancy.ErrNotFound)
+			_, err := models.GetIndex(t.Context(), db, f.Admin, id)
+			dbtest.WantIs(t, err, tenancy.ErrNotFound)
 		}
 	})
 }
@@ -711,12 +659,12 @@ func TestIndexesCrossAccount(t *testing.T) {
 // integrations refuses the zero scope and writes nothing.
 func TestResourceFunctionsRefuseZeroScope(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
-		f := newOrgFixture(t, db)
-		idx := newIndex(t, db, f.admin, "Indexed", "")
-		video, err := models.AddVideo(t.Context(), db, f.admin, idx.PublicID, videoInput("Clip", 10))
-		must(t, err)
-		it, err := models.CreateIntegration(t.Context(), db, f.admin, integrationInput("Bucket"))
-		must(t, err)
+		f := dbtest.NewOrgFixture(t, db)
+		idx := dbtest.NewIndex(t, db, f.Admin, "Indexed", "")
+		video, err := models.AddVideo(t.Context(), db, f.Admin, idx.PublicID, dbtest.VideoInput("Clip", 10))
+		dbtest.Must(t, err)
+		it, err := models.CreateIntegration(t.Context(), db, f.Admin, integrationInput("Bucket"))
+		dbtest.Must(t, err)
 		var zero tenancy.Scope
 		ctx := t.Context()
 		page := tenancy.Page{Number: 1, Size: 20}
@@ -725,7 +673,7 @@ func TestResourceFunctionsRefuseZeroScope(t *testing.T) {
 			run   func() (empty bool, err error)
 		}{
 			{"CreateIndex", func() (bool, error) {
-				i, err := models.CreateIndex(ctx, db, zero, indexInput("Zero", ""))
+				i, err := models.CreateIndex(ctx, db, zero, dbtest.IndexInput("Zero", ""))
 				return i.ID == 0, err
 			}},
 			{"GetIndex", func() (bool, error) {
@@ -745,7 +693,7 @@ func TestResourceFunctionsRefuseZeroScope(t *testing.T) {
 				return true, err
 			}},
 			{"AddVideo", func() (bool, error) {
-				v, err := models.AddVideo(ctx, db, zero, idx.PublicID, videoInput("Zero", 10))
+				v, err := models.AddVideo(ctx, db, zero, idx.PublicID, dbtest.VideoInput("Zero", 10))
 				return v.ID == 0, err
 			}},
 			{"ListVideos", func() (bool, error) {
@@ -781,7 +729,7 @@ func TestResourceFunctionsRefuseZeroScope(t *testing.T) {
 			t.Run(c.label, func(t *testing.T) {
 				before := snapshot(t, db)
 				empty, err := c.run()
-				wantIs(t, err, tenancy.ErrUnscoped)
+				dbtest.WantIs(t, err, tenancy.ErrUnscoped)
 				if !empty {
 					t.Error("returned data with the zero scope")
 				}
@@ -793,23 +741,23 @@ func TestResourceFunctionsRefuseZeroScope(t *testing.T) {
 
 func TestListIndexesPagination(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
-		f := newOrgFixture(t, db)
+		f := dbtest.NewOrgFixture(t, db)
 		var created []string
 		for i := range 25 {
-			created = append(created, newIndex(t, db, f.admin, fmt.Sprintf("Index %02d", i), "").PublicID)
+			created = append(created, dbtest.NewIndex(t, db, f.Admin, fmt.Sprintf("Index %02d", i), "").PublicID)
 		}
-		newIndex(t, db, f.other, "Elsewhere", "")
-		newIndex(t, db, f.member, "Private elsewhere", "private")
+		dbtest.NewIndex(t, db, f.Other, "Elsewhere", "")
+		dbtest.NewIndex(t, db, f.Member, "Private elsewhere", "private")
 
 		var seen []string
 		for _, p := range []struct{ number, rows int }{{1, 20}, {2, 5}, {3, 0}} {
-			list, err := models.ListIndexes(t.Context(), db, f.admin, models.IndexQuery{Page: tenancy.Page{Number: p.number, Size: 20}})
-			must(t, err)
+			list, err := models.ListIndexes(t.Context(), db, f.Admin, models.IndexQuery{Page: tenancy.Page{Number: p.number, Size: 20}})
+			dbtest.Must(t, err)
 			if len(list.Rows) != p.rows || list.Total != 25 || list.Capped {
 				t.Fatalf("page %d: %d rows, total %d, capped %v; want %d, 25, false", p.number, len(list.Rows), list.Total, list.Capped, p.rows)
 			}
 			for _, r := range list.Rows {
-				if r.AccountID != f.admin.AccountID() || r.CreatedByName != f.adminUser.Name {
+				if r.AccountID != f.Admin.AccountID() || r.CreatedByName != f.AdminUser.Name {
 					t.Errorf("row %+v", r)
 				}
 				seen = append(seen, r.PublicID)
@@ -825,7 +773,7 @@ func TestListIndexesPagination(t *testing.T) {
 			t.Errorf("Pages(25) = %d, want 2", p)
 		}
 		// A page number below 1 is the first page.
-		list := listIndexes(t, db, f.admin, models.IndexQuery{Page: tenancy.Page{Number: 0, Size: 20}})
+		list := listIndexes(t, db, f.Admin, models.IndexQuery{Page: tenancy.Page{Number: 0, Size: 20}})
 		if len(list.Rows) != 20 || list.Rows[0].PublicID != want[0] {
 			t.Errorf("page 0: %d rows", len(list.Rows))
 		}
@@ -834,10 +782,10 @@ func TestListIndexesPagination(t *testing.T) {
 
 func TestListIndexesSort(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
-		f := newOrgFixture(t, db)
+		f := dbtest.NewOrgFixture(t, db)
 		order := []string{"delta", "Alpha", "charlie", "Echo", "bravo"}
 		for _, name := range order {
-			newIndex(t, db, f.admin, name, "")
+			dbtest.NewIndex(t, db, f.Admin, name, "")
 		}
 		newest := slices.Clone(order)
 		slices.Reverse(newest)
@@ -849,14 +797,14 @@ func TestListIndexesSort(t *testing.T) {
 			{models.SortNewest, newest},
 			{"", newest},
 		} {
-			list := listIndexes(t, db, f.admin, models.IndexQuery{Sort: c.sort})
+			list := listIndexes(t, db, f.Admin, models.IndexQuery{Sort: c.sort})
 			if got := indexNames(list.Rows); !slices.Equal(got, c.want) {
 				t.Errorf("sort %q: %v, want %v", c.sort, got, c.want)
 			}
 		}
 		// Sorting by name pages correctly.
-		list, err := models.ListIndexes(t.Context(), db, f.admin, models.IndexQuery{Sort: models.SortName, Page: tenancy.Page{Number: 2, Size: 2}})
-		must(t, err)
+		list, err := models.ListIndexes(t.Context(), db, f.Admin, models.IndexQuery{Sort: models.SortName, Page: tenancy.Page{Number: 2, Size: 2}})
+		dbtest.Must(t, err)
 		if got := indexNames(list.Rows); !slices.Equal(got, []string{"charlie", "delta"}) || list.Total != 5 {
 			t.Errorf("page 2 by name: %v total %d", got, list.Total)
 		}
@@ -865,11 +813,11 @@ func TestListIndexesSort(t *testing.T) {
 
 func TestListIndexesSearch(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
-		f := newOrgFixture(t, db)
+		f := dbtest.NewOrgFixture(t, db)
 		for _, name := range []string{"Cats 100%", "Cats 1000 lives", "snake_case", "snakeXcase", `back\slash`, "backslash", "Dog Show", "ÉTÉ 2024"} {
-			newIndex(t, db, f.admin, name, "")
+			dbtest.NewIndex(t, db, f.Admin, name, "")
 		}
-		newIndex(t, db, f.other, "Cats elsewhere", "")
+		dbtest.NewIndex(t, db, f.Other, "Cats elsewhere", "")
 		cases := []struct {
 			search string
 			want   []string
@@ -891,7 +839,7 @@ func TestListIndexesSearch(t *testing.T) {
 		}
 		for _, c := range cases {
 			t.Run(c.search, func(t *testing.T) {
-				list := listIndexes(t, db, f.admin, models.IndexQuery{Search: c.search, Sort: models.SortName})
+				list := listIndexes(t, db, f.Admin, models.IndexQuery{Search: c.search, Sort: models.SortName})
 				got := indexNames(list.Rows)
 				slices.Sort(got)
 				want := slices.Clone(c.want)
@@ -905,8 +853,8 @@ func TestListIndexesSearch(t *testing.T) {
 			})
 		}
 		// The total counts every match, not one page.
-		list, err := models.ListIndexes(t.Context(), db, f.admin, models.IndexQuery{Search: "a", Page: tenancy.Page{Number: 1, Size: 2}})
-		must(t, err)
+		list, err := models.ListIndexes(t.Context(), db, f.Admin, models.IndexQuery{Search: "a", Page: tenancy.Page{Number: 1, Size: 2}})
+		dbtest.Must(t, err)
 		if len(list.Rows) != 2 || list.Total != 6 {
 			t.Errorf("search a, page of 2: %d rows, total %d; want 2, 6", len(list.Rows), list.Total)
 		}
@@ -917,48 +865,48 @@ func TestListIndexesSearch(t *testing.T) {
 // nothing else.
 func TestDeleteIndexDeletesVideos(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
-		f := newOrgFixture(t, db)
-		doomed := newIndex(t, db, f.admin, "Doomed", "")
-		kept := newIndex(t, db, f.admin, "Kept", "")
+		f := dbtest.NewOrgFixture(t, db)
+		doomed := dbtest.NewIndex(t, db, f.Admin, "Doomed", "")
+		kept := dbtest.NewIndex(t, db, f.Admin, "Kept", "")
 		for i := range 3 {
-			_, err := models.AddVideo(t.Context(), db, f.admin, doomed.PublicID, videoInput(fmt.Sprintf("Doomed %d", i), 10))
-			must(t, err)
+			_, err := models.AddVideo(t.Context(), db, f.Admin, doomed.PublicID, dbtest.VideoInput(fmt.Sprintf("Doomed %d", i), 10))
+			dbtest.Must(t, err)
 		}
 		for i := range 2 {
-			_, err := models.AddVideo(t.Context(), db, f.member, kept.PublicID, videoInput(fmt.Sprintf("Kept %d", i), 20))
-			must(t, err)
+			_, err := models.AddVideo(t.Context(), db, f.Member, kept.PublicID, dbtest.VideoInput(fmt.Sprintf("Kept %d", i), 20))
+			dbtest.Must(t, err)
 		}
-		theirs := newIndex(t, db, f.other, "Doomed", "")
-		_, err := models.AddVideo(t.Context(), db, f.other, theirs.PublicID, videoInput("Theirs", 30))
-		must(t, err)
+		theirs := dbtest.NewIndex(t, db, f.Other, "Doomed", "")
+		_, err := models.AddVideo(t.Context(), db, f.Other, theirs.PublicID, dbtest.VideoInput("Theirs", 30))
+		dbtest.Must(t, err)
 
-		deleted, err := models.DeleteIndex(t.Context(), db, f.member, doomed.PublicID)
-		must(t, err)
+		deleted, err := models.DeleteIndex(t.Context(), db, f.Member, doomed.PublicID)
+		dbtest.Must(t, err)
 		if deleted.ID != doomed.ID {
 			t.Errorf("deleted %+v", deleted)
 		}
-		if n := countRows(t, db, "videos", "index_id = ?", doomed.ID); n != 0 {
+		if n := dbtest.CountRows(t, db, "videos", "index_id = ?", doomed.ID); n != 0 {
 			t.Errorf("%d videos of the deleted index remain", n)
 		}
-		if n := countRows(t, db, "indexes", "id = ?", doomed.ID); n != 0 {
+		if n := dbtest.CountRows(t, db, "indexes", "id = ?", doomed.ID); n != 0 {
 			t.Errorf("the index remains")
 		}
-		if n := countRows(t, db, "videos", "index_id = ?", kept.ID); n != 2 {
+		if n := dbtest.CountRows(t, db, "videos", "index_id = ?", kept.ID); n != 2 {
 			t.Errorf("%d videos of another index remain, want 2", n)
 		}
-		if n := countRows(t, db, "videos", "index_id = ?", theirs.ID); n != 1 {
+		if n := dbtest.CountRows(t, db, "videos", "index_id = ?", theirs.ID); n != 1 {
 			t.Errorf("%d videos of another account's index remain, want 1", n)
 		}
-		if got := rawIndex(t, db, kept.ID); got.VideoCount != 2 || got.TotalDuration != 40 {
+		if got := dbtest.RawIndex(t, db, kept.ID); got.VideoCount != 2 || got.TotalDuration != 40 {
 			t.Errorf("other index's counters %d/%d", got.VideoCount, got.TotalDuration)
 		}
-		_, err = models.GetIndex(t.Context(), db, f.admin, doomed.PublicID)
-		wantIs(t, err, tenancy.ErrNotFound)
+		_, err = models.GetIndex(t.Context(), db, f.Admin, doomed.PublicID)
+		dbtest.WantIs(t, err, tenancy.ErrNotFound)
 		before := snapshot(t, db)
-		_, err = models.DeleteIndex(t.Context(), db, f.admin, doomed.PublicID)
-		wantIs(t, err, tenancy.ErrNotFound)
+		_, err = models.DeleteIndex(t.Context(), db, f.Admin, doomed.PublicID)
+		dbtest.WantIs(t, err, tenancy.ErrNotFound)
 		wantUnchanged(t, db, before)
 		// Its name is free again.
-		newIndex(t, db, f.admin, "doomed", "")
+		dbtest.NewIndex(t, db, f.Admin, "doomed", "")
 	})
 }

@@ -34,7 +34,7 @@ func newIntegration(t *testing.T, db *gorm.DB, s tenancy.Scope, name string) mod
 func rawIntegration(t *testing.T, db *gorm.DB, id int64) models.S3Integration {
 	t.Helper()
 	var it models.S3Integration
-	must(t, dbtest.Plain(t, db).Raw("SELECT * FROM s3_integrations WHERE id = ?", id).Scan(&it).Error)
+	dbtest.Must(t, dbtest.Plain(t, db).Raw("SELECT * FROM s3_integrations WHERE id = ?", id).Scan(&it).Error)
 	if it.ID != id {
 		t.Fatalf("integration %d is gone", id)
 	}
@@ -43,21 +43,21 @@ func rawIntegration(t *testing.T, db *gorm.DB, id int64) models.S3Integration {
 
 func TestCreateIntegration(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
-		f := newOrgFixture(t, db)
+		f := dbtest.NewOrgFixture(t, db)
 		in := models.IntegrationInput{Name: "  Raw   footage ", Bucket: " my-bucket ", Region: " eu-west-1 ",
 			RoleARN: " arn:aws:iam::123456789012:role/path/to/name ", Prefix: " videos/raw/ "}
-		it, err := models.CreateIntegration(t.Context(), db, f.member, in)
-		must(t, err)
-		row, err := models.GetIntegration(t.Context(), db, f.admin, it.PublicID)
-		must(t, err)
+		it, err := models.CreateIntegration(t.Context(), db, f.Member, in)
+		dbtest.Must(t, err)
+		row, err := models.GetIntegration(t.Context(), db, f.Admin, it.PublicID)
+		dbtest.Must(t, err)
 		got := row.S3Integration
 		want := models.IntegrationInput{Name: "Raw footage", Bucket: "my-bucket", Region: "eu-west-1",
 			RoleARN: "arn:aws:iam::123456789012:role/path/to/name", Prefix: "videos/raw/"}
 		if (models.IntegrationInput{Name: got.Name, Bucket: got.Bucket, Region: got.Region, RoleARN: got.RoleARN, Prefix: got.Prefix}) != want {
 			t.Errorf("stored %+v, want %+v", got, want)
 		}
-		if !objectID.MatchString(got.PublicID) || got.AccountID != f.admin.AccountID() || got.CreatedByID == nil ||
-			*got.CreatedByID != f.memberUser.ID || row.CreatedByName != f.memberUser.Name {
+		if !objectID.MatchString(got.PublicID) || got.AccountID != f.Admin.AccountID() || got.CreatedByID == nil ||
+			*got.CreatedByID != f.MemberUser.ID || row.CreatedByName != f.MemberUser.Name {
 			t.Errorf("stored %+v created by %q", got, row.CreatedByName)
 		}
 		if got.ExternalID == "" || got.ExternalID != it.ExternalID || got.ID != it.ID {
@@ -66,8 +66,8 @@ func TestCreateIntegration(t *testing.T) {
 		// An empty prefix is allowed.
 		in = integrationInput("No prefix")
 		in.Prefix = ""
-		it, err = models.CreateIntegration(t.Context(), db, f.admin, in)
-		must(t, err)
+		it, err = models.CreateIntegration(t.Context(), db, f.Admin, in)
+		dbtest.Must(t, err)
 		if rawIntegration(t, db, it.ID).Prefix != "" {
 			t.Error("prefix stored for an empty one")
 		}
@@ -78,7 +78,7 @@ func TestCreateIntegration(t *testing.T) {
 // list, role ARNs, prefixes and names.
 func TestIntegrationValidation(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
-		f := newOrgFixture(t, db)
+		f := dbtest.NewOrgFixture(t, db)
 		with := func(field, value string) models.IntegrationInput {
 			in := integrationInput("Validated")
 			switch field {
@@ -116,8 +116,8 @@ func TestIntegrationValidation(t *testing.T) {
 		for field, values := range valid {
 			for _, v := range values {
 				t.Run("valid "+field+" "+fmt.Sprintf("%.20q", v), func(t *testing.T) {
-					_, err := models.CreateIntegration(t.Context(), db, f.admin, with(field, v))
-					must(t, err)
+					_, err := models.CreateIntegration(t.Context(), db, f.Admin, with(field, v))
+					dbtest.Must(t, err)
 				})
 			}
 		}
@@ -125,8 +125,8 @@ func TestIntegrationValidation(t *testing.T) {
 			for _, v := range values {
 				t.Run("invalid "+field+" "+fmt.Sprintf("%.20q", v), func(t *testing.T) {
 					before := snapshot(t, db)
-					it, err := models.CreateIntegration(t.Context(), db, f.admin, with(field, v))
-					wantFields(t, err, field)
+					it, err := models.CreateIntegration(t.Context(), db, f.Admin, with(field, v))
+					dbtest.WantFields(t, err, field)
 					if it.ID != 0 {
 						t.Errorf("a refused create returned %+v", it)
 					}
@@ -136,8 +136,8 @@ func TestIntegrationValidation(t *testing.T) {
 		}
 		t.Run("everything wrong", func(t *testing.T) {
 			before := snapshot(t, db)
-			_, err := models.CreateIntegration(t.Context(), db, f.admin, models.IntegrationInput{Prefix: "/x"})
-			wantFields(t, err, "name", "bucket", "region", "role_arn", "prefix")
+			_, err := models.CreateIntegration(t.Context(), db, f.Admin, models.IntegrationInput{Prefix: "/x"})
+			dbtest.WantFields(t, err, "name", "bucket", "region", "role_arn", "prefix")
 			wantUnchanged(t, db, before)
 		})
 	})
@@ -149,11 +149,11 @@ func TestIntegrationValidation(t *testing.T) {
 // error, not a database error (PostgreSQL refuses NUL in text).
 func TestIntegrationNameRefusesControlCharacters(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
-		f := newOrgFixture(t, db)
+		f := dbtest.NewOrgFixture(t, db)
 		for label, name := range map[string]string{"NUL": "bad\x00name", "bell": "bad\x07name", "escape": "bad\x1b[31mname"} {
 			t.Run(label, func(t *testing.T) {
 				before := snapshot(t, db)
-				_, err := models.CreateIntegration(t.Context(), db, f.admin, integrationInput(name))
+				_, err := models.CreateIntegration(t.Context(), db, f.Admin, integrationInput(name))
 				if fe, ok := tenancy.AsFieldErrors(err); !ok || fe["name"] == "" {
 					t.Errorf("name %q: error %v, want FieldErrors on name", name, err)
 				}
@@ -168,18 +168,18 @@ func TestIntegrationNameRefusesControlCharacters(t *testing.T) {
 // JSON and name it.
 func TestIntegrationExternalIDAndPolicies(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
-		f := newOrgFixture(t, db)
+		f := dbtest.NewOrgFixture(t, db)
 		seen := map[string]bool{}
 		var its []models.S3Integration
 		for i := range 5 {
-			it := newIntegration(t, db, f.admin, fmt.Sprintf("Integration %d", i))
+			it := newIntegration(t, db, f.Admin, fmt.Sprintf("Integration %d", i))
 			if len(it.ExternalID) < 20 || seen[it.ExternalID] {
 				t.Fatalf("external ID %q (seen before: %v)", it.ExternalID, seen[it.ExternalID])
 			}
 			seen[it.ExternalID] = true
 			its = append(its, it)
 		}
-		other := newIntegration(t, db, f.other, "Theirs")
+		other := newIntegration(t, db, f.Other, "Theirs")
 		if seen[other.ExternalID] {
 			t.Fatal("another account's integration has the same external ID")
 		}
@@ -187,14 +187,14 @@ func TestIntegrationExternalIDAndPolicies(t *testing.T) {
 		it := its[0]
 		in := models.IntegrationInput{Name: "Edited", Bucket: "edited-bucket", Region: "eu-west-3",
 			RoleARN: "arn:aws:iam::210987654321:role/edited", Prefix: `quoted "prefix"\ </script>/`}
-		up, err := models.UpdateIntegration(t.Context(), db, f.member, it.PublicID, in)
-		must(t, err)
+		up, err := models.UpdateIntegration(t.Context(), db, f.Member, it.PublicID, in)
+		dbtest.Must(t, err)
 		got := rawIntegration(t, db, it.ID)
 		if up.ExternalID != it.ExternalID || got.ExternalID != it.ExternalID {
 			t.Fatalf("external ID %q after the update (returned %q), want %q", got.ExternalID, up.ExternalID, it.ExternalID)
 		}
 		if got.Name != "Edited" || got.Bucket != "edited-bucket" || got.Region != "eu-west-3" ||
-			got.RoleARN != in.RoleARN || got.Prefix != in.Prefix || got.PublicID != it.PublicID || got.CreatedByID == nil || *got.CreatedByID != f.adminUser.ID {
+			got.RoleARN != in.RoleARN || got.Prefix != in.Prefix || got.PublicID != it.PublicID || got.CreatedByID == nil || *got.CreatedByID != f.AdminUser.ID {
 			t.Fatalf("after the update %+v", got)
 		}
 
@@ -213,7 +213,7 @@ func TestIntegrationExternalIDAndPolicies(t *testing.T) {
 					}
 				}
 			}
-			must(t, json.Unmarshal([]byte(trust), &tp))
+			dbtest.Must(t, json.Unmarshal([]byte(trust), &tp))
 			if len(tp.Statement) != 1 || tp.Statement[0].Condition.StringEquals["sts:ExternalId"] != it.ExternalID ||
 				tp.Statement[0].Principal.AWS != "arn:aws:iam::"+models.PlatformAWSAccountID+":root" ||
 				tp.Statement[0].Action != "sts:AssumeRole" || tp.Statement[0].Effect != "Allow" {
@@ -231,7 +231,7 @@ func TestIntegrationExternalIDAndPolicies(t *testing.T) {
 				Resource string
 			}
 		}
-		must(t, json.Unmarshal([]byte(perms), &pp))
+		dbtest.Must(t, json.Unmarshal([]byte(perms), &pp))
 		if len(pp.Statement) != 2 || pp.Statement[0].Resource != "arn:aws:s3:::edited-bucket" ||
 			pp.Statement[1].Resource != "arn:aws:s3:::edited-bucket/"+in.Prefix+"*" ||
 			!slices.Equal(pp.Statement[1].Action, []string{"s3:GetObject"}) {
@@ -246,8 +246,8 @@ func TestIntegrationExternalIDAndPolicies(t *testing.T) {
 
 func TestUpdateIntegrationRefusesBadInput(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
-		f := newOrgFixture(t, db)
-		it := newIntegration(t, db, f.admin, "Stable")
+		f := dbtest.NewOrgFixture(t, db)
+		it := newIntegration(t, db, f.Admin, "Stable")
 		for _, c := range []struct {
 			field string
 			in    func(*models.IntegrationInput)
@@ -262,38 +262,38 @@ func TestUpdateIntegrationRefusesBadInput(t *testing.T) {
 				in := integrationInput("Changed")
 				c.in(&in)
 				before := snapshot(t, db)
-				_, err := models.UpdateIntegration(t.Context(), db, f.member, it.PublicID, in)
-				wantFields(t, err, c.field)
+				_, err := models.UpdateIntegration(t.Context(), db, f.Member, it.PublicID, in)
+				dbtest.WantFields(t, err, c.field)
 				wantUnchanged(t, db, before)
 			})
 		}
 		before := snapshot(t, db)
-		_, err := models.UpdateIntegration(t.Context(), db, f.admin, "000000000000000000000000", integrationInput("Lost"))
-		wantIs(t, err, tenancy.ErrNotFound)
+		_, err := models.UpdateIntegration(t.Context(), db, f.Admin, "000000000000000000000000", integrationInput("Lost"))
+		dbtest.WantIs(t, err, tenancy.ErrNotFound)
 		wantUnchanged(t, db, before)
 	})
 }
 
 func TestListIntegrations(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
-		f := newOrgFixture(t, db)
+		f := dbtest.NewOrgFixture(t, db)
 		var created []string
-		scopes := []tenancy.Scope{f.admin, f.member, f.member2}
+		scopes := []tenancy.Scope{f.Admin, f.Member, f.Member2}
 		for i := range 25 {
 			created = append(created, newIntegration(t, db, scopes[i%3], fmt.Sprintf("Integration %02d", i)).PublicID)
 		}
-		newIntegration(t, db, f.other, "Elsewhere")
-		newIntegration(t, db, f.adminPersonal, "Personal")
+		newIntegration(t, db, f.Other, "Elsewhere")
+		newIntegration(t, db, f.AdminPersonal, "Personal")
 
 		var seen []string
 		for _, p := range []struct{ number, rows int }{{1, 20}, {2, 5}, {3, 0}} {
-			list, err := models.ListIntegrations(t.Context(), db, f.member, tenancy.Page{Number: p.number, Size: 20})
-			must(t, err)
+			list, err := models.ListIntegrations(t.Context(), db, f.Member, tenancy.Page{Number: p.number, Size: 20})
+			dbtest.Must(t, err)
 			if len(list.Rows) != p.rows || list.Total != 25 || list.Capped {
 				t.Fatalf("page %d: %d rows, total %d, capped %v; want %d, 25, false", p.number, len(list.Rows), list.Total, list.Capped, p.rows)
 			}
 			for _, r := range list.Rows {
-				if r.AccountID != f.admin.AccountID() || r.CreatedByName == "" {
+				if r.AccountID != f.Admin.AccountID() || r.CreatedByName == "" {
 					t.Errorf("row %+v", r)
 				}
 				seen = append(seen, r.PublicID)
@@ -304,8 +304,8 @@ func TestListIntegrations(t *testing.T) {
 		if !slices.Equal(seen, want) {
 			t.Fatalf("not newest first, once each:\n%v\nwant\n%v", seen, want)
 		}
-		list, err := models.ListIntegrations(t.Context(), db, f.adminPersonal, tenancy.Page{Number: 1, Size: 20})
-		must(t, err)
+		list, err := models.ListIntegrations(t.Context(), db, f.AdminPersonal, tenancy.Page{Number: 1, Size: 20})
+		dbtest.Must(t, err)
 		if list.Total != 1 || len(list.Rows) != 1 || list.Rows[0].Name != "Personal" {
 			t.Errorf("personal account lists %d (total %d)", len(list.Rows), list.Total)
 		}
@@ -316,40 +316,40 @@ func TestListIntegrations(t *testing.T) {
 // deletes any of the organization's integrations.
 func TestIntegrationsSharedInOrganization(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
-		f := newOrgFixture(t, db)
-		byAdmin := newIntegration(t, db, f.admin, "By admin")
-		byMember := newIntegration(t, db, f.member, "By member")
-		for _, s := range []tenancy.Scope{f.admin, f.member, f.member2} {
+		f := dbtest.NewOrgFixture(t, db)
+		byAdmin := newIntegration(t, db, f.Admin, "By admin")
+		byMember := newIntegration(t, db, f.Member, "By member")
+		for _, s := range []tenancy.Scope{f.Admin, f.Member, f.Member2} {
 			for _, it := range []models.S3Integration{byAdmin, byMember} {
 				_, err := models.GetIntegration(t.Context(), db, s, it.PublicID)
-				must(t, err)
+				dbtest.Must(t, err)
 			}
 		}
 		in := integrationInput("Edited by member2")
 		in.Region = "ap-south-1"
-		_, err := models.UpdateIntegration(t.Context(), db, f.member2, byAdmin.PublicID, in)
-		must(t, err)
-		row, err := models.GetIntegration(t.Context(), db, f.admin, byAdmin.PublicID)
-		must(t, err)
-		if row.Name != "Edited by member2" || row.Region != "ap-south-1" || row.CreatedByName != f.adminUser.Name {
+		_, err := models.UpdateIntegration(t.Context(), db, f.Member2, byAdmin.PublicID, in)
+		dbtest.Must(t, err)
+		row, err := models.GetIntegration(t.Context(), db, f.Admin, byAdmin.PublicID)
+		dbtest.Must(t, err)
+		if row.Name != "Edited by member2" || row.Region != "ap-south-1" || row.CreatedByName != f.AdminUser.Name {
 			t.Errorf("after a member's edit: %+v by %q", row.S3Integration, row.CreatedByName)
 		}
-		del, err := models.DeleteIntegration(t.Context(), db, f.member, byAdmin.PublicID)
-		must(t, err)
+		del, err := models.DeleteIntegration(t.Context(), db, f.Member, byAdmin.PublicID)
+		dbtest.Must(t, err)
 		if del.ID != byAdmin.ID {
 			t.Errorf("deleted %+v", del)
 		}
-		_, err = models.GetIntegration(t.Context(), db, f.admin, byAdmin.PublicID)
-		wantIs(t, err, tenancy.ErrNotFound)
-		if n := countRows(t, db, "s3_integrations", "id = ?", byAdmin.ID); n != 0 {
+		_, err = models.GetIntegration(t.Context(), db, f.Admin, byAdmin.PublicID)
+		dbtest.WantIs(t, err, tenancy.ErrNotFound)
+		if n := dbtest.CountRows(t, db, "s3_integrations", "id = ?", byAdmin.ID); n != 0 {
 			t.Error("the integration remains")
 		}
 		before := snapshot(t, db)
-		_, err = models.DeleteIntegration(t.Context(), db, f.admin, byAdmin.PublicID)
-		wantIs(t, err, tenancy.ErrNotFound)
+		_, err = models.DeleteIntegration(t.Context(), db, f.Admin, byAdmin.PublicID)
+		dbtest.WantIs(t, err, tenancy.ErrNotFound)
 		wantUnchanged(t, db, before)
-		_, err = models.DeleteIntegration(t.Context(), db, f.admin, byMember.PublicID)
-		must(t, err)
+		_, err = models.DeleteIntegration(t.Context(), db, f.Admin, byMember.PublicID)
+		dbtest.Must(t, err)
 	})
 }
 
@@ -357,32 +357,32 @@ func TestIntegrationsSharedInOrganization(t *testing.T) {
 // missing one and nothing changes.
 func TestIntegrationsCrossAccount(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
-		f := newOrgFixture(t, db)
-		mine := newIntegration(t, db, f.admin, "Mine")
+		f := dbtest.NewOrgFixture(t, db)
+		mine := newIntegration(t, db, f.Admin, "Mine")
 		for label, victim := range map[string]tenancy.Scope{
-			"another organization":             f.other,
-			"another user's personal account":  f.otherPersonal,
-			"the same user's personal account": f.adminPersonal,
+			"another organization":             f.Other,
+			"another user's personal account":  f.OtherPersonal,
+			"the same user's personal account": f.AdminPersonal,
 		} {
 			t.Run(label, func(t *testing.T) {
 				theirs := newIntegration(t, db, victim, dbtest.Unique("Theirs "))
 				before := snapshot(t, db)
-				_, err := models.GetIntegration(t.Context(), db, f.admin, theirs.PublicID)
-				wantIs(t, err, tenancy.ErrNotFound)
-				_, err = models.UpdateIntegration(t.Context(), db, f.admin, theirs.PublicID, integrationInput("Stolen"))
-				wantIs(t, err, tenancy.ErrNotFound)
-				_, err = models.UpdateIntegration(t.Context(), db, f.admin, theirs.PublicID, models.IntegrationInput{})
-				wantIs(t, err, tenancy.ErrNotFound) // not a validation error that confirms the ID
-				_, err = models.DeleteIntegration(t.Context(), db, f.admin, theirs.PublicID)
-				wantIs(t, err, tenancy.ErrNotFound)
+				_, err := models.GetIntegration(t.Context(), db, f.Admin, theirs.PublicID)
+				dbtest.WantIs(t, err, tenancy.ErrNotFound)
+				_, err = models.UpdateIntegration(t.Context(), db, f.Admin, theirs.PublicID, integrationInput("Stolen"))
+				dbtest.WantIs(t, err, tenancy.ErrNotFound)
+				_, err = models.UpdateIntegration(t.Context(), db, f.Admin, theirs.PublicID, models.IntegrationInput{})
+				dbtest.WantIs(t, err, tenancy.ErrNotFound) // not a validation error that confirms the ID
+				_, err = models.DeleteIntegration(t.Context(), db, f.Admin, theirs.PublicID)
+				dbtest.WantIs(t, err, tenancy.ErrNotFound)
 				_, err = models.GetIntegration(t.Context(), db, victim, mine.PublicID)
-				wantIs(t, err, tenancy.ErrNotFound)
+				dbtest.WantIs(t, err, tenancy.ErrNotFound)
 				_, err = models.UpdateIntegration(t.Context(), db, victim, mine.PublicID, integrationInput("Stolen"))
-				wantIs(t, err, tenancy.ErrNotFound)
+				dbtest.WantIs(t, err, tenancy.ErrNotFound)
 				_, err = models.DeleteIntegration(t.Context(), db, victim, mine.PublicID)
-				wantIs(t, err, tenancy.ErrNotFound)
-				list, err := models.ListIntegrations(t.Context(), db, f.admin, tenancy.Page{Number: 1, Size: 50})
-				must(t, err)
+				dbtest.WantIs(t, err, tenancy.ErrNotFound)
+				list, err := models.ListIntegrations(t.Context(), db, f.Admin, tenancy.Page{Number: 1, Size: 50})
+				dbtest.Must(t, err)
 				if list.Total != 1 || len(list.Rows) != 1 || list.Rows[0].ID != mine.ID {
 					t.Errorf("list of %d (total %d), want only Mine", len(list.Rows), list.Total)
 				}

@@ -39,7 +39,7 @@ func pastEmails(t *testing.T, db *gorm.DB, accountID int64, n int, at time.Time)
 			sql.WriteString("(?, ?, ?, ?)")
 			args = append(args, accountID, models.AuditInvited, fmt.Sprintf("past%d@example.com", n-i), at)
 		}
-		must(t, dbtest.Plain(t, db).Exec(sql.String(), args...).Error)
+		dbtest.Must(t, dbtest.Plain(t, db).Exec(sql.String(), args...).Error)
 		n -= batch
 	}
 }
@@ -51,7 +51,7 @@ func wantLimit(t *testing.T, err error, field string, says ...string) {
 	if !errors.Is(err, models.ErrInvitationLimit) {
 		t.Fatalf("error %v, want ErrInvitationLimit", err)
 	}
-	wantFields(t, err, field)
+	dbtest.WantFields(t, err, field)
 	fe, _ := tenancy.AsFieldErrors(err)
 	for _, s := range says {
 		if !strings.Contains(fe[field], s) {
@@ -80,10 +80,10 @@ func TestInvitationEmailsPerDayByPlan(t *testing.T) {
 // since it was last sent, not before; a refusal writes nothing.
 func TestResendWaitsBetweenSends(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
-		f := newOrgFixture(t, db)
-		sent := inviteOne(t, db, f.admin, f.adminUser, "wait@example.com", tenancy.RoleMember)
+		f := dbtest.NewOrgFixture(t, db)
+		sent := inviteOne(t, db, f.Admin, f.AdminUser, "wait@example.com", tenancy.RoleMember)
 		resend := func() (models.SentInvitation, error) {
-			return models.ResendInvitation(t.Context(), db, f.admin, sent.PublicID, actorOf(f.adminUser))
+			return models.ResendInvitation(t.Context(), db, f.Admin, sent.PublicID, dbtest.ActorOf(f.AdminUser))
 		}
 		for _, ago := range []time.Duration{0, time.Minute, models.InvitationResendInterval - 2*time.Second} {
 			sentAgo(t, db, sent.ID, ago)
@@ -98,21 +98,21 @@ func TestResendWaitsBetweenSends(t *testing.T) {
 		}
 		sentAgo(t, db, sent.ID, models.InvitationResendInterval)
 		again, err := resend()
-		must(t, err)
+		dbtest.Must(t, err)
 		if again.Token == "" || again.Token == sent.Token {
 			t.Fatalf("resend returned %+v", again)
 		}
 		// The wait starts again from this send.
 		_, err = resend()
 		wantLimit(t, err, "invitation", "less than 10 minutes ago")
-		if n := len(auditOf(t, db, f.admin.AccountID(), models.AuditInvitationResent)); n != 1 {
+		if n := len(auditOf(t, db, f.Admin.AccountID(), models.AuditInvitationResent)); n != 1 {
 			t.Errorf("%d resent events, want 1", n)
 		}
 		// Each invitation waits on its own sends, not on the others'.
-		other := inviteOne(t, db, f.admin, f.adminUser, "other@example.com", tenancy.RoleMember)
+		other := inviteOne(t, db, f.Admin, f.AdminUser, "other@example.com", tenancy.RoleMember)
 		sentAgo(t, db, other.ID, models.InvitationResendInterval)
-		_, err = models.ResendInvitation(t.Context(), db, f.admin, other.PublicID, actorOf(f.adminUser))
-		must(t, err)
+		_, err = models.ResendInvitation(t.Context(), db, f.Admin, other.PublicID, dbtest.ActorOf(f.AdminUser))
+		dbtest.Must(t, err)
 	})
 }
 
@@ -121,48 +121,48 @@ func TestResendWaitsBetweenSends(t *testing.T) {
 // says how many can still go and when the rest can.
 func TestInvitationEmailsCappedPerDay(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
-		f := newOrgFixture(t, db)
-		actor := actorOf(f.adminUser)
+		f := dbtest.NewOrgFixture(t, db)
+		actor := dbtest.ActorOf(f.AdminUser)
 		// 100 emails in two requests, one of them a resend: the Free cap.
-		invite(t, db, f.admin, f.adminUser, addresses("a", 50), tenancy.RoleMember)
-		res := invite(t, db, f.admin, f.adminUser, addresses("b", 49), tenancy.RoleMember)
+		invite(t, db, f.Admin, f.AdminUser, addresses("a", 50), tenancy.RoleMember)
+		res := invite(t, db, f.Admin, f.AdminUser, addresses("b", 49), tenancy.RoleMember)
 		sentAgo(t, db, res.Invited[0].ID, models.InvitationResendInterval)
-		_, err := models.ResendInvitation(t.Context(), db, f.admin, res.Invited[0].PublicID, actor)
-		must(t, err)
-		oldest := auditOf(t, db, f.admin.AccountID(), models.AuditInvited)[0].CreatedAt
+		_, err := models.ResendInvitation(t.Context(), db, f.Admin, res.Invited[0].PublicID, actor)
+		dbtest.Must(t, err)
+		oldest := auditOf(t, db, f.Admin.AccountID(), models.AuditInvited)[0].CreatedAt
 
 		sentAgo(t, db, res.Invited[1].ID, models.InvitationResendInterval)
 		before := teamSnapshot(t, db)
-		_, err = models.Invite(t.Context(), db, f.admin, "one-more@example.com", tenancy.RoleMember, actor)
+		_, err = models.Invite(t.Context(), db, f.Admin, "one-more@example.com", tenancy.RoleMember, actor)
 		wantLimit(t, err, "emails", "Free plan allows 100 invitation emails in 24 hours", "has sent 100 invitation emails",
 			"after "+clockOf(oldest.Add(24*time.Hour)))
 		wantTeamUnchanged(t, db, before)
-		_, err = models.ResendInvitation(t.Context(), db, f.admin, res.Invited[1].PublicID, actor)
+		_, err = models.ResendInvitation(t.Context(), db, f.Admin, res.Invited[1].PublicID, actor)
 		wantLimit(t, err, "invitation", "Free plan allows 100")
 		wantTeamUnchanged(t, db, before)
 		// Addresses that send nothing are still sorted out.
-		again, err := models.Invite(t.Context(), db, f.admin, "a0@example.com, "+f.memberUser.Email, tenancy.RoleMember, actor)
-		must(t, err)
+		again, err := models.Invite(t.Context(), db, f.Admin, "a0@example.com, "+f.MemberUser.Email, tenancy.RoleMember, actor)
+		dbtest.Must(t, err)
 		if len(again.Invited) != 0 || len(again.AlreadyInvited) != 1 || len(again.AlreadyMembers) != 1 {
 			t.Errorf("result %+v", again)
 		}
 		// Another organization has its own count.
-		inviteOne(t, db, f.other, f.adminUser, "elsewhere@example.com", tenancy.RoleMember)
+		inviteOne(t, db, f.Other, f.AdminUser, "elsewhere@example.com", tenancy.RoleMember)
 
 		// Three of them are now more than a day old: three more can go,
 		// not five, and the five are refused whole. They can all go once the
 		// fifth oldest is a day old.
-		must(t, dbtest.Plain(t, db).Exec("UPDATE audit_events SET created_at = ? WHERE id IN (SELECT id FROM audit_events WHERE account_id = ? AND action = ? ORDER BY id LIMIT 3)",
-			utc().Add(-24*time.Hour-time.Second), f.admin.AccountID(), models.AuditInvited).Error)
-		fifth := auditOf(t, db, f.admin.AccountID(), models.AuditInvited)[4].CreatedAt
+		dbtest.Must(t, dbtest.Plain(t, db).Exec("UPDATE audit_events SET created_at = ? WHERE id IN (SELECT id FROM audit_events WHERE account_id = ? AND action = ? ORDER BY id LIMIT 3)",
+			dbtest.UTC().Add(-24*time.Hour-time.Second), f.Admin.AccountID(), models.AuditInvited).Error)
+		fifth := auditOf(t, db, f.Admin.AccountID(), models.AuditInvited)[4].CreatedAt
 		before = teamSnapshot(t, db)
-		_, err = models.Invite(t.Context(), db, f.admin, addresses("c", 5), tenancy.RoleMember, actor)
+		_, err = models.Invite(t.Context(), db, f.Admin, addresses("c", 5), tenancy.RoleMember, actor)
 		wantLimit(t, err, "emails", "can send 3 more now, and these addresses need 5", "after "+clockOf(fifth.Add(24*time.Hour)))
 		wantTeamUnchanged(t, db, before)
-		if res := invite(t, db, f.admin, f.adminUser, addresses("c", 3), tenancy.RoleMember); len(res.Invited) != 3 {
+		if res := invite(t, db, f.Admin, f.AdminUser, addresses("c", 3), tenancy.RoleMember); len(res.Invited) != 3 {
 			t.Fatalf("invited %d, want 3", len(res.Invited))
 		}
-		_, err = models.Invite(t.Context(), db, f.admin, "d@example.com", tenancy.RoleMember, actor)
+		_, err = models.Invite(t.Context(), db, f.Admin, "d@example.com", tenancy.RoleMember, actor)
 		wantLimit(t, err, "emails", "has sent 100")
 	})
 }
@@ -171,20 +171,20 @@ func TestInvitationEmailsCappedPerDay(t *testing.T) {
 // emails go out.
 func TestInvitationEmailCapFollowsThePlan(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
-		f := newOrgFixture(t, db)
-		actor := actorOf(f.adminUser)
+		f := dbtest.NewOrgFixture(t, db)
+		actor := dbtest.ActorOf(f.AdminUser)
 		for _, plan := range []tenancy.Plan{tenancy.PlanFree, tenancy.PlanDeveloper, tenancy.PlanEnterprise} {
 			t.Run(string(plan), func(t *testing.T) {
-				must(t, dbtest.Plain(t, db).Exec("DELETE FROM audit_events WHERE account_id = ?", f.admin.AccountID()).Error)
-				must(t, dbtest.Plain(t, db).Exec("UPDATE accounts SET plan = ? WHERE id = ?", plan, f.admin.AccountID()).Error)
+				dbtest.Must(t, dbtest.Plain(t, db).Exec("DELETE FROM audit_events WHERE account_id = ?", f.Admin.AccountID()).Error)
+				dbtest.Must(t, dbtest.Plain(t, db).Exec("UPDATE accounts SET plan = ? WHERE id = ?", plan, f.Admin.AccountID()).Error)
 				limit := models.InvitationEmailsPerDay(plan)
-				pastEmails(t, db, f.admin.AccountID(), limit-1, utc().Add(-time.Hour))
+				pastEmails(t, db, f.Admin.AccountID(), limit-1, dbtest.UTC().Add(-time.Hour))
 				// Older than a day: not counted.
-				pastEmails(t, db, f.admin.AccountID(), 10, utc().Add(-25*time.Hour))
-				_, err := models.Invite(t.Context(), db, f.admin, addresses(string(plan)+"-x", 2), tenancy.RoleMember, actor)
+				pastEmails(t, db, f.Admin.AccountID(), 10, dbtest.UTC().Add(-25*time.Hour))
+				_, err := models.Invite(t.Context(), db, f.Admin, addresses(string(plan)+"-x", 2), tenancy.RoleMember, actor)
 				wantLimit(t, err, "emails", plan.Label()+" plan allows", "can send 1 more now")
-				inviteOne(t, db, f.admin, f.adminUser, string(plan)+"-last@example.com", tenancy.RoleMember)
-				_, err = models.Invite(t.Context(), db, f.admin, string(plan)+"-over@example.com", tenancy.RoleMember, actor)
+				inviteOne(t, db, f.Admin, f.AdminUser, string(plan)+"-last@example.com", tenancy.RoleMember)
+				_, err = models.Invite(t.Context(), db, f.Admin, string(plan)+"-over@example.com", tenancy.RoleMember, actor)
 				wantLimit(t, err, "emails", plan.Label()+" plan allows")
 			})
 		}
@@ -195,9 +195,9 @@ func TestInvitationEmailCapFollowsThePlan(t *testing.T) {
 // is never passed, and a resend goes out once.
 func TestInvitationLimitsUnderConcurrency(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
-		f := newOrgFixture(t, db)
-		actor := actorOf(f.adminUser)
-		pastEmails(t, db, f.admin.AccountID(), 95, utc().Add(-time.Hour))
+		f := dbtest.NewOrgFixture(t, db)
+		actor := dbtest.ActorOf(f.AdminUser)
+		pastEmails(t, db, f.Admin.AccountID(), 95, dbtest.UTC().Add(-time.Hour))
 		const n = 10
 		errs := make([]error, n)
 		start := make(chan struct{})
@@ -205,7 +205,7 @@ func TestInvitationLimitsUnderConcurrency(t *testing.T) {
 		for i := range n {
 			wg.Go(func() {
 				<-start
-				_, errs[i] = models.Invite(t.Context(), db, f.admin, fmt.Sprintf("race%d@example.com", i), tenancy.RoleMember, actor)
+				_, errs[i] = models.Invite(t.Context(), db, f.Admin, fmt.Sprintf("race%d@example.com", i), tenancy.RoleMember, actor)
 			})
 		}
 		close(start)
@@ -223,19 +223,19 @@ func TestInvitationLimitsUnderConcurrency(t *testing.T) {
 		if ok != 5 {
 			t.Errorf("%d concurrent invites went out, want the 5 left", ok)
 		}
-		if c := countRows(t, db, "invitations", "account_id = ?", f.admin.AccountID()); c != 5 {
+		if c := dbtest.CountRows(t, db, "invitations", "account_id = ?", f.Admin.AccountID()); c != 5 {
 			t.Errorf("%d invitations written, want 5", c)
 		}
 
 		// One invitation resent by many at once goes out once.
-		must(t, dbtest.Plain(t, db).Exec("DELETE FROM audit_events WHERE account_id = ?", f.admin.AccountID()).Error)
-		sent := inviteOne(t, db, f.admin, f.adminUser, "resend-race@example.com", tenancy.RoleMember)
+		dbtest.Must(t, dbtest.Plain(t, db).Exec("DELETE FROM audit_events WHERE account_id = ?", f.Admin.AccountID()).Error)
+		sent := inviteOne(t, db, f.Admin, f.AdminUser, "resend-race@example.com", tenancy.RoleMember)
 		sentAgo(t, db, sent.ID, models.InvitationResendInterval)
 		start = make(chan struct{})
 		for i := range n {
 			wg.Go(func() {
 				<-start
-				_, errs[i] = models.ResendInvitation(t.Context(), db, f.admin, sent.PublicID, actor)
+				_, errs[i] = models.ResendInvitation(t.Context(), db, f.Admin, sent.PublicID, actor)
 			})
 		}
 		close(start)
@@ -253,7 +253,7 @@ func TestInvitationLimitsUnderConcurrency(t *testing.T) {
 		if ok != 1 {
 			t.Errorf("%d concurrent resends went out, want 1", ok)
 		}
-		if c := len(auditOf(t, db, f.admin.AccountID(), models.AuditInvitationResent)); c != 1 {
+		if c := len(auditOf(t, db, f.Admin.AccountID(), models.AuditInvitationResent)); c != 1 {
 			t.Errorf("%d resent events, want 1", c)
 		}
 	})

@@ -34,7 +34,7 @@ var teamTables = []struct{ table, order string }{
 // teamState is everything a refused membership or invitation call must leave
 // as it was: the foundation's row counts and every row of teamTables.
 type teamState struct {
-	counts rowCounts
+	counts dbtest.RowCounts
 	rows   map[string][]string
 }
 
@@ -42,7 +42,7 @@ type teamState struct {
 // inspect.
 func teamSnapshot(t *testing.T, db *gorm.DB) teamState {
 	t.Helper()
-	st := teamState{counts: countAll(t, db), rows: map[string][]string{}}
+	st := teamState{counts: dbtest.CountAll(t, db), rows: map[string][]string{}}
 	for _, tt := range teamTables {
 		var rows []map[string]any
 		if err := dbtest.Plain(t, db).Raw("SELECT * FROM " + tt.table + " ORDER BY " + tt.order).Scan(&rows).Error; err != nil {
@@ -59,7 +59,7 @@ func teamSnapshot(t *testing.T, db *gorm.DB) teamState {
 // the rows that went, came or changed.
 func wantTeamUnchanged(t *testing.T, db *gorm.DB, before teamState) {
 	t.Helper()
-	wantNothingWritten(t, db, before.counts)
+	dbtest.WantNothingWritten(t, db, before.counts)
 	after := teamSnapshot(t, db)
 	for _, tt := range teamTables {
 		b, a := before.rows[tt.table], after.rows[tt.table]
@@ -80,15 +80,10 @@ func wantTeamUnchanged(t *testing.T, db *gorm.DB, before teamState) {
 	}
 }
 
-// actorOf is the audit actor of a user acting from a fixed address.
-func actorOf(u models.User) tenancy.Actor {
-	return tenancy.Actor{UserID: u.ID, Name: u.Name, IP: "192.0.2.7"}
-}
-
 // invite runs Invite as the scope's user or fails the test.
 func invite(t *testing.T, db *gorm.DB, s tenancy.Scope, by models.User, raw string, role tenancy.Role) models.InviteResult {
 	t.Helper()
-	res, err := models.Invite(t.Context(), db, s, raw, role, actorOf(by))
+	res, err := models.Invite(t.Context(), db, s, raw, role, dbtest.ActorOf(by))
 	if err != nil {
 		t.Fatalf("invite %q: %v", raw, err)
 	}
@@ -110,7 +105,7 @@ func inviteOne(t *testing.T, db *gorm.DB, s tenancy.Scope, by models.User, email
 func rawInvitation(t *testing.T, db *gorm.DB, id int64) models.Invitation {
 	t.Helper()
 	var inv models.Invitation
-	must(t, dbtest.Plain(t, db).Raw("SELECT * FROM invitations WHERE id = ?", id).Scan(&inv).Error)
+	dbtest.Must(t, dbtest.Plain(t, db).Raw("SELECT * FROM invitations WHERE id = ?", id).Scan(&inv).Error)
 	if inv.ID != id {
 		t.Fatalf("invitation %d is gone", id)
 	}
@@ -121,15 +116,15 @@ func rawInvitation(t *testing.T, db *gorm.DB, id int64) models.Invitation {
 // was sent to a week before that.
 func expireInvitation(t *testing.T, db *gorm.DB, id int64) {
 	t.Helper()
-	expired := utc().Add(-time.Minute)
-	must(t, dbtest.Plain(t, db).Exec("UPDATE invitations SET expires_at = ?, sent_at = ? WHERE id = ?", expired, expired.Add(-models.InvitationTTL), id).Error)
+	expired := dbtest.UTC().Add(-time.Minute)
+	dbtest.Must(t, dbtest.Plain(t, db).Exec("UPDATE invitations SET expires_at = ?, sent_at = ? WHERE id = ?", expired, expired.Add(-models.InvitationTTL), id).Error)
 }
 
 // sentAgo moves when an invitation was last sent d into the past, so that
 // it may be sent again.
 func sentAgo(t *testing.T, db *gorm.DB, id int64, d time.Duration) {
 	t.Helper()
-	must(t, dbtest.Plain(t, db).Exec("UPDATE invitations SET sent_at = ? WHERE id = ?", utc().Add(-d), id).Error)
+	dbtest.Must(t, dbtest.Plain(t, db).Exec("UPDATE invitations SET sent_at = ? WHERE id = ?", dbtest.UTC().Add(-d), id).Error)
 }
 
 // auditOf reads the account's audit events of one action, oldest first, with
@@ -137,7 +132,7 @@ func sentAgo(t *testing.T, db *gorm.DB, id int64, d time.Duration) {
 func auditOf(t *testing.T, db *gorm.DB, accountID int64, action tenancy.AuditAction) []tenancy.AuditEvent {
 	t.Helper()
 	var evs []tenancy.AuditEvent
-	must(t, dbtest.Plain(t, db).Raw("SELECT * FROM audit_events WHERE account_id = ? AND action = ? ORDER BY id", accountID, action).Scan(&evs).Error)
+	dbtest.Must(t, dbtest.Plain(t, db).Raw("SELECT * FROM audit_events WHERE account_id = ? AND action = ? ORDER BY id", accountID, action).Scan(&evs).Error)
 	return evs
 }
 
@@ -178,7 +173,7 @@ func wantExpiresInAWeek(t *testing.T, inv models.Invitation, from, to time.Time)
 
 func TestInviteParsesAddresses(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
-		f := newOrgFixture(t, db)
+		f := dbtest.NewOrgFixture(t, db)
 		cases := []struct {
 			label   string
 			raw     string
@@ -205,8 +200,8 @@ func TestInviteParsesAddresses(t *testing.T) {
 		}
 		for _, c := range cases {
 			t.Run(c.label, func(t *testing.T) {
-				before := countRows(t, db, "invitations", "")
-				res := invite(t, db, f.admin, f.adminUser, c.raw, tenancy.RoleMember)
+				before := dbtest.CountRows(t, db, "invitations", "")
+				res := invite(t, db, f.Admin, f.AdminUser, c.raw, tenancy.RoleMember)
 				var got []string
 				for _, inv := range res.Invited {
 					got = append(got, inv.Email)
@@ -220,11 +215,11 @@ func TestInviteParsesAddresses(t *testing.T) {
 				if len(res.AlreadyMembers)+len(res.AlreadyInvited) != 0 {
 					t.Errorf("already members %q, already invited %q, want none", res.AlreadyMembers, res.AlreadyInvited)
 				}
-				if n := countRows(t, db, "invitations", ""); n != before+int64(len(c.invited)) {
+				if n := dbtest.CountRows(t, db, "invitations", ""); n != before+int64(len(c.invited)) {
 					t.Errorf("%d invitations written, want %d", n-before, len(c.invited))
 				}
 				for _, email := range c.invited {
-					if n := countRows(t, db, "invitations", "account_id = ? AND email = ?", f.admin.AccountID(), email); n != 1 {
+					if n := dbtest.CountRows(t, db, "invitations", "account_id = ? AND email = ?", f.Admin.AccountID(), email); n != 1 {
 						t.Errorf("%d invitations stored for %s, want 1", n, email)
 					}
 				}
@@ -235,30 +230,30 @@ func TestInviteParsesAddresses(t *testing.T) {
 
 func TestInviteSortsAddresses(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
-		f := newOrgFixture(t, db)
-		pending := inviteOne(t, db, f.admin, f.adminUser, "pending@example.com", tenancy.RoleMember)
+		f := dbtest.NewOrgFixture(t, db)
+		pending := inviteOne(t, db, f.Admin, f.AdminUser, "pending@example.com", tenancy.RoleMember)
 		// Addresses that are open elsewhere or closed here do not count.
-		inviteOne(t, db, f.other, f.adminUser, "elsewhere@example.com", tenancy.RoleMember)
-		revoked := inviteOne(t, db, f.admin, f.adminUser, "revoked@example.com", tenancy.RoleMember)
-		_, err := models.RevokeInvitation(t.Context(), db, f.admin, revoked.PublicID, actorOf(f.adminUser))
-		must(t, err)
+		inviteOne(t, db, f.Other, f.AdminUser, "elsewhere@example.com", tenancy.RoleMember)
+		revoked := inviteOne(t, db, f.Admin, f.AdminUser, "revoked@example.com", tenancy.RoleMember)
+		_, err := models.RevokeInvitation(t.Context(), db, f.Admin, revoked.PublicID, dbtest.ActorOf(f.AdminUser))
+		dbtest.Must(t, err)
 		outsider, _ := dbtest.User(t, db) // has an account, but not here
 
-		before := auditOf(t, db, f.admin.AccountID(), models.AuditInvited)
+		before := auditOf(t, db, f.Admin.AccountID(), models.AuditInvited)
 		raw := strings.Join([]string{
 			"new@example.com",
-			strings.ToUpper(f.memberUser.Email),
+			strings.ToUpper(f.MemberUser.Email),
 			"PENDING@example.com",
 			"nope",
 			"elsewhere@example.com",
-			f.adminUser.Email,
+			f.AdminUser.Email,
 			"revoked@example.com",
 			outsider.Email,
 			"also@bad",
 		}, ", ")
-		actor := actorOf(f.adminUser)
-		res, err := models.Invite(t.Context(), db, f.admin, raw, tenancy.RoleAdmin, actor)
-		must(t, err)
+		actor := dbtest.ActorOf(f.AdminUser)
+		res, err := models.Invite(t.Context(), db, f.Admin, raw, tenancy.RoleAdmin, actor)
+		dbtest.Must(t, err)
 		var invited []string
 		for _, inv := range res.Invited {
 			invited = append(invited, inv.Email)
@@ -267,7 +262,7 @@ func TestInviteSortsAddresses(t *testing.T) {
 		if !slices.Equal(invited, wantInvited) {
 			t.Errorf("invited %q, want %q", invited, wantInvited)
 		}
-		if want := []string{f.memberUser.Email, f.adminUser.Email}; !slices.Equal(res.AlreadyMembers, want) {
+		if want := []string{f.MemberUser.Email, f.AdminUser.Email}; !slices.Equal(res.AlreadyMembers, want) {
 			t.Errorf("already members %q, want %q", res.AlreadyMembers, want)
 		}
 		if want := []string{"pending@example.com"}; !slices.Equal(res.AlreadyInvited, want) {
@@ -279,12 +274,12 @@ func TestInviteSortsAddresses(t *testing.T) {
 
 		// Each invitation is stored as returned: the account, the role asked
 		// for, the inviter, a week to accept, a public ID and a token.
-		start := utc().Add(-time.Minute)
+		start := dbtest.UTC().Add(-time.Minute)
 		tokens := map[string]bool{}
 		for _, sent := range res.Invited {
 			inv := rawInvitation(t, db, sent.ID)
-			if inv.AccountID != f.admin.AccountID() || inv.Email != sent.Email || inv.Role != tenancy.RoleAdmin ||
-				inv.InvitedByID == nil || *inv.InvitedByID != f.adminUser.ID || inv.AcceptedAt != nil || inv.RevokedAt != nil {
+			if inv.AccountID != f.Admin.AccountID() || inv.Email != sent.Email || inv.Role != tenancy.RoleAdmin ||
+				inv.InvitedByID == nil || *inv.InvitedByID != f.AdminUser.ID || inv.AcceptedAt != nil || inv.RevokedAt != nil {
 				t.Errorf("stored %+v", inv)
 			}
 			if inv.PublicID != sent.PublicID || !objectID.MatchString(inv.PublicID) {
@@ -293,7 +288,7 @@ func TestInviteSortsAddresses(t *testing.T) {
 			if inv.State() != models.InvitationPending {
 				t.Errorf("%s: state %s, want pending", inv.Email, inv.State())
 			}
-			wantExpiresInAWeek(t, inv, start, utc())
+			wantExpiresInAWeek(t, inv, start, dbtest.UTC())
 			if len(sent.Token) < 22 || tokens[sent.Token] {
 				t.Errorf("token %q: too short for 128 bits, or not unique", sent.Token)
 			}
@@ -307,8 +302,8 @@ func TestInviteSortsAddresses(t *testing.T) {
 		// One open invitation per address, and one "member.invited" event per
 		// address invited, naming the role.
 		for _, email := range wantInvited {
-			if n := countRows(t, db, "invitations", "account_id = ? AND email = ? AND accepted_at IS NULL AND revoked_at IS NULL",
-				f.admin.AccountID(), email); n != 1 {
+			if n := dbtest.CountRows(t, db, "invitations", "account_id = ? AND email = ? AND accepted_at IS NULL AND revoked_at IS NULL",
+				f.Admin.AccountID(), email); n != 1 {
 				t.Errorf("%d open invitations for %s, want 1", n, email)
 			}
 		}
@@ -316,13 +311,13 @@ func TestInviteSortsAddresses(t *testing.T) {
 		for _, ev := range before {
 			targets = append(targets, ev.Target)
 		}
-		evs := wantAudit(t, db, f.admin.AccountID(), models.AuditInvited, actor, append(targets, wantInvited...)...)
+		evs := wantAudit(t, db, f.Admin.AccountID(), models.AuditInvited, actor, append(targets, wantInvited...)...)
 		for _, ev := range evs[len(before):] {
 			if !strings.Contains(ev.Details, tenancy.RoleAdmin.Label()) {
 				t.Errorf("event details %q do not name the role", ev.Details)
 			}
 		}
-		if n := len(auditOf(t, db, f.other.AccountID(), models.AuditInvited)); n != 1 {
+		if n := len(auditOf(t, db, f.Other.AccountID(), models.AuditInvited)); n != 1 {
 			t.Errorf("%d invitation events in the other organization, want its own 1", n)
 		}
 	})
@@ -332,11 +327,11 @@ func TestInviteSortsAddresses(t *testing.T) {
 // returned value; the database holds its hash.
 func TestInviteStoresOnlyTheTokenHash(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
-		f := newOrgFixture(t, db)
-		res := invite(t, db, f.admin, f.adminUser, "a@example.com, b@example.com", tenancy.RoleMember)
+		f := dbtest.NewOrgFixture(t, db)
+		res := invite(t, db, f.Admin, f.AdminUser, "a@example.com, b@example.com", tenancy.RoleMember)
 		sentAgo(t, db, res.Invited[1].ID, models.InvitationResendInterval)
-		resent, err := models.ResendInvitation(t.Context(), db, f.admin, res.Invited[1].PublicID, actorOf(f.adminUser))
-		must(t, err)
+		resent, err := models.ResendInvitation(t.Context(), db, f.Admin, res.Invited[1].PublicID, dbtest.ActorOf(f.AdminUser))
+		dbtest.Must(t, err)
 		// Every token ever sent, the replaced one too, is kept out of the
 		// database; the current ones are stored as their hash.
 		sent := append(res.Invited, resent)
@@ -347,7 +342,7 @@ func TestInviteStoresOnlyTheTokenHash(t *testing.T) {
 		}
 		for _, table := range []string{"invitations", "audit_events", "users", "accounts", "memberships"} {
 			var rows []map[string]any
-			must(t, dbtest.Plain(t, db).Raw("SELECT * FROM "+table).Scan(&rows).Error)
+			dbtest.Must(t, dbtest.Plain(t, db).Raw("SELECT * FROM "+table).Scan(&rows).Error)
 			for _, row := range rows {
 				for col, v := range row {
 					for _, s := range sent {
@@ -363,8 +358,8 @@ func TestInviteStoresOnlyTheTokenHash(t *testing.T) {
 
 func TestInviteRefusals(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
-		f := newOrgFixture(t, db)
-		inviteOne(t, db, f.admin, f.adminUser, "pending@example.com", tenancy.RoleMember)
+		f := dbtest.NewOrgFixture(t, db)
+		inviteOne(t, db, f.Admin, f.AdminUser, "pending@example.com", tenancy.RoleMember)
 		many := func(n int) string {
 			var out []string
 			for i := range n {
@@ -380,28 +375,28 @@ func TestInviteRefusals(t *testing.T) {
 			keys  []string
 			err   error
 		}{
-			{"nothing", f.admin, "", tenancy.RoleMember, []string{"emails"}, nil},
-			{"only separators and blanks", f.admin, " ,;\n\r\n ; ,\t", tenancy.RoleMember, []string{"emails"}, nil},
-			{"51 distinct addresses", f.admin, many(51), tenancy.RoleMember, []string{"emails"}, nil},
-			{"51 distinct addresses, some invalid", f.admin, many(49) + ",bad1,bad2", tenancy.RoleMember, []string{"emails"}, nil},
-			{"unknown role", f.admin, "new@example.com", "owner", []string{"role"}, nil},
-			{"upper-case role", f.admin, "new@example.com", "ADMIN", []string{"role"}, nil},
-			{"empty role", f.admin, "new@example.com", "", []string{"role"}, nil},
-			{"bad role and no address", f.admin, "", "owner", []string{"emails", "role"}, nil},
-			{"all invalid", f.admin, "nope, also@bad\n@example.com", tenancy.RoleMember, []string{"emails"}, nil},
-			{"regular member", f.member, "new@example.com", tenancy.RoleMember, nil, tenancy.ErrForbidden},
-			{"regular member, bad input", f.member, "", "owner", nil, tenancy.ErrForbidden},
-			{"personal account", f.adminPersonal, "new@example.com", tenancy.RoleMember, nil, tenancy.ErrNotFound},
+			{"nothing", f.Admin, "", tenancy.RoleMember, []string{"emails"}, nil},
+			{"only separators and blanks", f.Admin, " ,;\n\r\n ; ,\t", tenancy.RoleMember, []string{"emails"}, nil},
+			{"51 distinct addresses", f.Admin, many(51), tenancy.RoleMember, []string{"emails"}, nil},
+			{"51 distinct addresses, some invalid", f.Admin, many(49) + ",bad1,bad2", tenancy.RoleMember, []string{"emails"}, nil},
+			{"unknown role", f.Admin, "new@example.com", "owner", []string{"role"}, nil},
+			{"upper-case role", f.Admin, "new@example.com", "ADMIN", []string{"role"}, nil},
+			{"empty role", f.Admin, "new@example.com", "", []string{"role"}, nil},
+			{"bad role and no address", f.Admin, "", "owner", []string{"emails", "role"}, nil},
+			{"all invalid", f.Admin, "nope, also@bad\n@example.com", tenancy.RoleMember, []string{"emails"}, nil},
+			{"regular member", f.Member, "new@example.com", tenancy.RoleMember, nil, tenancy.ErrForbidden},
+			{"regular member, bad input", f.Member, "", "owner", nil, tenancy.ErrForbidden},
+			{"personal account", f.AdminPersonal, "new@example.com", tenancy.RoleMember, nil, tenancy.ErrNotFound},
 			{"zero scope", tenancy.Scope{}, "new@example.com", tenancy.RoleMember, nil, tenancy.ErrUnscoped},
 		}
 		for _, c := range cases {
 			t.Run(c.label, func(t *testing.T) {
 				before := teamSnapshot(t, db)
-				res, err := models.Invite(t.Context(), db, c.scope, c.raw, c.role, actorOf(f.adminUser))
+				res, err := models.Invite(t.Context(), db, c.scope, c.raw, c.role, dbtest.ActorOf(f.AdminUser))
 				if c.err != nil {
-					wantIs(t, err, c.err)
+					dbtest.WantIs(t, err, c.err)
 				} else {
-					wantFields(t, err, c.keys...)
+					dbtest.WantFields(t, err, c.keys...)
 				}
 				if len(res.Invited) != 0 {
 					t.Errorf("a refused invite returned invitations %+v", res.Invited)
@@ -411,25 +406,25 @@ func TestInviteRefusals(t *testing.T) {
 		}
 
 		t.Run("the 50-address message says how many were entered", func(t *testing.T) {
-			_, err := models.Invite(t.Context(), db, f.admin, many(51)+"\n"+many(51), tenancy.RoleMember, actorOf(f.adminUser))
+			_, err := models.Invite(t.Context(), db, f.Admin, many(51)+"\n"+many(51), tenancy.RoleMember, dbtest.ActorOf(f.AdminUser))
 			fe, _ := tenancy.AsFieldErrors(err)
 			if !strings.Contains(fe["emails"], "50") || !strings.Contains(fe["emails"], "51") {
 				t.Errorf("message %q, want the limit and the count", fe["emails"])
 			}
 		})
 		t.Run("the all-invalid message names them", func(t *testing.T) {
-			_, err := models.Invite(t.Context(), db, f.admin, "nope, also@bad", tenancy.RoleMember, actorOf(f.adminUser))
+			_, err := models.Invite(t.Context(), db, f.Admin, "nope, also@bad", tenancy.RoleMember, dbtest.ActorOf(f.AdminUser))
 			fe, _ := tenancy.AsFieldErrors(err)
 			if !strings.Contains(fe["emails"], "nope") || !strings.Contains(fe["emails"], "also@bad") {
 				t.Errorf("message %q, want the invalid addresses", fe["emails"])
 			}
 		})
 		t.Run("50 distinct addresses, with duplicates, are invited", func(t *testing.T) {
-			res := invite(t, db, f.admin, f.adminUser, many(50)+"\n"+strings.ToUpper(many(50)), tenancy.RoleMember)
+			res := invite(t, db, f.Admin, f.AdminUser, many(50)+"\n"+strings.ToUpper(many(50)), tenancy.RoleMember)
 			if len(res.Invited) != 50 {
 				t.Fatalf("%d invited, want 50", len(res.Invited))
 			}
-			if n := countRows(t, db, "invitations", "account_id = ? AND email LIKE 'person%'", f.admin.AccountID()); n != 50 {
+			if n := dbtest.CountRows(t, db, "invitations", "account_id = ? AND email LIKE 'person%'", f.Admin.AccountID()); n != 50 {
 				t.Fatalf("%d stored, want 50", n)
 			}
 		})
@@ -440,14 +435,14 @@ func TestInviteRefusals(t *testing.T) {
 // invitation expired renews that invitation, with the role asked for now.
 func TestInviteRenewsAnExpiredInvitation(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
-		f := newOrgFixture(t, db)
-		old := inviteOne(t, db, f.admin, f.adminUser, "late@example.com", tenancy.RoleMember)
+		f := dbtest.NewOrgFixture(t, db)
+		old := inviteOne(t, db, f.Admin, f.AdminUser, "late@example.com", tenancy.RoleMember)
 		expireInvitation(t, db, old.ID)
 		if v, err := models.LookupInvitation(t.Context(), db, old.Token); err != nil || v.State() != models.InvitationExpired {
 			t.Fatalf("before renewal: %v, %v; want expired", v.State(), err)
 		}
-		start := utc()
-		res := invite(t, db, f.admin, f.adminUser, "Late@Example.com", tenancy.RoleAdmin)
+		start := dbtest.UTC()
+		res := invite(t, db, f.Admin, f.AdminUser, "Late@Example.com", tenancy.RoleAdmin)
 		if len(res.Invited) != 1 || len(res.AlreadyInvited) != 0 {
 			t.Fatalf("result %+v, want late@example.com invited again", res)
 		}
@@ -455,7 +450,7 @@ func TestInviteRenewsAnExpiredInvitation(t *testing.T) {
 		if renewed.ID != old.ID || renewed.PublicID != old.PublicID {
 			t.Errorf("renewal returned invitation %d %s, want the expired one %d %s", renewed.ID, renewed.PublicID, old.ID, old.PublicID)
 		}
-		if n := countRows(t, db, "invitations", "email = ?", "late@example.com"); n != 1 {
+		if n := dbtest.CountRows(t, db, "invitations", "email = ?", "late@example.com"); n != 1 {
 			t.Errorf("%d invitations for the address, want the one renewed", n)
 		}
 		got := rawInvitation(t, db, old.ID)
@@ -465,44 +460,44 @@ func TestInviteRenewsAnExpiredInvitation(t *testing.T) {
 		if got.Role != tenancy.RoleAdmin || renewed.Role != tenancy.RoleAdmin {
 			t.Errorf("role %s (returned %s), want admin as asked now", got.Role, renewed.Role)
 		}
-		wantExpiresInAWeek(t, got, start, utc())
+		wantExpiresInAWeek(t, got, start, dbtest.UTC())
 		if got.State() != models.InvitationPending || got.SentAt.Before(start.Add(-time.Second)) {
 			t.Errorf("state %s, sent at %v; want pending, sent now", got.State(), got.SentAt)
 		}
 		_, err := models.LookupInvitation(t.Context(), db, old.Token)
-		wantIs(t, err, models.ErrInvitationNotFound)
+		dbtest.WantIs(t, err, models.ErrInvitationNotFound)
 		v, err := models.LookupInvitation(t.Context(), db, renewed.Token)
-		must(t, err)
+		dbtest.Must(t, err)
 		if v.ID != old.ID || v.State() != models.InvitationPending {
 			t.Errorf("new link: %+v", v)
 		}
-		wantAudit(t, db, f.admin.AccountID(), models.AuditInvited, actorOf(f.adminUser), "late@example.com", "late@example.com")
+		wantAudit(t, db, f.Admin.AccountID(), models.AuditInvited, dbtest.ActorOf(f.AdminUser), "late@example.com", "late@example.com")
 	})
 }
 
 func TestListInvitations(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
-		f := newOrgFixture(t, db)
+		f := dbtest.NewOrgFixture(t, db)
 		// Made one at a time, oldest first.
 		emails := []string{"i0@example.com", "i1@example.com", "i2@example.com", "i3@example.com", "i4@example.com", "i5@example.com", "i6@example.com"}
 		sent := map[string]models.SentInvitation{}
 		for _, e := range emails {
-			sent[e] = inviteOne(t, db, f.admin, f.adminUser, e, tenancy.RoleMember)
+			sent[e] = inviteOne(t, db, f.Admin, f.AdminUser, e, tenancy.RoleMember)
 		}
 		// i1 is accepted, i3 revoked, i5 expired (still open: listed).
 		joiner, _ := dbtest.UserNamed(t, db, "Joiner", "i1@example.com")
 		_, err := models.AcceptInvitation(t.Context(), db, sent["i1@example.com"].Token, joiner, "")
-		must(t, err)
-		_, err = models.RevokeInvitation(t.Context(), db, f.admin, sent["i3@example.com"].PublicID, actorOf(f.adminUser))
-		must(t, err)
+		dbtest.Must(t, err)
+		_, err = models.RevokeInvitation(t.Context(), db, f.Admin, sent["i3@example.com"].PublicID, dbtest.ActorOf(f.AdminUser))
+		dbtest.Must(t, err)
 		expireInvitation(t, db, sent["i5@example.com"].ID)
-		inviteOne(t, db, f.other, f.adminUser, "foreign@example.com", tenancy.RoleMember)
+		inviteOne(t, db, f.Other, f.AdminUser, "foreign@example.com", tenancy.RoleMember)
 
 		want := []string{"i6@example.com", "i5@example.com", "i4@example.com", "i2@example.com", "i0@example.com"}
 		var got []string
 		for page := 1; page <= 3; page++ {
-			rows, total, err := models.ListInvitations(t.Context(), db, f.admin, tenancy.Page{Number: page, Size: 2})
-			must(t, err)
+			rows, total, err := models.ListInvitations(t.Context(), db, f.Admin, tenancy.Page{Number: page, Size: 2})
+			dbtest.Must(t, err)
 			if total != 5 {
 				t.Errorf("page %d: total %d, want 5", page, total)
 			}
@@ -511,7 +506,7 @@ func TestListInvitations(t *testing.T) {
 			}
 			for _, r := range rows {
 				got = append(got, r.Email)
-				if r.InvitedByName != f.adminUser.Name || r.AccountID != f.admin.AccountID() || r.TokenHash != tenancy.HashToken(sent[r.Email].Token) {
+				if r.InvitedByName != f.AdminUser.Name || r.AccountID != f.Admin.AccountID() || r.TokenHash != tenancy.HashToken(sent[r.Email].Token) {
 					t.Errorf("row %+v", r)
 				}
 				wantState := models.InvitationPending
@@ -526,8 +521,8 @@ func TestListInvitations(t *testing.T) {
 		if !slices.Equal(got, want) {
 			t.Errorf("listed %q, want %q (open only, newest first)", got, want)
 		}
-		rows, _, err := models.ListInvitations(t.Context(), db, f.admin, tenancy.Page{Number: 4, Size: 2})
-		must(t, err)
+		rows, _, err := models.ListInvitations(t.Context(), db, f.Admin, tenancy.Page{Number: 4, Size: 2})
+		dbtest.Must(t, err)
 		if len(rows) != 0 {
 			t.Errorf("page past the end: %d rows", len(rows))
 		}
@@ -537,19 +532,19 @@ func TestListInvitations(t *testing.T) {
 			scope tenancy.Scope
 			err   error
 		}{
-			{"regular member", f.member, tenancy.ErrForbidden},
+			{"regular member", f.Member, tenancy.ErrForbidden},
 			{"zero scope", tenancy.Scope{}, tenancy.ErrUnscoped},
 		} {
 			t.Run(c.label, func(t *testing.T) {
 				rows, total, err := models.ListInvitations(t.Context(), db, c.scope, tenancy.Page{Number: 1, Size: 20})
-				wantIs(t, err, c.err)
+				dbtest.WantIs(t, err, c.err)
 				if len(rows) != 0 || total != 0 {
 					t.Errorf("refused list returned %d rows, total %d", len(rows), total)
 				}
 			})
 		}
-		rows, total, err := models.ListInvitations(t.Context(), db, f.other, tenancy.Page{Number: 1, Size: 20})
-		must(t, err)
+		rows, total, err := models.ListInvitations(t.Context(), db, f.Other, tenancy.Page{Number: 1, Size: 20})
+		dbtest.Must(t, err)
 		if total != 1 || len(rows) != 1 || rows[0].Email != "foreign@example.com" {
 			t.Errorf("the other organization lists %+v", rows)
 		}
@@ -558,19 +553,19 @@ func TestListInvitations(t *testing.T) {
 
 func TestResendInvitation(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
-		f := newOrgFixture(t, db)
+		f := dbtest.NewOrgFixture(t, db)
 		for _, expired := range []bool{false, true} {
 			t.Run(fmt.Sprintf("expired=%v", expired), func(t *testing.T) {
 				email := fmt.Sprintf("resend-%v@example.com", expired)
-				sent := inviteOne(t, db, f.admin, f.adminUser, email, tenancy.RoleAdmin)
+				sent := inviteOne(t, db, f.Admin, f.AdminUser, email, tenancy.RoleAdmin)
 				if expired {
 					expireInvitation(t, db, sent.ID)
 				} else {
 					sentAgo(t, db, sent.ID, models.InvitationResendInterval)
 				}
-				start := utc()
-				again, err := models.ResendInvitation(t.Context(), db, f.admin, sent.PublicID, actorOf(f.adminUser))
-				must(t, err)
+				start := dbtest.UTC()
+				again, err := models.ResendInvitation(t.Context(), db, f.Admin, sent.PublicID, dbtest.ActorOf(f.AdminUser))
+				dbtest.Must(t, err)
 				if again.ID != sent.ID || again.Email != email || again.Role != tenancy.RoleAdmin || again.Token == "" || again.Token == sent.Token {
 					t.Fatalf("resend returned %+v", again)
 				}
@@ -578,52 +573,52 @@ func TestResendInvitation(t *testing.T) {
 				if got.TokenHash != tenancy.HashToken(again.Token) || got.Role != tenancy.RoleAdmin || got.State() != models.InvitationPending {
 					t.Errorf("stored %+v", got)
 				}
-				wantExpiresInAWeek(t, got, start, utc())
+				wantExpiresInAWeek(t, got, start, dbtest.UTC())
 				_, err = models.LookupInvitation(t.Context(), db, sent.Token)
-				wantIs(t, err, models.ErrInvitationNotFound)
+				dbtest.WantIs(t, err, models.ErrInvitationNotFound)
 				v, err := models.LookupInvitation(t.Context(), db, again.Token)
-				must(t, err)
+				dbtest.Must(t, err)
 				if v.ID != sent.ID || v.State() != models.InvitationPending {
 					t.Errorf("new link shows %+v", v)
 				}
-				if n := countRows(t, db, "invitations", "email = ?", email); n != 1 {
+				if n := dbtest.CountRows(t, db, "invitations", "email = ?", email); n != 1 {
 					t.Errorf("%d invitations for %s, want 1", n, email)
 				}
-				evs := auditOf(t, db, f.admin.AccountID(), models.AuditInvitationResent)
-				if len(evs) == 0 || !strings.Contains(evs[len(evs)-1].Target, email) || *evs[len(evs)-1].ActorUserID != f.adminUser.ID {
+				evs := auditOf(t, db, f.Admin.AccountID(), models.AuditInvitationResent)
+				if len(evs) == 0 || !strings.Contains(evs[len(evs)-1].Target, email) || *evs[len(evs)-1].ActorUserID != f.AdminUser.ID {
 					t.Errorf("resent events %+v", evs)
 				}
 			})
 		}
 
-		revoked := inviteOne(t, db, f.admin, f.adminUser, "revoked@example.com", tenancy.RoleMember)
-		_, err := models.RevokeInvitation(t.Context(), db, f.admin, revoked.PublicID, actorOf(f.adminUser))
-		must(t, err)
-		accepted := inviteOne(t, db, f.admin, f.adminUser, "accepted@example.com", tenancy.RoleMember)
+		revoked := inviteOne(t, db, f.Admin, f.AdminUser, "revoked@example.com", tenancy.RoleMember)
+		_, err := models.RevokeInvitation(t.Context(), db, f.Admin, revoked.PublicID, dbtest.ActorOf(f.AdminUser))
+		dbtest.Must(t, err)
+		accepted := inviteOne(t, db, f.Admin, f.AdminUser, "accepted@example.com", tenancy.RoleMember)
 		joiner, _ := dbtest.UserNamed(t, db, "Accepted", "accepted@example.com")
 		_, err = models.AcceptInvitation(t.Context(), db, accepted.Token, joiner, "")
-		must(t, err)
-		foreign := inviteOne(t, db, f.other, f.adminUser, "foreign@example.com", tenancy.RoleMember)
-		open := inviteOne(t, db, f.admin, f.adminUser, "open@example.com", tenancy.RoleMember)
+		dbtest.Must(t, err)
+		foreign := inviteOne(t, db, f.Other, f.AdminUser, "foreign@example.com", tenancy.RoleMember)
+		open := inviteOne(t, db, f.Admin, f.AdminUser, "open@example.com", tenancy.RoleMember)
 		for _, c := range []struct {
 			label string
 			scope tenancy.Scope
 			id    string
 			err   error
 		}{
-			{"unknown ID", f.admin, "0123456789abcdef01234567", tenancy.ErrNotFound},
-			{"empty ID", f.admin, "", tenancy.ErrNotFound},
-			{"another organization's invitation", f.admin, foreign.PublicID, tenancy.ErrNotFound},
-			{"revoked", f.admin, revoked.PublicID, tenancy.ErrNotFound},
-			{"accepted", f.admin, accepted.PublicID, tenancy.ErrNotFound},
-			{"from the administrator's personal account", f.adminPersonal, open.PublicID, tenancy.ErrNotFound},
-			{"regular member", f.member, open.PublicID, tenancy.ErrForbidden},
+			{"unknown ID", f.Admin, "0123456789abcdef01234567", tenancy.ErrNotFound},
+			{"empty ID", f.Admin, "", tenancy.ErrNotFound},
+			{"another organization's invitation", f.Admin, foreign.PublicID, tenancy.ErrNotFound},
+			{"revoked", f.Admin, revoked.PublicID, tenancy.ErrNotFound},
+			{"accepted", f.Admin, accepted.PublicID, tenancy.ErrNotFound},
+			{"from the administrator's personal account", f.AdminPersonal, open.PublicID, tenancy.ErrNotFound},
+			{"regular member", f.Member, open.PublicID, tenancy.ErrForbidden},
 			{"zero scope", tenancy.Scope{}, open.PublicID, tenancy.ErrUnscoped},
 		} {
 			t.Run(c.label, func(t *testing.T) {
 				before := teamSnapshot(t, db)
-				got, err := models.ResendInvitation(t.Context(), db, c.scope, c.id, actorOf(f.adminUser))
-				wantIs(t, err, c.err)
+				got, err := models.ResendInvitation(t.Context(), db, c.scope, c.id, dbtest.ActorOf(f.AdminUser))
+				dbtest.WantIs(t, err, c.err)
 				if got.Token != "" {
 					t.Errorf("a refused resend returned a token")
 				}
@@ -641,65 +636,65 @@ func TestResendInvitation(t *testing.T) {
 
 func TestRevokeInvitation(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
-		f := newOrgFixture(t, db)
-		sent := inviteOne(t, db, f.admin, f.adminUser, "revoke@example.com", tenancy.RoleMember)
-		expired := inviteOne(t, db, f.admin, f.adminUser, "expired@example.com", tenancy.RoleMember)
+		f := dbtest.NewOrgFixture(t, db)
+		sent := inviteOne(t, db, f.Admin, f.AdminUser, "revoke@example.com", tenancy.RoleMember)
+		expired := inviteOne(t, db, f.Admin, f.AdminUser, "expired@example.com", tenancy.RoleMember)
 		expireInvitation(t, db, expired.ID)
-		actor := actorOf(f.adminUser)
+		actor := dbtest.ActorOf(f.AdminUser)
 		for _, s := range []models.SentInvitation{sent, expired} {
-			inv, err := models.RevokeInvitation(t.Context(), db, f.admin, s.PublicID, actor)
-			must(t, err)
+			inv, err := models.RevokeInvitation(t.Context(), db, f.Admin, s.PublicID, actor)
+			dbtest.Must(t, err)
 			if inv.ID != s.ID || inv.Email != s.Email {
 				t.Errorf("revoke returned %+v", inv)
 			}
 			v, err := models.LookupInvitation(t.Context(), db, s.Token)
-			must(t, err)
+			dbtest.Must(t, err)
 			if v.State() != models.InvitationRevoked || v.RevokedAt == nil {
 				t.Errorf("%s: state %s, want revoked", s.Email, v.State())
 			}
 		}
-		rows, total, err := models.ListInvitations(t.Context(), db, f.admin, tenancy.Page{Number: 1, Size: 20})
-		must(t, err)
+		rows, total, err := models.ListInvitations(t.Context(), db, f.Admin, tenancy.Page{Number: 1, Size: 20})
+		dbtest.Must(t, err)
 		if total != 0 || len(rows) != 0 {
 			t.Errorf("revoked invitations still listed: %+v", rows)
 		}
-		wantAudit(t, db, f.admin.AccountID(), models.AuditInvitationRevoked, actor, "revoke@example.com", "expired@example.com")
+		wantAudit(t, db, f.Admin.AccountID(), models.AuditInvitationRevoked, actor, "revoke@example.com", "expired@example.com")
 
 		// The revoked link cannot be used, and nothing changes trying.
 		invitee, _ := dbtest.UserNamed(t, db, "Invitee", "revoke@example.com")
 		before := teamSnapshot(t, db)
 		_, err = models.AcceptInvitation(t.Context(), db, sent.Token, invitee, "")
-		wantIs(t, err, models.ErrInvitationClosed)
+		dbtest.WantIs(t, err, models.ErrInvitationClosed)
 		wantTeamUnchanged(t, db, before)
 
 		// The address can be invited again, with a new link.
-		again := inviteOne(t, db, f.admin, f.adminUser, "revoke@example.com", tenancy.RoleMember)
+		again := inviteOne(t, db, f.Admin, f.AdminUser, "revoke@example.com", tenancy.RoleMember)
 		if again.ID == sent.ID || again.Token == sent.Token {
 			t.Errorf("re-invitation reused the revoked invitation")
 		}
 
-		accepted := inviteOne(t, db, f.admin, f.adminUser, "accepted@example.com", tenancy.RoleMember)
+		accepted := inviteOne(t, db, f.Admin, f.AdminUser, "accepted@example.com", tenancy.RoleMember)
 		joiner, _ := dbtest.UserNamed(t, db, "Accepted", "accepted@example.com")
 		_, err = models.AcceptInvitation(t.Context(), db, accepted.Token, joiner, "")
-		must(t, err)
-		foreign := inviteOne(t, db, f.other, f.adminUser, "foreign@example.com", tenancy.RoleMember)
+		dbtest.Must(t, err)
+		foreign := inviteOne(t, db, f.Other, f.AdminUser, "foreign@example.com", tenancy.RoleMember)
 		for _, c := range []struct {
 			label string
 			scope tenancy.Scope
 			id    string
 			err   error
 		}{
-			{"unknown ID", f.admin, "0123456789abcdef01234567", tenancy.ErrNotFound},
-			{"another organization's invitation", f.admin, foreign.PublicID, tenancy.ErrNotFound},
-			{"revoked already", f.admin, sent.PublicID, tenancy.ErrNotFound},
-			{"accepted", f.admin, accepted.PublicID, tenancy.ErrNotFound},
-			{"regular member", f.member, again.PublicID, tenancy.ErrForbidden},
+			{"unknown ID", f.Admin, "0123456789abcdef01234567", tenancy.ErrNotFound},
+			{"another organization's invitation", f.Admin, foreign.PublicID, tenancy.ErrNotFound},
+			{"revoked already", f.Admin, sent.PublicID, tenancy.ErrNotFound},
+			{"accepted", f.Admin, accepted.PublicID, tenancy.ErrNotFound},
+			{"regular member", f.Member, again.PublicID, tenancy.ErrForbidden},
 			{"zero scope", tenancy.Scope{}, again.PublicID, tenancy.ErrUnscoped},
 		} {
 			t.Run(c.label, func(t *testing.T) {
 				before := teamSnapshot(t, db)
 				_, err := models.RevokeInvitation(t.Context(), db, c.scope, c.id, actor)
-				wantIs(t, err, c.err)
+				dbtest.WantIs(t, err, c.err)
 				wantTeamUnchanged(t, db, before)
 			})
 		}
@@ -711,49 +706,49 @@ func TestRevokeInvitation(t *testing.T) {
 
 func TestLookupInvitation(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
-		f := newOrgFixture(t, db)
-		sent := inviteOne(t, db, f.admin, f.adminUser, "look@example.com", tenancy.RoleAdmin)
+		f := dbtest.NewOrgFixture(t, db)
+		sent := inviteOne(t, db, f.Admin, f.AdminUser, "look@example.com", tenancy.RoleAdmin)
 		before := teamSnapshot(t, db)
 		v, err := models.LookupInvitation(t.Context(), db, sent.Token)
-		must(t, err)
+		dbtest.Must(t, err)
 		wantTeamUnchanged(t, db, before) // opening a link changes nothing
-		acct := f.admin.Account()
+		acct := f.Admin.Account()
 		if v.ID != sent.ID || v.Email != "look@example.com" || v.Role != tenancy.RoleAdmin || v.AccountID != acct.ID {
 			t.Errorf("invitation %+v", v.Invitation)
 		}
-		if v.AccountName != acct.Name || v.AccountPublicID != acct.PublicID || v.InviterName != f.adminUser.Name {
-			t.Errorf("account %q %q, inviter %q; want %q %q %q", v.AccountName, v.AccountPublicID, v.InviterName, acct.Name, acct.PublicID, f.adminUser.Name)
+		if v.AccountName != acct.Name || v.AccountPublicID != acct.PublicID || v.InviterName != f.AdminUser.Name {
+			t.Errorf("account %q %q, inviter %q; want %q %q %q", v.AccountName, v.AccountPublicID, v.InviterName, acct.Name, acct.PublicID, f.AdminUser.Name)
 		}
 		if v.State() != models.InvitationPending {
 			t.Errorf("state %s, want pending", v.State())
 		}
 
 		// Expired, then accepted: the link shows where the invitation stands.
-		late := inviteOne(t, db, f.admin, f.adminUser, "late@example.com", tenancy.RoleMember)
+		late := inviteOne(t, db, f.Admin, f.AdminUser, "late@example.com", tenancy.RoleMember)
 		expireInvitation(t, db, late.ID)
 		if v, err := models.LookupInvitation(t.Context(), db, late.Token); err != nil || v.State() != models.InvitationExpired {
 			t.Errorf("expired invitation: %s, %v; want expired", v.State(), err)
 		}
 		joiner, _ := dbtest.UserNamed(t, db, "Joiner", "joiner@example.com")
-		joined := inviteOne(t, db, f.admin, f.adminUser, "joiner@example.com", tenancy.RoleMember)
+		joined := inviteOne(t, db, f.Admin, f.AdminUser, "joiner@example.com", tenancy.RoleMember)
 		_, err = models.AcceptInvitation(t.Context(), db, joined.Token, joiner, "")
-		must(t, err)
+		dbtest.Must(t, err)
 		if v, err := models.LookupInvitation(t.Context(), db, joined.Token); err != nil || v.State() != models.InvitationAccepted || v.AcceptedByID == nil || *v.AcceptedByID != joiner.ID {
 			t.Errorf("accepted invitation: %s, %v; want accepted by %d", v.State(), err, joiner.ID)
 		}
 
 		for _, token := range []string{"", "nope", sent.Token + "x", strings.ToUpper(sent.Token), tenancy.HashToken(sent.Token)} {
 			_, err := models.LookupInvitation(t.Context(), db, token)
-			wantIs(t, err, models.ErrInvitationNotFound)
+			dbtest.WantIs(t, err, models.ErrInvitationNotFound)
 		}
 
 		// An inviter who is gone leaves the invitation without a name.
 		inviter, _ := dbtest.User(t, db)
-		inviterScope := dbtest.AddMember(t, db, f.admin, inviter, tenancy.RoleAdmin)
+		inviterScope := dbtest.AddMember(t, db, f.Admin, inviter, tenancy.RoleAdmin)
 		orphan := inviteOne(t, db, inviterScope, inviter, "orphan@example.com", tenancy.RoleMember)
-		must(t, dbtest.Plain(t, db).Exec("DELETE FROM users WHERE id = ?", inviter.ID).Error)
+		dbtest.Must(t, dbtest.Plain(t, db).Exec("DELETE FROM users WHERE id = ?", inviter.ID).Error)
 		v, err = models.LookupInvitation(t.Context(), db, orphan.Token)
-		must(t, err)
+		dbtest.Must(t, err)
 		if v.InviterName != "" || v.AccountName != acct.Name {
 			t.Errorf("inviter %q account %q, want none and %q", v.InviterName, v.AccountName, acct.Name)
 		}
@@ -764,8 +759,8 @@ func TestLookupInvitation(t *testing.T) {
 // each database returns them; accepted wins over revoked, both over expired.
 func TestInvitationState(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
-		f := newOrgFixture(t, db)
-		later, earlier := utc().Add(time.Minute), utc().Add(-time.Minute)
+		f := dbtest.NewOrgFixture(t, db)
+		later, earlier := dbtest.UTC().Add(time.Minute), dbtest.UTC().Add(-time.Minute)
 		for i, c := range []struct {
 			label             string
 			expires           time.Time
@@ -780,16 +775,16 @@ func TestInvitationState(t *testing.T) {
 			{"accepted, since expired", earlier, true, false, models.InvitationAccepted},
 		} {
 			t.Run(c.label, func(t *testing.T) {
-				sent := inviteOne(t, db, f.admin, f.adminUser, fmt.Sprintf("state%d@example.com", i), tenancy.RoleMember)
-				must(t, dbtest.Plain(t, db).Exec("UPDATE invitations SET expires_at = ? WHERE id = ?", c.expires, sent.ID).Error)
+				sent := inviteOne(t, db, f.Admin, f.AdminUser, fmt.Sprintf("state%d@example.com", i), tenancy.RoleMember)
+				dbtest.Must(t, dbtest.Plain(t, db).Exec("UPDATE invitations SET expires_at = ? WHERE id = ?", c.expires, sent.ID).Error)
 				if c.accepted {
-					must(t, dbtest.Plain(t, db).Exec("UPDATE invitations SET accepted_at = ? WHERE id = ?", earlier, sent.ID).Error)
+					dbtest.Must(t, dbtest.Plain(t, db).Exec("UPDATE invitations SET accepted_at = ? WHERE id = ?", earlier, sent.ID).Error)
 				}
 				if c.revoked {
-					must(t, dbtest.Plain(t, db).Exec("UPDATE invitations SET revoked_at = ? WHERE id = ?", earlier, sent.ID).Error)
+					dbtest.Must(t, dbtest.Plain(t, db).Exec("UPDATE invitations SET revoked_at = ? WHERE id = ?", earlier, sent.ID).Error)
 				}
 				v, err := models.LookupInvitation(t.Context(), db, sent.Token)
-				must(t, err)
+				dbtest.Must(t, err)
 				if got := v.State(); got != c.want {
 					t.Errorf("state %s, want %s", got, c.want)
 				}
@@ -800,11 +795,11 @@ func TestInvitationState(t *testing.T) {
 
 func TestAcceptInvitation(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
-		f := newOrgFixture(t, db)
+		f := dbtest.NewOrgFixture(t, db)
 		for _, role := range []tenancy.Role{tenancy.RoleMember, tenancy.RoleAdmin} {
 			t.Run(string(role), func(t *testing.T) {
 				email := "join-" + string(role) + "@example.com"
-				sent := inviteOne(t, db, f.admin, f.adminUser, strings.ToUpper(email), role)
+				sent := inviteOne(t, db, f.Admin, f.AdminUser, strings.ToUpper(email), role)
 				user, personal := dbtest.UserNamed(t, db, "Joining "+string(role), email)
 				if user.Verified() {
 					t.Fatal("a new user is already verified")
@@ -812,16 +807,16 @@ func TestAcceptInvitation(t *testing.T) {
 				// The address compares case-insensitively, as NormalizeEmail does.
 				asTyped := user
 				asTyped.Email = "  " + strings.ToUpper(email) + " "
-				start := utc()
+				start := dbtest.UTC()
 				s, err := models.AcceptInvitation(t.Context(), db, sent.Token, asTyped, "198.51.100.4")
-				must(t, err)
-				if s.AccountID() != f.admin.AccountID() || s.UserID() != user.ID || s.Role() != role || !s.IsOrganization() {
-					t.Errorf("scope: account %d user %d role %s; want %d %d %s", s.AccountID(), s.UserID(), s.Role(), f.admin.AccountID(), user.ID, role)
+				dbtest.Must(t, err)
+				if s.AccountID() != f.Admin.AccountID() || s.UserID() != user.ID || s.Role() != role || !s.IsOrganization() {
+					t.Errorf("scope: account %d user %d role %s; want %d %d %s", s.AccountID(), s.UserID(), s.Role(), f.Admin.AccountID(), user.ID, role)
 				}
-				if got := membershipRole(t, db, f.admin.AccountID(), user.ID); got != role {
+				if got := membershipRole(t, db, f.Admin.AccountID(), user.ID); got != role {
 					t.Errorf("membership role %q, want %q", got, role)
 				}
-				if _, err := tenancy.LoadScope(t.Context(), db, user.ID, f.admin.Account().PublicID); err != nil {
+				if _, err := tenancy.LoadScope(t.Context(), db, user.ID, f.Admin.Account().PublicID); err != nil {
 					t.Errorf("the new member cannot load the organization: %v", err)
 				}
 				if got := membershipRole(t, db, personal.AccountID(), user.ID); got != tenancy.RoleAdmin {
@@ -837,7 +832,7 @@ func TestAcceptInvitation(t *testing.T) {
 				if inv.State() != models.InvitationAccepted {
 					t.Errorf("state %s, want accepted", inv.State())
 				}
-				evs := auditOf(t, db, f.admin.AccountID(), models.AuditJoined)
+				evs := auditOf(t, db, f.Admin.AccountID(), models.AuditJoined)
 				if len(evs) == 0 {
 					t.Fatal("no member.joined event")
 				}
@@ -850,7 +845,7 @@ func TestAcceptInvitation(t *testing.T) {
 				// Single use.
 				before := teamSnapshot(t, db)
 				_, err = models.AcceptInvitation(t.Context(), db, sent.Token, user, "")
-				wantIs(t, err, models.ErrInvitationClosed)
+				dbtest.WantIs(t, err, models.ErrInvitationClosed)
 				wantTeamUnchanged(t, db, before)
 			})
 		}
@@ -859,16 +854,16 @@ func TestAcceptInvitation(t *testing.T) {
 
 func TestAcceptInvitationRefusals(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
-		f := newOrgFixture(t, db)
+		f := dbtest.NewOrgFixture(t, db)
 		invitee, _ := dbtest.UserNamed(t, db, "Invitee", "invitee@example.com")
 		someoneElse, _ := dbtest.UserNamed(t, db, "Someone Else", "someone@example.com")
-		pending := inviteOne(t, db, f.admin, f.adminUser, "invitee@example.com", tenancy.RoleAdmin)
-		otherPending := inviteOne(t, db, f.admin, f.adminUser, "expired@example.com", tenancy.RoleMember)
+		pending := inviteOne(t, db, f.Admin, f.AdminUser, "invitee@example.com", tenancy.RoleAdmin)
+		otherPending := inviteOne(t, db, f.Admin, f.AdminUser, "expired@example.com", tenancy.RoleMember)
 		expireInvitation(t, db, otherPending.ID)
 		expiredUser, _ := dbtest.UserNamed(t, db, "Expired", "expired@example.com")
-		revokedSent := inviteOne(t, db, f.admin, f.adminUser, "revoked@example.com", tenancy.RoleMember)
-		_, err := models.RevokeInvitation(t.Context(), db, f.admin, revokedSent.PublicID, actorOf(f.adminUser))
-		must(t, err)
+		revokedSent := inviteOne(t, db, f.Admin, f.AdminUser, "revoked@example.com", tenancy.RoleMember)
+		_, err := models.RevokeInvitation(t.Context(), db, f.Admin, revokedSent.PublicID, dbtest.ActorOf(f.AdminUser))
+		dbtest.Must(t, err)
 		revokedUser, _ := dbtest.UserNamed(t, db, "Revoked", "revoked@example.com")
 
 		for _, c := range []struct {
@@ -880,14 +875,14 @@ func TestAcceptInvitationRefusals(t *testing.T) {
 			{"unknown token", "nope", invitee, models.ErrInvitationNotFound},
 			{"empty token", "", invitee, models.ErrInvitationNotFound},
 			{"a different email", pending.Token, someoneElse, models.ErrInvitationForSomeoneElse},
-			{"a member of the organization with a different email", pending.Token, f.memberUser, models.ErrInvitationForSomeoneElse},
+			{"a member of the organization with a different email", pending.Token, f.MemberUser, models.ErrInvitationForSomeoneElse},
 			{"expired", otherPending.Token, expiredUser, models.ErrInvitationClosed},
 			{"revoked", revokedSent.Token, revokedUser, models.ErrInvitationClosed},
 		} {
 			t.Run(c.label, func(t *testing.T) {
 				before := teamSnapshot(t, db)
 				s, err := models.AcceptInvitation(t.Context(), db, c.token, c.user, "")
-				wantIs(t, err, c.err)
+				dbtest.WantIs(t, err, c.err)
 				if !s.IsZero() {
 					t.Errorf("a refused accept returned a scope in account %d", s.AccountID())
 				}
@@ -896,7 +891,7 @@ func TestAcceptInvitationRefusals(t *testing.T) {
 		}
 		// The invitation someone else tried is still there for its invitee.
 		s, err := models.AcceptInvitation(t.Context(), db, pending.Token, invitee, "")
-		must(t, err)
+		dbtest.Must(t, err)
 		if s.Role() != tenancy.RoleAdmin {
 			t.Errorf("role %s, want admin", s.Role())
 		}
@@ -907,16 +902,16 @@ func TestAcceptInvitationRefusals(t *testing.T) {
 // without a second membership, keeping their role.
 func TestAcceptInvitationWhenAlreadyMember(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
-		f := newOrgFixture(t, db)
+		f := dbtest.NewOrgFixture(t, db)
 		user, _ := dbtest.UserNamed(t, db, "Early", "early@example.com")
-		sent := inviteOne(t, db, f.admin, f.adminUser, "early@example.com", tenancy.RoleMember)
-		dbtest.AddMember(t, db, f.admin, user, tenancy.RoleAdmin)
+		sent := inviteOne(t, db, f.Admin, f.AdminUser, "early@example.com", tenancy.RoleMember)
+		dbtest.AddMember(t, db, f.Admin, user, tenancy.RoleAdmin)
 		s, err := models.AcceptInvitation(t.Context(), db, sent.Token, user, "")
-		must(t, err)
-		if s.AccountID() != f.admin.AccountID() || s.Role() != tenancy.RoleAdmin {
-			t.Errorf("scope in %d as %s, want %d as admin", s.AccountID(), s.Role(), f.admin.AccountID())
+		dbtest.Must(t, err)
+		if s.AccountID() != f.Admin.AccountID() || s.Role() != tenancy.RoleAdmin {
+			t.Errorf("scope in %d as %s, want %d as admin", s.AccountID(), s.Role(), f.Admin.AccountID())
 		}
-		if n := countRows(t, db, "memberships", "account_id = ? AND user_id = ?", f.admin.AccountID(), user.ID); n != 1 {
+		if n := dbtest.CountRows(t, db, "memberships", "account_id = ? AND user_id = ?", f.Admin.AccountID(), user.ID); n != 1 {
 			t.Errorf("%d memberships, want 1", n)
 		}
 		if got := rawInvitation(t, db, sent.ID); got.State() != models.InvitationAccepted {
@@ -929,10 +924,10 @@ func TestAcceptInvitationWhenAlreadyMember(t *testing.T) {
 // exactly one succeeds.
 func TestAcceptInvitationConcurrently(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
-		f := newOrgFixture(t, db)
+		f := dbtest.NewOrgFixture(t, db)
 		for round := range 4 {
 			email := fmt.Sprintf("race%d@example.com", round)
-			sent := inviteOne(t, db, f.admin, f.adminUser, email, tenancy.RoleMember)
+			sent := inviteOne(t, db, f.Admin, f.AdminUser, email, tenancy.RoleMember)
 			user, _ := dbtest.UserNamed(t, db, "Racer", email)
 			const n = 6
 			errs := make([]error, n)
@@ -961,10 +956,10 @@ func TestAcceptInvitationConcurrently(t *testing.T) {
 			if ok != 1 {
 				t.Errorf("round %d: %d accepts succeeded, want 1", round, ok)
 			}
-			if c := countRows(t, db, "memberships", "account_id = ? AND user_id = ?", f.admin.AccountID(), user.ID); c != 1 {
+			if c := dbtest.CountRows(t, db, "memberships", "account_id = ? AND user_id = ?", f.Admin.AccountID(), user.ID); c != 1 {
 				t.Errorf("round %d: %d memberships, want 1", round, c)
 			}
-			if c := countRows(t, db, "audit_events", "account_id = ? AND action = ? AND target = ?", f.admin.AccountID(), models.AuditJoined, email); c != 1 {
+			if c := dbtest.CountRows(t, db, "audit_events", "account_id = ? AND action = ? AND target = ?", f.Admin.AccountID(), models.AuditJoined, email); c != 1 {
 				t.Errorf("round %d: %d joined events, want 1", round, c)
 			}
 		}
@@ -976,7 +971,7 @@ func TestAcceptInvitationConcurrently(t *testing.T) {
 // invited, not a database error.
 func TestInviteSameAddressConcurrently(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
-		f := newOrgFixture(t, db)
+		f := dbtest.NewOrgFixture(t, db)
 		for round := range 5 {
 			email := fmt.Sprintf("together%d@example.com", round)
 			const n = 6
@@ -989,7 +984,7 @@ func TestInviteSameAddressConcurrently(t *testing.T) {
 				go func() {
 					defer wg.Done()
 					<-start
-					results[i], errs[i] = models.Invite(t.Context(), db, f.admin, email, tenancy.RoleMember, actorOf(f.adminUser))
+					results[i], errs[i] = models.Invite(t.Context(), db, f.Admin, email, tenancy.RoleMember, dbtest.ActorOf(f.AdminUser))
 				}()
 			}
 			close(start)
@@ -1011,7 +1006,7 @@ func TestInviteSameAddressConcurrently(t *testing.T) {
 			if invited != 1 || already != n-1 {
 				t.Errorf("round %d: %d invited, %d already invited; want 1 and %d", round, invited, already, n-1)
 			}
-			if c := countRows(t, db, "invitations", "email = ?", email); c != 1 {
+			if c := dbtest.CountRows(t, db, "invitations", "email = ?", email); c != 1 {
 				t.Errorf("round %d: %d invitations, want 1", round, c)
 			}
 		}

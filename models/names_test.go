@@ -54,9 +54,9 @@ type nameWrite struct {
 func TestNamesRefuseHiddenCharacters(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		ctx := t.Context()
-		f := newOrgFixture(t, db)
-		idx := newIndex(t, db, f.admin, "Existing", "")
-		it := newIntegration(t, db, f.admin, "Existing")
+		f := dbtest.NewOrgFixture(t, db)
+		idx := dbtest.NewIndex(t, db, f.Admin, "Existing", "")
+		it := newIntegration(t, db, f.Admin, "Existing")
 		n := 0
 		writes := []nameWrite{
 			{"sign-up", "name", func(t *testing.T, name string) error {
@@ -65,45 +65,45 @@ func TestNamesRefuseHiddenCharacters(t *testing.T) {
 				return err
 			}},
 			{"renaming a user", "name", func(t *testing.T, name string) error {
-				return models.RenameUser(ctx, db, f.memberUser.ID, name)
+				return models.RenameUser(ctx, db, f.MemberUser.ID, name)
 			}},
 			{"creating an organization", "name", func(t *testing.T, name string) error {
-				_, err := models.CreateOrganization(ctx, db, f.memberUser.ID, name)
+				_, err := models.CreateOrganization(ctx, db, f.MemberUser.ID, name)
 				return err
 			}},
 			{"renaming an organization", "name", func(t *testing.T, name string) error {
-				_, err := models.RenameOrganization(ctx, db, f.admin, name, actorOf(f.adminUser))
+				_, err := models.RenameOrganization(ctx, db, f.Admin, name, dbtest.ActorOf(f.AdminUser))
 				return err
 			}},
 			{"creating an index", "name", func(t *testing.T, name string) error {
-				_, err := models.CreateIndex(ctx, db, f.admin, indexInput(name, ""))
+				_, err := models.CreateIndex(ctx, db, f.Admin, dbtest.IndexInput(name, ""))
 				return err
 			}},
 			{"renaming an index", "name", func(t *testing.T, name string) error {
-				_, err := models.UpdateIndex(ctx, db, f.admin, idx.PublicID, models.IndexUpdate{Name: name})
+				_, err := models.UpdateIndex(ctx, db, f.Admin, idx.PublicID, models.IndexUpdate{Name: name})
 				return err
 			}},
 			{"adding a video", "title", func(t *testing.T, name string) error {
-				_, err := models.AddVideo(ctx, db, f.admin, idx.PublicID, models.VideoInput{Title: name, URL: "https://example.com/v.mp4", DurationSeconds: "60"})
+				_, err := models.AddVideo(ctx, db, f.Admin, idx.PublicID, models.VideoInput{Title: name, URL: "https://example.com/v.mp4", DurationSeconds: "60"})
 				return err
 			}},
 			{"creating an API key", "name", func(t *testing.T, name string) error {
-				_, err := models.CreateAPIKey(ctx, db, f.admin, name, time.Hour)
+				_, err := models.CreateAPIKey(ctx, db, f.Admin, name, time.Hour)
 				return err
 			}},
 			{"creating an integration", "name", func(t *testing.T, name string) error {
-				_, err := models.CreateIntegration(ctx, db, f.admin, integrationInput(name))
+				_, err := models.CreateIntegration(ctx, db, f.Admin, integrationInput(name))
 				return err
 			}},
 			{"changing an integration", "name", func(t *testing.T, name string) error {
-				_, err := models.UpdateIntegration(ctx, db, f.admin, it.PublicID, integrationInput(name))
+				_, err := models.UpdateIntegration(ctx, db, f.Admin, it.PublicID, integrationInput(name))
 				return err
 			}},
 		}
 		for _, w := range writes {
 			t.Run(w.label, func(t *testing.T) {
 				before := teamSnapshot(t, db)
-				keys := countRows(t, db, "api_keys", "")
+				keys := dbtest.CountRows(t, db, "api_keys", "")
 				for label, name := range hiddenNames() {
 					err := w.write(t, name)
 					fe, ok := tenancy.AsFieldErrors(err)
@@ -112,7 +112,7 @@ func TestNamesRefuseHiddenCharacters(t *testing.T) {
 					}
 				}
 				wantTeamUnchanged(t, db, before)
-				if got := countRows(t, db, "api_keys", ""); got != keys {
+				if got := dbtest.CountRows(t, db, "api_keys", ""); got != keys {
 					t.Errorf("%d API keys written", got-keys)
 				}
 			})
@@ -138,13 +138,13 @@ func TestNamesRefuseHiddenCharacters(t *testing.T) {
 // The control characters keep their own message.
 func TestNamesRefuseControlCharactersSaying(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
-		f := newOrgFixture(t, db)
-		_, err := models.CreateIndex(t.Context(), db, f.admin, indexInput("bad\x07name", ""))
-		wantFields(t, err, "name")
+		f := dbtest.NewOrgFixture(t, db)
+		_, err := models.CreateIndex(t.Context(), db, f.Admin, dbtest.IndexInput("bad\x07name", ""))
+		dbtest.WantFields(t, err, "name")
 		if fe, _ := tenancy.AsFieldErrors(err); fe["name"] != "The name cannot contain control characters." {
 			t.Errorf("message %q", fe["name"])
 		}
-		_, err = models.CreateIndex(t.Context(), db, f.admin, indexInput("bad\u202Ename", ""))
+		_, err = models.CreateIndex(t.Context(), db, f.Admin, dbtest.IndexInput("bad\u202Ename", ""))
 		if fe, _ := tenancy.AsFieldErrors(err); fe["name"] != "The name cannot contain invisible or direction-changing characters." {
 			t.Errorf("message %q", fe["name"])
 		}

@@ -36,7 +36,7 @@ func TestSchemaMatchesModels(t *testing.T) {
 		for _, c := range cases {
 			t.Run(c.table, func(t *testing.T) {
 				stmt := &gorm.Statement{DB: db}
-				must(t, stmt.Parse(c.model))
+				dbtest.Must(t, stmt.Parse(c.model))
 				if stmt.Schema.Table != c.table {
 					t.Fatalf("GORM maps %T to table %q, want %q", c.model, stmt.Schema.Table, c.table)
 				}
@@ -81,7 +81,7 @@ func tableColumns(t *testing.T, db *gorm.DB, table string) []string {
 	} else {
 		err = dbtest.Plain(t, db).Raw("SELECT name FROM pragma_table_info(?)", table).Scan(&names).Error
 	}
-	must(t, err)
+	dbtest.Must(t, err)
 	if len(names) == 0 {
 		t.Fatalf("table %s has no columns", table)
 	}
@@ -99,7 +99,7 @@ func TestColumnTypesOfUnownedTables(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		for table, model := range cases {
 			cols, err := dbtest.Plain(t, db).Migrator().ColumnTypes(model)
-			must(t, err)
+			dbtest.Must(t, err)
 			var got []string
 			for _, c := range cols {
 				got = append(got, c.Name())
@@ -121,7 +121,7 @@ func TestMigrationDirectoriesMatch(t *testing.T) {
 	list := func(dir string) []string {
 		t.Helper()
 		entries, err := fs.ReadDir(migrations.FS, dir)
-		must(t, err)
+		dbtest.Must(t, err)
 		var names []string
 		for _, e := range entries {
 			if e.IsDir() {
@@ -132,7 +132,7 @@ func TestMigrationDirectoriesMatch(t *testing.T) {
 				t.Errorf("%s/%s is not named like 00001_name.sql", dir, e.Name())
 			}
 			body, err := fs.ReadFile(migrations.FS, path.Join(dir, e.Name()))
-			must(t, err)
+			dbtest.Must(t, err)
 			if !strings.Contains(string(body), "-- +goose Up") {
 				t.Errorf("%s/%s has no goose Up section", dir, e.Name())
 			}

@@ -23,9 +23,9 @@ func TestSessionRoundTrip(t *testing.T) {
 		org := dbtest.Org(t, db, u)
 
 		token, created, err := models.CreateSession(t.Context(), db, u.ID, org.AccountID(), "203.0.113.5", "Firefox", life)
-		must(t, err)
+		dbtest.Must(t, err)
 		otherToken, _, err := models.CreateSession(t.Context(), db, other.ID, otherPersonal.AccountID(), "203.0.113.6", "Chrome", life)
-		must(t, err)
+		dbtest.Must(t, err)
 		if token == "" || token == otherToken || created.ID == 0 {
 			t.Fatalf("token %q, session %+v", token, created)
 		}
@@ -34,7 +34,7 @@ func TestSessionRoundTrip(t *testing.T) {
 		}
 
 		s, err := models.LoadSession(t.Context(), db, token, life)
-		must(t, err)
+		dbtest.Must(t, err)
 		if s.ID != created.ID || s.UserID != u.ID || s.IP != "203.0.113.5" || s.UserAgent != "Firefox" || s.Data != "{}" {
 			t.Errorf("loaded %+v", s)
 		}
@@ -49,7 +49,7 @@ func TestSessionRoundTrip(t *testing.T) {
 		}
 
 		o, err := models.LoadSession(t.Context(), db, otherToken, life)
-		must(t, err)
+		dbtest.Must(t, err)
 		if o.UserID != other.ID || o.User.ID != other.ID {
 			t.Errorf("the other token loads user %d/%d, want %d", o.UserID, o.User.ID, other.ID)
 		}
@@ -57,17 +57,17 @@ func TestSessionRoundTrip(t *testing.T) {
 		// SaveSession writes the active account, data and last-seen time.
 		s.ActiveAccountID = new(personal.AccountID())
 		s.Data = `{"flash":"hi"}`
-		s.LastSeenAt = utc()
-		must(t, models.SaveSession(t.Context(), db, s))
+		s.LastSeenAt = dbtest.UTC()
+		dbtest.Must(t, models.SaveSession(t.Context(), db, s))
 		s2, err := models.LoadSession(t.Context(), db, token, life)
-		must(t, err)
+		dbtest.Must(t, err)
 		if *s2.ActiveAccountID != personal.AccountID() || s2.Data != `{"flash":"hi"}` || !s2.LastSeenAt.Equal(s.LastSeenAt) {
 			t.Errorf("after SaveSession: %+v", s2)
 		}
 
-		must(t, models.DeleteSession(t.Context(), db, s.ID))
+		dbtest.Must(t, models.DeleteSession(t.Context(), db, s.ID))
 		_, err = models.LoadSession(t.Context(), db, token, life)
-		wantIs(t, err, tenancy.ErrNotFound)
+		dbtest.WantIs(t, err, tenancy.ErrNotFound)
 		if _, err := models.LoadSession(t.Context(), db, otherToken, life); err != nil {
 			t.Fatalf("deleting one session ended another: %v", err)
 		}
@@ -78,7 +78,7 @@ func TestLoadSessionRefusesBadTokens(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		u, personal := dbtest.User(t, db)
 		token, s, err := models.CreateSession(t.Context(), db, u.ID, personal.AccountID(), "", "", life)
-		must(t, err)
+		dbtest.Must(t, err)
 		cases := map[string]string{
 			"empty":           "",
 			"another token":   tenancy.NewToken(),
@@ -90,7 +90,7 @@ func TestLoadSessionRefusesBadTokens(t *testing.T) {
 		for label, bad := range cases {
 			t.Run(label, func(t *testing.T) {
 				got, err := models.LoadSession(t.Context(), db, bad, life)
-				wantIs(t, err, tenancy.ErrNotFound)
+				dbtest.WantIs(t, err, tenancy.ErrNotFound)
 				if got.ID != 0 || got.User.ID != 0 {
 					t.Fatalf("a refused token loaded %+v", got)
 				}
@@ -108,35 +108,35 @@ func TestLoadSessionRefusesExpiredAndIdleSessions(t *testing.T) {
 			live    bool
 		}{
 			{"fresh", nil, true},
-			{"past its absolute expiry", map[string]any{"expires_at": utc().Add(-time.Second)}, false},
-			{"at its absolute expiry", map[string]any{"expires_at": utc()}, false},
-			{"idle for longer than the timeout", map[string]any{"last_seen_at": utc().Add(-life.Idle - time.Second)}, false},
-			{"idle for almost the timeout", map[string]any{"last_seen_at": utc().Add(-life.Idle + time.Minute)}, true},
-			{"about to expire", map[string]any{"expires_at": utc().Add(time.Minute)}, true},
+			{"past its absolute expiry", map[string]any{"expires_at": dbtest.UTC().Add(-time.Second)}, false},
+			{"at its absolute expiry", map[string]any{"expires_at": dbtest.UTC()}, false},
+			{"idle for longer than the timeout", map[string]any{"last_seen_at": dbtest.UTC().Add(-life.Idle - time.Second)}, false},
+			{"idle for almost the timeout", map[string]any{"last_seen_at": dbtest.UTC().Add(-life.Idle + time.Minute)}, true},
+			{"about to expire", map[string]any{"expires_at": dbtest.UTC().Add(time.Minute)}, true},
 		}
 		for _, c := range cases {
 			t.Run(c.label, func(t *testing.T) {
 				token, s, err := models.CreateSession(t.Context(), db, u.ID, personal.AccountID(), "", "", life)
-				must(t, err)
+				dbtest.Must(t, err)
 				if c.columns != nil {
-					must(t, dbtest.Plain(t, db).Model(&models.Session{}).Where("id = ?", s.ID).Updates(c.columns).Error)
+					dbtest.Must(t, dbtest.Plain(t, db).Model(&models.Session{}).Where("id = ?", s.ID).Updates(c.columns).Error)
 				}
 				_, err = models.LoadSession(t.Context(), db, token, life)
 				if c.live {
-					must(t, err)
+					dbtest.Must(t, err)
 				} else {
-					wantIs(t, err, tenancy.ErrNotFound)
+					dbtest.WantIs(t, err, tenancy.ErrNotFound)
 				}
 			})
 		}
 
 		// Activity restarts the idle timeout.
 		token, s, err := models.CreateSession(t.Context(), db, u.ID, personal.AccountID(), "", "", life)
-		must(t, err)
-		must(t, models.TouchSession(t.Context(), db, s.ID, utc().Add(-2*life.Idle)))
+		dbtest.Must(t, err)
+		dbtest.Must(t, models.TouchSession(t.Context(), db, s.ID, dbtest.UTC().Add(-2*life.Idle)))
 		_, err = models.LoadSession(t.Context(), db, token, life)
-		wantIs(t, err, tenancy.ErrNotFound)
-		must(t, models.TouchSession(t.Context(), db, s.ID, utc()))
+		dbtest.WantIs(t, err, tenancy.ErrNotFound)
+		dbtest.Must(t, models.TouchSession(t.Context(), db, s.ID, dbtest.UTC()))
 		if _, err := models.LoadSession(t.Context(), db, token, life); err != nil {
 			t.Fatalf("a touched session does not load: %v", err)
 		}
@@ -149,13 +149,13 @@ func TestSessionStoresOnlyTheTokenHash(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		u, personal := dbtest.User(t, db)
 		token, s, err := models.CreateSession(t.Context(), db, u.ID, personal.AccountID(), "192.0.2.1", "agent", life)
-		must(t, err)
+		dbtest.Must(t, err)
 		sum := sha256.Sum256([]byte(token))
 		if want := hex.EncodeToString(sum[:]); s.TokenHash != want || tenancy.HashToken(token) != want {
 			t.Fatalf("token hash %q, want SHA-256 hex %q", s.TokenHash, want)
 		}
 		var rows []map[string]any
-		must(t, dbtest.Plain(t, db).Table("sessions").Where("id = ?", s.ID).Find(&rows).Error)
+		dbtest.Must(t, dbtest.Plain(t, db).Table("sessions").Where("id = ?", s.ID).Find(&rows).Error)
 		if len(rows) != 1 {
 			t.Fatalf("%d rows", len(rows))
 		}
@@ -191,9 +191,9 @@ func TestCreateSessionTruncatesLongClientStrings(t *testing.T) {
 		for _, c := range cases {
 			t.Run(c.label, func(t *testing.T) {
 				token, _, err := models.CreateSession(t.Context(), db, u.ID, personal.AccountID(), c.ip, c.ua, life)
-				must(t, err)
+				dbtest.Must(t, err)
 				s, err := models.LoadSession(t.Context(), db, token, life)
-				must(t, err)
+				dbtest.Must(t, err)
 				if len(s.IP) > 64 || len(s.UserAgent) > 255 {
 					t.Errorf("stored IP of %d bytes and user agent of %d", len(s.IP), len(s.UserAgent))
 				}
@@ -221,24 +221,24 @@ func TestDeleteExpiredSessions(t *testing.T) {
 		other, otherPersonal := dbtest.User(t, db)
 		mk := func(user models.User, account int64, columns map[string]any) (string, int64) {
 			token, s, err := models.CreateSession(t.Context(), db, user.ID, account, "", "", life)
-			must(t, err)
+			dbtest.Must(t, err)
 			if columns != nil {
-				must(t, dbtest.Plain(t, db).Model(&models.Session{}).Where("id = ?", s.ID).Updates(columns).Error)
+				dbtest.Must(t, dbtest.Plain(t, db).Model(&models.Session{}).Where("id = ?", s.ID).Updates(columns).Error)
 			}
 			return token, s.ID
 		}
 		liveToken, live := mk(u, personal.AccountID(), nil)
-		otherLiveToken, otherLive := mk(other, otherPersonal.AccountID(), map[string]any{"last_seen_at": utc().Add(-life.Idle + time.Minute)})
-		_, expired := mk(u, personal.AccountID(), map[string]any{"expires_at": utc().Add(-time.Minute)})
-		_, idle := mk(other, otherPersonal.AccountID(), map[string]any{"last_seen_at": utc().Add(-life.Idle - time.Minute)})
+		otherLiveToken, otherLive := mk(other, otherPersonal.AccountID(), map[string]any{"last_seen_at": dbtest.UTC().Add(-life.Idle + time.Minute)})
+		_, expired := mk(u, personal.AccountID(), map[string]any{"expires_at": dbtest.UTC().Add(-time.Minute)})
+		_, idle := mk(other, otherPersonal.AccountID(), map[string]any{"last_seen_at": dbtest.UTC().Add(-life.Idle - time.Minute)})
 
 		n, err := models.DeleteExpiredSessions(t.Context(), db, life)
-		must(t, err)
+		dbtest.Must(t, err)
 		if n != 2 {
 			t.Errorf("deleted %d sessions, want 2", n)
 		}
 		for id, want := range map[int64]int64{live: 1, otherLive: 1, expired: 0, idle: 0} {
-			if got := countRows(t, db, "sessions", "id = ?", id); got != want {
+			if got := dbtest.CountRows(t, db, "sessions", "id = ?", id); got != want {
 				t.Errorf("session %d: %d rows, want %d", id, got, want)
 			}
 		}
@@ -248,7 +248,7 @@ func TestDeleteExpiredSessions(t *testing.T) {
 			}
 		}
 		n, err = models.DeleteExpiredSessions(t.Context(), db, life)
-		must(t, err)
+		dbtest.Must(t, err)
 		if n != 0 {
 			t.Errorf("second sweep deleted %d sessions, want 0", n)
 		}
@@ -262,13 +262,13 @@ func TestRotateSession(t *testing.T) {
 		u, _ := dbtest.User(t, db)
 		org := dbtest.Org(t, db, u)
 		token, created, err := models.CreateSession(t.Context(), db, u.ID, org.AccountID(), "203.0.113.5", "Firefox", life)
-		must(t, err)
+		dbtest.Must(t, err)
 		otherToken, _, err := models.CreateSession(t.Context(), db, u.ID, org.AccountID(), "203.0.113.6", "Chrome", life)
-		must(t, err)
+		dbtest.Must(t, err)
 		created.ActiveRole = string(tenancy.RoleAdmin)
 		created.Data = `{"flash":"kept"}`
 		newToken, rotated, err := models.RotateSession(t.Context(), db, created)
-		must(t, err)
+		dbtest.Must(t, err)
 		if newToken == "" || newToken == token || rotated.TokenHash != tenancy.HashToken(newToken) || rotated.ID != created.ID {
 			t.Fatalf("rotated to %q, %+v", newToken, rotated)
 		}
@@ -276,7 +276,7 @@ func TestRotateSession(t *testing.T) {
 			t.Fatalf("the old token loads a session: %v", err)
 		}
 		s, err := models.LoadSession(t.Context(), db, newToken, life)
-		must(t, err)
+		dbtest.Must(t, err)
 		if s.ID != created.ID || s.ActiveRole != string(tenancy.RoleAdmin) || s.Data != `{"flash":"kept"}` ||
 			!s.CreatedAt.Equal(created.CreatedAt) || !s.ExpiresAt.Equal(created.ExpiresAt) {
 			t.Fatalf("rotated session %+v, want %+v's state", s, created)

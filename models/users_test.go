@@ -16,11 +16,11 @@ const goodPassword = "long enough password"
 func TestSignUpCreatesUserPersonalAccountAndAdminMembership(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		other, _ := dbtest.User(t, db) // always two accounts
-		before := countAll(t, db)
+		before := dbtest.CountAll(t, db)
 		u, acct, err := models.SignUp(t.Context(), db, models.SignUpInput{
 			Name: "  Ada   Lovelace ", Email: "  Ada@Example.COM ", Password: goodPassword,
 		})
-		must(t, err)
+		dbtest.Must(t, err)
 		if u.ID == 0 || u.PublicID == "" || acct.ID == 0 || acct.PublicID == "" {
 			t.Fatalf("IDs not set: user %+v, account %+v", u, acct)
 		}
@@ -41,7 +41,7 @@ func TestSignUpCreatesUserPersonalAccountAndAdminMembership(t *testing.T) {
 			t.Errorf("password stored as %q, want an argon2id hash", stored.PasswordHash)
 		}
 
-		a := reloadAccount(t, db, acct.ID)
+		a := dbtest.ReloadAccount(t, db, acct.ID)
 		if a.Kind != tenancy.KindPersonal || a.Name != "Ada Lovelace" || a.Plan != tenancy.PlanFree || a.CreatedByID != u.ID || a.Slug != nil {
 			t.Errorf("personal account %+v, want kind personal, named after the user, plan free, no slug", a)
 		}
@@ -52,7 +52,7 @@ func TestSignUpCreatesUserPersonalAccountAndAdminMembership(t *testing.T) {
 			t.Errorf("another user belongs to the new personal account as %q", role)
 		}
 		for table, want := range map[string]int64{"users": 1, "accounts": 1, "memberships": 1} {
-			if got := countRows(t, db, table, "") - before[table]; got != want {
+			if got := dbtest.CountRows(t, db, table, "") - before[table]; got != want {
 				t.Errorf("%s: %d rows added, want %d", table, got, want)
 			}
 		}
@@ -64,10 +64,10 @@ func TestSignUpRefusesTakenEmailInAnyCase(t *testing.T) {
 		dbtest.UserNamed(t, db, "Ada", "ada@example.com")
 		for _, email := range []string{"ada@example.com", "ADA@Example.com", "  ada@EXAMPLE.COM  "} {
 			t.Run(email, func(t *testing.T) {
-				before := countAll(t, db)
+				before := dbtest.CountAll(t, db)
 				_, _, err := models.SignUp(t.Context(), db, models.SignUpInput{Name: "Impostor", Email: email, Password: goodPassword})
-				wantFields(t, err, "email")
-				wantNothingWritten(t, db, before)
+				dbtest.WantFields(t, err, "email")
+				dbtest.WantNothingWritten(t, db, before)
 			})
 		}
 	})
@@ -111,10 +111,10 @@ func TestSignUpRefusesBadInput(t *testing.T) {
 		dbtest.User(t, db)
 		for _, c := range cases {
 			t.Run(c.label, func(t *testing.T) {
-				before := countAll(t, db)
+				before := dbtest.CountAll(t, db)
 				_, _, err := models.SignUp(t.Context(), db, models.SignUpInput{Name: c.name, Email: c.email, Password: c.password})
-				wantFields(t, err, c.fields...)
-				wantNothingWritten(t, db, before)
+				dbtest.WantFields(t, err, c.fields...)
+				dbtest.WantNothingWritten(t, db, before)
 			})
 		}
 	})
@@ -138,7 +138,7 @@ func TestSignUpAcceptsBoundaries(t *testing.T) {
 		for _, c := range cases {
 			t.Run(c.label, func(t *testing.T) {
 				u, _, err := models.SignUp(t.Context(), db, models.SignUpInput{Name: c.name, Email: c.email, Password: c.password})
-				must(t, err)
+				dbtest.Must(t, err)
 				if _, err := models.Authenticate(t.Context(), db, c.email, c.password); err != nil {
 					t.Fatalf("cannot sign in as %s after signing up: %v", u.Email, err)
 				}
@@ -171,13 +171,13 @@ func TestAuthenticate(t *testing.T) {
 			t.Run(c.label, func(t *testing.T) {
 				got, err := models.Authenticate(t.Context(), db, c.email, c.password)
 				if c.want == 0 {
-					wantIs(t, err, tenancy.ErrBadCredentials)
+					dbtest.WantIs(t, err, tenancy.ErrBadCredentials)
 					if got.ID != 0 {
 						t.Fatalf("a refused sign-in returned user %d", got.ID)
 					}
 					return
 				}
-				must(t, err)
+				dbtest.Must(t, err)
 				if got.ID != c.want {
 					t.Fatalf("signed in as user %d, want %d", got.ID, c.want)
 				}
@@ -218,20 +218,20 @@ func TestRenameUserRenamesPersonalAccountOnly(t *testing.T) {
 		org := dbtest.Org(t, db, u)
 		other, otherPersonal := dbtest.User(t, db)
 
-		must(t, models.RenameUser(t.Context(), db, u.ID, "  Grace   Hopper "))
+		dbtest.Must(t, models.RenameUser(t.Context(), db, u.ID, "  Grace   Hopper "))
 		if got := reloadUser(t, db, u.ID).Name; got != "Grace Hopper" {
 			t.Errorf("user name %q, want %q", got, "Grace Hopper")
 		}
-		if got := reloadAccount(t, db, personal.AccountID()).Name; got != "Grace Hopper" {
+		if got := dbtest.ReloadAccount(t, db, personal.AccountID()).Name; got != "Grace Hopper" {
 			t.Errorf("personal account name %q, want it renamed with the user", got)
 		}
-		if got := reloadAccount(t, db, org.AccountID()).Name; got != org.Account().Name {
+		if got := dbtest.ReloadAccount(t, db, org.AccountID()).Name; got != org.Account().Name {
 			t.Errorf("organization renamed to %q with its creator", got)
 		}
 		if got := reloadUser(t, db, other.ID).Name; got != other.Name {
 			t.Errorf("another user renamed to %q", got)
 		}
-		if got := reloadAccount(t, db, otherPersonal.AccountID()).Name; got != otherPersonal.Account().Name {
+		if got := dbtest.ReloadAccount(t, db, otherPersonal.AccountID()).Name; got != otherPersonal.Account().Name {
 			t.Errorf("another user's personal account renamed to %q", got)
 		}
 	})
@@ -249,11 +249,11 @@ func TestRenameUserRefusesBadNames(t *testing.T) {
 		u, personal := dbtest.User(t, db)
 		for label, name := range cases {
 			t.Run(label, func(t *testing.T) {
-				wantFields(t, models.RenameUser(t.Context(), db, u.ID, name), "name")
+				dbtest.WantFields(t, models.RenameUser(t.Context(), db, u.ID, name), "name")
 				if got := reloadUser(t, db, u.ID).Name; got != u.Name {
 					t.Errorf("user renamed to %q", got)
 				}
-				if got := reloadAccount(t, db, personal.AccountID()).Name; got != u.Name {
+				if got := dbtest.ReloadAccount(t, db, personal.AccountID()).Name; got != u.Name {
 					t.Errorf("personal account renamed to %q", got)
 				}
 			})
@@ -269,11 +269,11 @@ func TestChangePassword(t *testing.T) {
 		var sessions []models.Session
 		for range 3 {
 			_, s, err := models.CreateSession(t.Context(), db, u.ID, personal.AccountID(), "192.0.2.1", "test", life)
-			must(t, err)
+			dbtest.Must(t, err)
 			sessions = append(sessions, s)
 		}
 		otherToken, _, err := models.CreateSession(t.Context(), db, other.ID, otherPersonal.AccountID(), "192.0.2.2", "test", life)
-		must(t, err)
+		dbtest.Must(t, err)
 		keep := sessions[1]
 
 		refused := []struct {
@@ -290,25 +290,25 @@ func TestChangePassword(t *testing.T) {
 		}
 		for _, c := range refused {
 			t.Run(c.label, func(t *testing.T) {
-				before := countAll(t, db)
-				wantFields(t, models.ChangePassword(t.Context(), db, u.ID, c.current, c.next, keep.ID), c.fields...)
-				wantNothingWritten(t, db, before)
+				before := dbtest.CountAll(t, db)
+				dbtest.WantFields(t, models.ChangePassword(t.Context(), db, u.ID, c.current, c.next, keep.ID), c.fields...)
+				dbtest.WantNothingWritten(t, db, before)
 				if _, err := models.Authenticate(t.Context(), db, u.Email, dbtest.Password); err != nil {
 					t.Fatalf("the old password stopped working after a refused change: %v", err)
 				}
 			})
 		}
 
-		must(t, models.ChangePassword(t.Context(), db, u.ID, dbtest.Password, next, keep.ID))
+		dbtest.Must(t, models.ChangePassword(t.Context(), db, u.ID, dbtest.Password, next, keep.ID))
 		if _, err := models.Authenticate(t.Context(), db, u.Email, next); err != nil {
 			t.Fatalf("the new password does not work: %v", err)
 		}
 		_, err = models.Authenticate(t.Context(), db, u.Email, dbtest.Password)
-		wantIs(t, err, tenancy.ErrBadCredentials)
-		if n := countRows(t, db, "sessions", "user_id = ?", u.ID); n != 1 {
+		dbtest.WantIs(t, err, tenancy.ErrBadCredentials)
+		if n := dbtest.CountRows(t, db, "sessions", "user_id = ?", u.ID); n != 1 {
 			t.Fatalf("user has %d sessions after changing the password, want only the one kept", n)
 		}
-		if n := countRows(t, db, "sessions", "id = ?", keep.ID); n != 1 {
+		if n := dbtest.CountRows(t, db, "sessions", "id = ?", keep.ID); n != 1 {
 			t.Fatal("the current session was ended")
 		}
 		if _, err := models.LoadSession(t.Context(), db, otherToken, life); err != nil {
@@ -323,6 +323,6 @@ func TestChangePassword(t *testing.T) {
 func TestChangePasswordOfUnknownUserIsNotFound(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		dbtest.User(t, db)
-		wantIs(t, models.ChangePassword(t.Context(), db, 987654, dbtest.Password, "a brand new password", 0), tenancy.ErrNotFound)
+		dbtest.WantIs(t, models.ChangePassword(t.Context(), db, 987654, dbtest.Password, "a brand new password", 0), tenancy.ErrNotFound)
 	})
 }

@@ -3,7 +3,6 @@ package models_test
 import (
 	"errors"
 	"fmt"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -15,41 +14,10 @@ import (
 	"switchboard/models/tenancy"
 )
 
-// videoInput is a valid add-video form.
-func videoInput(title string, seconds int) models.VideoInput {
-	return models.VideoInput{Title: title, URL: "https://videos.example.com/" + strings.ReplaceAll(title, " ", "-") + ".mp4",
-		DurationSeconds: strconv.Itoa(seconds)}
-}
-
-// addVideo adds a video or fails the test.
-func addVideo(t *testing.T, db *gorm.DB, s tenancy.Scope, idx models.Index, title string, seconds int) models.Video {
-	t.Helper()
-	v, err := models.AddVideo(t.Context(), db, s, idx.PublicID, videoInput(title, seconds))
-	if err != nil {
-		t.Fatalf("add video %q: %v", title, err)
-	}
-	return v
-}
-
-// wantCounters fails unless the index's stored counters match want, and
-// match the videos actually stored for it.
-func wantCounters(t *testing.T, db *gorm.DB, idx models.Index, count, total int64) {
-	t.Helper()
-	got := rawIndex(t, db, idx.ID)
-	var actual struct{ N, Sum int64 }
-	must(t, dbtest.Plain(t, db).Raw("SELECT COUNT(*) AS n, COALESCE(SUM(duration_seconds), 0) AS sum FROM videos WHERE index_id = ?", idx.ID).Scan(&actual).Error)
-	if got.VideoCount != count || got.TotalDuration != total {
-		t.Errorf("index counters: %d videos, %d s; want %d, %d", got.VideoCount, got.TotalDuration, count, total)
-	}
-	if actual.N != count || actual.Sum != total {
-		t.Errorf("stored videos: %d, %d s; want %d, %d", actual.N, actual.Sum, count, total)
-	}
-}
-
 func TestAddVideo(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
-		f := newOrgFixture(t, db)
-		idx := newIndex(t, db, f.admin, "Clips", "")
+		f := dbtest.NewOrgFixture(t, db)
+		idx := dbtest.NewIndex(t, db, f.Admin, "Clips", "")
 		cases := []struct {
 			label   string
 			in      models.VideoInput
@@ -65,20 +33,20 @@ func TestAddVideo(t *testing.T) {
 		var total int64
 		for i, c := range cases {
 			t.Run(c.label, func(t *testing.T) {
-				v, err := models.AddVideo(t.Context(), db, f.member, idx.PublicID, c.in)
-				must(t, err)
+				v, err := models.AddVideo(t.Context(), db, f.Member, idx.PublicID, c.in)
+				dbtest.Must(t, err)
 				total += c.seconds
 				if v.Title != c.title || v.SourceURL != c.url || v.DurationSeconds != c.seconds || v.Status != models.VideoReady {
 					t.Errorf("video %+v, want %q %q %d ready", v, c.title, c.url, c.seconds)
 				}
-				if !objectID.MatchString(v.PublicID) || v.IndexID != idx.ID || v.AccountID != f.admin.AccountID() ||
-					v.CreatedByID == nil || *v.CreatedByID != f.memberUser.ID {
+				if !objectID.MatchString(v.PublicID) || v.IndexID != idx.ID || v.AccountID != f.Admin.AccountID() ||
+					v.CreatedByID == nil || *v.CreatedByID != f.MemberUser.ID {
 					t.Errorf("video %+v", v)
 				}
-				wantCounters(t, db, idx, int64(i+1), total)
-				rows, err := models.ListVideos(t.Context(), db, f.admin, idx, tenancy.Page{Number: 1, Size: 20})
-				must(t, err)
-				if len(rows) != i+1 || rows[0].ID != v.ID || rows[0].CreatedByName != f.memberUser.Name || rows[0].Title != c.title {
+				dbtest.WantCounters(t, db, idx, int64(i+1), total)
+				rows, err := models.ListVideos(t.Context(), db, f.Admin, idx, tenancy.Page{Number: 1, Size: 20})
+				dbtest.Must(t, err)
+				if len(rows) != i+1 || rows[0].ID != v.ID || rows[0].CreatedByName != f.MemberUser.Name || rows[0].Title != c.title {
 					t.Errorf("list after adding: %d rows, first %+v", len(rows), rows[0])
 				}
 			})
@@ -88,11 +56,11 @@ func TestAddVideo(t *testing.T) {
 
 func TestAddVideoRefusesBadInput(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
-		f := newOrgFixture(t, db)
-		idx := newIndex(t, db, f.admin, "Clips", "")
-		addVideo(t, db, f.admin, idx, "Existing", 100)
+		f := dbtest.NewOrgFixture(t, db)
+		idx := dbtest.NewIndex(t, db, f.Admin, "Clips", "")
+		dbtest.AddVideo(t, db, f.Admin, idx.PublicID, "Existing", 100)
 		good := func(mod func(*models.VideoInput)) models.VideoInput {
-			in := videoInput("Good", 60)
+			in := dbtest.VideoInput("Good", 60)
 			mod(&in)
 			return in
 		}
@@ -127,8 +95,8 @@ func TestAddVideoRefusesBadInput(t *testing.T) {
 		for _, c := range cases {
 			t.Run(c.label, func(t *testing.T) {
 				before := snapshot(t, db)
-				v, err := models.AddVideo(t.Context(), db, f.admin, idx.PublicID, c.in)
-				wantFields(t, err, c.key)
+				v, err := models.AddVideo(t.Context(), db, f.Admin, idx.PublicID, c.in)
+				dbtest.WantFields(t, err, c.key)
 				if v.ID != 0 {
 					t.Errorf("a refused add returned %+v", v)
 				}
@@ -137,17 +105,17 @@ func TestAddVideoRefusesBadInput(t *testing.T) {
 		}
 		t.Run("everything wrong", func(t *testing.T) {
 			before := snapshot(t, db)
-			_, err := models.AddVideo(t.Context(), db, f.admin, idx.PublicID, models.VideoInput{})
-			wantFields(t, err, "title", "url", "duration_seconds")
+			_, err := models.AddVideo(t.Context(), db, f.Admin, idx.PublicID, models.VideoInput{})
+			dbtest.WantFields(t, err, "title", "url", "duration_seconds")
 			wantUnchanged(t, db, before)
 		})
 		t.Run("unknown index", func(t *testing.T) {
 			before := snapshot(t, db)
-			_, err := models.AddVideo(t.Context(), db, f.admin, "000000000000000000000000", videoInput("Lost", 10))
-			wantIs(t, err, tenancy.ErrNotFound)
+			_, err := models.AddVideo(t.Context(), db, f.Admin, "000000000000000000000000", dbtest.VideoInput("Lost", 10))
+			dbtest.WantIs(t, err, tenancy.ErrNotFound)
 			wantUnchanged(t, db, before)
 		})
-		wantCounters(t, db, idx, 1, 100)
+		dbtest.WantCounters(t, db, idx, 1, 100)
 	})
 }
 
@@ -157,14 +125,14 @@ func TestAddVideoRefusesBadInput(t *testing.T) {
 // (PostgreSQL refuses NUL in text).
 func TestAddVideoRefusesControlCharacters(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
-		f := newOrgFixture(t, db)
-		idx := newIndex(t, db, f.admin, "Clips", "")
+		f := dbtest.NewOrgFixture(t, db)
+		idx := dbtest.NewIndex(t, db, f.Admin, "Clips", "")
 		for label, title := range map[string]string{"NUL": "bad\x00title", "bell": "bad\x07title", "escape": "bad\x1b[31mtitle"} {
 			t.Run(label, func(t *testing.T) {
 				before := snapshot(t, db)
-				in := videoInput("x", 60)
+				in := dbtest.VideoInput("x", 60)
 				in.Title = title
-				_, err := models.AddVideo(t.Context(), db, f.admin, idx.PublicID, in)
+				_, err := models.AddVideo(t.Context(), db, f.Admin, idx.PublicID, in)
 				if _, ok := tenancy.AsFieldErrors(err); !ok {
 					t.Errorf("title %q: error %v, want FieldErrors on title", title, err)
 				}
@@ -178,22 +146,22 @@ func TestAddVideoRefusesControlCharacters(t *testing.T) {
 // duration are exact after every add and delete.
 func TestVideoCountersFollowAddsAndDeletes(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
-		f := newOrgFixture(t, db)
-		idx := newIndex(t, db, f.admin, "Counted", "")
-		other := newIndex(t, db, f.admin, "Other", "")
-		a := addVideo(t, db, f.admin, idx, "A", 10)
-		b := addVideo(t, db, f.member, idx, "B", 20)
-		c := addVideo(t, db, f.member2, idx, "C", 30)
-		o := addVideo(t, db, f.admin, other, "O", 14400)
-		wantCounters(t, db, idx, 3, 60)
-		wantCounters(t, db, other, 1, 14400)
+		f := dbtest.NewOrgFixture(t, db)
+		idx := dbtest.NewIndex(t, db, f.Admin, "Counted", "")
+		other := dbtest.NewIndex(t, db, f.Admin, "Other", "")
+		a := dbtest.AddVideo(t, db, f.Admin, idx.PublicID, "A", 10)
+		b := dbtest.AddVideo(t, db, f.Member, idx.PublicID, "B", 20)
+		c := dbtest.AddVideo(t, db, f.Member2, idx.PublicID, "C", 30)
+		o := dbtest.AddVideo(t, db, f.Admin, other.PublicID, "O", 14400)
+		dbtest.WantCounters(t, db, idx, 3, 60)
+		dbtest.WantCounters(t, db, other, 1, 14400)
 
-		got, err := models.DeleteVideo(t.Context(), db, f.member, idx.PublicID, b.PublicID)
-		must(t, err)
+		got, err := models.DeleteVideo(t.Context(), db, f.Member, idx.PublicID, b.PublicID)
+		dbtest.Must(t, err)
 		if got.ID != b.ID || got.DurationSeconds != 20 {
 			t.Errorf("deleted %+v", got)
 		}
-		wantCounters(t, db, idx, 2, 40)
+		dbtest.WantCounters(t, db, idx, 2, 40)
 
 		// Deleting it again, or a video through the wrong index, is not found
 		// and changes nothing.
@@ -206,24 +174,24 @@ func TestVideoCountersFollowAddsAndDeletes(t *testing.T) {
 			"unknown index":         {"000000000000000000000000", a.PublicID},
 		} {
 			before := snapshot(t, db)
-			_, err := models.DeleteVideo(t.Context(), db, f.admin, call[0], call[1])
+			_, err := models.DeleteVideo(t.Context(), db, f.Admin, call[0], call[1])
 			if !errors.Is(err, tenancy.ErrNotFound) {
 				t.Errorf("%s: %v, want ErrNotFound", label, err)
 			}
 			wantUnchanged(t, db, before)
 		}
-		wantCounters(t, db, idx, 2, 40)
-		wantCounters(t, db, other, 1, 14400)
+		dbtest.WantCounters(t, db, idx, 2, 40)
+		dbtest.WantCounters(t, db, other, 1, 14400)
 
-		_, err = models.DeleteVideo(t.Context(), db, f.admin, idx.PublicID, a.PublicID)
-		must(t, err)
-		_, err = models.DeleteVideo(t.Context(), db, f.admin, idx.PublicID, c.PublicID)
-		must(t, err)
-		wantCounters(t, db, idx, 0, 0)
-		addVideo(t, db, f.admin, idx, "D", 5)
-		wantCounters(t, db, idx, 1, 5)
-		row, err := models.GetIndex(t.Context(), db, f.member2, idx.PublicID)
-		must(t, err)
+		_, err = models.DeleteVideo(t.Context(), db, f.Admin, idx.PublicID, a.PublicID)
+		dbtest.Must(t, err)
+		_, err = models.DeleteVideo(t.Context(), db, f.Admin, idx.PublicID, c.PublicID)
+		dbtest.Must(t, err)
+		dbtest.WantCounters(t, db, idx, 0, 0)
+		dbtest.AddVideo(t, db, f.Admin, idx.PublicID, "D", 5)
+		dbtest.WantCounters(t, db, idx, 1, 5)
+		row, err := models.GetIndex(t.Context(), db, f.Member2, idx.PublicID)
+		dbtest.Must(t, err)
 		if row.VideoCount != 1 || row.TotalDuration != 5 {
 			t.Errorf("GetIndex counters %d/%d", row.VideoCount, row.TotalDuration)
 		}
@@ -233,9 +201,9 @@ func TestVideoCountersFollowAddsAndDeletes(t *testing.T) {
 // TestAddVideoConcurrently: ten videos added at once all count.
 func TestAddVideoConcurrently(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
-		f := newOrgFixture(t, db)
-		idx := newIndex(t, db, f.admin, "Busy", "")
-		scopes := []tenancy.Scope{f.admin, f.member, f.member2}
+		f := dbtest.NewOrgFixture(t, db)
+		idx := dbtest.NewIndex(t, db, f.Admin, "Busy", "")
+		scopes := []tenancy.Scope{f.Admin, f.Member, f.Member2}
 		errs := make([]error, 10)
 		var wg sync.WaitGroup
 		var want int64
@@ -244,7 +212,7 @@ func TestAddVideoConcurrently(t *testing.T) {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				_, errs[i] = models.AddVideo(t.Context(), db, scopes[i%3], idx.PublicID, videoInput(fmt.Sprintf("Clip %d", i), 4+i))
+				_, errs[i] = models.AddVideo(t.Context(), db, scopes[i%3], idx.PublicID, dbtest.VideoInput(fmt.Sprintf("Clip %d", i), 4+i))
 			}()
 		}
 		wg.Wait()
@@ -253,9 +221,9 @@ func TestAddVideoConcurrently(t *testing.T) {
 				t.Errorf("add %d: %v", i, err)
 			}
 		}
-		wantCounters(t, db, idx, 10, want)
-		rows, err := models.ListVideos(t.Context(), db, f.admin, idx, tenancy.Page{Number: 1, Size: 20})
-		must(t, err)
+		dbtest.WantCounters(t, db, idx, 10, want)
+		rows, err := models.ListVideos(t.Context(), db, f.Admin, idx, tenancy.Page{Number: 1, Size: 20})
+		dbtest.Must(t, err)
 		if len(rows) != 10 {
 			t.Errorf("listed %d videos, want 10", len(rows))
 		}
@@ -268,15 +236,15 @@ func TestAddVideoConcurrently(t *testing.T) {
 // shows on every run rather than on some.
 func TestDeleteVideoConcurrently(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
-		f := newOrgFixture(t, db)
-		idx := newIndex(t, db, f.admin, "Contended", "")
+		f := dbtest.NewOrgFixture(t, db)
+		idx := dbtest.NewIndex(t, db, f.Admin, "Contended", "")
 		const rounds, deleters = 5, 8
 		var wantCount, wantTotal int64
 		for round := range rounds {
-			same := addVideo(t, db, f.admin, idx, fmt.Sprintf("Same %d", round), 100)
+			same := dbtest.AddVideo(t, db, f.Admin, idx.PublicID, fmt.Sprintf("Same %d", round), 100)
 			var others []models.Video
 			for i := range 2 {
-				others = append(others, addVideo(t, db, f.admin, idx, fmt.Sprintf("Other %d-%d", round, i), 10))
+				others = append(others, dbtest.AddVideo(t, db, f.Admin, idx.PublicID, fmt.Sprintf("Other %d-%d", round, i), 10))
 			}
 			errs := make([]error, deleters)
 			var wg sync.WaitGroup
@@ -286,7 +254,7 @@ func TestDeleteVideoConcurrently(t *testing.T) {
 				go func() {
 					defer wg.Done()
 					<-start
-					_, errs[i] = models.DeleteVideo(t.Context(), db, f.member, idx.PublicID, same.PublicID)
+					_, errs[i] = models.DeleteVideo(t.Context(), db, f.Member, idx.PublicID, same.PublicID)
 				}()
 			}
 			for i, v := range others {
@@ -294,14 +262,14 @@ func TestDeleteVideoConcurrently(t *testing.T) {
 				go func() {
 					defer wg.Done()
 					<-start
-					if _, err := models.DeleteVideo(t.Context(), db, f.member2, idx.PublicID, v.PublicID); err != nil {
+					if _, err := models.DeleteVideo(t.Context(), db, f.Member2, idx.PublicID, v.PublicID); err != nil {
 						t.Errorf("round %d: delete other %d: %v", round, i, err)
 					}
 				}()
 				go func() {
 					defer wg.Done()
 					<-start
-					if _, err := models.AddVideo(t.Context(), db, f.admin, idx.PublicID, videoInput(fmt.Sprintf("New %d-%d", round, i), 7)); err != nil {
+					if _, err := models.AddVideo(t.Context(), db, f.Admin, idx.PublicID, dbtest.VideoInput(fmt.Sprintf("New %d-%d", round, i), 7)); err != nil {
 						t.Errorf("round %d: add %d: %v", round, i, err)
 					}
 				}()
@@ -321,7 +289,7 @@ func TestDeleteVideoConcurrently(t *testing.T) {
 			if ok != 1 {
 				t.Errorf("round %d: %d of %d concurrent deletes of one video succeeded, want 1", round, ok, deleters)
 			}
-			wantCounters(t, db, idx, wantCount, wantTotal)
+			dbtest.WantCounters(t, db, idx, wantCount, wantTotal)
 			if t.Failed() {
 				return
 			}
@@ -331,18 +299,18 @@ func TestDeleteVideoConcurrently(t *testing.T) {
 
 func TestListVideosPagination(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
-		f := newOrgFixture(t, db)
-		idx := newIndex(t, db, f.admin, "Many", "")
-		other := newIndex(t, db, f.admin, "Other", "")
+		f := dbtest.NewOrgFixture(t, db)
+		idx := dbtest.NewIndex(t, db, f.Admin, "Many", "")
+		other := dbtest.NewIndex(t, db, f.Admin, "Other", "")
 		var ids []string
 		for i := range 25 {
-			ids = append(ids, addVideo(t, db, f.admin, idx, fmt.Sprintf("Clip %02d", i), 4).PublicID)
+			ids = append(ids, dbtest.AddVideo(t, db, f.Admin, idx.PublicID, fmt.Sprintf("Clip %02d", i), 4).PublicID)
 		}
-		addVideo(t, db, f.admin, other, "Elsewhere", 4)
+		dbtest.AddVideo(t, db, f.Admin, other.PublicID, "Elsewhere", 4)
 		var seen []string
 		for _, p := range []struct{ number, rows int }{{1, 20}, {2, 5}, {3, 0}} {
-			rows, err := models.ListVideos(t.Context(), db, f.member, idx, tenancy.Page{Number: p.number, Size: 20})
-			must(t, err)
+			rows, err := models.ListVideos(t.Context(), db, f.Member, idx, tenancy.Page{Number: p.number, Size: 20})
+			dbtest.Must(t, err)
 			if len(rows) != p.rows {
 				t.Fatalf("page %d: %d rows, want %d", p.number, len(rows), p.rows)
 			}
@@ -358,7 +326,7 @@ func TestListVideosPagination(t *testing.T) {
 				t.Fatalf("not newest first: %v\nwant reverse of %v", seen, ids)
 			}
 		}
-		wantCounters(t, db, idx, 25, 100)
+		dbtest.WantCounters(t, db, idx, 25, 100)
 	})
 }
 
@@ -368,10 +336,10 @@ func TestListVideosPagination(t *testing.T) {
 // their videos.
 func TestListVideosOfAnotherMembersPrivateIndex(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
-		f := newOrgFixture(t, db)
-		priv := newIndex(t, db, f.member, "Private", "private")
-		addVideo(t, db, f.member, priv, "Secret", 60)
-		for label, s := range map[string]tenancy.Scope{"administrator": f.admin, "another member": f.member2} {
+		f := dbtest.NewOrgFixture(t, db)
+		priv := dbtest.NewIndex(t, db, f.Member, "Private", "private")
+		dbtest.AddVideo(t, db, f.Member, priv.PublicID, "Secret", 60)
+		for label, s := range map[string]tenancy.Scope{"administrator": f.Admin, "another member": f.Member2} {
 			rows, err := models.ListVideos(t.Context(), db, s, priv, tenancy.Page{Number: 1, Size: 20})
 			if len(rows) != 0 {
 				t.Errorf("%s lists %d videos of another member's private index (%q), err %v", label, len(rows), rows[0].Title, err)
@@ -389,36 +357,36 @@ func TestListVideosOfAnotherMembersPrivateIndex(t *testing.T) {
 // missing ones, in every combination, and nothing changes.
 func TestVideosCrossAccount(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
-		f := newOrgFixture(t, db)
-		mine := newIndex(t, db, f.admin, "Mine", "")
-		myVideo := addVideo(t, db, f.admin, mine, "My video", 30)
+		f := dbtest.NewOrgFixture(t, db)
+		mine := dbtest.NewIndex(t, db, f.Admin, "Mine", "")
+		myVideo := dbtest.AddVideo(t, db, f.Admin, mine.PublicID, "My video", 30)
 		for label, victim := range map[string]tenancy.Scope{
-			"another organization":             f.other,
-			"another user's personal account":  f.otherPersonal,
-			"the same user's personal account": f.adminPersonal,
+			"another organization":             f.Other,
+			"another user's personal account":  f.OtherPersonal,
+			"the same user's personal account": f.AdminPersonal,
 		} {
 			t.Run(label, func(t *testing.T) {
-				theirs := newIndex(t, db, victim, dbtest.Unique("Theirs "), "")
-				theirVideo := addVideo(t, db, victim, theirs, "Their video", 50)
+				theirs := dbtest.NewIndex(t, db, victim, dbtest.Unique("Theirs "), "")
+				theirVideo := dbtest.AddVideo(t, db, victim, theirs.PublicID, "Their video", 50)
 				before := snapshot(t, db)
 
-				_, err := models.AddVideo(t.Context(), db, f.admin, theirs.PublicID, videoInput("Planted", 10))
-				wantIs(t, err, tenancy.ErrNotFound)
-				_, err = models.AddVideo(t.Context(), db, f.admin, theirs.PublicID, models.VideoInput{})
-				wantIs(t, err, tenancy.ErrNotFound)
-				_, err = models.DeleteVideo(t.Context(), db, f.admin, theirs.PublicID, theirVideo.PublicID)
-				wantIs(t, err, tenancy.ErrNotFound)
-				_, err = models.DeleteVideo(t.Context(), db, f.admin, mine.PublicID, theirVideo.PublicID)
-				wantIs(t, err, tenancy.ErrNotFound)
-				_, err = models.DeleteVideo(t.Context(), db, f.admin, theirs.PublicID, myVideo.PublicID)
-				wantIs(t, err, tenancy.ErrNotFound)
+				_, err := models.AddVideo(t.Context(), db, f.Admin, theirs.PublicID, dbtest.VideoInput("Planted", 10))
+				dbtest.WantIs(t, err, tenancy.ErrNotFound)
+				_, err = models.AddVideo(t.Context(), db, f.Admin, theirs.PublicID, models.VideoInput{})
+				dbtest.WantIs(t, err, tenancy.ErrNotFound)
+				_, err = models.DeleteVideo(t.Context(), db, f.Admin, theirs.PublicID, theirVideo.PublicID)
+				dbtest.WantIs(t, err, tenancy.ErrNotFound)
+				_, err = models.DeleteVideo(t.Context(), db, f.Admin, mine.PublicID, theirVideo.PublicID)
+				dbtest.WantIs(t, err, tenancy.ErrNotFound)
+				_, err = models.DeleteVideo(t.Context(), db, f.Admin, theirs.PublicID, myVideo.PublicID)
+				dbtest.WantIs(t, err, tenancy.ErrNotFound)
 				_, err = models.DeleteVideo(t.Context(), db, victim, mine.PublicID, myVideo.PublicID)
-				wantIs(t, err, tenancy.ErrNotFound)
+				dbtest.WantIs(t, err, tenancy.ErrNotFound)
 				_, err = models.DeleteVideo(t.Context(), db, victim, theirs.PublicID, myVideo.PublicID)
-				wantIs(t, err, tenancy.ErrNotFound)
+				dbtest.WantIs(t, err, tenancy.ErrNotFound)
 
 				// Listing with their index lists nothing of theirs.
-				rows, err := models.ListVideos(t.Context(), db, f.admin, theirs, tenancy.Page{Number: 1, Size: 20})
+				rows, err := models.ListVideos(t.Context(), db, f.Admin, theirs, tenancy.Page{Number: 1, Size: 20})
 				if len(rows) != 0 {
 					t.Errorf("listed %d videos of another account (err %v)", len(rows), err)
 				}
@@ -427,8 +395,8 @@ func TestVideosCrossAccount(t *testing.T) {
 					t.Errorf("they listed %d of my videos (err %v)", len(rows), err)
 				}
 				wantUnchanged(t, db, before)
-				wantCounters(t, db, theirs, 1, 50)
-				wantCounters(t, db, mine, 1, 30)
+				dbtest.WantCounters(t, db, theirs, 1, 50)
+				dbtest.WantCounters(t, db, mine, 1, 30)
 			})
 		}
 	})

@@ -11,7 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
+	"switchboard/handlers/sitetest"
 	"testing"
 	"time"
 )
@@ -37,24 +37,6 @@ func get(url string) (int, string) {
 	return resp.StatusCode, string(body)
 }
 
-// lockedBuffer is the server's log, written while the test reads it.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 // TestDrainAndMetrics serves on the embedded default with metrics on their
 // own listener, then cancels serve's context as SIGTERM does: /readyz turns
 // 503 at once while pages are still served for the drain, and serve returns
@@ -64,7 +46,7 @@ func TestDrainAndMetrics(t *testing.T) {
 	addr, metricsAddr := freeAddr(t), freeAddr(t)
 	cfg := config{DataDir: dir, DatabaseURL: filepath.Join(dir, "switchboard.db"), Addr: addr, BaseURL: "http://" + addr,
 		Demo: "false", MetricsAddr: metricsAddr, Drain: 1500 * time.Millisecond, DBConns: 4, APIKeyDays: 90, RedisNamespace: "test"}
-	logs := &lockedBuffer{}
+	logs := &sitetest.Log{}
 	log, err := newLogger(logs, "json", "info")
 	if err != nil {
 		t.Fatal(err)

@@ -22,40 +22,6 @@ import (
 	"switchboard/models/usage"
 )
 
-// billRollup is one usage_daily row. The usage tables are account-owned:
-// the scope guard refuses unscoped GORM statements on them, so tests write
-// and read them with raw SQL (db.Exec and db.Raw are not guarded).
-type billRollup struct {
-	Account  int64
-	Day      string
-	User     int64
-	Metric   string
-	Category string
-	Quantity int64
-}
-
-// insertRollups writes rollup rows with multi-row INSERTs.
-func insertRollups(t testing.TB, db *gorm.DB, rows []billRollup) {
-	t.Helper()
-	const batch = 500
-	for from := 0; from < len(rows); from += batch {
-		part := rows[from:min(from+batch, len(rows))]
-		var sb strings.Builder
-		args := make([]any, 0, 6*len(part))
-		sb.WriteString("INSERT INTO usage_daily (account_id, day, user_id, metric, category, quantity) VALUES ")
-		for i, r := range part {
-			if i > 0 {
-				sb.WriteString(", ")
-			}
-			sb.WriteString("(?, ?, ?, ?, ?, ?)")
-			args = append(args, r.Account, r.Day, r.User, r.Metric, r.Category, r.Quantity)
-		}
-		if err := dbtest.Plain(t, db).Exec(sb.String(), args...).Error; err != nil {
-			t.Fatalf("insert rollups: %v", err)
-		}
-	}
-}
-
 // insertPlanChange writes one row of an account's plan history.
 func insertPlanChange(t testing.TB, db *gorm.DB, account int64, plan tenancy.Plan, at time.Time) {
 	t.Helper()
@@ -150,8 +116,6 @@ func prorated(fee, days int64, monthDays int) int64 {
 	return (2*fee*days + int64(monthDays)) / (2 * int64(monthDays))
 }
 
-func actorOfUser(u models.User) tenancy.Actor { return tenancy.Actor{UserID: u.ID, Name: u.Name} }
-
 // The property test ------------------------------------------------------
 
 // genChange is one generated plan change.
@@ -173,7 +137,7 @@ type billCase struct {
 	created time.Time
 	current tenancy.Plan
 	changes []genChange
-	rows    []billRollup
+	rows    []dbtest.UsageRow
 }
 
 // planOn is the plan in force on the day starting at day, by the rule the
@@ -307,18 +271,18 @@ func genBillCase(seed int64, org, personal, personalOwner int64, users []int64) 
 			}
 			for _, cat := range categories {
 				if r.Intn(3) > 0 {
-					c.rows = append(c.rows, billRollup{org, day, u, usage.MetricAPIRequests, cat, magnitude()})
+					c.rows = append(c.rows, dbtest.Usage(org, day, u, usage.MetricAPIRequests, cat, magnitude()))
 				}
 			}
 			if r.Intn(3) == 0 {
-				c.rows = append(c.rows, billRollup{org, day, u, usage.MetricIndexingSeconds, "", 1 + r.Int63n(4*3600)})
+				c.rows = append(c.rows, dbtest.Usage(org, day, u, usage.MetricIndexingSeconds, "", 1+r.Int63n(4*3600)))
 			}
 			if r.Intn(2) == 0 {
-				c.rows = append(c.rows, billRollup{org, day, u, usage.MetricStorageSeconds, "", 1 + r.Int63n(5_000_000)})
+				c.rows = append(c.rows, dbtest.Usage(org, day, u, usage.MetricStorageSeconds, "", 1+r.Int63n(5_000_000)))
 			}
 		}
 		if r.Intn(4) == 0 {
-			c.rows = append(c.rows, billRollup{personal, day, personalOwner, usage.MetricAPIRequests, categories[r.Intn(3)], magnitude()})
+			c.rows = append(c.rows, dbtest.Usage(personal, day, personalOwner, usage.MetricAPIRequests, categories[r.Intn(3)], magnitude()))
 		}
 	}
 	return c
@@ -479,15 +443,15 @@ func TestCloseMonthPricesRollupsByThePlanOfEachDay(t *testing.T) {
 		for i := range cases {
 			c := genBillCase(int64(1000+i), acct, personal.AccountID(), personalOwner.ID, users)
 			// One transaction per case's setup: one commit, not a dozen.
-			must(t, dbtest.Plain(t, db).Transaction(func(tx *gorm.DB) error {
+			dbtest.Must(t, dbtest.Plain(t, db).Transaction(func(tx *gorm.DB) error {
 				for _, stmt := range []string{"DELETE FROM invoice_lines", "DELETE FROM invoices", "DELETE FROM usage_daily", "DELETE FROM plan_changes"} {
-					must(t, tx.Exec(stmt).Error)
+					dbtest.Must(t, tx.Exec(stmt).Error)
 				}
 				setPlan(t, tx, acct, c.current, c.created)
 				for _, ch := range c.changes {
 					insertPlanChange(t, tx, acct, ch.plan, ch.at)
 				}
-				insertRollups(t, tx, c.rows)
+				dbtest.InsertUsage(t, tx, c.rows)
 				return nil
 			}))
 
@@ -509,9 +473,9 @@ func TestCloseMonthPricesRollupsByThePlanOfEachDay(t *testing.T) {
 
 			// The bill so far on the month's last instant is the invoice.
 			scope, err := tenancy.LoadScope(ctx, db, owner.ID, org.Account().PublicID)
-			must(t, err)
+			dbtest.Must(t, err)
 			bill, err := billing.CurrentBill(ctx, db, scope, c.period.End().Add(-time.Microsecond))
-			must(t, err)
+			dbtest.Must(t, err)
 			if invs := rawInvoices(t, db, "account_id = ?", acct); len(invs) == 1 {
 				lines := rawInvoiceLines(t, db, invs[0].ID)
 				same := len(lines) == len(bill.Lines) && bill.Total == invs[0].TotalMinor
@@ -579,15 +543,15 @@ func TestCloseMonthAfterALaterUpgrade(t *testing.T) {
 		now := time.Now().UTC()
 		last := billing.MonthOf(now).Prev()
 		setPlan(t, db, org.AccountID(), tenancy.PlanFree, last.Start().AddDate(0, -3, 0))
-		insertRollups(t, db, []billRollup{
-			{org.AccountID(), last.Start().AddDate(0, 0, 3).Format(time.DateOnly), admin.ID, usage.MetricAPIRequests, "indexes.read", 10_000},
-			{org.AccountID(), last.Start().AddDate(0, 0, 9).Format(time.DateOnly), admin.ID, usage.MetricIndexingSeconds, "", 3_600},
+		dbtest.InsertUsage(t, db, []dbtest.UsageRow{
+			dbtest.Usage(org.AccountID(), last.Start().AddDate(0, 0, 3).Format(time.DateOnly), admin.ID, usage.MetricAPIRequests, "indexes.read", 10_000),
+			dbtest.Usage(org.AccountID(), last.Start().AddDate(0, 0, 9).Format(time.DateOnly), admin.ID, usage.MetricIndexingSeconds, "", 3_600),
 		})
 		scope, err := tenancy.LoadScope(ctx, db, admin.ID, org.Account().PublicID)
-		must(t, err)
-		_, err = billing.SaveBillingContact(ctx, db, scope, billing.BillingContactInput{Email: "billing@example.com", Address: "1 Main St"}, actorOfUser(admin))
-		must(t, err)
-		must(t, billing.ChangePlan(ctx, db, scope, tenancy.PlanDeveloper, actorOfUser(admin))) // now, in this month
+		dbtest.Must(t, err)
+		_, err = billing.SaveBillingContact(ctx, db, scope, billing.BillingContactInput{Email: "billing@example.com", Address: "1 Main St"}, dbtest.ActorOf(admin))
+		dbtest.Must(t, err)
+		dbtest.Must(t, billing.ChangePlan(ctx, db, scope, tenancy.PlanDeveloper, dbtest.ActorOf(admin))) // now, in this month
 
 		closeMonth(t, db, last, now)
 		invs := rawInvoices(t, db, "account_id = ?", org.AccountID())
@@ -615,7 +579,7 @@ func TestCloseMonthRefusesMonthsThatHaveNotEnded(t *testing.T) {
 		u, personal := dbtest.User(t, db)
 		now := time.Now().UTC()
 		cur := billing.MonthOf(now)
-		insertRollups(t, db, []billRollup{{personal.AccountID(), now.Format(time.DateOnly), u.ID, usage.MetricAPIRequests, "indexes.read", 5}})
+		dbtest.InsertUsage(t, db, []dbtest.UsageRow{dbtest.Usage(personal.AccountID(), now.Format(time.DateOnly), u.ID, usage.MetricAPIRequests, "indexes.read", 5)})
 		setPlan(t, db, personal.AccountID(), tenancy.PlanDeveloper, now.AddDate(-1, 0, 0))
 		for _, m := range []billing.Month{cur, billing.MonthOf(cur.End()), {Year: cur.Year + 3, Mon: cur.Mon}} {
 			n, err := billing.CloseMonth(ctx, db, m, now)
@@ -627,7 +591,7 @@ func TestCloseMonthRefusesMonthsThatHaveNotEnded(t *testing.T) {
 		if _, err := billing.CloseMonth(ctx, db, cur, cur.End().Add(-time.Microsecond)); !errors.Is(err, billing.ErrMonthNotEnded) {
 			t.Errorf("closing %s before it ended: %v", cur, err)
 		}
-		if n := countRows(t, db, "invoices", ""); n != 0 {
+		if n := dbtest.CountRows(t, db, "invoices", ""); n != 0 {
 			t.Fatalf("%d invoices written by refused closes", n)
 		}
 		if n := closeMonth(t, db, cur, cur.End()); n != 1 {
@@ -668,16 +632,16 @@ func newBillingAccounts(t *testing.T, db *gorm.DB) billingAccounts {
 	f.deleted, f.deletedOwner = dbtest.Org(t, db, u[4]), u[4]
 	setPlan(t, db, f.deleted.AccountID(), tenancy.PlanDeveloper, long)
 	day := start.AddDate(0, 0, 4).Format(time.DateOnly)
-	insertRollups(t, db, []billRollup{
-		{f.freeUsed.AccountID(), day, u[1].ID, usage.MetricAPIRequests, "indexes.read", 1234},
-		{f.deleted.AccountID(), day, u[4].ID, usage.MetricAPIRequests, "indexes.read", 99},
+	dbtest.InsertUsage(t, db, []dbtest.UsageRow{
+		dbtest.Usage(f.freeUsed.AccountID(), day, u[1].ID, usage.MetricAPIRequests, "indexes.read", 1234),
+		dbtest.Usage(f.deleted.AccountID(), day, u[4].ID, usage.MetricAPIRequests, "indexes.read", 99),
 		// Usage of the month before and after belongs to other invoices.
-		{f.freeIdle.AccountID(), start.AddDate(0, 0, -1).Format(time.DateOnly), u[0].ID, usage.MetricAPIRequests, "indexes.read", 7},
-		{f.freeIdle.AccountID(), f.period.End().Format(time.DateOnly), u[0].ID, usage.MetricAPIRequests, "indexes.read", 7},
+		dbtest.Usage(f.freeIdle.AccountID(), start.AddDate(0, 0, -1).Format(time.DateOnly), u[0].ID, usage.MetricAPIRequests, "indexes.read", 7),
+		dbtest.Usage(f.freeIdle.AccountID(), f.period.End().Format(time.DateOnly), u[0].ID, usage.MetricAPIRequests, "indexes.read", 7),
 	})
 	deleted, err := tenancy.LoadScope(ctx, db, u[4].ID, f.deleted.Account().PublicID)
-	must(t, err)
-	must(t, models.DeleteOrganization(ctx, db, deleted, deleted.Account().Name, actorOfUser(u[4])))
+	dbtest.Must(t, err)
+	dbtest.Must(t, models.DeleteOrganization(ctx, db, deleted, deleted.Account().Name, dbtest.ActorOf(u[4])))
 	return f
 }
 
@@ -742,7 +706,7 @@ func TestCloseMonthIsIdempotent(t *testing.T) {
 		before := dumpBilling(t, db)
 		// New usage arrives for the closed month, and the plan changes:
 		// the closed invoice stays as it was.
-		insertRollups(t, db, []billRollup{{f.freeUsed.AccountID(), f.period.Start().Format(time.DateOnly), f.freeUsedOwner.ID, usage.MetricAPIRequests, "videos.read", 5}})
+		dbtest.InsertUsage(t, db, []dbtest.UsageRow{dbtest.Usage(f.freeUsed.AccountID(), f.period.Start().Format(time.DateOnly), f.freeUsedOwner.ID, usage.MetricAPIRequests, "videos.read", 5)})
 		setPlan(t, db, f.devIdle.AccountID(), tenancy.PlanFree, f.period.Start().AddDate(-1, 0, 0))
 		for i := range 2 {
 			if n := closeMonth(t, db, f.period, time.Now()); n != 0 {
@@ -775,8 +739,8 @@ func TestCloseMonthAgainReadsOnlyTheCandidates(t *testing.T) {
 		// still closed.
 		late, _ := dbtest.User(t, db)
 		lateScope, err := tenancy.PersonalScope(t.Context(), db, late.ID)
-		must(t, err)
-		insertRollups(t, db, []billRollup{{lateScope.AccountID(), f.period.Start().Format(time.DateOnly), late.ID, usage.MetricAPIRequests, "videos.read", 5}})
+		dbtest.Must(t, err)
+		dbtest.InsertUsage(t, db, []dbtest.UsageRow{dbtest.Usage(lateScope.AccountID(), f.period.Start().Format(time.DateOnly), late.ID, usage.MetricAPIRequests, "videos.read", 5)})
 		if n := closeMonth(t, db, f.period, time.Now()); n != 1 {
 			t.Errorf("a newly used account: closing created %d invoices, want 1", n)
 		}
@@ -806,8 +770,8 @@ func TestCloseMonthConcurrently(t *testing.T) {
 			}
 			total += created[i]
 		}
-		if total != 3 || countRows(t, db, "invoices", "") != 3 {
-			t.Fatalf("concurrent closes created %d invoices (%d rows), want 3", total, countRows(t, db, "invoices", ""))
+		if total != 3 || dbtest.CountRows(t, db, "invoices", "") != 3 {
+			t.Fatalf("concurrent closes created %d invoices (%d rows), want 3", total, dbtest.CountRows(t, db, "invoices", ""))
 		}
 	})
 }
@@ -819,8 +783,8 @@ func TestCloseMonthBillsTheContact(t *testing.T) {
 		m := billing.Month{Year: 2026, Mon: time.February}
 		setPlan(t, db, personal.AccountID(), tenancy.PlanDeveloper, m.Start().AddDate(0, -1, 0))
 		_, err := billing.SaveBillingContact(ctx, db, personal, billing.BillingContactInput{
-			Email: "Books@Example.com", Company: "Acme  Inc.", Address: "1 Main St\r\nSpringfield", VATID: "de 123 456 789"}, actorOfUser(u))
-		must(t, err)
+			Email: "Books@Example.com", Company: "Acme  Inc.", Address: "1 Main St\r\nSpringfield", VATID: "de 123 456 789"}, dbtest.ActorOf(u))
+		dbtest.Must(t, err)
 		closeMonth(t, db, m, time.Now())
 		invs := rawInvoices(t, db, "account_id = ?", personal.AccountID())
 		if len(invs) != 1 {
@@ -841,28 +805,28 @@ func TestCloseMonthBillsTheContact(t *testing.T) {
 func TestChangePlan(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		ctx := t.Context()
-		f := newOrgFixture(t, db)
-		admin := actorOfUser(f.adminUser)
-		acct := f.admin.AccountID()
+		f := dbtest.NewOrgFixture(t, db)
+		admin := dbtest.ActorOf(f.AdminUser)
+		acct := f.Admin.AccountID()
 		audits := func() int64 {
-			return countRows(t, db, "audit_events", "account_id = ? AND action = ?", acct, billing.AuditPlanChanged)
+			return dbtest.CountRows(t, db, "audit_events", "account_id = ? AND action = ?", acct, billing.AuditPlanChanged)
 		}
 
-		wantIs(t, billing.ChangePlan(ctx, db, f.admin, tenancy.PlanDeveloper, admin), billing.ErrNeedsBillingContact)
-		if reloadAccount(t, db, acct).Plan != tenancy.PlanFree || countRows(t, db, "plan_changes", "") != 0 || audits() != 0 {
+		dbtest.WantIs(t, billing.ChangePlan(ctx, db, f.Admin, tenancy.PlanDeveloper, admin), billing.ErrNeedsBillingContact)
+		if dbtest.ReloadAccount(t, db, acct).Plan != tenancy.PlanFree || dbtest.CountRows(t, db, "plan_changes", "") != 0 || audits() != 0 {
 			t.Fatal("a refused upgrade wrote something")
 		}
 		for _, p := range []tenancy.Plan{tenancy.PlanEnterprise, "gold", ""} {
-			wantFields(t, billing.ChangePlan(ctx, db, f.admin, p, admin), "plan")
+			dbtest.WantFields(t, billing.ChangePlan(ctx, db, f.Admin, p, admin), "plan")
 		}
-		wantIs(t, billing.ChangePlan(ctx, db, f.member, tenancy.PlanDeveloper, actorOfUser(f.memberUser)), tenancy.ErrForbidden)
-		wantIs(t, billing.ChangePlan(ctx, db, f.member, tenancy.PlanFree, actorOfUser(f.memberUser)), tenancy.ErrForbidden)
+		dbtest.WantIs(t, billing.ChangePlan(ctx, db, f.Member, tenancy.PlanDeveloper, dbtest.ActorOf(f.MemberUser)), tenancy.ErrForbidden)
+		dbtest.WantIs(t, billing.ChangePlan(ctx, db, f.Member, tenancy.PlanFree, dbtest.ActorOf(f.MemberUser)), tenancy.ErrForbidden)
 
-		_, err := billing.SaveBillingContact(ctx, db, f.admin, billing.BillingContactInput{Email: "billing@example.com", Address: "1 Main St"}, admin)
-		must(t, err)
-		before := utc()
-		must(t, billing.ChangePlan(ctx, db, f.admin, tenancy.PlanDeveloper, admin))
-		a := reloadAccount(t, db, acct)
+		_, err := billing.SaveBillingContact(ctx, db, f.Admin, billing.BillingContactInput{Email: "billing@example.com", Address: "1 Main St"}, admin)
+		dbtest.Must(t, err)
+		before := dbtest.UTC()
+		dbtest.Must(t, billing.ChangePlan(ctx, db, f.Admin, tenancy.PlanDeveloper, admin))
+		a := dbtest.ReloadAccount(t, db, acct)
 		if a.Plan != tenancy.PlanDeveloper {
 			t.Fatalf("plan %s after upgrading", a.Plan)
 		}
@@ -870,30 +834,30 @@ func TestChangePlan(t *testing.T) {
 			t.Errorf("limits %+v after upgrading, want %+v", got, want)
 		}
 		// The next request loads the account again: its scope has the plan.
-		fresh, err := tenancy.LoadScope(ctx, db, f.adminUser.ID, f.admin.Account().PublicID)
-		must(t, err)
+		fresh, err := tenancy.LoadScope(ctx, db, f.AdminUser.ID, f.Admin.Account().PublicID)
+		dbtest.Must(t, err)
 		if ratelimit.LimitsOf(fresh.Account()) != ratelimit.PlanLimits[tenancy.PlanDeveloper] {
 			t.Error("a newly loaded scope still has the old limits")
 		}
 		var changes []billing.PlanChange
-		must(t, dbtest.Plain(t, db).Raw("SELECT * FROM plan_changes WHERE account_id = ? ORDER BY id", acct).Scan(&changes).Error)
+		dbtest.Must(t, dbtest.Plain(t, db).Raw("SELECT * FROM plan_changes WHERE account_id = ? ORDER BY id", acct).Scan(&changes).Error)
 		// The first change also records the plan the account had until then.
-		if len(changes) != 2 || changes[0].Plan != tenancy.PlanFree || changes[0].UserID != nil || !changes[0].EffectiveAt.Equal(f.admin.Account().CreatedAt) ||
-			changes[1].Plan != tenancy.PlanDeveloper || changes[1].UserID == nil || *changes[1].UserID != f.adminUser.ID ||
-			changes[1].EffectiveAt.Before(before) || changes[1].EffectiveAt.After(utc()) {
+		if len(changes) != 2 || changes[0].Plan != tenancy.PlanFree || changes[0].UserID != nil || !changes[0].EffectiveAt.Equal(f.Admin.Account().CreatedAt) ||
+			changes[1].Plan != tenancy.PlanDeveloper || changes[1].UserID == nil || *changes[1].UserID != f.AdminUser.ID ||
+			changes[1].EffectiveAt.Before(before) || changes[1].EffectiveAt.After(dbtest.UTC()) {
 			t.Fatalf("plan history %+v, want Free since the account's creation, then Developer now by the administrator", changes)
 		}
 		// Choosing the current plan again is no change.
-		must(t, billing.ChangePlan(ctx, db, f.admin, tenancy.PlanDeveloper, admin))
-		if countRows(t, db, "plan_changes", "") != 2 || audits() != 1 {
+		dbtest.Must(t, billing.ChangePlan(ctx, db, f.Admin, tenancy.PlanDeveloper, admin))
+		if dbtest.CountRows(t, db, "plan_changes", "") != 2 || audits() != 1 {
 			t.Error("choosing the current plan recorded a change")
 		}
 		// Downgrading needs no contact check and applies at once.
-		must(t, billing.ChangePlan(ctx, db, f.admin, tenancy.PlanFree, admin))
-		if a := reloadAccount(t, db, acct); a.Plan != tenancy.PlanFree || ratelimit.LimitsOf(a) != ratelimit.PlanLimits[tenancy.PlanFree] {
+		dbtest.Must(t, billing.ChangePlan(ctx, db, f.Admin, tenancy.PlanFree, admin))
+		if a := dbtest.ReloadAccount(t, db, acct); a.Plan != tenancy.PlanFree || ratelimit.LimitsOf(a) != ratelimit.PlanLimits[tenancy.PlanFree] {
 			t.Errorf("after downgrading: %s, %+v", a.Plan, ratelimit.LimitsOf(a))
 		}
-		if countRows(t, db, "plan_changes", "account_id = ?", acct) != 3 || audits() != 2 {
+		if dbtest.CountRows(t, db, "plan_changes", "account_id = ?", acct) != 3 || audits() != 2 {
 			t.Error("the downgrade is not in the history and the audit log")
 		}
 	})
@@ -909,10 +873,10 @@ func TestChangePlanRecordsThePlanBeforeTheFirstChange(t *testing.T) {
 		created := time.Now().UTC().AddDate(0, -2, 0).Truncate(time.Microsecond)
 		setPlan(t, db, personal.AccountID(), tenancy.PlanDeveloper, created)
 		scope, err := tenancy.PersonalScope(ctx, db, u.ID)
-		must(t, err)
-		must(t, billing.ChangePlan(ctx, db, scope, tenancy.PlanFree, actorOfUser(u)))
+		dbtest.Must(t, err)
+		dbtest.Must(t, billing.ChangePlan(ctx, db, scope, tenancy.PlanFree, dbtest.ActorOf(u)))
 		var changes []billing.PlanChange
-		must(t, dbtest.Plain(t, db).Raw("SELECT * FROM plan_changes WHERE account_id = ? ORDER BY effective_at, id", personal.AccountID()).Scan(&changes).Error)
+		dbtest.Must(t, dbtest.Plain(t, db).Raw("SELECT * FROM plan_changes WHERE account_id = ? ORDER BY effective_at, id", personal.AccountID()).Scan(&changes).Error)
 		if len(changes) != 2 || changes[0].Plan != tenancy.PlanDeveloper || !changes[0].EffectiveAt.Equal(created) || changes[1].Plan != tenancy.PlanFree {
 			t.Fatalf("history %+v, want Developer from creation then Free", changes)
 		}
@@ -934,35 +898,35 @@ func TestChangePlanRefusesToLeaveEnterprise(t *testing.T) {
 		ctx := t.Context()
 		u, _ := dbtest.User(t, db)
 		org := dbtest.Org(t, db, u)
-		must(t, dbtest.Plain(t, db).Exec("UPDATE accounts SET plan = ?, rate_per_minute = 5000, rate_per_day = 5000000 WHERE id = ?", tenancy.PlanEnterprise, org.AccountID()).Error)
+		dbtest.Must(t, dbtest.Plain(t, db).Exec("UPDATE accounts SET plan = ?, rate_per_minute = 5000, rate_per_day = 5000000 WHERE id = ?", tenancy.PlanEnterprise, org.AccountID()).Error)
 		scope, err := tenancy.LoadScope(ctx, db, u.ID, org.Account().PublicID)
-		must(t, err)
-		_, err = billing.SaveBillingContact(ctx, db, scope, billing.BillingContactInput{Email: "billing@example.com", Address: "1 Main St"}, actorOfUser(u))
-		must(t, err)
+		dbtest.Must(t, err)
+		_, err = billing.SaveBillingContact(ctx, db, scope, billing.BillingContactInput{Email: "billing@example.com", Address: "1 Main St"}, dbtest.ActorOf(u))
+		dbtest.Must(t, err)
 		for _, p := range []tenancy.Plan{tenancy.PlanFree, tenancy.PlanDeveloper} {
-			err := billing.ChangePlan(ctx, db, scope, p, actorOfUser(u))
-			a := reloadAccount(t, db, org.AccountID())
+			err := billing.ChangePlan(ctx, db, scope, p, dbtest.ActorOf(u))
+			a := dbtest.ReloadAccount(t, db, org.AccountID())
 			if err == nil || a.Plan != tenancy.PlanEnterprise {
 				t.Errorf("an Enterprise account switched itself to %s (err %v): now %s with limits %+v at the %s rate card",
 					p, err, a.Plan, ratelimit.LimitsOf(a), a.Plan)
 			}
-			must(t, dbtest.Plain(t, db).Exec("UPDATE accounts SET plan = ? WHERE id = ?", tenancy.PlanEnterprise, org.AccountID()).Error)
+			dbtest.Must(t, dbtest.Plain(t, db).Exec("UPDATE accounts SET plan = ? WHERE id = ?", tenancy.PlanEnterprise, org.AccountID()).Error)
 			scope, err = tenancy.LoadScope(ctx, db, u.ID, org.Account().PublicID)
-			must(t, err)
+			dbtest.Must(t, err)
 		}
 		// Nor does it ask for Enterprise again.
-		before := countAll(t, db)
-		wantIs(t, billing.RequestEnterprise(ctx, db, scope, 5, "", actorOfUser(u)), billing.ErrEnterpriseContract)
-		wantNothingWritten(t, db, before)
+		before := dbtest.CountAll(t, db)
+		dbtest.WantIs(t, billing.RequestEnterprise(ctx, db, scope, 5, "", dbtest.ActorOf(u)), billing.ErrEnterpriseContract)
+		dbtest.WantNothingWritten(t, db, before)
 	})
 }
 
 func TestSaveBillingContact(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		ctx := t.Context()
-		f := newOrgFixture(t, db)
-		admin := actorOfUser(f.adminUser)
-		contacts := func() int64 { return countRows(t, db, "billing_contacts", "") }
+		f := dbtest.NewOrgFixture(t, db)
+		admin := dbtest.ActorOf(f.AdminUser)
+		contacts := func() int64 { return dbtest.CountRows(t, db, "billing_contacts", "") }
 		good := billing.BillingContactInput{Email: "billing@example.com", Company: "Acme", Address: "1 Main St", VATID: "FRXX999999999"}
 		with := func(change func(*billing.BillingContactInput)) billing.BillingContactInput {
 			in := good
@@ -988,48 +952,48 @@ func TestSaveBillingContact(t *testing.T) {
 			{with(func(in *billing.BillingContactInput) { in.Company = "Acme\x07" }), []string{"company"}},
 			{billing.BillingContactInput{}, []string{"email", "address"}},
 		} {
-			before := countAll(t, db)
-			_, err := billing.SaveBillingContact(ctx, db, f.admin, c.in, admin)
-			wantFields(t, err, c.fields...)
-			wantNothingWritten(t, db, before)
+			before := dbtest.CountAll(t, db)
+			_, err := billing.SaveBillingContact(ctx, db, f.Admin, c.in, admin)
+			dbtest.WantFields(t, err, c.fields...)
+			dbtest.WantNothingWritten(t, db, before)
 			if contacts() != 0 {
 				t.Fatalf("a refused contact (%+v) was saved", c.in)
 			}
 		}
-		_, err := billing.SaveBillingContact(ctx, db, f.member, good, actorOfUser(f.memberUser))
-		wantIs(t, err, tenancy.ErrForbidden)
+		_, err := billing.SaveBillingContact(ctx, db, f.Member, good, dbtest.ActorOf(f.MemberUser))
+		dbtest.WantIs(t, err, tenancy.ErrForbidden)
 
 		// Boundaries pass; values are normalised.
-		c, err := billing.SaveBillingContact(ctx, db, f.admin, billing.BillingContactInput{
+		c, err := billing.SaveBillingContact(ctx, db, f.Admin, billing.BillingContactInput{
 			Email: "  Billing@Example.COM ", Company: "  Acme   Video\tLabs ", Address: " 1 Main St\r\nSpringfield \n", VATID: " gb 123 456 789 "}, admin)
-		must(t, err)
+		dbtest.Must(t, err)
 		if c.Email != "billing@example.com" || c.Company != "Acme Video Labs" || c.Address != "1 Main St\nSpringfield" || c.VATID != "GB123456789" || c.PaymentMethod != "invoice" {
 			t.Errorf("saved %+v", c)
 		}
-		_, err = billing.SaveBillingContact(ctx, db, f.admin, with(func(in *billing.BillingContactInput) {
+		_, err = billing.SaveBillingContact(ctx, db, f.Admin, with(func(in *billing.BillingContactInput) {
 			in.Company, in.Address, in.VATID = strings.Repeat("é", 200), strings.Repeat("a", 1000), "DE"+strings.Repeat("1", 13)
 		}), admin)
-		must(t, err)
-		got, err := billing.GetBillingContact(ctx, db, f.admin)
-		must(t, err)
-		if contacts() != 1 || got.VATID != "DE"+strings.Repeat("1", 13) || got.AccountID != f.admin.AccountID() {
+		dbtest.Must(t, err)
+		got, err := billing.GetBillingContact(ctx, db, f.Admin)
+		dbtest.Must(t, err)
+		if contacts() != 1 || got.VATID != "DE"+strings.Repeat("1", 13) || got.AccountID != f.Admin.AccountID() {
 			t.Errorf("saving again: %d rows, %+v; want the one row updated", contacts(), got)
 		}
-		if n := countRows(t, db, "audit_events", "account_id = ? AND action = ?", f.admin.AccountID(), billing.AuditBillingContact); n != 2 {
+		if n := dbtest.CountRows(t, db, "audit_events", "account_id = ? AND action = ?", f.Admin.AccountID(), billing.AuditBillingContact); n != 2 {
 			t.Errorf("%d audit events for two saves", n)
 		}
-		_, err = billing.GetBillingContact(ctx, db, f.other)
-		wantIs(t, err, tenancy.ErrNotFound)
-		_, err = billing.GetBillingContact(ctx, db, f.member)
-		wantIs(t, err, tenancy.ErrForbidden)
+		_, err = billing.GetBillingContact(ctx, db, f.Other)
+		dbtest.WantIs(t, err, tenancy.ErrNotFound)
+		_, err = billing.GetBillingContact(ctx, db, f.Member)
+		dbtest.WantIs(t, err, tenancy.ErrForbidden)
 	})
 }
 
 func TestRequestEnterprise(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		ctx := t.Context()
-		f := newOrgFixture(t, db)
-		admin := actorOfUser(f.adminUser)
+		f := dbtest.NewOrgFixture(t, db)
+		admin := dbtest.ActorOf(f.AdminUser)
 		for _, c := range []struct {
 			seats   int64
 			message string
@@ -1042,23 +1006,23 @@ func TestRequestEnterprise(t *testing.T) {
 			{10, "bell\x07", []string{"message"}},
 			{0, strings.Repeat("x", 2001), []string{"seats", "message"}},
 		} {
-			before := countAll(t, db)
-			wantFields(t, billing.RequestEnterprise(ctx, db, f.admin, c.seats, c.message, admin), c.fields...)
-			wantNothingWritten(t, db, before)
+			before := dbtest.CountAll(t, db)
+			dbtest.WantFields(t, billing.RequestEnterprise(ctx, db, f.Admin, c.seats, c.message, admin), c.fields...)
+			dbtest.WantNothingWritten(t, db, before)
 		}
-		wantIs(t, billing.RequestEnterprise(ctx, db, f.member, 5, "", actorOfUser(f.memberUser)), tenancy.ErrForbidden)
-		if since, err := billing.PendingEnterpriseRequest(ctx, db, f.admin); err != nil || since != nil {
+		dbtest.WantIs(t, billing.RequestEnterprise(ctx, db, f.Member, 5, "", dbtest.ActorOf(f.MemberUser)), tenancy.ErrForbidden)
+		if since, err := billing.PendingEnterpriseRequest(ctx, db, f.Admin); err != nil || since != nil {
 			t.Fatalf("a request pending before any: %v %v", since, err)
 		}
-		must(t, billing.RequestEnterprise(ctx, db, f.admin, 1_000_000, strings.Repeat("x", 1990)+"\nthanks", admin))
-		must(t, billing.RequestEnterprise(ctx, db, f.admin, 1, "", admin))
-		if n := countRows(t, db, "enterprise_requests", "account_id = ?", f.admin.AccountID()); n != 2 {
+		dbtest.Must(t, billing.RequestEnterprise(ctx, db, f.Admin, 1_000_000, strings.Repeat("x", 1990)+"\nthanks", admin))
+		dbtest.Must(t, billing.RequestEnterprise(ctx, db, f.Admin, 1, "", admin))
+		if n := dbtest.CountRows(t, db, "enterprise_requests", "account_id = ?", f.Admin.AccountID()); n != 2 {
 			t.Errorf("%d requests recorded, want 2", n)
 		}
-		if since, err := billing.PendingEnterpriseRequest(ctx, db, f.admin); err != nil || since == nil {
+		if since, err := billing.PendingEnterpriseRequest(ctx, db, f.Admin); err != nil || since == nil {
 			t.Errorf("no pending request after asking: %v", err)
 		}
-		if reloadAccount(t, db, f.admin.AccountID()).Plan != tenancy.PlanFree {
+		if dbtest.ReloadAccount(t, db, f.Admin.AccountID()).Plan != tenancy.PlanFree {
 			t.Error("requesting Enterprise changed the plan")
 		}
 	})
@@ -1069,7 +1033,7 @@ func TestRequestEnterprise(t *testing.T) {
 func storageRows(t *testing.T, db *gorm.DB, day string) map[[2]int64]int64 {
 	t.Helper()
 	var rows []usage.UsageDaily
-	must(t, dbtest.Plain(t, db).Raw("SELECT * FROM usage_daily WHERE metric = ? AND day = ?", usage.MetricStorageSeconds, day).Scan(&rows).Error)
+	dbtest.Must(t, dbtest.Plain(t, db).Raw("SELECT * FROM usage_daily WHERE metric = ? AND day = ?", usage.MetricStorageSeconds, day).Scan(&rows).Error)
 	out := map[[2]int64]int64{}
 	for _, r := range rows {
 		if _, dup := out[[2]int64{r.AccountID, r.UserID}]; dup {
@@ -1080,49 +1044,42 @@ func storageRows(t *testing.T, db *gorm.DB, day string) map[[2]int64]int64 {
 	return out
 }
 
-func addVideoOf(t *testing.T, db *gorm.DB, s tenancy.Scope, index string, seconds int) models.Video {
-	t.Helper()
-	v, err := models.AddVideo(t.Context(), db, s, index, models.VideoInput{Title: "v", URL: "https://example.com/v.mp4", DurationSeconds: fmt.Sprint(seconds)})
-	must(t, err)
-	return v
-}
-
 func TestSnapshotStorage(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		ctx := t.Context()
-		f := newOrgFixture(t, db)
-		shared := newIndex(t, db, f.admin, "shared", "account")
-		mine := newIndex(t, db, f.adminPersonal, "mine", "")
-		addVideoOf(t, db, f.admin, shared.PublicID, 100)
-		addVideoOf(t, db, f.admin, shared.PublicID, 200)
-		gone := addVideoOf(t, db, f.member, shared.PublicID, 300)
-		addVideoOf(t, db, f.adminPersonal, mine.PublicID, 50)
+		f := dbtest.NewOrgFixture(t, db)
+		shared := dbtest.NewIndex(t, db, f.Admin, "shared", "account")
+		mine := dbtest.NewIndex(t, db, f.AdminPersonal, "mine", "")
+		dbtest.AddVideo(t, db, f.Admin, shared.PublicID, "v", 100)
+		dbtest.AddVideo(t, db, f.Admin, shared.PublicID, "v", 200)
+		gone := dbtest.AddVideo(t, db, f.Member, shared.PublicID, "v", 300)
+		dbtest.AddVideo(t, db, f.AdminPersonal, mine.PublicID, "v", 50)
 
 		day1 := time.Date(2031, 3, 4, 10, 0, 0, 0, time.UTC)
-		must(t, billing.SnapshotStorage(ctx, db, day1))
+		dbtest.Must(t, billing.SnapshotStorage(ctx, db, day1))
 		want := map[[2]int64]int64{
-			{f.admin.AccountID(), f.adminUser.ID}:         300,
-			{f.admin.AccountID(), f.memberUser.ID}:        300,
-			{f.adminPersonal.AccountID(), f.adminUser.ID}: 50,
+			{f.Admin.AccountID(), f.AdminUser.ID}:         300,
+			{f.Admin.AccountID(), f.MemberUser.ID}:        300,
+			{f.AdminPersonal.AccountID(), f.AdminUser.ID}: 50,
 		}
 		if got := storageRows(t, db, "2031-03-04"); fmt.Sprint(got) != fmt.Sprint(want) {
 			t.Fatalf("snapshot %v, want %v", got, want)
 		}
 		// Later the same day: the day's snapshot is replaced, not added to.
-		addVideoOf(t, db, f.member2, shared.PublicID, 40)
-		_, err := models.DeleteVideo(ctx, db, f.member, shared.PublicID, gone.PublicID)
-		must(t, err)
-		must(t, billing.SnapshotStorage(ctx, db, day1.Add(13*time.Hour+59*time.Minute)))
+		dbtest.AddVideo(t, db, f.Member2, shared.PublicID, "v", 40)
+		_, err := models.DeleteVideo(ctx, db, f.Member, shared.PublicID, gone.PublicID)
+		dbtest.Must(t, err)
+		dbtest.Must(t, billing.SnapshotStorage(ctx, db, day1.Add(13*time.Hour+59*time.Minute)))
 		want = map[[2]int64]int64{
-			{f.admin.AccountID(), f.adminUser.ID}:         300,
-			{f.admin.AccountID(), f.member2User.ID}:       40,
-			{f.adminPersonal.AccountID(), f.adminUser.ID}: 50,
+			{f.Admin.AccountID(), f.AdminUser.ID}:         300,
+			{f.Admin.AccountID(), f.Member2User.ID}:       40,
+			{f.AdminPersonal.AccountID(), f.AdminUser.ID}: 50,
 		}
 		if got := storageRows(t, db, "2031-03-04"); fmt.Sprint(got) != fmt.Sprint(want) {
 			t.Fatalf("second snapshot of the day %v, want %v", got, want)
 		}
 		// The next day has its own row; the previous day's stays.
-		must(t, billing.SnapshotStorage(ctx, db, day1.AddDate(0, 0, 1)))
+		dbtest.Must(t, billing.SnapshotStorage(ctx, db, day1.AddDate(0, 0, 1)))
 		if got := storageRows(t, db, "2031-03-05"); len(got) != 3 {
 			t.Errorf("next day's snapshot %v", got)
 		}
@@ -1130,15 +1087,15 @@ func TestSnapshotStorage(t *testing.T) {
 			t.Errorf("the previous day's snapshot changed: %v", got)
 		}
 		// An account with no video left has no row of the day.
-		_, err = models.DeleteIndex(ctx, db, f.adminPersonal, mine.PublicID)
-		must(t, err)
-		must(t, billing.SnapshotStorage(ctx, db, day1.AddDate(0, 0, 1).Add(time.Hour)))
-		if got := storageRows(t, db, "2031-03-05"); len(got) != 2 || got[[2]int64{f.adminPersonal.AccountID(), f.adminUser.ID}] != 0 {
+		_, err = models.DeleteIndex(ctx, db, f.AdminPersonal, mine.PublicID)
+		dbtest.Must(t, err)
+		dbtest.Must(t, billing.SnapshotStorage(ctx, db, day1.AddDate(0, 0, 1).Add(time.Hour)))
+		if got := storageRows(t, db, "2031-03-05"); len(got) != 2 || got[[2]int64{f.AdminPersonal.AccountID(), f.AdminUser.ID}] != 0 {
 			t.Errorf("snapshot after deleting every video of the personal account: %v", got)
 		}
 		// It shows as storage held in the usage report.
-		rep, err := usage.UsageFor(ctx, db, f.admin, usage.UsageQuery{From: day1.Truncate(24 * time.Hour), To: day1.Truncate(24*time.Hour).AddDate(0, 0, 2), Everyone: true})
-		must(t, err)
+		rep, err := usage.UsageFor(ctx, db, f.Admin, usage.UsageQuery{From: day1.Truncate(24 * time.Hour), To: day1.Truncate(24*time.Hour).AddDate(0, 0, 2), Everyone: true})
+		dbtest.Must(t, err)
 		if fmt.Sprint(rep.StorageSeconds) != "[340 340]" {
 			t.Errorf("storage per day %v, want [340 340]", rep.StorageSeconds)
 		}
@@ -1155,11 +1112,11 @@ func TestCloseMonthSplitsLinesAtAMidMonthUpgrade(t *testing.T) {
 		m := billing.Month{Year: 2026, Mon: time.June} // 30 days
 		setPlan(t, db, org.AccountID(), tenancy.PlanDeveloper, m.Start().AddDate(0, -2, 0))
 		insertPlanChange(t, db, org.AccountID(), tenancy.PlanDeveloper, time.Date(2026, 6, 16, 12, 30, 0, 0, time.UTC))
-		insertRollups(t, db, []billRollup{
-			{org.AccountID(), "2026-06-10", admin.ID, usage.MetricAPIRequests, "indexes.read", 1000},
-			{org.AccountID(), "2026-06-15", admin.ID, usage.MetricAPIRequests, "indexes.read", 500},
-			{org.AccountID(), "2026-06-16", admin.ID, usage.MetricAPIRequests, "indexes.read", 250},
-			{org.AccountID(), "2026-06-30", admin.ID, usage.MetricAPIRequests, "indexes.read", 125},
+		dbtest.InsertUsage(t, db, []dbtest.UsageRow{
+			dbtest.Usage(org.AccountID(), "2026-06-10", admin.ID, usage.MetricAPIRequests, "indexes.read", 1000),
+			dbtest.Usage(org.AccountID(), "2026-06-15", admin.ID, usage.MetricAPIRequests, "indexes.read", 500),
+			dbtest.Usage(org.AccountID(), "2026-06-16", admin.ID, usage.MetricAPIRequests, "indexes.read", 250),
+			dbtest.Usage(org.AccountID(), "2026-06-30", admin.ID, usage.MetricAPIRequests, "indexes.read", 125),
 		})
 		closeMonth(t, db, m, time.Now())
 		invs := rawInvoices(t, db, "account_id = ?", org.AccountID())
@@ -1191,10 +1148,10 @@ func TestCloseMonthSplitsLinesAtAMidMonthUpgrade(t *testing.T) {
 // taken at once must all succeed and leave one row per member.
 func TestSnapshotStorageConcurrently(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
-		f := newOrgFixture(t, db)
-		idx := newIndex(t, db, f.admin, "shared", "account")
-		addVideoOf(t, db, f.admin, idx.PublicID, 100)
-		addVideoOf(t, db, f.member, idx.PublicID, 200)
+		f := dbtest.NewOrgFixture(t, db)
+		idx := dbtest.NewIndex(t, db, f.Admin, "shared", "account")
+		dbtest.AddVideo(t, db, f.Admin, idx.PublicID, "v", 100)
+		dbtest.AddVideo(t, db, f.Member, idx.PublicID, "v", 200)
 		at := time.Date(2031, 5, 6, 7, 0, 0, 0, time.UTC)
 		failures := 0
 		for round := range 20 {

@@ -14,7 +14,7 @@ import (
 func TestSeedDemo(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		seeded, ok, err := demo.SeedDemo(t.Context(), db)
-		must(t, err)
+		dbtest.Must(t, err)
 		if !ok {
 			t.Fatal("SeedDemo did nothing on an empty database")
 		}
@@ -29,17 +29,17 @@ func TestSeedDemo(t *testing.T) {
 			t.Error("the demo user is not verified")
 		}
 		_, err = models.Authenticate(t.Context(), db, seeded.Email, seeded.Password+"x")
-		wantIs(t, err, tenancy.ErrBadCredentials)
+		dbtest.WantIs(t, err, tenancy.ErrBadCredentials)
 
 		want := map[string]int64{"users": 2, "accounts": 3, "memberships": 4}
 		for table, n := range want {
-			if got := countRows(t, db, table, ""); got != n {
+			if got := dbtest.CountRows(t, db, table, ""); got != n {
 				t.Errorf("%s: %d rows, want %d", table, got, n)
 			}
 		}
 
 		var users []models.User
-		must(t, dbtest.Plain(t, db).Where("id <> ?", owner.ID).Find(&users).Error)
+		dbtest.Must(t, dbtest.Plain(t, db).Where("id <> ?", owner.ID).Find(&users).Error)
 		if len(users) != 1 {
 			t.Fatalf("%d other users, want 1", len(users))
 		}
@@ -49,7 +49,7 @@ func TestSeedDemo(t *testing.T) {
 		}
 
 		ownerAccounts, err := models.ListAccountsForUser(t.Context(), db, owner.ID)
-		must(t, err)
+		dbtest.Must(t, err)
 		if len(ownerAccounts) != 2 || ownerAccounts[0].Kind != tenancy.KindPersonal || ownerAccounts[0].Role != tenancy.RoleAdmin {
 			t.Fatalf("demo user's accounts %+v, want personal then the organization", ownerAccounts)
 		}
@@ -59,24 +59,24 @@ func TestSeedDemo(t *testing.T) {
 			t.Errorf("demo organization %+v, want Acme Video Labs on Developer (upgraded in the demo's history), administered by the demo user", org)
 		}
 		memberAccounts, err := models.ListAccountsForUser(t.Context(), db, member.ID)
-		must(t, err)
+		dbtest.Must(t, err)
 		if len(memberAccounts) != 2 || memberAccounts[1].ID != org.ID || memberAccounts[1].Role != tenancy.RoleMember {
 			t.Fatalf("second user's accounts %+v, want personal then the organization as a member", memberAccounts)
 		}
 		scope, err := tenancy.LoadScope(t.Context(), db, owner.ID, org.PublicID)
-		must(t, err)
+		dbtest.Must(t, err)
 		if n, err := models.MemberCount(t.Context(), db, scope); err != nil || n != 2 {
 			t.Errorf("demo organization has %d members (%v), want 2", n, err)
 		}
 
 		// A second call does nothing.
-		before := countAll(t, db)
+		before := dbtest.CountAll(t, db)
 		again, ok, err := demo.SeedDemo(t.Context(), db)
-		must(t, err)
+		dbtest.Must(t, err)
 		if ok || again != (demo.Demo{}) {
 			t.Fatalf("second SeedDemo: ok %v, %+v; want ok false and nothing", ok, again)
 		}
-		wantNothingWritten(t, db, before)
+		dbtest.WantNothingWritten(t, db, before)
 		if _, err := models.Authenticate(t.Context(), db, seeded.Email, seeded.Password); err != nil {
 			t.Fatalf("the second call changed the demo password: %v", err)
 		}
@@ -86,14 +86,14 @@ func TestSeedDemo(t *testing.T) {
 func TestSeedDemoLeavesAnyExistingUserAlone(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		dbtest.User(t, db)
-		before := countAll(t, db)
+		before := dbtest.CountAll(t, db)
 		seeded, ok, err := demo.SeedDemo(t.Context(), db)
-		must(t, err)
+		dbtest.Must(t, err)
 		if ok || seeded != (demo.Demo{}) {
 			t.Fatalf("SeedDemo on a used database: ok %v, %+v", ok, seeded)
 		}
-		wantNothingWritten(t, db, before)
+		dbtest.WantNothingWritten(t, db, before)
 		_, err = models.FindUserByEmail(t.Context(), db, demo.DemoEmail)
-		wantIs(t, err, tenancy.ErrNotFound)
+		dbtest.WantIs(t, err, tenancy.ErrNotFound)
 	})
 }

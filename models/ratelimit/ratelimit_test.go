@@ -51,7 +51,7 @@ func openTwice(t *testing.T, dsn string) (*gorm.DB, *gorm.DB) {
 	for i := range dbs {
 		dbs[i] = dbtest.Open(t, dsn)
 	}
-	must(t, tenancy.Migrate(t.Context(), dbs[0]))
+	dbtest.Must(t, tenancy.Migrate(t.Context(), dbs[0]))
 	return dbs[0], dbs[1]
 }
 
@@ -159,7 +159,7 @@ func wantDecision(t *testing.T, what string, d ratelimit.RateDecision, allowed b
 func wantUsed(t *testing.T, l ratelimit.RateLimiter, account int64, at time.Time, minute, day int64) {
 	t.Helper()
 	m, d, err := l.Used(t.Context(), account, at)
-	must(t, err)
+	dbtest.Must(t, err)
 	if m != minute || d != day {
 		t.Fatalf("used at %v: %d this minute, %d today; want %d, %d", at.Format(time.TimeOnly), m, d, minute, day)
 	}
@@ -380,13 +380,13 @@ func TestDBRateLimiterWaiterGivesUpWithItsContext(t *testing.T) {
 		take(t, l, s.AccountID(), limits, testMinute)
 		// Hold the account's counter row (the whole database on SQLite).
 		hold := dbtest.Plain(t, db).Begin()
-		must(t, hold.Error)
-		must(t, hold.Exec("UPDATE rate_windows SET minute_count = minute_count WHERE account_id = ?", s.AccountID()).Error)
+		dbtest.Must(t, hold.Error)
+		dbtest.Must(t, hold.Exec("UPDATE rate_windows SET minute_count = minute_count WHERE account_id = ?", s.AccountID()).Error)
 		released := false
 		release := func() {
 			if !released {
 				released = true
-				must(t, hold.Rollback().Error)
+				dbtest.Must(t, hold.Rollback().Error)
 			}
 		}
 		defer release()
@@ -429,8 +429,8 @@ func TestRateLimitRowGoesWithTheAccount(t *testing.T) {
 		owner, _ := dbtest.User(t, db)
 		org := dbtest.Org(t, db, owner)
 		take(t, ratelimit.NewDBRateLimiter(db), org.AccountID(), ratelimit.Limits{PerMinute: 5, PerDay: 5}, testMinute)
-		must(t, models.DeleteOrganization(t.Context(), db, org, org.Account().Name, actorOf(owner)))
-		if n := countRows(t, db, "rate_windows", "account_id = ?", org.AccountID()); n != 0 {
+		dbtest.Must(t, models.DeleteOrganization(t.Context(), db, org, org.Account().Name, dbtest.ActorOf(owner)))
+		if n := dbtest.CountRows(t, db, "rate_windows", "account_id = ?", org.AccountID()); n != 0 {
 			t.Errorf("%d rate_windows rows left for a deleted account", n)
 		}
 	})
@@ -448,39 +448,39 @@ func TestLimitsOf(t *testing.T) {
 			tenancy.PlanEnterprise: ratelimit.PlanLimits[tenancy.PlanEnterprise],
 			"unknown":              {PerMinute: 60, PerDay: 1_000},
 		} {
-			must(t, dbtest.Plain(t, db).Exec("UPDATE accounts SET plan = ? WHERE id = ?", plan, org.AccountID()).Error)
-			if got := ratelimit.LimitsOf(reloadAccount(t, db, org.AccountID())); got != want {
+			dbtest.Must(t, dbtest.Plain(t, db).Exec("UPDATE accounts SET plan = ? WHERE id = ?", plan, org.AccountID()).Error)
+			if got := ratelimit.LimitsOf(dbtest.ReloadAccount(t, db, org.AccountID())); got != want {
 				t.Errorf("plan %s: limits %+v, want %+v", plan, got, want)
 			}
 		}
-		if got := ratelimit.LimitsOf(reloadAccount(t, db, personal.AccountID())); got != ratelimit.PlanLimits[tenancy.PlanFree] {
+		if got := ratelimit.LimitsOf(dbtest.ReloadAccount(t, db, personal.AccountID())); got != ratelimit.PlanLimits[tenancy.PlanFree] {
 			t.Errorf("a new personal account: %+v, want Free's", got)
 		}
 
-		must(t, dbtest.Plain(t, db).Exec("UPDATE accounts SET plan = ? WHERE id = ?", tenancy.PlanEnterprise, org.AccountID()).Error)
+		dbtest.Must(t, dbtest.Plain(t, db).Exec("UPDATE accounts SET plan = ? WHERE id = ?", tenancy.PlanEnterprise, org.AccountID()).Error)
 		perMinute, perDay := int64(5_000), int64(2_000_000)
 		a, err := ratelimit.SetAccountLimits(ctx, db, org.Account().SlugOrEmpty(), &perMinute, &perDay)
-		must(t, err)
+		dbtest.Must(t, err)
 		if a.ID != org.AccountID() || ratelimit.LimitsOf(a) != (ratelimit.Limits{PerMinute: 5_000, PerDay: 2_000_000}) {
 			t.Errorf("by slug: account %d, limits %+v", a.ID, ratelimit.LimitsOf(a))
 		}
-		if got := ratelimit.LimitsOf(reloadAccount(t, db, org.AccountID())); got != (ratelimit.Limits{PerMinute: 5_000, PerDay: 2_000_000}) {
+		if got := ratelimit.LimitsOf(dbtest.ReloadAccount(t, db, org.AccountID())); got != (ratelimit.Limits{PerMinute: 5_000, PerDay: 2_000_000}) {
 			t.Errorf("stored limits %+v", got)
 		}
 		// Only one window overridden: the other is the plan's.
 		a, err = ratelimit.SetAccountLimits(ctx, db, org.Account().PublicID, nil, &perDay)
-		must(t, err)
+		dbtest.Must(t, err)
 		want := ratelimit.Limits{PerMinute: ratelimit.PlanLimits[tenancy.PlanEnterprise].PerMinute, PerDay: 2_000_000}
-		if got := ratelimit.LimitsOf(reloadAccount(t, db, org.AccountID())); a.ID != org.AccountID() || got != want {
+		if got := ratelimit.LimitsOf(dbtest.ReloadAccount(t, db, org.AccountID())); a.ID != org.AccountID() || got != want {
 			t.Errorf("by public ID, day only: %+v, want %+v", got, want)
 		}
 		// nil restores the plan's.
 		_, err = ratelimit.SetAccountLimits(ctx, db, org.Account().PublicID, nil, nil)
-		must(t, err)
-		if got := ratelimit.LimitsOf(reloadAccount(t, db, org.AccountID())); got != ratelimit.PlanLimits[tenancy.PlanEnterprise] {
+		dbtest.Must(t, err)
+		if got := ratelimit.LimitsOf(dbtest.ReloadAccount(t, db, org.AccountID())); got != ratelimit.PlanLimits[tenancy.PlanEnterprise] {
 			t.Errorf("after clearing: %+v, want the plan's", got)
 		}
-		if got := ratelimit.LimitsOf(reloadAccount(t, db, personal.AccountID())); got != ratelimit.PlanLimits[tenancy.PlanFree] {
+		if got := ratelimit.LimitsOf(dbtest.ReloadAccount(t, db, personal.AccountID())); got != ratelimit.PlanLimits[tenancy.PlanFree] {
 			t.Errorf("another account changed: %+v", got)
 		}
 
@@ -489,13 +489,13 @@ func TestLimitsOf(t *testing.T) {
 		if err == nil {
 			t.Error("a negative limit was accepted")
 		}
-		if got := ratelimit.LimitsOf(reloadAccount(t, db, org.AccountID())); got != ratelimit.PlanLimits[tenancy.PlanEnterprise] {
+		if got := ratelimit.LimitsOf(dbtest.ReloadAccount(t, db, org.AccountID())); got != ratelimit.PlanLimits[tenancy.PlanEnterprise] {
 			t.Errorf("a refused change changed the limits: %+v", got)
 		}
 		_, err = ratelimit.SetAccountLimits(ctx, db, "no-such-account", &perMinute, nil)
-		wantIs(t, err, tenancy.ErrNotFound)
+		dbtest.WantIs(t, err, tenancy.ErrNotFound)
 		_, err = ratelimit.SetAccountLimits(ctx, db, "", &perMinute, nil)
-		wantIs(t, err, tenancy.ErrNotFound)
+		dbtest.WantIs(t, err, tenancy.ErrNotFound)
 	})
 }
 
@@ -507,20 +507,20 @@ func TestSetAccountLimitsPrefersThePublicID(t *testing.T) {
 		_, victim := dbtest.User(t, db)
 		mallory, _ := dbtest.User(t, db)
 		lookAlike, err := models.CreateOrganization(t.Context(), db, mallory.ID, victim.Account().PublicID)
-		must(t, err)
+		dbtest.Must(t, err)
 		if lookAlike.SlugOrEmpty() != victim.Account().PublicID {
 			t.Skipf("slug %q differs from the public ID %q: no ambiguity", lookAlike.SlugOrEmpty(), victim.Account().PublicID)
 		}
 		// The victim's account row changes after the look-alike exists (a
 		// plan change, say): its row is now the newer one.
-		must(t, dbtest.Plain(t, db).Exec("UPDATE accounts SET plan = ? WHERE id = ?", tenancy.PlanDeveloper, victim.AccountID()).Error)
+		dbtest.Must(t, dbtest.Plain(t, db).Exec("UPDATE accounts SET plan = ? WHERE id = ?", tenancy.PlanDeveloper, victim.AccountID()).Error)
 		perMinute := int64(10_000)
 		a, err := ratelimit.SetAccountLimits(t.Context(), db, victim.Account().PublicID, &perMinute, nil)
-		must(t, err)
+		dbtest.Must(t, err)
 		if a.ID != victim.AccountID() {
 			t.Errorf("limits set on account %d (slug %q), want %d (public ID)", a.ID, a.SlugOrEmpty(), victim.AccountID())
 		}
-		if got := reloadAccount(t, db, lookAlike.ID).RatePerMinute; got != nil {
+		if got := dbtest.ReloadAccount(t, db, lookAlike.ID).RatePerMinute; got != nil {
 			t.Errorf("the look-alike organization got %d per minute", *got)
 		}
 	})
@@ -535,13 +535,13 @@ func TestRedisCountersExpire(t *testing.T) {
 	take(t, r, acct, ratelimit.Limits{PerMinute: 5, PerDay: 5}, time.Now())
 	ctx := t.Context()
 	keys, err := r.Client.Keys(ctx, fmt.Sprintf("sb:%s:rl:{%d}:*", ns, acct)).Result()
-	must(t, err)
+	dbtest.Must(t, err)
 	if len(keys) != 2 {
 		t.Fatalf("keys %v, want a minute and a day counter", keys)
 	}
 	for _, k := range keys {
 		ttl, err := r.Client.TTL(ctx, k).Result()
-		must(t, err)
+		dbtest.Must(t, err)
 		if ttl <= 0 || ttl > 2*24*time.Hour {
 			t.Errorf("%s expires in %v, want within two days", k, ttl)
 		}
@@ -581,9 +581,9 @@ func TestRedisNamespacesDoNotShareCounts(t *testing.T) {
 	// B's budget is whole.
 	wantDecision(t, "B 1", take(t, b, acct, l, at), true, 2, 1, reset)
 	mA, dA, err := a.Used(t.Context(), acct, at)
-	must(t, err)
+	dbtest.Must(t, err)
 	mB, dB, err := b.Used(t.Context(), acct, at)
-	must(t, err)
+	dbtest.Must(t, err)
 	if mA != 2 || dA != 2 || mB != 1 || dB != 1 {
 		t.Errorf("used: A %d/%d, B %d/%d; want A 2/2, B 1/1", mA, dA, mB, dB)
 	}

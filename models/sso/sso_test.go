@@ -178,7 +178,7 @@ func idpMetadataXML(t *testing.T, entityID string, edit func(*saml.EntityDescrip
 		edit(ed)
 	}
 	b, err := xml.Marshal(ed)
-	must(t, err)
+	dbtest.Must(t, err)
 	return string(b)
 }
 
@@ -187,18 +187,18 @@ func idpMetadataXML(t *testing.T, entityID string, edit func(*saml.EntityDescrip
 func expiredCertBase64(t *testing.T) string {
 	t.Helper()
 	key, err := rsa.GenerateKey(rand.Reader, 2048)
-	must(t, err)
+	dbtest.Must(t, err)
 	tmpl := &x509.Certificate{SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: "old idp"},
 		NotBefore: time.Now().AddDate(-2, 0, 0), NotAfter: time.Now().AddDate(0, 0, -1)}
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	must(t, err)
+	dbtest.Must(t, err)
 	return base64.StdEncoding.EncodeToString(der)
 }
 
 func ssoRows(t *testing.T, db *gorm.DB, table string, accountID int64) int64 {
 	t.Helper()
 	var n int64
-	must(t, dbtest.Plain(t, db).Raw("SELECT COUNT(*) FROM "+table+" WHERE account_id = ?", accountID).Scan(&n).Error)
+	dbtest.Must(t, dbtest.Plain(t, db).Raw("SELECT COUNT(*) FROM "+table+" WHERE account_id = ?", accountID).Scan(&n).Error)
 	return n
 }
 
@@ -215,9 +215,9 @@ func TestSaveSSOConnection(t *testing.T) {
 		member, _ := dbtest.User(t, db)
 		memberScope := dbtest.AddMember(t, db, org, member, tenancy.RoleMember)
 		_, err := sso.SaveSSOConnection(ctx, db, memberScope, in, actor)
-		wantIs(t, err, tenancy.ErrForbidden)
+		dbtest.WantIs(t, err, tenancy.ErrForbidden)
 		_, err = sso.SaveSSOConnection(ctx, db, personal, in, actor)
-		wantIs(t, err, tenancy.ErrNotFound)
+		dbtest.WantIs(t, err, tenancy.ErrNotFound)
 
 		// What is refused, writing nothing.
 		with := func(edit func(*sso.SSOSettingsInput)) sso.SSOSettingsInput {
@@ -286,7 +286,7 @@ func TestSaveSSOConnection(t *testing.T) {
 			if _, ok := tenancy.AsFieldErrors(err); !ok {
 				t.Fatalf("%s: error %v, want field errors", name, err)
 			}
-			wantFields(t, err, tc.fields...)
+			dbtest.WantFields(t, err, tc.fields...)
 		}
 		if ssoRows(t, db, "sso_connections", org.AccountID())+ssoRows(t, db, "sso_domains", org.AccountID())+ssoRows(t, db, "audit_events", org.AccountID()) != 0 {
 			t.Fatal("a refused connection wrote something")
@@ -294,30 +294,30 @@ func TestSaveSSOConnection(t *testing.T) {
 
 		// Saved.
 		conn, err := sso.SaveSSOConnection(ctx, db, org, in, actor)
-		must(t, err)
+		dbtest.Must(t, err)
 		if conn.IDPEntityID != "https://idp.example.test/metadata" || !slices.Equal(conn.Domains, []string{"example.com", "example.org"}) || conn.DefaultRole != tenancy.RoleMember {
 			t.Fatalf("saved %+v", conn)
 		}
-		if !reloadAccount(t, db, org.AccountID()).SSOEnforced {
+		if !dbtest.ReloadAccount(t, db, org.AccountID()).SSOEnforced {
 			t.Fatal("enforcement is not on the account")
 		}
 		got, err := sso.GetSSOConnection(ctx, db, org)
-		must(t, err)
+		dbtest.Must(t, err)
 		if !got.JIT || !got.Enforce || got.AllowIDPInitiated || !slices.Equal(got.Domains, conn.Domains) {
 			t.Fatalf("read back %+v", got)
 		}
 		var ev tenancy.AuditEvent
-		must(t, dbtest.Plain(t, db).Raw("SELECT * FROM audit_events WHERE account_id = ? AND action = ?", org.AccountID(), sso.AuditSSOConfigured).Scan(&ev).Error)
+		dbtest.Must(t, dbtest.Plain(t, db).Raw("SELECT * FROM audit_events WHERE account_id = ? AND action = ?", org.AccountID(), sso.AuditSSOConfigured).Scan(&ev).Error)
 		if ev.Target != conn.IDPEntityID || !strings.Contains(ev.Details, "example.com, example.org") || !strings.Contains(ev.Details, "enforce on") {
 			t.Fatalf("audit %+v", ev)
 		}
 		// Sign-in by email finds the organization only once it proved the
 		// domains.
 		_, err = sso.FindSSOByEmail(ctx, db, "someone@example.org")
-		wantIs(t, err, tenancy.ErrNotFound)
+		dbtest.WantIs(t, err, tenancy.ErrNotFound)
 		for _, d := range []string{"example.com", "example.org"} {
 			_, err = sso.ProveSSODomainByOperator(ctx, db, org.Account().SlugOrEmpty(), d, "test")
-			must(t, err)
+			dbtest.Must(t, err)
 		}
 		for _, email := range []string{"someone@example.org", "Someone@EXAMPLE.COM"} {
 			sa, err := sso.FindSSOByEmail(ctx, db, email)
@@ -331,7 +331,7 @@ func TestSaveSSOConnection(t *testing.T) {
 		}
 		for _, email := range []string{"someone@eu.example.com", "no-at-sign", "someone@example.net"} {
 			_, err := sso.FindSSOByEmail(ctx, db, email)
-			wantIs(t, err, tenancy.ErrNotFound)
+			dbtest.WantIs(t, err, tenancy.ErrNotFound)
 		}
 
 		// Another organization cannot claim its proved domains, and may
@@ -340,13 +340,13 @@ func TestSaveSSOConnection(t *testing.T) {
 		other := dbtest.Org(t, db, owner2)
 		actor2 := tenancy.Actor{UserID: owner2.ID, Name: owner2.Name}
 		_, err = sso.SaveSSOConnection(ctx, db, other, with(func(c *sso.SSOSettingsInput) { c.Domains = "example.net, example.org" }), actor2)
-		wantFields(t, err, "domains")
+		dbtest.WantFields(t, err, "domains")
 		if ssoRows(t, db, "sso_connections", other.AccountID()) != 0 {
 			t.Fatal("the refused organization got a connection")
 		}
 		_, err = sso.SaveSSOConnection(ctx, db, other, with(func(c *sso.SSOSettingsInput) { c.Domains = "example.net"; c.Enforce = false }), actor2)
-		must(t, err)
-		if reloadAccount(t, db, other.AccountID()).SSOEnforced {
+		dbtest.Must(t, err)
+		if dbtest.ReloadAccount(t, db, other.AccountID()).SSOEnforced {
 			t.Fatal("enforcement on without being asked")
 		}
 
@@ -354,23 +354,23 @@ func TestSaveSSOConnection(t *testing.T) {
 		_, err = sso.SaveSSOConnection(ctx, db, org, with(func(c *sso.SSOSettingsInput) {
 			c.Domains, c.Enforce, c.JIT, c.AllowIDPInitiated, c.DefaultRole = "example.com", false, false, true, "admin"
 		}), actor)
-		must(t, err)
+		dbtest.Must(t, err)
 		got, _ = sso.GetSSOConnection(ctx, db, org)
 		if got.JIT || got.Enforce || !got.AllowIDPInitiated || got.DefaultRole != tenancy.RoleAdmin || !slices.Equal(got.Domains, []string{"example.com"}) {
 			t.Fatalf("after saving again %+v", got)
 		}
-		if reloadAccount(t, db, org.AccountID()).SSOEnforced {
+		if dbtest.ReloadAccount(t, db, org.AccountID()).SSOEnforced {
 			t.Fatal("enforcement stayed on")
 		}
 		_, err = sso.FindSSOByEmail(ctx, db, "someone@example.org")
-		wantIs(t, err, tenancy.ErrNotFound)
+		dbtest.WantIs(t, err, tenancy.ErrNotFound)
 		if n := ssoRows(t, db, "audit_events", org.AccountID()); n != 4 {
 			t.Fatalf("%d audit events, want one per save and one per proof", n)
 		}
 		// Now example.org is free for the other organization: its proof
 		// went with the claim.
 		_, err = sso.SaveSSOConnection(ctx, db, other, with(func(c *sso.SSOSettingsInput) { c.Domains = "example.net, example.org" }), actor2)
-		must(t, err)
+		dbtest.Must(t, err)
 	})
 }
 
@@ -394,7 +394,7 @@ func TestSSORequestsAreSingleUseAndPerAccount(t *testing.T) {
 		a := dbtest.Org(t, db, owner)
 		b := dbtest.AddMember(t, db, dbtest.Org(t, db, owner2), owner, tenancy.RoleAdmin)
 
-		must(t, sso.RecordSSORequest(ctx, db, ssoAccountOf(t, db, a), "id-login", sso.SSOLogin, nil))
+		dbtest.Must(t, sso.RecordSSORequest(ctx, db, ssoAccountOf(t, db, a), "id-login", sso.SSOLogin, nil))
 		r, err := sso.OpenSSORequest(ctx, db, ssoAccountOf(t, db, a), "id-login")
 		if err != nil || r.Purpose != sso.SSOLogin || r.AccountID != a.AccountID() || r.ConsumedAt != nil {
 			t.Fatalf("open request %+v %v", r, err)
@@ -404,49 +404,49 @@ func TestSSORequestsAreSingleUseAndPerAccount(t *testing.T) {
 		}
 		// Another organization's, or one never issued.
 		_, err = sso.OpenSSORequest(ctx, db, ssoAccountOf(t, db, b), "id-login")
-		wantIs(t, err, tenancy.ErrNotFound)
+		dbtest.WantIs(t, err, tenancy.ErrNotFound)
 		_, err = sso.OpenSSORequest(ctx, db, ssoAccountOf(t, db, a), "id-never")
-		wantIs(t, err, tenancy.ErrNotFound)
-		wantIs(t, sso.ConsumeSSORequest(ctx, db, ssoAccountOf(t, db, b), "id-login", ""), tenancy.ErrNotFound)
-		wantIs(t, sso.ConsumeSSORequest(ctx, db, ssoAccountOf(t, db, a), "id-never", ""), tenancy.ErrNotFound)
+		dbtest.WantIs(t, err, tenancy.ErrNotFound)
+		dbtest.WantIs(t, sso.ConsumeSSORequest(ctx, db, ssoAccountOf(t, db, b), "id-login", ""), tenancy.ErrNotFound)
+		dbtest.WantIs(t, sso.ConsumeSSORequest(ctx, db, ssoAccountOf(t, db, a), "id-never", ""), tenancy.ErrNotFound)
 		// Once only.
-		must(t, sso.ConsumeSSORequest(ctx, db, ssoAccountOf(t, db, a), "id-login", ""))
-		wantIs(t, sso.ConsumeSSORequest(ctx, db, ssoAccountOf(t, db, a), "id-login", ""), tenancy.ErrNotFound)
+		dbtest.Must(t, sso.ConsumeSSORequest(ctx, db, ssoAccountOf(t, db, a), "id-login", ""))
+		dbtest.WantIs(t, sso.ConsumeSSORequest(ctx, db, ssoAccountOf(t, db, a), "id-login", ""), tenancy.ErrNotFound)
 		_, err = sso.OpenSSORequest(ctx, db, ssoAccountOf(t, db, a), "id-login")
-		wantIs(t, err, tenancy.ErrNotFound)
+		dbtest.WantIs(t, err, tenancy.ErrNotFound)
 		// An ID is issued once.
 		if err := sso.RecordSSORequest(ctx, db, ssoAccountOf(t, db, b), "id-login", sso.SSOLogin, nil); err == nil {
 			t.Fatal("the same request ID was recorded twice")
 		}
 
 		// Expired.
-		must(t, sso.RecordSSORequest(ctx, db, ssoAccountOf(t, db, a), "id-old", sso.SSOLogin, nil))
-		must(t, dbtest.Plain(t, db).Exec("UPDATE sso_requests SET expires_at = ? WHERE id = ?", utc().Add(-time.Second), "id-old").Error)
+		dbtest.Must(t, sso.RecordSSORequest(ctx, db, ssoAccountOf(t, db, a), "id-old", sso.SSOLogin, nil))
+		dbtest.Must(t, dbtest.Plain(t, db).Exec("UPDATE sso_requests SET expires_at = ? WHERE id = ?", dbtest.UTC().Add(-time.Second), "id-old").Error)
 		_, err = sso.OpenSSORequest(ctx, db, ssoAccountOf(t, db, a), "id-old")
-		wantIs(t, err, tenancy.ErrNotFound)
-		wantIs(t, sso.ConsumeSSORequest(ctx, db, ssoAccountOf(t, db, a), "id-old", ""), tenancy.ErrNotFound)
+		dbtest.WantIs(t, err, tenancy.ErrNotFound)
+		dbtest.WantIs(t, sso.ConsumeSSORequest(ctx, db, ssoAccountOf(t, db, a), "id-old", ""), tenancy.ErrNotFound)
 
 		// A connection test keeps its outcome, for the administrator who ran it.
 		uid := owner.ID
-		must(t, sso.RecordSSORequest(ctx, db, ssoAccountOf(t, db, a), "id-test", sso.SSOTest, &uid))
-		must(t, sso.ConsumeSSORequest(ctx, db, ssoAccountOf(t, db, a), "id-test", `{"email":"ada@example.com"}`))
+		dbtest.Must(t, sso.RecordSSORequest(ctx, db, ssoAccountOf(t, db, a), "id-test", sso.SSOTest, &uid))
+		dbtest.Must(t, sso.ConsumeSSORequest(ctx, db, ssoAccountOf(t, db, a), "id-test", `{"email":"ada@example.com"}`))
 		res, err := sso.SSOTestResult(ctx, db, a, "id-test")
 		if err != nil || res.Result != `{"email":"ada@example.com"}` || res.ConsumedAt == nil {
 			t.Fatalf("test result %+v %v", res, err)
 		}
 		_, err = sso.SSOTestResult(ctx, db, b, "id-test") // the same admin, another organization
-		wantIs(t, err, tenancy.ErrNotFound)
+		dbtest.WantIs(t, err, tenancy.ErrNotFound)
 		_, err = sso.SSOTestResult(ctx, db, a, "id-login") // not a test
-		wantIs(t, err, tenancy.ErrNotFound)
+		dbtest.WantIs(t, err, tenancy.ErrNotFound)
 		admin2, _ := dbtest.User(t, db)
 		_, err = sso.SSOTestResult(ctx, db, dbtest.AddMember(t, db, a, admin2, tenancy.RoleAdmin), "id-test")
-		wantIs(t, err, tenancy.ErrNotFound)
+		dbtest.WantIs(t, err, tenancy.ErrNotFound)
 		member, _ := dbtest.User(t, db)
 		_, err = sso.SSOTestResult(ctx, db, dbtest.AddMember(t, db, a, member, tenancy.RoleMember), "id-test")
-		wantIs(t, err, tenancy.ErrForbidden)
+		dbtest.WantIs(t, err, tenancy.ErrForbidden)
 
 		// Concurrent answers: exactly one wins.
-		must(t, sso.RecordSSORequest(ctx, db, ssoAccountOf(t, db, a), "id-race", sso.SSOLogin, nil))
+		dbtest.Must(t, sso.RecordSSORequest(ctx, db, ssoAccountOf(t, db, a), "id-race", sso.SSOLogin, nil))
 		var wg sync.WaitGroup
 		errs := make([]error, 8)
 		for i := range errs {
@@ -479,20 +479,20 @@ func TestSSOReplayCache(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		cache := sso.ReplayCache{DB: db}
 		until := time.Now().Add(3 * time.Minute)
-		must(t, cache.Consume("id-a", until))
+		dbtest.Must(t, cache.Consume("id-a", until))
 		if err := cache.Consume("id-a", until); !errors.Is(err, saml.ErrAssertionReplayed) {
 			t.Fatalf("second use: %v, want ErrAssertionReplayed", err)
 		}
-		must(t, cache.Consume("id-b", until))
+		dbtest.Must(t, cache.Consume("id-b", until))
 		// A time in another zone is stored as the same instant.
-		must(t, cache.Consume("id-zone", until.In(time.FixedZone("X", 5*3600))))
+		dbtest.Must(t, cache.Consume("id-zone", until.In(time.FixedZone("X", 5*3600))))
 
 		// Sweeping drops the records of assertions past their lifetime only:
 		// those can no longer be accepted anyway.
-		must(t, cache.Consume("id-expired", time.Now().Add(-time.Minute)))
-		must(t, sso.DeleteExpiredSSOState(t.Context(), db))
+		dbtest.Must(t, cache.Consume("id-expired", time.Now().Add(-time.Minute)))
+		dbtest.Must(t, sso.DeleteExpiredSSOState(t.Context(), db))
 		var ids []string
-		must(t, dbtest.Plain(t, db).Raw("SELECT assertion_id FROM sso_replays ORDER BY assertion_id").Scan(&ids).Error)
+		dbtest.Must(t, dbtest.Plain(t, db).Raw("SELECT assertion_id FROM sso_replays ORDER BY assertion_id").Scan(&ids).Error)
 		if !slices.Equal(ids, []string{"id-a", "id-b", "id-zone"}) {
 			t.Fatalf("after the sweep: %v", ids)
 		}
@@ -503,12 +503,12 @@ func TestSSOReplayCache(t *testing.T) {
 		// The sweep also drops requests a day past their expiry.
 		owner, _ := dbtest.User(t, db)
 		org := dbtest.Org(t, db, owner)
-		must(t, sso.RecordSSORequest(t.Context(), db, ssoAccountOf(t, db, org), "id-fresh", sso.SSOLogin, nil))
-		must(t, sso.RecordSSORequest(t.Context(), db, ssoAccountOf(t, db, org), "id-stale", sso.SSOLogin, nil))
-		must(t, dbtest.Plain(t, db).Exec("UPDATE sso_requests SET expires_at = ? WHERE id = ?", utc().Add(-25*time.Hour), "id-stale").Error)
-		must(t, sso.DeleteExpiredSSOState(t.Context(), db))
+		dbtest.Must(t, sso.RecordSSORequest(t.Context(), db, ssoAccountOf(t, db, org), "id-fresh", sso.SSOLogin, nil))
+		dbtest.Must(t, sso.RecordSSORequest(t.Context(), db, ssoAccountOf(t, db, org), "id-stale", sso.SSOLogin, nil))
+		dbtest.Must(t, dbtest.Plain(t, db).Exec("UPDATE sso_requests SET expires_at = ? WHERE id = ?", dbtest.UTC().Add(-25*time.Hour), "id-stale").Error)
+		dbtest.Must(t, sso.DeleteExpiredSSOState(t.Context(), db))
 		var reqs []string
-		must(t, dbtest.Plain(t, db).Raw("SELECT id FROM sso_requests ORDER BY id").Scan(&reqs).Error)
+		dbtest.Must(t, dbtest.Plain(t, db).Raw("SELECT id FROM sso_requests ORDER BY id").Scan(&reqs).Error)
 		if !slices.Equal(reqs, []string{"id-fresh"}) {
 			t.Fatalf("requests after the sweep: %v", reqs)
 		}
@@ -526,25 +526,25 @@ func TestProveSSODomainByOperator(t *testing.T) {
 		md := idpMetadataXML(t, "https://idp.example.test/metadata", nil)
 		_, err := sso.SaveSSOConnection(ctx, db, org, sso.SSOSettingsInput{MetadataXML: md, Domains: "corp.example", DefaultRole: "member"},
 			tenancy.Actor{UserID: owner.ID, Name: owner.Name})
-		must(t, err)
+		dbtest.Must(t, err)
 		// Only a domain the organization listed; by slug or public ID.
 		_, err = sso.ProveSSODomainByOperator(ctx, db, org.Account().PublicID, "other.example", "switchboard sso verify-domain")
-		wantIs(t, err, tenancy.ErrNotFound)
+		dbtest.WantIs(t, err, tenancy.ErrNotFound)
 		_, err = sso.ProveSSODomainByOperator(ctx, db, "no-such-org", "corp.example", "switchboard sso verify-domain")
-		wantIs(t, err, tenancy.ErrNotFound)
+		dbtest.WantIs(t, err, tenancy.ErrNotFound)
 		a, err := sso.ProveSSODomainByOperator(ctx, db, org.Account().PublicID, "Corp.Example", "switchboard sso verify-domain")
-		must(t, err)
+		dbtest.Must(t, err)
 		if a.ID != org.AccountID() {
 			t.Fatalf("proved for account %d", a.ID)
 		}
 		var ev tenancy.AuditEvent
-		must(t, dbtest.Plain(t, db).Raw("SELECT * FROM audit_events WHERE account_id = ? AND action = ?", org.AccountID(), sso.AuditSSODomainVerified).Scan(&ev).Error)
+		dbtest.Must(t, dbtest.Plain(t, db).Raw("SELECT * FROM audit_events WHERE account_id = ? AND action = ?", org.AccountID(), sso.AuditSSODomainVerified).Scan(&ev).Error)
 		if ev.Target != "corp.example" || !strings.Contains(ev.ActorName, "switchboard sso verify-domain") {
 			t.Fatalf("audit %+v, want the operator command named", ev)
 		}
 		// Proving again is a no-op, not a second event.
 		_, err = sso.ProveSSODomainByOperator(ctx, db, org.Account().SlugOrEmpty(), "corp.example", "switchboard sso verify-domain")
-		must(t, err)
+		dbtest.Must(t, err)
 		if n := ssoRows(t, db, "audit_events", org.AccountID()); n != 2 { // configured, proved
 			t.Fatalf("%d audit events", n)
 		}
@@ -554,7 +554,7 @@ func TestProveSSODomainByOperator(t *testing.T) {
 		other := dbtest.Org(t, db, owner2)
 		_, err = sso.SaveSSOConnection(ctx, db, other, sso.SSOSettingsInput{MetadataXML: md, Domains: "corp.example", DefaultRole: "member"},
 			tenancy.Actor{UserID: owner2.ID, Name: owner2.Name})
-		wantFields(t, err, "domains")
+		dbtest.WantFields(t, err, "domains")
 	})
 }
 
@@ -588,9 +588,9 @@ func TestProvingAMailboxDropsSSOLinks(t *testing.T) {
 		} {
 			u, _ := dbtest.User(t, db) // unverified
 			dbtest.AddMember(t, db, org, u, tenancy.RoleMember)
-			must(t, dbtest.Plain(t, db).Exec("INSERT INTO sso_links (account_id, subject, user_id, created_at) VALUES (?, ?, ?, ?)",
+			dbtest.Must(t, dbtest.Plain(t, db).Exec("INSERT INTO sso_links (account_id, subject, user_id, created_at) VALUES (?, ?, ?, ?)",
 				org.AccountID(), "planted-"+u.PublicID, u.ID, time.Now().UTC()).Error)
-			must(t, prove.fn(u))
+			dbtest.Must(t, prove.fn(u))
 			if n := ssoRows(t, db, "sso_links", org.AccountID()); n != 0 {
 				t.Fatalf("%s: %d links survived proving the mailbox", prove.name, n)
 			}
@@ -606,24 +606,24 @@ func TestMigrationDropsLinksMadeInUnprovedDomains(t *testing.T) {
 		insert := func(q string, args ...any) int64 {
 			t.Helper()
 			var id int64
-			must(t, dbtest.Plain(t, db).Raw(q+" RETURNING id", args...).Scan(&id).Error)
+			dbtest.Must(t, dbtest.Plain(t, db).Raw(q+" RETURNING id", args...).Scan(&id).Error)
 			return id
 		}
 		creator := insert("INSERT INTO users (public_id, name, email, password_hash, created_at, updated_at) VALUES (?, ?, ?, '', ?, ?)",
 			"u-creator", "Creator", "creator@example.net", ts, ts)
 		org := insert("INSERT INTO accounts (public_id, kind, name, slug, plan, created_by_id, created_at, updated_at) VALUES (?, 'organization', 'Squat', 'squat', 'free', ?, ?, ?)",
 			"a-org", creator, ts, ts)
-		must(t, dbtest.Plain(t, db).Exec("INSERT INTO sso_domains (domain, account_id, verification_token) VALUES ('victim.example', ?, 't1')", org).Error)
-		must(t, dbtest.Plain(t, db).Exec("INSERT INTO sso_domains (domain, account_id, verification_token, verified_at) VALUES ('squat.example', ?, 't2', ?)", org, ts).Error)
+		dbtest.Must(t, dbtest.Plain(t, db).Exec("INSERT INTO sso_domains (domain, account_id, verification_token) VALUES ('victim.example', ?, 't1')", org).Error)
+		dbtest.Must(t, dbtest.Plain(t, db).Exec("INSERT INTO sso_domains (domain, account_id, verification_token, verified_at) VALUES ('squat.example', ?, 't2', ?)", org, ts).Error)
 		victim := insert("INSERT INTO users (public_id, name, email, password_hash, email_verified_at, sso_origin_account_id, created_at, updated_at) VALUES (?, ?, ?, '', ?, ?, ?, ?)",
 			"u-victim", "Victor", "victor@victim.example", ts, org, ts, ts)
 		staff := insert("INSERT INTO users (public_id, name, email, password_hash, email_verified_at, sso_origin_account_id, created_at, updated_at) VALUES (?, ?, ?, '', ?, ?, ?, ?)",
 			"u-staff", "Staff", "staff@squat.example", ts, org, ts, ts)
 
-		must(t, tenancy.Migrate(t.Context(), db))
+		dbtest.Must(t, tenancy.Migrate(t.Context(), db))
 
 		var events []tenancy.AuditEvent
-		must(t, dbtest.Plain(t, db).Raw("SELECT * FROM audit_events WHERE account_id = ? AND action = ?", org, sso.AuditSSOLinkDropped).Scan(&events).Error)
+		dbtest.Must(t, dbtest.Plain(t, db).Raw("SELECT * FROM audit_events WHERE account_id = ? AND action = ?", org, sso.AuditSSOLinkDropped).Scan(&events).Error)
 		if len(events) != 1 || events[0].Target != "victor@victim.example" || events[0].CreatedAt.IsZero() {
 			t.Fatalf("audit events %+v, want one for the user made in the unproved domain", events)
 		}
@@ -633,14 +633,14 @@ func TestMigrationDropsLinksMadeInUnprovedDomains(t *testing.T) {
 		// Both users still exist; nothing else of theirs changed.
 		for _, id := range []int64{victim, staff} {
 			u, err := models.GetUser(t.Context(), db, id)
-			must(t, err)
+			dbtest.Must(t, err)
 			if !u.Verified() {
 				t.Fatalf("%s lost their verified address", u.Email)
 			}
 		}
 		// Both domain claims survived, with their proof.
 		var proved int64
-		must(t, dbtest.Plain(t, db).Raw("SELECT COUNT(*) FROM sso_domains WHERE account_id = ? AND verified_at IS NOT NULL", org).Scan(&proved).Error)
+		dbtest.Must(t, dbtest.Plain(t, db).Raw("SELECT COUNT(*) FROM sso_domains WHERE account_id = ? AND verified_at IS NOT NULL", org).Scan(&proved).Error)
 		if proved != 1 || ssoRows(t, db, "sso_domains", org) != 2 {
 			t.Fatalf("domains after the upgrade: %d proved of %d", proved, ssoRows(t, db, "sso_domains", org))
 		}

@@ -31,7 +31,7 @@ func TestLoadScope(t *testing.T) {
 		for _, m := range members {
 			t.Run(m.label, func(t *testing.T) {
 				s, err := tenancy.LoadScope(t.Context(), db, m.user.ID, orgPublic)
-				must(t, err)
+				dbtest.Must(t, err)
 				if s.IsZero() || s.AccountID() != org.AccountID() || s.UserID() != m.user.ID || s.Role() != m.role {
 					t.Fatalf("scope account %d user %d role %s, want %d %d %s", s.AccountID(), s.UserID(), s.Role(), org.AccountID(), m.user.ID, m.role)
 				}
@@ -58,7 +58,7 @@ func TestLoadScope(t *testing.T) {
 		for _, c := range refused {
 			t.Run(c.label, func(t *testing.T) {
 				s, err := tenancy.LoadScope(t.Context(), db, c.userID, c.publicID)
-				wantIs(t, err, tenancy.ErrNotMember)
+				dbtest.WantIs(t, err, tenancy.ErrNotMember)
 				if !s.IsZero() {
 					t.Fatalf("a refused scope is not zero: %+v", s.Account())
 				}
@@ -75,15 +75,15 @@ func TestLoadScopeRechecksMembership(t *testing.T) {
 		org := dbtest.Org(t, db, owner)
 		u, _ := dbtest.User(t, db)
 		dbtest.AddMember(t, db, org, u, tenancy.RoleMember)
-		must(t, dbtest.Plain(t, db).Where("account_id = ? AND user_id = ?", org.AccountID(), u.ID).Delete(&tenancy.Membership{}).Error)
+		dbtest.Must(t, dbtest.Plain(t, db).Where("account_id = ? AND user_id = ?", org.AccountID(), u.ID).Delete(&tenancy.Membership{}).Error)
 		_, err := tenancy.LoadScope(t.Context(), db, u.ID, org.Account().PublicID)
-		wantIs(t, err, tenancy.ErrNotMember)
+		dbtest.WantIs(t, err, tenancy.ErrNotMember)
 		_, err = tenancy.ScopeForSession(t.Context(), db, u.ID, org.AccountID())
-		wantIs(t, err, tenancy.ErrNotMember)
+		dbtest.WantIs(t, err, tenancy.ErrNotMember)
 		// Promotion shows on the next load.
-		must(t, dbtest.Plain(t, db).Model(&tenancy.Membership{}).Where("account_id = ? AND user_id = ?", org.AccountID(), owner.ID).Update("role", tenancy.RoleMember).Error)
+		dbtest.Must(t, dbtest.Plain(t, db).Model(&tenancy.Membership{}).Where("account_id = ? AND user_id = ?", org.AccountID(), owner.ID).Update("role", tenancy.RoleMember).Error)
 		s, err := tenancy.LoadScope(t.Context(), db, owner.ID, org.Account().PublicID)
-		must(t, err)
+		dbtest.Must(t, err)
 		if s.Role() != tenancy.RoleMember {
 			t.Fatalf("role %s after the change, want member", s.Role())
 		}
@@ -97,12 +97,12 @@ func TestScopeForSession(t *testing.T) {
 		outsider, outsiderPersonal := dbtest.User(t, db)
 
 		s, err := tenancy.ScopeForSession(t.Context(), db, owner.ID, org.AccountID())
-		must(t, err)
+		dbtest.Must(t, err)
 		if s.AccountID() != org.AccountID() || s.UserID() != owner.ID || s.Role() != tenancy.RoleAdmin || !s.IsOrganization() {
 			t.Fatalf("scope %d/%d/%s", s.AccountID(), s.UserID(), s.Role())
 		}
 		s, err = tenancy.ScopeForSession(t.Context(), db, owner.ID, ownerPersonal.AccountID())
-		must(t, err)
+		dbtest.Must(t, err)
 		if s.AccountID() != ownerPersonal.AccountID() || !s.IsPersonal() || s.Role() != tenancy.RoleAdmin {
 			t.Fatalf("personal scope %d/%s", s.AccountID(), s.Role())
 		}
@@ -120,7 +120,7 @@ func TestScopeForSession(t *testing.T) {
 		for _, c := range refused {
 			t.Run(c.label, func(t *testing.T) {
 				s, err := tenancy.ScopeForSession(t.Context(), db, c.userID, c.accountID)
-				wantIs(t, err, tenancy.ErrNotMember)
+				dbtest.WantIs(t, err, tenancy.ErrNotMember)
 				if !s.IsZero() {
 					t.Fatal("a refused scope is not zero")
 				}
@@ -139,7 +139,7 @@ func TestPersonalScope(t *testing.T) {
 		dbtest.Org(t, db, u)
 
 		s, err := tenancy.PersonalScope(t.Context(), db, u.ID)
-		must(t, err)
+		dbtest.Must(t, err)
 		a := s.Account()
 		if !s.IsPersonal() || a.CreatedByID != u.ID || a.Name != u.Name || s.UserID() != u.ID || s.Role() != tenancy.RoleAdmin {
 			t.Fatalf("personal scope: account %+v, user %d, role %s", a, s.UserID(), s.Role())
@@ -151,9 +151,9 @@ func TestPersonalScope(t *testing.T) {
 		}
 
 		_, err = tenancy.PersonalScope(t.Context(), db, 987654)
-		wantIs(t, err, tenancy.ErrNotMember)
+		dbtest.WantIs(t, err, tenancy.ErrNotMember)
 		_, err = tenancy.PersonalScope(t.Context(), db, 0)
-		wantIs(t, err, tenancy.ErrNotMember)
+		dbtest.WantIs(t, err, tenancy.ErrNotMember)
 	})
 }
 
@@ -224,9 +224,9 @@ func newAuditFixture(t *testing.T, db *gorm.DB) auditFixture {
 	rename := func(s tenancy.Scope, owner models.User, names ...string) tenancy.Scope {
 		for _, name := range names {
 			_, err := models.RenameOrganization(t.Context(), db, s, name, tenancy.Actor{UserID: owner.ID, Name: owner.Name, IP: "192.0.2.9"})
-			must(t, err)
+			dbtest.Must(t, err)
 			s, err = tenancy.LoadScope(t.Context(), db, owner.ID, s.Account().PublicID)
-			must(t, err)
+			dbtest.Must(t, err)
 		}
 		return s
 	}
@@ -253,7 +253,7 @@ func TestScopedAuditEventsStayInTheirAccount(t *testing.T) {
 		for _, c := range cases {
 			t.Run(c.label, func(t *testing.T) {
 				events, total, err := tenancy.ListAuditEvents(t.Context(), db, c.scope, tenancy.Page{Number: 1, Size: 50})
-				must(t, err)
+				dbtest.Must(t, err)
 				if total != c.want || int64(len(events)) != c.want {
 					t.Fatalf("total %d, listed %d, want %d", total, len(events), c.want)
 				}
@@ -267,12 +267,12 @@ func TestScopedAuditEventsStayInTheirAccount(t *testing.T) {
 
 		// Newest first, paginated.
 		events, total, err := tenancy.ListAuditEvents(t.Context(), db, f.a, tenancy.Page{Number: 1, Size: 2})
-		must(t, err)
+		dbtest.Must(t, err)
 		if total != 3 || len(events) != 2 || events[0].Details != "renamed to Alpha Three" || events[1].Details != "renamed to Alpha Two" {
 			t.Fatalf("page 1: total %d, %+v", total, events)
 		}
 		events, _, err = tenancy.ListAuditEvents(t.Context(), db, f.a, tenancy.Page{Number: 2, Size: 2})
-		must(t, err)
+		dbtest.Must(t, err)
 		if len(events) != 1 || events[0].Details != "renamed to Alpha One" {
 			t.Fatalf("page 2: %+v", events)
 		}
@@ -317,7 +317,7 @@ func TestUnscopedAccessToAccountOwnedTablesFails(t *testing.T) {
 			}},
 			{"Create", func() error { return db.Create(&tenancy.AuditEvent{AccountID: aID, Action: "a"}).Error }},
 			{"Create by table name", func() error {
-				return db.Table("audit_events").Create(map[string]any{"account_id": aID, "action": "a", "created_at": utc()}).Error
+				return db.Table("audit_events").Create(map[string]any{"account_id": aID, "action": "a", "created_at": dbtest.UTC()}).Error
 			}},
 			{"Create in a transaction", func() error {
 				return db.Transaction(func(tx *gorm.DB) error {
@@ -327,18 +327,18 @@ func TestUnscopedAccessToAccountOwnedTablesFails(t *testing.T) {
 		}
 		for _, c := range cases {
 			t.Run(c.label, func(t *testing.T) {
-				before := countAll(t, db)
-				wantIs(t, c.run(), tenancy.ErrUnscoped)
-				wantNothingWritten(t, db, before)
+				before := dbtest.CountAll(t, db)
+				dbtest.WantIs(t, c.run(), tenancy.ErrUnscoped)
+				dbtest.WantNothingWritten(t, db, before)
 			})
 		}
 		// Nothing was tampered with either.
-		if n := countRows(t, db, "audit_events", "details = ? OR actor_name = ?", "tampered", "tampered"); n != 0 {
+		if n := dbtest.CountRows(t, db, "audit_events", "details = ? OR actor_name = ?", "tampered", "tampered"); n != 0 {
 			t.Fatalf("%d audit events were changed without a scope", n)
 		}
 
 		_, _, err := tenancy.ListAuditEvents(t.Context(), db, tenancy.Scope{}, tenancy.Page{Number: 1, Size: 20})
-		wantIs(t, err, tenancy.ErrUnscoped)
+		dbtest.WantIs(t, err, tenancy.ErrUnscoped)
 	})
 }
 

@@ -20,9 +20,9 @@ func TestSessionsAnOrganizationAdmits(t *testing.T) {
 		scopes := func() (admin, regular, own tenancy.Scope) {
 			t.Helper()
 			admin, err := tenancy.LoadScope(ctx, db, owner.ID, org.Account().PublicID)
-			must(t, err)
+			dbtest.Must(t, err)
 			regular, err = tenancy.LoadScope(ctx, db, member.ID, org.Account().PublicID)
-			must(t, err)
+			dbtest.Must(t, err)
 			return admin, regular, personal
 		}
 
@@ -34,7 +34,7 @@ func TestSessionsAnOrganizationAdmits(t *testing.T) {
 			}
 		}
 
-		must(t, dbtest.Plain(t, db).Model(&tenancy.Account{}).Where("id = ?", org.AccountID()).Update("sso_enforced", true).Error)
+		dbtest.Must(t, dbtest.Plain(t, db).Model(&tenancy.Account{}).Where("id = ?", org.AccountID()).Update("sso_enforced", true).Error)
 		admin, regular, own = scopes()
 		if !admin.AdmitsSession(0) {
 			t.Error("enforcement locks an administrator out of the password way in")

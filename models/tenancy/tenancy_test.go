@@ -49,7 +49,7 @@ func TestRawSQLOnAccountTablesIsRefused(t *testing.T) {
 			{"Exec delete", func() error { return db.Exec("DELETE FROM audit_events").Error }},
 			{"Exec update", func() error { return db.Exec("UPDATE indexes SET name = 'taken'").Error }},
 			{"Exec insert", func() error {
-				return db.Exec("INSERT INTO audit_events (account_id, action, created_at) VALUES (?, 'forged', ?)", f.b.AccountID(), utc()).Error
+				return db.Exec("INSERT INTO audit_events (account_id, action, created_at) VALUES (?, 'forged', ?)", f.b.AccountID(), dbtest.UTC()).Error
 			}},
 			{"Exec on plan changes", func() error { return db.Exec("DELETE FROM plan_changes").Error }},
 			{"Exec on rate windows", func() error { return db.Exec("DELETE FROM rate_windows").Error }},
@@ -72,9 +72,9 @@ func TestRawSQLOnAccountTablesIsRefused(t *testing.T) {
 		}
 		for _, c := range cases {
 			t.Run(c.label, func(t *testing.T) {
-				before := countAll(t, plain)
-				wantIs(t, c.run(), tenancy.ErrUnscoped)
-				wantNothingWritten(t, plain, before)
+				before := dbtest.CountAll(t, plain)
+				dbtest.WantIs(t, c.run(), tenancy.ErrUnscoped)
+				dbtest.WantNothingWritten(t, plain, before)
 			})
 		}
 	})
@@ -85,14 +85,14 @@ func TestRawSQLOnAccountTablesIsRefused(t *testing.T) {
 func TestAccountOwnedTablesComeFromTheSchema(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		got, err := tenancy.AccountOwnedTables(db)
-		must(t, err)
+		dbtest.Must(t, err)
 		sort.Strings(got)
 		q := `SELECT m.name FROM sqlite_master m, pragma_table_info(m.name) p WHERE m.type = 'table' AND p.name = 'account_id' ORDER BY 1`
 		if tenancy.DialectOfDB(db) == tenancy.Postgres {
 			q = `SELECT table_name FROM information_schema.columns WHERE table_schema = current_schema() AND column_name = 'account_id' ORDER BY 1`
 		}
 		var want []string
-		must(t, dbtest.Plain(t, db).Raw(q).Scan(&want).Error)
+		dbtest.Must(t, dbtest.Plain(t, db).Raw(q).Scan(&want).Error)
 		if !slices.Equal(got, want) {
 			t.Fatalf("account-owned tables %v, want %v", got, want)
 		}
@@ -168,7 +168,7 @@ func TestSystemDoorCallSites(t *testing.T) {
 		})
 		return nil
 	})
-	must(t, err)
+	dbtest.Must(t, err)
 	sort.Strings(got)
 	sort.Strings(want)
 	if !slices.Equal(got, want) {
@@ -204,7 +204,7 @@ func TestScopesAreBuiltOnlyByTheirConstructors(t *testing.T) {
 		})
 		return nil
 	})
-	must(t, err)
+	dbtest.Must(t, err)
 }
 
 // isScope reports whether a literal's type is Scope, in its own package or
@@ -232,7 +232,7 @@ func pgOnly(t *testing.T, db *gorm.DB) {
 // with the settings given ("" leaves one unset).
 func asApp(t *testing.T, plain *gorm.DB, account, user string, fn func(tx *gorm.DB)) {
 	t.Helper()
-	must(t, asAppErr(plain, account, user, func(tx *gorm.DB) error { fn(tx); return nil }))
+	dbtest.Must(t, asAppErr(plain, account, user, func(tx *gorm.DB) error { fn(tx); return nil }))
 }
 
 // asAppErr is asApp for a transaction that may fail.
@@ -266,12 +266,12 @@ func TestRowSecurityShowsNothingWithoutAnAccount(t *testing.T) {
 		seedResources(t, db, org)
 		plain := dbtest.Plain(t, db)
 		tables, err := tenancy.AccountOwnedTables(db)
-		must(t, err)
+		dbtest.Must(t, err)
 		sort.Strings(tables)
 		for _, table := range tables {
 			asApp(t, plain, "", "", func(tx *gorm.DB) {
 				var n int64
-				must(t, tx.Raw("SELECT COUNT(*) FROM "+table).Scan(&n).Error)
+				dbtest.Must(t, tx.Raw("SELECT COUNT(*) FROM "+table).Scan(&n).Error)
 				if n != 0 {
 					t.Errorf("%s: %d rows visible with no account set", table, n)
 				}
@@ -282,11 +282,11 @@ func TestRowSecurityShowsNothingWithoutAnAccount(t *testing.T) {
 			id := strconv.FormatInt(s.AccountID(), 10)
 			for _, table := range []string{"audit_events", "memberships", "indexes", "videos", "s3_integrations"} {
 				var want int64
-				must(t, plain.Raw("SELECT COUNT(*) FROM "+table+" WHERE account_id = ?", s.AccountID()).Scan(&want).Error)
+				dbtest.Must(t, plain.Raw("SELECT COUNT(*) FROM "+table+" WHERE account_id = ?", s.AccountID()).Scan(&want).Error)
 				asApp(t, plain, id, strconv.FormatInt(s.UserID(), 10), func(tx *gorm.DB) {
 					var n, foreign int64
-					must(t, tx.Raw("SELECT COUNT(*) FROM "+table).Scan(&n).Error)
-					must(t, tx.Raw("SELECT COUNT(*) FROM "+table+" WHERE account_id <> ?", s.AccountID()).Scan(&foreign).Error)
+					dbtest.Must(t, tx.Raw("SELECT COUNT(*) FROM "+table).Scan(&n).Error)
+					dbtest.Must(t, tx.Raw("SELECT COUNT(*) FROM "+table+" WHERE account_id <> ?", s.AccountID()).Scan(&foreign).Error)
 					if n != want || foreign != 0 {
 						t.Errorf("%s as account %s: %d rows (%d foreign), want %d", table, id, n, foreign, want)
 					}
@@ -313,9 +313,9 @@ func TestRowSecurityKeepsPrivateIndexesToTheirCreator(t *testing.T) {
 		member, _ := dbtest.User(t, db)
 		ms := dbtest.AddMember(t, db, org, member, tenancy.RoleMember)
 		idx, err := models.CreateIndex(t.Context(), db, ms, models.IndexInput{Name: "Mine", Models: []string{"marengo"}, MarengoOptions: []string{"visual"}, Visibility: "private"})
-		must(t, err)
+		dbtest.Must(t, err)
 		_, err = models.AddVideo(t.Context(), db, ms, idx.PublicID, models.VideoInput{Title: "Secret", URL: "https://e.com/v.mp4", DurationSeconds: "10"})
-		must(t, err)
+		dbtest.Must(t, err)
 		plain := dbtest.Plain(t, db)
 		acct := strconv.FormatInt(org.AccountID(), 10)
 		for _, who := range []struct {
@@ -325,7 +325,7 @@ func TestRowSecurityKeepsPrivateIndexesToTheirCreator(t *testing.T) {
 			asApp(t, plain, acct, strconv.FormatInt(who.user.ID, 10), func(tx *gorm.DB) {
 				for _, table := range []string{"indexes", "videos"} {
 					var n int64
-					must(t, tx.Raw("SELECT COUNT(*) FROM "+table).Scan(&n).Error)
+					dbtest.Must(t, tx.Raw("SELECT COUNT(*) FROM "+table).Scan(&n).Error)
 					if n != who.want {
 						t.Errorf("%s sees %d %s, want %d", who.user.Name, n, table, who.want)
 					}
@@ -343,17 +343,17 @@ func TestAppRoleIsUnprivileged(t *testing.T) {
 		var r struct {
 			Rolsuper, Rolbypassrls, Rolcreaterole, Rolcreatedb bool
 		}
-		must(t, plain.Raw("SELECT rolsuper, rolbypassrls, rolcreaterole, rolcreatedb FROM pg_roles WHERE rolname = 'switchboard_app'").Scan(&r).Error)
+		dbtest.Must(t, plain.Raw("SELECT rolsuper, rolbypassrls, rolcreaterole, rolcreatedb FROM pg_roles WHERE rolname = 'switchboard_app'").Scan(&r).Error)
 		if r.Rolsuper || r.Rolbypassrls || r.Rolcreaterole || r.Rolcreatedb {
 			t.Fatalf("switchboard_app is privileged: %+v", r)
 		}
 		var owned int64
-		must(t, plain.Raw("SELECT COUNT(*) FROM pg_tables WHERE tableowner = 'switchboard_app'").Scan(&owned).Error)
+		dbtest.Must(t, plain.Raw("SELECT COUNT(*) FROM pg_tables WHERE tableowner = 'switchboard_app'").Scan(&owned).Error)
 		if owned != 0 {
 			t.Fatalf("switchboard_app owns %d tables", owned)
 		}
 		var weak []string
-		must(t, plain.Raw(`SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace AND n.nspname = current_schema()
+		dbtest.Must(t, plain.Raw(`SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace AND n.nspname = current_schema()
 			JOIN pg_attribute a ON a.attrelid = c.oid AND a.attname = 'account_id' AND NOT a.attisdropped
 			WHERE c.relkind = 'r' AND NOT (c.relrowsecurity AND c.relforcerowsecurity) ORDER BY 1`).Scan(&weak).Error)
 		if len(weak) > 0 {
@@ -371,12 +371,12 @@ func TestUnitSettingsEndWithTheirTransaction(t *testing.T) {
 		org := dbtest.Org(t, db, owner)
 		for range 20 {
 			_, err := models.ListIndexes(t.Context(), db, org, models.IndexQuery{Page: tenancy.Page{Number: 1, Size: 10}})
-			must(t, err)
+			dbtest.Must(t, err)
 			_, _, err = models.ListMembers(t.Context(), db, org, tenancy.Page{Number: 1, Size: 10})
-			must(t, err)
+			dbtest.Must(t, err)
 		}
 		sqlDB, err := db.DB()
-		must(t, err)
+		dbtest.Must(t, err)
 		ctx := context.Background()
 		open := sqlDB.Stats().OpenConnections
 		if open == 0 {
@@ -384,10 +384,10 @@ func TestUnitSettingsEndWithTheirTransaction(t *testing.T) {
 		}
 		for range open {
 			conn, err := sqlDB.Conn(ctx)
-			must(t, err)
+			dbtest.Must(t, err)
 			defer conn.Close()
 			var account, user, role string
-			must(t, conn.QueryRowContext(ctx, `SELECT COALESCE(current_setting('switchboard.account_id', true), ''),
+			dbtest.Must(t, conn.QueryRowContext(ctx, `SELECT COALESCE(current_setting('switchboard.account_id', true), ''),
 				COALESCE(current_setting('switchboard.user_id', true), ''), current_user`).Scan(&account, &user, &role))
 			if account != "" || user != "" || role != "switchboard_app" {
 				t.Errorf("a pooled connection carries account %q, user %q, acts as %s", account, user, role)
@@ -401,7 +401,7 @@ func TestUnitSettingsEndWithTheirTransaction(t *testing.T) {
 func TestMigrateRefusesAnAccountTableWithoutRowSecurity(t *testing.T) {
 	dbtest.EachAt(t, 0, func(t *testing.T, db *gorm.DB) {
 		pgOnly(t, db)
-		must(t, dbtest.Plain(t, db).Exec("CREATE TABLE stray_notes (id BIGINT PRIMARY KEY, account_id BIGINT NOT NULL)").Error)
+		dbtest.Must(t, dbtest.Plain(t, db).Exec("CREATE TABLE stray_notes (id BIGINT PRIMARY KEY, account_id BIGINT NOT NULL)").Error)
 		err := tenancy.Migrate(t.Context(), db)
 		if err == nil || !strings.Contains(err.Error(), "stray_notes") {
 			t.Fatalf("migrate answered %v, want a refusal naming stray_notes", err)
@@ -424,18 +424,18 @@ func TestRowSecurityAloneKeepsAccountsApart(t *testing.T) {
 		ia := seedResources(t, db, a)
 		ib := seedResources(t, db, b)
 		list, err := models.ListIndexes(ctx, db, a, models.IndexQuery{Page: tenancy.Page{Number: 1, Size: 50}})
-		must(t, err)
+		dbtest.Must(t, err)
 		if len(list.Rows) != 1 || list.Rows[0].PublicID != ia {
 			t.Fatalf("A lists %d indexes", len(list.Rows))
 		}
 		_, err = models.GetIndex(ctx, db, a, ib)
-		wantIs(t, err, tenancy.ErrNotFound)
+		dbtest.WantIs(t, err, tenancy.ErrNotFound)
 		_, err = models.UpdateIndex(ctx, db, a, ib, models.IndexUpdate{Name: "Taken"})
-		wantIs(t, err, tenancy.ErrNotFound)
+		dbtest.WantIs(t, err, tenancy.ErrNotFound)
 		_, err = models.DeleteIndex(ctx, db, a, ib)
-		wantIs(t, err, tenancy.ErrNotFound)
+		dbtest.WantIs(t, err, tenancy.ErrNotFound)
 		members, total, err := models.ListMembers(ctx, db, a, tenancy.Page{Number: 1, Size: 50})
-		must(t, err)
+		dbtest.Must(t, err)
 		if total != 1 || len(members) != 1 || members[0].UserID != ownerA.ID {
 			t.Fatalf("A's members: %d of %d", len(members), total)
 		}
@@ -455,12 +455,12 @@ func seedResources(t *testing.T, db *gorm.DB, s tenancy.Scope) string {
 	t.Helper()
 	ctx := t.Context()
 	idx, err := models.CreateIndex(ctx, db, s, models.IndexInput{Name: "Walls index", Models: []string{"marengo"}, MarengoOptions: []string{"visual"}})
-	must(t, err)
+	dbtest.Must(t, err)
 	_, err = models.AddVideo(ctx, db, s, idx.PublicID, models.VideoInput{Title: "Walls video", URL: "https://e.com/v.mp4", DurationSeconds: "30"})
-	must(t, err)
+	dbtest.Must(t, err)
 	_, err = models.CreateIntegration(ctx, db, s, models.IntegrationInput{Name: "Walls bucket", Bucket: "walls-bucket", Region: "us-east-1", RoleARN: "arn:aws:iam::123456789012:role/r"})
-	must(t, err)
+	dbtest.Must(t, err)
 	_, err = models.CreateAPIKey(ctx, db, s, "Walls key", models.DefaultAPIKeyTTL)
-	must(t, err)
+	dbtest.Must(t, err)
 	return idx.PublicID
 }

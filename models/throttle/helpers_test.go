@@ -23,14 +23,8 @@ func openTwice(t *testing.T, dsn string) (*gorm.DB, *gorm.DB) {
 	for i := range dbs {
 		dbs[i] = dbtest.Open(t, dsn)
 	}
-	must(t, tenancy.Migrate(t.Context(), dbs[0]))
+	dbtest.Must(t, tenancy.Migrate(t.Context(), dbs[0]))
 	return dbs[0], dbs[1]
-}
-func must(t *testing.T, err error) {
-	t.Helper()
-	if err != nil {
-		t.Fatal(err)
-	}
 }
 
 // redisNamespace is a namespace of the test's own, so that tests (and

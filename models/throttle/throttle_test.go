@@ -54,7 +54,7 @@ func dbThrottleEnv(t *testing.T, dsn string) throttleEnv {
 		db:  one,
 		stored: func(t *testing.T) []string {
 			var names []string
-			must(t, one.Raw("SELECT key_hash FROM throttle_buckets ORDER BY key_hash").Scan(&names).Error)
+			dbtest.Must(t, one.Raw("SELECT key_hash FROM throttle_buckets ORDER BY key_hash").Scan(&names).Error)
 			return names
 		},
 	}
@@ -65,14 +65,14 @@ func redisThrottleEnv(t *testing.T) throttleEnv {
 	ns := redisNamespace(t)
 	a, b := redisLimiter(t, ns), redisLimiter(t, ns) // connected clients, or skipped
 	one, err := throttle.NewRedisThrottle(a.Client, ns, throttleSecret)
-	must(t, err)
+	dbtest.Must(t, err)
 	two, err := throttle.NewRedisThrottle(b.Client, ns, throttleSecret)
-	must(t, err)
+	dbtest.Must(t, err)
 	return throttleEnv{
 		one: one, two: two, redis: a.Client,
 		stored: func(t *testing.T) []string {
 			keys, err := a.Client.Keys(t.Context(), "sb:"+ns+":*").Result()
-			must(t, err)
+			dbtest.Must(t, err)
 			return keys
 		},
 	}
@@ -84,14 +84,14 @@ var testClock = time.Date(2031, 3, 14, 15, 9, 0, 0, time.UTC)
 func takeWait(t *testing.T, th throttle.Throttle, at time.Time, keys ...throttle.ThrottleKey) time.Duration {
 	t.Helper()
 	wait, err := th.Take(t.Context(), at, keys...)
-	must(t, err)
+	dbtest.Must(t, err)
 	return wait
 }
 
 func signInWait(t *testing.T, th throttle.Throttle, email, address string, at time.Time) time.Duration {
 	t.Helper()
 	wait, err := throttle.ThrottleSignIn(t.Context(), th, email, address, at)
-	must(t, err)
+	dbtest.Must(t, err)
 	return wait
 }
 
@@ -263,7 +263,7 @@ func TestThrottleSignedInForgives(t *testing.T) {
 			signInWait(t, env.one, email, home, testClock)
 			signInWait(t, env.one, email, office, testClock)
 		}
-		must(t, throttle.SignedIn(ctx, env.two, email, home, testClock))
+		dbtest.Must(t, throttle.SignedIn(ctx, env.two, email, home, testClock))
 		if w := signInWait(t, env.one, email, home, testClock); w != 0 {
 			t.Fatalf("after signing in, the next attempt from home waits %v", w)
 		}
@@ -277,13 +277,13 @@ func TestThrottleSignedInForgives(t *testing.T) {
 			if w := signInWait(t, env.one, colleague, office, at); w != 0 {
 				t.Fatalf("colleague %d waits %v", i, w)
 			}
-			must(t, throttle.SignedIn(ctx, env.two, colleague, office, at))
+			dbtest.Must(t, throttle.SignedIn(ctx, env.two, colleague, office, at))
 		}
 		// After a password reset from an address, its failures are gone.
 		for range 5 {
 			signInWait(t, env.one, "forgetful@example.com", home, at)
 		}
-		must(t, throttle.ForgetSignInFailures(ctx, env.two, "Forgetful@example.com", home))
+		dbtest.Must(t, throttle.ForgetSignInFailures(ctx, env.two, "Forgetful@example.com", home))
 		if w := signInWait(t, env.one, "forgetful@example.com", home, at); w != 0 {
 			t.Fatalf("after a reset the attempt waits %v", w)
 		}
@@ -298,7 +298,7 @@ func TestThrottleLinks(t *testing.T) {
 		link := func(p models.TokenPurpose, at time.Time) time.Duration {
 			t.Helper()
 			w, err := throttle.ThrottleLink(ctx, env.one, p, "someone@example.com", at)
-			must(t, err)
+			dbtest.Must(t, err)
 			return w
 		}
 		if w := link(models.PurposeVerify, testClock); w != 0 {
@@ -342,12 +342,12 @@ func TestThrottleStoresHashesAndForgets(t *testing.T) {
 			}
 			// 3 seconds on, the email budgets are full again.
 			n, err := throttle.DeleteFullThrottleBuckets(t.Context(), env.db, testClock.Add(3*time.Second))
-			must(t, err)
+			dbtest.Must(t, err)
 			if n != 2 {
 				t.Fatalf("swept %d budgets after 3 seconds, want the 2 email budgets", n)
 			}
 			n, err = throttle.DeleteFullThrottleBuckets(t.Context(), env.db, testClock.Add(10*time.Minute))
-			must(t, err)
+			dbtest.Must(t, err)
 			if n != 4 || len(env.stored(t)) != 0 {
 				t.Fatalf("swept %d budgets after 10 minutes, %d left; want all gone", n, len(env.stored(t)))
 			}
@@ -356,7 +356,7 @@ func TestThrottleStoresHashesAndForgets(t *testing.T) {
 		// Redis: each key expires when its budget is full again.
 		for _, n := range names {
 			ttl, err := env.redis.PTTL(t.Context(), n).Result()
-			must(t, err)
+			dbtest.Must(t, err)
 			if ttl <= 0 || ttl > 10*time.Minute {
 				t.Errorf("%s expires in %v, want within 10 minutes", n, ttl)
 			}
@@ -370,7 +370,7 @@ func TestRedisThrottleUnreachable(t *testing.T) {
 	c := redis.NewClient(&redis.Options{Addr: "127.0.0.1:1", DialTimeout: 200 * time.Millisecond, MaxRetries: -1})
 	defer c.Close()
 	th, err := throttle.NewRedisThrottle(c, "unreachable", throttleSecret)
-	must(t, err)
+	dbtest.Must(t, err)
 	if w, err := throttle.ThrottleSignIn(t.Context(), th, "a@example.com", "203.0.113.1", time.Now()); err == nil {
 		t.Fatalf("wait %v and no error from a Redis that does not answer", w)
 	}

@@ -41,8 +41,8 @@ func (l *logCounter) count() int {
 // after is dropped and counted, and each such episode is logged once.
 func TestUsageRecorderIsBounded(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
-		f := newOrgFixture(t, db)
-		admin := keyScope(t, db, newAPIKey(t, db, f.admin, "admin"))
+		f := dbtest.NewOrgFixture(t, db)
+		admin := keyScope(t, db, dbtest.NewAPIKey(t, db, f.Admin, "admin"))
 		logs := &logCounter{}
 		rec := usage.NewUsageRecorder(db, slog.New(logs), time.Hour)
 		usage.SetMaxPendingUsage(rec, 3)
@@ -56,12 +56,12 @@ func TestUsageRecorderIsBounded(t *testing.T) {
 		if got := logs.count(); got != 1 {
 			t.Errorf("%d errors logged for one overflow, want 1", got)
 		}
-		must(t, rec.Flush(t.Context()))
+		dbtest.Must(t, rec.Flush(t.Context()))
 		if evs := usageEvents(t, db); len(evs) != 3 {
 			t.Fatalf("%d events written, want the 3 kept", len(evs))
 		}
 		// The key's last use is still the latest request's.
-		if k := rawAPIKey(t, db, admin.KeyID); k.LastUsedAt == nil || !k.LastUsedAt.Equal(t0.Add(9*time.Second)) {
+		if k := dbtest.RawAPIKey(t, db, admin.KeyID); k.LastUsedAt == nil || !k.LastUsedAt.Equal(t0.Add(9*time.Second)) {
 			t.Errorf("key last used %v, want %v", k.LastUsedAt, t0.Add(9*time.Second))
 		}
 		// Room again: recording resumes; a new overflow is a new episode.
@@ -74,7 +74,7 @@ func TestUsageRecorderIsBounded(t *testing.T) {
 		if got := logs.count(); got != 2 {
 			t.Errorf("%d errors logged for two overflows, want 2", got)
 		}
-		must(t, rec.Flush(t.Context()))
+		dbtest.Must(t, rec.Flush(t.Context()))
 		if evs := usageEvents(t, db); len(evs) != 6 {
 			t.Fatalf("%d events written, want 6", len(evs))
 		}

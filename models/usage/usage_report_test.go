@@ -18,34 +18,34 @@ import (
 // next to usage that must not show: before and after the range, in another
 // organization and in a personal account.
 type usageFixture struct {
-	orgFixture
+	dbtest.OrgFixture
 	q usage.UsageQuery
 }
 
 func newUsageFixture(t *testing.T, db *gorm.DB) usageFixture {
 	t.Helper()
-	f := usageFixture{orgFixture: newOrgFixture(t, db)}
+	f := usageFixture{OrgFixture: dbtest.NewOrgFixture(t, db)}
 	from := time.Date(2030, 5, 1, 0, 0, 0, 0, time.UTC)
 	f.q = usage.UsageQuery{From: from, To: from.AddDate(0, 0, 7)}
-	org, other, personal := f.admin.AccountID(), f.other.AccountID(), f.adminPersonal.AccountID()
-	admin, member, member2 := f.adminUser.ID, f.memberUser.ID, f.member2User.ID
+	org, other, personal := f.Admin.AccountID(), f.Other.AccountID(), f.AdminPersonal.AccountID()
+	admin, member, member2 := f.AdminUser.ID, f.MemberUser.ID, f.Member2User.ID
 	api, idx, sto := usage.MetricAPIRequests, usage.MetricIndexingSeconds, usage.MetricStorageSeconds
-	insertRollups(t, db, []billRollup{
-		{org, "2030-04-30", admin, api, "indexes.read", 1000}, // before From
-		{org, "2030-05-01", admin, api, "indexes.read", 10},
-		{org, "2030-05-01", admin, api, "videos.read", 5},
-		{org, "2030-05-01", member, api, "indexes.read", 7},
-		{org, "2030-05-01", member2, idx, "", 120},
-		{org, "2030-05-01", admin, sto, "", 3600},
-		{org, "2030-05-01", member, sto, "", 7200},
-		{org, "2030-05-02", 0, api, "indexes.read", 4}, // a former user
-		{org, "2030-05-03", member, api, "indexes.write", 3},
-		{org, "2030-05-03", admin, idx, "", 60},
-		{org, "2030-05-07", member2, api, "indexes.read", 2}, // the last day in the range
-		{org, "2030-05-07", admin, sto, "", 3600},
-		{org, "2030-05-08", admin, api, "indexes.read", 9999}, // To is exclusive
-		{other, "2030-05-01", f.other.UserID(), api, "indexes.read", 555},
-		{personal, "2030-05-01", admin, api, "indexes.read", 77},
+	dbtest.InsertUsage(t, db, []dbtest.UsageRow{
+		dbtest.Usage(org, "2030-04-30", admin, api, "indexes.read", 1000), // before From
+		dbtest.Usage(org, "2030-05-01", admin, api, "indexes.read", 10),
+		dbtest.Usage(org, "2030-05-01", admin, api, "videos.read", 5),
+		dbtest.Usage(org, "2030-05-01", member, api, "indexes.read", 7),
+		dbtest.Usage(org, "2030-05-01", member2, idx, "", 120),
+		dbtest.Usage(org, "2030-05-01", admin, sto, "", 3600),
+		dbtest.Usage(org, "2030-05-01", member, sto, "", 7200),
+		dbtest.Usage(org, "2030-05-02", 0, api, "indexes.read", 4), // a former user
+		dbtest.Usage(org, "2030-05-03", member, api, "indexes.write", 3),
+		dbtest.Usage(org, "2030-05-03", admin, idx, "", 60),
+		dbtest.Usage(org, "2030-05-07", member2, api, "indexes.read", 2), // the last day in the range
+		dbtest.Usage(org, "2030-05-07", admin, sto, "", 3600),
+		dbtest.Usage(org, "2030-05-08", admin, api, "indexes.read", 9999), // To is exclusive
+		dbtest.Usage(other, "2030-05-01", f.Other.UserID(), api, "indexes.read", 555),
+		dbtest.Usage(personal, "2030-05-01", admin, api, "indexes.read", 77),
 	})
 	return f
 }
@@ -53,7 +53,7 @@ func newUsageFixture(t *testing.T, db *gorm.DB) usageFixture {
 func usageFor(t *testing.T, db *gorm.DB, s tenancy.Scope, q usage.UsageQuery) usage.UsageReport {
 	t.Helper()
 	rep, err := usage.UsageFor(t.Context(), db, s, q)
-	must(t, err)
+	dbtest.Must(t, err)
 	return rep
 }
 
@@ -69,7 +69,7 @@ func TestUsageForAdministratorSeesEveryMember(t *testing.T) {
 		f := newUsageFixture(t, db)
 		q := f.q
 		q.Everyone = true
-		rep := usageFor(t, db, f.admin, q)
+		rep := usageFor(t, db, f.Admin, q)
 		if fmt.Sprint(rep.Days) != "[2030-05-01 2030-05-02 2030-05-03 2030-05-04 2030-05-05 2030-05-06 2030-05-07]" {
 			t.Fatalf("days %v", rep.Days)
 		}
@@ -80,16 +80,16 @@ func TestUsageForAdministratorSeesEveryMember(t *testing.T) {
 			t.Errorf("categories %v, want indexes.read 23, indexes.write 3, videos.read 5", rep.Categories)
 		}
 		want := []usage.MemberUsage{
-			{UserID: f.adminUser.ID, Name: f.adminUser.Name, Email: f.adminUser.Email, APIRequests: 15, IndexingSeconds: 60, StorageSecDays: 7200},
-			{UserID: f.memberUser.ID, Name: f.memberUser.Name, Email: f.memberUser.Email, APIRequests: 10, StorageSecDays: 7200},
+			{UserID: f.AdminUser.ID, Name: f.AdminUser.Name, Email: f.AdminUser.Email, APIRequests: 15, IndexingSeconds: 60, StorageSecDays: 7200},
+			{UserID: f.MemberUser.ID, Name: f.MemberUser.Name, Email: f.MemberUser.Email, APIRequests: 10, StorageSecDays: 7200},
 			{UserID: 0, Name: "a former user", APIRequests: 4},
-			{UserID: f.member2User.ID, Name: f.member2User.Name, Email: f.member2User.Email, APIRequests: 2, IndexingSeconds: 120},
+			{UserID: f.Member2User.ID, Name: f.Member2User.Name, Email: f.Member2User.Email, APIRequests: 2, IndexingSeconds: 120},
 		}
 		if fmt.Sprint(rep.Members) != fmt.Sprint(want) {
 			t.Errorf("members\n%+v\nwant (by API requests, most first)\n%+v", rep.Members, want)
 		}
 		// The same report, with the admin's own rows only.
-		own := usageFor(t, db, f.admin, f.q)
+		own := usageFor(t, db, f.Admin, f.q)
 		wantSeries(t, "the administrator's own API requests", own.APIRequests, 15, 0, 0, 0, 0, 0, 0)
 		if own.Members != nil {
 			t.Errorf("a report of one's own usage lists members: %v", own.Members)
@@ -100,7 +100,7 @@ func TestUsageForAdministratorSeesEveryMember(t *testing.T) {
 func TestUsageForRegularMemberSeesOnlyTheirOwn(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		f := newUsageFixture(t, db)
-		rep := usageFor(t, db, f.member, f.q)
+		rep := usageFor(t, db, f.Member, f.q)
 		wantSeries(t, "API requests", rep.APIRequests, 7, 0, 3, 0, 0, 0, 0)
 		wantSeries(t, "indexing", rep.IndexingSeconds, 0, 0, 0, 0, 0, 0, 0)
 		wantSeries(t, "storage", rep.StorageSeconds, 7200, 0, 0, 0, 0, 0, 0)
@@ -109,10 +109,10 @@ func TestUsageForRegularMemberSeesOnlyTheirOwn(t *testing.T) {
 		}
 		q := f.q
 		q.Everyone = true
-		_, err := usage.UsageFor(t.Context(), db, f.member, q)
-		wantIs(t, err, tenancy.ErrForbidden)
-		_, err = usage.UsageRows(t.Context(), db, f.member, q)
-		wantIs(t, err, tenancy.ErrForbidden)
+		_, err := usage.UsageFor(t.Context(), db, f.Member, q)
+		dbtest.WantIs(t, err, tenancy.ErrForbidden)
+		_, err = usage.UsageRows(t.Context(), db, f.Member, q)
+		dbtest.WantIs(t, err, tenancy.ErrForbidden)
 		_, err = usage.UsageFor(t.Context(), db, tenancy.Scope{}, f.q)
 		if err == nil {
 			t.Error("a zero scope read usage")
@@ -124,13 +124,13 @@ func TestUsageForPersonalAccount(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		f := newUsageFixture(t, db)
 		q := f.q
-		q.Everyone = f.adminPersonal.Can(tenancy.CapViewAccountUsage)
+		q.Everyone = f.AdminPersonal.Can(tenancy.CapViewAccountUsage)
 		if !q.Everyone {
 			t.Fatal("the owner of a personal account cannot see its usage")
 		}
-		rep := usageFor(t, db, f.adminPersonal, q)
+		rep := usageFor(t, db, f.AdminPersonal, q)
 		wantSeries(t, "API requests", rep.APIRequests, 77, 0, 0, 0, 0, 0, 0)
-		if len(rep.Members) != 1 || rep.Members[0].UserID != f.adminUser.ID || rep.Members[0].APIRequests != 77 {
+		if len(rep.Members) != 1 || rep.Members[0].UserID != f.AdminUser.ID || rep.Members[0].APIRequests != 77 {
 			t.Errorf("members %+v", rep.Members)
 		}
 	})
@@ -141,8 +141,8 @@ func TestUsageRows(t *testing.T) {
 		f := newUsageFixture(t, db)
 		q := f.q
 		q.Everyone = true
-		rows, err := usage.UsageRows(t.Context(), db, f.admin, q)
-		must(t, err)
+		rows, err := usage.UsageRows(t.Context(), db, f.Admin, q)
+		dbtest.Must(t, err)
 		if len(rows) != 11 {
 			t.Fatalf("%d rows, want the 11 of the organization in the range: %+v", len(rows), rows)
 		}
@@ -171,13 +171,13 @@ func TestUsageRows(t *testing.T) {
 		if former.Name != "" || former.Email != "" || former.Quantity != 4 {
 			t.Errorf("a former user's row %+v", former)
 		}
-		mine, err := usage.UsageRows(t.Context(), db, f.member, f.q)
-		must(t, err)
+		mine, err := usage.UsageRows(t.Context(), db, f.Member, f.q)
+		dbtest.Must(t, err)
 		if len(mine) != 3 {
 			t.Fatalf("a member's own rows: %+v, want 3", mine)
 		}
 		for _, r := range mine {
-			if r.Email != f.memberUser.Email || r.Name != f.memberUser.Name {
+			if r.Email != f.MemberUser.Email || r.Name != f.MemberUser.Name {
 				t.Errorf("a member's export has a row of %s <%s>", r.Name, r.Email)
 			}
 		}
@@ -194,7 +194,7 @@ func accountTotals(t *testing.T, db *gorm.DB) (fromMembers, rollup map[string]in
 			Day, Metric, Category string
 			Quantity              int64
 		}
-		must(t, dbtest.Plain(t, db).Raw(sql).Scan(&rows).Error)
+		dbtest.Must(t, dbtest.Plain(t, db).Raw(sql).Scan(&rows).Error)
 		out := map[string]int64{}
 		for _, r := range rows {
 			if r.Quantity != 0 {
@@ -224,37 +224,37 @@ func TestAccountRollupFollowsMemberRollups(t *testing.T) {
 		check("inserting rollups")
 
 		rec := usage.NewUsageRecorder(db, quietLog, time.Hour)
-		adminKey := keyScope(t, db, newAPIKey(t, db, f.admin, "admin"))
-		memberKey := keyScope(t, db, newAPIKey(t, db, f.member, "member"))
+		adminKey := keyScope(t, db, dbtest.NewAPIKey(t, db, f.Admin, "admin"))
+		memberKey := keyScope(t, db, dbtest.NewAPIKey(t, db, f.Member, "member"))
 		at := time.Date(2030, 5, 1, 12, 0, 0, 0, time.UTC)
 		for i := range 5 {
 			rec.RecordRequest(adminKey, "indexes.read", at.Add(time.Duration(i)*time.Second))
 			rec.RecordRequest(memberKey, "indexes.read", at)
 		}
-		must(t, rec.Flush(t.Context()))
+		dbtest.Must(t, rec.Flush(t.Context()))
 		check("the recorder adding to existing rows")
 
-		idx := newIndex(t, db, f.admin, "rollup", "account")
-		addVideoOf(t, db, f.admin, idx.PublicID, 90)
-		addVideoOf(t, db, f.member, idx.PublicID, 30)
+		idx := dbtest.NewIndex(t, db, f.Admin, "rollup", "account")
+		dbtest.AddVideo(t, db, f.Admin, idx.PublicID, "v", 90)
+		dbtest.AddVideo(t, db, f.Member, idx.PublicID, "v", 30)
 		check("adding videos")
 		snapshot := time.Date(2030, 5, 1, 18, 0, 0, 0, time.UTC)
-		must(t, billing.SnapshotStorage(t.Context(), db, snapshot))
-		must(t, billing.SnapshotStorage(t.Context(), db, snapshot.Add(time.Hour)))
+		dbtest.Must(t, billing.SnapshotStorage(t.Context(), db, snapshot))
+		dbtest.Must(t, billing.SnapshotStorage(t.Context(), db, snapshot.Add(time.Hour)))
 		check("snapshotting storage twice on a day that had storage")
 
-		must(t, dbtest.Plain(t, db).Exec("UPDATE usage_daily SET quantity = quantity * 3 WHERE metric = ?", usage.MetricAPIRequests).Error)
+		dbtest.Must(t, dbtest.Plain(t, db).Exec("UPDATE usage_daily SET quantity = quantity * 3 WHERE metric = ?", usage.MetricAPIRequests).Error)
 		check("updating rows")
-		must(t, dbtest.Plain(t, db).Exec("DELETE FROM usage_daily WHERE user_id = ?", f.memberUser.ID).Error)
+		dbtest.Must(t, dbtest.Plain(t, db).Exec("DELETE FROM usage_daily WHERE user_id = ?", f.MemberUser.ID).Error)
 		check("deleting a member's rows")
 
-		must(t, models.DeleteOrganization(t.Context(), db, f.admin, f.admin.Account().Name, actorOfUser(f.adminUser)))
+		dbtest.Must(t, models.DeleteOrganization(t.Context(), db, f.Admin, f.Admin.Account().Name, dbtest.ActorOf(f.AdminUser)))
 		members, rollup := accountTotals(t, db)
 		if fmt.Sprint(members) != fmt.Sprint(rollup) {
 			t.Fatalf("after deleting the organization:\nusage_daily summed: %v\naccount rollup:     %v", members, rollup)
 		}
 		var left int64
-		must(t, dbtest.Plain(t, db).Raw("SELECT COUNT(*) FROM usage_daily_account WHERE account_id = ?", f.admin.AccountID()).Scan(&left).Error)
+		dbtest.Must(t, dbtest.Plain(t, db).Raw("SELECT COUNT(*) FROM usage_daily_account WHERE account_id = ?", f.Admin.AccountID()).Scan(&left).Error)
 		if left != 0 {
 			t.Errorf("%d account rollup rows outlive their organization", left)
 		}

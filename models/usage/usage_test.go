@@ -26,7 +26,7 @@ var quietLog = slog.New(slog.DiscardHandler)
 func usageEvents(t *testing.T, db *gorm.DB) []usage.UsageEvent {
 	t.Helper()
 	var evs []usage.UsageEvent
-	must(t, dbtest.Plain(t, db).Raw("SELECT * FROM usage_events ORDER BY occurred_at, id").Scan(&evs).Error)
+	dbtest.Must(t, dbtest.Plain(t, db).Raw("SELECT * FROM usage_events ORDER BY occurred_at, id").Scan(&evs).Error)
 	return evs
 }
 
@@ -43,7 +43,7 @@ type dailyKey struct {
 func usageDaily(t *testing.T, db *gorm.DB) map[dailyKey]int64 {
 	t.Helper()
 	var rows []usage.UsageDaily
-	must(t, dbtest.Plain(t, db).Raw("SELECT * FROM usage_daily").Scan(&rows).Error)
+	dbtest.Must(t, dbtest.Plain(t, db).Raw("SELECT * FROM usage_daily").Scan(&rows).Error)
 	out := map[dailyKey]int64{}
 	for _, r := range rows {
 		out[dailyKey{r.AccountID, r.Day, r.UserID, r.Metric, r.Category}] = r.Quantity
@@ -78,13 +78,13 @@ func wantDaily(t *testing.T, db *gorm.DB, want map[dailyKey]int64) {
 func keyScope(t *testing.T, db *gorm.DB, k models.NewAPIKey) tenancy.KeyScope {
 	t.Helper()
 	ks, err := models.ScopeForAPIKey(t.Context(), db, k.Secret)
-	must(t, err)
+	dbtest.Must(t, err)
 	return ks
 }
 
 func wantLastUsed(t *testing.T, db *gorm.DB, k models.NewAPIKey, want *time.Time) {
 	t.Helper()
-	got := rawAPIKey(t, db, k.ID).LastUsedAt
+	got := dbtest.RawAPIKey(t, db, k.ID).LastUsedAt
 	switch {
 	case want == nil && got != nil:
 		t.Errorf("key %q last used %v, want never", k.Name, *got)
@@ -95,11 +95,11 @@ func wantLastUsed(t *testing.T, db *gorm.DB, k models.NewAPIKey, want *time.Time
 
 func TestUsageRecorderFlush(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
-		f := newOrgFixture(t, db)
-		adminKey := newAPIKey(t, db, f.admin, "admin")
-		memberKey := newAPIKey(t, db, f.member, "member")
-		personalKey := newAPIKey(t, db, f.adminPersonal, "personal")
-		unused := newAPIKey(t, db, f.admin, "unused")
+		f := dbtest.NewOrgFixture(t, db)
+		adminKey := dbtest.NewAPIKey(t, db, f.Admin, "admin")
+		memberKey := dbtest.NewAPIKey(t, db, f.Member, "member")
+		personalKey := dbtest.NewAPIKey(t, db, f.AdminPersonal, "personal")
+		unused := dbtest.NewAPIKey(t, db, f.Admin, "unused")
 		admin, member, personal := keyScope(t, db, adminKey), keyScope(t, db, memberKey), keyScope(t, db, personalKey)
 
 		rec := usage.NewUsageRecorder(db, quietLog, time.Hour)
@@ -114,10 +114,10 @@ func TestUsageRecorderFlush(t *testing.T) {
 		// Another zone is the same instant, and the same UTC day.
 		rec.RecordRequest(personal, "indexes", t0.Add(6*time.Second).In(time.FixedZone("UTC+10", 10*3600)))
 
-		if n := countRows(t, db, "usage_events", ""); n != 0 {
+		if n := dbtest.CountRows(t, db, "usage_events", ""); n != 0 {
 			t.Fatalf("%d usage events written before the flush: recording must not write", n)
 		}
-		must(t, rec.Flush(t.Context()))
+		dbtest.Must(t, rec.Flush(t.Context()))
 
 		evs := usageEvents(t, db)
 		if len(evs) != 8 {
@@ -146,13 +146,13 @@ func TestUsageRecorderFlush(t *testing.T) {
 			t.Errorf("first event at %v (%s), want %v", first.OccurredAt, first.Category, t0.Add(time.Second))
 		}
 
-		org, me, them := f.admin.AccountID(), f.adminUser.ID, f.memberUser.ID
+		org, me, them := f.Admin.AccountID(), f.AdminUser.ID, f.MemberUser.ID
 		want := map[dailyKey]int64{
 			{org, "2030-06-01", me, usage.MetricAPIRequests, "indexes"}:                         3,
 			{org, "2030-06-01", me, usage.MetricAPIRequests, "videos"}:                          1,
 			{org, "2030-06-02", me, usage.MetricAPIRequests, "indexes"}:                         1,
 			{org, "2030-06-01", them, usage.MetricAPIRequests, "indexes"}:                       2,
-			{f.adminPersonal.AccountID(), "2030-06-01", me, usage.MetricAPIRequests, "indexes"}: 1,
+			{f.AdminPersonal.AccountID(), "2030-06-01", me, usage.MetricAPIRequests, "indexes"}: 1,
 		}
 		wantDaily(t, db, want)
 
@@ -166,11 +166,11 @@ func TestUsageRecorderFlush(t *testing.T) {
 
 		// Nothing pending: nothing done, not even a query.
 		before := tenancy.QueryCount()
-		must(t, rec.Flush(t.Context()))
+		dbtest.Must(t, rec.Flush(t.Context()))
 		if n := tenancy.QueryCount() - before; n != 0 {
 			t.Errorf("an empty flush ran %d statements", n)
 		}
-		if n := countRows(t, db, "usage_events", ""); n != 8 {
+		if n := dbtest.CountRows(t, db, "usage_events", ""); n != 8 {
 			t.Errorf("%d usage events after an empty flush, want 8", n)
 		}
 
@@ -179,11 +179,11 @@ func TestUsageRecorderFlush(t *testing.T) {
 		rec.RecordRequest(admin, "indexes", t0.Add(-time.Hour))
 		rec.RecordRequest(admin, "indexes", t0.Add(-time.Hour))
 		rec.RecordRequest(member, "indexes", t0.Add(10*time.Second))
-		must(t, rec.Flush(t.Context()))
+		dbtest.Must(t, rec.Flush(t.Context()))
 		want[dailyKey{org, "2030-06-01", me, usage.MetricAPIRequests, "indexes"}] = 5
 		want[dailyKey{org, "2030-06-01", them, usage.MetricAPIRequests, "indexes"}] = 3
 		wantDaily(t, db, want)
-		if n := countRows(t, db, "usage_events", ""); n != 11 {
+		if n := dbtest.CountRows(t, db, "usage_events", ""); n != 11 {
 			t.Errorf("%d usage events, want 11", n)
 		}
 		wantLastUsed(t, db, adminKey, &last)
@@ -197,7 +197,7 @@ func TestUsageRecorderFlush(t *testing.T) {
 func TestUsageRecorderKeepsEventsWhenAFlushFails(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		user, s := dbtest.User(t, db)
-		k := newAPIKey(t, db, s, "key")
+		k := dbtest.NewAPIKey(t, db, s, "key")
 		ks := keyScope(t, db, k)
 		rec := usage.NewUsageRecorder(db, quietLog, time.Hour)
 		at := time.Date(2030, 6, 1, 12, 0, 0, 0, time.UTC)
@@ -207,18 +207,18 @@ func TestUsageRecorderKeepsEventsWhenAFlushFails(t *testing.T) {
 		t.Run("rollup fails", func(t *testing.T) {
 			// The events are inserted, then the rollup fails: all of it
 			// rolls back.
-			failOn(t, db, "INSERT", "usage_daily")
+			dbtest.FailOn(t, db, "INSERT", "usage_daily")
 			if err := rec.Flush(t.Context()); err == nil {
 				t.Fatal("flush succeeded although the rollup could not be written")
 			}
-			if n := countRows(t, db, "usage_events", ""); n != 0 {
+			if n := dbtest.CountRows(t, db, "usage_events", ""); n != 0 {
 				t.Fatalf("%d events left by a failed flush", n)
 			}
 			wantLastUsed(t, db, k, nil)
 		})
 		rec.RecordRequest(ks, "videos", at.Add(time.Second))
-		must(t, rec.Flush(t.Context()))
-		if n := countRows(t, db, "usage_events", ""); n != 3 {
+		dbtest.Must(t, rec.Flush(t.Context()))
+		if n := dbtest.CountRows(t, db, "usage_events", ""); n != 3 {
 			t.Errorf("%d events, want 3", n)
 		}
 		wantDaily(t, db, map[dailyKey]int64{
@@ -233,7 +233,7 @@ func TestUsageRecorderKeepsEventsWhenAFlushFails(t *testing.T) {
 func TestUsageRecorderUnderConcurrency(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		user, s := dbtest.User(t, db)
-		ks := keyScope(t, db, newAPIKey(t, db, s, "busy"))
+		ks := keyScope(t, db, dbtest.NewAPIKey(t, db, s, "busy"))
 		rec := usage.NewUsageRecorder(db, quietLog, time.Hour)
 		at := time.Date(2030, 6, 1, 12, 0, 0, 0, time.UTC)
 		var wg sync.WaitGroup
@@ -252,8 +252,8 @@ func TestUsageRecorderUnderConcurrency(t *testing.T) {
 			}()
 		}
 		wg.Wait()
-		must(t, rec.Flush(t.Context()))
-		if n := countRows(t, db, "usage_events", ""); n != 1000 {
+		dbtest.Must(t, rec.Flush(t.Context()))
+		if n := dbtest.CountRows(t, db, "usage_events", ""); n != 1000 {
 			t.Errorf("%d events, want 1000", n)
 		}
 		wantDaily(t, db, map[dailyKey]int64{{s.AccountID(), "2030-06-01", user.ID, usage.MetricAPIRequests, "indexes"}: 1000})
@@ -263,13 +263,13 @@ func TestUsageRecorderUnderConcurrency(t *testing.T) {
 func TestUsageRecorderRunFlushesOnCancel(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		_, s := dbtest.User(t, db)
-		k := newAPIKey(t, db, s, "key")
+		k := dbtest.NewAPIKey(t, db, s, "key")
 		ks := keyScope(t, db, k)
 		rec := usage.NewUsageRecorder(db, quietLog, time.Hour) // never ticks during the test
 		ctx, cancel := context.WithCancel(context.Background())
 		done := make(chan struct{})
 		go func() { rec.Run(ctx); close(done) }()
-		at := utc()
+		at := dbtest.UTC()
 		rec.RecordRequest(ks, "indexes", at)
 		cancel()
 		select {
@@ -277,7 +277,7 @@ func TestUsageRecorderRunFlushesOnCancel(t *testing.T) {
 		case <-time.After(15 * time.Second):
 			t.Fatal("Run did not return after its context ended")
 		}
-		if n := countRows(t, db, "usage_events", ""); n != 1 {
+		if n := dbtest.CountRows(t, db, "usage_events", ""); n != 1 {
 			t.Errorf("%d events after shutdown, want 1", n)
 		}
 		wantLastUsed(t, db, k, &at)
@@ -287,15 +287,15 @@ func TestUsageRecorderRunFlushesOnCancel(t *testing.T) {
 func TestUsageRecorderRunFlushesPeriodically(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		_, s := dbtest.User(t, db)
-		ks := keyScope(t, db, newAPIKey(t, db, s, "key"))
+		ks := keyScope(t, db, dbtest.NewAPIKey(t, db, s, "key"))
 		rec := usage.NewUsageRecorder(db, quietLog, 20*time.Millisecond)
 		ctx, cancel := context.WithCancel(context.Background())
 		done := make(chan struct{})
 		go func() { rec.Run(ctx); close(done) }()
 		defer func() { cancel(); <-done }()
-		rec.RecordRequest(ks, "indexes", utc())
+		rec.RecordRequest(ks, "indexes", dbtest.UTC())
 		deadline := time.Now().Add(5 * time.Second)
-		for countRows(t, db, "usage_events", "") == 0 {
+		for dbtest.CountRows(t, db, "usage_events", "") == 0 {
 			if time.Now().After(deadline) {
 				t.Fatal("nothing flushed 5 s after recording with a 20 ms interval")
 			}
@@ -306,15 +306,15 @@ func TestUsageRecorderRunFlushesPeriodically(t *testing.T) {
 
 func TestAddVideoRecordsIndexingSeconds(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
-		f := newOrgFixture(t, db)
-		idx := newIndex(t, db, f.admin, "clips", "")
-		addVideo(t, db, f.member, idx, "one", 30)
-		addVideo(t, db, f.member, idx, "two", 45)
-		addVideo(t, db, f.admin, idx, "three", 20)
-		_, err := models.AddVideo(t.Context(), db, f.member, idx.PublicID, videoInput("too short", 1))
-		wantFields(t, err, "duration_seconds")
-		_, err = models.AddVideo(t.Context(), db, f.other, idx.PublicID, videoInput("foreign", 60))
-		wantIs(t, err, tenancy.ErrNotFound)
+		f := dbtest.NewOrgFixture(t, db)
+		idx := dbtest.NewIndex(t, db, f.Admin, "clips", "")
+		dbtest.AddVideo(t, db, f.Member, idx.PublicID, "one", 30)
+		dbtest.AddVideo(t, db, f.Member, idx.PublicID, "two", 45)
+		dbtest.AddVideo(t, db, f.Admin, idx.PublicID, "three", 20)
+		_, err := models.AddVideo(t.Context(), db, f.Member, idx.PublicID, dbtest.VideoInput("too short", 1))
+		dbtest.WantFields(t, err, "duration_seconds")
+		_, err = models.AddVideo(t.Context(), db, f.Other, idx.PublicID, dbtest.VideoInput("foreign", 60))
+		dbtest.WantIs(t, err, tenancy.ErrNotFound)
 
 		evs := usageEvents(t, db)
 		if len(evs) != 3 {
@@ -323,13 +323,13 @@ func TestAddVideoRecordsIndexingSeconds(t *testing.T) {
 		perUser := map[int64]int64{}
 		want := map[dailyKey]int64{}
 		for _, ev := range evs {
-			if ev.Metric != usage.MetricIndexingSeconds || ev.AccountID != f.admin.AccountID() || ev.UserID == nil || ev.APIKeyID != nil || ev.Category != "" {
+			if ev.Metric != usage.MetricIndexingSeconds || ev.AccountID != f.Admin.AccountID() || ev.UserID == nil || ev.APIKeyID != nil || ev.Category != "" {
 				t.Fatalf("event %+v", ev)
 			}
 			perUser[*ev.UserID] += ev.Quantity
 			want[dailyKey{ev.AccountID, ev.OccurredAt.UTC().Format(time.DateOnly), *ev.UserID, usage.MetricIndexingSeconds, ""}] += ev.Quantity
 		}
-		if perUser[f.memberUser.ID] != 75 || perUser[f.adminUser.ID] != 20 || len(perUser) != 2 {
+		if perUser[f.MemberUser.ID] != 75 || perUser[f.AdminUser.ID] != 20 || len(perUser) != 2 {
 			t.Errorf("indexing seconds per user: %v; want member 75, admin 20", perUser)
 		}
 		wantDaily(t, db, want)
@@ -337,9 +337,9 @@ func TestAddVideoRecordsIndexingSeconds(t *testing.T) {
 		// The usage is account-owned: unscoped reads are refused.
 		var n int64
 		err = db.Model(&usage.UsageEvent{}).Count(&n).Error
-		wantIs(t, err, tenancy.ErrUnscoped)
+		dbtest.WantIs(t, err, tenancy.ErrUnscoped)
 		err = db.Model(&usage.UsageDaily{}).Count(&n).Error
-		wantIs(t, err, tenancy.ErrUnscoped)
+		dbtest.WantIs(t, err, tenancy.ErrUnscoped)
 	})
 }
 
@@ -347,14 +347,14 @@ func TestAddVideoRecordsIndexingSeconds(t *testing.T) {
 // the same transaction.
 func TestAddVideoUsageIsInTheSameTransaction(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
-		f := newOrgFixture(t, db)
-		idx := newIndex(t, db, f.admin, "clips", "")
-		failOn(t, db, "INSERT", "usage_daily")
-		if _, err := models.AddVideo(t.Context(), db, f.member, idx.PublicID, videoInput("one", 30)); err == nil {
+		f := dbtest.NewOrgFixture(t, db)
+		idx := dbtest.NewIndex(t, db, f.Admin, "clips", "")
+		dbtest.FailOn(t, db, "INSERT", "usage_daily")
+		if _, err := models.AddVideo(t.Context(), db, f.Member, idx.PublicID, dbtest.VideoInput("one", 30)); err == nil {
 			t.Fatal("AddVideo succeeded although its usage could not be recorded")
 		}
-		wantCounters(t, db, idx, 0, 0)
-		if n := countRows(t, db, "usage_events", ""); n != 0 {
+		dbtest.WantCounters(t, db, idx, 0, 0)
+		if n := dbtest.CountRows(t, db, "usage_events", ""); n != 0 {
 			t.Errorf("%d usage events left", n)
 		}
 	})
@@ -367,19 +367,19 @@ func TestUsageRecorderSurvivesADeletedAccount(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		owner, personal := dbtest.User(t, db)
 		org := dbtest.Org(t, db, owner)
-		orgKey := keyScope(t, db, newAPIKey(t, db, org, "org"))
-		personalKey := newAPIKey(t, db, personal, "personal")
+		orgKey := keyScope(t, db, dbtest.NewAPIKey(t, db, org, "org"))
+		personalKey := dbtest.NewAPIKey(t, db, personal, "personal")
 		rec := usage.NewUsageRecorder(db, quietLog, time.Hour)
 		at := time.Date(2030, 6, 1, 12, 0, 0, 0, time.UTC)
 		rec.RecordRequest(orgKey, "indexes", at)
 		rec.RecordRequest(keyScope(t, db, personalKey), "indexes", at)
-		must(t, models.DeleteOrganization(t.Context(), db, org, org.Account().Name, actorOf(owner)))
+		dbtest.Must(t, models.DeleteOrganization(t.Context(), db, org, org.Account().Name, dbtest.ActorOf(owner)))
 
 		// Allow one failed attempt; the next must have written the
 		// personal account's request.
 		first := rec.Flush(t.Context())
 		second := rec.Flush(t.Context())
-		n := countRows(t, db, "usage_events", "account_id = ?", personal.AccountID())
+		n := dbtest.CountRows(t, db, "usage_events", "account_id = ?", personal.AccountID())
 		if n != 1 {
 			t.Fatalf("after two flushes (%v, %v) the personal account has %d usage events, want 1: "+
 				"one deleted account blocks everybody's usage", first, second, n)
