@@ -94,7 +94,10 @@ func (t *walls) wallOn() bool {
 }
 
 // accountTables are the tables with an account_id column, read from the
-// schema the first time they are needed.
+// schema the first time they are needed. The schema is read on the
+// statement's own connection: taking another from a pool could wait
+// forever, holding t.mu, while every connection of the pool is in a
+// transaction waiting for t.mu.
 func (t *walls) accountTables(db *gorm.DB) (map[string]bool, error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
@@ -103,9 +106,19 @@ func (t *walls) accountTables(db *gorm.DB) (map[string]bool, error) {
 	}
 	q := `SELECT m.name FROM sqlite_master m, pragma_table_info(m.name) p WHERE m.type = 'table' AND p.name = 'account_id'`
 	if DialectOfDB(db) == Postgres {
-		q = `SELECT table_name FROM information_schema.columns WHERE table_schema = current_schema() AND column_name = 'account_id'`
+		// pg_catalog, not information_schema: the latter lists only what
+		// the connection's role may use, and the application's role is not
+		// the owner's.
+		q = `SELECT c.relname FROM pg_catalog.pg_attribute a
+			JOIN pg_catalog.pg_class c ON c.oid = a.attrelid
+			WHERE c.relnamespace = current_schema()::regnamespace AND a.attname = 'account_id'
+			AND NOT a.attisdropped AND c.relkind IN ('r', 'p', 'v', 'm', 'f')`
 	}
-	rows, err := t.schema.QueryContext(context.Background(), q)
+	var conn gorm.ConnPool = t.schema
+	if db.Statement != nil && db.Statement.ConnPool != nil {
+		conn = db.Statement.ConnPool
+	}
+	rows, err := conn.QueryContext(context.Background(), q)
 	if err != nil {
 		return nil, fmt.Errorf("read the account-owned tables: %w", err)
 	}
