@@ -11,9 +11,10 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"switchboard/handlers/sitetest"
 	"testing"
 	"time"
+
+	"switchboard/handlers/sitetest"
 )
 
 // freeAddr is a loopback address no one listens on.

@@ -113,18 +113,26 @@ func EachAt(t *testing.T, version int64, fn func(t *testing.T, db *gorm.DB)) {
 	})
 	if os.Getenv("TEST_DATABASE_URL") != "" || os.Getenv("CI") != "" {
 		t.Run("postgres", func(t *testing.T) {
-			admin := postgresAdmin(t)
-			schema := fmt.Sprintf("sbtest_%d_%d", os.Getpid(), schemaSeq.Add(1))
-			if err := admin.Exec("CREATE SCHEMA " + schema).Error; err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { admin.Exec("DROP SCHEMA IF EXISTS " + schema + " CASCADE") })
-			fn(t, at(t, Open(t, schemaURL(os.Getenv("TEST_DATABASE_URL"), schema))))
+			fn(t, at(t, Open(t, EmptyPostgresURL(t))))
 		})
 	}
 }
 
 var schemaSeq atomic.Int64
+
+// EmptyPostgresURL creates a schema of TEST_DATABASE_URL with nothing in it,
+// not even migrations, dropped when the test ends, and returns a connection
+// string that uses it.
+func EmptyPostgresURL(t testing.TB) string {
+	t.Helper()
+	admin := postgresAdmin(t)
+	schema := fmt.Sprintf("sbtest_%d_%d", os.Getpid(), schemaSeq.Add(1))
+	if err := admin.Exec("CREATE SCHEMA " + schema).Error; err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { admin.Exec("DROP SCHEMA IF EXISTS " + schema + " CASCADE") })
+	return schemaURL(os.Getenv("TEST_DATABASE_URL"), schema)
+}
 
 // Postgres opens a migrated database in a new schema of TEST_DATABASE_URL,
 // dropped when the test ends.
