@@ -9,20 +9,19 @@ run:
 	$(GO) run ./cmd/switchboard
 
 # Runs every test on SQLite and, when TEST_DATABASE_URL answers, PostgreSQL.
-# The models' tests run with the race detector, the other packages' without
-# it, both at once; each half's output is printed whole when it ends. (The
-# handlers' tests pass under -race too, `make test-race RACE_PACKAGES=./handlers/`,
-# but take about eight minutes there, one test at a time.)
+# The models' and handlers' tests run with the race detector (the handlers'
+# side by side, t.Parallel), the other packages' without it, both halves at
+# once; each half's output is printed whole when it ends.
 # The SDK conformance test drives the JavaScript SDK pinned in e2e/sdk.
 test: e2e/sdk/node_modules
 	@$(MAKE) --no-print-directory -j2 -Otarget test-race test-plain
 
 # The two halves of `make test`.
-RACE_PACKAGES = ./models/...
+RACE_PACKAGES = ./models/... ./handlers/...
 test-race:
 	TEST_DATABASE_URL="$(TEST_DATABASE_URL)" $(GO) test -count=1 -race $(RACE_PACKAGES)
 test-plain:
-	TEST_DATABASE_URL="$(TEST_DATABASE_URL)" $(GO) test -count=1 $$($(GO) list ./... | grep -v '^switchboard/models')
+	TEST_DATABASE_URL="$(TEST_DATABASE_URL)" $(GO) test -count=1 $$($(GO) list ./... | grep -v -e '^switchboard/models' -e '^switchboard/handlers')
 
 e2e/sdk/node_modules: e2e/sdk/package.json e2e/sdk/package-lock.json
 	npm ci --no-audit --no-fund --prefix e2e/sdk

@@ -23,6 +23,7 @@ func countOrgs(t testing.TB, db *gorm.DB, creator int64) int64 {
 }
 
 func TestCreateOrganization(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		app := newApp(t, db)
 		u, _, c := app.user(t)
@@ -62,6 +63,7 @@ func TestCreateOrganization(t *testing.T) {
 }
 
 func TestCreateOrganizationRefusesBadNames(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		app := newApp(t, db)
 		u, _, c := app.user(t)
@@ -78,6 +80,7 @@ func TestCreateOrganizationRefusesBadNames(t *testing.T) {
 }
 
 func TestSwitchAccounts(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		app := newApp(t, db)
 		u, personal, c := app.user(t)
@@ -123,6 +126,7 @@ func TestSwitchAccounts(t *testing.T) {
 }
 
 func TestSwitchToForeignAccountIs404(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		app := newApp(t, db)
 		_, personal, c := app.user(t)
@@ -139,6 +143,7 @@ func TestSwitchToForeignAccountIs404(t *testing.T) {
 }
 
 func TestStaleTabFormsAreRefused(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		app := newApp(t, db)
 		u, personal, c := app.user(t)
@@ -174,6 +179,7 @@ func TestStaleTabFormsAreRefused(t *testing.T) {
 }
 
 func TestRemovedMemberFallsBackToPersonalAccount(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		app := newApp(t, db)
 		owner, _ := dbtest.User(t, db)
@@ -205,6 +211,7 @@ func TestRemovedMemberFallsBackToPersonalAccount(t *testing.T) {
 }
 
 func TestHomePage(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		app := newApp(t, db)
 		u, _, c := app.user(t)
@@ -229,6 +236,7 @@ func TestHomePage(t *testing.T) {
 }
 
 func TestOrganizationSettings(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		app := newApp(t, db)
 		u, _, c := app.user(t)
@@ -264,6 +272,7 @@ func TestOrganizationSettings(t *testing.T) {
 }
 
 func TestProfileSettings(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		app := newApp(t, db)
 		u, _, c := app.user(t)
@@ -298,6 +307,7 @@ func TestProfileSettings(t *testing.T) {
 // password to confirm, so the profile offers the emailed link instead of a
 // form that could never be accepted; a crafted submission changes nothing.
 func TestProfileWithoutPassword(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		app := newApp(t, db)
 		u, _, c := app.user(t)
@@ -322,6 +332,7 @@ func TestProfileWithoutPassword(t *testing.T) {
 // TestProfilePasswordFormSentEmpty: the password form sent with both fields
 // empty is answered on the password form, not as a nameless rename.
 func TestProfilePasswordFormSentEmpty(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		app := newApp(t, db)
 		u, _, c := app.user(t)

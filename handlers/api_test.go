@@ -77,6 +77,7 @@ func apiErrorIs(t testing.TB, r *response, status int, code string) {
 }
 
 func TestAPIIndexLifecycle(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		app := newApp(t, db)
 		u, _ := dbtest.User(t, db)
@@ -143,6 +144,7 @@ func TestAPIIndexLifecycle(t *testing.T) {
 }
 
 func TestAPIListPaging(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		app := newApp(t, db)
 		_, personal := dbtest.User(t, db)
@@ -204,6 +206,7 @@ func TestAPIListPaging(t *testing.T) {
 }
 
 func TestAPIRefusesBadInputAndWritesNothing(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		app := newApp(t, db)
 		_, personal := dbtest.User(t, db)
@@ -261,6 +264,7 @@ func TestAPIRefusesBadInputAndWritesNothing(t *testing.T) {
 }
 
 func TestAPIKeysAreCheckedOnEveryRequest(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		app := newApp(t, db)
 		for _, k := range []string{"", "nope", models.APIKeyPrefix + "wrong"} {
@@ -308,6 +312,7 @@ func TestAPIKeysAreCheckedOnEveryRequest(t *testing.T) {
 // The page states the key lifetime the server is configured with, and the
 // keys it makes carry it.
 func TestAPIKeysPageStatesTheConfiguredLifetime(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		app := newApp(t, db, func(cfg *handlers.Config) { cfg.APIKeyTTL = 30 * 24 * time.Hour })
 		_, _, c := app.user(t)
@@ -323,6 +328,7 @@ func TestAPIKeysPageStatesTheConfiguredLifetime(t *testing.T) {
 }
 
 func TestAPIPrivateIndexesOnlyForTheirCreatorsKeys(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		app := newApp(t, db)
 		admin, _ := dbtest.User(t, db)
@@ -345,6 +351,7 @@ func TestAPIPrivateIndexesOnlyForTheirCreatorsKeys(t *testing.T) {
 }
 
 func TestAPIRateLimitIsSharedByTheOrganization(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		app := newApp(t, db)
 		admin, _ := dbtest.User(t, db)
@@ -423,6 +430,7 @@ func apiServer(t *testing.T, db *gorm.DB, limiter ratelimit.RateLimiter) string 
 // its own requests per account; the two count against each other only
 // through the database.
 func TestAPIRateLimitIsExactAcrossServers(t *testing.T) {
+	t.Parallel()
 	run := exactAcrossServers
 	t.Run("postgres", func(t *testing.T) {
 		dsn := dbtest.PostgresURL(t)
@@ -497,6 +505,7 @@ func exactAcrossServers(t *testing.T, dbA, dbB *gorm.DB) {
 // Add-ons are kept as created and shown on retrieve and list; expires_at is
 // there, null: indexes here do not expire.
 func TestAPIIndexAddonsAndExpiry(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		app := newApp(t, db)
 		_, personal := dbtest.User(t, db)
@@ -546,6 +555,7 @@ func TestAPIIndexAddonsAndExpiry(t *testing.T) {
 // date alone is its whole UTC day; a date and time runs from that instant to
 // the end of its UTC day.
 func TestAPIListFiltersByDateAndTime(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		app := newApp(t, db)
 		_, personal := dbtest.User(t, db)

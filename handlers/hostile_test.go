@@ -93,6 +93,7 @@ func templFields(t *testing.T) []string {
 // must have written nothing. The routes come from the router, the fields
 // from the templates and the pages, so new ones are walked too.
 func TestNoInputMakesA500(t *testing.T) {
+	t.Parallel()
 	fromTempl := templFields(t)
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		start := time.Now()
@@ -547,6 +548,7 @@ func errorLines(log string) string {
 // and for a query parameter that is not text or a page past the last, and
 // the API's 413 for a body over any limit.
 func TestHostileInputAnswers(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		app := newApp(t, db)
 		_, org, c := orgAdmin(t, app)

@@ -6,6 +6,7 @@ import (
 )
 
 func TestPlainParam(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		value string
 		ok    bool

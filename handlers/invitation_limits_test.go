@@ -28,6 +28,7 @@ func pastInvitationEmails(t testing.TB, db *gorm.DB, accountID int64, n int) {
 // The daily cap and the wait between resends are told on the members page:
 // 422, the invite form as it was sent, nothing written and no email sent.
 func TestMembersPageInvitationLimits(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		app := newApp(t, db)
 		_, org, ac := orgAdmin(t, app)

@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"sort"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -51,13 +52,13 @@ func seedResources(t testing.TB, db *gorm.DB, label string, s tenancy.Scope, vis
 	if err != nil {
 		t.Fatal(err)
 	}
-	invoiceSeq++
-	invoice := fmt.Sprintf("%024x", invoiceSeq)
+	seq := invoiceSeq.Add(1)
+	invoice := fmt.Sprintf("%024x", seq)
 	if err := dbtest.Plain(t, db).Exec(`INSERT INTO invoices (public_id, account_id, number, period, currency, total_minor, status, bill_to, created_at)
-		VALUES (?, ?, ?, ?, 'USD', 4900, 'issued', ?, ?)`, invoice, s.AccountID(), "SB-TEST-"+invoice, fmt.Sprintf("2020-%02d", invoiceSeq%12+1), label, time.Now()).Error; err != nil {
+		VALUES (?, ?, ?, ?, 'USD', 4900, 'issued', ?, ?)`, invoice, s.AccountID(), "SB-TEST-"+invoice, fmt.Sprintf("2020-%02d", seq%12+1), label, time.Now()).Error; err != nil {
 		t.Fatal(err)
 	}
-	ssoTest := fmt.Sprintf("id-test-%d", invoiceSeq)
+	ssoTest := fmt.Sprintf("id-test-%d", seq)
 	uid := s.UserID()
 	if err := sso.RecordSSORequest(ctx, db, ssoAccountOf(t, db, s), ssoTest, sso.SSOTest, &uid); err != nil {
 		t.Fatal(err)
@@ -77,7 +78,7 @@ func seedResources(t testing.TB, db *gorm.DB, label string, s tenancy.Scope, vis
 	return r
 }
 
-var invoiceSeq int
+var invoiceSeq atomic.Int64
 
 // missingID stands in for a resource a target does not have.
 var missingID = strings.Repeat("f", 24)
@@ -185,6 +186,7 @@ var plausibleForm = url.Values{
 // private index of another member of the same organization. Every attempt is
 // a 404 and changes nothing.
 func TestIsolationMatrix(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, isolationMatrix)
 }
 
@@ -192,6 +194,7 @@ func TestIsolationMatrix(t *testing.T) {
 // PostgreSQL with the application's wall switched off: the database's row
 // security alone still keeps every account's resources apart.
 func TestIsolationMatrixWithRowSecurityAlone(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		if tenancy.DialectOfDB(db) != tenancy.Postgres {
 			t.Skip("SQLite has no row-level security: the application's wall is its only one")

@@ -48,6 +48,7 @@ func invitationPath(app *testApp, msg mail.Message) string {
 }
 
 func TestInviteAndAccept(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		app := newApp(t, db)
 		admin, org, ac := orgAdmin(t, app)
@@ -115,6 +116,7 @@ func TestInviteAndAccept(t *testing.T) {
 }
 
 func TestInvitationLinksThatNoLongerWork(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		app := newApp(t, db)
 		_, org, ac := orgAdmin(t, app)
@@ -164,6 +166,7 @@ func TestInvitationLinksThatNoLongerWork(t *testing.T) {
 }
 
 func TestResendIssuesANewLink(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		app := newApp(t, db)
 		_, org, ac := orgAdmin(t, app)
@@ -186,6 +189,7 @@ func TestResendIssuesANewLink(t *testing.T) {
 }
 
 func TestInviteRefusals(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		app := newApp(t, db)
 		_, org, ac := orgAdmin(t, app)
@@ -222,6 +226,7 @@ func TestInviteRefusals(t *testing.T) {
 }
 
 func TestRoles(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		app := newApp(t, db)
 		admin, org, ac := orgAdmin(t, app)
@@ -255,6 +260,7 @@ func TestRoles(t *testing.T) {
 }
 
 func TestAdministratorsDemotingEachOtherAtOnce(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		for round := 0; round < 5; round++ {
 			a, _ := dbtest.User(t, db)
@@ -283,6 +289,7 @@ func TestAdministratorsDemotingEachOtherAtOnce(t *testing.T) {
 }
 
 func TestRemoveMember(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		app := newApp(t, db)
 		admin, org, ac := orgAdmin(t, app)
@@ -328,6 +335,7 @@ func TestRemoveMember(t *testing.T) {
 }
 
 func TestLeaveOrganization(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		app := newApp(t, db)
 		admin, org, ac := orgAdmin(t, app)
@@ -352,6 +360,7 @@ func TestLeaveOrganization(t *testing.T) {
 }
 
 func TestDeleteOrganization(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		app := newApp(t, db)
 		admin, org, ac := orgAdmin(t, app)
@@ -386,6 +395,7 @@ func TestDeleteOrganization(t *testing.T) {
 }
 
 func TestAuditLog(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		app := newApp(t, db)
 		admin, org, ac := orgAdmin(t, app)
@@ -428,6 +438,7 @@ func TestAuditLog(t *testing.T) {
 }
 
 func TestInvitationEmailOverSMTP(t *testing.T) {
+	t.Parallel()
 	db := dbtest.SQLite(t)
 	sink := smtptest.New(t)
 	mailer, err := mail.New(sink.URL(), "Switchboard <no-reply@example.com>", slog.Default())
@@ -458,6 +469,7 @@ func TestInvitationEmailOverSMTP(t *testing.T) {
 // lands them in their personal account, not on an organization page they
 // may no longer open.
 func TestRemoveYourself(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		app := newApp(t, db)
 		admin, org, ac := orgAdmin(t, app)

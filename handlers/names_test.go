@@ -19,6 +19,7 @@ const hiddenMessage = "cannot contain invisible or direction-changing characters
 // by every form that takes one: 422, the message under the field, the input
 // kept, nothing written.
 func TestNameFormsRefuseHiddenCharacters(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		app := newApp(t, db)
 		_, _, c := orgAdmin(t, app)
@@ -95,6 +96,7 @@ func TestNameFormsRefuseHiddenCharacters(t *testing.T) {
 
 // The API answers a hidden character in index_name with its 400 error.
 func TestAPIIndexNameRefusesHiddenCharacters(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		app := newApp(t, db)
 		_, org := dbtest.User(t, db)

@@ -15,6 +15,7 @@ import (
 // fails here, not in a user's browser. Arguments hold characters that need
 // escaping, to prove the builders escape them into one segment.
 func TestEveryPathIsARoute(t *testing.T) {
+	t.Parallel()
 	app := newApp(t, dbtest.SQLite(t))
 	id, slug, token := "ab/c d", "acme corp", "tok?en#1"
 	built := []struct{ method, path string }{

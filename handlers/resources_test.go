@@ -34,6 +34,7 @@ func createdID(t testing.TB, r *response) string {
 }
 
 func TestIndexLifecycle(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		app := newApp(t, db)
 		_, _, c := app.user(t)
@@ -96,6 +97,7 @@ func TestIndexLifecycle(t *testing.T) {
 }
 
 func TestIndexFormRefusesBadInput(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		app := newApp(t, db)
 		u, _, c := app.user(t)
@@ -134,6 +136,7 @@ func TestIndexFormRefusesBadInput(t *testing.T) {
 }
 
 func TestIndexListSearchSortAndPages(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		app := newApp(t, db)
 		_, scope, c := app.user(t)
@@ -185,6 +188,7 @@ func TestIndexListSearchSortAndPages(t *testing.T) {
 }
 
 func TestPrivateIndexes(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		app := newApp(t, db)
 		admin, _, ac := app.user(t)
@@ -231,6 +235,7 @@ func TestPrivateIndexes(t *testing.T) {
 }
 
 func TestIntegrations(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		app := newApp(t, db)
 		u, _, c := app.user(t)
@@ -293,6 +298,7 @@ func TestIntegrations(t *testing.T) {
 // the list of the same section in the other account, never on the detail
 // page, which belonged to the account left.
 func TestSwitchingFromAResourcePageLandsOnItsList(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		app := newApp(t, db)
 		u, personal, c := app.user(t)

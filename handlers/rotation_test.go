@@ -80,6 +80,7 @@ func rotated(t *testing.T, c *client, userID int64, before string, row models.Se
 // Switching accounts, either way, gives the session a new token; a switch
 // to the account already active does not.
 func TestSwitchingAccountsRotatesTheSession(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		app := newApp(t, db)
 		u, personal, c := app.user(t)
@@ -106,6 +107,7 @@ func TestSwitchingAccountsRotatesTheSession(t *testing.T) {
 
 // Creating an organization makes it the active account: a new token too.
 func TestCreatingAnOrganizationRotatesTheSession(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		app := newApp(t, db)
 		u, _, c := app.user(t)
@@ -119,6 +121,7 @@ func TestCreatingAnOrganizationRotatesTheSession(t *testing.T) {
 // A member removed from the active organization lands in their personal
 // account with a new token; the one from before the removal is refused.
 func TestFallingBackToPersonalRotatesTheSession(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		app := newApp(t, db)
 		_, org, ac := orgAdmin(t, app)
@@ -135,6 +138,7 @@ func TestFallingBackToPersonalRotatesTheSession(t *testing.T) {
 // at their next request, promoted or demoted; learning the role after
 // signing in does not.
 func TestRoleChangeRotatesTheSession(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		app := newApp(t, db)
 		_, org, ac := orgAdmin(t, app)
@@ -167,6 +171,7 @@ func TestRoleChangeRotatesTheSession(t *testing.T) {
 // A tab left in the organization after another switched away still gets the
 // stale-account page, through the new token its browser now holds.
 func TestStaleTabGuardAfterRotation(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		app := newApp(t, db)
 		u, personal, c := app.user(t)
@@ -213,6 +218,7 @@ func csrfRotatedAtSignIn(t *testing.T, c *client, signIn func() *response) {
 
 // Every way of signing in replaces the CSRF token: password, sign-up, SSO.
 func TestSignInRotatesTheCSRFToken(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		app := newApp(t, db)
 		t.Run("password", func(t *testing.T) {

@@ -22,6 +22,7 @@ import (
 )
 
 func TestStateChangesNeedTheCSRFToken(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		app := newApp(t, db)
 		u, personal, c := app.user(t)
@@ -62,6 +63,7 @@ func TestStateChangesNeedTheCSRFToken(t *testing.T) {
 }
 
 func TestSecurityHeaders(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		app := newApp(t, db)
 		_, _, c := app.user(t)
@@ -88,6 +90,7 @@ func TestSecurityHeaders(t *testing.T) {
 }
 
 func TestNotFoundAndMethodNotAllowed(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		app := newApp(t, db)
 		visitor := app.client()
@@ -105,6 +108,7 @@ func TestNotFoundAndMethodNotAllowed(t *testing.T) {
 }
 
 func TestStaticAssets(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		app := newApp(t, db)
 		c := app.client()
@@ -124,6 +128,7 @@ func TestStaticAssets(t *testing.T) {
 }
 
 func TestReadiness(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		ready := &handlers.Readiness{}
 		app := newAppWith(t, db, &sitetest.Mailbox{}, func(cfg *handlers.Config) { cfg.Readiness = ready })
@@ -219,6 +224,7 @@ func (p *proxy) stop() {
 }
 
 func TestDatabaseOutageIs503AndRecovers(t *testing.T) {
+	t.Parallel()
 	dsn := dbtest.PostgresURL(t)
 	u, err := url.Parse(dsn)
 	if err != nil {
@@ -264,6 +270,7 @@ func TestDatabaseOutageIs503AndRecovers(t *testing.T) {
 }
 
 func TestFormsMustBeText(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		app := newApp(t, db)
 		_, _, c := app.user(t)

@@ -74,6 +74,7 @@ func domainBadge(t testing.TB, c *client, domain string) string {
 // The settings page proves a domain against a real DNS server, named by
 // the configuration as SWITCHBOARD_DNS_SERVER names it.
 func TestSSODomainProvedThroughARealDNSServer(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		dns := dnstest.New(t)
 		app := newApp(t, db, func(cfg *handlers.Config) { cfg.DNSServer = dns.Addr() })
@@ -129,6 +130,7 @@ func TestSSODomainProvedThroughARealDNSServer(t *testing.T) {
 // Claims coexist; the first proof wins and drops the others' claims, with
 // a notice; nobody can prove or claim it afterwards.
 func TestSSODomainProofIsExclusive(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		records := map[string][]string{}
 		app := newApp(t, db, func(cfg *handlers.Config) { cfg.LookupTXT = fakeTXT(records) })
@@ -173,6 +175,7 @@ func TestSSODomainProofIsExclusive(t *testing.T) {
 // A second organization that holds a claim when another proves the domain
 // first is refused, whichever order the two check DNS in.
 func TestSSODomainProofRefusedWhenAnotherProvedFirst(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		app := newApp(t, db)
 		a := connectSSO(t, app, nil, ssoSetup{unproved: true, domains: "race.example"})
@@ -199,6 +202,7 @@ func TestSSODomainProofRefusedWhenAnotherProvedFirst(t *testing.T) {
 
 // "Sign in with SSO" by email routes only by proved domains.
 func TestSSODiscoveryRoutesOnlyProvedDomains(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		app := newApp(t, db)
 		env := connectSSO(t, app, nil, ssoSetup{jit: true, unproved: true, domains: "unproved.example"})
@@ -231,6 +235,7 @@ func verifiedMemberAtCorp(t *testing.T, app *testApp) (*ssoEnv, models.User, *cl
 // links their IdP identity themselves, signed in with their password; from
 // then on the IdP signs them in, and nobody else by that identity.
 func TestSSOLinkYourIdentity(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		app := newApp(t, db)
 		env, bob, bc := verifiedMemberAtCorp(t, app)
@@ -298,6 +303,7 @@ func TestSSOLinkYourIdentity(t *testing.T) {
 // Linking takes an address its owner proved: a squatter's unverified
 // registration cannot plant a link that its real owner would inherit.
 func TestSSOLinkNeedsAProvedAddress(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		app := newApp(t, db)
 		env := connectSSO(t, app, nil, ssoSetup{unproved: true, domains: "corp.example"})
@@ -312,6 +318,7 @@ func TestSSOLinkNeedsAProvedAddress(t *testing.T) {
 
 // Unlinking from the profile ends what the link allowed.
 func TestSSOUnlink(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		app := newApp(t, db)
 		env, _, bc := verifiedMemberAtCorp(t, app)

@@ -143,6 +143,7 @@ func FuzzACS(f *testing.F) {
 
 // TestACSSeedsOnBothDatabases runs the fuzz seeds on SQLite and PostgreSQL.
 func TestACSSeedsOnBothDatabases(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		target := newACSTarget(t, db)
 		for _, s := range target.seeds {

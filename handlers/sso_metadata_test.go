@@ -17,6 +17,7 @@ import (
 // or by name, and the message names neither the address nor what the
 // resolver or the network said; the log keeps the detail.
 func TestSSOMetadataURLRefusesReservedAddresses(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		app := newApp(t, db)
 		_, org, ac := orgAdmin(t, app)
@@ -69,6 +70,7 @@ func TestSSOMetadataURLRefusesReservedAddresses(t *testing.T) {
 // A host that refuses the connection is "could not be reached", whatever
 // the network said; one whose certificate fails is told apart.
 func TestSSOMetadataURLUnreachable(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		app := newApp(t, db, func(c *handlers.Config) { c.AllowPrivateMetadataHosts = true })
 		_, _, ac := orgAdmin(t, app)

@@ -544,6 +544,7 @@ func signedInAs(t testing.TB, c *client, email string) bool {
 // Signatures.
 
 func TestSSORefusesUnsignedResponses(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		app := newApp(t, db)
 		env := connectSSO(t, app, nil, ssoSetup{jit: true, inClear: true})
@@ -594,6 +595,7 @@ func TestSSORefusesUnsignedResponses(t *testing.T) {
 }
 
 func TestSSORefusesSignaturesByKeysNotInTheMetadata(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		app := newApp(t, db)
 		env := connectSSO(t, app, nil, ssoSetup{jit: true})
@@ -634,6 +636,7 @@ func TestSSORefusesSignaturesByKeysNotInTheMetadata(t *testing.T) {
 }
 
 func TestSSORefusesSignatureWrapping(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		app := newApp(t, db)
 		env := connectSSO(t, app, nil, ssoSetup{jit: true, inClear: true})
@@ -751,6 +754,7 @@ func TestSSORefusesSignatureWrapping(t *testing.T) {
 // Audience, organization, time, requests and replays.
 
 func TestSSORefusesAssertionsForAnotherAudienceOrOrganization(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		app := newApp(t, db)
 		idp := idptest.New(t)
@@ -802,6 +806,7 @@ func TestSSORefusesAssertionsForAnotherAudienceOrOrganization(t *testing.T) {
 }
 
 func TestSSOClockSkew(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		app := newApp(t, db)
 		// An IdP whose clock runs 60 s ahead, through the real flow.
@@ -878,6 +883,7 @@ func TestSSOClockSkew(t *testing.T) {
 }
 
 func TestSSORefusesResponsesToRequestsNotOpen(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		app := newApp(t, db)
 		env := connectSSO(t, app, nil, ssoSetup{jit: true})
@@ -920,6 +926,7 @@ func TestSSORefusesResponsesToRequestsNotOpen(t *testing.T) {
 }
 
 func TestSSORefusesReplayedAssertions(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		app := newApp(t, db)
 		env := connectSSO(t, app, nil, ssoSetup{jit: true, idpInitiated: true})
@@ -954,6 +961,7 @@ func TestSSORefusesReplayedAssertions(t *testing.T) {
 }
 
 func TestSSOUnsolicitedResponsesOnlyWhenAllowed(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		app := newApp(t, db)
 		setup := ssoSetup{jit: true}
@@ -983,6 +991,7 @@ func TestSSOUnsolicitedResponsesOnlyWhenAllowed(t *testing.T) {
 }
 
 func TestSSORefusesEmailsOutsideTheDomains(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		app := newApp(t, db)
 		env := connectSSO(t, app, nil, ssoSetup{jit: true})
@@ -1000,6 +1009,7 @@ func TestSSORefusesEmailsOutsideTheDomains(t *testing.T) {
 }
 
 func TestSSORefusesNonMembersWhenJITIsOff(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		app := newApp(t, db)
 		env := connectSSO(t, app, nil, ssoSetup{})
@@ -1028,6 +1038,7 @@ func TestSSORefusesNonMembersWhenJITIsOff(t *testing.T) {
 }
 
 func TestSSOTwoSigningCertificatesForRollover(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		app := newApp(t, db)
 		oldKey, oldCert := idptest.KeyPair(t, "old idp key")
@@ -1061,6 +1072,7 @@ func TestSSOTwoSigningCertificatesForRollover(t *testing.T) {
 // Enforce SSO and just-in-time provisioning.
 
 func TestSSOEnforce(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		app := newApp(t, db)
 		env := connectSSO(t, app, nil, ssoSetup{jit: true})
@@ -1130,6 +1142,7 @@ func TestSSOEnforce(t *testing.T) {
 }
 
 func TestSSOJustInTimeProvisioning(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		app := newApp(t, db)
 		env := connectSSO(t, app, nil, ssoSetup{jit: true, defaultRole: "admin"})
@@ -1209,6 +1222,7 @@ func TestSSOJustInTimeProvisioning(t *testing.T) {
 // in the personal account the real owner inherits: linking must stop them,
 // as it stops the squatter's password and sessions.
 func TestSSOLinkingAnUnverifiedUserStopsTheSquattersAPIKeys(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		app := newApp(t, db)
 		env := connectSSO(t, app, nil, ssoSetup{jit: true})
@@ -1231,6 +1245,7 @@ func TestSSOLinkingAnUnverifiedUserStopsTheSquattersAPIKeys(t *testing.T) {
 // Test the connection.
 
 func TestSSOTestTheConnection(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		app := newApp(t, db)
 		env := connectSSO(t, app, nil, ssoSetup{jit: true})
@@ -1334,6 +1349,7 @@ func TestSSOTestTheConnection(t *testing.T) {
 // Settings, discovery, the audit log and the members list.
 
 func TestSSOSettingsForm(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		app := newApp(t, db)
 		admin, org, ac := orgAdmin(t, app)
@@ -1459,6 +1475,7 @@ func TestSSOSettingsForm(t *testing.T) {
 // requests that need it fail (concurrently, as after a restart under load)
 // and the first one after it recovers reads it. Run with -race.
 func TestSSOSPKeyLoadedOnceTheDatabaseRecovers(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		app := newApp(t, db)
 		_, org, _ := orgAdmin(t, app)
@@ -1491,6 +1508,7 @@ func TestSSOSPKeyLoadedOnceTheDatabaseRecovers(t *testing.T) {
 }
 
 func TestSSOMetadataURLFetched(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		app := newApp(t, db, func(c *handlers.Config) { c.AllowPrivateMetadataHosts = true })
 		_, org, ac := orgAdmin(t, app)
@@ -1524,6 +1542,7 @@ func TestSSOMetadataURLFetched(t *testing.T) {
 }
 
 func TestSSOAuditLogAndMembersList(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		app := newApp(t, db)
 		env := connectSSO(t, app, nil, ssoSetup{jit: true})
@@ -1546,6 +1565,7 @@ func TestSSOAuditLogAndMembersList(t *testing.T) {
 }
 
 func TestSSODiscovery(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		app := newApp(t, db)
 		env := connectSSO(t, app, nil, ssoSetup{jit: true})
@@ -1567,6 +1587,7 @@ func TestSSODiscovery(t *testing.T) {
 }
 
 func TestSSOACSRefusesMalformedPosts(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		app := newApp(t, db)
 		env := connectSSO(t, app, nil, ssoSetup{jit: true, idpInitiated: true})
@@ -1612,6 +1633,7 @@ func TestSSOACSRefusesMalformedPosts(t *testing.T) {
 // have a victim's browser post the response (an auto-submitting form on
 // any site), which signs the victim in as the attacker (login CSRF).
 func TestSSOResponseOnlyForTheBrowserThatStartedTheSignIn(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		app := newApp(t, db)
 		env := connectSSO(t, app, nil, ssoSetup{jit: true})
@@ -1638,6 +1660,7 @@ func TestSSOResponseOnlyForTheBrowserThatStartedTheSignIn(t *testing.T) {
 // Two tabs of one browser start a sign-in each (a double click, or two tabs
 // sent to the IdP by Enforce SSO): each finishes, in either order, once.
 func TestSSOSignInsStartedInTwoTabsBothFinish(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		app := newApp(t, db)
 		env := connectSSO(t, app, nil, ssoSetup{jit: true})
@@ -1669,6 +1692,7 @@ func TestSSOSignInsStartedInTwoTabsBothFinish(t *testing.T) {
 // domain, and the ACS signs the browser in as the existing user with that
 // address: their personal account and their other organizations included.
 func TestSSOCannotTakeOverExistingUsersOfAnUnprovenDomain(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		app := newApp(t, db)
 		victim, _ := dbtest.UserNamed(t, db, "Victor Tim", "victor@victim.example")
@@ -1694,6 +1718,7 @@ func TestSSOCannotTakeOverExistingUsersOfAnUnprovenDomain(t *testing.T) {
 }
 
 func TestSSODomainVerificationByDNS(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		records := map[string][]string{}
 		app := newApp(t, db, func(cfg *handlers.Config) {

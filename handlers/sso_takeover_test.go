@@ -18,6 +18,7 @@ import (
 // password of "their" account and uses it; the attacker's IdP must not be
 // able to sign in as them, then or ever.
 func TestSSOPreHijackThroughAnUnprovedDomain(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		app := newApp(t, db)
 		const victim = "victor@victim.example"

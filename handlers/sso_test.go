@@ -124,6 +124,7 @@ func ssoOrg(t testing.TB, app *testApp, jit, enforce bool) (models.User, tenancy
 }
 
 func TestSSOFirstSignInWithJITThenAgain(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		app := newApp(t, db)
 		_, org, _, idp := ssoOrg(t, app, true, false)

@@ -35,6 +35,7 @@ func rightPassword(email string) url.Values {
 // Two servers on one database count the same failures: five spread over
 // both lock the pair on either.
 func TestSignInThrottleIsSharedByServers(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		clock := newManualClock()
 		one, two := newClockedApp(t, db, clock), newClockedApp(t, db, clock)
@@ -62,6 +63,7 @@ func TestSignInThrottleIsSharedByServers(t *testing.T) {
 // correct sign-in from theirs for more than a few seconds, and stays
 // throttled themselves.
 func TestAttackerElsewhereDoesNotLockTheOwnerOut(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		clock := newManualClock()
 		app := newClockedApp(t, db, clock)
@@ -105,6 +107,7 @@ func TestAttackerElsewhereDoesNotLockTheOwnerOut(t *testing.T) {
 
 // One failure every 15 minutes, for days, never locks anyone out.
 func TestSparseSignInFailuresNeverLock(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		clock := newManualClock()
 		app := newClockedApp(t, db, clock)
@@ -121,6 +124,7 @@ func TestSparseSignInFailuresNeverLock(t *testing.T) {
 // Verification and reset links are throttled in the shared store too: a
 // second server refuses what the first just sent.
 func TestEmailedLinksAreThrottledAcrossServers(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		clock := newManualClock()
 		one, two := newClockedApp(t, db, clock), newClockedApp(t, db, clock)

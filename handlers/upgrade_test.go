@@ -18,6 +18,7 @@ const lastRelease = 9
 // A database made by the last release migrates to this one with its data,
 // keeps each account's data its own, and passes the isolation checks.
 func TestUpgradeFromTheLastRelease(t *testing.T) {
+	t.Parallel()
 	dbtest.EachAt(t, lastRelease, func(t *testing.T, db *gorm.DB) {
 		plain := dbtest.Plain(t, db)
 		at := time.Now().UTC().Truncate(time.Microsecond)

@@ -17,6 +17,7 @@ import (
 var slugShape = regexp.MustCompile(`^[a-z0-9]+(-[a-z0-9]+)*$`)
 
 func TestCreateOrganization(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		u, personal := dbtest.User(t, db)
 		other, _ := dbtest.User(t, db)
@@ -70,6 +71,7 @@ func TestCreateOrganization(t *testing.T) {
 // TestCreateOrganizationSecondIsRefused: one organization per creator.
 // Being a member of another organization does not count.
 func TestCreateOrganizationSecondIsRefused(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		u, _ := dbtest.User(t, db)
 		owner, _ := dbtest.User(t, db)
@@ -87,6 +89,7 @@ func TestCreateOrganizationSecondIsRefused(t *testing.T) {
 }
 
 func TestCreateOrganizationSlugs(t *testing.T) {
+	t.Parallel()
 	cases := []struct {
 		name, slug string
 	}{
@@ -116,6 +119,7 @@ func TestCreateOrganizationSlugs(t *testing.T) {
 // TestCreateOrganizationNonLatinSlugs: names without ASCII letters still get
 // a usable slug, and two such organizations do not collide.
 func TestCreateOrganizationNonLatinSlugs(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		seen := map[string]string{}
 		for _, name := range []string{"Владимир Набоков", "李小龙", "東京 ラボ", "Ωμέγα"} {
@@ -138,6 +142,7 @@ func TestCreateOrganizationNonLatinSlugs(t *testing.T) {
 }
 
 func TestCreateOrganizationRefusesBadNames(t *testing.T) {
+	t.Parallel()
 	cases := map[string]string{
 		"empty":                 "",
 		"whitespace only":       " \t\n ",
@@ -168,6 +173,7 @@ func TestCreateOrganizationRefusesBadNames(t *testing.T) {
 }
 
 func TestCreateOrganizationAcceptsBoundaryNames(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		for _, name := range []string{"AB", strings.Repeat("a", 64), strings.Repeat("ж", 64), "  " + strings.Repeat("b", 64) + "  "} {
 			u, _ := dbtest.User(t, db)
@@ -181,6 +187,7 @@ func TestCreateOrganizationAcceptsBoundaryNames(t *testing.T) {
 // TestCreateOrganizationConcurrentlyBySameUser: the one-organization rule
 // holds when several requests race (the database's unique index settles it).
 func TestCreateOrganizationConcurrentlyBySameUser(t *testing.T) {
+	t.Parallel()
 	const n = 8
 	for _, sameName := range []bool{false, true} {
 		t.Run(fmt.Sprintf("same name %v", sameName), func(t *testing.T) {
@@ -231,6 +238,7 @@ func TestCreateOrganizationConcurrentlyBySameUser(t *testing.T) {
 // name at the same moment; the slug race must not be reported as the
 // one-organization limit.
 func TestCreateOrganizationConcurrentlySameNameByDifferentUsers(t *testing.T) {
+	t.Parallel()
 	const n = 8
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		for round := range 5 {
@@ -263,6 +271,7 @@ func TestCreateOrganizationConcurrentlySameNameByDifferentUsers(t *testing.T) {
 }
 
 func TestListAccountsForUser(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		u, personal := dbtest.User(t, db)
 		mk := func(name string) tenancy.Scope {
@@ -324,6 +333,7 @@ func TestListAccountsForUser(t *testing.T) {
 }
 
 func TestRenameOrganization(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		owner, _ := dbtest.User(t, db)
 		org := dbtest.Org(t, db, owner)
@@ -373,6 +383,7 @@ func TestRenameOrganization(t *testing.T) {
 // account; renaming back to the snapshot's name after another rename must
 // still rename.
 func TestRenameOrganizationWithStaleScope(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		owner, _ := dbtest.User(t, db)
 		org := dbtest.Org(t, db, owner)
@@ -393,6 +404,7 @@ func TestRenameOrganizationWithStaleScope(t *testing.T) {
 }
 
 func TestRenameOrganizationRefusals(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		owner, _ := dbtest.User(t, db)
 		org := dbtest.Org(t, db, owner)
@@ -438,6 +450,7 @@ func TestRenameOrganizationRefusals(t *testing.T) {
 }
 
 func TestMemberCount(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		owner, personal := dbtest.User(t, db)
 		org := dbtest.Org(t, db, owner)

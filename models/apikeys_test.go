@@ -43,6 +43,7 @@ func wantKeyWorks(t *testing.T, db *gorm.DB, secret string, want tenancy.Scope, 
 // The key's scope carries every column of its account, set ones included:
 // its limits decide the rate limit, its kind what the scope may do.
 func TestScopeForAPIKeyReadsTheWholeAccount(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		f := dbtest.NewOrgFixture(t, db)
 		perMinute, perDay := int64(7), int64(70)
@@ -123,6 +124,7 @@ func rowText(t *testing.T, db *gorm.DB, query string, args ...any) map[string]st
 }
 
 func TestCreateAPIKeyStoresOnlyTheHash(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		user, s := dbtest.User(t, db)
 		before := dbtest.UTC()
@@ -183,6 +185,7 @@ func TestCreateAPIKeyStoresOnlyTheHash(t *testing.T) {
 }
 
 func TestCreateAPIKeyValidatesTheName(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		_, s := dbtest.User(t, db)
 		for _, name := range []string{
@@ -211,6 +214,7 @@ func TestCreateAPIKeyValidatesTheName(t *testing.T) {
 }
 
 func TestAPIKeysNeedAScope(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		var zero tenancy.Scope
 		_, err := models.CreateAPIKey(t.Context(), db, zero, "x", models.DefaultAPIKeyTTL)
@@ -225,6 +229,7 @@ func TestAPIKeysNeedAScope(t *testing.T) {
 }
 
 func TestListAPIKeysShowsOnlyOwnKeysInTheAccount(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		f := dbtest.NewOrgFixture(t, db)
 		adminOrg1 := dbtest.NewAPIKey(t, db, f.Admin, "admin org 1")
@@ -256,6 +261,7 @@ func TestListAPIKeysShowsOnlyOwnKeysInTheAccount(t *testing.T) {
 }
 
 func TestRegenerateAPIKey(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		f := dbtest.NewOrgFixture(t, db)
 		old := dbtest.NewAPIKey(t, db, f.Member, "deploy")
@@ -299,6 +305,7 @@ func TestRegenerateAPIKey(t *testing.T) {
 }
 
 func TestRevokeAPIKeyIsRefusedOnTheNextRequest(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		f := dbtest.NewOrgFixture(t, db)
 		k := dbtest.NewAPIKey(t, db, f.Admin, "revoke me")
@@ -332,6 +339,7 @@ func TestRevokeAPIKeyIsRefusedOnTheNextRequest(t *testing.T) {
 }
 
 func TestAnotherMembersKeyIsNotFound(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		f := dbtest.NewOrgFixture(t, db)
 		memberKey := dbtest.NewAPIKey(t, db, f.Member, "member's")
@@ -366,6 +374,7 @@ func TestAnotherMembersKeyIsNotFound(t *testing.T) {
 }
 
 func TestExpiredAPIKey(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		_, s := dbtest.User(t, db)
 		k := dbtest.NewAPIKey(t, db, s, "old")
@@ -418,6 +427,7 @@ func TestScopeForAPIKey(t *testing.T) {
 }
 
 func TestScopeForAPIKeyReadsTheRoleAtEachRequest(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		f := dbtest.NewOrgFixture(t, db)
 		k := dbtest.NewAPIKey(t, db, f.Member, "member")
@@ -432,6 +442,7 @@ func TestScopeForAPIKeyReadsTheRoleAtEachRequest(t *testing.T) {
 }
 
 func TestScopeForAPIKeyRefusesAFormerMember(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		f := dbtest.NewOrgFixture(t, db)
 		k := dbtest.NewAPIKey(t, db, f.Member, "member")
@@ -506,6 +517,7 @@ func (f departureFixture) wantMemberKeysRevoked(t *testing.T, db *gorm.DB) {
 }
 
 func TestRemoveMemberRevokesTheirKeys(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		f := newDepartureFixture(t, db)
 		_, err := models.RemoveMember(t.Context(), db, f.Admin, f.MemberUser.PublicID, dbtest.ActorOf(f.AdminUser))
@@ -527,6 +539,7 @@ func TestRemoveMemberRevokesTheirKeys(t *testing.T) {
 }
 
 func TestLeaveOrganizationRevokesTheirKeys(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		f := newDepartureFixture(t, db)
 		dbtest.Must(t, models.LeaveOrganization(t.Context(), db, f.Member, dbtest.ActorOf(f.MemberUser)))
@@ -543,6 +556,7 @@ func TestLeaveOrganizationRevokesTheirKeys(t *testing.T) {
 }
 
 func TestDeleteOrganizationRevokesEveryKey(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		f := newDepartureFixture(t, db)
 		adminPersonal := dbtest.NewAPIKey(t, db, f.AdminPersonal, "admin personal")
@@ -560,6 +574,7 @@ func TestDeleteOrganizationRevokesEveryKey(t *testing.T) {
 // A departure that fails after the keys were revoked revokes nothing: the
 // revocation is part of the departure's transaction.
 func TestDepartureRevocationIsInTheSameTransaction(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		f := newDepartureFixture(t, db)
 		wantKept := func(t *testing.T, keys ...models.NewAPIKey) {
@@ -603,6 +618,7 @@ func TestDepartureRevocationIsInTheSameTransaction(t *testing.T) {
 }
 
 func TestScopeForAPIKeyRefusesJunk(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		_, s := dbtest.User(t, db)
 		k := dbtest.NewAPIKey(t, db, s, "real")
@@ -707,6 +723,7 @@ func listForAPI(t *testing.T, db *gorm.DB, s tenancy.Scope, q models.APIIndexQue
 }
 
 func TestListIndexesForAPI(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		f := newAPIIndexFixture(t, db)
 		newestFirst := []string{"admin private", "a_b", "100% real", "Delta clips", "Gamma", "beta clips", "Alpha"}
@@ -814,6 +831,7 @@ func reversed(in []string) []string {
 }
 
 func TestListVideosForAPI(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		f := dbtest.NewOrgFixture(t, db)
 		idx := dbtest.NewIndex(t, db, f.Admin, "videos", "")

@@ -26,6 +26,7 @@ func issue(t *testing.T, db *gorm.DB, u models.User, purpose models.TokenPurpose
 }
 
 func TestVerifyEmail(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		u, _ := dbtest.User(t, db)
 		other, _ := dbtest.User(t, db)
@@ -58,6 +59,7 @@ func TestVerifyEmail(t *testing.T) {
 }
 
 func TestEmailTokenStoresOnlyTheHash(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		u, _ := dbtest.User(t, db)
 		for _, purpose := range []models.TokenPurpose{models.PurposeVerify, models.PurposeReset} {
@@ -81,6 +83,7 @@ func TestEmailTokenStoresOnlyTheHash(t *testing.T) {
 }
 
 func TestIssueEmailTokenInvalidatesEarlierOnes(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		u, _ := dbtest.User(t, db)
 		other, _ := dbtest.User(t, db)
@@ -110,6 +113,7 @@ func TestIssueEmailTokenInvalidatesEarlierOnes(t *testing.T) {
 }
 
 func TestEmailTokensRefused(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		// Each user holds one kind of link, so that a refused attempt on
 		// one cannot be mistaken for another's effect.
@@ -173,6 +177,7 @@ func TestEmailTokensRefused(t *testing.T) {
 // TestVerifyEmailRefusesLinkForOldAddress: a link proves only the address it
 // was sent to.
 func TestVerifyEmailRefusesLinkForOldAddress(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		u, _ := dbtest.User(t, db)
 		token := issue(t, db, u, models.PurposeVerify)
@@ -186,6 +191,7 @@ func TestVerifyEmailRefusesLinkForOldAddress(t *testing.T) {
 }
 
 func TestPeekEmailTokenDoesNotConsume(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		u, _ := dbtest.User(t, db)
 		other, _ := dbtest.User(t, db)
@@ -210,6 +216,7 @@ func TestPeekEmailTokenDoesNotConsume(t *testing.T) {
 }
 
 func TestResetPassword(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		u, personal := dbtest.User(t, db)
 		other, otherPersonal := dbtest.User(t, db)
@@ -256,6 +263,7 @@ func TestResetPassword(t *testing.T) {
 }
 
 func TestResetPasswordRefusesBadPasswordAndKeepsTheLink(t *testing.T) {
+	t.Parallel()
 	cases := map[string]string{
 		"empty":        "",
 		"9 characters": "123456789",

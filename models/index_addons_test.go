@@ -12,6 +12,7 @@ import (
 )
 
 func TestIndexAddonsAreCheckedOnce(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		_, s := dbtest.User(t, db)
 		in := func(addons ...string) models.IndexInput {

@@ -85,6 +85,7 @@ func wantNameTaken(t *testing.T, err error) {
 }
 
 func TestCreateIndex(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		f := dbtest.NewOrgFixture(t, db)
 		cases := []struct {
@@ -174,6 +175,7 @@ func TestCreateIndex(t *testing.T) {
 }
 
 func TestCreateIndexRefusesBadInput(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		f := dbtest.NewOrgFixture(t, db)
 		dbtest.NewIndex(t, db, f.Admin, "Existing", "")
@@ -227,6 +229,7 @@ func TestCreateIndexRefusesBadInput(t *testing.T) {
 // TestCreateIndexNameTaken: names are unique per account, case-insensitively;
 // another account's names do not count.
 func TestCreateIndexNameTaken(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		f := dbtest.NewOrgFixture(t, db)
 		dbtest.NewIndex(t, db, f.Admin, "Highlights", "")
@@ -279,6 +282,7 @@ func TestCreateIndexNameTaken(t *testing.T) {
 // TestCreateIndexSameNameConcurrently: of simultaneous creates of one name,
 // one wins and the others get the name-taken error, not a database error.
 func TestCreateIndexSameNameConcurrently(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		f := dbtest.NewOrgFixture(t, db)
 		scopes := []tenancy.Scope{f.Admin, f.Member, f.Member2, f.Admin, f.Member, f.Member2, f.Admin, f.Member}
@@ -315,6 +319,7 @@ func TestCreateIndexSameNameConcurrently(t *testing.T) {
 // TestCreateIndexByMemberIsShared: a regular member creates indexes, and every
 // member, administrators included, sees and manages them.
 func TestCreateIndexByMemberIsShared(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		f := dbtest.NewOrgFixture(t, db)
 		idx := dbtest.NewIndex(t, db, f.Member, "Member's index", "account")
@@ -345,6 +350,7 @@ func TestCreateIndexByMemberIsShared(t *testing.T) {
 // TestCreateIndexPersonalIgnoresVisibility: a personal account's indexes are
 // its owner's already; a visibility sent there is ignored, never an error.
 func TestCreateIndexPersonalIgnoresVisibility(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		f := dbtest.NewOrgFixture(t, db)
 		for _, v := range []string{"private", "public", "account", ""} {
@@ -368,6 +374,7 @@ func TestCreateIndexPersonalIgnoresVisibility(t *testing.T) {
 // TestPrivateIndexIsSeenOnlyByItsCreator: nobody else in the organization,
 // administrators included, sees a private index or its videos anywhere.
 func TestPrivateIndexIsSeenOnlyByItsCreator(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		f := dbtest.NewOrgFixture(t, db)
 		shared := dbtest.NewIndex(t, db, f.Admin, "Shared Secrets", "")
@@ -438,6 +445,7 @@ func TestPrivateIndexIsSeenOnlyByItsCreator(t *testing.T) {
 // TestPrivateIndexNames: names are unique within what one member sees: the
 // shared indexes and their own private ones.
 func TestPrivateIndexNames(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		f := dbtest.NewOrgFixture(t, db)
 		dbtest.NewIndex(t, db, f.Member, "Drafts", "private")
@@ -491,6 +499,7 @@ func TestPrivateIndexNames(t *testing.T) {
 }
 
 func TestUpdateIndex(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		f := dbtest.NewOrgFixture(t, db)
 		idx := dbtest.NewIndex(t, db, f.Admin, "Original", "")
@@ -583,6 +592,7 @@ func TestUpdateIndex(t *testing.T) {
 // TestUpdateIndexVisibilityOnlyByCreator: an administrator cannot change who
 // sees a member's shared index either.
 func TestUpdateIndexVisibilityOnlyByCreator(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		f := dbtest.NewOrgFixture(t, db)
 		idx := dbtest.NewIndex(t, db, f.Member, "Member's", "")
@@ -605,6 +615,7 @@ func TestUpdateIndexVisibilityOnlyByCreator(t *testing.T) {
 // TestIndexesCrossAccount: an index of another account behaves exactly like a
 // missing one, and nothing changes.
 func TestIndexesCrossAccount(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		f := dbtest.NewOrgFixture(t, db)
 		mine := dbtest.NewIndex(t, db, f.Admin, "Mine", "")
@@ -658,6 +669,7 @@ func TestIndexesCrossAccount(t *testing.T) {
 // TestResourceFunctionsRefuseZeroScope: every function on indexes, videos and
 // integrations refuses the zero scope and writes nothing.
 func TestResourceFunctionsRefuseZeroScope(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		f := dbtest.NewOrgFixture(t, db)
 		idx := dbtest.NewIndex(t, db, f.Admin, "Indexed", "")
@@ -740,6 +752,7 @@ func TestResourceFunctionsRefuseZeroScope(t *testing.T) {
 }
 
 func TestListIndexesPagination(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		f := dbtest.NewOrgFixture(t, db)
 		var created []string
@@ -781,6 +794,7 @@ func TestListIndexesPagination(t *testing.T) {
 }
 
 func TestListIndexesSort(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		f := dbtest.NewOrgFixture(t, db)
 		order := []string{"delta", "Alpha", "charlie", "Echo", "bravo"}
@@ -812,6 +826,7 @@ func TestListIndexesSort(t *testing.T) {
 }
 
 func TestListIndexesSearch(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		f := dbtest.NewOrgFixture(t, db)
 		for _, name := range []string{"Cats 100%", "Cats 1000 lives", "snake_case", "snakeXcase", `back\slash`, "backslash", "Dog Show", "ÉTÉ 2024"} {
@@ -864,6 +879,7 @@ func TestListIndexesSearch(t *testing.T) {
 // TestDeleteIndexDeletesVideos: deleting an index removes its videos and
 // nothing else.
 func TestDeleteIndexDeletesVideos(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		f := dbtest.NewOrgFixture(t, db)
 		doomed := dbtest.NewIndex(t, db, f.Admin, "Doomed", "")

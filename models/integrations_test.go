@@ -42,6 +42,7 @@ func rawIntegration(t *testing.T, db *gorm.DB, id int64) models.S3Integration {
 }
 
 func TestCreateIntegration(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		f := dbtest.NewOrgFixture(t, db)
 		in := models.IntegrationInput{Name: "  Raw   footage ", Bucket: " my-bucket ", Region: " eu-west-1 ",
@@ -77,6 +78,7 @@ func TestCreateIntegration(t *testing.T) {
 // TestIntegrationValidation: bucket names by AWS's rules, regions from AWS's
 // list, role ARNs, prefixes and names.
 func TestIntegrationValidation(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		f := dbtest.NewOrgFixture(t, db)
 		with := func(field, value string) models.IntegrationInput {
@@ -148,6 +150,7 @@ func TestIntegrationValidation(t *testing.T) {
 // name cannot hold control characters; a NUL in particular must be a form
 // error, not a database error (PostgreSQL refuses NUL in text).
 func TestIntegrationNameRefusesControlCharacters(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		f := dbtest.NewOrgFixture(t, db)
 		for label, name := range map[string]string{"NUL": "bad\x00name", "bell": "bad\x07name", "escape": "bad\x1b[31mname"} {
@@ -167,6 +170,7 @@ func TestIntegrationNameRefusesControlCharacters(t *testing.T) {
 // external ID, which edits keep; the policies to paste into AWS are valid
 // JSON and name it.
 func TestIntegrationExternalIDAndPolicies(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		f := dbtest.NewOrgFixture(t, db)
 		seen := map[string]bool{}
@@ -245,6 +249,7 @@ func TestIntegrationExternalIDAndPolicies(t *testing.T) {
 }
 
 func TestUpdateIntegrationRefusesBadInput(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		f := dbtest.NewOrgFixture(t, db)
 		it := newIntegration(t, db, f.Admin, "Stable")
@@ -275,6 +280,7 @@ func TestUpdateIntegrationRefusesBadInput(t *testing.T) {
 }
 
 func TestListIntegrations(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		f := dbtest.NewOrgFixture(t, db)
 		var created []string
@@ -315,6 +321,7 @@ func TestListIntegrations(t *testing.T) {
 // TestIntegrationsSharedInOrganization: every member creates, edits and
 // deletes any of the organization's integrations.
 func TestIntegrationsSharedInOrganization(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		f := dbtest.NewOrgFixture(t, db)
 		byAdmin := newIntegration(t, db, f.Admin, "By admin")
@@ -356,6 +363,7 @@ func TestIntegrationsSharedInOrganization(t *testing.T) {
 // TestIntegrationsCrossAccount: another account's integration behaves like a
 // missing one and nothing changes.
 func TestIntegrationsCrossAccount(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		f := dbtest.NewOrgFixture(t, db)
 		mine := newIntegration(t, db, f.Admin, "Mine")

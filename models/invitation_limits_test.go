@@ -69,6 +69,7 @@ func addresses(prefix string, n int) string {
 }
 
 func TestInvitationEmailsPerDayByPlan(t *testing.T) {
+	t.Parallel()
 	for plan, want := range map[tenancy.Plan]int{tenancy.PlanFree: 100, tenancy.PlanDeveloper: 500, tenancy.PlanEnterprise: 5_000, "unknown": 100} {
 		if got := models.InvitationEmailsPerDay(plan); got != want {
 			t.Errorf("%s: %d invitation emails a day, want %d", plan, got, want)
@@ -79,6 +80,7 @@ func TestInvitationEmailsPerDayByPlan(t *testing.T) {
 // An invitation can be sent again once InvitationResendInterval has passed
 // since it was last sent, not before; a refusal writes nothing.
 func TestResendWaitsBetweenSends(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		f := dbtest.NewOrgFixture(t, db)
 		sent := inviteOne(t, db, f.Admin, f.AdminUser, "wait@example.com", tenancy.RoleMember)
@@ -120,6 +122,7 @@ func TestResendWaitsBetweenSends(t *testing.T) {
 // cap, per organization; a request that would go over it sends nothing and
 // says how many can still go and when the rest can.
 func TestInvitationEmailsCappedPerDay(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		f := dbtest.NewOrgFixture(t, db)
 		actor := dbtest.ActorOf(f.AdminUser)
@@ -170,6 +173,7 @@ func TestInvitationEmailsCappedPerDay(t *testing.T) {
 // Each plan has its own cap, read from the account as it is when the
 // emails go out.
 func TestInvitationEmailCapFollowsThePlan(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		f := dbtest.NewOrgFixture(t, db)
 		actor := dbtest.ActorOf(f.AdminUser)
@@ -194,6 +198,7 @@ func TestInvitationEmailCapFollowsThePlan(t *testing.T) {
 // Concurrent requests count the day's emails one after the other: the cap
 // is never passed, and a resend goes out once.
 func TestInvitationLimitsUnderConcurrency(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		f := dbtest.NewOrgFixture(t, db)
 		actor := dbtest.ActorOf(f.AdminUser)

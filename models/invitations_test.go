@@ -172,6 +172,7 @@ func wantExpiresInAWeek(t *testing.T, inv models.Invitation, from, to time.Time)
 }
 
 func TestInviteParsesAddresses(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		f := dbtest.NewOrgFixture(t, db)
 		cases := []struct {
@@ -229,6 +230,7 @@ func TestInviteParsesAddresses(t *testing.T) {
 }
 
 func TestInviteSortsAddresses(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		f := dbtest.NewOrgFixture(t, db)
 		pending := inviteOne(t, db, f.Admin, f.AdminUser, "pending@example.com", tenancy.RoleMember)
@@ -326,6 +328,7 @@ func TestInviteSortsAddresses(t *testing.T) {
 // TestInviteStoresOnlyTheTokenHash: the link's token exists only in the
 // returned value; the database holds its hash.
 func TestInviteStoresOnlyTheTokenHash(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		f := dbtest.NewOrgFixture(t, db)
 		res := invite(t, db, f.Admin, f.AdminUser, "a@example.com, b@example.com", tenancy.RoleMember)
@@ -357,6 +360,7 @@ func TestInviteStoresOnlyTheTokenHash(t *testing.T) {
 }
 
 func TestInviteRefusals(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		f := dbtest.NewOrgFixture(t, db)
 		inviteOne(t, db, f.Admin, f.AdminUser, "pending@example.com", tenancy.RoleMember)
@@ -434,6 +438,7 @@ func TestInviteRefusals(t *testing.T) {
 // TestInviteRenewsAnExpiredInvitation: inviting an address again after its
 // invitation expired renews that invitation, with the role asked for now.
 func TestInviteRenewsAnExpiredInvitation(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		f := dbtest.NewOrgFixture(t, db)
 		old := inviteOne(t, db, f.Admin, f.AdminUser, "late@example.com", tenancy.RoleMember)
@@ -476,6 +481,7 @@ func TestInviteRenewsAnExpiredInvitation(t *testing.T) {
 }
 
 func TestListInvitations(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		f := dbtest.NewOrgFixture(t, db)
 		// Made one at a time, oldest first.
@@ -552,6 +558,7 @@ func TestListInvitations(t *testing.T) {
 }
 
 func TestResendInvitation(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		f := dbtest.NewOrgFixture(t, db)
 		for _, expired := range []bool{false, true} {
@@ -635,6 +642,7 @@ func TestResendInvitation(t *testing.T) {
 }
 
 func TestRevokeInvitation(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		f := dbtest.NewOrgFixture(t, db)
 		sent := inviteOne(t, db, f.Admin, f.AdminUser, "revoke@example.com", tenancy.RoleMember)
@@ -705,6 +713,7 @@ func TestRevokeInvitation(t *testing.T) {
 }
 
 func TestLookupInvitation(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		f := dbtest.NewOrgFixture(t, db)
 		sent := inviteOne(t, db, f.Admin, f.AdminUser, "look@example.com", tenancy.RoleAdmin)
@@ -758,6 +767,7 @@ func TestLookupInvitation(t *testing.T) {
 // TestInvitationState: State reads as the link page shows it, from rows as
 // each database returns them; accepted wins over revoked, both over expired.
 func TestInvitationState(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		f := dbtest.NewOrgFixture(t, db)
 		later, earlier := dbtest.UTC().Add(time.Minute), dbtest.UTC().Add(-time.Minute)
@@ -794,6 +804,7 @@ func TestInvitationState(t *testing.T) {
 }
 
 func TestAcceptInvitation(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		f := dbtest.NewOrgFixture(t, db)
 		for _, role := range []tenancy.Role{tenancy.RoleMember, tenancy.RoleAdmin} {
@@ -853,6 +864,7 @@ func TestAcceptInvitation(t *testing.T) {
 }
 
 func TestAcceptInvitationRefusals(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		f := dbtest.NewOrgFixture(t, db)
 		invitee, _ := dbtest.UserNamed(t, db, "Invitee", "invitee@example.com")
@@ -901,6 +913,7 @@ func TestAcceptInvitationRefusals(t *testing.T) {
 // TestAcceptInvitationWhenAlreadyMember: someone who joined meanwhile accepts
 // without a second membership, keeping their role.
 func TestAcceptInvitationWhenAlreadyMember(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		f := dbtest.NewOrgFixture(t, db)
 		user, _ := dbtest.UserNamed(t, db, "Early", "early@example.com")
@@ -923,6 +936,7 @@ func TestAcceptInvitationWhenAlreadyMember(t *testing.T) {
 // TestAcceptInvitationConcurrently: of simultaneous accepts of one link,
 // exactly one succeeds.
 func TestAcceptInvitationConcurrently(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		f := dbtest.NewOrgFixture(t, db)
 		for round := range 4 {
@@ -970,6 +984,7 @@ func TestAcceptInvitationConcurrently(t *testing.T) {
 // once get one invitation between them; the others are told it is already
 // invited, not a database error.
 func TestInviteSameAddressConcurrently(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		f := dbtest.NewOrgFixture(t, db)
 		for round := range 5 {

@@ -8,6 +8,7 @@ import (
 )
 
 func TestLastAdmin(t *testing.T) {
+	t.Parallel()
 	cases := []struct {
 		role   tenancy.Role
 		admins int64

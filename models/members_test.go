@@ -72,6 +72,7 @@ func wantHandedOver(t *testing.T, db *gorm.DB, idx models.Index, heir tenancy.Sc
 }
 
 func TestListMembers(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		n := dbtest.Unique("")
 		zed, _ := dbtest.UserNamed(t, db, "Zed Admin", "zed"+n+"@example.com")
@@ -171,6 +172,7 @@ func TestListMembers(t *testing.T) {
 }
 
 func TestChangeRole(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		f := dbtest.NewOrgFixture(t, db)
 		acct := f.Admin.AccountID()
@@ -226,6 +228,7 @@ func TestChangeRole(t *testing.T) {
 }
 
 func TestChangeRoleRefusals(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		f := dbtest.NewOrgFixture(t, db)
 		outsider, _ := dbtest.User(t, db)
@@ -276,6 +279,7 @@ func TestChangeRoleRefusals(t *testing.T) {
 // would clash with what the heir sees get " (from <name>)", then a number.
 // Shared indexes stay as they were.
 func TestRemoveMemberHandsOverPrivateIndexes(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		f := dbtest.NewOrgFixture(t, db)
 		m := f.MemberUser
@@ -342,6 +346,7 @@ func TestRemoveMemberHandsOverPrivateIndexes(t *testing.T) {
 }
 
 func TestRemoveMemberRefusals(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		f := dbtest.NewOrgFixture(t, db)
 		dbtest.NewIndex(t, db, f.Admin, "Admin's private", "private")
@@ -379,6 +384,7 @@ func TestRemoveMemberRefusals(t *testing.T) {
 // while another remains; their private indexes pass to the longest-serving
 // other administrator.
 func TestRemoveSelfWithAnotherAdmin(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		f := dbtest.NewOrgFixture(t, db)
 		acct := f.Admin.AccountID()
@@ -407,6 +413,7 @@ func TestRemoveSelfWithAnotherAdmin(t *testing.T) {
 }
 
 func TestLeaveOrganization(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		f := dbtest.NewOrgFixture(t, db)
 		acct := f.Admin.AccountID()
@@ -477,6 +484,7 @@ func TestLeaveOrganization(t *testing.T) {
 }
 
 func TestDeleteOrganization(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		f := dbtest.NewOrgFixture(t, db)
 		acct := f.Admin.AccountID()
@@ -594,6 +602,7 @@ func TestDeleteOrganization(t *testing.T) {
 // TestDemoteEachOtherConcurrently: two administrators demoting each other at
 // once never leave the organization without one.
 func TestDemoteEachOtherConcurrently(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		aUser, _ := dbtest.User(t, db)
 		a := dbtest.Org(t, db, aUser)
@@ -642,6 +651,7 @@ func TestDemoteEachOtherConcurrently(t *testing.T) {
 // once never leave the organization without one, and the private indexes of
 // whoever goes pass to whoever stays.
 func TestRemoveEachOtherConcurrently(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		aUser, _ := dbtest.User(t, db)
 		a := dbtest.Org(t, db, aUser)
@@ -703,6 +713,7 @@ func TestRemoveEachOtherConcurrently(t *testing.T) {
 // valid index name, at most IndexNameMax characters, however long the names
 // involved.
 func TestHandOverKeepsIndexNamesValid(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		for _, c := range []struct {
 			label     string
@@ -746,6 +757,7 @@ func TestHandOverKeepsIndexNamesValid(t *testing.T) {
 // as it would be a moment later. The stale scope here stands for that
 // in-flight request.
 func TestMembershipActionsRecheckTheActor(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		for _, c := range []struct {
 			label  string

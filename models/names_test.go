@@ -52,6 +52,7 @@ type nameWrite struct {
 }
 
 func TestNamesRefuseHiddenCharacters(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		ctx := t.Context()
 		f := dbtest.NewOrgFixture(t, db)
@@ -137,6 +138,7 @@ func TestNamesRefuseHiddenCharacters(t *testing.T) {
 
 // The control characters keep their own message.
 func TestNamesRefuseControlCharactersSaying(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		f := dbtest.NewOrgFixture(t, db)
 		_, err := models.CreateIndex(t.Context(), db, f.Admin, dbtest.IndexInput("bad\x07name", ""))

@@ -38,6 +38,7 @@ var schemaDifferences = map[string]bool{
 // name). Row-security policies exist on PostgreSQL alone and are left out,
 // as is goose's own table.
 func TestMigratedSchemasMatch(t *testing.T) {
+	t.Parallel()
 	lite := sqliteSchema(t, dbtest.Plain(t, dbtest.SQLite(t)))
 	wantSchemaRead(t, "SQLite", lite)
 	pg := postgresSchema(t, dbtest.Plain(t, dbtest.Postgres(t)))

@@ -21,6 +21,7 @@ import (
 // column breaks every query on the model, and a column without a field is
 // never written.
 func TestSchemaMatchesModels(t *testing.T) {
+	t.Parallel()
 	cases := []struct {
 		table string
 		model any
@@ -92,6 +93,7 @@ func tableColumns(t *testing.T, db *gorm.DB, table string) []string {
 // migrator's own view agrees with the catalogue query above, so that the
 // check is not only as good as tableColumns.
 func TestColumnTypesOfUnownedTables(t *testing.T) {
+	t.Parallel()
 	cases := map[string]any{
 		"users": &models.User{}, "accounts": &tenancy.Account{}, "memberships": &tenancy.Membership{},
 		"sessions": &models.Session{}, "email_tokens": &models.EmailToken{},
@@ -117,6 +119,7 @@ func TestColumnTypesOfUnownedTables(t *testing.T) {
 // TestMigrationDirectoriesMatch checks that both dialects carry the same
 // versioned migrations, so that neither database falls behind.
 func TestMigrationDirectoriesMatch(t *testing.T) {
+	t.Parallel()
 	versioned := regexp.MustCompile(`^\d{5}_[a-z0-9_]+\.sql$`)
 	list := func(dir string) []string {
 		t.Helper()

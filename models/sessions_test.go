@@ -17,6 +17,7 @@ import (
 )
 
 func TestSessionRoundTrip(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		u, personal := dbtest.User(t, db)
 		other, otherPersonal := dbtest.User(t, db)
@@ -75,6 +76,7 @@ func TestSessionRoundTrip(t *testing.T) {
 }
 
 func TestLoadSessionRefusesBadTokens(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		u, personal := dbtest.User(t, db)
 		token, s, err := models.CreateSession(t.Context(), db, u.ID, personal.AccountID(), "", "", life)
@@ -100,6 +102,7 @@ func TestLoadSessionRefusesBadTokens(t *testing.T) {
 }
 
 func TestLoadSessionRefusesExpiredAndIdleSessions(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		u, personal := dbtest.User(t, db)
 		cases := []struct {
@@ -146,6 +149,7 @@ func TestLoadSessionRefusesExpiredAndIdleSessions(t *testing.T) {
 // TestSessionStoresOnlyTheTokenHash: a copy of the sessions table must not
 // let anyone sign in.
 func TestSessionStoresOnlyTheTokenHash(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		u, personal := dbtest.User(t, db)
 		token, s, err := models.CreateSession(t.Context(), db, u.ID, personal.AccountID(), "192.0.2.1", "agent", life)
@@ -178,6 +182,7 @@ func TestSessionStoresOnlyTheTokenHash(t *testing.T) {
 // from the client; long ones are cut to their columns' bounds, and cutting
 // must not split a UTF-8 character (PostgreSQL refuses invalid UTF-8).
 func TestCreateSessionTruncatesLongClientStrings(t *testing.T) {
+	t.Parallel()
 	cases := []struct {
 		label, ip, ua string
 	}{
@@ -216,6 +221,7 @@ func TestCreateSessionTruncatesLongClientStrings(t *testing.T) {
 }
 
 func TestDeleteExpiredSessions(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		u, personal := dbtest.User(t, db)
 		other, otherPersonal := dbtest.User(t, db)
@@ -258,6 +264,7 @@ func TestDeleteExpiredSessions(t *testing.T) {
 // RotateSession replaces the token of the same session: the old token stops
 // working, the new one loads the session with its state and lifetime.
 func TestRotateSession(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		u, _ := dbtest.User(t, db)
 		org := dbtest.Org(t, db, u)

@@ -14,6 +14,7 @@ import (
 const goodPassword = "long enough password"
 
 func TestSignUpCreatesUserPersonalAccountAndAdminMembership(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		other, _ := dbtest.User(t, db) // always two accounts
 		before := dbtest.CountAll(t, db)
@@ -60,6 +61,7 @@ func TestSignUpCreatesUserPersonalAccountAndAdminMembership(t *testing.T) {
 }
 
 func TestSignUpRefusesTakenEmailInAnyCase(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		dbtest.UserNamed(t, db, "Ada", "ada@example.com")
 		for _, email := range []string{"ada@example.com", "ADA@Example.com", "  ada@EXAMPLE.COM  "} {
@@ -74,6 +76,7 @@ func TestSignUpRefusesTakenEmailInAnyCase(t *testing.T) {
 }
 
 func TestSignUpRefusesBadInput(t *testing.T) {
+	t.Parallel()
 	const (
 		name  = "Ada Lovelace"
 		email = "ada@example.com"
@@ -123,6 +126,7 @@ func TestSignUpRefusesBadInput(t *testing.T) {
 // TestSignUpAcceptsBoundaries proves the limits above are the limits, not
 // stricter ones.
 func TestSignUpAcceptsBoundaries(t *testing.T) {
+	t.Parallel()
 	cases := []struct {
 		label                 string
 		name, email, password string
@@ -148,6 +152,7 @@ func TestSignUpAcceptsBoundaries(t *testing.T) {
 }
 
 func TestAuthenticate(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		u, _ := dbtest.UserNamed(t, db, "Ada Lovelace", "ada@example.com")
 		other, _ := dbtest.UserNamed(t, db, "Grace Hopper", "grace@example.com")
@@ -187,6 +192,7 @@ func TestAuthenticate(t *testing.T) {
 }
 
 func TestInitials(t *testing.T) {
+	t.Parallel()
 	cases := []struct{ name, want string }{
 		{"Ada Lovelace", "AL"},
 		{"Plato", "PL"},
@@ -213,6 +219,7 @@ func TestInitials(t *testing.T) {
 }
 
 func TestRenameUserRenamesPersonalAccountOnly(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		u, personal := dbtest.User(t, db)
 		org := dbtest.Org(t, db, u)
@@ -238,6 +245,7 @@ func TestRenameUserRenamesPersonalAccountOnly(t *testing.T) {
 }
 
 func TestRenameUserRefusesBadNames(t *testing.T) {
+	t.Parallel()
 	cases := map[string]string{
 		"empty":          "",
 		"whitespace":     "   ",
@@ -262,6 +270,7 @@ func TestRenameUserRefusesBadNames(t *testing.T) {
 }
 
 func TestChangePassword(t *testing.T) {
+	t.Parallel()
 	const next = "a brand new password"
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		u, personal := dbtest.User(t, db)
@@ -321,6 +330,7 @@ func TestChangePassword(t *testing.T) {
 }
 
 func TestChangePasswordOfUnknownUserIsNotFound(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		dbtest.User(t, db)
 		dbtest.WantIs(t, models.ChangePassword(t.Context(), db, 987654, dbtest.Password, "a brand new password", 0), tenancy.ErrNotFound)

@@ -15,6 +15,7 @@ import (
 )
 
 func TestAddVideo(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		f := dbtest.NewOrgFixture(t, db)
 		idx := dbtest.NewIndex(t, db, f.Admin, "Clips", "")
@@ -55,6 +56,7 @@ func TestAddVideo(t *testing.T) {
 }
 
 func TestAddVideoRefusesBadInput(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		f := dbtest.NewOrgFixture(t, db)
 		idx := dbtest.NewIndex(t, db, f.Admin, "Clips", "")
@@ -124,6 +126,7 @@ func TestAddVideoRefusesBadInput(t *testing.T) {
 // characters; a NUL in particular must be a form error, not a database error
 // (PostgreSQL refuses NUL in text).
 func TestAddVideoRefusesControlCharacters(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		f := dbtest.NewOrgFixture(t, db)
 		idx := dbtest.NewIndex(t, db, f.Admin, "Clips", "")
@@ -145,6 +148,7 @@ func TestAddVideoRefusesControlCharacters(t *testing.T) {
 // TestVideoCountersFollowAddsAndDeletes: the index's count and total
 // duration are exact after every add and delete.
 func TestVideoCountersFollowAddsAndDeletes(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		f := dbtest.NewOrgFixture(t, db)
 		idx := dbtest.NewIndex(t, db, f.Admin, "Counted", "")
@@ -200,6 +204,7 @@ func TestVideoCountersFollowAddsAndDeletes(t *testing.T) {
 
 // TestAddVideoConcurrently: ten videos added at once all count.
 func TestAddVideoConcurrently(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		f := dbtest.NewOrgFixture(t, db)
 		idx := dbtest.NewIndex(t, db, f.Admin, "Busy", "")
@@ -235,6 +240,7 @@ func TestAddVideoConcurrently(t *testing.T) {
 // at the same time leave exact counters. Several rounds, so that a race
 // shows on every run rather than on some.
 func TestDeleteVideoConcurrently(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		f := dbtest.NewOrgFixture(t, db)
 		idx := dbtest.NewIndex(t, db, f.Admin, "Contended", "")
@@ -298,6 +304,7 @@ func TestDeleteVideoConcurrently(t *testing.T) {
 }
 
 func TestListVideosPagination(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		f := dbtest.NewOrgFixture(t, db)
 		idx := dbtest.NewIndex(t, db, f.Admin, "Many", "")
@@ -335,6 +342,7 @@ func TestListVideosPagination(t *testing.T) {
 // another member's private index (its ID read anywhere), it must not list
 // their videos.
 func TestListVideosOfAnotherMembersPrivateIndex(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		f := dbtest.NewOrgFixture(t, db)
 		priv := dbtest.NewIndex(t, db, f.Member, "Private", "private")
@@ -356,6 +364,7 @@ func TestListVideosOfAnotherMembersPrivateIndex(t *testing.T) {
 // TestVideosCrossAccount: videos and indexes of another account behave like
 // missing ones, in every combination, and nothing changes.
 func TestVideosCrossAccount(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		f := dbtest.NewOrgFixture(t, db)
 		mine := dbtest.NewIndex(t, db, f.Admin, "Mine", "")

@@ -419,6 +419,7 @@ func checkInvoice(t *testing.T, db *gorm.DB, c billCase, account int64, names ma
 // of the plan in force on the days it came from, plan fees are the days on
 // paid plans, and a plan change splits the lines.
 func TestCloseMonthPricesRollupsByThePlanOfEachDay(t *testing.T) {
+	t.Parallel()
 	const cases = 200
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		ctx := t.Context()
@@ -536,6 +537,7 @@ func TestCloseMonthPricesRollupsByThePlanOfEachDay(t *testing.T) {
 // may run any time later). October was Free all month: its invoice must
 // carry no fee and price nothing.
 func TestCloseMonthAfterALaterUpgrade(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		ctx := t.Context()
 		admin, _ := dbtest.User(t, db)
@@ -574,6 +576,7 @@ func TestCloseMonthAfterALaterUpgrade(t *testing.T) {
 func cents(minor int64) string { return fmt.Sprintf("$%d.%02d", minor/100, minor%100) }
 
 func TestCloseMonthRefusesMonthsThatHaveNotEnded(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		ctx := t.Context()
 		u, personal := dbtest.User(t, db)
@@ -648,6 +651,7 @@ func newBillingAccounts(t *testing.T, db *gorm.DB) billingAccounts {
 var invoiceNumber = regexp.MustCompile(`^SB-\d{6}-[0-9A-F]{12}$`)
 
 func TestCloseMonthInvoicesAccountsWithUsageOrAPaidPlan(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		f := newBillingAccounts(t, db)
 		n := closeMonth(t, db, f.period, time.Now())
@@ -698,6 +702,7 @@ func TestCloseMonthInvoicesAccountsWithUsageOrAPaidPlan(t *testing.T) {
 }
 
 func TestCloseMonthIsIdempotent(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		f := newBillingAccounts(t, db)
 		if n := closeMonth(t, db, f.period, time.Now()); n != 3 {
@@ -750,6 +755,7 @@ func TestCloseMonthAgainReadsOnlyTheCandidates(t *testing.T) {
 // TestCloseMonthConcurrently: several servers closing the same month at
 // once make one invoice per account.
 func TestCloseMonthConcurrently(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		f := newBillingAccounts(t, db)
 		var wg sync.WaitGroup
@@ -777,6 +783,7 @@ func TestCloseMonthConcurrently(t *testing.T) {
 }
 
 func TestCloseMonthBillsTheContact(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		ctx := t.Context()
 		u, personal := dbtest.User(t, db)
@@ -803,6 +810,7 @@ func TestCloseMonthBillsTheContact(t *testing.T) {
 // ChangePlan, the billing contact and Enterprise requests -------------------
 
 func TestChangePlan(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		ctx := t.Context()
 		f := dbtest.NewOrgFixture(t, db)
@@ -867,6 +875,7 @@ func TestChangePlan(t *testing.T) {
 // Developer from its creation without any history keeps those days priced
 // as Developer after it downgrades.
 func TestChangePlanRecordsThePlanBeforeTheFirstChange(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		ctx := t.Context()
 		u, personal := dbtest.User(t, db)
@@ -894,6 +903,7 @@ func TestChangePlanRecordsThePlanBeforeTheFirstChange(t *testing.T) {
 // server must not accept one either — a forged POST would otherwise move an
 // Enterprise account to Free while it keeps its custom limits.
 func TestChangePlanRefusesToLeaveEnterprise(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		ctx := t.Context()
 		u, _ := dbtest.User(t, db)
@@ -922,6 +932,7 @@ func TestChangePlanRefusesToLeaveEnterprise(t *testing.T) {
 }
 
 func TestSaveBillingContact(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		ctx := t.Context()
 		f := dbtest.NewOrgFixture(t, db)
@@ -990,6 +1001,7 @@ func TestSaveBillingContact(t *testing.T) {
 }
 
 func TestRequestEnterprise(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		ctx := t.Context()
 		f := dbtest.NewOrgFixture(t, db)
@@ -1045,6 +1057,7 @@ func storageRows(t *testing.T, db *gorm.DB, day string) map[[2]int64]int64 {
 }
 
 func TestSnapshotStorage(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		ctx := t.Context()
 		f := dbtest.NewOrgFixture(t, db)
@@ -1106,6 +1119,7 @@ func TestSnapshotStorage(t *testing.T) {
 // and after an upgrade on the 16th are two lines at two prices, and the fee
 // counts the days from the 16th (the day of the change is on the new plan).
 func TestCloseMonthSplitsLinesAtAMidMonthUpgrade(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		admin, _ := dbtest.User(t, db)
 		org := dbtest.Org(t, db, admin)
@@ -1147,6 +1161,7 @@ func TestCloseMonthSplitsLinesAtAMidMonthUpgrade(t *testing.T) {
 // (billingLoop: "several servers may all do it"); snapshots of the same day
 // taken at once must all succeed and leave one row per member.
 func TestSnapshotStorageConcurrently(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		f := dbtest.NewOrgFixture(t, db)
 		idx := dbtest.NewIndex(t, db, f.Admin, "shared", "account")

@@ -54,7 +54,9 @@ var plains sync.Map
 // (Plain). Both close when the test ends.
 func Open(t testing.TB, dsn string) *gorm.DB {
 	t.Helper()
-	db, err := tenancy.Open(dsn)
+	// Tests run side by side on one PostgreSQL: a small pool each keeps
+	// them within its max_connections.
+	db, err := tenancy.OpenWithConns(dsn, testConns)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -119,6 +121,9 @@ func EachAt(t *testing.T, version int64, fn func(t *testing.T, db *gorm.DB)) {
 }
 
 var schemaSeq atomic.Int64
+
+// testConns is the size of a test database's pool for requests.
+const testConns = 8
 
 // EmptyPostgresURL creates a schema of TEST_DATABASE_URL with nothing in it,
 // not even migrations, dropped when the test ends, and returns a connection

@@ -12,6 +12,7 @@ import (
 )
 
 func TestSeedDemo(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		seeded, ok, err := demo.SeedDemo(t.Context(), db)
 		dbtest.Must(t, err)
@@ -84,6 +85,7 @@ func TestSeedDemo(t *testing.T) {
 }
 
 func TestSeedDemoLeavesAnyExistingUserAlone(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		dbtest.User(t, db)
 		before := dbtest.CountAll(t, db)

@@ -12,6 +12,7 @@ import (
 // One caller per account at a time; other accounts do not wait; the queue
 // forgets idle accounts.
 func TestAccountQueue(t *testing.T) {
+	t.Parallel()
 	q := &accountQueue{slots: map[int64]*accountSlot{}}
 	ctx := context.Background()
 	var in, most atomic.Int64
@@ -58,6 +59,7 @@ func TestAccountQueue(t *testing.T) {
 // A caller whose context ends while it waits leaves at once, behind a turn
 // that is still held, and is forgotten; the queue still lets the next in.
 func TestAccountQueueWaiterLeavesWhenItsContextEnds(t *testing.T) {
+	t.Parallel()
 	q := &accountQueue{slots: map[int64]*accountSlot{}}
 	if err := q.enter(context.Background(), 1); err != nil {
 		t.Fatal(err)

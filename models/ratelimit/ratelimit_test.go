@@ -166,6 +166,7 @@ func wantUsed(t *testing.T, l ratelimit.RateLimiter, account int64, at time.Time
 }
 
 func TestRateLimitMinuteWindow(t *testing.T) {
+	t.Parallel()
 	eachLimiter(t, func(t *testing.T, env limiterEnv) {
 		acct := env.account(t)
 		limits := ratelimit.Limits{PerMinute: 5, PerDay: 100}
@@ -203,6 +204,7 @@ func TestRateLimitMinuteWindow(t *testing.T) {
 }
 
 func TestRateLimitDayWindow(t *testing.T) {
+	t.Parallel()
 	eachLimiter(t, func(t *testing.T, env limiterEnv) {
 		acct := env.account(t)
 		limits := ratelimit.Limits{PerMinute: 10, PerDay: 3}
@@ -225,6 +227,7 @@ func TestRateLimitDayWindow(t *testing.T) {
 }
 
 func TestRateLimitWindowsArePerAccount(t *testing.T) {
+	t.Parallel()
 	eachLimiter(t, func(t *testing.T, env limiterEnv) {
 		a, b := env.account(t), env.account(t)
 		limits := ratelimit.Limits{PerMinute: 3, PerDay: 100}
@@ -244,6 +247,7 @@ func TestRateLimitWindowsArePerAccount(t *testing.T) {
 }
 
 func TestRateLimitUsedDoesNotConsume(t *testing.T) {
+	t.Parallel()
 	eachLimiter(t, func(t *testing.T, env limiterEnv) {
 		acct := env.account(t)
 		limits := ratelimit.Limits{PerMinute: 2, PerDay: 100}
@@ -265,6 +269,7 @@ func TestRateLimitUsedDoesNotConsume(t *testing.T) {
 // With a budget of 100 and 300 concurrent requests from two server
 // instances, exactly 100 pass.
 func TestRateLimitIsExactUnderConcurrency(t *testing.T) {
+	t.Parallel()
 	eachLimiter(t, func(t *testing.T, env limiterEnv) {
 		acct := env.account(t)
 		limits := ratelimit.Limits{PerMinute: 100, PerDay: 100_000}
@@ -315,6 +320,7 @@ func TestRateLimitIsExactUnderConcurrency(t *testing.T) {
 // A server whose clock lags (still in the previous minute) must neither get
 // past a full window nor wipe the count of the newer one.
 func TestRateLimitLaggingClockDoesNotResetTheWindow(t *testing.T) {
+	t.Parallel()
 	eachLimiter(t, func(t *testing.T, env limiterEnv) {
 		acct := env.account(t)
 		limits := ratelimit.Limits{PerMinute: 5, PerDay: 100}
@@ -338,6 +344,7 @@ func TestRateLimitLaggingClockDoesNotResetTheWindow(t *testing.T) {
 
 // A limit of zero blocks the account, from its first request on.
 func TestRateLimitOfZeroRefusesEverything(t *testing.T) {
+	t.Parallel()
 	eachLimiter(t, func(t *testing.T, env limiterEnv) {
 		at := testMinute.Add(time.Second)
 		for _, limits := range []ratelimit.Limits{{PerMinute: 0, PerDay: 100}, {PerMinute: 10, PerDay: 0}} {
@@ -373,6 +380,7 @@ func TestDBRateLimiterTakesOneRoundTrip(t *testing.T) {
 // (here on a lock the test holds), gives up when its own context ends
 // rather than when the statement ahead of it does.
 func TestDBRateLimiterWaiterGivesUpWithItsContext(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		_, s := dbtest.User(t, db)
 		l := ratelimit.NewDBRateLimiter(db)
@@ -425,6 +433,7 @@ func TestDBRateLimiterWaiterGivesUpWithItsContext(t *testing.T) {
 }
 
 func TestRateLimitRowGoesWithTheAccount(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		owner, _ := dbtest.User(t, db)
 		org := dbtest.Org(t, db, owner)
@@ -437,6 +446,7 @@ func TestRateLimitRowGoesWithTheAccount(t *testing.T) {
 }
 
 func TestLimitsOf(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		owner, personal := dbtest.User(t, db)
 		org := dbtest.Org(t, db, owner)
@@ -503,6 +513,7 @@ func TestLimitsOf(t *testing.T) {
 // then equals that ID): the operator's command must still reach the account
 // with that public ID, never the look-alike.
 func TestSetAccountLimitsPrefersThePublicID(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		_, victim := dbtest.User(t, db)
 		mallory, _ := dbtest.User(t, db)
@@ -529,6 +540,7 @@ func TestSetAccountLimitsPrefersThePublicID(t *testing.T) {
 // Redis counters expire on their own once their window has passed, so that
 // the store does not grow with every minute of every account.
 func TestRedisCountersExpire(t *testing.T) {
+	t.Parallel()
 	ns := redisNamespace(t)
 	r := redisLimiter(t, ns)
 	acct := int64(42)
@@ -550,6 +562,7 @@ func TestRedisCountersExpire(t *testing.T) {
 
 // A Redis that does not answer is an error, never a pass.
 func TestRedisRateLimiterUnreachable(t *testing.T) {
+	t.Parallel()
 	c := redis.NewClient(&redis.Options{Addr: "127.0.0.1:1", DialTimeout: 200 * time.Millisecond, MaxRetries: -1})
 	defer c.Close()
 	d, err := (&ratelimit.RedisRateLimiter{Client: c, Namespace: "unreachable"}).Take(t.Context(), 1, ratelimit.Limits{PerMinute: 5, PerDay: 5}, time.Now())
@@ -569,6 +582,7 @@ func TestRedisRateLimiterUnreachable(t *testing.T) {
 // Two deployments sharing a Redis database, whose account numbers repeat
 // (as test databases' do), count apart: each namespace has its own budget.
 func TestRedisNamespacesDoNotShareCounts(t *testing.T) {
+	t.Parallel()
 	nsA, nsB := redisNamespace(t), redisNamespace(t)
 	a, b := redisLimiter(t, nsA), redisLimiter(t, nsB)
 	const acct = 7
@@ -591,6 +605,7 @@ func TestRedisNamespacesDoNotShareCounts(t *testing.T) {
 
 // A namespace is required, and cannot move a key's Redis Cluster hash slot.
 func TestRedisNamespaceIsChecked(t *testing.T) {
+	t.Parallel()
 	for _, ns := range []string{"", "a{b", "a}b", "with space", strings.Repeat("x", 101), "tab\tx"} {
 		if _, err := ratelimit.NewRedisRateLimiter(t.Context(), redisURL(), ns); err == nil {
 			t.Errorf("namespace %q accepted", ns)

@@ -29,6 +29,7 @@ import (
 // Attribute mapping.
 
 func TestSSOMapIdentity(t *testing.T) {
+	t.Parallel()
 	const (
 		claims  = "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/"
 		display = "http://schemas.microsoft.com/identity/claims/displayname"
@@ -120,6 +121,7 @@ func TestSSOMapIdentity(t *testing.T) {
 }
 
 func TestSSOParseDomains(t *testing.T) {
+	t.Parallel()
 	for in, want := range map[string][]string{
 		"":            nil,
 		" ,":          nil,
@@ -134,6 +136,7 @@ func TestSSOParseDomains(t *testing.T) {
 }
 
 func TestSSOOwnsEmail(t *testing.T) {
+	t.Parallel()
 	c := sso.SSOConnection{Domains: []string{"example.com", "example.org"}}
 	for email, want := range map[string]bool{
 		"ada@example.com": true, "ada@example.org": true, "ada@eu.example.com": false, "ada@example.com.evil.test": false,
@@ -203,6 +206,7 @@ func ssoRows(t *testing.T, db *gorm.DB, table string, accountID int64) int64 {
 }
 
 func TestSaveSSOConnection(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		ctx := t.Context()
 		owner, personal := dbtest.User(t, db)
@@ -387,6 +391,7 @@ func spMetadataXML() string {
 // Requests and replays.
 
 func TestSSORequestsAreSingleUseAndPerAccount(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		ctx := t.Context()
 		owner, _ := dbtest.User(t, db)
@@ -476,6 +481,7 @@ func TestSSORequestsAreSingleUseAndPerAccount(t *testing.T) {
 }
 
 func TestSSOReplayCache(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		cache := sso.ReplayCache{DB: db}
 		until := time.Now().Add(3 * time.Minute)
@@ -519,6 +525,7 @@ func TestSSOReplayCache(t *testing.T) {
 // Domain proof and identity links.
 
 func TestProveSSODomainByOperator(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		ctx := t.Context()
 		owner, _ := dbtest.User(t, db)
@@ -561,6 +568,7 @@ func TestProveSSODomainByOperator(t *testing.T) {
 // Proving a mailbox drops the identities linked to its user before the
 // proof: whoever held the account then was not necessarily its owner.
 func TestProvingAMailboxDropsSSOLinks(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		ctx := t.Context()
 		owner, _ := dbtest.User(t, db)
@@ -601,6 +609,7 @@ func TestProvingAMailboxDropsSSOLinks(t *testing.T) {
 // The release before domain proof let an IdP create users in any domain it
 // typed; upgrading drops those links and tells each organization.
 func TestMigrationDropsLinksMadeInUnprovedDomains(t *testing.T) {
+	t.Parallel()
 	dbtest.EachAt(t, 9, func(t *testing.T, db *gorm.DB) {
 		ts := time.Now().UTC()
 		insert := func(q string, args ...any) int64 {

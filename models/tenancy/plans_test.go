@@ -8,6 +8,7 @@ import (
 )
 
 func TestPlansInOrder(t *testing.T) {
+	t.Parallel()
 	want := []tenancy.Plan{tenancy.PlanFree, tenancy.PlanDeveloper, tenancy.PlanEnterprise}
 	if got := tenancy.Plans(); !slices.Equal(got, want) {
 		t.Fatalf("Plans() = %v, want %v", got, want)
@@ -23,6 +24,7 @@ func TestPlansInOrder(t *testing.T) {
 }
 
 func TestPlanSwitches(t *testing.T) {
+	t.Parallel()
 	free, dev, ent := tenancy.PlanFree, tenancy.PlanDeveloper, tenancy.PlanEnterprise
 	cases := []struct {
 		from, to tenancy.Plan

@@ -12,6 +12,7 @@ import (
 )
 
 func TestLoadScope(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		owner, ownerPersonal := dbtest.User(t, db)
 		org := dbtest.Org(t, db, owner)
@@ -70,6 +71,7 @@ func TestLoadScope(t *testing.T) {
 // TestLoadScopeRechecksMembership: a scope is only as good as the
 // membership row at the moment it is loaded.
 func TestLoadScopeRechecksMembership(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		owner, _ := dbtest.User(t, db)
 		org := dbtest.Org(t, db, owner)
@@ -91,6 +93,7 @@ func TestLoadScopeRechecksMembership(t *testing.T) {
 }
 
 func TestScopeForSession(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		owner, ownerPersonal := dbtest.User(t, db)
 		org := dbtest.Org(t, db, owner)
@@ -130,6 +133,7 @@ func TestScopeForSession(t *testing.T) {
 }
 
 func TestPersonalScope(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		u, _ := dbtest.User(t, db)
 		owner, _ := dbtest.User(t, db)
@@ -158,6 +162,7 @@ func TestPersonalScope(t *testing.T) {
 }
 
 func TestPolicy(t *testing.T) {
+	t.Parallel()
 	// The product's role table (DESIGN.md), written out independently of
 	// models.Policy so that a change to either shows here.
 	memberMay := map[tenancy.Capability]bool{
@@ -236,6 +241,7 @@ func newAuditFixture(t *testing.T, db *gorm.DB) auditFixture {
 }
 
 func TestScopedAuditEventsStayInTheirAccount(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		f := newAuditFixture(t, db)
 		memberUser, _ := dbtest.User(t, db)
@@ -283,6 +289,7 @@ func TestScopedAuditEventsStayInTheirAccount(t *testing.T) {
 // audit_events without a scope is an error wrapping ErrUnscoped, never
 // "all rows", and changes nothing.
 func TestUnscopedAccessToAccountOwnedTablesFails(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		f := newAuditFixture(t, db)
 		aID := f.a.AccountID()
@@ -347,6 +354,7 @@ func TestUnscopedAccessToAccountOwnedTablesFails(t *testing.T) {
 // Every other way of naming the table in a GORM query must still fail, never
 // return the rows of every account.
 func TestUnscopedAccessThroughOtherSpellingsFails(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		newAuditFixture(t, db)
 		count := func(table string) func() (int, error) {

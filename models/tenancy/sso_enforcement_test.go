@@ -10,6 +10,7 @@ import (
 )
 
 func TestSessionsAnOrganizationAdmits(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		ctx := t.Context()
 		owner, personal := dbtest.User(t, db)

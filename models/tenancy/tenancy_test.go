@@ -24,6 +24,7 @@ import (
 // Wall 1 refuses raw SQL on account-owned tables outside the system door,
 // however it is spelled, and writes nothing.
 func TestRawSQLOnAccountTablesIsRefused(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		f := newAuditFixture(t, db)
 		plain := dbtest.Plain(t, db)
@@ -83,6 +84,7 @@ func TestRawSQLOnAccountTablesIsRefused(t *testing.T) {
 // The account-owned tables are read from the schema: every table with an
 // account_id column, including those a hand-kept list used to miss.
 func TestAccountOwnedTablesComeFromTheSchema(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		got, err := tenancy.AccountOwnedTables(db)
 		dbtest.Must(t, err)
@@ -107,6 +109,7 @@ func TestAccountOwnedTablesComeFromTheSchema(t *testing.T) {
 // The system door is opened in few places, each with its reason: a new one
 // shows up here as a change to review.
 func TestSystemDoorCallSites(t *testing.T) {
+	t.Parallel()
 	want := []string{
 		`billing.go: find the accounts to invoice for a month`,
 		`billing.go: close an account's month into its invoice`,
@@ -179,6 +182,7 @@ func TestSystemDoorCallSites(t *testing.T) {
 // Scopes are built only by the constructors that check membership (and the
 // door's): nowhere else under models does a Scope literal name an account.
 func TestScopesAreBuiltOnlyByTheirConstructors(t *testing.T) {
+	t.Parallel()
 	allowed := map[string]bool{"tenancy/scope.go": true, "tenancy/system.go": true}
 	err := filepath.WalkDir("..", func(path string, d fs.DirEntry, err error) error {
 		if err != nil || d.IsDir() {
@@ -258,6 +262,7 @@ func asAppErr(plain *gorm.DB, account, user string, fn func(tx *gorm.DB) error) 
 // With no account set, the application's role sees no row of any
 // account-owned table, whatever they hold; with one set, that account's.
 func TestRowSecurityShowsNothingWithoutAnAccount(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		pgOnly(t, db)
 		f := newAuditFixture(t, db)
@@ -306,6 +311,7 @@ func TestRowSecurityShowsNothingWithoutAnAccount(t *testing.T) {
 // A private index and its videos are their creator's alone, even to the
 // database.
 func TestRowSecurityKeepsPrivateIndexesToTheirCreator(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		pgOnly(t, db)
 		owner, _ := dbtest.User(t, db)
@@ -337,6 +343,7 @@ func TestRowSecurityKeepsPrivateIndexesToTheirCreator(t *testing.T) {
 
 // The application's role can neither bypass row security nor own a table.
 func TestAppRoleIsUnprivileged(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		pgOnly(t, db)
 		plain := dbtest.Plain(t, db)
@@ -365,6 +372,7 @@ func TestAppRoleIsUnprivileged(t *testing.T) {
 // A unit of work sets its account for its own transaction only: the pooled
 // connection that served it carries nothing into the next.
 func TestUnitSettingsEndWithTheirTransaction(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		pgOnly(t, db)
 		owner, _ := dbtest.User(t, db)
@@ -399,6 +407,7 @@ func TestUnitSettingsEndWithTheirTransaction(t *testing.T) {
 // Migrating refuses a schema with an account-owned table that row security
 // does not cover: it would fail open.
 func TestMigrateRefusesAnAccountTableWithoutRowSecurity(t *testing.T) {
+	t.Parallel()
 	dbtest.EachAt(t, 0, func(t *testing.T, db *gorm.DB) {
 		pgOnly(t, db)
 		dbtest.Must(t, dbtest.Plain(t, db).Exec("CREATE TABLE stray_notes (id BIGINT PRIMARY KEY, account_id BIGINT NOT NULL)").Error)
@@ -413,6 +422,7 @@ func TestMigrateRefusesAnAccountTableWithoutRowSecurity(t *testing.T) {
 // switched off, the model functions still see and change only the scope's
 // account's rows.
 func TestRowSecurityAloneKeepsAccountsApart(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		pgOnly(t, db)
 		tenancy.DisableApplicationWallForTest(db)

@@ -98,6 +98,7 @@ func signInWait(t *testing.T, th throttle.Throttle, email, address string, at ti
 // A budget allows its burst at once, then one attempt per interval, and the
 // wait it names is exact; both servers count into it.
 func TestThrottleBurstThenSteady(t *testing.T) {
+	t.Parallel()
 	eachThrottle(t, func(t *testing.T, env throttleEnv) {
 		k := throttle.NewThrottleKey("test", 3, time.Minute, "someone@example.com")
 		for i := range 3 {
@@ -134,6 +135,7 @@ func TestThrottleBurstThenSteady(t *testing.T) {
 // A refused attempt counts against no budget, not even those that had
 // room; the wait named is the longest.
 func TestThrottleAllOrNothing(t *testing.T) {
+	t.Parallel()
 	eachThrottle(t, func(t *testing.T, env throttleEnv) {
 		roomy := throttle.NewThrottleKey("roomy", 2, time.Minute, "x")
 		spent := throttle.NewThrottleKey("spent", 1, time.Hour, "x")
@@ -156,6 +158,7 @@ func TestThrottleAllOrNothing(t *testing.T) {
 
 // Concurrent attempts on two servers take exactly the burst.
 func TestThrottleConcurrentTakesAreExact(t *testing.T) {
+	t.Parallel()
 	eachThrottle(t, func(t *testing.T, env throttleEnv) {
 		k := throttle.NewThrottleKey("race", 5, time.Hour, "x")
 		var passed atomic.Int64
@@ -187,6 +190,7 @@ func TestThrottleConcurrentTakesAreExact(t *testing.T) {
 
 // One failure every 15 minutes, forever, never makes anyone wait.
 func TestThrottleSparseSignInFailuresNeverAddUp(t *testing.T) {
+	t.Parallel()
 	eachThrottle(t, func(t *testing.T, env throttleEnv) {
 		at := testClock
 		for i := range 200 {
@@ -202,6 +206,7 @@ func TestThrottleSparseSignInFailuresNeverAddUp(t *testing.T) {
 // address, and an email's budget across addresses that makes anyone wait
 // at most 3 seconds.
 func TestThrottleSignInRules(t *testing.T) {
+	t.Parallel()
 	eachThrottle(t, func(t *testing.T, env throttleEnv) {
 		const victim, attacker, owner = "victim@example.com", "198.51.100.7", "203.0.113.9"
 		for i := range 5 {
@@ -256,6 +261,7 @@ func TestThrottleSignInRules(t *testing.T) {
 // A successful sign-in gives the address and the email their attempt back
 // and forgets the email's failures from that address, and only those.
 func TestThrottleSignedInForgives(t *testing.T) {
+	t.Parallel()
 	eachThrottle(t, func(t *testing.T, env throttleEnv) {
 		ctx := t.Context()
 		const email, home, office = "owner@example.com", "203.0.113.1", "203.0.113.2"
@@ -293,6 +299,7 @@ func TestThrottleSignedInForgives(t *testing.T) {
 // Emailed links: one verification link a minute; three reset links, then
 // one every 10 minutes.
 func TestThrottleLinks(t *testing.T) {
+	t.Parallel()
 	eachThrottle(t, func(t *testing.T, env throttleEnv) {
 		ctx := t.Context()
 		link := func(p models.TokenPurpose, at time.Time) time.Duration {
@@ -321,6 +328,7 @@ func TestThrottleLinks(t *testing.T) {
 // Neither emails nor addresses are stored, and budgets that are full again
 // go: rows with the sweep, Redis keys on their own.
 func TestThrottleStoresHashesAndForgets(t *testing.T) {
+	t.Parallel()
 	eachThrottle(t, func(t *testing.T, env throttleEnv) {
 		const email, address = "private.person@example.com", "203.0.113.77"
 		signInWait(t, env.one, email, address, testClock)
@@ -367,6 +375,7 @@ func TestThrottleStoresHashesAndForgets(t *testing.T) {
 // A Redis that does not answer is an error, never a pass; a namespace is
 // required.
 func TestRedisThrottleUnreachable(t *testing.T) {
+	t.Parallel()
 	c := redis.NewClient(&redis.Options{Addr: "127.0.0.1:1", DialTimeout: 200 * time.Millisecond, MaxRetries: -1})
 	defer c.Close()
 	th, err := throttle.NewRedisThrottle(c, "unreachable", throttleSecret)

@@ -40,6 +40,7 @@ func (l *logCounter) count() int {
 // A recorder that nothing flushes stops growing at its bound: what comes
 // after is dropped and counted, and each such episode is logged once.
 func TestUsageRecorderIsBounded(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		f := dbtest.NewOrgFixture(t, db)
 		admin := keyScope(t, db, dbtest.NewAPIKey(t, db, f.Admin, "admin"))

@@ -65,6 +65,7 @@ func wantSeries(t *testing.T, name string, got []int64, want ...int64) {
 }
 
 func TestUsageForAdministratorSeesEveryMember(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		f := newUsageFixture(t, db)
 		q := f.q
@@ -98,6 +99,7 @@ func TestUsageForAdministratorSeesEveryMember(t *testing.T) {
 }
 
 func TestUsageForRegularMemberSeesOnlyTheirOwn(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		f := newUsageFixture(t, db)
 		rep := usageFor(t, db, f.Member, f.q)
@@ -121,6 +123,7 @@ func TestUsageForRegularMemberSeesOnlyTheirOwn(t *testing.T) {
 }
 
 func TestUsageForPersonalAccount(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		f := newUsageFixture(t, db)
 		q := f.q
@@ -137,6 +140,7 @@ func TestUsageForPersonalAccount(t *testing.T) {
 }
 
 func TestUsageRows(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		f := newUsageFixture(t, db)
 		q := f.q
@@ -212,6 +216,7 @@ func accountTotals(t *testing.T, db *gorm.DB) (fromMembers, rollup map[string]in
 // a day, updates, deletes, a deleted organization — the account rollup
 // stays its sum over members.
 func TestAccountRollupFollowsMemberRollups(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		f := newUsageFixture(t, db)
 		check := func(step string) {

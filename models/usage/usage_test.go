@@ -195,6 +195,7 @@ func TestUsageRecorderFlush(t *testing.T) {
 // A flush that fails keeps its events for the next one, which writes them
 // once.
 func TestUsageRecorderKeepsEventsWhenAFlushFails(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		user, s := dbtest.User(t, db)
 		k := dbtest.NewAPIKey(t, db, s, "key")
@@ -231,6 +232,7 @@ func TestUsageRecorderKeepsEventsWhenAFlushFails(t *testing.T) {
 }
 
 func TestUsageRecorderUnderConcurrency(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		user, s := dbtest.User(t, db)
 		ks := keyScope(t, db, dbtest.NewAPIKey(t, db, s, "busy"))
@@ -261,6 +263,7 @@ func TestUsageRecorderUnderConcurrency(t *testing.T) {
 }
 
 func TestUsageRecorderRunFlushesOnCancel(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		_, s := dbtest.User(t, db)
 		k := dbtest.NewAPIKey(t, db, s, "key")
@@ -285,6 +288,7 @@ func TestUsageRecorderRunFlushesOnCancel(t *testing.T) {
 }
 
 func TestUsageRecorderRunFlushesPeriodically(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		_, s := dbtest.User(t, db)
 		ks := keyScope(t, db, dbtest.NewAPIKey(t, db, s, "key"))
@@ -305,6 +309,7 @@ func TestUsageRecorderRunFlushesPeriodically(t *testing.T) {
 }
 
 func TestAddVideoRecordsIndexingSeconds(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		f := dbtest.NewOrgFixture(t, db)
 		idx := dbtest.NewIndex(t, db, f.Admin, "clips", "")
@@ -346,6 +351,7 @@ func TestAddVideoRecordsIndexingSeconds(t *testing.T) {
 // A video whose usage cannot be recorded is not added: the usage is part of
 // the same transaction.
 func TestAddVideoUsageIsInTheSameTransaction(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		f := dbtest.NewOrgFixture(t, db)
 		idx := dbtest.NewIndex(t, db, f.Admin, "clips", "")
@@ -364,6 +370,7 @@ func TestAddVideoUsageIsInTheSameTransaction(t *testing.T) {
 // flush must not block the usage of every other account: the batch is
 // written without them.
 func TestUsageRecorderSurvivesADeletedAccount(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		owner, personal := dbtest.User(t, db)
 		org := dbtest.Org(t, db, owner)
