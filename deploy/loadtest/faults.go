@@ -23,7 +23,9 @@ func fleet(o options, args ...string) error {
 	return nil
 }
 
-// injectFaults runs the chosen faults one after another while the load runs.
+// injectFaults runs the chosen faults one after another while the load
+// runs, each at its share of the duration or, when the one before took
+// longer, right after it.
 func injectFaults(ctx context.Context, o options, l *load, mem *memoryWatch) error {
 	sleepUntil := func(frac float64) bool {
 		wait := time.Duration(frac*float64(o.duration)) - l.since()

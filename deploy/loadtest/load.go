@@ -133,6 +133,7 @@ type result struct {
 	statuses                    map[int]int64
 	p50, p90, p99, max          time.Duration
 	rate                        float64
+	elapsed                     time.Duration // from the start to the last answer
 	examples                    []string
 	apiRateLimited              int64
 }
@@ -180,6 +181,7 @@ func (l *load) result() result {
 	if last > 0 {
 		r.rate = float64(r.total) / last.Seconds()
 	}
+	r.elapsed = last
 	return r
 }
 
@@ -191,7 +193,7 @@ func (r *result) example(s string) {
 
 func (r result) print(o options) {
 	fmt.Printf("requests: %d in %s, %.0f req/s; latency p50 %s, p90 %s, p99 %s, max %s\n",
-		r.total, o.duration, r.rate, r.p50.Round(time.Microsecond*100), r.p90.Round(time.Microsecond*100), r.p99.Round(time.Millisecond), r.max.Round(time.Millisecond))
+		r.total, r.elapsed.Round(100*time.Millisecond), r.rate, r.p50.Round(time.Microsecond*100), r.p90.Round(time.Microsecond*100), r.p99.Round(time.Millisecond), r.max.Round(time.Millisecond))
 	var codes []string
 	for _, s := range slices.Sorted(maps.Keys(r.statuses)) {
 		name := fmt.Sprint(s)

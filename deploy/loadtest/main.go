@@ -82,13 +82,20 @@ func run(o options) error {
 	mem.sample("before")
 
 	load := newLoad(o, acct)
-	runCtx, stop := context.WithTimeout(ctx, o.duration)
+	runCtx, stop := context.WithCancel(ctx)
 	defer stop()
 	var wg sync.WaitGroup
 	wg.Add(1)
 	go func() { defer wg.Done(); load.run(runCtx) }()
-	faultErr := injectFaults(runCtx, o, load, mem)
+	// Every chosen fault happens under load: the load lasts the duration
+	// asked for, or longer, until two seconds after the last fault.
+	faultErr := injectFaults(ctx, o, load, mem)
+	time.Sleep(max(o.duration-load.since(), 2*time.Second))
+	stop()
 	wg.Wait()
+	if load.since() > o.duration+time.Second {
+		fmt.Printf("the load ran %s, longer than %s, to hold every fault\n", load.since().Round(time.Second), o.duration)
+	}
 	mem.sample("after")
 
 	// Usage is written in batches every two seconds; the replicas that were
