@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"strings"
@@ -70,46 +69,11 @@ func dbLimiterEnv(t *testing.T, dsn string) limiterEnv {
 	}
 }
 
-// redisURL is REDIS_URL, or a database of its own on the local server.
-func redisURL() string {
-	if u := os.Getenv("REDIS_URL"); u != "" {
-		return u
-	}
-	return "redis://127.0.0.1:6379/9"
-}
-
-// redisNamespace is a namespace of the test's own, so that tests (and
-// concurrent runs) sharing the Redis database never share counters; its
-// keys go when the test ends.
-func redisNamespace(t *testing.T) string {
-	t.Helper()
-	ns := fmt.Sprintf("test-%016x", rand.Uint64())
-	t.Cleanup(func() { deleteRedisNamespace(t, ns) })
-	return ns
-}
-
-// redisLimiter connects to Redis, counting under namespace: outside CI a
-// server that does not answer skips the test, in CI it fails it.
-func redisLimiter(t *testing.T, namespace string) *ratelimit.RedisRateLimiter {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Second)
-	defer cancel()
-	r, err := ratelimit.NewRedisRateLimiter(ctx, redisURL(), namespace)
-	if err != nil {
-		if os.Getenv("CI") != "" || os.Getenv("REDIS_URL") != "" {
-			t.Fatalf("Redis at %s does not answer: %v", redisURL(), err)
-		}
-		t.Skipf("Redis at %s does not answer (%v); skipping outside CI", redisURL(), err)
-	}
-	t.Cleanup(func() { _ = r.Client.Close() })
-	return r
-}
-
 func redisLimiterEnv(t *testing.T) limiterEnv {
 	t.Helper()
 	// Two servers of one deployment: one namespace.
-	ns := redisNamespace(t)
-	one, two := redisLimiter(t, ns), redisLimiter(t, ns)
+	ns := dbtest.RedisNamespace(t)
+	one, two := dbtest.RedisLimiter(t, ns), dbtest.RedisLimiter(t, ns)
 	// Account IDs 1, 2, ... in every test, as fresh databases number them:
 	// the namespace keeps their counters apart.
 	var last atomic.Int64
@@ -117,21 +81,6 @@ func redisLimiterEnv(t *testing.T) limiterEnv {
 		one:     one,
 		two:     two,
 		account: func(*testing.T) int64 { return last.Add(1) },
-	}
-}
-
-// deleteRedisNamespace removes the keys of a test's namespace.
-func deleteRedisNamespace(t *testing.T, ns string) {
-	opts, err := redis.ParseURL(redisURL())
-	if err != nil {
-		return
-	}
-	c := redis.NewClient(opts)
-	defer c.Close()
-	ctx := context.Background()
-	iter := c.Scan(ctx, 0, "sb:"+ns+":*", 100).Iterator()
-	for iter.Next(ctx) {
-		c.Del(ctx, iter.Val())
 	}
 }
 
@@ -541,8 +490,8 @@ func TestSetAccountLimitsPrefersThePublicID(t *testing.T) {
 // the store does not grow with every minute of every account.
 func TestRedisCountersExpire(t *testing.T) {
 	t.Parallel()
-	ns := redisNamespace(t)
-	r := redisLimiter(t, ns)
+	ns := dbtest.RedisNamespace(t)
+	r := dbtest.RedisLimiter(t, ns)
 	acct := int64(42)
 	take(t, r, acct, ratelimit.Limits{PerMinute: 5, PerDay: 5}, time.Now())
 	ctx := t.Context()
@@ -583,8 +532,8 @@ func TestRedisRateLimiterUnreachable(t *testing.T) {
 // (as test databases' do), count apart: each namespace has its own budget.
 func TestRedisNamespacesDoNotShareCounts(t *testing.T) {
 	t.Parallel()
-	nsA, nsB := redisNamespace(t), redisNamespace(t)
-	a, b := redisLimiter(t, nsA), redisLimiter(t, nsB)
+	nsA, nsB := dbtest.RedisNamespace(t), dbtest.RedisNamespace(t)
+	a, b := dbtest.RedisLimiter(t, nsA), dbtest.RedisLimiter(t, nsB)
 	const acct = 7
 	l := ratelimit.Limits{PerMinute: 2, PerDay: 100}
 	at := testMinute.Add(10 * time.Second)
@@ -607,7 +556,7 @@ func TestRedisNamespacesDoNotShareCounts(t *testing.T) {
 func TestRedisNamespaceIsChecked(t *testing.T) {
 	t.Parallel()
 	for _, ns := range []string{"", "a{b", "a}b", "with space", strings.Repeat("x", 101), "tab\tx"} {
-		if _, err := ratelimit.NewRedisRateLimiter(t.Context(), redisURL(), ns); err == nil {
+		if _, err := ratelimit.NewRedisRateLimiter(t.Context(), dbtest.RedisURL(), ns); err == nil {
 			t.Errorf("namespace %q accepted", ns)
 		}
 	}

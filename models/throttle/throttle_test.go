@@ -62,8 +62,8 @@ func dbThrottleEnv(t *testing.T, dsn string) throttleEnv {
 
 func redisThrottleEnv(t *testing.T) throttleEnv {
 	t.Helper()
-	ns := redisNamespace(t)
-	a, b := redisLimiter(t, ns), redisLimiter(t, ns) // connected clients, or skipped
+	ns := dbtest.RedisNamespace(t)
+	a, b := dbtest.RedisLimiter(t, ns), dbtest.RedisLimiter(t, ns) // connected clients, or skipped
 	one, err := throttle.NewRedisThrottle(a.Client, ns, throttleSecret)
 	dbtest.Must(t, err)
 	two, err := throttle.NewRedisThrottle(b.Client, ns, throttleSecret)
