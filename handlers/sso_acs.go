@@ -100,6 +100,10 @@ func (h *SSO) acceptResponse(c echo.Context, sa sso.SSOAccount) (*sso.SSORequest
 	return request, assertion, nil
 }
 
+// sha1Refused is the library's words when a signature or digest uses
+// SHA-1 and the service provider refuses it.
+const sha1Refused = "SHA-1 based signature algorithms are not accepted"
+
 // readSAMLResponse reads the SAMLResponse of the HTTP-POST binding, and
 // leaves the request's form holding the posted fields only: no artifact
 // resolution from the query.
@@ -166,11 +170,18 @@ func (h *SSO) signInIdentity(c echo.Context, sa sso.SSOAccount, identity sso.SSO
 // samlReason is why the library refused a response, for the log: its
 // private detail when it has one.
 func samlReason(err error) string {
+	reason := err.Error()
 	var ire *saml.InvalidResponseError
 	if errors.As(err, &ire) && ire.PrivateErr != nil {
-		return ire.PrivateErr.Error()
+		reason = ire.PrivateErr.Error()
 	}
-	return err.Error()
+	if errors.Is(err, saml.ErrUnsupported) && strings.Contains(reason, sha1Refused) {
+		// The reason a connection test shows: say what to change.
+		return "the identity provider signed the response with SHA-1 (" + reason + "). Switchboard refuses SHA-1 signatures and digests: " +
+			"set the identity provider to sign with RSA-SHA256 and SHA-256 digests, or, for a legacy identity provider that cannot, " +
+			"allow SHA-1 in this connection's settings"
+	}
+	return reason
 }
 
 // checkClockSkew refuses an assertion whose times are more than

@@ -350,7 +350,22 @@ func TestSaveSSOConnection(t *testing.T) {
 			t.Fatal("enforcement on without being asked")
 		}
 
+		// Turning IdP-initiated sign-in on needs the confirmation of its
+		// login CSRF risk; nothing is saved without it.
+		_, err = sso.SaveSSOConnection(ctx, db, org, with(func(c *sso.SSOSettingsInput) {
+			c.Domains, c.Enforce, c.JIT, c.AllowIDPInitiated, c.DefaultRole = "example.com", false, false, true, "admin"
+		}), actor)
+		wantFields(t, err, "confirm_idp_initiated")
+		if got, _ = sso.GetSSOConnection(ctx, db, org); got.AllowIDPInitiated || !got.JIT {
+			t.Fatalf("saved without the confirmation: %+v", got)
+		}
 		// Saving again replaces: domains, switches, enforcement.
+		_, err = sso.SaveSSOConnection(ctx, db, org, with(func(c *sso.SSOSettingsInput) {
+			c.Domains, c.Enforce, c.JIT, c.AllowIDPInitiated, c.DefaultRole = "example.com", false, false, true, "admin"
+			c.ConfirmIDPInitiated = true
+		}), actor)
+		must(t, err)
+		// Once on, saving other settings does not ask again.
 		_, err = sso.SaveSSOConnection(ctx, db, org, with(func(c *sso.SSOSettingsInput) {
 			c.Domains, c.Enforce, c.JIT, c.AllowIDPInitiated, c.DefaultRole = "example.com", false, false, true, "admin"
 		}), actor)
@@ -364,7 +379,7 @@ func TestSaveSSOConnection(t *testing.T) {
 		}
 		_, err = sso.FindSSOByEmail(ctx, db, "someone@example.org")
 		wantIs(t, err, tenancy.ErrNotFound)
-		if n := ssoRows(t, db, "audit_events", org.AccountID()); n != 4 {
+		if n := ssoRows(t, db, "audit_events", org.AccountID()); n != 5 {
 			t.Fatalf("%d audit events, want one per save and one per proof", n)
 		}
 		// Now example.org is free for the other organization: its proof
