@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -232,20 +233,23 @@ func inResponseTo(encoded string) string {
 	return doc.Root().SelectAttrValue("InResponseTo", "")
 }
 
-// identityOf collects the NameID and attributes of an accepted assertion,
-// attributes under both their Name and FriendlyName.
+// identityOf collects the NameID and attributes of an accepted assertion:
+// attributes by their Name, and their FriendlyNames apart, which only
+// stand in for a Name no attribute has (see sso.SSOIdentity).
 func identityOf(a *saml.Assertion) sso.SSOIdentity {
-	id := sso.SSOIdentity{Attributes: map[string][]string{}}
+	id := sso.SSOIdentity{Attributes: map[string][]string{}, FriendlyNames: map[string][]string{}}
 	if a.Subject != nil && a.Subject.NameID != nil {
 		id.NameID, id.NameIDFormat = a.Subject.NameID.Value, a.Subject.NameID.Format
 	}
 	for _, st := range a.AttributeStatements {
 		for _, attr := range st.Attributes {
+			values := id.Attributes[attr.Name]
 			for _, v := range attr.Values {
-				id.Attributes[attr.Name] = append(id.Attributes[attr.Name], v.Value)
-				if attr.FriendlyName != "" && attr.FriendlyName != attr.Name {
-					id.Attributes[attr.FriendlyName] = append(id.Attributes[attr.FriendlyName], v.Value)
-				}
+				values = append(values, v.Value)
+			}
+			id.Attributes[attr.Name] = values
+			if fn := attr.FriendlyName; fn != "" && fn != attr.Name && !slices.Contains(id.FriendlyNames[fn], attr.Name) {
+				id.FriendlyNames[fn] = append(id.FriendlyNames[fn], attr.Name)
 			}
 		}
 	}

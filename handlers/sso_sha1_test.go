@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/crewjam/saml"
 	dsig "github.com/russellhaering/goxmldsig"
 	"gorm.io/gorm"
 
@@ -210,5 +211,62 @@ func TestSSOIdPInitiatedNeedsAConfirmation(t *testing.T) {
 		env.ac.post("/settings/sso", f).status(http.StatusSeeOther)
 		f.Set("allow_idp_initiated", "on")
 		env.ac.post("/settings/sso", f).status(http.StatusUnprocessableEntity)
+	})
+}
+
+// An attribute whose FriendlyName is "email" does not decide the address;
+// a response with two addresses is refused, whatever their order.
+func TestSSORefusesTwoEmailsInOneResponse(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
+		app := newApp(t, db)
+		env := connectSSO(t, app, nil, ssoSetup{jit: true})
+		evil := func(name, friendly, value string) saml.Attribute {
+			return saml.Attribute{Name: name, FriendlyName: friendly, NameFormat: "urn:oasis:names:tc:SAML:2.0:attrname-format:uri",
+				Values: []saml.AttributeValue{{Type: "xs:string", Value: value}}}
+		}
+		for _, tc := range []struct {
+			name string
+			edit func(*saml.Assertion)
+		}{
+			{"an attribute named otherwise, FriendlyName email, first", func(a *saml.Assertion) {
+				a.AttributeStatements[0].Attributes = append([]saml.Attribute{evil("urn:x:evil", "email", "boss@example.com")}, a.AttributeStatements[0].Attributes...)
+			}},
+			{"the same, in a statement of its own", func(a *saml.Assertion) {
+				a.AttributeStatements = append([]saml.AttributeStatement{{Attributes: []saml.Attribute{evil("urn:x:evil", "mail", "boss@example.com")}}}, a.AttributeStatements...)
+			}},
+			{"a second value of the mail attribute", func(a *saml.Assertion) {
+				for i, at := range a.AttributeStatements[0].Attributes {
+					if at.Name == "urn:oid:0.9.2342.19200300.100.1.3" {
+						a.AttributeStatements[0].Attributes[i].Values = append(at.Values, saml.AttributeValue{Type: "xs:string", Value: "boss@example.com"})
+					}
+				}
+			}},
+			{"the mail attribute again, another address", func(a *saml.Assertion) {
+				a.AttributeStatements[0].Attributes = append(a.AttributeStatements[0].Attributes, evil("urn:oid:0.9.2342.19200300.100.1.3", "", "boss@example.com"))
+			}},
+			{"an email attribute disagreeing with mail", func(a *saml.Assertion) {
+				a.AttributeStatements[0].Attributes = append(a.AttributeStatements[0].Attributes, evil("email", "", "boss@example.com"))
+			}},
+		} {
+			c := app.client()
+			f := env.forge(t, env.request(t, c), "alice@example.com")
+			f.edit = tc.edit
+			w := watchACS(t, app)
+			w.refused(postACS(t, c, env.acs(), f.encode(t), ""), http.StatusForbidden, "different email addresses", "boss@example.com")
+			if n := countRows(t, db, "users", "email IN ?", []string{"alice@example.com", "boss@example.com"}); n != 0 {
+				t.Fatalf("%s: %d users created", tc.name, n)
+			}
+		}
+		// The same address under its Name and a FriendlyName is one.
+		c := app.client()
+		f := env.forge(t, env.request(t, c), "alice@example.com")
+		f.edit = func(a *saml.Assertion) {
+			a.AttributeStatements[0].Attributes = append([]saml.Attribute{evil("urn:x:alias", "email", "Alice@Example.com")}, a.AttributeStatements[0].Attributes...)
+		}
+		w := watchACS(t, app)
+		w.accepted(postACS(t, c, env.acs(), f.encode(t), ""))
+		if !signedInAs(t, c, "alice@example.com") {
+			t.Fatal("not signed in as alice")
+		}
 	})
 }
