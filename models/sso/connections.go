@@ -116,17 +116,34 @@ var domainSyntax = regexp.MustCompile(`^(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\
 var publicEmailDomains = []string{"gmail.com", "googlemail.com", "outlook.com", "hotmail.com", "live.com", "yahoo.com",
 	"icloud.com", "me.com", "aol.com", "proton.me", "protonmail.com", "gmx.com", "mail.com", "yandex.com"}
 
-// ParseDomains splits a form's domains on commas and spaces, lower-cased,
-// without duplicates.
+// ParseDomains splits a form's domains on commas and spaces, in the form
+// addresses' domains are compared in (see normalizeDomain), without
+// duplicates.
 func ParseDomains(raw string) []string {
 	var out []string
-	for _, f := range strings.FieldsFunc(strings.ToLower(raw), func(r rune) bool { return r == ',' || r == ';' || r == ' ' || r == '\n' || r == '\r' || r == '\t' }) {
-		f = strings.TrimPrefix(strings.TrimSpace(f), "@")
+	for _, f := range strings.FieldsFunc(raw, func(r rune) bool { return r == ',' || r == ';' || r == ' ' || r == '\n' || r == '\r' || r == '\t' }) {
+		f = normalizeDomain(strings.TrimPrefix(strings.TrimSpace(f), "@"))
 		if f != "" && !slices.Contains(out, f) {
 			out = append(out, f)
 		}
 	}
 	return out
+}
+
+// normalizeDomain is a domain as addresses' domains are compared
+// (tenancy.NormalizeDomain: ASCII, IDNA); one that is no domain name is
+// returned trimmed, with only its ASCII letters lower-cased, for the
+// form to refuse.
+func normalizeDomain(s string) string {
+	if d, ok := tenancy.NormalizeDomain(s); ok {
+		return d
+	}
+	return strings.Map(func(r rune) rune {
+		if 'A' <= r && r <= 'Z' {
+			return r + 'a' - 'A'
+		}
+		return r
+	}, strings.TrimSpace(s))
 }
 
 // validateIDPMetadata checks that metadata describes an identity provider

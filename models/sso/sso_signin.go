@@ -137,7 +137,7 @@ func (c SSOConnection) MapIdentity(id SSOIdentity) (email, name string, err erro
 		if email, err = id.emailFrom(emailAttributes...); err != nil {
 			return "", "", err
 		}
-		if email == "" && tenancy.ValidEmail(tenancy.NormalizeEmail(id.NameID)) {
+		if _, ok := tenancy.ParseEmail(id.NameID); email == "" && ok {
 			email = id.NameID
 		}
 	default:
@@ -145,12 +145,13 @@ func (c SSOConnection) MapIdentity(id SSOIdentity) (email, name string, err erro
 			return "", "", err
 		}
 	}
-	email = tenancy.NormalizeEmail(email)
-	if !tenancy.ValidEmail(email) {
-		if email == "" {
+	sent := strings.TrimSpace(email)
+	email, ok := tenancy.ParseEmail(sent)
+	if !ok {
+		if sent == "" {
 			return "", "", errors.New("the response carries no email address (set where it comes from in the connection's attribute mapping)")
 		}
-		return "", "", errors.New("the email the identity provider sent, “" + email + "”, is not a valid address")
+		return "", "", errors.New("the email the identity provider sent, “" + sent + "”, is not a valid address")
 	}
 	if c.NameAttribute != "" {
 		name = id.first(c.NameAttribute)
