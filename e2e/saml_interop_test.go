@@ -58,6 +58,49 @@ func TestSAMLInteropSimpleSAMLphp(t *testing.T) {
 	}
 }
 
+// TestSAMLInteropSimpleSAMLphpSHA1: SimpleSAMLphp set to sign with
+// RSA-SHA1, as a legacy IdP does. The connection test says a real sign-in
+// would be refused and why; once an administrator accepts SHA-1 for the
+// connection, people sign in.
+func TestSAMLInteropSimpleSAMLphpSHA1(t *testing.T) {
+	ssp := findSimpleSAMLphp(t)
+	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
+		dns := dnstest.New(t)
+		s := newSiteWith(t, db, func(cfg *handlers.Config) { cfg.DNSServer = dns.Addr() })
+		admin := newAgent(t)
+		p := admin.submit(admin.get(s.url("/signup")), `[data-testid="signup-form"]`, url.Values{
+			"name": {interopAdminName}, "email": {"margaret.hamilton@" + interopDomain}, "password": {"apollo guidance computer"},
+		})
+		p.wantPath("/")
+		admin.submit(admin.get(s.url("/organizations/new")), `form[action="/organizations/new"]`, url.Values{"name": {interopOrgName}}).wantPath("/")
+		p = admin.get(s.url("/settings/sso"))
+		metadataURL, _ := p.doc.Find(`[data-testid="sp-details"] a[href$="/metadata"]`).Attr("href")
+		idp := ssp.start(t, "basic", admin.get(metadataURL).body, "SSP_TEST_SIGNATURE=rsa-sha1")
+		idpMetadata := admin.get(idp.base + "/saml2/idp/metadata.php").body
+		form := url.Values{"metadata_xml": {idpMetadata}, "domains": {interopDomain}, "jit": {"on"}}
+		p = admin.submit(p, `[data-testid="sso-form"]`, form)
+		p.wantPath("/settings/sso")
+		record := p.doc.Find(`[data-testid="sso-domain"] code`)
+		dns.Serve(map[string][]string{record.Eq(0).Text(): {record.Eq(1).Text()}})
+		p = admin.submit(p, `form[action="/settings/sso/domains/verify"]`, nil)
+
+		p = admin.submit(p, `form[action="/settings/sso/test"]`, nil)
+		sent := idp.logIn(t, admin, p, "ada", "ada-password")
+		p = admin.submit(sent.page, "form", nil)
+		p.wantContains(`[data-testid="sso-test-refusal"]`, "signed the response with SHA-1")
+		p.wantContains(`[data-testid="sso-test-refusal"]`, "allow SHA-1 in this connection's settings")
+
+		form.Set("allow_sha1", "on")
+		p = admin.submit(admin.get(s.url("/settings/sso")), `[data-testid="sso-form"]`, form)
+		p.wantContains(`[data-testid="sso-sha1-warning"]`, "SHA-1 signatures are accepted")
+		ada := newAgent(t)
+		p = ada.get(s.url("/sso/" + slugOf(t, p.text(`#sp-acs`)) + "/login"))
+		sent = idp.logIn(t, ada, p, "ada", "ada-password")
+		ada.submit(sent.page, "form", nil).wantPath("/")
+		wantSSOUser(t, db, "ada.lovelace@example.com", "Ada Lovelace")
+	})
+}
+
 const (
 	interopOrgName   = "Analytical Engines"
 	interopAdminName = "Margaret Hamilton"
@@ -284,7 +327,7 @@ type sspServer struct {
 
 // start runs SimpleSAMLphp on a free loopback port with a new key pair,
 // knowing the SP by spMetadata, until the test ends.
-func (ssp simpleSAMLphp) start(t *testing.T, attrs, spMetadata string) *sspServer {
+func (ssp simpleSAMLphp) start(t *testing.T, attrs, spMetadata string, env ...string) *sspServer {
 	t.Helper()
 	dir := t.TempDir()
 	for _, d := range []string{"cert", "data", "tmp", "sessions", "log"} {
@@ -313,6 +356,7 @@ func (ssp simpleSAMLphp) start(t *testing.T, attrs, spMetadata string) *sspServe
 		"SSP_TEST_ATTRIBUTEMAP="+ssp.attributemap,
 		"SSP_TEST_ATTRIBUTES="+attrs,
 	)
+	cmd.Env = append(cmd.Env, env...)
 	cmd.Stdout, cmd.Stderr = srv.log, srv.log
 	began := time.Now()
 	if err := cmd.Start(); err != nil {

@@ -180,7 +180,7 @@ func (h *Auth) SignOutSubmit(c echo.Context) error {
 		return err
 	}
 	q := url.Values{"next": {localPath(f.Next)}}
-	if email := tenancy.NormalizeEmail(f.Email); tenancy.ValidEmail(email) {
+	if email, ok := tenancy.ParseEmail(f.Email); ok {
 		q.Set("email", email)
 	}
 	return redirect(c, paths.WithQuery(paths.SignIn(), q))

@@ -93,9 +93,10 @@ func (h *Auth) ForgotPasswordSubmit(c echo.Context) error {
 	if err := bindForm(c, &f); err != nil {
 		return err
 	}
-	email := tenancy.NormalizeEmail(f.Email)
+	email, ok := tenancy.ParseEmail(f.Email)
 	props := views.ForgotPasswordPageProps{Shell: h.authShell(c, "Reset your password"), Email: email}
-	if !tenancy.ValidEmail(email) {
+	if !ok {
+		props.Email = f.Email
 		props.Errors = map[string]string{"email": "Enter an email address like name@example.com."}
 		return render(c, http.StatusUnprocessableEntity, views.ForgotPasswordPage(props))
 	}

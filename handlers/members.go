@@ -361,6 +361,8 @@ func auditLabel(a tenancy.AuditAction) string {
 		sso.AuditSSOConfigured:        "Changed single sign-on",
 		sso.AuditSSODomainVerified:    "Verified a domain",
 		sso.AuditSSOSignedIn:          "Signed in with SSO",
+		sso.AuditSSOSHA1Allowed:       "Allowed SHA-1 signatures for single sign-on",
+		sso.AuditSSOSHA1Refused:       "Refused SHA-1 signatures for single sign-on again",
 		billing.AuditPlanChanged:      "Changed the plan",
 		billing.AuditBillingContact:   "Changed the billing contact",
 		billing.AuditEnterprise:       "Requested Enterprise",

@@ -72,6 +72,11 @@ func (h *SSO) serviceProvider(ctx context.Context, sa sso.SSOAccount) (*saml.Ser
 		ReplayCache:                      sso.ReplayCache{DB: h.db},
 		MetadataValidDuration:            7 * 24 * time.Hour,
 	}
+	// SHA-1 signatures and digests (every signature the library verifies:
+	// the response's and the assertion's, encrypted or not) are refused
+	// unless the connection allows them. Weaker algorithms are unknown to
+	// the signature library, so always refused.
+	sp.RejectSHA1Signatures = !sa.Connection.AllowSHA1
 	if sa.Connection.IDPMetadataXML != "" {
 		if sp.IDPMetadata, err = sa.Connection.IDPMetadata(); err != nil {
 			return nil, err

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -100,6 +101,10 @@ func (h *SSO) acceptResponse(c echo.Context, sa sso.SSOAccount) (*sso.SSORequest
 	return request, assertion, nil
 }
 
+// sha1Refused is the library's words when a signature or digest uses
+// SHA-1 and the service provider refuses it.
+const sha1Refused = "SHA-1 based signature algorithms are not accepted"
+
 // readSAMLResponse reads the SAMLResponse of the HTTP-POST binding, and
 // leaves the request's form holding the posted fields only: no artifact
 // resolution from the query.
@@ -166,11 +171,18 @@ func (h *SSO) signInIdentity(c echo.Context, sa sso.SSOAccount, identity sso.SSO
 // samlReason is why the library refused a response, for the log: its
 // private detail when it has one.
 func samlReason(err error) string {
+	reason := err.Error()
 	var ire *saml.InvalidResponseError
 	if errors.As(err, &ire) && ire.PrivateErr != nil {
-		return ire.PrivateErr.Error()
+		reason = ire.PrivateErr.Error()
 	}
-	return err.Error()
+	if errors.Is(err, saml.ErrUnsupported) && strings.Contains(reason, sha1Refused) {
+		// The reason a connection test shows: say what to change.
+		return "the identity provider signed the response with SHA-1 (" + reason + "). Switchboard refuses SHA-1 signatures and digests: " +
+			"set the identity provider to sign with RSA-SHA256 and SHA-256 digests, or, for a legacy identity provider that cannot, " +
+			"allow SHA-1 in this connection's settings"
+	}
+	return reason
 }
 
 // checkClockSkew refuses an assertion whose times are more than
@@ -221,20 +233,23 @@ func inResponseTo(encoded string) string {
 	return doc.Root().SelectAttrValue("InResponseTo", "")
 }
 
-// identityOf collects the NameID and attributes of an accepted assertion,
-// attributes under both their Name and FriendlyName.
+// identityOf collects the NameID and attributes of an accepted assertion:
+// attributes by their Name, and their FriendlyNames apart, which only
+// stand in for a Name no attribute has (see sso.SSOIdentity).
 func identityOf(a *saml.Assertion) sso.SSOIdentity {
-	id := sso.SSOIdentity{Attributes: map[string][]string{}}
+	id := sso.SSOIdentity{Attributes: map[string][]string{}, FriendlyNames: map[string][]string{}}
 	if a.Subject != nil && a.Subject.NameID != nil {
 		id.NameID, id.NameIDFormat = a.Subject.NameID.Value, a.Subject.NameID.Format
 	}
 	for _, st := range a.AttributeStatements {
 		for _, attr := range st.Attributes {
+			values := id.Attributes[attr.Name]
 			for _, v := range attr.Values {
-				id.Attributes[attr.Name] = append(id.Attributes[attr.Name], v.Value)
-				if attr.FriendlyName != "" && attr.FriendlyName != attr.Name {
-					id.Attributes[attr.FriendlyName] = append(id.Attributes[attr.FriendlyName], v.Value)
-				}
+				values = append(values, v.Value)
+			}
+			id.Attributes[attr.Name] = values
+			if fn := attr.FriendlyName; fn != "" && fn != attr.Name && !slices.Contains(id.FriendlyNames[fn], attr.Name) {
+				id.FriendlyNames[fn] = append(id.FriendlyNames[fn], attr.Name)
 			}
 		}
 	}

@@ -4,7 +4,10 @@ import (
 	"bytes"
 	"compress/flate"
 	"context"
+	"crypto"
+	"crypto/rand"
 	"crypto/rsa"
+	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/base64"
@@ -23,6 +26,7 @@ import (
 	"github.com/crewjam/saml"
 	"github.com/crewjam/saml/xmlenc"
 	dsig "github.com/russellhaering/goxmldsig"
+	"github.com/russellhaering/goxmldsig/etreeutils"
 	"gorm.io/gorm"
 
 	"switchboard/handlers"
@@ -61,7 +65,8 @@ func (s ssoSetup) form(metadata string) url.Values {
 	if s.defaultRole == "" {
 		f.Set("default_role", "member")
 	}
-	for name, on := range map[string]bool{"jit": s.jit, "enforce": s.enforce, "allow_idp_initiated": s.idpInitiated} {
+	// Turning IdP-initiated sign-in on takes the confirmation of its risk.
+	for name, on := range map[string]bool{"jit": s.jit, "enforce": s.enforce, "allow_idp_initiated": s.idpInitiated, "confirm_idp_initiated": s.idpInitiated} {
 		if on {
 			f.Set(name, "on")
 		}
@@ -400,6 +405,16 @@ type forgery struct {
 	// public one) after signing it or not.
 	encryptTo *x509.Certificate
 	edit      func(*saml.Assertion)
+	// signing is how the signatures are made: RSA-SHA256 with SHA-256
+	// digests when zero.
+	signing signAlgorithms
+}
+
+// signAlgorithms are a signature's algorithms: RSA-SHA1 signs with
+// SHA-1 digests; sha1Digests keeps RSA-SHA256 for the signature but
+// digests the signed element with SHA-1.
+type signAlgorithms struct {
+	rsaSHA1, sha1Digests bool
 }
 
 // forge makes a forgery answering requestID as the env's IdP would: signed
@@ -413,11 +428,15 @@ func (e *ssoEnv) forge(t testing.TB, requestID, email string) forgery {
 	}
 }
 
-func signEnveloped(t testing.TB, key *rsa.PrivateKey, cert *x509.Certificate, el *etree.Element) *etree.Element {
+func signEnveloped(t testing.TB, key *rsa.PrivateKey, cert *x509.Certificate, el *etree.Element, algs signAlgorithms) *etree.Element {
 	t.Helper()
 	ctx := dsig.NewDefaultSigningContext(dsig.TLSCertKeyStore(tls.Certificate{Certificate: [][]byte{cert.Raw}, PrivateKey: key}))
 	ctx.Canonicalizer = dsig.MakeC14N10ExclusiveCanonicalizerWithPrefixList("")
-	if err := ctx.SetSignatureMethod(dsig.RSASHA256SignatureMethod); err != nil {
+	method := dsig.RSASHA256SignatureMethod
+	if algs.rsaSHA1 || algs.sha1Digests {
+		method = dsig.RSASHA1SignatureMethod
+	}
+	if err := ctx.SetSignatureMethod(method); err != nil {
 		t.Fatal(err)
 	}
 	signed, err := ctx.SignEnveloped(el)
@@ -425,7 +444,38 @@ func signEnveloped(t testing.TB, key *rsa.PrivateKey, cert *x509.Certificate, el
 		t.Fatal(err)
 	}
 	kids := signed.ChildElements()
-	return kids[len(kids)-1]
+	sig := kids[len(kids)-1]
+	if algs.sha1Digests && !algs.rsaSHA1 {
+		resignSHA256(t, key, sig)
+	}
+	return sig
+}
+
+// resignSHA256 turns an RSA-SHA1 signature into an RSA-SHA256 one over the
+// same SignedInfo, whose digests stay SHA-1, as the signer does: the
+// exclusive canonical form of SignedInfo in its place, hashed and signed.
+func resignSHA256(t testing.TB, key *rsa.PrivateKey, sig *etree.Element) {
+	t.Helper()
+	signedInfo := sig.FindElement("./SignedInfo")
+	signedInfo.FindElement("./SignatureMethod").CreateAttr("Algorithm", dsig.RSASHA256SignatureMethod)
+	ns, err := etreeutils.NSBuildParentContext(signedInfo)
+	if err != nil {
+		t.Fatal(err)
+	}
+	detached, err := etreeutils.NSDetatch(ns, signedInfo)
+	if err != nil {
+		t.Fatal(err)
+	}
+	canonical, err := dsig.MakeC14N10ExclusiveCanonicalizerWithPrefixList("").Canonicalize(detached)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum := sha256.Sum256(canonical)
+	value, err := rsa.SignPKCS1v15(rand.Reader, key, crypto.SHA256, sum[:])
+	if err != nil {
+		t.Fatal(err)
+	}
+	sig.FindElement("./SignatureValue").SetText(base64.StdEncoding.EncodeToString(value))
 }
 
 // encode builds the response and returns it as the SAMLResponse form value.
@@ -472,7 +522,7 @@ func (f forgery) encode(t testing.TB) string {
 	}
 	assertionEl := a.Element()
 	if f.signAssertion {
-		a.Signature = signEnveloped(t, f.key, f.cert, assertionEl)
+		a.Signature = signEnveloped(t, f.key, f.cert, assertionEl, f.signing)
 		assertionEl = a.Element()
 	}
 	if f.encryptTo != nil {
@@ -502,7 +552,7 @@ func (f forgery) encode(t testing.TB) string {
 	el := resp.Element()
 	el.AddChild(assertionEl)
 	if f.signResponse {
-		resp.Signature = signEnveloped(t, f.key, f.cert, el)
+		resp.Signature = signEnveloped(t, f.key, f.cert, el, f.signing)
 		el = resp.Element()
 		el.AddChild(assertionEl)
 	}
@@ -1389,6 +1439,12 @@ func TestSSOSettingsForm(t *testing.T) {
 			{"public domain", "domains", "public email service", with("domains", "example.com, gmail.com")},
 			{"domain proved by another", "domains", "Another organization has proved it owns example.org", with("domains", "example.com, example.org")},
 			{"bad role", "default_role", "Choose Administrator or Regular user", with("default_role", "owner")},
+			{"IdP-initiated without the confirmation", "confirm_idp_initiated", "login CSRF", with("allow_idp_initiated", "on")},
+			{"IdP-initiated confirmed with a wrong value", "confirm_idp_initiated", "login CSRF", func() url.Values {
+				f := with("allow_idp_initiated", "on")
+				f.Set("confirm_idp_initiated", "off")
+				return f
+			}()},
 			{"http metadata URL", "metadata_url", "must start with https://", func() url.Values {
 				f := with("metadata_xml", "")
 				f.Set("metadata_url", idp.URL("/metadata"))

@@ -24,8 +24,11 @@ type ssoForm struct {
 	DefaultRole       string `form:"default_role"`
 	Enforce           string `form:"enforce"`
 	AllowIDPInitiated string `form:"allow_idp_initiated"`
-	EmailAttribute    string `form:"email_attribute"`
-	NameAttribute     string `form:"name_attribute"`
+	// ConfirmIDPInitiated must be checked to turn IdP-initiated sign-in on.
+	ConfirmIDPInitiated string `form:"confirm_idp_initiated"`
+	AllowSHA1           string `form:"allow_sha1"`
+	EmailAttribute      string `form:"email_attribute"`
+	NameAttribute       string `form:"name_attribute"`
 }
 
 func checked(v string) bool { return v == "on" || v == "true" || v == "1" }
@@ -43,7 +46,7 @@ func onIf(b bool) string {
 func savedSSOForm(conn sso.SSOConnection, configured bool) *ssoForm {
 	f := &ssoForm{MetadataXML: conn.IDPMetadataXML, MetadataURL: conn.IDPMetadataURL, Domains: strings.Join(conn.Domains, ", "),
 		JIT: onIf(conn.JIT), DefaultRole: string(conn.DefaultRole), Enforce: onIf(conn.Enforce), AllowIDPInitiated: onIf(conn.AllowIDPInitiated),
-		EmailAttribute: conn.EmailAttribute, NameAttribute: conn.NameAttribute}
+		ConfirmIDPInitiated: onIf(conn.AllowIDPInitiated), AllowSHA1: onIf(conn.AllowSHA1), EmailAttribute: conn.EmailAttribute, NameAttribute: conn.NameAttribute}
 	if !configured {
 		f.DefaultRole, f.JIT = string(tenancy.RoleMember), "on"
 	}
@@ -88,7 +91,8 @@ func (h *SSO) settingsProps(slug string, conn sso.SSOConnection, lost []sso.Doma
 	p := views.SSOSettingsPageProps{
 		EntityID: entityID, ACSURL: acs, MetadataURL: metadata, LoginURL: h.cfg.link(paths.SSOLogin(slug)), IDPEntityID: conn.IDPEntityID,
 		MetadataXML: f.MetadataXML, MetadataURLInput: f.MetadataURL, Domains: f.Domains, JIT: checked(f.JIT), DefaultRoles: roleOptions(tenancy.Role(f.DefaultRole)),
-		Enforce: checked(f.Enforce), AllowIDPInitiated: checked(f.AllowIDPInitiated), EmailAttribute: f.EmailAttribute, NameAttribute: f.NameAttribute,
+		Enforce: checked(f.Enforce), AllowIDPInitiated: checked(f.AllowIDPInitiated), ConfirmIDPInitiated: checked(f.ConfirmIDPInitiated),
+		AllowSHA1: checked(f.AllowSHA1), SHA1Allowed: conn.AllowSHA1, EmailAttribute: f.EmailAttribute, NameAttribute: f.NameAttribute,
 	}
 	for _, d := range conn.DomainRecords {
 		name, value := d.VerificationRecord()
@@ -120,7 +124,8 @@ func (h *SSO) SettingsSubmit(c echo.Context) error {
 	}
 	_, err := sso.SaveSSOConnection(c.Request().Context(), h.db, ScopeFrom(c), sso.SSOSettingsInput{
 		MetadataXML: metadata, MetadataURL: f.MetadataURL, Domains: f.Domains, JIT: checked(f.JIT), DefaultRole: f.DefaultRole,
-		Enforce: checked(f.Enforce), AllowIDPInitiated: checked(f.AllowIDPInitiated), EmailAttribute: f.EmailAttribute, NameAttribute: f.NameAttribute,
+		Enforce: checked(f.Enforce), AllowIDPInitiated: checked(f.AllowIDPInitiated), ConfirmIDPInitiated: checked(f.ConfirmIDPInitiated),
+		AllowSHA1: checked(f.AllowSHA1), EmailAttribute: f.EmailAttribute, NameAttribute: f.NameAttribute,
 	}, actor(c))
 	if fe, ok := tenancy.AsFieldErrors(err); ok {
 		if msg, ok := fe["metadata_xml"]; ok && f.MetadataXML == "" && f.MetadataURL != "" {

@@ -19,15 +19,25 @@ import (
 type testOutcome struct {
 	NameID     string              `json:"name_id,omitempty"`
 	Attributes map[string][]string `json:"attributes,omitempty"`
-	Email      string              `json:"email,omitempty"`
-	Name       string              `json:"name,omitempty"`
-	Refusal    string              `json:"refusal,omitempty"`
+	// FriendlyNames are the attributes' FriendlyNames, by Name.
+	FriendlyNames map[string][]string `json:"friendly_names,omitempty"`
+	Email         string              `json:"email,omitempty"`
+	Name          string              `json:"name,omitempty"`
+	Refusal       string              `json:"refusal,omitempty"`
 }
 
 // finishTest records what a test sign-in brought back and shows it to the
 // administrator who ran it, changing no setting and no session.
 func (h *SSO) finishTest(c echo.Context, sa sso.SSOAccount, req sso.SSORequest, id sso.SSOIdentity, signInRefusal string) error {
 	out := testOutcome{NameID: id.NameID, Attributes: id.Attributes, Refusal: signInRefusal}
+	for friendly, names := range id.FriendlyNames {
+		for _, n := range names {
+			if out.FriendlyNames == nil {
+				out.FriendlyNames = map[string][]string{}
+			}
+			out.FriendlyNames[n] = append(out.FriendlyNames[n], friendly)
+		}
+	}
 	if signInRefusal == "" {
 		email, name, err := sa.Connection.MapIdentity(id)
 		switch {
@@ -85,7 +95,12 @@ func (h *SSO) TestResultPage(c echo.Context) error {
 	}
 	sort.Strings(keys)
 	for _, k := range keys {
-		p.Attributes = append(p.Attributes, views.SSOAttribute{Name: k, Values: strings.Join(out.Attributes[k], ", ")})
+		label := k
+		if friendly := out.FriendlyNames[k]; len(friendly) > 0 {
+			sort.Strings(friendly)
+			label += " (" + strings.Join(friendly, ", ") + ")"
+		}
+		p.Attributes = append(p.Attributes, views.SSOAttribute{Name: label, Values: strings.Join(out.Attributes[k], ", ")})
 	}
 	return render(c, http.StatusOK, views.SSOTestPage(p))
 }

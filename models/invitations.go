@@ -210,8 +210,8 @@ func Invite(ctx context.Context, db *gorm.DB, s tenancy.Scope, raw string, role 
 	}
 	var valid []string
 	for _, e := range emails {
-		if tenancy.ValidEmail(e) {
-			valid = append(valid, e)
+		if addr, ok := tenancy.ParseEmail(e); ok {
+			valid = append(valid, addr)
 		} else {
 			res.Invalid = append(res.Invalid, e)
 		}

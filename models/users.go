@@ -65,8 +65,8 @@ func SignUp(ctx context.Context, db *gorm.DB, in SignUpInput) (User, tenancy.Acc
 	if fe == nil {
 		fe = tenancy.FieldErrors{}
 	}
-	email := tenancy.NormalizeEmail(in.Email)
-	if !tenancy.ValidEmail(email) {
+	email, ok := tenancy.ParseEmail(in.Email)
+	if !ok {
 		fe["email"] = "Enter an email address like name@example.com."
 	}
 	for k, v := range validatePassword("password", in.Password) {
@@ -80,6 +80,11 @@ func SignUp(ctx context.Context, db *gorm.DB, in SignUpInput) (User, tenancy.Acc
 
 // CreateUser inserts a user with their personal account and membership.
 func CreateUser(ctx context.Context, db *gorm.DB, name, email, passwordHash string, verifiedAt *time.Time) (User, tenancy.Account, error) {
+	if !tenancy.ValidEmail(email) {
+		// Callers parse addresses first (tenancy.ParseEmail); one that did
+		// not must not store an address that compares unlike the others.
+		return User{}, tenancy.Account{}, tenancy.FieldErrors{"email": "Enter an email address like name@example.com."}
+	}
 	user := User{PublicID: tenancy.NewUUID(), Name: name, Email: email, PasswordHash: passwordHash, EmailVerifiedAt: verifiedAt}
 	var acct tenancy.Account
 	err := tenancy.InTx(ctx, db, func(tx *gorm.DB) error {

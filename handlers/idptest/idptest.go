@@ -72,6 +72,10 @@ type Options struct {
 	// instead of 127.0.0.1: "localhost" puts it on another site than a
 	// server on 127.0.0.1, as far as browsers are concerned.
 	Host string
+	// SignatureMethod is the XML signature algorithm the IdP signs with
+	// (dsig.RSASHA1SignatureMethod: SHA-1 signatures and digests, as a
+	// legacy IdP's); RSA-SHA256 when empty.
+	SignatureMethod string
 }
 
 // IdP is an identity provider that lives until the test ends. Its users,
@@ -84,6 +88,8 @@ type IdP struct {
 	current atomic.Pointer[samlidp.Server]
 	key     *rsa.PrivateKey
 	cert    *x509.Certificate
+	// sigMethod is Options.SignatureMethod, kept across Use.
+	sigMethod string
 }
 
 // New starts an IdP with a new key pair.
@@ -98,7 +104,7 @@ func NewWith(t testing.TB, o Options) *IdP {
 	if o.Key == nil {
 		o.Key, o.Cert = KeyPair(t, "test idp")
 	}
-	i := &IdP{t: t, store: &samlidp.MemoryStore{}}
+	i := &IdP{t: t, store: &samlidp.MemoryStore{}, sigMethod: o.SignatureMethod}
 	i.srv = httptest.NewUnstartedServer(http.HandlerFunc(i.serve))
 	i.srv.Start()
 	t.Cleanup(i.srv.Close)
@@ -130,6 +136,7 @@ func (i *IdP) Use(key *rsa.PrivateKey, cert *x509.Certificate, extra []*x509.Cer
 	if err != nil {
 		i.t.Fatal(err)
 	}
+	s.IDP.SignatureMethod = i.sigMethod
 	i.key, i.cert = key, cert
 	i.current.Store(s)
 }

@@ -53,8 +53,8 @@ func SaveBillingContact(ctx context.Context, db *gorm.DB, s tenancy.Scope, in Bi
 		return BillingContact{}, err
 	}
 	fe := tenancy.FieldErrors{}
-	email := tenancy.NormalizeEmail(in.Email)
-	if !tenancy.ValidEmail(email) {
+	email, ok := tenancy.ParseEmail(in.Email)
+	if !ok {
 		fe["email"] = "Enter the email bills are sent to, like billing@example.com."
 	}
 	company := strings.Join(strings.Fields(in.Company), " ")

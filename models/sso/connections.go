@@ -23,6 +23,10 @@ import (
 const (
 	AuditSSOConfigured tenancy.AuditAction = "sso.configured"
 	AuditSSOSignedIn   tenancy.AuditAction = "sso.signed_in"
+	// AuditSSOSHA1Allowed and AuditSSOSHA1Refused record an administrator
+	// allowing SHA-1 signatures for a legacy IdP, and taking that back.
+	AuditSSOSHA1Allowed tenancy.AuditAction = "sso.sha1_allowed"
+	AuditSSOSHA1Refused tenancy.AuditAction = "sso.sha1_refused"
 )
 
 // SSOConnection is an organization's SAML identity provider and the rules
@@ -35,13 +39,16 @@ type SSOConnection struct {
 	JIT               bool   `gorm:"column:jit"`
 	DefaultRole       tenancy.Role
 	Enforce           bool
-	AllowIDPInitiated bool   `gorm:"column:allow_idp_initiated"`
-	EmailAttribute    string // "" picks the usual attributes, "nameid" the NameID
-	NameAttribute     string // "" picks the usual attributes
-	CreatedAt         time.Time
-	UpdatedAt         time.Time
-	Domains           []string    `gorm:"-"`
-	DomainRecords     []SSODomain `gorm:"-"`
+	AllowIDPInitiated bool `gorm:"column:allow_idp_initiated"`
+	// AllowSHA1 accepts responses signed or digested with SHA-1, for a
+	// legacy IdP that cannot do better; off, they are refused.
+	AllowSHA1      bool   `gorm:"column:allow_sha1"`
+	EmailAttribute string // "" picks the usual attributes, "nameid" the NameID
+	NameAttribute  string // "" picks the usual attributes
+	CreatedAt      time.Time
+	UpdatedAt      time.Time
+	Domains        []string    `gorm:"-"`
+	DomainRecords  []SSODomain `gorm:"-"`
 }
 
 // VerifiedDomain reports whether the email's domain is one the organization
@@ -93,8 +100,13 @@ type SSOSettingsInput struct {
 	DefaultRole       string
 	Enforce           bool
 	AllowIDPInitiated bool
-	EmailAttribute    string
-	NameAttribute     string
+	// ConfirmIDPInitiated is the administrator's confirmation, needed to
+	// turn IdP-initiated sign-in on, that they know it is open to login
+	// CSRF.
+	ConfirmIDPInitiated bool
+	AllowSHA1           bool
+	EmailAttribute      string
+	NameAttribute       string
 }
 
 var domainSyntax = regexp.MustCompile(`^(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$`)
@@ -104,17 +116,34 @@ var domainSyntax = regexp.MustCompile(`^(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\
 var publicEmailDomains = []string{"gmail.com", "googlemail.com", "outlook.com", "hotmail.com", "live.com", "yahoo.com",
 	"icloud.com", "me.com", "aol.com", "proton.me", "protonmail.com", "gmx.com", "mail.com", "yandex.com"}
 
-// ParseDomains splits a form's domains on commas and spaces, lower-cased,
-// without duplicates.
+// ParseDomains splits a form's domains on commas and spaces, in the form
+// addresses' domains are compared in (see normalizeDomain), without
+// duplicates.
 func ParseDomains(raw string) []string {
 	var out []string
-	for _, f := range strings.FieldsFunc(strings.ToLower(raw), func(r rune) bool { return r == ',' || r == ';' || r == ' ' || r == '\n' || r == '\r' || r == '\t' }) {
-		f = strings.TrimPrefix(strings.TrimSpace(f), "@")
+	for _, f := range strings.FieldsFunc(raw, func(r rune) bool { return r == ',' || r == ';' || r == ' ' || r == '\n' || r == '\r' || r == '\t' }) {
+		f = normalizeDomain(strings.TrimPrefix(strings.TrimSpace(f), "@"))
 		if f != "" && !slices.Contains(out, f) {
 			out = append(out, f)
 		}
 	}
 	return out
+}
+
+// normalizeDomain is a domain as addresses' domains are compared
+// (tenancy.NormalizeDomain: ASCII, IDNA); one that is no domain name is
+// returned trimmed, with only its ASCII letters lower-cased, for the
+// form to refuse.
+func normalizeDomain(s string) string {
+	if d, ok := tenancy.NormalizeDomain(s); ok {
+		return d
+	}
+	return strings.Map(func(r rune) rune {
+		if 'A' <= r && r <= 'Z' {
+			return r + 'a' - 'A'
+		}
+		return r
+	}, strings.TrimSpace(s))
 }
 
 // validateIDPMetadata checks that metadata describes an identity provider
@@ -265,7 +294,7 @@ func SaveSSOConnection(ctx context.Context, db *gorm.DB, s tenancy.Scope, in SSO
 	}
 	conn := SSOConnection{
 		AccountID: s.AccountID(), IDPMetadataXML: in.MetadataXML, IDPMetadataURL: in.MetadataURL, IDPEntityID: ed.EntityID,
-		JIT: in.JIT, DefaultRole: role, Enforce: in.Enforce, AllowIDPInitiated: in.AllowIDPInitiated,
+		JIT: in.JIT, DefaultRole: role, Enforce: in.Enforce, AllowIDPInitiated: in.AllowIDPInitiated, AllowSHA1: in.AllowSHA1,
 		EmailAttribute: strings.TrimSpace(in.EmailAttribute), NameAttribute: strings.TrimSpace(in.NameAttribute), Domains: domains,
 	}
 	err := s.Write(ctx, db, func(tx *gorm.DB) error {
@@ -276,11 +305,18 @@ func SaveSSOConnection(ctx context.Context, db *gorm.DB, s tenancy.Scope, in SSO
 		if len(taken) > 0 {
 			return tenancy.FieldErrors{"domains": "Another organization has proved it owns " + strings.Join(taken, ", ") + ". Remove it, or ask us if you believe the domain is yours."}
 		}
+		var saved SSOConnection
+		if err := s.Apply(tx).Limit(1).Find(&saved).Error; err != nil {
+			return err
+		}
+		if conn.AllowIDPInitiated && !saved.AllowIDPInitiated && !in.ConfirmIDPInitiated {
+			return tenancy.FieldErrors{"confirm_idp_initiated": ConfirmIDPInitiatedMessage}
+		}
 		t := tenancy.Now()
 		conn.CreatedAt, conn.UpdatedAt = t, t
 		if err := s.Apply(tx).Clauses(clause.OnConflict{
 			Columns:   []clause.Column{{Name: "account_id"}},
-			DoUpdates: clause.AssignmentColumns([]string{"idp_metadata_xml", "idp_metadata_url", "idp_entity_id", "jit", "default_role", "enforce", "allow_idp_initiated", "email_attribute", "name_attribute", "updated_at"}),
+			DoUpdates: clause.AssignmentColumns([]string{"idp_metadata_xml", "idp_metadata_url", "idp_entity_id", "jit", "default_role", "enforce", "allow_idp_initiated", "allow_sha1", "email_attribute", "name_attribute", "updated_at"}),
 		}).Create(&conn).Error; err != nil {
 			return err
 		}
@@ -313,10 +349,30 @@ func SaveSSOConnection(ctx context.Context, db *gorm.DB, s tenancy.Scope, in SSO
 		if err := tx.Model(&tenancy.Account{}).Where("id = ?", s.AccountID()).Update("sso_enforced", conn.Enforce).Error; err != nil {
 			return err
 		}
-		return tenancy.RecordAudit(tx, s, actor, AuditSSOConfigured, ed.EntityID, fmt.Sprintf("domains %s; JIT %s as %s; enforce %s; IdP-initiated %s",
-			strings.Join(domains, ", "), onOff(conn.JIT), role.Label(), onOff(conn.Enforce), onOff(conn.AllowIDPInitiated)))
+		if conn.AllowSHA1 != saved.AllowSHA1 {
+			action, details := AuditSSOSHA1Allowed, "responses signed or digested with SHA-1 are accepted from this identity provider"
+			if !conn.AllowSHA1 {
+				action, details = AuditSSOSHA1Refused, "responses signed or digested with SHA-1 are refused again"
+			}
+			if err := tenancy.RecordAudit(tx, s, actor, action, ed.EntityID, details); err != nil {
+				return err
+			}
+		}
+		return tenancy.RecordAudit(tx, s, actor, AuditSSOConfigured, ed.EntityID, fmt.Sprintf("domains %s; JIT %s as %s; enforce %s; IdP-initiated %s; SHA-1 %s",
+			strings.Join(domains, ", "), onOff(conn.JIT), role.Label(), onOff(conn.Enforce), onOff(conn.AllowIDPInitiated), allowedRefused(conn.AllowSHA1)))
 	})
 	return conn, err
+}
+
+// ConfirmIDPInitiatedMessage refuses turning IdP-initiated sign-in on
+// without the confirmation.
+const ConfirmIDPInitiatedMessage = "Confirm that you understand the risk of login CSRF before allowing sign-ins started at the IdP."
+
+func allowedRefused(b bool) string {
+	if b {
+		return "allowed"
+	}
+	return "refused"
 }
 
 func onOff(b bool) string {

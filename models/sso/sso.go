@@ -50,6 +50,7 @@ func FindSSOBySlug(ctx context.Context, db *gorm.DB, slug string) (SSOAccount, e
 // FindSSOByEmail returns the organization that proved it owns the email's
 // domain; an organization that merely listed it is not found.
 func FindSSOByEmail(ctx context.Context, db *gorm.DB, email string) (SSOAccount, error) {
+	email = tenancy.NormalizeEmail(email)
 	at := strings.LastIndexByte(email, '@')
 	if at < 0 {
 		return SSOAccount{}, tenancy.ErrNotFound
@@ -57,7 +58,7 @@ func FindSSOByEmail(ctx context.Context, db *gorm.DB, email string) (SSOAccount,
 	var sa SSOAccount
 	err := ssoDoor.Do(ctx, db, func(tx *gorm.DB) error {
 		var d SSODomain
-		if err := tx.Where("domain = ? AND verified_at IS NOT NULL", tenancy.NormalizeEmail(email[at+1:])).Take(&d).Error; err != nil {
+		if err := tx.Where("domain = ? AND verified_at IS NOT NULL", email[at+1:]).Take(&d).Error; err != nil {
 			return tenancy.NotFound(err)
 		}
 		if err := tx.Take(&sa.Account, d.AccountID).Error; err != nil {
@@ -110,7 +111,7 @@ func VerifySSODomain(ctx context.Context, db *gorm.DB, s tenancy.Scope, domain s
 	var d SSODomain
 	var owner int64
 	err := s.Read(ctx, db, func(tx *gorm.DB) error {
-		if err := s.Apply(tx).Where("domain = ?", strings.ToLower(strings.TrimSpace(domain))).Take(&d).Error; err != nil {
+		if err := s.Apply(tx).Where("domain = ?", normalizeDomain(domain)).Take(&d).Error; err != nil {
 			return tenancy.NotFound(err)
 		}
 		var err error
@@ -151,7 +152,7 @@ func ProveSSODomainByOperator(ctx context.Context, db *gorm.DB, accountPublicIDO
 		}
 		scope := door.In(a)
 		var d SSODomain
-		if err := scope.Apply(tx).Where("domain = ?", strings.ToLower(strings.TrimSpace(domain))).Take(&d).Error; err != nil {
+		if err := scope.Apply(tx).Where("domain = ?", normalizeDomain(domain)).Take(&d).Error; err != nil {
 			return fmt.Errorf("%s has not listed %s in its single sign-on settings: %w", a.Name, domain, tenancy.NotFound(err))
 		}
 		if d.VerifiedAt != nil {

@@ -3,6 +3,7 @@ package sso
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"time"
@@ -17,7 +18,64 @@ import (
 type SSOIdentity struct {
 	NameID       string
 	NameIDFormat string
-	Attributes   map[string][]string
+	// Attributes are the values of the attributes by their Name (an
+	// attribute sent twice has the values of both).
+	Attributes map[string][]string
+	// FriendlyNames are the Names of the attributes by their FriendlyName,
+	// a label any attribute may carry: an attribute is looked up by its
+	// FriendlyName only when no attribute has that Name.
+	FriendlyNames map[string][]string
+}
+
+// values are the values of the attribute named name: by its Name, else,
+// when no attribute has that Name, of the attributes with that
+// FriendlyName.
+func (id SSOIdentity) values(name string) []string {
+	if vs, ok := id.Attributes[name]; ok {
+		return vs
+	}
+	var vs []string
+	for _, n := range id.FriendlyNames[name] {
+		vs = append(vs, id.Attributes[n]...)
+	}
+	return vs
+}
+
+// first is the first value, trimmed and not blank, of the first of the
+// attributes named names that has one (see values).
+func (id SSOIdentity) first(names ...string) string {
+	for _, n := range names {
+		for _, v := range id.values(n) {
+			if v = strings.TrimSpace(v); v != "" {
+				return v
+			}
+		}
+	}
+	return ""
+}
+
+// emailFrom is the email the attributes named names carry (see values),
+// refusing a response that carries two different ones: two values of one
+// attribute, two of the names, or an attribute by Name and another by
+// FriendlyName that disagree. The address that decides must be the only
+// one.
+func (id SSOIdentity) emailFrom(names ...string) (string, error) {
+	var seen []string
+	for _, n := range names {
+		vs := slices.Clone(id.Attributes[n])
+		for _, other := range id.FriendlyNames[n] {
+			vs = append(vs, id.Attributes[other]...)
+		}
+		for _, v := range vs {
+			if v = strings.TrimSpace(v); v != "" && !slices.Contains(seen, tenancy.NormalizeEmail(v)) {
+				seen = append(seen, tenancy.NormalizeEmail(v))
+			}
+		}
+	}
+	if len(seen) > 1 {
+		return "", fmt.Errorf("the response carries %d different email addresses (%s): it must carry one", len(seen), strings.Join(seen, ", "))
+	}
+	return id.first(names...), nil
 }
 
 // transientNameID is the NameID format that changes at every sign-in.
@@ -66,17 +124,6 @@ func validAttributeChoice(s string) bool {
 	return len(s) <= 200 && tenancy.PlainText(s)
 }
 
-func first(attrs map[string][]string, names ...string) string {
-	for _, n := range names {
-		for _, v := range attrs[n] {
-			if v = strings.TrimSpace(v); v != "" {
-				return v
-			}
-		}
-	}
-	return ""
-}
-
 // MapIdentity picks the email and name out of an identity the way the
 // connection says, with defaults that work for the usual identity
 // providers unedited: the email from the usual attributes, else the NameID
@@ -87,28 +134,33 @@ func (c SSOConnection) MapIdentity(id SSOIdentity) (email, name string, err erro
 	case EmailFromNameID:
 		email = id.NameID
 	case "":
-		email = first(id.Attributes, emailAttributes...)
-		if email == "" && tenancy.ValidEmail(tenancy.NormalizeEmail(id.NameID)) {
+		if email, err = id.emailFrom(emailAttributes...); err != nil {
+			return "", "", err
+		}
+		if _, ok := tenancy.ParseEmail(id.NameID); email == "" && ok {
 			email = id.NameID
 		}
 	default:
-		email = first(id.Attributes, c.EmailAttribute)
+		if email, err = id.emailFrom(c.EmailAttribute); err != nil {
+			return "", "", err
+		}
 	}
-	email = tenancy.NormalizeEmail(email)
-	if !tenancy.ValidEmail(email) {
-		if email == "" {
+	sent := strings.TrimSpace(email)
+	email, ok := tenancy.ParseEmail(sent)
+	if !ok {
+		if sent == "" {
 			return "", "", errors.New("the response carries no email address (set where it comes from in the connection's attribute mapping)")
 		}
-		return "", "", errors.New("the email the identity provider sent, “" + email + "”, is not a valid address")
+		return "", "", errors.New("the email the identity provider sent, “" + sent + "”, is not a valid address")
 	}
 	if c.NameAttribute != "" {
-		name = first(id.Attributes, c.NameAttribute)
+		name = id.first(c.NameAttribute)
 	}
 	if name == "" {
-		name = first(id.Attributes, displayNameAttributes...)
+		name = id.first(displayNameAttributes...)
 	}
 	if name == "" {
-		name = strings.TrimSpace(first(id.Attributes, givenNameAttributes...) + " " + first(id.Attributes, surnameAttributes...))
+		name = strings.TrimSpace(id.first(givenNameAttributes...) + " " + id.first(surnameAttributes...))
 	}
 	if name == "" {
 		name = email[:strings.IndexByte(email, '@')]

@@ -104,6 +104,37 @@ func TestSSOMapIdentity(t *testing.T) {
 		{name: "explicit: a name attribute that is missing", conn: sso.SSOConnection{NameAttribute: "nickname"},
 			id:        sso.SSOIdentity{Attributes: attrs{"email": {"ada@example.com"}, "displayName": {"Ada"}}},
 			wantEmail: "ada@example.com", wantName: "Ada"},
+		// Attributes match by Name; a FriendlyName stands in only for a
+		// Name no attribute has, and two addresses are one too many.
+		{name: "a FriendlyName stands in for a missing Name", id: sso.SSOIdentity{
+			Attributes: attrs{"urn:oid:0.9.2342.19200300.100.1.3": {"ada@example.com"}, "urn:x:display": {"Ada"}}, FriendlyNames: attrs{"mail": {"urn:oid:0.9.2342.19200300.100.1.3"}, "displayName": {"urn:x:display"}}},
+			wantEmail: "ada@example.com", wantName: "Ada"},
+		{name: "explicit: an attribute by its FriendlyName", conn: sso.SSOConnection{EmailAttribute: "work_mail"}, id: sso.SSOIdentity{
+			Attributes: attrs{"urn:x:wm": {"ada@example.com"}}, FriendlyNames: attrs{"work_mail": {"urn:x:wm"}}},
+			wantEmail: "ada@example.com", wantName: "ada"},
+		{name: "a FriendlyName agreeing with the Name", id: sso.SSOIdentity{
+			Attributes: attrs{"email": {"ada@example.com"}, "urn:x:alias": {"ADA@example.com"}}, FriendlyNames: attrs{"email": {"urn:x:alias"}}},
+			wantEmail: "ada@example.com", wantName: "ada"},
+		{name: "a FriendlyName disagreeing with the Name", id: sso.SSOIdentity{
+			Attributes: attrs{"email": {"ada@example.com"}, "urn:x:evil": {"boss@example.com"}}, FriendlyNames: attrs{"email": {"urn:x:evil"}}},
+			wantErr: "2 different email addresses (ada@example.com, boss@example.com)"},
+		{name: "a FriendlyName disagreeing with another usual attribute", id: sso.SSOIdentity{
+			Attributes: attrs{"urn:oid:0.9.2342.19200300.100.1.3": {"ada@example.com"}, "urn:x:evil": {"boss@example.com"}}, FriendlyNames: attrs{"email": {"urn:x:evil"}}},
+			wantErr: "different email addresses"},
+		{name: "explicit: a FriendlyName disagreeing with the Name", conn: sso.SSOConnection{EmailAttribute: "upn"}, id: sso.SSOIdentity{
+			Attributes: attrs{"upn": {"ada@example.com"}, "urn:x:evil": {"boss@example.com"}}, FriendlyNames: attrs{"upn": {"urn:x:evil"}}},
+			wantErr: "different email addresses"},
+		{name: "two values of the email", id: sso.SSOIdentity{Attributes: attrs{"email": {"ada@example.com", "boss@example.com"}}},
+			wantErr: "different email addresses"},
+		{name: "explicit: two values of the attribute", conn: sso.SSOConnection{EmailAttribute: "upn"}, id: sso.SSOIdentity{Attributes: attrs{"upn": {"ada@example.com", "boss@example.com"}}},
+			wantErr: "different email addresses"},
+		{name: "two usual attributes disagreeing", id: sso.SSOIdentity{Attributes: attrs{"email": {"ada@example.com"}, "mail": {"boss@example.com"}}},
+			wantErr: "different email addresses"},
+		{name: "one address, told twice in two cases", id: sso.SSOIdentity{Attributes: attrs{"email": {"ada@example.com", " Ada@Example.COM"}, "mail": {"ada@example.com"}}},
+			wantEmail: "ada@example.com", wantName: "ada"},
+		{name: "a name by Name before one by FriendlyName", conn: sso.SSOConnection{NameAttribute: "nickname"}, id: sso.SSOIdentity{
+			Attributes: attrs{"email": {"ada@example.com"}, "urn:x:n": {"Mallory"}, "nickname": {"Countess"}}, FriendlyNames: attrs{"nickname": {"urn:x:n"}}},
+			wantEmail: "ada@example.com", wantName: "Countess"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			email, name, err := tc.conn.MapIdentity(tc.id)
@@ -354,7 +385,22 @@ func TestSaveSSOConnection(t *testing.T) {
 			t.Fatal("enforcement on without being asked")
 		}
 
+		// Turning IdP-initiated sign-in on needs the confirmation of its
+		// login CSRF risk; nothing is saved without it.
+		_, err = sso.SaveSSOConnection(ctx, db, org, with(func(c *sso.SSOSettingsInput) {
+			c.Domains, c.Enforce, c.JIT, c.AllowIDPInitiated, c.DefaultRole = "example.com", false, false, true, "admin"
+		}), actor)
+		dbtest.WantFields(t, err, "confirm_idp_initiated")
+		if got, _ = sso.GetSSOConnection(ctx, db, org); got.AllowIDPInitiated || !got.JIT {
+			t.Fatalf("saved without the confirmation: %+v", got)
+		}
 		// Saving again replaces: domains, switches, enforcement.
+		_, err = sso.SaveSSOConnection(ctx, db, org, with(func(c *sso.SSOSettingsInput) {
+			c.Domains, c.Enforce, c.JIT, c.AllowIDPInitiated, c.DefaultRole = "example.com", false, false, true, "admin"
+			c.ConfirmIDPInitiated = true
+		}), actor)
+		dbtest.Must(t, err)
+		// Once on, saving other settings does not ask again.
 		_, err = sso.SaveSSOConnection(ctx, db, org, with(func(c *sso.SSOSettingsInput) {
 			c.Domains, c.Enforce, c.JIT, c.AllowIDPInitiated, c.DefaultRole = "example.com", false, false, true, "admin"
 		}), actor)
@@ -368,7 +414,7 @@ func TestSaveSSOConnection(t *testing.T) {
 		}
 		_, err = sso.FindSSOByEmail(ctx, db, "someone@example.org")
 		dbtest.WantIs(t, err, tenancy.ErrNotFound)
-		if n := ssoRows(t, db, "audit_events", org.AccountID()); n != 4 {
+		if n := ssoRows(t, db, "audit_events", org.AccountID()); n != 5 {
 			t.Fatalf("%d audit events, want one per save and one per proof", n)
 		}
 		// Now example.org is free for the other organization: its proof

@@ -10,6 +10,9 @@
  *          givenName, sn, ...) with the basic NameFormat;
  *   oid    the template's commented-out alternative: the uri NameFormat and
  *          core:AttributeMap name2oid (urn:oid:0.9.2342.19200300.100.1.3, ...).
+ *
+ * SSP_TEST_SIGNATURE=rsa-sha1 signs with RSA-SHA1 (and SHA-1 digests), as a
+ * legacy IdP does; RSA-SHA256 otherwise.
  */
 
 $metadata['__DYNAMIC:1__'] = [
@@ -24,4 +27,8 @@ if (getenv('SSP_TEST_ATTRIBUTES') === 'oid') {
     $metadata['__DYNAMIC:1__']['authproc'] = [
         100 => ['class' => 'core:AttributeMap', 'name2oid'],
     ];
+}
+
+if (getenv('SSP_TEST_SIGNATURE') === 'rsa-sha1') {
+    $metadata['__DYNAMIC:1__']['signature.algorithm'] = 'http://www.w3.org/2000/09/xmldsig#rsa-sha1';
 }
