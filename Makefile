@@ -19,7 +19,7 @@ test: e2e/sdk/node_modules
 # The two halves of `make test`.
 RACE_PACKAGES = ./models/... ./handlers/...
 test-race:
-	TEST_DATABASE_URL="$(TEST_DATABASE_URL)" $(GO) test -count=1 -race $(RACE_PACKAGES)
+	TEST_DATABASE_URL="$(TEST_DATABASE_URL)" $(GO) test -count=1 -timeout 20m -race $(RACE_PACKAGES)
 test-plain:
 	TEST_DATABASE_URL="$(TEST_DATABASE_URL)" $(GO) test -count=1 $$($(GO) list ./... | grep -v -e '^switchboard/models' -e '^switchboard/handlers')
 
