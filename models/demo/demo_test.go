@@ -31,6 +31,7 @@ func TestSeedDemo(t *testing.T) {
 		_, err = models.Authenticate(t.Context(), db, seeded.Email, seeded.Password+"x")
 		wantIs(t, err, tenancy.ErrBadCredentials)
 
+		dbtest.WantIndexCountsExact(t, db)
 		want := map[string]int64{"users": 2, "accounts": 3, "memberships": 4}
 		for table, n := range want {
 			if got := countRows(t, db, table, ""); got != n {

@@ -1,0 +1,147 @@
+package models_test
+
+import (
+	"fmt"
+	"sync"
+	"testing"
+
+	"gorm.io/gorm"
+
+	"switchboard/models"
+	"switchboard/models/dbtest"
+	"switchboard/models/tenancy"
+)
+
+// wantVisibleCount fails unless the maintained count the scope sees equals
+// a real count of the indexes it sees (the filtered path counts rows).
+func wantVisibleCount(t *testing.T, db *gorm.DB, label string, s tenancy.Scope) int64 {
+	t.Helper()
+	kept, err := models.CountVisibleIndexes(t.Context(), db, s)
+	must(t, err)
+	// A filter every index passes makes the listing count its rows.
+	_, counted, err := models.ListIndexesForAPI(t.Context(), db, s, models.APIIndexQuery{Page: 1, Limit: 1, ModelOptions: []string{""}})
+	must(t, err)
+	_, listed, err := models.ListIndexesForAPI(t.Context(), db, s, models.APIIndexQuery{Page: 1, Limit: 1})
+	must(t, err)
+	if kept != counted || listed != counted {
+		t.Errorf("%s: maintained count %d, API total %d, real count %d", label, kept, listed, counted)
+	}
+	return counted
+}
+
+// TestIndexCountsExactUnderConcurrency: members create and delete shared
+// and private indexes at once; afterwards every maintained count equals a
+// real COUNT, and each member's total is what they see.
+func TestIndexCountsExactUnderConcurrency(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
+		f := newOrgFixture(t, db)
+		scopes := []tenancy.Scope{f.admin, f.member, f.member2, f.other, f.adminPersonal}
+		// Some to delete later, made first.
+		var doomed []struct {
+			s  tenancy.Scope
+			id string
+		}
+		for i, s := range scopes {
+			for j := range 3 {
+				vis := "account"
+				if j == 1 && s.IsOrganization() {
+					vis = "private"
+				}
+				idx := newIndex(t, db, s, fmt.Sprintf("Doomed %d-%d", i, j), vis)
+				doomed = append(doomed, struct {
+					s  tenancy.Scope
+					id string
+				}{s, idx.PublicID})
+			}
+		}
+		const perScope = 12
+		var wg sync.WaitGroup
+		errs := make(chan error, len(scopes)*perScope+len(doomed))
+		for i, s := range scopes {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for j := range perScope {
+					vis := "account"
+					if j%3 == 0 && s.IsOrganization() {
+						vis = "private"
+					}
+					if _, err := models.CreateIndex(t.Context(), db, s, indexInput(fmt.Sprintf("Index %d-%d", i, j), vis)); err != nil {
+						errs <- err
+					}
+				}
+			}()
+		}
+		for _, d := range doomed {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				if _, err := models.DeleteIndex(t.Context(), db, d.s, d.id); err != nil {
+					errs <- err
+				}
+			}()
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			t.Errorf("concurrent create or delete: %v", err)
+		}
+		dbtest.WantIndexCountsExact(t, db)
+		for label, s := range map[string]tenancy.Scope{"admin": f.admin, "member": f.member, "member2": f.member2, "other": f.other, "personal": f.adminPersonal} {
+			wantVisibleCount(t, db, label, s)
+		}
+		// Shared in the organization: 3 members × 8 (the first ones are all
+		// deleted); the member's own 4 private ones on top.
+		if got := wantVisibleCount(t, db, "member", f.member); got != 3*8+4 {
+			t.Errorf("a member sees %d indexes, want %d", got, 3*8+4)
+		}
+	})
+}
+
+// TestIndexCountsFollowEveryPath: a change of visibility, a member's
+// removal (their private indexes pass to the administrator), a user's
+// deletion and the organization's deletion keep the counts exact, and no
+// member's total includes another member's private indexes or another
+// account's.
+func TestIndexCountsFollowEveryPath(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
+		f := newOrgFixture(t, db)
+		newIndex(t, db, f.admin, "Shared", "account")
+		mine := newIndex(t, db, f.member, "Member's own", "private")
+		newIndex(t, db, f.member, "Member's second", "private")
+		newIndex(t, db, f.other, "Elsewhere", "account")
+		dbtest.WantIndexCountsExact(t, db)
+		if n := wantVisibleCount(t, db, "member2", f.member2); n != 1 {
+			t.Errorf("member2 sees %d indexes, want 1 (another member's private ones are not counted)", n)
+		}
+		if n := wantVisibleCount(t, db, "member", f.member); n != 3 {
+			t.Errorf("the member sees %d indexes, want 3", n)
+		}
+
+		_, err := models.UpdateIndex(t.Context(), db, f.member, mine.PublicID, models.IndexUpdate{Name: mine.Name, Visibility: "account"})
+		must(t, err)
+		dbtest.WantIndexCountsExact(t, db)
+		if n := wantVisibleCount(t, db, "member2", f.member2); n != 2 {
+			t.Errorf("after sharing, member2 sees %d indexes, want 2", n)
+		}
+
+		actor := tenancy.Actor{UserID: f.adminUser.ID, Name: f.adminUser.Name}
+		_, err = models.RemoveMember(t.Context(), db, f.admin, f.memberUser.PublicID, actor)
+		must(t, err)
+		dbtest.WantIndexCountsExact(t, db)
+		if n := wantVisibleCount(t, db, "admin", f.admin); n != 3 {
+			t.Errorf("after the removal, the administrator sees %d indexes, want 3 (the removed member's private one is theirs)", n)
+		}
+
+		newIndex(t, db, f.member2, "Member2's own", "private")
+		must(t, dbtest.Plain(t, db).Exec("DELETE FROM users WHERE id = ?", f.member2User.ID).Error)
+		dbtest.WantIndexCountsExact(t, db)
+
+		must(t, models.DeleteOrganization(t.Context(), db, f.admin, f.admin.Account().Name, actor))
+		dbtest.WantIndexCountsExact(t, db)
+		if n := countRows(t, db, "index_counts", "account_id = ?", f.admin.AccountID()); n != 0 {
+			t.Errorf("%d index_counts rows outlive their organization", n)
+		}
+		wantVisibleCount(t, db, "other", f.other)
+	})
+}
