@@ -381,3 +381,25 @@ func TestUnscopedAccessThroughOtherSpellingsFails(t *testing.T) {
 		}
 	})
 }
+
+// TestBatchInsertTakesTheScopesAccountOnEveryRow: rows inserted together
+// through a scope all land in its account, whatever account each struct
+// names; a slice must not carry the scope's account on its first row only.
+func TestBatchInsertTakesTheScopesAccountOnEveryRow(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
+		f := newAuditFixture(t, db)
+		rows := []tenancy.AuditEvent{
+			{AccountID: f.b.AccountID(), Action: "batch"},
+			{AccountID: f.b.AccountID(), Action: "batch"},
+			{AccountID: f.b.AccountID(), Action: "batch"},
+		}
+		err := f.a.Write(t.Context(), db, func(tx *gorm.DB) error { return f.a.Apply(tx).Create(&rows).Error })
+		must(t, err)
+		if n := countRows(t, db, "audit_events", "action = ? AND account_id = ?", "batch", f.b.AccountID()); n != 0 {
+			t.Errorf("%d of a batch inserted through A's scope landed in B", n)
+		}
+		if n := countRows(t, db, "audit_events", "action = ? AND account_id = ?", "batch", f.a.AccountID()); n != 3 {
+			t.Errorf("%d of 3 rows inserted through A's scope are in A", n)
+		}
+	})
+}
