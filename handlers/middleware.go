@@ -173,7 +173,14 @@ func (d *deps) loadScope(next echo.HandlerFunc) echo.HandlerFunc {
 		if !ok {
 			return next(c)
 		}
-		scope, err := d.activeScope(c, user)
+		// One statement for the scope check, the personal fallback and the
+		// layout's account switcher (see shell).
+		ms, err := tenancy.MembershipsOf(c.Request().Context(), d.db, user.ID)
+		if err != nil {
+			return err
+		}
+		c.Set(ctxMemberships, ms)
+		scope, err := d.activeScope(c, ms)
 		if err != nil {
 			return err
 		}
@@ -190,11 +197,11 @@ func (d *deps) loadScope(next echo.HandlerFunc) echo.HandlerFunc {
 // they may no longer act there (the membership or the account is gone, or
 // the organization admits them only through its IdP), it is their personal
 // account instead, with a notice for the page saying why.
-func (d *deps) activeScope(c echo.Context, user models.User) (tenancy.Scope, error) {
+func (d *deps) activeScope(c echo.Context, ms tenancy.Memberships) (tenancy.Scope, error) {
 	ctx := c.Request().Context()
 	sess := SessionFrom(c)
 	accountID, _ := sess.Values[valAccountID].(int64)
-	scope, err := tenancy.ScopeForSession(ctx, d.db, user.ID, accountID)
+	scope, err := ms.Scope(accountID)
 	var notice string
 	switch {
 	case errors.Is(err, tenancy.ErrNotMember):
@@ -227,8 +234,14 @@ func (d *deps) activeScope(c echo.Context, user models.User) (tenancy.Scope, err
 // enterPersonal makes the user's personal account the session's active one;
 // the caller saves the session.
 func (d *deps) enterPersonal(c echo.Context) (tenancy.Scope, error) {
-	user, _ := UserFrom(c)
-	scope, err := tenancy.PersonalScope(c.Request().Context(), d.db, user.ID)
+	var scope tenancy.Scope
+	var err error
+	if ms, ok := c.Get(ctxMemberships).(tenancy.Memberships); ok {
+		scope, err = ms.Personal()
+	} else {
+		user, _ := UserFrom(c)
+		scope, err = tenancy.PersonalScope(c.Request().Context(), d.db, user.ID)
+	}
 	if err != nil {
 		return tenancy.Scope{}, err
 	}
