@@ -104,8 +104,8 @@ const preparedStatements = 512
 // checked when a statement runs, with the settings of its transaction.
 func openPool(dialector gorm.Dialector, t *walls, size int, prepare bool) (*gorm.DB, error) {
 	db, err := gorm.Open(dialector, &gorm.Config{
-		PrepareStmt:        prepare,
-		PrepareStmtMaxSize: preparedStatements,
+		PrepareStmt:            prepare,
+		PrepareStmtMaxSize:     preparedStatements,
 		NowFunc:                Now,
 		Logger:                 logger.Discard,
 		TranslateError:         true,
