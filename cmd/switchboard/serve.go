@@ -89,6 +89,7 @@ func serve(ctx context.Context, cfg config, log *slog.Logger) error {
 		DNSServer:   cfg.DNSServer,
 		Readiness:   ready,
 		Metrics:     reg,
+		RequestLog:  cfg.RequestLog,
 	}, db, log, mailer)
 	if cfg.MetricsAddr != "" {
 		stopMetrics, err := serveMetrics(cfg.MetricsAddr, reg, log)
