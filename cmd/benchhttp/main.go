@@ -28,6 +28,7 @@ import (
 	"net/url"
 	"os"
 	"os/exec"
+	"os/signal"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -77,7 +78,12 @@ func main() {
 	flag.StringVar(&o.only, "only", "", "comma-separated target names to run (default: all)")
 	flag.BoolVar(&o.keepRunning, "keep", false, "leave the server running at the end, printing how to reach it")
 	flag.Parse()
-	if err := run(context.Background(), o); err != nil {
+	// An interrupt stops wrk and lets run clean up: the server stops and
+	// the bench database is dropped.
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := run(ctx, o)
+	stop()
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "benchhttp:", err)
 		os.Exit(1)
 	}
@@ -239,11 +245,11 @@ func run(ctx context.Context, o options) error {
 	var results []result
 	for _, t := range targets {
 		if o.warmup > 0 {
-			if _, err := wrk(base, t, o, o.warmup); err != nil {
+			if _, err := wrk(ctx, base, t, o, o.warmup); err != nil {
 				return err
 			}
 		}
-		r, err := measure(base, metricsAddr, srv.Process.Pid, dbName, t, o)
+		r, err := measure(ctx, base, metricsAddr, srv.Process.Pid, dbName, t, o)
 		if err != nil {
 			return err
 		}
@@ -416,13 +422,13 @@ type wrkOut struct {
 	errors     string
 }
 
-func wrk(base string, t target, o options, d time.Duration) (wrkOut, error) {
+func wrk(ctx context.Context, base string, t target, o options, d time.Duration) (wrkOut, error) {
 	args := []string{"-t", strconv.Itoa(o.threads), "-c", strconv.Itoa(o.conns), "-d", fmt.Sprintf("%.0fs", max(1, d.Seconds())), "--latency"}
 	for _, h := range t.headers {
 		args = append(args, "-H", h)
 	}
 	args = append(args, base+t.path)
-	out, err := exec.Command("wrk", args...).CombinedOutput()
+	out, err := exec.CommandContext(ctx, "wrk", args...).CombinedOutput()
 	if err != nil {
 		return wrkOut{}, fmt.Errorf("wrk %s: %w\n%s", t.path, err, out)
 	}
@@ -467,26 +473,26 @@ func parseWrk(out []byte) (wrkOut, error) {
 
 // measure runs wrk once over t, reading the server's and PostgreSQL's CPU
 // and the statement counter around it.
-func measure(base, metricsAddr string, pid int, dbName string, t target, o options) (result, error) {
-	backends := pgBackends(dbName)
+func measure(ctx context.Context, base, metricsAddr string, pid int, dbName string, t target, o options) (result, error) {
 	stmts0, stmtsOK0 := statements(metricsAddr)
-	cpu0, pg0 := procCPU(pid), backendsCPU(backends)
+	cpu0, pg0 := procCPU(pid), backendsCPU(pgBackends(dbName))
 	began := time.Now()
-	w, err := wrk(base, t, o, o.duration)
+	w, err := wrk(ctx, base, t, o, o.duration)
 	if err != nil {
 		return result{}, err
 	}
 	took := time.Since(began)
-	cpu1, pg1 := procCPU(pid), backendsCPU(backends)
+	cpu1, pg1 := procCPU(pid), backendsCPU(pgBackends(dbName))
 	stmts1, stmtsOK1 := statements(metricsAddr)
 	r := result{target: t, requests: w.requests, rps: w.rps, p50: w.p50, p99: w.p99, errors: w.nonSuccess,
 		serverCPU: cpu1 - cpu0, rssKB: rss(pid), measuredFor: took, nonSuccessSamples: w.errors}
-	if len(backends) > 0 {
+	if len(pg0)+len(pg1) > 0 {
+		// Backends that were there before count what they used since;
+		// those that started during the run, all they used. (One that
+		// ended during the run is lost: the pools keep theirs open.)
 		r.pgKnown = true
 		for p, c := range pg1 {
-			if c0, ok := pg0[p]; ok {
-				r.pgCPU += c - c0
-			}
+			r.pgCPU += c - pg0[p]
 		}
 	}
 	if stmtsOK0 && stmtsOK1 && w.requests > 0 {
@@ -568,12 +574,33 @@ func pgBackends(dbName string) []int {
 	return pids
 }
 
-func backendsCPU(pids []int) map[int]time.Duration {
-	cpu := map[int]time.Duration{}
+// backend is a process, told apart from a later one with the same pid by
+// its start time.
+type backend struct {
+	pid   int
+	start string
+}
+
+func backendsCPU(pids []int) map[backend]time.Duration {
+	cpu := map[backend]time.Duration{}
 	for _, p := range pids {
-		cpu[p] = procCPU(p)
+		cpu[backend{p, procStart(p)}] = procCPU(p)
 	}
 	return cpu
+}
+
+// procStart is a process's start time, in clock ticks since boot (the 22nd
+// field of /proc/PID/stat).
+func procStart(pid int) string {
+	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return ""
+	}
+	f := strings.Fields(string(raw[bytes.LastIndexByte(raw, ')')+1:]))
+	if len(f) < 20 {
+		return ""
+	}
+	return f[19]
 }
 
 // rss is a process's resident set, in kB.
