@@ -26,6 +26,17 @@ func wantVisibleCount(t *testing.T, db *gorm.DB, label string, s tenancy.Scope) 
 	if kept != counted || listed != counted {
 		t.Errorf("%s: maintained count %d, API total %d, real count %d", label, kept, listed, counted)
 	}
+	// The dashboard's list, on its first page and past its end.
+	for _, page := range []int{1, 1000} {
+		list, err := models.ListIndexes(t.Context(), db, s, models.IndexQuery{Page: tenancy.Page{Number: page, Size: 20}})
+		must(t, err)
+		if list.Total != counted || list.Capped {
+			t.Errorf("%s: the index list's page %d says %d (capped %v), real count %d", label, page, list.Total, list.Capped, counted)
+		}
+		if want := min(max(counted-int64(page-1)*20, 0), 20); int64(len(list.Rows)) != want {
+			t.Errorf("%s: the index list's page %d has %d rows, want %d", label, page, len(list.Rows), want)
+		}
+	}
 	return counted
 }
 
