@@ -3,7 +3,7 @@ GO ?= go
 # PostgreSQL for the test suite; unset it to test on SQLite only.
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable
 
-.PHONY: run test test-race test-plain lint generate css check-generated bench fleet fleet-down fleet-load fleet-check
+.PHONY: run test test-race test-plain lint generate css check-generated bench bench-http bench-http-short fleet fleet-down fleet-load fleet-check
 
 run:
 	$(GO) run ./cmd/switchboard
@@ -48,6 +48,22 @@ check-generated: generate css
 
 bench:
 	TEST_DATABASE_URL="$(TEST_DATABASE_URL)" $(GO) test -run '^$$' -bench . -benchtime 200x ./handlers/
+
+# The HTTP benchmark (cmd/benchhttp): seeds one organization with 50
+# members and 10,000 indexes into a database of its own, starts the server
+# and runs wrk (installed with apt-get when missing) over the API, the
+# organization home, the members page, the index list and a static file,
+# printing req/s, p50/p99, the server's and PostgreSQL's CPU per request,
+# statements per request and RSS. BENCH_DB=sqlite for SQLite;
+# BENCH_FLAGS="-redis-url redis://127.0.0.1:6379/0" for the Redis limiter.
+BENCH_DB ?= postgres
+BENCH_FLAGS ?=
+bench-http:
+	TEST_DATABASE_URL="$(TEST_DATABASE_URL)" $(GO) run ./cmd/benchhttp -db $(BENCH_DB) -duration 20s -warmup 3s $(BENCH_FLAGS)
+
+# The short form CI runs: 5 s per target.
+bench-http-short:
+	TEST_DATABASE_URL="$(TEST_DATABASE_URL)" $(GO) run ./cmd/benchhttp -db $(BENCH_DB) -duration 5s -warmup 1s $(BENCH_FLAGS)
 
 # A fleet on loopback: three replicas behind HAProxy, with the machine's
 # PostgreSQL and a Redis of its own (deploy/fleet; needs haproxy and

@@ -69,6 +69,9 @@ func (h *Accounts) OrganizationNewSubmit(c echo.Context) error {
 	user, _ := UserFrom(c)
 	acct, err := models.CreateOrganization(c.Request().Context(), h.db, user.ID, f.Name)
 	if fe, ok := tenancy.AsFieldErrors(err); ok {
+		// Another request may have created their organization meanwhile:
+		// the page reads the memberships afresh.
+		c.Set(ctxMemberships, nil)
 		shell, err := h.shell(c, "Create organization", "")
 		if err != nil {
 			return err

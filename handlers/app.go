@@ -7,6 +7,7 @@ import (
 	"context"
 	"log/slog"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -57,6 +58,9 @@ type Config struct {
 	Readiness *Readiness
 	// Metrics counts requests and outcomes; nothing is counted when nil.
 	Metrics *metrics.Registry
+	// RequestLog says how requests are logged (ParseRequestLog); the zero
+	// value logs every request at info.
+	RequestLog RequestLog
 }
 
 // DefaultSessionLifetime: a week without activity, or 30 days in all.
@@ -75,4 +79,6 @@ type deps struct {
 	mail  mail.Mailer
 	log   *slog.Logger
 	csrf  echo.MiddlewareFunc
+	// requests counts requests, for the sampled request log.
+	requests *atomic.Int64
 }

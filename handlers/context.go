@@ -17,8 +17,10 @@ const (
 	ctxSession = "switchboard.session"
 	ctxUser    = "switchboard.user"
 	ctxScope   = "switchboard.scope"
-	ctxLogger  = "switchboard.logger"
-	ctxCSRF    = "csrf"
+	// ctxMemberships are the user's memberships as loadScope read them.
+	ctxMemberships = "switchboard.memberships"
+	ctxLogger      = "switchboard.logger"
+	ctxCSRF        = "csrf"
 )
 
 // SessionFrom is the request's session (never nil after the session middleware).

@@ -19,7 +19,14 @@ import (
 // ID is 404, a role that may not act 403, a database that does not answer
 // 503, anything unexpected 500. It logs once and renders a styled page.
 func (d *deps) handleError(err error, c echo.Context) {
-	if c.Response().Committed || errors.Is(err, context.Canceled) {
+	if c.Response().Committed {
+		return
+	}
+	if errors.Is(err, context.Canceled) || c.Request().Context().Err() != nil {
+		// The client went away (or gave up) before the answer: not an
+		// outage, whatever the error says; nothing is sent.
+		c.Response().Status = statusClientGone
+		LoggerFrom(c).Debug("client went away", "err", err)
 		return
 	}
 	if isAPI(c) {

@@ -39,11 +39,7 @@ func (h *Members) page(c echo.Context, status int, st membersState) error {
 	ctx := c.Request().Context()
 	scope := ScopeFrom(c)
 	page := pageOf(c)
-	members, total, err := models.ListMembers(ctx, h.db, scope, page)
-	if err != nil {
-		return err
-	}
-	admins, err := models.AdminCount(ctx, h.db, scope)
+	members, total, admins, err := models.ListMembersAndAdmins(ctx, h.db, scope, page)
 	if err != nil {
 		return err
 	}

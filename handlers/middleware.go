@@ -1,9 +1,13 @@
 package handlers
 
 import (
+	"context"
 	"errors"
+	"fmt"
+	"log/slog"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -23,6 +27,37 @@ import (
 // reads stay reads.
 const touchEvery = 5 * time.Minute
 
+// RequestLog is how request lines are logged: at Level (info by default;
+// debug hides them unless SWITCHBOARD_LOG_LEVEL is debug), or, with Every
+// above 1, one request in Every at info. A request that failed (5xx) is
+// always logged at info.
+type RequestLog struct {
+	Level slog.Level
+	Every int64
+}
+
+// ParseRequestLog reads SWITCHBOARD_REQUEST_LOG: "info" (or empty),
+// "debug", or "1/N" for one request line in N.
+func ParseRequestLog(s string) (RequestLog, error) {
+	switch s {
+	case "", "info":
+		return RequestLog{Level: slog.LevelInfo}, nil
+	case "debug":
+		return RequestLog{Level: slog.LevelDebug}, nil
+	}
+	if n, ok := strings.CutPrefix(s, "1/"); ok {
+		if every, err := strconv.ParseInt(n, 10, 64); err == nil && every >= 1 {
+			return RequestLog{Level: slog.LevelInfo, Every: every}, nil
+		}
+	}
+	return RequestLog{}, fmt.Errorf("SWITCHBOARD_REQUEST_LOG must be info, debug or 1/N (one request in N), got %q", s)
+}
+
+// statusClientGone is the status a request whose client went away is
+// counted and logged with (nginx's "client closed request"): nothing was
+// sent, and it was no failure of the server's.
+const statusClientGone = 499
+
 // requestLogger logs each request once, with its request, user and account
 // IDs, and gives handlers a logger carrying the same fields.
 func (d *deps) requestLogger(next echo.HandlerFunc) echo.HandlerFunc {
@@ -36,11 +71,26 @@ func (d *deps) requestLogger(next echo.HandlerFunc) echo.HandlerFunc {
 			// status logged is the one sent.
 			c.Error(err)
 		}
+		status := c.Response().Status
+		level, sampled := d.cfg.RequestLog.Level, false
+		switch {
+		case status >= 500 && status != statusClientGone:
+			level = slog.LevelInfo
+		case d.cfg.RequestLog.Every > 1:
+			if d.requests.Add(1)%d.cfg.RequestLog.Every != 0 {
+				return nil
+			}
+			sampled = true
+		}
+		ctx := c.Request().Context()
+		if !d.log.Enabled(ctx, level) {
+			return nil
+		}
 		attrs := []any{
 			"method", c.Request().Method,
 			"route", c.Path(),
 			"path", c.Request().URL.Path,
-			"status", c.Response().Status,
+			"status", status,
 			"duration_ms", float64(time.Since(start).Microseconds()) / 1000,
 			"request_id", reqID,
 		}
@@ -50,7 +100,10 @@ func (d *deps) requestLogger(next echo.HandlerFunc) echo.HandlerFunc {
 		if s := ScopeFrom(c); !s.IsZero() {
 			attrs = append(attrs, "account_id", s.Account().PublicID)
 		}
-		d.log.Info("request", attrs...)
+		if sampled {
+			attrs = append(attrs, "sampled_one_in", d.cfg.RequestLog.Every)
+		}
+		d.log.Log(context.WithoutCancel(ctx), level, "request", attrs...)
 		return nil
 	}
 }
@@ -173,7 +226,14 @@ func (d *deps) loadScope(next echo.HandlerFunc) echo.HandlerFunc {
 		if !ok {
 			return next(c)
 		}
-		scope, err := d.activeScope(c, user)
+		// One statement for the scope check, the personal fallback and the
+		// layout's account switcher (see shell).
+		ms, err := tenancy.MembershipsOf(c.Request().Context(), d.db, user.ID)
+		if err != nil {
+			return err
+		}
+		c.Set(ctxMemberships, ms)
+		scope, err := d.activeScope(c, ms)
 		if err != nil {
 			return err
 		}
@@ -190,11 +250,11 @@ func (d *deps) loadScope(next echo.HandlerFunc) echo.HandlerFunc {
 // they may no longer act there (the membership or the account is gone, or
 // the organization admits them only through its IdP), it is their personal
 // account instead, with a notice for the page saying why.
-func (d *deps) activeScope(c echo.Context, user models.User) (tenancy.Scope, error) {
+func (d *deps) activeScope(c echo.Context, ms tenancy.Memberships) (tenancy.Scope, error) {
 	ctx := c.Request().Context()
 	sess := SessionFrom(c)
 	accountID, _ := sess.Values[valAccountID].(int64)
-	scope, err := tenancy.ScopeForSession(ctx, d.db, user.ID, accountID)
+	scope, err := ms.Scope(accountID)
 	var notice string
 	switch {
 	case errors.Is(err, tenancy.ErrNotMember):
@@ -227,8 +287,14 @@ func (d *deps) activeScope(c echo.Context, user models.User) (tenancy.Scope, err
 // enterPersonal makes the user's personal account the session's active one;
 // the caller saves the session.
 func (d *deps) enterPersonal(c echo.Context) (tenancy.Scope, error) {
-	user, _ := UserFrom(c)
-	scope, err := tenancy.PersonalScope(c.Request().Context(), d.db, user.ID)
+	var scope tenancy.Scope
+	var err error
+	if ms, ok := c.Get(ctxMemberships).(tenancy.Memberships); ok {
+		scope, err = ms.Personal()
+	} else {
+		user, _ := UserFrom(c)
+		scope, err = tenancy.PersonalScope(c.Request().Context(), d.db, user.ID)
+	}
 	if err != nil {
 		return tenancy.Scope{}, err
 	}

@@ -100,14 +100,16 @@ func (d *deps) shell(c echo.Context, title, section string) (views.Shell, error)
 	ctx := c.Request().Context()
 	user, _ := UserFrom(c)
 	scope := ScopeFrom(c)
-	choices, err := models.ListAccountsForUser(ctx, d.db, user.ID)
-	if err != nil {
-		return views.Shell{}, err
+	// The memberships loadScope read for this request (one statement for
+	// the scope check and the switcher), or a fresh read.
+	ms, ok := c.Get(ctxMemberships).(tenancy.Memberships)
+	if !ok {
+		var err error
+		if ms, err = tenancy.MembershipsOf(ctx, d.db, user.ID); err != nil {
+			return views.Shell{}, err
+		}
 	}
-	canCreate, err := models.CanCreateOrganization(ctx, d.db, user.ID)
-	if err != nil {
-		return views.Shell{}, err
-	}
+	canCreate := !ms.CreatedOrganization
 	flash, err := d.takeFlash(c)
 	if err != nil {
 		return views.Shell{}, err
@@ -126,7 +128,7 @@ func (d *deps) shell(c echo.Context, title, section string) (views.Shell, error)
 		Unverified:   !user.Verified(),
 		ReturnTo:     c.Request().URL.Path,
 	}
-	for _, ch := range choices {
+	for _, ch := range ms.Rows {
 		s.Accounts = append(s.Accounts, accountOption(ch.Account, ch.ID == active.ID))
 	}
 	return s, nil

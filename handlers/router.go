@@ -2,6 +2,7 @@ package handlers
 
 import (
 	"log/slog"
+	"sync/atomic"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -27,7 +28,7 @@ import (
 // check skip the session, so they cost no query.
 func New(cfg Config, db *gorm.DB, log *slog.Logger, mailer mail.Mailer) *echo.Echo {
 	cfg = cfg.withDefaults(db, log)
-	d := &deps{db: db, cfg: cfg, log: log, mail: mailer,
+	d := &deps{db: db, cfg: cfg, log: log, mail: mailer, requests: new(atomic.Int64),
 		store: newDBStore(db, cfg.SessionKey, cfg.Sessions, cfg.secure()),
 		csrf:  csrf(cfg.secure())}
 	e := echo.New()

@@ -83,6 +83,9 @@ func ListIndexesForAPI(ctx context.Context, db *gorm.DB, s tenancy.Scope, q APII
 		// outer ORDER BY keeps the page's order, which a join does not
 		// promise.
 		count := filter(tx).Select("COUNT(*) AS total_results")
+		if q.unfiltered() {
+			count = visibleIndexCount(s, tx)
+		}
 		page := filter(tx).Clauses(clause.Select{Expression: clause.Expr{SQL: apiIndexColumns}}).
 			Order("indexes." + col + dir + ", indexes.id" + dir).Limit(q.Limit).Offset(apiOffset(q.Page, q.Limit))
 		rows, err := tx.Table("(?) AS t", count).Joins("LEFT JOIN (?) AS p ON 1 = 1", page).
@@ -96,6 +99,32 @@ func ListIndexesForAPI(ctx context.Context, db *gorm.DB, s tenancy.Scope, q APII
 		return scanAPIIndexes(rows, &out, &total)
 	})
 	return out, total, err
+}
+
+// unfiltered reports whether the query keeps every index the scope sees:
+// its total is then the maintained count, not a count of the rows.
+func (q APIIndexQuery) unfiltered() bool {
+	return q.Name == "" && q.ModelFamily == "" && len(q.ModelOptions) == 0 && q.CreatedAt == nil && q.UpdatedAt == nil
+}
+
+// visibleIndexCount is a query of one row, total_results: how many indexes
+// the scope sees, read from index_counts (migration 00014), which triggers
+// keep in the transactions that create, delete and re-own indexes. Its
+// rows are the account's shared indexes (viewer 0) and each creator's
+// private ones, the same split as visibleIndexes.
+func visibleIndexCount(s tenancy.Scope, tx *gorm.DB) *gorm.DB {
+	return s.Apply(tx.Table("index_counts")).Where("index_counts.viewer_id IN (0, ?)", s.UserID()).
+		Select("COALESCE(SUM(index_counts.n), 0) AS total_results")
+}
+
+// CountVisibleIndexes is how many indexes the scope sees, from the
+// maintained count.
+func CountVisibleIndexes(ctx context.Context, db *gorm.DB, s tenancy.Scope) (int64, error) {
+	var n int64
+	err := s.Read(ctx, db, func(tx *gorm.DB) error {
+		return visibleIndexCount(s, tx).Scan(&n).Error
+	})
+	return n, err
 }
 
 // scanAPIIndexes reads ListIndexesForAPI's rows.

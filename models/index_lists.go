@@ -42,7 +42,9 @@ type IndexList struct {
 }
 
 // ListIndexes returns a page of the indexes the scope sees, with their
-// creators, in two queries whatever the account's size.
+// creators, in one query without a search (the total is the maintained
+// count, exact) and two with one (the total counted up to countCap),
+// whatever the account's size.
 func ListIndexes(ctx context.Context, db *gorm.DB, s tenancy.Scope, q IndexQuery) (IndexList, error) {
 	filter := func(tx *gorm.DB) *gorm.DB {
 		tx = visibleIndexes(s, tx)
@@ -56,6 +58,9 @@ func ListIndexes(ctx context.Context, db *gorm.DB, s tenancy.Scope, q IndexQuery
 	if q.Sort == SortName {
 		order = "indexes.name_key ASC, indexes.id ASC"
 	}
+	if strings.TrimSpace(q.Search) == "" {
+		return listAllIndexes(ctx, db, s, q.Page, order)
+	}
 	err := s.Read(ctx, db, func(tx *gorm.DB) error {
 		total, capped, err := cappedCount(filter(tx))
 		if err != nil {
@@ -67,6 +72,41 @@ func ListIndexes(ctx context.Context, db *gorm.DB, s tenancy.Scope, q IndexQuery
 			Joins("LEFT JOIN users ON users.id = indexes.created_by_id").
 			Order(order).Limit(q.Page.Size).Offset(q.Page.Offset()).
 			Find(&list.Rows).Error
+	})
+	return list, err
+}
+
+// listAllIndexes is ListIndexes without a search, in one statement whether
+// or not the page is empty: the exact total from the maintained count
+// (index_counts) joined to the page, as ListIndexesForAPI does. Rows: one
+// per index of the page, or one of NULLs with the total.
+func listAllIndexes(ctx context.Context, db *gorm.DB, s tenancy.Scope, page tenancy.Page, order string) (IndexList, error) {
+	type counted struct {
+		IndexRow
+		ListTotal int64
+	}
+	var list IndexList
+	err := s.Read(ctx, db, func(tx *gorm.DB) error {
+		rows := visibleIndexes(s, tx).
+			Select("indexes.*, users.name AS created_by_name").
+			Joins("LEFT JOIN users ON users.id = indexes.created_by_id").
+			Order(order).Limit(page.Size).Offset(page.Offset())
+		total := visibleIndexCount(s, tx).Select("COALESCE(SUM(index_counts.n), 0) AS list_total")
+		var got []counted
+		// The outer ORDER BY keeps the page's order, which a join does not
+		// promise.
+		err := tx.Table("(?) AS t", total).Joins("LEFT JOIN (?) AS p ON 1 = 1", rows).
+			Select("p.*, t.list_total").Order(strings.ReplaceAll(order, "indexes.", "p.")).Find(&got).Error
+		if err != nil {
+			return err
+		}
+		for _, r := range got {
+			list.Total = r.ListTotal
+			if r.ID != 0 {
+				list.Rows = append(list.Rows, r.IndexRow)
+			}
+		}
+		return nil
 	})
 	return list, err
 }

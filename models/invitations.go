@@ -319,19 +319,31 @@ func ListInvitations(ctx context.Context, db *gorm.DB, s tenancy.Scope, page ten
 		return nil, 0, err
 	}
 	var total int64
-	var rows []InvitationRow
+	type counted struct {
+		InvitationRow
+		Total int64
+	}
+	var got []counted
 	err := s.Read(ctx, db, func(tx *gorm.DB) error {
 		open := func() *gorm.DB {
 			return s.Apply(tx.Model(&Invitation{})).Where("invitations.accepted_at IS NULL AND invitations.revoked_at IS NULL")
 		}
-		if err := open().Count(&total).Error; err != nil {
-			return err
-		}
-		return open().Select("invitations.*, users.name AS invited_by_name").
+		// The page and, taken before its LIMIT, how many there are, in one
+		// statement; a page past the end counts on its own.
+		err := open().Select("invitations.*, users.name AS invited_by_name, COUNT(*) OVER () AS total").
 			Joins("LEFT JOIN users ON users.id = invitations.invited_by_id").
 			Order("invitations.created_at DESC, invitations.id DESC").
-			Limit(page.Size).Offset(page.Offset()).Find(&rows).Error
+			Limit(page.Size).Offset(page.Offset()).Find(&got).Error
+		if err != nil || len(got) > 0 || page.Offset() == 0 {
+			return err // an empty first page: there are none
+		}
+		return open().Count(&total).Error
 	})
+	rows := make([]InvitationRow, 0, len(got))
+	for _, r := range got {
+		rows = append(rows, r.InvitationRow)
+		total = r.Total
+	}
 	return rows, total, err
 }
 

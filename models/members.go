@@ -44,21 +44,45 @@ type MemberRow struct {
 // ListMembers returns a page of the scope's members, administrators first,
 // then by name, and how many there are.
 func ListMembers(ctx context.Context, db *gorm.DB, s tenancy.Scope, page tenancy.Page) ([]MemberRow, int64, error) {
+	rows, total, _, err := ListMembersAndAdmins(ctx, db, s, page)
+	return rows, total, err
+}
+
+// ListMembersAndAdmins is ListMembers that also says how many of the
+// members are administrators, in one statement (a second only for a page
+// past the end, which carries no count).
+func ListMembersAndAdmins(ctx context.Context, db *gorm.DB, s tenancy.Scope, page tenancy.Page) (rows []MemberRow, total, admins int64, err error) {
 	if err := s.Require(tenancy.CapViewAccount); err != nil {
-		return nil, 0, err
+		return nil, 0, 0, err
 	}
-	var total int64
-	var rows []MemberRow
-	err := s.Read(ctx, db, func(tx *gorm.DB) error {
-		if err := s.Apply(tx.Model(&tenancy.Membership{})).Count(&total).Error; err != nil {
-			return err
-		}
-		return memberRows(tx, s).
+	type counted struct {
+		MemberRow
+		Total, Admins int64
+	}
+	var got []counted
+	err = s.Read(ctx, db, func(tx *gorm.DB) error {
+		// The window's counts cover every member: they are taken before
+		// the page's LIMIT.
+		err := memberRows(tx, s).
+			Select(memberColumns + ", COUNT(*) OVER () AS total, SUM(CASE WHEN memberships.role = 'admin' THEN 1 ELSE 0 END) OVER () AS admins").
 			Order("CASE WHEN memberships.role = 'admin' THEN 0 ELSE 1 END, LOWER(users.name), users.id").
 			Limit(page.Size).Offset(page.Offset()).
-			Scan(&rows).Error
+			Scan(&got).Error
+		if err != nil || len(got) > 0 || page.Offset() == 0 {
+			return err
+		}
+		var c counted
+		err = s.Apply(tx.Model(&tenancy.Membership{})).
+			Select("COUNT(*) AS total, COALESCE(SUM(CASE WHEN memberships.role = 'admin' THEN 1 ELSE 0 END), 0) AS admins").
+			Scan(&c).Error
+		total, admins = c.Total, c.Admins
+		return err
 	})
-	return rows, total, err
+	for _, r := range got {
+		rows = append(rows, r.MemberRow)
+		total, admins = r.Total, r.Admins
+	}
+	return rows, total, admins, err
 }
 
 // GetMember returns one member of the scope's account by their user's public ID.
@@ -73,11 +97,12 @@ func GetMember(ctx context.Context, db *gorm.DB, s tenancy.Scope, userPublicID s
 	return row, tenancy.NotFound(err)
 }
 
+// memberColumns are a MemberRow's, as memberRows selects them.
+const memberColumns = "users.id AS user_id, users.public_id AS user_public_id, users.name, users.email, memberships.role, " +
+	"memberships.created_at AS joined_at, users.password_hash <> '' AS has_password, memberships.sso_signed_in_at"
+
 func memberRows(db *gorm.DB, s tenancy.Scope) *gorm.DB {
-	return s.Apply(db.Table("memberships")).
-		Select("users.id AS user_id, users.public_id AS user_public_id, users.name, users.email, memberships.role, " +
-			"memberships.created_at AS joined_at, users.password_hash <> '' AS has_password, memberships.sso_signed_in_at").
-		Joins("JOIN users ON users.id = memberships.user_id")
+	return s.Apply(db.Table("memberships")).Select(memberColumns).Joins("JOIN users ON users.id = memberships.user_id")
 }
 
 // AdminCount is the number of administrators of the scope's account.

@@ -31,6 +31,7 @@ import (
 
 	"gorm.io/gorm"
 
+	"switchboard/handlers"
 	"switchboard/models/tenancy"
 )
 
@@ -62,6 +63,8 @@ type config struct {
 	Drain time.Duration
 	// DBConns is how many PostgreSQL connections serve requests.
 	DBConns int
+	// RequestLog is how request lines are logged (SWITCHBOARD_REQUEST_LOG).
+	RequestLog handlers.RequestLog
 }
 
 func main() {
@@ -153,6 +156,9 @@ func parseConfig(cmd string, args []string) (config, error) {
 	}
 	cfg.APIKeyDays = days
 	cfg.MetricsAddr = env("SWITCHBOARD_METRICS_ADDR", "")
+	if cfg.RequestLog, err = handlers.ParseRequestLog(env("SWITCHBOARD_REQUEST_LOG", "info")); err != nil {
+		return cfg, err
+	}
 	if cfg.DBConns, err = strconv.Atoi(env("SWITCHBOARD_DB_CONNS", strconv.Itoa(tenancy.DefaultConns))); err != nil || cfg.DBConns < 2 {
 		return cfg, fmt.Errorf("SWITCHBOARD_DB_CONNS must be a number of connections (2 or more), got %q", env("SWITCHBOARD_DB_CONNS", ""))
 	}

@@ -21,6 +21,7 @@ import (
 	"switchboard/models/demo"
 	"switchboard/models/ratelimit"
 	"switchboard/models/sso"
+	"switchboard/models/tenancy"
 	"switchboard/models/throttle"
 	"switchboard/models/usage"
 )
@@ -88,6 +89,7 @@ func serve(ctx context.Context, cfg config, log *slog.Logger) error {
 		DNSServer:   cfg.DNSServer,
 		Readiness:   ready,
 		Metrics:     reg,
+		RequestLog:  cfg.RequestLog,
 	}, db, log, mailer)
 	if cfg.MetricsAddr != "" {
 		stopMetrics, err := serveMetrics(cfg.MetricsAddr, reg, log)
@@ -135,6 +137,7 @@ func newMetrics(db *gorm.DB, recorder *usage.UsageRecorder) (*metrics.Registry, 
 	}
 	reg := metrics.New()
 	reg.WatchDB(sqlDB)
+	reg.WatchStatements(tenancy.QueryCount)
 	reg.WatchUsage(func() metrics.UsageStats {
 		s := recorder.Stats()
 		return metrics.UsageStats{Queued: s.Queued, Written: s.Written, Dropped: s.Dropped, Pending: s.Pending}

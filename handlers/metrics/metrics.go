@@ -68,6 +68,15 @@ func (r *Registry) WatchDB(db *sql.DB) {
 	r.reg.MustRegister(collectors.NewDBStatsCollector(db, namespace))
 }
 
+// WatchStatements reports how many SQL statements the process has run (as
+// the benchmarks count them: transaction control and the walls' settings
+// not included), read from count at each scrape.
+func (r *Registry) WatchStatements(count func() int64) {
+	r.reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Namespace: namespace, Name: "sql_statements_total",
+		Help: "SQL statements run (transaction control and the row-security settings not included)."},
+		func() float64 { return float64(count()) }))
+}
+
 // UsageStats are a usage recorder's counters since it was made.
 type UsageStats struct{ Queued, Written, Dropped, Pending int64 }
 

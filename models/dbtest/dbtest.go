@@ -357,3 +357,25 @@ func AddMember(t testing.TB, db *gorm.DB, in tenancy.Scope, user models.User, ro
 	}
 	return scope
 }
+
+// WantIndexCountsExact fails t unless every row of index_counts (the
+// maintained index counts, migration 00014) equals a real count of the
+// indexes it stands for, and every such group of indexes has its row.
+func WantIndexCountsExact(t testing.TB, db *gorm.DB) {
+	t.Helper()
+	type row struct {
+		AccountID, ViewerID, N int64
+	}
+	var kept, counted []row
+	plain := Plain(t, db)
+	if err := plain.Raw("SELECT account_id, viewer_id, n FROM index_counts WHERE n <> 0 ORDER BY 1, 2").Scan(&kept).Error; err != nil {
+		t.Fatal(err)
+	}
+	if err := plain.Raw(`SELECT account_id, CASE WHEN visibility = 'private' THEN COALESCE(created_by_id, -1) ELSE 0 END AS viewer_id,
+		COUNT(*) AS n FROM indexes GROUP BY 1, 2 ORDER BY 1, 2`).Scan(&counted).Error; err != nil {
+		t.Fatal(err)
+	}
+	if fmt.Sprint(kept) != fmt.Sprint(counted) {
+		t.Errorf("index_counts (account, viewer, n) = %v, but the indexes count %v", kept, counted)
+	}
+}

@@ -32,6 +32,7 @@ func TestSeedDemo(t *testing.T) {
 		_, err = models.Authenticate(t.Context(), db, seeded.Email, seeded.Password+"x")
 		dbtest.WantIs(t, err, tenancy.ErrBadCredentials)
 
+		dbtest.WantIndexCountsExact(t, db)
 		want := map[string]int64{"users": 2, "accounts": 3, "memberships": 4}
 		for table, n := range want {
 			if got := dbtest.CountRows(t, db, table, ""); got != n {

@@ -71,7 +71,7 @@ func OpenWithConns(dsn string, conns int) (*gorm.DB, error) {
 	conns = max(conns, 2)
 	t := &walls{applicationWall: true}
 	if DialectOf(dsn) == SQLite {
-		return openPool(sqlite.Open(sqliteDSN(dsn)), t, 8)
+		return openPool(sqlite.Open(sqliteDSN(dsn)), t, 8, true)
 	}
 	cfg, err := pgx.ParseConfig(dsn)
 	if err != nil {
@@ -79,19 +79,33 @@ func OpenWithConns(dsn string, conns int) (*gorm.DB, error) {
 	}
 	// The system door's own pool (see Door): the session user, who owns the
 	// tables and migrates them.
-	if t.owner, err = openPool(postgres.New(postgres.Config{Conn: stdlib.OpenDB(*cfg)}), t, max(conns/2, 2)); err != nil {
+	if t.owner, err = openPool(postgres.New(postgres.Config{Conn: stdlib.OpenDB(*cfg)}), t, max(conns/2, 2), false); err != nil {
 		return nil, err
 	}
 	app := stdlib.OpenDB(*cfg, stdlib.OptionAfterConnect(func(ctx context.Context, c *pgx.Conn) error {
 		_, err := c.Exec(ctx, "SET ROLE "+appRole)
 		return err
 	}))
-	return openPool(postgres.New(postgres.Config{Conn: app}), t, conns)
+	return openPool(postgres.New(postgres.Config{Conn: app}), t, conns, false)
 }
 
+// preparedStatements is how many prepared statements a pool keeps (the
+// least recently used go): the application runs a few hundred distinct ones.
+const preparedStatements = 512
+
 // openPool opens a GORM database with the walls' callbacks, sharing t.
-func openPool(dialector gorm.Dialector, t *walls, size int) (*gorm.DB, error) {
+//
+// Statements are prepared once per connection and kept, on both databases:
+// on SQLite by GORM's statement cache (prepare), whose driver has none of
+// its own; on PostgreSQL by pgx, whose default mode caches each statement's
+// prepared form on its connection (512 a connection), inside the units'
+// transactions too. The walls' settings (set_config, BEGIN and COMMIT)
+// are text with no parameters, run as simple queries; row security is
+// checked when a statement runs, with the settings of its transaction.
+func openPool(dialector gorm.Dialector, t *walls, size int, prepare bool) (*gorm.DB, error) {
 	db, err := gorm.Open(dialector, &gorm.Config{
+		PrepareStmt:            prepare,
+		PrepareStmtMaxSize:     preparedStatements,
 		NowFunc:                Now,
 		Logger:                 logger.Discard,
 		TranslateError:         true,

@@ -2,6 +2,7 @@ package tenancy
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"strconv"
 	"strings"
@@ -51,14 +52,33 @@ func (h HotSQL) ScanRow(ctx context.Context, db *gorm.DB, args []any, dest ...an
 }
 
 // ScanRow runs a statement of one row (sql.ErrNoRows without) into dest,
-// with the statement's own error first.
+// with the statement's own error first. It reads through Rows, not Row:
+// GORM's prepared-statement cache answers a statement it could not prepare
+// (a canceled request, a database that is down) with an empty *sql.Row
+// that panics when scanned, where Rows returns the error.
 func ScanRow(tx *gorm.DB, dest ...any) error {
-	row := tx.Row()
-	if tx.Error != nil {
-		return tx.Error
+	rows, err := tx.Rows()
+	if err == nil {
+		err = tx.Error
 	}
-	if row == nil {
+	if err != nil {
+		if rows != nil {
+			_ = rows.Close()
+		}
+		return err
+	}
+	if rows == nil {
 		return errors.New("statement answered no row set")
 	}
-	return row.Scan(dest...)
+	defer rows.Close()
+	if !rows.Next() {
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		return sql.ErrNoRows
+	}
+	if err := rows.Scan(dest...); err != nil {
+		return err
+	}
+	return rows.Close()
 }

@@ -156,3 +156,75 @@ func ScopeForAPIKeyHash(ctx context.Context, db *gorm.DB, hash string) (KeyScope
 func (s Scope) RequiresSSO() bool {
 	return s.IsOrganization() && s.account.SSOEnforced && s.role != RoleAdmin
 }
+
+// Memberships are every account a user belongs to, with their role there,
+// read in one statement at the start of a request: the session's scope
+// check, the personal fallback and the account switcher all come from it.
+// Accounts are ordered as the switcher lists them: the personal account
+// first, then organizations by name.
+type Memberships struct {
+	user int64
+	Rows []MembershipOf
+	// CreatedOrganization reports whether the user has created an
+	// organization (each may create one).
+	CreatedOrganization bool
+}
+
+// MembershipOf is one account of Memberships with the user's role there.
+type MembershipOf struct {
+	Account
+	Role Role
+}
+
+// MembershipsOf reads the user's memberships, their accounts and whether
+// they created an organization, in one statement.
+func MembershipsOf(ctx context.Context, db *gorm.DB, userID int64) (Memberships, error) {
+	if userID == 0 {
+		return Memberships{}, ErrNotMember
+	}
+	type row struct {
+		MembershipOf
+		CreatedOrganization bool
+	}
+	var rows []row
+	view := ViewOf(userID)
+	err := view.Read(ctx, db, func(tx *gorm.DB) error {
+		return view.Mark(tx.Table("accounts")).
+			Select("accounts.*, memberships.role, EXISTS (SELECT 1 FROM accounts o WHERE o.created_by_id = ? AND o.kind = ?) AS created_organization",
+				userID, KindOrganization).
+			Joins("JOIN memberships ON memberships.account_id = accounts.id AND memberships.user_id = ?", userID).
+			Order("CASE WHEN accounts.kind = 'personal' THEN 0 ELSE 1 END, LOWER(accounts.name), accounts.id").
+			Find(&rows).Error
+	})
+	if err != nil {
+		return Memberships{}, err
+	}
+	m := Memberships{user: userID, Rows: make([]MembershipOf, len(rows))}
+	for i, r := range rows {
+		m.Rows[i] = r.MembershipOf
+		m.CreatedOrganization = m.CreatedOrganization || r.CreatedOrganization
+	}
+	return m, nil
+}
+
+// Scope is the user's scope in the account with this internal ID, as
+// ScopeForSession would have read it: ErrNotMember when they do not belong
+// to it (or it is gone).
+func (m Memberships) Scope(accountID int64) (Scope, error) {
+	for _, r := range m.Rows {
+		if r.ID == accountID && m.user != 0 {
+			return Scope{account: r.Account, userID: m.user, role: r.Role}, nil
+		}
+	}
+	return Scope{}, ErrNotMember
+}
+
+// Personal is the user's scope in their personal account.
+func (m Memberships) Personal() (Scope, error) {
+	for _, r := range m.Rows {
+		if r.Kind == KindPersonal && m.user != 0 {
+			return Scope{account: r.Account, userID: m.user, role: r.Role}, nil
+		}
+	}
+	return Scope{}, ErrNotMember
+}

@@ -389,3 +389,68 @@ func TestUnscopedAccessThroughOtherSpellingsFails(t *testing.T) {
 		}
 	})
 }
+
+// TestBatchInsertTakesTheScopesAccountOnEveryRow: rows inserted together
+// through a scope all land in its account, whatever account each struct
+// names; a slice must not carry the scope's account on its first row only.
+func TestBatchInsertTakesTheScopesAccountOnEveryRow(t *testing.T) {
+	t.Parallel()
+	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
+		f := newAuditFixture(t, db)
+		rows := []tenancy.AuditEvent{
+			{AccountID: f.b.AccountID(), Action: "batch"},
+			{AccountID: f.b.AccountID(), Action: "batch"},
+			{AccountID: f.b.AccountID(), Action: "batch"},
+		}
+		err := f.a.Write(t.Context(), db, func(tx *gorm.DB) error { return f.a.Apply(tx).Create(&rows).Error })
+		dbtest.Must(t, err)
+		if n := dbtest.CountRows(t, db, "audit_events", "action = ? AND account_id = ?", "batch", f.b.AccountID()); n != 0 {
+			t.Errorf("%d of a batch inserted through A's scope landed in B", n)
+		}
+		if n := dbtest.CountRows(t, db, "audit_events", "action = ? AND account_id = ?", "batch", f.a.AccountID()); n != 3 {
+			t.Errorf("%d of 3 rows inserted through A's scope are in A", n)
+		}
+	})
+}
+
+// TestMembershipsOfAdmitOnlyTheUsersAccounts: the memberships read in one
+// statement give a scope only in the user's own accounts: another
+// account's ID, a made-up one, and an organization the user was removed
+// from are ErrNotMember; the personal account is always there.
+func TestMembershipsOfAdmitOnlyTheUsersAccounts(t *testing.T) {
+	t.Parallel()
+	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
+		f := newAuditFixture(t, db)
+		member, _ := dbtest.User(t, db)
+		in := dbtest.AddMember(t, db, f.a, member, tenancy.RoleMember)
+		ms, err := tenancy.MembershipsOf(t.Context(), db, member.ID)
+		dbtest.Must(t, err)
+		s, err := ms.Scope(f.a.AccountID())
+		dbtest.Must(t, err)
+		if s.AccountID() != f.a.AccountID() || s.Role() != tenancy.RoleMember || s.UserID() != member.ID {
+			t.Errorf("scope in A: account %d role %s user %d", s.AccountID(), s.Role(), s.UserID())
+		}
+		for _, id := range map[string]int64{"another organization": f.b.AccountID(), "a made-up account": 1 << 40, "no account": 0} {
+			_, err := ms.Scope(id)
+			dbtest.WantIs(t, err, tenancy.ErrNotMember)
+		}
+		if p, err := ms.Personal(); err != nil || !p.IsPersonal() {
+			t.Errorf("personal scope %+v, %v", p, err)
+		}
+		if ms.CreatedOrganization {
+			t.Error("a user who created no organization is said to have created one")
+		}
+		dbtest.Must(t, dbtest.Plain(t, db).Exec("DELETE FROM memberships WHERE account_id = ? AND user_id = ?", in.AccountID(), member.ID).Error)
+		ms, err = tenancy.MembershipsOf(t.Context(), db, member.ID)
+		dbtest.Must(t, err)
+		_, err = ms.Scope(f.a.AccountID())
+		dbtest.WantIs(t, err, tenancy.ErrNotMember)
+		owner, err := tenancy.MembershipsOf(t.Context(), db, f.aOwner.ID)
+		dbtest.Must(t, err)
+		if !owner.CreatedOrganization || len(owner.Rows) != 2 {
+			t.Errorf("A's owner: created an organization %v, %d accounts, want true and 2", owner.CreatedOrganization, len(owner.Rows))
+		}
+		_, err = tenancy.MembershipsOf(t.Context(), db, 0)
+		dbtest.WantIs(t, err, tenancy.ErrNotMember)
+	})
+}

@@ -116,6 +116,11 @@ func TestSystemDoorCallSites(t *testing.T) {
 		`billing.go: snapshot the video each member holds`,
 		`apikeys.go: look up an API key by its secret`,
 		`demo.go: seed the demo into an empty database`,
+		// The HTTP benchmark's data set (cmd/benchhttp), into a database of
+		// its own that SeedBench refuses unless it is empty.
+		`bench.go: seed the HTTP benchmark's data set into an empty database`,
+		`bench.go: seed the HTTP benchmark's data set into an empty database`,
+		`bench.go: refresh the planner's statistics after seeding the benchmark`,
 		`invitation_links.go: look up an invitation by its token`,
 		`invitation_links.go: accept an invitation by its token`,
 		`members.go: hand a departing member's private indexes to an administrator`,

@@ -228,7 +228,7 @@ func guardCreate(db *gorm.DB) {
 	if !t.wallOn() {
 		if a, ok := db.Statement.Get(authorityKey); ok {
 			if s, ok := a.(scopeAuthority); ok {
-				db.Statement.SetColumn("account_id", s.account)
+				db.Statement.SetColumn("account_id", s.account, true)
 			}
 		}
 		return
@@ -244,7 +244,7 @@ func guardCreate(db *gorm.DB) {
 	a, _ := db.Statement.Get(authorityKey)
 	switch a := a.(type) {
 	case scopeAuthority:
-		db.Statement.SetColumn("account_id", a.account)
+		db.Statement.SetColumn("account_id", a.account, true)
 	case doorAuthority:
 	default:
 		_ = db.AddError(fmt.Errorf("%w: insert into %s", ErrUnscoped, db.Statement.Table))
