@@ -75,4 +75,6 @@ type deps struct {
 	mail  mail.Mailer
 	log   *slog.Logger
 	csrf  echo.MiddlewareFunc
+	// box seals second-factor secrets with a key derived from SessionKey.
+	box models.SecretBox
 }

@@ -351,6 +351,8 @@ func (h *Members) AuditLogPage(c echo.Context) error {
 func auditLabel(a tenancy.AuditAction) string {
 	labels := map[tenancy.AuditAction]string{
 		tenancy.AuditRenamed:          "Renamed the organization",
+		tenancy.AuditRequire2FAOn:     "Required two-factor authentication",
+		tenancy.AuditRequire2FAOff:    "Made two-factor authentication optional",
 		models.AuditInvited:           "Invited a member",
 		models.AuditInvitationResent:  "Resent an invitation",
 		models.AuditInvitationRevoked: "Revoked an invitation",
