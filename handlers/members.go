@@ -72,7 +72,7 @@ func memberRows(members []models.MemberRow, admins, you int64) []views.MemberLis
 	for _, m := range members {
 		rows = append(rows, views.MemberListRow{
 			UserID: m.UserPublicID, Name: m.Name, Email: m.Email, Role: string(m.Role), RoleLabel: m.Role.Label(),
-			Joined: dateOnly(m.JoinedAt), SignIn: signInMethod(m), IsYou: m.UserID == you,
+			Joined: dateOnly(m.JoinedAt), SignIn: signInMethod(m), IsYou: m.UserID == you, TwoFactor: m.SecondFactor,
 			Locked: models.LastAdmin(m.Role, admins), Roles: roleOptions(m.Role),
 		})
 	}
