@@ -46,7 +46,9 @@ func (h *Accounts) SwitchSubmit(c echo.Context) error {
 }
 
 type organizationForm struct {
-	Name string `form:"name"`
+	Name       string `form:"name"`
+	Require2FA string `form:"require_2fa"` // a checkbox: "on" when ticked
+
 }
 
 // OrganizationNewPage shows the create-organization form, or says why the

@@ -43,6 +43,9 @@ func (a *API) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
 		if errors.Is(err, models.ErrAPIKeyInvalid) {
 			return &apiError{http.StatusUnauthorized, "api_key_invalid", "API Key is either invalid or expired. Please check your API key or generate a new one from the dashboard and try again."}
 		}
+		if errors.Is(err, models.ErrSecondFactorRequired) {
+			return &apiError{http.StatusForbidden, "two_factor_required", "The organization requires two-factor authentication of its members. Set up a second factor in the dashboard (Settings › Security), then use this key again."}
+		}
 		if err != nil {
 			return err
 		}

@@ -93,6 +93,9 @@ func (h *APIKeys) CreateSubmit(c echo.Context) error {
 	if err := bindForm(c, &f); err != nil {
 		return err
 	}
+	if !sessionMayCreateKeys(c) {
+		return h.page(c, http.StatusForbidden, nil, f, tenancy.FieldErrors{"name": keysNeedSecondFactor})
+	}
 	k, err := models.CreateAPIKey(c.Request().Context(), h.db, ScopeFrom(c), f.Name, h.cfg.APIKeyTTL)
 	if fe, ok := tenancy.AsFieldErrors(err); ok {
 		return h.page(c, http.StatusUnprocessableEntity, nil, f, fe)
@@ -106,6 +109,9 @@ func (h *APIKeys) CreateSubmit(c echo.Context) error {
 
 // RegenerateSubmit gives a key a new secret and shows it, once.
 func (h *APIKeys) RegenerateSubmit(c echo.Context) error {
+	if !sessionMayCreateKeys(c) {
+		return h.page(c, http.StatusForbidden, nil, keyForm{}, tenancy.FieldErrors{"name": keysNeedSecondFactor})
+	}
 	k, err := models.RegenerateAPIKey(c.Request().Context(), h.db, ScopeFrom(c), c.Param("id"), h.cfg.APIKeyTTL)
 	if err != nil {
 		return err
@@ -122,4 +128,25 @@ func (h *APIKeys) RevokeSubmit(c echo.Context) error {
 	}
 	LoggerFrom(c).Info("api key revoked", "key", k.PublicID)
 	return h.flashRedirect(c, flashSuccess, "Revoked the key “"+k.Name+"”. Requests with it are refused from now on.", paths.APIKeys())
+}
+
+const keysNeedSecondFactor = "This organization requires two-factor authentication: sign out and sign in again with your second factor to create or regenerate keys."
+
+// sessionMayCreateKeys: an organization that requires a second factor lets
+// only sessions that passed one (or came through its IdP) make new secrets.
+func sessionMayCreateKeys(c echo.Context) bool {
+	scope := ScopeFrom(c)
+	if !scope.KeysNeedSecondFactorSession() {
+		return true
+	}
+	s := SessionFrom(c)
+	if ssoAccountOf(s) == scope.AccountID() {
+		return true
+	}
+	method, _ := s.Values[valMethod].(string)
+	switch models.AuthMethod(method) {
+	case models.AuthPasswordTOTP, models.AuthPasskey:
+		return true
+	}
+	return false
 }

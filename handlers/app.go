@@ -81,4 +81,6 @@ type deps struct {
 	csrf  echo.MiddlewareFunc
 	// requests counts requests, for the sampled request log.
 	requests *atomic.Int64
+	// box seals second-factor secrets with a key derived from SessionKey.
+	box models.SecretBox
 }

@@ -83,6 +83,17 @@ func (h *Auth) SignInSubmit(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	twoFactor, err := models.HasSecondFactor(ctx, h.db, user.ID)
+	if err != nil {
+		return err
+	}
+	if twoFactor {
+		// Half signed in: the session reaches only the second-factor step.
+		if err := h.startSessionWith(c, user.ID, scope.AccountID(), sessionStart{method: models.AuthPasswordTOTP, pending: true}); err != nil {
+			return err
+		}
+		return redirect(c, paths.WithQuery(paths.SignInSecondFactor(), url.Values{"next": {localPath(f.Next)}}))
+	}
 	if err := h.startSession(c, user.ID, scope.AccountID()); err != nil {
 		return err
 	}
@@ -94,12 +105,23 @@ func (h *Auth) SignInSubmit(c echo.Context) error {
 // (new ID, so a planted cookie cannot be fixed on the user), and the CSRF
 // token with a new one.
 func (d *deps) startSession(c echo.Context, userID, accountID int64) error {
-	return d.startSessionVia(c, userID, accountID, nil)
+	return d.startSessionWith(c, userID, accountID, sessionStart{method: models.AuthPassword})
 }
 
 // startSessionVia starts a session; ssoAccount is the organization whose
 // identity provider signed the user in, if one did.
 func (d *deps) startSessionVia(c echo.Context, userID, accountID int64, ssoAccount *int64) error {
+	return d.startSessionWith(c, userID, accountID, sessionStart{method: models.AuthSSO, ssoAccount: ssoAccount})
+}
+
+// sessionStart is how a new session signed in.
+type sessionStart struct {
+	method     models.AuthMethod
+	ssoAccount *int64 // the organization whose IdP signed the user in
+	pending    bool   // the second factor is still owed
+}
+
+func (d *deps) startSessionWith(c echo.Context, userID, accountID int64, how sessionStart) error {
 	s := SessionFrom(c)
 	if rec := sessionRecord(c); rec != nil {
 		if err := models.DeleteSession(c.Request().Context(), d.db, rec.ID); err != nil {
@@ -112,9 +134,11 @@ func (d *deps) startSessionVia(c echo.Context, userID, accountID int64, ssoAccou
 	s.ID = ""
 	s.Values[valUserID] = userID
 	s.Values[valAccountID] = accountID
-	if ssoAccount != nil {
-		s.Values[valSSOAccount] = *ssoAccount
+	if how.ssoAccount != nil {
+		s.Values[valSSOAccount] = *how.ssoAccount
 	}
+	s.Values[valMethod] = string(how.method)
+	s.Values[valPending] = how.pending
 	if err := s.Save(c.Request(), c.Response()); err != nil {
 		return err
 	}

@@ -21,6 +21,9 @@ const (
 	ctxMemberships = "switchboard.memberships"
 	ctxLogger      = "switchboard.logger"
 	ctxCSRF        = "csrf"
+	// ctxPendingUser is the user of a session that still owes its second
+	// factor; such a request has no ctxUser.
+	ctxPendingUser = "switchboard.pending_user"
 )
 
 // SessionFrom is the request's session (never nil after the session middleware).
@@ -32,6 +35,13 @@ func SessionFrom(c echo.Context) *sessions.Session {
 // UserFrom is the signed-in user; ok is false for visitors.
 func UserFrom(c echo.Context) (models.User, bool) {
 	u, ok := c.Get(ctxUser).(models.User)
+	return u, ok
+}
+
+// pendingUserFrom is the user whose password was right and whose second
+// factor is still owed.
+func pendingUserFrom(c echo.Context) (models.User, bool) {
+	u, ok := c.Get(ctxPendingUser).(models.User)
 	return u, ok
 }
 

@@ -12,6 +12,7 @@ import (
 	"regexp"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -20,6 +21,7 @@ import (
 	"github.com/labstack/echo/v4"
 	"gorm.io/gorm"
 
+	"switchboard/handlers"
 	"switchboard/handlers/idptest"
 	"switchboard/models"
 	"switchboard/models/billing"
@@ -300,6 +302,9 @@ func (w *walker) newWorld(t *testing.T) *world {
 	must(dbtest.Plain(t, db).Exec("INSERT INTO invoices (public_id, account_id, number, period, currency, total_minor, status, bill_to, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
 		invoice, org.AccountID(), "SB-"+invoice, "2026-01", billing.Currency, 1234, "issued", "Acme", time.Now().UTC()).Error)
 
+	_, otherSession, err := models.CreateSession(ctx, db, admin.ID, org.AccountID(), "192.0.2.1", "Firefox", handlers.DefaultSessionLifetime)
+	must(err)
+
 	c := w.app.client()
 	signIn := &client{t: t, app: w.signer, http: c.http}
 	signIn.signIn(admin.Email)
@@ -321,6 +326,7 @@ func (w *walker) newWorld(t *testing.T) *world {
 		"invitations/:id":    inv.Invited[0].PublicID,
 		"invitations/:token": inv.Invited[0].Token,
 		"static/*":           "css/app.css",
+		"sessions/:id":       strconv.FormatInt(otherSession.ID, 10),
 	}}
 	w.counts = nil
 	return wd

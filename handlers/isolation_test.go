@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/url"
 	"sort"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -12,6 +13,7 @@ import (
 
 	"gorm.io/gorm"
 
+	"switchboard/handlers"
 	"switchboard/models"
 	"switchboard/models/dbtest"
 	"switchboard/models/sso"
@@ -29,6 +31,7 @@ type resources struct {
 	apiKey      string // the public ID of an API key of the account's owner
 	invoice     string
 	ssoTest     string // a connection test's request ID
+	session     string // the ID of a session of the account's user
 }
 
 // seedResources gives a scope an index with a video and an integration.
@@ -63,7 +66,11 @@ func seedResources(t testing.TB, db *gorm.DB, label string, s tenancy.Scope, vis
 	if err := sso.RecordSSORequest(ctx, db, ssoAccountOf(t, db, s), ssoTest, sso.SSOTest, &uid); err != nil {
 		t.Fatal(err)
 	}
-	r := resources{label: label, index: idx.PublicID, video: v.PublicID, integration: it.PublicID, member: missingID, invitation: missingID,
+	_, sess, err := models.CreateSession(ctx, db, s.UserID(), s.AccountID(), "192.0.2.1", "Firefox", handlers.DefaultSessionLifetime)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := resources{session: strconv.FormatInt(sess.ID, 10), label: label, index: idx.PublicID, video: v.PublicID, integration: it.PublicID, member: missingID, invitation: missingID,
 		apiKey: key.PublicID, invoice: invoice, ssoTest: ssoTest}
 	if s.IsOrganization() && s.Role() == tenancy.RoleAdmin {
 		m, _ := dbtest.User(t, db)
@@ -158,6 +165,8 @@ func fillRoute(t testing.TB, path string, r resources) (string, bool) {
 			segs[i] = r.integration
 		case prev == "members":
 			segs[i] = r.member
+		case prev == "sessions":
+			segs[i] = r.session
 		case prev == "invitations" && seg == ":id":
 			segs[i] = r.invitation
 		case seg == ":token":

@@ -68,7 +68,7 @@ func memberRows(members []models.MemberRow, admins, you int64) []views.MemberLis
 	for _, m := range members {
 		rows = append(rows, views.MemberListRow{
 			UserID: m.UserPublicID, Name: m.Name, Email: m.Email, Role: string(m.Role), RoleLabel: m.Role.Label(),
-			Joined: dateOnly(m.JoinedAt), SignIn: signInMethod(m), IsYou: m.UserID == you,
+			Joined: dateOnly(m.JoinedAt), SignIn: signInMethod(m), IsYou: m.UserID == you, TwoFactor: m.SecondFactor,
 			Locked: models.LastAdmin(m.Role, admins), Roles: roleOptions(m.Role),
 		})
 	}
@@ -347,6 +347,8 @@ func (h *Members) AuditLogPage(c echo.Context) error {
 func auditLabel(a tenancy.AuditAction) string {
 	labels := map[tenancy.AuditAction]string{
 		tenancy.AuditRenamed:          "Renamed the organization",
+		tenancy.AuditRequire2FAOn:     "Required two-factor authentication",
+		tenancy.AuditRequire2FAOff:    "Made two-factor authentication optional",
 		models.AuditInvited:           "Invited a member",
 		models.AuditInvitationResent:  "Resent an invitation",
 		models.AuditInvitationRevoked: "Revoked an invitation",

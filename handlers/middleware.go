@@ -189,6 +189,11 @@ func (d *deps) session(next echo.HandlerFunc) echo.HandlerFunc {
 		}
 		c.Set(ctxSession, s)
 		if rec, ok := s.Values[valRecord].(*models.Session); ok {
+			if rec.SecondFactorPending {
+				// Not signed in yet: only the second-factor step sees them.
+				c.Set(ctxPendingUser, rec.User)
+				return next(c)
+			}
 			c.Set(ctxUser, rec.User)
 			c.Set(ctxLogger, LoggerFrom(c).With("user_id", rec.User.PublicID))
 			if t := time.Now().UTC(); t.Sub(rec.LastSeenAt) > touchEvery {
@@ -208,6 +213,9 @@ func requireUser(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		if _, ok := UserFrom(c); ok {
 			return next(c)
+		}
+		if _, ok := pendingUserFrom(c); ok {
+			return redirect(c, paths.SignInSecondFactor())
 		}
 		next := ""
 		if r := c.Request(); r.Method == http.MethodGet && r.URL.Path != paths.Home() {
@@ -236,6 +244,9 @@ func (d *deps) loadScope(next echo.HandlerFunc) echo.HandlerFunc {
 		scope, err := d.activeScope(c, ms)
 		if err != nil {
 			return err
+		}
+		if !scope.SecondFactorAdmits(ssoAccountOf(SessionFrom(c))) {
+			return d.refuseWithoutSecondFactor(c, scope)
 		}
 		if err := d.rememberRole(c, scope); err != nil {
 			return err
@@ -282,6 +293,20 @@ func (d *deps) activeScope(c echo.Context, ms tenancy.Memberships) (tenancy.Scop
 		return scope, sess.Save(c.Request(), c.Response())
 	}
 	return scope, d.setFlash(c, flashNotice, notice)
+}
+
+// refuseWithoutSecondFactor keeps a member without a second factor out of
+// an organization that requires one: the session moves to their personal
+// account and the page that explains the policy.
+func (d *deps) refuseWithoutSecondFactor(c echo.Context, org tenancy.Scope) error {
+	LoggerFrom(c).Info("organization requires a second factor; member has none", "account_id", org.Account().PublicID)
+	if _, err := d.enterPersonal(c); err != nil {
+		return err
+	}
+	if err := SessionFrom(c).Save(c.Request(), c.Response()); err != nil {
+		return err
+	}
+	return redirect(c, paths.WithQuery(paths.SecondFactorRequired(), url.Values{"account": {org.Account().PublicID}}))
 }
 
 // enterPersonal makes the user's personal account the session's active one;

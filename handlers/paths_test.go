@@ -80,6 +80,14 @@ func TestEveryPathIsARoute(t *testing.T) {
 		{"GET", paths.AuditLog()},
 		{"GET", paths.Invitation(token)}, {"POST", paths.Invitation(token)},
 		{"GET", paths.Profile()}, {"POST", paths.Profile()},
+		{"GET", paths.SignInSecondFactor()}, {"POST", paths.SignInSecondFactor()},
+		{"GET", paths.Security()},
+		{"POST", paths.SecurityTOTP()},
+		{"POST", paths.SecurityTOTPDisable()},
+		{"POST", paths.SecurityRecoveryCodes()},
+		{"POST", paths.SecuritySessionsRevokeOthers()},
+		{"POST", paths.SecuritySessionRevoke(id)},
+		{"GET", paths.SecondFactorRequired()},
 	}
 	type route struct {
 		method string

@@ -8,6 +8,7 @@ import (
 	pathpkg "path"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/a-h/templ"
 	"github.com/labstack/echo/v4"
@@ -166,6 +167,7 @@ var sections = []section{
 	{key: "integrations", label: "Integrations", href: paths.Integrations(), capability: tenancy.CapUseResources},
 	{key: "organization", label: "Organization", href: paths.OrganizationSettings(), group: "Settings", orgOnly: true, capability: tenancy.CapViewAccount},
 	{key: "profile", label: "Profile", href: paths.Profile(), group: "Settings", navInPersonalOnly: true, capability: tenancy.CapViewAccount},
+	{key: "security", label: "Security", href: paths.Security(), group: "Settings", navInPersonalOnly: true, capability: tenancy.CapViewAccount},
 	{key: "members", label: "Members", href: paths.Members(), group: "Settings", orgOnly: true, capability: tenancy.CapViewAccount},
 	{key: "api-keys", label: "API Keys", href: paths.APIKeys(), group: "Settings", capability: tenancy.CapManageOwnKeys},
 	{key: "usage", label: "Usage", href: paths.Usage(), group: "Settings", capability: tenancy.CapViewAccount},
@@ -237,6 +239,9 @@ func pageOf(c echo.Context) tenancy.Page {
 
 // dateOnly formats a time the way lists and detail pages show dates.
 func dateOnly(t interface{ Format(string) string }) string { return t.Format("Jan 2, 2006") }
+
+// dateTime is an instant as the sessions list shows it, in UTC.
+func dateTime(t time.Time) string { return t.UTC().Format("Jan 2, 2006 15:04 UTC") }
 
 // pagination builds the pager of a list at base, keeping its query.
 func pagination(page tenancy.Page, total int64, capped bool, base string, query url.Values) views.PaginationProps {

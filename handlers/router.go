@@ -30,7 +30,7 @@ func New(cfg Config, db *gorm.DB, log *slog.Logger, mailer mail.Mailer) *echo.Ec
 	cfg = cfg.withDefaults(db, log)
 	d := &deps{db: db, cfg: cfg, log: log, mail: mailer, requests: new(atomic.Int64),
 		store: newDBStore(db, cfg.SessionKey, cfg.Sessions, cfg.secure()),
-		csrf:  csrf(cfg.secure())}
+		csrf:  csrf(cfg.secure()), box: models.NewSecretBox(cfg.SessionKey)}
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = d.handleError
@@ -52,6 +52,7 @@ func New(cfg Config, db *gorm.DB, log *slog.Logger, mailer mail.Mailer) *echo.Ec
 	r.billing()
 	r.settings()
 	r.members()
+	r.security()
 	return e
 }
 
@@ -114,6 +115,8 @@ func (r routes) auth() {
 	e.POST("/password/reset/:token", auth.ResetPasswordSubmit, page...).Name = "password.reset.submit"
 	// Signing out and switching are exempt from the account guard: they are
 	// how a user leaves a stale account.
+	e.GET("/signin/two-factor", auth.SecondFactorPage, page...).Name = "signin.two-factor"
+	e.POST("/signin/two-factor", auth.SecondFactorSubmit, page...).Name = "signin.two-factor.submit"
 	e.POST("/signout", auth.SignOutSubmit, page.with(requireUser)...).Name = "signout"
 	e.POST("/verify/resend", auth.ResendVerification, r.signedIn...).Name = "verify.resend"
 }
@@ -241,4 +244,18 @@ func (r routes) members() {
 	// The invitation link is for visitors too; accepting needs a user.
 	e.GET("/invitations/:token", members.InvitationPage, r.page.with(r.d.loadScope)...).Name = "invitation"
 	e.POST("/invitations/:token", members.InvitationAcceptSubmit, signedIn...).Name = "invitation.accept.submit"
+}
+
+// security is Settings › Security: the user's own second factors and
+// sessions, the same in every account.
+func (r routes) security() {
+	e, signedIn := r.e, r.signedIn
+	sec := &Security{r.d}
+	e.GET("/settings/security", sec.SecurityPage, signedIn...).Name = "security"
+	e.POST("/settings/security/totp", sec.TOTPSubmit, signedIn...).Name = "security.totp.submit"
+	e.POST("/settings/security/totp/disable", sec.TOTPDisableSubmit, signedIn...).Name = "security.totp.disable.submit"
+	e.POST("/settings/security/recovery-codes", sec.RecoveryCodesSubmit, signedIn...).Name = "security.recovery-codes.submit"
+	e.POST("/settings/security/sessions/revoke-others", sec.RevokeOthersSubmit, signedIn...).Name = "security.sessions.revoke-others.submit"
+	e.POST("/settings/security/sessions/:id/revoke", sec.RevokeSessionSubmit, signedIn...).Name = "security.session.revoke.submit"
+	e.GET("/two-factor/required", sec.RequiredPage, signedIn...).Name = "two-factor.required"
 }

@@ -27,9 +27,11 @@ const sessionCookie = "switchboard_session"
 const (
 	valUserID     = "user_id"
 	valAccountID  = "account_id"
-	valRole       = "active_role"    // a models.Role as a string; "" until loadScope learns it
-	valSSOAccount = "sso_account_id" // the organization whose IdP signed the session in
-	valRecord     = "_record"        // the *models.Session loaded with the request
+	valRole       = "active_role"           // a models.Role as a string; "" until loadScope learns it
+	valSSOAccount = "sso_account_id"        // the organization whose IdP signed the session in
+	valMethod     = "auth_method"           // a models.AuthMethod as a string
+	valPending    = "second_factor_pending" // bool: the second factor is still owed
+	valRecord     = "_record"               // the *models.Session loaded with the request
 )
 
 // ssoAccountOf is the organization whose IdP signed the session in; 0 when
@@ -109,6 +111,8 @@ func (st *dbStore) New(r *http.Request, name string) (*sessions.Session, error) 
 	if rec.SSOAccountID != nil {
 		s.Values[valSSOAccount] = *rec.SSOAccountID
 	}
+	s.Values[valMethod] = string(rec.AuthMethod)
+	s.Values[valPending] = rec.SecondFactorPending
 	s.Values[valRecord] = &rec
 	return s, nil
 }
@@ -143,6 +147,7 @@ func (st *dbStore) Save(r *http.Request, w http.ResponseWriter, s *sessions.Sess
 	rec.ActiveAccountID = &v.accountID
 	rec.ActiveRole = v.role
 	rec.SSOAccountID = v.ssoAccount
+	rec.AuthMethod, rec.SecondFactorPending = v.method, v.pending
 	rec.Data = v.data
 	rec.LastSeenAt = time.Now().UTC()
 	if !rotate {
@@ -161,6 +166,8 @@ type columns struct {
 	accountID  int64
 	role       string
 	ssoAccount *int64
+	method     models.AuthMethod
+	pending    bool
 	data       string // the other string values, as JSON
 }
 
@@ -171,6 +178,12 @@ func sessionColumns(s *sessions.Session) (columns, error) {
 	if id, ok := s.Values[valSSOAccount].(int64); ok {
 		v.ssoAccount = &id
 	}
+	method, _ := s.Values[valMethod].(string)
+	v.method = models.AuthMethod(method)
+	if v.method == "" {
+		v.method = models.AuthPassword
+	}
+	v.pending, _ = s.Values[valPending].(bool)
 	var err error
 	v.data, err = encodeData(s.Values)
 	return v, err
@@ -195,7 +208,8 @@ func (st *dbStore) create(r *http.Request, w http.ResponseWriter, s *sessions.Se
 		return err
 	}
 	created.Data, created.SSOAccountID, created.ActiveRole = v.data, v.ssoAccount, v.role
-	if v.data != "{}" || v.ssoAccount != nil || v.role != "" {
+	created.AuthMethod, created.SecondFactorPending = v.method, v.pending
+	if v.data != "{}" || v.ssoAccount != nil || v.role != "" || v.method != models.AuthPassword || v.pending {
 		if err := models.SaveSession(ctx, st.db, created); err != nil {
 			return err
 		}
@@ -220,7 +234,7 @@ func encodeData(values map[any]any) (string, error) {
 	out := map[string]string{}
 	for k, v := range values {
 		key, ok := k.(string)
-		if !ok || key == valUserID || key == valAccountID || key == valRole || key == valSSOAccount || strings.HasPrefix(key, "_") {
+		if !ok || key == valUserID || key == valAccountID || key == valRole || key == valSSOAccount || key == valMethod || key == valPending || strings.HasPrefix(key, "_") {
 			continue
 		}
 		str, ok := v.(string)

@@ -21,6 +21,7 @@ type orgPageState struct {
 	errs         tenancy.FieldErrors
 	confirmName  string
 	deleteErrors tenancy.FieldErrors
+	require2FA   bool // the checkbox as submitted
 }
 
 func (h *Settings) organizationPage(c echo.Context, status int, st orgPageState) error {
@@ -36,6 +37,13 @@ func (h *Settings) organizationPage(c echo.Context, status int, st orgPageState)
 	acct := scope.Account()
 	if st.errs == nil {
 		st.formName = acct.Name
+		st.require2FA = acct.Require2FA
+	}
+	var without int64
+	if scope.Can(tenancy.CapManageAccount) {
+		if without, err = models.MembersWithoutSecondFactor(c.Request().Context(), h.db, scope); err != nil {
+			return err
+		}
 	}
 	return render(c, status, views.OrganizationSettingsPage(views.OrganizationSettingsPageProps{
 		Shell:        shell,
@@ -50,6 +58,9 @@ func (h *Settings) organizationPage(c echo.Context, status int, st orgPageState)
 		CanDelete:    scope.Can(tenancy.CapManageAccount),
 		ConfirmName:  st.confirmName,
 		DeleteErrors: st.deleteErrors,
+		Require2FA:   st.require2FA,
+		Require2FAOn: acct.Require2FA,
+		WithoutTwoFA: without,
 	}))
 }
 
@@ -64,14 +75,19 @@ func (h *Settings) OrganizationSubmit(c echo.Context) error {
 	if err := bindForm(c, &f); err != nil {
 		return err
 	}
-	acct, err := models.RenameOrganization(c.Request().Context(), h.db, ScopeFrom(c), f.Name, actor(c))
+	ctx, scope := c.Request().Context(), ScopeFrom(c)
+	acct, err := models.UpdateOrganization(ctx, h.db, scope, f.Name, f.Require2FA != "", actor(c))
 	if fe, ok := tenancy.AsFieldErrors(err); ok {
-		return h.organizationPage(c, http.StatusUnprocessableEntity, orgPageState{formName: f.Name, errs: fe})
+		return h.organizationPage(c, http.StatusUnprocessableEntity, orgPageState{formName: f.Name, errs: fe, require2FA: f.Require2FA != ""})
 	}
 	if err != nil {
 		return err
 	}
-	return h.flashRedirect(c, flashSuccess, "The organization is now called "+acct.Name+".", paths.OrganizationSettings())
+	msg := "Saved. The organization is called " + acct.Name + "; two-factor authentication is optional for its members."
+	if f.Require2FA != "" {
+		msg = "Saved. The organization is called " + acct.Name + "; its members need two-factor authentication to enter it."
+	}
+	return h.flashRedirect(c, flashSuccess, msg, paths.OrganizationSettings())
 }
 
 // LeavePage asks to confirm leaving the organization.

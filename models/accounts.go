@@ -251,3 +251,73 @@ func AccountName(ctx context.Context, db *gorm.DB, id int64) (string, error) {
 	}
 	return names[0], nil
 }
+
+// UpdateOrganization renames the organization and turns its two-factor
+// policy on or off, in one transaction; administrators only. Turning the
+// policy on takes an administrator who has a second factor themselves, so
+// that the switch cannot shut its own user out. Each change is audited;
+// invalid input writes nothing.
+func UpdateOrganization(ctx context.Context, db *gorm.DB, s tenancy.Scope, name string, require2FA bool, actor tenancy.Actor) (tenancy.Account, error) {
+	if err := s.Require(tenancy.CapManageAccount); err != nil {
+		return tenancy.Account{}, err
+	}
+	if !s.IsOrganization() {
+		return tenancy.Account{}, tenancy.ErrNotFound
+	}
+	name, fe := validateOrgName(name)
+	if require2FA && !s.HasSecondFactor() && !s.Account().Require2FA {
+		if fe == nil {
+			fe = tenancy.FieldErrors{}
+		}
+		fe["require_2fa"] = "Set up two-factor authentication for yourself first (Settings › Security): the policy applies to administrators too."
+	}
+	if fe != nil {
+		return tenancy.Account{}, fe
+	}
+	acct := s.Account()
+	err := s.Write(ctx, db, func(tx *gorm.DB) error {
+		// Compare with the row as it is now, not as the scope saw it.
+		var err error
+		if acct, err = s.LockAs(tx, tenancy.CapManageAccount); err != nil {
+			return err
+		}
+		changes := map[string]any{}
+		if name != acct.Name {
+			changes["name"] = name
+			if err := tenancy.RecordAudit(tx, s, actor, tenancy.AuditRenamed, acct.Name, "renamed to "+name); err != nil {
+				return err
+			}
+		}
+		if require2FA != acct.Require2FA {
+			changes["require_2fa"] = require2FA
+			action, details := tenancy.AuditRequire2FAOn, "members without a second factor are kept out"
+			if !require2FA {
+				action, details = tenancy.AuditRequire2FAOff, "a second factor is optional"
+			}
+			if err := tenancy.RecordAudit(tx, s, actor, action, name, details); err != nil {
+				return err
+			}
+		}
+		if len(changes) == 0 {
+			return nil
+		}
+		acct.Name, acct.Require2FA, acct.UpdatedAt = name, require2FA, tenancy.Now()
+		changes["updated_at"] = acct.UpdatedAt
+		return tx.Model(&tenancy.Account{}).Where("id = ?", acct.ID).Updates(changes).Error
+	})
+	if err != nil {
+		return s.Account(), err
+	}
+	return acct, nil
+}
+
+// MembersWithoutSecondFactor counts the organization's members who have no
+// second factor: those a require_2fa policy shuts out (unless they sign in
+// through the organization's IdP).
+func MembersWithoutSecondFactor(ctx context.Context, db *gorm.DB, s tenancy.Scope) (int64, error) {
+	var n int64
+	err := s.Read(ctx, db, func(tx *gorm.DB) error {
+		return s.Apply(tx.Model(&tenancy.Membership{})).Where("NOT " + tenancy.HasSecondFactorSQL("memberships.user_id")).Count(&n).Error
+	})
+	return n, err
+}

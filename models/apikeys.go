@@ -198,8 +198,15 @@ func ScopeForAPIKey(ctx context.Context, db *gorm.DB, secret string) (tenancy.Ke
 	if err != nil {
 		return tenancy.KeyScope{}, err
 	}
+	if k.RefusedForSecondFactor() {
+		return tenancy.KeyScope{}, ErrSecondFactorRequired
+	}
 	return k, nil
 }
+
+// ErrSecondFactorRequired: the organization requires a second factor of its
+// members and the key's owner has none.
+var ErrSecondFactorRequired = errors.New("the organization requires two-factor authentication of its members")
 
 // revokeAllAPIKeys stops every key of a user, in every account: their
 // address changed hands (an unverified registration was taken over by its

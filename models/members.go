@@ -39,6 +39,8 @@ type MemberRow struct {
 	HasPassword  bool
 	// SSOSignedInAt is when they last signed in through the organization's IdP.
 	SSOSignedInAt *time.Time
+	// SecondFactor: they have a second factor (an authenticator app).
+	SecondFactor bool
 }
 
 // ListMembers returns a page of the scope's members, administrators first,
@@ -98,8 +100,9 @@ func GetMember(ctx context.Context, db *gorm.DB, s tenancy.Scope, userPublicID s
 }
 
 // memberColumns are a MemberRow's, as memberRows selects them.
-const memberColumns = "users.id AS user_id, users.public_id AS user_public_id, users.name, users.email, memberships.role, " +
-	"memberships.created_at AS joined_at, users.password_hash <> '' AS has_password, memberships.sso_signed_in_at"
+var memberColumns = "users.id AS user_id, users.public_id AS user_public_id, users.name, users.email, memberships.role, " +
+	"memberships.created_at AS joined_at, users.password_hash <> '' AS has_password, memberships.sso_signed_in_at, " +
+	tenancy.HasSecondFactorSQL("users.id") + " AS second_factor"
 
 func memberRows(db *gorm.DB, s tenancy.Scope) *gorm.DB {
 	return s.Apply(db.Table("memberships")).Select(memberColumns).Joins("JOIN users ON users.id = memberships.user_id")

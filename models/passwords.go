@@ -84,3 +84,9 @@ func validatePassword(field, password string) tenancy.FieldErrors {
 	}
 	return nil
 }
+
+// PasswordMatches reports whether password is the user's (a user without a
+// password matches nothing).
+func PasswordMatches(u User, password string) bool {
+	return len(password) <= PasswordMax && checkPassword(u.PasswordHash, password)
+}

@@ -25,12 +25,40 @@ type Session struct {
 	ActiveRole string
 	// SSOAccountID is the organization whose IdP signed this session in.
 	SSOAccountID *int64 `gorm:"column:sso_account_id"`
-	Data         string
-	IP           string
-	UserAgent    string
-	CreatedAt    time.Time
-	LastSeenAt   time.Time
-	ExpiresAt    time.Time
+	// AuthMethod is how the session signed in (an AuthMethod).
+	AuthMethod AuthMethod
+	// SecondFactorPending: the password was right and the second factor is
+	// still owed; such a session reaches only the second-factor step.
+	SecondFactorPending bool
+	Data                string
+	IP                  string
+	UserAgent           string
+	CreatedAt           time.Time
+	LastSeenAt          time.Time
+	ExpiresAt           time.Time
+}
+
+// AuthMethod is how a session signed in.
+type AuthMethod string
+
+const (
+	AuthPassword     AuthMethod = "password"
+	AuthPasswordTOTP AuthMethod = "password+2fa"
+	AuthPasskey      AuthMethod = "passkey"
+	AuthSSO          AuthMethod = "sso"
+)
+
+// Label is the method as the sessions list shows it.
+func (m AuthMethod) Label() string {
+	switch m {
+	case AuthPasswordTOTP:
+		return "Password + 2FA"
+	case AuthPasskey:
+		return "Passkey"
+	case AuthSSO:
+		return "Single sign-on"
+	}
+	return "Password"
 }
 
 // SessionLifetime bounds a session: Idle without a request ends it, and so
@@ -46,7 +74,7 @@ func CreateSession(ctx context.Context, db *gorm.DB, userID, accountID int64, ip
 	token := tenancy.NewToken()
 	t := tenancy.Now()
 	s := Session{
-		TokenHash: tenancy.HashToken(token), UserID: userID, ActiveAccountID: &accountID, Data: "{}",
+		TokenHash: tenancy.HashToken(token), UserID: userID, ActiveAccountID: &accountID, Data: "{}", AuthMethod: AuthPassword,
 		IP: truncate(ip, 64), UserAgent: truncate(userAgent, 255),
 		CreatedAt: t, LastSeenAt: t, ExpiresAt: t.Add(life.Absolute),
 	}
@@ -88,11 +116,13 @@ func RotateSession(ctx context.Context, db *gorm.DB, s Session) (string, Session
 
 func sessionState(s Session) map[string]any {
 	return map[string]any{
-		"active_account_id": s.ActiveAccountID,
-		"active_role":       s.ActiveRole,
-		"sso_account_id":    s.SSOAccountID,
-		"data":              s.Data,
-		"last_seen_at":      s.LastSeenAt,
+		"active_account_id":     s.ActiveAccountID,
+		"active_role":           s.ActiveRole,
+		"sso_account_id":        s.SSOAccountID,
+		"auth_method":           s.AuthMethod,
+		"second_factor_pending": s.SecondFactorPending,
+		"data":                  s.Data,
+		"last_seen_at":          s.LastSeenAt,
 	}
 }
 
@@ -129,4 +159,35 @@ func truncate(s string, n int) string {
 		n--
 	}
 	return s[:n]
+}
+
+// ListUserSessions returns the user's live, fully signed-in sessions, most
+// recently seen first (at most 100).
+func ListUserSessions(ctx context.Context, db *gorm.DB, userID int64, life SessionLifetime) ([]Session, error) {
+	var out []Session
+	t := tenancy.Now()
+	err := db.WithContext(ctx).
+		Where("user_id = ? AND second_factor_pending = ? AND expires_at > ? AND last_seen_at > ?", userID, false, t, t.Add(-life.Idle)).
+		Order("last_seen_at DESC, id DESC").Limit(100).Find(&out).Error
+	return out, err
+}
+
+// RevokeUserSession ends one of the user's sessions; another user's
+// session, or none, is ErrNotFound.
+func RevokeUserSession(ctx context.Context, db *gorm.DB, userID, sessionID int64) error {
+	res := db.WithContext(ctx).Where("id = ? AND user_id = ?", sessionID, userID).Delete(&Session{})
+	if res.Error != nil {
+		return res.Error
+	}
+	if res.RowsAffected == 0 {
+		return tenancy.ErrNotFound
+	}
+	return nil
+}
+
+// RevokeOtherSessions ends every session of the user but keepID, and says
+// how many ended.
+func RevokeOtherSessions(ctx context.Context, db *gorm.DB, userID, keepID int64) (int64, error) {
+	res := db.WithContext(ctx).Where("user_id = ? AND id <> ?", userID, keepID).Delete(&Session{})
+	return res.RowsAffected, res.Error
 }

@@ -58,6 +58,9 @@ type Account struct {
 	// SSOEnforced: members other than administrators enter only from a
 	// session that signed in through the organization's IdP.
 	SSOEnforced bool `gorm:"column:sso_enforced"`
+	// Require2FA: members enter only with a second factor (or from a
+	// session that signed in through the organization's IdP).
+	Require2FA  bool `gorm:"column:require_2fa"`
 	CreatedByID int64
 	CreatedAt   time.Time
 	UpdatedAt   time.Time

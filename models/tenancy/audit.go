@@ -11,7 +11,9 @@ import (
 type AuditAction string
 
 const (
-	AuditRenamed AuditAction = "organization.renamed"
+	AuditRenamed       AuditAction = "organization.renamed"
+	AuditRequire2FAOn  AuditAction = "organization.require_2fa_on"
+	AuditRequire2FAOff AuditAction = "organization.require_2fa_off"
 )
 
 // Actor is who did something, as the audit log remembers them.

@@ -42,6 +42,8 @@ type Scope struct {
 	userID  int64
 	role    Role
 	door    string // why the system acts, for a system scope
+	// secondFactor: the user has a second factor (read with the membership).
+	secondFactor bool
 }
 
 func (s Scope) AccountID() int64     { return s.account.ID }
@@ -55,7 +57,15 @@ func (s Scope) IsOrganization() bool { return s.account.Kind == KindOrganization
 // membershipRow is a membership joined with its account, as one query reads it.
 type membershipRow struct {
 	Account
-	Role Role
+	Role         Role
+	SecondFactor bool
+}
+
+// HasSecondFactorSQL is true when the user whose ID is in the column named
+// col has a confirmed second factor. The scope reads it with the
+// membership, so that the organization's two-factor policy costs no query.
+func HasSecondFactorSQL(col string) string {
+	return "EXISTS (SELECT 1 FROM totp_factors tf WHERE tf.user_id = " + col + " AND tf.enabled_at IS NOT NULL)"
 }
 
 // loadScope reads the user's membership of the account matching where, in
@@ -69,7 +79,7 @@ func loadScope(ctx context.Context, db *gorm.DB, userID int64, where string, arg
 	view := ViewOf(userID)
 	err := view.Read(ctx, db, func(tx *gorm.DB) error {
 		return view.Mark(tx.Table("accounts")).
-			Select("accounts.*, memberships.role").
+			Select("accounts.*, memberships.role, "+HasSecondFactorSQL("memberships.user_id")+" AS second_factor").
 			Joins("JOIN memberships ON memberships.account_id = accounts.id AND memberships.user_id = ?", userID).
 			Where(where, arg).
 			Take(&row).Error
@@ -80,7 +90,7 @@ func loadScope(ctx context.Context, db *gorm.DB, userID int64, where string, arg
 	if err != nil {
 		return Scope{}, err
 	}
-	return Scope{account: row.Account, userID: userID, role: row.Role}, nil
+	return Scope{account: row.Account, userID: userID, role: row.Role, secondFactor: row.SecondFactor}, nil
 }
 
 // LoadScope checks that the user belongs to the account with the given public
@@ -120,13 +130,23 @@ func AddFounder(ctx context.Context, tx *gorm.DB, a Account, userID int64) error
 type KeyScope struct {
 	Scope
 	KeyID int64
+	// ssoMember: the key's owner has signed in through the organization's
+	// IdP, which counts as its second factor.
+	ssoMember bool
+}
+
+// RefusedForSecondFactor reports whether the organization's two-factor
+// policy refuses the key: its owner has no second factor and has never
+// signed in through the organization's IdP.
+func (k KeyScope) RefusedForSecondFactor() bool {
+	return k.LacksRequiredSecondFactor() && !k.ssoMember
 }
 
 // keyScopeSQL reads a live key with its owner's membership and the whole
 // account row: every column of Account, in order, then the key's.
 var keyScopeSQL = NewHotSQL(`SELECT accounts.id, accounts.public_id, accounts.kind, accounts.name, accounts.slug, accounts.plan,
-	accounts.rate_per_minute, accounts.rate_per_day, accounts.sso_enforced, accounts.created_by_id, accounts.created_at, accounts.updated_at,
-	api_keys.id, api_keys.user_id, memberships.role
+	accounts.rate_per_minute, accounts.rate_per_day, accounts.sso_enforced, accounts.require_2fa, accounts.created_by_id, accounts.created_at, accounts.updated_at,
+	api_keys.id, api_keys.user_id, memberships.role, ` + HasSecondFactorSQL("api_keys.user_id") + `, memberships.sso_signed_in_at IS NOT NULL
 FROM api_keys
 JOIN memberships ON memberships.account_id = api_keys.account_id AND memberships.user_id = api_keys.user_id
 JOIN accounts ON accounts.id = api_keys.account_id
@@ -141,8 +161,8 @@ func ScopeForAPIKeyHash(ctx context.Context, db *gorm.DB, hash string) (KeyScope
 	var k KeyScope
 	a := &k.account
 	err := keyScopeSQL.ScanRow(ctx, db, []any{hash, Now()},
-		&a.ID, &a.PublicID, &a.Kind, &a.Name, &a.Slug, &a.Plan, &a.RatePerMinute, &a.RatePerDay, &a.SSOEnforced, &a.CreatedByID,
-		&a.CreatedAt, &a.UpdatedAt, &k.KeyID, &k.userID, &k.role)
+		&a.ID, &a.PublicID, &a.Kind, &a.Name, &a.Slug, &a.Plan, &a.RatePerMinute, &a.RatePerDay, &a.SSOEnforced, &a.Require2FA, &a.CreatedByID,
+		&a.CreatedAt, &a.UpdatedAt, &k.KeyID, &k.userID, &k.role, &k.secondFactor, &k.ssoMember)
 	if err != nil {
 		return KeyScope{}, err
 	}

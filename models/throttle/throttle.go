@@ -45,8 +45,12 @@ var (
 	signInEmail = throttleRule{"signin-email", 10, 3 * time.Second}
 	// Emailed links to one address: a verification link a minute; three
 	// reset links, then one every 10 minutes.
-	verifyLinks = throttleRule{"link-verify", 1, time.Minute}
-	resetLinks  = throttleRule{"link-reset", 3, 10 * time.Minute}
+	// Second-factor codes of one user, from anywhere: 5 attempts, then one
+	// a minute. A six-digit code with three steps accepted leaves a guesser
+	// about one chance in 300,000 per attempt: years at this rate.
+	secondFactorUser = throttleRule{"2fa-user", 5, time.Minute}
+	verifyLinks      = throttleRule{"link-verify", 1, time.Minute}
+	resetLinks       = throttleRule{"link-reset", 3, 10 * time.Minute}
 )
 
 // ThrottleKey is one budget: a rule and what it counts (an email, an
@@ -96,6 +100,17 @@ func SignedIn(ctx context.Context, t Throttle, email, address string, at time.Ti
 // just reset the password from there may sign in with it at once.
 func ForgetSignInFailures(ctx context.Context, t Throttle, email, address string) error {
 	return t.Reset(ctx, signInPairKey(email, address))
+}
+
+// ThrottleSecondFactor counts a second-factor code of the user (by public
+// ID) before it is checked, as ThrottleSignIn does for passwords.
+func ThrottleSecondFactor(ctx context.Context, t Throttle, userPublicID string, at time.Time) (time.Duration, error) {
+	return t.Take(ctx, at, ThrottleKey{secondFactorUser, userPublicID})
+}
+
+// SecondFactorPassed forgets the user's failed codes once one was right.
+func SecondFactorPassed(ctx context.Context, t Throttle, userPublicID string) error {
+	return t.Reset(ctx, ThrottleKey{secondFactorUser, userPublicID})
 }
 
 // ThrottleLink counts one emailed link of the purpose to email.

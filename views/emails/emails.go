@@ -18,9 +18,10 @@ var files embed.FS
 // Each email is a template file defining "subject" and "body". Parsed once;
 // nothing changes them after.
 var (
-	invitationTemplate    = parse("invitation.tmpl")
-	verificationTemplate  = parse("verification.tmpl")
-	passwordResetTemplate = parse("password_reset.tmpl")
+	invitationTemplate     = parse("invitation.tmpl")
+	verificationTemplate   = parse("verification.tmpl")
+	passwordResetTemplate  = parse("password_reset.tmpl")
+	securityChangeTemplate = parse("security_change.tmpl")
 )
 
 func parse(name string) *template.Template {
@@ -90,4 +91,23 @@ func (r PasswordReset) Link() string { return absolute(r.BaseURL, paths.ResetPas
 // RenderPasswordReset renders the password reset email.
 func RenderPasswordReset(r PasswordReset) (subject, body string, err error) {
 	return render(passwordResetTemplate, r)
+}
+
+// SecurityChange tells a user that a factor was added or removed, recovery
+// codes were used or replaced, or sessions were ended.
+type SecurityChange struct {
+	BaseURL string
+	Name    string // the user's name
+	Change  string // "two-factor authentication turned on"
+	Detail  string // a sentence more, or ""
+	IP      string
+	At      time.Time
+}
+
+// Link opens Settings › Security.
+func (s SecurityChange) Link() string { return absolute(s.BaseURL, paths.Security()) }
+
+// RenderSecurityChange renders the security notice.
+func RenderSecurityChange(s SecurityChange) (subject, body string, err error) {
+	return render(securityChangeTemplate, s)
 }

@@ -41,6 +41,7 @@ func Ready() string  { return "/readyz" }
 func SignIn() string                    { return "/signin" }
 func SignUp() string                    { return "/signup" }
 func SignOut() string                   { return "/signout" }
+func SignInSecondFactor() string        { return "/signin/two-factor" }
 func VerifyEmail(token string) string   { return "/verify/" + seg(token) }
 func ResendVerification() string        { return "/verify/resend" }
 func ForgotPassword() string            { return "/password/forgot" }
@@ -128,3 +129,12 @@ func Invitation(token string) string  { return "/invitations/" + seg(token) }
 
 // The user's profile.
 func Profile() string { return "/settings/profile" }
+
+// Settings › Security: second factors and sessions.
+func Security() string                       { return "/settings/security" }
+func SecurityTOTP() string                   { return Security() + "/totp" }
+func SecurityTOTPDisable() string            { return Security() + "/totp/disable" }
+func SecurityRecoveryCodes() string          { return Security() + "/recovery-codes" }
+func SecuritySessionsRevokeOthers() string   { return Security() + "/sessions/revoke-others" }
+func SecuritySessionRevoke(id string) string { return Security() + "/sessions/" + seg(id) + "/revoke" }
+func SecondFactorRequired() string           { return "/two-factor/required" }

@@ -1,0 +1,422 @@
+package handlers
+
+import (
+	"bytes"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"image/png"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/labstack/echo/v4"
+
+	"switchboard/handlers/mail"
+	"switchboard/models"
+	"switchboard/models/tenancy"
+	"switchboard/models/throttle"
+	"switchboard/views"
+	"switchboard/views/emails"
+	"switchboard/views/paths"
+)
+
+// Security handles Settings › Security and the second-factor sign-in step.
+type Security struct{ *deps }
+
+// totpIssuer names the dashboard in authenticator apps.
+const totpIssuer = "Switchboard"
+
+// securityState carries what a POST has to show back on the page.
+type securityState struct {
+	errs, disable, regenerate tenancy.FieldErrors
+	recoveryCodes             []string
+}
+
+func (h *Security) securityPage(c echo.Context, status int, st securityState) error {
+	ctx := c.Request().Context()
+	user, _ := UserFrom(c)
+	fs, err := models.SecondFactorStatusOf(ctx, h.db, user.ID)
+	if err != nil {
+		return err
+	}
+	props := views.SecurityPageProps{
+		TOTPOn: fs.TOTP, RecoveryLeft: fs.RecoveryLeft, Errors: st.errs, Disable: st.disable, Regenerate: st.regenerate,
+		RecoveryCodes: st.recoveryCodes,
+	}
+	if fs.TOTPSince != nil {
+		props.TOTPSince = dateOnly(*fs.TOTPSince)
+	}
+	if !fs.TOTP {
+		enrol, err := models.PendingTOTP(ctx, h.db, h.box, user, totpIssuer)
+		if err != nil {
+			return err
+		}
+		props.Secret = enrol.Secret
+		if props.QRCode, err = qrDataURL(enrol); err != nil {
+			return err
+		}
+	}
+	if props.Sessions, err = h.sessionRows(c, user.ID); err != nil {
+		return err
+	}
+	if props.Shell, err = h.shell(c, "Security", "security"); err != nil {
+		return err
+	}
+	return render(c, status, views.SecurityPage(props))
+}
+
+// qrDataURL renders the enrolment's otpauth:// URL as a PNG QR code, inline
+// (no request leaves the page with the secret in it).
+func qrDataURL(e models.TOTPEnrolment) (string, error) {
+	key, err := e.Key()
+	if err != nil {
+		return "", err
+	}
+	img, err := key.Image(360, 360)
+	if err != nil {
+		return "", err
+	}
+	var b bytes.Buffer
+	if err := png.Encode(&b, img); err != nil {
+		return "", err
+	}
+	return "data:image/png;base64," + base64.StdEncoding.EncodeToString(b.Bytes()), nil
+}
+
+// SecurityPage shows the user's second factors and sessions.
+func (h *Security) SecurityPage(c echo.Context) error {
+	return h.securityPage(c, http.StatusOK, securityState{})
+}
+
+type codeForm struct {
+	Code string `form:"code"`
+	Next string `form:"next"`
+}
+
+// TOTPSubmit confirms the authenticator app with a code from it, and shows
+// the recovery codes once.
+func (h *Security) TOTPSubmit(c echo.Context) error {
+	var f codeForm
+	if err := bindForm(c, &f); err != nil {
+		return err
+	}
+	ctx := c.Request().Context()
+	user, _ := UserFrom(c)
+	if wait, err := throttle.ThrottleSecondFactor(ctx, h.cfg.Throttle, user.PublicID, h.cfg.Clock()); err != nil {
+		return err
+	} else if wait > 0 {
+		return h.securityPage(c, http.StatusTooManyRequests, securityState{errs: tenancy.FieldErrors{"code": "Too many wrong codes. Wait " + humanWait(wait) + " and try again."}})
+	}
+	codes, err := models.EnableTOTP(ctx, h.db, h.box, user.ID, f.Code, h.cfg.Clock())
+	switch {
+	case errors.Is(err, models.ErrCodeInvalid):
+		// 401 like a wrong password at sign-in: the attempt was counted.
+		return h.securityPage(c, http.StatusUnauthorized, securityState{errs: tenancy.FieldErrors{"code": "That code is not right. Check the time on your phone, and enter the code the app shows now."}})
+	case errors.Is(err, models.ErrNoSecondFactor):
+		return h.flashRedirect(c, flashNotice, "Two-factor authentication is already on.", paths.Security())
+	case err != nil:
+		return err
+	}
+	if err := throttle.SecondFactorPassed(ctx, h.cfg.Throttle, user.PublicID); err != nil {
+		return err
+	}
+	// The code just given is this session's second factor.
+	sess := SessionFrom(c)
+	sess.Values[valMethod] = string(models.AuthPasswordTOTP)
+	if err := sess.Save(c.Request(), c.Response()); err != nil {
+		return err
+	}
+	LoggerFrom(c).Info("two-factor authentication turned on")
+	h.notify(c, user, "two-factor authentication turned on", "Signing in now asks for a code from your authenticator app. We gave you 10 recovery codes.")
+	return h.securityPage(c, http.StatusOK, securityState{recoveryCodes: codes})
+}
+
+type disableForm struct {
+	CurrentPassword string `form:"current_password"`
+	Code            string `form:"code"`
+}
+
+// TOTPDisableSubmit turns the authenticator app off, given the password and
+// a current code.
+func (h *Security) TOTPDisableSubmit(c echo.Context) error {
+	var f disableForm
+	if err := bindForm(c, &f); err != nil {
+		return err
+	}
+	ctx := c.Request().Context()
+	user, _ := UserFrom(c)
+	if on, err := models.HasSecondFactor(ctx, h.db, user.ID); err != nil || !on {
+		if err != nil {
+			return err
+		}
+		return h.flashRedirect(c, flashNotice, "Two-factor authentication is already off.", paths.Security())
+	}
+	if wait, err := throttle.ThrottleSecondFactor(ctx, h.cfg.Throttle, user.PublicID, h.cfg.Clock()); err != nil {
+		return err
+	} else if wait > 0 {
+		return h.securityPage(c, http.StatusTooManyRequests, securityState{disable: tenancy.FieldErrors{"code": "Too many wrong attempts. Wait " + humanWait(wait) + " and try again."}})
+	}
+	err := models.DisableTOTP(ctx, h.db, h.box, user.ID, f.CurrentPassword, f.Code, h.cfg.Clock())
+	if fe, ok := tenancy.AsFieldErrors(err); ok {
+		return h.securityPage(c, http.StatusUnauthorized, securityState{disable: fe})
+	}
+	if err != nil {
+		return err
+	}
+	if err := throttle.SecondFactorPassed(ctx, h.cfg.Throttle, user.PublicID); err != nil {
+		return err
+	}
+	LoggerFrom(c).Info("two-factor authentication turned off")
+	h.notify(c, user, "two-factor authentication turned off", "Signing in now takes only your password. Your recovery codes no longer work.")
+	return h.flashRedirect(c, flashSuccess, "Two-factor authentication is off.", paths.Security())
+}
+
+type regenerateForm struct {
+	CurrentPassword string `form:"current_password"`
+}
+
+// RecoveryCodesSubmit replaces the recovery codes, given the password.
+func (h *Security) RecoveryCodesSubmit(c echo.Context) error {
+	var f regenerateForm
+	if err := bindForm(c, &f); err != nil {
+		return err
+	}
+	ctx := c.Request().Context()
+	user, _ := UserFrom(c)
+	if on, err := models.HasSecondFactor(ctx, h.db, user.ID); err != nil || !on {
+		if err != nil {
+			return err
+		}
+		return h.flashRedirect(c, flashNotice, "Turn on two-factor authentication first.", paths.Security())
+	}
+	if wait, err := throttle.ThrottleSecondFactor(ctx, h.cfg.Throttle, user.PublicID, h.cfg.Clock()); err != nil {
+		return err
+	} else if wait > 0 {
+		return h.securityPage(c, http.StatusTooManyRequests, securityState{regenerate: tenancy.FieldErrors{"current_password": "Too many wrong attempts. Wait " + humanWait(wait) + " and try again."}})
+	}
+	if !models.PasswordMatches(user, f.CurrentPassword) {
+		return h.securityPage(c, http.StatusUnauthorized, securityState{regenerate: tenancy.FieldErrors{"current_password": "That is not your current password."}})
+	}
+	codes, err := models.RegenerateRecoveryCodes(ctx, h.db, user.ID)
+	if errors.Is(err, models.ErrNoSecondFactor) {
+		return h.flashRedirect(c, flashNotice, "Turn on two-factor authentication first.", paths.Security())
+	}
+	if err != nil {
+		return err
+	}
+	if err := throttle.SecondFactorPassed(ctx, h.cfg.Throttle, user.PublicID); err != nil {
+		return err
+	}
+	h.notify(c, user, "new recovery codes", "Your old recovery codes no longer work.")
+	return h.securityPage(c, http.StatusOK, securityState{recoveryCodes: codes})
+}
+
+// notify emails the user about a security change. A failed email is
+// logged: the change is made either way.
+func (d *deps) notify(c echo.Context, user models.User, change, detail string) {
+	e := emails.SecurityChange{BaseURL: d.cfg.BaseURL, Name: user.Name, Change: change, Detail: detail, IP: clientIP(c.Request()), At: d.cfg.Clock()}
+	subject, body, err := emails.RenderSecurityChange(e)
+	if err == nil {
+		err = d.mail.Send(c.Request().Context(), mail.Message{To: user.Email, Subject: subject, Body: body, Link: e.Link()})
+	}
+	if err != nil {
+		LoggerFrom(c).Error("security notice email failed", "err", err, "change", change)
+	}
+}
+
+// sessionRows lists the user's sessions for the page, this one first.
+func (h *Security) sessionRows(c echo.Context, userID int64) ([]views.SessionRow, error) {
+	list, err := models.ListUserSessions(c.Request().Context(), h.db, userID, h.cfg.Sessions)
+	if err != nil {
+		return nil, err
+	}
+	var current int64
+	if rec := sessionRecord(c); rec != nil {
+		current = rec.ID
+	}
+	rows := make([]views.SessionRow, 0, len(list))
+	for _, s := range list {
+		r := views.SessionRow{
+			Device: describeUserAgent(s.UserAgent), Address: s.IP, Method: s.AuthMethod.Label(),
+			Created: dateTime(s.CreatedAt), LastSeen: dateTime(s.LastSeenAt), ThisDevice: s.ID == current,
+		}
+		if r.Address == "" {
+			r.Address = "unknown address"
+		}
+		if !r.ThisDevice {
+			r.Revoke = paths.SecuritySessionRevoke(strconv.FormatInt(s.ID, 10))
+			rows = append(rows, r)
+		} else {
+			rows = append([]views.SessionRow{r}, rows...)
+		}
+	}
+	return rows, nil
+}
+
+// RevokeSessionSubmit ends one of the user's other sessions; another
+// user's session is a 404.
+func (h *Security) RevokeSessionSubmit(c echo.Context) error {
+	id, err := strconv.ParseInt(c.Param("id"), 10, 64)
+	if err != nil || id <= 0 {
+		return tenancy.ErrNotFound
+	}
+	user, _ := UserFrom(c)
+	if rec := sessionRecord(c); rec != nil && rec.ID == id {
+		return h.flashRedirect(c, flashNotice, "To end this session, sign out.", paths.Security())
+	}
+	if err := models.RevokeUserSession(c.Request().Context(), h.db, user.ID, id); err != nil {
+		return err
+	}
+	LoggerFrom(c).Info("session revoked", "session", id)
+	return h.flashRedirect(c, flashSuccess, "Ended the session. That browser is signed out on its next request.", paths.Security())
+}
+
+// RevokeOthersSubmit ends every session of the user but this one.
+func (h *Security) RevokeOthersSubmit(c echo.Context) error {
+	user, _ := UserFrom(c)
+	var keep int64
+	if rec := sessionRecord(c); rec != nil {
+		keep = rec.ID
+	}
+	n, err := models.RevokeOtherSessions(c.Request().Context(), h.db, user.ID, keep)
+	if err != nil {
+		return err
+	}
+	if n > 0 {
+		h.notify(c, user, "other sessions signed out", fmt.Sprintf("%d other sessions were ended.", n))
+	}
+	return h.flashRedirect(c, flashSuccess, fmt.Sprintf("Signed out %d other sessions.", n), paths.Security())
+}
+
+// RequiredPage explains an organization's two-factor policy to a member
+// who has no second factor, and links to the enrolment.
+func (h *Security) RequiredPage(c echo.Context) error {
+	user, _ := UserFrom(c)
+	props := views.SecondFactorRequiredPageProps{}
+	if org, err := tenancy.LoadScope(c.Request().Context(), h.db, user.ID, c.QueryParam("account")); err == nil {
+		props.Organization = org.Account().Name
+	}
+	shell, err := h.shell(c, "Two-factor authentication required", "security")
+	if err != nil {
+		return err
+	}
+	props.Shell = shell
+	return render(c, http.StatusOK, views.SecondFactorRequiredPage(props))
+}
+
+// SecondFactorPage is the sign-in step after a right password, for users
+// with a second factor.
+func (h *Auth) SecondFactorPage(c echo.Context) error {
+	if _, ok := UserFrom(c); ok {
+		return redirect(c, safeNext(c.QueryParam("next")))
+	}
+	if _, ok := h.pendingSignIn(c); !ok {
+		return redirect(c, paths.SignIn())
+	}
+	return render(c, http.StatusOK, views.SecondFactorPage(views.SecondFactorPageProps{
+		Shell: h.authShell(c, "Two-factor authentication"), Next: localPath(c.QueryParam("next")),
+	}))
+}
+
+// pendingSignIn is the user whose second factor this session still owes,
+// while the step is open (SecondFactorWindow after the password).
+func (h *Auth) pendingSignIn(c echo.Context) (models.User, bool) {
+	user, ok := pendingUserFrom(c)
+	rec := sessionRecord(c)
+	if !ok || rec == nil || tenancy.Now().Sub(rec.CreatedAt) > models.SecondFactorWindow {
+		return models.User{}, false
+	}
+	return user, true
+}
+
+// SecondFactorSubmit checks the code (throttled per user, like passwords)
+// and, when it is right, starts the real session with a new token.
+func (h *Auth) SecondFactorSubmit(c echo.Context) error {
+	var f codeForm
+	if err := bindForm(c, &f); err != nil {
+		return err
+	}
+	user, ok := h.pendingSignIn(c)
+	if !ok {
+		return h.flashlessSignIn(c)
+	}
+	ctx, at := c.Request().Context(), h.cfg.Clock()
+	props := views.SecondFactorPageProps{Shell: h.authShell(c, "Two-factor authentication"), Next: localPath(f.Next)}
+	wait, err := throttle.ThrottleSecondFactor(ctx, h.cfg.Throttle, user.PublicID, at)
+	if err != nil {
+		return err
+	}
+	if wait > 0 {
+		h.cfg.Metrics.SignIn("throttled")
+		props.Error = fmt.Sprintf("Too many wrong codes. Wait %s and try again.", humanWait(wait))
+		return render(c, http.StatusTooManyRequests, views.SecondFactorPage(props))
+	}
+	used, err := models.VerifySecondFactor(ctx, h.db, h.box, user.ID, f.Code, at)
+	if errors.Is(err, models.ErrCodeInvalid) {
+		LoggerFrom(c).Warn("second factor refused", "user_id", user.PublicID)
+		h.cfg.Metrics.SignIn("refused")
+		props.Error = "That code is not valid. Codes from the app work once; recovery codes work once."
+		return render(c, http.StatusUnauthorized, views.SecondFactorPage(props))
+	}
+	if err != nil {
+		return err
+	}
+	if err := throttle.SecondFactorPassed(ctx, h.cfg.Throttle, user.PublicID); err != nil {
+		return err
+	}
+	accountID, _ := SessionFrom(c).Values[valAccountID].(int64)
+	if err := h.startSessionWith(c, user.ID, accountID, sessionStart{method: models.AuthPasswordTOTP}); err != nil {
+		return err
+	}
+	h.cfg.Metrics.SignIn("success")
+	if used == models.FactorRecovery {
+		left, err := models.SecondFactorStatusOf(ctx, h.db, user.ID)
+		if err != nil {
+			return err
+		}
+		h.notify(c, user, "a recovery code was used to sign in", fmt.Sprintf("You have %d unused recovery codes left.", left.RecoveryLeft))
+		return h.flashRedirect(c, flashNotice, fmt.Sprintf("You signed in with a recovery code; %d are left. Generate new ones in Settings › Security when you run low.", left.RecoveryLeft), safeNext(f.Next))
+	}
+	return redirect(c, safeNext(f.Next))
+}
+
+// flashlessSignIn sends a step that expired (or never began) back to the
+// password.
+func (h *Auth) flashlessSignIn(c echo.Context) error {
+	if rec := sessionRecord(c); rec != nil {
+		if err := models.DeleteSession(c.Request().Context(), h.db, rec.ID); err != nil {
+			return err
+		}
+	}
+	return redirect(c, paths.SignIn())
+}
+
+// describeUserAgent names a browser and system from a User-Agent header,
+// roughly, as "Firefox on Linux".
+func describeUserAgent(ua string) string {
+	browser := "Unknown browser"
+	for _, b := range []struct{ token, name string }{
+		{"Edg/", "Edge"}, {"OPR/", "Opera"}, {"Firefox/", "Firefox"}, {"Chromium/", "Chromium"},
+		{"HeadlessChrome/", "Chrome (headless)"}, {"Chrome/", "Chrome"}, {"Safari/", "Safari"}, {"curl/", "curl"},
+	} {
+		if strings.Contains(ua, b.token) {
+			browser = b.name
+			break
+		}
+	}
+	system := ""
+	for _, s := range []struct{ token, name string }{
+		{"iPhone", "iOS"}, {"iPad", "iPadOS"}, {"Android", "Android"}, {"Windows", "Windows"},
+		{"Mac OS X", "macOS"}, {"CrOS", "ChromeOS"}, {"Linux", "Linux"},
+	} {
+		if strings.Contains(ua, s.token) {
+			system = s.name
+			break
+		}
+	}
+	if system == "" {
+		return browser
+	}
+	return browser + " on " + system
+}
