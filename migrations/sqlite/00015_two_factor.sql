@@ -5,7 +5,7 @@
 -- last_step is the last time step whose code was accepted: a code is
 -- accepted only for a later step, so none is used twice.
 CREATE TABLE totp_factors (
-    user_id       BIGINT PRIMARY KEY REFERENCES users (id) ON DELETE CASCADE,
+    user_id       BIGINT NOT NULL PRIMARY KEY REFERENCES users (id) ON DELETE CASCADE,
     secret_sealed TEXT NOT NULL,
     last_step     BIGINT NOT NULL DEFAULT 0,
     enabled_at    DATETIME,
