@@ -12,6 +12,7 @@ import (
 	"switchboard/handlers/idptest"
 	"switchboard/models"
 	"switchboard/models/dbtest"
+	"switchboard/models/sso"
 	"switchboard/models/tenancy"
 	"switchboard/views/paths"
 )
@@ -30,7 +31,20 @@ type scimEnv struct {
 
 func newSCIMEnv(t testing.TB, app *testApp) *scimEnv {
 	t.Helper()
-	admin, org, ac, idp := ssoOrg(t, app, false, false)
+	return newSCIMEnvAt(t, app, "example.com")
+}
+
+// newSCIMEnvAt is newSCIMEnv for an organization that proved domain.
+func newSCIMEnvAt(t testing.TB, app *testApp, domain string) *scimEnv {
+	t.Helper()
+	admin, org, ac := orgAdmin(t, app)
+	idp := idptest.New(t)
+	ac.post(paths.SSOSettings(), url.Values{"metadata_xml": {idp.Metadata()}, "domains": {domain}, "default_role": {"member"}}).status(http.StatusSeeOther)
+	slug := org.Account().SlugOrEmpty()
+	idp.RegisterSPFrom(slug, app.srv.URL+paths.SSOMetadata(slug))
+	if _, err := sso.ProveSSODomainByOperator(t.Context(), app.db, slug, domain, "test"); err != nil {
+		t.Fatal(err)
+	}
 	// Provisioning tests make more requests than the Free plan's minute.
 	if err := dbtest.Plain(t, app.db).Exec("UPDATE accounts SET rate_per_minute = 100000, rate_per_day = 1000000 WHERE id = ?", org.AccountID()).Error; err != nil {
 		t.Fatal(err)
