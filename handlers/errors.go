@@ -33,6 +33,10 @@ func (d *deps) handleError(err error, c echo.Context) {
 		d.writeAPIError(c, err)
 		return
 	}
+	if isSCIM(c) {
+		d.writeSCIMError(c, err)
+		return
+	}
 	status, title, message := d.classify(c, err)
 	if status == http.StatusServiceUnavailable {
 		c.Response().Header().Set("Retry-After", retryAfterOutage)
@@ -116,6 +120,8 @@ func refusal(err error) (status int, message string, ok bool) {
 		return http.StatusUnauthorized, "The email or password is incorrect.", true
 	case errors.Is(err, models.ErrLastAdmin):
 		return http.StatusConflict, "An organization must keep at least one administrator: make someone else an administrator first.", true
+	case errors.Is(err, models.ErrSCIMManaged):
+		return http.StatusConflict, "Your identity provider manages this member (SCIM): change their role or remove them there.", true
 	case errors.Is(err, billing.ErrEnterpriseContract):
 		return http.StatusConflict, "This account is on an Enterprise contract. To change its plan, contact us.", true
 	case errors.Is(err, billing.ErrNeedsBillingContact):

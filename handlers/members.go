@@ -7,6 +7,7 @@ import (
 	"strings"
 	"switchboard/handlers/mail"
 	"switchboard/models/billing"
+	"switchboard/models/scim"
 	"switchboard/models/sso"
 	"switchboard/models/tenancy"
 
@@ -69,7 +70,7 @@ func memberRows(members []models.MemberRow, admins, you int64) []views.MemberLis
 		rows = append(rows, views.MemberListRow{
 			UserID: m.UserPublicID, Name: m.Name, Email: m.Email, Role: string(m.Role), RoleLabel: m.Role.Label(),
 			Joined: dateOnly(m.JoinedAt), SignIn: signInMethod(m), IsYou: m.UserID == you, TwoFactor: m.SecondFactor,
-			Locked: models.LastAdmin(m.Role, admins), Roles: roleOptions(m.Role),
+			Locked: models.LastAdmin(m.Role, admins), Roles: roleOptions(m.Role), SCIM: m.SCIMManaged,
 		})
 	}
 	return rows
@@ -361,6 +362,12 @@ func auditLabel(a tenancy.AuditAction) string {
 		sso.AuditSSOSignedIn:          "Signed in with SSO",
 		sso.AuditSSOSHA1Allowed:       "Allowed SHA-1 signatures for single sign-on",
 		sso.AuditSSOSHA1Refused:       "Refused SHA-1 signatures for single sign-on again",
+		scim.AuditTokenCreated:        "Created a SCIM token",
+		scim.AuditTokenRevoked:        "Revoked a SCIM token",
+		scim.AuditProvisioned:         "Provisioned a user (SCIM)",
+		scim.AuditUpdated:             "Updated a provisioned user (SCIM)",
+		scim.AuditReactivated:         "Reactivated a provisioned user (SCIM)",
+		scim.AuditGroups:              "Chose the SCIM administrators group",
 		billing.AuditPlanChanged:      "Changed the plan",
 		billing.AuditBillingContact:   "Changed the billing contact",
 		billing.AuditEnterprise:       "Requested Enterprise",

@@ -49,6 +49,7 @@ func New(cfg Config, db *gorm.DB, log *slog.Logger, mailer mail.Mailer) *echo.Ec
 	r.api()
 	r.apiKeys()
 	r.sso()
+	r.scim()
 	r.billing()
 	r.settings()
 	r.members()
@@ -187,6 +188,9 @@ func (r routes) sso() {
 	e.POST("/settings/sso/test", sso.TestSubmit, asManager...).Name = "sso.test.submit"
 	e.POST("/settings/sso/domains/verify", sso.VerifyDomainSubmit, asManager...).Name = "sso.domain.verify.submit"
 	e.GET("/settings/sso/test/:id", sso.TestResultPage, asManager...).Name = "sso.test"
+	e.POST("/settings/sso/scim-tokens", sso.SCIMTokenSubmit, asManager...).Name = "sso.scim-token.submit"
+	e.POST("/settings/sso/scim-tokens/:id/revoke", sso.SCIMTokenRevokeSubmit, asManager...).Name = "sso.scim-token.revoke.submit"
+	e.POST("/settings/sso/scim", sso.SCIMSettingsSubmit, asManager...).Name = "sso.scim.submit"
 	e.GET("/signin/sso", sso.DiscoveryPage, page...).Name = "signin.sso"
 	e.POST("/signin/sso", sso.DiscoverySubmit, page...).Name = "signin.sso.submit"
 	e.GET("/sso/:slug/metadata", sso.Metadata).Name = "sso.metadata"
@@ -198,6 +202,31 @@ func (r routes) sso() {
 	// Linking acts for the signed-in user, in whatever account is active.
 	e.POST("/sso/:slug/link", sso.LinkSubmit, page.with(requireUser)...).Name = "sso.link.submit"
 	e.POST("/sso/:slug/unlink", sso.UnlinkSubmit, page.with(requireUser)...).Name = "sso.unlink.submit"
+}
+
+// scim is SCIM 2.0 provisioning: the organization's token, then its rate
+// limit, then the endpoint. No session, no CSRF (no cookies are read).
+func (r routes) scim() {
+	e := r.e
+	h := &SCIM{deps: r.d, limiter: r.d.cfg.RateLimiter, usage: r.d.cfg.Usage}
+	mw := []echo.MiddlewareFunc{h.authenticate, h.limit}
+	e.GET("/scim/v2/Users", h.ListUsers, mw...).Name = "scim.users.list"
+	e.POST("/scim/v2/Users", h.CreateUser, mw...).Name = "scim.users.create"
+	e.GET("/scim/v2/Users/:id", h.GetUser, mw...).Name = "scim.users.get"
+	e.PUT("/scim/v2/Users/:id", h.ReplaceUser, mw...).Name = "scim.users.replace"
+	e.PATCH("/scim/v2/Users/:id", h.PatchUser, mw...).Name = "scim.users.patch"
+	e.DELETE("/scim/v2/Users/:id", h.DeleteUser, mw...).Name = "scim.users.delete"
+	e.GET("/scim/v2/Groups", h.ListGroups, mw...).Name = "scim.groups.list"
+	e.POST("/scim/v2/Groups", h.CreateGroup, mw...).Name = "scim.groups.create"
+	e.GET("/scim/v2/Groups/:id", h.GetGroup, mw...).Name = "scim.groups.get"
+	e.PUT("/scim/v2/Groups/:id", h.ReplaceGroup, mw...).Name = "scim.groups.replace"
+	e.PATCH("/scim/v2/Groups/:id", h.PatchGroup, mw...).Name = "scim.groups.patch"
+	e.DELETE("/scim/v2/Groups/:id", h.DeleteGroup, mw...).Name = "scim.groups.delete"
+	e.GET("/scim/v2/ServiceProviderConfig", h.ServiceProviderConfig, mw...).Name = "scim.config"
+	e.GET("/scim/v2/Schemas", h.Schemas, mw...).Name = "scim.schemas"
+	e.GET("/scim/v2/Schemas/:id", h.Schema, mw...).Name = "scim.schema"
+	e.GET("/scim/v2/ResourceTypes", h.ResourceTypes, mw...).Name = "scim.resource-types"
+	e.GET("/scim/v2/ResourceTypes/:id", h.ResourceType, mw...).Name = "scim.resource-type"
 }
 
 func (r routes) billing() {

@@ -57,6 +57,11 @@ func savedSSOForm(conn sso.SSOConnection, configured bool) *ssoForm {
 // errs, keyed by the fields of the settings form, or "domain" for a
 // refused domain proof.
 func (h *SSO) settingsPage(c echo.Context, status int, f *ssoForm, errs tenancy.FieldErrors) error {
+	return h.settingsPageWith(c, status, f, errs, provisioning{})
+}
+
+// settingsPageWith is settingsPage with the Provisioning section's state.
+func (h *SSO) settingsPageWith(c echo.Context, status int, f *ssoForm, errs tenancy.FieldErrors, st provisioning) error {
 	ctx := c.Request().Context()
 	scope := ScopeFrom(c)
 	conn, err := sso.GetSSOConnection(ctx, h.db, scope)
@@ -77,6 +82,9 @@ func (h *SSO) settingsPage(c echo.Context, status int, f *ssoForm, errs tenancy.
 	}
 	p := h.settingsProps(scope.Account().SlugOrEmpty(), conn, lost, *f)
 	p.Shell, p.Configured = shell, configured
+	if p.SCIM, err = h.provisioningProps(c, st); err != nil {
+		return err
+	}
 	p.Errors, p.DomainError = errs, errs["domain"]
 	if p.DomainError != "" {
 		p.Errors = nil // the error is on the domains, not on the settings form

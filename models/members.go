@@ -17,6 +17,10 @@ import (
 // administrator.
 var ErrLastAdmin = errors.New("an organization must keep at least one administrator")
 
+// ErrSCIMManaged: the organization's identity provider manages the member
+// through SCIM; their role and membership change there, not by hand.
+var ErrSCIMManaged = errors.New("the member is managed by the organization's identity provider (SCIM)")
+
 // Audit actions of membership changes.
 const (
 	AuditInvited           tenancy.AuditAction = "member.invited"
@@ -41,6 +45,8 @@ type MemberRow struct {
 	SSOSignedInAt *time.Time
 	// SecondFactor: they have a second factor (an authenticator app).
 	SecondFactor bool
+	// SCIMManaged: the organization's IdP manages the membership.
+	SCIMManaged bool
 }
 
 // ListMembers returns a page of the scope's members, administrators first,
@@ -102,7 +108,7 @@ func GetMember(ctx context.Context, db *gorm.DB, s tenancy.Scope, userPublicID s
 // memberColumns are a MemberRow's, as memberRows selects them.
 var memberColumns = "users.id AS user_id, users.public_id AS user_public_id, users.name, users.email, memberships.role, " +
 	"memberships.created_at AS joined_at, users.password_hash <> '' AS has_password, memberships.sso_signed_in_at, " +
-	tenancy.HasSecondFactorSQL("users.id") + " AS second_factor"
+	tenancy.HasSecondFactorSQL("users.id") + " AS second_factor, memberships.scim_managed"
 
 func memberRows(db *gorm.DB, s tenancy.Scope) *gorm.DB {
 	return s.Apply(db.Table("memberships")).Select(memberColumns).Joins("JOIN users ON users.id = memberships.user_id")
@@ -125,15 +131,16 @@ func AdminCount(ctx context.Context, db *gorm.DB, s tenancy.Scope) (int64, error
 func memberOf(tx *gorm.DB, s tenancy.Scope, userPublicID string) (User, tenancy.Membership, error) {
 	var row struct {
 		User
-		Role tenancy.Role
+		Role        tenancy.Role
+		SCIMManaged bool
 	}
-	err := s.Mark(tx.Table("users")).Select("users.*, memberships.role").
+	err := s.Mark(tx.Table("users")).Select("users.*, memberships.role, memberships.scim_managed").
 		Joins("JOIN memberships ON memberships.user_id = users.id AND memberships.account_id = ?", s.AccountID()).
 		Where("users.public_id = ?", userPublicID).Take(&row).Error
 	if err != nil {
 		return User{}, tenancy.Membership{}, tenancy.NotFound(err)
 	}
-	return row.User, tenancy.Membership{AccountID: s.AccountID(), UserID: row.User.ID, Role: row.Role}, nil
+	return row.User, tenancy.Membership{AccountID: s.AccountID(), UserID: row.User.ID, Role: row.Role, SCIMManaged: row.SCIMManaged}, nil
 }
 
 // keepAnAdmin refuses, with ErrLastAdmin, to take the administrator role
@@ -182,6 +189,9 @@ func ChangeRole(ctx context.Context, db *gorm.DB, s tenancy.Scope, userPublicID 
 			return err
 		}
 		user = u
+		if m.SCIMManaged {
+			return ErrSCIMManaged
+		}
 		if m.Role == role {
 			return nil
 		}
@@ -216,6 +226,9 @@ func RemoveMember(ctx context.Context, db *gorm.DB, s tenancy.Scope, userPublicI
 			return err
 		}
 		user = u
+		if m.SCIMManaged {
+			return ErrSCIMManaged
+		}
 		heir := s.UserID()
 		if u.ID == s.UserID() {
 			if heir, err = oldestAdminBut(tx, s, u.ID); err != nil {
@@ -228,6 +241,68 @@ func RemoveMember(ctx context.Context, db *gorm.DB, s tenancy.Scope, userPublicI
 		return tenancy.RecordAudit(tx, s, actor, AuditRemoved, u.AuditName(), "was "+m.Role.Label())
 	})
 	return user, err
+}
+
+// RemoveMemberInTx is the removal a manual one does (API keys of the
+// account revoked, linked identity dropped, private indexes handed to the
+// longest-serving other administrator, the last administrator kept), for
+// the organization's identity provider acting through SCIM: in tx, whose
+// caller holds the account's lock. It records the removal in the audit log
+// under actor; a user who is not a member is left as they are.
+func RemoveMemberInTx(tx *gorm.DB, s tenancy.Scope, userID int64, actor tenancy.Actor) error {
+	if !s.IsSCIM() {
+		return tenancy.ErrForbidden
+	}
+	var u User
+	if err := tx.Take(&u, userID).Error; err != nil {
+		return tenancy.NotFound(err)
+	}
+	var m tenancy.Membership
+	err := s.Apply(tx).Where("user_id = ?", userID).Take(&m).Error
+	if errors.Is(err, gorm.ErrRecordNotFound) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	heir, err := oldestAdminBut(tx, s, u.ID)
+	if err != nil {
+		return err
+	}
+	if err := removeMembership(tx, s, u, m, heir); err != nil {
+		return err
+	}
+	return tenancy.RecordAudit(tx, s, actor, AuditRemoved, u.AuditName(), "was "+m.Role.Label())
+}
+
+// SetRoleInTx gives a member another role for the organization's identity
+// provider (its groups, through SCIM, or an administrator choosing which
+// group maps to administrators), in tx, whose caller holds the
+// account's lock: the last administrator keeps theirs (ErrLastAdmin). A
+// user who is not a member is left as they are.
+func SetRoleInTx(tx *gorm.DB, s tenancy.Scope, userID int64, role tenancy.Role, actor tenancy.Actor) error {
+	if !s.IsSCIM() && !s.Can(tenancy.CapManageMembers) {
+		return tenancy.ErrForbidden
+	}
+	var m tenancy.Membership
+	err := s.Apply(tx).Where("user_id = ?", userID).Take(&m).Error
+	if errors.Is(err, gorm.ErrRecordNotFound) || err == nil && m.Role == role {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if err := keepAnAdmin(tx, s, m); err != nil {
+		return err
+	}
+	var u User
+	if err := tx.Take(&u, userID).Error; err != nil {
+		return tenancy.NotFound(err)
+	}
+	if err := s.Apply(tx.Model(&tenancy.Membership{})).Where("user_id = ?", userID).Update("role", role).Error; err != nil {
+		return err
+	}
+	return tenancy.RecordAudit(tx, s, actor, AuditRoleChanged, u.AuditName(), m.Role.Label()+" → "+role.Label())
 }
 
 // LeaveOrganization takes the scope's user out of their organization. The

@@ -81,6 +81,9 @@ type Membership struct {
 	Role          Role
 	CreatedAt     time.Time
 	SSOSignedInAt *time.Time `gorm:"column:sso_signed_in_at"`
+	// SCIMManaged: the organization's identity provider manages the
+	// membership through SCIM; administrators do not change it by hand.
+	SCIMManaged bool `gorm:"column:scim_managed"`
 }
 
 // LockAccount serialises membership changes of one account, so that two

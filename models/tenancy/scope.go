@@ -35,8 +35,8 @@ func (r Role) Label() string {
 // Scope proves that a user may act in an account with a role, or that the
 // system acts in it (Door.In). Only the constructors of this package build
 // one (LoadScope, ScopeForSession, PersonalScope, Door.In, and the API key
-// look-up); its zero value scopes nothing, and every query through it fails
-// with ErrUnscoped. See walls.go for the walls it opens.
+// and SCIM token look-ups); its zero value scopes nothing, and every query
+// through it fails with ErrUnscoped. See walls.go for the walls it opens.
 type Scope struct {
 	account Account
 	userID  int64
@@ -44,13 +44,25 @@ type Scope struct {
 	door    string // why the system acts, for a system scope
 	// secondFactor: the user has a second factor (read with the membership).
 	secondFactor bool
+	// scimToken is the SCIM token a provisioning scope acts by: its
+	// organization's, with no user.
+	scimToken int64
 }
 
-func (s Scope) AccountID() int64     { return s.account.ID }
-func (s Scope) UserID() int64        { return s.userID }
-func (s Scope) Role() Role           { return s.role }
-func (s Scope) Account() Account     { return s.account }
-func (s Scope) IsZero() bool         { return s.account.ID == 0 || (s.userID == 0 && s.door == "") }
+func (s Scope) AccountID() int64 { return s.account.ID }
+func (s Scope) UserID() int64    { return s.userID }
+func (s Scope) Role() Role       { return s.role }
+func (s Scope) Account() Account { return s.account }
+func (s Scope) IsZero() bool {
+	return s.account.ID == 0 || (s.userID == 0 && s.door == "" && s.scimToken == 0)
+}
+
+// IsSCIM reports whether the scope is an organization's identity provider
+// provisioning its members through a SCIM token.
+func (s Scope) IsSCIM() bool { return s.scimToken != 0 && s.account.ID != 0 }
+
+// SCIMTokenID is the SCIM token a provisioning scope acts by (0 otherwise).
+func (s Scope) SCIMTokenID() int64   { return s.scimToken }
 func (s Scope) IsPersonal() bool     { return s.account.Kind == KindPersonal }
 func (s Scope) IsOrganization() bool { return s.account.Kind == KindOrganization }
 
@@ -167,6 +179,61 @@ func ScopeForAPIKeyHash(ctx context.Context, db *gorm.DB, hash string) (KeyScope
 		return KeyScope{}, err
 	}
 	return k, nil
+}
+
+// SCIMScope is what a SCIM request acts as: its organization, with no user,
+// by the token named.
+type SCIMScope struct {
+	Scope
+	TokenName string
+}
+
+// scimScopeSQL reads a live SCIM token with the whole row of its
+// organization: every column of Account, in order, then the token's.
+var scimScopeSQL = NewHotSQL(`SELECT accounts.id, accounts.public_id, accounts.kind, accounts.name, accounts.slug, accounts.plan,
+	accounts.rate_per_minute, accounts.rate_per_day, accounts.sso_enforced, accounts.created_by_id, accounts.created_at, accounts.updated_at,
+	scim_tokens.id, scim_tokens.name
+FROM scim_tokens
+JOIN accounts ON accounts.id = scim_tokens.account_id
+WHERE scim_tokens.token_hash = ? AND scim_tokens.revoked_at IS NULL AND accounts.kind = ?`)
+
+// ScopeForSCIMTokenHash reads the live SCIM token with the hash and the
+// whole row of its organization, in one indexed query, and builds the scope
+// the token acts in: that organization only, as its identity provider (no
+// user), sql.ErrNoRows when no live token has the hash. db must run
+// through the system door (the token's account is not known yet).
+func ScopeForSCIMTokenHash(ctx context.Context, db *gorm.DB, hash string) (SCIMScope, error) {
+	var k SCIMScope
+	a := &k.account
+	err := scimScopeSQL.ScanRow(ctx, db, []any{hash, KindOrganization},
+		&a.ID, &a.PublicID, &a.Kind, &a.Name, &a.Slug, &a.Plan, &a.RatePerMinute, &a.RatePerDay, &a.SSOEnforced, &a.CreatedByID,
+		&a.CreatedAt, &a.UpdatedAt, &k.scimToken, &k.TokenName)
+	if err != nil {
+		return SCIMScope{}, err
+	}
+	k.role = RoleAdmin
+	return k, nil
+}
+
+// LockAsSCIM locks a provisioning scope's organization and checks, under
+// the lock, that its token is still live: a request authenticated just
+// before the token was revoked must not act. ErrNotMember when it was.
+func (s Scope) LockAsSCIM(tx *gorm.DB) (Account, error) {
+	if !s.IsSCIM() {
+		return Account{}, ErrUnscoped
+	}
+	a, err := LockAccount(tx, s.AccountID())
+	if err != nil {
+		return a, err
+	}
+	var n int64
+	if err := s.Apply(tx.Table("scim_tokens")).Where("id = ? AND revoked_at IS NULL", s.scimToken).Count(&n).Error; err != nil {
+		return a, err
+	}
+	if n == 0 {
+		return a, ErrNotMember
+	}
+	return a, nil
 }
 
 // RequiresSSO reports whether the scope may only be entered from a session

@@ -177,6 +177,31 @@ func (r *UsageRecorder) RecordRequest(k tenancy.KeyScope, category string, at ti
 	}
 }
 
+// CategorySCIM is the category of SCIM provisioning requests: an
+// organization's identity provider calling, not a member's key.
+const CategorySCIM = "scim"
+
+// RecordSCIMRequest notes one SCIM request of an organization's identity
+// provider: an API request of category CategorySCIM, of no member and no
+// key. Like RecordRequest, it is written with the next batch.
+func (r *UsageRecorder) RecordSCIMRequest(accountID int64, at time.Time) {
+	at = at.UTC().Truncate(time.Microsecond)
+	r.mu.Lock()
+	if len(r.pending) >= r.maxPending {
+		r.dropped++
+		r.overflow++
+		first, limit := r.overflow == 1, r.maxPending
+		r.mu.Unlock()
+		if first {
+			r.log.Error("usage events dropped: too many are waiting to be written", "pending", limit)
+		}
+		return
+	}
+	r.queued++
+	r.pending = append(r.pending, UsageEvent{AccountID: accountID, Metric: MetricAPIRequests, Category: CategorySCIM, Quantity: 1, OccurredAt: at})
+	r.mu.Unlock()
+}
+
 // Dropped is how many events the recorder gave up on, for want of room,
 // since it was made.
 func (r *UsageRecorder) Dropped() int64 {

@@ -131,7 +131,11 @@ func UsageFor(ctx context.Context, db *gorm.DB, s tenancy.Scope, q UsageQuery) (
 		m := byUser[r.UserID]
 		if m == nil {
 			m = &MemberUsage{UserID: r.UserID, Name: r.Name, Email: r.Email}
-			if m.Name == "" {
+			switch {
+			case r.UserID == 0 && rep.Categories[CategorySCIM] > 0:
+				// Events of no member: SCIM's, and those of users deleted since.
+				m.Name = "SCIM provisioning and former users"
+			case m.Name == "":
 				m.Name = "a former user"
 			}
 			byUser[r.UserID] = m

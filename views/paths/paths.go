@@ -84,6 +84,23 @@ func SSOTest() string                { return SSOSettings() + "/test" }
 func SSOTestResult(id string) string { return SSOTest() + "/" + seg(id) }
 func SSOVerifyDomain() string        { return SSOSettings() + "/domains/verify" }
 
+// SCIM provisioning: the organization's tokens and settings.
+func SCIMTokens() string               { return SSOSettings() + "/scim-tokens" }
+func RevokeSCIMToken(id string) string { return SCIMTokens() + "/" + seg(id) + "/revoke" }
+func SCIMSettings() string             { return SSOSettings() + "/scim" }
+
+// SCIM provisioning: the identity provider's endpoint (RFC 7644).
+func SCIMBase() string                  { return "/scim/v2" }
+func SCIMUsers() string                 { return SCIMBase() + "/Users" }
+func SCIMUser(id string) string         { return SCIMUsers() + "/" + seg(id) }
+func SCIMGroups() string                { return SCIMBase() + "/Groups" }
+func SCIMGroup(id string) string        { return SCIMGroups() + "/" + seg(id) }
+func SCIMServiceProviderConfig() string { return SCIMBase() + "/ServiceProviderConfig" }
+func SCIMSchemas() string               { return SCIMBase() + "/Schemas" }
+func SCIMSchema(id string) string       { return SCIMSchemas() + "/" + seg(id) }
+func SCIMResourceTypes() string         { return SCIMBase() + "/ResourceTypes" }
+func SCIMResourceType(id string) string { return SCIMResourceTypes() + "/" + seg(id) }
+
 // Single sign-on: the sign-in flow, per organization slug.
 func SSODiscovery() string           { return "/signin/sso" }
 func SSOMetadata(slug string) string { return sso(slug, "metadata") }
