@@ -22,7 +22,16 @@ type HotSQL struct {
 
 // NewHotSQL renders text, written with ? placeholders, for both databases.
 // Build one per statement, once (a package variable), not per call.
-func NewHotSQL(text string) HotSQL {
+func NewHotSQL(text string) HotSQL { return NewHotSQLFor(text, text) }
+
+// NewHotSQLFor is NewHotSQL with a text of its own for each database, both
+// written with ? placeholders taking the same arguments in the same order.
+func NewHotSQLFor(sqlite, postgres string) HotSQL {
+	return HotSQL{sqlite: sqlite, postgres: numberPlaceholders(postgres)}
+}
+
+// numberPlaceholders writes PostgreSQL's $1, $2, … for text's ?s.
+func numberPlaceholders(text string) string {
 	var b strings.Builder
 	n := 0
 	for _, r := range text {
@@ -34,7 +43,7 @@ func NewHotSQL(text string) HotSQL {
 		b.WriteByte('$')
 		b.WriteString(strconv.Itoa(n))
 	}
-	return HotSQL{sqlite: text, postgres: b.String()}
+	return b.String()
 }
 
 // ScanRow runs the statement with args, through GORM's row callbacks (the
