@@ -251,7 +251,9 @@ func (s Scope) RequiresSSO() bool {
 // first, then organizations by name.
 type Memberships struct {
 	user int64
-	Rows []MembershipOf
+	// secondFactor: the user has a second factor, for the scopes it makes.
+	secondFactor bool
+	Rows         []MembershipOf
 	// CreatedOrganization reports whether the user has created an
 	// organization (each may create one).
 	CreatedOrganization bool
@@ -272,13 +274,14 @@ func MembershipsOf(ctx context.Context, db *gorm.DB, userID int64) (Memberships,
 	type row struct {
 		MembershipOf
 		CreatedOrganization bool
+		SecondFactor        bool
 	}
 	var rows []row
 	view := ViewOf(userID)
 	err := view.Read(ctx, db, func(tx *gorm.DB) error {
 		return view.Mark(tx.Table("accounts")).
-			Select("accounts.*, memberships.role, EXISTS (SELECT 1 FROM accounts o WHERE o.created_by_id = ? AND o.kind = ?) AS created_organization",
-				userID, KindOrganization).
+			Select("accounts.*, memberships.role, EXISTS (SELECT 1 FROM accounts o WHERE o.created_by_id = ? AND o.kind = ?) AS created_organization, "+
+				HasSecondFactorSQL("memberships.user_id")+" AS second_factor", userID, KindOrganization).
 			Joins("JOIN memberships ON memberships.account_id = accounts.id AND memberships.user_id = ?", userID).
 			Order("CASE WHEN accounts.kind = 'personal' THEN 0 ELSE 1 END, LOWER(accounts.name), accounts.id").
 			Find(&rows).Error
@@ -290,6 +293,7 @@ func MembershipsOf(ctx context.Context, db *gorm.DB, userID int64) (Memberships,
 	for i, r := range rows {
 		m.Rows[i] = r.MembershipOf
 		m.CreatedOrganization = m.CreatedOrganization || r.CreatedOrganization
+		m.secondFactor = m.secondFactor || r.SecondFactor
 	}
 	return m, nil
 }
@@ -300,7 +304,7 @@ func MembershipsOf(ctx context.Context, db *gorm.DB, userID int64) (Memberships,
 func (m Memberships) Scope(accountID int64) (Scope, error) {
 	for _, r := range m.Rows {
 		if r.ID == accountID && m.user != 0 {
-			return Scope{account: r.Account, userID: m.user, role: r.Role}, nil
+			return Scope{account: r.Account, userID: m.user, role: r.Role, secondFactor: m.secondFactor}, nil
 		}
 	}
 	return Scope{}, ErrNotMember
@@ -310,7 +314,7 @@ func (m Memberships) Scope(accountID int64) (Scope, error) {
 func (m Memberships) Personal() (Scope, error) {
 	for _, r := range m.Rows {
 		if r.Kind == KindPersonal && m.user != 0 {
-			return Scope{account: r.Account, userID: m.user, role: r.Role}, nil
+			return Scope{account: r.Account, userID: m.user, role: r.Role, secondFactor: m.secondFactor}, nil
 		}
 	}
 	return Scope{}, ErrNotMember
