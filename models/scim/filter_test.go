@@ -35,6 +35,7 @@ func TestParseUserFilter(t *testing.T) {
 		`emails[type eq "home"].value eq "a"`, `emails[type eq "work"].type eq "a"`, `emails[type eq "work"]`,
 		`emails[type eq "work"].value eq "a" and userName eq "b"`, `emails[value co "a"]`,
 		`urn:ietf:params:scim:schemas:core:2.0:Group:userName eq "a"`, `userName eq "a"]`, `((((`, `"]."`,
+		`userName eq "a\u0000b"`,
 	} {
 		if got, err := scim.ParseUserFilter(raw); !errors.Is(err, scim.ErrInvalidFilter) {
 			t.Errorf("%q: %+v, %v; want ErrInvalidFilter", raw, got, err)
