@@ -121,7 +121,7 @@ func refusal(err error) (status int, message string, ok bool) {
 	case errors.Is(err, models.ErrLastAdmin):
 		return http.StatusConflict, "An organization must keep at least one administrator: make someone else an administrator first.", true
 	case errors.Is(err, models.ErrSCIMManaged):
-		return http.StatusConflict, "Your identity provider manages this member (SCIM): change their role or remove them there.", true
+		return http.StatusConflict, "The organization's identity provider manages this membership (SCIM): its role and removal change there, not here.", true
 	case errors.Is(err, billing.ErrEnterpriseContract):
 		return http.StatusConflict, "This account is on an Enterprise contract. To change its plan, contact us.", true
 	case errors.Is(err, billing.ErrNeedsBillingContact):

@@ -26,6 +26,7 @@ import (
 	"switchboard/models"
 	"switchboard/models/billing"
 	"switchboard/models/dbtest"
+	"switchboard/models/scim"
 	"switchboard/models/sso"
 	"switchboard/models/tenancy"
 )
@@ -123,7 +124,7 @@ func TestNoInputMakesA500(t *testing.T) {
 			fields[n] = true
 		}
 		for _, r := range routes {
-			if r.Method != http.MethodGet || isAPIPath(r.Path) {
+			if r.Method != http.MethodGet || isAPIPath(r.Path) || isSCIMPath(r.Path) {
 				continue
 			}
 			res := w.request(t, r, w.fill(r.Path), nil, "as the world has it")
@@ -154,6 +155,8 @@ func TestNoInputMakesA500(t *testing.T) {
 			switch {
 			case isAPIPath(r.Path):
 				w.apiFields(t, r)
+			case isSCIMPath(r.Path):
+				w.scimFields(t, r)
 			case r.Method == http.MethodDelete:
 			default:
 				w.fields(t, r, names, "fields")
@@ -213,6 +216,8 @@ func split(names []string, value string) [][]string {
 
 func isAPIPath(p string) bool { return strings.HasPrefix(p, "/v1.3/") }
 
+func isSCIMPath(p string) bool { return strings.HasPrefix(p, "/scim/v2/") }
+
 // walker sends the walk's requests in a world: an organization with one of
 // everything that has a URL, its administrator signed in. A request that
 // changed something (an answer under 400 to anything but a GET) spends the
@@ -235,6 +240,7 @@ type world struct {
 	c, visitorC         *client
 	guard, visitorGuard url.Values
 	key                 string
+	scimToken           string
 	ids                 map[string]string // path parameter values by "segment/:name"
 }
 
@@ -304,6 +310,14 @@ func (w *walker) newWorld(t *testing.T) *world {
 
 	_, otherSession, err := models.CreateSession(ctx, db, admin.ID, org.AccountID(), "192.0.2.1", "Firefox", handlers.DefaultSessionLifetime)
 	must(err)
+	scimToken, err := scim.CreateToken(ctx, db, org, "walk", actor)
+	must(err)
+	scimScope, err := scim.ScopeForToken(ctx, db, scimToken.Secret)
+	must(err)
+	scimUser, err := scim.CreateUser(ctx, db, scimScope.Scope, scim.UserInput{UserName: member.Email, Active: true})
+	must(err)
+	scimGroup, err := scim.CreateGroup(ctx, db, scimScope.Scope, scim.GroupInput{DisplayName: "walk", Members: []string{scimUser.PublicID}})
+	must(err)
 
 	c := w.app.client()
 	signIn := &client{t: t, app: w.signer, http: c.http}
@@ -311,7 +325,12 @@ func (w *walker) newWorld(t *testing.T) *world {
 	guard := c.guard("/")
 	c.postRaw("/accounts/switch", url.Values{"account_id": {org.Account().PublicID}, "_csrf": guard["_csrf"], "_account": guard["_account"]}).redirectsTo("/")
 	guard.Set("_account", org.Account().PublicID)
-	wd := &world{c: c, key: key.Secret, guard: guard, ids: map[string]string{
+	wd := &world{c: c, key: key.Secret, scimToken: scimToken.Secret, guard: guard, ids: map[string]string{
+		"scim-tokens/:id":    scimToken.PublicID,
+		"Users/:id":          scimUser.PublicID,
+		"Groups/:id":         scimGroup.PublicID,
+		"Schemas/:id":        "urn:ietf:params:scim:schemas:core:2.0:User",
+		"ResourceTypes/:id":  "User",
 		"verify/:token":      verify,
 		"reset/:token":       reset,
 		"indexes/:id":        idx.PublicID,
@@ -394,6 +413,9 @@ func (w *walker) request(t *testing.T, r *echo.Route, path func(*world) string, 
 		if isAPIPath(r.Path) {
 			req.Header.Set("x-api-key", wd.key)
 		}
+		if isSCIMPath(r.Path) {
+			req.Header.Set("Authorization", "Bearer "+wd.scimToken)
+		}
 		return req
 	})
 }
@@ -435,7 +457,7 @@ func (w *walker) send(t *testing.T, r *echo.Route, path func(*world) string, wha
 		if after[tbl] == w.counts[tbl] {
 			continue
 		}
-		if tbl == "rate_windows" && isAPIPath(r.Path) {
+		if tbl == "rate_windows" && (isAPIPath(r.Path) || isSCIMPath(r.Path)) {
 			// Every authenticated API request counts against the account's
 			// budget, whatever its answer, as in the public API; otherwise
 			// bad requests would be free to send without limit.
@@ -505,6 +527,49 @@ func (w *walker) apiFields(t *testing.T, r *echo.Route) {
 					return req
 				})
 			}
+		}
+	}
+}
+
+// scimFields tries SCIM's query parameters and the attributes of its JSON
+// bodies with each hostile value.
+func (w *walker) scimFields(t *testing.T, r *echo.Route) {
+	t.Helper()
+	path := w.fill(r.Path)
+	for _, h := range hostile {
+		s, _ := json.Marshal(h.value)
+		v := string(s)
+		var bodies []string
+		switch {
+		case r.Method == http.MethodGet:
+			for _, p := range []string{"filter", "startIndex", "count", "excludedAttributes", "attributes"} {
+				w.request(t, r, path, url.Values{p: {h.value}}, "query "+p+": "+h.name)
+			}
+			w.request(t, r, path, url.Values{"filter": {`userName eq ` + v}}, "filter value: "+h.name)
+		case r.Method == http.MethodPatch:
+			bodies = []string{
+				`{"Operations":[{"op":"replace","path":` + v + `,"value":` + v + `}]}`,
+				`{"Operations":[{"op":"add","path":"members","value":[{"value":` + v + `}]}]}`,
+				`{"Operations":[{"op":"replace","value":{"userName":` + v + `,"displayName":` + v + `,"externalId":` + v + `}}]}`,
+				`{"Operations":[{"op":"replace","path":"emails[type eq \"work\"].value","value":` + v + `}]}`,
+			}
+		case r.Method == http.MethodPost || r.Method == http.MethodPut:
+			bodies = []string{
+				`{"userName":` + v + `,"displayName":` + v + `,"externalId":` + v + `,"name":{"givenName":` + v + `},"emails":[{"value":` + v + `}]}`,
+				`{"userName":"walk-` + dbtest.Unique("") + `@example.com","name":{"familyName":` + v + `}}`,
+				`{"displayName":` + v + `,"externalId":` + v + `,"members":[{"value":` + v + `}]}`,
+			}
+		}
+		for i, body := range bodies {
+			w.send(t, r, path, fmt.Sprintf("SCIM body %d: %s", i, h.name), func(wd *world) *http.Request {
+				req, err := http.NewRequest(r.Method, w.app.srv.URL+path(wd), strings.NewReader(body))
+				if err != nil {
+					t.Fatal(err)
+				}
+				req.Header.Set("Content-Type", "application/scim+json")
+				req.Header.Set("Authorization", "Bearer "+wd.scimToken)
+				return req
+			})
 		}
 	}
 }

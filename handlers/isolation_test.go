@@ -16,6 +16,7 @@ import (
 	"switchboard/handlers"
 	"switchboard/models"
 	"switchboard/models/dbtest"
+	"switchboard/models/scim"
 	"switchboard/models/sso"
 	"switchboard/models/tenancy"
 )
@@ -32,6 +33,10 @@ type resources struct {
 	invoice     string
 	ssoTest     string // a connection test's request ID
 	session     string // the ID of a session of the account's user
+	scimToken   string // the public ID of a SCIM token of the organization
+	scimSecret  string // that token itself
+	scimUser    string // a provisioned user's SCIM id
+	scimGroup   string // a SCIM group's id
 }
 
 // seedResources gives a scope an index with a video and an integration.
@@ -71,7 +76,7 @@ func seedResources(t testing.TB, db *gorm.DB, label string, s tenancy.Scope, vis
 		t.Fatal(err)
 	}
 	r := resources{session: strconv.FormatInt(sess.ID, 10), label: label, index: idx.PublicID, video: v.PublicID, integration: it.PublicID, member: missingID, invitation: missingID,
-		apiKey: key.PublicID, invoice: invoice, ssoTest: ssoTest}
+		apiKey: key.PublicID, invoice: invoice, ssoTest: ssoTest, scimToken: missingID, scimUser: missingID, scimGroup: missingID}
 	if s.IsOrganization() && s.Role() == tenancy.RoleAdmin {
 		m, _ := dbtest.User(t, db)
 		dbtest.AddMember(t, db, s, m, tenancy.RoleMember)
@@ -81,6 +86,24 @@ func seedResources(t testing.TB, db *gorm.DB, label string, s tenancy.Scope, vis
 			t.Fatal(err)
 		}
 		r.invitation = res.Invited[0].PublicID
+		// The organization's identity provider manages that member.
+		tok, err := scim.CreateToken(ctx, db, s, label+" token", tenancy.Actor{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		sc, err := scim.ScopeForToken(ctx, db, tok.Secret)
+		if err != nil {
+			t.Fatal(err)
+		}
+		u, err := scim.CreateUser(ctx, db, sc.Scope, scim.UserInput{UserName: m.Email, Active: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		g, err := scim.CreateGroup(ctx, db, sc.Scope, scim.GroupInput{DisplayName: label + " group", Members: []string{u.PublicID}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		r.scimToken, r.scimSecret, r.scimUser, r.scimGroup = tok.PublicID, tok.Secret, u.PublicID, g.PublicID
 	}
 	return r
 }
@@ -132,8 +155,16 @@ func snapshot(t testing.TB, db *gorm.DB, s tenancy.Scope, r resources) string {
 	for _, k := range keys {
 		keyState = append(keyState, k.PublicID+":"+k.KeyHash+":"+string(k.Status()))
 	}
+	var provisioned []string
+	if err := dbtest.Plain(t, db).Raw(`SELECT public_id || ':' || user_name || ':' || external_id || ':' || CAST(active AS TEXT) FROM scim_users WHERE account_id = ?
+		UNION ALL SELECT public_id || ':' || display_name || ':' || CAST(updated_at AS TEXT) FROM scim_groups WHERE account_id = ?
+		UNION ALL SELECT public_id || ':' || COALESCE(CAST(revoked_at AS TEXT), 'live') FROM scim_tokens WHERE account_id = ?
+		UNION ALL SELECT CAST(group_id AS TEXT) || ':' || CAST(scim_user_id AS TEXT) FROM scim_group_members WHERE account_id = ?
+		ORDER BY 1`, s.AccountID(), s.AccountID(), s.AccountID(), s.AccountID()).Scan(&provisioned).Error; err != nil {
+		t.Fatal(err)
+	}
 	return strings.Join([]string{idx.Name, string(idx.Visibility), idx.UpdatedAt.String(), videos[0].Title, it.Name, it.Bucket,
-		it.UpdatedAt.String(), strings.Join(who, ","), strings.Join(invitations, ","), strings.Join(keyState, ",")}, "|")
+		it.UpdatedAt.String(), strings.Join(who, ","), strings.Join(invitations, ","), strings.Join(keyState, ","), strings.Join(provisioned, ",")}, "|")
 }
 
 // fillRoute puts a target's IDs into a route's parameters, choosing by the
@@ -169,6 +200,14 @@ func fillRoute(t testing.TB, path string, r resources) (string, bool) {
 			segs[i] = r.session
 		case prev == "invitations" && seg == ":id":
 			segs[i] = r.invitation
+		case prev == "scim-tokens":
+			segs[i] = r.scimToken
+		case prev == "Users":
+			segs[i] = r.scimUser
+		case prev == "Groups":
+			segs[i] = r.scimGroup
+		case prev == "Schemas" || prev == "ResourceTypes":
+			return "", false // the same for every organization
 		case seg == ":token":
 			return "", false // emailed links carry secrets, not resource IDs
 		case seg == ":slug":
@@ -270,6 +309,17 @@ func isolationMatrix(t *testing.T, db *gorm.DB) {
 				switch {
 				case strings.HasPrefix(rt.Path, "/v1.3/"):
 					r = apiCall(t, app, attackerKey, rt.Method, path, `{"index_name":"Hijacked"}`)
+				case strings.HasPrefix(rt.Path, "/scim/v2/"):
+					// With the attacker's organization's own SCIM token.
+					body := map[string]string{
+						http.MethodPut:   `{"userName":"hijack@example.com","displayName":"Hijacked","active":false}`,
+						http.MethodPatch: `{"Operations":[{"op":"replace","path":"displayName","value":"Hijacked"}]}`,
+					}[rt.Method]
+					var b any
+					if body != "" {
+						b = body
+					}
+					r = app.scim(t, own.scimSecret, rt.Method, path, b).response
 				case rt.Method == http.MethodGet:
 					r = c.get(path)
 				case rt.Method == http.MethodPost:

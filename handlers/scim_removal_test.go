@@ -126,6 +126,15 @@ func TestSCIMManagedMembersAreNotChangedByHand(t *testing.T) {
 		if m, ok := membership(t, db, env.org, bo.ID); !ok || m.Role != tenancy.RoleMember {
 			t.Fatalf("membership after refused changes: %+v, %v", m, ok)
 		}
+		// Nor do they leave by hand: the IdP would still call them active.
+		env.idp.AddUser("bo", "bo@example.com", "Bo", "Peep")
+		bc := app.client()
+		ssoSignIn(t, bc, env.idp, paths.SSOLogin(env.org.Account().SlugOrEmpty()), "bo").redirectsTo("/")
+		bc.get(paths.OrganizationSettings()).status(http.StatusOK).contains("identity provider manages your membership")
+		bc.post(paths.LeaveOrganization(), nil, paths.OrganizationSettings()).status(http.StatusConflict)
+		if _, ok := membership(t, db, env.org, bo.ID); !ok {
+			t.Fatal("a managed member left by hand")
+		}
 	})
 }
 

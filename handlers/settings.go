@@ -30,6 +30,10 @@ func (h *Settings) organizationPage(c echo.Context, status int, st orgPageState)
 	if err != nil {
 		return err
 	}
+	managed, err := models.ManagedBySCIM(c.Request().Context(), h.db, scope)
+	if err != nil {
+		return err
+	}
 	shell, err := h.shell(c, "Organization", "organization")
 	if err != nil {
 		return err
@@ -54,7 +58,8 @@ func (h *Settings) organizationPage(c echo.Context, status int, st orgPageState)
 		CreatedOn:    dateOnly(acct.CreatedAt),
 		CanRename:    scope.Can(tenancy.CapManageAccount),
 		Errors:       st.errs,
-		CanLeave:     canLeave,
+		CanLeave:     canLeave && !managed,
+		SCIMManaged:  managed,
 		CanDelete:    scope.Can(tenancy.CapManageAccount),
 		ConfirmName:  st.confirmName,
 		DeleteErrors: st.deleteErrors,

@@ -306,7 +306,8 @@ func SetRoleInTx(tx *gorm.DB, s tenancy.Scope, userID int64, role tenancy.Role, 
 }
 
 // LeaveOrganization takes the scope's user out of their organization. The
-// last administrator cannot leave; their private indexes pass to the
+// last administrator cannot leave, nor can a member the organization's
+// identity provider manages (ErrSCIMManaged); their private indexes pass to the
 // longest-serving administrator.
 func LeaveOrganization(ctx context.Context, db *gorm.DB, s tenancy.Scope, actor tenancy.Actor) error {
 	if s.IsZero() {
@@ -327,6 +328,9 @@ func LeaveOrganization(ctx context.Context, db *gorm.DB, s tenancy.Scope, actor 
 		if err := s.Apply(tx).Where("user_id = ?", u.ID).Take(&m).Error; err != nil {
 			return tenancy.ErrNotMember
 		}
+		if m.SCIMManaged {
+			return ErrSCIMManaged
+		}
 		heir, err := oldestAdminBut(tx, s, u.ID)
 		if err != nil {
 			return err
@@ -336,6 +340,20 @@ func LeaveOrganization(ctx context.Context, db *gorm.DB, s tenancy.Scope, actor 
 		}
 		return tenancy.RecordAudit(tx, s, actor, AuditLeft, u.AuditName(), "was "+m.Role.Label())
 	})
+}
+
+// ManagedBySCIM reports whether the organization's identity provider
+// manages the scope's user's membership: they leave when it deprovisions
+// them, not by hand.
+func ManagedBySCIM(ctx context.Context, db *gorm.DB, s tenancy.Scope) (bool, error) {
+	if !s.IsOrganization() || s.UserID() == 0 {
+		return false, nil
+	}
+	var managed []bool
+	err := s.Read(ctx, db, func(tx *gorm.DB) error {
+		return s.Apply(tx.Model(&tenancy.Membership{})).Where("user_id = ?", s.UserID()).Pluck("scim_managed", &managed).Error
+	})
+	return len(managed) == 1 && managed[0], err
 }
 
 // CanLeave reports whether the scope's user may leave its organization: not

@@ -478,14 +478,14 @@ func scimProvisioning(p SSOSettingsPageProps) templ.Component {
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
-			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 27, "”</h3><p class=\"mt-1 text-sm font-medium text-green-900 dark:text-green-100\">Copy it into your identity provider now. You won't see it again.</p><div class=\"mt-3 flex items-center gap-2\"><code id=\"new-scim-token\" class=\"block flex-1 overflow-x-auto whitespace-nowrap rounded-md border border-green-300 bg-white px-3 py-2 font-mono text-sm text-gray-900 dark:border-green-800 dark:bg-gray-950 dark:text-gray-100\">")
+			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 27, "”</h3><p class=\"mt-1 text-sm font-medium text-green-900 dark:text-green-100\">Copy it into your identity provider now. You won't see it again.</p><div class=\"mt-3 flex items-center gap-2\"><code id=\"new-scim-token\" class=\"block min-w-0 flex-1 break-all rounded-md border border-green-300 bg-white px-3 py-2 font-mono text-sm text-gray-900 dark:border-green-800 dark:bg-gray-950 dark:text-gray-100\">")
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
 			var templ_7745c5c3_Var16 string
 			templ_7745c5c3_Var16, templ_7745c5c3_Err = templ.JoinStringErrs(p.SCIM.NewToken)
 			if templ_7745c5c3_Err != nil {
-				return templ.Error{Err: templ_7745c5c3_Err, FileName: `views/sso.templ`, Line: 171, Col: 247}
+				return templ.Error{Err: templ_7745c5c3_Err, FileName: `views/sso.templ`, Line: 171, Col: 231}
 			}
 			_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ.EscapeString(templ_7745c5c3_Var16))
 			if templ_7745c5c3_Err != nil {

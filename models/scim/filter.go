@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"strings"
+	"unicode/utf8"
 
 	filter "github.com/scim2/filter-parser/v2"
 )
@@ -185,7 +186,8 @@ func eqString(attr string, e *filter.AttributeExpression) (Filter, error) {
 		return Filter{}, ErrInvalidFilter
 	}
 	var v string
-	if err := json.Unmarshal([]byte(`"`+raw+`"`), &v); err != nil {
+	if err := json.Unmarshal([]byte(`"`+raw+`"`), &v); err != nil || strings.ContainsRune(v, 0) || !utf8.ValidString(v) {
+		// No value the database keeps holds a NUL.
 		return Filter{}, ErrInvalidFilter
 	}
 	return Filter{Attr: attr, Value: v}, nil
