@@ -335,9 +335,10 @@ func apiSelfCPU(b *testing.B) time.Duration {
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
-// TestAPIListRoundTrips: GET /v1.3/indexes costs at most 3 SQL statements
-// (the key with its account, the rate-limit counter, the page with its
-// total), whatever the page, filter or sort, past the end included.
+// TestAPIListRoundTrips: GET /v1.3/indexes costs at most 2 SQL statements
+// on PostgreSQL (the rate-limit counter, the page with its total; the key
+// with its account comes from the key cache), 3 on SQLite (which keeps no
+// key cache), whatever the page, filter or sort, past the end included.
 // QueryCount counts GORM statements, which are the round trips here: the
 // path opens no transaction, whose BEGIN and COMMIT would not be counted,
 // and subqueries are part of their statement.
@@ -345,16 +346,28 @@ func TestAPIListRoundTrips(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		app := newApp(t, db)
 		acct := newAPIKeyAccount(t, db)
-		apiCall(t, app, acct.key, http.MethodGet, "/v1.3/indexes", "").status(http.StatusOK) // warm up
-		// get asks for path and checks it costs at most 3 statements.
+		most := int64(3)
+		if tenancy.DialectOfDB(db) == tenancy.Postgres {
+			most = 2
+		}
+		// The warm-up reads the key; on PostgreSQL, once the news of the
+		// fixtures' own writes has come, it answers from the key cache.
+		for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+			before := tenancy.QueryCount()
+			apiCall(t, app, acct.key, http.MethodGet, "/v1.3/indexes", "").status(http.StatusOK)
+			if n := tenancy.QueryCount() - before; n <= most || time.Now().After(deadline) {
+				break
+			}
+		}
+		// get asks for path and checks it costs at most most statements.
 		get := func(path string) *response {
 			t.Helper()
 			before := tenancy.QueryCount()
 			r := apiCall(t, app, acct.key, http.MethodGet, path, "").status(http.StatusOK)
 			n := tenancy.QueryCount() - before
 			t.Logf("GET %s: %d SQL statements", path, n)
-			if n > 3 {
-				t.Errorf("GET %s makes %d SQL statements, want at most 3", path, n)
+			if n > most {
+				t.Errorf("GET %s makes %d SQL statements, want at most %d", path, n, most)
 			}
 			return r
 		}

@@ -98,6 +98,7 @@ func serve(ctx context.Context, cfg config, log *slog.Logger) error {
 		}
 		defer stopMetrics()
 	}
+	go tenancy.WatchKeyScopes(ctx, db, log)
 	go sweepSessions(ctx, db, log)
 	go billingLoop(ctx, db, log)
 	return listen(ctx, cfg, router, ready, log)

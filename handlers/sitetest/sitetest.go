@@ -18,6 +18,7 @@ import (
 
 	"switchboard/handlers"
 	"switchboard/handlers/mail"
+	"switchboard/models/tenancy"
 	"switchboard/models/usage"
 )
 
@@ -53,7 +54,14 @@ func New(t testing.TB, db *gorm.DB, mailer mail.Mailer, configure ...func(*handl
 	}
 	s.Echo = handlers.New(cfg, db, log, mailer)
 	srv.Config.Handler = s.Echo
+	// API keys are cached as a server caches them (on PostgreSQL), so that
+	// every test of a revocation also tests the cache's news.
+	watch, stopWatching := context.WithCancel(context.Background())
+	watching := make(chan struct{})
+	go func() { tenancy.WatchKeyScopes(watch, db, log); close(watching) }()
 	t.Cleanup(func() {
+		stopWatching()
+		<-watching
 		srv.Close()
 		if t.Failed() {
 			t.Logf("server log:\n%s", logs.String())

@@ -77,6 +77,7 @@ func OpenWithConns(dsn string, conns int) (*gorm.DB, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open database: %w", err)
 	}
+	t.listen = cfg.Copy()
 	// The system door's own pool (see Door): the session user, who owns the
 	// tables and migrates them.
 	if t.owner, err = openPool(postgres.New(postgres.Config{Conn: stdlib.OpenDB(*cfg)}), t, max(conns/2, 2), false); err != nil {
@@ -368,6 +369,10 @@ func installCallbacks(db *gorm.DB) error {
 // InTx runs fn in a transaction on db: fn's error rolls it back. It opens
 // no wall: statements in it still need a scope, a view or the door.
 func InTx(ctx context.Context, db *gorm.DB, fn func(tx *gorm.DB) error) error {
+	if !inTransaction(db) {
+		// API keys' scopes read before it commits may be stale.
+		defer keyScopesChanged(db)
+	}
 	return db.WithContext(ctx).Transaction(fn)
 }
 

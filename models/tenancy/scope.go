@@ -3,6 +3,7 @@ package tenancy
 import (
 	"context"
 	"errors"
+	"time"
 
 	"gorm.io/gorm"
 )
@@ -158,7 +159,7 @@ func (k KeyScope) RefusedForSecondFactor() bool {
 // account row: every column of Account, in order, then the key's.
 var keyScopeSQL = NewHotSQL(`SELECT accounts.id, accounts.public_id, accounts.kind, accounts.name, accounts.slug, accounts.plan,
 	accounts.rate_per_minute, accounts.rate_per_day, accounts.sso_enforced, accounts.require_2fa, accounts.created_by_id, accounts.created_at, accounts.updated_at,
-	api_keys.id, api_keys.user_id, memberships.role, ` + HasSecondFactorSQL("api_keys.user_id") + `, memberships.sso_signed_in_at IS NOT NULL
+	api_keys.id, api_keys.user_id, api_keys.expires_at, memberships.role, ` + HasSecondFactorSQL("api_keys.user_id") + `, memberships.sso_signed_in_at IS NOT NULL
 FROM api_keys
 JOIN memberships ON memberships.account_id = api_keys.account_id AND memberships.user_id = api_keys.user_id
 JOIN accounts ON accounts.id = api_keys.account_id
@@ -168,16 +169,25 @@ WHERE api_keys.key_hash = ? AND api_keys.revoked_at IS NULL AND api_keys.expires
 // membership and the whole account row, in one indexed query, and builds
 // the scope the key acts in: sql.ErrNoRows when no live key of a current
 // member has the hash. db must run through the system door (the key's
-// account is not known yet); anything else is refused by wall 1.
+// account is not known yet); anything else is refused by wall 1. While the
+// key cache is live (see keyCache) a key read before answers from memory,
+// with no statement.
 func ScopeForAPIKeyHash(ctx context.Context, db *gorm.DB, hash string) (KeyScope, error) {
-	var k KeyScope
+	now := Now()
+	cache := &wallsOf(db).keys
+	k, ok, gen := cache.get(hash, now)
+	if ok {
+		return k, nil
+	}
+	var expires time.Time
 	a := &k.account
-	err := keyScopeSQL.ScanRow(ctx, db, []any{hash, Now()},
+	err := keyScopeSQL.ScanRow(ctx, db, []any{hash, now},
 		&a.ID, &a.PublicID, &a.Kind, &a.Name, &a.Slug, &a.Plan, &a.RatePerMinute, &a.RatePerDay, &a.SSOEnforced, &a.Require2FA, &a.CreatedByID,
-		&a.CreatedAt, &a.UpdatedAt, &k.KeyID, &k.userID, &k.role, &k.secondFactor, &k.ssoMember)
+		&a.CreatedAt, &a.UpdatedAt, &k.KeyID, &k.userID, &expires, &k.role, &k.secondFactor, &k.ssoMember)
 	if err != nil {
 		return KeyScope{}, err
 	}
+	cache.put(hash, k, expires, now, gen)
 	return k, nil
 }
 

@@ -63,6 +63,16 @@ var units sync.Map
 // so reads run without one). authority marks every statement fn makes
 // through the tx it is given (nil: none; statements take a scope's).
 func runUnit(ctx context.Context, db *gorm.DB, u unit, write bool, authority any, fn func(tx *gorm.DB) error) error {
+	if inTransaction(db) || !write {
+		return runUnitOnce(ctx, db, u, write, authority, fn)
+	}
+	// A write commits here (or, failing, may have): API keys' scopes read
+	// before it may be stale.
+	defer keyScopesChanged(db)
+	return runUnitOnce(ctx, db, u, write, authority, fn)
+}
+
+func runUnitOnce(ctx context.Context, db *gorm.DB, u unit, write bool, authority any, fn func(tx *gorm.DB) error) error {
 	pg := DialectOfDB(db) == Postgres
 	// Every unit starts with its own authority (none but the door's): a
 	// scope's unit inside the door's does not inherit the door.

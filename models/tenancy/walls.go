@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/jackc/pgx/v5"
 	"gorm.io/gorm"
 	"gorm.io/gorm/clause"
 )
@@ -66,6 +67,11 @@ type walls struct {
 	// applicationWall is off only in tests that check the database's wall
 	// alone (DisableApplicationWallForTest).
 	applicationWall bool
+
+	// keys is the database's key cache, and listen where WatchKeyScopes
+	// connects to keep it informed (nil on SQLite: nothing to listen to).
+	keys   keyCache
+	listen *pgx.ConnConfig
 }
 
 func (*walls) Name() string                 { return "switchboard:tenancy" }

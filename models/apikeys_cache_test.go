@@ -1,0 +1,192 @@
+package models_test
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"testing"
+	"time"
+
+	"gorm.io/gorm"
+
+	"switchboard/models"
+	"switchboard/models/dbtest"
+	"switchboard/models/tenancy"
+)
+
+var discardLog = slog.New(slog.DiscardHandler)
+
+// watchKeyScopes keeps db's key cache informed, as a server does, until the
+// test ends, and waits until it answers.
+func watchKeyScopes(t *testing.T, db *gorm.DB) {
+	t.Helper()
+	ctx, stop := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { tenancy.WatchKeyScopes(ctx, db, discardLog); close(done) }()
+	t.Cleanup(func() { stop(); <-done })
+	waitForKeyCache(t, db, true)
+}
+
+// waitForKeyCache waits until db's key cache answers (or stops answering).
+func waitForKeyCache(t *testing.T, db *gorm.DB, live bool) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+		if l, _ := tenancy.KeyCacheStatus(db); l == live {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("key cache live = %v after 10 s, want %v", !live, live)
+		}
+	}
+}
+
+// lookUp looks a key up, counting its statements.
+func lookUp(t *testing.T, db *gorm.DB, secret string) (int64, error) {
+	t.Helper()
+	before := tenancy.QueryCount()
+	_, err := models.ScopeForAPIKey(t.Context(), db, secret)
+	return tenancy.QueryCount() - before, err
+}
+
+// wantFromMemory fails unless the key soon answers from memory: the news of
+// the test's own writes may still be on its way, and flush what an earlier
+// look-up kept.
+func wantFromMemory(t *testing.T, db *gorm.DB, secret string) {
+	t.Helper()
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		n, err := lookUp(t, db, secret)
+		dbtest.Must(t, err)
+		if n == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("look-ups still cost %d statements after 5 s; want 0 (from memory)", n)
+		}
+	}
+}
+
+// A key read once answers from memory while the cache hears the database's
+// news, and a change made through this server is seen by the very next
+// look-up, with no wait. (Not parallel: it counts the process's statements.)
+func TestKeyCacheAnswersFromMemoryUntilAChangeHere(t *testing.T) {
+	db := dbtest.Postgres(t)
+	watchKeyScopes(t, db)
+	f := dbtest.NewOrgFixture(t, db)
+	k := dbtest.NewAPIKey(t, db, f.Member, "cached")
+
+	if n, err := lookUp(t, db, k.Secret); err != nil || n != 1 {
+		t.Fatalf("first look-up: %d statements, %v; want 1, nil", n, err)
+	}
+	wantFromMemory(t, db, k.Secret)
+	_, err := models.RevokeAPIKey(t.Context(), db, f.Member, k.PublicID)
+	dbtest.Must(t, err)
+	if _, err := lookUp(t, db, k.Secret); !errors.Is(err, models.ErrAPIKeyInvalid) {
+		t.Fatalf("look-up right after revoking: %v, want ErrAPIKeyInvalid", err)
+	}
+}
+
+// A change made anywhere else (another server, the operator's raw SQL) to
+// any table a key's scope is read from reaches the cache through
+// PostgreSQL's notifications.
+func TestKeyCacheHearsChangesMadeElsewhere(t *testing.T) {
+	t.Parallel()
+	db := dbtest.Postgres(t)
+	watchKeyScopes(t, db)
+	elsewhere := dbtest.Plain(t, db)
+	changes := []struct {
+		name string
+		sql  string
+		want error
+	}{
+		{"key revoked", "UPDATE api_keys SET revoked_at = now() WHERE id = ?", models.ErrAPIKeyInvalid},
+		{"key expired", "UPDATE api_keys SET expires_at = now() - interval '1 second' WHERE id = ?", models.ErrAPIKeyInvalid},
+		{"owner removed", "DELETE FROM memberships WHERE user_id = (SELECT user_id FROM api_keys WHERE id = ?) AND account_id = (SELECT account_id FROM api_keys WHERE id = ?)", models.ErrAPIKeyInvalid},
+		{"policy turned on", "UPDATE accounts SET require_2fa = TRUE WHERE id = (SELECT account_id FROM api_keys WHERE id = ?)", models.ErrSecondFactorRequired},
+	}
+	for _, c := range changes {
+		t.Run(c.name, func(t *testing.T) {
+			f := dbtest.NewOrgFixture(t, db)
+			k := dbtest.NewAPIKey(t, db, f.Member, c.name)
+			for range 2 { // the second from memory
+				if _, err := models.ScopeForAPIKey(t.Context(), db, k.Secret); err != nil {
+					t.Fatal(err)
+				}
+			}
+			args := []any{k.ID}
+			if c.name == "owner removed" {
+				args = append(args, k.ID)
+			}
+			dbtest.Must(t, elsewhere.Exec(c.sql, args...).Error)
+			changed := time.Now()
+			for {
+				_, err := models.ScopeForAPIKey(t.Context(), db, k.Secret)
+				if errors.Is(err, c.want) {
+					t.Logf("seen %v after the change committed", time.Since(changed))
+					break
+				}
+				if err != nil {
+					t.Fatalf("look-up: %v, want %v", err, c.want)
+				}
+				if time.Since(changed) > 5*time.Second {
+					t.Fatalf("the key still works 5 s after %s elsewhere", c.name)
+				}
+				time.Sleep(time.Millisecond)
+			}
+		})
+	}
+}
+
+// When its channel is down the cache does not answer: every look-up reads
+// the database, so a change nobody hears of still counts. Once the
+// listener is back, it starts over empty.
+func TestKeyCacheFailsClosedWhileItsChannelIsDown(t *testing.T) {
+	db := dbtest.Postgres(t)
+	watchKeyScopes(t, db)
+	f := dbtest.NewOrgFixture(t, db)
+	k := dbtest.NewAPIKey(t, db, f.Member, "cut off")
+	for range 2 {
+		_, err := models.ScopeForAPIKey(t.Context(), db, k.Secret)
+		dbtest.Must(t, err)
+	}
+	elsewhere := dbtest.Plain(t, db)
+	_, listener := tenancy.KeyCacheStatus(db)
+	dbtest.Must(t, elsewhere.Exec("SELECT pg_terminate_backend(?)", listener).Error)
+	waitForKeyCache(t, db, false)
+
+	if n, err := lookUp(t, db, k.Secret); err != nil || n != 1 {
+		t.Fatalf("look-up while the channel is down: %d statements, %v; want 1 (from the database), nil", n, err)
+	}
+	// A revocation whose news is lost: triggers off for this statement.
+	dbtest.Must(t, elsewhere.Transaction(func(tx *gorm.DB) error {
+		if err := tx.Exec("SET LOCAL session_replication_role = replica").Error; err != nil {
+			return err
+		}
+		return tx.Exec("UPDATE api_keys SET revoked_at = now() WHERE id = ?", k.ID).Error
+	}))
+	if _, err := lookUp(t, db, k.Secret); !errors.Is(err, models.ErrAPIKeyInvalid) {
+		t.Fatalf("look-up while the channel is down, after revoking: %v, want ErrAPIKeyInvalid", err)
+	}
+
+	waitForKeyCache(t, db, true)
+	other := dbtest.NewAPIKey(t, db, f.Member, "after")
+	wantFromMemory(t, db, other.Secret)
+}
+
+// On SQLite nothing tells a server of changes made by another process (the
+// operator's commands), so it keeps no cache: every look-up is a statement.
+func TestKeyCacheIsOffOnSQLite(t *testing.T) {
+	db := dbtest.SQLite(t)
+	ctx, stop := context.WithCancel(t.Context())
+	defer stop()
+	go tenancy.WatchKeyScopes(ctx, db, discardLog)
+	f := dbtest.NewOrgFixture(t, db)
+	k := dbtest.NewAPIKey(t, db, f.Member, "uncached")
+	for i := range 3 {
+		if n, err := lookUp(t, db, k.Secret); err != nil || n != 1 {
+			t.Fatalf("look-up %d: %d statements, %v; want 1, nil", i+1, n, err)
+		}
+	}
+	if live, _ := tenancy.KeyCacheStatus(db); live {
+		t.Fatal("the key cache answers on SQLite")
+	}
+}

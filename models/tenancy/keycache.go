@@ -1,0 +1,185 @@
+package tenancy
+
+import (
+	"context"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"gorm.io/gorm"
+)
+
+// The key cache keeps the scopes of API keys in memory between requests, so
+// that a request's key costs no statement. It is only as good as its news:
+// every change to a table a key's scope is read from (api_keys,
+// memberships, accounts, the second factors) flushes it,
+//
+//   - in this process, when a write unit of work commits (runUnit, InTx),
+//     before its caller can answer anyone;
+//   - in every process, through PostgreSQL: triggers on those tables
+//     NOTIFY keyScopesChannel when their transaction commits (migration
+//     00023), whatever wrote it, raw SQL and the operator's commands
+//     included, and each server LISTENs (WatchKeyScopes).
+//
+// It fails closed: it answers only while its listener has heard from the
+// database within keyCacheHeartbeat×3; when the channel is down, or on
+// SQLite (where nothing listens), every request reads its key from the
+// database, as if there were no cache.
+type keyCache struct {
+	mu      sync.Mutex
+	entries map[string]cachedKey
+	// generation counts flushes: a scope read before a flush is not kept
+	// after it (see put).
+	generation uint64
+	// heard is when the listener last heard from the database (Unix
+	// nanoseconds; 0: not listening), and listener its backend's process.
+	heard    atomic.Int64
+	listener atomic.Uint32
+}
+
+type cachedKey struct {
+	scope KeyScope
+	until time.Time
+}
+
+const (
+	keyScopesChannel = "switchboard_key_scopes"
+	// keyCacheHeartbeat is how often an idle listener proves its
+	// connection; the cache answers until three beats are missed.
+	keyCacheHeartbeat = time.Second
+	// keyCacheMaxAge bounds how long a scope is kept, news or not.
+	keyCacheMaxAge = time.Minute
+	// keyCacheMaxEntries bounds its memory: past it, the cache starts
+	// over rather than keep scanning for what to drop.
+	keyCacheMaxEntries = 100_000
+)
+
+func (c *keyCache) live(now time.Time) bool {
+	heard := c.heard.Load()
+	return heard != 0 && now.Sub(time.Unix(0, heard)) < 3*keyCacheHeartbeat
+}
+
+// get answers a key's scope from memory, if the cache is live and has it;
+// gen is the generation to hand to put after reading it from the database.
+func (c *keyCache) get(hash string, now time.Time) (k KeyScope, ok bool, gen uint64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.live(now) {
+		return KeyScope{}, false, c.generation
+	}
+	e, ok := c.entries[hash]
+	if !ok || !now.Before(e.until) {
+		return KeyScope{}, false, c.generation
+	}
+	return e.scope, true, c.generation
+}
+
+// put keeps a scope read from the database at generation gen, unless a
+// flush came since: then what was read may be what the flush was about.
+func (c *keyCache) put(hash string, k KeyScope, keyExpires, now time.Time, gen uint64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if gen != c.generation || !c.live(now) {
+		return
+	}
+	if c.entries == nil || len(c.entries) >= keyCacheMaxEntries {
+		c.entries = make(map[string]cachedKey)
+	}
+	until := now.Add(keyCacheMaxAge)
+	if keyExpires.Before(until) {
+		until = keyExpires
+	}
+	c.entries[hash] = cachedKey{scope: k, until: until}
+}
+
+// flush forgets every scope.
+func (c *keyCache) flush() {
+	c.mu.Lock()
+	c.generation++
+	clear(c.entries)
+	c.mu.Unlock()
+}
+
+// KeyCacheStatus reports whether db's key cache answers now, and the
+// PostgreSQL backend process its listener is connected to (0: none).
+func KeyCacheStatus(db *gorm.DB) (live bool, listener uint32) {
+	c := &wallsOf(db).keys
+	return c.live(time.Now()), c.listener.Load()
+}
+
+// keyScopesChanged flushes db's key cache: a write unit on db committed.
+func keyScopesChanged(db *gorm.DB) {
+	if t := wallsOf(db); t != nil {
+		t.keys.flush()
+	}
+}
+
+// WatchKeyScopes keeps db's key cache informed until ctx ends: it LISTENs
+// for the triggers' news on a connection of its own, and proves the
+// connection every keyCacheHeartbeat while no news comes. Whenever the
+// connection fails the cache stops answering, and after it reconnects it
+// starts over empty (news sent meanwhile was lost). On SQLite it returns at
+// once and the cache never answers.
+func WatchKeyScopes(ctx context.Context, db *gorm.DB, log *slog.Logger) {
+	t := wallsOf(db)
+	if t == nil || t.listen == nil {
+		return
+	}
+	c := &t.keys
+	for wait := keyCacheHeartbeat; ; wait = min(2*wait, 30*time.Second) {
+		err := listenForKeyScopes(ctx, t.listen, c)
+		c.heard.Store(0)
+		c.flush()
+		if ctx.Err() != nil {
+			return
+		}
+		log.Warn("API keys are read from the database on every request until their change notifications reconnect", "err", err)
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(wait):
+		}
+	}
+}
+
+// listenForKeyScopes is one connection's life: it returns when the
+// connection fails or ctx ends.
+func listenForKeyScopes(ctx context.Context, cfg *pgx.ConnConfig, c *keyCache) error {
+	cfg = cfg.Copy()
+	cfg.RuntimeParams["application_name"] = "switchboard key cache"
+	conn, err := pgx.ConnectConfig(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer conn.Close(context.WithoutCancel(ctx))
+	c.listener.Store(conn.PgConn().PID())
+	defer c.listener.Store(0)
+	if _, err := conn.Exec(ctx, "LISTEN "+keyScopesChannel); err != nil {
+		return err
+	}
+	// Whatever was kept before this connection listened may have missed
+	// its news.
+	c.flush()
+	for {
+		c.heard.Store(time.Now().UnixNano())
+		wait, cancel := context.WithTimeout(ctx, keyCacheHeartbeat)
+		_, err := conn.WaitForNotification(wait)
+		cancel()
+		switch {
+		case err == nil:
+			c.flush()
+		case ctx.Err() != nil:
+			return ctx.Err()
+		case pgconn.Timeout(err) && !conn.PgConn().IsClosed():
+			// No news: prove the connection is still there.
+			if _, err := conn.Exec(ctx, "SELECT 1"); err != nil {
+				return err
+			}
+		default:
+			return err
+		}
+	}
+}
