@@ -3,11 +3,12 @@
 -- when PostgreSQL tells them that a table a key's scope is read from has
 -- changed: these triggers NOTIFY on every change, whatever makes it, when
 -- its transaction commits (one notification a transaction: identical ones
--- are folded).
+-- are folded). The payload is the tables' schema, so that deployments
+-- sharing a database in schemas of their own hear only their news.
 -- +goose StatementBegin
 CREATE FUNCTION switchboard_key_scopes_changed() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-	PERFORM pg_notify('switchboard_key_scopes', '');
+	PERFORM pg_notify('switchboard_key_scopes', TG_TABLE_SCHEMA);
 	RETURN NULL;
 END
 $$;

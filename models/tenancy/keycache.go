@@ -157,6 +157,12 @@ func listenForKeyScopes(ctx context.Context, cfg *pgx.ConnConfig, c *keyCache) e
 	defer conn.Close(context.WithoutCancel(ctx))
 	c.listener.Store(conn.PgConn().PID())
 	defer c.listener.Store(0)
+	// The news names the schema of the table that changed: this
+	// deployment's is the first of the search path.
+	var schema string
+	if err := conn.QueryRow(ctx, "SELECT current_schema()").Scan(&schema); err != nil {
+		return err
+	}
 	if _, err := conn.Exec(ctx, "LISTEN "+keyScopesChannel); err != nil {
 		return err
 	}
@@ -166,11 +172,13 @@ func listenForKeyScopes(ctx context.Context, cfg *pgx.ConnConfig, c *keyCache) e
 	for {
 		c.heard.Store(time.Now().UnixNano())
 		wait, cancel := context.WithTimeout(ctx, keyCacheHeartbeat)
-		_, err := conn.WaitForNotification(wait)
+		news, err := conn.WaitForNotification(wait)
 		cancel()
 		switch {
 		case err == nil:
-			c.flush()
+			if news.Payload == schema {
+				c.flush()
+			}
 		case ctx.Err() != nil:
 			return ctx.Err()
 		case pgconn.Timeout(err) && !conn.PgConn().IsClosed():
