@@ -68,6 +68,9 @@ func scimMembersFlow(t *testing.T, b *browser, s *site, db *gorm.DB, dbName stri
 	// No token yet: the empty state.
 	b.navigate(s.url(paths.SSOSettings()) + "#provisioning")
 	b.wantVisible(`[data-testid="no-scim-tokens"]`)
+	if n := b.evalInt(`document.querySelectorAll('[data-testid="scim-no-proved-domain"]').length`); n != 0 {
+		t.Error("the section warns of no proved domain though example.com is proved")
+	}
 	b.shots("scim-empty-" + dbName)
 
 	// A name is required: the refusal is under the field.
