@@ -20,6 +20,8 @@ func scimTokenFlow(t *testing.T, b *browser, s *site, dbName string) {
 	b.createOrganization("Provisioned Inc")
 	b.navigate(s.url(paths.SSOSettings()))
 	b.wantTextContains(`[data-testid="scim-provisioning"] h2`, "Provisioning")
+	// No domain is proved: the section says what that leaves the IdP.
+	b.wantTextContains(`[data-testid="scim-no-proved-domain"]`, "cannot add anyone new")
 	b.fill(`[data-testid="scim-token-form"] input[name="name"]`, "Okta")
 	b.submit(`[data-testid="scim-token-form"] button[type="submit"]`, paths.SCIMTokens())
 	b.wantVisible(`#new-scim-token`)

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -392,25 +393,25 @@ type scimList struct {
 	Resources    []any    `json:"Resources"`
 }
 
-// listParams reads startIndex and count (RFC 7644 §3.4.2.4): startIndex
-// below 1 is 1; count defaults to 100, below 0 is 0, and at most
-// scim.MaxCount.
+// scimListParams reads startIndex and count (RFC 7644 §3.4.2.4):
+// startIndex below 1 is 1; count defaults to 100, below 0 is 0, and at
+// most scim.MaxCount. Whole numbers past int64 count as its bounds.
 func scimListParams(c echo.Context) (start, count int, err error) {
 	start, count = 1, 100
 	q := c.QueryParams()
 	if v := q.Get("startIndex"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil {
+		n, ok := wholeNumber(v)
+		if !ok {
 			return 0, 0, scimInvalid("invalidValue", "startIndex must be a whole number.")
 		}
-		start = max(1, min(n, tenancy.MaxPage*scim.MaxCount))
+		start = int(max(1, min(n, int64(tenancy.MaxPage*scim.MaxCount))))
 	}
 	if v := q.Get("count"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil {
+		n, ok := wholeNumber(v)
+		if !ok {
 			return 0, 0, scimInvalid("invalidValue", "count must be a whole number.")
 		}
-		count = max(0, min(n, scim.MaxCount))
+		count = int(max(0, min(n, scim.MaxCount)))
 	}
 	for _, vs := range q {
 		for _, v := range vs {
@@ -420,6 +421,16 @@ func scimListParams(c echo.Context) (start, count int, err error) {
 		}
 	}
 	return start, count, nil
+}
+
+// wholeNumber parses a decimal integer; one too large for int64 is its
+// bound, with its sign.
+func wholeNumber(v string) (int64, bool) {
+	n, err := strconv.ParseInt(v, 10, 64)
+	if errors.Is(err, strconv.ErrRange) {
+		return n, true // ParseInt answers the bound on overflow
+	}
+	return n, err == nil
 }
 
 // Users ---------------------------------------------------------------------
@@ -538,7 +549,11 @@ func patchOps(a attrs) ([]patchOp, error) {
 			return nil, scimInvalid("invalidSyntax", `op must be "add", "replace" or "remove".`)
 		}
 		if op != "remove" && !oa.has("value") {
-			return nil, scimInvalid("invalidValue", "An "+op+" operation needs a value.")
+			article := "A"
+			if op == "add" {
+				article = "An"
+			}
+			return nil, scimInvalid("invalidValue", article+` "`+op+`" operation needs a value.`)
 		}
 		ops = append(ops, patchOp{op: op, path: strings.TrimSpace(path), value: oa["value"]})
 	}
@@ -671,9 +686,37 @@ func setUserAttr(ch *scim.Changes, op, attr string, v json.RawMessage) error {
 		// Read-only, or not Switchboard's to set here (groups: PATCH the
 		// group; passwords: a reset).
 	default:
-		if strings.ContainsAny(attr, "[]\"") && !strings.HasPrefix(attr, "addresses[") && !strings.HasPrefix(attr, "phonenumbers[") {
-			return scimInvalid("invalidPath", "The path "+attr+" is not one Switchboard can change.")
+		if !ignoredUserAttr(attr) {
+			return scimInvalid("invalidPath", "The path "+attr+" is not an attribute of a User that Switchboard can change.")
 		}
 	}
 	return nil
+}
+
+// keptElsewhere are the core User attributes (RFC 7643 §4.1) Switchboard
+// does not keep: an identity provider's usual mappings send them, so a
+// PATCH of them is accepted and has no effect.
+var keptElsewhere = []string{"nickname", "profileurl", "title", "usertype", "preferredlanguage", "locale", "timezone",
+	"phonenumbers", "ims", "photos", "addresses", "entitlements", "roles", "x509certificates",
+	"name.formatted", "name.middlename", "name.honorificprefix", "name.honorificsuffix"}
+
+// ignoredUserAttr reports whether a PATCH of attr (as userAttr spells it)
+// is accepted without effect: an attribute of an extension schema
+// (enterprise, or the IdP's own), or a core one Switchboard does not keep,
+// with any value filter or sub-attribute. Anything else is not a User's.
+func ignoredUserAttr(attr string) bool {
+	if strings.HasPrefix(attr, "urn:") {
+		return true
+	}
+	base := attr
+	if i := strings.IndexByte(base, '['); i >= 0 {
+		base = base[:i]
+	}
+	if slices.Contains(keptElsewhere, base) {
+		return true
+	}
+	if i := strings.IndexByte(base, '.'); i >= 0 && !strings.HasPrefix(base, "name.") {
+		base = base[:i]
+	}
+	return slices.Contains(keptElsewhere, base)
 }

@@ -2,6 +2,7 @@ package handlers
 
 import (
 	"net/http"
+	"strings"
 
 	"github.com/labstack/echo/v4"
 
@@ -98,8 +99,8 @@ func (h *SSO) SCIMSettingsSubmit(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	msg := "Provisioned members are now administrators only in the group “" + f.AdminGroup + "”."
-	if f.AdminGroup == "" {
+	msg := "Provisioned members in the group “" + strings.Join(strings.Fields(f.AdminGroup), " ") + "” are administrators now; the others are regular users."
+	if strings.TrimSpace(f.AdminGroup) == "" {
 		msg = "No group maps to administrators now; provisioned members keep their roles."
 	}
 	return h.flashRedirect(c, flashSuccess, msg, paths.SSOSettings())

@@ -105,6 +105,10 @@ const (
 	maxUserName   = 256
 	maxExternalID = 256
 	maxNamePart   = models.UserNameMax
+	// maxUserText bounds a user's externalId, names and displayName, on
+	// create and update alike; the user's own name is cut to
+	// models.UserNameMax.
+	maxUserText = max(maxNamePart, maxExternalID)
 )
 
 func checkText(field, v string, max int) error {
@@ -187,7 +191,7 @@ func CreateUser(ctx context.Context, db *gorm.DB, s tenancy.Scope, in UserInput)
 	}
 	for _, f := range []struct{ field, v string }{{"externalId", in.ExternalID}, {"name.givenName", in.GivenName},
 		{"name.familyName", in.FamilyName}, {"displayName", in.DisplayName}} {
-		if err := checkText(f.field, f.v, max(maxNamePart, maxExternalID)); err != nil {
+		if err := checkText(f.field, f.v, maxUserText); err != nil {
 			return Resource{}, err
 		}
 	}
@@ -218,6 +222,10 @@ func CreateUser(ctx context.Context, db *gorm.DB, s tenancy.Scope, in UserInput)
 			name := displayName(in.DisplayName, in.GivenName, in.FamilyName, in.Email)
 			if err := scimDoor.Tx(ctx, tx, func(tx *gorm.DB) error {
 				u, _, err = models.CreateUser(ctx, tx, name, in.Email, "", &t)
+				if _, taken := tenancy.AsFieldErrors(err); taken {
+					// Someone signed up with the address since it was looked up.
+					return ErrEmailTaken
+				}
 				return err
 			}); err != nil {
 				return err
@@ -459,7 +467,7 @@ func update(tx *gorm.DB, s tenancy.Scope, row *User, u models.User, ch Changes) 
 			continue
 		}
 		v := strings.TrimSpace(*f.v)
-		if err := checkText(f.field, v, max(maxNamePart, maxExternalID)); err != nil {
+		if err := checkText(f.field, v, maxUserText); err != nil {
 			return err
 		}
 		if v != *f.dst {
@@ -500,7 +508,7 @@ func update(tx *gorm.DB, s tenancy.Scope, row *User, u models.User, ch Changes) 
 		display := ""
 		if ch.DisplayName != nil {
 			display = *ch.DisplayName
-			if err := checkText("displayName", strings.TrimSpace(display), maxNamePart); err != nil {
+			if err := checkText("displayName", strings.TrimSpace(display), maxUserText); err != nil {
 				return err
 			}
 		}
