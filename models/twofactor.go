@@ -128,10 +128,13 @@ type SecondFactorStatus struct {
 	TOTPSince     *time.Time
 	RecoveryLeft  int64
 	RecoveryTotal int64
+	// Passkeys counts the user's passkeys and security keys.
+	Passkeys int64
 }
 
-// Enabled reports whether the user has any second factor.
-func (s SecondFactorStatus) Enabled() bool { return s.TOTP }
+// Enabled reports whether the user has any second factor: an authenticator
+// app or a passkey.
+func (s SecondFactorStatus) Enabled() bool { return s.TOTP || s.Passkeys > 0 }
 
 // SecondFactorStatusOf reads the user's second factors.
 func SecondFactorStatusOf(ctx context.Context, db *gorm.DB, userID int64) (SecondFactorStatus, error) {
@@ -148,6 +151,10 @@ func SecondFactorStatusOf(ctx context.Context, db *gorm.DB, userID int64) (Secon
 	err = db.WithContext(ctx).Model(&RecoveryCode{}).Where("user_id = ?", userID).
 		Select("COUNT(*) AS total, COALESCE(SUM(CASE WHEN used_at IS NULL THEN 1 ELSE 0 END), 0) AS remaining").Scan(&counts).Error
 	st.RecoveryTotal, st.RecoveryLeft = counts.Total, counts.Remaining
+	if err != nil {
+		return st, err
+	}
+	err = db.WithContext(ctx).Model(&Passkey{}).Where("user_id = ?", userID).Count(&st.Passkeys).Error
 	return st, err
 }
 
@@ -447,15 +454,15 @@ func DisableTOTP(ctx context.Context, db *gorm.DB, box SecretBox, userID int64, 
 	})
 }
 
-// UsersWithSecondFactor says which of the users have a second factor, in
-// one query (the members page).
+// UsersWithSecondFactor says which of the users have a second factor (an
+// authenticator app or a passkey), in one query (the members page).
 func UsersWithSecondFactor(ctx context.Context, db *gorm.DB, userIDs []int64) (map[int64]bool, error) {
 	out := map[int64]bool{}
 	if len(userIDs) == 0 {
 		return out, nil
 	}
 	var ids []int64
-	err := db.WithContext(ctx).Model(&TOTPFactor{}).Where("user_id IN ? AND enabled_at IS NOT NULL", userIDs).Pluck("user_id", &ids).Error
+	err := db.WithContext(ctx).Model(&User{}).Where("id IN ? AND "+tenancy.HasSecondFactorSQL("users.id"), userIDs).Pluck("id", &ids).Error
 	for _, id := range ids {
 		out[id] = true
 	}
