@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/chromedp/cdproto/webauthn"
 	"github.com/chromedp/chromedp"
@@ -42,20 +43,36 @@ func passkeySite(t *testing.T, db *gorm.DB) *site {
 	return &site{t: t, base: local(srv.URL), mail: box}
 }
 
-func (b *browser) virtualAuthenticator() {
+// virtualAuthenticator gives the tab a platform authenticator that keeps
+// discoverable credentials and verifies its user.
+func (b *browser) virtualAuthenticator() webauthn.AuthenticatorID {
 	b.t.Helper()
 	if _, err := chromedp.Call(b.ctx, webauthn.Enable, webauthn.EnableParams{}); err != nil {
 		b.t.Fatalf("WebAuthn.enable: %v", err)
 	}
-	_, err := chromedp.Call(b.ctx, webauthn.AddVirtualAuthenticator, webauthn.AddVirtualAuthenticatorParams{Options: &webauthn.VirtualAuthenticatorOptions{
+	res, err := chromedp.Call(b.ctx, webauthn.AddVirtualAuthenticator, webauthn.AddVirtualAuthenticatorParams{Options: &webauthn.VirtualAuthenticatorOptions{
 		Protocol: webauthn.AuthenticatorProtocolCtap2, Transport: webauthn.AuthenticatorTransportInternal,
 		HasResidentKey: true, HasUserVerification: true, IsUserVerified: true, AutomaticPresenceSimulation: true,
 	}})
 	if err != nil {
 		b.t.Fatalf("WebAuthn.addVirtualAuthenticator: %v", err)
 	}
+	return res.AuthenticatorID
 }
 
+// waitFor waits, a few seconds at most, until the script js is true: the
+// page's scripts answer after a round trip.
+func (b *browser) waitFor(js string) {
+	b.t.Helper()
+	for deadline := time.Now().Add(5 * time.Second); !b.evalBool(js); {
+		if time.Now().After(deadline) {
+			b.t.Fatalf("still false after 5s: %s", js)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// signOut signs out from the profile menu.
 func (b *browser) signOut() {
 	b.t.Helper()
 	b.openMenuByClick()
@@ -76,10 +93,25 @@ func passkeyFlow(t *testing.T, b *browser, s *site, dbName string) {
 		t.Errorf("no email about the new passkey; sent: %v", subjects(s.mail))
 	}
 
+	// Renaming and removing open in place; removing names what is lost.
+	b.do(chromedp.Click(chromedp.CSS(`[data-testid="passkey-rename"] summary`)), chromedp.Click(chromedp.CSS(`[data-testid="passkey-remove"] summary`)))
+	b.wantVisible(`[data-testid="passkey-remove"] input[name="current_password"]`)
+	b.screenshot(screenshotPath(t, "security-passkey-manage-"+dbName+".png"))
+	b.do(chromedp.Evaluate[chromedp.Void](`document.querySelector('[data-testid="passkey-rename"] input[name="name"]').value = ''`))
+	b.fill(`[data-testid="passkey-rename"] input[name="name"]`, "Work laptop")
+	b.submit(`[data-testid="passkey-rename"] button[type="submit"]`, "/settings/security")
+	b.wantText(`[data-testid="passkey-name"]`, "Work laptop")
+
 	// Passwordless: the passkey alone.
 	b.signOut()
 	b.wantVisible(`[data-testid="passkey-signin-button"]`)
 	b.screenshot(screenshotPath(t, "signin-passkey-"+dbName+".png"))
+	// A browser without WebAuthn is told so, and stays on the page.
+	b.do(chromedp.Evaluate[chromedp.Void](`delete window.PublicKeyCredential; window.PublicKeyCredential = undefined`),
+		chromedp.Click(chromedp.CSS(`[data-testid="passkey-signin-button"]`)))
+	b.wantTextContains(`[data-testid="passkey-signin"] [data-testid="passkey-message"]`, "This browser cannot use passkeys")
+	b.screenshot(screenshotPath(t, "signin-passkey-unsupported-"+dbName+".png"))
+	b.navigate(s.url("/signin"))
 	b.submit(`[data-testid="passkey-signin-button"]`, "/")
 	b.wantText(nameSel, "Katherine Johnson")
 	b.navigate(s.url("/settings/security"))
@@ -93,6 +125,14 @@ func passkeyFlow(t *testing.T, b *browser, s *site, dbName string) {
 	b.submit(`[data-testid="signin-form"] button[type="submit"]`, "/signin/two-factor")
 	b.wantVisible(`[data-testid="use-passkey"]`)
 	b.screenshot(screenshotPath(t, "signin-two-factor-passkey-"+dbName+".png"))
+	// The person cancels the browser's dialog (it answers NotAllowedError):
+	// the page says so, and the step stays open.
+	b.do(chromedp.Evaluate[chromedp.Void](`navigator.credentials.get = () => Promise.reject(new DOMException("cancelled", "NotAllowedError"))`),
+		chromedp.Click(chromedp.CSS(`[data-testid="use-passkey"]`)))
+	b.waitFor(`document.querySelector('[data-testid="second-factor-passkey"] [data-testid="passkey-message"]').textContent !== ''`)
+	b.wantTextContains(`[data-testid="second-factor-passkey"] [data-testid="passkey-message"]`, "cancelled or timed out")
+	b.screenshot(screenshotPath(t, "signin-two-factor-passkey-cancelled-"+dbName+".png"))
+	b.navigate(s.url("/signin/two-factor"))
 	b.submit(`[data-testid="use-passkey"]`, "/")
 	b.wantText(nameSel, "Katherine Johnson")
 	b.navigate(s.url("/settings/security"))
