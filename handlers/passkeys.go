@@ -278,12 +278,22 @@ func (h *Auth) SecondFactorPasskeySubmit(c echo.Context) error {
 	return redirect(c, safeNext(f.Next))
 }
 
-// PasskeySignInOptions starts a sign-in with a passkey alone.
+// PasskeySignInOptions starts a sign-in with a passkey alone, throttled
+// per address (each start leaves a challenge on the server).
 func (h *Auth) PasskeySignInOptions(c echo.Context) error {
 	if err := h.passkeysOn(); err != nil {
 		return err
 	}
-	opts, err := h.passkeys.BeginPasswordlessSignIn(c.Request().Context(), h.db)
+	ctx := c.Request().Context()
+	wait, err := throttle.ThrottlePasskeySignIn(ctx, h.cfg.Throttle, clientIP(c.Request()), h.cfg.Clock())
+	if err != nil {
+		return err
+	}
+	if wait > 0 {
+		h.cfg.Metrics.SignIn("throttled")
+		return passkeyError(c, http.StatusTooManyRequests, fmt.Sprintf("Too many sign-ins from here. Wait %s and try again.", humanWait(wait)))
+	}
+	opts, err := h.passkeys.BeginPasswordlessSignIn(ctx, h.db)
 	if err != nil {
 		return err
 	}

@@ -283,3 +283,21 @@ func TestPasskeySatisfiesRequire2FA(t *testing.T) {
 		}
 	})
 }
+
+// Passwordless sign-ins started from one address are throttled: each one
+// leaves a challenge on the server until it expires.
+func TestPasswordlessStartsAreThrottled(t *testing.T) {
+	t.Parallel()
+	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
+		app, _ := passkeyApp(t, db)
+		c := app.client()
+		guard := c.guard(paths.SignIn())
+		for i := 0; i < 30; i++ {
+			c.postRaw(paths.SignInPasskeyOptions(), guard).status(http.StatusOK)
+		}
+		c.postRaw(paths.SignInPasskeyOptions(), guard).status(http.StatusTooManyRequests).contains("Too many sign-ins from here")
+		if n := dbtest.CountRows(t, db, "webauthn_challenges", "1 = 1"); n != 30 {
+			t.Fatalf("%d challenges stored, want 30", n)
+		}
+	})
+}
