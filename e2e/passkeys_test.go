@@ -85,10 +85,15 @@ func passkeyFlow(t *testing.T, b *browser, s *site, dbName string) {
 	b.navigate(s.url("/settings/security"))
 	b.wantVisible(`[data-testid="no-passkeys"]`)
 	b.fill(`[data-testid="add-passkey-form"] input[name="name"]`, "Laptop")
-	b.submit(`[data-testid="add-passkey"]`, "/settings/security")
-	b.wantTextContains(`[data-testid="flash"]`, "Added the passkey “Laptop”")
+	// The first second factor comes with recovery codes, shown once.
+	b.submit(`[data-testid="add-passkey"]`, "/settings/security/passkeys")
+	b.wantTextContains(`[data-testid="passkey-added"]`, "Added the passkey “Laptop”")
 	b.wantText(`[data-testid="passkey-name"]`, "Laptop")
+	if codes := b.texts(`#recovery-codes li`); len(codes) != 10 {
+		t.Fatalf("%d recovery codes shown", len(codes))
+	}
 	b.screenshot(screenshotPath(t, "security-passkey-"+dbName+".png"))
+	b.navigate(s.url("/settings/security"))
 	if _, ok := s.mail.Latest(email, "Switchboard security: passkey added"); !ok {
 		t.Errorf("no email about the new passkey; sent: %v", subjects(s.mail))
 	}

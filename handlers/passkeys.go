@@ -110,7 +110,7 @@ func (h *Security) PasskeySubmit(c echo.Context) error {
 		return err
 	}
 	user, _ := UserFrom(c)
-	p, err := h.passkeys.FinishPasskeyRegistration(c.Request().Context(), h.db, user, h.passkeyToken(c), []byte(f.Credential), f.Name)
+	p, codes, err := h.passkeys.FinishPasskeyRegistration(c.Request().Context(), h.db, user, h.passkeyToken(c), []byte(f.Credential), f.Name)
 	if fe, ok := tenancy.AsFieldErrors(err); ok {
 		return h.securityPage(c, http.StatusUnprocessableEntity, securityState{passkey: fe, passkeyName: f.Name})
 	}
@@ -122,6 +122,11 @@ func (h *Security) PasskeySubmit(c echo.Context) error {
 		return err
 	}
 	LoggerFrom(c).Info("passkey added", "passkey", p.ID)
+	if len(codes) > 0 {
+		// The first second factor: its recovery codes, shown this once.
+		h.notify(c, user, "passkey added", "The passkey “"+p.Name+"” can now sign in to your account, alone or after your password. We gave you 10 recovery codes.")
+		return h.securityPage(c, http.StatusOK, securityState{recoveryCodes: codes, added: p.Name})
+	}
 	h.notify(c, user, "passkey added", "The passkey “"+p.Name+"” can now sign in to your account, alone or after your password.")
 	return h.flashRedirect(c, flashSuccess, "Added the passkey “"+p.Name+"”.", paths.Security())
 }

@@ -5,6 +5,7 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/PuerkitoBio/goquery"
 	"gorm.io/gorm"
@@ -38,12 +39,21 @@ func (c *client) passkeyOptions(path, from string) []byte {
 }
 
 // addPasskey registers a new authenticator's passkey on Settings › Security.
+// A user without recovery codes is shown ten; the others are sent back to
+// the page.
 func (c *client) addPasskey(origin, name string) *dbtest.Authenticator {
 	c.t.Helper()
 	a := dbtest.NewAuthenticator(c.t, origin)
 	opts := c.passkeyOptions(paths.SecurityPasskeyOptions(), paths.Security())
-	c.post(paths.SecurityPasskeys(), url.Values{"name": {name}, "credential": {string(a.Create(c.t, opts))}}, paths.Security()).
-		redirectsTo(paths.Security())
+	r := c.post(paths.SecurityPasskeys(), url.Values{"name": {name}, "credential": {string(a.Create(c.t, opts))}}, paths.Security())
+	if r.Code == http.StatusOK {
+		if n := r.doc().Find("#recovery-codes li").Length(); n != 10 {
+			c.t.Fatalf("%d recovery codes shown with a new passkey", n)
+		}
+		r.contains(`data-testid="passkey-added"`)
+		return a
+	}
+	r.redirectsTo(paths.Security())
 	return a
 }
 
@@ -80,7 +90,13 @@ func TestPasskeysOnTheSecurityPage(t *testing.T) {
 			t.Fatal("no registration form")
 		}
 		c.addPasskey(origin, "Laptop")
+		if n := dbtest.CountRows(t, db, "recovery_codes", "user_id = ?", u.ID); n != 10 {
+			t.Fatalf("%d recovery codes after the first passkey", n)
+		}
 		c.addPasskey(origin, "")
+		if n := dbtest.CountRows(t, db, "recovery_codes", "user_id = ?", u.ID); n != 10 {
+			t.Fatalf("%d recovery codes after the second passkey", n)
+		}
 		app.mail.Last(t, u.Email, "Switchboard security: passkey added")
 		page = c.get(paths.Security()).status(http.StatusOK)
 		if got := strings.Join(passkeyNames(page), ","); got != "Laptop,Passkey 2" {
@@ -157,14 +173,15 @@ func TestPasskeyAsTheSecondFactor(t *testing.T) {
 		_, _, mallory := app.user(t)
 		malloryKey := mallory.addPasskey(origin, "Mallory's")
 
-		// A user with only a passkey gets a second step, with the passkey
-		// and no code form.
+		// A user with only a passkey gets a second step: the passkey, or a
+		// recovery code.
 		b := app.client()
 		passwordStep(b, u.Email)
 		step := b.get(paths.SignInSecondFactor()).status(http.StatusOK)
-		if step.doc().Find(`[data-testid="use-passkey"]`).Length() != 1 || step.doc().Find(`input[name="code"]`).Length() != 0 {
-			t.Fatal("the step does not offer exactly the passkey")
+		if step.doc().Find(`[data-testid="use-passkey"]`).Length() != 1 || step.doc().Find(`input[name="code"]`).Length() != 1 {
+			t.Fatal("the step does not offer the passkey and a recovery code")
 		}
+		step.contains("Without your passkey, enter one of your recovery codes.")
 		b.get(paths.Security()).redirectsTo(paths.SignInSecondFactor())
 
 		// Refused: another user's passkey, another origin, a replayed challenge.
@@ -299,5 +316,36 @@ func TestPasswordlessStartsAreThrottled(t *testing.T) {
 		if n := dbtest.CountRows(t, db, "webauthn_challenges", "1 = 1"); n != 30 {
 			t.Fatalf("%d challenges stored, want 30", n)
 		}
+	})
+}
+
+// Turning the authenticator app off leaves a user with passkeys their
+// second factor and their recovery codes, which they can renew.
+func TestTOTPOffWithAPasskeyLeft(t *testing.T) {
+	t.Parallel()
+	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
+		clock := newManualClock()
+		var origin string
+		app := newApp(t, db, func(c *handlers.Config) {
+			c.BaseURL = strings.Replace(c.BaseURL, "127.0.0.1", "localhost", 1)
+			c.Clock, origin = clock.Now, c.BaseURL
+		})
+		u, _, c := app.user(t)
+		secret, _ := dbtest.EnrolTOTP(t, db, dbtest.SecretBox, u, clock.Now())
+		clock.Advance(time.Minute)
+		c.addPasskey(origin, "Laptop")
+		c.get(paths.Security()).status(http.StatusOK).contains("Remove the authenticator app")
+		c.post(paths.SecurityTOTPDisable(), url.Values{"current_password": {dbtest.Password}, "code": {totpAt(t, secret, clock.Now())}}, paths.Security()).
+			redirectsTo(paths.Security())
+		app.mail.Last(t, u.Email, "Switchboard security: authenticator app removed")
+		if n := dbtest.CountRows(t, db, "recovery_codes", "user_id = ? AND used_at IS NULL", u.ID); n != 10 {
+			t.Fatalf("%d recovery codes left", n)
+		}
+		r := c.post(paths.SecurityRecoveryCodes(), url.Values{"current_password": {dbtest.Password}}, paths.Security()).status(http.StatusOK)
+		if n := r.doc().Find("#recovery-codes li").Length(); n != 10 {
+			t.Fatalf("%d new recovery codes shown", n)
+		}
+		b := app.client()
+		passwordStep(b, u.Email)
 	})
 }

@@ -39,6 +39,8 @@ type securityState struct {
 	passkeyRow int64
 	rowErrs    tenancy.FieldErrors
 	rowName    string
+	// added names the passkey just added along with recovery codes.
+	added string
 }
 
 func (h *Security) securityPage(c echo.Context, status int, st securityState) error {
@@ -52,6 +54,7 @@ func (h *Security) securityPage(c echo.Context, status int, st securityState) er
 		TOTPOn: fs.TOTP, RecoveryLeft: fs.RecoveryLeft, Errors: st.errs, Disable: st.disable, Regenerate: st.regenerate,
 		RecoveryCodes: st.recoveryCodes,
 		PasskeysOn:    h.passkeys != nil, PasskeyErrors: st.passkey, PasskeyName: st.passkeyName,
+		SecondFactorOn: fs.Enabled(), PasskeyAdded: st.added,
 	}
 	keys, err := models.ListPasskeys(ctx, h.db, user.ID)
 	if err != nil {
@@ -187,6 +190,12 @@ func (h *Security) TOTPDisableSubmit(c echo.Context) error {
 		return err
 	}
 	LoggerFrom(c).Info("two-factor authentication turned off")
+	if st, err := models.SecondFactorStatusOf(ctx, h.db, user.ID); err != nil {
+		return err
+	} else if st.Passkeys > 0 {
+		h.notify(c, user, "authenticator app removed", "Signing in no longer asks for a code from your app; your passkeys and recovery codes still work.")
+		return h.flashRedirect(c, flashSuccess, "The authenticator app is off. Your passkeys still sign you in.", paths.Security())
+	}
 	h.notify(c, user, "two-factor authentication turned off", "Signing in now takes only your password. Your recovery codes no longer work.")
 	return h.flashRedirect(c, flashSuccess, "Two-factor authentication is off.", paths.Security())
 }
@@ -203,11 +212,11 @@ func (h *Security) RecoveryCodesSubmit(c echo.Context) error {
 	}
 	ctx := c.Request().Context()
 	user, _ := UserFrom(c)
-	if fs, err := models.SecondFactorStatusOf(ctx, h.db, user.ID); err != nil || !fs.TOTP {
+	if fs, err := models.SecondFactorStatusOf(ctx, h.db, user.ID); err != nil || !fs.Enabled() {
 		if err != nil {
 			return err
 		}
-		return h.flashRedirect(c, flashNotice, "Set up an authenticator app first.", paths.Security())
+		return h.flashRedirect(c, flashNotice, "Turn on two-factor authentication first.", paths.Security())
 	}
 	if wait, err := throttle.ThrottleSecondFactor(ctx, h.cfg.Throttle, user.PublicID, h.cfg.Clock()); err != nil {
 		return err
@@ -346,7 +355,7 @@ func (h *Auth) secondFactorPage(c echo.Context, status int, user models.User, ne
 	}
 	return render(c, status, views.SecondFactorPage(views.SecondFactorPageProps{
 		Shell: h.authShell(c, "Two-factor authentication"), Next: localPath(next), Error: msg,
-		Code: fs.TOTP || fs.RecoveryLeft > 0, Passkey: fs.Passkeys > 0 && h.passkeys != nil,
+		Code: fs.TOTP || fs.RecoveryLeft > 0, TOTP: fs.TOTP, Passkey: fs.Passkeys > 0 && h.passkeys != nil,
 	}))
 }
 

@@ -277,32 +277,34 @@ func cleanPasskeyName(name string, n int) (string, tenancy.FieldErrors) {
 
 // FinishPasskeyRegistration verifies the browser's answer (response, the
 // credential as JSON) to the ceremony named by token, and stores the
-// passkey under name.
-func (rp *PasskeyRP) FinishPasskeyRegistration(ctx context.Context, db *gorm.DB, user User, token string, response []byte, name string) (Passkey, error) {
+// passkey under name. A user who had no recovery codes gets ten, returned
+// to be shown once: losing the only passkey must not lock them out.
+func (rp *PasskeyRP) FinishPasskeyRegistration(ctx context.Context, db *gorm.DB, user User, token string, response []byte, name string) (Passkey, []string, error) {
 	sd, err := consume(ctx, db, token, purposeRegister, user.ID)
 	if err != nil {
-		return Passkey{}, err
+		return Passkey{}, nil, err
 	}
 	pu, err := loadPasskeyUser(ctx, db, user)
 	if err != nil {
-		return Passkey{}, err
+		return Passkey{}, nil, err
 	}
 	name, fe := cleanPasskeyName(name, len(pu.creds)+1)
 	if fe != nil {
-		return Passkey{}, fe
+		return Passkey{}, nil, fe
 	}
 	parsed, err := protocol.ParseCredentialCreationResponseBytes(response)
 	if err != nil {
-		return Passkey{}, fmt.Errorf("%w: %v", ErrPasskeyRefused, err)
+		return Passkey{}, nil, fmt.Errorf("%w: %v", ErrPasskeyRefused, err)
 	}
 	cred, err := rp.wa.CreateCredential(pu, sd, parsed)
 	if err != nil {
-		return Passkey{}, fmt.Errorf("%w: %v", ErrPasskeyRefused, err)
+		return Passkey{}, nil, fmt.Errorf("%w: %v", ErrPasskeyRefused, err)
 	}
 	record, err := json.Marshal(cred)
 	if err != nil {
-		return Passkey{}, err
+		return Passkey{}, nil, err
 	}
+	var recovery []string
 	p := Passkey{UserID: user.ID, CredentialID: credentialID(cred.ID), Name: name, Credential: string(record),
 		SignCount: int64(cred.Authenticator.SignCount), CreatedAt: tenancy.Now()}
 	err = tenancy.InTx(ctx, db, func(tx *gorm.DB) error {
@@ -322,9 +324,21 @@ func (rp *PasskeyRP) FinishPasskeyRegistration(ctx context.Context, db *gorm.DB,
 			// credential ID names one passkey of one user.
 			return fmt.Errorf("%w: the credential is registered already", ErrPasskeyRefused)
 		}
-		return tx.Create(&p).Error
+		var codes int64
+		if err := tx.Model(&RecoveryCode{}).Where("user_id = ?", user.ID).Count(&codes).Error; err != nil {
+			return err
+		}
+		if err := tx.Create(&p).Error; err != nil {
+			return err
+		}
+		if codes == 0 {
+			var err error
+			recovery, err = replaceRecoveryCodes(tx, user.ID)
+			return err
+		}
+		return nil
 	})
-	return p, err
+	return p, recovery, err
 }
 
 // BeginPasskeySignIn starts the second step of a sign-in with one of the
@@ -474,8 +488,9 @@ func RenamePasskey(ctx context.Context, db *gorm.DB, userID, id int64, name stri
 }
 
 // RemovePasskey removes one of the user's passkeys once their password is
-// right (a field error on current_password otherwise); another user's
-// passkey is tenancy.ErrNotFound.
+// right (a field error on current_password otherwise), and their recovery
+// codes when no second factor is left; another user's passkey is
+// tenancy.ErrNotFound.
 func RemovePasskey(ctx context.Context, db *gorm.DB, userID, id int64, password string) (Passkey, error) {
 	var p Passkey
 	err := db.WithContext(ctx).Where("id = ? AND user_id = ?", id, userID).Take(&p).Error
@@ -492,12 +507,15 @@ func RemovePasskey(ctx context.Context, db *gorm.DB, userID, id int64, password 
 	if !PasswordMatches(user, password) {
 		return Passkey{}, tenancy.FieldErrors{"current_password": "That is not your current password."}
 	}
-	res := db.WithContext(ctx).Where("id = ? AND user_id = ?", id, userID).Delete(&Passkey{})
-	if res.Error != nil {
-		return Passkey{}, res.Error
-	}
-	if res.RowsAffected != 1 {
-		return Passkey{}, tenancy.ErrNotFound
-	}
-	return p, nil
+	err = tenancy.InTx(ctx, db, func(tx *gorm.DB) error {
+		res := tx.Where("id = ? AND user_id = ?", id, userID).Delete(&Passkey{})
+		if res.Error != nil {
+			return res.Error
+		}
+		if res.RowsAffected != 1 {
+			return tenancy.ErrNotFound
+		}
+		return dropOrphanRecoveryCodes(tx, userID)
+	})
+	return p, err
 }

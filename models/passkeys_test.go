@@ -193,7 +193,7 @@ func TestPasskeyAttacksAreRefused(t *testing.T) {
 		// user: one credential ID, one passkey).
 		opts, err = rp.BeginPasskeyRegistration(ctx, db, other)
 		dbtest.Must(t, err)
-		_, err = rp.FinishPasskeyRegistration(ctx, db, other, opts.Token, b.Create(t, opts.JSON), "Again")
+		_, _, err = rp.FinishPasskeyRegistration(ctx, db, other, opts.Token, b.Create(t, opts.JSON), "Again")
 		dbtest.WantIs(t, err, models.ErrPasskeyRefused)
 	})
 }
@@ -232,4 +232,68 @@ func TestPasskeyRenameAndRemoveAreTheOwners(t *testing.T) {
 			t.Fatal("the user still has a second factor")
 		}
 	})
+}
+
+// A first passkey without an authenticator app comes with recovery codes
+// (losing the only passkey must not lock the user out); they stay while a
+// second factor does, and go with the last one.
+func TestPasskeyRecoveryCodes(t *testing.T) {
+	t.Parallel()
+	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
+		ctx, rp := context.Background(), dbtest.PasskeyRP(t)
+		u, _ := dbtest.User(t, db)
+		a := dbtest.NewAuthenticator(t, dbtest.PasskeyOrigin)
+		opts, err := rp.BeginPasskeyRegistration(ctx, db, u)
+		dbtest.Must(t, err)
+		p, codes, err := rp.FinishPasskeyRegistration(ctx, db, u, opts.Token, a.Create(t, opts.JSON), "Key")
+		dbtest.Must(t, err)
+		if len(codes) != models.RecoveryCodeCount {
+			t.Fatalf("%d recovery codes with the first passkey", len(codes))
+		}
+		// A second passkey keeps them.
+		b := dbtest.NewAuthenticator(t, dbtest.PasskeyOrigin)
+		opts, err = rp.BeginPasskeyRegistration(ctx, db, u)
+		dbtest.Must(t, err)
+		p2, again, err := rp.FinishPasskeyRegistration(ctx, db, u, opts.Token, b.Create(t, opts.JSON), "Key 2")
+		dbtest.Must(t, err)
+		if len(again) != 0 {
+			t.Fatal("a second passkey replaced the recovery codes")
+		}
+		// A recovery code stands in for the passkey, once.
+		used, err := models.VerifySecondFactor(ctx, db, dbtest.SecretBox, u.ID, codes[0], dbtest.UTC())
+		dbtest.Must(t, err)
+		if used != models.FactorRecovery {
+			t.Fatalf("used %q", used)
+		}
+		_, err = models.RegenerateRecoveryCodes(ctx, db, u.ID)
+		dbtest.Must(t, err)
+		_, err = models.RemovePasskey(ctx, db, u.ID, p.ID, dbtest.Password)
+		dbtest.Must(t, err)
+		if n := dbtest.CountRows(t, db, "recovery_codes", "user_id = ?", u.ID); n != models.RecoveryCodeCount {
+			t.Fatalf("%d recovery codes while a passkey remains", n)
+		}
+		_, err = models.RemovePasskey(ctx, db, u.ID, p2.ID, dbtest.Password)
+		dbtest.Must(t, err)
+		if n := dbtest.CountRows(t, db, "recovery_codes", "user_id = ?", u.ID); n != 0 {
+			t.Fatalf("%d recovery codes left without a second factor", n)
+		}
+		_, err = models.RegenerateRecoveryCodes(ctx, db, u.ID)
+		dbtest.WantIs(t, err, models.ErrNoSecondFactor)
+
+		// Turning the app off keeps the codes while a passkey remains.
+		dbtest.EnrolTOTP(t, db, dbtest.SecretBox, u, dbtest.UTC())
+		dbtest.RegisterPasskey(t, db, rp, u, "Key 3")
+		dbtest.Must(t, models.DisableTOTP(ctx, db, dbtest.SecretBox, u.ID, dbtest.Password, codesOf(t, db, u), dbtest.UTC()))
+		if n := dbtest.CountRows(t, db, "recovery_codes", "user_id = ? AND used_at IS NULL", u.ID); n == 0 {
+			t.Fatal("turning the app off dropped the recovery codes of a user with a passkey")
+		}
+	})
+}
+
+// codesOf regenerates the user's recovery codes and returns one.
+func codesOf(t *testing.T, db *gorm.DB, u models.User) string {
+	t.Helper()
+	codes, err := models.RegenerateRecoveryCodes(context.Background(), db, u.ID)
+	dbtest.Must(t, err)
+	return codes[0]
 }

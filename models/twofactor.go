@@ -295,22 +295,40 @@ func EnableTOTP(ctx context.Context, db *gorm.DB, box SecretBox, userID int64, c
 }
 
 // RegenerateRecoveryCodes gives the user new recovery codes; the old ones
-// stop working. Only a user with a second factor has any.
+// stop working. Only a user with a second factor (an authenticator app or
+// a passkey) has any.
 func RegenerateRecoveryCodes(ctx context.Context, db *gorm.DB, userID int64) ([]string, error) {
 	var codes []string
 	err := tenancy.InTx(ctx, db, func(tx *gorm.DB) error {
-		var n int64
-		if err := tx.Model(&TOTPFactor{}).Where("user_id = ? AND enabled_at IS NOT NULL", userID).Count(&n).Error; err != nil {
+		on, err := hasSecondFactorTx(tx, userID)
+		if err != nil {
 			return err
 		}
-		if n == 0 {
+		if !on {
 			return ErrNoSecondFactor
 		}
-		var err error
 		codes, err = replaceRecoveryCodes(tx, userID)
 		return err
 	})
 	return codes, err
+}
+
+// hasSecondFactorTx reports, in tx, whether the user has an authenticator
+// app or a passkey.
+func hasSecondFactorTx(tx *gorm.DB, userID int64) (bool, error) {
+	var on bool
+	err := tx.Model(&User{}).Where("id = ?", userID).Select(tenancy.HasSecondFactorSQL("users.id")).Scan(&on).Error
+	return on, err
+}
+
+// dropOrphanRecoveryCodes deletes the user's recovery codes once they have
+// no second factor left for the codes to stand in for.
+func dropOrphanRecoveryCodes(tx *gorm.DB, userID int64) error {
+	on, err := hasSecondFactorTx(tx, userID)
+	if err != nil || on {
+		return err
+	}
+	return tx.Where("user_id = ?", userID).Delete(&RecoveryCode{}).Error
 }
 
 // recoveryAlphabet leaves out letters and digits people confuse (0/o, 1/l/i).
@@ -424,9 +442,10 @@ func VerifySecondFactor(ctx context.Context, db *gorm.DB, box SecretBox, userID 
 	return FactorTOTP, nil
 }
 
-// DisableTOTP removes the user's authenticator app and recovery codes, once
-// their password and a current code (or a recovery code) are right. Wrong
-// ones are field errors on current_password and code.
+// DisableTOTP removes the user's authenticator app, once their password
+// and a current code (or a recovery code) are right, and their recovery
+// codes unless a passkey remains for them to stand in for. Wrong ones are
+// field errors on current_password and code.
 func DisableTOTP(ctx context.Context, db *gorm.DB, box SecretBox, userID int64, password, code string, at time.Time) error {
 	user, err := GetUser(ctx, db, userID)
 	if err != nil {
@@ -450,7 +469,7 @@ func DisableTOTP(ctx context.Context, db *gorm.DB, box SecretBox, userID int64, 
 		if err := tx.Where("user_id = ?", userID).Delete(&TOTPFactor{}).Error; err != nil {
 			return err
 		}
-		return tx.Where("user_id = ?", userID).Delete(&RecoveryCode{}).Error
+		return dropOrphanRecoveryCodes(tx, userID)
 	})
 }
 

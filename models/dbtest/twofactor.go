@@ -48,7 +48,7 @@ func RegisterPasskey(t testing.TB, db *gorm.DB, rp *models.PasskeyRP, u models.U
 	a := NewAuthenticator(t, PasskeyOrigin)
 	opts, err := rp.BeginPasskeyRegistration(ctx, db, u)
 	Must(t, err)
-	p, err := rp.FinishPasskeyRegistration(ctx, db, u, opts.Token, a.Create(t, opts.JSON), name)
+	p, _, err := rp.FinishPasskeyRegistration(ctx, db, u, opts.Token, a.Create(t, opts.JSON), name)
 	Must(t, err)
 	return a, p
 }
