@@ -101,7 +101,7 @@ func passkeyFlow(t *testing.T, b *browser, s *site, dbName string) {
 	// Renaming and removing open in place; removing names what is lost.
 	b.do(chromedp.Click(chromedp.CSS(`[data-testid="passkey-rename"] summary`)), chromedp.Click(chromedp.CSS(`[data-testid="passkey-remove"] summary`)))
 	b.wantVisible(`[data-testid="passkey-remove"] input[name="current_password"]`)
-	b.screenshot(screenshotPath(t, "security-passkey-manage-"+dbName+".png"))
+	b.shots("security-passkey-manage-" + dbName)
 	b.do(chromedp.Evaluate[chromedp.Void](`document.querySelector('[data-testid="passkey-rename"] input[name="name"]').value = ''`))
 	b.fill(`[data-testid="passkey-rename"] input[name="name"]`, "Work laptop")
 	b.submit(`[data-testid="passkey-rename"] button[type="submit"]`, "/settings/security")
@@ -129,7 +129,7 @@ func passkeyFlow(t *testing.T, b *browser, s *site, dbName string) {
 	b.fill(`#field-password`, "difference engine no. 2")
 	b.submit(`[data-testid="signin-form"] button[type="submit"]`, "/signin/two-factor")
 	b.wantVisible(`[data-testid="use-passkey"]`)
-	b.screenshot(screenshotPath(t, "signin-two-factor-passkey-"+dbName+".png"))
+	b.shots("signin-two-factor-passkey-" + dbName)
 	// The person cancels the browser's dialog (it answers NotAllowedError):
 	// the page says so, and the step stays open.
 	b.do(chromedp.Evaluate[chromedp.Void](`navigator.credentials.get = () => Promise.reject(new DOMException("cancelled", "NotAllowedError"))`),
