@@ -297,3 +297,21 @@ func codesOf(t *testing.T, db *gorm.DB, u models.User) string {
 	dbtest.Must(t, err)
 	return codes[0]
 }
+
+// A user has at most PasskeysMax passkeys: the next one is refused before
+// the browser is asked for it.
+func TestPasskeysHaveALimit(t *testing.T) {
+	t.Parallel()
+	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
+		ctx, rp := context.Background(), dbtest.PasskeyRP(t)
+		u, _ := dbtest.User(t, db)
+		for i := 0; i < models.PasskeysMax; i++ {
+			dbtest.Must(t, dbtest.Plain(t, db).Create(&models.Passkey{UserID: u.ID, CredentialID: dbtest.Unique("cred"), Name: "k", Credential: "{}", CreatedAt: dbtest.UTC()}).Error)
+		}
+		_, err := rp.BeginPasskeyRegistration(ctx, db, u)
+		dbtest.WantFields(t, err, "name")
+		if n := dbtest.CountRows(t, db, "webauthn_challenges", "1 = 1"); n != 0 {
+			t.Fatalf("%d challenges stored for a refused registration", n)
+		}
+	})
+}
