@@ -145,7 +145,7 @@ func sessionMayCreateKeys(c echo.Context) bool {
 	}
 	method, _ := s.Values[valMethod].(string)
 	switch models.AuthMethod(method) {
-	case models.AuthPasswordTOTP, models.AuthPasskey:
+	case models.AuthPasswordTOTP, models.AuthPasswordPasskey, models.AuthPasskey:
 		return true
 	}
 	return false

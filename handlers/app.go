@@ -83,4 +83,8 @@ type deps struct {
 	requests *atomic.Int64
 	// box seals second-factor secrets with a key derived from SessionKey.
 	box models.SecretBox
+	// passkeys is the dashboard as a WebAuthn relying party; nil when its
+	// public URL cannot be one (passkeysOff says why).
+	passkeys    *models.PasskeyRP
+	passkeysOff string
 }

@@ -39,11 +39,14 @@ func (h *Auth) SignInPage(c echo.Context) error {
 	if _, ok := UserFrom(c); ok {
 		return redirect(c, safeNext(c.QueryParam("next")))
 	}
-	return render(c, http.StatusOK, views.SignInPage(views.SignInPageProps{
-		Shell: h.authShell(c, "Sign in"),
-		Email: c.QueryParam("email"),
-		Next:  localPath(c.QueryParam("next")),
-	}))
+	return h.signInPage(c, http.StatusOK, views.SignInPageProps{Email: c.QueryParam("email"), Next: localPath(c.QueryParam("next"))})
+}
+
+// signInPage renders the sign-in form, with the passkey button when the
+// deployment can have passkeys.
+func (h *Auth) signInPage(c echo.Context, status int, p views.SignInPageProps) error {
+	p.Shell, p.Passkey = h.authShell(c, "Sign in"), h.passkeys != nil
+	return render(c, status, views.SignInPage(p))
 }
 
 // SignInSubmit checks the credentials, slowing down repeated failures (see
@@ -54,7 +57,7 @@ func (h *Auth) SignInSubmit(c echo.Context) error {
 		return err
 	}
 	email := tenancy.NormalizeEmail(f.Email)
-	props := views.SignInPageProps{Shell: h.authShell(c, "Sign in"), Email: email, Next: localPath(f.Next)}
+	props := views.SignInPageProps{Email: email, Next: localPath(f.Next)}
 	ctx, ip, at := c.Request().Context(), clientIP(c.Request()), h.cfg.Clock()
 	wait, err := throttle.ThrottleSignIn(ctx, h.cfg.Throttle, email, ip, at)
 	if err != nil {
@@ -63,7 +66,7 @@ func (h *Auth) SignInSubmit(c echo.Context) error {
 	if wait > 0 {
 		h.cfg.Metrics.SignIn("throttled")
 		props.Error = fmt.Sprintf("Too many failed attempts. Wait %s and try again, or reset your password.", humanWait(wait))
-		return render(c, http.StatusTooManyRequests, views.SignInPage(props))
+		return h.signInPage(c, http.StatusTooManyRequests, props)
 	}
 	user, err := models.Authenticate(ctx, h.db, email, f.Password)
 	if status, msg, ok := refusal(err); ok {
@@ -71,7 +74,7 @@ func (h *Auth) SignInSubmit(c echo.Context) error {
 		LoggerFrom(c).Warn("sign-in failed", "email", email)
 		h.cfg.Metrics.SignIn("refused")
 		props.Error = msg
-		return render(c, status, views.SignInPage(props))
+		return h.signInPage(c, status, props)
 	}
 	if err != nil {
 		return err

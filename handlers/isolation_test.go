@@ -33,6 +33,7 @@ type resources struct {
 	invoice     string
 	ssoTest     string // a connection test's request ID
 	session     string // the ID of a session of the account's user
+	passkey     string // the ID of a passkey of the account's user
 	scimToken   string // the public ID of a SCIM token of the organization
 	scimSecret  string // that token itself
 	scimUser    string // a provisioned user's SCIM id
@@ -75,7 +76,8 @@ func seedResources(t testing.TB, db *gorm.DB, label string, s tenancy.Scope, vis
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := resources{session: strconv.FormatInt(sess.ID, 10), label: label, index: idx.PublicID, video: v.PublicID, integration: it.PublicID, member: missingID, invitation: missingID,
+	_, pk := dbtest.RegisterPasskey(t, db, dbtest.PasskeyRP(t), models.User{ID: s.UserID(), PublicID: userPublicID(t, db, s.UserID())}, label)
+	r := resources{session: strconv.FormatInt(sess.ID, 10), passkey: strconv.FormatInt(pk.ID, 10), label: label, index: idx.PublicID, video: v.PublicID, integration: it.PublicID, member: missingID, invitation: missingID,
 		apiKey: key.PublicID, invoice: invoice, ssoTest: ssoTest, scimToken: missingID, scimUser: missingID, scimGroup: missingID}
 	if s.IsOrganization() && s.Role() == tenancy.RoleAdmin {
 		m, _ := dbtest.User(t, db)
@@ -163,7 +165,11 @@ func snapshot(t testing.TB, db *gorm.DB, s tenancy.Scope, r resources) string {
 		ORDER BY 1`, s.AccountID(), s.AccountID(), s.AccountID(), s.AccountID()).Scan(&provisioned).Error; err != nil {
 		t.Fatal(err)
 	}
-	return strings.Join([]string{idx.Name, string(idx.Visibility), idx.UpdatedAt.String(), videos[0].Title, it.Name, it.Bucket,
+	var passkeys []string
+	if err := dbtest.Plain(t, db).Raw("SELECT CAST(id AS TEXT) || ':' || name FROM passkeys WHERE user_id = ? ORDER BY id", s.UserID()).Scan(&passkeys).Error; err != nil {
+		t.Fatal(err)
+	}
+	return strings.Join([]string{strings.Join(passkeys, ","), idx.Name, string(idx.Visibility), idx.UpdatedAt.String(), videos[0].Title, it.Name, it.Bucket,
 		it.UpdatedAt.String(), strings.Join(who, ","), strings.Join(invitations, ","), strings.Join(keyState, ","), strings.Join(provisioned, ",")}, "|")
 }
 
@@ -198,6 +204,8 @@ func fillRoute(t testing.TB, path string, r resources) (string, bool) {
 			segs[i] = r.member
 		case prev == "sessions":
 			segs[i] = r.session
+		case prev == "passkeys":
+			segs[i] = r.passkey
 		case prev == "invitations" && seg == ":id":
 			segs[i] = r.invitation
 		case prev == "scim-tokens":
@@ -252,8 +260,19 @@ func TestIsolationMatrixWithRowSecurityAlone(t *testing.T) {
 	})
 }
 
+// userPublicID is the public ID of a user (a passkey's user handle).
+func userPublicID(t testing.TB, db *gorm.DB, id int64) string {
+	t.Helper()
+	u, err := models.GetUser(t.Context(), db, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return u.PublicID
+}
+
 func isolationMatrix(t *testing.T, db *gorm.DB) {
-	app := newApp(t, db)
+	// At a domain name, so that passkeys are on and their routes tried.
+	app := newApp(t, db, func(c *handlers.Config) { c.BaseURL = strings.Replace(c.BaseURL, "127.0.0.1", "localhost", 1) })
 	// The attacker: an administrator of their own organization, with resources of their own.
 	attacker, _, c := app.user(t)
 	home := dbtest.Org(t, db, attacker)

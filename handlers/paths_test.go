@@ -91,12 +91,16 @@ func TestEveryPathIsARoute(t *testing.T) {
 		{"GET", paths.Invitation(token)}, {"POST", paths.Invitation(token)},
 		{"GET", paths.Profile()}, {"POST", paths.Profile()},
 		{"GET", paths.SignInSecondFactor()}, {"POST", paths.SignInSecondFactor()},
+		{"POST", paths.SignInSecondFactorPasskeyOptions()}, {"POST", paths.SignInSecondFactorPasskey()},
+		{"POST", paths.SignInPasskeyOptions()}, {"POST", paths.SignInPasskey()},
 		{"GET", paths.Security()},
 		{"POST", paths.SecurityTOTP()},
 		{"POST", paths.SecurityTOTPDisable()},
 		{"POST", paths.SecurityRecoveryCodes()},
 		{"POST", paths.SecuritySessionsRevokeOthers()},
 		{"POST", paths.SecuritySessionRevoke(id)},
+		{"POST", paths.SecurityPasskeyOptions()}, {"POST", paths.SecurityPasskeys()},
+		{"POST", paths.SecurityPasskeyRename(id)}, {"POST", paths.SecurityPasskeyRemove(id)},
 		{"GET", paths.SecondFactorRequired()},
 	}
 	type route struct {

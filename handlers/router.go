@@ -31,6 +31,13 @@ func New(cfg Config, db *gorm.DB, log *slog.Logger, mailer mail.Mailer) *echo.Ec
 	d := &deps{db: db, cfg: cfg, log: log, mail: mailer, requests: new(atomic.Int64),
 		store: newDBStore(db, cfg.SessionKey, cfg.Sessions, cfg.secure()),
 		csrf:  csrf(cfg.secure()), box: models.NewSecretBox(cfg.SessionKey)}
+	if rp, err := models.NewPasskeyRP(cfg.BaseURL, totpIssuer); err == nil {
+		d.passkeys = rp
+	} else {
+		// Passkeys stay off (and their pages say why); nothing else changes.
+		log.Info("passkeys are off", "reason", err.Error())
+		d.passkeysOff = err.Error()
+	}
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = d.handleError
@@ -118,6 +125,10 @@ func (r routes) auth() {
 	// how a user leaves a stale account.
 	e.GET("/signin/two-factor", auth.SecondFactorPage, page...).Name = "signin.two-factor"
 	e.POST("/signin/two-factor", auth.SecondFactorSubmit, page...).Name = "signin.two-factor.submit"
+	e.POST("/signin/two-factor/passkey/options", auth.SecondFactorPasskeyOptions, page...).Name = "signin.two-factor.passkey.options"
+	e.POST("/signin/two-factor/passkey", auth.SecondFactorPasskeySubmit, page...).Name = "signin.two-factor.passkey.submit"
+	e.POST("/signin/passkey/options", auth.PasskeySignInOptions, page...).Name = "signin.passkey.options"
+	e.POST("/signin/passkey", auth.PasskeySignInSubmit, page...).Name = "signin.passkey.submit"
 	e.POST("/signout", auth.SignOutSubmit, page.with(requireUser)...).Name = "signout"
 	e.POST("/verify/resend", auth.ResendVerification, r.signedIn...).Name = "verify.resend"
 }
@@ -286,5 +297,9 @@ func (r routes) security() {
 	e.POST("/settings/security/recovery-codes", sec.RecoveryCodesSubmit, signedIn...).Name = "security.recovery-codes.submit"
 	e.POST("/settings/security/sessions/revoke-others", sec.RevokeOthersSubmit, signedIn...).Name = "security.sessions.revoke-others.submit"
 	e.POST("/settings/security/sessions/:id/revoke", sec.RevokeSessionSubmit, signedIn...).Name = "security.session.revoke.submit"
+	e.POST("/settings/security/passkeys/options", sec.PasskeyOptions, signedIn...).Name = "security.passkeys.options"
+	e.POST("/settings/security/passkeys", sec.PasskeySubmit, signedIn...).Name = "security.passkeys.submit"
+	e.POST("/settings/security/passkeys/:id/rename", sec.PasskeyRenameSubmit, signedIn...).Name = "security.passkey.rename.submit"
+	e.POST("/settings/security/passkeys/:id/remove", sec.PasskeyRemoveSubmit, signedIn...).Name = "security.passkey.remove.submit"
 	e.GET("/two-factor/required", sec.RequiredPage, signedIn...).Name = "two-factor.required"
 }

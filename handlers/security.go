@@ -24,13 +24,23 @@ import (
 // Security handles Settings › Security and the second-factor sign-in step.
 type Security struct{ *deps }
 
-// totpIssuer names the dashboard in authenticator apps.
+// totpIssuer names the dashboard in authenticator apps and to passkeys.
 const totpIssuer = "Switchboard"
 
 // securityState carries what a POST has to show back on the page.
 type securityState struct {
 	errs, disable, regenerate tenancy.FieldErrors
 	recoveryCodes             []string
+	// passkey: errors of adding a passkey, with the name typed.
+	passkey     tenancy.FieldErrors
+	passkeyName string
+	// rowErrs: errors of renaming or removing the passkey passkeyRow, with
+	// the name typed (rowName).
+	passkeyRow int64
+	rowErrs    tenancy.FieldErrors
+	rowName    string
+	// added names the passkey just added along with recovery codes.
+	added string
 }
 
 func (h *Security) securityPage(c echo.Context, status int, st securityState) error {
@@ -43,6 +53,18 @@ func (h *Security) securityPage(c echo.Context, status int, st securityState) er
 	props := views.SecurityPageProps{
 		TOTPOn: fs.TOTP, RecoveryLeft: fs.RecoveryLeft, Errors: st.errs, Disable: st.disable, Regenerate: st.regenerate,
 		RecoveryCodes: st.recoveryCodes,
+		PasskeysOn:    h.passkeys != nil, PasskeyErrors: st.passkey, PasskeyName: st.passkeyName,
+		SecondFactorOn: fs.Enabled(), PasskeyAdded: st.added,
+	}
+	keys, err := models.ListPasskeys(ctx, h.db, user.ID)
+	if err != nil {
+		return err
+	}
+	props.Passkeys = passkeyRows(keys)
+	for i := range props.Passkeys {
+		if props.Passkeys[i].ID == strconv.FormatInt(st.passkeyRow, 10) {
+			props.Passkeys[i].Errors, props.Passkeys[i].NewName = st.rowErrs, st.rowName
+		}
 	}
 	if fs.TOTPSince != nil {
 		props.TOTPSince = dateOnly(*fs.TOTPSince)
@@ -146,11 +168,11 @@ func (h *Security) TOTPDisableSubmit(c echo.Context) error {
 	}
 	ctx := c.Request().Context()
 	user, _ := UserFrom(c)
-	if on, err := models.HasSecondFactor(ctx, h.db, user.ID); err != nil || !on {
+	if fs, err := models.SecondFactorStatusOf(ctx, h.db, user.ID); err != nil || !fs.TOTP {
 		if err != nil {
 			return err
 		}
-		return h.flashRedirect(c, flashNotice, "Two-factor authentication is already off.", paths.Security())
+		return h.flashRedirect(c, flashNotice, "The authenticator app is already off.", paths.Security())
 	}
 	if wait, err := throttle.ThrottleSecondFactor(ctx, h.cfg.Throttle, user.PublicID, h.cfg.Clock()); err != nil {
 		return err
@@ -168,6 +190,12 @@ func (h *Security) TOTPDisableSubmit(c echo.Context) error {
 		return err
 	}
 	LoggerFrom(c).Info("two-factor authentication turned off")
+	if st, err := models.SecondFactorStatusOf(ctx, h.db, user.ID); err != nil {
+		return err
+	} else if st.Passkeys > 0 {
+		h.notify(c, user, "authenticator app removed", "Signing in no longer asks for a code from your app; your passkeys and recovery codes still work.")
+		return h.flashRedirect(c, flashSuccess, "The authenticator app is off. Your passkeys still sign you in.", paths.Security())
+	}
 	h.notify(c, user, "two-factor authentication turned off", "Signing in now takes only your password. Your recovery codes no longer work.")
 	return h.flashRedirect(c, flashSuccess, "Two-factor authentication is off.", paths.Security())
 }
@@ -184,7 +212,7 @@ func (h *Security) RecoveryCodesSubmit(c echo.Context) error {
 	}
 	ctx := c.Request().Context()
 	user, _ := UserFrom(c)
-	if on, err := models.HasSecondFactor(ctx, h.db, user.ID); err != nil || !on {
+	if fs, err := models.SecondFactorStatusOf(ctx, h.db, user.ID); err != nil || !fs.Enabled() {
 		if err != nil {
 			return err
 		}
@@ -311,11 +339,23 @@ func (h *Auth) SecondFactorPage(c echo.Context) error {
 	if _, ok := UserFrom(c); ok {
 		return redirect(c, safeNext(c.QueryParam("next")))
 	}
-	if _, ok := h.pendingSignIn(c); !ok {
+	user, ok := h.pendingSignIn(c)
+	if !ok {
 		return redirect(c, paths.SignIn())
 	}
-	return render(c, http.StatusOK, views.SecondFactorPage(views.SecondFactorPageProps{
-		Shell: h.authShell(c, "Two-factor authentication"), Next: localPath(c.QueryParam("next")),
+	return h.secondFactorPage(c, http.StatusOK, user, c.QueryParam("next"), "")
+}
+
+// secondFactorPage renders the step with what the user can answer it
+// with: a code (app or recovery code) and, when they have one, a passkey.
+func (h *Auth) secondFactorPage(c echo.Context, status int, user models.User, next, msg string) error {
+	fs, err := models.SecondFactorStatusOf(c.Request().Context(), h.db, user.ID)
+	if err != nil {
+		return err
+	}
+	return render(c, status, views.SecondFactorPage(views.SecondFactorPageProps{
+		Shell: h.authShell(c, "Two-factor authentication"), Next: localPath(next), Error: msg,
+		Code: fs.TOTP || fs.RecoveryLeft > 0, TOTP: fs.TOTP, Passkey: fs.Passkeys > 0 && h.passkeys != nil,
 	}))
 }
 
@@ -342,22 +382,19 @@ func (h *Auth) SecondFactorSubmit(c echo.Context) error {
 		return h.flashlessSignIn(c)
 	}
 	ctx, at := c.Request().Context(), h.cfg.Clock()
-	props := views.SecondFactorPageProps{Shell: h.authShell(c, "Two-factor authentication"), Next: localPath(f.Next)}
 	wait, err := throttle.ThrottleSecondFactor(ctx, h.cfg.Throttle, user.PublicID, at)
 	if err != nil {
 		return err
 	}
 	if wait > 0 {
 		h.cfg.Metrics.SignIn("throttled")
-		props.Error = fmt.Sprintf("Too many wrong codes. Wait %s and try again.", humanWait(wait))
-		return render(c, http.StatusTooManyRequests, views.SecondFactorPage(props))
+		return h.secondFactorPage(c, http.StatusTooManyRequests, user, f.Next, fmt.Sprintf("Too many wrong codes. Wait %s and try again.", humanWait(wait)))
 	}
 	used, err := models.VerifySecondFactor(ctx, h.db, h.box, user.ID, f.Code, at)
 	if errors.Is(err, models.ErrCodeInvalid) {
 		LoggerFrom(c).Warn("second factor refused", "user_id", user.PublicID)
 		h.cfg.Metrics.SignIn("refused")
-		props.Error = "That code is not valid. Codes from the app work once; recovery codes work once."
-		return render(c, http.StatusUnauthorized, views.SecondFactorPage(props))
+		return h.secondFactorPage(c, http.StatusUnauthorized, user, f.Next, "That code is not valid. Codes from the app work once; recovery codes work once.")
 	}
 	if err != nil {
 		return err

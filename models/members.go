@@ -43,7 +43,8 @@ type MemberRow struct {
 	HasPassword  bool
 	// SSOSignedInAt is when they last signed in through the organization's IdP.
 	SSOSignedInAt *time.Time
-	// SecondFactor: they have a second factor (an authenticator app).
+	// SecondFactor: they have a second factor (an authenticator app or a
+	// passkey).
 	SecondFactor bool
 	// SCIMManaged: the organization's IdP manages the membership.
 	SCIMManaged bool

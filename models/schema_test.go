@@ -32,6 +32,8 @@ func TestSchemaMatchesModels(t *testing.T) {
 		{"sessions", &models.Session{}},
 		{"email_tokens", &models.EmailToken{}},
 		{"audit_events", &tenancy.AuditEvent{}},
+		{"passkeys", &models.Passkey{}},
+		{"webauthn_challenges", &models.WebAuthnChallenge{}},
 	}
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		for _, c := range cases {

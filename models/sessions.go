@@ -44,8 +44,12 @@ type AuthMethod string
 const (
 	AuthPassword     AuthMethod = "password"
 	AuthPasswordTOTP AuthMethod = "password+2fa"
-	AuthPasskey      AuthMethod = "passkey"
-	AuthSSO          AuthMethod = "sso"
+	// AuthPasswordPasskey: a password, then a passkey as the second factor.
+	AuthPasswordPasskey AuthMethod = "password+passkey"
+	// AuthPasskey: a passkey alone (with user verification: a factor the
+	// user has and one they know or are).
+	AuthPasskey AuthMethod = "passkey"
+	AuthSSO     AuthMethod = "sso"
 )
 
 // Label is the method as the sessions list shows it.
@@ -53,6 +57,8 @@ func (m AuthMethod) Label() string {
 	switch m {
 	case AuthPasswordTOTP:
 		return "Password + 2FA"
+	case AuthPasswordPasskey:
+		return "Password + passkey"
 	case AuthPasskey:
 		return "Passkey"
 	case AuthSSO:

@@ -128,10 +128,13 @@ type SecondFactorStatus struct {
 	TOTPSince     *time.Time
 	RecoveryLeft  int64
 	RecoveryTotal int64
+	// Passkeys counts the user's passkeys and security keys.
+	Passkeys int64
 }
 
-// Enabled reports whether the user has any second factor.
-func (s SecondFactorStatus) Enabled() bool { return s.TOTP }
+// Enabled reports whether the user has any second factor: an authenticator
+// app or a passkey.
+func (s SecondFactorStatus) Enabled() bool { return s.TOTP || s.Passkeys > 0 }
 
 // SecondFactorStatusOf reads the user's second factors.
 func SecondFactorStatusOf(ctx context.Context, db *gorm.DB, userID int64) (SecondFactorStatus, error) {
@@ -148,6 +151,10 @@ func SecondFactorStatusOf(ctx context.Context, db *gorm.DB, userID int64) (Secon
 	err = db.WithContext(ctx).Model(&RecoveryCode{}).Where("user_id = ?", userID).
 		Select("COUNT(*) AS total, COALESCE(SUM(CASE WHEN used_at IS NULL THEN 1 ELSE 0 END), 0) AS remaining").Scan(&counts).Error
 	st.RecoveryTotal, st.RecoveryLeft = counts.Total, counts.Remaining
+	if err != nil {
+		return st, err
+	}
+	err = db.WithContext(ctx).Model(&Passkey{}).Where("user_id = ?", userID).Count(&st.Passkeys).Error
 	return st, err
 }
 
@@ -288,22 +295,40 @@ func EnableTOTP(ctx context.Context, db *gorm.DB, box SecretBox, userID int64, c
 }
 
 // RegenerateRecoveryCodes gives the user new recovery codes; the old ones
-// stop working. Only a user with a second factor has any.
+// stop working. Only a user with a second factor (an authenticator app or
+// a passkey) has any.
 func RegenerateRecoveryCodes(ctx context.Context, db *gorm.DB, userID int64) ([]string, error) {
 	var codes []string
 	err := tenancy.InTx(ctx, db, func(tx *gorm.DB) error {
-		var n int64
-		if err := tx.Model(&TOTPFactor{}).Where("user_id = ? AND enabled_at IS NOT NULL", userID).Count(&n).Error; err != nil {
+		on, err := hasSecondFactorTx(tx, userID)
+		if err != nil {
 			return err
 		}
-		if n == 0 {
+		if !on {
 			return ErrNoSecondFactor
 		}
-		var err error
 		codes, err = replaceRecoveryCodes(tx, userID)
 		return err
 	})
 	return codes, err
+}
+
+// hasSecondFactorTx reports, in tx, whether the user has an authenticator
+// app or a passkey.
+func hasSecondFactorTx(tx *gorm.DB, userID int64) (bool, error) {
+	var on bool
+	err := tx.Model(&User{}).Where("id = ?", userID).Select(tenancy.HasSecondFactorSQL("users.id")).Scan(&on).Error
+	return on, err
+}
+
+// dropOrphanRecoveryCodes deletes the user's recovery codes once they have
+// no second factor left for the codes to stand in for.
+func dropOrphanRecoveryCodes(tx *gorm.DB, userID int64) error {
+	on, err := hasSecondFactorTx(tx, userID)
+	if err != nil || on {
+		return err
+	}
+	return tx.Where("user_id = ?", userID).Delete(&RecoveryCode{}).Error
 }
 
 // recoveryAlphabet leaves out letters and digits people confuse (0/o, 1/l/i).
@@ -417,9 +442,10 @@ func VerifySecondFactor(ctx context.Context, db *gorm.DB, box SecretBox, userID 
 	return FactorTOTP, nil
 }
 
-// DisableTOTP removes the user's authenticator app and recovery codes, once
-// their password and a current code (or a recovery code) are right. Wrong
-// ones are field errors on current_password and code.
+// DisableTOTP removes the user's authenticator app, once their password
+// and a current code (or a recovery code) are right, and their recovery
+// codes unless a passkey remains for them to stand in for. Wrong ones are
+// field errors on current_password and code.
 func DisableTOTP(ctx context.Context, db *gorm.DB, box SecretBox, userID int64, password, code string, at time.Time) error {
 	user, err := GetUser(ctx, db, userID)
 	if err != nil {
@@ -443,19 +469,19 @@ func DisableTOTP(ctx context.Context, db *gorm.DB, box SecretBox, userID int64, 
 		if err := tx.Where("user_id = ?", userID).Delete(&TOTPFactor{}).Error; err != nil {
 			return err
 		}
-		return tx.Where("user_id = ?", userID).Delete(&RecoveryCode{}).Error
+		return dropOrphanRecoveryCodes(tx, userID)
 	})
 }
 
-// UsersWithSecondFactor says which of the users have a second factor, in
-// one query (the members page).
+// UsersWithSecondFactor says which of the users have a second factor (an
+// authenticator app or a passkey), in one query (the members page).
 func UsersWithSecondFactor(ctx context.Context, db *gorm.DB, userIDs []int64) (map[int64]bool, error) {
 	out := map[int64]bool{}
 	if len(userIDs) == 0 {
 		return out, nil
 	}
 	var ids []int64
-	err := db.WithContext(ctx).Model(&TOTPFactor{}).Where("user_id IN ? AND enabled_at IS NOT NULL", userIDs).Pluck("user_id", &ids).Error
+	err := db.WithContext(ctx).Model(&User{}).Where("id IN ? AND "+tenancy.HasSecondFactorSQL("users.id"), userIDs).Pluck("id", &ids).Error
 	for _, id := range ids {
 		out[id] = true
 	}

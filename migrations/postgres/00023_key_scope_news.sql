@@ -21,8 +21,11 @@ CREATE TRIGGER accounts_key_scopes AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE 
 	FOR EACH STATEMENT EXECUTE FUNCTION switchboard_key_scopes_changed();
 CREATE TRIGGER totp_factors_key_scopes AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON totp_factors
 	FOR EACH STATEMENT EXECUTE FUNCTION switchboard_key_scopes_changed();
+CREATE TRIGGER passkeys_key_scopes AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON passkeys
+	FOR EACH STATEMENT EXECUTE FUNCTION switchboard_key_scopes_changed();
 
 -- +goose Down
+DROP TRIGGER passkeys_key_scopes ON passkeys;
 DROP TRIGGER totp_factors_key_scopes ON totp_factors;
 DROP TRIGGER accounts_key_scopes ON accounts;
 DROP TRIGGER memberships_key_scopes ON memberships;

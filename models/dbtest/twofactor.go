@@ -27,3 +27,28 @@ func EnrolTOTP(t testing.TB, db *gorm.DB, box models.SecretBox, u models.User, a
 	Must(t, err)
 	return e.Secret, codes
 }
+
+// PasskeyOrigin is the origin of the relying party PasskeyRP is: models
+// tests register and use passkeys there.
+const PasskeyOrigin = "http://localhost:8080"
+
+// PasskeyRP is the dashboard at PasskeyOrigin as a WebAuthn relying party.
+func PasskeyRP(t testing.TB) *models.PasskeyRP {
+	t.Helper()
+	rp, err := models.NewPasskeyRP(PasskeyOrigin, "Switchboard")
+	Must(t, err)
+	return rp
+}
+
+// RegisterPasskey registers a new software authenticator's passkey for the
+// user under name, and returns the authenticator and the stored passkey.
+func RegisterPasskey(t testing.TB, db *gorm.DB, rp *models.PasskeyRP, u models.User, name string) (*Authenticator, models.Passkey) {
+	t.Helper()
+	ctx := context.Background()
+	a := NewAuthenticator(t, PasskeyOrigin)
+	opts, err := rp.BeginPasskeyRegistration(ctx, db, u)
+	Must(t, err)
+	p, _, err := rp.FinishPasskeyRegistration(ctx, db, u, opts.Token, a.Create(t, opts.JSON), name)
+	Must(t, err)
+	return a, p
+}

@@ -15,7 +15,7 @@ import (
 // The key cache keeps the scopes of API keys in memory between requests, so
 // that a request's key costs no statement. It is only as good as its news:
 // every change to a table a key's scope is read from (api_keys,
-// memberships, accounts, the second factors) flushes it,
+// memberships, accounts, totp_factors, passkeys) flushes it,
 //
 //   - in this process, when a write unit of work commits (runUnit, InTx),
 //     before its caller can answer anyone;

@@ -75,10 +75,11 @@ type membershipRow struct {
 }
 
 // HasSecondFactorSQL is true when the user whose ID is in the column named
-// col has a confirmed second factor. The scope reads it with the
+// col has a second factor: a confirmed authenticator app or a passkey. The scope reads it with the
 // membership, so that the organization's two-factor policy costs no query.
 func HasSecondFactorSQL(col string) string {
-	return "EXISTS (SELECT 1 FROM totp_factors tf WHERE tf.user_id = " + col + " AND tf.enabled_at IS NOT NULL)"
+	return "(EXISTS (SELECT 1 FROM totp_factors tf WHERE tf.user_id = " + col + " AND tf.enabled_at IS NOT NULL)" +
+		" OR EXISTS (SELECT 1 FROM passkeys pk WHERE pk.user_id = " + col + "))"
 }
 
 // loadScope reads the user's membership of the account matching where, in

@@ -49,8 +49,12 @@ var (
 	// a minute. A six-digit code with three steps accepted leaves a guesser
 	// about one chance in 300,000 per attempt: years at this rate.
 	secondFactorUser = throttleRule{"2fa-user", 5, time.Minute}
-	verifyLinks      = throttleRule{"link-verify", 1, time.Minute}
-	resetLinks       = throttleRule{"link-reset", 3, 10 * time.Minute}
+	// Passwordless passkey sign-ins started from one address: 30, then one
+	// every 6 seconds. Each leaves a challenge on the server until it
+	// expires; this bounds how many one address can leave.
+	passkeyAddress = throttleRule{"passkey-address", 30, 6 * time.Second}
+	verifyLinks    = throttleRule{"link-verify", 1, time.Minute}
+	resetLinks     = throttleRule{"link-reset", 3, 10 * time.Minute}
 )
 
 // ThrottleKey is one budget: a rule and what it counts (an email, an
@@ -111,6 +115,12 @@ func ThrottleSecondFactor(ctx context.Context, t Throttle, userPublicID string, 
 // SecondFactorPassed forgets the user's failed codes once one was right.
 func SecondFactorPassed(ctx context.Context, t Throttle, userPublicID string) error {
 	return t.Reset(ctx, ThrottleKey{secondFactorUser, userPublicID})
+}
+
+// ThrottlePasskeySignIn counts a passwordless passkey sign-in started from
+// address. Zero lets it start; otherwise it is how long until one may.
+func ThrottlePasskeySignIn(ctx context.Context, t Throttle, address string, at time.Time) (time.Duration, error) {
+	return t.Take(ctx, at, ThrottleKey{passkeyAddress, address})
 }
 
 // ThrottleLink counts one emailed link of the purpose to email.

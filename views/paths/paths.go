@@ -42,6 +42,12 @@ func SignIn() string                    { return "/signin" }
 func SignUp() string                    { return "/signup" }
 func SignOut() string                   { return "/signout" }
 func SignInSecondFactor() string        { return "/signin/two-factor" }
+func SignInPasskey() string             { return "/signin/passkey" }
+func SignInPasskeyOptions() string      { return SignInPasskey() + "/options" }
+func SignInSecondFactorPasskey() string { return SignInSecondFactor() + "/passkey" }
+func SignInSecondFactorPasskeyOptions() string {
+	return SignInSecondFactorPasskey() + "/options"
+}
 func VerifyEmail(token string) string   { return "/verify/" + seg(token) }
 func ResendVerification() string        { return "/verify/resend" }
 func ForgotPassword() string            { return "/password/forgot" }
@@ -154,4 +160,8 @@ func SecurityTOTPDisable() string            { return Security() + "/totp/disabl
 func SecurityRecoveryCodes() string          { return Security() + "/recovery-codes" }
 func SecuritySessionsRevokeOthers() string   { return Security() + "/sessions/revoke-others" }
 func SecuritySessionRevoke(id string) string { return Security() + "/sessions/" + seg(id) + "/revoke" }
+func SecurityPasskeys() string               { return Security() + "/passkeys" }
+func SecurityPasskeyOptions() string         { return SecurityPasskeys() + "/options" }
+func SecurityPasskeyRename(id string) string { return SecurityPasskeys() + "/" + seg(id) + "/rename" }
+func SecurityPasskeyRemove(id string) string { return SecurityPasskeys() + "/" + seg(id) + "/remove" }
 func SecondFactorRequired() string           { return "/two-factor/required" }
