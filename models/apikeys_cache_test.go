@@ -31,7 +31,7 @@ func watchKeyScopes(t *testing.T, db *gorm.DB) {
 func waitForKeyCache(t *testing.T, db *gorm.DB, live bool) {
 	t.Helper()
 	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(5 * time.Millisecond) {
-		if l, _ := tenancy.KeyCacheStatus(db); l == live {
+		if tenancy.KeyCacheStatsOf(db).Live == live {
 			return
 		}
 		if time.Now().After(deadline) {
@@ -149,8 +149,7 @@ func TestKeyCacheFailsClosedWhileItsChannelIsDown(t *testing.T) {
 		dbtest.Must(t, err)
 	}
 	elsewhere := dbtest.Plain(t, db)
-	_, listener := tenancy.KeyCacheStatus(db)
-	dbtest.Must(t, elsewhere.Exec("SELECT pg_terminate_backend(?)", listener).Error)
+	dbtest.Must(t, elsewhere.Exec("SELECT pg_terminate_backend(?)", tenancy.KeyCacheStatsOf(db).Listener).Error)
 	waitForKeyCache(t, db, false)
 
 	if n, err := lookUp(t, db, k.Secret); err != nil || n != 1 {
@@ -186,7 +185,7 @@ func TestKeyCacheIsOffOnSQLite(t *testing.T) {
 			t.Fatalf("look-up %d: %d statements, %v; want 1, nil", i+1, n, err)
 		}
 	}
-	if live, _ := tenancy.KeyCacheStatus(db); live {
+	if tenancy.KeyCacheStatsOf(db).Live {
 		t.Fatal("the key cache answers on SQLite")
 	}
 }

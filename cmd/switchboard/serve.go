@@ -139,6 +139,10 @@ func newMetrics(db *gorm.DB, recorder *usage.UsageRecorder) (*metrics.Registry, 
 	reg := metrics.New()
 	reg.WatchDB(sqlDB)
 	reg.WatchStatements(tenancy.QueryCount)
+	reg.WatchKeyCache(func() metrics.KeyCacheStats {
+		s := tenancy.KeyCacheStatsOf(db)
+		return metrics.KeyCacheStats{Live: s.Live, Hits: s.Hits, Misses: s.Misses, Flushes: s.Flushes}
+	})
 	reg.WatchUsage(func() metrics.UsageStats {
 		s := recorder.Stats()
 		return metrics.UsageStats{Queued: s.Queued, Written: s.Written, Dropped: s.Dropped, Pending: s.Pending}

@@ -71,7 +71,7 @@ func TestDrainAndMetrics(t *testing.T) {
 	if code != http.StatusOK || !strings.Contains(metrics, `switchboard_http_request_duration_seconds_bucket{method="GET",route="/signin"`) {
 		t.Fatalf("metrics: %d\n%.2000s", code, metrics)
 	}
-	for _, want := range []string{"switchboard_http_requests_total", "switchboard_http_requests_in_flight", "switchboard_usage_events_dropped_total",
+	for _, want := range []string{"switchboard_http_requests_total", "switchboard_http_requests_in_flight", "switchboard_usage_events_dropped_total", "switchboard_api_key_cache_live",
 		"go_sql_max_open_connections", "go_goroutines", "process_resident_memory_bytes"} {
 		if !strings.Contains(metrics, want) {
 			t.Errorf("metrics lack %s", want)

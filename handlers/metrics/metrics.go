@@ -96,6 +96,33 @@ func (r *Registry) WatchUsage(stats func() UsageStats) {
 	)
 }
 
+// KeyCacheStats are the API key cache's state and counters.
+type KeyCacheStats struct {
+	Live                  bool
+	Hits, Misses, Flushes int64
+}
+
+// WatchKeyCache reports the API key cache, read from stats at each scrape.
+func (r *Registry) WatchKeyCache(stats func() KeyCacheStats) {
+	counter := func(name, help string, read func(KeyCacheStats) int64) prometheus.Collector {
+		return prometheus.NewCounterFunc(prometheus.CounterOpts{Namespace: namespace, Name: name, Help: help},
+			func() float64 { return float64(read(stats())) })
+	}
+	r.reg.MustRegister(
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: namespace, Name: "api_key_cache_live",
+			Help: "1 while the API key cache hears the database's change notifications and answers; 0 while every key is read from the database."},
+			func() float64 {
+				if stats().Live {
+					return 1
+				}
+				return 0
+			}),
+		counter("api_key_cache_hits_total", "API keys answered from the key cache.", func(s KeyCacheStats) int64 { return s.Hits }),
+		counter("api_key_cache_misses_total", "API keys the live key cache did not hold, read from the database.", func(s KeyCacheStats) int64 { return s.Misses }),
+		counter("api_key_cache_flushes_total", "Times the key cache forgot every key: a change to what keys' scopes are read from, or its channel reconnecting.", func(s KeyCacheStats) int64 { return s.Flushes }),
+	)
+}
+
 // Handler serves the metrics in Prometheus's text format.
 func (r *Registry) Handler() http.Handler {
 	return promhttp.HandlerFor(r.reg, promhttp.HandlerOpts{Registry: r.reg})

@@ -38,6 +38,8 @@ type keyCache struct {
 	// nanoseconds; 0: not listening), and listener its backend's process.
 	heard    atomic.Int64
 	listener atomic.Uint32
+
+	hits, misses, flushes atomic.Int64
 }
 
 type cachedKey struct {
@@ -72,8 +74,10 @@ func (c *keyCache) get(hash string, now time.Time) (k KeyScope, ok bool, gen uin
 	}
 	e, ok := c.entries[hash]
 	if !ok || !now.Before(e.until) {
+		c.misses.Add(1)
 		return KeyScope{}, false, c.generation
 	}
+	c.hits.Add(1)
 	return e.scope, true, c.generation
 }
 
@@ -101,13 +105,25 @@ func (c *keyCache) flush() {
 	c.generation++
 	clear(c.entries)
 	c.mu.Unlock()
+	c.flushes.Add(1)
 }
 
-// KeyCacheStatus reports whether db's key cache answers now, and the
-// PostgreSQL backend process its listener is connected to (0: none).
-func KeyCacheStatus(db *gorm.DB) (live bool, listener uint32) {
+// KeyCacheStats is the state of a database's key cache, and what it did
+// since the database was opened. Hits and misses count look-ups while it
+// was live; every other look-up read the database as well.
+type KeyCacheStats struct {
+	// Live: the cache answers now. Listener is the PostgreSQL backend
+	// process its listener is connected to (0: none).
+	Live                  bool
+	Listener              uint32
+	Hits, Misses, Flushes int64
+}
+
+// KeyCacheStatsOf reads db's key cache's state and counters.
+func KeyCacheStatsOf(db *gorm.DB) KeyCacheStats {
 	c := &wallsOf(db).keys
-	return c.live(time.Now()), c.listener.Load()
+	return KeyCacheStats{Live: c.live(time.Now()), Listener: c.listener.Load(),
+		Hits: c.hits.Load(), Misses: c.misses.Load(), Flushes: c.flushes.Load()}
 }
 
 // keyScopesChanged flushes db's key cache: a write unit on db committed.
