@@ -357,6 +357,7 @@ func auditLabel(a tenancy.AuditAction) string {
 		models.AuditRoleChanged:       "Changed a role",
 		models.AuditRemoved:           "Removed a member",
 		models.AuditLeft:              "Left the organization",
+		models.AuditSecurityChanged:   "Changed their sign-in security",
 		sso.AuditSSOConfigured:        "Changed single sign-on",
 		sso.AuditSSODomainVerified:    "Verified a domain",
 		sso.AuditSSOSignedIn:          "Signed in with SSO",

@@ -240,9 +240,18 @@ func (h *Security) RecoveryCodesSubmit(c echo.Context) error {
 	return h.securityPage(c, http.StatusOK, securityState{recoveryCodes: codes})
 }
 
-// notify emails the user about a security change. A failed email is
+// notify emails the user about a security change and records it in the
+// audit log of each of their organizations. A failed email or record is
 // logged: the change is made either way.
 func (d *deps) notify(c echo.Context, user models.User, change, detail string) {
+	act := actor(c)
+	if act.UserID == 0 {
+		// The second step of a sign-in: the user is known, not yet signed in.
+		act = tenancy.Actor{UserID: user.ID, Name: user.Name, IP: clientIP(c.Request())}
+	}
+	if err := models.RecordSecurityChange(c.Request().Context(), d.db, user, act, change); err != nil {
+		LoggerFrom(c).Error("security change not recorded in the audit logs", "err", err, "change", change)
+	}
 	e := emails.SecurityChange{BaseURL: d.cfg.BaseURL, Name: user.Name, Change: change, Detail: detail, IP: clientIP(c.Request()), At: d.cfg.Clock()}
 	subject, body, err := emails.RenderSecurityChange(e)
 	if err == nil {

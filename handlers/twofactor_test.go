@@ -11,6 +11,7 @@ import (
 
 	"switchboard/models"
 	"switchboard/models/dbtest"
+	"switchboard/models/tenancy"
 	"switchboard/views/paths"
 )
 
@@ -53,6 +54,54 @@ func TestEnrolTOTPOnTheSecurityPage(t *testing.T) {
 		// Shown once: the page no longer has them, nor the secret.
 		c.get(paths.Security()).status(http.StatusOK).lacks(`id="recovery-codes"`).lacks(secret).contains(`data-testid="totp-on"`)
 		app.mail.Last(t, u.Email, "Switchboard security: two-factor authentication turned on")
+	})
+}
+
+// A member's security changes reach the audit log of each of their
+// organizations, and no other account's.
+func TestSecurityChangesAreAuditedInTheMembersOrganizations(t *testing.T) {
+	t.Parallel()
+	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
+		clock := newManualClock()
+		app := newClockedApp(t, db, clock)
+		u, personal, c := app.user(t)
+		owner, _ := dbtest.User(t, db)
+		org := dbtest.Org(t, db, owner)
+		dbtest.AddMember(t, db, org, u, tenancy.RoleMember)
+		stranger, _ := dbtest.User(t, db)
+		other := dbtest.Org(t, db, stranger)
+
+		secret := strings.TrimSpace(c.get(paths.Security()).doc().Find("#totp-secret").Text())
+		c.post(paths.SecurityTOTP(), url.Values{"code": {totpAt(t, secret, clock.Now())}}, paths.Security()).status(http.StatusOK)
+
+		events, _, err := tenancy.ListAuditEvents(t.Context(), db, org, tenancy.Page{Number: 1, Size: 50})
+		dbtest.Must(t, err)
+		var found bool
+		for _, ev := range events {
+			if ev.Action == models.AuditSecurityChanged {
+				found = true
+				if ev.Details != "two-factor authentication turned on" || ev.ActorUserID == nil || *ev.ActorUserID != u.ID || !strings.Contains(ev.Target, u.Email) {
+					t.Errorf("audit event %+v, want the member turning two-factor authentication on", ev)
+				}
+			}
+		}
+		if !found {
+			t.Fatalf("the organization's audit log has no security change of its member: %+v", events)
+		}
+		for _, s := range []tenancy.Scope{other, personal} {
+			events, _, err := tenancy.ListAuditEvents(t.Context(), db, s, tenancy.Page{Number: 1, Size: 50})
+			dbtest.Must(t, err)
+			for _, ev := range events {
+				if ev.Action == models.AuditSecurityChanged {
+					t.Errorf("account %s records another's security change: %+v", s.Account().Name, ev)
+				}
+			}
+		}
+		// The log page names it.
+		admin := app.client()
+		admin.signIn(owner.Email)
+		admin.switchTo(org.Account().PublicID)
+		admin.get(paths.AuditLog()).status(http.StatusOK).contains("Changed their sign-in security").contains("two-factor authentication turned on")
 	})
 }
 

@@ -135,6 +135,7 @@ func TestSystemDoorCallSites(t *testing.T) {
 		`usage.go: write the batched usage of API requests`,
 		`tokens.go: look up a SCIM token by its secret`,
 		`users.go: SCIM provisioning creates a user and their personal account`,
+		`security_audit.go: record a member's security change in their organizations' audit logs`,
 	}
 	var got []string
 	root := filepath.Join("..", "..")
