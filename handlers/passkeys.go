@@ -254,16 +254,10 @@ func (h *Auth) SecondFactorPasskeySubmit(c echo.Context) error {
 	if !ok {
 		return h.flashlessSignIn(c)
 	}
-	ctx, at := c.Request().Context(), h.cfg.Clock()
-	wait, err := throttle.ThrottleSecondFactor(ctx, h.cfg.Throttle, user.PublicID, at)
-	if err != nil {
+	if answered, err := h.secondStepThrottled(c, user, f.Next); answered || err != nil {
 		return err
 	}
-	if wait > 0 {
-		h.cfg.Metrics.SignIn("throttled")
-		return h.secondFactorPage(c, http.StatusTooManyRequests, user, f.Next, fmt.Sprintf("Too many failed attempts. Wait %s and try again.", humanWait(wait)))
-	}
-	_, err = h.passkeys.FinishPasskeySignIn(ctx, h.db, user, token, []byte(f.Credential))
+	_, err := h.passkeys.FinishPasskeySignIn(c.Request().Context(), h.db, user, token, []byte(f.Credential))
 	if msg, ok := passkeyRefusal(err, f.Credential); ok {
 		LoggerFrom(c).Warn("passkey refused as a second factor", "user_id", user.PublicID, "err", err)
 		h.cfg.Metrics.SignIn("refused")
@@ -272,14 +266,9 @@ func (h *Auth) SecondFactorPasskeySubmit(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := throttle.SecondFactorPassed(ctx, h.cfg.Throttle, user.PublicID); err != nil {
+	if err := h.passSecondStep(c, user, models.AuthPasswordPasskey); err != nil {
 		return err
 	}
-	accountID, _ := SessionFrom(c).Values[valAccountID].(int64)
-	if err := h.startSessionWith(c, user.ID, accountID, sessionStart{method: models.AuthPasswordPasskey}); err != nil {
-		return err
-	}
-	h.cfg.Metrics.SignIn("success")
 	return redirect(c, safeNext(f.Next))
 }
 

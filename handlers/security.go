@@ -391,13 +391,8 @@ func (h *Auth) SecondFactorSubmit(c echo.Context) error {
 		return h.flashlessSignIn(c)
 	}
 	ctx, at := c.Request().Context(), h.cfg.Clock()
-	wait, err := throttle.ThrottleSecondFactor(ctx, h.cfg.Throttle, user.PublicID, at)
-	if err != nil {
+	if answered, err := h.secondStepThrottled(c, user, f.Next); answered || err != nil {
 		return err
-	}
-	if wait > 0 {
-		h.cfg.Metrics.SignIn("throttled")
-		return h.secondFactorPage(c, http.StatusTooManyRequests, user, f.Next, fmt.Sprintf("Too many wrong codes. Wait %s and try again.", humanWait(wait)))
 	}
 	used, err := models.VerifySecondFactor(ctx, h.db, h.box, user.ID, f.Code, at)
 	if errors.Is(err, models.ErrCodeInvalid) {
@@ -408,14 +403,9 @@ func (h *Auth) SecondFactorSubmit(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := throttle.SecondFactorPassed(ctx, h.cfg.Throttle, user.PublicID); err != nil {
+	if err := h.passSecondStep(c, user, models.AuthPasswordTOTP); err != nil {
 		return err
 	}
-	accountID, _ := SessionFrom(c).Values[valAccountID].(int64)
-	if err := h.startSessionWith(c, user.ID, accountID, sessionStart{method: models.AuthPasswordTOTP}); err != nil {
-		return err
-	}
-	h.cfg.Metrics.SignIn("success")
 	if used == models.FactorRecovery {
 		left, err := models.SecondFactorStatusOf(ctx, h.db, user.ID)
 		if err != nil {
@@ -425,6 +415,32 @@ func (h *Auth) SecondFactorSubmit(c echo.Context) error {
 		return h.flashRedirect(c, flashNotice, fmt.Sprintf("You signed in with a recovery code; %d are left. Generate new ones in Settings › Security when you run low.", left.RecoveryLeft), safeNext(f.Next))
 	}
 	return redirect(c, safeNext(f.Next))
+}
+
+// secondStepThrottled answers the second step with 429 while the user's
+// failed second factors are throttled (like passwords, whatever the factor
+// tried); answered is true when it did.
+func (h *Auth) secondStepThrottled(c echo.Context, user models.User, next string) (answered bool, err error) {
+	wait, err := throttle.ThrottleSecondFactor(c.Request().Context(), h.cfg.Throttle, user.PublicID, h.cfg.Clock())
+	if err != nil || wait <= 0 {
+		return false, err
+	}
+	h.cfg.Metrics.SignIn("throttled")
+	return true, h.secondFactorPage(c, http.StatusTooManyRequests, user, next, fmt.Sprintf("Too many failed attempts. Wait %s and try again.", humanWait(wait)))
+}
+
+// passSecondStep clears the user's failed second factors and starts the
+// real session, signed in by method, with a new token.
+func (h *Auth) passSecondStep(c echo.Context, user models.User, method models.AuthMethod) error {
+	if err := throttle.SecondFactorPassed(c.Request().Context(), h.cfg.Throttle, user.PublicID); err != nil {
+		return err
+	}
+	accountID, _ := SessionFrom(c).Values[valAccountID].(int64)
+	if err := h.startSessionWith(c, user.ID, accountID, sessionStart{method: method}); err != nil {
+		return err
+	}
+	h.cfg.Metrics.SignIn("success")
+	return nil
 }
 
 // flashlessSignIn sends a step that expired (or never began) back to the
