@@ -122,18 +122,22 @@ func (h *Security) PasskeySubmit(c echo.Context) error {
 		return err
 	}
 	LoggerFrom(c).Info("passkey added", "passkey", p.ID)
+	if err := h.provedSecondFactor(c, models.AuthPasswordPasskey); err != nil {
+		return err
+	}
+	detail := "The passkey “" + p.Name + "” can now sign in to your account, alone or after your password."
 	if len(codes) > 0 {
 		// The first second factor: its recovery codes, shown this once.
-		h.notify(c, user, "passkey added", "The passkey “"+p.Name+"” can now sign in to your account, alone or after your password. We gave you 10 recovery codes.")
+		h.notify(c, user, "passkey added", detail+gaveRecoveryCodes)
 		return h.securityPage(c, http.StatusOK, securityState{recoveryCodes: codes, added: p.Name})
 	}
-	h.notify(c, user, "passkey added", "The passkey “"+p.Name+"” can now sign in to your account, alone or after your password.")
+	h.notify(c, user, "passkey added", detail)
 	return h.flashRedirect(c, flashSuccess, "Added the passkey “"+p.Name+"”.", paths.Security())
 }
 
-// passkeyID is the :id of a passkey route; anything but a positive number
-// is a 404.
-func passkeyID(c echo.Context) (int64, error) {
+// idParam is the :id of a route (a passkey's, a session's); anything but
+// a positive number is a 404.
+func idParam(c echo.Context) (int64, error) {
 	id, err := strconv.ParseInt(c.Param("id"), 10, 64)
 	if err != nil || id <= 0 {
 		return 0, tenancy.ErrNotFound
@@ -148,7 +152,7 @@ type passkeyRenameForm struct {
 // PasskeyRenameSubmit renames one of the user's passkeys; another user's is
 // a 404.
 func (h *Security) PasskeyRenameSubmit(c echo.Context) error {
-	id, err := passkeyID(c)
+	id, err := idParam(c)
 	if err != nil {
 		return err
 	}
@@ -175,7 +179,7 @@ type passkeyRemoveForm struct {
 // password (throttled like the other security changes); another user's is
 // a 404.
 func (h *Security) PasskeyRemoveSubmit(c echo.Context) error {
-	id, err := passkeyID(c)
+	id, err := idParam(c)
 	if err != nil {
 		return err
 	}

@@ -291,6 +291,9 @@ func TestPasskeySatisfiesRequire2FA(t *testing.T) {
 		member.addPasskey(origin, "Member key")
 		member.switchTo(org.PublicID)
 		member.get("/indexes").status(http.StatusOK).contains("secret-plans")
+		// The session that just proved its passkey passed a second factor: it
+		// makes keys, as one that set up an authenticator app does.
+		member.post(paths.APIKeys(), url.Values{"name": {"after the passkey"}}).status(http.StatusOK).contains(`data-testid="new-key"`)
 
 		members := admin.get(paths.Members()).status(http.StatusOK).doc()
 		for id, want := range map[string]string{f.AdminUser.PublicID: "On", f.MemberUser.PublicID: "On", f.Member2User.PublicID: "Off"} {

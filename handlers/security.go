@@ -143,15 +143,28 @@ func (h *Security) TOTPSubmit(c echo.Context) error {
 	if err := throttle.SecondFactorPassed(ctx, h.cfg.Throttle, user.PublicID); err != nil {
 		return err
 	}
-	// The code just given is this session's second factor.
-	sess := SessionFrom(c)
-	sess.Values[valMethod] = string(models.AuthPasswordTOTP)
-	if err := sess.Save(c.Request(), c.Response()); err != nil {
+	if err := h.provedSecondFactor(c, models.AuthPasswordTOTP); err != nil {
 		return err
 	}
 	LoggerFrom(c).Info("two-factor authentication turned on")
-	h.notify(c, user, "two-factor authentication turned on", "Signing in now asks for a code from your authenticator app. We gave you 10 recovery codes.")
+	h.notify(c, user, "two-factor authentication turned on", "Signing in now asks for a code from your authenticator app."+gaveRecoveryCodes)
 	return h.securityPage(c, http.StatusOK, securityState{recoveryCodes: codes})
+}
+
+// gaveRecoveryCodes ends the notice of a first second factor.
+var gaveRecoveryCodes = fmt.Sprintf(" We gave you %d recovery codes.", models.RecoveryCodeCount)
+
+// provedSecondFactor counts the factor this session has just set up (and
+// so used) as its second factor: a session signed in by password alone is
+// now signed in by password and method; one signed in otherwise keeps its
+// method.
+func (h *Security) provedSecondFactor(c echo.Context, method models.AuthMethod) error {
+	sess := SessionFrom(c)
+	if m, _ := sess.Values[valMethod].(string); m != "" && models.AuthMethod(m) != models.AuthPassword {
+		return nil
+	}
+	sess.Values[valMethod] = string(method)
+	return sess.Save(c.Request(), c.Response())
 }
 
 type disableForm struct {
@@ -294,9 +307,9 @@ func (h *Security) sessionRows(c echo.Context, userID int64) ([]views.SessionRow
 // RevokeSessionSubmit ends one of the user's other sessions; another
 // user's session is a 404.
 func (h *Security) RevokeSessionSubmit(c echo.Context) error {
-	id, err := strconv.ParseInt(c.Param("id"), 10, 64)
-	if err != nil || id <= 0 {
-		return tenancy.ErrNotFound
+	id, err := idParam(c)
+	if err != nil {
+		return err
 	}
 	user, _ := UserFrom(c)
 	if rec := sessionRecord(c); rec != nil && rec.ID == id {

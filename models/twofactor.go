@@ -452,7 +452,7 @@ func DisableTOTP(ctx context.Context, db *gorm.DB, box SecretBox, userID int64, 
 		return err
 	}
 	fe := tenancy.FieldErrors{}
-	if len(password) > PasswordMax || !checkPassword(user.PasswordHash, password) {
+	if !PasswordMatches(user, password) {
 		fe["current_password"] = "That is not your current password."
 	}
 	if len(fe) == 0 {
