@@ -38,6 +38,9 @@ func newSCIMEnv(t testing.TB, app *testApp) *scimEnv {
 func newSCIMEnvAt(t testing.TB, app *testApp, domain string) *scimEnv {
 	t.Helper()
 	admin, org, ac := orgAdmin(t, app)
+	// The administrator proved their address: provisioning them (as some
+	// tests do) links their account as it is.
+	dbtest.Must(t, dbtest.Plain(t, app.db).Exec("UPDATE users SET email_verified_at = ? WHERE id = ?", tenancy.Now(), admin.ID).Error)
 	idp := idptest.New(t)
 	ac.post(paths.SSOSettings(), url.Values{"metadata_xml": {idp.Metadata()}, "domains": {domain}, "default_role": {"member"}}).status(http.StatusSeeOther)
 	slug := org.Account().SlugOrEmpty()
@@ -368,9 +371,11 @@ func TestSCIMCreatesAndTakesInOnlyInProvedDomains(t *testing.T) {
 		if _, ok := membership(t, db, env.org, outsider.ID); ok {
 			t.Fatal("an outsider was taken in")
 		}
-		// Someone at a proved domain who signed up is linked, not duplicated;
-		// their password and personal account stay.
+		// Someone at a proved domain who signed up (and proved the address)
+		// is linked, not duplicated; their password and personal account
+		// stay.
 		known, personal := dbtest.UserNamed(t, db, "Known User", "known@example.com")
+		dbtest.Must(t, dbtest.Plain(t, db).Exec("UPDATE users SET email_verified_at = ? WHERE id = ?", tenancy.Now(), known.ID).Error)
 		id := env.provision(t, "known@example.com", "Known", "User")
 		if u := userByEmail(t, db, "known@example.com"); u.ID != known.ID || u.PasswordHash == "" {
 			t.Fatalf("linked user %+v", u)
@@ -381,6 +386,21 @@ func TestSCIMCreatesAndTakesInOnlyInProvedDomains(t *testing.T) {
 		app.scim(t, env.token, http.MethodPatch, paths.SCIMUser(id), patch(op("replace", "active", false))).status(http.StatusOK)
 		if _, err := tenancy.PersonalScope(t.Context(), db, known.ID); err != nil || personal.AccountID() == 0 {
 			t.Fatalf("personal account: %v", err)
+		}
+		// Someone who signed up at a proved domain and never proved the
+		// address held it unproved: as at an SSO sign-in, the squatter's
+		// password, sessions and keys go before the account joins.
+		squatter, squatterPersonal := dbtest.UserNamed(t, db, "Squat Ter", "squat@example.com")
+		squatterKey := dbtest.NewAPIKey(t, db, squatterPersonal, "squatter's")
+		env.provision(t, "squat@example.com", "Squat", "Ter")
+		if u := userByEmail(t, db, "squat@example.com"); u.ID != squatter.ID || u.PasswordHash != "" || u.EmailVerifiedAt == nil {
+			t.Fatalf("a squatter's account joined as it was: %+v", u)
+		}
+		if k := dbtest.RawAPIKey(t, db, squatterKey.ID); k.RevokedAt == nil {
+			t.Fatal("the squatter's API key still works")
+		}
+		if n := dbtest.CountRows(t, db, "sessions", "user_id = ?", squatter.ID); n != 0 {
+			t.Fatalf("the squatter keeps %d sessions", n)
 		}
 		// A member invited by hand at an unproved domain is taken over by
 		// SCIM: they are a member already.

@@ -246,6 +246,15 @@ func CreateUser(ctx context.Context, db *gorm.DB, s tenancy.Scope, in UserInput)
 			if n > 0 {
 				return ErrAlreadyProvisioned
 			}
+			if proved && u.EmailVerifiedAt == nil {
+				// Whoever signed up with the address never proved it, and
+				// the organization's IdP now does: as at an SSO sign-in, a
+				// squatter's password, sessions and keys go before the
+				// account joins.
+				if err := scimDoor.Tx(ctx, tx, func(tx *gorm.DB) error { return models.ProveAddressByIdP(tx, u.ID) }); err != nil {
+					return err
+				}
+			}
 		}
 		t := tenancy.Now()
 		row = User{PublicID: tenancy.NewUUID(), UserID: u.ID, UserName: in.UserName, UserNameKey: strings.ToLower(in.UserName),
