@@ -85,6 +85,26 @@ func passkeyFlow(t *testing.T, b *browser, s *site, dbName string) {
 	b.navigate(s.url("/settings/security"))
 	b.wantVisible(`[data-testid="no-passkeys"]`)
 	b.fill(`[data-testid="add-passkey-form"] input[name="name"]`, "Laptop")
+	// Adding a passkey takes the password: a wrong one is refused before
+	// the browser is asked for a passkey, with the message under the
+	// field, which is marked invalid, emptied and focused.
+	password := `[data-testid="add-passkey-form"] input[name="current_password"]`
+	b.fill(password, "not my password")
+	b.do(chromedp.Click(chromedp.CSS(`[data-testid="add-passkey"]`)))
+	b.waitFor(`document.querySelector('#field-passkey-add-password-error') !== null`)
+	b.wantText(`#field-passkey-add-password-error`, "That is not your current password.")
+	if !b.evalBool(`(() => { const f = document.querySelector('` + password + `'); return f.getAttribute('aria-invalid') === 'true' && f.getAttribute('aria-describedby') === 'field-passkey-add-password-error' && document.activeElement === f && f.value === ''; })()`) {
+		t.Error("the password field is not marked invalid, described by its message, emptied and focused")
+	}
+	if msg := b.evalBool(`document.querySelector('[data-testid="add-passkey-form"] [data-testid="passkey-message"]').textContent !== ''`); msg {
+		t.Error("the wrong password is told twice: under the field and in the form's message")
+	}
+	b.statusWasExpected(422)
+	b.shots("security-passkey-wrong-password-" + dbName)
+	if n := b.evalInt(`document.querySelectorAll('[data-testid="passkey"]').length`); n != 0 {
+		t.Fatalf("%d passkeys after a wrong password", n)
+	}
+	b.fill(password, "difference engine no. 2")
 	// The first second factor comes with recovery codes, shown once.
 	b.submit(`[data-testid="add-passkey"]`, "/settings/security/passkeys")
 	b.wantTextContains(`[data-testid="passkey-added"]`, "Added the passkey “Laptop”")

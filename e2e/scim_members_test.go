@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/chromedp/chromedp"
 	"gorm.io/gorm"
@@ -159,13 +160,27 @@ func (b *browser) submitExpecting(sel string, status int64) {
 	if resp.Status != status {
 		b.t.Fatalf("%s answered %d, want %d", sel, resp.Status, status)
 	}
-	b.mu.Lock()
-	kept := b.console[:0]
-	for _, m := range b.console {
-		if !strings.Contains(m, fmt.Sprintf("status of %d", status)) {
-			kept = append(kept, m)
+	b.statusWasExpected(status)
+}
+
+// statusWasExpected forgets the browser's console lines about responses
+// with the status, which a test asked for. The lines come on their own
+// from the browser, so it waits a moment for one.
+func (b *browser) statusWasExpected(status int64) {
+	line := fmt.Sprintf("status of %d", status)
+	for deadline := time.Now().Add(2 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		b.mu.Lock()
+		kept := b.console[:0]
+		for _, m := range b.console {
+			if !strings.Contains(m, line) {
+				kept = append(kept, m)
+			}
+		}
+		dropped := len(kept) < len(b.console)
+		b.console = kept
+		b.mu.Unlock()
+		if dropped || time.Now().After(deadline) {
+			return
 		}
 	}
-	b.console = kept
-	b.mu.Unlock()
 }

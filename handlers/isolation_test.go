@@ -76,7 +76,7 @@ func seedResources(t testing.TB, db *gorm.DB, label string, s tenancy.Scope, vis
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, pk := dbtest.RegisterPasskey(t, db, dbtest.PasskeyRP(t), models.User{ID: s.UserID(), PublicID: userPublicID(t, db, s.UserID())}, label)
+	_, pk := dbtest.RegisterPasskey(t, db, dbtest.PasskeyRP(t), storedUser(t, db, s.UserID()), label)
 	r := resources{session: strconv.FormatInt(sess.ID, 10), passkey: strconv.FormatInt(pk.ID, 10), label: label, index: idx.PublicID, video: v.PublicID, integration: it.PublicID, member: missingID, invitation: missingID,
 		apiKey: key.PublicID, invoice: invoice, ssoTest: ssoTest, scimToken: missingID, scimUser: missingID, scimGroup: missingID}
 	if s.IsOrganization() && s.Role() == tenancy.RoleAdmin {
@@ -260,14 +260,15 @@ func TestIsolationMatrixWithRowSecurityAlone(t *testing.T) {
 	})
 }
 
-// userPublicID is the public ID of a user (a passkey's user handle).
-func userPublicID(t testing.TB, db *gorm.DB, id int64) string {
+// storedUser is a user as stored: registering a passkey takes their
+// password hash and public ID (the passkey's user handle).
+func storedUser(t testing.TB, db *gorm.DB, id int64) models.User {
 	t.Helper()
 	u, err := models.GetUser(t.Context(), db, id)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return u.PublicID
+	return u
 }
 
 func isolationMatrix(t *testing.T, db *gorm.DB) {

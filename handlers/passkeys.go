@@ -59,6 +59,13 @@ func passkeyError(c echo.Context, status int, msg string) error {
 	return c.JSON(status, map[string]string{"error": msg})
 }
 
+// passkeyFieldErrors answers an options request refused for what its
+// form holds: each message by field, for the script to show under the
+// field, and all of them in a sentence.
+func passkeyFieldErrors(c echo.Context, status int, fe tenancy.FieldErrors) error {
+	return c.JSON(status, map[string]any{"error": fieldMessages(fe), "fields": fe})
+}
+
 // passkeyToken takes the ceremony's token from its cookie, and drops the
 // cookie: whatever happens next, the ceremony is over.
 func (d *deps) passkeyToken(c echo.Context) string {
@@ -84,17 +91,37 @@ func passkeyRefusal(err error, credential string) (string, bool) {
 	return "", false
 }
 
-// PasskeyOptions starts registering a passkey.
+type passkeyOptionsForm struct {
+	CurrentPassword string `form:"current_password"`
+}
+
+// PasskeyOptions starts registering a passkey, given the user's password
+// (throttled like the other security changes). The password is checked
+// here, before any challenge is issued, and PasskeySubmit answers only a
+// challenge issued here.
 func (h *Security) PasskeyOptions(c echo.Context) error {
 	if err := h.passkeysOn(); err != nil {
 		return err
 	}
+	var f passkeyOptionsForm
+	if err := bindForm(c, &f); err != nil {
+		return err
+	}
+	ctx := c.Request().Context()
 	user, _ := UserFrom(c)
-	opts, err := h.passkeys.BeginPasskeyRegistration(c.Request().Context(), h.db, user)
+	if msg, err := h.tooManyWrongAttempts(c, user); err != nil {
+		return err
+	} else if msg != "" {
+		return passkeyFieldErrors(c, http.StatusTooManyRequests, tenancy.FieldErrors{"current_password": msg})
+	}
+	opts, err := h.passkeys.BeginPasskeyRegistration(ctx, h.db, user, f.CurrentPassword)
 	if fe, ok := tenancy.AsFieldErrors(err); ok {
-		return passkeyError(c, http.StatusUnprocessableEntity, fieldMessages(fe))
+		return passkeyFieldErrors(c, http.StatusUnprocessableEntity, fe)
 	}
 	if err != nil {
+		return err
+	}
+	if err := throttle.SecondFactorPassed(ctx, h.cfg.Throttle, user.PublicID); err != nil {
 		return err
 	}
 	return h.passkeyOptions(c, opts)
@@ -189,10 +216,10 @@ func (h *Security) PasskeyRemoveSubmit(c echo.Context) error {
 	}
 	ctx := c.Request().Context()
 	user, _ := UserFrom(c)
-	if wait, err := throttle.ThrottleSecondFactor(ctx, h.cfg.Throttle, user.PublicID, h.cfg.Clock()); err != nil {
+	if msg, err := h.tooManyWrongAttempts(c, user); err != nil {
 		return err
-	} else if wait > 0 {
-		return h.securityPage(c, http.StatusTooManyRequests, securityState{passkeyRow: id, rowErrs: tenancy.FieldErrors{"current_password": "Too many wrong attempts. Wait " + humanWait(wait) + " and try again."}})
+	} else if msg != "" {
+		return h.securityPage(c, http.StatusTooManyRequests, securityState{passkeyRow: id, rowErrs: tenancy.FieldErrors{"current_password": msg}})
 	}
 	p, err := models.RemovePasskey(ctx, h.db, user.ID, id, f.CurrentPassword)
 	if fe, ok := tenancy.AsFieldErrors(err); ok {

@@ -1,6 +1,8 @@
 package handlers_test
 
 import (
+	"encoding/base64"
+	"encoding/json"
 	"net/http"
 	"net/url"
 	"strings"
@@ -11,6 +13,7 @@ import (
 	"gorm.io/gorm"
 
 	"switchboard/handlers"
+	"switchboard/models"
 	"switchboard/models/dbtest"
 	"switchboard/views/paths"
 )
@@ -28,15 +31,18 @@ func passkeyApp(t *testing.T, db *gorm.DB) (*testApp, string) {
 }
 
 // passkeyOptions asks for a ceremony's options as the script does, with the
-// fields of the page from.
-func (c *client) passkeyOptions(path, from string) []byte {
+// fields of the page from and form.
+func (c *client) passkeyOptions(path, from string, form url.Values) []byte {
 	c.t.Helper()
-	r := c.post(path, nil, from).status(http.StatusOK)
+	r := c.post(path, form, from).status(http.StatusOK)
 	if ct := r.Header.Get("Content-Type"); !strings.HasPrefix(ct, "application/json") {
 		c.t.Fatalf("options are %q", ct)
 	}
 	return []byte(r.Body)
 }
+
+// withPassword is the add-passkey form's password, right.
+var withPassword = url.Values{"current_password": {dbtest.Password}}
 
 // addPasskey registers a new authenticator's passkey on Settings › Security.
 // A user without recovery codes is shown ten; the others are sent back to
@@ -44,7 +50,7 @@ func (c *client) passkeyOptions(path, from string) []byte {
 func (c *client) addPasskey(origin, name string) *dbtest.Authenticator {
 	c.t.Helper()
 	a := dbtest.NewAuthenticator(c.t, origin)
-	opts := c.passkeyOptions(paths.SecurityPasskeyOptions(), paths.Security())
+	opts := c.passkeyOptions(paths.SecurityPasskeyOptions(), paths.Security(), withPassword)
 	r := c.post(paths.SecurityPasskeys(), url.Values{"name": {name}, "credential": {string(a.Create(c.t, opts))}}, paths.Security())
 	if r.Code == http.StatusOK {
 		if n := r.doc().Find("#recovery-codes li").Length(); n != 10 {
@@ -60,7 +66,7 @@ func (c *client) addPasskey(origin, name string) *dbtest.Authenticator {
 // passkeyStep answers the second step with the authenticator.
 func (c *client) passkeyStep(a *dbtest.Authenticator) *response {
 	c.t.Helper()
-	opts := c.passkeyOptions(paths.SignInSecondFactorPasskeyOptions(), paths.SignInSecondFactor())
+	opts := c.passkeyOptions(paths.SignInSecondFactorPasskeyOptions(), paths.SignInSecondFactor(), nil)
 	return c.post(paths.SignInSecondFactorPasskey(), url.Values{"credential": {string(a.Get(c.t, opts))}}, paths.SignInSecondFactor())
 }
 
@@ -68,7 +74,7 @@ func (c *client) passkeyStep(a *dbtest.Authenticator) *response {
 func (c *client) passwordless(a *dbtest.Authenticator, next string) *response {
 	c.t.Helper()
 	from := paths.WithQuery(paths.SignIn(), url.Values{"next": {next}})
-	opts := c.passkeyOptions(paths.SignInPasskeyOptions(), from)
+	opts := c.passkeyOptions(paths.SignInPasskeyOptions(), from, nil)
 	return c.post(paths.SignInPasskey(), url.Values{"credential": {string(a.Get(c.t, opts))}, "next": {next}}, from)
 }
 
@@ -145,7 +151,7 @@ func TestPasskeyRegistrationAttacks(t *testing.T) {
 
 		// Another origin.
 		a := dbtest.NewAuthenticator(t, "http://evil.localhost")
-		opts := c.passkeyOptions(paths.SecurityPasskeyOptions(), paths.Security())
+		opts := c.passkeyOptions(paths.SecurityPasskeyOptions(), paths.Security(), withPassword)
 		cred := string(a.Create(t, opts))
 		c.post(paths.SecurityPasskeys(), url.Values{"credential": {cred}}, paths.Security()).status(http.StatusUnprocessableEntity).contains("was not accepted")
 
@@ -156,10 +162,166 @@ func TestPasskeyRegistrationAttacks(t *testing.T) {
 
 		// Another user cannot answer a challenge issued to this one (the
 		// cookie is this browser's; a copy of the answer is not enough).
-		opts = c.passkeyOptions(paths.SecurityPasskeyOptions(), paths.Security())
+		opts = c.passkeyOptions(paths.SecurityPasskeyOptions(), paths.Security(), withPassword)
 		other.post(paths.SecurityPasskeys(), url.Values{"credential": {string(a.Create(t, opts))}}, paths.Security()).status(http.StatusUnprocessableEntity)
 		if n := dbtest.CountRows(t, db, "passkeys", "1 = 1"); n != 0 {
 			t.Fatalf("%d passkeys stored by refused attempts", n)
+		}
+	})
+}
+
+// optionsRefusal reads a refused options request: the message of each
+// field.
+func optionsRefusal(t *testing.T, r *response) map[string]string {
+	t.Helper()
+	var body struct {
+		Error  string            `json:"error"`
+		Fields map[string]string `json:"fields"`
+	}
+	if err := json.Unmarshal([]byte(r.Body), &body); err != nil || body.Error == "" {
+		t.Fatalf("the refusal %q is not a message (%v)", r.Body, err)
+	}
+	for _, ck := range r.Header.Values("Set-Cookie") {
+		if strings.HasPrefix(ck, "switchboard_webauthn=") {
+			t.Fatalf("a refused options request started a ceremony: %s", ck)
+		}
+	}
+	return body.Fields
+}
+
+// Someone holding only a session (a stolen cookie) must not add a passkey:
+// it would sign them in without the password from then on. The options
+// step asks for the password before it issues any challenge, and wrong
+// passwords draw from the budget the other password checks of the page
+// share.
+func TestAddingAPasskeyTakesThePassword(t *testing.T) {
+	t.Parallel()
+	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
+		clock := newManualClock()
+		var origin string
+		app := newApp(t, db, func(c *handlers.Config) {
+			c.BaseURL = strings.Replace(c.BaseURL, "127.0.0.1", "localhost", 1)
+			c.Clock, origin = clock.Now, c.BaseURL
+		})
+		u, _, c := app.user(t)
+		page := c.get(paths.Security()).status(http.StatusOK)
+		if page.doc().Find(`[data-testid="add-passkey-form"] input[name="current_password"][type="password"][autocomplete="current-password"]`).Length() != 1 {
+			t.Fatal("the add-passkey form asks for no current password")
+		}
+		options := func(form url.Values, status int, want string) {
+			t.Helper()
+			r := c.post(paths.SecurityPasskeyOptions(), form, paths.Security()).status(status)
+			if got := optionsRefusal(t, r)["current_password"]; !strings.HasPrefix(got, want) {
+				t.Fatalf("current_password: %q, want %q", got, want)
+			}
+			if n := dbtest.CountRows(t, db, "webauthn_challenges", "user_id = ?", u.ID); n != 0 {
+				t.Fatalf("%d challenges issued without the password", n)
+			}
+		}
+		wrong := url.Values{"current_password": {"not my password"}}
+
+		options(nil, http.StatusUnprocessableEntity, "Enter your current password.")
+		for range 4 {
+			options(wrong, http.StatusUnprocessableEntity, "That is not your current password.")
+		}
+		// Five tries are spent: now even the right password waits, and so
+		// does the page's other password check.
+		options(withPassword, http.StatusTooManyRequests, "Too many wrong attempts. Wait 1 minute")
+		dbtest.EnrolTOTP(t, db, dbtest.SecretBox, u, clock.Now())
+		c.post(paths.SecurityRecoveryCodes(), withPassword, paths.Security()).status(http.StatusTooManyRequests).contains("Too many wrong attempts.")
+		if n := dbtest.CountRows(t, db, "passkeys", "user_id = ?", u.ID); n != 0 {
+			t.Fatalf("%d passkeys added without the password", n)
+		}
+
+		// A minute later the right password starts the ceremony, the
+		// passkey is added, and the failures are forgotten.
+		clock.Advance(time.Minute)
+		c.addPasskey(origin, "Laptop")
+		for range 4 {
+			options(wrong, http.StatusUnprocessableEntity, "That is not your current password.")
+		}
+		c.addPasskey(origin, "Phone")
+		if got := strings.Join(passkeyNames(c.get(paths.Security())), ","); got != "Laptop,Phone" {
+			t.Fatalf("passkeys: %q", got)
+		}
+	})
+}
+
+// The answer step cannot stand in for the options step: it takes only a
+// challenge issued, after the password was checked, to this user for
+// adding a passkey.
+func TestPasskeySubmitNeedsThePasswordCheckedOptions(t *testing.T) {
+	t.Parallel()
+	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
+		app, origin := passkeyApp(t, db)
+		u, _, c := app.user(t)
+		a := dbtest.NewAuthenticator(t, origin)
+		// answerTo is the authenticator's answer to a challenge of the
+		// attacker's choosing, for this user at this site.
+		answerTo := func(challenge string) string {
+			opts, err := json.Marshal(map[string]any{"publicKey": map[string]any{
+				"challenge": challenge, "rp": map[string]string{"id": "localhost"},
+				"user": map[string]string{"id": base64.RawURLEncoding.EncodeToString([]byte(u.PublicID))},
+			}})
+			dbtest.Must(t, err)
+			return string(a.Create(t, opts))
+		}
+		refused := func(credential string) {
+			t.Helper()
+			c.post(paths.SecurityPasskeys(), url.Values{"name": {"Mallory's"}, "credential": {credential}}, paths.Security()).
+				status(http.StatusUnprocessableEntity).contains("expired or was already used")
+		}
+
+		// No ceremony: the options were refused, and the answer is to a
+		// challenge made up.
+		c.post(paths.SecurityPasskeyOptions(), url.Values{"current_password": {"not my password"}}, paths.Security()).status(http.StatusUnprocessableEntity)
+		refused(answerTo(base64.RawURLEncoding.EncodeToString([]byte("a challenge nobody issued"))))
+
+		// The ceremony anyone may start without a password, signing in with
+		// a passkey alone: its challenge is not for adding one.
+		var signIn struct {
+			PublicKey struct {
+				Challenge string `json:"challenge"`
+			} `json:"publicKey"`
+		}
+		dbtest.Must(t, json.Unmarshal(c.passkeyOptions(paths.SignInPasskeyOptions(), paths.Security(), nil), &signIn))
+		refused(answerTo(signIn.PublicKey.Challenge))
+
+		// A challenge for adding a passkey as the previous release issued
+		// it, without the password (a server of that release during a
+		// rolling deploy).
+		opts := c.passkeyOptions(paths.SecurityPasskeyOptions(), paths.Security(), withPassword)
+		dbtest.Must(t, dbtest.Plain(t, db).Model(&models.WebAuthnChallenge{}).Where("user_id = ?", u.ID).Update("purpose", "register").Error)
+		refused(string(a.Create(t, opts)))
+
+		if n := dbtest.CountRows(t, db, "passkeys", "user_id = ?", u.ID); n != 0 {
+			t.Fatalf("%d passkeys added without a password-checked options step", n)
+		}
+	})
+}
+
+// A user made by SSO or SCIM has no password to confirm. As the profile
+// page does, Security points to the emailed link that sets one rather
+// than offer a form that could never be accepted; a crafted request is
+// refused without a challenge.
+func TestAddingAPasskeyWithoutAPassword(t *testing.T) {
+	t.Parallel()
+	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
+		app, _ := passkeyApp(t, db)
+		u, _, c := app.user(t)
+		dbtest.Must(t, dbtest.Plain(t, db).Model(&models.User{}).Where("id = ?", u.ID).Update("password_hash", "").Error)
+		page := c.get(paths.Security()).status(http.StatusOK).lacks(`data-testid="add-passkey-form"`)
+		if page.doc().Find(`[data-testid="add-passkey-no-password"] a[href="`+paths.ForgotPassword()+`"]`).Length() != 1 {
+			t.Fatal("Security does not point a user without a password to the emailed link")
+		}
+		for _, pw := range []string{"", "anything at all"} {
+			r := c.post(paths.SecurityPasskeyOptions(), url.Values{"current_password": {pw}}, paths.Security()).status(http.StatusUnprocessableEntity)
+			if got := optionsRefusal(t, r)["current_password"]; !strings.Contains(got, "no password yet") {
+				t.Fatalf("current_password: %q", got)
+			}
+		}
+		if n := dbtest.CountRows(t, db, "webauthn_challenges", "user_id = ?", u.ID); n != 0 {
+			t.Fatalf("%d challenges issued to a user without a password", n)
 		}
 	})
 }
@@ -187,7 +349,7 @@ func TestPasskeyAsTheSecondFactor(t *testing.T) {
 		// Refused: another user's passkey, another origin, a replayed challenge.
 		b.passkeyStep(malloryKey).status(http.StatusUnauthorized).contains("was not accepted")
 		a.Origin = "http://localhost:1"
-		opts := b.passkeyOptions(paths.SignInSecondFactorPasskeyOptions(), paths.SignInSecondFactor())
+		opts := b.passkeyOptions(paths.SignInSecondFactorPasskeyOptions(), paths.SignInSecondFactor(), nil)
 		b.post(paths.SignInSecondFactorPasskey(), url.Values{"credential": {string(a.Get(t, opts))}}, paths.SignInSecondFactor()).status(http.StatusUnauthorized)
 		a.Origin = origin
 		b.post(paths.SignInSecondFactorPasskey(), url.Values{"credential": {string(a.Get(t, opts))}}, paths.SignInSecondFactor()).

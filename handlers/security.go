@@ -54,7 +54,7 @@ func (h *Security) securityPage(c echo.Context, status int, st securityState) er
 		TOTPOn: fs.TOTP, RecoveryLeft: fs.RecoveryLeft, Errors: st.errs, Disable: st.disable, Regenerate: st.regenerate,
 		RecoveryCodes: st.recoveryCodes,
 		PasskeysOn:    h.passkeys != nil, PasskeyErrors: st.passkey, PasskeyName: st.passkeyName,
-		SecondFactorOn: fs.Enabled(), PasskeyAdded: st.added,
+		SecondFactorOn: fs.Enabled(), PasskeyAdded: st.added, HasPassword: user.PasswordHash != "",
 	}
 	keys, err := models.ListPasskeys(ctx, h.db, user.ID)
 	if err != nil {
@@ -167,6 +167,19 @@ func (h *Security) provedSecondFactor(c echo.Context, method models.AuthMethod) 
 	return sess.Save(c.Request(), c.Response())
 }
 
+// tooManyWrongAttempts counts an attempt at the user's password (or code)
+// on this page before it is checked, against the budget the sign-in's
+// second step draws from, so guesses here and there add up; when it is
+// spent it counts nothing and returns what to tell the user.
+// throttle.SecondFactorPassed forgets the failures once one is right.
+func (h *Security) tooManyWrongAttempts(c echo.Context, user models.User) (msg string, err error) {
+	wait, err := throttle.ThrottleSecondFactor(c.Request().Context(), h.cfg.Throttle, user.PublicID, h.cfg.Clock())
+	if err != nil || wait <= 0 {
+		return "", err
+	}
+	return "Too many wrong attempts. Wait " + humanWait(wait) + " and try again.", nil
+}
+
 type disableForm struct {
 	CurrentPassword string `form:"current_password"`
 	Code            string `form:"code"`
@@ -187,10 +200,10 @@ func (h *Security) TOTPDisableSubmit(c echo.Context) error {
 		}
 		return h.flashRedirect(c, flashNotice, "The authenticator app is already off.", paths.Security())
 	}
-	if wait, err := throttle.ThrottleSecondFactor(ctx, h.cfg.Throttle, user.PublicID, h.cfg.Clock()); err != nil {
+	if msg, err := h.tooManyWrongAttempts(c, user); err != nil {
 		return err
-	} else if wait > 0 {
-		return h.securityPage(c, http.StatusTooManyRequests, securityState{disable: tenancy.FieldErrors{"code": "Too many wrong attempts. Wait " + humanWait(wait) + " and try again."}})
+	} else if msg != "" {
+		return h.securityPage(c, http.StatusTooManyRequests, securityState{disable: tenancy.FieldErrors{"code": msg}})
 	}
 	err := models.DisableTOTP(ctx, h.db, h.box, user.ID, f.CurrentPassword, f.Code, h.cfg.Clock())
 	if fe, ok := tenancy.AsFieldErrors(err); ok {
@@ -231,10 +244,10 @@ func (h *Security) RecoveryCodesSubmit(c echo.Context) error {
 		}
 		return h.flashRedirect(c, flashNotice, "Turn on two-factor authentication first.", paths.Security())
 	}
-	if wait, err := throttle.ThrottleSecondFactor(ctx, h.cfg.Throttle, user.PublicID, h.cfg.Clock()); err != nil {
+	if msg, err := h.tooManyWrongAttempts(c, user); err != nil {
 		return err
-	} else if wait > 0 {
-		return h.securityPage(c, http.StatusTooManyRequests, securityState{regenerate: tenancy.FieldErrors{"current_password": "Too many wrong attempts. Wait " + humanWait(wait) + " and try again."}})
+	} else if msg != "" {
+		return h.securityPage(c, http.StatusTooManyRequests, securityState{regenerate: tenancy.FieldErrors{"current_password": msg}})
 	}
 	if !models.PasswordMatches(user, f.CurrentPassword) {
 		return h.securityPage(c, http.StatusUnauthorized, securityState{regenerate: tenancy.FieldErrors{"current_password": "That is not your current password."}})

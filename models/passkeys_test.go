@@ -191,10 +191,44 @@ func TestPasskeyAttacksAreRefused(t *testing.T) {
 
 		// The same authenticator cannot be registered twice (nor by another
 		// user: one credential ID, one passkey).
-		opts, err = rp.BeginPasskeyRegistration(ctx, db, other)
+		opts, err = rp.BeginPasskeyRegistration(ctx, db, other, dbtest.Password)
 		dbtest.Must(t, err)
 		_, _, err = rp.FinishPasskeyRegistration(ctx, db, other, opts.Token, b.Create(t, opts.JSON), "Again")
 		dbtest.WantIs(t, err, models.ErrPasskeyRefused)
+	})
+}
+
+// Registering a passkey starts only with the user's password, and its
+// answer is accepted only for a challenge issued that way.
+func TestPasskeyRegistrationTakesThePassword(t *testing.T) {
+	t.Parallel()
+	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
+		ctx, rp := context.Background(), dbtest.PasskeyRP(t)
+		u, _ := dbtest.User(t, db)
+		sso, _ := dbtest.User(t, db)
+		dbtest.Must(t, dbtest.Plain(t, db).Model(&models.User{}).Where("id = ?", sso.ID).Update("password_hash", "").Error)
+		sso.PasswordHash = ""
+		for _, try := range []struct {
+			user     models.User
+			password string
+		}{{u, ""}, {u, "not my password"}, {u, dbtest.Password + " "}, {sso, ""}, {sso, dbtest.Password}} {
+			_, err := rp.BeginPasskeyRegistration(ctx, db, try.user, try.password)
+			dbtest.WantFields(t, err, "current_password")
+		}
+		if n := dbtest.CountRows(t, db, "webauthn_challenges", "1 = 1"); n != 0 {
+			t.Fatalf("%d challenges issued without the password", n)
+		}
+
+		// A challenge of the previous release, issued without the password.
+		a := dbtest.NewAuthenticator(t, dbtest.PasskeyOrigin)
+		opts, err := rp.BeginPasskeyRegistration(ctx, db, u, dbtest.Password)
+		dbtest.Must(t, err)
+		dbtest.Must(t, dbtest.Plain(t, db).Model(&models.WebAuthnChallenge{}).Where("user_id = ?", u.ID).Update("purpose", "register").Error)
+		_, _, err = rp.FinishPasskeyRegistration(ctx, db, u, opts.Token, a.Create(t, opts.JSON), "Key")
+		dbtest.WantIs(t, err, models.ErrPasskeyChallenge)
+		if n := dbtest.CountRows(t, db, "passkeys", "user_id = ?", u.ID); n != 0 {
+			t.Fatalf("%d passkeys stored", n)
+		}
 	})
 }
 
@@ -243,7 +277,7 @@ func TestPasskeyRecoveryCodes(t *testing.T) {
 		ctx, rp := context.Background(), dbtest.PasskeyRP(t)
 		u, _ := dbtest.User(t, db)
 		a := dbtest.NewAuthenticator(t, dbtest.PasskeyOrigin)
-		opts, err := rp.BeginPasskeyRegistration(ctx, db, u)
+		opts, err := rp.BeginPasskeyRegistration(ctx, db, u, dbtest.Password)
 		dbtest.Must(t, err)
 		p, codes, err := rp.FinishPasskeyRegistration(ctx, db, u, opts.Token, a.Create(t, opts.JSON), "Key")
 		dbtest.Must(t, err)
@@ -252,7 +286,7 @@ func TestPasskeyRecoveryCodes(t *testing.T) {
 		}
 		// A second passkey keeps them.
 		b := dbtest.NewAuthenticator(t, dbtest.PasskeyOrigin)
-		opts, err = rp.BeginPasskeyRegistration(ctx, db, u)
+		opts, err = rp.BeginPasskeyRegistration(ctx, db, u, dbtest.Password)
 		dbtest.Must(t, err)
 		p2, again, err := rp.FinishPasskeyRegistration(ctx, db, u, opts.Token, b.Create(t, opts.JSON), "Key 2")
 		dbtest.Must(t, err)
@@ -308,7 +342,7 @@ func TestPasskeysHaveALimit(t *testing.T) {
 		for i := 0; i < models.PasskeysMax; i++ {
 			dbtest.Must(t, dbtest.Plain(t, db).Create(&models.Passkey{UserID: u.ID, CredentialID: dbtest.Unique("cred"), Name: "k", Credential: "{}", CreatedAt: dbtest.UTC()}).Error)
 		}
-		_, err := rp.BeginPasskeyRegistration(ctx, db, u)
+		_, err := rp.BeginPasskeyRegistration(ctx, db, u, dbtest.Password)
 		dbtest.WantFields(t, err, "name")
 		if n := dbtest.CountRows(t, db, "webauthn_challenges", "1 = 1"); n != 0 {
 			t.Fatalf("%d challenges stored for a refused registration", n)

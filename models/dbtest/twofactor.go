@@ -41,12 +41,13 @@ func PasskeyRP(t testing.TB) *models.PasskeyRP {
 }
 
 // RegisterPasskey registers a new software authenticator's passkey for the
-// user under name, and returns the authenticator and the stored passkey.
+// user (as stored, with the factories' password) under name, and returns
+// the authenticator and the stored passkey.
 func RegisterPasskey(t testing.TB, db *gorm.DB, rp *models.PasskeyRP, u models.User, name string) (*Authenticator, models.Passkey) {
 	t.Helper()
 	ctx := context.Background()
 	a := NewAuthenticator(t, PasskeyOrigin)
-	opts, err := rp.BeginPasskeyRegistration(ctx, db, u)
+	opts, err := rp.BeginPasskeyRegistration(ctx, db, u, Password)
 	Must(t, err)
 	p, _, err := rp.FinishPasskeyRegistration(ctx, db, u, opts.Token, a.Create(t, opts.JSON), name)
 	Must(t, err)

@@ -1,8 +1,10 @@
 // Passkeys: the WebAuthn calls of the forms marked data-passkey. A form
 // fetches its options from data-passkey-options (a POST with the form's
-// fields, _csrf among them), asks the browser for a passkey, puts the
-// answer in its hidden field "credential" and is submitted as usual: the
-// server answers as it does any form.
+// fields, _csrf and any current_password among them), asks the browser for
+// a passkey, puts the answer in its hidden field "credential" and is
+// submitted as usual: the server answers as it does any form. Options
+// refused for a field's value come with messages by field, shown under
+// the fields.
 (function () {
   "use strict";
 
@@ -110,9 +112,53 @@
       message.classList.toggle("hidden", !text);
     }
 
+    // shown: the field errors on show, to take back on the next try.
+    var shown = [];
+
+    function clearFieldErrors() {
+      shown.forEach(function (s) {
+        s.message.remove();
+        s.input.removeAttribute("aria-invalid");
+        if (s.describedBy) s.input.setAttribute("aria-describedby", s.describedBy);
+        else s.input.removeAttribute("aria-describedby");
+        s.input.classList.replace("border-red-500", "border-gray-300");
+        s.input.classList.replace("dark:border-red-500", "dark:border-gray-600");
+      });
+      shown = [];
+    }
+
+    // showFieldErrors puts each message under its field as the server
+    // does on a refused form (the field marked invalid and described by
+    // the message), empties a password field and focuses the first field,
+    // so a screen reader reads its message. False if no field was found.
+    function showFieldErrors(fields) {
+      var first = null;
+      Object.keys(fields || {}).forEach(function (name) {
+        var input = form.elements.namedItem(name);
+        if (!input || !input.id || input.type === "hidden") return;
+        var stale = document.getElementById(input.id + "-error");
+        if (stale) stale.remove();
+        var p = document.createElement("p");
+        p.id = input.id + "-error";
+        p.className = "mt-1 text-sm text-red-700 dark:text-red-400";
+        p.textContent = fields[name];
+        input.insertAdjacentElement("afterend", p);
+        shown.push({ input: input, message: p, describedBy: input.getAttribute("aria-describedby") });
+        input.setAttribute("aria-invalid", "true");
+        input.setAttribute("aria-describedby", p.id);
+        input.classList.replace("border-gray-300", "border-red-500");
+        input.classList.replace("dark:border-gray-600", "dark:border-red-500");
+        if (input.type === "password") input.value = "";
+        if (!first) first = input;
+      });
+      if (first) first.focus();
+      return first !== null;
+    }
+
     form.addEventListener("submit", function (e) {
       e.preventDefault();
       say("");
+      clearFieldErrors();
       if (!supported()) {
         say("This browser cannot use passkeys. Use another browser, or another way to sign in.");
         return;
@@ -128,6 +174,7 @@
           if (!res.ok || !data.publicKey) {
             var err = new Error("options refused");
             err.userMessage = data.error || "Passkeys are not available right now. Reload the page and try again.";
+            err.fields = data.fields;
             throw err;
           }
           return data.publicKey;
@@ -138,10 +185,12 @@
           : navigator.credentials.get({ publicKey: requestOptions(pk) }).then(assertionJSON);
       }).then(function (answer) {
         field.value = JSON.stringify(answer);
+        // The password was for the options; the answer does not need it.
+        form.querySelectorAll("input[type=password]").forEach(function (p) { p.value = ""; });
         form.submit();
       }).catch(function (err) {
         if (button) button.disabled = false;
-        say(explain(err, registering));
+        if (!(err && err.fields && showFieldErrors(err.fields))) say(explain(err, registering));
       });
     });
   });
