@@ -206,7 +206,7 @@ func RenameOrganization(ctx context.Context, db *gorm.DB, s tenancy.Scope, name 
 // MemberCount is the number of members of the scope's account.
 func MemberCount(ctx context.Context, db *gorm.DB, s tenancy.Scope) (int64, error) {
 	var n int64
-	err := s.Read(ctx, db, func(tx *gorm.DB) error { return s.Apply(tx.Model(&tenancy.Membership{})).Count(&n).Error })
+	err := s.Find(ctx, db, &n, func(tx *gorm.DB) *gorm.DB { return s.Apply(tx.Model(&tenancy.Membership{})).Select("COUNT(*)") })
 	return n, err
 }
 

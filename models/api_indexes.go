@@ -75,29 +75,23 @@ func ListIndexesForAPI(ctx context.Context, db *gorm.DB, s tenancy.Scope, q APII
 	col, dir := apiOrder(q.SortBy, q.Ascending)
 	out := make([]Index, 0, q.Limit)
 	var total int64
-	err := s.Read(ctx, db, func(tx *gorm.DB) error {
-		// The count and the page are subqueries of one statement, each
-		// planned on its own (the page through the account's index in sort
-		// order, with its limit). Rows: one per index of the page, or a
-		// single one of NULLs with the total when the page is empty. The
-		// outer ORDER BY keeps the page's order, which a join does not
-		// promise.
+	// The count and the page are subqueries of one statement, each planned
+	// on its own (the page through the account's index in sort order, with
+	// its limit). Rows: one per index of the page, or a single one of NULLs
+	// with the total when the page is empty. The outer ORDER BY keeps the
+	// page's order, which a join does not promise.
+	err := s.Query(ctx, db, func(tx *gorm.DB) *gorm.DB {
 		count := filter(tx).Select("COUNT(*) AS total_results")
 		if q.unfiltered() {
 			count = visibleIndexCount(s, tx)
 		}
 		page := filter(tx).Clauses(clause.Select{Expression: clause.Expr{SQL: apiIndexColumns}}).
 			Order("indexes." + col + dir + ", indexes.id" + dir).Limit(q.Limit).Offset(apiOffset(q.Page, q.Limit))
-		rows, err := tx.Table("(?) AS t", count).Joins("LEFT JOIN (?) AS p ON 1 = 1", page).
+		return tx.Table("(?) AS t", count).Joins("LEFT JOIN (?) AS p ON 1 = 1", page).
 			Select("p.id, p.public_id, p.account_id, p.name, p.marengo_options, p.pegasus_options, p.addons, p.video_count, p.total_duration, " +
 				"p.created_at, p.updated_at, t.total_results").
-			Order("p." + col + dir + ", p.id" + dir).Rows()
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		return scanAPIIndexes(rows, &out, &total)
-	})
+			Order("p." + col + dir + ", p.id" + dir)
+	}, func(rows tenancy.Rows) error { return scanAPIIndexes(rows, &out, &total) })
 	return out, total, err
 }
 
@@ -128,7 +122,7 @@ func CountVisibleIndexes(ctx context.Context, db *gorm.DB, s tenancy.Scope) (int
 }
 
 // scanAPIIndexes reads ListIndexesForAPI's rows.
-func scanAPIIndexes(rows *sql.Rows, out *[]Index, total *int64) error {
+func scanAPIIndexes(rows tenancy.Rows, out *[]Index, total *int64) error {
 	for rows.Next() {
 		var (
 			id, account                         sql.NullInt64

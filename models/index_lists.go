@@ -86,28 +86,24 @@ func listAllIndexes(ctx context.Context, db *gorm.DB, s tenancy.Scope, page tena
 		ListTotal int64
 	}
 	var list IndexList
-	err := s.Read(ctx, db, func(tx *gorm.DB) error {
+	var got []counted
+	// The outer ORDER BY keeps the page's order, which a join does not
+	// promise.
+	err := s.Find(ctx, db, &got, func(tx *gorm.DB) *gorm.DB {
 		rows := visibleIndexes(s, tx).
 			Select("indexes.*, users.name AS created_by_name").
 			Joins("LEFT JOIN users ON users.id = indexes.created_by_id").
 			Order(order).Limit(page.Size).Offset(page.Offset())
 		total := visibleIndexCount(s, tx).Select("COALESCE(SUM(index_counts.n), 0) AS list_total")
-		var got []counted
-		// The outer ORDER BY keeps the page's order, which a join does not
-		// promise.
-		err := tx.Table("(?) AS t", total).Joins("LEFT JOIN (?) AS p ON 1 = 1", rows).
-			Select("p.*, t.list_total").Order(strings.ReplaceAll(order, "indexes.", "p.")).Find(&got).Error
-		if err != nil {
-			return err
-		}
-		for _, r := range got {
-			list.Total = r.ListTotal
-			if r.ID != 0 {
-				list.Rows = append(list.Rows, r.IndexRow)
-			}
-		}
-		return nil
+		return tx.Table("(?) AS t", total).Joins("LEFT JOIN (?) AS p ON 1 = 1", rows).
+			Select("p.*, t.list_total").Order(strings.ReplaceAll(order, "indexes.", "p."))
 	})
+	for _, r := range got {
+		list.Total = r.ListTotal
+		if r.ID != 0 {
+			list.Rows = append(list.Rows, r.IndexRow)
+		}
+	}
 	return list, err
 }
 

@@ -69,24 +69,22 @@ func ListMembersAndAdmins(ctx context.Context, db *gorm.DB, s tenancy.Scope, pag
 		Total, Admins int64
 	}
 	var got []counted
-	err = s.Read(ctx, db, func(tx *gorm.DB) error {
-		// The window's counts cover every member: they are taken before
-		// the page's LIMIT.
-		err := memberRows(tx, s).
+	// The window's counts cover every member: they are taken before the
+	// page's LIMIT.
+	err = s.Find(ctx, db, &got, func(tx *gorm.DB) *gorm.DB {
+		return memberRows(tx, s).
 			Select(memberColumns + ", COUNT(*) OVER () AS total, SUM(CASE WHEN memberships.role = 'admin' THEN 1 ELSE 0 END) OVER () AS admins").
 			Order("CASE WHEN memberships.role = 'admin' THEN 0 ELSE 1 END, LOWER(users.name), users.id").
-			Limit(page.Size).Offset(page.Offset()).
-			Scan(&got).Error
-		if err != nil || len(got) > 0 || page.Offset() == 0 {
-			return err
-		}
-		var c counted
-		err = s.Apply(tx.Model(&tenancy.Membership{})).
-			Select("COUNT(*) AS total, COALESCE(SUM(CASE WHEN memberships.role = 'admin' THEN 1 ELSE 0 END), 0) AS admins").
-			Scan(&c).Error
-		total, admins = c.Total, c.Admins
-		return err
+			Limit(page.Size).Offset(page.Offset())
 	})
+	if err == nil && len(got) == 0 && page.Offset() > 0 {
+		var c counted
+		err = s.Find(ctx, db, &c, func(tx *gorm.DB) *gorm.DB {
+			return s.Apply(tx.Model(&tenancy.Membership{})).
+				Select("COUNT(*) AS total, COALESCE(SUM(CASE WHEN memberships.role = 'admin' THEN 1 ELSE 0 END), 0) AS admins")
+		})
+		total, admins = c.Total, c.Admins
+	}
 	for _, r := range got {
 		rows = append(rows, r.MemberRow)
 		total, admins = r.Total, r.Admins

@@ -78,6 +78,13 @@ func OpenWithConns(dsn string, conns int) (*gorm.DB, error) {
 		return nil, fmt.Errorf("open database: %w", err)
 	}
 	t.listen = cfg.Copy()
+	// Every statement is prepared once per connection and kept (see
+	// openPool); PostgreSQL's default then plans each execution afresh
+	// (a "custom plan") whenever the plan for any parameters looks dearer,
+	// as it does for every LIMIT $n: most of a statement's CPU. The
+	// application's statements are scoped to one account or user, so a
+	// plan made once serves every parameter.
+	cfg.RuntimeParams["plan_cache_mode"] = "force_generic_plan"
 	// The system door's own pool (see Door): the session user, who owns the
 	// tables and migrates them.
 	if t.owner, err = openPool(postgres.New(postgres.Config{Conn: stdlib.OpenDB(*cfg)}), t, max(conns/2, 2), false); err != nil {

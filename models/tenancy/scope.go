@@ -289,13 +289,12 @@ func MembershipsOf(ctx context.Context, db *gorm.DB, userID int64) (Memberships,
 	}
 	var rows []row
 	view := ViewOf(userID)
-	err := view.Read(ctx, db, func(tx *gorm.DB) error {
+	err := view.Find(ctx, db, &rows, func(tx *gorm.DB) *gorm.DB {
 		return view.Mark(tx.Table("accounts")).
 			Select("accounts.*, memberships.role, EXISTS (SELECT 1 FROM accounts o WHERE o.created_by_id = ? AND o.kind = ?) AS created_organization, "+
 				HasSecondFactorSQL("memberships.user_id")+" AS second_factor", userID, KindOrganization).
 			Joins("JOIN memberships ON memberships.account_id = accounts.id AND memberships.user_id = ?", userID).
-			Order("CASE WHEN accounts.kind = 'personal' THEN 0 ELSE 1 END, LOWER(accounts.name), accounts.id").
-			Find(&rows).Error
+			Order("CASE WHEN accounts.kind = 'personal' THEN 0 ELSE 1 END, LOWER(accounts.name), accounts.id")
 	})
 	if err != nil {
 		return Memberships{}, err

@@ -33,9 +33,7 @@ func enter(tx *gorm.DB, u unit) error {
 		_, err := sqlTx.ExecContext(ctx, "SET LOCAL ROLE NONE")
 		return err
 	}
-	_, err := sqlTx.ExecContext(ctx, `SELECT set_config('role', 'switchboard_app', true),
-		set_config('switchboard.account_id', $1, true), set_config('switchboard.user_id', $2, true)`,
-		idSetting(u.account), idSetting(u.user))
+	_, err := sqlTx.ExecContext(ctx, unitSettings, idSetting(u.account), idSetting(u.user))
 	return err
 }
 

@@ -1,0 +1,124 @@
+package tenancy_test
+
+import (
+	"strconv"
+	"testing"
+
+	"gorm.io/gorm"
+
+	"switchboard/models"
+	"switchboard/models/dbtest"
+	"switchboard/models/tenancy"
+)
+
+// A read of one statement (Find, Query) acts for its unit on PostgreSQL
+// exactly as Read does: as the application's role, with the scope's
+// account and user, under row security. They go with the statement in one
+// pipeline; this is what would show if they did not arrive, or arrived in
+// a transaction of their own.
+func TestOneStatementReadsActForTheirUnit(t *testing.T) {
+	t.Parallel()
+	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
+		pgOnly(t, db)
+		owner, personal := dbtest.User(t, db)
+		org := dbtest.Org(t, db, owner)
+		settings := func(tx *gorm.DB) *gorm.DB {
+			return tx.Raw(`SELECT COALESCE(current_setting('switchboard.account_id', true), '') AS account,
+				COALESCE(current_setting('switchboard.user_id', true), '') AS "user", current_user AS role`)
+		}
+		type acting struct{ Account, User, Role string }
+		for _, s := range []tenancy.Scope{personal, org} {
+			var got []acting
+			dbtest.Must(t, s.Find(t.Context(), db, &got, settings))
+			want := acting{strconv.FormatInt(s.AccountID(), 10), strconv.FormatInt(owner.ID, 10), "switchboard_app"}
+			if len(got) != 1 || got[0] != want {
+				t.Errorf("Find in account %d acted as %+v, want %+v", s.AccountID(), got, want)
+			}
+			var rows int
+			dbtest.Must(t, s.Query(t.Context(), db, settings, func(r tenancy.Rows) error {
+				for r.Next() {
+					var a acting
+					if err := r.Scan(&a.Account, &a.User, &a.Role); err != nil {
+						return err
+					}
+					if a != want {
+						t.Errorf("Query in account %d acted as %+v, want %+v", s.AccountID(), a, want)
+					}
+					rows++
+				}
+				return nil
+			}))
+			if rows != 1 {
+				t.Errorf("Query read %d rows, want 1", rows)
+			}
+		}
+		var view []acting
+		dbtest.Must(t, tenancy.ViewOf(owner.ID).Find(t.Context(), db, &view, settings))
+		if want := (acting{"", strconv.FormatInt(owner.ID, 10), "switchboard_app"}); len(view) != 1 || view[0] != want {
+			t.Errorf("the user's view acted as %+v, want %+v", view, want)
+		}
+	})
+}
+
+// Row security holds a one-statement read to its account even when the
+// statement itself does not say which (the application's wall off): the
+// settings it runs with are the scope's.
+func TestOneStatementReadsStayInTheirAccount(t *testing.T) {
+	t.Parallel()
+	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
+		pgOnly(t, db)
+		tenancy.DisableApplicationWallForTest(db)
+		ownerA, _ := dbtest.User(t, db)
+		ownerB, _ := dbtest.User(t, db)
+		a := dbtest.Org(t, db, ownerA)
+		b := dbtest.Org(t, db, ownerB)
+		seedResources(t, db, a)
+		seedResources(t, db, b)
+		var accounts []int64
+		dbtest.Must(t, a.Find(t.Context(), db, &accounts, func(tx *gorm.DB) *gorm.DB {
+			return a.Mark(tx.Table("indexes")).Select("account_id")
+		}))
+		if len(accounts) != 1 || accounts[0] != a.AccountID() {
+			t.Errorf("A's unqualified read saw indexes of accounts %v, want only %d", accounts, a.AccountID())
+		}
+	})
+}
+
+// The application's wall sees a one-statement read as it sees Read's: a
+// statement on an account-owned table that is not restricted to the scope
+// is refused before it reaches the database, on both databases.
+func TestOneStatementReadsPassTheApplicationsWall(t *testing.T) {
+	t.Parallel()
+	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
+		_, personal := dbtest.User(t, db)
+		var rows []models.Index
+		err := personal.Find(t.Context(), db, &rows, func(tx *gorm.DB) *gorm.DB { return tx.Table("indexes") })
+		dbtest.WantIs(t, err, tenancy.ErrUnscoped)
+		err = personal.Query(t.Context(), db, func(tx *gorm.DB) *gorm.DB { return tx.Raw("SELECT id FROM indexes") },
+			func(tenancy.Rows) error { t.Error("an unscoped raw read reached its rows"); return nil })
+		dbtest.WantIs(t, err, tenancy.ErrUnscoped)
+		var zero tenancy.Scope
+		dbtest.WantIs(t, zero.Find(t.Context(), db, &rows, func(tx *gorm.DB) *gorm.DB { return zero.Apply(tx.Table("indexes")) }), tenancy.ErrUnscoped)
+	})
+}
+
+// Every connection, the door's and the requests', plans a statement once
+// and keeps the plan: PostgreSQL's default would plan most of the
+// application's statements again on every run (they end in LIMIT $n,
+// which makes the kept plan look dearer), at more CPU than running them.
+func TestConnectionsKeepTheirPlans(t *testing.T) {
+	t.Parallel()
+	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
+		pgOnly(t, db)
+		_, personal := dbtest.User(t, db)
+		var mode []string
+		dbtest.Must(t, personal.Find(t.Context(), db, &mode, func(tx *gorm.DB) *gorm.DB { return tx.Raw("SHOW plan_cache_mode") }))
+		var doorMode string
+		dbtest.Must(t, tenancy.System("a test reads the door's plan mode").Do(t.Context(), db, func(tx *gorm.DB) error {
+			return tx.Raw("SHOW plan_cache_mode").Scan(&doorMode).Error
+		}))
+		if len(mode) != 1 || mode[0] != "force_generic_plan" || doorMode != "force_generic_plan" {
+			t.Errorf("plan_cache_mode is %v for requests and %q for the door, want force_generic_plan", mode, doorMode)
+		}
+	})
+}
