@@ -58,6 +58,7 @@ type options struct {
 	requestLog  string
 	only        string
 	keepRunning bool
+	profileDir  string
 }
 
 func main() {
@@ -76,6 +77,7 @@ func main() {
 	flag.StringVar(&o.logLevel, "log-level", "info", "SWITCHBOARD_LOG_LEVEL of the server")
 	flag.StringVar(&o.requestLog, "request-log", "", "SWITCHBOARD_REQUEST_LOG of the server (empty: its default)")
 	flag.StringVar(&o.only, "only", "", "comma-separated target names to run (default: all)")
+	flag.StringVar(&o.profileDir, "profile", "", "write a CPU profile of the server per target into this folder (TARGET.pprof; read with go tool pprof)")
 	flag.BoolVar(&o.keepRunning, "keep", false, "leave the server running at the end, printing how to reach it")
 	flag.Parse()
 	// An interrupt stops wrk and lets run clean up: the server stops and
@@ -189,6 +191,7 @@ func run(ctx context.Context, o options) error {
 		"SWITCHBOARD_METRICS_ADDR="+metricsAddr,
 		"SWITCHBOARD_LOG_LEVEL="+o.logLevel,
 		"SWITCHBOARD_DRAIN=0s",
+		"SWITCHBOARD_PPROF="+strconv.FormatBool(o.profileDir != ""),
 		"REDIS_URL="+o.redisURL,
 	)
 	if o.requestLog != "" {
@@ -259,7 +262,7 @@ func run(ctx context.Context, o options) error {
 	fmt.Println()
 	printResults(os.Stdout, results, true)
 	if o.keepRunning {
-		fmt.Printf("\nthe server runs at %s (pid %d), the database at %s; sign in as %s / %s\n", base, srv.Process.Pid, dsn, seeded.Email, seeded.Password)
+		fmt.Printf("\nthe server runs at %s (pid %d, metrics at %s), the database at %s; sign in as %s / %s; API key %s\n", base, srv.Process.Pid, metricsAddr, dsn, seeded.Email, seeded.Password, seeded.APIKey)
 		select {}
 	}
 	return nil
@@ -477,8 +480,17 @@ func measure(ctx context.Context, base, metricsAddr string, pid int, dbName stri
 	stmts0, stmtsOK0 := statements(metricsAddr)
 	cpu0, pg0 := procCPU(pid), backendsCPU(pgBackends(dbName))
 	began := time.Now()
+	profiled := make(chan error, 1)
+	if o.profileDir != "" {
+		go func() { profiled <- profile(metricsAddr, t, o) }()
+	} else {
+		profiled <- nil
+	}
 	w, err := wrk(ctx, base, t, o, o.duration)
 	if err != nil {
+		return result{}, err
+	}
+	if err := <-profiled; err != nil {
 		return result{}, err
 	}
 	took := time.Since(began)
@@ -500,6 +512,31 @@ func measure(ctx context.Context, base, metricsAddr string, pid int, dbName stri
 		r.statements = (stmts1 - stmts0) / float64(w.requests)
 	}
 	return r, nil
+}
+
+// profile writes a CPU profile of the server over the measured run into
+// the profile folder, named after the target.
+func profile(metricsAddr string, t target, o options) error {
+	seconds := max(1, int(o.duration.Seconds())-1)
+	resp, err := http.Get(fmt.Sprintf("http://%s/debug/pprof/profile?seconds=%d", metricsAddr, seconds))
+	if err != nil {
+		return fmt.Errorf("profile %s: %w", t.name, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("profile %s: the server answered %d", t.name, resp.StatusCode)
+	}
+	if err := os.MkdirAll(o.profileDir, 0o755); err != nil {
+		return err
+	}
+	name := strings.Trim(regexp.MustCompile(`[^a-z0-9]+`).ReplaceAllString(strings.ToLower(t.name), "-"), "-")
+	f, err := os.Create(filepath.Join(o.profileDir, name+".pprof"))
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	_, err = io.Copy(f, resp.Body)
+	return err
 }
 
 func printResults(out io.Writer, rs []result, header bool) {

@@ -58,6 +58,11 @@ type config struct {
 	// MetricsAddr is where Prometheus metrics are served; never on Addr.
 	// Off when empty.
 	MetricsAddr string
+	// Profiling serves Go's profiles (net/http/pprof) under /debug/pprof/
+	// on the metrics listener, for measuring a server under load. Off by
+	// default: a CPU profile costs CPU, and the listener may be reachable
+	// by more than the operator.
+	Profiling bool
 	// Drain is how long a replica keeps serving after SIGTERM, not ready,
 	// so that the balancer moves away before it stops.
 	Drain time.Duration
@@ -156,6 +161,9 @@ func parseConfig(cmd string, args []string) (config, error) {
 	}
 	cfg.APIKeyDays = days
 	cfg.MetricsAddr = env("SWITCHBOARD_METRICS_ADDR", "")
+	if cfg.Profiling, err = strconv.ParseBool(env("SWITCHBOARD_PPROF", "false")); err != nil {
+		return cfg, fmt.Errorf("SWITCHBOARD_PPROF must be true or false, got %q", env("SWITCHBOARD_PPROF", ""))
+	}
 	if cfg.RequestLog, err = handlers.ParseRequestLog(env("SWITCHBOARD_REQUEST_LOG", "info")); err != nil {
 		return cfg, err
 	}
@@ -180,6 +188,7 @@ func parseConfig(cmd string, args []string) (config, error) {
 		fs.StringVar(&cfg.RedisNamespace, "redis-namespace", cfg.RedisNamespace, "prefix of this deployment's counters in Redis, shared by all its servers (REDIS_NAMESPACE; default the base URL's host)")
 		fs.StringVar(&cfg.DNSServer, "dns-server", cfg.DNSServer, "host:port of the DNS server that proves SSO domains (SWITCHBOARD_DNS_SERVER; default the system resolver)")
 		fs.StringVar(&cfg.MetricsAddr, "metrics-addr", cfg.MetricsAddr, "address to serve Prometheus metrics on, e.g. 127.0.0.1:9090; off when empty (SWITCHBOARD_METRICS_ADDR)")
+		fs.BoolVar(&cfg.Profiling, "pprof", cfg.Profiling, "serve Go's profiles under /debug/pprof/ on the metrics listener (SWITCHBOARD_PPROF)")
 		fs.IntVar(&cfg.DBConns, "db-conns", cfg.DBConns, "PostgreSQL connections for requests; the system's pool keeps half as many (SWITCHBOARD_DB_CONNS)")
 		fs.DurationVar(&cfg.Drain, "drain", cfg.Drain, "how long to keep serving, not ready, after SIGTERM (SWITCHBOARD_DRAIN)")
 		fs.IntVar(&cfg.APIKeyDays, "api-key-days", cfg.APIKeyDays, "days an API key works after it is created or regenerated (SWITCHBOARD_API_KEY_DAYS)")

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"os"
 	"os/signal"
 	"syscall"
@@ -92,7 +93,7 @@ func serve(ctx context.Context, cfg config, log *slog.Logger) error {
 		RequestLog:  cfg.RequestLog,
 	}, db, log, mailer)
 	if cfg.MetricsAddr != "" {
-		stopMetrics, err := serveMetrics(cfg.MetricsAddr, reg, log)
+		stopMetrics, err := serveMetrics(cfg.MetricsAddr, reg, cfg.Profiling, log)
 		if err != nil {
 			return err
 		}
@@ -150,14 +151,22 @@ func newMetrics(db *gorm.DB, recorder *usage.UsageRecorder) (*metrics.Registry, 
 	return reg, nil
 }
 
-// serveMetrics serves /metrics on addr, a listener of its own.
-func serveMetrics(addr string, reg *metrics.Registry, log *slog.Logger) (stop func(), err error) {
+// serveMetrics serves /metrics on addr, a listener of its own, and Go's
+// profiles under /debug/pprof/ when profiling is on.
+func serveMetrics(addr string, reg *metrics.Registry, profiling bool, log *slog.Logger) (stop func(), err error) {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("metrics listener: %w", err)
 	}
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", reg.Handler())
+	if profiling {
+		mux.HandleFunc("GET /debug/pprof/", pprof.Index)
+		mux.HandleFunc("GET /debug/pprof/profile", pprof.Profile)
+		mux.HandleFunc("GET /debug/pprof/trace", pprof.Trace)
+		mux.HandleFunc("GET /debug/pprof/symbol", pprof.Symbol)
+		mux.HandleFunc("GET /debug/pprof/cmdline", pprof.Cmdline)
+	}
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	go func() { _ = srv.Serve(ln) }()
 	log.Info("metrics served", "addr", ln.Addr().String())
