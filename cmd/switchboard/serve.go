@@ -142,7 +142,8 @@ func newMetrics(db *gorm.DB, recorder *usage.UsageRecorder) (*metrics.Registry, 
 	reg.WatchStatements(tenancy.QueryCount)
 	reg.WatchKeyCache(func() metrics.KeyCacheStats {
 		s := tenancy.KeyCacheStatsOf(db)
-		return metrics.KeyCacheStats{Live: s.Live, Hits: s.Hits, Misses: s.Misses, Flushes: s.Flushes}
+		return metrics.KeyCacheStats{Live: s.Live, Hits: s.Hits, Misses: s.Misses, Flushes: s.Flushes,
+			MembershipHits: s.MembershipHits, MembershipMisses: s.MembershipMisses}
 	})
 	reg.WatchUsage(func() metrics.UsageStats {
 		s := recorder.Stats()

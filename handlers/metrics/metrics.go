@@ -96,13 +96,15 @@ func (r *Registry) WatchUsage(stats func() UsageStats) {
 	)
 }
 
-// KeyCacheStats are the API key cache's state and counters.
+// KeyCacheStats are the scope cache's state and counters: API keys'
+// scopes and users' memberships.
 type KeyCacheStats struct {
-	Live                  bool
-	Hits, Misses, Flushes int64
+	Live                             bool
+	Hits, Misses, Flushes            int64
+	MembershipHits, MembershipMisses int64
 }
 
-// WatchKeyCache reports the API key cache, read from stats at each scrape.
+// WatchKeyCache reports the scope cache, read from stats at each scrape.
 func (r *Registry) WatchKeyCache(stats func() KeyCacheStats) {
 	counter := func(name, help string, read func(KeyCacheStats) int64) prometheus.Collector {
 		return prometheus.NewCounterFunc(prometheus.CounterOpts{Namespace: namespace, Name: name, Help: help},
@@ -119,7 +121,9 @@ func (r *Registry) WatchKeyCache(stats func() KeyCacheStats) {
 			}),
 		counter("api_key_cache_hits_total", "API keys answered from the key cache.", func(s KeyCacheStats) int64 { return s.Hits }),
 		counter("api_key_cache_misses_total", "API keys the live key cache did not hold, read from the database.", func(s KeyCacheStats) int64 { return s.Misses }),
-		counter("api_key_cache_flushes_total", "Times the key cache forgot every key: a change to what keys' scopes are read from, or its channel reconnecting.", func(s KeyCacheStats) int64 { return s.Flushes }),
+		counter("api_key_cache_flushes_total", "Times the key cache forgot every key and membership: a change to what they are read from, or its channel reconnecting.", func(s KeyCacheStats) int64 { return s.Flushes }),
+		counter("memberships_cache_hits_total", "Users' memberships (a page's check of its account) answered from the cache.", func(s KeyCacheStats) int64 { return s.MembershipHits }),
+		counter("memberships_cache_misses_total", "Users' memberships the live cache did not hold, read from the database.", func(s KeyCacheStats) int64 { return s.MembershipMisses }),
 	)
 }
 

@@ -3,6 +3,7 @@ package tenancy
 import (
 	"context"
 	"log/slog"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -12,9 +13,11 @@ import (
 	"gorm.io/gorm"
 )
 
-// The key cache keeps the scopes of API keys in memory between requests, so
-// that a request's key costs no statement. It is only as good as its news:
-// every change to a table a key's scope is read from (api_keys,
+// The scope cache keeps in memory, between requests, what the scopes of
+// requests are made of: API keys' scopes, so that a request's key costs no
+// statement, and each signed-in user's memberships (MembershipsOf), so that
+// a page's check of its session's account costs none either. It is only as
+// good as its news: every change to a table they are read from (api_keys,
 // memberships, accounts, totp_factors, passkeys) flushes it,
 //
 //   - in this process, when a write unit of work commits (runUnit, InTx),
@@ -26,11 +29,12 @@ import (
 //
 // It fails closed: it answers only while its listener has heard from the
 // database within keyCacheHeartbeat×3; when the channel is down, or on
-// SQLite (where nothing listens), every request reads its key from the
-// database, as if there were no cache.
-type keyCache struct {
-	mu      sync.Mutex
-	entries map[string]cachedKey
+// SQLite (where nothing listens), every request reads from the database,
+// as if there were no cache.
+type scopeCache struct {
+	mu          sync.Mutex
+	entries     map[string]cachedKey
+	memberships map[int64]cachedMemberships
 	// generation counts flushes: a scope read before a flush is not kept
 	// after it (see put).
 	generation uint64
@@ -39,11 +43,17 @@ type keyCache struct {
 	heard    atomic.Int64
 	listener atomic.Uint32
 
-	hits, misses, flushes atomic.Int64
+	hits, misses, flushes            atomic.Int64
+	membershipHits, membershipMisses atomic.Int64
 }
 
 type cachedKey struct {
 	scope KeyScope
+	until time.Time
+}
+
+type cachedMemberships struct {
+	m     Memberships
 	until time.Time
 }
 
@@ -59,14 +69,14 @@ const (
 	keyCacheMaxEntries = 100_000
 )
 
-func (c *keyCache) live(now time.Time) bool {
+func (c *scopeCache) live(now time.Time) bool {
 	heard := c.heard.Load()
 	return heard != 0 && now.Sub(time.Unix(0, heard)) < 3*keyCacheHeartbeat
 }
 
 // get answers a key's scope from memory, if the cache is live and has it;
 // gen is the generation to hand to put after reading it from the database.
-func (c *keyCache) get(hash string, now time.Time) (k KeyScope, ok bool, gen uint64) {
+func (c *scopeCache) get(hash string, now time.Time) (k KeyScope, ok bool, gen uint64) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if !c.live(now) {
@@ -83,7 +93,7 @@ func (c *keyCache) get(hash string, now time.Time) (k KeyScope, ok bool, gen uin
 
 // put keeps a scope read from the database at generation gen, unless a
 // flush came since: then what was read may be what the flush was about.
-func (c *keyCache) put(hash string, k KeyScope, keyExpires, now time.Time, gen uint64) {
+func (c *scopeCache) put(hash string, k KeyScope, keyExpires, now time.Time, gen uint64) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if gen != c.generation || !c.live(now) {
@@ -99,11 +109,46 @@ func (c *keyCache) put(hash string, k KeyScope, keyExpires, now time.Time, gen u
 	c.entries[hash] = cachedKey{scope: k, until: until}
 }
 
-// flush forgets every scope.
-func (c *keyCache) flush() {
+// getMemberships answers a user's memberships from memory, as get does a
+// key's scope. The rows are the caller's own copy.
+func (c *scopeCache) getMemberships(user int64, now time.Time) (m Memberships, ok bool, gen uint64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.live(now) {
+		return Memberships{}, false, c.generation
+	}
+	e, ok := c.memberships[user]
+	if !ok || !now.Before(e.until) {
+		c.membershipMisses.Add(1)
+		return Memberships{}, false, c.generation
+	}
+	c.membershipHits.Add(1)
+	m = e.m
+	m.Rows = slices.Clone(m.Rows)
+	return m, true, c.generation
+}
+
+// putMemberships keeps a user's memberships read at generation gen, as put
+// keeps a key's scope.
+func (c *scopeCache) putMemberships(user int64, m Memberships, now time.Time, gen uint64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if gen != c.generation || !c.live(now) {
+		return
+	}
+	if c.memberships == nil || len(c.memberships) >= keyCacheMaxEntries {
+		c.memberships = make(map[int64]cachedMemberships)
+	}
+	m.Rows = slices.Clone(m.Rows)
+	c.memberships[user] = cachedMemberships{m: m, until: now.Add(keyCacheMaxAge)}
+}
+
+// flush forgets every scope and membership.
+func (c *scopeCache) flush() {
 	c.mu.Lock()
 	c.generation++
 	clear(c.entries)
+	clear(c.memberships)
 	c.mu.Unlock()
 	c.flushes.Add(1)
 }
@@ -117,19 +162,23 @@ type KeyCacheStats struct {
 	Live                  bool
 	Listener              uint32
 	Hits, Misses, Flushes int64
+	// MembershipHits and MembershipMisses count users' memberships, as
+	// Hits and Misses count keys.
+	MembershipHits, MembershipMisses int64
 }
 
 // KeyCacheStatsOf reads db's key cache's state and counters.
 func KeyCacheStatsOf(db *gorm.DB) KeyCacheStats {
-	c := &wallsOf(db).keys
+	c := &wallsOf(db).scopes
 	return KeyCacheStats{Live: c.live(time.Now()), Listener: c.listener.Load(),
-		Hits: c.hits.Load(), Misses: c.misses.Load(), Flushes: c.flushes.Load()}
+		Hits: c.hits.Load(), Misses: c.misses.Load(), Flushes: c.flushes.Load(),
+		MembershipHits: c.membershipHits.Load(), MembershipMisses: c.membershipMisses.Load()}
 }
 
 // keyScopesChanged flushes db's key cache: a write unit on db committed.
 func keyScopesChanged(db *gorm.DB) {
 	if t := wallsOf(db); t != nil {
-		t.keys.flush()
+		t.scopes.flush()
 	}
 }
 
@@ -144,7 +193,7 @@ func WatchKeyScopes(ctx context.Context, db *gorm.DB, log *slog.Logger) {
 	if t == nil || t.listen == nil {
 		return
 	}
-	c := &t.keys
+	c := &t.scopes
 	for wait := keyCacheHeartbeat; ; wait = min(2*wait, 30*time.Second) {
 		err := listenForKeyScopes(ctx, t.listen, c)
 		c.heard.Store(0)
@@ -163,7 +212,7 @@ func WatchKeyScopes(ctx context.Context, db *gorm.DB, log *slog.Logger) {
 
 // listenForKeyScopes is one connection's life: it returns when the
 // connection fails or ctx ends.
-func listenForKeyScopes(ctx context.Context, cfg *pgx.ConnConfig, c *keyCache) error {
+func listenForKeyScopes(ctx context.Context, cfg *pgx.ConnConfig, c *scopeCache) error {
 	cfg = cfg.Copy()
 	cfg.RuntimeParams["application_name"] = "switchboard key cache"
 	conn, err := pgx.ConnectConfig(ctx, cfg)

@@ -10,7 +10,7 @@ import (
 // heartbeats; and a scope read before a flush is not kept after it.
 func TestKeyCacheAnswersOnlyWhileItHearsNews(t *testing.T) {
 	t.Parallel()
-	var c keyCache
+	var c scopeCache
 	now := time.Now()
 	k := KeyScope{KeyID: 7}
 	expires := now.Add(time.Hour)
@@ -51,5 +51,47 @@ func TestKeyCacheAnswersOnlyWhileItHearsNews(t *testing.T) {
 	}
 	if _, ok, _ := c.get("h", now.Add(keyCacheMaxAge)); ok {
 		t.Fatal("a scope answers past the cache's longest keep")
+	}
+}
+
+// Users' memberships keep as keys' scopes do: only while the cache hears
+// news, not across a flush they were read before, and each caller gets
+// rows of its own.
+func TestMembershipsKeepOnlyWhileTheCacheHearsNews(t *testing.T) {
+	t.Parallel()
+	var c scopeCache
+	now := time.Now()
+	m := Memberships{user: 3, Rows: []MembershipOf{{Account: Account{ID: 10, Name: "Acme"}, Role: RoleAdmin}}}
+
+	_, _, gen := c.getMemberships(3, now)
+	c.putMemberships(3, m, now, gen)
+	if _, ok, _ := c.getMemberships(3, now); ok {
+		t.Fatal("a cache that never listened answers memberships")
+	}
+
+	c.heard.Store(now.UnixNano())
+	_, _, gen = c.getMemberships(3, now)
+	c.putMemberships(3, m, now, gen)
+	got, ok, _ := c.getMemberships(3, now)
+	if !ok || len(got.Rows) != 1 || got.Rows[0].ID != 10 || got.user != 3 {
+		t.Fatalf("live cache: %+v, %v; want user 3's account 10", got, ok)
+	}
+	got.Rows[0].Role = RoleMember
+	if again, _, _ := c.getMemberships(3, now); again.Rows[0].Role != RoleAdmin {
+		t.Fatal("a caller's change to its rows reached the cache")
+	}
+	if _, ok, _ := c.getMemberships(3, now.Add(3*keyCacheHeartbeat)); ok {
+		t.Fatal("memberships answer three heartbeats after the cache last heard from the database")
+	}
+
+	c.flush()
+	if _, ok, _ := c.getMemberships(3, now); ok {
+		t.Fatal("memberships outlived a flush")
+	}
+	_, _, gen = c.getMemberships(4, now)
+	c.flush() // news arrives while user 4's memberships are being read
+	c.putMemberships(4, m, now, gen)
+	if _, ok, _ := c.getMemberships(4, now); ok {
+		t.Fatal("memberships read before a flush were kept after it")
 	}
 }

@@ -171,11 +171,11 @@ WHERE api_keys.key_hash = ? AND api_keys.revoked_at IS NULL AND api_keys.expires
 // the scope the key acts in: sql.ErrNoRows when no live key of a current
 // member has the hash. db must run through the system door (the key's
 // account is not known yet); anything else is refused by wall 1. While the
-// key cache is live (see keyCache) a key read before answers from memory,
+// scope cache is live (see scopeCache) a key read before answers from memory,
 // with no statement.
 func ScopeForAPIKeyHash(ctx context.Context, db *gorm.DB, hash string) (KeyScope, error) {
 	now := Now()
-	cache := &wallsOf(db).keys
+	cache := &wallsOf(db).scopes
 	k, ok, gen := cache.get(hash, now)
 	if ok {
 		return k, nil
@@ -277,10 +277,25 @@ type MembershipOf struct {
 }
 
 // MembershipsOf reads the user's memberships, their accounts and whether
-// they created an organization, in one statement.
+// they created an organization, in one statement; while the scope cache is
+// live (see scopeCache), memberships read before answer from memory.
 func MembershipsOf(ctx context.Context, db *gorm.DB, userID int64) (Memberships, error) {
 	if userID == 0 {
 		return Memberships{}, ErrNotMember
+	}
+	now := time.Now()
+	cache := &wallsOf(db).scopes
+	if inTransaction(db) {
+		// A transaction may have changed them and not committed yet.
+		cache = nil
+	}
+	var gen uint64
+	if cache != nil {
+		m, ok, g := cache.getMemberships(userID, now)
+		if ok {
+			return m, nil
+		}
+		gen = g
 	}
 	type row struct {
 		MembershipOf
@@ -304,6 +319,9 @@ func MembershipsOf(ctx context.Context, db *gorm.DB, userID int64) (Memberships,
 		m.Rows[i] = r.MembershipOf
 		m.CreatedOrganization = m.CreatedOrganization || r.CreatedOrganization
 		m.secondFactor = m.secondFactor || r.SecondFactor
+	}
+	if cache != nil {
+		cache.putMemberships(userID, m, now, gen)
 	}
 	return m, nil
 }

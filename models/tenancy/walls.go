@@ -68,9 +68,10 @@ type walls struct {
 	// alone (DisableApplicationWallForTest).
 	applicationWall bool
 
-	// keys is the database's key cache, and listen where WatchKeyScopes
-	// connects to keep it informed (nil on SQLite: nothing to listen to).
-	keys   keyCache
+	// scopes is the database's scope cache, and listen where
+	// WatchKeyScopes connects to keep it informed (nil on SQLite: nothing
+	// to listen to).
+	scopes scopeCache
 	listen *pgx.ConnConfig
 }
 

@@ -1,0 +1,139 @@
+package models_test
+
+import (
+	"testing"
+	"time"
+
+	"gorm.io/gorm"
+
+	"switchboard/models"
+	"switchboard/models/dbtest"
+	"switchboard/models/tenancy"
+)
+
+// membershipsOf reads a user's memberships, counting its statements.
+func membershipsOf(t *testing.T, db *gorm.DB, user int64) (tenancy.Memberships, int64) {
+	t.Helper()
+	before := tenancy.QueryCount()
+	m, err := tenancy.MembershipsOf(t.Context(), db, user)
+	dbtest.Must(t, err)
+	return m, tenancy.QueryCount() - before
+}
+
+// has reports whether the memberships include the scope's account.
+func has(m tenancy.Memberships, s tenancy.Scope) bool {
+	_, err := m.Scope(s.AccountID())
+	return err == nil
+}
+
+// A user's memberships read once answer from memory while the cache hears
+// the database's news, and a removal made through this server is seen by
+// the very next read, with no wait: the removed member's next request lands
+// in their personal account. (Not parallel: it counts the process's
+// statements.)
+func TestMembershipsAnswerFromMemoryUntilAChangeHere(t *testing.T) {
+	db := dbtest.Postgres(t)
+	watchKeyScopes(t, db)
+	f := dbtest.NewOrgFixture(t, db)
+	user := f.MemberUser.ID
+
+	if m, n := membershipsOf(t, db, user); n != 1 || !has(m, f.Member) {
+		t.Fatalf("first read: %d statements, in the organization %v; want 1, true", n, has(m, f.Member))
+	}
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		// The news of the fixture's own writes may still be on its way.
+		if _, n := membershipsOf(t, db, user); n == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("memberships still cost a statement after 5 s; want 0 (from memory)")
+		}
+	}
+	_, err := models.RemoveMember(t.Context(), db, f.Admin, f.MemberUser.PublicID, dbtest.ActorOf(f.AdminUser))
+	dbtest.Must(t, err)
+	if m, _ := membershipsOf(t, db, user); has(m, f.Member) {
+		t.Fatal("right after the removal, the member's memberships still hold the organization")
+	}
+}
+
+// A change made anywhere else (another server, the operator's raw SQL) to
+// any table memberships are read from reaches the cache through
+// PostgreSQL's notifications.
+func TestMembershipsHearChangesMadeElsewhere(t *testing.T) {
+	t.Parallel()
+	db := dbtest.Postgres(t)
+	watchKeyScopes(t, db)
+	elsewhere := dbtest.Plain(t, db)
+	changes := []struct {
+		name string
+		sql  string
+		seen func(m tenancy.Memberships, f dbtest.OrgFixture) bool
+	}{
+		{"removed", "DELETE FROM memberships WHERE user_id = ? AND account_id = ?",
+			func(m tenancy.Memberships, f dbtest.OrgFixture) bool { return !has(m, f.Member) }},
+		{"made an administrator", "UPDATE memberships SET role = 'admin' WHERE user_id = ? AND account_id = ?",
+			func(m tenancy.Memberships, f dbtest.OrgFixture) bool {
+				s, err := m.Scope(f.Member.AccountID())
+				return err == nil && s.Role() == tenancy.RoleAdmin
+			}},
+		{"organization renamed", "UPDATE accounts SET name = 'Renamed elsewhere' WHERE id = ? AND id = ?",
+			func(m tenancy.Memberships, f dbtest.OrgFixture) bool {
+				s, err := m.Scope(f.Member.AccountID())
+				return err == nil && s.Account().Name == "Renamed elsewhere"
+			}},
+	}
+	for _, c := range changes {
+		t.Run(c.name, func(t *testing.T) {
+			f := dbtest.NewOrgFixture(t, db)
+			user := f.MemberUser.ID
+			for range 2 { // the second from memory, once the news of the fixture is in
+				_, err := tenancy.MembershipsOf(t.Context(), db, user)
+				dbtest.Must(t, err)
+			}
+			args := []any{user, f.Member.AccountID()}
+			if c.name == "organization renamed" {
+				args = []any{f.Member.AccountID(), f.Member.AccountID()}
+			}
+			dbtest.Must(t, elsewhere.Exec(c.sql, args...).Error)
+			changed := time.Now()
+			for {
+				m, err := tenancy.MembershipsOf(t.Context(), db, user)
+				dbtest.Must(t, err)
+				if c.seen(m, f) {
+					t.Logf("seen %v after the change committed", time.Since(changed))
+					break
+				}
+				if time.Since(changed) > 5*time.Second {
+					t.Fatalf("memberships still stale 5 s after %s elsewhere", c.name)
+				}
+				time.Sleep(time.Millisecond)
+			}
+		})
+	}
+}
+
+// When its channel is down the cache does not answer memberships: a
+// removal nobody hears of is seen by the very next read.
+func TestMembershipsFailClosedWhileTheChannelIsDown(t *testing.T) {
+	db := dbtest.Postgres(t)
+	watchKeyScopes(t, db)
+	f := dbtest.NewOrgFixture(t, db)
+	user := f.MemberUser.ID
+	for range 2 {
+		_, err := tenancy.MembershipsOf(t.Context(), db, user)
+		dbtest.Must(t, err)
+	}
+	elsewhere := dbtest.Plain(t, db)
+	dbtest.Must(t, elsewhere.Exec("SELECT pg_terminate_backend(?)", tenancy.KeyCacheStatsOf(db).Listener).Error)
+	waitForKeyCache(t, db, false)
+	// A removal whose news is lost: triggers off for this statement.
+	dbtest.Must(t, elsewhere.Transaction(func(tx *gorm.DB) error {
+		if err := tx.Exec("SET LOCAL session_replication_role = replica").Error; err != nil {
+			return err
+		}
+		return tx.Exec("DELETE FROM memberships WHERE user_id = ? AND account_id = ?", user, f.Member.AccountID()).Error
+	}))
+	if m, n := membershipsOf(t, db, user); n != 1 || has(m, f.Member) {
+		t.Fatalf("read while the channel is down: %d statements, in the organization %v; want 1 (from the database), false", n, has(m, f.Member))
+	}
+}
