@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"os"
 	"testing"
+	"time"
 
 	"gorm.io/gorm"
 
@@ -74,10 +75,12 @@ func TestHomePageQueryCountIsConstant(t *testing.T) {
 }
 
 // homePageQueries is the number of SQL statements of one GET /, after a
-// first request that may still write the session.
+// first request that may still write the session, with nothing kept in the
+// scope cache (see pageQueries).
 func homePageQueries(c *client) int64 {
 	c.t.Helper()
 	c.get("/").status(http.StatusOK)
+	tenancy.ForgetCachedScopesForTest(c.app.db)
 	before := tenancy.QueryCount()
 	c.get("/").status(http.StatusOK)
 	return tenancy.QueryCount() - before
@@ -145,4 +148,34 @@ func benchEachDB(b *testing.B, fn func(b *testing.B, db *gorm.DB)) {
 	if os.Getenv("TEST_DATABASE_URL") != "" || os.Getenv("CI") != "" {
 		b.Run("postgres", func(b *testing.B) { fn(b, dbtest.Postgres(b)) })
 	}
+}
+
+// TestPagesFromTheScopeCache: once the scope cache holds a session and its
+// user's memberships (PostgreSQL), a page costs only its own statement:
+// the home page's member count, the members page, the index list. SQLite
+// keeps no cache: the session, the memberships and the page's own.
+func TestPagesFromTheScopeCache(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
+		app := newApp(t, db)
+		c := memberOfOrgs(t, db, 1).signedIn(t, app)
+		want := int64(1)
+		if tenancy.DialectOfDB(db) == tenancy.SQLite {
+			want = 3
+		}
+		for _, path := range []string{"/", "/settings/members", "/indexes"} {
+			// The news of the test's own writes may still be on its way.
+			var n int64
+			for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+				before := tenancy.QueryCount()
+				c.get(path).status(http.StatusOK)
+				if n = tenancy.QueryCount() - before; n <= want {
+					break
+				}
+			}
+			t.Logf("GET %s: %d statements", path, n)
+			if n != want {
+				t.Errorf("GET %s makes %d statements with the cache warm, want %d", path, n, want)
+			}
+		}
+	})
 }

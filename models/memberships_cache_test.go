@@ -49,6 +49,12 @@ func TestMembershipsAnswerFromMemoryUntilAChangeHere(t *testing.T) {
 			t.Fatal("memberships still cost a statement after 5 s; want 0 (from memory)")
 		}
 	}
+	// What a caller does with its rows stays its own.
+	m, _ := membershipsOf(t, db, user)
+	m.Rows[0].Name = "changed by a caller"
+	if again, n := membershipsOf(t, db, user); n != 0 || again.Rows[0].Name == "changed by a caller" {
+		t.Fatalf("a caller's change to its rows reached the cache (%d statements)", n)
+	}
 	_, err := models.RemoveMember(t.Context(), db, f.Admin, f.MemberUser.PublicID, dbtest.ActorOf(f.AdminUser))
 	dbtest.Must(t, err)
 	if m, _ := membershipsOf(t, db, user); has(m, f.Member) {

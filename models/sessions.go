@@ -89,17 +89,38 @@ func CreateSession(ctx context.Context, db *gorm.DB, userID, accountID int64, ip
 }
 
 // LoadSession returns the live session for a cookie token, with its user, in
-// one query. Unknown, expired and idle sessions are ErrNotFound.
+// one query, or none while the scope cache holds it (see
+// tenancy.RecallSession). Unknown, expired and idle sessions are
+// ErrNotFound.
 func LoadSession(ctx context.Context, db *gorm.DB, token string, life SessionLifetime) (Session, error) {
-	var s Session
 	t := tenancy.Now()
-	err := db.WithContext(ctx).Joins("User").
-		Where("sessions.token_hash = ? AND sessions.expires_at > ? AND sessions.last_seen_at > ?", tenancy.HashToken(token), t, t.Add(-life.Idle)).
-		Take(&s).Error
+	s, err := tenancy.RecallSession(db, tenancy.HashToken(token), t, func() (Session, time.Time, error) {
+		var s Session
+		err := db.WithContext(ctx).Joins("User").
+			Where("sessions.token_hash = ? AND sessions.expires_at > ? AND sessions.last_seen_at > ?", tenancy.HashToken(token), t, t.Add(-life.Idle)).
+			Take(&s).Error
+		until := s.LastSeenAt.Add(life.Idle)
+		if s.ExpiresAt.Before(until) {
+			until = s.ExpiresAt
+		}
+		return s, until, err
+	})
 	if errors.Is(err, gorm.ErrRecordNotFound) {
 		return Session{}, tenancy.ErrNotFound
 	}
+	// The caller's own copy: it changes the session as it goes.
+	s.ActiveAccountID = clonePtr(s.ActiveAccountID)
+	s.SSOAccountID = clonePtr(s.SSOAccountID)
+	s.User.EmailVerifiedAt = clonePtr(s.User.EmailVerifiedAt)
 	return s, err
+}
+
+func clonePtr[T any](p *T) *T {
+	if p == nil {
+		return nil
+	}
+	v := *p
+	return &v
 }
 
 // SaveSession writes the session's active account and role, data and

@@ -348,6 +348,14 @@ func installCallbacks(db *gorm.DB) error {
 			queries.Add(1)
 		}
 	}
+	// A write outside a transaction has committed when its callbacks
+	// end: what the scope cache holds may be stale (in a transaction, the
+	// unit or InTx flushes when it commits).
+	wrote := func(db *gorm.DB) {
+		if db.Error == nil && !db.DryRun && !inTransaction(db) {
+			keyScopesChanged(db)
+		}
+	}
 	steps := []struct {
 		name string
 		err  error
@@ -364,6 +372,10 @@ func installCallbacks(db *gorm.DB) error {
 		{"create-count", cb.Create().After("gorm:create").Register("switchboard:count", count)},
 		{"row-count", cb.Row().After("gorm:row").Register("switchboard:count", count)},
 		{"raw-count", cb.Raw().After("gorm:raw").Register("switchboard:count", count)},
+		{"update-flush", cb.Update().After("gorm:update").Register("switchboard:flush", wrote)},
+		{"delete-flush", cb.Delete().After("gorm:delete").Register("switchboard:flush", wrote)},
+		{"create-flush", cb.Create().After("gorm:create").Register("switchboard:flush", wrote)},
+		{"raw-flush", cb.Raw().After("gorm:raw").Register("switchboard:flush", wrote)},
 	}
 	for _, s := range steps {
 		if s.err != nil {

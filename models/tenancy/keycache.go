@@ -3,7 +3,6 @@ package tenancy
 import (
 	"context"
 	"log/slog"
-	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -14,28 +13,28 @@ import (
 )
 
 // The scope cache keeps in memory, between requests, what the scopes of
-// requests are made of: API keys' scopes, so that a request's key costs no
-// statement, and each signed-in user's memberships (MembershipsOf), so that
-// a page's check of its session's account costs none either. It is only as
-// good as its news: every change to a table they are read from (api_keys,
-// memberships, accounts, totp_factors, passkeys) flushes it,
+// requests are made of, so that neither costs a statement: API keys'
+// scopes, and for pages each session with its user (LoadSession) and each
+// user's memberships (MembershipsOf). It is only as good as its news: every
+// change to a table they are read from (api_keys, memberships, accounts,
+// totp_factors, passkeys, sessions, users) flushes it,
 //
-//   - in this process, when a write unit of work commits (runUnit, InTx),
-//     before its caller can answer anyone;
+//   - in this process, when a write commits: a write unit of work (runUnit,
+//     InTx) or a write statement outside a transaction (the walls'
+//     callbacks), before its caller can answer anyone;
 //   - in every process, through PostgreSQL: triggers on those tables
-//     NOTIFY keyScopesChannel when their transaction commits (migration
-//     00023), whatever wrote it, raw SQL and the operator's commands
-//     included, and each server LISTENs (WatchKeyScopes).
+//     NOTIFY keyScopesChannel when their transaction commits (migrations
+//     00023 and 00024), whatever wrote it, raw SQL and the operator's
+//     commands included, and each server LISTENs (WatchKeyScopes).
 //
 // It fails closed: it answers only while its listener has heard from the
 // database within keyCacheHeartbeat×3; when the channel is down, or on
 // SQLite (where nothing listens), every request reads from the database,
 // as if there were no cache.
 type scopeCache struct {
-	mu          sync.Mutex
-	entries     map[string]cachedKey
-	memberships map[int64]cachedMemberships
-	// generation counts flushes: a scope read before a flush is not kept
+	mu      sync.Mutex
+	entries map[cacheKey]cachedEntry
+	// generation counts flushes: what was read before a flush is not kept
 	// after it (see put).
 	generation uint64
 	// heard is when the listener last heard from the database (Unix
@@ -43,17 +42,28 @@ type scopeCache struct {
 	heard    atomic.Int64
 	listener atomic.Uint32
 
-	hits, misses, flushes            atomic.Int64
-	membershipHits, membershipMisses atomic.Int64
+	flushes      atomic.Int64
+	hits, misses [cacheKinds]atomic.Int64
 }
 
-type cachedKey struct {
-	scope KeyScope
-	until time.Time
+// cacheKind is what an entry is: each kind has its own key space and
+// counters.
+type cacheKind uint8
+
+const (
+	apiKeyScopes    cacheKind = iota // by the key's hash
+	userMemberships                  // by the user's ID
+	liveSessions                     // by the token's hash
+	cacheKinds
+)
+
+type cacheKey struct {
+	kind cacheKind
+	id   string
 }
 
-type cachedMemberships struct {
-	m     Memberships
+type cachedEntry struct {
+	value any
 	until time.Time
 }
 
@@ -62,7 +72,7 @@ const (
 	// keyCacheHeartbeat is how often an idle listener proves its
 	// connection; the cache answers until three beats are missed.
 	keyCacheHeartbeat = time.Second
-	// keyCacheMaxAge bounds how long a scope is kept, news or not.
+	// keyCacheMaxAge bounds how long an entry is kept, news or not.
 	keyCacheMaxAge = time.Minute
 	// keyCacheMaxEntries bounds its memory: past it, the cache starts
 	// over rather than keep scanning for what to drop.
@@ -74,83 +84,72 @@ func (c *scopeCache) live(now time.Time) bool {
 	return heard != 0 && now.Sub(time.Unix(0, heard)) < 3*keyCacheHeartbeat
 }
 
-// get answers a key's scope from memory, if the cache is live and has it;
-// gen is the generation to hand to put after reading it from the database.
-func (c *scopeCache) get(hash string, now time.Time) (k KeyScope, ok bool, gen uint64) {
+// get answers an entry from memory, if the cache is live and has it; gen
+// is the generation to hand to put after reading it from the database.
+func (c *scopeCache) get(k cacheKey, now time.Time) (value any, ok bool, gen uint64) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if !c.live(now) {
-		return KeyScope{}, false, c.generation
+		return nil, false, c.generation
 	}
-	e, ok := c.entries[hash]
+	e, ok := c.entries[k]
 	if !ok || !now.Before(e.until) {
-		c.misses.Add(1)
-		return KeyScope{}, false, c.generation
+		c.misses[k.kind].Add(1)
+		return nil, false, c.generation
 	}
-	c.hits.Add(1)
-	return e.scope, true, c.generation
+	c.hits[k.kind].Add(1)
+	return e.value, true, c.generation
 }
 
-// put keeps a scope read from the database at generation gen, unless a
-// flush came since: then what was read may be what the flush was about.
-func (c *scopeCache) put(hash string, k KeyScope, keyExpires, now time.Time, gen uint64) {
+// put keeps what was read from the database at generation gen, until
+// until at the latest, unless a flush came since: then what was read may
+// be what the flush was about. value must not change once kept.
+func (c *scopeCache) put(k cacheKey, value any, until, now time.Time, gen uint64) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if gen != c.generation || !c.live(now) {
 		return
 	}
 	if c.entries == nil || len(c.entries) >= keyCacheMaxEntries {
-		c.entries = make(map[string]cachedKey)
+		c.entries = make(map[cacheKey]cachedEntry)
 	}
-	until := now.Add(keyCacheMaxAge)
-	if keyExpires.Before(until) {
-		until = keyExpires
+	if longest := now.Add(keyCacheMaxAge); longest.Before(until) {
+		until = longest
 	}
-	c.entries[hash] = cachedKey{scope: k, until: until}
+	c.entries[k] = cachedEntry{value: value, until: until}
 }
 
-// getMemberships answers a user's memberships from memory, as get does a
-// key's scope. The rows are the caller's own copy.
-func (c *scopeCache) getMemberships(user int64, now time.Time) (m Memberships, ok bool, gen uint64) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if !c.live(now) {
-		return Memberships{}, false, c.generation
-	}
-	e, ok := c.memberships[user]
-	if !ok || !now.Before(e.until) {
-		c.membershipMisses.Add(1)
-		return Memberships{}, false, c.generation
-	}
-	c.membershipHits.Add(1)
-	m = e.m
-	m.Rows = slices.Clone(m.Rows)
-	return m, true, c.generation
-}
-
-// putMemberships keeps a user's memberships read at generation gen, as put
-// keeps a key's scope.
-func (c *scopeCache) putMemberships(user int64, m Memberships, now time.Time, gen uint64) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if gen != c.generation || !c.live(now) {
-		return
-	}
-	if c.memberships == nil || len(c.memberships) >= keyCacheMaxEntries {
-		c.memberships = make(map[int64]cachedMemberships)
-	}
-	m.Rows = slices.Clone(m.Rows)
-	c.memberships[user] = cachedMemberships{m: m, until: now.Add(keyCacheMaxAge)}
-}
-
-// flush forgets every scope and membership.
+// flush forgets everything.
 func (c *scopeCache) flush() {
 	c.mu.Lock()
 	c.generation++
 	clear(c.entries)
-	clear(c.memberships)
 	c.mu.Unlock()
 	c.flushes.Add(1)
+}
+
+// RecallSession answers a live session, by its token's hash, from the
+// scope cache while the cache is live; otherwise read reads it from the
+// database (tables sessions and users only: their changes are news) and
+// says until when it lives. T is the session's type: the caller gets a copy
+// of what is kept, and must copy what it points to before changing that.
+func RecallSession[T any](db *gorm.DB, tokenHash string, now time.Time, read func() (T, time.Time, error)) (T, error) {
+	cache := &wallsOf(db).scopes
+	if inTransaction(db) {
+		s, _, err := read()
+		return s, err
+	}
+	entry := cacheKey{liveSessions, tokenHash}
+	kept, ok, gen := cache.get(entry, now)
+	if ok {
+		return kept.(T), nil
+	}
+	s, until, err := read()
+	if err != nil {
+		return s, err
+	}
+	cache.put(entry, s, until, now, gen)
+	return s, nil
 }
 
 // KeyCacheStats is the state of a database's key cache, and what it did
@@ -162,17 +161,19 @@ type KeyCacheStats struct {
 	Live                  bool
 	Listener              uint32
 	Hits, Misses, Flushes int64
-	// MembershipHits and MembershipMisses count users' memberships, as
-	// Hits and Misses count keys.
+	// MembershipHits and MembershipMisses count users' memberships, and
+	// SessionHits and SessionMisses sessions, as Hits and Misses count keys.
 	MembershipHits, MembershipMisses int64
+	SessionHits, SessionMisses       int64
 }
 
 // KeyCacheStatsOf reads db's key cache's state and counters.
 func KeyCacheStatsOf(db *gorm.DB) KeyCacheStats {
 	c := &wallsOf(db).scopes
 	return KeyCacheStats{Live: c.live(time.Now()), Listener: c.listener.Load(),
-		Hits: c.hits.Load(), Misses: c.misses.Load(), Flushes: c.flushes.Load(),
-		MembershipHits: c.membershipHits.Load(), MembershipMisses: c.membershipMisses.Load()}
+		Hits: c.hits[apiKeyScopes].Load(), Misses: c.misses[apiKeyScopes].Load(), Flushes: c.flushes.Load(),
+		MembershipHits: c.hits[userMemberships].Load(), MembershipMisses: c.misses[userMemberships].Load(),
+		SessionHits: c.hits[liveSessions].Load(), SessionMisses: c.misses[liveSessions].Load()}
 }
 
 // keyScopesChanged flushes db's key cache: a write unit on db committed.

@@ -14,84 +14,66 @@ func TestKeyCacheAnswersOnlyWhileItHearsNews(t *testing.T) {
 	now := time.Now()
 	k := KeyScope{KeyID: 7}
 	expires := now.Add(time.Hour)
+	key := func(id string) cacheKey { return cacheKey{apiKeyScopes, id} }
 
-	_, _, gen := c.get("h", now)
-	c.put("h", k, expires, now, gen)
-	if _, ok, _ := c.get("h", now); ok {
+	_, _, gen := c.get(key("h"), now)
+	c.put(key("h"), k, expires, now, gen)
+	if _, ok, _ := c.get(key("h"), now); ok {
 		t.Fatal("a cache that never listened answers")
 	}
 
 	c.heard.Store(now.UnixNano())
-	_, _, gen = c.get("h", now)
-	c.put("h", k, expires, now, gen)
-	if got, ok, _ := c.get("h", now); !ok || got.KeyID != 7 {
+	_, _, gen = c.get(key("h"), now)
+	c.put(key("h"), k, expires, now, gen)
+	if got, ok, _ := c.get(key("h"), now); !ok || got.(KeyScope).KeyID != 7 {
 		t.Fatalf("live cache: %+v, %v; want key 7", got, ok)
 	}
-	if _, ok, _ := c.get("h", now.Add(3*keyCacheHeartbeat)); ok {
+	if _, ok, _ := c.get(key("h"), now.Add(3*keyCacheHeartbeat)); ok {
 		t.Fatal("the cache answers three heartbeats after it last heard from the database")
 	}
 
-	_, _, gen = c.get("g", now)
+	_, _, gen = c.get(key("g"), now)
 	c.flush() // news arrives while "g" is being read
-	c.put("g", k, expires, now, gen)
-	if _, ok, _ := c.get("g", now); ok {
+	c.put(key("g"), k, expires, now, gen)
+	if _, ok, _ := c.get(key("g"), now); ok {
 		t.Fatal("a scope read before a flush was kept after it")
 	}
 
-	_, _, gen = c.get("e", now)
-	c.put("e", k, now.Add(time.Second), now, gen)
-	if _, ok, _ := c.get("e", now.Add(time.Second)); ok {
+	_, _, gen = c.get(key("e"), now)
+	c.put(key("e"), k, now.Add(time.Second), now, gen)
+	if _, ok, _ := c.get(key("e"), now.Add(time.Second)); ok {
 		t.Fatal("an expired key answers from memory")
 	}
-	_, _, gen = c.get("h", now)
-	c.put("h", k, expires, now, gen)
+	_, _, gen = c.get(key("h"), now)
+	c.put(key("h"), k, expires, now, gen)
 	c.heard.Store(now.Add(keyCacheMaxAge).UnixNano()) // still listening
-	if _, ok, _ := c.get("h", now.Add(keyCacheMaxAge-time.Millisecond)); !ok {
+	if _, ok, _ := c.get(key("h"), now.Add(keyCacheMaxAge-time.Millisecond)); !ok {
 		t.Fatal("a scope is gone before the cache's longest keep")
 	}
-	if _, ok, _ := c.get("h", now.Add(keyCacheMaxAge)); ok {
+	if _, ok, _ := c.get(key("h"), now.Add(keyCacheMaxAge)); ok {
 		t.Fatal("a scope answers past the cache's longest keep")
 	}
 }
 
-// Users' memberships keep as keys' scopes do: only while the cache hears
-// news, not across a flush they were read before, and each caller gets
-// rows of its own.
-func TestMembershipsKeepOnlyWhileTheCacheHearsNews(t *testing.T) {
+// Each kind of entry has a key space of its own: a user's memberships and
+// a key's scope under the same text are two entries, counted apart.
+func TestCacheKindsKeepApart(t *testing.T) {
 	t.Parallel()
 	var c scopeCache
 	now := time.Now()
-	m := Memberships{user: 3, Rows: []MembershipOf{{Account: Account{ID: 10, Name: "Acme"}, Role: RoleAdmin}}}
-
-	_, _, gen := c.getMemberships(3, now)
-	c.putMemberships(3, m, now, gen)
-	if _, ok, _ := c.getMemberships(3, now); ok {
-		t.Fatal("a cache that never listened answers memberships")
-	}
-
 	c.heard.Store(now.UnixNano())
-	_, _, gen = c.getMemberships(3, now)
-	c.putMemberships(3, m, now, gen)
-	got, ok, _ := c.getMemberships(3, now)
-	if !ok || len(got.Rows) != 1 || got.Rows[0].ID != 10 || got.user != 3 {
-		t.Fatalf("live cache: %+v, %v; want user 3's account 10", got, ok)
+	_, _, gen := c.get(cacheKey{apiKeyScopes, "1"}, now)
+	c.put(cacheKey{apiKeyScopes, "1"}, KeyScope{KeyID: 1}, now.Add(time.Hour), now, gen)
+	if _, ok, _ := c.get(cacheKey{userMemberships, "1"}, now); ok {
+		t.Fatal("a key's scope answers for a user's memberships")
 	}
-	got.Rows[0].Role = RoleMember
-	if again, _, _ := c.getMemberships(3, now); again.Rows[0].Role != RoleAdmin {
-		t.Fatal("a caller's change to its rows reached the cache")
+	if _, ok, _ := c.get(cacheKey{liveSessions, "1"}, now); ok {
+		t.Fatal("a key's scope answers for a session")
 	}
-	if _, ok, _ := c.getMemberships(3, now.Add(3*keyCacheHeartbeat)); ok {
-		t.Fatal("memberships answer three heartbeats after the cache last heard from the database")
+	if got, ok, _ := c.get(cacheKey{apiKeyScopes, "1"}, now); !ok || got.(KeyScope).KeyID != 1 {
+		t.Fatalf("the key's scope: %+v, %v", got, ok)
 	}
-
-	c.flush()
-	if _, ok, _ := c.getMemberships(3, now); ok {
-		t.Fatal("memberships outlived a flush")
-	}
-	_, _, gen = c.getMemberships(4, now)
-	c.flush() // news arrives while user 4's memberships are being read
-	c.putMemberships(4, m, now, gen)
-	if _, ok, _ := c.getMemberships(4, now); ok {
-		t.Fatal("memberships read before a flush were kept after it")
+	if h, m := c.hits[apiKeyScopes].Load(), c.misses[userMemberships].Load()+c.misses[liveSessions].Load(); h != 1 || m != 2 {
+		t.Errorf("counted %d key hits and %d other misses, want 1 and 2", h, m)
 	}
 }

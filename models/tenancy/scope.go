@@ -3,6 +3,8 @@ package tenancy
 import (
 	"context"
 	"errors"
+	"slices"
+	"strconv"
 	"time"
 
 	"gorm.io/gorm"
@@ -176,10 +178,12 @@ WHERE api_keys.key_hash = ? AND api_keys.revoked_at IS NULL AND api_keys.expires
 func ScopeForAPIKeyHash(ctx context.Context, db *gorm.DB, hash string) (KeyScope, error) {
 	now := Now()
 	cache := &wallsOf(db).scopes
-	k, ok, gen := cache.get(hash, now)
+	entry := cacheKey{apiKeyScopes, hash}
+	kept, ok, gen := cache.get(entry, now)
 	if ok {
-		return k, nil
+		return kept.(KeyScope), nil
 	}
+	var k KeyScope
 	var expires time.Time
 	a := &k.account
 	err := keyScopeSQL.ScanRow(ctx, db, []any{hash, now},
@@ -188,7 +192,7 @@ func ScopeForAPIKeyHash(ctx context.Context, db *gorm.DB, hash string) (KeyScope
 	if err != nil {
 		return KeyScope{}, err
 	}
-	cache.put(hash, k, expires, now, gen)
+	cache.put(entry, k, expires, now, gen)
 	return k, nil
 }
 
@@ -289,10 +293,14 @@ func MembershipsOf(ctx context.Context, db *gorm.DB, userID int64) (Memberships,
 		// A transaction may have changed them and not committed yet.
 		cache = nil
 	}
+	entry := cacheKey{userMemberships, strconv.FormatInt(userID, 10)}
 	var gen uint64
 	if cache != nil {
-		m, ok, g := cache.getMemberships(userID, now)
+		kept, ok, g := cache.get(entry, now)
 		if ok {
+			// The rows are the caller's: the kept ones stay as they are.
+			m := kept.(Memberships)
+			m.Rows = slices.Clone(m.Rows)
 			return m, nil
 		}
 		gen = g
@@ -321,7 +329,9 @@ func MembershipsOf(ctx context.Context, db *gorm.DB, userID int64) (Memberships,
 		m.secondFactor = m.secondFactor || r.SecondFactor
 	}
 	if cache != nil {
-		cache.putMemberships(userID, m, now, gen)
+		kept := m
+		kept.Rows = slices.Clone(m.Rows)
+		cache.put(entry, kept, now.Add(keyCacheMaxAge), now, gen)
 	}
 	return m, nil
 }

@@ -83,6 +83,11 @@ func wallsOf(db *gorm.DB) *walls {
 	return t
 }
 
+// ForgetCachedScopesForTest empties db's scope cache, as news of a change
+// would: for tests that count what a request costs when nothing is kept.
+// Never call it outside tests.
+func ForgetCachedScopesForTest(db *gorm.DB) { keyScopesChanged(db) }
+
 // DisableApplicationWallForTest turns wall 1 off on db, for tests that show
 // that row security alone keeps accounts apart: statements are neither
 // refused nor restricted to the scope's account by the application. Never
