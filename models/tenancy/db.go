@@ -349,10 +349,14 @@ func installCallbacks(db *gorm.DB) error {
 		}
 	}
 	// A write outside a transaction has committed when its callbacks
-	// end: what the scope cache holds may be stale (in a transaction, the
-	// unit or InTx flushes when it commits).
+	// end: what the scope cache holds may be stale if it wrote one of the
+	// tables it is read from, or raw SQL, which names none (in a
+	// transaction, the unit or InTx flushes when it commits).
 	wrote := func(db *gorm.DB) {
-		if db.Error == nil && !db.DryRun && !inTransaction(db) {
+		if db.Error != nil || db.DryRun || inTransaction(db) {
+			return
+		}
+		if table := db.Statement.Table; table == "" || scopeCacheTables[table] {
 			keyScopesChanged(db)
 		}
 	}

@@ -67,6 +67,12 @@ type cachedEntry struct {
 	until time.Time
 }
 
+// scopeCacheTables are the tables what the cache keeps is read from: each
+// has a trigger that NOTIFYs keyScopesChannel (TestScopeCacheTablesNotify).
+var scopeCacheTables = map[string]bool{
+	"api_keys": true, "memberships": true, "accounts": true, "totp_factors": true, "passkeys": true, "sessions": true, "users": true,
+}
+
 const (
 	keyScopesChannel = "switchboard_key_scopes"
 	// keyCacheHeartbeat is how often an idle listener proves its

@@ -1,6 +1,7 @@
 package tenancy_test
 
 import (
+	"slices"
 	"strconv"
 	"testing"
 
@@ -119,6 +120,26 @@ func TestConnectionsKeepTheirPlans(t *testing.T) {
 		}))
 		if len(mode) != 1 || mode[0] != "force_generic_plan" || doorMode != "force_generic_plan" {
 			t.Errorf("plan_cache_mode is %v for requests and %q for the door, want force_generic_plan", mode, doorMode)
+		}
+	})
+}
+
+// Every table the scope cache is read from tells every server when it
+// changes, and no other does: the triggers of migrations 00023 and 00024
+// and the list that this server's own writes flush by are the same.
+func TestScopeCacheTablesNotify(t *testing.T) {
+	t.Parallel()
+	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
+		pgOnly(t, db)
+		var notifying []string
+		dbtest.Must(t, dbtest.Plain(t, db).Raw(`SELECT DISTINCT c.relname FROM pg_trigger g
+			JOIN pg_class c ON c.oid = g.tgrelid JOIN pg_proc p ON p.oid = g.tgfoid
+			WHERE p.proname = 'switchboard_key_scopes_changed' AND c.relnamespace = current_schema()::regnamespace
+			ORDER BY 1`).Scan(&notifying).Error)
+		want := tenancy.ScopeCacheTables()
+		slices.Sort(want)
+		if !slices.Equal(notifying, want) {
+			t.Errorf("tables that notify: %v; tables the cache is read from: %v", notifying, want)
 		}
 	})
 }
