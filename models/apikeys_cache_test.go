@@ -92,7 +92,7 @@ func TestKeyCacheHearsChangesMadeElsewhere(t *testing.T) {
 	t.Parallel()
 	db := dbtest.Postgres(t)
 	watchKeyScopes(t, db)
-	elsewhere := dbtest.Plain(t, db)
+	elsewhere := dbtest.Elsewhere(t, db)
 	changes := []struct {
 		name string
 		sql  string
@@ -148,7 +148,7 @@ func TestKeyCacheFailsClosedWhileItsChannelIsDown(t *testing.T) {
 		_, err := models.ScopeForAPIKey(t.Context(), db, k.Secret)
 		dbtest.Must(t, err)
 	}
-	elsewhere := dbtest.Plain(t, db)
+	elsewhere := dbtest.Elsewhere(t, db)
 	dbtest.Must(t, elsewhere.Exec("SELECT pg_terminate_backend(?)", tenancy.KeyCacheStatsOf(db).Listener).Error)
 	waitForKeyCache(t, db, false)
 

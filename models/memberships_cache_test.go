@@ -69,7 +69,7 @@ func TestMembershipsHearChangesMadeElsewhere(t *testing.T) {
 	t.Parallel()
 	db := dbtest.Postgres(t)
 	watchKeyScopes(t, db)
-	elsewhere := dbtest.Plain(t, db)
+	elsewhere := dbtest.Elsewhere(t, db)
 	changes := []struct {
 		name string
 		sql  string
@@ -129,7 +129,7 @@ func TestMembershipsFailClosedWhileTheChannelIsDown(t *testing.T) {
 		_, err := tenancy.MembershipsOf(t.Context(), db, user)
 		dbtest.Must(t, err)
 	}
-	elsewhere := dbtest.Plain(t, db)
+	elsewhere := dbtest.Elsewhere(t, db)
 	dbtest.Must(t, elsewhere.Exec("SELECT pg_terminate_backend(?)", tenancy.KeyCacheStatsOf(db).Listener).Error)
 	waitForKeyCache(t, db, false)
 	// A removal whose news is lost: triggers off for this statement.

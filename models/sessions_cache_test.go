@@ -106,7 +106,7 @@ func TestSessionsHearChangesMadeElsewhere(t *testing.T) {
 	t.Parallel()
 	db := dbtest.Postgres(t)
 	watchKeyScopes(t, db)
-	elsewhere := dbtest.Plain(t, db)
+	elsewhere := dbtest.Elsewhere(t, db)
 	changes := []struct {
 		name string
 		sql  string
@@ -156,7 +156,7 @@ func TestSessionsFailClosedWhileTheChannelIsDown(t *testing.T) {
 		_, err := models.LoadSession(t.Context(), db, token, cachedLife)
 		dbtest.Must(t, err)
 	}
-	elsewhere := dbtest.Plain(t, db)
+	elsewhere := dbtest.Elsewhere(t, db)
 	dbtest.Must(t, elsewhere.Exec("SELECT pg_terminate_backend(?)", tenancy.KeyCacheStatsOf(db).Listener).Error)
 	waitForKeyCache(t, db, false)
 	dbtest.Must(t, elsewhere.Transaction(func(tx *gorm.DB) error {

@@ -143,7 +143,7 @@ func newMetrics(db *gorm.DB, recorder *usage.UsageRecorder) (*metrics.Registry, 
 	reg.WatchKeyCache(func() metrics.KeyCacheStats {
 		s := tenancy.KeyCacheStatsOf(db)
 		return metrics.KeyCacheStats{Live: s.Live, Hits: s.Hits, Misses: s.Misses, Flushes: s.Flushes,
-			MembershipHits: s.MembershipHits, MembershipMisses: s.MembershipMisses}
+			MembershipHits: s.MembershipHits, MembershipMisses: s.MembershipMisses, SessionHits: s.SessionHits, SessionMisses: s.SessionMisses}
 	})
 	reg.WatchUsage(func() metrics.UsageStats {
 		s := recorder.Stats()

@@ -102,6 +102,7 @@ type KeyCacheStats struct {
 	Live                             bool
 	Hits, Misses, Flushes            int64
 	MembershipHits, MembershipMisses int64
+	SessionHits, SessionMisses       int64
 }
 
 // WatchKeyCache reports the scope cache, read from stats at each scrape.
@@ -123,6 +124,8 @@ func (r *Registry) WatchKeyCache(stats func() KeyCacheStats) {
 		counter("api_key_cache_misses_total", "API keys the live key cache did not hold, read from the database.", func(s KeyCacheStats) int64 { return s.Misses }),
 		counter("api_key_cache_flushes_total", "Times the key cache forgot every key and membership: a change to what they are read from, or its channel reconnecting.", func(s KeyCacheStats) int64 { return s.Flushes }),
 		counter("memberships_cache_hits_total", "Users' memberships (a page's check of its account) answered from the cache.", func(s KeyCacheStats) int64 { return s.MembershipHits }),
+		counter("sessions_cache_hits_total", "Signed-in sessions, with their users, answered from the cache.", func(s KeyCacheStats) int64 { return s.SessionHits }),
+		counter("sessions_cache_misses_total", "Sessions the live cache did not hold, read from the database.", func(s KeyCacheStats) int64 { return s.SessionMisses }),
 		counter("memberships_cache_misses_total", "Users' memberships the live cache did not hold, read from the database.", func(s KeyCacheStats) int64 { return s.MembershipMisses }),
 	)
 }

@@ -69,6 +69,9 @@ func Open(t testing.TB, dsn string) *gorm.DB {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if err := flushWhenPlainWrites(plain, db); err != nil {
+		t.Fatal(err)
+	}
 	plains.Store(db, plain)
 	plains.Store(plain, plain)
 	t.Cleanup(func() {
@@ -86,7 +89,9 @@ func Open(t testing.TB, dsn string) *gorm.DB {
 // without the walls between accounts:
 // for the test's own statements that set a scene or check what was
 // written, in any account, with raw SQL or not. The code under test gets
-// db itself.
+// db itself. A scene is set before the next request looks: db's scope
+// cache forgets what it kept as each write is made (see Elsewhere for a
+// change db hears of only as other servers do).
 func Plain(t testing.TB, db *gorm.DB) *gorm.DB {
 	t.Helper()
 	if p, ok := plains.Load(db); ok {
@@ -96,6 +101,39 @@ func Plain(t testing.TB, db *gorm.DB) *gorm.DB {
 		return db // a plain one already, or a transaction of one
 	}
 	t.Fatal("dbtest.Plain: not a database dbtest opened")
+	return nil
+}
+
+// elsewhereKey marks Elsewhere's statements.
+const elsewhereKey = "dbtest:elsewhere"
+
+// Elsewhere is Plain for a change made by another server or the operator:
+// db hears of it only through PostgreSQL's notifications, as every server
+// does, a moment after it commits.
+func Elsewhere(t testing.TB, db *gorm.DB) *gorm.DB {
+	t.Helper()
+	return Plain(t, db).Set(elsewhereKey, true).Session(&gorm.Session{})
+}
+
+// flushWhenPlainWrites makes each write through plain (but Elsewhere's)
+// empty db's scope cache at once.
+func flushWhenPlainWrites(plain, db *gorm.DB) error {
+	flush := func(tx *gorm.DB) {
+		if _, elsewhere := tx.Get(elsewhereKey); !elsewhere {
+			tenancy.ForgetCachedScopesForTest(db)
+		}
+	}
+	cb := plain.Callback()
+	for _, err := range []error{
+		cb.Create().After("gorm:create").Register("dbtest:flush", flush),
+		cb.Update().After("gorm:update").Register("dbtest:flush", flush),
+		cb.Delete().After("gorm:delete").Register("dbtest:flush", flush),
+		cb.Raw().After("gorm:raw").Register("dbtest:flush", flush),
+	} {
+		if err != nil {
+			return err
+		}
+	}
 	return nil
 }
 
