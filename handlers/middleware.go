@@ -240,6 +240,15 @@ func (d *deps) loadScope(next echo.HandlerFunc) echo.HandlerFunc {
 		if err != nil {
 			return err
 		}
+		if !admits(ms, SessionFrom(c)) {
+			// Memberships kept in the scope cache may predate a change made
+			// through another server whose news is on its way (the
+			// organization the user just created or joined there, a policy
+			// just turned off): a refusal rests on the database.
+			if ms, err = tenancy.MembershipsFromDatabase(c.Request().Context(), d.db, user.ID); err != nil {
+				return err
+			}
+		}
 		c.Set(ctxMemberships, ms)
 		scope, err := d.activeScope(c, ms)
 		if err != nil {
@@ -293,6 +302,14 @@ func (d *deps) activeScope(c echo.Context, ms tenancy.Memberships) (tenancy.Scop
 		return scope, sess.Save(c.Request(), c.Response())
 	}
 	return scope, d.setFlash(c, flashNotice, notice)
+}
+
+// admits reports whether the memberships let the session act in its
+// active account: as activeScope and loadScope decide, without a word.
+func admits(ms tenancy.Memberships, sess *sessions.Session) bool {
+	accountID, _ := sess.Values[valAccountID].(int64)
+	scope, err := ms.Scope(accountID)
+	return err == nil && scope.AdmitsSession(ssoAccountOf(sess)) && scope.SecondFactorAdmits(ssoAccountOf(sess))
 }
 
 // refuseWithoutSecondFactor keeps a member without a second factor out of

@@ -143,3 +143,39 @@ func TestMembershipsFailClosedWhileTheChannelIsDown(t *testing.T) {
 		t.Fatalf("read while the channel is down: %d statements, in the organization %v; want 1 (from the database), false", n, has(m, f.Member))
 	}
 }
+
+// A refusal rests on the database: MembershipsFromDatabase reads past
+// memberships kept from before a change whose news has not arrived (here:
+// never sent), and keeps what it read for the next MembershipsOf.
+func TestMembershipsFromDatabaseReadPastTheCache(t *testing.T) {
+	db := dbtest.Postgres(t)
+	watchKeyScopes(t, db)
+	owner, _ := dbtest.User(t, db)
+	org := dbtest.Org(t, db, owner)
+	u, _ := dbtest.User(t, db)
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		if _, n := membershipsOf(t, db, u.ID); n == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("memberships are not kept after 5 s")
+		}
+	}
+	dbtest.Must(t, dbtest.Elsewhere(t, db).Transaction(func(tx *gorm.DB) error {
+		if err := tx.Exec("SET LOCAL session_replication_role = replica").Error; err != nil {
+			return err
+		}
+		return tx.Create(&tenancy.Membership{AccountID: org.AccountID(), UserID: u.ID, Role: tenancy.RoleMember}).Error
+	}))
+	if m, _ := membershipsOf(t, db, u.ID); has(m, org) {
+		t.Fatal("the kept memberships already hold the organization: this test shows nothing")
+	}
+	m, err := tenancy.MembershipsFromDatabase(t.Context(), db, u.ID)
+	dbtest.Must(t, err)
+	if !has(m, org) {
+		t.Fatal("MembershipsFromDatabase answered the kept memberships, without the organization joined")
+	}
+	if m, n := membershipsOf(t, db, u.ID); n != 0 || !has(m, org) {
+		t.Fatalf("after reading from the database: %d statements, in the organization %v; want 0, true", n, has(m, org))
+	}
+}

@@ -284,20 +284,31 @@ type MembershipOf struct {
 // they created an organization, in one statement; while the scope cache is
 // live (see scopeCache), memberships read before answer from memory.
 func MembershipsOf(ctx context.Context, db *gorm.DB, userID int64) (Memberships, error) {
+	return membershipsOf(ctx, db, userID, !inTransaction(db)) // a transaction may have changed them
+}
+
+// MembershipsFromDatabase is MembershipsOf read from the database, never
+// the cache (which it refreshes): for a refusal, which must not rest on
+// memberships kept from before a change whose news is still on its way
+// from another server.
+func MembershipsFromDatabase(ctx context.Context, db *gorm.DB, userID int64) (Memberships, error) {
+	return membershipsOf(ctx, db, userID, false)
+}
+
+func membershipsOf(ctx context.Context, db *gorm.DB, userID int64, fromCache bool) (Memberships, error) {
 	if userID == 0 {
 		return Memberships{}, ErrNotMember
 	}
 	now := time.Now()
 	cache := &wallsOf(db).scopes
 	if inTransaction(db) {
-		// A transaction may have changed them and not committed yet.
 		cache = nil
 	}
 	entry := cacheKey{userMemberships, strconv.FormatInt(userID, 10)}
 	var gen uint64
 	if cache != nil {
 		kept, ok, g := cache.get(entry, now)
-		if ok {
+		if ok && fromCache {
 			// The rows are the caller's: the kept ones stay as they are.
 			m := kept.(Memberships)
 			m.Rows = slices.Clone(m.Rows)
