@@ -151,17 +151,13 @@ func benchEachDB(b *testing.B, fn func(b *testing.B, db *gorm.DB)) {
 }
 
 // TestPagesFromTheScopeCache: once the scope cache holds a session and its
-// user's memberships (PostgreSQL), a page costs only its own statement:
-// the home page's member count, the members page, the index list. SQLite
-// keeps no cache: the session, the memberships and the page's own.
+// user's memberships, a page costs only its own statement: the home page's
+// member count, the members page, the index list.
 func TestPagesFromTheScopeCache(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		app := newApp(t, db)
 		c := memberOfOrgs(t, db, 1).signedIn(t, app)
-		want := int64(1)
-		if tenancy.DialectOfDB(db) == tenancy.SQLite {
-			want = 3
-		}
+		const want = 1
 		for _, path := range []string{"/", "/settings/members", "/indexes"} {
 			// The news of the test's own writes may still be on its way.
 			var n int64

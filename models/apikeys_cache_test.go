@@ -171,21 +171,45 @@ func TestKeyCacheFailsClosedWhileItsChannelIsDown(t *testing.T) {
 	wantFromMemory(t, db, other.Secret)
 }
 
-// On SQLite nothing tells a server of changes made by another process (the
-// operator's commands), so it keeps no cache: every look-up is a statement.
-func TestKeyCacheIsOffOnSQLite(t *testing.T) {
+// On SQLite the cache hears of every change committed to the database
+// file, by any connection of any process (the operator's commands), before
+// it answers (PRAGMA data_version): a key, a session and memberships answer
+// from memory, and a change made elsewhere is seen by the very next read.
+// (Not parallel: it counts the process's statements.)
+func TestScopeCacheOnSQLiteHearsEveryConnection(t *testing.T) {
 	db := dbtest.SQLite(t)
-	ctx, stop := context.WithCancel(t.Context())
-	defer stop()
-	go tenancy.WatchKeyScopes(ctx, db, discardLog)
+	elsewhere := dbtest.Elsewhere(t, db)
 	f := dbtest.NewOrgFixture(t, db)
-	k := dbtest.NewAPIKey(t, db, f.Member, "uncached")
-	for i := range 3 {
-		if n, err := lookUp(t, db, k.Secret); err != nil || n != 1 {
-			t.Fatalf("look-up %d: %d statements, %v; want 1, nil", i+1, n, err)
+	k := dbtest.NewAPIKey(t, db, f.Member, "kept")
+	for i, want := range []int64{1, 0} {
+		if n, err := lookUp(t, db, k.Secret); err != nil || n != want {
+			t.Fatalf("look-up %d: %d statements, %v; want %d, nil", i+1, n, err, want)
 		}
 	}
-	if tenancy.KeyCacheStatsOf(db).Live {
-		t.Fatal("the key cache answers on SQLite")
+	dbtest.Must(t, elsewhere.Exec("UPDATE api_keys SET revoked_at = ? WHERE id = ?", time.Now().UTC(), k.ID).Error)
+	if _, err := lookUp(t, db, k.Secret); !errors.Is(err, models.ErrAPIKeyInvalid) {
+		t.Fatalf("look-up right after a revocation elsewhere: %v, want ErrAPIKeyInvalid", err)
+	}
+
+	user := f.MemberUser.ID
+	for i, want := range []int64{1, 0} {
+		if m, n := membershipsOf(t, db, user); n != want || !has(m, f.Member) {
+			t.Fatalf("memberships %d: %d statements, in the organization %v; want %d, true", i+1, n, has(m, f.Member), want)
+		}
+	}
+	dbtest.Must(t, elsewhere.Exec("DELETE FROM memberships WHERE user_id = ? AND account_id = ?", user, f.Member.AccountID()).Error)
+	if m, _ := membershipsOf(t, db, user); has(m, f.Member) {
+		t.Fatal("right after a removal elsewhere, the memberships still hold the organization")
+	}
+
+	_, token := newSession(t, db)
+	for i, want := range []int64{1, 0} {
+		if _, n, err := loadSession(t, db, token, cachedLife); err != nil || n != want {
+			t.Fatalf("session %d: %d statements, %v; want %d, nil", i+1, n, err, want)
+		}
+	}
+	dbtest.Must(t, elsewhere.Exec("DELETE FROM sessions").Error)
+	if _, _, err := loadSession(t, db, token, cachedLife); !errors.Is(err, tenancy.ErrNotFound) {
+		t.Fatalf("right after signing out elsewhere: %v, want ErrNotFound", err)
 	}
 }

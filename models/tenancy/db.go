@@ -71,6 +71,15 @@ func OpenWithConns(dsn string, conns int) (*gorm.DB, error) {
 	conns = max(conns, 2)
 	t := &walls{applicationWall: true}
 	if DialectOf(dsn) == SQLite {
+		// An in-memory database is one per connection: no other
+		// connection's data_version would tell of its changes.
+		if !strings.Contains(dsn, ":memory:") && !strings.Contains(dsn, "mode=memory") {
+			news, err := openSQLiteNews(dsn)
+			if err != nil {
+				return nil, fmt.Errorf("open database: %w", err)
+			}
+			t.scopes.sqlite = news
+		}
 		return openPool(sqlite.Open(sqliteDSN(dsn)), t, 8, true)
 	}
 	cfg, err := pgx.ParseConfig(dsn)
@@ -176,6 +185,9 @@ func Close(db *gorm.DB) error {
 		if sqlDB, err := owner.DB(); err == nil {
 			_ = sqlDB.Close()
 		}
+	}
+	if t := wallsOf(db); t != nil && t.scopes.sqlite != nil {
+		_ = t.scopes.sqlite.db.Close()
 	}
 	sqlDB, err := db.DB()
 	if err != nil {

@@ -27,10 +27,13 @@ import (
 //     00023 and 00024), whatever wrote it, raw SQL and the operator's
 //     commands included, and each server LISTENs (WatchKeyScopes).
 //
+// On SQLite, which has no notifications, the news is the database file's
+// data_version, read before every answer (sqliteNews).
+//
 // It fails closed: it answers only while its listener has heard from the
-// database within keyCacheHeartbeat×3; when the channel is down, or on
-// SQLite (where nothing listens), every request reads from the database,
-// as if there were no cache.
+// database within keyCacheHeartbeat×3 (on SQLite, while data_version can
+// be read); when the channel is down every request reads from the
+// database, as if there were no cache.
 type scopeCache struct {
 	mu      sync.Mutex
 	entries map[cacheKey]cachedEntry
@@ -44,6 +47,10 @@ type scopeCache struct {
 
 	flushes      atomic.Int64
 	hits, misses [cacheKinds]atomic.Int64
+
+	// sqlite is where the news comes from on SQLite (nil on PostgreSQL,
+	// whose listener sets heard).
+	sqlite *sqliteNews
 }
 
 // cacheKind is what an entry is: each kind has its own key space and
@@ -93,6 +100,7 @@ func (c *scopeCache) live(now time.Time) bool {
 // get answers an entry from memory, if the cache is live and has it; gen
 // is the generation to hand to put after reading it from the database.
 func (c *scopeCache) get(k cacheKey, now time.Time) (value any, ok bool, gen uint64) {
+	c.hearSQLite(now)
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if !c.live(now) {

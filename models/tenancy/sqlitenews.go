@@ -1,0 +1,73 @@
+package tenancy
+
+import (
+	"database/sql"
+	"sync"
+	"time"
+
+	"github.com/glebarez/sqlite"
+	"gorm.io/gorm"
+	"gorm.io/gorm/logger"
+)
+
+// sqliteNews tells the scope cache on SQLite of every change committed to
+// the database file since it last looked, by any connection of any process
+// (the operator's commands included): SQLite's PRAGMA data_version, read on
+// a connection of its own, changes exactly then. The cache asks before
+// every answer, so a change committed before a request began is seen by it,
+// as PostgreSQL's notifications are seen within milliseconds. The pragma
+// reads a counter, not a table: it is not counted as a statement.
+type sqliteNews struct {
+	mu      sync.Mutex
+	db      *sql.DB
+	version int64
+	read    bool
+}
+
+// openSQLiteNews opens the connection the news is read on.
+func openSQLiteNews(dsn string) (*sqliteNews, error) {
+	gdb, err := gorm.Open(sqlite.Open(sqliteDSN(dsn)), &gorm.Config{Logger: logger.Discard})
+	if err != nil {
+		return nil, err
+	}
+	db, err := gdb.DB()
+	if err != nil {
+		return nil, err
+	}
+	db.SetMaxOpenConns(1)
+	db.SetMaxIdleConns(1)
+	db.SetConnMaxIdleTime(0)
+	return &sqliteNews{db: db}, nil
+}
+
+// changed reports whether the database changed since the last call (the
+// first call: yes); err when it cannot tell.
+func (n *sqliteNews) changed() (bool, error) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	var v int64
+	if err := n.db.QueryRow("PRAGMA data_version").Scan(&v); err != nil {
+		return false, err
+	}
+	changed := !n.read || v != n.version
+	n.version, n.read = v, true
+	return changed, nil
+}
+
+// hearSQLite brings the cache up to date with the database file, on
+// SQLite: it flushes on a change, and stops answering while it cannot
+// tell.
+func (c *scopeCache) hearSQLite(now time.Time) {
+	if c.sqlite == nil {
+		return
+	}
+	changed, err := c.sqlite.changed()
+	if err != nil {
+		c.heard.Store(0)
+		return
+	}
+	if changed {
+		c.flush()
+	}
+	c.heard.Store(now.UnixNano())
+}
