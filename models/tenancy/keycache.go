@@ -166,9 +166,10 @@ func RecallSession[T any](db *gorm.DB, tokenHash string, now time.Time, read fun
 	return s, nil
 }
 
-// KeyCacheStats is the state of a database's key cache, and what it did
-// since the database was opened. Hits and misses count look-ups while it
-// was live; every other look-up read the database as well.
+// KeyCacheStats is the state of a database's scope cache (named for what
+// it first kept, API keys), and what it did since the database was
+// opened. Hits and misses count look-ups while it was live; every other
+// look-up read the database as well.
 type KeyCacheStats struct {
 	// Live: the cache answers now. Listener is the PostgreSQL backend
 	// process its listener is connected to (0: none).
@@ -181,7 +182,7 @@ type KeyCacheStats struct {
 	SessionHits, SessionMisses       int64
 }
 
-// KeyCacheStatsOf reads db's key cache's state and counters.
+// KeyCacheStatsOf reads db's scope cache's state and counters.
 func KeyCacheStatsOf(db *gorm.DB) KeyCacheStats {
 	c := &wallsOf(db).scopes
 	return KeyCacheStats{Live: c.live(time.Now()), Listener: c.listener.Load(),
@@ -190,19 +191,19 @@ func KeyCacheStatsOf(db *gorm.DB) KeyCacheStats {
 		SessionHits: c.hits[liveSessions].Load(), SessionMisses: c.misses[liveSessions].Load()}
 }
 
-// keyScopesChanged flushes db's key cache: a write unit on db committed.
+// keyScopesChanged flushes db's scope cache: a write on db committed.
 func keyScopesChanged(db *gorm.DB) {
 	if t := wallsOf(db); t != nil {
 		t.scopes.flush()
 	}
 }
 
-// WatchKeyScopes keeps db's key cache informed until ctx ends: it LISTENs
+// WatchKeyScopes keeps db's scope cache informed until ctx ends: it LISTENs
 // for the triggers' news on a connection of its own, and proves the
 // connection every keyCacheHeartbeat while no news comes. Whenever the
 // connection fails the cache stops answering, and after it reconnects it
 // starts over empty (news sent meanwhile was lost). On SQLite it returns at
-// once and the cache never answers.
+// once: the cache reads its news itself (sqliteNews).
 func WatchKeyScopes(ctx context.Context, db *gorm.DB, log *slog.Logger) {
 	t := wallsOf(db)
 	if t == nil || t.listen == nil {
@@ -216,7 +217,7 @@ func WatchKeyScopes(ctx context.Context, db *gorm.DB, log *slog.Logger) {
 		if ctx.Err() != nil {
 			return
 		}
-		log.Warn("API keys are read from the database on every request until their change notifications reconnect", "err", err)
+		log.Warn("API keys, sessions and memberships are read from the database on every request until their change notifications reconnect", "err", err)
 		select {
 		case <-ctx.Done():
 			return
