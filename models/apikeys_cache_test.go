@@ -48,21 +48,71 @@ func lookUp(t *testing.T, db *gorm.DB, secret string) (int64, error) {
 	return tenancy.QueryCount() - before, err
 }
 
-// wantFromMemory fails unless the key soon answers from memory: the news of
-// the test's own writes may still be on its way, and flush what an earlier
-// look-up kept.
-func wantFromMemory(t *testing.T, db *gorm.DB, secret string) {
+// untilFromMemory fails unless a read soon costs no statement (cost
+// returns its statements): the news of the test's own writes may still be
+// on its way, and flush what an earlier read kept.
+func untilFromMemory(t *testing.T, what string, cost func() int64) {
 	t.Helper()
 	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(10 * time.Millisecond) {
-		n, err := lookUp(t, db, secret)
-		dbtest.Must(t, err)
+		n := cost()
 		if n == 0 {
 			return
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("look-ups still cost %d statements after 5 s; want 0 (from memory)", n)
+			t.Fatalf("%s still costs %d statements after 5 s; want 0 (from memory)", what, n)
 		}
 	}
+}
+
+// wantFromMemory fails unless the key soon answers from memory.
+func wantFromMemory(t *testing.T, db *gorm.DB, secret string) {
+	t.Helper()
+	untilFromMemory(t, "a look-up", func() int64 {
+		n, err := lookUp(t, db, secret)
+		dbtest.Must(t, err)
+		return n
+	})
+}
+
+// untilSeen waits until seen reports a change made elsewhere a moment ago,
+// and logs how long its news took; it fails on seen's error or after 5 s.
+func untilSeen(t *testing.T, what string, seen func() (bool, error)) {
+	t.Helper()
+	changed := time.Now()
+	for {
+		ok, err := seen()
+		if ok {
+			t.Logf("seen %v after the change committed", time.Since(changed))
+			return
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if time.Since(changed) > 5*time.Second {
+			t.Fatalf("still not seen 5 s after %s elsewhere", what)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// cutOffNews ends the connection db's cache hears its news on, and waits
+// until the cache stops answering.
+func cutOffNews(t *testing.T, db *gorm.DB) {
+	t.Helper()
+	dbtest.Must(t, dbtest.Elsewhere(t, db).Exec("SELECT pg_terminate_backend(?)", tenancy.KeyCacheStatsOf(db).Listener).Error)
+	waitForKeyCache(t, db, false)
+}
+
+// changeUnheard makes a change elsewhere whose news is lost: the triggers
+// are off for its transaction.
+func changeUnheard(t *testing.T, db *gorm.DB, change func(tx *gorm.DB) error) {
+	t.Helper()
+	dbtest.Must(t, dbtest.Elsewhere(t, db).Transaction(func(tx *gorm.DB) error {
+		if err := tx.Exec("SET LOCAL session_replication_role = replica").Error; err != nil {
+			return err
+		}
+		return change(tx)
+	}))
 }
 
 // A key read once answers from memory while the cache hears the database's
@@ -117,21 +167,13 @@ func TestKeyCacheHearsChangesMadeElsewhere(t *testing.T) {
 				args = append(args, k.ID)
 			}
 			dbtest.Must(t, elsewhere.Exec(c.sql, args...).Error)
-			changed := time.Now()
-			for {
+			untilSeen(t, c.name, func() (bool, error) {
 				_, err := models.ScopeForAPIKey(t.Context(), db, k.Secret)
 				if errors.Is(err, c.want) {
-					t.Logf("seen %v after the change committed", time.Since(changed))
-					break
+					return true, nil
 				}
-				if err != nil {
-					t.Fatalf("look-up: %v, want %v", err, c.want)
-				}
-				if time.Since(changed) > 5*time.Second {
-					t.Fatalf("the key still works 5 s after %s elsewhere", c.name)
-				}
-				time.Sleep(time.Millisecond)
-			}
+				return false, err
+			})
 		})
 	}
 }
@@ -148,20 +190,14 @@ func TestKeyCacheFailsClosedWhileItsChannelIsDown(t *testing.T) {
 		_, err := models.ScopeForAPIKey(t.Context(), db, k.Secret)
 		dbtest.Must(t, err)
 	}
-	elsewhere := dbtest.Elsewhere(t, db)
-	dbtest.Must(t, elsewhere.Exec("SELECT pg_terminate_backend(?)", tenancy.KeyCacheStatsOf(db).Listener).Error)
-	waitForKeyCache(t, db, false)
+	cutOffNews(t, db)
 
 	if n, err := lookUp(t, db, k.Secret); err != nil || n != 1 {
 		t.Fatalf("look-up while the channel is down: %d statements, %v; want 1 (from the database), nil", n, err)
 	}
-	// A revocation whose news is lost: triggers off for this statement.
-	dbtest.Must(t, elsewhere.Transaction(func(tx *gorm.DB) error {
-		if err := tx.Exec("SET LOCAL session_replication_role = replica").Error; err != nil {
-			return err
-		}
+	changeUnheard(t, db, func(tx *gorm.DB) error {
 		return tx.Exec("UPDATE api_keys SET revoked_at = now() WHERE id = ?", k.ID).Error
-	}))
+	})
 	if _, err := lookUp(t, db, k.Secret); !errors.Is(err, models.ErrAPIKeyInvalid) {
 		t.Fatalf("look-up while the channel is down, after revoking: %v, want ErrAPIKeyInvalid", err)
 	}

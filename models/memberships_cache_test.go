@@ -2,7 +2,6 @@ package models_test
 
 import (
 	"testing"
-	"time"
 
 	"gorm.io/gorm"
 
@@ -40,15 +39,7 @@ func TestMembershipsAnswerFromMemoryUntilAChangeHere(t *testing.T) {
 	if m, n := membershipsOf(t, db, user); n != 1 || !has(m, f.Member) {
 		t.Fatalf("first read: %d statements, in the organization %v; want 1, true", n, has(m, f.Member))
 	}
-	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(10 * time.Millisecond) {
-		// The news of the fixture's own writes may still be on its way.
-		if _, n := membershipsOf(t, db, user); n == 0 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("memberships still cost a statement after 5 s; want 0 (from memory)")
-		}
-	}
+	untilFromMemory(t, "reading the memberships", func() int64 { _, n := membershipsOf(t, db, user); return n })
 	// What a caller does with its rows stays its own.
 	m, _ := membershipsOf(t, db, user)
 	m.Rows[0].Name = "changed by a caller"
@@ -101,19 +92,10 @@ func TestMembershipsHearChangesMadeElsewhere(t *testing.T) {
 				args = []any{f.Member.AccountID(), f.Member.AccountID()}
 			}
 			dbtest.Must(t, elsewhere.Exec(c.sql, args...).Error)
-			changed := time.Now()
-			for {
+			untilSeen(t, c.name, func() (bool, error) {
 				m, err := tenancy.MembershipsOf(t.Context(), db, user)
-				dbtest.Must(t, err)
-				if c.seen(m, f) {
-					t.Logf("seen %v after the change committed", time.Since(changed))
-					break
-				}
-				if time.Since(changed) > 5*time.Second {
-					t.Fatalf("memberships still stale 5 s after %s elsewhere", c.name)
-				}
-				time.Sleep(time.Millisecond)
-			}
+				return err == nil && c.seen(m, f), err
+			})
 		})
 	}
 }
@@ -129,16 +111,10 @@ func TestMembershipsFailClosedWhileTheChannelIsDown(t *testing.T) {
 		_, err := tenancy.MembershipsOf(t.Context(), db, user)
 		dbtest.Must(t, err)
 	}
-	elsewhere := dbtest.Elsewhere(t, db)
-	dbtest.Must(t, elsewhere.Exec("SELECT pg_terminate_backend(?)", tenancy.KeyCacheStatsOf(db).Listener).Error)
-	waitForKeyCache(t, db, false)
-	// A removal whose news is lost: triggers off for this statement.
-	dbtest.Must(t, elsewhere.Transaction(func(tx *gorm.DB) error {
-		if err := tx.Exec("SET LOCAL session_replication_role = replica").Error; err != nil {
-			return err
-		}
+	cutOffNews(t, db)
+	changeUnheard(t, db, func(tx *gorm.DB) error {
 		return tx.Exec("DELETE FROM memberships WHERE user_id = ? AND account_id = ?", user, f.Member.AccountID()).Error
-	}))
+	})
 	if m, n := membershipsOf(t, db, user); n != 1 || has(m, f.Member) {
 		t.Fatalf("read while the channel is down: %d statements, in the organization %v; want 1 (from the database), false", n, has(m, f.Member))
 	}
@@ -153,20 +129,10 @@ func TestMembershipsFromDatabaseReadPastTheCache(t *testing.T) {
 	owner, _ := dbtest.User(t, db)
 	org := dbtest.Org(t, db, owner)
 	u, _ := dbtest.User(t, db)
-	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(10 * time.Millisecond) {
-		if _, n := membershipsOf(t, db, u.ID); n == 0 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("memberships are not kept after 5 s")
-		}
-	}
-	dbtest.Must(t, dbtest.Elsewhere(t, db).Transaction(func(tx *gorm.DB) error {
-		if err := tx.Exec("SET LOCAL session_replication_role = replica").Error; err != nil {
-			return err
-		}
+	untilFromMemory(t, "reading the memberships", func() int64 { _, n := membershipsOf(t, db, u.ID); return n })
+	changeUnheard(t, db, func(tx *gorm.DB) error {
 		return tx.Create(&tenancy.Membership{AccountID: org.AccountID(), UserID: u.ID, Role: tenancy.RoleMember}).Error
-	}))
+	})
 	if m, _ := membershipsOf(t, db, u.ID); has(m, org) {
 		t.Fatal("the kept memberships already hold the organization: this test shows nothing")
 	}
