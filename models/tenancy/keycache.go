@@ -133,6 +133,14 @@ func (c *scopeCache) put(k cacheKey, value any, until, now time.Time, gen uint64
 	c.entries[k] = cachedEntry{value: value, until: until}
 }
 
+// currentGeneration is the generation to hand to put after a read that
+// did not ask the cache first.
+func (c *scopeCache) currentGeneration() uint64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.generation
+}
+
 // flush forgets everything.
 func (c *scopeCache) flush() {
 	c.mu.Lock()
@@ -148,22 +156,35 @@ func (c *scopeCache) flush() {
 // says until when it lives. T is the session's type: the caller gets a copy
 // of what is kept, and must copy what it points to before changing that.
 func RecallSession[T any](db *gorm.DB, tokenHash string, now time.Time, read func() (T, time.Time, error)) (T, error) {
-	cache := &wallsOf(db).scopes
+	return recall(db, cacheKey{liveSessions, tokenHash}, now, true, read)
+}
+
+// recall answers key from the cache while it is live (when fromCache), or
+// reads it with read, which says until when it may be kept, and keeps
+// it. Inside a transaction it only reads: the transaction may have changed
+// what read reads and not committed yet.
+func recall[T any](db *gorm.DB, key cacheKey, now time.Time, fromCache bool, read func() (T, time.Time, error)) (T, error) {
 	if inTransaction(db) {
-		s, _, err := read()
-		return s, err
+		v, _, err := read()
+		return v, err
 	}
-	entry := cacheKey{liveSessions, tokenHash}
-	kept, ok, gen := cache.get(entry, now)
-	if ok {
-		return kept.(T), nil
+	c := &wallsOf(db).scopes
+	var gen uint64
+	if fromCache {
+		kept, ok, g := c.get(key, now)
+		if ok {
+			return kept.(T), nil
+		}
+		gen = g
+	} else {
+		gen = c.currentGeneration()
 	}
-	s, until, err := read()
+	v, until, err := read()
 	if err != nil {
-		return s, err
+		return v, err
 	}
-	cache.put(entry, s, until, now, gen)
-	return s, nil
+	c.put(key, v, until, now, gen)
+	return v, nil
 }
 
 // KeyCacheStats is the state of a database's scope cache (named for what

@@ -177,23 +177,15 @@ WHERE api_keys.key_hash = ? AND api_keys.revoked_at IS NULL AND api_keys.expires
 // with no statement.
 func ScopeForAPIKeyHash(ctx context.Context, db *gorm.DB, hash string) (KeyScope, error) {
 	now := Now()
-	cache := &wallsOf(db).scopes
-	entry := cacheKey{apiKeyScopes, hash}
-	kept, ok, gen := cache.get(entry, now)
-	if ok {
-		return kept.(KeyScope), nil
-	}
-	var k KeyScope
-	var expires time.Time
-	a := &k.account
-	err := keyScopeSQL.ScanRow(ctx, db, []any{hash, now},
-		&a.ID, &a.PublicID, &a.Kind, &a.Name, &a.Slug, &a.Plan, &a.RatePerMinute, &a.RatePerDay, &a.SSOEnforced, &a.Require2FA, &a.CreatedByID,
-		&a.CreatedAt, &a.UpdatedAt, &k.KeyID, &k.userID, &expires, &k.role, &k.secondFactor, &k.ssoMember)
-	if err != nil {
-		return KeyScope{}, err
-	}
-	cache.put(entry, k, expires, now, gen)
-	return k, nil
+	return recall(db, cacheKey{apiKeyScopes, hash}, now, true, func() (KeyScope, time.Time, error) {
+		var k KeyScope
+		var expires time.Time
+		a := &k.account
+		err := keyScopeSQL.ScanRow(ctx, db, []any{hash, now},
+			&a.ID, &a.PublicID, &a.Kind, &a.Name, &a.Slug, &a.Plan, &a.RatePerMinute, &a.RatePerDay, &a.SSOEnforced, &a.Require2FA, &a.CreatedByID,
+			&a.CreatedAt, &a.UpdatedAt, &k.KeyID, &k.userID, &expires, &k.role, &k.secondFactor, &k.ssoMember)
+		return k, expires, err
+	})
 }
 
 // SCIMScope is what a SCIM request acts as: its organization, with no user,
@@ -284,7 +276,7 @@ type MembershipOf struct {
 // they created an organization, in one statement; while the scope cache is
 // live (see scopeCache), memberships read before answer from memory.
 func MembershipsOf(ctx context.Context, db *gorm.DB, userID int64) (Memberships, error) {
-	return membershipsOf(ctx, db, userID, !inTransaction(db)) // a transaction may have changed them
+	return membershipsOf(ctx, db, userID, true)
 }
 
 // MembershipsFromDatabase is MembershipsOf read from the database, never
@@ -300,50 +292,34 @@ func membershipsOf(ctx context.Context, db *gorm.DB, userID int64, fromCache boo
 		return Memberships{}, ErrNotMember
 	}
 	now := time.Now()
-	cache := &wallsOf(db).scopes
-	if inTransaction(db) {
-		cache = nil
-	}
-	entry := cacheKey{userMemberships, strconv.FormatInt(userID, 10)}
-	var gen uint64
-	if cache != nil {
-		kept, ok, g := cache.get(entry, now)
-		if ok && fromCache {
-			// The rows are the caller's: the kept ones stay as they are.
-			m := kept.(Memberships)
-			m.Rows = slices.Clone(m.Rows)
-			return m, nil
+	m, err := recall(db, cacheKey{userMemberships, strconv.FormatInt(userID, 10)}, now, fromCache, func() (Memberships, time.Time, error) {
+		type row struct {
+			MembershipOf
+			CreatedOrganization bool
+			SecondFactor        bool
 		}
-		gen = g
-	}
-	type row struct {
-		MembershipOf
-		CreatedOrganization bool
-		SecondFactor        bool
-	}
-	var rows []row
-	view := ViewOf(userID)
-	err := view.Find(ctx, db, &rows, func(tx *gorm.DB) *gorm.DB {
-		return view.Mark(tx.Table("accounts")).
-			Select("accounts.*, memberships.role, EXISTS (SELECT 1 FROM accounts o WHERE o.created_by_id = ? AND o.kind = ?) AS created_organization, "+
-				HasSecondFactorSQL("memberships.user_id")+" AS second_factor", userID, KindOrganization).
-			Joins("JOIN memberships ON memberships.account_id = accounts.id AND memberships.user_id = ?", userID).
-			Order("CASE WHEN accounts.kind = 'personal' THEN 0 ELSE 1 END, LOWER(accounts.name), accounts.id")
+		var rows []row
+		view := ViewOf(userID)
+		err := view.Find(ctx, db, &rows, func(tx *gorm.DB) *gorm.DB {
+			return view.Mark(tx.Table("accounts")).
+				Select("accounts.*, memberships.role, EXISTS (SELECT 1 FROM accounts o WHERE o.created_by_id = ? AND o.kind = ?) AS created_organization, "+
+					HasSecondFactorSQL("memberships.user_id")+" AS second_factor", userID, KindOrganization).
+				Joins("JOIN memberships ON memberships.account_id = accounts.id AND memberships.user_id = ?", userID).
+				Order("CASE WHEN accounts.kind = 'personal' THEN 0 ELSE 1 END, LOWER(accounts.name), accounts.id")
+		})
+		m := Memberships{user: userID, Rows: make([]MembershipOf, len(rows))}
+		for i, r := range rows {
+			m.Rows[i] = r.MembershipOf
+			m.CreatedOrganization = m.CreatedOrganization || r.CreatedOrganization
+			m.secondFactor = m.secondFactor || r.SecondFactor
+		}
+		return m, now.Add(keyCacheMaxAge), err
 	})
 	if err != nil {
 		return Memberships{}, err
 	}
-	m := Memberships{user: userID, Rows: make([]MembershipOf, len(rows))}
-	for i, r := range rows {
-		m.Rows[i] = r.MembershipOf
-		m.CreatedOrganization = m.CreatedOrganization || r.CreatedOrganization
-		m.secondFactor = m.secondFactor || r.SecondFactor
-	}
-	if cache != nil {
-		kept := m
-		kept.Rows = slices.Clone(m.Rows)
-		cache.put(entry, kept, now.Add(keyCacheMaxAge), now, gen)
-	}
+	// The rows are the caller's: the kept ones stay as they are.
+	m.Rows = slices.Clone(m.Rows)
 	return m, nil
 }
 
