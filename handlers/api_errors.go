@@ -61,7 +61,7 @@ func (d *deps) writeAPIError(c echo.Context, err error) {
 		ae = &apiError{http.StatusNotFound, "endpoint_not_exists", "No endpoint " + c.Request().Method + " " + c.Request().URL.Path + "."}
 	case errors.As(err, &he) && he.Code == http.StatusMethodNotAllowed:
 		ae = &apiError{http.StatusMethodNotAllowed, "method_not_allowed", "This endpoint does not accept " + c.Request().Method + "."}
-	case errors.Is(err, tenancy.ErrUnavailable) || tenancy.Ping(c.Request().Context(), d.db) != nil:
+	case tenancy.Outage(c.Request().Context(), d.db, err):
 		ae = &apiError{http.StatusServiceUnavailable, "service_unavailable", "The service is temporarily unavailable. Try again in a moment."}
 		c.Response().Header().Set("Retry-After", retryAfterOutage)
 	default:

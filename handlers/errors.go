@@ -83,8 +83,6 @@ func (d *deps) classify(c echo.Context, err error) (int, string, string) {
 		return http.StatusNotFound, "Page not found", "There is nothing here, or it belongs to an account you are not in."
 	case errors.Is(err, tenancy.ErrForbidden):
 		return http.StatusForbidden, "Not allowed", "Your role in this account does not allow this. Ask an administrator."
-	case errors.Is(err, tenancy.ErrUnavailable):
-		return unavailable()
 	case errors.Is(err, echo.ErrStatusRequestEntityTooLarge):
 		// Whoever read the body (a form binder, a parser) may have wrapped
 		// the limit's error in its own; the limit is what the user must hear.
@@ -102,9 +100,9 @@ func (d *deps) classify(c echo.Context, err error) (int, string, string) {
 		}
 		return he.Code, http.StatusText(he.Code), msg
 	}
-	// An unexpected error: if the database is down, say so (503) rather
+	// An unexpected error: if the database is away, say so (503) rather
 	// than blame the server.
-	if tenancy.Ping(c.Request().Context(), d.db) != nil {
+	if tenancy.Outage(c.Request().Context(), d.db, err) {
 		return unavailable()
 	}
 	return http.StatusInternalServerError, "Something went wrong", "The error was logged. Try again in a moment."

@@ -90,7 +90,7 @@ func (d *deps) writeSCIMError(c echo.Context, err error) {
 		se = &scimError{http.StatusNotFound, "", "No endpoint " + c.Request().Method + " " + c.Request().URL.Path + "."}
 	case errors.As(err, &he) && he.Code == http.StatusMethodNotAllowed:
 		se = &scimError{http.StatusMethodNotAllowed, "", "This endpoint does not accept " + c.Request().Method + "."}
-	case errors.Is(err, tenancy.ErrUnavailable) || tenancy.Ping(c.Request().Context(), d.db) != nil:
+	case tenancy.Outage(c.Request().Context(), d.db, err):
 		se = &scimError{http.StatusServiceUnavailable, "", "The service is temporarily unavailable. Try again in a moment."}
 		c.Response().Header().Set("Retry-After", retryAfterOutage)
 	default:

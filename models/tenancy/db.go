@@ -18,6 +18,7 @@ import (
 
 	"github.com/glebarez/sqlite"
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/stdlib"
 	"github.com/pressly/goose/v3"
 	"github.com/pressly/goose/v3/lock"
@@ -328,6 +329,22 @@ func checkRowSecurity(ctx context.Context, owner *sql.DB) error {
 			appRole, strings.Join(weak, ", "))
 	}
 	return nil
+}
+
+// Outage reports whether err is the database being away rather than a
+// fault of the request, for a 503: ErrUnavailable; PostgreSQL ending or
+// refusing the connection (SQLSTATE class 08, and 57P01–57P04: its
+// shutdown, a crash, a start-up, a dropped database), which a ping a moment
+// later may not show yet; or a database that does not answer a ping now.
+func Outage(ctx context.Context, db *gorm.DB, err error) bool {
+	var pe *pgconn.PgError
+	switch {
+	case errors.Is(err, ErrUnavailable):
+		return true
+	case errors.As(err, &pe) && (strings.HasPrefix(pe.Code, "08") || strings.HasPrefix(pe.Code, "57P")):
+		return true
+	}
+	return Ping(ctx, db) != nil
 }
 
 // Ping reports whether the database answers within a second.

@@ -1,10 +1,13 @@
 package tenancy_test
 
 import (
+	"errors"
+	"fmt"
 	"slices"
 	"strconv"
 	"testing"
 
+	"github.com/jackc/pgx/v5/pgconn"
 	"gorm.io/gorm"
 
 	"switchboard/models"
@@ -140,6 +143,30 @@ func TestScopeCacheTablesNotify(t *testing.T) {
 		slices.Sort(want)
 		if !slices.Equal(notifying, want) {
 			t.Errorf("tables that notify: %v; tables the cache is read from: %v", notifying, want)
+		}
+	})
+}
+
+// An error from PostgreSQL ending or refusing the connection is an outage
+// (a 503) even while the database still answers a ping, as it may for a
+// moment of its shutdown; a request's own fault is not.
+func TestOutageIsTheDatabaseGoingAway(t *testing.T) {
+	t.Parallel()
+	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
+		for _, c := range []struct {
+			err  error
+			want bool
+		}{
+			{&pgconn.PgError{Code: "57P01", Message: "terminating connection due to administrator command"}, true},
+			{fmt.Errorf("list: %w", &pgconn.PgError{Code: "08006"}), true},
+			{fmt.Errorf("list: %w", tenancy.ErrUnavailable), true},
+			{&pgconn.PgError{Code: "23505"}, false},
+			{&pgconn.PgError{Code: "57014"}, false}, // a canceled statement
+			{errors.New("a bug"), false},
+		} {
+			if got := tenancy.Outage(t.Context(), db, c.err); got != c.want {
+				t.Errorf("Outage(%v) = %v, want %v", c.err, got, c.want)
+			}
 		}
 	})
 }
