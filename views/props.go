@@ -7,8 +7,6 @@ import (
 	"net/url"
 	"strconv"
 
-	"github.com/a-h/templ"
-
 	"switchboard/views/paths"
 )
 
@@ -87,14 +85,6 @@ func AvatarColour(id string) string {
 	h := fnv.New32a()
 	_, _ = h.Write([]byte(id))
 	return avatarColours[h.Sum32()%uint32(len(avatarColours))]
-}
-
-// ariaCurrent marks the active element; inactive ones get no attribute.
-func ariaCurrent(active bool, value string) templ.Attributes {
-	if !active {
-		return templ.Attributes{}
-	}
-	return templ.Attributes{"aria-current": value}
 }
 
 func itoa(n int) string { return strconv.Itoa(n) }
