@@ -9,6 +9,7 @@ import (
 	"net/http/pprof"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"syscall"
 	"time"
 
@@ -35,6 +36,7 @@ func serve(ctx context.Context, cfg config, log *slog.Logger) error {
 	defer stop()
 
 	log.Info("Switchboard starting", "url", cfg.BaseURL, "database", describeDB(cfg))
+	collectGarbageLessOften()
 	key, err := sessionKey(cfg)
 	if err != nil {
 		return err
@@ -154,6 +156,21 @@ func newMetrics(db *gorm.DB, recorder *usage.UsageRecorder) (*metrics.Registry, 
 
 // serveMetrics serves /metrics on addr, a listener of its own, and Go's
 // profiles under /debug/pprof/ when profiling is on.
+// gcPercent is how much the heap may grow past what was live before the
+// garbage collector runs again; Go's default is 100. A server's live heap is
+// small (about 20 MB) while every page allocates a hundred kilobytes or more,
+// so at 100 the collector ran every few hundred requests and took a seventh
+// of the server's CPU. At 400 the organization home page cost 0.22 ms of CPU
+// instead of 0.29 (make bench-http), for 20 MB more memory.
+const gcPercent = 400
+
+// collectGarbageLessOften sets gcPercent, unless the operator set GOGC.
+func collectGarbageLessOften() {
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(gcPercent)
+	}
+}
+
 func serveMetrics(addr string, reg *metrics.Registry, profiling bool, log *slog.Logger) (stop func(), err error) {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {

@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"runtime/debug"
 	"strings"
 	"testing"
 	"time"
@@ -165,5 +166,24 @@ func TestLogOptions(t *testing.T) {
 	log.Warn("shown")
 	if strings.Contains(buf.String(), "hidden") || !strings.Contains(buf.String(), `"msg":"shown"`) {
 		t.Errorf("level warn in JSON wrote %q", buf.String())
+	}
+}
+
+// TestGarbageCollectorTarget: the server collects garbage at gcPercent,
+// unless the operator's GOGC says otherwise.
+func TestGarbageCollectorTarget(t *testing.T) {
+	defer debug.SetGCPercent(debug.SetGCPercent(100))
+
+	t.Setenv("GOGC", "")
+	collectGarbageLessOften()
+	if got := debug.SetGCPercent(100); got != gcPercent {
+		t.Errorf("without GOGC: the target is %d%%, want %d%%", got, gcPercent)
+	}
+
+	t.Setenv("GOGC", "150")
+	debug.SetGCPercent(150) // as the runtime reads it at start
+	collectGarbageLessOften()
+	if got := debug.SetGCPercent(100); got != 150 {
+		t.Errorf("with GOGC=150: the target is %d%%, want the operator's 150%%", got)
 	}
 }
