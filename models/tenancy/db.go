@@ -72,8 +72,8 @@ func OpenWithConns(dsn string, conns int) (*gorm.DB, error) {
 	conns = max(conns, 2)
 	t := &walls{applicationWall: true}
 	if DialectOf(dsn) == SQLite {
-		// An in-memory database is one per connection: no other
-		// connection's data_version would tell of its changes.
+		// An in-memory database is one per connection: the news read
+		// on a connection of its own would be of another database.
 		if !strings.Contains(dsn, ":memory:") && !strings.Contains(dsn, "mode=memory") {
 			news, err := openSQLiteNews(dsn)
 			if err != nil {

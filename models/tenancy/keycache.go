@@ -27,11 +27,12 @@ import (
 //     00023 and 00024), whatever wrote it, raw SQL and the operator's
 //     commands included, and each server LISTENs (WatchKeyScopes).
 //
-// On SQLite, which has no notifications, the news is the database file's
-// data_version, read before every answer (sqliteNews).
+// On SQLite, which has no notifications, the news is a counter that
+// triggers on those tables raise (migration 00025), read before every
+// answer (sqliteNews).
 //
 // It fails closed: it answers only while its listener has heard from the
-// database within keyCacheHeartbeat×3 (on SQLite, while data_version can
+// database within keyCacheHeartbeat×3 (on SQLite, while the counter can
 // be read); when the channel is down every request reads from the
 // database, as if there were no cache.
 type scopeCache struct {

@@ -129,20 +129,29 @@ func TestConnectionsKeepTheirPlans(t *testing.T) {
 
 // Every table the scope cache is read from tells every server when it
 // changes, and no other does: the triggers of migrations 00023 and 00024
-// and the list that this server's own writes flush by are the same.
+// (PostgreSQL's notifications) or 00025 (SQLite's counter, on each of
+// insert, update and delete) and the list that this server's own writes
+// flush by are the same.
 func TestScopeCacheTablesNotify(t *testing.T) {
 	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
-		pgOnly(t, db)
 		var notifying []string
-		dbtest.Must(t, dbtest.Plain(t, db).Raw(`SELECT DISTINCT c.relname FROM pg_trigger g
-			JOIN pg_class c ON c.oid = g.tgrelid JOIN pg_proc p ON p.oid = g.tgfoid
-			WHERE p.proname = 'switchboard_key_scopes_changed' AND c.relnamespace = current_schema()::regnamespace
-			ORDER BY 1`).Scan(&notifying).Error)
+		if tenancy.DialectOfDB(db) == tenancy.Postgres {
+			dbtest.Must(t, dbtest.Plain(t, db).Raw(`SELECT DISTINCT c.relname FROM pg_trigger g
+				JOIN pg_class c ON c.oid = g.tgrelid JOIN pg_proc p ON p.oid = g.tgfoid
+				WHERE p.proname = 'switchboard_key_scopes_changed' AND c.relnamespace = current_schema()::regnamespace
+				ORDER BY 1`).Scan(&notifying).Error)
+		} else {
+			dbtest.Must(t, dbtest.Plain(t, db).Raw(`SELECT tbl_name FROM sqlite_master
+				WHERE type = 'trigger' AND sql LIKE '%UPDATE scope_cache_news SET version = version + 1%'
+				GROUP BY tbl_name HAVING COUNT(DISTINCT CASE WHEN sql LIKE '%AFTER INSERT ON%' THEN 'i'
+					WHEN sql LIKE '%AFTER UPDATE ON%' THEN 'u' WHEN sql LIKE '%AFTER DELETE ON%' THEN 'd' END) = 3
+				ORDER BY 1`).Scan(&notifying).Error)
+		}
 		want := tenancy.ScopeCacheTables()
 		slices.Sort(want)
 		if !slices.Equal(notifying, want) {
-			t.Errorf("tables that notify: %v; tables the cache is read from: %v", notifying, want)
+			t.Errorf("tables that tell of their changes: %v; tables the cache is read from: %v", notifying, want)
 		}
 	})
 }

@@ -11,12 +11,14 @@ import (
 )
 
 // sqliteNews tells the scope cache on SQLite of every change committed to
-// the database file since it last looked, by any connection of any process
-// (the operator's commands included): SQLite's PRAGMA data_version, read on
-// a connection of its own, changes exactly then. The cache asks before
-// every answer, so a change committed before a request began is seen by it,
-// as PostgreSQL's notifications are seen within milliseconds. The pragma
-// reads a counter, not a table: it is not counted as a statement.
+// the tables it is read from since it last looked, by any connection of
+// any process (the operator's commands included): triggers raise the
+// counter in scope_cache_news (migration 00025) in the transaction of the
+// change, and the cache reads it on a connection of its own before every
+// answer, so a change committed before a request began is seen by it, as
+// PostgreSQL's notifications are seen within milliseconds. Writes to other
+// tables (the rate limiter's, usage) leave the cache as it is. The read is
+// the cache's, not a request's: it is not counted as a statement.
 type sqliteNews struct {
 	mu      sync.Mutex
 	db      *sql.DB
@@ -46,7 +48,7 @@ func (n *sqliteNews) changed() (bool, error) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	var v int64
-	if err := n.db.QueryRow("PRAGMA data_version").Scan(&v); err != nil {
+	if err := n.db.QueryRow("SELECT version FROM scope_cache_news").Scan(&v); err != nil {
 		return false, err
 	}
 	changed := !n.read || v != n.version
