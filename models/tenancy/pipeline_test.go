@@ -1,8 +1,10 @@
 package tenancy_test
 
 import (
+	"encoding/hex"
 	"errors"
 	"fmt"
+	"regexp"
 	"slices"
 	"strconv"
 	"testing"
@@ -178,4 +180,29 @@ func TestOutageIsTheDatabaseGoingAway(t *testing.T) {
 			}
 		}
 	})
+}
+
+// On SQLite, times are stored as databases made by earlier releases hold
+// them, "2006-01-02 15:04:05.999999999-07:00" in UTC: text that compares
+// and sorts as the times do, beside the rows already there; and only
+// columns declared as times are read as times.
+func TestSQLiteStoresTimesAsEarlierReleases(t *testing.T) {
+	t.Parallel()
+	db := dbtest.SQLite(t)
+	f := dbtest.NewOrgFixture(t, db)
+	var stored string
+	dbtest.Must(t, dbtest.Plain(t, db).Raw("SELECT hex(created_at) FROM accounts WHERE id = ?", f.Member.AccountID()).Row().Scan(&stored))
+	b, err := hex.DecodeString(stored)
+	dbtest.Must(t, err)
+	stored = string(b)
+	if !regexp.MustCompile(`^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(\.\d{1,9})?\+00:00$`).MatchString(stored) {
+		t.Errorf("an account's created_at is stored as %q, want 2006-01-02 15:04:05.999999999+00:00", stored)
+	}
+	// A text that looks like a time, in a column of no declared type,
+	// stays the text it is.
+	var text string
+	dbtest.Must(t, db.Raw("SELECT ? || ''", "2026-12-04").Row().Scan(&text))
+	if text != "2026-12-04" {
+		t.Errorf("the text 2026-12-04 reads back as %q", text)
+	}
 }
