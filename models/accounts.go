@@ -317,7 +317,8 @@ func UpdateOrganization(ctx context.Context, db *gorm.DB, s tenancy.Scope, name 
 func MembersWithoutSecondFactor(ctx context.Context, db *gorm.DB, s tenancy.Scope) (int64, error) {
 	var n int64
 	err := s.Read(ctx, db, func(tx *gorm.DB) error {
-		return s.Apply(tx.Model(&tenancy.Membership{})).Where("NOT " + tenancy.HasSecondFactorSQL("memberships.user_id")).Count(&n).Error
+		return s.Apply(tx.Model(&tenancy.Membership{})).Joins("JOIN users ON users.id = memberships.user_id").
+			Where("NOT " + tenancy.SecondFactorColumn).Count(&n).Error
 	})
 	return n, err
 }

@@ -107,7 +107,7 @@ func GetMember(ctx context.Context, db *gorm.DB, s tenancy.Scope, userPublicID s
 // memberColumns are a MemberRow's, as memberRows selects them.
 var memberColumns = "users.id AS user_id, users.public_id AS user_public_id, users.name, users.email, memberships.role, " +
 	"memberships.created_at AS joined_at, users.password_hash <> '' AS has_password, memberships.sso_signed_in_at, " +
-	tenancy.HasSecondFactorSQL("users.id") + " AS second_factor, memberships.scim_managed"
+	tenancy.SecondFactorColumn + " AS second_factor, memberships.scim_managed"
 
 func memberRows(db *gorm.DB, s tenancy.Scope) *gorm.DB {
 	return s.Apply(db.Table("memberships")).Select(memberColumns).Joins("JOIN users ON users.id = memberships.user_id")

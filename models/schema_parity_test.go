@@ -13,10 +13,14 @@ import (
 )
 
 // schemaDifferences are the known differences between the schemas the two
-// dialects' migrations build, as TestMigratedSchemasMatch words them. Each
-// is a difference to remove with a migration; the test fails on any other
-// difference and on an entry here that no longer occurs.
+// dialects' migrations build, as TestMigratedSchemasMatch words them. All
+// but the first are differences to remove with a migration; the test fails
+// on any other difference and on an entry here that no longer occurs.
 var schemaDifferences = map[string]bool{
+	// By design: SQLite's servers hear of changes to the scope cache's
+	// tables through this counter (migration 00025), PostgreSQL's through
+	// notifications.
+	"scope_cache_news: table: PostgreSQL absent, SQLite present": true,
 	// SQLite lets a PRIMARY KEY column other than INTEGER PRIMARY KEY (the
 	// rowid) hold NULL unless it is declared NOT NULL; PostgreSQL's primary
 	// keys never do. Fixed by declaring these columns NOT NULL in SQLite

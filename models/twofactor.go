@@ -317,7 +317,7 @@ func RegenerateRecoveryCodes(ctx context.Context, db *gorm.DB, userID int64) ([]
 // app or a passkey.
 func hasSecondFactorTx(tx *gorm.DB, userID int64) (bool, error) {
 	var on bool
-	err := tx.Model(&User{}).Where("id = ?", userID).Select(tenancy.HasSecondFactorSQL("users.id")).Scan(&on).Error
+	err := tx.Model(&User{}).Where("id = ?", userID).Select(tenancy.SecondFactorColumn).Scan(&on).Error
 	return on, err
 }
 
@@ -481,7 +481,7 @@ func UsersWithSecondFactor(ctx context.Context, db *gorm.DB, userIDs []int64) (m
 		return out, nil
 	}
 	var ids []int64
-	err := db.WithContext(ctx).Model(&User{}).Where("id IN ? AND "+tenancy.HasSecondFactorSQL("users.id"), userIDs).Pluck("id", &ids).Error
+	err := db.WithContext(ctx).Model(&User{}).Where("id IN ? AND "+tenancy.SecondFactorColumn, userIDs).Pluck("id", &ids).Error
 	for _, id := range ids {
 		out[id] = true
 	}

@@ -21,8 +21,11 @@ type User struct {
 	Email           string
 	PasswordHash    string
 	EmailVerifiedAt *time.Time
-	CreatedAt       time.Time
-	UpdatedAt       time.Time
+	// SecondFactor: the user has a confirmed authenticator app or a
+	// passkey. The database's triggers keep it; GORM only reads it.
+	SecondFactor bool `gorm:"->"`
+	CreatedAt    time.Time
+	UpdatedAt    time.Time
 }
 
 // Verified reports whether the user proved their email address.

@@ -76,13 +76,12 @@ type membershipRow struct {
 	SecondFactor bool
 }
 
-// HasSecondFactorSQL is true when the user whose ID is in the column named
-// col has a second factor: a confirmed authenticator app or a passkey. The scope reads it with the
-// membership, so that the organization's two-factor policy costs no query.
-func HasSecondFactorSQL(col string) string {
-	return "(EXISTS (SELECT 1 FROM totp_factors tf WHERE tf.user_id = " + col + " AND tf.enabled_at IS NOT NULL)" +
-		" OR EXISTS (SELECT 1 FROM passkeys pk WHERE pk.user_id = " + col + "))"
-}
+// SecondFactorColumn is true when the user of a users row has a second
+// factor: a confirmed authenticator app or a passkey. Triggers keep it in
+// the transactions that enroll, confirm and remove factors (migration
+// 00026). The scope reads it with the membership, so that the
+// organization's two-factor policy costs no query.
+const SecondFactorColumn = "users.second_factor"
 
 // loadScope reads the user's membership of the account matching where, in
 // one query. An account the user does not belong to, or that does not exist,
@@ -95,8 +94,9 @@ func loadScope(ctx context.Context, db *gorm.DB, userID int64, where string, arg
 	view := ViewOf(userID)
 	err := view.Read(ctx, db, func(tx *gorm.DB) error {
 		return view.Mark(tx.Table("accounts")).
-			Select("accounts.*, memberships.role, "+HasSecondFactorSQL("memberships.user_id")+" AS second_factor").
+			Select("accounts.*, memberships.role, "+SecondFactorColumn+" AS second_factor").
 			Joins("JOIN memberships ON memberships.account_id = accounts.id AND memberships.user_id = ?", userID).
+			Joins("JOIN users ON users.id = memberships.user_id").
 			Where(where, arg).
 			Take(&row).Error
 	})
@@ -162,10 +162,11 @@ func (k KeyScope) RefusedForSecondFactor() bool {
 // account row: every column of Account, in order, then the key's.
 var keyScopeSQL = NewHotSQL(`SELECT accounts.id, accounts.public_id, accounts.kind, accounts.name, accounts.slug, accounts.plan,
 	accounts.rate_per_minute, accounts.rate_per_day, accounts.sso_enforced, accounts.require_2fa, accounts.created_by_id, accounts.created_at, accounts.updated_at,
-	api_keys.id, api_keys.user_id, api_keys.expires_at, memberships.role, ` + HasSecondFactorSQL("api_keys.user_id") + `, memberships.sso_signed_in_at IS NOT NULL
+	api_keys.id, api_keys.user_id, api_keys.expires_at, memberships.role, ` + SecondFactorColumn + `, memberships.sso_signed_in_at IS NOT NULL
 FROM api_keys
 JOIN memberships ON memberships.account_id = api_keys.account_id AND memberships.user_id = api_keys.user_id
 JOIN accounts ON accounts.id = api_keys.account_id
+JOIN users ON users.id = api_keys.user_id
 WHERE api_keys.key_hash = ? AND api_keys.revoked_at IS NULL AND api_keys.expires_at > ?`)
 
 // ScopeForAPIKeyHash reads the live API key with the hash, with its owner's
@@ -303,8 +304,9 @@ func membershipsOf(ctx context.Context, db *gorm.DB, userID int64, fromCache boo
 		err := view.Find(ctx, db, &rows, func(tx *gorm.DB) *gorm.DB {
 			return view.Mark(tx.Table("accounts")).
 				Select("accounts.*, memberships.role, EXISTS (SELECT 1 FROM accounts o WHERE o.created_by_id = ? AND o.kind = ?) AS created_organization, "+
-					HasSecondFactorSQL("memberships.user_id")+" AS second_factor", userID, KindOrganization).
+					SecondFactorColumn+" AS second_factor", userID, KindOrganization).
 				Joins("JOIN memberships ON memberships.account_id = accounts.id AND memberships.user_id = ?", userID).
+				Joins("JOIN users ON users.id = memberships.user_id").
 				Order("CASE WHEN accounts.kind = 'personal' THEN 0 ELSE 1 END, LOWER(accounts.name), accounts.id")
 		})
 		m := Memberships{user: userID, Rows: make([]MembershipOf, len(rows))}
