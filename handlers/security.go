@@ -168,12 +168,15 @@ func (h *Security) provedSecondFactor(c echo.Context, method models.AuthMethod) 
 }
 
 // tooManyWrongAttempts counts an attempt at the user's password (or code)
-// on this page before it is checked, against the budget the sign-in's
-// second step draws from, so guesses here and there add up; when it is
-// spent it counts nothing and returns what to tell the user.
-// throttle.SecondFactorPassed forgets the failures once one is right.
-func (h *Security) tooManyWrongAttempts(c echo.Context, user models.User) (msg string, err error) {
-	wait, err := throttle.ThrottleSecondFactor(c.Request().Context(), h.cfg.Throttle, user.PublicID, h.cfg.Clock())
+// before it is checked, wherever a signed-in user confirms a change with
+// it (the Security page, the profile's password), against the budget the
+// sign-in's second step draws from, so guesses on any of them add up: a
+// session alone (a stolen cookie) gets no more tries at the password than
+// the sign-in gives. When the budget is spent it counts nothing and
+// returns what to tell the user. throttle.SecondFactorPassed forgets the
+// failures once one is right.
+func (d *deps) tooManyWrongAttempts(c echo.Context, user models.User) (msg string, err error) {
+	wait, err := throttle.ThrottleSecondFactor(c.Request().Context(), d.cfg.Throttle, user.PublicID, d.cfg.Clock())
 	if err != nil || wait <= 0 {
 		return "", err
 	}

@@ -646,7 +646,7 @@ func ProfileSettingsPage(p ProfileSettingsPageProps) templ.Component {
 					if templ_7745c5c3_Err != nil {
 						return templ_7745c5c3_Err
 					}
-					templ_7745c5c3_Err = Field(FieldProps{Label: "Current password", Name: "current_password", Type: "password", Error: p.PasswordErrors["current_password"], Autocomplete: "current-password", Required: true}).Render(ctx, templ_7745c5c3_Buffer)
+					templ_7745c5c3_Err = Field(FieldProps{Label: "Current password", Name: "current_password", Type: "password", Error: p.PasswordErrors["current_password"], Autocomplete: "current-password", Required: true, Autofocus: p.PasswordErrors["current_password"] != ""}).Render(ctx, templ_7745c5c3_Buffer)
 					if templ_7745c5c3_Err != nil {
 						return templ_7745c5c3_Err
 					}
