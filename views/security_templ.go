@@ -740,7 +740,7 @@ func SecurityPage(p SecurityPageProps) templ.Component {
 					if templ_7745c5c3_Err != nil {
 						return templ_7745c5c3_Err
 					}
-					templ_7745c5c3_Err = Field(FieldProps{Label: "Current password", Name: "current_password", Type: "password", Error: p.Regenerate["current_password"], Help: "New codes replace the old ones, used or not.", Autocomplete: "current-password", Required: true}).Render(ctx, templ_7745c5c3_Buffer)
+					templ_7745c5c3_Err = Field(FieldProps{Label: "Current password", ID: "field-recovery-password", Name: "current_password", Type: "password", Error: p.Regenerate["current_password"], Help: "New codes replace the old ones, used or not.", Autocomplete: "current-password", Required: true}).Render(ctx, templ_7745c5c3_Buffer)
 					if templ_7745c5c3_Err != nil {
 						return templ_7745c5c3_Err
 					}
@@ -820,7 +820,7 @@ func SecurityPage(p SecurityPageProps) templ.Component {
 					if templ_7745c5c3_Err != nil {
 						return templ_7745c5c3_Err
 					}
-					templ_7745c5c3_Err = Field(FieldProps{Label: "Current password", Name: "current_password", Type: "password", Error: p.Disable["current_password"], Autocomplete: "current-password", Required: true}).Render(ctx, templ_7745c5c3_Buffer)
+					templ_7745c5c3_Err = Field(FieldProps{Label: "Current password", ID: "field-disable-password", Name: "current_password", Type: "password", Error: p.Disable["current_password"], Autocomplete: "current-password", Required: true}).Render(ctx, templ_7745c5c3_Buffer)
 					if templ_7745c5c3_Err != nil {
 						return templ_7745c5c3_Err
 					}
