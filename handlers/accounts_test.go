@@ -5,12 +5,14 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	"gorm.io/gorm"
 
 	"switchboard/models"
 	"switchboard/models/dbtest"
 	"switchboard/models/tenancy"
+	"switchboard/views/paths"
 )
 
 func countOrgs(t testing.TB, db *gorm.DB, creator int64) int64 {
@@ -300,6 +302,54 @@ func TestProfileSettings(t *testing.T) {
 		c.get("/").status(http.StatusOK)
 		other.get("/").redirectsTo("/signin")
 		app.client().post("/signin", url.Values{"email": {u.Email}, "password": {"a new long password"}}).redirectsTo("/")
+	})
+}
+
+// Someone holding only a session (a stolen cookie) must not guess the
+// password through the profile's password form, which would also let them
+// change it: wrong current passwords there draw from the budget of the
+// Security page's password checks, so guesses on either page add up, and
+// once it is spent even the right password waits.
+func TestProfilePasswordChangeSharesTheSecurityThrottle(t *testing.T) {
+	t.Parallel()
+	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
+		clock := newManualClock()
+		app := newClockedApp(t, db, clock)
+		u, _, c := app.user(t)
+		other := app.client()
+		other.signIn(u.Email)
+		// A second factor, for the Security page's recovery-code form.
+		dbtest.EnrolTOTP(t, db, dbtest.SecretBox, u, clock.Now())
+		change := func(current string) *response {
+			t.Helper()
+			return c.post(paths.Profile(), url.Values{"current_password": {current}, "new_password": {"a new long password"}})
+		}
+
+		for range 3 {
+			change("wrong password").status(http.StatusUnprocessableEntity).contains("not your current password")
+		}
+		for range 2 {
+			c.post(paths.SecurityRecoveryCodes(), url.Values{"current_password": {"wrong password"}}, paths.Security()).status(http.StatusUnauthorized)
+		}
+		r := change(dbtest.Password).status(http.StatusTooManyRequests)
+		d := r.doc()
+		if got := strings.TrimSpace(d.Find("#field-current_password-error").Text()); !strings.HasPrefix(got, "Too many wrong attempts. Wait 1 minute") {
+			t.Fatalf("under the current password: %q", got)
+		}
+		if _, focused := d.Find("#field-current_password").Attr("autofocus"); !focused {
+			t.Error("the refused current password is not focused")
+		}
+		// Nothing changed: the other session lives and the old password
+		// still passes the sign-in's first step.
+		other.get("/").status(http.StatusOK)
+		passwordStep(app.client(), u.Email)
+
+		// The Security page's checks wait as well, for the same minute.
+		c.post(paths.SecurityRecoveryCodes(), url.Values{"current_password": {dbtest.Password}}, paths.Security()).status(http.StatusTooManyRequests)
+
+		clock.Advance(time.Minute)
+		change(dbtest.Password).redirectsTo(paths.Profile())
+		other.get("/").redirectsTo(paths.SignIn())
 	})
 }
 

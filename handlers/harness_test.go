@@ -7,6 +7,7 @@ import (
 	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
+	"sort"
 	"strings"
 	"sync"
 	"testing"
@@ -157,6 +158,33 @@ func (r *response) doc() *goquery.Document {
 		r.t.Fatal(err)
 	}
 	return d
+}
+
+// duplicateIDs are the id attributes that more than one element of the
+// page carries, sorted.
+func duplicateIDs(d *goquery.Document) []string {
+	seen := map[string]int{}
+	d.Find("[id]").Each(func(_ int, s *goquery.Selection) {
+		id, _ := s.Attr("id")
+		seen[id]++
+	})
+	var dups []string
+	for id, n := range seen {
+		if n > 1 {
+			dups = append(dups, id)
+		}
+	}
+	sort.Strings(dups)
+	return dups
+}
+
+// uniqueIDs asserts that no id attribute of the page is used twice.
+func (r *response) uniqueIDs() *response {
+	r.t.Helper()
+	if dups := duplicateIDs(r.doc()); len(dups) > 0 {
+		r.t.Fatalf("ids used more than once: %s", strings.Join(dups, ", "))
+	}
+	return r
 }
 
 // contains asserts the body mentions s.

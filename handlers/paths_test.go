@@ -95,6 +95,7 @@ func TestEveryPathIsARoute(t *testing.T) {
 		{"POST", paths.SignInPasskeyOptions()}, {"POST", paths.SignInPasskey()},
 		{"GET", paths.Security()},
 		{"POST", paths.SecurityTOTP()},
+		{"POST", paths.SecurityTOTPStart()},
 		{"POST", paths.SecurityTOTPDisable()},
 		{"POST", paths.SecurityRecoveryCodes()},
 		{"POST", paths.SecuritySessionsRevokeOthers()},

@@ -8,6 +8,7 @@ import (
 	"switchboard/models"
 	"switchboard/models/sso"
 	"switchboard/models/tenancy"
+	"switchboard/models/throttle"
 	"switchboard/views"
 	"switchboard/views/paths"
 )
@@ -203,7 +204,8 @@ func (h *Settings) ProfilePage(c echo.Context) error {
 }
 
 // ProfileSubmit changes the name, or (when a password field is sent) the
-// password, which signs out the user's other sessions.
+// password, which signs out the user's other sessions; wrong current
+// passwords are throttled with the Security page's.
 func (h *Settings) ProfileSubmit(c echo.Context) error {
 	var f profileForm
 	if err := bindForm(c, &f); err != nil {
@@ -214,16 +216,28 @@ func (h *Settings) ProfileSubmit(c echo.Context) error {
 	// The password form is told from the name form by its fields being
 	// sent, empty or not: an empty password form is refused as one.
 	if form := c.Request().PostForm; form.Has("new_password") || form.Has("current_password") {
+		if msg, err := h.tooManyWrongAttempts(c, user); err != nil {
+			return err
+		} else if msg != "" {
+			return h.profilePage(c, http.StatusTooManyRequests, "", nil, tenancy.FieldErrors{"current_password": msg})
+		}
 		var keep int64
 		if rec := sessionRecord(c); rec != nil {
 			keep = rec.ID
 		}
 		err := models.ChangePassword(ctx, h.db, user.ID, f.CurrentPassword, f.NewPassword, keep)
-		if fe, ok := tenancy.AsFieldErrors(err); ok {
-			return h.profilePage(c, http.StatusUnprocessableEntity, "", nil, fe)
-		}
-		if err != nil {
+		fe, refused := tenancy.AsFieldErrors(err)
+		if err != nil && !refused {
 			return err
+		}
+		if _, wrong := fe["current_password"]; !wrong {
+			// The current password was right, whatever became of the new one.
+			if err := throttle.SecondFactorPassed(ctx, h.cfg.Throttle, user.PublicID); err != nil {
+				return err
+			}
+		}
+		if refused {
+			return h.profilePage(c, http.StatusUnprocessableEntity, "", nil, fe)
 		}
 		return h.flashRedirect(c, flashSuccess, "Your password was changed. Your other sessions were signed out.", paths.Profile())
 	}
