@@ -1,6 +1,7 @@
 package handlers
 
 import (
+	"net/http"
 	"strconv"
 	"time"
 
@@ -18,14 +19,17 @@ type budget struct {
 	headers bool
 	// tooMany is the 429, in the family's error body.
 	tooMany func(limit, retryAfter int64) error
-	// record notes the usage of a request admitted at at.
+	// record notes the usage of a request admitted at at, once answered.
 	record func(c echo.Context, at time.Time)
 }
 
 // rateLimit takes each request from its account's budgets (shared by every
 // key of every member, and the organization's identity provider) and
 // refuses it with 429 when one is spent; a refused request does nothing.
-// Requests that pass are recorded as usage, in batches.
+// A request that passes is recorded as usage (in batches, on the day it was
+// admitted) once it is answered, unless the answer is a server error: a
+// 5xx, during a database outage say, is not the customer's to pay for. A
+// 4xx is their request and counts.
 func (d *deps) rateLimit(b budget) echo.MiddlewareFunc {
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
@@ -50,8 +54,16 @@ func (d *deps) rateLimit(b budget) echo.MiddlewareFunc {
 				return b.tooMany(dec.Limit, retry)
 			}
 			d.cfg.Metrics.RateLimit("allowed")
-			b.record(c, at)
-			return next(c)
+			// The error handler writes the answer to an error; let it run
+			// here, so that the status read is the one sent. A request the
+			// client left before any answer was sent is not recorded either.
+			if err := next(c); err != nil {
+				c.Error(err)
+			}
+			if res := c.Response(); res.Committed && res.Status < http.StatusInternalServerError {
+				b.record(c, at)
+			}
+			return nil
 		}
 	}
 }
