@@ -55,37 +55,18 @@ func (a *API) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
 	}
 }
 
-// limit takes the request from the account's budgets (shared by every key
-// of every member), sets the X-Ratelimit headers, and refuses with 429 when
-// a budget is spent; a refused request does nothing. Requests that pass are
-// recorded as usage, in batches.
+// limit draws each request from its account's budgets, with the
+// X-Ratelimit headers on every answer, and bills it to category.
 func (a *API) limit(category string) echo.MiddlewareFunc {
-	return func(next echo.HandlerFunc) echo.HandlerFunc {
-		return func(c echo.Context) error {
-			k := keyScopeFrom(c)
-			at := time.Now()
-			d, err := a.limiter.Take(c.Request().Context(), k.AccountID(), ratelimit.LimitsOf(k.Account()), at)
-			if err != nil {
-				a.cfg.Metrics.RateLimit("error")
-				return err
-			}
-			h := c.Response().Header()
-			h.Set("X-Ratelimit-Limit", strconv.FormatInt(d.Limit, 10))
-			h.Set("X-Ratelimit-Remaining", strconv.FormatInt(d.Remaining(), 10))
-			h.Set("X-Ratelimit-Used", strconv.FormatInt(d.Used, 10))
-			h.Set("X-Ratelimit-Reset", strconv.FormatInt(d.Reset.Unix(), 10))
-			if !d.Allowed {
-				a.cfg.Metrics.RateLimit("limited")
-				retry := int64(d.Reset.Sub(at).Seconds()) + 1
-				h.Set("Retry-After", strconv.FormatInt(retry, 10))
-				return &apiError{http.StatusTooManyRequests, "too_many_requests",
-					fmt.Sprintf("The rate limit of %d requests has been reached for this account. Try again in %d seconds.", d.Limit, retry)}
-			}
-			a.cfg.Metrics.RateLimit("allowed")
-			a.usage.RecordRequest(k, category, at)
-			return next(c)
-		}
-	}
+	return a.rateLimit(budget{
+		limiter: a.limiter,
+		headers: true,
+		tooMany: func(limit, retryAfter int64) error {
+			return &apiError{http.StatusTooManyRequests, "too_many_requests",
+				fmt.Sprintf("The rate limit of %d requests has been reached for this account. Try again in %d seconds.", limit, retryAfter)}
+		},
+		record: func(c echo.Context, at time.Time) { a.usage.RecordRequest(keyScopeFrom(c), category, at) },
+	})
 }
 
 // Usage categories of API requests.

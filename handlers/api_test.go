@@ -401,6 +401,46 @@ func TestAPIRateLimitIsSharedByTheOrganization(t *testing.T) {
 	})
 }
 
+// A request is billed once it is answered, and only if the answer is no
+// server error: a 200, a 404 and a 400 count, a 500 (the database refuses
+// the new index) does not, nor does the limiter's own 429. Every request the
+// limiter admits still takes from the budget, whatever its answer.
+func TestAPIUsageBillsAnswersBelow500(t *testing.T) {
+	t.Parallel()
+	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
+		app := newApp(t, db)
+		admin, _ := dbtest.User(t, db)
+		org := dbtest.Org(t, db, admin)
+		five := int64(5)
+		if _, err := ratelimit.SetAccountLimits(t.Context(), db, org.Account().PublicID, &five, nil); err != nil {
+			t.Fatal(err)
+		}
+		key := newKey(t, db, org)
+		apiCall(t, app, key, http.MethodGet, "/v1.3/indexes", "").status(http.StatusOK)
+		apiErrorIs(t, apiCall(t, app, key, http.MethodGet, "/v1.3/indexes/0123456789abcdef01234567", ""), http.StatusNotFound, "resource_not_exists")
+		apiErrorIs(t, apiCall(t, app, key, http.MethodGet, "/v1.3/indexes?page=0", ""), http.StatusBadRequest, "parameter_invalid")
+		dbtest.FailOn(t, db, "INSERT", "indexes")
+		r := apiCall(t, app, key, http.MethodPost, "/v1.3/indexes", `{"index_name":"doomed","models":[{"model_name":"marengo3.0","model_options":["visual"]}]}`)
+		apiErrorIs(t, r, http.StatusInternalServerError, "internal_error")
+		if got := r.Header.Get("X-Ratelimit-Remaining"); got != "1" {
+			t.Errorf("after the failed request %s of 5 remain, want 1", got)
+		}
+		apiCall(t, app, key, http.MethodGet, "/v1.3/indexes", "").status(http.StatusOK)
+		apiErrorIs(t, apiCall(t, app, key, http.MethodGet, "/v1.3/indexes", ""), http.StatusTooManyRequests, "too_many_requests")
+
+		dbtest.Must(t, app.usage.Flush(t.Context()))
+		var rows []struct {
+			Category string
+			Quantity int64
+		}
+		dbtest.Must(t, dbtest.Plain(t, db).Raw("SELECT category, SUM(quantity) AS quantity FROM usage_daily WHERE account_id = ? AND metric = ? GROUP BY category ORDER BY category",
+			org.AccountID(), usage.MetricAPIRequests).Scan(&rows).Error)
+		if len(rows) != 1 || rows[0].Category != "indexes.read" || rows[0].Quantity != 4 {
+			t.Fatalf("billed %+v, want indexes.read 4 and nothing else (not the 500, not the 429)", rows)
+		}
+	})
+}
+
 // activeAccountID is the public ID of the client's active account.
 func activeAccountID(t testing.TB, c *client) string {
 	t.Helper()

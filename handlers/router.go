@@ -220,7 +220,7 @@ func (r routes) sso() {
 func (r routes) scim() {
 	e := r.e
 	h := &SCIM{deps: r.d, limiter: r.d.cfg.RateLimiter, usage: r.d.cfg.Usage}
-	mw := []echo.MiddlewareFunc{h.authenticate, h.limit}
+	mw := []echo.MiddlewareFunc{h.authenticate, h.limit()}
 	e.GET("/scim/v2/Users", h.ListUsers, mw...).Name = "scim.users.list"
 	e.POST("/scim/v2/Users", h.CreateUser, mw...).Name = "scim.users.create"
 	e.GET("/scim/v2/Users/:id", h.GetUser, mw...).Name = "scim.users.get"

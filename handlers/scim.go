@@ -152,28 +152,17 @@ func (h *SCIM) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
 	}
 }
 
-// limit takes the request from the organization's API budgets, which its
+// limit draws each request from the organization's API budgets, which its
 // members' keys share, and counts it in usage as its own category.
-func (h *SCIM) limit(next echo.HandlerFunc) echo.HandlerFunc {
-	return func(c echo.Context) error {
-		s := scimScopeFrom(c)
-		at := time.Now()
-		d, err := h.limiter.Take(c.Request().Context(), s.AccountID(), ratelimit.LimitsOf(s.Account()), at)
-		if err != nil {
-			h.cfg.Metrics.RateLimit("error")
-			return err
-		}
-		if !d.Allowed {
-			h.cfg.Metrics.RateLimit("limited")
-			retry := int64(d.Reset.Sub(at).Seconds()) + 1
-			c.Response().Header().Set("Retry-After", strconv.FormatInt(retry, 10))
-			return &scimError{http.StatusTooManyRequests, "", "The organization's rate limit of " + strconv.FormatInt(d.Limit, 10) +
-				" requests is reached. Try again in " + strconv.FormatInt(retry, 10) + " seconds."}
-		}
-		h.cfg.Metrics.RateLimit("allowed")
-		h.usage.RecordSCIMRequest(s.AccountID(), at)
-		return next(c)
-	}
+func (h *SCIM) limit() echo.MiddlewareFunc {
+	return h.rateLimit(budget{
+		limiter: h.limiter,
+		tooMany: func(limit, retryAfter int64) error {
+			return &scimError{http.StatusTooManyRequests, "", "The organization's rate limit of " + strconv.FormatInt(limit, 10) +
+				" requests is reached. Try again in " + strconv.FormatInt(retryAfter, 10) + " seconds."}
+		},
+		record: func(c echo.Context, at time.Time) { h.usage.RecordSCIMRequest(scimScopeFrom(c).AccountID(), at) },
+	})
 }
 
 // maxSCIMBody bounds a request body: a group's members are the largest.

@@ -199,18 +199,22 @@ func TestSCIMTokenActsInItsOrganizationOnly(t *testing.T) {
 }
 
 // SCIM requests draw from the organization's API budget and count in its
-// usage as their own category.
+// usage as their own category, once answered: a 200, a 404 and a 400
+// count; a 500 (the database refuses the new user) and a 429 do not.
 func TestSCIMIsRateLimitedAndCounted(t *testing.T) {
 	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		app := newApp(t, db)
 		env := newSCIMEnv(t, app)
-		if err := dbtest.Plain(t, db).Exec("UPDATE accounts SET rate_per_minute = 3 WHERE id = ?", env.org.AccountID()).Error; err != nil {
+		if err := dbtest.Plain(t, db).Exec("UPDATE accounts SET rate_per_minute = 5 WHERE id = ?", env.org.AccountID()).Error; err != nil {
 			t.Fatal(err)
 		}
-		for range 3 {
-			app.scim(t, env.token, http.MethodGet, paths.SCIMUsers(), nil).status(http.StatusOK)
-		}
+		app.scim(t, env.token, http.MethodGet, paths.SCIMUsers(), nil).status(http.StatusOK)
+		app.scim(t, env.token, http.MethodGet, paths.SCIMUser("0123456789abcdef01234567"), nil).scimError(http.StatusNotFound, "")
+		app.scim(t, env.token, http.MethodGet, paths.SCIMUsers()+"?filter=nonsense", nil).scimError(http.StatusBadRequest, "invalidFilter")
+		dbtest.FailOn(t, db, "INSERT", "users")
+		app.scim(t, env.token, http.MethodPost, paths.SCIMUsers(), map[string]any{"userName": "ada@example.com"}).scimError(http.StatusInternalServerError, "")
+		app.scim(t, env.token, http.MethodGet, paths.SCIMUsers(), nil).status(http.StatusOK)
 		r := app.scim(t, env.token, http.MethodGet, paths.SCIMUsers(), nil).scimError(http.StatusTooManyRequests, "")
 		if r.Header.Get("Retry-After") == "" {
 			t.Fatal("429 without Retry-After")
@@ -220,8 +224,8 @@ func TestSCIMIsRateLimitedAndCounted(t *testing.T) {
 		}
 		var n int64
 		dbtest.Plain(t, db).Raw("SELECT COALESCE(SUM(quantity), 0) FROM usage_daily WHERE account_id = ? AND category = 'scim'", env.org.AccountID()).Scan(&n)
-		if n != 3 {
-			t.Fatalf("%d SCIM requests counted, want 3", n)
+		if n != 4 {
+			t.Fatalf("%d SCIM requests counted, want 4 (not the 500, not the 429)", n)
 		}
 		env.ac.get(paths.Usage()).status(http.StatusOK).contains("scim")
 	})

@@ -18,6 +18,7 @@ import (
 // replicas are servers sharing one database, started at the same instant.
 type replicas struct {
 	t      *testing.T
+	bases  []string // their URLs
 	logs   []*sitetest.Log
 	cancel context.CancelFunc
 	done   []chan error
@@ -30,7 +31,6 @@ func startReplicas(t *testing.T, n int, dsn string) *replicas {
 	ctx, cancel := context.WithCancel(context.Background())
 	r := &replicas{t: t, cancel: cancel}
 	gate := make(chan struct{})
-	var bases []string
 	for range n {
 		addr := freeAddr(t)
 		cfg := config{DataDir: t.TempDir(), DatabaseURL: dsn, Addr: addr, BaseURL: "http://" + addr,
@@ -43,11 +43,11 @@ func startReplicas(t *testing.T, n int, dsn string) *replicas {
 		}
 		done := make(chan error, 1)
 		go func() { <-gate; done <- serve(ctx, cfg, log) }()
-		r.logs, r.done, bases = append(r.logs, logs), append(r.done, done), append(bases, "http://"+addr)
+		r.logs, r.done, r.bases = append(r.logs, logs), append(r.done, done), append(r.bases, "http://"+addr)
 	}
 	close(gate)
 	t.Cleanup(r.stop)
-	for i, base := range bases {
+	for i, base := range r.bases {
 		for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(50 * time.Millisecond) {
 			if code, _ := get(base + "/readyz"); code == http.StatusOK {
 				break

@@ -69,8 +69,9 @@ func serve(ctx context.Context, cfg config, log *slog.Logger) error {
 		return err
 	}
 	defer closeRedis()
-	// The recorder outlives the signal: requests served while draining are
-	// recorded, and its last batch is written before the database closes.
+	// The recorder outlives the signal and the server: usage is recorded as
+	// each request is answered, so its last batch is written after listen
+	// has finished the requests in flight, and before the database closes.
 	recorder := usage.NewUsageRecorder(db, log, 2*time.Second)
 	usageCtx, stopUsage := context.WithCancel(context.WithoutCancel(ctx))
 	usageDone := make(chan struct{})

@@ -17,6 +17,8 @@ import (
 	"time"
 
 	"switchboard/handlers/sitetest"
+	"switchboard/models/dbtest"
+	"switchboard/models/usage"
 )
 
 // freeAddr is a loopback address no one listens on.
@@ -129,6 +131,64 @@ func TestDrainAndMetrics(t *testing.T) {
 		if !strings.Contains(logs.String(), phase) {
 			t.Errorf("the log does not say %q", phase)
 		}
+	}
+}
+
+// A request still being answered when the server stops is billed: usage is
+// recorded as each request is answered, so the recorder's last batch must
+// wait for the requests in flight.
+func TestRequestInFlightAtShutdownIsBilled(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "switchboard.db")
+	server := startReplicas(t, 1, path)
+	db := dbtest.Open(t, path)
+	owner, _ := dbtest.User(t, db)
+	org := dbtest.Org(t, db, owner)
+	key := dbtest.NewAPIKey(t, db, org, "in flight")
+
+	// While the test holds SQLite's write lock, the request waits in the
+	// rate limiter, which writes.
+	sqlDB, err := dbtest.Plain(t, db).DB()
+	if err != nil {
+		t.Fatal(err)
+	}
+	lock, err := sqlDB.Conn(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lock.Close()
+	if _, err := lock.ExecContext(t.Context(), "BEGIN IMMEDIATE"); err != nil {
+		t.Fatal(err)
+	}
+	answered := make(chan int, 1)
+	go func() {
+		req, _ := http.NewRequest(http.MethodGet, server.bases[0]+"/v1.3/indexes", nil)
+		req.Header.Set("x-api-key", key.Secret)
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			answered <- 0
+			return
+		}
+		res.Body.Close()
+		answered <- res.StatusCode
+	}()
+	time.Sleep(500 * time.Millisecond) // the request is in
+	go func() {
+		time.Sleep(500 * time.Millisecond) // past the drain: shutting down
+		_, _ = lock.ExecContext(context.Background(), "ROLLBACK")
+	}()
+	server.stop()
+	if code := <-answered; code != http.StatusOK {
+		t.Fatalf("the request in flight was answered %d, want 200; log:\n%s", code, logs(server.logs[0]))
+	}
+	log := logs(server.logs[0])
+	if stopping, answer := strings.Index(log, "shutting down"), strings.Index(log, "route=/v1.3/indexes"); stopping < 0 || answer < stopping {
+		t.Fatalf("the request was answered before the server began to stop; log:\n%s", log)
+	}
+	var n int64
+	dbtest.Must(t, dbtest.Plain(t, db).Raw("SELECT COALESCE(SUM(quantity), 0) FROM usage_daily WHERE account_id = ? AND metric = ?",
+		org.AccountID(), usage.MetricAPIRequests).Scan(&n).Error)
+	if n != 1 {
+		t.Fatalf("%d API requests billed, want the one answered while stopping", n)
 	}
 }
 

@@ -128,7 +128,7 @@ func (l *load) inOutage(at, latency time.Duration) bool {
 
 type result struct {
 	total, apiServed, outage503 int64
-	api5xx                      int64 // API answers 5xx: some passed the limiter and were recorded
+	api5xx                      int64 // API answers 5xx: never recorded as usage
 	connErrors, badStatus       int64
 	statuses                    map[int]int64
 	p50, p90, p99, max          time.Duration

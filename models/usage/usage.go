@@ -147,14 +147,16 @@ func NewUsageRecorder(db *gorm.DB, log *slog.Logger, every time.Duration) *Usage
 	return &UsageRecorder{db: db, log: log, every: every, keys: map[int64]time.Time{}, maxPending: maxPendingUsage}
 }
 
-// RecordRequest notes one API request of a key. With maxPendingUsage events
+// RecordRequest notes one API request of a key, admitted at at. Requests
+// are noted as they are answered, so a slow one may come after a later
+// one: the key's last use stays the latest. With maxPendingUsage events
 // already waiting (nothing writes them: the database is down, or the
 // recorder is not run) the event is dropped and counted, and the first drop
 // of each such episode is logged, so that memory stays bounded.
 func (r *UsageRecorder) RecordRequest(k tenancy.KeyScope, category string, at time.Time) {
 	at = at.UTC().Truncate(time.Microsecond)
 	r.mu.Lock()
-	r.keys[k.KeyID] = at
+	r.keepLatestUse(k.KeyID, at)
 	if len(r.pending) >= r.maxPending {
 		r.dropped++
 		r.overflow++
@@ -174,6 +176,14 @@ func (r *UsageRecorder) RecordRequest(k tenancy.KeyScope, category string, at ti
 	r.mu.Unlock()
 	if resumed > 0 {
 		r.log.Warn("usage events are recorded again", "dropped", resumed)
+	}
+}
+
+// keepLatestUse notes that key id was used at at, unless a later use is
+// noted already; r.mu is held.
+func (r *UsageRecorder) keepLatestUse(id int64, at time.Time) {
+	if at.After(r.keys[id]) {
+		r.keys[id] = at
 	}
 }
 
@@ -262,9 +272,7 @@ func (r *UsageRecorder) Flush(ctx context.Context) error {
 			r.log.Error("usage events dropped: the database has been unavailable too long", "count", len(events))
 		}
 		for id, at := range keys {
-			if at.After(r.keys[id]) {
-				r.keys[id] = at
-			}
+			r.keepLatestUse(id, at)
 		}
 		r.mu.Unlock()
 		return err

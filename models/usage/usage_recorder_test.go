@@ -81,3 +81,29 @@ func TestUsageRecorderIsBounded(t *testing.T) {
 		}
 	})
 }
+
+// Requests are recorded as they are answered, not as they were admitted: a
+// slow one admitted earlier may come after a quick one admitted later. The
+// key's last use stays the latest admission, and each event keeps its own.
+func TestUsageRecorderKeepsTheLatestUseOfAKey(t *testing.T) {
+	t.Parallel()
+	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
+		f := dbtest.NewOrgFixture(t, db)
+		admin := keyScope(t, db, dbtest.NewAPIKey(t, db, f.Admin, "admin"))
+		rec := usage.NewUsageRecorder(db, slog.New(&logCounter{}), time.Hour)
+		t0 := time.Date(2030, 6, 1, 23, 59, 59, 0, time.UTC)
+		rec.RecordRequest(admin, "indexes.read", t0.Add(2*time.Second))
+		rec.RecordRequest(admin, "indexes.read", t0)
+		dbtest.Must(t, rec.Flush(t.Context()))
+		if k := dbtest.RawAPIKey(t, db, admin.KeyID); k.LastUsedAt == nil || !k.LastUsedAt.Equal(t0.Add(2*time.Second)) {
+			t.Errorf("key last used %v, want %v", k.LastUsedAt, t0.Add(2*time.Second))
+		}
+		days := map[string]int64{}
+		for _, ev := range usageEvents(t, db) {
+			days[usage.DayOf(ev.OccurredAt)] += ev.Quantity
+		}
+		if days["2030-06-01"] != 1 || days["2030-06-02"] != 1 {
+			t.Errorf("events by day %v, want one on each side of midnight", days)
+		}
+	})
+}
