@@ -178,15 +178,6 @@ func duplicateIDs(d *goquery.Document) []string {
 	return dups
 }
 
-// uniqueIDs asserts that no id attribute of the page is used twice.
-func (r *response) uniqueIDs() *response {
-	r.t.Helper()
-	if dups := duplicateIDs(r.doc()); len(dups) > 0 {
-		r.t.Fatalf("ids used more than once: %s", strings.Join(dups, ", "))
-	}
-	return r
-}
-
 // contains asserts the body mentions s.
 func (r *response) contains(s string) *response {
 	r.t.Helper()

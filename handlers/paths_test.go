@@ -95,7 +95,6 @@ func TestEveryPathIsARoute(t *testing.T) {
 		{"POST", paths.SignInPasskeyOptions()}, {"POST", paths.SignInPasskey()},
 		{"GET", paths.Security()},
 		{"POST", paths.SecurityTOTP()},
-		{"POST", paths.SecurityTOTPStart()},
 		{"POST", paths.SecurityTOTPDisable()},
 		{"POST", paths.SecurityRecoveryCodes()},
 		{"POST", paths.SecuritySessionsRevokeOthers()},

@@ -292,7 +292,6 @@ func (r routes) security() {
 	e, signedIn := r.e, r.signedIn
 	sec := &Security{r.d}
 	e.GET("/settings/security", sec.SecurityPage, signedIn...).Name = "security"
-	e.POST("/settings/security/totp/start", sec.TOTPStartSubmit, signedIn...).Name = "security.totp.start.submit"
 	e.POST("/settings/security/totp", sec.TOTPSubmit, signedIn...).Name = "security.totp.submit"
 	e.POST("/settings/security/totp/disable", sec.TOTPDisableSubmit, signedIn...).Name = "security.totp.disable.submit"
 	e.POST("/settings/security/recovery-codes", sec.RecoveryCodesSubmit, signedIn...).Name = "security.recovery-codes.submit"

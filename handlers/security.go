@@ -41,12 +41,6 @@ type securityState struct {
 	rowName    string
 	// added names the passkey just added along with recovery codes.
 	added string
-	// totpStart: errors of starting to set up the app. enrolment: the key
-	// a start just made, shown in its answer and never again. totpConfirm:
-	// a code for the set-up under way was refused; its form shows again.
-	totpStart   tenancy.FieldErrors
-	enrolment   *models.TOTPEnrolment
-	totpConfirm bool
 }
 
 func (h *Security) securityPage(c echo.Context, status int, st securityState) error {
@@ -61,7 +55,6 @@ func (h *Security) securityPage(c echo.Context, status int, st securityState) er
 		RecoveryCodes: st.recoveryCodes,
 		PasskeysOn:    h.passkeys != nil, PasskeyErrors: st.passkey, PasskeyName: st.passkeyName,
 		SecondFactorOn: fs.Enabled(), PasskeyAdded: st.added, HasPassword: user.PasswordHash != "",
-		TOTPStart: st.totpStart, TOTPConfirm: st.totpConfirm,
 	}
 	keys, err := models.ListPasskeys(ctx, h.db, user.ID)
 	if err != nil {
@@ -76,9 +69,13 @@ func (h *Security) securityPage(c echo.Context, status int, st securityState) er
 	if fs.TOTPSince != nil {
 		props.TOTPSince = dateOnly(*fs.TOTPSince)
 	}
-	if !fs.TOTP && st.enrolment != nil {
-		props.Secret = st.enrolment.Secret
-		if props.QRCode, err = qrDataURL(*st.enrolment); err != nil {
+	if !fs.TOTP {
+		enrol, err := models.PendingTOTP(ctx, h.db, h.box, user, totpIssuer)
+		if err != nil {
+			return err
+		}
+		props.Secret = enrol.Secret
+		if props.QRCode, err = qrDataURL(enrol); err != nil {
 			return err
 		}
 	}
@@ -114,58 +111,6 @@ func (h *Security) SecurityPage(c echo.Context) error {
 	return h.securityPage(c, http.StatusOK, securityState{})
 }
 
-type totpStartForm struct {
-	CurrentPassword string `form:"current_password"`
-}
-
-// TOTPStartSubmit starts setting up the authenticator app, given the
-// password (throttled like the other security changes), and shows the new
-// key in its answer only: a session alone (a stolen cookie) must neither
-// add a second factor of its own nor see the key of the user's.
-// TOTPSubmit confirms only a key made here.
-func (h *Security) TOTPStartSubmit(c echo.Context) error {
-	var f totpStartForm
-	if err := bindForm(c, &f); err != nil {
-		return err
-	}
-	ctx := c.Request().Context()
-	user, _ := UserFrom(c)
-	if fs, err := models.SecondFactorStatusOf(ctx, h.db, user.ID); err != nil || fs.TOTP {
-		if err != nil {
-			return err
-		}
-		return h.totpAlreadyOn(c)
-	}
-	if msg, err := h.tooManyWrongAttempts(c, user); err != nil {
-		return err
-	} else if msg != "" {
-		return h.securityPage(c, http.StatusTooManyRequests, securityState{totpStart: tenancy.FieldErrors{"current_password": msg}})
-	}
-	enrol, err := models.BeginTOTPEnrolment(ctx, h.db, h.box, user, f.CurrentPassword, totpIssuer)
-	fe, refused := tenancy.AsFieldErrors(err)
-	if refused {
-		return h.securityPage(c, http.StatusUnprocessableEntity, securityState{totpStart: fe})
-	}
-	on := errors.Is(err, models.ErrTOTPEnabled) // since the check above
-	if err != nil && !on {
-		return err
-	}
-	// The password was right.
-	if err := throttle.SecondFactorPassed(ctx, h.cfg.Throttle, user.PublicID); err != nil {
-		return err
-	}
-	if on {
-		return h.totpAlreadyOn(c)
-	}
-	return h.securityPage(c, http.StatusOK, securityState{enrolment: &enrol})
-}
-
-// totpAlreadyOn answers a set-up of the app sent while it is on (from a
-// tab older than the change).
-func (h *Security) totpAlreadyOn(c echo.Context) error {
-	return h.flashRedirect(c, flashNotice, "Two-factor authentication is already on.", paths.Security())
-}
-
 type codeForm struct {
 	Code string `form:"code"`
 	Next string `form:"next"`
@@ -183,18 +128,15 @@ func (h *Security) TOTPSubmit(c echo.Context) error {
 	if wait, err := throttle.ThrottleSecondFactor(ctx, h.cfg.Throttle, user.PublicID, h.cfg.Clock()); err != nil {
 		return err
 	} else if wait > 0 {
-		return h.securityPage(c, http.StatusTooManyRequests, securityState{errs: tenancy.FieldErrors{"code": "Too many wrong codes. Wait " + humanWait(wait) + " and try again."}, totpConfirm: true})
+		return h.securityPage(c, http.StatusTooManyRequests, securityState{errs: tenancy.FieldErrors{"code": "Too many wrong codes. Wait " + humanWait(wait) + " and try again."}})
 	}
 	codes, err := models.EnableTOTP(ctx, h.db, h.box, user.ID, f.Code, h.cfg.Clock())
 	switch {
 	case errors.Is(err, models.ErrCodeInvalid):
 		// 401 like a wrong password at sign-in: the attempt was counted.
-		// The key is not shown again: this answer takes no password.
-		return h.securityPage(c, http.StatusUnauthorized, securityState{errs: tenancy.FieldErrors{"code": "That code is not right. Check the time on your phone, and enter the code the app shows now."}, totpConfirm: true})
-	case errors.Is(err, models.ErrTOTPEnabled):
-		return h.totpAlreadyOn(c)
+		return h.securityPage(c, http.StatusUnauthorized, securityState{errs: tenancy.FieldErrors{"code": "That code is not right. Check the time on your phone, and enter the code the app shows now."}})
 	case errors.Is(err, models.ErrNoSecondFactor):
-		return h.flashRedirect(c, flashNotice, "That set-up of the app is over: it expired, or was started again. Enter your password to start again.", paths.Security())
+		return h.flashRedirect(c, flashNotice, "Two-factor authentication is already on.", paths.Security())
 	case err != nil:
 		return err
 	}

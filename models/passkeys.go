@@ -249,14 +249,21 @@ func consume(ctx context.Context, db *gorm.DB, token string, purpose passkeyPurp
 }
 
 // BeginPasskeyRegistration starts registering a passkey for the user, once
-// password is theirs (confirmPassword's field error otherwise, and no
+// password is theirs (a field error on current_password otherwise, and no
 // challenge is issued): a passkey signs in without the password, so a
 // session alone, a stolen cookie perhaps, must not be enough to add one.
-// The passkey is a discoverable credential with user verification, none of
-// the user's existing passkeys again.
+// A user without a password (made by SSO or SCIM) is refused too: they set
+// one first through an emailed reset link, as the profile page tells them,
+// which proves the mailbox. The passkey is a discoverable credential with
+// user verification, none of the user's existing passkeys again.
 func (rp *PasskeyRP) BeginPasskeyRegistration(ctx context.Context, db *gorm.DB, user User, password string) (PasskeyOptions, error) {
-	if err := confirmPassword(user, password, "add the passkey"); err != nil {
-		return PasskeyOptions{}, err
+	switch {
+	case user.PasswordHash == "":
+		return PasskeyOptions{}, tenancy.FieldErrors{"current_password": "You have no password yet. Set one with “Forgot your password?” on the sign-in page, then add the passkey."}
+	case password == "":
+		return PasskeyOptions{}, tenancy.FieldErrors{"current_password": "Enter your current password."}
+	case !PasswordMatches(user, password):
+		return PasskeyOptions{}, tenancy.FieldErrors{"current_password": "That is not your current password."}
 	}
 	pu, err := loadPasskeyUser(ctx, db, user)
 	if err != nil {

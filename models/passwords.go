@@ -85,23 +85,6 @@ func validatePassword(field, password string) tenancy.FieldErrors {
 	return nil
 }
 
-// confirmPassword checks the password a signed-in user confirms a change
-// with that a session alone (a stolen cookie) must not make: a field error
-// on current_password unless it is theirs. A user without a password (made
-// by SSO or SCIM) is told to set one first through an emailed reset link,
-// which proves the mailbox, and then to do what the change does (then).
-func confirmPassword(user User, password, then string) error {
-	switch {
-	case user.PasswordHash == "":
-		return tenancy.FieldErrors{"current_password": "You have no password yet. Set one with “Forgot your password?” on the sign-in page, then " + then + "."}
-	case password == "":
-		return tenancy.FieldErrors{"current_password": "Enter your current password."}
-	case !PasswordMatches(user, password):
-		return tenancy.FieldErrors{"current_password": "That is not your current password."}
-	}
-	return nil
-}
-
 // PasswordMatches reports whether password is the user's (a user without a
 // password matches nothing).
 func PasswordMatches(u User, password string) bool {

@@ -19,7 +19,6 @@ import (
 	"github.com/pquerna/otp"
 	"github.com/pquerna/otp/totp"
 	"gorm.io/gorm"
-	"gorm.io/gorm/clause"
 
 	"switchboard/models/tenancy"
 )
@@ -36,9 +35,6 @@ const (
 	// SecondFactorWindow is how long a password sign-in waits for its
 	// second factor before it has to start over.
 	SecondFactorWindow = 10 * time.Minute
-	// TOTPEnrolmentWindow is how long a set-up of the app waits for its
-	// first code before it has to start over.
-	TOTPEnrolmentWindow = 10 * time.Minute
 )
 
 // Why a second factor was refused.
@@ -46,8 +42,7 @@ var (
 	// ErrCodeInvalid: the code is wrong, from too far away in time, or was
 	// already used.
 	ErrCodeInvalid = errors.New("the code is not valid")
-	// ErrNoSecondFactor: the user has no authenticator app enrolled (or,
-	// to EnableTOTP, none being set up).
+	// ErrNoSecondFactor: the user has no authenticator app enrolled.
 	ErrNoSecondFactor = errors.New("no second factor is enrolled")
 	// ErrTOTPEnabled: the user's authenticator app is already set up.
 	ErrTOTPEnabled = errors.New("an authenticator app is already set up")
@@ -169,38 +164,44 @@ func HasSecondFactor(ctx context.Context, db *gorm.DB, userID int64) (bool, erro
 	return st.Enabled(), err
 }
 
-// BeginTOTPEnrolment starts setting up an authenticator app for the user,
-// once password is theirs (confirmPassword's field error otherwise, and
-// nothing is started): the app is a second factor, and its key is shown
-// only in the answer to the password, so a session alone (a stolen cookie)
-// neither sets up an app of its own nor learns the key of one the user
-// sets up. Each start makes a new key and drops the set-up in progress,
-// whose key may have been seen elsewhere; EnableTOTP confirms it within
-// TOTPEnrolmentWindow. A user whose app is on already gets ErrTOTPEnabled.
-func BeginTOTPEnrolment(ctx context.Context, db *gorm.DB, box SecretBox, user User, password, issuer string) (TOTPEnrolment, error) {
-	if err := confirmPassword(user, password, "set up the app"); err != nil {
-		return TOTPEnrolment{}, err
-	}
-	raw := make([]byte, 20) // 160 bits, as RFC 4226 recommends
-	if _, err := rand.Read(raw); err != nil {
-		return TOTPEnrolment{}, err
-	}
-	secret := base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(raw)
-	f := TOTPFactor{UserID: user.ID, SecretSealed: box.seal(secret, user.ID), CreatedAt: tenancy.Now()}
-	// One statement: a set-up in progress is replaced, an app that is on
-	// is left alone (no row changes).
-	res := db.WithContext(ctx).Clauses(clause.OnConflict{
-		Columns:   []clause.Column{{Name: "user_id"}},
-		Where:     clause.Where{Exprs: []clause.Expression{clause.Expr{SQL: "totp_factors.enabled_at IS NULL"}}},
-		DoUpdates: clause.AssignmentColumns([]string{"secret_sealed", "last_step", "created_at"}),
-	}).Create(&f)
-	if res.Error != nil {
-		return TOTPEnrolment{}, res.Error
-	}
-	if res.RowsAffected == 0 {
-		return TOTPEnrolment{}, ErrTOTPEnabled
-	}
-	return enrolment(secret, user.Email, issuer), nil
+// PendingTOTP is the user's enrolment in progress: the same secret on every
+// call until it is confirmed (so reloading the page keeps the QR code the
+// app scanned), a new one when there is none. A user whose app is already
+// enabled gets ErrTOTPEnabled.
+func PendingTOTP(ctx context.Context, db *gorm.DB, box SecretBox, user User, issuer string) (TOTPEnrolment, error) {
+	var out TOTPEnrolment
+	err := tenancy.InTx(ctx, db, func(tx *gorm.DB) error {
+		var f TOTPFactor
+		err := tx.Where("user_id = ?", user.ID).Take(&f).Error
+		switch {
+		case err == nil && f.EnabledAt != nil:
+			return ErrTOTPEnabled
+		case err == nil:
+			secret, err := box.open(f.SecretSealed, user.ID)
+			if err == nil {
+				out = enrolment(secret, user.Email, issuer)
+				return nil
+			}
+			// A secret sealed under another deployment secret: start over.
+			if err := tx.Where("user_id = ?", user.ID).Delete(&TOTPFactor{}).Error; err != nil {
+				return err
+			}
+		case !errors.Is(err, gorm.ErrRecordNotFound):
+			return err
+		}
+		raw := make([]byte, 20) // 160 bits, as RFC 4226 recommends
+		if _, err := rand.Read(raw); err != nil {
+			return err
+		}
+		secret := base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(raw)
+		f = TOTPFactor{UserID: user.ID, SecretSealed: box.seal(secret, user.ID), CreatedAt: tenancy.Now()}
+		if err := tx.Create(&f).Error; err != nil {
+			return err
+		}
+		out = enrolment(secret, user.Email, issuer)
+		return nil
+	})
+	return out, err
 }
 
 func enrolment(secret, email, issuer string) TOTPEnrolment {
@@ -255,46 +256,37 @@ func isTOTPCode(code string) bool {
 	return true
 }
 
-// EnableTOTP confirms the set-up BeginTOTPEnrolment started with a code
-// from the app and returns the user's new recovery codes (any old ones
-// die). A wrong code is ErrCodeInvalid; no set-up in progress, or one
-// started more than TOTPEnrolmentWindow ago, is ErrNoSecondFactor; an app
-// already on is ErrTOTPEnabled.
+// EnableTOTP confirms the pending enrolment with a code from the app and
+// returns the user's new recovery codes (any old ones die). A wrong code is
+// ErrCodeInvalid; no enrolment in progress is ErrNoSecondFactor.
 func EnableTOTP(ctx context.Context, db *gorm.DB, box SecretBox, userID int64, code string, at time.Time) ([]string, error) {
 	code = normalizeCode(code)
 	var codes []string
 	err := tenancy.InTx(ctx, db, func(tx *gorm.DB) error {
 		var f TOTPFactor
-		err := tx.Where("user_id = ?", userID).Take(&f).Error
-		switch {
-		case errors.Is(err, gorm.ErrRecordNotFound):
+		err := tx.Where("user_id = ? AND enabled_at IS NULL", userID).Take(&f).Error
+		if errors.Is(err, gorm.ErrRecordNotFound) {
 			return ErrNoSecondFactor
-		case err != nil:
+		}
+		if err != nil {
 			return err
-		case f.EnabledAt != nil:
-			return ErrTOTPEnabled
-		case !tenancy.Now().Before(f.CreatedAt.Add(TOTPEnrolmentWindow)):
-			// Left too long (or started by a release that showed the key
-			// without the password): a new start shows a new key.
-			return ErrNoSecondFactor
 		}
 		secret, err := box.open(f.SecretSealed, userID)
 		if err != nil {
-			// Sealed under another deployment secret: a new start.
-			return ErrNoSecondFactor
+			return err
 		}
 		step, ok := matchStep(secret, code, at, 0)
 		if !isTOTPCode(code) || !ok {
 			return ErrCodeInvalid
 		}
 		t := tenancy.Now()
-		res := tx.Model(&TOTPFactor{}).Where("user_id = ? AND enabled_at IS NULL AND secret_sealed = ?", userID, f.SecretSealed).
+		res := tx.Model(&TOTPFactor{}).Where("user_id = ? AND enabled_at IS NULL", userID).
 			Updates(map[string]any{"enabled_at": t, "last_step": step})
 		if res.Error != nil {
 			return res.Error
 		}
 		if res.RowsAffected != 1 {
-			return ErrCodeInvalid // confirmed, or started again, by a concurrent request
+			return ErrCodeInvalid // confirmed by a concurrent request
 		}
 		codes, err = replaceRecoveryCodes(tx, userID)
 		return err

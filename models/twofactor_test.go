@@ -45,16 +45,13 @@ func TestTOTPEnrolment(t *testing.T) {
 		u, _ := dbtest.User(t, db)
 		at := time.Date(2031, 3, 14, 15, 9, 0, 0, time.UTC)
 
-		replaced, err := models.BeginTOTPEnrolment(ctx, db, box, u, dbtest.Password, "Switchboard")
+		first, err := models.PendingTOTP(ctx, db, box, u, "Switchboard")
 		dbtest.Must(t, err)
-		// Each start makes a new key, and the one before confirms nothing.
-		first, err := models.BeginTOTPEnrolment(ctx, db, box, u, dbtest.Password, "Switchboard")
+		again, err := models.PendingTOTP(ctx, db, box, u, "Switchboard")
 		dbtest.Must(t, err)
-		if first.Secret == replaced.Secret || len(first.Secret) != 32 {
-			t.Fatalf("a new start kept the key, or it is not 160 bits: %q, %q", replaced.Secret, first.Secret)
+		if first.Secret != again.Secret || len(first.Secret) != 32 {
+			t.Fatalf("the pending secret changed between pages or is not 160 bits: %q, %q", first.Secret, again.Secret)
 		}
-		_, err = models.EnableTOTP(ctx, db, box, u.ID, code(t, replaced.Secret, at), at)
-		dbtest.WantIs(t, err, models.ErrCodeInvalid)
 		if !strings.HasPrefix(first.URL, "otpauth://totp/") || !strings.Contains(first.URL, "secret="+first.Secret) {
 			t.Fatalf("enrolment URL %q", first.URL)
 		}
@@ -64,11 +61,14 @@ func TestTOTPEnrolment(t *testing.T) {
 		}
 		// A secret sealed for one user does not open for another.
 		other, _ := dbtest.User(t, db)
-		_, err = models.BeginTOTPEnrolment(ctx, db, box, other, dbtest.Password, "Switchboard")
+		_, err = models.PendingTOTP(ctx, db, box, other, "Switchboard")
 		dbtest.Must(t, err)
 		dbtest.Must(t, dbtest.Plain(t, db).Exec("UPDATE totp_factors SET secret_sealed = (SELECT secret_sealed FROM totp_factors WHERE user_id = ?) WHERE user_id = ?", u.ID, other.ID).Error)
-		_, err = models.EnableTOTP(ctx, db, box, other.ID, code(t, first.Secret, at), at)
-		dbtest.WantIs(t, err, models.ErrNoSecondFactor)
+		moved, err := models.PendingTOTP(ctx, db, box, other, "Switchboard")
+		dbtest.Must(t, err)
+		if moved.Secret == first.Secret {
+			t.Fatal("a sealed secret copied to another user's row opened there")
+		}
 
 		_, err = models.EnableTOTP(ctx, db, box, u.ID, "000000", at)
 		dbtest.WantIs(t, err, models.ErrCodeInvalid)
@@ -90,68 +90,13 @@ func TestTOTPEnrolment(t *testing.T) {
 				t.Fatal("a recovery code is stored in the clear")
 			}
 		}
-		// On, the app is neither started again nor confirmed again.
-		_, err = models.BeginTOTPEnrolment(ctx, db, box, u, dbtest.Password, "Switchboard")
-		dbtest.WantIs(t, err, models.ErrTOTPEnabled)
-		_, err = models.EnableTOTP(ctx, db, box, u.ID, code(t, first.Secret, at.Add(time.Minute)), at.Add(time.Minute))
+		_, err = models.PendingTOTP(ctx, db, box, u, "Switchboard")
 		dbtest.WantIs(t, err, models.ErrTOTPEnabled)
 		st, err := models.SecondFactorStatusOf(ctx, db, u.ID)
 		dbtest.Must(t, err)
 		if !st.TOTP || st.RecoveryLeft != 10 {
 			t.Fatalf("status %+v", st)
 		}
-	})
-}
-
-// Setting up the app takes the password: a session alone must not add a
-// second factor of its own, nor see the key of one being set up. Nothing is
-// started without it.
-func TestTOTPEnrolmentTakesThePassword(t *testing.T) {
-	t.Parallel()
-	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
-		ctx, box := context.Background(), dbtest.SecretBox
-		u, _ := dbtest.User(t, db)
-		for _, pw := range []string{"", "not my password", strings.Repeat("x", 10_000)} {
-			_, err := models.BeginTOTPEnrolment(ctx, db, box, u, pw, "Switchboard")
-			dbtest.WantFields(t, err, "current_password")
-		}
-		sso, _ := dbtest.User(t, db)
-		dbtest.Must(t, dbtest.Plain(t, db).Model(&models.User{}).Where("id = ?", sso.ID).Update("password_hash", "").Error)
-		sso.PasswordHash = ""
-		_, err := models.BeginTOTPEnrolment(ctx, db, box, sso, "", "Switchboard")
-		var fe tenancy.FieldErrors
-		if !errors.As(err, &fe) || !strings.Contains(fe["current_password"], "no password yet") {
-			t.Fatalf("a user without a password: %v", err)
-		}
-		if n := dbtest.CountRows(t, db, "totp_factors", "user_id IN (?, ?)", u.ID, sso.ID); n != 0 {
-			t.Fatalf("%d set-ups started without the password", n)
-		}
-	})
-}
-
-// A set-up left for longer than its window confirms nothing: its key may
-// have been shown long ago (the release before showed it on every view of
-// the page, without the password).
-func TestTOTPEnrolmentExpires(t *testing.T) {
-	t.Parallel()
-	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
-		ctx, box := context.Background(), dbtest.SecretBox
-		u, _ := dbtest.User(t, db)
-		at := time.Date(2031, 3, 14, 15, 9, 0, 0, time.UTC)
-		e, err := models.BeginTOTPEnrolment(ctx, db, box, u, dbtest.Password, "Switchboard")
-		dbtest.Must(t, err)
-		dbtest.Must(t, dbtest.Plain(t, db).Model(&models.TOTPFactor{}).Where("user_id = ?", u.ID).
-			Update("created_at", tenancy.Now().Add(-models.TOTPEnrolmentWindow-time.Second)).Error)
-		_, err = models.EnableTOTP(ctx, db, box, u.ID, code(t, e.Secret, at), at)
-		dbtest.WantIs(t, err, models.ErrNoSecondFactor)
-		if on, _ := models.HasSecondFactor(ctx, db, u.ID); on {
-			t.Fatal("an expired set-up enabled TOTP")
-		}
-		// A new start is confirmed.
-		e, err = models.BeginTOTPEnrolment(ctx, db, box, u, dbtest.Password, "Switchboard")
-		dbtest.Must(t, err)
-		_, err = models.EnableTOTP(ctx, db, box, u.ID, code(t, e.Secret, at), at)
-		dbtest.Must(t, err)
 	})
 }
 

@@ -156,7 +156,6 @@ func Profile() string { return "/settings/profile" }
 // Settings › Security: second factors and sessions.
 func Security() string                       { return "/settings/security" }
 func SecurityTOTP() string                   { return Security() + "/totp" }
-func SecurityTOTPStart() string              { return SecurityTOTP() + "/start" }
 func SecurityTOTPDisable() string            { return Security() + "/totp/disable" }
 func SecurityRecoveryCodes() string          { return Security() + "/recovery-codes" }
 func SecuritySessionsRevokeOthers() string   { return Security() + "/sessions/revoke-others" }
