@@ -40,7 +40,7 @@ func TestSecondFactorFlagFollowsTheFactors(t *testing.T) {
 		at := time.Date(2031, 3, 14, 15, 9, 0, 0, time.UTC)
 		dbtest.EnrolTOTP(t, db, box, other, at)
 
-		_, err := models.BeginTOTPEnrolment(ctx, db, box, u, dbtest.Password, "Switchboard")
+		_, err := models.PendingTOTP(ctx, db, box, u, "Switchboard")
 		dbtest.Must(t, err)
 		want("an authenticator app not confirmed yet", false)
 
