@@ -75,7 +75,7 @@ func openDataDir(t *testing.T, dir string) *gorm.DB {
 // accounts, for the test's own statements.
 func plainDataDir(t *testing.T, dir string) *gorm.DB {
 	t.Helper()
-	db, err := gorm.Open(sqlite.Open(filepath.Join(dir, "switchboard.db")), &gorm.Config{Logger: logger.Discard})
+	db, err := gorm.Open(sqlite.Open(filepath.Join(dir, "switchboard.db")+"?"+tenancy.SQLiteValueOptions), &gorm.Config{Logger: logger.Discard})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -62,7 +62,7 @@ func Open(t testing.TB, dsn string) *gorm.DB {
 	}
 	dialector := postgres.Open(dsn)
 	if tenancy.DialectOf(dsn) == tenancy.SQLite {
-		dialector = sqlite.Open(dsn + "?_pragma=foreign_keys(1)&_pragma=busy_timeout(10000)&_time_format=sqlite&_texttotime=0&_inttotime=0")
+		dialector = sqlite.Open(dsn + "?_pragma=foreign_keys(1)&_pragma=busy_timeout(10000)&" + tenancy.SQLiteValueOptions)
 	}
 	plain, err := gorm.Open(dialector, &gorm.Config{Logger: logger.Discard, TranslateError: true, SkipDefaultTransaction: true,
 		NowFunc: func() time.Time { return time.Now().UTC().Truncate(time.Microsecond) }})

@@ -164,17 +164,21 @@ func openPool(dialector gorm.Dialector, t *walls, size int, prepare bool) (*gorm
 // sqliteDSN adds the pragmas Switchboard relies on to a SQLite file path:
 // foreign keys, WAL for concurrent readers, a busy timeout instead of
 // "database is locked", IMMEDIATE transactions so that two writers never
-// deadlock upgrading read locks, and times written as
-// "2006-01-02 15:04:05.999999999-07:00", as databases made by earlier
-// releases hold them. Only columns declared as times are read as times: a
-// text that merely looks like one (a name, a COALESCE) stays text.
+// deadlock upgrading read locks, and SQLiteValueOptions.
 func sqliteDSN(path string) string {
 	sep := "?"
 	if strings.Contains(path, "?") {
 		sep = "&"
 	}
-	return path + sep + "_pragma=foreign_keys(1)&_pragma=journal_mode(WAL)&_pragma=busy_timeout(10000)&_pragma=synchronous(NORMAL)&_txlock=immediate&_time_format=sqlite&_texttotime=0&_inttotime=0"
+	return path + sep + "_pragma=foreign_keys(1)&_pragma=journal_mode(WAL)&_pragma=busy_timeout(10000)&_pragma=synchronous(NORMAL)&_txlock=immediate&" + SQLiteValueOptions
 }
+
+// SQLiteValueOptions are how every connection to a Switchboard SQLite file
+// (the tests' and commands' own included) writes and reads values: times as
+// "2006-01-02 15:04:05.999999999-07:00", as databases made by earlier
+// releases hold them, and only columns declared as times read as times, so
+// that a text that merely looks like one (a name, a COALESCE) stays text.
+const SQLiteValueOptions = "_time_format=sqlite&_texttotime=0&_inttotime=0"
 
 // DialectOfDB tells which database db speaks.
 func DialectOfDB(db *gorm.DB) Dialect {
