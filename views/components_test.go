@@ -345,3 +345,36 @@ func withChildren(c, children templ.Component) templ.Component {
 		return c.Render(templ.WithChildren(ctx, children), w)
 	})
 }
+
+// The components written in Go (repeated.go) escape what they are given as
+// templ would: text, and a link's URL, which is sanitized too.
+func TestRepeatedComponentsEscape(t *testing.T) {
+	var b strings.Builder
+	for _, c := range []templ.Component{
+		Badge(BadgeProps{Label: `<b>"x"</b>`, Tone: ToneRed}),
+		Link(LinkProps{Label: "<i>", SROnly: `& "co"`, Href: `javascript:alert(1)`}),
+		Link(LinkProps{Label: "ok", Href: `/x?a=1&b="2"`}),
+		Avatar(AvatarProps{Initials: "<A"}),
+	} {
+		if err := c.Render(context.Background(), &b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got := b.String()
+	for _, want := range []string{
+		`&lt;b&gt;&#34;x&#34;&lt;/b&gt;`,
+		`href="about:invalid#TemplFailedSanitizationURL"`,
+		`&lt;i&gt;<span class="sr-only"> &amp; &#34;co&#34;</span>`,
+		`href="/x?a=1&amp;b=&#34;2&#34;"`,
+		`>&lt;A</span>`,
+	} {
+		if !strings.Contains(got, want) {
+			t.Errorf("rendered %s\nwant it to hold %s", got, want)
+		}
+	}
+	for _, bad := range []string{"<b>", "<i>", "javascript:"} {
+		if strings.Contains(got, bad) {
+			t.Errorf("rendered %s\nholds %s unescaped", got, bad)
+		}
+	}
+}
