@@ -155,8 +155,6 @@ func newMetrics(db *gorm.DB, recorder *usage.UsageRecorder) (*metrics.Registry, 
 	return reg, nil
 }
 
-// serveMetrics serves /metrics on addr, a listener of its own, and Go's
-// profiles under /debug/pprof/ when profiling is on.
 // gcPercent is how much the heap may grow past what was live before the
 // garbage collector runs again; Go's default is 100. A server's live heap is
 // small (about 20 MB) while every page allocates a hundred kilobytes or more,
@@ -172,6 +170,8 @@ func collectGarbageLessOften() {
 	}
 }
 
+// serveMetrics serves /metrics on addr, a listener of its own, and Go's
+// profiles under /debug/pprof/ when profiling is on.
 func serveMetrics(addr string, reg *metrics.Registry, profiling bool, log *slog.Logger) (stop func(), err error) {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
