@@ -7,7 +7,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"sync"
+	"strings"
 	"time"
 
 	"gorm.io/gorm"
@@ -90,37 +90,46 @@ func decide(allowed bool, l Limits, minuteStart, minuteCount, dayStart, dayCount
 	return m
 }
 
-// takeSQL takes a request from an account's windows: arguments account,
-// minute start, day start, per-minute and per-day limits. It answers the
-// new counts, or no row when a window is full. The counts a window had are
-// 0 once it has moved on; the update only happens while both windows have
-// room. A server whose clock lags counts into the newer window the row
-// already holds, never resetting it backwards. excluded.minute_start and
-// excluded.day_start are this request's windows.
+// takeSQL takes up to n requests from an account's windows, the first
+// that fit: arguments $1 account, $2 minute start, $3 day start, $4 n, $5
+// per-minute and $6 per-day limits. It answers the new counts and how many
+// it took (last_taken), or no row when a window is full. The counts a
+// window had are 0 once it has moved on; the update only happens while both
+// windows have room. A server whose clock lags counts into the newer window
+// the row already holds, never resetting it backwards. excluded.minute_start
+// and excluded.day_start are this take's windows.
 //
 // On PostgreSQL the statement commits without waiting for its WAL to reach
-// the disk (synchronous_commit off, for its own transaction only): every
-// API request runs it, one account's requests one after the other, and the
-// wait for the flush bounded an account's requests per second. Counting
-// stays exact among servers (the row's lock is taken and released as
-// before); only a crash of the database could forget the last fraction of
-// a second's counts, less than the Redis limiter, which keeps none, would.
-var takeSQL = tenancy.NewHotSQLFor(takeText("VALUES (?, ?, 1, ?, 1)"),
+// the disk (synchronous_commit off, for its own transaction only): an
+// account's takes run one after the other, and the wait for the flush
+// bounded its requests per second. Counting stays exact among servers (the
+// row's lock is taken and released as before); only a crash of the
+// database could forget the last fraction of a second's counts, less than
+// the Redis limiter, which keeps none, would.
+var takeSQL = tenancy.NewHotSQLFor(takeText("MIN", "$%d", "VALUES ($1, $2, %[1]s, $3, %[1]s, %[1]s)"),
 	"WITH lazy_commit AS (SELECT set_config('synchronous_commit', 'off', true))\n"+
-		takeText("SELECT CAST(? AS BIGINT), CAST(? AS BIGINT), 1, CAST(? AS BIGINT), 1 FROM lazy_commit"))
+		takeText("LEAST", "CAST($%d AS BIGINT)", "SELECT $1, $2, %[1]s, $3, %[1]s, %[1]s FROM lazy_commit"))
 
-// takeText is takeSQL's text with the row it inserts.
-func takeText(row string) string {
-	return `INSERT INTO rate_windows (account_id, minute_start, minute_count, day_start, day_count)
+// takeText is takeSQL's text in a database's words: least its function of
+// the least of its arguments, param the format of parameter i, and row the
+// row it inserts, given (as %[1]s) what a fresh row takes.
+func takeText(least, param, row string) string {
+	p := func(i int) string { return fmt.Sprintf(param, i) }
+	minuteCount := "(CASE WHEN rate_windows.minute_start >= excluded.minute_start THEN rate_windows.minute_count ELSE 0 END)"
+	dayCount := "(CASE WHEN rate_windows.day_start >= excluded.day_start THEN rate_windows.day_count ELSE 0 END)"
+	grant := least + "(" + p(4) + ", " + p(5) + " - " + minuteCount + ", " + p(6) + " - " + dayCount + ")"
+	fresh := least + "(" + p(4) + ", " + p(5) + ", " + p(6) + ")"
+	row = strings.NewReplacer("$1", p(1), "$2", p(2), "$3", p(3)).Replace(fmt.Sprintf(row, fresh))
+	return `INSERT INTO rate_windows (account_id, minute_start, minute_count, day_start, day_count, last_taken)
 ` + row + `
 ON CONFLICT (account_id) DO UPDATE SET
-	minute_count = CASE WHEN rate_windows.minute_start >= excluded.minute_start THEN rate_windows.minute_count + 1 ELSE 1 END,
-	day_count = CASE WHEN rate_windows.day_start >= excluded.day_start THEN rate_windows.day_count + 1 ELSE 1 END,
+	minute_count = ` + minuteCount + ` + ` + grant + `,
+	day_count = ` + dayCount + ` + ` + grant + `,
+	last_taken = ` + grant + `,
 	minute_start = CASE WHEN rate_windows.minute_start > excluded.minute_start THEN rate_windows.minute_start ELSE excluded.minute_start END,
 	day_start = CASE WHEN rate_windows.day_start > excluded.day_start THEN rate_windows.day_start ELSE excluded.day_start END
-WHERE (CASE WHEN rate_windows.minute_start >= excluded.minute_start THEN rate_windows.minute_count ELSE 0 END) < ?
-  AND (CASE WHEN rate_windows.day_start >= excluded.day_start THEN rate_windows.day_count ELSE 0 END) < ?
-RETURNING minute_count, day_count`
+WHERE ` + minuteCount + ` < ` + p(5) + ` AND ` + dayCount + ` < ` + p(6) + `
+RETURNING minute_count, day_count, last_taken`
 }
 
 // DBRateLimiter keeps the counters in the main database: one row per
@@ -129,114 +138,63 @@ RETURNING minute_count, day_count`
 // NewDBRateLimiter.
 type DBRateLimiter struct {
 	db *gorm.DB
-	// queue has this process's requests of one account take from its row
-	// one at a time. The database serializes them on the row anyway, and
-	// waiting here costs far less than waiting on its row lock: with one
-	// busy account, PostgreSQL's lock waits and retries took about a third
-	// of its CPU per API request. Exactness still rests on the upsert:
-	// other processes are not queued with these.
-	queue *accountQueue
+	// lines take this process's waiting requests of one account together,
+	// one statement at a time. The database would serialize them on the
+	// row anyway, and waiting here costs far less than waiting on its row
+	// lock: with one busy account, PostgreSQL's lock waits and retries took
+	// about a third of its CPU per API request, and a statement per request
+	// bounded the account's requests per second.
+	lines *lines
 }
 
-// NewDBRateLimiter counts in db, queuing this process's requests per
-// account.
+// NewDBRateLimiter counts in db, taking each account's waiting requests
+// together.
 func NewDBRateLimiter(db *gorm.DB) DBRateLimiter {
-	return DBRateLimiter{db: db, queue: &accountQueue{slots: map[int64]*accountSlot{}}}
+	r := DBRateLimiter{db: db}
+	r.lines = newLines(r.takeN)
+	return r
 }
 
-// accountQueue lets one caller per account in at a time.
-type accountQueue struct {
-	mu    sync.Mutex
-	slots map[int64]*accountSlot // accounts with a caller in or waiting
-}
-
-type accountSlot struct {
-	turn  chan struct{} // holds a value while a caller is in
-	users int           // callers in or waiting, under accountQueue.mu
-}
-
-// enter waits for the account's turn, or until ctx ends: a caller whose
-// request was abandoned leaves the queue at once rather than waiting out
-// the statements before it. leave must follow a nil error, and only then.
-func (q *accountQueue) enter(ctx context.Context, accountID int64) error {
-	q.mu.Lock()
-	slot := q.slots[accountID]
-	if slot == nil {
-		slot = &accountSlot{turn: make(chan struct{}, 1)}
-		q.slots[accountID] = slot
-	}
-	slot.users++
-	q.mu.Unlock()
-	select {
-	case slot.turn <- struct{}{}:
-		return nil
-	case <-ctx.Done():
-		q.forget(accountID, slot)
-		return ctx.Err()
-	}
-}
-
-// leave ends the caller's turn.
-func (q *accountQueue) leave(accountID int64) {
-	q.mu.Lock()
-	slot := q.slots[accountID]
-	q.mu.Unlock()
-	<-slot.turn
-	q.forget(accountID, slot)
-}
-
-// forget counts a caller out, and forgets the account once nobody is in or
-// waiting, so that the queue holds only busy accounts.
-func (q *accountQueue) forget(accountID int64, slot *accountSlot) {
-	q.mu.Lock()
-	if slot.users--; slot.users == 0 {
-		delete(q.slots, accountID)
-	}
-	q.mu.Unlock()
-}
-
-// Take implements RateLimiter in one round trip (two when refused, to read
-// the counts for the headers).
+// Take implements RateLimiter in one statement for the requests that wait
+// together (two when all are refused, to read the counts for the headers).
 func (r DBRateLimiter) Take(ctx context.Context, accountID int64, l Limits, at time.Time) (RateDecision, error) {
-	minute, day := windows(at)
+	return takeInLine(ctx, r, r.lines, accountID, l, at)
+}
+
+// takeInLine is Take of a limiter r whose takes go through ls.
+func takeInLine(ctx context.Context, r RateLimiter, ls *lines, accountID int64, l Limits, at time.Time) (RateDecision, error) {
 	if l.PerMinute <= 0 || l.PerDay <= 0 {
-		// A budget of nothing: refuse without taking (the insert below
-		// would let a first request through).
+		// A budget of nothing: refuse without taking (a take would let a
+		// first request through).
+		minute, day := windows(at)
 		mc, dc, err := r.Used(ctx, accountID, at)
 		if err != nil {
 			return RateDecision{}, fmt.Errorf("rate limit: %w", err)
 		}
 		return decide(false, l, minute, mc, day, dc), nil
 	}
-	minuteCount, dayCount, err := r.take(ctx, accountID, minute, day, l)
-	if err == nil {
-		return decide(true, l, minute, minuteCount, day, dayCount), nil
-	}
-	if !errors.Is(err, sql.ErrNoRows) {
-		return RateDecision{}, fmt.Errorf("rate limit: %w", err)
-	}
-	// Refused: read where the windows stand, for the headers.
-	mc, dc, err := r.Used(ctx, accountID, at)
+	d, err := ls.Take(ctx, accountID, l, at)
 	if err != nil {
 		return RateDecision{}, fmt.Errorf("rate limit: %w", err)
 	}
-	return decide(false, l, minute, mc, day, dc), nil
+	return d, nil
 }
 
 // rateDoor is the authority of the rate-limit counters: the system counts
 // an account's requests for every key of it, whoever holds the key.
 var rateDoor = tenancy.System("count an account's API requests against its rate limits")
 
-// take runs takeSQL in the account's turn.
-func (r DBRateLimiter) take(ctx context.Context, accountID, minute, day int64, l Limits) (minuteCount, dayCount int64, err error) {
-	if err := r.queue.enter(ctx, accountID); err != nil {
-		return 0, 0, err
-	}
-	defer r.queue.leave(accountID)
-	err = rateDoor.Do(ctx, r.db, func(tx *gorm.DB) error {
-		return takeSQL.ScanRow(ctx, tx, []any{accountID, minute, day, l.PerMinute, l.PerDay}, &minuteCount, &dayCount)
+// takeN runs takeSQL, and reads the counts when it takes nothing.
+func (r DBRateLimiter) takeN(ctx context.Context, accountID, n int64, l Limits, at time.Time) (taken, error) {
+	minute, day := windows(at)
+	var t taken
+	err := rateDoor.Do(ctx, r.db, func(tx *gorm.DB) error {
+		return takeSQL.ScanRow(ctx, tx, []any{accountID, minute, day, n, l.PerMinute, l.PerDay}, &t.minute, &t.day, &t.granted)
 	})
-	return minuteCount, dayCount, err
+	if errors.Is(err, sql.ErrNoRows) {
+		t.minute, t.day, err = r.Used(ctx, accountID, at)
+	}
+	return t, err
 }
 
 // SetAccountLimits gives an account its own limits (Enterprise agreements);

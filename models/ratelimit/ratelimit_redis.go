@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -17,6 +18,11 @@ import (
 type RedisRateLimiter struct {
 	Client    *redis.Client
 	Namespace string // see ValidRedisNamespace
+
+	// lines take this process's waiting requests of one account together,
+	// one script at a time: made on the first Take.
+	linesOnce sync.Once
+	lines     *lines
 }
 
 // NewRedisRateLimiter connects to a redis:// URL and counts under namespace,
@@ -57,19 +63,21 @@ func ValidRedisNamespace(ns string) error {
 	return nil
 }
 
-// takeScript: KEYS minute and day counters; ARGV their limits and lifetimes.
-// Returns {allowed, minute count, day count}; a refusal takes nothing.
+// takeScript takes up to n requests, the first that fit: KEYS the minute
+// and day counters; ARGV their limits and lifetimes, and n. Returns {taken,
+// minute count, day count}; a refusal takes nothing.
 var takeScript = redis.NewScript(`
 local m = tonumber(redis.call('GET', KEYS[1]) or '0')
 local d = tonumber(redis.call('GET', KEYS[2]) or '0')
-if m >= tonumber(ARGV[1]) or d >= tonumber(ARGV[2]) then
+local n = math.min(tonumber(ARGV[5]), tonumber(ARGV[1]) - m, tonumber(ARGV[2]) - d)
+if n <= 0 then
 	return {0, m, d}
 end
-m = redis.call('INCR', KEYS[1])
-if m == 1 then redis.call('EXPIRE', KEYS[1], ARGV[3]) end
-d = redis.call('INCR', KEYS[2])
-if d == 1 then redis.call('EXPIRE', KEYS[2], ARGV[4]) end
-return {1, m, d}
+m = redis.call('INCRBY', KEYS[1], n)
+if m == n then redis.call('EXPIRE', KEYS[1], ARGV[3]) end
+d = redis.call('INCRBY', KEYS[2], n)
+if d == n then redis.call('EXPIRE', KEYS[2], ARGV[4]) end
+return {n, m, d}
 `)
 
 // redisKeys are the counters of an account's windows at at:
@@ -86,20 +94,27 @@ func (r *RedisRateLimiter) redisKeys(accountID int64, at time.Time) (minuteKey, 
 	return prefix + "m:" + strconv.FormatInt(minute, 10), prefix + "d:" + strconv.FormatInt(day, 10), minute, day, nil
 }
 
-// Take implements RateLimiter.
+// Take implements RateLimiter in one script for the requests that wait
+// together.
 func (r *RedisRateLimiter) Take(ctx context.Context, accountID int64, l Limits, at time.Time) (RateDecision, error) {
-	mk, dk, minute, day, err := r.redisKeys(accountID, at)
+	r.linesOnce.Do(func() { r.lines = newLines(r.takeN) })
+	return takeInLine(ctx, r, r.lines, accountID, l, at)
+}
+
+// takeN runs takeScript.
+func (r *RedisRateLimiter) takeN(ctx context.Context, accountID, n int64, l Limits, at time.Time) (taken, error) {
+	mk, dk, _, _, err := r.redisKeys(accountID, at)
 	if err != nil {
-		return RateDecision{}, err
+		return taken{}, err
 	}
-	res, err := takeScript.Run(ctx, r.Client, []string{mk, dk}, l.PerMinute, l.PerDay, 120, 2*86400).Int64Slice()
+	res, err := takeScript.Run(ctx, r.Client, []string{mk, dk}, l.PerMinute, l.PerDay, 120, 2*86400, n).Int64Slice()
 	if err != nil {
-		return RateDecision{}, fmt.Errorf("rate limit: %w", err)
+		return taken{}, err
 	}
-	if len(res) != 3 {
-		return RateDecision{}, fmt.Errorf("rate limit: unexpected answer %v", res)
+	if len(res) != 3 || res[0] < 0 || res[0] > n {
+		return taken{}, fmt.Errorf("unexpected answer %v", res)
 	}
-	return decide(res[0] == 1, l, minute, res[1], day, res[2]), nil
+	return taken{granted: res[0], minute: res[1], day: res[2]}, nil
 }
 
 // Used implements RateLimiter.

@@ -225,6 +225,8 @@ func TestRateLimitIsExactUnderConcurrency(t *testing.T) {
 		at := testMinute.Add(20 * time.Second)
 		var allowed, refused atomic.Int64
 		var wg sync.WaitGroup
+		var mu sync.Mutex
+		seen := map[int64]bool{}
 		start := make(chan struct{})
 		errs := make(chan error, 300)
 		for i := range 300 {
@@ -245,6 +247,14 @@ func TestRateLimitIsExactUnderConcurrency(t *testing.T) {
 					if d.Used < 1 || d.Used > 100 || d.Limit != 100 {
 						errs <- fmt.Errorf("allowed decision %+v", d)
 					}
+					// Each allowed request sees its own place in the window,
+					// whichever server and take it came through.
+					mu.Lock()
+					if seen[d.Used] {
+						errs <- fmt.Errorf("two allowed requests saw %d used", d.Used)
+					}
+					seen[d.Used] = true
+					mu.Unlock()
 				default:
 					refused.Add(1)
 					if d.Used != 100 || d.Limit != 100 || d.Remaining() != 0 {
