@@ -108,7 +108,7 @@ func (q APIIndexQuery) unfiltered() bool {
 // private ones, the same split as visibleIndexes.
 func visibleIndexCount(s tenancy.Scope, tx *gorm.DB) *gorm.DB {
 	return s.Apply(tx.Table("index_counts")).Where("index_counts.viewer_id IN (0, ?)", s.UserID()).
-		Select("COALESCE(SUM(index_counts.n), 0) AS total_results")
+		Select("CAST(COALESCE(SUM(index_counts.n), 0) AS BIGINT) AS total_results") // not PostgreSQL's numeric, which pgx reads through a big.Int
 }
 
 // CountVisibleIndexes is how many indexes the scope sees, from the

@@ -2,7 +2,9 @@ package models
 
 import (
 	"context"
+	"database/sql"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"gorm.io/gorm"
@@ -81,30 +83,53 @@ func ListIndexes(ctx context.Context, db *gorm.DB, s tenancy.Scope, q IndexQuery
 // (index_counts) joined to the page, as ListIndexesForAPI does. Rows: one
 // per index of the page, or one of NULLs with the total.
 func listAllIndexes(ctx context.Context, db *gorm.DB, s tenancy.Scope, page tenancy.Page, order string) (IndexList, error) {
-	type counted struct {
-		IndexRow
-		ListTotal int64
-	}
 	var list IndexList
-	var got []counted
 	// The outer ORDER BY keeps the page's order, which a join does not
 	// promise.
-	err := s.Find(ctx, db, &got, func(tx *gorm.DB) *gorm.DB {
+	err := s.Query(ctx, db, func(tx *gorm.DB) *gorm.DB {
 		rows := visibleIndexes(s, tx).
 			Select("indexes.*, users.name AS created_by_name").
 			Joins("LEFT JOIN users ON users.id = indexes.created_by_id").
 			Order(order).Limit(page.Size).Offset(page.Offset())
-		total := visibleIndexCount(s, tx).Select("COALESCE(SUM(index_counts.n), 0) AS list_total")
+		total := visibleIndexCount(s, tx)
 		return tx.Table("(?) AS t", total).Joins("LEFT JOIN (?) AS p ON 1 = 1", rows).
-			Select("p.*, t.list_total").Order(strings.ReplaceAll(order, "indexes.", "p."))
-	})
-	for _, r := range got {
-		list.Total = r.ListTotal
-		if r.ID != 0 {
-			list.Rows = append(list.Rows, r.IndexRow)
-		}
-	}
+			Select(indexRowColumns + ", t.total_results").Order(strings.ReplaceAll(order, "indexes.", "p."))
+	}, func(rows tenancy.Rows) error { return scanIndexRows(rows, &list) })
 	return list, err
+}
+
+// indexRowColumns are an IndexRow's, as listAllIndexes's page p has them.
+const indexRowColumns = "p.id, p.public_id, p.account_id, p.name, p.name_key, p.marengo_options, p.pegasus_options, p.addons, " +
+	"p.visibility, p.name_scope, p.created_by_id, p.video_count, p.total_duration, p.created_at, p.updated_at, p.created_by_name"
+
+// scanIndexRows reads listAllIndexes's rows into list, column by column
+// into their types (GORM's scan reflects on every field of every row, and
+// had pgx allocate each value: a sixth of the page's CPU).
+func scanIndexRows(rows tenancy.Rows, list *IndexList) error {
+	for rows.Next() {
+		var (
+			id, account, nameScope, createdBy, videos, duration sql.NullInt64
+			publicID, name, nameKey, marengo, pegasus, addons    sql.NullString
+			visibility, createdByName                           sql.NullString
+			created, updated                                    sql.Null[time.Time]
+		)
+		if err := rows.Scan(&id, &publicID, &account, &name, &nameKey, &marengo, &pegasus, &addons, &visibility, &nameScope,
+			&createdBy, &videos, &duration, &created, &updated, &createdByName, &list.Total); err != nil {
+			return err
+		}
+		if !id.Valid {
+			continue // the empty page's row: only the total
+		}
+		r := IndexRow{Index: Index{ID: id.Int64, PublicID: publicID.String, AccountID: account.Int64, Name: name.String, NameKey: nameKey.String,
+			MarengoOptions: marengo.String, PegasusOptions: pegasus.String, Addons: addons.String, Visibility: Visibility(visibility.String),
+			NameScope: nameScope.Int64, VideoCount: videos.Int64, TotalDuration: duration.Int64, CreatedAt: created.V, UpdatedAt: updated.V},
+			CreatedByName: createdByName.String}
+		if createdBy.Valid {
+			r.CreatedByID = &createdBy.Int64
+		}
+		list.Rows = append(list.Rows, r)
+	}
+	return rows.Err()
 }
 
 // cappedCount counts the rows of a scoped query, stopping at countCap.

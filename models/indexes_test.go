@@ -926,3 +926,45 @@ func TestDeleteIndexDeletesVideos(t *testing.T) {
 		dbtest.NewIndex(t, db, f.Admin, "doomed", "")
 	})
 }
+
+// The list without a search reads its rows column by column; the list with
+// one through GORM. Both read every field of a row alike: shared and
+// private indexes, a creator's name, and one whose creator is gone.
+func TestListIndexesReadsRowsAsASearchDoes(t *testing.T) {
+	t.Parallel()
+	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
+		f := dbtest.NewOrgFixture(t, db)
+		dbtest.NewIndex(t, db, f.Admin, "Shared one", "")
+		dbtest.NewIndex(t, db, f.Member, "Private one", "private")
+		orphan := dbtest.NewIndex(t, db, f.Member, "Orphan one", "")
+		dbtest.Must(t, dbtest.Plain(t, db).Exec("UPDATE indexes SET created_by_id = NULL, video_count = 7, total_duration = 99 WHERE id = ?", orphan.ID).Error)
+		all := listIndexes(t, db, f.Member, models.IndexQuery{Page: tenancy.Page{Number: 1, Size: 20}})
+		searched := listIndexes(t, db, f.Member, models.IndexQuery{Search: "one", Page: tenancy.Page{Number: 1, Size: 20}})
+		if len(all.Rows) != 3 || len(searched.Rows) != 3 || all.Total != 3 {
+			t.Fatalf("%d rows (total %d) without a search, %d with; want 3", len(all.Rows), all.Total, len(searched.Rows))
+		}
+		for i, got := range all.Rows {
+			want := searched.Rows[i]
+			if !got.CreatedAt.Equal(want.CreatedAt) || !got.UpdatedAt.Equal(want.UpdatedAt) {
+				t.Errorf("row %d: times %v, %v; want %v, %v", i, got.CreatedAt, got.UpdatedAt, want.CreatedAt, want.UpdatedAt)
+			}
+			if deref(got.CreatedByID) != deref(want.CreatedByID) {
+				t.Errorf("row %d: created by %v, want %v", i, deref(got.CreatedByID), deref(want.CreatedByID))
+			}
+			got.CreatedAt, got.UpdatedAt, got.CreatedByID, want.CreatedByID = want.CreatedAt, want.UpdatedAt, nil, nil
+			if got != want {
+				t.Errorf("row %d without a search:\n%+v\nwith one:\n%+v", i, got, want)
+			}
+		}
+		if all.Rows[0].CreatedByID != nil || all.Rows[0].VideoCount != 7 || all.Rows[1].Visibility != "private" || all.Rows[1].CreatedByName != f.MemberUser.Name {
+			t.Errorf("rows %+v", all.Rows)
+		}
+	})
+}
+
+func deref[T any](p *T) any {
+	if p == nil {
+		return nil
+	}
+	return *p
+}

@@ -2,6 +2,7 @@ package models
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"strings"
@@ -64,32 +65,53 @@ func ListMembersAndAdmins(ctx context.Context, db *gorm.DB, s tenancy.Scope, pag
 	if err := s.Require(tenancy.CapViewAccount); err != nil {
 		return nil, 0, 0, err
 	}
-	type counted struct {
-		MemberRow
-		Total, Admins int64
-	}
-	var got []counted
 	// The window's counts cover every member: they are taken before the
 	// page's LIMIT.
-	err = s.Find(ctx, db, &got, func(tx *gorm.DB) *gorm.DB {
+	err = s.Query(ctx, db, func(tx *gorm.DB) *gorm.DB {
 		return memberRows(tx, s).
 			Select(memberColumns + ", COUNT(*) OVER () AS total, SUM(CASE WHEN memberships.role = 'admin' THEN 1 ELSE 0 END) OVER () AS admins").
 			Order("CASE WHEN memberships.role = 'admin' THEN 0 ELSE 1 END, LOWER(users.name), users.id").
 			Limit(page.Size).Offset(page.Offset())
+	}, func(r tenancy.Rows) error {
+		for r.Next() {
+			m, err := scanMemberRow(r, &total, &admins)
+			if err != nil {
+				return err
+			}
+			rows = append(rows, m)
+		}
+		return r.Err()
 	})
-	if err == nil && len(got) == 0 && page.Offset() > 0 {
-		var c counted
+	if err == nil && len(rows) == 0 && page.Offset() > 0 {
+		var c struct{ Total, Admins int64 }
 		err = s.Find(ctx, db, &c, func(tx *gorm.DB) *gorm.DB {
 			return s.Apply(tx.Model(&tenancy.Membership{})).
 				Select("COUNT(*) AS total, COALESCE(SUM(CASE WHEN memberships.role = 'admin' THEN 1 ELSE 0 END), 0) AS admins")
 		})
 		total, admins = c.Total, c.Admins
 	}
-	for _, r := range got {
-		rows = append(rows, r.MemberRow)
-		total, admins = r.Total, r.Admins
-	}
 	return rows, total, admins, err
+}
+
+// scanMemberRow reads one row of memberColumns and then counts into their
+// types (GORM's scan reflects on every field of every row, and had pgx
+// allocate each value).
+func scanMemberRow(r tenancy.Rows, counts ...any) (MemberRow, error) {
+	var (
+		m         MemberRow
+		role      string
+		ssoSignIn sql.Null[time.Time]
+	)
+	dest := append([]any{&m.UserID, &m.UserPublicID, &m.Name, &m.Email, &role, &m.JoinedAt, &m.HasPassword, &ssoSignIn,
+		&m.SecondFactor, &m.SCIMManaged}, counts...)
+	if err := r.Scan(dest...); err != nil {
+		return MemberRow{}, err
+	}
+	m.Role = tenancy.Role(role)
+	if ssoSignIn.Valid {
+		m.SSOSignedInAt = &ssoSignIn.V
+	}
+	return m, nil
 }
 
 // GetMember returns one member of the scope's account by their user's public ID.

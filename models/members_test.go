@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 	"unicode/utf8"
 
 	"gorm.io/gorm"
@@ -804,6 +805,46 @@ func TestMembershipActionsRecheckTheActor(t *testing.T) {
 				}
 				wantTeamUnchanged(t, db, before)
 			})
+		}
+	})
+}
+
+// The members page reads its rows column by column; GetMember through GORM.
+// Both read every field alike, the ones that may be NULL or false among
+// them.
+func TestListMembersReadsRowsAsGetMemberDoes(t *testing.T) {
+	t.Parallel()
+	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
+		f := dbtest.NewOrgFixture(t, db)
+		dbtest.Must(t, dbtest.Plain(t, db).Exec("UPDATE memberships SET sso_signed_in_at = ?, scim_managed = ? WHERE user_id = ?",
+			time.Date(2026, 5, 6, 7, 8, 9, 0, time.UTC), true, f.MemberUser.ID).Error)
+		dbtest.Must(t, dbtest.Plain(t, db).Exec("UPDATE users SET password_hash = '' WHERE id = ?", f.Member2User.ID).Error)
+		rows, total, admins, err := models.ListMembersAndAdmins(t.Context(), db, f.Admin, tenancy.Page{Number: 1, Size: 20})
+		dbtest.Must(t, err)
+		if len(rows) != 3 || total != 3 || admins != 1 {
+			t.Fatalf("%d rows, total %d, admins %d; want 3, 3, 1", len(rows), total, admins)
+		}
+		for _, got := range rows {
+			want, err := models.GetMember(t.Context(), db, f.Admin, got.UserPublicID)
+			dbtest.Must(t, err)
+			if !got.JoinedAt.Equal(want.JoinedAt) || (got.SSOSignedInAt == nil) != (want.SSOSignedInAt == nil) ||
+				got.SSOSignedInAt != nil && !got.SSOSignedInAt.Equal(*want.SSOSignedInAt) {
+				t.Errorf("%s: times %v, %v; want %v, %v", got.Name, got.JoinedAt, got.SSOSignedInAt, want.JoinedAt, want.SSOSignedInAt)
+			}
+			got.JoinedAt, got.SSOSignedInAt, want.SSOSignedInAt = want.JoinedAt, nil, nil
+			if got != want {
+				t.Errorf("listed:\n%+v\nGetMember:\n%+v", got, want)
+			}
+		}
+		byID := map[int64]models.MemberRow{}
+		for _, r := range rows {
+			byID[r.UserID] = r
+		}
+		if m := byID[f.MemberUser.ID]; m.SSOSignedInAt == nil || !m.SCIMManaged || !m.HasPassword {
+			t.Errorf("member %+v: want an SSO sign-in, managed by SCIM, a password", m)
+		}
+		if m := byID[f.Member2User.ID]; m.HasPassword || m.SCIMManaged || m.SSOSignedInAt != nil {
+			t.Errorf("second member %+v: want no password, nothing else", m)
 		}
 	})
 }
