@@ -109,7 +109,7 @@ func scanIndexRows(rows tenancy.Rows, list *IndexList) error {
 	for rows.Next() {
 		var (
 			id, account, nameScope, createdBy, videos, duration sql.NullInt64
-			publicID, name, nameKey, marengo, pegasus, addons    sql.NullString
+			publicID, name, nameKey, marengo, pegasus, addons   sql.NullString
 			visibility, createdByName                           sql.NullString
 			created, updated                                    sql.Null[time.Time]
 		)
