@@ -188,7 +188,7 @@ var rateDoor = tenancy.System("count an account's API requests against its rate 
 func (r DBRateLimiter) takeN(ctx context.Context, accountID, n int64, l Limits, at time.Time) (taken, error) {
 	minute, day := windows(at)
 	var t taken
-	err := rateDoor.Do(ctx, r.db, func(tx *gorm.DB) error {
+	err := rateDoor.Write(ctx, r.db, func(tx *gorm.DB) error {
 		return takeSQL.ScanRow(ctx, tx, []any{accountID, minute, day, n, l.PerMinute, l.PerDay}, &t.minute, &t.day, &t.granted)
 	})
 	if errors.Is(err, sql.ErrNoRows) {

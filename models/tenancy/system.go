@@ -25,6 +25,22 @@ func (d Door) Do(ctx context.Context, db *gorm.DB, fn func(tx *gorm.DB) error) e
 	return runUnit(ctx, d.pool(db), unit{door: true}, false, doorAuthority(d), fn)
 }
 
+// Write is Do for a statement that writes on its own, outside a
+// transaction (the rate limiter's take): on SQLite it runs in this
+// process's turn to write (enterSQLiteWrite), as a write transaction does.
+// Unlike Tx it leaves the scope cache alone: its table must not be one the
+// cache keeps (scopeCacheTables).
+func (d Door) Write(ctx context.Context, db *gorm.DB, fn func(tx *gorm.DB) error) error {
+	if DialectOfDB(db) != Postgres && !inTransaction(db) {
+		leave, err := enterSQLiteWrite(ctx, d.pool(db))
+		if err != nil {
+			return err
+		}
+		defer leave()
+	}
+	return d.Do(ctx, db, fn)
+}
+
 // Tx runs fn with the door's authority in a transaction.
 func (d Door) Tx(ctx context.Context, db *gorm.DB, fn func(tx *gorm.DB) error) error {
 	return runUnit(ctx, d.pool(db), unit{door: true}, true, doorAuthority(d), fn)

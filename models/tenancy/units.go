@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"strconv"
 	"sync"
+	"time"
 
 	"gorm.io/gorm"
 	"gorm.io/gorm/clause"
@@ -112,6 +113,13 @@ func runUnitOnce(ctx context.Context, db *gorm.DB, u unit, write bool, authority
 	}
 	// SQLite's writes; the door's transactions, which run on the owner's
 	// pool, as the owner already.
+	if !pg {
+		leave, err := enterSQLiteWrite(ctx, db)
+		if err != nil {
+			return err
+		}
+		defer leave()
+	}
 	return db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		if pg {
 			pool := tx.Statement.ConnPool
@@ -295,4 +303,45 @@ func (v UserView) Apply(db *gorm.DB) *gorm.DB {
 // (restricted there to the user) the user's authority.
 func (v UserView) Mark(db *gorm.DB) *gorm.DB {
 	return db.Set(authorityKey, userAuthority(v))
+}
+
+// SQLite lets one writer in at a time, and makes the others wait in its
+// busy handler, which sleeps in steps of up to 100 ms and wakes whether or
+// not the writer is done: a rate-limit take waiting behind the usage
+// recorder's writes waited tens of milliseconds more than they took (the
+// API's p99 on SQLite: 70 ms, against 19 without them). This process's
+// write transactions on one database take turns here instead, where the
+// next is let in as soon as the last is done, in the order they came. Other
+// processes are still kept apart by SQLite's lock.
+
+// sqliteWriters holds a turn (a channel of one) per database pool.
+var sqliteWriters sync.Map // *sql.DB → chan struct{}
+
+// sqliteWriteWait is how long a write waits for its turn: SQLite's own
+// busy_timeout. Past it, the write goes to SQLite as it would have without
+// turns, and SQLite answers (a write still waiting on the lock fails with
+// "database is locked").
+const sqliteWriteWait = 10 * time.Second
+
+// enterSQLiteWrite waits for the turn of db's pool to write; leave ends it.
+func enterSQLiteWrite(ctx context.Context, db *gorm.DB) (leave func(), err error) {
+	pool, err := db.DB()
+	if err != nil {
+		return func() {}, nil // the transaction reports it
+	}
+	v, ok := sqliteWriters.Load(pool)
+	if !ok {
+		v, _ = sqliteWriters.LoadOrStore(pool, make(chan struct{}, 1))
+	}
+	turn := v.(chan struct{})
+	wait := time.NewTimer(sqliteWriteWait)
+	defer wait.Stop()
+	select {
+	case turn <- struct{}{}:
+		return func() { <-turn }, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	case <-wait.C:
+		return func() {}, nil
+	}
 }

@@ -232,7 +232,17 @@ func (r *UsageRecorder) Stats() UsageStats {
 	return UsageStats{Queued: r.queued, Written: r.written, Dropped: r.dropped, Pending: int64(len(r.pending))}
 }
 
-// Flush writes what is pending in one transaction.
+// flushChunk is how many events one transaction of a flush writes. On
+// SQLite a write transaction holds the database's one write lock, and every
+// API request's rate-limit take waits for it (in turn: tenancy's
+// enterSQLiteWrite): a busy server's two seconds of usage in one
+// transaction held it for tens of milliseconds; in transactions of 500 a
+// take waits for one of them at most.
+const flushChunk = 500
+
+// Flush writes what is pending, in transactions of up to flushChunk events
+// with their rollup; the first also notes the keys' last use. What a
+// failed transaction did not write waits for the next flush.
 func (r *UsageRecorder) Flush(ctx context.Context) error {
 	r.mu.Lock()
 	events, keys := r.pending, r.keys
@@ -241,7 +251,40 @@ func (r *UsageRecorder) Flush(ctx context.Context) error {
 	if len(events) == 0 && len(keys) == 0 {
 		return nil
 	}
-	err := tenancy.System("write the batched usage of API requests").Tx(ctx, r.db, func(tx *gorm.DB) error {
+	written := 0
+	var err error
+	for len(keys) > 0 || written < len(events) {
+		chunk := events[written:min(written+flushChunk, len(events))]
+		if err = r.write(ctx, chunk, keys); err != nil {
+			break
+		}
+		written += len(chunk)
+		keys = nil
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.written += int64(written)
+	if err == nil {
+		return nil
+	}
+	// Keep the rest for the next try rather than lose it, up to a bound
+	// that an outage cannot turn into an out-of-memory crash.
+	if rest := events[written:]; len(rest)+len(r.pending) <= r.maxPending {
+		r.pending = append(rest, r.pending...)
+	} else {
+		r.dropped += int64(len(rest))
+		r.log.Error("usage events dropped: the database has been unavailable too long", "count", len(rest))
+	}
+	for id, at := range keys {
+		r.keepLatestUse(id, at)
+	}
+	return err
+}
+
+// write stores events with their rollup, and the keys' last use, in one
+// transaction.
+func (r *UsageRecorder) write(ctx context.Context, events []UsageEvent, keys map[int64]time.Time) error {
+	return tenancy.System("write the batched usage of API requests").Tx(ctx, r.db, func(tx *gorm.DB) error {
 		live, err := existingAccounts(tx, events)
 		if err != nil {
 			return err
@@ -261,26 +304,6 @@ func (r *UsageRecorder) Flush(ctx context.Context) error {
 		}
 		return touchAPIKeys(tx, keys)
 	})
-	if err != nil {
-		// Keep them for the next try rather than lose them, up to a bound
-		// that an outage cannot turn into an out-of-memory crash.
-		r.mu.Lock()
-		if len(events)+len(r.pending) <= r.maxPending {
-			r.pending = append(events, r.pending...)
-		} else {
-			r.dropped += int64(len(events))
-			r.log.Error("usage events dropped: the database has been unavailable too long", "count", len(events))
-		}
-		for id, at := range keys {
-			r.keepLatestUse(id, at)
-		}
-		r.mu.Unlock()
-		return err
-	}
-	r.mu.Lock()
-	r.written += int64(len(events))
-	r.mu.Unlock()
-	return nil
 }
 
 // Run flushes every interval until ctx ends, then once more.

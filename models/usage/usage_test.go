@@ -231,6 +231,55 @@ func TestUsageRecorderKeepsEventsWhenAFlushFails(t *testing.T) {
 	})
 }
 
+// A flush of many events writes them in short transactions; when one
+// fails, what the earlier ones wrote stays written, once, and the rest waits
+// for the next flush.
+func TestUsageRecorderWritesInShortTransactions(t *testing.T) {
+	t.Parallel()
+	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
+		user, s := dbtest.User(t, db)
+		k := dbtest.NewAPIKey(t, db, s, "busy")
+		ks := keyScope(t, db, k)
+		rec := usage.NewUsageRecorder(db, quietLog, time.Hour)
+		at := time.Date(2030, 6, 1, 12, 0, 0, 0, time.UTC)
+		for i := range 1200 {
+			rec.RecordRequest(ks, "indexes", at.Add(time.Duration(i)*time.Millisecond))
+		}
+		// The table takes 500 rows, then refuses: the second transaction
+		// fails.
+		if tenancy.DialectOfDB(db) == tenancy.Postgres {
+			dbtest.Must(t, dbtest.Plain(t, db).Exec(`CREATE FUNCTION usage_events_full() RETURNS trigger LANGUAGE plpgsql AS $$
+				BEGIN IF (SELECT COUNT(*) FROM usage_events) >= 500 THEN RAISE EXCEPTION 'full'; END IF; RETURN NEW; END $$`).Error)
+			dbtest.Must(t, dbtest.Plain(t, db).Exec("CREATE TRIGGER usage_events_full BEFORE INSERT ON usage_events FOR EACH ROW EXECUTE FUNCTION usage_events_full()").Error)
+		} else {
+			dbtest.Must(t, dbtest.Plain(t, db).Exec("CREATE TRIGGER usage_events_full BEFORE INSERT ON usage_events WHEN (SELECT COUNT(*) FROM usage_events) >= 500 BEGIN SELECT RAISE(ABORT, 'full'); END").Error)
+		}
+		if err := rec.Flush(t.Context()); err == nil {
+			t.Fatal("the flush succeeded although its second transaction could not insert")
+		}
+		if n := dbtest.CountRows(t, db, "usage_events", ""); n != 500 {
+			t.Fatalf("%d events after the failed flush, want the first transaction's 500", n)
+		}
+		key := dailyKey{s.AccountID(), "2030-06-01", user.ID, usage.MetricAPIRequests, "indexes"}
+		wantDaily(t, db, map[dailyKey]int64{key: 500})
+		last := at.Add(1199 * time.Millisecond)
+		wantLastUsed(t, db, k, &last) // written with the first transaction
+		if st := rec.Stats(); st.Written != 500 || st.Pending != 700 || st.Dropped != 0 {
+			t.Errorf("stats %+v, want 500 written and 700 pending", st)
+		}
+
+		dbtest.Must(t, dbtest.Plain(t, db).Exec(map[bool]string{true: "DROP TRIGGER usage_events_full ON usage_events", false: "DROP TRIGGER usage_events_full"}[tenancy.DialectOfDB(db) == tenancy.Postgres]).Error)
+		dbtest.Must(t, rec.Flush(t.Context()))
+		if n := dbtest.CountRows(t, db, "usage_events", ""); n != 1200 {
+			t.Errorf("%d events, want 1200", n)
+		}
+		wantDaily(t, db, map[dailyKey]int64{key: 1200})
+		if st := rec.Stats(); st.Written != 1200 || st.Pending != 0 {
+			t.Errorf("stats %+v, want 1200 written, none pending", st)
+		}
+	})
+}
+
 func TestUsageRecorderUnderConcurrency(t *testing.T) {
 	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
