@@ -247,13 +247,16 @@ func TestUsageRecorderWritesInShortTransactions(t *testing.T) {
 		}
 		// The table takes 500 rows, then refuses: the second transaction
 		// fails.
+		drop := "DROP TRIGGER IF EXISTS usage_events_full"
 		if tenancy.DialectOfDB(db) == tenancy.Postgres {
-			dbtest.Must(t, dbtest.Plain(t, db).Exec(`CREATE FUNCTION usage_events_full() RETURNS trigger LANGUAGE plpgsql AS $$
+			dbtest.Must(t, dbtest.Plain(t, db).Exec(`CREATE OR REPLACE FUNCTION usage_events_full() RETURNS trigger LANGUAGE plpgsql AS $$
 				BEGIN IF (SELECT COUNT(*) FROM usage_events) >= 500 THEN RAISE EXCEPTION 'full'; END IF; RETURN NEW; END $$`).Error)
 			dbtest.Must(t, dbtest.Plain(t, db).Exec("CREATE TRIGGER usage_events_full BEFORE INSERT ON usage_events FOR EACH ROW EXECUTE FUNCTION usage_events_full()").Error)
+			drop += " ON usage_events"
 		} else {
 			dbtest.Must(t, dbtest.Plain(t, db).Exec("CREATE TRIGGER usage_events_full BEFORE INSERT ON usage_events WHEN (SELECT COUNT(*) FROM usage_events) >= 500 BEGIN SELECT RAISE(ABORT, 'full'); END").Error)
 		}
+		t.Cleanup(func() { dbtest.Plain(t, db).Exec(drop) })
 		if err := rec.Flush(t.Context()); err == nil {
 			t.Fatal("the flush succeeded although its second transaction could not insert")
 		}
@@ -268,7 +271,7 @@ func TestUsageRecorderWritesInShortTransactions(t *testing.T) {
 			t.Errorf("stats %+v, want 500 written and 700 pending", st)
 		}
 
-		dbtest.Must(t, dbtest.Plain(t, db).Exec(map[bool]string{true: "DROP TRIGGER usage_events_full ON usage_events", false: "DROP TRIGGER usage_events_full"}[tenancy.DialectOfDB(db) == tenancy.Postgres]).Error)
+		dbtest.Must(t, dbtest.Plain(t, db).Exec(drop).Error)
 		dbtest.Must(t, rec.Flush(t.Context()))
 		if n := dbtest.CountRows(t, db, "usage_events", ""); n != 1200 {
 			t.Errorf("%d events, want 1200", n)
