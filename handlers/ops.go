@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"sync/atomic"
+	"time"
 
 	"github.com/labstack/echo/v4"
 
@@ -37,6 +38,9 @@ func (d *deps) Health(c echo.Context) error {
 
 // Ready answers 200 when this replica can serve: not draining, and its
 // database answers and has every migration; 503 with the reason otherwise.
+// redisProbeTimeout bounds /readyz's question to Redis.
+const redisProbeTimeout = 250 * time.Millisecond
+
 // When Redis is configured and does not answer, it is still ready (the
 // database counts instead) and says so.
 func (d *deps) Ready(c echo.Context) error {
@@ -56,7 +60,12 @@ func (d *deps) Ready(c echo.Context) error {
 		return notReady("migrations pending")
 	}
 	if r.Redis != nil {
-		if err := r.Redis(ctx); err != nil {
+		// Bounded well inside the balancer's check (a second): a Redis that
+		// does not answer (its client dials again for about a second) must
+		// not make the replica look down.
+		redisCtx, cancel := context.WithTimeout(ctx, redisProbeTimeout)
+		defer cancel()
+		if err := r.Redis(redisCtx); err != nil {
 			return c.String(http.StatusOK, "ready; redis unavailable: rate limits and sign-in throttles are counted in the database\n")
 		}
 	}

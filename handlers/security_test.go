@@ -136,6 +136,21 @@ func TestReadiness(t *testing.T) {
 		ready.Redis = func(context.Context) error { return errors.New("connection refused") }
 		// The database counts while Redis is down: every replica stays in.
 		app.client().get("/readyz").status(http.StatusOK).contains("redis unavailable")
+		// A Redis that does not answer at all (its client dialing again)
+		// is not waited for longer than the balancer's check allows.
+		var allowed time.Duration
+		ready.Redis = func(ctx context.Context) error {
+			deadline, ok := ctx.Deadline()
+			if allowed = time.Until(deadline); !ok {
+				allowed = -1
+			}
+			<-ctx.Done()
+			return ctx.Err()
+		}
+		app.client().get("/readyz").status(http.StatusOK).contains("redis unavailable")
+		if allowed <= 0 || allowed > 500*time.Millisecond {
+			t.Errorf("/readyz gave a silent Redis %v (-1: no deadline); the balancer gives the whole check 1 s", allowed)
+		}
 		ready.Redis = nil
 		ready.BeginDrain()
 		app.client().get("/readyz").status(http.StatusServiceUnavailable).contains("draining")
