@@ -131,6 +131,9 @@ func (ls *lines) lead(ctx context.Context, accountID int64, own *waiter) (RateDe
 			rest = append(rest, w)
 		}
 	}
+	// The slots past rest held the waiters now in batch: let them go once
+	// answered, rather than keep them until new waiters overwrite them.
+	clear(ln.waiting[len(rest):])
 	ln.waiting = rest
 	ls.mu.Unlock()
 
@@ -156,6 +159,7 @@ func (ls *lines) lead(ctx context.Context, accountID int64, own *waiter) (RateDe
 		ls.mu.Unlock()
 	} else {
 		next := ln.waiting[0]
+		ln.waiting[0] = nil
 		ln.waiting = ln.waiting[1:]
 		ls.mu.Unlock()
 		next.done <- outcome{lead: true}
