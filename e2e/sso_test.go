@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"fmt"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -118,13 +119,16 @@ func ssoSignInFlow(t *testing.T, b *browser, s *site, db *gorm.DB, dbName string
 	landed := run(b, "Continue to the IdP and back", chromedp.WaitEvent(page.FrameNavigated, func(ev page.EventFrameNavigated) bool {
 		return ev.Frame.ParentID == "" && strings.HasPrefix(ev.Frame.URL, s.base+"/")
 	}, chromedp.Click(chromedp.CSS(`[data-testid="sso-discovery"] button[type="submit"]`))))
-	b.do(chromedp.WaitReady(chromedp.CSS(`body`)))
 	mu.Lock()
 	trail := append([]string(nil), documents...)
 	mu.Unlock()
 	if landed.Frame.URL != s.url("/") {
 		t.Fatalf("SSO sign-in landed on %s, want %s; documents: %q\npage: %s", landed.Frame.URL, s.url("/"), trail, b.evalString(`document.body.innerText`))
 	}
+	// FrameNavigated fires when the new document commits, before it has
+	// loaded; a query for its nodes then can meet the old document's node
+	// ids. Wait, by script, until the landed page has loaded.
+	b.waitFor(fmt.Sprintf(`document.readyState === "complete" && location.href === %q`, landed.Frame.URL))
 	slug := acct.SlugOrEmpty()
 	want := []string{
 		"POST " + s.url("/signin/sso"),
