@@ -102,6 +102,7 @@ func serve(ctx context.Context, cfg config, log *slog.Logger) error {
 		}
 		defer stopMetrics()
 	}
+	go tenancy.WarmUp(ctx, db)
 	go tenancy.WatchKeyScopes(ctx, db, log)
 	go sweepSessions(ctx, db, log)
 	go billingLoop(ctx, db, log)

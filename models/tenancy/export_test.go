@@ -2,6 +2,7 @@ package tenancy
 
 import (
 	"context"
+	"database/sql"
 
 	"gorm.io/gorm"
 )
@@ -20,4 +21,15 @@ func ScopeCacheTables() []string {
 		names = append(names, t)
 	}
 	return names
+}
+
+// PoolStats are the statistics of db's pool for requests and of the system
+// door's (the same pool on SQLite).
+func PoolStats(db *gorm.DB) (requests, door sql.DBStats) {
+	app, _ := db.DB()
+	owner := app
+	if t := wallsOf(db); t != nil && t.owner != nil {
+		owner, _ = t.owner.DB()
+	}
+	return app.Stats(), owner.Stats()
 }

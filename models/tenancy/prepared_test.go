@@ -1,6 +1,7 @@
 package tenancy_test
 
 import (
+	"database/sql"
 	"strings"
 	"testing"
 
@@ -59,5 +60,37 @@ func TestStatementsArePreparedOnce(t *testing.T) {
 			t.Errorf("the count is not prepared on its connection: %v", prepared)
 			return nil
 		}))
+	})
+}
+
+// TestWarmUpOpensEveryConnection: on PostgreSQL, WarmUp leaves both pools
+// holding all the connections they may keep, idle, and requests then run
+// on them without opening more; on SQLite it opens nothing.
+func TestWarmUpOpensEveryConnection(t *testing.T) {
+	t.Parallel()
+	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
+		beforeApp, beforeDoor := tenancy.PoolStats(db)
+		tenancy.WarmUp(t.Context(), db)
+		app, door := tenancy.PoolStats(db)
+		if tenancy.DialectOfDB(db) == tenancy.SQLite {
+			if app.OpenConnections != beforeApp.OpenConnections || door.OpenConnections != beforeDoor.OpenConnections {
+				t.Errorf("WarmUp opened SQLite connections: %d → %d", beforeApp.OpenConnections, app.OpenConnections)
+			}
+			return
+		}
+		for name, s := range map[string]sql.DBStats{"requests": app, "system door": door} {
+			if s.MaxOpenConnections < 2 || s.OpenConnections != s.MaxOpenConnections || s.Idle != s.MaxOpenConnections || s.InUse != 0 {
+				t.Errorf("the %s pool after WarmUp: %d open, %d idle, %d in use; want all %d open and idle",
+					name, s.OpenConnections, s.Idle, s.InUse, s.MaxOpenConnections)
+			}
+		}
+		_, personal := dbtest.User(t, db)
+		var n int64
+		dbtest.Must(t, personal.Read(t.Context(), db, func(tx *gorm.DB) error {
+			return personal.Apply(tx.Model(&models.Index{})).Count(&n).Error
+		}))
+		if after, _ := tenancy.PoolStats(db); after.OpenConnections != app.OpenConnections {
+			t.Errorf("a read after WarmUp opened a connection: %d → %d open", app.OpenConnections, after.OpenConnections)
+		}
 	})
 }
