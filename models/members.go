@@ -73,8 +73,9 @@ func ListMembersAndAdmins(ctx context.Context, db *gorm.DB, s tenancy.Scope, pag
 			Order("CASE WHEN memberships.role = 'admin' THEN 0 ELSE 1 END, LOWER(users.name), users.id").
 			Limit(page.Size).Offset(page.Offset())
 	}, func(r tenancy.Rows) error {
+		scan := newMemberScan(&total, &admins)
 		for r.Next() {
-			m, err := scanMemberRow(r, &total, &admins)
+			m, err := scan.row(r)
 			if err != nil {
 				return err
 			}
@@ -93,23 +94,33 @@ func ListMembersAndAdmins(ctx context.Context, db *gorm.DB, s tenancy.Scope, pag
 	return rows, total, admins, err
 }
 
-// scanMemberRow reads one row of memberColumns and then counts into their
-// types (GORM's scan reflects on every field of every row, and had pgx
-// allocate each value).
-func scanMemberRow(r tenancy.Rows, counts ...any) (MemberRow, error) {
-	var (
-		m         MemberRow
-		role      string
-		ssoSignIn sql.Null[time.Time]
-	)
-	dest := append([]any{&m.UserID, &m.UserPublicID, &m.Name, &m.Email, &role, &m.JoinedAt, &m.HasPassword, &ssoSignIn,
-		&m.SecondFactor, &m.SCIMManaged}, counts...)
-	if err := r.Scan(dest...); err != nil {
+// memberScan reads rows of memberColumns and then counts into their types
+// (GORM's scan reflects on every field of every row, and had pgx allocate
+// each value), through one set of variables reused row after row: Scan
+// takes them as interfaces, so each would be a heap allocation a row.
+type memberScan struct {
+	m         MemberRow
+	role      string
+	ssoSignIn sql.Null[time.Time]
+	dest      []any
+}
+
+func newMemberScan(counts ...any) *memberScan {
+	s := &memberScan{}
+	s.dest = append([]any{&s.m.UserID, &s.m.UserPublicID, &s.m.Name, &s.m.Email, &s.role, &s.m.JoinedAt, &s.m.HasPassword,
+		&s.ssoSignIn, &s.m.SecondFactor, &s.m.SCIMManaged}, counts...)
+	return s
+}
+
+// row reads the current row.
+func (s *memberScan) row(r tenancy.Rows) (MemberRow, error) {
+	if err := r.Scan(s.dest...); err != nil {
 		return MemberRow{}, err
 	}
-	m.Role = tenancy.Role(role)
-	if ssoSignIn.Valid {
-		m.SSOSignedInAt = &ssoSignIn.V
+	m := s.m
+	m.Role = tenancy.Role(s.role)
+	if s.ssoSignIn.Valid {
+		m.SSOSignedInAt = new(s.ssoSignIn.V)
 	}
 	return m, nil
 }
