@@ -378,3 +378,28 @@ func TestRepeatedComponentsEscape(t *testing.T) {
 		}
 	}
 }
+
+// TestTdTextIsTdWithText: a text cell writes what Td with the same text as
+// its child writes, the text escaped, for every kind of cell.
+func TestTdTextIsTdWithText(t *testing.T) {
+	hostile := `<script>alert("x")</script> & 'friends'`
+	for _, p := range []CellProps{{}, {Muted: true}, {Numeric: true}, {Muted: true, NoWrap: true, Secondary: true}} {
+		var want, got strings.Builder
+		child := templ.ComponentFunc(func(_ context.Context, w io.Writer) error {
+			_, err := io.WriteString(w, templ.EscapeString(hostile))
+			return err
+		})
+		if err := Td(p).Render(templ.WithChildren(context.Background(), child), &want); err != nil {
+			t.Fatal(err)
+		}
+		if err := TdText(p, hostile).Render(context.Background(), &got); err != nil {
+			t.Fatal(err)
+		}
+		if got.String() != want.String() {
+			t.Errorf("%+v: TdText wrote %s, Td %s", p, got.String(), want.String())
+		}
+		if strings.Contains(got.String(), "<script>") {
+			t.Errorf("%+v: the text is not escaped: %s", p, got.String())
+		}
+	}
+}
