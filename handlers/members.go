@@ -47,12 +47,12 @@ func (h *Members) page(c echo.Context, status int, st membersState) error {
 	plan := scope.Account().Plan
 	p := views.MembersPageProps{
 		CanManage:   scope.Can(tenancy.CapManageMembers),
-		Members:     memberRows(members, admins, scope.UserID()),
 		MemberTotal: plural(total, "member", "members"),
 		MemberPages: pagination(page, total, false, paths.Members(), nil),
 		Emails:      st.invite.Emails, Roles: roleOptions(tenancy.Role(st.invite.Role)), Errors: st.inviteErrs, ActionError: st.refused,
 		DailyInvites: thousands(int64(models.InvitationEmailsPerDay(plan))) + " invitation emails a day on the " + plan.Label() + " plan",
 	}
+	p.Members = memberRows(members, admins, scope.UserID(), p.CanManage)
 	if p.CanManage {
 		if p.Invitations, p.InviteTotal, err = h.invitationRows(c); err != nil {
 			return err
@@ -64,14 +64,20 @@ func (h *Members) page(c echo.Context, status int, st membersState) error {
 	return render(c, status, views.MembersPage(p))
 }
 
-func memberRows(members []models.MemberRow, admins, you int64) []views.MemberListRow {
-	var rows []views.MemberListRow
+// memberRows are the members' rows of the page; each row's role choices
+// only for a viewer who may change roles (the page shows badges to others).
+func memberRows(members []models.MemberRow, admins, you int64, canManage bool) []views.MemberListRow {
+	rows := make([]views.MemberListRow, 0, len(members))
 	for _, m := range members {
-		rows = append(rows, views.MemberListRow{
+		row := views.MemberListRow{
 			UserID: m.UserPublicID, Name: m.Name, Email: m.Email, Role: string(m.Role), RoleLabel: m.Role.Label(),
 			Joined: dateOnly(m.JoinedAt), SignIn: signInMethod(m), IsYou: m.UserID == you, TwoFactor: m.SecondFactor,
-			Locked: models.LastAdmin(m.Role, admins), Roles: roleOptions(m.Role), SCIM: m.SCIMManaged,
-		})
+			Locked: models.LastAdmin(m.Role, admins), SCIM: m.SCIMManaged,
+		}
+		if canManage {
+			row.Roles = roleOptions(m.Role)
+		}
+		rows = append(rows, row)
 	}
 	return rows
 }

@@ -74,6 +74,7 @@ func ListMembersAndAdmins(ctx context.Context, db *gorm.DB, s tenancy.Scope, pag
 			Limit(page.Size).Offset(page.Offset())
 	}, func(r tenancy.Rows) error {
 		scan := newMemberScan(&total, &admins)
+		rows = make([]MemberRow, 0, min(page.Size, 100))
 		for r.Next() {
 			m, err := scan.row(r)
 			if err != nil {
