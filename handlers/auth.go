@@ -142,6 +142,9 @@ func (d *deps) startSessionWith(c echo.Context, userID, accountID int64, how ses
 	}
 	s.Values[valMethod] = string(how.method)
 	s.Values[valPending] = how.pending
+	if how.method.ProvesPassword() {
+		notePasswordProved(s, d.cfg.Clock())
+	}
 	if err := s.Save(c.Request(), c.Response()); err != nil {
 		return err
 	}

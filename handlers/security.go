@@ -9,7 +9,9 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"time"
 
+	"github.com/gorilla/sessions"
 	"github.com/labstack/echo/v4"
 
 	"switchboard/handlers/mail"
@@ -55,6 +57,7 @@ func (h *Security) securityPage(c echo.Context, status int, st securityState) er
 		RecoveryCodes: st.recoveryCodes,
 		PasskeysOn:    h.passkeys != nil, PasskeyErrors: st.passkey, PasskeyName: st.passkeyName,
 		SecondFactorOn: fs.Enabled(), PasskeyAdded: st.added, HasPassword: user.PasswordHash != "",
+		TOTPNeedsPassword: !h.passwordRecent(c),
 	}
 	keys, err := models.ListPasskeys(ctx, h.db, user.ID)
 	if err != nil {
@@ -119,7 +122,7 @@ type codeForm struct {
 // TOTPSubmit confirms the authenticator app with a code from it, and shows
 // the recovery codes once.
 func (h *Security) TOTPSubmit(c echo.Context) error {
-	var f codeForm
+	var f totpForm
 	if err := bindForm(c, &f); err != nil {
 		return err
 	}
@@ -129,6 +132,23 @@ func (h *Security) TOTPSubmit(c echo.Context) error {
 		return err
 	} else if wait > 0 {
 		return h.securityPage(c, http.StatusTooManyRequests, securityState{errs: tenancy.FieldErrors{"code": "Too many wrong codes. Wait " + humanWait(wait) + " and try again."}})
+	}
+	// A session that has not proved the password lately (a cookie alone,
+	// perhaps stolen) must, before it may tie an app of its own to the
+	// account: the attempt was counted above, as a code's is.
+	if !h.passwordRecent(c) {
+		if err := models.ConfirmPassword(user, f.CurrentPassword, "set up the app"); err != nil {
+			fe, _ := tenancy.AsFieldErrors(err)
+			status := http.StatusUnauthorized // a wrong password, like one at sign-in
+			if f.CurrentPassword == "" || user.PasswordHash == "" {
+				status = http.StatusUnprocessableEntity
+			}
+			return h.securityPage(c, status, securityState{errs: fe})
+		}
+		notePasswordProved(SessionFrom(c), h.cfg.Clock())
+		if err := SessionFrom(c).Save(c.Request(), c.Response()); err != nil {
+			return err
+		}
 	}
 	codes, err := models.EnableTOTP(ctx, h.db, h.box, user.ID, f.Code, h.cfg.Clock())
 	switch {
@@ -149,6 +169,36 @@ func (h *Security) TOTPSubmit(c echo.Context) error {
 	LoggerFrom(c).Info("two-factor authentication turned on")
 	h.notify(c, user, "two-factor authentication turned on", "Signing in now asks for a code from your authenticator app."+gaveRecoveryCodes)
 	return h.securityPage(c, http.StatusOK, securityState{recoveryCodes: codes})
+}
+
+// totpForm turns the authenticator app on: a code from it, and the
+// password when the session has not proved it lately (passwordRecent).
+type totpForm struct {
+	Code            string `form:"code"`
+	CurrentPassword string `form:"current_password"`
+}
+
+// passwordProofLasts is how long after a session proved the password it
+// may tie a new authenticator app to the account without proving it again.
+const passwordProofLasts = 15 * time.Minute
+
+// passwordRecent reports whether the session proved the user's password
+// within passwordProofLasts (a session signed in by passkey or SSO alone
+// never has).
+func (d *deps) passwordRecent(c echo.Context) bool {
+	at, _ := SessionFrom(c).Values[valPasswordAt].(string)
+	sec, err := strconv.ParseInt(at, 10, 64)
+	if err != nil {
+		return false
+	}
+	age := d.cfg.Clock().Sub(time.Unix(sec, 0))
+	return age >= 0 && age < passwordProofLasts
+}
+
+// notePasswordProved marks the session as having proved the password at
+// now; the caller saves the session.
+func notePasswordProved(s *sessions.Session, now time.Time) {
+	s.Values[valPasswordAt] = strconv.FormatInt(now.Unix(), 10)
 }
 
 // gaveRecoveryCodes ends the notice of a first second factor.

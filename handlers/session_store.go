@@ -32,6 +32,10 @@ const (
 	valMethod     = "auth_method"           // a models.AuthMethod as a string
 	valPending    = "second_factor_pending" // bool: the second factor is still owed
 	valRecord     = "_record"               // the *models.Session loaded with the request
+	// valPasswordAt is when the session last proved the user's password
+	// (Unix seconds, as a string in the data column): at a sign-in that
+	// took it, or confirming a change (passwordRecent).
+	valPasswordAt = "password_at"
 )
 
 // ssoAccountOf is the organization whose IdP signed the session in; 0 when

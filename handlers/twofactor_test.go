@@ -1,6 +1,7 @@
 package handlers_test
 
 import (
+	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
@@ -34,7 +35,7 @@ func TestEnrolTOTPOnTheSecurityPage(t *testing.T) {
 		clock := newManualClock()
 		app := newClockedApp(t, db, clock)
 		u, _, c := app.user(t)
-		page := c.get(paths.Security()).status(http.StatusOK)
+		page := c.get(paths.Security()).status(http.StatusOK).lacks(`id="field-totp-password"`)
 		secret := strings.TrimSpace(page.doc().Find("#totp-secret").Text())
 		if len(secret) != 32 {
 			t.Fatalf("no secret on the page: %q", secret)
@@ -54,6 +55,66 @@ func TestEnrolTOTPOnTheSecurityPage(t *testing.T) {
 		// Shown once: the page no longer has them, nor the secret.
 		c.get(paths.Security()).status(http.StatusOK).lacks(`id="recovery-codes"`).lacks(secret).contains(`data-testid="totp-on"`)
 		app.mail.Last(t, u.Email, "Switchboard security: two-factor authentication turned on")
+	})
+}
+
+// A session that signed in with the password more than a quarter of an
+// hour ago (a cookie alone, perhaps stolen) must give the password again
+// to tie an authenticator app to the account; wrong passwords count
+// against the budget of the user's second factors.
+func TestEnrolTOTPAsksAnOldSessionForThePassword(t *testing.T) {
+	t.Parallel()
+	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
+		clock := newManualClock()
+		app := newClockedApp(t, db, clock)
+		u, _, c := app.user(t)
+		clock.Advance(16 * time.Minute)
+		page := c.get(paths.Security()).status(http.StatusOK).contains(`id="field-totp-password"`)
+		secret := strings.TrimSpace(page.doc().Find("#totp-secret").Text())
+		code := func() string { return totpAt(t, secret, clock.Now()) }
+		on := func() bool {
+			fs, err := models.SecondFactorStatusOf(t.Context(), db, u.ID)
+			dbtest.Must(t, err)
+			return fs.TOTP
+		}
+
+		c.post(paths.SecurityTOTP(), url.Values{"code": {code()}}, paths.Security()).status(http.StatusUnprocessableEntity).
+			contains("Enter your current password.").lacks(`id="recovery-codes"`)
+		c.post(paths.SecurityTOTP(), url.Values{"code": {code()}, "current_password": {"not the password"}}, paths.Security()).
+			status(http.StatusUnauthorized).contains("That is not your current password.").lacks(`id="recovery-codes"`)
+		if on() {
+			t.Fatal("a session without the password turned the app on")
+		}
+
+		// The right password with a wrong code: the password holds for the
+		// next try, which needs only the code.
+		c.post(paths.SecurityTOTP(), url.Values{"code": {"000000"}, "current_password": {dbtest.Password}}, paths.Security()).
+			status(http.StatusUnauthorized).lacks(`id="recovery-codes"`)
+		c.get(paths.Security()).status(http.StatusOK).lacks(`id="field-totp-password"`)
+		c.post(paths.SecurityTOTP(), url.Values{"code": {code()}}, paths.Security()).status(http.StatusOK).contains(`id="recovery-codes"`)
+		if !on() {
+			t.Fatal("the app is not on after the password and the code")
+		}
+	})
+}
+
+// Guesses at the password through the enrolment share the budget of the
+// user's second factors: after five, even the right password waits.
+func TestEnrolTOTPPasswordGuessesAreThrottled(t *testing.T) {
+	t.Parallel()
+	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
+		clock := newManualClock()
+		app := newClockedApp(t, db, clock)
+		_, _, c := app.user(t)
+		clock.Advance(time.Hour)
+		page := c.get(paths.Security()).status(http.StatusOK)
+		secret := strings.TrimSpace(page.doc().Find("#totp-secret").Text())
+		for i := range 5 {
+			c.post(paths.SecurityTOTP(), url.Values{"code": {totpAt(t, secret, clock.Now())}, "current_password": {fmt.Sprintf("guess %d", i)}}, paths.Security()).
+				status(http.StatusUnauthorized)
+		}
+		c.post(paths.SecurityTOTP(), url.Values{"code": {totpAt(t, secret, clock.Now())}, "current_password": {dbtest.Password}}, paths.Security()).
+			status(http.StatusTooManyRequests).lacks(`id="recovery-codes"`)
 	})
 }
 

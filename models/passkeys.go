@@ -257,13 +257,8 @@ func consume(ctx context.Context, db *gorm.DB, token string, purpose passkeyPurp
 // which proves the mailbox. The passkey is a discoverable credential with
 // user verification, none of the user's existing passkeys again.
 func (rp *PasskeyRP) BeginPasskeyRegistration(ctx context.Context, db *gorm.DB, user User, password string) (PasskeyOptions, error) {
-	switch {
-	case user.PasswordHash == "":
-		return PasskeyOptions{}, tenancy.FieldErrors{"current_password": "You have no password yet. Set one with “Forgot your password?” on the sign-in page, then add the passkey."}
-	case password == "":
-		return PasskeyOptions{}, tenancy.FieldErrors{"current_password": "Enter your current password."}
-	case !PasswordMatches(user, password):
-		return PasskeyOptions{}, tenancy.FieldErrors{"current_password": "That is not your current password."}
+	if err := ConfirmPassword(user, password, "add the passkey"); err != nil {
+		return PasskeyOptions{}, err
 	}
 	pu, err := loadPasskeyUser(ctx, db, user)
 	if err != nil {

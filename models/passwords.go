@@ -85,6 +85,23 @@ func validatePassword(field, password string) tenancy.FieldErrors {
 	return nil
 }
 
+// ConfirmPassword checks the password a signed-in user gives to confirm a
+// change to how they sign in, as the field current_password's errors. A
+// user without a password (made by SSO or SCIM) is refused: they set one
+// first through an emailed reset link, which proves the mailbox, and then
+// come back to make the change (then).
+func ConfirmPassword(u User, password, then string) error {
+	switch {
+	case u.PasswordHash == "":
+		return tenancy.FieldErrors{"current_password": "You have no password yet. Set one with “Forgot your password?” on the sign-in page, then " + then + "."}
+	case password == "":
+		return tenancy.FieldErrors{"current_password": "Enter your current password."}
+	case !PasswordMatches(u, password):
+		return tenancy.FieldErrors{"current_password": "That is not your current password."}
+	}
+	return nil
+}
+
 // PasswordMatches reports whether password is the user's (a user without a
 // password matches nothing).
 func PasswordMatches(u User, password string) bool {

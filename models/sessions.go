@@ -52,6 +52,12 @@ const (
 	AuthSSO     AuthMethod = "sso"
 )
 
+// ProvesPassword reports whether signing in this way took the user's
+// password.
+func (m AuthMethod) ProvesPassword() bool {
+	return m == AuthPassword || m == AuthPasswordTOTP || m == AuthPasswordPasskey
+}
+
 // Label is the method as the sessions list shows it.
 func (m AuthMethod) Label() string {
 	switch m {
