@@ -16,6 +16,7 @@ import (
 // away while the requests it still sends are served.
 type Readiness struct {
 	draining atomic.Bool
+	warming  atomic.Bool
 	// Redis answers when the deployment counts rate limits in Redis; nil
 	// when it does not. Redis down does not make a replica unready: rate
 	// limits and throttles fall back to the database, and taking every
@@ -29,6 +30,11 @@ func (r *Readiness) BeginDrain() { r.draining.Store(true) }
 
 // Draining reports whether BeginDrain was called.
 func (r *Readiness) Draining() bool { return r.draining.Load() }
+
+// SetWarming says whether the replica is still opening its database
+// connections at start (tenancy.WarmUp): until it has, it is not ready, so
+// that the balancer does not send it a burst to meet cold.
+func (r *Readiness) SetWarming(on bool) { r.warming.Store(on) }
 
 // Health answers 200 while the process is alive: a replica whose database
 // is down is still alive, and restarting it would not help.
@@ -51,6 +57,9 @@ func (d *deps) Ready(c echo.Context) error {
 	r := d.cfg.Readiness
 	if r.Draining() {
 		return notReady("draining")
+	}
+	if r.warming.Load() {
+		return notReady("opening database connections")
 	}
 	ctx := c.Request().Context()
 	if err := tenancy.Ping(ctx, d.db); err != nil {

@@ -152,6 +152,12 @@ func TestReadiness(t *testing.T) {
 			t.Errorf("/readyz gave a silent Redis %v (-1: no deadline); the balancer gives the whole check 1 s", allowed)
 		}
 		ready.Redis = nil
+		// A replica opening its connections at start waits before it is sent requests.
+		ready.SetWarming(true)
+		app.client().get("/readyz").status(http.StatusServiceUnavailable).contains("opening database connections")
+		app.client().get("/healthz").status(http.StatusOK)
+		ready.SetWarming(false)
+		app.client().get("/readyz").status(http.StatusOK).contains("ready")
 		ready.BeginDrain()
 		app.client().get("/readyz").status(http.StatusServiceUnavailable).contains("draining")
 		// Draining turns the replica away from the balancer, not its users.

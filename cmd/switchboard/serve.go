@@ -102,12 +102,24 @@ func serve(ctx context.Context, cfg config, log *slog.Logger) error {
 		}
 		defer stopMetrics()
 	}
-	go tenancy.WarmUp(ctx, db)
+	ready.SetWarming(true)
+	go func() {
+		// Bounded: a database slow to accept connections must not keep
+		// the replica out of the balancer for long.
+		warmCtx, cancel := context.WithTimeout(ctx, warmUpLimit)
+		defer cancel()
+		tenancy.WarmUp(warmCtx, db)
+		ready.SetWarming(false)
+	}()
 	go tenancy.WatchKeyScopes(ctx, db, log)
 	go sweepSessions(ctx, db, log)
 	go billingLoop(ctx, db, log)
 	return listen(ctx, cfg, router, ready, log)
 }
+
+// warmUpLimit bounds how long a starting server opens its database
+// connections before it says it is ready anyway.
+const warmUpLimit = 10 * time.Second
 
 // counters picks where API rate limits and sign-in throttles are counted:
 // the database, or Redis with the database as its fallback while Redis does
