@@ -42,13 +42,14 @@ func (d *deps) Health(c echo.Context) error {
 	return c.String(http.StatusOK, "ok\n")
 }
 
-// Ready answers 200 when this replica can serve: not draining, and its
-// database answers and has every migration; 503 with the reason otherwise.
 // redisProbeTimeout bounds /readyz's question to Redis.
 const redisProbeTimeout = 250 * time.Millisecond
 
-// When Redis is configured and does not answer, it is still ready (the
-// database counts instead) and says so.
+// Ready answers 200 when this replica can serve: not draining, its
+// database connections opened at start, and its database answers and has
+// every migration; 503 with the reason otherwise. When Redis is configured
+// and does not answer, it is still ready (the database counts instead) and
+// says so.
 func (d *deps) Ready(c echo.Context) error {
 	c.Response().Header().Set("Cache-Control", "no-store")
 	notReady := func(reason string) error {
