@@ -58,6 +58,18 @@ func TestEnrolTOTPOnTheSecurityPage(t *testing.T) {
 	})
 }
 
+// oldSession signs a user in and lets a quarter of an hour and more pass:
+// the enrolment asks this session for the password. It returns the secret
+// the Security page offers.
+func oldSession(t *testing.T, db *gorm.DB) (u models.User, c *client, clock *manualClock, secret string) {
+	t.Helper()
+	clock = newManualClock()
+	u, _, c = newClockedApp(t, db, clock).user(t)
+	clock.Advance(16 * time.Minute)
+	page := c.get(paths.Security()).status(http.StatusOK).contains(`id="field-totp-password"`)
+	return u, c, clock, strings.TrimSpace(page.doc().Find("#totp-secret").Text())
+}
+
 // A session that signed in with the password more than a quarter of an
 // hour ago (a cookie alone, perhaps stolen) must give the password again
 // to tie an authenticator app to the account; wrong passwords count
@@ -65,12 +77,7 @@ func TestEnrolTOTPOnTheSecurityPage(t *testing.T) {
 func TestEnrolTOTPAsksAnOldSessionForThePassword(t *testing.T) {
 	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
-		clock := newManualClock()
-		app := newClockedApp(t, db, clock)
-		u, _, c := app.user(t)
-		clock.Advance(16 * time.Minute)
-		page := c.get(paths.Security()).status(http.StatusOK).contains(`id="field-totp-password"`)
-		secret := strings.TrimSpace(page.doc().Find("#totp-secret").Text())
+		u, c, clock, secret := oldSession(t, db)
 		code := func() string { return totpAt(t, secret, clock.Now()) }
 		on := func() bool {
 			fs, err := models.SecondFactorStatusOf(t.Context(), db, u.ID)
@@ -98,17 +105,28 @@ func TestEnrolTOTPAsksAnOldSessionForThePassword(t *testing.T) {
 	})
 }
 
+// A user without a password (made by SSO or SCIM) cannot prove one: the
+// enrolment of an old session tells them to set one first, and the app
+// stays off.
+func TestEnrolTOTPWithoutAPasswordSaysHowToSetOne(t *testing.T) {
+	t.Parallel()
+	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
+		u, c, clock, secret := oldSession(t, db)
+		dbtest.Must(t, dbtest.Plain(t, db).Exec("UPDATE users SET password_hash = '' WHERE id = ?", u.ID).Error)
+		c.post(paths.SecurityTOTP(), url.Values{"code": {totpAt(t, secret, clock.Now())}, "current_password": {dbtest.Password}}, paths.Security()).
+			status(http.StatusUnprocessableEntity).contains("You have no password yet").lacks(`id="recovery-codes"`)
+		if fs, err := models.SecondFactorStatusOf(t.Context(), db, u.ID); err != nil || fs.TOTP {
+			t.Fatalf("the app is on (%v) for a user who proved nothing", err)
+		}
+	})
+}
+
 // Guesses at the password through the enrolment share the budget of the
 // user's second factors: after five, even the right password waits.
 func TestEnrolTOTPPasswordGuessesAreThrottled(t *testing.T) {
 	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
-		clock := newManualClock()
-		app := newClockedApp(t, db, clock)
-		_, _, c := app.user(t)
-		clock.Advance(time.Hour)
-		page := c.get(paths.Security()).status(http.StatusOK)
-		secret := strings.TrimSpace(page.doc().Find("#totp-secret").Text())
+		_, c, clock, secret := oldSession(t, db)
 		for i := range 5 {
 			c.post(paths.SecurityTOTP(), url.Values{"code": {totpAt(t, secret, clock.Now())}, "current_password": {fmt.Sprintf("guess %d", i)}}, paths.Security()).
 				status(http.StatusUnauthorized)
