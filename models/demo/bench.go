@@ -151,7 +151,7 @@ func Analyze(ctx context.Context, db *gorm.DB) error {
 	if tenancy.DialectOfDB(db) == tenancy.Postgres {
 		settle = "VACUUM"
 	}
-	return tenancy.System("refresh the planner's statistics after seeding the benchmark").Do(ctx, db, func(tx *gorm.DB) error {
+	return tenancy.System("settle the benchmark's seeded data and refresh the planner's statistics").Do(ctx, db, func(tx *gorm.DB) error {
 		if err := tx.Exec(settle).Error; err != nil {
 			return err
 		}

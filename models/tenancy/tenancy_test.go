@@ -120,7 +120,7 @@ func TestSystemDoorCallSites(t *testing.T) {
 		// its own that SeedBench refuses unless it is empty.
 		`bench.go: seed the HTTP benchmark's data set into an empty database`,
 		`bench.go: seed the HTTP benchmark's data set into an empty database`,
-		`bench.go: refresh the planner's statistics after seeding the benchmark`,
+		`bench.go: settle the benchmark's seeded data and refresh the planner's statistics`,
 		`invitation_links.go: look up an invitation by its token`,
 		`invitation_links.go: accept an invitation by its token`,
 		`members.go: hand a departing member's private indexes to an administrator`,
