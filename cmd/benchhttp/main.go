@@ -262,7 +262,7 @@ func run(ctx context.Context, o options) error {
 	fmt.Println()
 	printResults(os.Stdout, results, true)
 	if o.keepRunning {
-		fmt.Printf("\nthe server runs at %s (pid %d, metrics at %s), the database at %s; sign in as %s / %s; API key %s\n", base, srv.Process.Pid, metricsAddr, dsn, seeded.Email, seeded.Password, seeded.APIKey)
+		fmt.Printf("\nthe server runs at %s (pid %d, metrics at %s), the database at %s; sign in as %s / %s; API key %s; the measured session's Cookie header: %s\n", base, srv.Process.Pid, metricsAddr, dsn, seeded.Email, seeded.Password, seeded.APIKey, cookie)
 		select {}
 	}
 	return nil
