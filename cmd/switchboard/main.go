@@ -167,7 +167,7 @@ func parseConfig(cmd string, args []string) (config, error) {
 	if cfg.RequestLog, err = handlers.ParseRequestLog(env("SWITCHBOARD_REQUEST_LOG", "info")); err != nil {
 		return cfg, err
 	}
-	if cfg.DBConns, err = strconv.Atoi(env("SWITCHBOARD_DB_CONNS", strconv.Itoa(tenancy.DefaultConns))); err != nil || cfg.DBConns < 2 {
+	if cfg.DBConns, err = strconv.Atoi(env("SWITCHBOARD_DB_CONNS", strconv.Itoa(tenancy.DefaultConns()))); err != nil || cfg.DBConns < 2 {
 		return cfg, fmt.Errorf("SWITCHBOARD_DB_CONNS must be a number of connections (2 or more), got %q", env("SWITCHBOARD_DB_CONNS", ""))
 	}
 	if cfg.Drain, err = time.ParseDuration(env("SWITCHBOARD_DRAIN", "10s")); err != nil || cfg.Drain < 0 {
