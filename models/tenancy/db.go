@@ -255,7 +255,7 @@ func Close(db *gorm.DB) error {
 		}
 	}
 	if t := wallsOf(db); t != nil && t.scopes.sqlite != nil {
-		_ = t.scopes.sqlite.db.Close()
+		_ = t.scopes.sqlite.close()
 	}
 	sqlDB, err := db.DB()
 	if err != nil {

@@ -20,8 +20,12 @@ import (
 // tables (the rate limiter's, usage) leave the cache as it is. The read is
 // the cache's, not a request's: it is not counted as a statement.
 type sqliteNews struct {
-	mu      sync.Mutex
-	db      *sql.DB
+	mu sync.Mutex
+	db *sql.DB
+	// query reads the counter, prepared at the first read that finds its
+	// table (a migration makes it after the database opens): preparing it
+	// again for every read cost more than running it.
+	query   *sql.Stmt
 	version int64
 	read    bool
 }
@@ -47,8 +51,19 @@ func openSQLiteNews(dsn string) (*sqliteNews, error) {
 func (n *sqliteNews) changed() (bool, error) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
+	if n.query == nil {
+		q, err := n.db.Prepare("SELECT version FROM scope_cache_news")
+		if err != nil {
+			return false, err
+		}
+		n.query = q
+	}
 	var v int64
-	if err := n.db.QueryRow("SELECT version FROM scope_cache_news").Scan(&v); err != nil {
+	if err := n.query.QueryRow().Scan(&v); err != nil {
+		// Prepared again at the next read: the failure may have been
+		// the statement's (its table made anew), not the database's.
+		_ = n.query.Close()
+		n.query = nil
 		return false, err
 	}
 	changed := !n.read || v != n.version
@@ -72,4 +87,14 @@ func (c *scopeCache) hearSQLite(now time.Time) {
 		c.flush()
 	}
 	c.heard.Store(now.UnixNano())
+}
+
+// close closes the news's connection.
+func (n *sqliteNews) close() error {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.query != nil {
+		_ = n.query.Close()
+	}
+	return n.db.Close()
 }
