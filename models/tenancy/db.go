@@ -112,6 +112,7 @@ func OpenWithConns(dsn string, conns int) (*gorm.DB, error) {
 	if t.owner, err = openPool(postgres.New(postgres.Config{Conn: stdlib.OpenDB(*cfg)}), t, max(conns/2, 2), false); err != nil {
 		return nil, err
 	}
+	t.turns = make(chan struct{}, conns)
 	app := stdlib.OpenDB(*cfg, stdlib.OptionAfterConnect(func(ctx context.Context, c *pgx.Conn) error {
 		_, err := c.Exec(ctx, "SET ROLE "+appRole)
 		return err

@@ -119,6 +119,11 @@ func pipelined(ctx context.Context, db *gorm.DB, u unit, dest any, build func(tx
 	if err != nil {
 		return err
 	}
+	release, err := wallsOf(db).turn(ctx)
+	if err != nil {
+		return err
+	}
+	defer release()
 	conn, err := sqlDB.Conn(ctx)
 	if err != nil {
 		return err

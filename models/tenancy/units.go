@@ -138,6 +138,11 @@ func inUnitTx(ctx context.Context, db *gorm.DB, u unit, fn func(tx *gorm.DB) err
 	if err != nil {
 		return err
 	}
+	release, err := wallsOf(db).turn(ctx)
+	if err != nil {
+		return err
+	}
+	defer release()
 	conn, err := sqlDB.Conn(ctx)
 	if err != nil {
 		return err

@@ -73,6 +73,29 @@ type walls struct {
 	// to listen to).
 	scopes scopeCache
 	listen *pgx.ConnConfig
+
+	// turns holds one token for each connection of the application's
+	// pool on PostgreSQL (nil on SQLite); see turn.
+	turns chan struct{}
+}
+
+// turn waits until the application's pool has a connection for this
+// request, in the order requests asked, and returns what gives the turn
+// back (after the connection is back in the pool). database/sql hands a
+// freed connection to a random waiter, not the first: with more requests
+// in flight than connections, a request could lose that draw many times
+// over while later ones went ahead. A channel's waiting senders are
+// served first come, first served.
+func (t *walls) turn(ctx context.Context) (func(), error) {
+	if t == nil || t.turns == nil {
+		return func() {}, nil
+	}
+	select {
+	case t.turns <- struct{}{}:
+		return func() { <-t.turns }, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
 }
 
 func (*walls) Name() string                 { return "switchboard:tenancy" }
