@@ -141,7 +141,14 @@ func TestMembershipsFromDatabaseReadPastTheCache(t *testing.T) {
 	if !has(m, org) {
 		t.Fatal("MembershipsFromDatabase answered the kept memberships, without the organization joined")
 	}
-	if m, n := membershipsOf(t, db, u.ID); n != 0 || !has(m, org) {
-		t.Fatalf("after reading from the database: %d statements, in the organization %v; want 0, true", n, has(m, org))
+	// The next read answers from memory, with the organization. On a busy
+	// machine (the whole suite under -race) late news of the fixture's own
+	// writes, or a heartbeat late by seconds, may send one more read to the
+	// database first; the read from memory after it must still hold the
+	// organization.
+	var m2 tenancy.Memberships
+	untilFromMemory(t, "reading the memberships again", func() (n int64) { m2, n = membershipsOf(t, db, u.ID); return n })
+	if !has(m2, org) {
+		t.Fatal("after reading from the database, the kept memberships still lack the organization")
 	}
 }
