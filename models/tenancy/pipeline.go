@@ -115,19 +115,12 @@ func pipelined(ctx context.Context, db *gorm.DB, u unit, dest any, build func(tx
 		return rendered.Error
 	}
 	text, args := rendered.Statement.SQL.String(), rendered.Statement.Vars
-	sqlDB, err := db.DB()
+	t := wallsOf(db)
+	conn, err := t.appConn(ctx, db)
 	if err != nil {
 		return err
 	}
-	release, err := wallsOf(db).turn(ctx)
-	if err != nil {
-		return err
-	}
-	defer release()
-	conn, err := sqlDB.Conn(ctx)
-	if err != nil {
-		return err
-	}
+	defer t.endTurn()
 	defer conn.Close()
 	queries.Add(1)
 	return conn.Raw(func(driverConn any) error {

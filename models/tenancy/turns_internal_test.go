@@ -3,6 +3,7 @@ package tenancy
 import (
 	"context"
 	"errors"
+	"path/filepath"
 	"testing"
 	"time"
 )
@@ -14,25 +15,24 @@ func TestTurnsAreAsManyAsConnections(t *testing.T) {
 	t.Parallel()
 	w := &walls{turns: make(chan struct{}, 2)}
 	ctx := context.Background()
-	first, err := w.turn(ctx)
-	if err != nil {
+	if err := w.takeTurn(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := w.turn(ctx); err != nil {
+	if err := w.takeTurn(ctx); err != nil {
 		t.Fatal(err)
 	}
 
 	waiting, cancel := context.WithTimeout(ctx, 20*time.Millisecond)
 	defer cancel()
-	if _, err := w.turn(waiting); !errors.Is(err, context.DeadlineExceeded) {
+	if err := w.takeTurn(waiting); !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("a third turn with two connections: %v, want it to wait until its context ends", err)
 	}
 
 	got := make(chan error, 1)
 	go func() {
-		release, err := w.turn(ctx)
+		err := w.takeTurn(ctx)
 		if err == nil {
-			release()
+			w.endTurn()
 		}
 		got <- err
 	}()
@@ -41,7 +41,7 @@ func TestTurnsAreAsManyAsConnections(t *testing.T) {
 		t.Fatalf("a third turn went ahead (%v) while two were held", err)
 	case <-time.After(20 * time.Millisecond):
 	}
-	first()
+	w.endTurn()
 	select {
 	case err := <-got:
 		if err != nil {
@@ -52,18 +52,33 @@ func TestTurnsAreAsManyAsConnections(t *testing.T) {
 	}
 }
 
-// SQLite has no turns to take: its pool is in the process.
+// Walls without turns (SQLite's: its pool is in the process) take none,
+// and giving one back does not block.
 func TestNoTurnsWithoutAPool(t *testing.T) {
 	t.Parallel()
-	var w *walls
-	release, err := w.turn(context.Background())
+	for _, w := range []*walls{nil, {}} {
+		if err := w.takeTurn(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		w.endTurn()
+	}
+}
+
+// A turn whose connection cannot be had is given back, not lost: else
+// every failure would shrink the pool for good.
+func TestAppConnGivesTheTurnBackWhenNoConnection(t *testing.T) {
+	t.Parallel()
+	db, err := Open(filepath.Join(t.TempDir(), "turns.db"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	release()
-	release, err = (&walls{}).turn(context.Background())
-	if err != nil {
-		t.Fatal(err)
+	w := wallsOf(db)
+	w.turns = make(chan struct{}, 1)
+	Close(db)
+	if _, err := w.appConn(t.Context(), db); err == nil {
+		t.Fatal("a connection of a closed database")
 	}
-	release()
+	if held := len(w.turns); held != 0 {
+		t.Fatalf("%d turns held after the connection failed, want 0", held)
+	}
 }

@@ -134,19 +134,12 @@ func runUnitOnce(ctx context.Context, db *gorm.DB, u unit, write bool, authority
 // transaction begins and takes its settings in one round trip (a simple
 // query of two statements; the settings are numbers, written as literals).
 func inUnitTx(ctx context.Context, db *gorm.DB, u unit, fn func(tx *gorm.DB) error) (err error) {
-	sqlDB, err := db.DB()
+	t := wallsOf(db)
+	conn, err := t.appConn(ctx, db)
 	if err != nil {
 		return err
 	}
-	release, err := wallsOf(db).turn(ctx)
-	if err != nil {
-		return err
-	}
-	defer release()
-	conn, err := sqlDB.Conn(ctx)
-	if err != nil {
-		return err
-	}
+	defer t.endTurn()
 	uc := &unitConn{conn: conn}
 	begin := "BEGIN; SELECT set_config('role', '" + appRole + "', true), set_config('switchboard.account_id', '" + idSetting(u.account) +
 		"', true), set_config('switchboard.user_id', '" + idSetting(u.user) + "', true)"

@@ -75,26 +75,52 @@ type walls struct {
 	listen *pgx.ConnConfig
 
 	// turns holds one token for each connection of the application's
-	// pool on PostgreSQL (nil on SQLite); see turn.
+	// pool on PostgreSQL (nil on SQLite); see appConn.
 	turns chan struct{}
 }
 
-// turn waits until the application's pool has a connection for this
-// request, in the order requests asked, and returns what gives the turn
-// back (after the connection is back in the pool). database/sql hands a
-// freed connection to a random waiter, not the first: with more requests
-// in flight than connections, a request could lose that draw many times
-// over while later ones went ahead. A channel's waiting senders are
-// served first come, first served.
-func (t *walls) turn(ctx context.Context) (func(), error) {
+// appConn takes a connection of db's pool (the application's, on
+// PostgreSQL) for one unit of work, in the order requests asked for one;
+// the caller closes the connection and then calls endTurn. database/sql
+// hands a freed connection to a random waiter, not the first: with more
+// requests in flight than connections, a request could lose that draw many
+// times over while later ones went ahead. A channel's waiting senders are
+// served first come, first served, so requests wait on turns, one a
+// connection, instead.
+func (t *walls) appConn(ctx context.Context, db *gorm.DB) (*sql.Conn, error) {
+	sqlDB, err := db.DB()
+	if err != nil {
+		return nil, err
+	}
+	if err := t.takeTurn(ctx); err != nil {
+		return nil, err
+	}
+	conn, err := sqlDB.Conn(ctx)
+	if err != nil {
+		t.endTurn()
+		return nil, err
+	}
+	return conn, nil
+}
+
+// takeTurn waits for a turn on the pool, or until ctx ends. Walls without
+// turns (SQLite's, whose pool is in the process) take none.
+func (t *walls) takeTurn(ctx context.Context) error {
 	if t == nil || t.turns == nil {
-		return func() {}, nil
+		return nil
 	}
 	select {
 	case t.turns <- struct{}{}:
-		return func() { <-t.turns }, nil
+		return nil
 	case <-ctx.Done():
-		return nil, ctx.Err()
+		return ctx.Err()
+	}
+}
+
+// endTurn gives a turn back, once its connection is back in the pool.
+func (t *walls) endTurn() {
+	if t != nil && t.turns != nil {
+		<-t.turns
 	}
 }
 
