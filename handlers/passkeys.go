@@ -124,6 +124,12 @@ func (h *Security) PasskeyOptions(c echo.Context) error {
 	if err := throttle.SecondFactorPassed(ctx, h.cfg.Throttle, user.PublicID); err != nil {
 		return err
 	}
+	// The password was proved, as at a sign-in: setting up the app next
+	// need not ask for it again (passwordRecent).
+	notePasswordProved(SessionFrom(c), h.cfg.Clock())
+	if err := SessionFrom(c).Save(c.Request(), c.Response()); err != nil {
+		return err
+	}
 	return h.passkeyOptions(c, opts)
 }
 

@@ -10,6 +10,7 @@ import (
 
 	"gorm.io/gorm"
 
+	"switchboard/handlers"
 	"switchboard/models"
 	"switchboard/models/dbtest"
 	"switchboard/models/tenancy"
@@ -423,5 +424,31 @@ func TestSessionsListAndRevoke(t *testing.T) {
 		}
 		one.get("/").status(http.StatusOK)
 		mallory.get("/").status(http.StatusOK)
+	})
+}
+
+// Giving the password to add a passkey proves it, as a sign-in does: the
+// authenticator app's form then takes the code alone, until another
+// quarter of an hour has passed.
+func TestPasskeyPasswordProvesTheSessionForTheApp(t *testing.T) {
+	t.Parallel()
+	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
+		clock := newManualClock()
+		app := newApp(t, db, func(c *handlers.Config) {
+			c.Clock = clock.Now
+			c.BaseURL = strings.Replace(c.BaseURL, "127.0.0.1", "localhost", 1) // passkeys need a domain name
+		})
+		_, _, c := app.user(t)
+		clock.Advance(16 * time.Minute)
+		c.get(paths.Security()).status(http.StatusOK).contains(`id="field-totp-password"`)
+
+		// A wrong password proves nothing.
+		c.post(paths.SecurityPasskeyOptions(), url.Values{"current_password": {"not the password"}}, paths.Security()).status(http.StatusUnprocessableEntity)
+		c.get(paths.Security()).status(http.StatusOK).contains(`id="field-totp-password"`)
+
+		c.passkeyOptions(paths.SecurityPasskeyOptions(), paths.Security(), withPassword)
+		c.get(paths.Security()).status(http.StatusOK).lacks(`id="field-totp-password"`)
+		clock.Advance(16 * time.Minute)
+		c.get(paths.Security()).status(http.StatusOK).contains(`id="field-totp-password"`)
 	})
 }
