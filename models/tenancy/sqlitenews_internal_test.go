@@ -1,0 +1,76 @@
+package tenancy
+
+import (
+	"context"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"testing"
+
+	"github.com/libtnb/sqlite"
+	"gorm.io/gorm"
+	"gorm.io/gorm/logger"
+)
+
+// Every call hears of a change committed before it began, however many
+// calls share a read: a read under way when a call comes may have begun
+// before the change, so the call waits for the next one. A call after no
+// change flushes nothing.
+func TestSQLiteNewsIsReadAfterEveryCall(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "news.db")
+	writer, err := gorm.Open(sqlite.Open(sqliteDSN(path)), &gorm.Config{Logger: logger.Discard})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := writer.Exec("CREATE TABLE scope_cache_news (id INTEGER PRIMARY KEY CHECK (id = 1), version INTEGER NOT NULL)").Error; err != nil {
+		t.Fatal(err)
+	}
+	if err := writer.Exec("INSERT INTO scope_cache_news (id, version) VALUES (1, 0)").Error; err != nil {
+		t.Fatal(err)
+	}
+	news, err := openSQLiteNews(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = news.close() })
+
+	var flushes atomic.Int64
+	flush := func() { flushes.Add(1) }
+	for i, want := range []int64{1, 1} { // the first read tells of a change; the second of none
+		if err := news.hear(flush); err != nil {
+			t.Fatal(err)
+		}
+		if got := flushes.Load(); got != want {
+			t.Fatalf("after read %d: %d flushes, want %d", i+1, got, want)
+		}
+	}
+
+	// Others keep a read under way while the counter changes.
+	ctx, stop := context.WithCancel(t.Context())
+	var others sync.WaitGroup
+	for range 4 {
+		others.Go(func() {
+			for ctx.Err() == nil {
+				if err := news.hear(flush); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		})
+	}
+	for round := range 300 {
+		before := flushes.Load()
+		if err := writer.Exec("UPDATE scope_cache_news SET version = version + 1").Error; err != nil {
+			t.Fatal(err)
+		}
+		if err := news.hear(flush); err != nil {
+			t.Fatal(err)
+		}
+		if flushes.Load() == before {
+			t.Fatalf("round %d: a call returned without hearing of a change committed before it", round)
+		}
+	}
+	stop()
+	others.Wait()
+}
