@@ -77,6 +77,11 @@ func Open(dsn string) (*gorm.DB, error) { return OpenWithConns(dsn, DefaultConns
 // on the index list and 4% more on the API; the members page was level.
 func DefaultConns() int { return max(4, runtime.NumCPU()) }
 
+// sqliteConns is how many connections a server keeps to a SQLite file. Its
+// read units take turns on them (walls.turns), as requests do on
+// PostgreSQL's.
+const sqliteConns = 8
+
 // OpenWithConns is Open with conns connections for requests on PostgreSQL
 // (and conns/2, at least 2, for the system door): a fleet of N servers
 // holds about 1.5×N×conns of the database's max_connections.
@@ -93,7 +98,8 @@ func OpenWithConns(dsn string, conns int) (*gorm.DB, error) {
 			}
 			t.scopes.sqlite = news
 		}
-		return openPool(sqlite.Open(sqliteDSN(dsn)), t, 8, true)
+		t.turns = make(chan struct{}, sqliteConns)
+		return openPool(sqlite.Open(sqliteDSN(dsn)), t, sqliteConns, true)
 	}
 	cfg, err := pgx.ParseConfig(dsn)
 	if err != nil {

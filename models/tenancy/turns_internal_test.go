@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
+
+	"gorm.io/gorm"
 )
 
 // Requests take turns on the application's connections: no more hold a
@@ -52,8 +54,7 @@ func TestTurnsAreAsManyAsConnections(t *testing.T) {
 	}
 }
 
-// Walls without turns (SQLite's: its pool is in the process) take none,
-// and giving one back does not block.
+// Walls without turns take none, and giving one back does not block.
 func TestNoTurnsWithoutAPool(t *testing.T) {
 	t.Parallel()
 	for _, w := range []*walls{nil, {}} {
@@ -80,5 +81,60 @@ func TestAppConnGivesTheTurnBackWhenNoConnection(t *testing.T) {
 	}
 	if held := len(w.turns); held != 0 {
 		t.Fatalf("%d turns held after the connection failed, want 0", held)
+	}
+}
+
+// On SQLite a read unit holds a turn while it runs, and the units nested
+// in it (a scope's, a user's, the door's) run in that turn: with a single
+// turn, a nested unit that waited for one of its own would wait for good.
+// Another request's read waits until the turn is given back; the door's
+// reads take none.
+func TestSQLiteReadUnitsTakeTurns(t *testing.T) {
+	t.Parallel()
+	db, err := Open(filepath.Join(t.TempDir(), "turns.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { Close(db) })
+	w := wallsOf(db)
+	if got := cap(w.turns); got != sqliteConns {
+		t.Fatalf("%d turns on SQLite, want one a connection (%d)", got, sqliteConns)
+	}
+	w.turns = make(chan struct{}, 1)
+	scope := Scope{account: Account{ID: 1}, userID: 1, role: RoleAdmin}
+	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
+	defer cancel()
+
+	other := make(chan error, 1)
+	err = scope.Read(ctx, db, func(tx *gorm.DB) error {
+		if held := len(w.turns); held != 1 {
+			t.Errorf("%d turns held inside a read, want 1", held)
+		}
+		nested := func(tx *gorm.DB) error { return tx.Exec("SELECT 1").Error }
+		if err := scope.Read(ctx, tx, nested); err != nil {
+			return err
+		}
+		if err := ViewOf(1).Read(ctx, tx, nested); err != nil {
+			return err
+		}
+		if err := System("test of read turns").Do(ctx, db, nested); err != nil {
+			return err
+		}
+		go func() { other <- scope.Read(ctx, db, nested) }()
+		select {
+		case err := <-other:
+			t.Errorf("another read ran (%v) while the only turn was held", err)
+		case <-time.After(20 * time.Millisecond):
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := <-other; err != nil {
+		t.Fatalf("the waiting read, once the turn was given back: %v", err)
+	}
+	if held := len(w.turns); held != 0 {
+		t.Fatalf("%d turns held after every read ended, want 0", held)
 	}
 }

@@ -51,6 +51,13 @@ func inTransaction(db *gorm.DB) bool {
 	return ok
 }
 
+// readTurnKey marks a SQLite read unit's statements, and the units nested
+// in it, as holding a turn on the pool (walls.turns): a nested unit waiting
+// for a second turn could wait for good. The door's reads take none, so
+// that the door's writes outside a transaction (Door.Write), which hold
+// the turn to write, never wait on a read while a read waits on them.
+const readTurnKey = "switchboard:read_turn"
+
 // units holds the unit each open transaction acts for (PostgreSQL), by the
 // transaction's connection: a statement's settings may be lost (a new
 // session), the transaction's are not.
@@ -106,7 +113,18 @@ func runUnitOnce(ctx context.Context, db *gorm.DB, u unit, write bool, authority
 	if (!pg || u.door) && !write {
 		// SQLite reads need no transaction; nor do the door's reads on
 		// PostgreSQL, which run on the owner's pool.
-		return fn(mark(db.WithContext(ctx)))
+		tx := db.WithContext(ctx)
+		if !pg && !u.door {
+			t := wallsOf(db)
+			if _, held := db.Get(readTurnKey); !held {
+				if err := t.takeTurn(ctx); err != nil {
+					return err
+				}
+				defer t.endTurn()
+				tx = tx.Set(readTurnKey, true)
+			}
+		}
+		return fn(mark(tx))
 	}
 	if pg && !u.door {
 		return inUnitTx(ctx, db, u, func(tx *gorm.DB) error { return fn(mark(tx)) })

@@ -75,7 +75,10 @@ type walls struct {
 	listen *pgx.ConnConfig
 
 	// turns holds one token for each connection of the application's
-	// pool on PostgreSQL (nil on SQLite); see appConn.
+	// pool; see appConn. On SQLite, whose read units run their
+	// statements on the pool without a transaction, a read unit holds a
+	// turn while it runs (runUnitOnce): the requests of a loaded server
+	// waited for a connection tens of milliseconds in the pool's draw.
 	turns chan struct{}
 }
 
@@ -104,7 +107,7 @@ func (t *walls) appConn(ctx context.Context, db *gorm.DB) (*sql.Conn, error) {
 }
 
 // takeTurn waits for a turn on the pool, or until ctx ends. Walls without
-// turns (SQLite's, whose pool is in the process) take none.
+// turns take none.
 func (t *walls) takeTurn(ctx context.Context) error {
 	if t == nil || t.turns == nil {
 		return nil
