@@ -120,7 +120,7 @@ func pipelined(ctx context.Context, db *gorm.DB, u unit, dest any, build func(tx
 	if err != nil {
 		return err
 	}
-	defer t.endTurn()
+	defer t.turns.give()
 	defer conn.Close()
 	queries.Add(1)
 	return conn.Raw(func(driverConn any) error {

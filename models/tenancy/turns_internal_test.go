@@ -15,26 +15,26 @@ import (
 // request, and a request whose context ends stops waiting.
 func TestTurnsAreAsManyAsConnections(t *testing.T) {
 	t.Parallel()
-	w := &walls{turns: make(chan struct{}, 2)}
+	w := make(turns, 2)
 	ctx := context.Background()
-	if err := w.takeTurn(ctx); err != nil {
+	if err := w.take(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if err := w.takeTurn(ctx); err != nil {
+	if err := w.take(ctx); err != nil {
 		t.Fatal(err)
 	}
 
 	waiting, cancel := context.WithTimeout(ctx, 20*time.Millisecond)
 	defer cancel()
-	if err := w.takeTurn(waiting); !errors.Is(err, context.DeadlineExceeded) {
+	if err := w.take(waiting); !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("a third turn with two connections: %v, want it to wait until its context ends", err)
 	}
 
 	got := make(chan error, 1)
 	go func() {
-		err := w.takeTurn(ctx)
+		err := w.take(ctx)
 		if err == nil {
-			w.endTurn()
+			w.give()
 		}
 		got <- err
 	}()
@@ -43,7 +43,7 @@ func TestTurnsAreAsManyAsConnections(t *testing.T) {
 		t.Fatalf("a third turn went ahead (%v) while two were held", err)
 	case <-time.After(20 * time.Millisecond):
 	}
-	w.endTurn()
+	w.give()
 	select {
 	case err := <-got:
 		if err != nil {
@@ -54,15 +54,17 @@ func TestTurnsAreAsManyAsConnections(t *testing.T) {
 	}
 }
 
-// Walls without turns take none, and giving one back does not block.
-func TestNoTurnsWithoutAPool(t *testing.T) {
+// Nil turns (SQLite's walls made without Open) let everyone in, and
+// giving one back does not block.
+func TestNilTurnsLetEveryoneIn(t *testing.T) {
 	t.Parallel()
-	for _, w := range []*walls{nil, {}} {
-		if err := w.takeTurn(context.Background()); err != nil {
+	var none turns
+	for range 3 {
+		if err := none.take(context.Background()); err != nil {
 			t.Fatal(err)
 		}
-		w.endTurn()
 	}
+	none.give()
 }
 
 // A turn whose connection cannot be had is given back, not lost: else
@@ -74,7 +76,7 @@ func TestAppConnGivesTheTurnBackWhenNoConnection(t *testing.T) {
 		t.Fatal(err)
 	}
 	w := wallsOf(db)
-	w.turns = make(chan struct{}, 1)
+	w.turns = make(turns, 1)
 	Close(db)
 	if _, err := w.appConn(t.Context(), db); err == nil {
 		t.Fatal("a connection of a closed database")
@@ -100,7 +102,7 @@ func TestSQLiteReadUnitsTakeTurns(t *testing.T) {
 	if got := cap(w.turns); got != sqliteConns {
 		t.Fatalf("%d turns on SQLite, want one a connection (%d)", got, sqliteConns)
 	}
-	w.turns = make(chan struct{}, 1)
+	w.turns = make(turns, 1)
 	scope := Scope{account: Account{ID: 1}, userID: 1, role: RoleAdmin}
 	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
 	defer cancel()

@@ -114,13 +114,12 @@ func runUnitOnce(ctx context.Context, db *gorm.DB, u unit, write bool, authority
 		// SQLite reads need no transaction; nor do the door's reads on
 		// PostgreSQL, which run on the owner's pool.
 		tx := db.WithContext(ctx)
-		if !pg && !u.door {
-			t := wallsOf(db)
+		if t := wallsOf(db); t != nil && !pg && !u.door {
 			if _, held := db.Get(readTurnKey); !held {
-				if err := t.takeTurn(ctx); err != nil {
+				if err := t.turns.take(ctx); err != nil {
 					return err
 				}
-				defer t.endTurn()
+				defer t.turns.give()
 				tx = tx.Set(readTurnKey, true)
 			}
 		}
@@ -157,7 +156,7 @@ func inUnitTx(ctx context.Context, db *gorm.DB, u unit, fn func(tx *gorm.DB) err
 	if err != nil {
 		return err
 	}
-	defer t.endTurn()
+	defer t.turns.give()
 	uc := &unitConn{conn: conn}
 	begin := "BEGIN; SELECT set_config('role', '" + appRole + "', true), set_config('switchboard.account_id', '" + idSetting(u.account) +
 		"', true), set_config('switchboard.user_id', '" + idSetting(u.user) + "', true)"
@@ -330,8 +329,8 @@ func (v UserView) Mark(db *gorm.DB) *gorm.DB {
 // next is let in as soon as the last is done, in the order they came. Other
 // processes are still kept apart by SQLite's lock.
 
-// sqliteWriters holds a turn (a channel of one) per database pool.
-var sqliteWriters sync.Map // *sql.DB → chan struct{}
+// sqliteWriters holds a turn (turns of one) per database pool.
+var sqliteWriters sync.Map // *sql.DB → turns
 
 // sqliteWriteWait is how long a write waits for its turn: SQLite's own
 // busy_timeout. Past it, the write goes to SQLite as it would have without
@@ -347,17 +346,16 @@ func enterSQLiteWrite(ctx context.Context, db *gorm.DB) (leave func(), err error
 	}
 	v, ok := sqliteWriters.Load(pool)
 	if !ok {
-		v, _ = sqliteWriters.LoadOrStore(pool, make(chan struct{}, 1))
+		v, _ = sqliteWriters.LoadOrStore(pool, make(turns, 1))
 	}
-	turn := v.(chan struct{})
-	wait := time.NewTimer(sqliteWriteWait)
-	defer wait.Stop()
-	select {
-	case turn <- struct{}{}:
-		return func() { <-turn }, nil
-	case <-ctx.Done():
-		return nil, ctx.Err()
-	case <-wait.C:
-		return func() {}, nil
+	turn := v.(turns)
+	wait, cancel := context.WithTimeout(ctx, sqliteWriteWait)
+	defer cancel()
+	if err := turn.take(wait); err != nil {
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		return func() {}, nil // waited long enough: SQLite's lock decides
 	}
+	return turn.give, nil
 }

@@ -3,6 +3,7 @@ package tenancy
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"strings"
 	"sync"
@@ -79,52 +80,33 @@ type walls struct {
 	// statements on the pool without a transaction, a read unit holds a
 	// turn while it runs (runUnitOnce): the requests of a loaded server
 	// waited for a connection tens of milliseconds in the pool's draw.
-	turns chan struct{}
+	turns turns
 }
 
 // appConn takes a connection of db's pool (the application's, on
 // PostgreSQL) for one unit of work, in the order requests asked for one;
-// the caller closes the connection and then calls endTurn. database/sql
-// hands a freed connection to a random waiter, not the first: with more
-// requests in flight than connections, a request could lose that draw many
-// times over while later ones went ahead. A channel's waiting senders are
-// served first come, first served, so requests wait on turns, one a
-// connection, instead.
+// the caller closes the connection and then gives the turn back
+// (t.turns.give). database/sql hands a freed connection to a random waiter,
+// not the first: with more requests in flight than connections, a request
+// could lose that draw many times over while later ones went ahead, so
+// requests wait on turns, one a connection, instead.
 func (t *walls) appConn(ctx context.Context, db *gorm.DB) (*sql.Conn, error) {
+	if t == nil {
+		return nil, errors.New("a unit of work on a database not opened by tenancy.Open")
+	}
 	sqlDB, err := db.DB()
 	if err != nil {
 		return nil, err
 	}
-	if err := t.takeTurn(ctx); err != nil {
+	if err := t.turns.take(ctx); err != nil {
 		return nil, err
 	}
 	conn, err := sqlDB.Conn(ctx)
 	if err != nil {
-		t.endTurn()
+		t.turns.give()
 		return nil, err
 	}
 	return conn, nil
-}
-
-// takeTurn waits for a turn on the pool, or until ctx ends. Walls without
-// turns take none.
-func (t *walls) takeTurn(ctx context.Context) error {
-	if t == nil || t.turns == nil {
-		return nil
-	}
-	select {
-	case t.turns <- struct{}{}:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-}
-
-// endTurn gives a turn back, once its connection is back in the pool.
-func (t *walls) endTurn() {
-	if t != nil && t.turns != nil {
-		<-t.turns
-	}
 }
 
 func (*walls) Name() string                 { return "switchboard:tenancy" }
