@@ -126,8 +126,7 @@ func (h *Security) PasskeyOptions(c echo.Context) error {
 	}
 	// The password was proved, as at a sign-in: setting up the app next
 	// need not ask for it again (passwordRecent).
-	notePasswordProved(SessionFrom(c), h.cfg.Clock())
-	if err := SessionFrom(c).Save(c.Request(), c.Response()); err != nil {
+	if err := h.savePasswordProved(c); err != nil {
 		return err
 	}
 	return h.passkeyOptions(c, opts)

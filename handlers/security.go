@@ -145,8 +145,7 @@ func (h *Security) TOTPSubmit(c echo.Context) error {
 			}
 			return h.securityPage(c, status, securityState{errs: fe})
 		}
-		notePasswordProved(SessionFrom(c), h.cfg.Clock())
-		if err := SessionFrom(c).Save(c.Request(), c.Response()); err != nil {
+		if err := h.savePasswordProved(c); err != nil {
 			return err
 		}
 	}
@@ -199,6 +198,15 @@ func (d *deps) passwordRecent(c echo.Context) bool {
 // now; the caller saves the session.
 func notePasswordProved(s *sessions.Session, now time.Time) {
 	s.Values[valPasswordAt] = strconv.FormatInt(now.Unix(), 10)
+}
+
+// savePasswordProved marks the request's session as having proved the
+// password now, and saves it: the password was checked outside a sign-in
+// (setting up the app, adding a passkey).
+func (d *deps) savePasswordProved(c echo.Context) error {
+	s := SessionFrom(c)
+	notePasswordProved(s, d.cfg.Clock())
+	return s.Save(c.Request(), c.Response())
 }
 
 // gaveRecoveryCodes ends the notice of a first second factor.
