@@ -4,6 +4,7 @@ import (
 	"context"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -13,6 +14,7 @@ import (
 
 	"switchboard/handlers"
 	"switchboard/handlers/sitetest"
+	"switchboard/models"
 	"switchboard/models/dbtest"
 )
 
@@ -163,4 +165,50 @@ func passkeyFlow(t *testing.T, b *browser, s *site, dbName string) {
 	b.navigate(s.url("/settings/security"))
 	b.wantTextContains(`[data-testid="session"]`, "Password + passkey")
 	b.wantNoConsoleErrors()
+}
+
+// TestBrowserPasskeyPasswordServesTheApp: a quarter of an hour after
+// signing in, setting up the authenticator app asks for the password; once
+// adding a passkey has taken the password, the app's form asks for the
+// code alone, and the code alone turns it on.
+func TestBrowserPasskeyPasswordServesTheApp(t *testing.T) {
+	chromium := chromiumPath(t)
+	ctx, cancel := context.WithTimeout(t.Context(), 2*testTimeout)
+	defer cancel()
+	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
+		var ahead atomic.Int64 // how far the server's clock runs ahead
+		now := func() time.Time { return time.Now().Add(time.Duration(ahead.Load())) }
+		box := &sitetest.Mailbox{}
+		local := func(u string) string { return strings.Replace(u, "127.0.0.1", "localhost", 1) }
+		srv := sitetest.New(t, db, box, func(c *handlers.Config) { c.BaseURL, c.Clock = local(c.BaseURL), now })
+		s := &site{t: t, base: local(srv.URL), mail: box}
+		b := newBrowser(ctx, t, chromium)
+		b.virtualAuthenticator()
+		dbName := filepath.Base(t.Name())
+
+		b.signUp(s, "Mary Jackson", dbtest.Unique("mary.jackson")+"@example.com")
+		ahead.Store(int64(16 * time.Minute))
+		b.navigate(s.url("/settings/security"))
+		b.wantVisible(`#field-totp-password`)
+
+		b.fill(`[data-testid="add-passkey-form"] input[name="name"]`, "Laptop")
+		b.fill(`[data-testid="add-passkey-form"] input[name="current_password"]`, "difference engine no. 2")
+		b.submit(`[data-testid="add-passkey"]`, "/settings/security/passkeys")
+		b.wantTextContains(`[data-testid="passkey-added"]`, "Added the passkey “Laptop”")
+
+		b.navigate(s.url("/settings/security"))
+		if b.evalBool(`document.querySelector('#field-totp-password') !== null`) {
+			t.Fatal("the app's form asks for the password that adding the passkey just took")
+		}
+		b.shots("security-app-after-passkey-" + dbName)
+		secret := strings.TrimSpace(b.texts(`#totp-secret`)[0])
+		code, err := models.TOTPCode(secret, now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		b.fill(`form[action="/settings/security/totp"] input[name="code"]`, code)
+		b.submit(`form[action="/settings/security/totp"] button[type="submit"]`, "/settings/security/totp")
+		b.wantVisible(`[data-testid="totp-on"]`)
+		b.wantNoConsoleErrors()
+	})
 }
