@@ -37,11 +37,16 @@ func TestBrowserPasskeys(t *testing.T) {
 // passkeySite runs the dashboard at http://localhost:port: browsers offer
 // WebAuthn to a domain name (localhost counts as secure), never to an IP
 // address.
-func passkeySite(t *testing.T, db *gorm.DB) *site {
+func passkeySite(t *testing.T, db *gorm.DB, configure ...func(*handlers.Config)) *site {
 	t.Helper()
 	box := &sitetest.Mailbox{}
 	local := func(u string) string { return strings.Replace(u, "127.0.0.1", "localhost", 1) }
-	srv := sitetest.New(t, db, box, func(c *handlers.Config) { c.BaseURL = local(c.BaseURL) })
+	srv := sitetest.New(t, db, box, func(c *handlers.Config) {
+		c.BaseURL = local(c.BaseURL)
+		for _, f := range configure {
+			f(c)
+		}
+	})
 	return &site{t: t, base: local(srv.URL), mail: box}
 }
 
@@ -178,10 +183,7 @@ func TestBrowserPasskeyPasswordServesTheApp(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		var ahead atomic.Int64 // how far the server's clock runs ahead
 		now := func() time.Time { return time.Now().Add(time.Duration(ahead.Load())) }
-		box := &sitetest.Mailbox{}
-		local := func(u string) string { return strings.Replace(u, "127.0.0.1", "localhost", 1) }
-		srv := sitetest.New(t, db, box, func(c *handlers.Config) { c.BaseURL, c.Clock = local(c.BaseURL), now })
-		s := &site{t: t, base: local(srv.URL), mail: box}
+		s := passkeySite(t, db, func(c *handlers.Config) { c.Clock = now })
 		b := newBrowser(ctx, t, chromium)
 		b.virtualAuthenticator()
 		dbName := filepath.Base(t.Name())
