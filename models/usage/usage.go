@@ -321,18 +321,30 @@ func (r *UsageRecorder) Run(ctx context.Context) {
 	for {
 		select {
 		case <-ctx.Done():
-			flushCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-			if err := r.Flush(flushCtx); err != nil {
+			if err := r.flushWhole(ctx); err != nil {
 				r.log.Error("writing usage at shutdown failed", "err", err)
 			}
-			cancel()
 			return
 		case <-t.C:
-			if err := r.Flush(ctx); err != nil && ctx.Err() == nil {
+			if err := r.flushWhole(ctx); err != nil {
 				r.log.Warn("writing usage failed; will retry", "err", err)
 			}
 		}
 	}
+}
+
+// flushTimeout bounds one of Run's flushes.
+const flushTimeout = 10 * time.Second
+
+// flushWhole is one of Run's flushes: ctx ending does not cut it short. A
+// flush cancelled while its transaction commits cannot tell whether its
+// events were written; it keeps them, and the flush at shutdown wrote them
+// a second time (the fleet's check under a rolling restart: 160 API
+// requests billed twice).
+func (r *UsageRecorder) flushWhole(ctx context.Context) error {
+	flushCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), flushTimeout)
+	defer cancel()
+	return r.Flush(flushCtx)
 }
 
 // existingAccounts says which of the events' accounts still exist.
