@@ -197,7 +197,7 @@ func (d *deps) session(next echo.HandlerFunc) echo.HandlerFunc {
 			c.Set(ctxUser, rec.User)
 			c.Set(ctxLogger, LoggerFrom(c).With("user_id", rec.User.PublicID))
 			if t := time.Now().UTC(); t.Sub(rec.LastSeenAt) > touchEvery {
-				if err := models.TouchSession(c.Request().Context(), d.db, rec.ID, t); err != nil {
+				if err := models.TouchSession(c.Request().Context(), d.db, *rec, t); err != nil {
 					return err
 				}
 				rec.LastSeenAt = t

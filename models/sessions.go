@@ -159,9 +159,14 @@ func sessionState(s Session) map[string]any {
 	}
 }
 
-// TouchSession records activity so that the idle timeout restarts.
-func TouchSession(ctx context.Context, db *gorm.DB, id int64, at time.Time) error {
-	return db.WithContext(ctx).Model(&Session{}).Where("id = ?", id).Update("last_seen_at", at).Error
+// TouchSession records activity so that the idle timeout restarts. Only
+// last_seen_at is written, which is no news to the scope cache: this
+// process forgets its copy of the session alone, rather than every server
+// all of theirs.
+func TouchSession(ctx context.Context, db *gorm.DB, s Session, at time.Time) error {
+	err := db.WithContext(ctx).Model(&Session{}).Where("id = ?", s.ID).Update("last_seen_at", at).Error
+	tenancy.ForgetSession(db, s.TokenHash)
+	return err
 }
 
 // DeleteSession ends a session.

@@ -136,10 +136,10 @@ func TestLoadSessionRefusesExpiredAndIdleSessions(t *testing.T) {
 		// Activity restarts the idle timeout.
 		token, s, err := models.CreateSession(t.Context(), db, u.ID, personal.AccountID(), "", "", life)
 		dbtest.Must(t, err)
-		dbtest.Must(t, models.TouchSession(t.Context(), db, s.ID, dbtest.UTC().Add(-2*life.Idle)))
+		dbtest.Must(t, models.TouchSession(t.Context(), db, s, dbtest.UTC().Add(-2*life.Idle)))
 		_, err = models.LoadSession(t.Context(), db, token, life)
 		dbtest.WantIs(t, err, tenancy.ErrNotFound)
-		dbtest.Must(t, models.TouchSession(t.Context(), db, s.ID, dbtest.UTC()))
+		dbtest.Must(t, models.TouchSession(t.Context(), db, s, dbtest.UTC()))
 		if _, err := models.LoadSession(t.Context(), db, token, life); err != nil {
 			t.Fatalf("a touched session does not load: %v", err)
 		}

@@ -6,7 +6,8 @@
 // For each it prints requests per second, p50 and p99 latency, the
 // server's CPU per request (from /proc), PostgreSQL's (the bench database's
 // backends, from /proc), SQL statements per request (from the server's
-// metrics) and the server's RSS.
+// metrics), how often a second the scope cache was emptied (the same)
+// and the server's RSS.
 //
 //	go run ./cmd/benchhttp -db postgres -duration 20s
 //
@@ -108,14 +109,18 @@ type target struct {
 // result is what one target measured.
 type result struct {
 	target
-	requests          int64
-	rps               float64
-	p50, p99          time.Duration
-	errors            int64
-	serverCPU, pgCPU  time.Duration
-	pgKnown           bool
-	statements        float64
-	statementsKnown   bool
+	requests         int64
+	rps              float64
+	p50, p99         time.Duration
+	errors           int64
+	serverCPU, pgCPU time.Duration
+	pgKnown          bool
+	statements       float64
+	statementsKnown  bool
+	// flushes is how often a second the server's scope cache was
+	// emptied: each costs the requests that follow the statements it
+	// saved them.
+	flushes           float64
 	rssKB             int64
 	measuredFor       time.Duration
 	nonSuccessSamples string
@@ -477,7 +482,7 @@ func parseWrk(out []byte) (wrkOut, error) {
 // measure runs wrk once over t, reading the server's and PostgreSQL's CPU
 // and the statement counter around it.
 func measure(ctx context.Context, base, metricsAddr string, pid int, dbName string, t target, o options) (result, error) {
-	stmts0, stmtsOK0 := statements(metricsAddr)
+	counters0 := counters(metricsAddr)
 	cpu0, pg0 := procCPU(pid), backendsCPU(pgBackends(dbName))
 	began := time.Now()
 	profiled := make(chan error, 1)
@@ -495,7 +500,7 @@ func measure(ctx context.Context, base, metricsAddr string, pid int, dbName stri
 	}
 	took := time.Since(began)
 	cpu1, pg1 := procCPU(pid), backendsCPU(pgBackends(dbName))
-	stmts1, stmtsOK1 := statements(metricsAddr)
+	counters1 := counters(metricsAddr)
 	r := result{target: t, requests: w.requests, rps: w.rps, p50: w.p50, p99: w.p99, errors: w.nonSuccess,
 		serverCPU: cpu1 - cpu0, rssKB: rss(pid), measuredFor: took, nonSuccessSamples: w.errors}
 	if len(pg0)+len(pg1) > 0 {
@@ -507,10 +512,13 @@ func measure(ctx context.Context, base, metricsAddr string, pid int, dbName stri
 			r.pgCPU += c - pg0[p]
 		}
 	}
+	stmts0, stmtsOK0 := counters0[statementsMetric]
+	stmts1, stmtsOK1 := counters1[statementsMetric]
 	if stmtsOK0 && stmtsOK1 && w.requests > 0 {
 		r.statementsKnown = true
 		r.statements = (stmts1 - stmts0) / float64(w.requests)
 	}
+	r.flushes = (counters1[flushesMetric] - counters0[flushesMetric]) / took.Seconds()
 	return r, nil
 }
 
@@ -542,7 +550,7 @@ func profile(metricsAddr string, t target, o options) error {
 func printResults(out io.Writer, rs []result, header bool) {
 	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', tabwriter.AlignRight)
 	if header {
-		fmt.Fprintln(tw, "target\treq/s\tp50 ms\tp99 ms\tserver CPU ms/req\tPG CPU ms/req\tstatements/req\tRSS MB\tnon-2xx\t")
+		fmt.Fprintln(tw, "target\treq/s\tp50 ms\tp99 ms\tserver CPU ms/req\tPG CPU ms/req\tstatements/req\tcache flushes/s\tRSS MB\tnon-2xx\t")
 	}
 	for _, r := range rs {
 		n := float64(max(r.requests, 1))
@@ -553,8 +561,8 @@ func printResults(out io.Writer, rs []result, header bool) {
 		if r.statementsKnown {
 			st = fmt.Sprintf("%.2f", r.statements)
 		}
-		fmt.Fprintf(tw, "%s\t%.0f\t%.2f\t%.2f\t%.3f\t%s\t%s\t%.0f\t%d\t\n", r.name, r.rps, ms(r.p50), ms(r.p99),
-			ms(r.serverCPU)/n, pg, st, float64(r.rssKB)/1024, r.errors)
+		fmt.Fprintf(tw, "%s\t%.0f\t%.2f\t%.2f\t%.3f\t%s\t%s\t%.2f\t%.0f\t%d\t\n", r.name, r.rps, ms(r.p50), ms(r.p99),
+			ms(r.serverCPU)/n, pg, st, r.flushes, float64(r.rssKB)/1024, r.errors)
 	}
 	tw.Flush()
 	for _, r := range rs {
@@ -657,23 +665,33 @@ func rss(pid int) int64 {
 	return 0
 }
 
-// statements reads switchboard_sql_statements_total from the server's
-// metrics; false when the server does not export it.
-func statements(metricsAddr string) (float64, bool) {
+// The server's counters measure reads around each target.
+const (
+	statementsMetric = "switchboard_sql_statements_total"
+	flushesMetric    = "switchboard_api_key_cache_flushes_total"
+)
+
+// counters reads the server's metrics that measure keeps (those it does
+// not export are absent).
+func counters(metricsAddr string) map[string]float64 {
+	found := map[string]float64{}
 	resp, err := http.Get("http://" + metricsAddr + "/metrics")
 	if err != nil {
-		return 0, false
+		return found
 	}
 	defer resp.Body.Close()
 	sc := bufio.NewScanner(resp.Body)
 	sc.Buffer(make([]byte, 1<<20), 1<<20)
 	for sc.Scan() {
-		if v, ok := strings.CutPrefix(sc.Text(), "switchboard_sql_statements_total "); ok {
-			f, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
-			return f, err == nil
+		name, v, ok := strings.Cut(sc.Text(), " ")
+		if !ok || name != statementsMetric && name != flushesMetric {
+			continue
+		}
+		if f, err := strconv.ParseFloat(strings.TrimSpace(v), 64); err == nil {
+			found[name] = f
 		}
 	}
-	return 0, false
+	return found
 }
 
 func lastLines(b []byte, n int) string {

@@ -451,16 +451,34 @@ func installCallbacks(db *gorm.DB) error {
 			queries.Add(1)
 		}
 	}
-	// A write outside a transaction has committed when its callbacks
-	// end: what the scope cache holds may be stale if it wrote one of the
-	// tables it is read from, or raw SQL, which names none (in a
-	// transaction, the unit or InTx flushes when it commits).
-	wrote := func(db *gorm.DB) {
-		if db.Error != nil || db.DryRun || inTransaction(db) {
+	// A write that is news to the scope cache (isNews) outside a
+	// transaction has committed when its callbacks end: the cache is
+	// flushed at once. In a transaction, the unit or InTx flushes it when
+	// the transaction ends (watchNews).
+	news := func(update bool) func(*gorm.DB) {
+		return func(db *gorm.DB) {
+			if db.Error != nil || db.DryRun || !isNews(db, update) {
+				return
+			}
+			if inTransaction(db) {
+				if t := wallsOf(db); t != nil {
+					t.scopes.newsInTransactions.Add(1)
+				}
+				return
+			}
+			keyScopesChanged(db)
+		}
+	}
+	// Raw SQL read through rows may write too (INSERT … RETURNING): in a
+	// transaction, what is not a SELECT is news, whatever table the rows
+	// are scanned into. (Outside one, as the rate limiter's take, it must
+	// not write a table the cache is read from: see Door.Write.)
+	rowsWrote := func(db *gorm.DB) {
+		if db.Error != nil || db.DryRun || !inTransaction(db) || isSelect(db.Statement.SQL.String()) {
 			return
 		}
-		if table := db.Statement.Table; table == "" || scopeCacheTables[table] {
-			keyScopesChanged(db)
+		if t := wallsOf(db); t != nil {
+			t.scopes.newsInTransactions.Add(1)
 		}
 	}
 	steps := []struct {
@@ -479,10 +497,12 @@ func installCallbacks(db *gorm.DB) error {
 		{"create-count", cb.Create().After("gorm:create").Register("switchboard:count", count)},
 		{"row-count", cb.Row().After("gorm:row").Register("switchboard:count", count)},
 		{"raw-count", cb.Raw().After("gorm:raw").Register("switchboard:count", count)},
-		{"update-flush", cb.Update().After("gorm:update").Register("switchboard:flush", wrote)},
-		{"delete-flush", cb.Delete().After("gorm:delete").Register("switchboard:flush", wrote)},
-		{"create-flush", cb.Create().After("gorm:create").Register("switchboard:flush", wrote)},
-		{"raw-flush", cb.Raw().After("gorm:raw").Register("switchboard:flush", wrote)},
+		{"update-flush", cb.Update().After("gorm:update").Register("switchboard:flush", news(true))},
+		{"delete-flush", cb.Delete().After("gorm:delete").Register("switchboard:flush", news(false))},
+		{"create-flush", cb.Create().After("gorm:create").Register("switchboard:flush", news(false))},
+		{"raw-flush", cb.Raw().After("gorm:raw").Register("switchboard:flush", news(false))},
+		{"row-flush", cb.Row().After("gorm:row").Register("switchboard:flush", rowsWrote)},
+		{"query-flush", cb.Query().After("gorm:query").Register("switchboard:flush", rowsWrote)},
 	}
 	for _, s := range steps {
 		if s.err != nil {
@@ -496,10 +516,16 @@ func installCallbacks(db *gorm.DB) error {
 // no wall: statements in it still need a scope, a view or the door.
 func InTx(ctx context.Context, db *gorm.DB, fn func(tx *gorm.DB) error) error {
 	if !inTransaction(db) {
-		// API keys' scopes read before it commits may be stale.
-		defer keyScopesChanged(db)
+		// What the scope cache read before it commits may be stale.
+		defer watchNews(db)()
 	}
 	return db.WithContext(ctx).Transaction(fn)
+}
+
+// isSelect says whether a statement's text begins with SELECT.
+func isSelect(sql string) bool {
+	sql = strings.TrimLeft(sql, " \t\r\n(")
+	return len(sql) >= 6 && strings.EqualFold(sql[:6], "select")
 }
 
 // NotFound maps GORM's record-not-found to ErrNotFound and leaves other

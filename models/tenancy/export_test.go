@@ -23,6 +23,9 @@ func ScopeCacheTables() []string {
 	return names
 }
 
+// QuietColumns says whether a change to table.column alone is no news.
+func QuietColumns(table, column string) bool { return quietColumns[table][column] }
+
 // PoolStats are the statistics of db's pool for requests and of the system
 // door's (the same pool on SQLite).
 func PoolStats(db *gorm.DB) (requests, door sql.DBStats) {

@@ -49,6 +49,10 @@ type scopeCache struct {
 	flushes      atomic.Int64
 	hits, misses [cacheKinds]atomic.Int64
 
+	// newsInTransactions counts statements that were news (isNews) run in
+	// a transaction, which the cache forgets when it ends (watchNews).
+	newsInTransactions atomic.Int64
+
 	// sqlite is where the news comes from on SQLite (nil on PostgreSQL,
 	// whose listener sets heard).
 	sqlite *sqliteNews
@@ -79,6 +83,81 @@ type cachedEntry struct {
 // has a trigger that NOTIFYs keyScopesChannel (TestScopeCacheTablesNotify).
 var scopeCacheTables = map[string]bool{
 	"api_keys": true, "memberships": true, "accounts": true, "totp_factors": true, "passkeys": true, "sessions": true, "users": true,
+}
+
+// quietColumns are the columns of scopeCacheTables whose change alone is
+// no news: they record that a session or an API key was used, and the
+// cache keeps their values for nothing but deciding when to record that
+// again. Every active session is touched every few minutes, and the keys
+// in use every few seconds (the usage recorder): as news, each touch
+// emptied every server's cache. Their tables' triggers fire on an update
+// of any other column (migration 00028; TestQuietColumnsAreNoNews).
+var quietColumns = map[string]map[string]bool{
+	"sessions": {"last_seen_at": true},
+	"api_keys": {"last_used_at": true},
+}
+
+// isNews says whether db's write statement, which has run, may have
+// changed what the scope cache keeps: one on a table the cache is read
+// from, or raw SQL (which names no table), unless it is an update that
+// sets quiet columns only.
+func isNews(db *gorm.DB, update bool) bool {
+	table := db.Statement.Table
+	if table == "" {
+		return true
+	}
+	if !scopeCacheTables[table] {
+		return false
+	}
+	quiet := quietColumns[table]
+	set, ok := db.Statement.Dest.(map[string]any)
+	if !update || quiet == nil || !ok || len(set) == 0 {
+		return true
+	}
+	for column := range set {
+		if !quiet[column] {
+			return true
+		}
+	}
+	if s := db.Statement.Schema; s != nil {
+		// GORM sets an auto-updated column (updated_at) beside the map's.
+		for _, f := range s.Fields {
+			if f.AutoUpdateTime > 0 && !quiet[f.DBName] {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// watchNews returns what to call when a transaction on db has ended (a
+// write unit, InTx): it flushes db's scope cache if a statement that is
+// news ran in a transaction on db's database meanwhile, in this one or
+// any other (which flushes too often, never too seldom). A write unit
+// that wrote no news (an index, the usage recorder's batch) leaves the
+// cache as it is.
+func watchNews(db *gorm.DB) func() {
+	t := wallsOf(db)
+	if t == nil {
+		return func() {}
+	}
+	before := t.scopes.newsInTransactions.Load()
+	return func() {
+		if t.scopes.newsInTransactions.Load() != before {
+			t.scopes.flush()
+		}
+	}
+}
+
+// ForgetSession drops the session of tokenHash from db's scope cache in
+// this process: its quiet columns were written (its use recorded), which
+// is no news to any other (quietColumns), but this process's copy would
+// have it recorded again on every request. Another server's copy is as
+// old as it was, and records the use once more itself.
+func ForgetSession(db *gorm.DB, tokenHash string) {
+	if t := wallsOf(db); t != nil {
+		t.scopes.forget(cacheKey{liveSessions, tokenHash})
+	}
 }
 
 const (
@@ -149,6 +228,13 @@ func (c *scopeCache) flush() {
 	clear(c.entries)
 	c.mu.Unlock()
 	c.flushes.Add(1)
+}
+
+// forget drops one entry.
+func (c *scopeCache) forget(k cacheKey) {
+	c.mu.Lock()
+	delete(c.entries, k)
+	c.mu.Unlock()
 }
 
 // RecallSession answers a live session, by its token's hash, from the

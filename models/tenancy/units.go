@@ -72,9 +72,9 @@ func runUnit(ctx context.Context, db *gorm.DB, u unit, write bool, authority any
 	if inTransaction(db) || !write {
 		return runUnitOnce(ctx, db, u, write, authority, fn)
 	}
-	// A write commits here (or, failing, may have): API keys' scopes read
-	// before it may be stale.
-	defer keyScopesChanged(db)
+	// A write commits here (or, failing, may have): what the scope cache
+	// read before it may be stale.
+	defer watchNews(db)()
 	return runUnitOnce(ctx, db, u, write, authority, fn)
 }
 
