@@ -72,27 +72,41 @@ func ListIndexesForAPI(ctx context.Context, db *gorm.DB, s tenancy.Scope, q APII
 		}
 		return tx
 	}
-	col, dir := apiOrder(q.SortBy, q.Ascending)
 	out := make([]Index, 0, q.Limit)
 	var total int64
-	// The count and the page are subqueries of one statement, each planned
-	// on its own (the page through the account's index in sort order, with
-	// its limit). Rows: one per index of the page, or a single one of NULLs
-	// with the total when the page is empty. The outer ORDER BY keeps the
-	// page's order, which a join does not promise.
+	scan := func(rows tenancy.Rows) error { return scanAPIIndexes(rows, &out, &total) }
+	order := apiOrder(q.SortBy, q.Ascending)
+	page := tenancy.Page{Number: q.Page, Size: q.Limit}.Bounds()
+	if q.unfiltered() {
+		err := allAPIIndexes.Query(ctx, db, s, order, page, scan)
+		return out, total, err
+	}
 	err := s.Query(ctx, db, func(tx *gorm.DB) *gorm.DB {
-		count := filter(tx).Select("COUNT(*) AS total_results")
-		if q.unfiltered() {
-			count = visibleIndexCount(s, tx)
-		}
-		page := filter(tx).Clauses(clause.Select{Expression: clause.Expr{SQL: apiIndexColumns}}).
-			Order("indexes." + col + dir + ", indexes.id" + dir).Limit(q.Limit).Offset(apiOffset(q.Page, q.Limit))
-		return tx.Table("(?) AS t", count).Joins("LEFT JOIN (?) AS p ON 1 = 1", page).
-			Select("p.id, p.public_id, p.account_id, p.name, p.marengo_options, p.pegasus_options, p.addons, p.video_count, p.total_duration, " +
-				"p.created_at, p.updated_at, t.total_results").
-			Order("p." + col + dir + ", p.id" + dir)
-	}, func(rows tenancy.Rows) error { return scanAPIIndexes(rows, &out, &total) })
+		return apiIndexPage(tx, filter(tx), filter(tx).Select("COUNT(*) AS total_results"), order, page)
+	}, scan)
 	return out, total, err
+}
+
+// allAPIIndexes is ListIndexesForAPI's statement without filters, on every
+// API request that lists indexes: its total is the maintained count.
+var allAPIIndexes = tenancy.NewStatement(func(tx *gorm.DB, s tenancy.Scope, order apiOrderBy, page tenancy.Bounds) *gorm.DB {
+	return apiIndexPage(tx, visibleIndexes(s, tx), visibleIndexCount(s, tx), order, page)
+})
+
+// apiIndexPage is ListIndexesForAPI's statement for the indexes of rows and
+// their total (a query of one row, total_results). The count and the page
+// are subqueries of one statement, each planned on its own (the page
+// through the account's index in sort order, with its limit). Rows: one
+// per index of the page, or a single one of NULLs with the total when the
+// page is empty. The outer ORDER BY keeps the page's order, which a join
+// does not promise.
+func apiIndexPage(tx, rows, total *gorm.DB, order apiOrderBy, page tenancy.Bounds) *gorm.DB {
+	p := rows.Clauses(clause.Select{Expression: clause.Expr{SQL: apiIndexColumns}}).
+		Order("indexes." + order.col + order.dir + ", indexes.id" + order.dir).Limit(page.Limit).Offset(page.Offset)
+	return tx.Table("(?) AS t", total).Joins("LEFT JOIN (?) AS p ON 1 = 1", p).
+		Select("p.id, p.public_id, p.account_id, p.name, p.marengo_options, p.pegasus_options, p.addons, p.video_count, p.total_duration, " +
+			"p.created_at, p.updated_at, t.total_results").
+		Order("p." + order.col + order.dir + ", p.id" + order.dir)
 }
 
 // unfiltered reports whether the query keeps every index the scope sees:
@@ -143,23 +157,22 @@ func scanAPIIndexes(rows tenancy.Rows, out *[]Index, total *int64) error {
 	return rows.Err()
 }
 
-// apiOrder is the sort column ("created_at" unless sortBy is "updated_at")
-// and direction of an API list, written into its SQL: only these two
-// columns and directions can come out.
-func apiOrder(sortBy string, ascending bool) (col, dir string) {
-	col, dir = "created_at", " DESC"
+// apiOrderBy is the sort column ("created_at" or "updated_at") and
+// direction (" ASC" or " DESC") of an API list, written into its SQL.
+type apiOrderBy struct{ col, dir string }
+
+// apiOrder is an API list's sort: by created_at unless sortBy is
+// "updated_at", newest first unless ascending. Only these two columns and
+// directions can come out.
+func apiOrder(sortBy string, ascending bool) apiOrderBy {
+	o := apiOrderBy{"created_at", " DESC"}
 	if sortBy == "updated_at" {
-		col = "updated_at"
+		o.col = "updated_at"
 	}
 	if ascending {
-		dir = " ASC"
+		o.dir = " ASC"
 	}
-	return col, dir
-}
-
-// apiOffset is the number of rows before a page (from 1).
-func apiOffset(page, limit int) int {
-	return tenancy.Page{Number: page, Size: limit}.Offset()
+	return o
 }
 
 // restOfDay is the span from t to the end of its UTC day. t is rounded up to
@@ -196,14 +209,15 @@ func ListVideosForAPI(ctx context.Context, db *gorm.DB, s tenancy.Scope, indexPu
 		}
 		return tx
 	}
-	col, dir := apiOrder(q.SortBy, q.Ascending)
+	order := apiOrder(q.SortBy, q.Ascending)
+	page := tenancy.Page{Number: q.Page, Size: q.Limit}.Bounds()
 	var total int64
 	var videos []Video
 	err = s.Read(ctx, db, func(tx *gorm.DB) error {
 		if err := filter(tx).Count(&total).Error; err != nil {
 			return err
 		}
-		return filter(tx).Order("videos." + col + dir + ", videos.id" + dir).Limit(q.Limit).Offset(apiOffset(q.Page, q.Limit)).Find(&videos).Error
+		return filter(tx).Order("videos." + order.col + order.dir + ", videos.id" + order.dir).Limit(page.Limit).Offset(page.Offset).Find(&videos).Error
 	})
 	return videos, total, err
 }

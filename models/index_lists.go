@@ -84,19 +84,22 @@ func ListIndexes(ctx context.Context, db *gorm.DB, s tenancy.Scope, q IndexQuery
 // per index of the page, or one of NULLs with the total.
 func listAllIndexes(ctx context.Context, db *gorm.DB, s tenancy.Scope, page tenancy.Page, order string) (IndexList, error) {
 	var list IndexList
-	// The outer ORDER BY keeps the page's order, which a join does not
-	// promise.
-	err := s.Query(ctx, db, func(tx *gorm.DB) *gorm.DB {
-		rows := visibleIndexes(s, tx).
-			Select("indexes.*, users.name AS created_by_name").
-			Joins("LEFT JOIN users ON users.id = indexes.created_by_id").
-			Order(order).Limit(page.Size).Offset(page.Offset())
-		total := visibleIndexCount(s, tx)
-		return tx.Table("(?) AS t", total).Joins("LEFT JOIN (?) AS p ON 1 = 1", rows).
-			Select(indexRowColumns + ", t.total_results").Order(strings.ReplaceAll(order, "indexes.", "p."))
-	}, func(rows tenancy.Rows) error { return scanIndexRows(rows, &list) })
+	err := allIndexRows.Query(ctx, db, s, order, page.Bounds(),
+		func(rows tenancy.Rows) error { return scanIndexRows(rows, &list) })
 	return list, err
 }
+
+// allIndexRows is listAllIndexes's statement, in the order (its shape)
+// ListIndexes chose. The outer ORDER BY keeps the page's order, which a
+// join does not promise.
+var allIndexRows = tenancy.NewStatement(func(tx *gorm.DB, s tenancy.Scope, order string, page tenancy.Bounds) *gorm.DB {
+	rows := visibleIndexes(s, tx).
+		Select("indexes.*, users.name AS created_by_name").
+		Joins("LEFT JOIN users ON users.id = indexes.created_by_id").
+		Order(order).Limit(page.Limit).Offset(page.Offset)
+	return tx.Table("(?) AS t", visibleIndexCount(s, tx)).Joins("LEFT JOIN (?) AS p ON 1 = 1", rows).
+		Select(indexRowColumns + ", t.total_results").Order(strings.ReplaceAll(order, "indexes.", "p."))
+})
 
 // indexRowColumns are an IndexRow's, as listAllIndexes's page p has them.
 const indexRowColumns = "p.id, p.public_id, p.account_id, p.name, p.name_key, p.marengo_options, p.pegasus_options, p.addons, " +

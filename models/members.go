@@ -65,14 +65,7 @@ func ListMembersAndAdmins(ctx context.Context, db *gorm.DB, s tenancy.Scope, pag
 	if err := s.Require(tenancy.CapViewAccount); err != nil {
 		return nil, 0, 0, err
 	}
-	// The window's counts cover every member: they are taken before the
-	// page's LIMIT.
-	err = s.Query(ctx, db, func(tx *gorm.DB) *gorm.DB {
-		return memberRows(tx, s).
-			Select(memberColumns + ", COUNT(*) OVER () AS total, SUM(CASE WHEN memberships.role = 'admin' THEN 1 ELSE 0 END) OVER () AS admins").
-			Order("CASE WHEN memberships.role = 'admin' THEN 0 ELSE 1 END, LOWER(users.name), users.id").
-			Limit(page.Size).Offset(page.Offset())
-	}, func(r tenancy.Rows) error {
+	err = memberPage.Query(ctx, db, s, struct{}{}, page.Bounds(), func(r tenancy.Rows) error {
 		scan := newMemberScan(&total, &admins)
 		rows = make([]MemberRow, 0, min(page.Size, 100))
 		for r.Next() {
@@ -94,6 +87,16 @@ func ListMembersAndAdmins(ctx context.Context, db *gorm.DB, s tenancy.Scope, pag
 	}
 	return rows, total, admins, err
 }
+
+// memberPage is a page of ListMembersAndAdmins's members, administrators
+// first, with the counts of every member (the window's counts are taken
+// before the page's LIMIT).
+var memberPage = tenancy.NewStatement(func(tx *gorm.DB, s tenancy.Scope, _ struct{}, page tenancy.Bounds) *gorm.DB {
+	return memberRows(tx, s).
+		Select(memberColumns + ", COUNT(*) OVER () AS total, SUM(CASE WHEN memberships.role = 'admin' THEN 1 ELSE 0 END) OVER () AS admins").
+		Order("CASE WHEN memberships.role = 'admin' THEN 0 ELSE 1 END, LOWER(users.name), users.id").
+		Limit(page.Limit).Offset(page.Offset)
+})
 
 // memberScan reads rows of memberColumns and then counts into their types
 // (GORM's scan reflects on every field of every row, and had pgx allocate

@@ -29,6 +29,12 @@ func (p Page) Offset() int {
 	return (p.Number - 1) * p.Size
 }
 
+// Bounds are a page's limit and offset, as a Statement binds them.
+type Bounds struct{ Limit, Offset int }
+
+// Bounds is the page's limit (its size) and offset.
+func (p Page) Bounds() Bounds { return Bounds{Limit: p.Size, Offset: p.Offset()} }
+
 // Pages is the number of pages total rows fill (at least 1).
 func (p Page) Pages(total int64) int {
 	if p.Size <= 0 || total <= 0 {

@@ -114,7 +114,13 @@ func pipelined(ctx context.Context, db *gorm.DB, u unit, dest any, build func(tx
 	if rendered.Error != nil {
 		return rendered.Error
 	}
-	text, args := rendered.Statement.SQL.String(), rendered.Statement.Vars
+	return sendPipelined(ctx, db, u, rendered.Statement.SQL.String(), rendered.Statement.Vars,
+		func(rows gorm.Rows) error { return consume(rows, rendered) })
+}
+
+// sendPipelined sends the unit's settings and a statement rendered for
+// PostgreSQL together, and hands its rows to consume.
+func sendPipelined(ctx context.Context, db *gorm.DB, u unit, text string, args []any, consume func(rows gorm.Rows) error) error {
 	t := wallsOf(db)
 	conn, err := t.appConn(ctx, db)
 	if err != nil {
@@ -139,7 +145,7 @@ func pipelined(ctx context.Context, db *gorm.DB, u unit, dest any, build func(tx
 		if err != nil {
 			return errors.Join(err, results.Close())
 		}
-		err = consume(pgxRows{rows}, rendered)
+		err = consume(pgxRows{rows})
 		rows.Close()
 		if err == nil {
 			err = rows.Err()

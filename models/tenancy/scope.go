@@ -346,3 +346,24 @@ func (m Memberships) Personal() (Scope, error) {
 	}
 	return Scope{}, ErrNotMember
 }
+
+// standInScope is s with stand-ins for its account (every field but its
+// kind) and user, for a Statement to render its shapes with, dry (no
+// statement runs with it): the round's stand-in IDs, and the account's
+// other fields zero in the first round and not in the second, so that a
+// statement binding any of them is caught.
+func standInScope(s Scope, round int) Scope {
+	stand := Scope{role: s.role, secondFactor: s.secondFactor}
+	stand.account = Account{ID: standInInt(round, 0), Kind: s.account.Kind}
+	stand.userID = standInInt(round, 1)
+	if round == 1 {
+		slug := "\x00stand-in"
+		n := int64(7)
+		stand.account.PublicID, stand.account.Name, stand.account.Slug, stand.account.Plan = "\x00stand-in", "\x00stand-in", &slug, "\x00stand-in"
+		stand.account.RatePerMinute, stand.account.RatePerDay = &n, &n
+		stand.account.SSOEnforced, stand.account.Require2FA = true, true
+		stand.account.CreatedByID = standInInt(round, 2)
+		stand.account.CreatedAt, stand.account.UpdatedAt = time.Unix(1, 0), time.Unix(2, 0)
+	}
+	return stand
+}

@@ -81,6 +81,10 @@ type walls struct {
 	// turn while it runs (runUnitOnce): the requests of a loaded server
 	// waited for a connection tens of milliseconds in the pool's draw.
 	turns turns
+
+	// shapes keeps the Statements' rendered shapes (shapeKey →
+	// *renderedShape), for this database.
+	shapes sync.Map
 }
 
 // appConn takes a connection of db's pool (the application's, on
