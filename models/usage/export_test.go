@@ -6,3 +6,10 @@ func SetMaxPendingUsage(r *UsageRecorder, n int) {
 	defer r.mu.Unlock()
 	r.maxPending = n
 }
+
+// LoseFlushes fails the recorder's flushes as a dropped connection does,
+// before they commit (rolled back) or after (the answer lost), while lose
+// says so.
+func LoseFlushes(r *UsageRecorder, lose func(afterCommit bool) error) {
+	r.lose = lose
+}

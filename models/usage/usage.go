@@ -5,6 +5,7 @@ package usage
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"sync"
@@ -140,6 +141,22 @@ type UsageRecorder struct {
 	written    int64 // events written since the recorder was made
 	dropped    int64 // events given up since the recorder was made
 	overflow   int64 // events dropped in the current episode of a full queue
+	// doubt is a flush whose commit was not answered, whose events lead
+	// pending until the database says whether it committed (nil: none).
+	doubt *inDoubt
+
+	// lose, in tests, fails a flush's transaction as a dropped connection
+	// does: before it commits (rolled back), or after (its answer lost).
+	lose func(afterCommit bool) error
+}
+
+// inDoubt is a PostgreSQL transaction of a flush that failed once it had
+// an ID: it may have committed (a connection lost while committing), and
+// writing its events again would count them twice. Its events are the
+// first events of pending until pg_xact_status answers.
+type inDoubt struct {
+	xid    string
+	events int
 }
 
 // NewUsageRecorder writes batches to db every interval once Run is called.
@@ -238,9 +255,7 @@ func (r *UsageRecorder) Stats() UsageStats {
 // enterSQLiteWrite): a busy server's two seconds of usage in one
 // transaction held it for tens of milliseconds; in transactions of 500 a
 // take waits for one of them at most. PostgreSQL takes no such lock, and
-// writes a flush in one transaction: every write transaction ends by
-// emptying the scope cache, and twenty in a row sent the API's key reads to
-// the database over and over (p99 165-208 ms against 26-64).
+// writes a flush in one transaction.
 const flushChunk = 500
 
 // Flush writes what is pending, with its rollup and the keys' last use:
@@ -248,6 +263,9 @@ const flushChunk = 500
 // notes the keys), on PostgreSQL in one. What a failed transaction did not
 // write waits for the next flush.
 func (r *UsageRecorder) Flush(ctx context.Context) error {
+	if err := r.settleDoubt(ctx); err != nil {
+		return err
+	}
 	r.mu.Lock()
 	events, keys := r.pending, r.keys
 	r.pending, r.keys = nil, map[int64]time.Time{}
@@ -261,9 +279,14 @@ func (r *UsageRecorder) Flush(ctx context.Context) error {
 	}
 	written := 0
 	var err error
+	var doubt *inDoubt
 	for len(keys) > 0 || written < len(events) {
 		chunk := events[written:min(written+size, len(events))]
-		if err = r.write(ctx, chunk, keys); err != nil {
+		var xid string
+		if xid, err = r.write(ctx, chunk, keys); err != nil {
+			if xid != "" && len(chunk) > 0 {
+				doubt = &inDoubt{xid: xid, events: len(chunk)}
+			}
 			break
 		}
 		written += len(chunk)
@@ -279,6 +302,7 @@ func (r *UsageRecorder) Flush(ctx context.Context) error {
 	// that an outage cannot turn into an out-of-memory crash.
 	if rest := events[written:]; len(rest)+len(r.pending) <= r.maxPending {
 		r.pending = append(rest, r.pending...)
+		r.doubt = doubt
 	} else {
 		r.dropped += int64(len(rest))
 		r.log.Error("usage events dropped: the database has been unavailable too long", "count", len(rest))
@@ -291,8 +315,20 @@ func (r *UsageRecorder) Flush(ctx context.Context) error {
 
 // write stores events with their rollup, and the keys' last use, in one
 // transaction.
-func (r *UsageRecorder) write(ctx context.Context, events []UsageEvent, keys map[int64]time.Time) error {
-	return tenancy.System("write the batched usage of API requests").Tx(ctx, r.db, func(tx *gorm.DB) error {
+// usageDoor writes the batched usage, and asks whether a flush whose
+// commit was not answered committed.
+var usageDoor = tenancy.System("write the batched usage of API requests")
+
+// write writes a chunk of a flush in one transaction. On PostgreSQL xid is
+// the transaction's ID: after an error, the transaction may still have
+// committed.
+func (r *UsageRecorder) write(ctx context.Context, events []UsageEvent, keys map[int64]time.Time) (xid string, err error) {
+	err = usageDoor.Tx(ctx, r.db, func(tx *gorm.DB) error {
+		if tenancy.DialectOfDB(tx) == tenancy.Postgres {
+			if err := tx.Raw("SELECT pg_current_xact_id()::text").Scan(&xid).Error; err != nil {
+				return err
+			}
+		}
 		live, err := existingAccounts(tx, events)
 		if err != nil {
 			return err
@@ -310,8 +346,52 @@ func (r *UsageRecorder) write(ctx context.Context, events []UsageEvent, keys map
 		if err := storeUsage(tx, kept); err != nil {
 			return err
 		}
-		return touchAPIKeys(tx, keys)
+		if err := touchAPIKeys(tx, keys); err != nil {
+			return err
+		}
+		if r.lose != nil {
+			return r.lose(false)
+		}
+		return nil
 	})
+	if err == nil && r.lose != nil {
+		err = r.lose(true)
+	}
+	return xid, err
+}
+
+// settleDoubt asks PostgreSQL whether the flush in doubt committed: if it
+// did, its events are dropped from pending, written; if it did not, they
+// are written with the rest. While the database cannot say (it is down, or
+// the transaction still runs), nothing is written.
+func (r *UsageRecorder) settleDoubt(ctx context.Context) error {
+	r.mu.Lock()
+	d := r.doubt
+	r.mu.Unlock()
+	if d == nil {
+		return nil
+	}
+	var status *string
+	if err := usageDoor.Do(ctx, r.db, func(tx *gorm.DB) error {
+		return tx.Raw("SELECT pg_xact_status(?::xid8)", d.xid).Scan(&status).Error
+	}); err != nil {
+		return fmt.Errorf("ask whether a flush of usage committed: %w", err)
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	switch {
+	case status == nil:
+		// Too old for PostgreSQL to know: written again rather than lost.
+		r.log.Error("whether a flush of usage committed is unknown; its events are written again", "events", d.events)
+	case *status == "in progress":
+		return errors.New("a flush of usage whose commit was not answered is still in progress")
+	case *status == "committed":
+		r.pending = r.pending[d.events:]
+		r.written += int64(d.events)
+		r.log.Info("a flush of usage whose commit was not answered had committed", "events", d.events)
+	}
+	r.doubt = nil
+	return nil
 }
 
 // Run flushes every interval until ctx ends, then once more.

@@ -2,6 +2,7 @@ package usage_test
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"sync"
 	"testing"
@@ -106,4 +107,50 @@ func TestUsageRecorderKeepsTheLatestUseOfAKey(t *testing.T) {
 			t.Errorf("events by day %v, want one on each side of midnight", days)
 		}
 	})
+}
+
+// A flush whose transaction fails once it has an ID may have committed (a
+// connection lost while committing): the next flush asks PostgreSQL, and
+// writes its events only if it did not. Either way every request is
+// counted once, in the events and in the rollups.
+func TestUsageIsWrittenOnceWhenACommitIsNotAnswered(t *testing.T) {
+	t.Parallel()
+	db := dbtest.Postgres(t)
+	for _, afterCommit := range []bool{true, false} {
+		name := "lost before it committed"
+		if afterCommit {
+			name = "committed, its answer lost"
+		}
+		t.Run(name, func(t *testing.T) {
+			f := dbtest.NewOrgFixture(t, db)
+			k := keyScope(t, db, dbtest.NewAPIKey(t, db, f.Admin, name))
+			rec := usage.NewUsageRecorder(db, slog.New(slog.DiscardHandler), time.Hour)
+			t0 := time.Date(2030, 6, 1, 12, 0, 0, 0, time.UTC)
+			for i := range 4 {
+				rec.RecordRequest(k, "indexes", t0.Add(time.Duration(i)*time.Second))
+			}
+			lost := errors.New("the connection was lost")
+			usage.LoseFlushes(rec, func(after bool) error {
+				if after == afterCommit {
+					return lost
+				}
+				return nil
+			})
+			if err := rec.Flush(t.Context()); !errors.Is(err, lost) {
+				t.Fatalf("the failing flush: %v, want the lost connection", err)
+			}
+			usage.LoseFlushes(rec, nil)
+			rec.RecordRequest(k, "indexes", t0.Add(time.Minute))
+			dbtest.Must(t, rec.Flush(t.Context()))
+			var events, rolledUp int64
+			dbtest.Must(t, dbtest.Plain(t, db).Raw("SELECT COUNT(*) FROM usage_events WHERE account_id = ?", f.Admin.AccountID()).Scan(&events).Error)
+			dbtest.Must(t, dbtest.Plain(t, db).Raw("SELECT COALESCE(SUM(quantity), 0) FROM usage_daily WHERE account_id = ?", f.Admin.AccountID()).Scan(&rolledUp).Error)
+			if events != 5 || rolledUp != 5 {
+				t.Errorf("%d events stored and %d rolled up for 5 requests", events, rolledUp)
+			}
+			if s := rec.Stats(); s.Written != 5 || s.Pending != 0 {
+				t.Errorf("the recorder counts %d written and %d pending, want 5 and 0", s.Written, s.Pending)
+			}
+		})
+	}
 }
