@@ -48,19 +48,18 @@ func NewStatement[K comparable, A any](build func(tx *gorm.DB, s Scope, shape K,
 // Query runs the statement as s's unit of work, as Scope.Query does, and
 // hands its rows to scan.
 func (st *Statement[K, A]) Query(ctx context.Context, db *gorm.DB, s Scope, shape K, args A, scan func(Rows) error) error {
-	u, db, err := s.queryUnit(db)
+	u, pool, err := s.queryUnit(db)
 	if err != nil {
 		return err
 	}
-	direct := func(tx *gorm.DB) *gorm.DB { return st.build(tx, s, shape, args) }
 	if DialectOfDB(db) != Postgres || inTransaction(db) || u.door || s.scimToken != 0 {
-		return s.Query(ctx, db, direct, scan)
+		return s.Query(ctx, db, func(tx *gorm.DB) *gorm.DB { return st.build(tx, s, shape, args) }, scan)
 	}
 	key := shapeKey{statement: st, shape: shape, role: s.role, kind: s.account.Kind, secondFactor: s.secondFactor}
-	t := wallsOf(db)
+	t := wallsOf(pool)
 	kept, ok := t.shapes.Load(key)
 	if !ok {
-		r, err := renderShape(ctx, db, s, func(tx *gorm.DB, stand Scope, a any) *gorm.DB {
+		r, err := renderShape(ctx, pool, s, func(tx *gorm.DB, stand Scope, a any) *gorm.DB {
 			return st.build(tx, stand, shape, a.(A))
 		}, reflect.TypeOf(args))
 		if err != nil {
@@ -69,7 +68,7 @@ func (st *Statement[K, A]) Query(ctx context.Context, db *gorm.DB, s Scope, shap
 		kept, _ = t.shapes.LoadOrStore(key, r)
 	}
 	r := kept.(*renderedShape)
-	return sendPipelined(ctx, db, u, r.text, r.bind(s, reflect.ValueOf(args)), func(rows gorm.Rows) error { return scan(rows) })
+	return sendPipelined(ctx, pool, u, r.text, r.bind(s, reflect.ValueOf(args)), func(rows gorm.Rows) error { return scan(rows) })
 }
 
 // shapeKey is what a rendered shape is kept by, in each database's walls:
