@@ -137,14 +137,18 @@ func CountVisibleIndexes(ctx context.Context, db *gorm.DB, s tenancy.Scope) (int
 
 // scanAPIIndexes reads ListIndexesForAPI's rows.
 func scanAPIIndexes(rows tenancy.Rows, out *[]Index, total *int64) error {
+	// One set of variables, reused row after row (as scanIndexRows does):
+	// Scan takes them as interfaces, so each would be a heap allocation a
+	// row.
+	var (
+		id, account                         sql.NullInt64
+		publicID, name, marengo, pegasus, a sql.NullString
+		videos, duration                    sql.NullInt64
+		created, updated                    sql.Null[time.Time]
+	)
+	dest := []any{&id, &publicID, &account, &name, &marengo, &pegasus, &a, &videos, &duration, &created, &updated, total}
 	for rows.Next() {
-		var (
-			id, account                         sql.NullInt64
-			publicID, name, marengo, pegasus, a sql.NullString
-			videos, duration                    sql.NullInt64
-			created, updated                    sql.Null[time.Time]
-		)
-		if err := rows.Scan(&id, &publicID, &account, &name, &marengo, &pegasus, &a, &videos, &duration, &created, &updated, total); err != nil {
+		if err := rows.Scan(dest...); err != nil {
 			return err
 		}
 		if !id.Valid {
