@@ -451,22 +451,13 @@ func installCallbacks(db *gorm.DB) error {
 			queries.Add(1)
 		}
 	}
-	// A write that is news to the scope cache (isNews) outside a
-	// transaction has committed when its callbacks end: the cache is
-	// flushed at once. In a transaction, the unit or InTx flushes it when
-	// the transaction ends (watchNews).
+	// A write that is news to the scope cache (isNews) is heard of
+	// (heardNews).
 	news := func(update bool) func(*gorm.DB) {
 		return func(db *gorm.DB) {
-			if db.Error != nil || db.DryRun || !isNews(db, update) {
-				return
+			if db.Error == nil && !db.DryRun && isNews(db, update) {
+				heardNews(db)
 			}
-			if inTransaction(db) {
-				if t := wallsOf(db); t != nil {
-					t.scopes.newsInTransactions.Add(1)
-				}
-				return
-			}
-			keyScopesChanged(db)
 		}
 	}
 	// Raw SQL read through rows may write too (INSERT … RETURNING): in a
@@ -474,11 +465,8 @@ func installCallbacks(db *gorm.DB) error {
 	// are scanned into. (Outside one, as the rate limiter's take, it must
 	// not write a table the cache is read from: see Door.Write.)
 	rowsWrote := func(db *gorm.DB) {
-		if db.Error != nil || db.DryRun || !inTransaction(db) || isSelect(db.Statement.SQL.String()) {
-			return
-		}
-		if t := wallsOf(db); t != nil {
-			t.scopes.newsInTransactions.Add(1)
+		if db.Error == nil && !db.DryRun && inTransaction(db) && !isSelect(db.Statement.SQL.String()) {
+			heardNews(db)
 		}
 	}
 	steps := []struct {

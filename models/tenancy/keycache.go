@@ -91,7 +91,8 @@ var scopeCacheTables = map[string]bool{
 // again. Every active session is touched every few minutes, and the keys
 // in use every few seconds (the usage recorder): as news, each touch
 // emptied every server's cache. Their tables' triggers fire on an update
-// of any other column (migration 00028; TestQuietColumnsAreNoNews).
+// of any other column (migration 00028; TestScopeCacheTablesNotify checks them column by
+// column).
 var quietColumns = map[string]map[string]bool{
 	"sessions": {"last_seen_at": true},
 	"api_keys": {"last_used_at": true},
@@ -128,6 +129,20 @@ func isNews(db *gorm.DB, update bool) bool {
 		}
 	}
 	return false
+}
+
+// heardNews notes db's statement, which has run, as news to the scope
+// cache: outside a transaction it has committed, and the cache is flushed
+// at once; in one, the unit or InTx flushes it when the transaction ends
+// (watchNews).
+func heardNews(db *gorm.DB) {
+	if !inTransaction(db) {
+		keyScopesChanged(db)
+		return
+	}
+	if t := wallsOf(db); t != nil {
+		t.scopes.newsInTransactions.Add(1)
+	}
 }
 
 // watchNews returns what to call when a transaction on db has ended (a
