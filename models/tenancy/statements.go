@@ -159,7 +159,15 @@ func renderShape(ctx context.Context, db *gorm.DB, s Scope, build func(tx *gorm.
 		if source < 0 {
 			return nil, fmt.Errorf("a statement binds %#v (value %d), computed from its scope or arguments: pass it as an argument", v, i+1)
 		}
-		r.values = append(r.values, shapeValue{source: source + sourceAccount})
+		switch source {
+		case 0:
+			source = sourceAccount
+		case 1:
+			source = sourceUser
+		default:
+			source -= 2 // the arguments' fields follow the account and the user
+		}
+		r.values = append(r.values, shapeValue{source: source})
 	}
 	return r, nil
 }
