@@ -313,15 +313,13 @@ func (r *UsageRecorder) Flush(ctx context.Context) error {
 	return err
 }
 
-// write stores events with their rollup, and the keys' last use, in one
-// transaction.
 // usageDoor writes the batched usage, and asks whether a flush whose
 // commit was not answered committed.
 var usageDoor = tenancy.System("write the batched usage of API requests")
 
-// write writes a chunk of a flush in one transaction. On PostgreSQL xid is
-// the transaction's ID: after an error, the transaction may still have
-// committed.
+// write stores a chunk of a flush with its rollup, and the keys' last use,
+// in one transaction. On PostgreSQL xid is the transaction's ID: after an
+// error, the transaction may still have committed.
 func (r *UsageRecorder) write(ctx context.Context, events []UsageEvent, keys map[int64]time.Time) (xid string, err error) {
 	err = usageDoor.Tx(ctx, r.db, func(tx *gorm.DB) error {
 		if tenancy.DialectOfDB(tx) == tenancy.Postgres {
