@@ -19,19 +19,16 @@ func cacheMisses(db *gorm.DB) int64 {
 }
 
 // untilKept waits until lookUps, run again, all answer from db's scope
-// cache (the news of the test's own writes may still be on its way).
+// cache (the news of the test's own writes may still be on its way). It
+// counts db's misses rather than the process's statements, so that tests
+// using it may run in parallel.
 func untilKept(t *testing.T, db *gorm.DB, lookUps func()) {
 	t.Helper()
-	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+	untilFromMemory(t, "the look-ups", func() int64 {
 		before := cacheMisses(db)
 		lookUps()
-		if cacheMisses(db) == before {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("look-ups still miss the scope cache after 5 s")
-		}
-	}
+		return cacheMisses(db) - before
+	})
 }
 
 // Recording that a session or an API key was used is no news to the scope

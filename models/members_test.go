@@ -848,3 +848,35 @@ func TestListMembersReadsRowsAsGetMemberDoes(t *testing.T) {
 		}
 	})
 }
+
+// The members page pages through every member, administrators first, its
+// counts whole on every page (past the last one too), for an administrator
+// and a member alike, and in each organization only its own members.
+func TestListMembersPages(t *testing.T) {
+	t.Parallel()
+	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
+		f := dbtest.NewOrgFixture(t, db)
+		for _, viewer := range []tenancy.Scope{f.Admin, f.Member} {
+			var seen []int64
+			for page, want := range []int{2, 1, 0} {
+				rows, total, admins, err := models.ListMembersAndAdmins(t.Context(), db, viewer, tenancy.Page{Number: page + 1, Size: 2})
+				dbtest.Must(t, err)
+				if len(rows) != want || total != 3 || admins != 1 {
+					t.Errorf("role %s, page %d: %d rows, total %d, admins %d; want %d, 3, 1", viewer.Role(), page+1, len(rows), total, admins, want)
+				}
+				for _, r := range rows {
+					seen = append(seen, r.UserID)
+				}
+			}
+			if len(seen) != 3 || seen[0] != f.AdminUser.ID || slices.Contains(seen[1:], f.AdminUser.ID) ||
+				!slices.Contains(seen, f.MemberUser.ID) || !slices.Contains(seen, f.Member2User.ID) {
+				t.Errorf("role %s: pages listed users %v; want the administrator %d first, then %d and %d", viewer.Role(), seen, f.AdminUser.ID, f.MemberUser.ID, f.Member2User.ID)
+			}
+		}
+		rows, total, _, err := models.ListMembersAndAdmins(t.Context(), db, f.Other, tenancy.Page{Number: 1, Size: 2})
+		dbtest.Must(t, err)
+		if len(rows) != 1 || total != 1 || rows[0].UserID == f.AdminUser.ID {
+			t.Errorf("another organization lists %d members of %d: %+v; want its own one", len(rows), total, rows)
+		}
+	})
+}

@@ -171,6 +171,7 @@ func TestScopeCacheTablesNotify(t *testing.T) {
 			dbtest.Must(t, plain.Raw(`SELECT tbl_name AS "table", sql FROM sqlite_master
 				WHERE type = 'trigger' AND sql LIKE '%UPDATE scope_cache_news SET version = version + 1%'`).Scan(&triggers).Error)
 			event := regexp.MustCompile(`(?is)AFTER\s+(INSERT|DELETE|UPDATE)\s+(?:OF\s+(.*?)\s+)?ON\s`)
+			comma := regexp.MustCompile(`\s*,\s*`)
 			kinds := map[string]map[string]bool{}
 			for _, g := range triggers {
 				m := event.FindStringSubmatch(g.SQL)
@@ -188,7 +189,7 @@ func TestScopeCacheTablesNotify(t *testing.T) {
 					if c.Table != g.Table {
 						continue
 					}
-					if m[2] == "" || slices.Contains(regexp.MustCompile(`\s*,\s*`).Split(strings.TrimSpace(m[2]), -1), c.Name) {
+					if m[2] == "" || slices.Contains(comma.Split(strings.TrimSpace(m[2]), -1), c.Name) {
 						news = append(news, c)
 					}
 				}
