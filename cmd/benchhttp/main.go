@@ -121,6 +121,7 @@ type result struct {
 	// emptied: each costs the requests that follow the statements it
 	// saved them.
 	flushes           float64
+	flushesKnown      bool
 	rssKB             int64
 	measuredFor       time.Duration
 	nonSuccessSamples string
@@ -512,13 +513,12 @@ func measure(ctx context.Context, base, metricsAddr string, pid int, dbName stri
 			r.pgCPU += c - pg0[p]
 		}
 	}
-	stmts0, stmtsOK0 := counters0[statementsMetric]
-	stmts1, stmtsOK1 := counters1[statementsMetric]
-	if stmtsOK0 && stmtsOK1 && w.requests > 0 {
-		r.statementsKnown = true
-		r.statements = (stmts1 - stmts0) / float64(w.requests)
+	if n, ok := delta(counters0, counters1, statementsMetric); ok && w.requests > 0 {
+		r.statements, r.statementsKnown = n/float64(w.requests), true
 	}
-	r.flushes = (counters1[flushesMetric] - counters0[flushesMetric]) / took.Seconds()
+	if n, ok := delta(counters0, counters1, flushesMetric); ok {
+		r.flushes, r.flushesKnown = n/took.Seconds(), true
+	}
 	return r, nil
 }
 
@@ -554,15 +554,18 @@ func printResults(out io.Writer, rs []result, header bool) {
 	}
 	for _, r := range rs {
 		n := float64(max(r.requests, 1))
-		pg, st := "n/a", "n/a"
+		pg, st, fl := "n/a", "n/a", "n/a"
 		if r.pgKnown {
 			pg = fmt.Sprintf("%.3f", ms(r.pgCPU)/n)
 		}
 		if r.statementsKnown {
 			st = fmt.Sprintf("%.2f", r.statements)
 		}
-		fmt.Fprintf(tw, "%s\t%.0f\t%.2f\t%.2f\t%.3f\t%s\t%s\t%.2f\t%.0f\t%d\t\n", r.name, r.rps, ms(r.p50), ms(r.p99),
-			ms(r.serverCPU)/n, pg, st, r.flushes, float64(r.rssKB)/1024, r.errors)
+		if r.flushesKnown {
+			fl = fmt.Sprintf("%.2f", r.flushes)
+		}
+		fmt.Fprintf(tw, "%s\t%.0f\t%.2f\t%.2f\t%.3f\t%s\t%s\t%s\t%.0f\t%d\t\n", r.name, r.rps, ms(r.p50), ms(r.p99),
+			ms(r.serverCPU)/n, pg, st, fl, float64(r.rssKB)/1024, r.errors)
 	}
 	tw.Flush()
 	for _, r := range rs {
@@ -670,6 +673,14 @@ const (
 	statementsMetric = "switchboard_sql_statements_total"
 	flushesMetric    = "switchboard_api_key_cache_flushes_total"
 )
+
+// delta is how much a counter grew between two reads of counters; false
+// when either read lacks it.
+func delta(before, after map[string]float64, name string) (float64, bool) {
+	b, okB := before[name]
+	a, okA := after[name]
+	return a - b, okA && okB
+}
 
 // counters reads the server's metrics that measure keeps (those it does
 // not export are absent).
