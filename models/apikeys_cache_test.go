@@ -27,6 +27,18 @@ func watchKeyScopes(t *testing.T, db *gorm.DB) {
 	waitForKeyCache(t, db, true)
 }
 
+// hearNews keeps db's caches informed as a server does, and says whether
+// db is PostgreSQL: there they listen (watchKeyScopes); on SQLite they read
+// their counters themselves.
+func hearNews(t *testing.T, db *gorm.DB) (pg bool) {
+	t.Helper()
+	if tenancy.DialectOfDB(db) != tenancy.Postgres {
+		return false
+	}
+	watchKeyScopes(t, db)
+	return true
+}
+
 // waitForKeyCache waits until db's key cache answers (or stops answering).
 func waitForKeyCache(t *testing.T, db *gorm.DB, live bool) {
 	t.Helper()

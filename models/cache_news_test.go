@@ -41,10 +41,7 @@ func untilKept(t *testing.T, db *gorm.DB, lookUps func()) {
 func TestRecordingUseIsNoNews(t *testing.T) {
 	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
-		pg := tenancy.DialectOfDB(db) == tenancy.Postgres
-		if pg {
-			watchKeyScopes(t, db)
-		}
+		pg := hearNews(t, db)
 		f := dbtest.NewOrgFixture(t, db)
 		k := dbtest.NewAPIKey(t, db, f.Member, "used")
 		_, touchedToken := newSession(t, db)

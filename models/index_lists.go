@@ -3,6 +3,7 @@ package models
 import (
 	"context"
 	"database/sql"
+	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -83,22 +84,27 @@ func ListIndexes(ctx context.Context, db *gorm.DB, s tenancy.Scope, q IndexQuery
 // (index_counts) joined to the page, as ListIndexesForAPI does. Rows: one
 // per index of the page, or one of NULLs with the total.
 func listAllIndexes(ctx context.Context, db *gorm.DB, s tenancy.Scope, page tenancy.Page, order string) (IndexList, error) {
-	var list IndexList
-	err := allIndexRows.Query(ctx, db, s, order, page.Bounds(),
-		func(rows tenancy.Rows) error { return scanIndexRows(rows, &list) })
+	list, err := allIndexRows.Query(ctx, db, s, order, page.Bounds())
+	// The kept page is shared: the caller gets a slice of its own.
+	list.Rows = slices.Clone(list.Rows)
 	return list, err
 }
 
 // allIndexRows is listAllIndexes's statement, in the order (its shape)
-// ListIndexes chose. The outer ORDER BY keeps the page's order, which a
-// join does not promise.
-var allIndexRows = tenancy.NewStatement(func(tx *gorm.DB, s tenancy.Scope, order string, page tenancy.Bounds) *gorm.DB {
+// ListIndexes chose, kept in memory until the account's indexes change
+// (tenancy.Kept). The outer ORDER BY keeps the page's order, which a join
+// does not promise.
+var allIndexRows = tenancy.NewKept(func(tx *gorm.DB, s tenancy.Scope, order string, page tenancy.Bounds) *gorm.DB {
 	rows := visibleIndexes(s, tx).
 		Select("indexes.*, users.name AS created_by_name").
 		Joins("LEFT JOIN users ON users.id = indexes.created_by_id").
 		Order(order).Limit(page.Limit).Offset(page.Offset)
 	return tx.Table("(?) AS t", visibleIndexCount(s, tx)).Joins("LEFT JOIN (?) AS p ON 1 = 1", rows).
 		Select(indexRowColumns + ", t.total_results").Order(strings.ReplaceAll(order, "indexes.", "p."))
+}, func(rows tenancy.Rows) (IndexList, error) {
+	var list IndexList
+	err := scanIndexRows(rows, &list)
+	return list, err
 })
 
 // indexRowColumns are an IndexRow's, as listAllIndexes's page p has them.

@@ -65,18 +65,9 @@ func ListMembersAndAdmins(ctx context.Context, db *gorm.DB, s tenancy.Scope, pag
 	if err := s.Require(tenancy.CapViewAccount); err != nil {
 		return nil, 0, 0, err
 	}
-	err = memberPage.Query(ctx, db, s, struct{}{}, page.Bounds(), func(r tenancy.Rows) error {
-		scan := newMemberScan(&total, &admins)
-		rows = make([]MemberRow, 0, min(page.Size, 100))
-		for r.Next() {
-			m, err := scan.row(r)
-			if err != nil {
-				return err
-			}
-			rows = append(rows, m)
-		}
-		return r.Err()
-	})
+	kept, err := memberPage.Query(ctx, db, s, struct{}{}, page.Bounds())
+	// The kept page is shared: the caller gets a slice of its own.
+	rows, total, admins = append(make([]MemberRow, 0, len(kept.rows)), kept.rows...), kept.total, kept.admins
 	if err == nil && len(rows) == 0 && page.Offset() > 0 {
 		var c struct{ Total, Admins int64 }
 		err = s.Find(ctx, db, &c, func(tx *gorm.DB) *gorm.DB {
@@ -90,13 +81,33 @@ func ListMembersAndAdmins(ctx context.Context, db *gorm.DB, s tenancy.Scope, pag
 
 // memberPage is a page of ListMembersAndAdmins's members, administrators
 // first, with the counts of every member (the window's counts are taken
-// before the page's LIMIT).
-var memberPage = tenancy.NewStatement(func(tx *gorm.DB, s tenancy.Scope, _ struct{}, page tenancy.Bounds) *gorm.DB {
+// before the page's LIMIT), kept in memory until the account's members
+// change (tenancy.Kept).
+var memberPage = tenancy.NewKept(func(tx *gorm.DB, s tenancy.Scope, _ struct{}, page tenancy.Bounds) *gorm.DB {
 	return memberRows(tx, s).
 		Select(memberColumns + ", COUNT(*) OVER () AS total, SUM(CASE WHEN memberships.role = 'admin' THEN 1 ELSE 0 END) OVER () AS admins").
 		Order("CASE WHEN memberships.role = 'admin' THEN 0 ELSE 1 END, LOWER(users.name), users.id").
 		Limit(page.Limit).Offset(page.Offset)
-})
+}, scanMemberPage)
+
+// memberPageAnswer is memberPage's answer.
+type memberPageAnswer struct {
+	rows          []MemberRow
+	total, admins int64
+}
+
+func scanMemberPage(r tenancy.Rows) (memberPageAnswer, error) {
+	var a memberPageAnswer
+	scan := newMemberScan(&a.total, &a.admins)
+	for r.Next() {
+		m, err := scan.row(r)
+		if err != nil {
+			return a, err
+		}
+		a.rows = append(a.rows, m)
+	}
+	return a, r.Err()
+}
 
 // memberScan reads rows of memberColumns and then counts into their types
 // (GORM's scan reflects on every field of every row, and had pgx allocate

@@ -159,7 +159,8 @@ func newMetrics(db *gorm.DB, recorder *usage.UsageRecorder) (*metrics.Registry, 
 	reg.WatchKeyCache(func() metrics.KeyCacheStats {
 		s := tenancy.KeyCacheStatsOf(db)
 		return metrics.KeyCacheStats{Live: s.Live, Hits: s.Hits, Misses: s.Misses, Flushes: s.Flushes,
-			MembershipHits: s.MembershipHits, MembershipMisses: s.MembershipMisses, SessionHits: s.SessionHits, SessionMisses: s.SessionMisses}
+			MembershipHits: s.MembershipHits, MembershipMisses: s.MembershipMisses, SessionHits: s.SessionHits, SessionMisses: s.SessionMisses,
+			KeptHits: s.KeptHits, KeptMisses: s.KeptMisses, KeptForgets: s.KeptForgets}
 	})
 	reg.WatchUsage(func() metrics.UsageStats {
 		s := recorder.Stats()

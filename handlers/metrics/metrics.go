@@ -103,6 +103,8 @@ type KeyCacheStats struct {
 	Hits, Misses, Flushes            int64
 	MembershipHits, MembershipMisses int64
 	SessionHits, SessionMisses       int64
+	// Kept pages of lists (tenancy.Kept).
+	KeptHits, KeptMisses, KeptForgets int64
 }
 
 // WatchKeyCache reports the scope cache, read from stats at each scrape.
@@ -127,6 +129,9 @@ func (r *Registry) WatchKeyCache(stats func() KeyCacheStats) {
 		counter("sessions_cache_hits_total", "Signed-in sessions, with their users, answered from the cache.", func(s KeyCacheStats) int64 { return s.SessionHits }),
 		counter("sessions_cache_misses_total", "Sessions the live cache did not hold, read from the database.", func(s KeyCacheStats) int64 { return s.SessionMisses }),
 		counter("memberships_cache_misses_total", "Users' memberships the live cache did not hold, read from the database.", func(s KeyCacheStats) int64 { return s.MembershipMisses }),
+		counter("kept_lists_hits_total", "Pages of lists (members, indexes) answered from memory.", func(s KeyCacheStats) int64 { return s.KeptHits }),
+		counter("kept_lists_misses_total", "Pages of lists the live cache did not hold, read from the database.", func(s KeyCacheStats) int64 { return s.KeptMisses }),
+		counter("kept_lists_forgets_total", "Times one account's kept pages, or every account's, were forgotten on news of their rows (a flush of the scope cache forgets them too).", func(s KeyCacheStats) int64 { return s.KeptForgets }),
 	)
 }
 

@@ -455,8 +455,13 @@ func installCallbacks(db *gorm.DB) error {
 	// (heardNews).
 	news := func(update bool) func(*gorm.DB) {
 		return func(db *gorm.DB) {
-			if db.Error == nil && !db.DryRun && isNews(db, update) {
+			if db.Error != nil || db.DryRun {
+				return
+			}
+			if isNews(db, update) {
 				heardNews(db)
+			} else if isKeptNews(db) {
+				heardKeptNews(db)
 			}
 		}
 	}
@@ -505,7 +510,7 @@ func installCallbacks(db *gorm.DB) error {
 func InTx(ctx context.Context, db *gorm.DB, fn func(tx *gorm.DB) error) error {
 	if !inTransaction(db) {
 		// What the scope cache read before it commits may be stale.
-		defer watchNews(db)()
+		defer watchNews(db, 0)()
 	}
 	return db.WithContext(ctx).Transaction(fn)
 }

@@ -3,6 +3,8 @@ package tenancy
 import (
 	"context"
 	"log/slog"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -52,6 +54,23 @@ type scopeCache struct {
 	// newsInTransactions counts statements that were news (isNews) run in
 	// a transaction, which the cache forgets when it ends (watchNews).
 	newsInTransactions atomic.Int64
+
+	// kept holds Kept statements' answers by account (kept.go), and
+	// keptEntries counts them; keptNewsInTransactions counts statements
+	// that were news to them (isKeptNews) run in a transaction.
+	kept        map[int64]map[keptKey]cachedEntry
+	keptEntries int
+	// keptGeneration counts what forgets kept answers (a flush among
+	// them), as generation counts flushes: forgetting kept answers alone
+	// leaves what the rest of the cache reads meanwhile to be kept.
+	keptGeneration                    uint64
+	keptHits, keptMisses, keptForgets atomic.Int64
+	keptNewsInTransactions            atomic.Int64
+	// unitsOfOtherAccounts counts units entered inside a transaction of
+	// another account's unit (or the door's inside one): their writes are
+	// news to other accounts' kept answers than the transaction's
+	// (watchNews).
+	unitsOfOtherAccounts atomic.Int64
 
 	// sqlite is where the news comes from on SQLite (nil on PostgreSQL,
 	// whose listener sets heard).
@@ -150,16 +169,25 @@ func heardNews(db *gorm.DB) {
 // news ran in a transaction on db's database meanwhile, in this one or
 // any other (which flushes too often, never too seldom). A write unit
 // that wrote no news (an index, the usage recorder's batch) leaves the
-// cache as it is.
-func watchNews(db *gorm.DB) func() {
+// cache as it is. Likewise, if a statement that is news to kept answers
+// (isKeptNews) ran meanwhile, it forgets account's (0: every account's):
+// the transaction's, whose row security kept its writes in the account.
+func watchNews(db *gorm.DB, account int64) func() {
 	t := wallsOf(db)
 	if t == nil {
 		return func() {}
 	}
 	before := t.scopes.newsInTransactions.Load()
+	keptBefore, othersBefore := t.scopes.keptNewsInTransactions.Load(), t.scopes.unitsOfOtherAccounts.Load()
 	return func() {
-		if t.scopes.newsInTransactions.Load() != before {
+		switch {
+		case t.scopes.newsInTransactions.Load() != before:
 			t.scopes.flush()
+		case t.scopes.keptNewsInTransactions.Load() == keptBefore:
+		case t.scopes.unitsOfOtherAccounts.Load() != othersBefore:
+			t.scopes.forgetKept(0)
+		default:
+			t.scopes.forgetKept(account)
 		}
 	}
 }
@@ -177,6 +205,10 @@ func ForgetSession(db *gorm.DB, tokenHash string) {
 
 const (
 	keyScopesChannel = "switchboard_key_scopes"
+	// keptChannel carries an account's kept answers' news (migration
+	// 00029): the schema and the account's ID, or the schema alone for
+	// every account.
+	keptChannel = "switchboard_account_lists"
 	// keyCacheHeartbeat is how often an idle listener proves its
 	// connection; the cache answers until three beats are missed.
 	keyCacheHeartbeat = time.Second
@@ -236,11 +268,15 @@ func (c *scopeCache) currentGeneration() uint64 {
 	return c.generation
 }
 
-// flush forgets everything.
+// flush forgets everything, kept answers included: they read the scope
+// cache's tables too.
 func (c *scopeCache) flush() {
 	c.mu.Lock()
 	c.generation++
+	c.keptGeneration++
 	clear(c.entries)
+	clear(c.kept)
+	c.keptEntries = 0
 	c.mu.Unlock()
 	c.flushes.Add(1)
 }
@@ -303,6 +339,10 @@ type KeyCacheStats struct {
 	// SessionHits and SessionMisses sessions, as Hits and Misses count keys.
 	MembershipHits, MembershipMisses int64
 	SessionHits, SessionMisses       int64
+	// KeptHits and KeptMisses count Kept statements' answers, and
+	// KeptForgets the times one account's or every account's were
+	// forgotten apart from a flush.
+	KeptHits, KeptMisses, KeptForgets int64
 }
 
 // KeyCacheStatsOf reads db's scope cache's state and counters.
@@ -311,7 +351,8 @@ func KeyCacheStatsOf(db *gorm.DB) KeyCacheStats {
 	return KeyCacheStats{Live: c.live(time.Now()), Listener: c.listener.Load(),
 		Hits: c.hits[apiKeyScopes].Load(), Misses: c.misses[apiKeyScopes].Load(), Flushes: c.flushes.Load(),
 		MembershipHits: c.hits[userMemberships].Load(), MembershipMisses: c.misses[userMemberships].Load(),
-		SessionHits: c.hits[liveSessions].Load(), SessionMisses: c.misses[liveSessions].Load()}
+		SessionHits: c.hits[liveSessions].Load(), SessionMisses: c.misses[liveSessions].Load(),
+		KeptHits: c.keptHits.Load(), KeptMisses: c.keptMisses.Load(), KeptForgets: c.keptForgets.Load()}
 }
 
 // keyScopesChanged flushes db's scope cache: a write on db committed.
@@ -367,7 +408,7 @@ func listenForKeyScopes(ctx context.Context, cfg *pgx.ConnConfig, c *scopeCache)
 	if err := conn.QueryRow(ctx, "SELECT current_schema()").Scan(&schema); err != nil {
 		return err
 	}
-	if _, err := conn.Exec(ctx, "LISTEN "+keyScopesChannel); err != nil {
+	if _, err := conn.Exec(ctx, "LISTEN "+keyScopesChannel+"; LISTEN "+keptChannel); err != nil {
 		return err
 	}
 	// Whatever was kept before this connection listened may have missed
@@ -379,6 +420,8 @@ func listenForKeyScopes(ctx context.Context, cfg *pgx.ConnConfig, c *scopeCache)
 		news, err := conn.WaitForNotification(wait)
 		cancel()
 		switch {
+		case err == nil && news.Channel == keptChannel:
+			c.hearKept(news.Payload, schema)
 		case err == nil:
 			if news.Payload == schema {
 				c.flush()
@@ -393,5 +436,23 @@ func listenForKeyScopes(ctx context.Context, cfg *pgx.ConnConfig, c *scopeCache)
 		default:
 			return err
 		}
+	}
+}
+
+// hearKept acts on a notification of keptChannel: "schema account" forgets
+// the account's kept answers, "schema" every account's; another schema's
+// is not this deployment's news.
+func (c *scopeCache) hearKept(payload, schema string) {
+	rest, ok := strings.CutPrefix(payload, schema)
+	switch {
+	case !ok:
+	case rest == "":
+		c.forgetKept(0)
+	case rest[0] == ' ':
+		account, err := strconv.ParseInt(rest[1:], 10, 64)
+		if err != nil || account <= 0 {
+			account = 0 // unreadable: forget too much rather than too little
+		}
+		c.forgetKept(account)
 	}
 }

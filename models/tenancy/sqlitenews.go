@@ -38,13 +38,13 @@ type sqliteNews struct {
 	// query reads the counter, prepared at the first read that finds its
 	// table (a migration makes it after the database opens): preparing it
 	// again for every read cost more than running it.
-	query   *sql.Stmt
-	version int64
-	read    bool
+	query         *sql.Stmt
+	version, kept int64
+	read          bool
 }
 
-// newsRead is one read of the counter, shared by the callers waiting for
-// it: done is closed once it has ended, err set and the cache flushed.
+// newsRead is one read of the counters, shared by the callers waiting for
+// it: done is closed once it has ended, err set and the news heard.
 type newsRead struct {
 	done chan struct{}
 	err  error
@@ -66,18 +66,19 @@ func openSQLiteNews(dsn string) (*sqliteNews, error) {
 	return &sqliteNews{db: db}, nil
 }
 
-// hear returns once a read of the counter that began after it was called
-// has ended, having called flush if the counter changed since the read
-// before; err when that read could not tell. A read already under way
+// hear returns once a read of the counters that began after it was called
+// has ended, having told onNews if either changed since the read before
+// (scope: the scope cache's version; kept: the kept answers' counter,
+// lists_version, of migration 00029); err when that read could not tell. A read already under way
 // when it is called may have begun before a change the caller must see,
 // so it waits for the next read rather than share that one.
-func (n *sqliteNews) hear(flush func()) error {
+func (n *sqliteNews) hear(onNews func(scope, kept bool)) error {
 	n.mu.Lock()
 	if n.current == nil {
 		r := &newsRead{done: make(chan struct{})}
 		n.current = r
 		n.mu.Unlock()
-		return n.run(r, flush)
+		return n.run(r, onNews)
 	}
 	r, leads := n.next, false
 	if r == nil {
@@ -91,14 +92,14 @@ func (n *sqliteNews) hear(flush func()) error {
 		return r.err
 	}
 	<-under.done // its run made r the current read
-	return n.run(r, flush)
+	return n.run(r, onNews)
 }
 
 // run makes the read r for all its callers, then lets the next one begin.
-func (n *sqliteNews) run(r *newsRead, flush func()) error {
-	changed, err := n.changed()
-	if changed {
-		flush()
+func (n *sqliteNews) run(r *newsRead, onNews func(scope, kept bool)) error {
+	scope, kept, err := n.changed()
+	if scope || kept {
+		onNews(scope, kept)
 	}
 	r.err = err
 	n.mu.Lock()
@@ -108,29 +109,30 @@ func (n *sqliteNews) run(r *newsRead, flush func()) error {
 	return err
 }
 
-// changed reports whether the database changed since the last call (the
-// first call: yes); err when it cannot tell.
-func (n *sqliteNews) changed() (bool, error) {
+// changed reports whether the scope cache's tables, and the kept answers',
+// changed since the last call (the first call: both); err when it cannot
+// tell.
+func (n *sqliteNews) changed() (scope, kept bool, err error) {
 	n.readMu.Lock()
 	defer n.readMu.Unlock()
 	if n.query == nil {
-		q, err := n.db.Prepare("SELECT version FROM scope_cache_news")
+		q, err := n.db.Prepare("SELECT version, lists_version FROM scope_cache_news")
 		if err != nil {
-			return false, err
+			return false, false, err
 		}
 		n.query = q
 	}
-	var v int64
-	if err := n.query.QueryRow().Scan(&v); err != nil {
+	var v, k int64
+	if err := n.query.QueryRow().Scan(&v, &k); err != nil {
 		// Prepared again at the next read: the failure may have been
 		// the statement's (its table made anew), not the database's.
 		_ = n.query.Close()
 		n.query = nil
-		return false, err
+		return false, false, err
 	}
-	changed := !n.read || v != n.version
-	n.version, n.read = v, true
-	return changed, nil
+	scope, kept = !n.read || v != n.version, !n.read || k != n.kept
+	n.version, n.kept, n.read = v, k, true
+	return scope, kept, nil
 }
 
 // hearSQLite brings the cache up to date with the database file, on
@@ -140,7 +142,7 @@ func (c *scopeCache) hearSQLite(now time.Time) {
 	if c.sqlite == nil {
 		return
 	}
-	if err := c.sqlite.hear(c.flush); err != nil {
+	if err := c.sqlite.hear(c.hearSQLiteNews); err != nil {
 		c.heard.Store(0)
 		return
 	}
@@ -155,4 +157,14 @@ func (n *sqliteNews) close() error {
 		_ = n.query.Close()
 	}
 	return n.db.Close()
+}
+
+// hearSQLiteNews acts on the counters' news: the scope cache's flushes
+// everything, the kept answers' forgets every account's.
+func (c *scopeCache) hearSQLiteNews(scope, kept bool) {
+	if scope {
+		c.flush()
+	} else if kept {
+		c.forgetKept(0)
+	}
 }

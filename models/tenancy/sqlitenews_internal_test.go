@@ -23,7 +23,7 @@ func TestSQLiteNewsIsReadAfterEveryCall(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := writer.Exec("CREATE TABLE scope_cache_news (id INTEGER PRIMARY KEY CHECK (id = 1), version INTEGER NOT NULL)").Error; err != nil {
+	if err := writer.Exec("CREATE TABLE scope_cache_news (id INTEGER PRIMARY KEY CHECK (id = 1), version INTEGER NOT NULL, lists_version INTEGER NOT NULL DEFAULT 0)").Error; err != nil {
 		t.Fatal(err)
 	}
 	if err := writer.Exec("INSERT INTO scope_cache_news (id, version) VALUES (1, 0)").Error; err != nil {
@@ -35,8 +35,14 @@ func TestSQLiteNewsIsReadAfterEveryCall(t *testing.T) {
 	}
 	t.Cleanup(func() { _ = news.close() })
 
-	var flushes atomic.Int64
-	flush := func() { flushes.Add(1) }
+	var flushes, keptNews atomic.Int64
+	flush := func(scope, kept bool) {
+		if scope {
+			flushes.Add(1)
+		} else if kept {
+			keptNews.Add(1)
+		}
+	}
 	for i, want := range []int64{1, 1} { // the first read tells of a change; the second of none
 		if err := news.hear(flush); err != nil {
 			t.Fatal(err)
@@ -73,4 +79,16 @@ func TestSQLiteNewsIsReadAfterEveryCall(t *testing.T) {
 	}
 	stop()
 	others.Wait()
+
+	// The kept answers' counter is news to them alone.
+	flushed := flushes.Load()
+	if err := writer.Exec("UPDATE scope_cache_news SET lists_version = lists_version + 1").Error; err != nil {
+		t.Fatal(err)
+	}
+	if err := news.hear(flush); err != nil {
+		t.Fatal(err)
+	}
+	if flushes.Load() != flushed || keptNews.Load() != 1 {
+		t.Errorf("lists_version raised: %d flushes and %d kept news, want none and 1", flushes.Load()-flushed, keptNews.Load())
+	}
 }

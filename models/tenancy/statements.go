@@ -34,6 +34,9 @@ import (
 // same row security. Elsewhere it is Scope.Query with build's statement.
 type Statement[K comparable, A any] struct {
 	build func(tx *gorm.DB, s Scope, shape K, args A) *gorm.DB
+	// kept: its answers are kept in memory (a Kept's), so each shape's
+	// plan is checked for the tables it reads when it is rendered.
+	kept bool
 }
 
 // NewStatement declares a Statement (once, as a package variable).
@@ -64,6 +67,11 @@ func (st *Statement[K, A]) Query(ctx context.Context, db *gorm.DB, s Scope, shap
 		}, reflect.TypeOf(args))
 		if err != nil {
 			return err
+		}
+		if st.kept {
+			if err := checkTablesRead(ctx, pool, u, r.text, r.bind(s, reflect.ValueOf(args))); err != nil {
+				return err
+			}
 		}
 		kept, _ = t.shapes.LoadOrStore(key, r)
 	}

@@ -140,3 +140,25 @@ func TestStatementArgumentsAreBoundAsTheyAre(t *testing.T) {
 	}()
 	tenancy.NewStatement(func(tx *gorm.DB, s tenancy.Scope, _ int, a struct{ Ratio float64 }) *gorm.DB { return tx })
 }
+
+// videoNames reads a table whose changes are no news to kept answers.
+var videoNames = tenancy.NewKept(func(tx *gorm.DB, s tenancy.Scope, _ struct{}, a pageOfNames) *gorm.DB {
+	return s.Apply(tx.Table("indexes")).Joins("JOIN videos ON videos.index_id = indexes.id").
+		Select("indexes.name").Limit(a.Limit).Offset(a.Offset)
+}, func(rows tenancy.Rows) ([]string, error) {
+	var names []string
+	return names, namesFrom(rows, &names)
+})
+
+// A kept statement may read only tables whose every change is news to what
+// is kept: PostgreSQL's plan of one that reads another (videos) fails it,
+// rather than keep answers that no change to that table would forget.
+func TestKeptStatementsReadOnlyTablesWithNews(t *testing.T) {
+	t.Parallel()
+	db := dbtest.Postgres(t)
+	f := dbtest.NewOrgFixture(t, db)
+	_, err := videoNames.Query(t.Context(), db, f.Admin, struct{}{}, pageOfNames{Limit: 10})
+	if err == nil || !strings.Contains(err.Error(), "[videos]") {
+		t.Fatalf("a kept statement reading videos: %v, want it refused for reading videos", err)
+	}
+}

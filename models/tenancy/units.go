@@ -73,8 +73,13 @@ func runUnit(ctx context.Context, db *gorm.DB, u unit, write bool, authority any
 		return runUnitOnce(ctx, db, u, write, authority, fn)
 	}
 	// A write commits here (or, failing, may have): what the scope cache
-	// read before it may be stale.
-	defer watchNews(db)()
+	// read before it may be stale, and so may the kept answers of the
+	// unit's account (the door's: of every account).
+	account := u.account
+	if u.door {
+		account = 0
+	}
+	defer watchNews(db, account)()
 	return runUnitOnce(ctx, db, u, write, authority, fn)
 }
 
@@ -94,6 +99,11 @@ func runUnitOnce(ctx context.Context, db *gorm.DB, u unit, write bool, authority
 		prev, _ := outer.(unit)
 		if prev == u {
 			return fn(mark(db))
+		}
+		if t := wallsOf(db); t != nil && (u.account != prev.account || u.door) {
+			// The outer unit's watch forgets its own account's kept
+			// answers only: this one may write another's.
+			t.scopes.unitsOfOtherAccounts.Add(1)
 		}
 		if err := enter(db, u); err != nil {
 			return err
