@@ -5,10 +5,12 @@ package dnstest
 import (
 	"context"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"os"
 	"os/exec"
 	"sort"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -53,15 +55,20 @@ func New(t testing.TB) *Server {
 }
 
 // freePort is a loopback address whose port is free for both UDP and TCP,
-// as dnsmasq listens on both.
+// as dnsmasq listens on both. It is below the kernel's ephemeral range
+// (32768 and up by default), from which every listener on port 0 and every
+// outgoing connection of the tests running beside this one takes its
+// ports: one of them could take a port from that range between this
+// check and dnsmasq's bind (which failed a run with "Address already in
+// use").
 func freePort(t testing.TB) string {
 	t.Helper()
-	for range 20 {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
+	for range 50 {
+		addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(20000+rand.IntN(10000)))
+		ln, err := net.Listen("tcp", addr)
 		if err != nil {
-			t.Fatal(err)
+			continue
 		}
-		addr := ln.Addr().String()
 		pc, err := net.ListenPacket("udp", addr)
 		ln.Close()
 		if err == nil {
