@@ -59,12 +59,14 @@ func ParseRequestLog(s string) (RequestLog, error) {
 const statusClientGone = 499
 
 // requestLogger logs each request once, with its request, user and account
-// IDs, and gives handlers a logger carrying the same fields.
+// IDs, and gives handlers a logger carrying the same fields. It notes in
+// the request's context when it began (tenancy.WithRequestStart).
 func (d *deps) requestLogger(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		start := time.Now()
 		reqID := c.Response().Header().Get(echo.HeaderXRequestID)
 		c.Set(ctxLogger, d.log.With("request_id", reqID))
+		c.SetRequest(c.Request().WithContext(tenancy.WithRequestStart(c.Request().Context(), start)))
 		err := next(c)
 		if err != nil {
 			// The error handler writes the response; let it run first so the

@@ -100,7 +100,7 @@ func CreateSession(ctx context.Context, db *gorm.DB, userID, accountID int64, ip
 // ErrNotFound.
 func LoadSession(ctx context.Context, db *gorm.DB, token string, life SessionLifetime) (Session, error) {
 	t := tenancy.Now()
-	s, err := tenancy.RecallSession(db, tenancy.HashToken(token), t, func() (Session, time.Time, error) {
+	s, err := tenancy.RecallSession(ctx, db, tenancy.HashToken(token), t, func() (Session, time.Time, error) {
 		var s Session
 		err := db.WithContext(ctx).Joins("User").
 			Where("sessions.token_hash = ? AND sessions.expires_at > ? AND sessions.last_seen_at > ?", tenancy.HashToken(token), t, t.Add(-life.Idle)).

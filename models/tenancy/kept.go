@@ -76,7 +76,7 @@ func (k *Kept[K, A, T]) Query(ctx context.Context, db *gorm.DB, s Scope, shape K
 	key := keptKey{statement: k, shape: shape, args: args, user: s.userID, role: s.role, kind: s.account.Kind, secondFactor: s.secondFactor}
 	now := time.Now()
 	c := &t.scopes
-	kept, ok, gen := c.getKept(s.account.ID, key, now)
+	kept, ok, gen := c.getKept(s.account.ID, key, requestStart(ctx), now)
 	if ok {
 		return kept.(T), nil
 	}
@@ -110,8 +110,8 @@ const keptMaxEntries = 10_000
 
 // getKept answers an account's kept answer, if the cache is live and has
 // it; gen is the generation to hand to putKept after reading it.
-func (c *scopeCache) getKept(account int64, k keptKey, now time.Time) (value any, ok bool, gen uint64) {
-	c.hearSQLite(now)
+func (c *scopeCache) getKept(account int64, k keptKey, since, now time.Time) (value any, ok bool, gen uint64) {
+	c.hearSQLite(since, now)
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if !c.live(now) {

@@ -226,8 +226,8 @@ func (c *scopeCache) live(now time.Time) bool {
 
 // get answers an entry from memory, if the cache is live and has it; gen
 // is the generation to hand to put after reading it from the database.
-func (c *scopeCache) get(k cacheKey, now time.Time) (value any, ok bool, gen uint64) {
-	c.hearSQLite(now)
+func (c *scopeCache) get(k cacheKey, since, now time.Time) (value any, ok bool, gen uint64) {
+	c.hearSQLite(since, now)
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if !c.live(now) {
@@ -293,15 +293,15 @@ func (c *scopeCache) forget(k cacheKey) {
 // database (tables sessions and users only: their changes are news) and
 // says until when it lives. T is the session's type: the caller gets a copy
 // of what is kept, and must copy what it points to before changing that.
-func RecallSession[T any](db *gorm.DB, tokenHash string, now time.Time, read func() (T, time.Time, error)) (T, error) {
-	return recall(db, cacheKey{liveSessions, tokenHash}, now, true, read)
+func RecallSession[T any](ctx context.Context, db *gorm.DB, tokenHash string, now time.Time, read func() (T, time.Time, error)) (T, error) {
+	return recall(ctx, db, cacheKey{liveSessions, tokenHash}, now, true, read)
 }
 
 // recall answers key from the cache while it is live (when fromCache), or
 // reads it with read, which says until when it may be kept, and keeps
 // it. Inside a transaction it only reads: the transaction may have changed
 // what read reads and not committed yet.
-func recall[T any](db *gorm.DB, key cacheKey, now time.Time, fromCache bool, read func() (T, time.Time, error)) (T, error) {
+func recall[T any](ctx context.Context, db *gorm.DB, key cacheKey, now time.Time, fromCache bool, read func() (T, time.Time, error)) (T, error) {
 	if inTransaction(db) {
 		v, _, err := read()
 		return v, err
@@ -309,7 +309,7 @@ func recall[T any](db *gorm.DB, key cacheKey, now time.Time, fromCache bool, rea
 	c := &wallsOf(db).scopes
 	var gen uint64
 	if fromCache {
-		kept, ok, g := c.get(key, now)
+		kept, ok, g := c.get(key, requestStart(ctx), now)
 		if ok {
 			return kept.(T), nil
 		}

@@ -16,41 +16,41 @@ func TestKeyCacheAnswersOnlyWhileItHearsNews(t *testing.T) {
 	expires := now.Add(time.Hour)
 	key := func(id string) cacheKey { return cacheKey{apiKeyScopes, id} }
 
-	_, _, gen := c.get(key("h"), now)
+	_, _, gen := c.get(key("h"), time.Time{}, now)
 	c.put(key("h"), k, expires, now, gen)
-	if _, ok, _ := c.get(key("h"), now); ok {
+	if _, ok, _ := c.get(key("h"), time.Time{}, now); ok {
 		t.Fatal("a cache that never listened answers")
 	}
 
 	c.heard.Store(now.UnixNano())
-	_, _, gen = c.get(key("h"), now)
+	_, _, gen = c.get(key("h"), time.Time{}, now)
 	c.put(key("h"), k, expires, now, gen)
-	if got, ok, _ := c.get(key("h"), now); !ok || got.(KeyScope).KeyID != 7 {
+	if got, ok, _ := c.get(key("h"), time.Time{}, now); !ok || got.(KeyScope).KeyID != 7 {
 		t.Fatalf("live cache: %+v, %v; want key 7", got, ok)
 	}
-	if _, ok, _ := c.get(key("h"), now.Add(3*keyCacheHeartbeat)); ok {
+	if _, ok, _ := c.get(key("h"), time.Time{}, now.Add(3*keyCacheHeartbeat)); ok {
 		t.Fatal("the cache answers three heartbeats after it last heard from the database")
 	}
 
-	_, _, gen = c.get(key("g"), now)
+	_, _, gen = c.get(key("g"), time.Time{}, now)
 	c.flush() // news arrives while "g" is being read
 	c.put(key("g"), k, expires, now, gen)
-	if _, ok, _ := c.get(key("g"), now); ok {
+	if _, ok, _ := c.get(key("g"), time.Time{}, now); ok {
 		t.Fatal("a scope read before a flush was kept after it")
 	}
 
-	_, _, gen = c.get(key("e"), now)
+	_, _, gen = c.get(key("e"), time.Time{}, now)
 	c.put(key("e"), k, now.Add(time.Second), now, gen)
-	if _, ok, _ := c.get(key("e"), now.Add(time.Second)); ok {
+	if _, ok, _ := c.get(key("e"), time.Time{}, now.Add(time.Second)); ok {
 		t.Fatal("an expired key answers from memory")
 	}
-	_, _, gen = c.get(key("h"), now)
+	_, _, gen = c.get(key("h"), time.Time{}, now)
 	c.put(key("h"), k, expires, now, gen)
 	c.heard.Store(now.Add(keyCacheMaxAge).UnixNano()) // still listening
-	if _, ok, _ := c.get(key("h"), now.Add(keyCacheMaxAge-time.Millisecond)); !ok {
+	if _, ok, _ := c.get(key("h"), time.Time{}, now.Add(keyCacheMaxAge-time.Millisecond)); !ok {
 		t.Fatal("a scope is gone before the cache's longest keep")
 	}
-	if _, ok, _ := c.get(key("h"), now.Add(keyCacheMaxAge)); ok {
+	if _, ok, _ := c.get(key("h"), time.Time{}, now.Add(keyCacheMaxAge)); ok {
 		t.Fatal("a scope answers past the cache's longest keep")
 	}
 }
@@ -62,15 +62,15 @@ func TestCacheKindsKeepApart(t *testing.T) {
 	var c scopeCache
 	now := time.Now()
 	c.heard.Store(now.UnixNano())
-	_, _, gen := c.get(cacheKey{apiKeyScopes, "1"}, now)
+	_, _, gen := c.get(cacheKey{apiKeyScopes, "1"}, time.Time{}, now)
 	c.put(cacheKey{apiKeyScopes, "1"}, KeyScope{KeyID: 1}, now.Add(time.Hour), now, gen)
-	if _, ok, _ := c.get(cacheKey{userMemberships, "1"}, now); ok {
+	if _, ok, _ := c.get(cacheKey{userMemberships, "1"}, time.Time{}, now); ok {
 		t.Fatal("a key's scope answers for a user's memberships")
 	}
-	if _, ok, _ := c.get(cacheKey{liveSessions, "1"}, now); ok {
+	if _, ok, _ := c.get(cacheKey{liveSessions, "1"}, time.Time{}, now); ok {
 		t.Fatal("a key's scope answers for a session")
 	}
-	if got, ok, _ := c.get(cacheKey{apiKeyScopes, "1"}, now); !ok || got.(KeyScope).KeyID != 1 {
+	if got, ok, _ := c.get(cacheKey{apiKeyScopes, "1"}, time.Time{}, now); !ok || got.(KeyScope).KeyID != 1 {
 		t.Fatalf("the key's scope: %+v, %v", got, ok)
 	}
 	if h, m := c.hits[apiKeyScopes].Load(), c.misses[userMemberships].Load()+c.misses[liveSessions].Load(); h != 1 || m != 2 {

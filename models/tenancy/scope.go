@@ -178,7 +178,7 @@ WHERE api_keys.key_hash = ? AND api_keys.revoked_at IS NULL AND api_keys.expires
 // with no statement.
 func ScopeForAPIKeyHash(ctx context.Context, db *gorm.DB, hash string) (KeyScope, error) {
 	now := Now()
-	return recall(db, cacheKey{apiKeyScopes, hash}, now, true, func() (KeyScope, time.Time, error) {
+	return recall(ctx, db, cacheKey{apiKeyScopes, hash}, now, true, func() (KeyScope, time.Time, error) {
 		var k KeyScope
 		var expires time.Time
 		a := &k.account
@@ -293,7 +293,7 @@ func membershipsOf(ctx context.Context, db *gorm.DB, userID int64, fromCache boo
 		return Memberships{}, ErrNotMember
 	}
 	now := time.Now()
-	m, err := recall(db, cacheKey{userMemberships, strconv.FormatInt(userID, 10)}, now, fromCache, func() (Memberships, time.Time, error) {
+	m, err := recall(ctx, db, cacheKey{userMemberships, strconv.FormatInt(userID, 10)}, now, fromCache, func() (Memberships, time.Time, error) {
 		type row struct {
 			MembershipOf
 			CreatedOrganization bool

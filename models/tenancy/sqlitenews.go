@@ -1,6 +1,7 @@
 package tenancy
 
 import (
+	"context"
 	"database/sql"
 	"sync"
 	"time"
@@ -31,6 +32,10 @@ type sqliteNews struct {
 	// 50 ms at a median of 9).
 	mu            sync.Mutex
 	current, next *newsRead
+	// lastBegan is when the last read that ended without an error began
+	// (zero: none yet): a caller that need only hear of changes committed
+	// before a time it began after has been told of them already.
+	lastBegan time.Time
 
 	// readMu guards the statement and what the last read saw. Reads run
 	// one after another (see hear); close may come at any time.
@@ -72,8 +77,16 @@ func openSQLiteNews(dsn string) (*sqliteNews, error) {
 // lists_version, of migration 00029); err when that read could not tell. A read already under way
 // when it is called may have begun before a change the caller must see,
 // so it waits for the next read rather than share that one.
-func (n *sqliteNews) hear(onNews func(scope, kept bool)) error {
+//
+// With since set, a read that began at since or later and has ended will
+// do: a request's look-ups each need only the changes committed before the
+// request began (since), which one read tells them all of.
+func (n *sqliteNews) hear(since time.Time, onNews func(scope, kept bool)) error {
 	n.mu.Lock()
+	if !since.IsZero() && !n.lastBegan.IsZero() && !n.lastBegan.Before(since) {
+		n.mu.Unlock()
+		return nil
+	}
 	if n.current == nil {
 		r := &newsRead{done: make(chan struct{})}
 		n.current = r
@@ -97,12 +110,18 @@ func (n *sqliteNews) hear(onNews func(scope, kept bool)) error {
 
 // run makes the read r for all its callers, then lets the next one begin.
 func (n *sqliteNews) run(r *newsRead, onNews func(scope, kept bool)) error {
+	began := time.Now()
 	scope, kept, err := n.changed()
 	if scope || kept {
 		onNews(scope, kept)
 	}
 	r.err = err
 	n.mu.Lock()
+	if err == nil {
+		n.lastBegan = began
+	} else {
+		n.lastBegan = time.Time{}
+	}
 	n.current, n.next = n.next, nil
 	n.mu.Unlock()
 	close(r.done)
@@ -137,12 +156,13 @@ func (n *sqliteNews) changed() (scope, kept bool, err error) {
 
 // hearSQLite brings the cache up to date with the database file, on
 // SQLite: it flushes on a change, and stops answering while it cannot
-// tell.
-func (c *scopeCache) hearSQLite(now time.Time) {
+// tell. since is when the request looking up began (WithRequestStart;
+// zero: now).
+func (c *scopeCache) hearSQLite(since, now time.Time) {
 	if c.sqlite == nil {
 		return
 	}
-	if err := c.sqlite.hear(c.hearSQLiteNews); err != nil {
+	if err := c.sqlite.hear(since, c.hearSQLiteNews); err != nil {
 		c.heard.Store(0)
 		return
 	}
@@ -167,4 +187,22 @@ func (c *scopeCache) hearSQLiteNews(scope, kept bool) {
 	} else if kept {
 		c.forgetKept(0)
 	}
+}
+
+// requestStartKey marks a context with when its request began.
+type requestStartKey struct{}
+
+// WithRequestStart notes in ctx when its request began: the scope cache on
+// SQLite then hears, for all the request's look-ups, of the changes
+// committed before that (one read of its counter) rather than before each
+// look-up (a read each). What a request itself writes, this process's cache
+// forgets as the write commits.
+func WithRequestStart(ctx context.Context, began time.Time) context.Context {
+	return context.WithValue(ctx, requestStartKey{}, began)
+}
+
+// requestStart is when ctx's request began (zero: not noted).
+func requestStart(ctx context.Context) time.Time {
+	began, _ := ctx.Value(requestStartKey{}).(time.Time)
+	return began
 }

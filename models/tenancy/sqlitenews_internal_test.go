@@ -6,6 +6,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/libtnb/sqlite"
 	"gorm.io/gorm"
@@ -44,7 +45,7 @@ func TestSQLiteNewsIsReadAfterEveryCall(t *testing.T) {
 		}
 	}
 	for i, want := range []int64{1, 1} { // the first read tells of a change; the second of none
-		if err := news.hear(flush); err != nil {
+		if err := news.hear(time.Time{}, flush); err != nil {
 			t.Fatal(err)
 		}
 		if got := flushes.Load(); got != want {
@@ -58,7 +59,7 @@ func TestSQLiteNewsIsReadAfterEveryCall(t *testing.T) {
 	for range 4 {
 		others.Go(func() {
 			for ctx.Err() == nil {
-				if err := news.hear(flush); err != nil {
+				if err := news.hear(time.Time{}, flush); err != nil {
 					t.Error(err)
 					return
 				}
@@ -70,7 +71,7 @@ func TestSQLiteNewsIsReadAfterEveryCall(t *testing.T) {
 		if err := writer.Exec("UPDATE scope_cache_news SET version = version + 1").Error; err != nil {
 			t.Fatal(err)
 		}
-		if err := news.hear(flush); err != nil {
+		if err := news.hear(time.Time{}, flush); err != nil {
 			t.Fatal(err)
 		}
 		if flushes.Load() == before {
@@ -80,12 +81,35 @@ func TestSQLiteNewsIsReadAfterEveryCall(t *testing.T) {
 	stop()
 	others.Wait()
 
-	// The kept answers' counter is news to them alone.
+	// A caller that began before the last read began is answered by it;
+	// one that began after a change waits for a read that tells of it.
+	began := time.Now()
+	if err := news.hear(time.Time{}, flush); err != nil {
+		t.Fatal(err)
+	}
 	flushed := flushes.Load()
+	if err := writer.Exec("UPDATE scope_cache_news SET version = version + 1").Error; err != nil {
+		t.Fatal(err)
+	}
+	if err := news.hear(began, flush); err != nil {
+		t.Fatal(err)
+	}
+	if flushes.Load() != flushed {
+		t.Error("a caller that began before the last read was made to wait for another")
+	}
+	if err := news.hear(time.Now(), flush); err != nil {
+		t.Fatal(err)
+	}
+	if flushes.Load() != flushed+1 {
+		t.Error("a caller that began after a change was not told of it")
+	}
+
+	// The kept answers' counter is news to them alone.
+	flushed = flushes.Load()
 	if err := writer.Exec("UPDATE scope_cache_news SET lists_version = lists_version + 1").Error; err != nil {
 		t.Fatal(err)
 	}
-	if err := news.hear(flush); err != nil {
+	if err := news.hear(time.Time{}, flush); err != nil {
 		t.Fatal(err)
 	}
 	if flushes.Load() != flushed || keptNews.Load() != 1 {
