@@ -1,6 +1,7 @@
 package models_test
 
 import (
+	"errors"
 	"strconv"
 	"strings"
 	"testing"
@@ -214,4 +215,30 @@ func TestKeptListsFailClosedWhileTheirChannelIsDown(t *testing.T) {
 	wantList(t, "while the channel is down", keptIndexNames(t, db, f.Admin), "Unheard (1)")
 	waitForKeyCache(t, db, true)
 	wantList(t, "once it is up again", keptIndexNames(t, db, f.Admin), "Unheard (1)")
+}
+
+// Inside a transaction a list is read, never kept: the transaction may see
+// rows it has not committed, which must not be answered to anyone else,
+// even while it runs.
+func TestKeptListsKeepNothingReadInATransaction(t *testing.T) {
+	t.Parallel()
+	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
+		hearNews(t, db)
+		f := dbtest.NewOrgFixture(t, db)
+		_, err := models.CreateIndex(t.Context(), db, f.Admin, dbtest.IndexInput("Committed", "account"))
+		dbtest.Must(t, err)
+		rolledBack := errors.New("rolled back")
+		err = tenancy.InTx(t.Context(), db, func(tx *gorm.DB) error {
+			if _, err := models.CreateIndex(t.Context(), tx, f.Admin, dbtest.IndexInput("Uncommitted", "account")); err != nil {
+				return err
+			}
+			wantList(t, "inside the transaction", keptIndexNames(t, tx, f.Admin), "Committed, Uncommitted (2)")
+			wantList(t, "outside it meanwhile", keptIndexNames(t, db, f.Admin), "Committed (1)")
+			return rolledBack
+		})
+		if !errors.Is(err, rolledBack) {
+			t.Fatalf("the transaction: %v, want it rolled back", err)
+		}
+		wantList(t, "after it rolled back", keptIndexNames(t, db, f.Admin), "Committed (1)")
+	})
 }
