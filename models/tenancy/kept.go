@@ -40,8 +40,8 @@ import (
 //
 // A kept statement may read only tables whose every change is news: the
 // first time a shape is rendered on PostgreSQL, the tables its plan reads
-// are checked against keptNewsTables and scopeCacheTables, and a statement that reads another
-// fails.
+// are checked against keptNewsTables and scopeCacheTables, and a statement
+// that reads another fails.
 type Kept[K comparable, A comparable, T any] struct {
 	statement *Statement[K, A]
 	scan      func(Rows) (T, error)
