@@ -7,7 +7,10 @@
 // server's CPU per request (from /proc), PostgreSQL's (the bench database's
 // backends, from /proc), SQL statements per request (from the server's
 // metrics), how often a second the scope cache was emptied (the same)
-// and the server's RSS.
+// and the server's RSS. Next to wrk's p99 it prints the p99 of the time
+// the server spent in its handlers (the request-duration histogram of its
+// metrics, to the bucket): what lies between the two was spent queued, in
+// the kernel, in Go's scheduler or in wrk, not in the server's code.
 //
 //	go run ./cmd/benchhttp -db postgres -duration 20s
 //
@@ -17,12 +20,14 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"net"
 	"net/http"
 	"net/http/cookiejar"
@@ -32,6 +37,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -120,8 +126,12 @@ type result struct {
 	// flushes is how often a second the server's scope cache was
 	// emptied: each costs the requests that follow the statements it
 	// saved them.
-	flushes           float64
-	flushesKnown      bool
+	flushes      float64
+	flushesKnown bool
+	// inServerP99 is the upper bound of the request-duration bucket that
+	// holds the 99th percentile of the requests the server answered.
+	inServerP99       time.Duration
+	inServerP99Known  bool
 	rssKB             int64
 	measuredFor       time.Duration
 	nonSuccessSamples string
@@ -519,6 +529,7 @@ func measure(ctx context.Context, base, metricsAddr string, pid int, dbName stri
 	if n, ok := delta(counters0, counters1, flushesMetric); ok {
 		r.flushes, r.flushesKnown = n/took.Seconds(), true
 	}
+	r.inServerP99, r.inServerP99Known = bucketQuantile(counters0, counters1, 0.99)
 	return r, nil
 }
 
@@ -550,11 +561,14 @@ func profile(metricsAddr string, t target, o options) error {
 func printResults(out io.Writer, rs []result, header bool) {
 	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', tabwriter.AlignRight)
 	if header {
-		fmt.Fprintln(tw, "target\treq/s\tp50 ms\tp99 ms\tserver CPU ms/req\tPG CPU ms/req\tstatements/req\tcache flushes/s\tRSS MB\tnon-2xx\t")
+		fmt.Fprintln(tw, "target\treq/s\tp50 ms\tp99 ms\tin-server p99 ms\tserver CPU ms/req\tPG CPU ms/req\tstatements/req\tcache flushes/s\tRSS MB\tnon-2xx\t")
 	}
 	for _, r := range rs {
 		n := float64(max(r.requests, 1))
-		pg, st, fl := "n/a", "n/a", "n/a"
+		pg, st, fl, in := "n/a", "n/a", "n/a", "n/a"
+		if r.inServerP99Known {
+			in = fmt.Sprintf("≤ %g", ms(r.inServerP99))
+		}
 		if r.pgKnown {
 			pg = fmt.Sprintf("%.3f", ms(r.pgCPU)/n)
 		}
@@ -564,7 +578,7 @@ func printResults(out io.Writer, rs []result, header bool) {
 		if r.flushesKnown {
 			fl = fmt.Sprintf("%.2f", r.flushes)
 		}
-		fmt.Fprintf(tw, "%s\t%.0f\t%.2f\t%.2f\t%.3f\t%s\t%s\t%s\t%.0f\t%d\t\n", r.name, r.rps, ms(r.p50), ms(r.p99),
+		fmt.Fprintf(tw, "%s\t%.0f\t%.2f\t%.2f\t%s\t%.3f\t%s\t%s\t%s\t%.0f\t%d\t\n", r.name, r.rps, ms(r.p50), ms(r.p99), in,
 			ms(r.serverCPU)/n, pg, st, fl, float64(r.rssKB)/1024, r.errors)
 	}
 	tw.Flush()
@@ -672,7 +686,41 @@ func rss(pid int) int64 {
 const (
 	statementsMetric = "switchboard_sql_statements_total"
 	flushesMetric    = "switchboard_api_key_cache_flushes_total"
+	// durationBuckets are the request-duration histogram's cumulative
+	// buckets; counters sums them over routes and methods under
+	// durationBuckets+"{le}" (one target runs at a time).
+	durationBuckets = "switchboard_http_request_duration_seconds_bucket"
 )
+
+// bucketQuantile is the upper bound of the request-duration bucket that
+// holds quantile q of the requests answered between two reads of
+// counters; false when there were none, or they lack the histogram.
+func bucketQuantile(before, after map[string]float64, q float64) (time.Duration, bool) {
+	type bucket struct{ le, count float64 }
+	var bs []bucket
+	for name, a := range after {
+		le, ok := strings.CutPrefix(name, durationBuckets+"{")
+		if !ok {
+			continue
+		}
+		bound, err := strconv.ParseFloat(strings.TrimSuffix(le, "}"), 64)
+		if err != nil {
+			continue
+		}
+		bs = append(bs, bucket{bound, a - before[name]})
+	}
+	slices.SortFunc(bs, func(a, b bucket) int { return cmp.Compare(a.le, b.le) })
+	if len(bs) == 0 || bs[len(bs)-1].count <= 0 {
+		return 0, false
+	}
+	want := q * bs[len(bs)-1].count
+	for _, b := range bs {
+		if b.count >= want && !math.IsInf(b.le, 1) {
+			return time.Duration(b.le * float64(time.Second)), true
+		}
+	}
+	return 0, false // beyond the last finite bucket
+}
 
 // delta is how much a counter grew between two reads of counters; false
 // when either read lacks it.
@@ -695,14 +743,33 @@ func counters(metricsAddr string) map[string]float64 {
 	sc.Buffer(make([]byte, 1<<20), 1<<20)
 	for sc.Scan() {
 		name, v, ok := strings.Cut(sc.Text(), " ")
-		if !ok || name != statementsMetric && name != flushesMetric {
+		if !ok {
 			continue
 		}
-		if f, err := strconv.ParseFloat(strings.TrimSpace(v), 64); err == nil {
+		f, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
+		if err != nil {
+			continue
+		}
+		switch {
+		case name == statementsMetric || name == flushesMetric:
 			found[name] = f
+		case strings.HasPrefix(name, durationBuckets+"{"):
+			found[durationBuckets+"{"+label(name, "le")+"}"] += f
 		}
 	}
 	return found
+}
+
+// label is the value of a label in a sample's name as Prometheus's text
+// format writes it (name{a="x",b="y"}); empty when absent.
+func label(sample, name string) string {
+	for _, before := range []string{"{", ","} {
+		if _, rest, ok := strings.Cut(sample, before+name+`="`); ok {
+			v, _, _ := strings.Cut(rest, `"`)
+			return v
+		}
+	}
+	return ""
 }
 
 func lastLines(b []byte, n int) string {
