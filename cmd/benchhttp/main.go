@@ -20,13 +20,13 @@ package main
 import (
 	"bufio"
 	"bytes"
-	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"flag"
 	"fmt"
 	"io"
+	"maps"
 	"math"
 	"net"
 	"net/http"
@@ -43,6 +43,9 @@ import (
 	"syscall"
 	"text/tabwriter"
 	"time"
+
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
 
 	"switchboard/models/demo"
 	"switchboard/models/ratelimit"
@@ -493,7 +496,7 @@ func parseWrk(out []byte) (wrkOut, error) {
 // measure runs wrk once over t, reading the server's and PostgreSQL's CPU
 // and the statement counter around it.
 func measure(ctx context.Context, base, metricsAddr string, pid int, dbName string, t target, o options) (result, error) {
-	counters0 := counters(metricsAddr)
+	metrics0 := readMetrics(metricsAddr)
 	cpu0, pg0 := procCPU(pid), backendsCPU(pgBackends(dbName))
 	began := time.Now()
 	profiled := make(chan error, 1)
@@ -511,7 +514,7 @@ func measure(ctx context.Context, base, metricsAddr string, pid int, dbName stri
 	}
 	took := time.Since(began)
 	cpu1, pg1 := procCPU(pid), backendsCPU(pgBackends(dbName))
-	counters1 := counters(metricsAddr)
+	metrics1 := readMetrics(metricsAddr)
 	r := result{target: t, requests: w.requests, rps: w.rps, p50: w.p50, p99: w.p99, errors: w.nonSuccess,
 		serverCPU: cpu1 - cpu0, rssKB: rss(pid), measuredFor: took, nonSuccessSamples: w.errors}
 	if len(pg0)+len(pg1) > 0 {
@@ -523,13 +526,13 @@ func measure(ctx context.Context, base, metricsAddr string, pid int, dbName stri
 			r.pgCPU += c - pg0[p]
 		}
 	}
-	if n, ok := delta(counters0, counters1, statementsMetric); ok && w.requests > 0 {
+	if n, ok := delta(metrics0, metrics1, statementsMetric); ok && w.requests > 0 {
 		r.statements, r.statementsKnown = n/float64(w.requests), true
 	}
-	if n, ok := delta(counters0, counters1, flushesMetric); ok {
+	if n, ok := delta(metrics0, metrics1, flushesMetric); ok {
 		r.flushes, r.flushesKnown = n/took.Seconds(), true
 	}
-	r.inServerP99, r.inServerP99Known = bucketQuantile(counters0, counters1, 0.99)
+	r.inServerP99, r.inServerP99Known = bucketQuantile(metrics0, metrics1, 0.99)
 	return r, nil
 }
 
@@ -682,94 +685,87 @@ func rss(pid int) int64 {
 	return 0
 }
 
-// The server's counters measure reads around each target.
+// The server's metrics measure reads around each target.
 const (
 	statementsMetric = "switchboard_sql_statements_total"
 	flushesMetric    = "switchboard_api_key_cache_flushes_total"
-	// durationBuckets are the request-duration histogram's cumulative
-	// buckets; counters sums them over routes and methods under
-	// durationBuckets+"{le}" (one target runs at a time).
-	durationBuckets = "switchboard_http_request_duration_seconds_bucket"
+	durationMetric   = "switchboard_http_request_duration_seconds"
 )
 
-// bucketQuantile is the upper bound of the request-duration bucket that
-// holds quantile q of the requests answered between two reads of
-// counters; false when there were none, or they lack the histogram.
-func bucketQuantile(before, after map[string]float64, q float64) (time.Duration, bool) {
-	type bucket struct{ le, count float64 }
-	var bs []bucket
-	for name, a := range after {
-		le, ok := strings.CutPrefix(name, durationBuckets+"{")
-		if !ok {
-			continue
-		}
-		bound, err := strconv.ParseFloat(strings.TrimSuffix(le, "}"), 64)
-		if err != nil {
-			continue
-		}
-		bs = append(bs, bucket{bound, a - before[name]})
-	}
-	slices.SortFunc(bs, func(a, b bucket) int { return cmp.Compare(a.le, b.le) })
-	if len(bs) == 0 || bs[len(bs)-1].count <= 0 {
-		return 0, false
-	}
-	want := q * bs[len(bs)-1].count
-	for _, b := range bs {
-		if b.count >= want && !math.IsInf(b.le, 1) {
-			return time.Duration(b.le * float64(time.Second)), true
-		}
-	}
-	return 0, false // beyond the last finite bucket
+// serverMetrics is one read of the server's metrics, of those measure
+// keeps; what the server does not export is absent.
+type serverMetrics struct {
+	// counters holds statementsMetric and flushesMetric.
+	counters map[string]float64
+	// durations holds the request-duration histogram summed over routes
+	// and methods (one target runs at a time): requests answered within
+	// each finite bucket's upper bound (seconds), and in all.
+	durations map[float64]float64
+	answered  float64
 }
 
-// delta is how much a counter grew between two reads of counters; false
-// when either read lacks it.
-func delta(before, after map[string]float64, name string) (float64, bool) {
-	b, okB := before[name]
-	a, okA := after[name]
+// bucketQuantile is the upper bound of the request-duration bucket that
+// holds quantile q of the requests answered between two reads; false when
+// there were none, the server lacks the histogram, or the quantile lies
+// beyond its last finite bucket.
+func bucketQuantile(before, after serverMetrics, q float64) (time.Duration, bool) {
+	answered := after.answered - before.answered
+	if answered <= 0 {
+		return 0, false
+	}
+	for _, le := range slices.Sorted(maps.Keys(after.durations)) {
+		if after.durations[le]-before.durations[le] >= q*answered {
+			return time.Duration(le * float64(time.Second)), true
+		}
+	}
+	return 0, false
+}
+
+// delta is how much a counter grew between two reads; false when either
+// read lacks it.
+func delta(before, after serverMetrics, name string) (float64, bool) {
+	b, okB := before.counters[name]
+	a, okA := after.counters[name]
 	return a - b, okA && okB
 }
 
-// counters reads the server's metrics that measure keeps (those it does
-// not export are absent).
-func counters(metricsAddr string) map[string]float64 {
-	found := map[string]float64{}
+// readMetrics reads the server's metrics; a read that fails has none.
+func readMetrics(metricsAddr string) serverMetrics {
 	resp, err := http.Get("http://" + metricsAddr + "/metrics")
 	if err != nil {
-		return found
+		return parseMetrics(strings.NewReader(""))
 	}
 	defer resp.Body.Close()
-	sc := bufio.NewScanner(resp.Body)
-	sc.Buffer(make([]byte, 1<<20), 1<<20)
-	for sc.Scan() {
-		name, v, ok := strings.Cut(sc.Text(), " ")
-		if !ok {
-			continue
-		}
-		f, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
-		if err != nil {
-			continue
-		}
-		switch {
-		case name == statementsMetric || name == flushesMetric:
-			found[name] = f
-		case strings.HasPrefix(name, durationBuckets+"{"):
-			found[durationBuckets+"{"+label(name, "le")+"}"] += f
-		}
-	}
-	return found
+	return parseMetrics(resp.Body)
 }
 
-// label is the value of a label in a sample's name as Prometheus's text
-// format writes it (name{a="x",b="y"}); empty when absent.
-func label(sample, name string) string {
-	for _, before := range []string{"{", ","} {
-		if _, rest, ok := strings.Cut(sample, before+name+`="`); ok {
-			v, _, _ := strings.Cut(rest, `"`)
-			return v
+// parseMetrics reads Prometheus's text format.
+func parseMetrics(r io.Reader) serverMetrics {
+	m := serverMetrics{counters: map[string]float64{}, durations: map[float64]float64{}}
+	parser := expfmt.NewTextParser(model.UTF8Validation)
+	families, err := parser.TextToMetricFamilies(r)
+	if err != nil {
+		return m
+	}
+	for _, name := range []string{statementsMetric, flushesMetric} {
+		if f, ok := families[name]; ok {
+			for _, s := range f.GetMetric() {
+				m.counters[name] += s.GetCounter().GetValue() + s.GetUntyped().GetValue()
+			}
 		}
 	}
-	return ""
+	if f, ok := families[durationMetric]; ok {
+		for _, s := range f.GetMetric() {
+			h := s.GetHistogram()
+			m.answered += float64(h.GetSampleCount())
+			for _, b := range h.GetBucket() {
+				if !math.IsInf(b.GetUpperBound(), 1) {
+					m.durations[b.GetUpperBound()] += float64(b.GetCumulativeCount())
+				}
+			}
+		}
+	}
+	return m
 }
 
 func lastLines(b []byte, n int) string {

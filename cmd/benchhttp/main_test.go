@@ -1,6 +1,8 @@
 package main
 
 import (
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 )
@@ -9,24 +11,24 @@ import (
 // requests answered during a run falls in, over every route, counting
 // only what the run added.
 func TestBucketQuantileReadsTheRunsRequests(t *testing.T) {
-	sample := func(route, le string) string {
-		return durationBuckets + `{method="GET",route="` + route + `",le="` + le + `"}`
-	}
-	read := func(lines map[string]float64) map[string]float64 {
-		found := map[string]float64{}
-		for name, v := range lines {
-			found[durationBuckets+"{"+label(name, "le")+"}"] += v
+	// A histogram of two routes in Prometheus's text format; a label whose
+	// name ends in "le" is no bucket bound.
+	histogram := func(routes map[string][4]int) string {
+		var b strings.Builder
+		b.WriteString("# TYPE switchboard_http_request_duration_seconds histogram\n")
+		for route, n := range routes {
+			for i, le := range []string{"0.001", "0.01", "0.1", "+Inf"} {
+				b.WriteString(durationMetric + `_bucket{handle="x",method="GET",route="` + route + `",le="` + le + `"} ` + strconv.Itoa(n[i]) + "\n")
+			}
+			b.WriteString(durationMetric + `_count{handle="x",method="GET",route="` + route + `"} ` + strconv.Itoa(n[3]) + "\n")
+			b.WriteString(durationMetric + `_sum{handle="x",method="GET",route="` + route + `"} 1` + "\n")
 		}
-		return found
+		return b.String()
 	}
-	before := read(map[string]float64{
-		// Before the run: slow requests that must not count.
-		sample("/", "0.001"): 0, sample("/", "0.01"): 0, sample("/", "0.1"): 500, sample("/", "+Inf"): 500,
-	})
-	after := read(map[string]float64{
-		sample("/", "0.001"): 900, sample("/", "0.01"): 990, sample("/", "0.1"): 1500, sample("/", "+Inf"): 1500,
-		sample("/x", "0.001"): 90, sample("/x", "0.01"): 100, sample("/x", "0.1"): 100, sample("/x", "+Inf"): 100,
-	})
+	// Before the run: 500 requests, 400 of them fast, that must not count.
+	before := parseMetrics(strings.NewReader(histogram(map[string][4]int{"/": {400, 400, 500, 500}})))
+	// The run adds 900, 990, 1,000 and 1,000 on / and all of /x.
+	after := parseMetrics(strings.NewReader(histogram(map[string][4]int{"/": {1300, 1390, 1500, 1500}, "/x": {90, 100, 100, 100}})))
 	// The run answered 1,100: 990 within 1 ms, 1,090 within 10 ms.
 	if got, ok := bucketQuantile(before, after, 0.9); !ok || got != time.Millisecond {
 		t.Errorf("p90 = %v, %v; want 1ms", got, ok)
@@ -40,21 +42,19 @@ func TestBucketQuantileReadsTheRunsRequests(t *testing.T) {
 	if _, ok := bucketQuantile(after, after, 0.99); ok {
 		t.Error("a run that answered nothing has no quantile")
 	}
-	if _, ok := bucketQuantile(map[string]float64{}, map[string]float64{statementsMetric: 3}, 0.99); ok {
+	counterOnly := parseMetrics(strings.NewReader("# TYPE " + statementsMetric + " counter\n" + statementsMetric + " 3\n"))
+	if _, ok := bucketQuantile(parseMetrics(strings.NewReader("")), counterOnly, 0.99); ok {
 		t.Error("a server without the histogram has no quantile")
 	}
-	// Beyond the last finite bound there is no bound to print.
-	slow := read(map[string]float64{sample("/", "0.001"): 0, sample("/", "+Inf"): 10})
-	if _, ok := bucketQuantile(map[string]float64{}, slow, 0.99); ok {
-		t.Error("a quantile in the +Inf bucket has no bound")
+	if n, ok := delta(parseMetrics(strings.NewReader("")), counterOnly, statementsMetric); ok {
+		t.Errorf("a counter missing from one read has no delta, got %v", n)
 	}
-}
-
-func TestLabelReadsPrometheusTextFormat(t *testing.T) {
-	s := `switchboard_http_request_duration_seconds_bucket{method="GET",handle="x",route="/indexes",le="0.0025"}`
-	for name, want := range map[string]string{"le": "0.0025", "route": "/indexes", "method": "GET", "handle": "x", "code": "", "dle": ""} {
-		if got := label(s, name); got != want {
-			t.Errorf("label %s = %q, want %q", name, got, want)
-		}
+	if n, ok := delta(counterOnly, counterOnly, statementsMetric); !ok || n != 0 {
+		t.Errorf("delta = %v, %v; want 0, true", n, ok)
+	}
+	// Beyond the last finite bound there is no bound to print.
+	slow := parseMetrics(strings.NewReader(histogram(map[string][4]int{"/": {0, 0, 0, 10}})))
+	if _, ok := bucketQuantile(parseMetrics(strings.NewReader("")), slow, 0.99); ok {
+		t.Error("a quantile in the +Inf bucket has no bound")
 	}
 }
