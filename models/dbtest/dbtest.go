@@ -43,12 +43,12 @@ func Each(t *testing.T, fn func(t *testing.T, db *gorm.DB)) {
 // copy of one the process migrated once (see sqliteTemplate).
 func SQLite(t testing.TB) *gorm.DB {
 	t.Helper()
-	sqliteTemplate.once.Do(func() { sqliteTemplate.file, sqliteTemplate.err = migratedSQLiteFile() })
-	if sqliteTemplate.err != nil {
-		t.Fatal(sqliteTemplate.err)
+	file, err := sqliteTemplate()
+	if err != nil {
+		t.Fatal(err)
 	}
 	path := filepath.Join(t.TempDir(), "test.db")
-	if err := os.WriteFile(path, sqliteTemplate.file, 0o600); err != nil {
+	if err := os.WriteFile(path, file, 0o600); err != nil {
 		t.Fatal(err)
 	}
 	return Open(t, path)
@@ -58,11 +58,7 @@ func SQLite(t testing.TB) *gorm.DB {
 // bytes. Migrating takes most of a second under the race detector, on every
 // test; writing a copy of the result, a millisecond. (The PostgreSQL tests
 // reuse migrated schemas instead: see PostgresURL.)
-var sqliteTemplate struct {
-	once sync.Once
-	file []byte
-	err  error
-}
+var sqliteTemplate = sync.OnceValues(migratedSQLiteFile)
 
 // migratedSQLiteFile migrates a new SQLite file and returns its bytes,
 // the write-ahead log checkpointed into it.
