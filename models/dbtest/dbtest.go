@@ -222,11 +222,11 @@ func EmptyPostgresURL(t testing.TB) string {
 	return schemaURL(os.Getenv("TEST_DATABASE_URL"), schema)
 }
 
-// Postgres opens a migrated database in a new schema of TEST_DATABASE_URL,
-// dropped when the test ends.
+// Postgres opens a migrated, empty schema of TEST_DATABASE_URL (see
+// PostgresURL).
 func Postgres(t testing.TB) *gorm.DB {
 	t.Helper()
-	return migrated(t, Open(t, PostgresURL(t)))
+	return Open(t, PostgresURL(t))
 }
 
 // PostgresURL lends the test a migrated, empty schema of TEST_DATABASE_URL
@@ -365,14 +365,6 @@ func schemaURL(base, schema string) string {
 	q.Set("synchronous_commit", "off")
 	u.RawQuery = q.Encode()
 	return u.String()
-}
-
-func migrated(t testing.TB, db *gorm.DB) *gorm.DB {
-	t.Helper()
-	if err := tenancy.Migrate(context.Background(), db); err != nil {
-		t.Fatal(err)
-	}
-	return db
 }
 
 func closeDB(db *gorm.DB) { _ = tenancy.Close(db) }
