@@ -2,6 +2,7 @@ package handlers
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -23,17 +24,27 @@ import (
 
 // render buffers the component before writing, so that a failed render is a
 // clean error page rather than half a page. Knowing the whole page, it sends
-// its length rather than chunks.
+// its length rather than chunks. It renders in its turn (renderTurns).
 func render(c echo.Context, status int, comp templ.Component) error {
 	buf := pageBuffers.Get().(*bytes.Buffer)
 	defer putPageBuffer(buf)
-	if err := comp.Render(c.Request().Context(), buf); err != nil {
+	if err := renderInTurn(c.Request().Context(), renderTurns, buf, comp); err != nil {
 		return err
 	}
 	h := c.Response().Header()
 	h.Set("Cache-Control", "no-store")
 	h.Set("Content-Length", strconv.Itoa(buf.Len()))
 	return c.HTMLBlob(status, buf.Bytes())
+}
+
+// renderInTurn renders comp into buf in its turn, or gives up waiting when
+// ctx ends: the client went away, there is no one to render for.
+func renderInTurn(ctx context.Context, turns tenancy.Turns, buf *bytes.Buffer, comp templ.Component) error {
+	if err := turns.Take(ctx); err != nil {
+		return err
+	}
+	defer turns.Give()
+	return comp.Render(ctx, buf)
 }
 
 // pageBuffers keeps render's buffers between requests: a page is tens of

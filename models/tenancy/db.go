@@ -98,7 +98,7 @@ func OpenWithConns(dsn string, conns int) (*gorm.DB, error) {
 			}
 			t.scopes.sqlite = news
 		}
-		t.turns = make(turns, sqliteConns)
+		t.turns = NewTurns(sqliteConns)
 		return openPool(sqlite.Open(sqliteDSN(dsn)), t, sqliteConns, true)
 	}
 	cfg, err := pgx.ParseConfig(dsn)
@@ -118,7 +118,7 @@ func OpenWithConns(dsn string, conns int) (*gorm.DB, error) {
 	if t.owner, err = openPool(postgres.New(postgres.Config{Conn: stdlib.OpenDB(*cfg)}), t, max(conns/2, 2), false); err != nil {
 		return nil, err
 	}
-	t.turns = make(turns, conns)
+	t.turns = NewTurns(conns)
 	app := stdlib.OpenDB(*cfg, stdlib.OptionAfterConnect(func(ctx context.Context, c *pgx.Conn) error {
 		_, err := c.Exec(ctx, "SET ROLE "+appRole)
 		return err

@@ -126,7 +126,7 @@ func sendPipelined(ctx context.Context, db *gorm.DB, u unit, text string, args [
 	if err != nil {
 		return err
 	}
-	defer t.turns.give()
+	defer t.turns.Give()
 	defer conn.Close()
 	queries.Add(1)
 	return conn.Raw(func(driverConn any) error {

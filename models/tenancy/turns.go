@@ -2,15 +2,18 @@ package tenancy
 
 import "context"
 
-// turns lets a fixed number of holders in at once, the others waiting in
+// Turns lets a fixed number of holders in at once, the others waiting in
 // the order they came: a channel's waiting senders are served first come,
 // first served, where database/sql hands a freed connection to a random
-// waiter and a sync.Mutex lets newcomers barge ahead. A nil turns lets
+// waiter and a sync.Mutex lets newcomers barge ahead. Nil Turns let
 // everyone in.
-type turns chan struct{}
+type Turns chan struct{}
 
-// take waits for a turn, or until ctx ends.
-func (t turns) take(ctx context.Context) error {
+// NewTurns lets n holders in at once.
+func NewTurns(n int) Turns { return make(Turns, n) }
+
+// Take waits for a turn, or until ctx ends.
+func (t Turns) Take(ctx context.Context) error {
 	if t == nil {
 		return nil
 	}
@@ -22,8 +25,8 @@ func (t turns) take(ctx context.Context) error {
 	}
 }
 
-// give gives a turn back.
-func (t turns) give() {
+// Give gives a turn back.
+func (t Turns) Give() {
 	if t != nil {
 		<-t
 	}

@@ -15,26 +15,26 @@ import (
 // request, and a request whose context ends stops waiting.
 func TestTurnsAreAsManyAsConnections(t *testing.T) {
 	t.Parallel()
-	w := make(turns, 2)
+	w := NewTurns(2)
 	ctx := context.Background()
-	if err := w.take(ctx); err != nil {
+	if err := w.Take(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if err := w.take(ctx); err != nil {
+	if err := w.Take(ctx); err != nil {
 		t.Fatal(err)
 	}
 
 	waiting, cancel := context.WithTimeout(ctx, 20*time.Millisecond)
 	defer cancel()
-	if err := w.take(waiting); !errors.Is(err, context.DeadlineExceeded) {
+	if err := w.Take(waiting); !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("a third turn with two connections: %v, want it to wait until its context ends", err)
 	}
 
 	got := make(chan error, 1)
 	go func() {
-		err := w.take(ctx)
+		err := w.Take(ctx)
 		if err == nil {
-			w.give()
+			w.Give()
 		}
 		got <- err
 	}()
@@ -43,7 +43,7 @@ func TestTurnsAreAsManyAsConnections(t *testing.T) {
 		t.Fatalf("a third turn went ahead (%v) while two were held", err)
 	case <-time.After(20 * time.Millisecond):
 	}
-	w.give()
+	w.Give()
 	select {
 	case err := <-got:
 		if err != nil {
@@ -58,13 +58,13 @@ func TestTurnsAreAsManyAsConnections(t *testing.T) {
 // giving one back does not block.
 func TestNilTurnsLetEveryoneIn(t *testing.T) {
 	t.Parallel()
-	var none turns
+	var none Turns
 	for range 3 {
-		if err := none.take(context.Background()); err != nil {
+		if err := none.Take(context.Background()); err != nil {
 			t.Fatal(err)
 		}
 	}
-	none.give()
+	none.Give()
 }
 
 // A turn whose connection cannot be had is given back, not lost: else
@@ -76,7 +76,7 @@ func TestAppConnGivesTheTurnBackWhenNoConnection(t *testing.T) {
 		t.Fatal(err)
 	}
 	w := wallsOf(db)
-	w.turns = make(turns, 1)
+	w.turns = NewTurns(1)
 	Close(db)
 	if _, err := w.appConn(t.Context(), db); err == nil {
 		t.Fatal("a connection of a closed database")
@@ -102,7 +102,7 @@ func TestSQLiteReadUnitsTakeTurns(t *testing.T) {
 	if got := cap(w.turns); got != sqliteConns {
 		t.Fatalf("%d turns on SQLite, want one a connection (%d)", got, sqliteConns)
 	}
-	w.turns = make(turns, 1)
+	w.turns = NewTurns(1)
 	scope := Scope{account: Account{ID: 1}, userID: 1, role: RoleAdmin}
 	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
 	defer cancel()

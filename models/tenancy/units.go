@@ -126,10 +126,10 @@ func runUnitOnce(ctx context.Context, db *gorm.DB, u unit, write bool, authority
 		tx := db.WithContext(ctx)
 		if t := wallsOf(db); t != nil && !pg && !u.door {
 			if _, held := db.Get(readTurnKey); !held {
-				if err := t.turns.take(ctx); err != nil {
+				if err := t.turns.Take(ctx); err != nil {
 					return err
 				}
-				defer t.turns.give()
+				defer t.turns.Give()
 				tx = tx.Set(readTurnKey, true)
 			}
 		}
@@ -166,7 +166,7 @@ func inUnitTx(ctx context.Context, db *gorm.DB, u unit, fn func(tx *gorm.DB) err
 	if err != nil {
 		return err
 	}
-	defer t.turns.give()
+	defer t.turns.Give()
 	uc := &unitConn{conn: conn}
 	begin := "BEGIN; SELECT set_config('role', '" + appRole + "', true), set_config('switchboard.account_id', '" + idSetting(u.account) +
 		"', true), set_config('switchboard.user_id', '" + idSetting(u.user) + "', true)"
@@ -356,16 +356,16 @@ func enterSQLiteWrite(ctx context.Context, db *gorm.DB) (leave func(), err error
 	}
 	v, ok := sqliteWriters.Load(pool)
 	if !ok {
-		v, _ = sqliteWriters.LoadOrStore(pool, make(turns, 1))
+		v, _ = sqliteWriters.LoadOrStore(pool, NewTurns(1))
 	}
-	turn := v.(turns)
+	turn := v.(Turns)
 	wait, cancel := context.WithTimeout(ctx, sqliteWriteWait)
 	defer cancel()
-	if err := turn.take(wait); err != nil {
+	if err := turn.Take(wait); err != nil {
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
 		}
 		return func() {}, nil // waited long enough: SQLite's lock decides
 	}
-	return turn.give, nil
+	return turn.Give, nil
 }

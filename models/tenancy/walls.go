@@ -80,7 +80,7 @@ type walls struct {
 	// statements on the pool without a transaction, a read unit holds a
 	// turn while it runs (runUnitOnce): the requests of a loaded server
 	// waited for a connection tens of milliseconds in the pool's draw.
-	turns turns
+	turns Turns
 
 	// shapes keeps the Statements' rendered shapes (shapeKey →
 	// *renderedShape), for this database.
@@ -90,7 +90,7 @@ type walls struct {
 // appConn takes a connection of db's pool (the application's, on
 // PostgreSQL) for one unit of work, in the order requests asked for one;
 // the caller closes the connection and then gives the turn back
-// (t.turns.give). database/sql hands a freed connection to a random waiter,
+// (t.turns.Give). database/sql hands a freed connection to a random waiter,
 // not the first: with more requests in flight than connections, a request
 // could lose that draw many times over while later ones went ahead, so
 // requests wait on turns, one a connection, instead.
@@ -102,12 +102,12 @@ func (t *walls) appConn(ctx context.Context, db *gorm.DB) (*sql.Conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := t.turns.take(ctx); err != nil {
+	if err := t.turns.Take(ctx); err != nil {
 		return nil, err
 	}
 	conn, err := sqlDB.Conn(ctx)
 	if err != nil {
-		t.turns.give()
+		t.turns.Give()
 		return nil, err
 	}
 	return conn, nil
