@@ -16,8 +16,8 @@ import (
 // waited 25-40 ms while the rest took 4 (the members page on 2 cores,
 // wrk -c32: p99 29-37 ms for a p50 of 4). With a P always free of
 // rendering, requests are read as they arrive and rendered first come,
-// first served: the same load has a p99 of 9-11 ms, at as many requests a
-// second or more. Writing the answer is not part of the turn: it is short,
+// first served: the same load has a p99 of 10-13 ms, at about as many
+// requests a second. Writing the answer is not part of the turn: it is short,
 // and it waits on the network.
 var renderTurns = tenancy.NewTurns(renderTurnsFor(runtime.GOMAXPROCS(0)))
 

@@ -10,31 +10,24 @@ import (
 
 	"github.com/a-h/templ"
 
+	"switchboard/models/dbtest"
 	"switchboard/models/tenancy"
 )
 
 // Pages render in turns: while every turn is held a page waits, a page
-// whose client went away stops waiting without rendering, and a turn given
-// back (after a render, a failed render or a panic) goes to the next page.
+// whose client went away stops waiting without rendering, a turn given back
+// goes to the page waiting, and a failed or panicking render gives its
+// turn back.
 func TestPagesRenderInTurns(t *testing.T) {
 	t.Parallel()
 	turns := tenancy.NewTurns(1)
-	started, release := make(chan struct{}), make(chan struct{})
-	slow := templ.ComponentFunc(func(context.Context, io.Writer) error {
-		close(started)
-		<-release
-		return nil
-	})
 	rendered := 0
 	page := templ.ComponentFunc(func(_ context.Context, w io.Writer) error {
 		rendered++
 		_, err := io.WriteString(w, "<p>page</p>")
 		return err
 	})
-
-	first := make(chan error, 1)
-	go func() { first <- renderInTurn(context.Background(), turns, new(bytes.Buffer), slow) }()
-	<-started
+	dbtest.Must(t, turns.Take(context.Background())) // another page's turn
 
 	gone, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
 	defer cancel()
@@ -45,24 +38,25 @@ func TestPagesRenderInTurns(t *testing.T) {
 		t.Fatal("a page whose client went away while it waited was rendered")
 	}
 
-	second := make(chan error, 1)
+	waiting := make(chan error, 1)
 	buf := new(bytes.Buffer)
-	go func() { second <- renderInTurn(context.Background(), turns, buf, page) }()
+	go func() { waiting <- renderInTurn(context.Background(), turns, buf, page) }()
 	select {
-	case err := <-second:
+	case err := <-waiting:
 		t.Fatalf("a page rendered (%v) while the only turn was held", err)
 	case <-time.After(20 * time.Millisecond):
 	}
-	close(release)
-	for _, done := range []chan error{first, second} {
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Fatal(err)
-			}
-		case <-time.After(5 * time.Second):
-			t.Fatal("a page waited for a turn that was given back")
+	turns.Give()
+	select {
+	case err := <-waiting:
+		if err != nil {
+			t.Fatal(err)
 		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("a page waited for a turn that was given back")
+	}
+	if held := len(turns); held != 0 {
+		t.Fatalf("%d turns still held after a page rendered, want 0", held)
 	}
 	if buf.String() != "<p>page</p>" {
 		t.Fatalf("the waiting page rendered %q", buf.String())
