@@ -693,7 +693,8 @@ const (
 )
 
 // serverMetrics is one read of the server's metrics, of those measure
-// keeps; what the server does not export is absent.
+// keeps; what the server does not export is absent (the zero value: a read
+// that found none).
 type serverMetrics struct {
 	// counters holds statementsMetric and flushesMetric.
 	counters map[string]float64
@@ -733,7 +734,7 @@ func delta(before, after serverMetrics, name string) (float64, bool) {
 func readMetrics(metricsAddr string) serverMetrics {
 	resp, err := http.Get("http://" + metricsAddr + "/metrics")
 	if err != nil {
-		return parseMetrics(strings.NewReader(""))
+		return serverMetrics{}
 	}
 	defer resp.Body.Close()
 	return parseMetrics(resp.Body)

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"net"
 	"strconv"
 	"strings"
 	"testing"
@@ -56,5 +57,23 @@ func TestBucketQuantileReadsTheRunsRequests(t *testing.T) {
 	slow := parseMetrics(strings.NewReader(histogram(map[string][4]int{"/": {0, 0, 0, 10}})))
 	if _, ok := bucketQuantile(parseMetrics(strings.NewReader("")), slow, 0.99); ok {
 		t.Error("a quantile in the +Inf bucket has no bound")
+	}
+}
+
+// A read of the metrics that fails has none: no counter grew, and there is
+// no quantile.
+func TestFailedMetricsReadHasNone(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close() // nobody listens there now
+	failed := readMetrics(addr)
+	if n, ok := delta(failed, failed, statementsMetric); ok {
+		t.Errorf("statements from a failed read: %v, want none", n)
+	}
+	if q, ok := bucketQuantile(failed, failed, 0.99); ok {
+		t.Errorf("p99 from a failed read: %v, want none", q)
 	}
 }
