@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"os"
@@ -12,6 +13,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"runtime/debug"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -21,15 +23,38 @@ import (
 	"switchboard/models/usage"
 )
 
-// freeAddr is a loopback address no one listens on.
+// freeAddr is a loopback address no one listens on, on a port below the
+// kernel's ephemeral range: a port from the range (what listening on :0
+// gives) can be taken, before the server binds it, as the local port of an
+// outgoing connection, as when replicas started together open their
+// database connections.
 func freeAddr(t *testing.T) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	for range 100 {
+		port := 10000 + rand.IntN(ephemeralPortsFrom(t)-10000)
+		ln, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
+		if err != nil {
+			continue // taken: another one
+		}
+		defer ln.Close()
+		return ln.Addr().String()
 	}
-	defer ln.Close()
-	return ln.Addr().String()
+	t.Fatal("no free port below the ephemeral range in 100 tries")
+	return ""
+}
+
+// ephemeralPortsFrom is the first port of the kernel's ephemeral range.
+func ephemeralPortsFrom(t *testing.T) int {
+	t.Helper()
+	b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range")
+	if err != nil {
+		return 32768 // Linux's default
+	}
+	from, err := strconv.Atoi(strings.Fields(string(b))[0])
+	if err != nil || from <= 10001 {
+		t.Fatalf("the ephemeral port range %q leaves no room below it", b)
+	}
+	return from
 }
 
 func get(url string) (int, string) {
