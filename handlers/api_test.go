@@ -363,6 +363,7 @@ func TestAPIRateLimitIsSharedByTheOrganization(t *testing.T) {
 			t.Fatal(err)
 		}
 		keys := []string{newKey(t, db, org), newKey(t, db, ms), newKey(t, db, ms)}
+		earlyInAMinute()
 		for i := 0; i < 5; i++ {
 			r := apiCall(t, app, keys[i%3], http.MethodGet, "/v1.3/indexes", "").status(http.StatusOK)
 			if got := r.Header.Get("X-Ratelimit-Remaining"); got != strconv.Itoa(4-i) {
@@ -416,6 +417,7 @@ func TestAPIUsageBillsAnswersBelow500(t *testing.T) {
 			t.Fatal(err)
 		}
 		key := newKey(t, db, org)
+		earlyInAMinute()
 		apiCall(t, app, key, http.MethodGet, "/v1.3/indexes", "").status(http.StatusOK)
 		apiErrorIs(t, apiCall(t, app, key, http.MethodGet, "/v1.3/indexes/0123456789abcdef01234567", ""), http.StatusNotFound, "resource_not_exists")
 		apiErrorIs(t, apiCall(t, app, key, http.MethodGet, "/v1.3/indexes?page=0", ""), http.StatusBadRequest, "parameter_invalid")
@@ -487,11 +489,7 @@ func TestAPIRateLimitIsExactAcrossServers(t *testing.T) {
 }
 
 func exactAcrossServers(t *testing.T, dbA, dbB *gorm.DB) {
-	// The budget is per minute: a burst that straddles the minute's end is
-	// counted against two budgets. Start early in a minute.
-	if now := time.Now(); now.Second() >= 40 {
-		time.Sleep(now.Truncate(time.Minute).Add(time.Minute + time.Second).Sub(now))
-	}
+	earlyInAMinute()
 	urlA, urlB := apiServer(t, dbA, nil), apiServer(t, dbB, nil)
 	admin, _ := dbtest.User(t, dbA)
 	org := dbtest.Org(t, dbA, admin)

@@ -102,6 +102,16 @@ func (c *manualClock) Advance(d time.Duration) {
 	c.now = c.now.Add(d)
 }
 
+// earlyInAMinute returns early in a wall-clock minute, waiting for the next
+// one if less than 20 s of this one remain. The API's budget is per minute: a
+// test that spends a small budget and expects the refusal after it would see
+// the budget renewed if its requests straddled a minute's end.
+func earlyInAMinute() {
+	if now := time.Now(); now.Second() >= 40 {
+		time.Sleep(now.Truncate(time.Minute).Add(time.Minute + time.Second).Sub(now))
+	}
+}
+
 // response is an answer with its body read.
 type response struct {
 	t      testing.TB

@@ -209,6 +209,7 @@ func TestSCIMIsRateLimitedAndCounted(t *testing.T) {
 		if err := dbtest.Plain(t, db).Exec("UPDATE accounts SET rate_per_minute = 5 WHERE id = ?", env.org.AccountID()).Error; err != nil {
 			t.Fatal(err)
 		}
+		earlyInAMinute()
 		app.scim(t, env.token, http.MethodGet, paths.SCIMUsers(), nil).status(http.StatusOK)
 		app.scim(t, env.token, http.MethodGet, paths.SCIMUser("0123456789abcdef01234567"), nil).scimError(http.StatusNotFound, "")
 		app.scim(t, env.token, http.MethodGet, paths.SCIMUsers()+"?filter=nonsense", nil).scimError(http.StatusBadRequest, "invalidFilter")
