@@ -327,6 +327,98 @@ func TestAPIKeysPageStatesTheConfiguredLifetime(t *testing.T) {
 	})
 }
 
+// TestAPIListIsKeptButNeverStale: an unfiltered list is kept in memory per
+// account and key holder (tenancy.Kept), and every change shows on the next
+// request: a create, rename, video or delete through this server at once,
+// a raw change made elsewhere as soon as its news arrives. Another member's
+// key (of the same role: a member's private index is not another's) and
+// another account, asking for the same page, get their own.
+func TestAPIListIsKeptButNeverStale(t *testing.T) {
+	t.Parallel()
+	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
+		app := newApp(t, db)
+		admin, _ := dbtest.User(t, db)
+		org := dbtest.Org(t, db, admin)
+		m, _ := dbtest.User(t, db)
+		ms := dbtest.AddMember(t, db, org, m, tenancy.RoleMember)
+		m2, _ := dbtest.User(t, db)
+		ms2 := dbtest.AddMember(t, db, org, m2, tenancy.RoleMember)
+		other, _ := dbtest.User(t, db)
+		otherOrg := dbtest.Org(t, db, other)
+		adminKey, memberKey, member2Key, otherKey := newKey(t, db, org), newKey(t, db, ms), newKey(t, db, ms2), newKey(t, db, otherOrg)
+		// list is the first page's "name/videos" entries and total.
+		list := func(key string) string {
+			t.Helper()
+			var p struct {
+				Data []struct {
+					Name   string `json:"index_name"`
+					Videos int    `json:"video_count"`
+				} `json:"data"`
+				PageInfo struct {
+					TotalResults int `json:"total_results"`
+				} `json:"page_info"`
+			}
+			decodeJSON(t, apiCall(t, app, key, http.MethodGet, "/v1.3/indexes", "").status(http.StatusOK), &p)
+			var out []string
+			for _, d := range p.Data {
+				out = append(out, fmt.Sprintf("%s/%d", d.Name, d.Videos))
+			}
+			return fmt.Sprintf("%v total %d", out, p.PageInfo.TotalResults)
+		}
+		want := func(key, want string) {
+			t.Helper()
+			for range 2 { // the second answer is the kept one
+				if got := list(key); got != want {
+					t.Fatalf("list %s, want %s", got, want)
+				}
+			}
+		}
+		want(adminKey, "[] total 0")
+		want(memberKey, "[] total 0")
+		want(member2Key, "[] total 0")
+		want(otherKey, "[] total 0")
+
+		var created struct {
+			ID string `json:"_id"`
+		}
+		decodeJSON(t, apiCall(t, app, adminKey, http.MethodPost, "/v1.3/indexes", `{"index_name":"lectures","models":[{"model_name":"marengo3.0","model_options":["visual"]}]}`).status(http.StatusCreated), &created)
+		want(adminKey, "[lectures/0] total 1")
+		want(memberKey, "[lectures/0] total 1")
+		want(otherKey, "[] total 0")
+
+		if _, err := models.CreateIndex(t.Context(), db, ms, models.IndexInput{Name: "secret", Models: []string{"marengo"}, MarengoOptions: []string{"visual"}, Visibility: "private"}); err != nil {
+			t.Fatal(err)
+		}
+		want(memberKey, "[secret/0 lectures/0] total 2")
+		want(member2Key, "[lectures/0] total 1")
+		want(adminKey, "[lectures/0] total 1")
+
+		apiCall(t, app, adminKey, http.MethodPut, "/v1.3/indexes/"+created.ID, `{"index_name":"lectures 2026"}`).status(http.StatusNoContent)
+		want(adminKey, "[lectures 2026/0] total 1")
+		if _, err := models.AddVideo(t.Context(), db, org, created.ID, models.VideoInput{Title: "Note G", URL: "https://e.com/g.mp4", DurationSeconds: "600"}); err != nil {
+			t.Fatal(err)
+		}
+		want(adminKey, "[lectures 2026/1] total 1")
+
+		// A change the server does not make: heard through the database's
+		// news, within moments.
+		dbtest.Must(t, dbtest.Plain(t, db).Exec("UPDATE indexes SET name = 'renamed elsewhere', name_key = 'renamed elsewhere' WHERE public_id = ?", created.ID).Error)
+		for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+			got := list(adminKey)
+			if got == "[renamed elsewhere/1] total 1" {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("5 s after a rename elsewhere the list is %s", got)
+			}
+		}
+
+		apiCall(t, app, adminKey, http.MethodDelete, "/v1.3/indexes/"+created.ID, "").status(http.StatusNoContent)
+		want(adminKey, "[] total 0")
+		want(memberKey, "[secret/0] total 1")
+	})
+}
+
 func TestAPIPrivateIndexesOnlyForTheirCreatorsKeys(t *testing.T) {
 	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {

@@ -3,6 +3,7 @@ package models
 import (
 	"context"
 	"database/sql"
+	"slices"
 	"time"
 
 	"gorm.io/gorm"
@@ -78,8 +79,9 @@ func ListIndexesForAPI(ctx context.Context, db *gorm.DB, s tenancy.Scope, q APII
 	order := apiOrder(q.SortBy, q.Ascending)
 	page := tenancy.Page{Number: q.Page, Size: q.Limit}.Bounds()
 	if q.unfiltered() {
-		err := allAPIIndexes.Query(ctx, db, s, order, page, scan)
-		return out, total, err
+		kept, err := allAPIIndexes.Query(ctx, db, s, order, page)
+		// The kept page is shared: the caller gets a slice of its own.
+		return slices.Clone(kept.rows), kept.total, err
 	}
 	err := s.Query(ctx, db, func(tx *gorm.DB) *gorm.DB {
 		return apiIndexPage(tx, filter(tx), filter(tx).Select("COUNT(*) AS total_results"), order, page)
@@ -87,11 +89,24 @@ func ListIndexesForAPI(ctx context.Context, db *gorm.DB, s tenancy.Scope, q APII
 	return out, total, err
 }
 
-// allAPIIndexes is ListIndexesForAPI's statement without filters, on every
-// API request that lists indexes: its total is the maintained count.
-var allAPIIndexes = tenancy.NewStatement(func(tx *gorm.DB, s tenancy.Scope, order apiOrderBy, page tenancy.Bounds) *gorm.DB {
+// allAPIIndexes is ListIndexesForAPI's statement without filters, on most
+// API requests that list indexes: its total is the maintained count, and
+// its answer is kept in memory until the account's indexes change
+// (tenancy.Kept), as the dashboard's list is. Filtered lists are read each
+// time: their arguments are the client's and would crowd the kept answers.
+var allAPIIndexes = tenancy.NewKept(func(tx *gorm.DB, s tenancy.Scope, order apiOrderBy, page tenancy.Bounds) *gorm.DB {
 	return apiIndexPage(tx, visibleIndexes(s, tx), visibleIndexCount(s, tx), order, page)
+}, func(rows tenancy.Rows) (apiIndexes, error) {
+	var page apiIndexes
+	err := scanAPIIndexes(rows, &page.rows, &page.total)
+	return page, err
 })
+
+// apiIndexes is a page of ListIndexesForAPI and its total.
+type apiIndexes struct {
+	rows  []Index
+	total int64
+}
 
 // apiIndexPage is ListIndexesForAPI's statement for the indexes of rows and
 // their total (a query of one row, total_results). The count and the page
