@@ -36,6 +36,13 @@ type sqliteNews struct {
 	// (zero: none yet): a caller that need only hear of changes committed
 	// before a time it began after has been told of them already.
 	lastBegan time.Time
+	// wal is the database's WAL-index header (nil: not mapped), and heard
+	// its stamp before the last read that ended without an error (valid
+	// when heardOK): while the header is as it was then, nothing has been
+	// committed since, and a read would tell nothing new.
+	wal     *walIndex
+	heard   walStamp
+	heardOK bool
 
 	// readMu guards the statement and what the last read saw. Reads run
 	// one after another (see hear); close may come at any time.
@@ -46,6 +53,10 @@ type sqliteNews struct {
 	query         *sql.Stmt
 	version, kept int64
 	read          bool
+	// walTried: the WAL-index header was looked for, after the first read.
+	walTried bool
+	// reads counts the reads of the counters made.
+	reads int64
 }
 
 // newsRead is one read of the counters, shared by the callers waiting for
@@ -87,6 +98,13 @@ func (n *sqliteNews) hear(since time.Time, onNews func(scope, kept bool)) error 
 		n.mu.Unlock()
 		return nil
 	}
+	if n.unchangedSinceHeard() {
+		// As good as a read that began now (a read under way may
+		// have begun before a commit since: it is not waited for).
+		n.lastBegan = time.Now()
+		n.mu.Unlock()
+		return nil
+	}
 	if n.current == nil {
 		r := &newsRead{done: make(chan struct{})}
 		n.current = r
@@ -111,6 +129,9 @@ func (n *sqliteNews) hear(since time.Time, onNews func(scope, kept bool)) error 
 // run makes the read r for all its callers, then lets the next one begin.
 func (n *sqliteNews) run(r *newsRead, onNews func(scope, kept bool)) error {
 	began := time.Now()
+	n.mu.Lock()
+	stamp, stamped := n.walStamp()
+	n.mu.Unlock()
 	scope, kept, err := n.changed()
 	if scope || kept {
 		onNews(scope, kept)
@@ -119,13 +140,58 @@ func (n *sqliteNews) run(r *newsRead, onNews func(scope, kept bool)) error {
 	n.mu.Lock()
 	if err == nil {
 		n.lastBegan = began
+		n.heard, n.heardOK = stamp, stamped
 	} else {
 		n.lastBegan = time.Time{}
+		n.heardOK = false
 	}
 	n.current, n.next = n.next, nil
 	n.mu.Unlock()
 	close(r.done)
 	return err
+}
+
+// walStamp is the WAL-index header's stamp (ok false: none to trust).
+// n.mu is held.
+func (n *sqliteNews) walStamp() (walStamp, bool) {
+	if n.wal == nil {
+		return walStamp{}, false
+	}
+	return n.wal.stamp()
+}
+
+// unchangedSinceHeard says whether nothing has been committed to the
+// database since the last read that ended without an error began (its news
+// heard). n.mu is held.
+func (n *sqliteNews) unchangedSinceHeard() bool {
+	if !n.heardOK {
+		return false
+	}
+	now, ok := n.walStamp()
+	return ok && now == n.heard
+}
+
+// mapWALIndex maps the WAL-index header of the database the news is read
+// from, once its connection holds it (after a read). Without it (a file
+// not in WAL mode, a mapping refused), every call reads the counters.
+func (n *sqliteNews) mapWALIndex() {
+	n.walTried = true
+	var seq int
+	var name, file string
+	if err := n.db.QueryRow("PRAGMA database_list").Scan(&seq, &name, &file); err != nil || name != "main" || file == "" {
+		return
+	}
+	var mode string
+	if err := n.db.QueryRow("PRAGMA journal_mode").Scan(&mode); err != nil || mode != "wal" {
+		return
+	}
+	w, err := openWALIndex(file)
+	if err != nil {
+		return
+	}
+	n.mu.Lock()
+	n.wal = w
+	n.mu.Unlock()
 }
 
 // changed reports whether the scope cache's tables, and the kept answers',
@@ -142,6 +208,7 @@ func (n *sqliteNews) changed() (scope, kept bool, err error) {
 		n.query = q
 	}
 	var v, k int64
+	n.reads++
 	if err := n.query.QueryRow().Scan(&v, &k); err != nil {
 		// Prepared again at the next read: the failure may have been
 		// the statement's (its table made anew), not the database's.
@@ -151,6 +218,9 @@ func (n *sqliteNews) changed() (scope, kept bool, err error) {
 	}
 	scope, kept = !n.read || v != n.version, !n.read || k != n.kept
 	n.version, n.kept, n.read = v, k, true
+	if !n.walTried {
+		n.mapWALIndex()
+	}
 	return scope, kept, nil
 }
 
@@ -173,6 +243,12 @@ func (c *scopeCache) hearSQLite(since, now time.Time) {
 func (n *sqliteNews) close() error {
 	n.readMu.Lock()
 	defer n.readMu.Unlock()
+	n.mu.Lock()
+	if n.wal != nil {
+		_ = n.wal.close()
+		n.wal, n.heardOK = nil, false
+	}
+	n.mu.Unlock()
 	if n.query != nil {
 		_ = n.query.Close()
 	}

@@ -2,6 +2,8 @@ package tenancy
 
 import (
 	"context"
+	"os"
+	"os/exec"
 	"path/filepath"
 	"sync"
 	"sync/atomic"
@@ -30,11 +32,7 @@ func TestSQLiteNewsIsReadAfterEveryCall(t *testing.T) {
 	if err := writer.Exec("INSERT INTO scope_cache_news (id, version) VALUES (1, 0)").Error; err != nil {
 		t.Fatal(err)
 	}
-	news, err := openSQLiteNews(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = news.close() })
+	news := openTestNews(t, path)
 
 	var flushes, keptNews atomic.Int64
 	flush := func(scope, kept bool) {
@@ -115,4 +113,158 @@ func TestSQLiteNewsIsReadAfterEveryCall(t *testing.T) {
 	if flushes.Load() != flushed || keptNews.Load() != 1 {
 		t.Errorf("lists_version raised: %d flushes and %d kept news, want none and 1", flushes.Load()-flushed, keptNews.Load())
 	}
+}
+
+// Between commits, a call reads nothing: the WAL-index header says nothing
+// was committed since the last read began. Any commit, to the counters or
+// to another table, has the next call read them; only a change of the
+// counters is news.
+func TestSQLiteNewsIsNotReadWhileNothingIsCommitted(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "news.db")
+	writer, err := gorm.Open(sqlite.Open(sqliteDSN(path)), &gorm.Config{Logger: logger.Discard})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range []string{
+		"CREATE TABLE scope_cache_news (id INTEGER PRIMARY KEY CHECK (id = 1), version INTEGER NOT NULL, lists_version INTEGER NOT NULL DEFAULT 0)",
+		"INSERT INTO scope_cache_news (id, version) VALUES (1, 0)",
+		"CREATE TABLE other (n INTEGER)",
+	} {
+		if err := writer.Exec(q).Error; err != nil {
+			t.Fatal(err)
+		}
+	}
+	news := openTestNews(t, path)
+	var flushes int
+	flush := func(scope, _ bool) {
+		if scope {
+			flushes++
+		}
+	}
+	// hear calls once and returns the reads of the counters it made.
+	hear := func() int64 {
+		t.Helper()
+		news.readMu.Lock()
+		before := news.reads
+		news.readMu.Unlock()
+		if err := news.hear(time.Now(), flush); err != nil {
+			t.Fatal(err)
+		}
+		news.readMu.Lock()
+		defer news.readMu.Unlock()
+		return news.reads - before
+	}
+	if n := hear(); n != 1 || flushes != 1 {
+		t.Fatalf("the first call made %d reads and %d flushes, want 1 and 1", n, flushes)
+	}
+	if news.wal == nil {
+		t.Fatal("the WAL-index header is not mapped")
+	}
+	// The first read maps the header; the next is the first one stamped.
+	if n := hear(); n != 1 {
+		t.Fatalf("the second call made %d reads, want 1", n)
+	}
+	for i := range 3 {
+		if n := hear(); n != 0 {
+			t.Fatalf("call %d after no commit read the counters %d times", i, n)
+		}
+	}
+	if err := writer.Exec("INSERT INTO other (n) VALUES (1)").Error; err != nil {
+		t.Fatal(err)
+	}
+	if n := hear(); n != 1 || flushes != 1 {
+		t.Fatalf("after a commit elsewhere: %d reads and %d flushes, want 1 and still 1", n, flushes)
+	}
+	if n := hear(); n != 0 {
+		t.Fatalf("the call after that read %d times", n)
+	}
+	for round := range 50 {
+		if err := writer.Exec("UPDATE scope_cache_news SET version = version + 1").Error; err != nil {
+			t.Fatal(err)
+		}
+		if n := hear(); n != 1 || flushes != round+2 {
+			t.Fatalf("round %d: after a change of the counter %d reads and %d flushes", round, n, flushes)
+		}
+	}
+	// A checkpoint that starts the WAL over is a commit like any other.
+	if err := writer.Exec("PRAGMA wal_checkpoint(TRUNCATE)").Error; err != nil {
+		t.Fatal(err)
+	}
+	if err := writer.Exec("UPDATE scope_cache_news SET version = version + 1").Error; err != nil {
+		t.Fatal(err)
+	}
+	if n := hear(); n != 1 || flushes != 52 {
+		t.Fatalf("after a checkpoint and a change: %d reads and %d flushes, want 1 and 52", n, flushes)
+	}
+}
+
+// A commit made by another process, through its own mapping of the WAL
+// index, is heard by the next call as one made here is.
+func TestSQLiteNewsHearsAnotherProcess(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "news.db")
+	writeElsewhere := func(statement string) {
+		t.Helper()
+		cmd := exec.Command(os.Args[0], "-test.run=^TestSQLiteNewsWriterProcess$")
+		cmd.Env = append(os.Environ(), "NEWS_WRITER_DB="+path, "NEWS_WRITER_SQL="+statement)
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("the writer process: %v\n%s", err, out)
+		}
+	}
+	writeElsewhere("CREATE TABLE scope_cache_news (id INTEGER PRIMARY KEY CHECK (id = 1), version INTEGER NOT NULL, lists_version INTEGER NOT NULL DEFAULT 0)")
+	writeElsewhere("INSERT INTO scope_cache_news (id, version) VALUES (1, 0)")
+	news := openTestNews(t, path)
+	var flushes int
+	flush := func(scope, _ bool) {
+		if scope {
+			flushes++
+		}
+	}
+	for range 3 { // the first maps the header, the second stamps it, the third reads nothing
+		if err := news.hear(time.Now(), flush); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if news.wal == nil {
+		t.Fatal("the WAL-index header is not mapped")
+	}
+	for round := range 3 {
+		writeElsewhere("UPDATE scope_cache_news SET version = version + 1")
+		if err := news.hear(time.Now(), flush); err != nil {
+			t.Fatal(err)
+		}
+		if flushes != round+2 {
+			t.Fatalf("round %d: a change committed by another process was not heard (%d flushes)", round, flushes)
+		}
+	}
+}
+
+// TestSQLiteNewsWriterProcess is TestSQLiteNewsHearsAnotherProcess's other
+// process: it runs one statement on the database it is given, and nothing
+// when run as a test of its own.
+func TestSQLiteNewsWriterProcess(t *testing.T) {
+	path := os.Getenv("NEWS_WRITER_DB")
+	if path == "" {
+		return
+	}
+	db, err := gorm.Open(sqlite.Open(sqliteDSN(path)), &gorm.Config{Logger: logger.Discard})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Exec(os.Getenv("NEWS_WRITER_SQL")).Error; err != nil {
+		t.Fatal(err)
+	}
+}
+
+// openTestNews opens the news of the database at path, closed at the end
+// of the test.
+func openTestNews(t *testing.T, path string) *sqliteNews {
+	t.Helper()
+	news, err := openSQLiteNews(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = news.close() })
+	return news
 }
