@@ -3,6 +3,7 @@ package tenancy
 import (
 	"context"
 	"database/sql"
+	"log/slog"
 	"sync"
 	"time"
 
@@ -57,6 +58,11 @@ type sqliteNews struct {
 	walTried bool
 	// reads counts the reads of the counters made.
 	reads int64
+
+	// stopCheckpoints ends the checkpointer (keepCheckpointing), if it
+	// runs; checkpointer is it.
+	stopCheckpoints chan struct{}
+	checkpointer    sync.WaitGroup
 }
 
 // newsRead is one read of the counters, shared by the callers waiting for
@@ -239,8 +245,55 @@ func (c *scopeCache) hearSQLite(since, now time.Time) {
 	c.heard.Store(now.UnixNano())
 }
 
-// close closes the news's connection.
+// walCheckpointFrames is how long the WAL may grow before it is
+// checkpointed into the database: SQLite's own default (1,000 pages).
+const walCheckpointFrames = 1000
+
+// walCheckpointEvery is how often the checkpointer looks at the WAL's length.
+const walCheckpointEvery = 100 * time.Millisecond
+
+// keepCheckpointing checkpoints the database's WAL on pool, outside any
+// write's turn, whenever it holds walCheckpointFrames frames or more, until
+// the news is closed. SQLite's own checkpoint runs in the commit that grew
+// the WAL past its limit, and so here inside that write's turn (see
+// enterSQLiteWrite), where every other write of the process waited for it:
+// under the API's load (a rate-limit count every few requests) that made
+// its p99 40 ms instead of 13. A passive checkpoint waits for no reader or
+// writer.
+func (n *sqliteNews) keepCheckpointing(pool *sql.DB) {
+	n.stopCheckpoints = make(chan struct{})
+	n.checkpointer.Go(func() {
+		tick := time.NewTicker(walCheckpointEvery)
+		defer tick.Stop()
+		for {
+			select {
+			case <-n.stopCheckpoints:
+				return
+			case <-tick.C:
+			}
+			n.mu.Lock()
+			stamp, ok := n.walStamp()
+			mapped := n.wal != nil
+			n.mu.Unlock()
+			// Until the header is mapped (the first read), it is not
+			// known how long the WAL is: checkpoint anyway.
+			if mapped && ok && stamp.frames() < walCheckpointFrames {
+				continue
+			}
+			if _, err := pool.Exec("PRAGMA wal_checkpoint(PASSIVE)"); err != nil {
+				slog.Debug("WAL checkpoint", "err", err)
+			}
+		}
+	})
+}
+
+// close closes the news's connection, once its checkpointer has stopped.
 func (n *sqliteNews) close() error {
+	if n.stopCheckpoints != nil {
+		close(n.stopCheckpoints)
+		n.checkpointer.Wait()
+		n.stopCheckpoints = nil
+	}
 	n.readMu.Lock()
 	defer n.readMu.Unlock()
 	n.mu.Lock()

@@ -268,3 +268,41 @@ func openTestNews(t *testing.T, path string) *sqliteNews {
 	t.Cleanup(func() { _ = news.close() })
 	return news
 }
+
+// The pool's commits do not checkpoint the WAL themselves (that would be
+// inside a write's turn): the news's checkpointer does, once it has grown
+// past walCheckpointFrames, so the database file takes the rows.
+func TestSQLiteWALIsCheckpointedOutsideWrites(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "ckpt.db")
+	db, err := OpenWithConns(path, 4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = Close(db) })
+	var every int
+	if err := db.Raw("PRAGMA wal_autocheckpoint").Scan(&every).Error; err != nil || every != 0 {
+		t.Fatalf("the pool checkpoints every %d pages (%v), want never", every, err)
+	}
+	// About 2,500 pages, far past the limit, in one transaction.
+	for _, q := range []string{
+		"CREATE TABLE blobs (b BLOB)",
+		"WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 2500) INSERT INTO blobs SELECT randomblob(4000) FROM c",
+	} {
+		if err := db.Exec(q).Error; err != nil {
+			t.Fatal(err)
+		}
+	}
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		info, err := os.Stat(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if info.Size() >= 2500*4000 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("10 s after 10 MB were committed the database file holds %d bytes: the WAL was not checkpointed", info.Size())
+		}
+	}
+}

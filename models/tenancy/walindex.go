@@ -84,6 +84,9 @@ func (w *walIndex) stamp() (s walStamp, ok bool) {
 	return s, s == second && isInit
 }
 
+// frames is how many frames the WAL holds (mxFrame), from a stamp.
+func (s walStamp) frames() uint32 { return s[4] }
+
 // close unmaps the header.
 func (w *walIndex) close() error {
 	return syscall.Munmap(w.mem)
