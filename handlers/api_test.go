@@ -337,15 +337,8 @@ func TestAPIListIsKeptButNeverStale(t *testing.T) {
 	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		app := newApp(t, db)
-		admin, _ := dbtest.User(t, db)
-		org := dbtest.Org(t, db, admin)
-		m, _ := dbtest.User(t, db)
-		ms := dbtest.AddMember(t, db, org, m, tenancy.RoleMember)
-		m2, _ := dbtest.User(t, db)
-		ms2 := dbtest.AddMember(t, db, org, m2, tenancy.RoleMember)
-		other, _ := dbtest.User(t, db)
-		otherOrg := dbtest.Org(t, db, other)
-		adminKey, memberKey, member2Key, otherKey := newKey(t, db, org), newKey(t, db, ms), newKey(t, db, ms2), newKey(t, db, otherOrg)
+		f := dbtest.NewOrgFixture(t, db)
+		adminKey, memberKey, member2Key, otherKey := newKey(t, db, f.Admin), newKey(t, db, f.Member), newKey(t, db, f.Member2), newKey(t, db, f.Other)
 		// list is the first page's "name/videos" entries and total.
 		list := func(key string) string {
 			t.Helper()
@@ -386,16 +379,14 @@ func TestAPIListIsKeptButNeverStale(t *testing.T) {
 		want(memberKey, "[lectures/0] total 1")
 		want(otherKey, "[] total 0")
 
-		if _, err := models.CreateIndex(t.Context(), db, ms, models.IndexInput{Name: "secret", Models: []string{"marengo"}, MarengoOptions: []string{"visual"}, Visibility: "private"}); err != nil {
-			t.Fatal(err)
-		}
+		dbtest.NewIndex(t, db, f.Member, "secret", "private")
 		want(memberKey, "[secret/0 lectures/0] total 2")
 		want(member2Key, "[lectures/0] total 1")
 		want(adminKey, "[lectures/0] total 1")
 
 		apiCall(t, app, adminKey, http.MethodPut, "/v1.3/indexes/"+created.ID, `{"index_name":"lectures 2026"}`).status(http.StatusNoContent)
 		want(adminKey, "[lectures 2026/0] total 1")
-		if _, err := models.AddVideo(t.Context(), db, org, created.ID, models.VideoInput{Title: "Note G", URL: "https://e.com/g.mp4", DurationSeconds: "600"}); err != nil {
+		if _, err := models.AddVideo(t.Context(), db, f.Admin, created.ID, models.VideoInput{Title: "Note G", URL: "https://e.com/g.mp4", DurationSeconds: "600"}); err != nil {
 			t.Fatal(err)
 		}
 		want(adminKey, "[lectures 2026/1] total 1")

@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -22,16 +23,7 @@ import (
 func TestSQLiteNewsIsReadAfterEveryCall(t *testing.T) {
 	t.Parallel()
 	path := filepath.Join(t.TempDir(), "news.db")
-	writer, err := gorm.Open(sqlite.Open(sqliteDSN(path)), &gorm.Config{Logger: logger.Discard})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := writer.Exec("CREATE TABLE scope_cache_news (id INTEGER PRIMARY KEY CHECK (id = 1), version INTEGER NOT NULL, lists_version INTEGER NOT NULL DEFAULT 0)").Error; err != nil {
-		t.Fatal(err)
-	}
-	if err := writer.Exec("INSERT INTO scope_cache_news (id, version) VALUES (1, 0)").Error; err != nil {
-		t.Fatal(err)
-	}
+	writer := newsTestDB(t, path)
 	news := openTestNews(t, path)
 
 	var flushes, keptNews atomic.Int64
@@ -122,19 +114,7 @@ func TestSQLiteNewsIsReadAfterEveryCall(t *testing.T) {
 func TestSQLiteNewsIsNotReadWhileNothingIsCommitted(t *testing.T) {
 	t.Parallel()
 	path := filepath.Join(t.TempDir(), "news.db")
-	writer, err := gorm.Open(sqlite.Open(sqliteDSN(path)), &gorm.Config{Logger: logger.Discard})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, q := range []string{
-		"CREATE TABLE scope_cache_news (id INTEGER PRIMARY KEY CHECK (id = 1), version INTEGER NOT NULL, lists_version INTEGER NOT NULL DEFAULT 0)",
-		"INSERT INTO scope_cache_news (id, version) VALUES (1, 0)",
-		"CREATE TABLE other (n INTEGER)",
-	} {
-		if err := writer.Exec(q).Error; err != nil {
-			t.Fatal(err)
-		}
-	}
+	writer := newsTestDB(t, path, "CREATE TABLE other (n INTEGER)")
 	news := openTestNews(t, path)
 	var flushes int
 	flush := func(scope, _ bool) {
@@ -212,8 +192,9 @@ func TestSQLiteNewsHearsAnotherProcess(t *testing.T) {
 			t.Fatalf("the writer process: %v\n%s", err, out)
 		}
 	}
-	writeElsewhere("CREATE TABLE scope_cache_news (id INTEGER PRIMARY KEY CHECK (id = 1), version INTEGER NOT NULL, lists_version INTEGER NOT NULL DEFAULT 0)")
-	writeElsewhere("INSERT INTO scope_cache_news (id, version) VALUES (1, 0)")
+	for _, q := range newsTable {
+		writeElsewhere(q)
+	}
 	news := openTestNews(t, path)
 	var flushes int
 	flush := func(scope, _ bool) {
@@ -255,6 +236,34 @@ func TestSQLiteNewsWriterProcess(t *testing.T) {
 	if err := db.Exec(os.Getenv("NEWS_WRITER_SQL")).Error; err != nil {
 		t.Fatal(err)
 	}
+}
+
+// newsTable makes the news counters' table, as migration 00025 (and 00029's
+// lists_version) do, with its one row.
+var newsTable = []string{
+	"CREATE TABLE scope_cache_news (id INTEGER PRIMARY KEY CHECK (id = 1), version INTEGER NOT NULL, lists_version INTEGER NOT NULL DEFAULT 0)",
+	"INSERT INTO scope_cache_news (id, version) VALUES (1, 0)",
+}
+
+// newsTestDB makes a database at path with the news counters' table and
+// what statements make, and returns a connection to write to it with.
+func newsTestDB(t *testing.T, path string, statements ...string) *gorm.DB {
+	t.Helper()
+	writer, err := gorm.Open(sqlite.Open(sqliteDSN(path)), &gorm.Config{Logger: logger.Discard})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if d, err := writer.DB(); err == nil {
+			_ = d.Close()
+		}
+	})
+	for _, q := range append(slices.Clone(newsTable), statements...) {
+		if err := writer.Exec(q).Error; err != nil {
+			t.Fatal(err)
+		}
+	}
+	return writer
 }
 
 // openTestNews opens the news of the database at path, closed at the end
