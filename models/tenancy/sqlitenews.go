@@ -45,9 +45,19 @@ type sqliteNews struct {
 	heard   walStamp
 	heardOK bool
 
-	// readMu guards the statement and what the last read saw. Reads run
-	// one after another (see hear); close may come at any time.
+	// readMu guards the connection, the statement and what the last read
+	// saw. Reads run one after another (see hear); close may come at any
+	// time.
 	readMu sync.Mutex
+	// conn is the connection the counters are read on, held from the first
+	// read until one fails, so that it is never swapped for another
+	// unseen: the WAL-index header (wal) is mapped while it is open, and
+	// stays the database's only while some connection of this process
+	// keeps the database open. Were every connection closed, the last
+	// would delete the header's file, the next would make a new one, and
+	// the old mapping, never changing again, would say nothing was ever
+	// committed.
+	conn *sql.Conn
 	// query reads the counter, prepared at the first read that finds its
 	// table (a migration makes it after the database opens): preparing it
 	// again for every read cost more than running it.
@@ -184,11 +194,11 @@ func (n *sqliteNews) mapWALIndex() {
 	n.walTried = true
 	var seq int
 	var name, file string
-	if err := n.db.QueryRow("PRAGMA database_list").Scan(&seq, &name, &file); err != nil || name != "main" || file == "" {
+	if err := n.conn.QueryRowContext(context.Background(), "PRAGMA database_list").Scan(&seq, &name, &file); err != nil || name != "main" || file == "" {
 		return
 	}
 	var mode string
-	if err := n.db.QueryRow("PRAGMA journal_mode").Scan(&mode); err != nil || mode != "wal" {
+	if err := n.conn.QueryRowContext(context.Background(), "PRAGMA journal_mode").Scan(&mode); err != nil || mode != "wal" {
 		return
 	}
 	w, err := openWALIndex(file)
@@ -206,9 +216,18 @@ func (n *sqliteNews) mapWALIndex() {
 func (n *sqliteNews) changed() (scope, kept bool, err error) {
 	n.readMu.Lock()
 	defer n.readMu.Unlock()
-	if n.query == nil {
-		q, err := n.db.Prepare("SELECT version, lists_version FROM scope_cache_news")
+	ctx := context.Background()
+	if n.conn == nil {
+		c, err := n.db.Conn(ctx)
 		if err != nil {
+			return false, false, err
+		}
+		n.conn = c
+	}
+	if n.query == nil {
+		q, err := n.conn.PrepareContext(ctx, "SELECT version, lists_version FROM scope_cache_news")
+		if err != nil {
+			n.forgetConnection()
 			return false, false, err
 		}
 		n.query = q
@@ -216,10 +235,9 @@ func (n *sqliteNews) changed() (scope, kept bool, err error) {
 	var v, k int64
 	n.reads++
 	if err := n.query.QueryRow().Scan(&v, &k); err != nil {
-		// Prepared again at the next read: the failure may have been
-		// the statement's (its table made anew), not the database's.
-		_ = n.query.Close()
-		n.query = nil
+		// The failure may have been the statement's (its table made
+		// anew) or the connection's: the next read begins on a new one.
+		n.forgetConnection()
 		return false, false, err
 	}
 	scope, kept = !n.read || v != n.version, !n.read || k != n.kept
@@ -228,6 +246,28 @@ func (n *sqliteNews) changed() (scope, kept bool, err error) {
 		n.mapWALIndex()
 	}
 	return scope, kept, nil
+}
+
+// forgetConnection closes the statement and the connection, and unmaps the
+// WAL-index header mapped while it was open: the next read opens a new
+// connection and maps the header again (see conn). n.readMu is held.
+func (n *sqliteNews) forgetConnection() {
+	if n.query != nil {
+		_ = n.query.Close()
+		n.query = nil
+	}
+	if n.conn != nil {
+		_ = n.conn.Close()
+		n.conn = nil
+	}
+	n.mu.Lock()
+	if n.wal != nil {
+		_ = n.wal.close()
+		n.wal = nil
+	}
+	n.heardOK = false
+	n.mu.Unlock()
+	n.walTried = false
 }
 
 // hearSQLite brings the cache up to date with the database file, on
@@ -296,15 +336,7 @@ func (n *sqliteNews) close() error {
 	}
 	n.readMu.Lock()
 	defer n.readMu.Unlock()
-	n.mu.Lock()
-	if n.wal != nil {
-		_ = n.wal.close()
-		n.wal, n.heardOK = nil, false
-	}
-	n.mu.Unlock()
-	if n.query != nil {
-		_ = n.query.Close()
-	}
+	n.forgetConnection()
 	return n.db.Close()
 }
 

@@ -179,6 +179,61 @@ func TestSQLiteNewsIsNotReadWhileNothingIsCommitted(t *testing.T) {
 	}
 }
 
+// After a failed read the news reads on a new connection and maps the
+// header that connection holds: here the connection the read failed on was
+// the database's last, and closing it deleted the header's file; the next
+// one made another. A mapping of the old file would never change again, and the
+// commits after it would go unheard.
+func TestSQLiteNewsMapsTheHeaderAgainAfterAFailedRead(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "news.db")
+	writer := newsTestDB(t, path)
+	news := openTestNews(t, path)
+	var flushes int
+	flush := func(scope, _ bool) {
+		if scope {
+			flushes++
+		}
+	}
+	hear := func() error { return news.hear(time.Now(), flush) }
+	check := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	for range 2 { // the first maps the header, the second stamps it
+		check(hear())
+	}
+
+	check(writer.Exec("DROP TABLE scope_cache_news").Error)
+	writerDB, err := writer.DB()
+	check(err)
+	check(writerDB.Close())
+	// The connection the read fails on is closed when it is given back,
+	// as database/sql does with one the driver finds broken.
+	news.db.SetMaxIdleConns(0)
+	if err := hear(); err == nil {
+		t.Fatal("a read of a dropped table did not fail")
+	}
+	if _, err := os.Stat(path + "-shm"); !os.IsNotExist(err) {
+		t.Fatalf("with every connection closed the WAL index is still there (%v): this test shows nothing", err)
+	}
+
+	writer = newsTestDB(t, path)
+	for range 2 { // on a new connection: maps its header, then stamps it
+		check(hear())
+	}
+	flushes = 0
+	for round := range 3 {
+		check(writer.Exec("UPDATE scope_cache_news SET version = version + 1").Error)
+		check(hear())
+		if flushes != round+1 {
+			t.Fatalf("round %d: a change after the failed read was not heard (%d flushes)", round, flushes)
+		}
+	}
+}
+
 // A commit made by another process, through its own mapping of the WAL
 // index, is heard by the next call as one made here is.
 func TestSQLiteNewsHearsAnotherProcess(t *testing.T) {
