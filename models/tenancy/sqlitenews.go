@@ -285,16 +285,17 @@ func (c *scopeCache) hearSQLite(since, now time.Time) {
 	c.heard.Store(now.UnixNano())
 }
 
-// walCheckpointFrames is how long the WAL may grow before it is
-// checkpointed into the database: SQLite's own default (1,000 pages).
+// walCheckpointFrames is how many frames the WAL may hold that are not in
+// the database yet before they are checkpointed: SQLite's own default
+// (1,000 pages).
 const walCheckpointFrames = 1000
 
 // walCheckpointEvery is how often the checkpointer looks at the WAL's length.
 const walCheckpointEvery = 100 * time.Millisecond
 
 // keepCheckpointing checkpoints the database's WAL on pool, outside any
-// write's turn, whenever it holds walCheckpointFrames frames or more, until
-// the news is closed. SQLite's own checkpoint runs in the commit that grew
+// write's turn, whenever it holds walCheckpointFrames frames or more that
+// no checkpoint has copied yet, until the news is closed. SQLite's own checkpoint runs in the commit that grew
 // the WAL past its limit, and so here inside that write's turn (see
 // enterSQLiteWrite), where every other write of the process waited for it:
 // under the API's load (a rate-limit count every few requests) that made
@@ -312,12 +313,15 @@ func (n *sqliteNews) keepCheckpointing(pool *sql.DB) {
 			case <-tick.C:
 			}
 			n.mu.Lock()
-			stamp, ok := n.walStamp()
-			mapped := n.wal != nil
+			owed, known := uint32(0), false
+			if n.wal != nil {
+				owed, known = n.wal.backlog()
+			}
 			n.mu.Unlock()
-			// Until the header is mapped (the first read), it is not
-			// known how long the WAL is: checkpoint anyway.
-			if mapped && ok && stamp.frames() < walCheckpointFrames {
+			// Until the header is mapped (the first read) or while it
+			// cannot be trusted, what the WAL holds is not known:
+			// checkpoint anyway.
+			if known && owed < walCheckpointFrames {
 				continue
 			}
 			if _, err := pool.Exec("PRAGMA wal_checkpoint(PASSIVE)"); err != nil {

@@ -370,3 +370,41 @@ func TestSQLiteWALIsCheckpointedOutsideWrites(t *testing.T) {
 		}
 	}
 }
+
+// The backlog the checkpointer goes by is the WAL's frames not yet in the
+// database: all of a commit's, none once a checkpoint has copied them,
+// though the WAL keeps them until the next commit starts it over.
+func TestWALBacklogIsWhatNoCheckpointCopied(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "backlog.db")
+	writer := newsTestDB(t, path, "CREATE TABLE blobs (b BLOB)") // 500 pages are fewer than SQLite checkpoints at
+	news := openTestNews(t, path)
+	if err := news.hear(time.Time{}, func(bool, bool) {}); err != nil {
+		t.Fatal(err)
+	}
+	if news.wal == nil {
+		t.Fatal("the WAL-index header is not mapped")
+	}
+	backlog := func() uint32 {
+		t.Helper()
+		n, ok := news.wal.backlog()
+		if !ok {
+			t.Fatal("the WAL-index header cannot be read")
+		}
+		return n
+	}
+	before := backlog()
+	if err := writer.Exec("WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 500) INSERT INTO blobs SELECT randomblob(4000) FROM c").Error; err != nil {
+		t.Fatal(err)
+	}
+	if got := backlog(); got < before+500 {
+		t.Fatalf("after 500 pages committed the backlog is %d (it was %d)", got, before)
+	}
+	if err := writer.Exec("PRAGMA wal_checkpoint(PASSIVE)").Error; err != nil {
+		t.Fatal(err)
+	}
+	stamp, _ := news.wal.stamp()
+	if got := backlog(); got != 0 || stamp.frames() < 500 {
+		t.Fatalf("after a checkpoint the backlog is %d of the WAL's %d frames, want 0 of 500 or more", got, stamp.frames())
+	}
+}

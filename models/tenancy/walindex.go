@@ -34,6 +34,11 @@ const walHeaderWords = 12
 // changes it.
 type walStamp [walHeaderWords]uint32
 
+// walBackfillWord is where nBackfill is, in 32-bit words: the first field
+// after the header's two copies, how many of the WAL's frames checkpoints
+// have copied into the database.
+const walBackfillWord = 2 * walHeaderWords
+
 // openWALIndex maps the header of the database at path, whose WAL index
 // an open connection of this process already holds: SQLite resets the
 // file only when it is the only connection to it, so the mapping stays
@@ -48,7 +53,7 @@ func openWALIndex(path string) (*walIndex, error) {
 	if err != nil {
 		return nil, err
 	}
-	size := 2 * walHeaderWords * 4
+	size := (walBackfillWord + 1) * 4
 	if info.Size() < int64(size) {
 		return nil, errors.New("the WAL index has no header yet")
 	}
@@ -61,7 +66,25 @@ func openWALIndex(path string) (*walIndex, error) {
 
 // stamp reads the header; ok is false when it cannot be trusted (a writer
 // between its two copies, a header not yet written, a mapping that fails).
-func (w *walIndex) stamp() (s walStamp, ok bool) {
+func (w *walIndex) stamp() (walStamp, bool) {
+	s, _, ok := w.read()
+	return s, ok
+}
+
+// backlog is how many of the WAL's frames no checkpoint has copied into the
+// database yet; ok as stamp's.
+func (w *walIndex) backlog() (frames uint32, ok bool) {
+	s, backfilled, ok := w.read()
+	// Past a checkpoint of everything, the WAL keeps its frames until the
+	// next commit starts it over: none of them is owed.
+	if !ok || backfilled >= s.frames() {
+		return 0, ok
+	}
+	return s.frames() - backfilled, true
+}
+
+// read reads the header (as stamp) and nBackfill.
+func (w *walIndex) read() (s walStamp, backfilled uint32, ok bool) {
 	// A mapping whose file was cut short faults on reading: say so
 	// rather than crash the server.
 	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
@@ -79,9 +102,10 @@ func (w *walIndex) stamp() (s walStamp, ok bool) {
 	for i := range walHeaderWords {
 		second[i] = atomic.LoadUint32((*uint32)(unsafe.Pointer(&w.mem[4*(walHeaderWords+i)])))
 	}
+	backfilled = atomic.LoadUint32((*uint32)(unsafe.Pointer(&w.mem[4*walBackfillWord])))
 	// isInit, the thirteenth byte, is set once the header has been written.
 	isInit := (*[4 * walHeaderWords]byte)(unsafe.Pointer(&s))[12] != 0
-	return s, s == second && isInit
+	return s, backfilled, s == second && isInit
 }
 
 // frames is how many frames the WAL holds (mxFrame), from a stamp.
