@@ -99,22 +99,18 @@ func OpenWithConns(dsn string, conns int) (*gorm.DB, error) {
 			t.scopes.sqlite = news
 		}
 		t.turns = NewTurns(sqliteConns)
-		if t.scopes.sqlite == nil {
+		news := t.scopes.sqlite
+		if news == nil {
 			return openPool(sqlite.Open(sqliteDSN(dsn)), t, sqliteConns, true)
 		}
 		// The pool's commits leave checkpoints to the news's checkpointer
 		// (see keepCheckpointing).
 		db, err := openPool(sqlite.Open(sqliteDSN(dsn)+"&_pragma=wal_autocheckpoint(0)"), t, sqliteConns, true)
 		if err != nil {
-			_ = t.scopes.sqlite.close()
+			_ = news.close()
 			return nil, err
 		}
-		pool, err := db.DB()
-		if err != nil {
-			_ = t.scopes.sqlite.close()
-			return nil, err
-		}
-		t.scopes.sqlite.keepCheckpointing(pool)
+		news.keepCheckpointing(t.schema) // the pool just opened, SQLite's only one
 		return db, nil
 	}
 	cfg, err := pgx.ParseConfig(dsn)
