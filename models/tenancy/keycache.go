@@ -56,10 +56,11 @@ type scopeCache struct {
 	newsInTransactions atomic.Int64
 
 	// kept holds Kept statements' answers by account (kept.go), and
-	// keptEntries counts them; keptNewsInTransactions counts statements
-	// that were news to them (isKeptNews) run in a transaction.
-	kept        map[int64]map[keptKey]cachedEntry
-	keptEntries int
+	// keptRows is what they weigh (see keptMaxRows);
+	// keptNewsInTransactions counts statements that were news to them
+	// (isKeptNews) run in a transaction.
+	kept     map[int64]map[keptKey]cachedEntry
+	keptRows int
 	// keptGeneration counts what forgets kept answers (a flush among
 	// them), as generation counts flushes: forgetting kept answers alone
 	// leaves what the rest of the cache reads meanwhile to be kept.
@@ -96,6 +97,8 @@ type cacheKey struct {
 type cachedEntry struct {
 	value any
 	until time.Time
+	// weight is a kept answer's, in keptMaxRows (0 for the others).
+	weight int
 }
 
 // scopeCacheTables are the tables what the cache keeps is read from: each
@@ -276,7 +279,7 @@ func (c *scopeCache) flush() {
 	c.keptGeneration++
 	clear(c.entries)
 	clear(c.kept)
-	c.keptEntries = 0
+	c.keptRows = 0
 	c.mu.Unlock()
 	c.flushes.Add(1)
 }

@@ -77,3 +77,45 @@ func TestCacheKindsKeepApart(t *testing.T) {
 		t.Errorf("counted %d key hits and %d other misses, want 1 and 2", h, m)
 	}
 }
+
+// Kept answers are bounded by the rows they were read from, not by their
+// number: past keptMaxRows they start over, and an answer kept again, or
+// forgotten with its account, gives its rows back.
+func TestKeptAnswersAreBoundedByTheirRows(t *testing.T) {
+	t.Parallel()
+	var c scopeCache
+	now := time.Now()
+	c.heard.Store(now.UnixNano())
+	page := func(n int) keptKey { return keptKey{statement: "list", args: n} }
+	put := func(account int64, k keptKey, rows int) {
+		_, _, gen := c.getKept(account, k, time.Time{}, now)
+		c.putKept(account, k, "answer", rows, now, gen)
+	}
+	kept := func(account int64, k keptKey) bool {
+		_, ok, _ := c.getKept(account, k, time.Time{}, now)
+		return ok
+	}
+
+	// Pages of 50 rows: the bound holds keptMaxRows/50 of them.
+	pages := keptMaxRows / 50
+	for i := range pages {
+		put(1, page(i), 50)
+	}
+	if !kept(1, page(0)) || !kept(1, page(pages-1)) || c.keptRows != keptMaxRows {
+		t.Fatalf("%d pages of 50 rows: first kept %v, last kept %v, %d rows counted; want both kept and %d", pages, kept(1, page(0)), kept(1, page(pages-1)), c.keptRows, keptMaxRows)
+	}
+	put(1, page(0), 50) // the same page again weighs nothing more
+	if c.keptRows != keptMaxRows || !kept(1, page(pages-1)) {
+		t.Fatalf("a page kept again: %d rows counted, want %d and nothing forgotten", c.keptRows, keptMaxRows)
+	}
+	put(2, page(0), 0) // one more page, even empty, is past the bound
+	if kept(1, page(0)) || !kept(2, page(0)) || c.keptRows != 1 {
+		t.Fatalf("past the bound: the old pages kept %v, the new one %v, %d rows counted; want none, it, 1", kept(1, page(0)), kept(2, page(0)), c.keptRows)
+	}
+
+	put(1, page(1), 20)
+	c.forgetKept(1)
+	if c.keptRows != 1 || !kept(2, page(0)) {
+		t.Fatalf("an account forgotten: %d rows counted, want the other account's 1", c.keptRows)
+	}
+}
