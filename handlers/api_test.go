@@ -332,7 +332,8 @@ func TestAPIKeysPageStatesTheConfiguredLifetime(t *testing.T) {
 // request: a create, rename, video or delete through this server at once,
 // a raw change made elsewhere as soon as its news arrives. Another member's
 // key (of the same role: a member's private index is not another's) and
-// another account, asking for the same page, get their own.
+// another account, asking for the same page, get their own; a removed
+// member's key is refused though its list was kept.
 func TestAPIListIsKeptButNeverStale(t *testing.T) {
 	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
@@ -406,6 +407,14 @@ func TestAPIListIsKeptButNeverStale(t *testing.T) {
 
 		apiCall(t, app, adminKey, http.MethodDelete, "/v1.3/indexes/"+created.ID, "").status(http.StatusNoContent)
 		want(adminKey, "[] total 0")
+		want(memberKey, "[secret/0] total 1")
+
+		// A member removed while their key's list is kept: the very next
+		// request is refused, the list never reached.
+		want(member2Key, "[] total 0")
+		_, err := models.RemoveMember(t.Context(), db, f.Admin, f.Member2User.PublicID, dbtest.ActorOf(f.AdminUser))
+		dbtest.Must(t, err)
+		apiErrorIs(t, apiCall(t, app, member2Key, http.MethodGet, "/v1.3/indexes", ""), http.StatusUnauthorized, "api_key_invalid")
 		want(memberKey, "[secret/0] total 1")
 	})
 }
